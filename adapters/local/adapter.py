@@ -1,0 +1,464 @@
+"""The playground adapter: the browser page is the platform, this module its server side.
+
+It behaves like the real platforms as far as the core can tell: people's messages become
+``MessagePosted`` events, ``/cop …`` becomes a ``CommandReceived``, buttons and forms come
+back as ``ButtonPressed`` and ``FormSubmitted``, and everything goes through the durable
+inbox like Slack's and Teams' events do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from adapters.local.render import form_html, markup, message_html
+from bot.codec import dumps, loads
+from bot.model import (
+    BotAddedToChannel,
+    ButtonPressed,
+    ChannelKind,
+    ChannelRef,
+    Choice,
+    CommandReceived,
+    Form,
+    FormSubmitted,
+    LongText,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+    Origin,
+    OutgoingMessage,
+    Rating,
+    Role,
+    ShortText,
+    ThreadRef,
+    UserRef,
+)
+from bot.ports import Capability, Clock, EventSink, PlaygroundMessage, PlaygroundRepository
+
+PLATFORM = "local"
+COMMAND = "/cop"
+BOT = UserRef(PLATFORM, "copbot", "copbot")
+CHANNELS = ("general", "north", "midlands", "london", "south")
+HISTORY = 300
+SSE_LIFETIME = 25.0  # seconds; the browser reconnects, and shutdown never waits long
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    name: str
+    title: str
+    role: Role
+
+    @property
+    def user(self) -> UserRef:
+        return UserRef(PLATFORM, self.id, self.name)
+
+
+PERSONAS = (
+    Persona("sam", "Sam Okafor", "Employment specialist", Role.STAFF),
+    Persona("priya", "Priya Shah", "Team leader and facilitator", Role.FACILITATOR),
+    Persona("alex", "Alex Morgan", "IPS programme lead", Role.ADMIN),
+)
+
+
+class BadRequest(web.HTTPBadRequest):
+    def __init__(self, message: str) -> None:
+        super().__init__(text=json.dumps({"error": message}), content_type="application/json")
+
+
+@dataclass(frozen=True)
+class _OpenForm:
+    token: str
+    form: Form
+    origin: Origin
+
+
+class LocalAdapter:
+    platform = PLATFORM
+    command_prefix = COMMAND
+    capabilities = frozenset({Capability.PRIVATE_REPLIES, Capability.FORMS, Capability.PERMALINKS})
+
+    def __init__(
+        self,
+        store: PlaygroundRepository,
+        clock: Clock,
+        channels: Sequence[str] = CHANNELS,
+        personas: Sequence[Persona] = PERSONAS,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._channels = tuple(channels)
+        self._personas = {p.id: p for p in personas}
+        self._sink: EventSink | None = None
+        self._forms: dict[str, _OpenForm] = {}
+        self._version = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def personas(self) -> list[Persona]:
+        return list(self._personas.values())
+
+    # -- the ChatAdapter protocol -----------------------------------------------
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [
+            web.get("/", self._page),
+            web.get("/static/{name}", self._static),
+            web.get("/api/playground/state", self._state),
+            web.get("/api/playground/events", self._events),
+            web.post("/api/playground/messages", self._post_message),
+            web.post("/api/playground/messages/{id}/edit", self._edit_message),
+            web.post("/api/playground/messages/{id}/delete", self._delete_message),
+            web.post("/api/playground/actions", self._press),
+            web.post("/api/playground/forms/{token}", self._submit),
+            web.post("/api/playground/forms/{token}/close", self._close_form),
+        ]
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        for name in self._channels:
+            await sink(BotAddedToChannel(f"joined:{name}", self._channel(name), self._now()))
+
+    async def stop(self) -> None:
+        self._sink = None
+
+    async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        return await self._bot_says(channel, message)
+
+    async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
+        return await self._bot_says(thread.channel, message, thread_root=thread.root_id)
+
+    async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
+        return await self._bot_says(self._direct(user.id), message)
+
+    async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        root = origin.thread.root_id if origin.thread else None
+        await self._bot_says(origin.channel, message, root, visible_to=origin.user.identity)
+
+    async def open_form(self, origin: Origin, form: Form) -> None:
+        token = secrets.token_urlsafe(12)
+        self._forms[token] = _OpenForm(token, form, origin)
+        await self._notify()
+
+    async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
+        await self._store.edit(ref.id, dumps(message), self._now())
+        await self._notify()
+
+    async def delete(self, ref: MessageRef) -> None:
+        await self._store.delete(ref.id)
+        await self._notify()
+
+    async def permalink(self, ref: MessageRef) -> str:
+        root = f"&thread={ref.thread_root}" if ref.thread_root else ""
+        return f"/?channel={ref.channel.id}{root}#{ref.id}"
+
+    # -- speaking -----------------------------------------------------------------
+
+    async def _bot_says(
+        self,
+        channel: ChannelRef,
+        message: OutgoingMessage,
+        thread_root: str | None = None,
+        visible_to: str | None = None,
+    ) -> MessageRef:
+        stored = await self._store.add(
+            PlaygroundMessage(
+                "",
+                channel.id,
+                BOT.identity,
+                BOT.name,
+                dumps(message),
+                self._now(),
+                thread_root,
+                visible_to,
+            )
+        )
+        await self._notify()
+        return MessageRef(channel, stored.id, thread_root)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._version += 1
+            self._changed.notify_all()
+
+    async def _emit(self, event: Any) -> None:
+        if self._sink is None:
+            raise web.HTTPServiceUnavailable(text="copbot is starting or stopping; try again")
+        await self._sink(event)
+
+    # -- the page's API -----------------------------------------------------------
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text=_asset("index.html"), content_type="text/html")
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        types = {".js": "text/javascript", ".css": "text/css"}
+        suffix = name[name.rfind(".") :] if "." in name else ""
+        if suffix not in types or "/" in name:
+            raise web.HTTPNotFound()
+        try:
+            return web.Response(text=_asset(name), content_type=types[suffix])
+        except FileNotFoundError:
+            raise web.HTTPNotFound() from None
+
+    async def _state(self, request: web.Request) -> web.StreamResponse:
+        persona = self._persona(request.query.get("as", ""))
+        channel = request.query.get("channel", self._channels[0])
+        if channel != self._direct(persona.id).id and channel not in self._channels:
+            raise BadRequest(f"There's no channel called #{channel} here.")
+        messages = await self._store.conversation(channel, persona.user.identity, HISTORY)
+        return web.json_response(
+            {
+                "version": self._version,
+                "me": _persona_json(persona),
+                "personas": [_persona_json(p) for p in self._personas.values()],
+                "channels": [{"id": c, "name": f"#{c}"} for c in self._channels],
+                "direct": {"id": self._direct(persona.id).id, "name": "copbot (direct)"},
+                "channel": channel,
+                "messages": [self._message_json(m, persona) for m in messages],
+                "forms": [
+                    {"token": f.token, "html": form_html(f.form, f.token)}
+                    for f in self._forms.values()
+                    if f.origin.user.id == persona.id
+                ],
+            }
+        )
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        await response.write(f"retry: 500\ndata: {self._version}\n\n".encode())
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + SSE_LIFETIME
+        seen = self._version
+        while (left := ends - loop.time()) > 0:
+            if await self._changed_since(seen, left):
+                seen = self._version
+                await response.write(f"data: {seen}\n\n".encode())
+        return response
+
+    async def _changed_since(self, version: int, within: float) -> bool:
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self._version != version), within
+                )
+        return self._version != version
+
+    async def _post_message(self, request: web.Request) -> web.StreamResponse:
+        body = await _json(request)
+        persona = self._persona(body.get("as", ""))
+        channel = self._channel_for(persona, str(body.get("channel", "")))
+        text = str(body.get("text", "")).strip()
+        root = body.get("thread_root") or None
+        if not text:
+            raise BadRequest("Type a message first.")
+        if len(text) > 4000:
+            raise BadRequest("That message is longer than 4,000 characters; please shorten it.")
+        if root is not None:
+            parent = await self._store.get(str(root))
+            if parent is None or parent.channel != channel.id or parent.thread_root:
+                raise BadRequest("That thread isn't there any more.")
+        thread = ThreadRef(channel, root) if root else None
+        if text == COMMAND or text.startswith(COMMAND + " "):
+            origin = Origin(persona.user, channel, thread)
+            await self._emit(
+                CommandReceived(
+                    f"cmd:{secrets.token_hex(8)}", origin, text[len(COMMAND) :].strip(), self._now()
+                )
+            )
+            return web.json_response({"ok": True, "command": True})
+        stored = await self._store.add(
+            PlaygroundMessage(
+                "", channel.id, persona.user.identity, persona.name, text, self._now(), root
+            )
+        )
+        await self._notify()
+        ref = MessageRef(channel, stored.id, root)
+        await self._emit(MessagePosted(f"msg:{stored.id}", ref, persona.user, text, self._now()))
+        return web.json_response({"ok": True, "id": stored.id})
+
+    async def _own_message(
+        self, request: web.Request, body: dict[str, Any]
+    ) -> tuple[Persona, PlaygroundMessage]:
+        persona = self._persona(body.get("as", ""))
+        message = await self._store.get(request.match_info["id"])
+        if message is None:
+            raise BadRequest("That message isn't there any more.")
+        if message.author != persona.user.identity:
+            raise web.HTTPForbidden(
+                text=json.dumps({"error": "You can only change your own messages."}),
+                content_type="application/json",
+            )
+        return persona, message
+
+    async def _edit_message(self, request: web.Request) -> web.StreamResponse:
+        body = await _json(request)
+        persona, message = await self._own_message(request, body)
+        text = str(body.get("text", "")).strip()
+        if not text:
+            raise BadRequest("An edited message can't be empty; delete it instead.")
+        at = self._now()
+        await self._store.edit(message.id, text, at)
+        await self._notify()
+        ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
+        event_id = f"edit:{message.id}:{secrets.token_hex(4)}"
+        await self._emit(MessageEdited(event_id, ref, text, at, persona.user))
+        return web.json_response({"ok": True})
+
+    async def _delete_message(self, request: web.Request) -> web.StreamResponse:
+        _, message = await self._own_message(request, await _json(request))
+        await self._store.delete(message.id)
+        await self._notify()
+        ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
+        await self._emit(MessageDeleted(f"delete:{message.id}", ref, self._now()))
+        return web.json_response({"ok": True})
+
+    async def _press(self, request: web.Request) -> web.StreamResponse:
+        body = await _json(request)
+        persona = self._persona(body.get("as", ""))
+        message = await self._store.get(str(body.get("message_id", "")))
+        if message is None:
+            raise BadRequest("That message isn't there any more.")
+        channel = self._ref_of(message.channel)
+        ref = MessageRef(channel, message.id, message.thread_root)
+        origin = Origin(persona.user, channel, ref.thread or ThreadRef(channel, message.id))
+        await self._emit(
+            ButtonPressed(
+                f"press:{secrets.token_hex(8)}",
+                origin,
+                str(body.get("action_id", "")),
+                str(body.get("value", "")),
+                self._now(),
+                ref,
+            )
+        )
+        return web.json_response({"ok": True})
+
+    async def _submit(self, request: web.Request) -> web.StreamResponse:
+        body = await _json(request)
+        persona = self._persona(body.get("as", ""))
+        token = request.match_info["token"]
+        opened = self._forms.get(token)
+        if opened is None or opened.origin.user.id != persona.id:
+            raise BadRequest("That form has closed. Please open it again.")
+        raw = body.get("values", {})
+        values = {str(k): str(v).strip() for k, v in raw.items()} if isinstance(raw, dict) else {}
+        errors = _check_form(opened.form, values)
+        if errors:
+            return web.json_response({"ok": False, "errors": errors}, status=422)
+        del self._forms[token]
+        await self._notify()
+        await self._emit(
+            FormSubmitted(
+                f"form:{token}",
+                opened.origin,
+                opened.form.id,
+                tuple((f.id, values.get(f.id, "")) for f in opened.form.fields),
+                self._now(),
+                opened.form.context,
+            )
+        )
+        return web.json_response({"ok": True})
+
+    async def _close_form(self, request: web.Request) -> web.StreamResponse:
+        self._forms.pop(request.match_info["token"], None)
+        await self._notify()
+        return web.json_response({"ok": True})
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _persona(self, persona_id: object) -> Persona:
+        persona = self._personas.get(str(persona_id))
+        if persona is None:
+            raise BadRequest("Pick who you are from the list first.")
+        return persona
+
+    def _channel(self, name: str) -> ChannelRef:
+        return ChannelRef(PLATFORM, name, "", name)
+
+    def _direct(self, persona_id: str) -> ChannelRef:
+        return ChannelRef(PLATFORM, f"@{persona_id}", "", "", ChannelKind.DIRECT)
+
+    def _ref_of(self, channel_id: str) -> ChannelRef:
+        if channel_id.startswith("@"):
+            return self._direct(channel_id[1:])
+        return self._channel(channel_id)
+
+    def _channel_for(self, persona: Persona, channel_id: str) -> ChannelRef:
+        if channel_id == self._direct(persona.id).id:
+            return self._direct(persona.id)
+        if channel_id not in self._channels:
+            raise BadRequest(f"There's no channel called #{channel_id} here.")
+        return self._channel(channel_id)
+
+    def _message_json(self, m: PlaygroundMessage, viewer: Persona) -> dict[str, Any]:
+        is_bot = m.author == BOT.identity
+        html = message_html(loads(OutgoingMessage, m.body), m.id) if is_bot else markup(m.body)
+        return {
+            "id": m.id,
+            "author": m.author,
+            "author_name": m.author_name,
+            "bot": is_bot,
+            "html": html,
+            "text": "" if is_bot else m.body,
+            "thread_root": m.thread_root,
+            "private": m.visible_to is not None,
+            "edited": m.edited_at is not None,
+            "mine": m.author == viewer.user.identity,
+            "at": m.created_at.isoformat(),
+        }
+
+    def _now(self) -> datetime:
+        return self._clock.now()
+
+
+def _check_form(form: Form, values: dict[str, str]) -> dict[str, str]:
+    """What a platform checks before a form reaches the bot: required, length, options."""
+    errors: dict[str, str] = {}
+    for field in form.fields:
+        value = values.get(field.id, "")
+        if not value:
+            if field.required:
+                errors[field.id] = "Please fill this in."
+            continue
+        if isinstance(field, ShortText | LongText) and len(value) > field.max_length:
+            errors[field.id] = f"Please keep this under {field.max_length} characters."
+        elif isinstance(field, Choice) and value not in {v for v, _ in field.options}:
+            errors[field.id] = "Please pick one of the options."
+        elif isinstance(field, Rating) and value not in {str(n) for n in range(1, field.scale + 1)}:
+            errors[field.id] = f"Please pick a number from 1 to {field.scale}."
+    return errors
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("The request wasn't valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request must be a JSON object.")
+    return body
+
+
+def _persona_json(p: Persona) -> dict[str, str]:
+    return {"id": p.id, "name": p.name, "title": p.title, "role": p.role.label}
+
+
+def _asset(name: str) -> str:
+    return resources.files("adapters.local").joinpath("static", name).read_text("utf-8")

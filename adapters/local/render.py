@@ -1,0 +1,123 @@
+"""Neutral messages and forms as HTML for the playground page. Everything a person wrote is
+escaped before the small markup (**bold**, _italic_, `code`, [label](https://…)) is applied."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.model import (
+    Buttons,
+    Choice,
+    Context,
+    DateTimeField,
+    Fields,
+    Form,
+    FormField,
+    LongText,
+    OutgoingMessage,
+    Rating,
+    ShortText,
+    Text,
+)
+
+_CODE = re.compile(r"`([^`\n]+)`")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_ITALIC = re.compile(r"(?<![\w*])_(?=\S)(.+?)(?<=\S)_(?!\w)")
+_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
+
+
+def markup(text: str) -> str:
+    """The neutral markup as safe HTML."""
+    out = html.escape(text, quote=True)
+    codes: list[str] = []
+
+    def keep_code(m: re.Match[str]) -> str:
+        codes.append(m.group(1))
+        return f"\x00{len(codes) - 1}\x00"
+
+    out = _CODE.sub(keep_code, out)
+    out = _LINK.sub(r'<a href="\2" target="_blank" rel="noopener noreferrer">\1</a>', out)
+    out = _BOLD.sub(r"<strong>\1</strong>", out)
+    out = _ITALIC.sub(r"<em>\1</em>", out)
+    out = re.sub("\x00(\\d+)\x00", lambda m: f"<code>{codes[int(m.group(1))]}</code>", out)
+    return out.replace("\n", "<br>")
+
+
+def message_html(message: OutgoingMessage, message_id: str) -> str:
+    parts: list[str] = []
+    for block in message.blocks:
+        if isinstance(block, Text):
+            parts.append(f'<div class="b-text">{markup(block.text)}</div>')
+        elif isinstance(block, Context):
+            parts.append(f'<div class="b-context">{markup(block.text)}</div>')
+        elif isinstance(block, Fields):
+            rows = "".join(f"<dt>{markup(k)}</dt><dd>{markup(v)}</dd>" for k, v in block.pairs)
+            parts.append(f'<dl class="b-fields">{rows}</dl>')
+        elif isinstance(block, Buttons):
+            buttons = "".join(
+                f'<button type="button" class="btn btn-{b.style.value}"'
+                f' data-action="{html.escape(b.action_id)}" data-value="{html.escape(b.value)}"'
+                f' data-message="{html.escape(message_id)}">{html.escape(b.label)}</button>'
+                for b in block.buttons
+            )
+            parts.append(f'<div class="b-buttons">{buttons}</div>')
+    return "".join(parts)
+
+
+def form_html(form: Form, token: str) -> str:
+    fields = "".join(_field(f) for f in form.fields)
+    intro = f'<p class="form-intro">{markup(form.intro)}</p>' if form.intro else ""
+    return (
+        f'<form class="pg-form" data-token="{html.escape(token)}" method="dialog">'
+        f"<h2>{html.escape(form.title)}</h2>{intro}{fields}"
+        '<div class="form-error" role="alert"></div>'
+        '<div class="form-actions"><button type="button" class="btn" data-close>Cancel</button>'
+        f'<button type="submit" class="btn btn-primary">{html.escape(form.submit_label)}'
+        "</button></div></form>"
+    )
+
+
+def _field(field: FormField) -> str:
+    fid = html.escape(field.id)
+    label = html.escape(field.label)
+    required = " required" if field.required else ""
+    if isinstance(field, ShortText):
+        control = (
+            f'<input id="f-{fid}" name="{fid}" maxlength="{field.max_length}"'
+            f' placeholder="{html.escape(field.placeholder)}"'
+            f' value="{html.escape(field.initial)}"{required}>'
+        )
+    elif isinstance(field, LongText):
+        control = (
+            f'<textarea id="f-{fid}" name="{fid}" rows="4" maxlength="{field.max_length}"'
+            f' placeholder="{html.escape(field.placeholder)}"{required}>'
+            f"{html.escape(field.initial)}</textarea>"
+        )
+    elif isinstance(field, Choice):
+        options = "".join(
+            f'<option value="{html.escape(v)}"{" selected" if v == field.initial else ""}>'
+            f"{html.escape(text)}</option>"
+            for v, text in field.options
+        )
+        control = (
+            f'<select id="f-{fid}" name="{fid}"{required}><option value="">Choose…</option>'
+            f"{options}</select>"
+        )
+    elif isinstance(field, Rating):
+        stars = "".join(
+            f'<label class="rating-option"><input type="radio" name="{fid}" value="{n}"'
+            f"{required}> {n}</label>"
+            for n in range(1, field.scale + 1)
+        )
+        return (
+            f'<fieldset class="field"><legend>{label}</legend>'
+            f'<div class="rating">{stars}</div></fieldset>'
+        )
+    else:
+        assert isinstance(field, DateTimeField)
+        control = (
+            f'<input id="f-{fid}" type="datetime-local" name="{fid}"'
+            f' value="{html.escape(field.initial)}"{required}>'
+        )
+    return f'<div class="field"><label for="f-{fid}">{label}</label>{control}</div>'

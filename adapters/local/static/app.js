@@ -1,0 +1,230 @@
+// The playground page: a thin view over /api/playground. The server renders every
+// message and form to safe HTML; this script only lays them out and sends what you do.
+"use strict";
+
+const api = "/api/playground";
+const $ = (sel) => document.querySelector(sel);
+const params = new URLSearchParams(location.search);
+const view = {
+  as: localStorage.getItem("copbot.persona") || "sam",
+  channel: params.get("channel") || "general",
+  thread: params.get("thread") || null,
+  data: null,
+  editing: null,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function call(path, body) {
+  const response = await fetch(api + path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ as: view.as, ...body }),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok && response.status !== 422) throw new Error(data.error || "Something went wrong; please try again.");
+  return data;
+}
+
+let loading = null;
+let again = false;
+async function load() {
+  if (loading) { again = true; return loading; }
+  loading = (async () => {
+    const q = new URLSearchParams({ as: view.as, channel: view.channel });
+    const response = await fetch(`${api}/state?${q}`);
+    if (response.ok) { view.data = await response.json(); render(); }
+  })();
+  try { await loading; } finally {
+    loading = null;
+    if (again) { again = false; load(); }
+  }
+}
+
+function render() {
+  const d = view.data;
+  const persona = $("#persona");
+  if (!persona.options.length) {
+    for (const p of d.personas) persona.append(el("option", { value: p.id }, `${p.name} (${p.role}): ${p.title}`));
+  }
+  persona.value = d.me.id;
+
+  const link = (id, name) => el("li", {}, el("a", {
+    href: `?channel=${encodeURIComponent(id)}`,
+    ...(id === view.channel ? { "aria-current": "page" } : {}),
+    onclick: (e) => { e.preventDefault(); openChannel(id); },
+  }, name));
+  $("#channels").replaceChildren(...d.channels.map((c) => link(c.id, c.name)));
+  $("#direct").replaceChildren(link(d.direct.id, d.direct.name));
+
+  const isDirect = view.channel === d.direct.id;
+  const title = isDirect ? d.direct.name : `#${view.channel}`;
+  $("#channel-title").textContent = title;
+  $("#message").placeholder = `Message ${title} (try /cop help)`;
+
+  const roots = d.messages.filter((m) => !m.thread_root);
+  const replies = new Map();
+  for (const m of d.messages) {
+    if (m.thread_root) replies.set(m.thread_root, [...(replies.get(m.thread_root) || []), m]);
+  }
+  const list = $("#messages");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren(...(roots.length ? roots.map((m) => messageItem(m, replies.get(m.id) || [])) :
+    [el("li", { class: "empty" }, "No messages yet. Say hello, or type /cop help.")]));
+  if (atBottom) list.scrollTop = list.scrollHeight;
+
+  const panel = $("#thread");
+  const root = view.thread && d.messages.find((m) => m.id === view.thread);
+  panel.hidden = !root;
+  if (root) {
+    $("#thread-messages").replaceChildren(messageItem(root, [], true),
+      ...(replies.get(root.id) || []).map((m) => messageItem(m, [], true)));
+  }
+  showForm(d.forms[0]);
+  if (location.hash) document.getElementById(location.hash.slice(1))?.classList.add("highlight");
+}
+
+function messageItem(m, replies, inThread = false) {
+  const head = el("div", { class: "msg-head" }, el("strong", {}, m.author_name),
+    new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+  if (m.bot) head.append(el("span", { class: "tag" }, "bot"));
+  if (m.private) head.append(el("span", { class: "tag" }, "only visible to you"));
+  if (m.edited) head.append(el("span", { class: "tag" }, "edited"));
+  const body = el("div", { class: "msg-body" });
+  body.innerHTML = m.html; // rendered and escaped by the server
+  const item = el("li", { class: `msg${m.private ? " private" : ""}`, id: m.id, "data-author": m.author }, head, body);
+  if (view.editing === m.id) {
+    item.replaceChild(editor(m), body);
+    return item;
+  }
+  const tools = el("div", { class: "msg-tools" });
+  if (!inThread && !m.private) {
+    const label = replies.length ? `${replies.length} repl${replies.length === 1 ? "y" : "ies"}` : "Reply in thread";
+    tools.append(el("button", { type: "button", class: "linkish", onclick: () => openThread(m.id) }, label));
+  }
+  if (m.mine) {
+    tools.append(el("button", { type: "button", class: "linkish", onclick: () => { view.editing = m.id; render(); } }, "Edit"));
+    tools.append(el("button", { type: "button", class: "linkish", onclick: () => removeMessage(m.id) }, "Delete"));
+  }
+  if (tools.childElementCount) item.append(tools);
+  return item;
+}
+
+function editor(m) {
+  const box = el("textarea", { rows: "2", "aria-label": "Edit your message" });
+  box.value = m.text;
+  const form = el("form", { class: "composer" }, box,
+    el("button", { type: "submit", class: "btn btn-primary" }, "Save"),
+    el("button", { type: "button", class: "btn", onclick: () => { view.editing = null; render(); } }, "Cancel"),
+    el("p", { class: "composer-error", role: "alert" }));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try { await call(`/messages/${m.id}/edit`, { text: box.value }); view.editing = null; load(); }
+    catch (err) { form.querySelector(".composer-error").textContent = err.message; }
+  });
+  setTimeout(() => box.focus());
+  return form;
+}
+
+async function removeMessage(id) {
+  if (!confirm("Delete this message? copbot's archive forgets it too.")) return;
+  await call(`/messages/${id}/delete`, {}).catch((err) => alert(err.message));
+  load();
+}
+
+function openChannel(id) {
+  view.channel = id;
+  view.thread = null;
+  history.replaceState(null, "", `?channel=${encodeURIComponent(id)}`);
+  load();
+}
+
+function openThread(id) {
+  view.thread = id;
+  history.replaceState(null, "", `?channel=${encodeURIComponent(view.channel)}&thread=${id}`);
+  render();
+  $("#thread-message").focus();
+}
+
+function wireComposer(form, box, threadRoot) {
+  const send = async () => {
+    const text = box.value.trim();
+    const error = form.querySelector(".composer-error");
+    if (!text) return;
+    error.textContent = "";
+    try {
+      await call("/messages", { channel: view.channel, thread_root: threadRoot(), text });
+      box.value = "";
+      load();
+    } catch (err) { error.textContent = err.message; }
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); send(); });
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); }
+  });
+}
+
+let shownForm = null;
+function showForm(form) {
+  const dialog = $("#form-dialog");
+  if (!form) {
+    if (dialog.open) dialog.close();
+    shownForm = null;
+    return;
+  }
+  if (shownForm === form.token) return;
+  shownForm = form.token;
+  dialog.innerHTML = form.html; // rendered and escaped by the server
+  const f = dialog.querySelector("form");
+  f.querySelector("[data-close]").addEventListener("click", async () => {
+    await call(`/forms/${form.token}/close`, {});
+    dialog.close();
+  });
+  f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const values = {};
+    for (const [k, v] of new FormData(f)) values[k] = v;
+    try {
+      const result = await call(`/forms/${form.token}`, { values });
+      if (result.ok) { dialog.close(); shownForm = null; load(); return; }
+      f.querySelector(".form-error").textContent = Object.values(result.errors || {}).join(" ");
+    } catch (err) { f.querySelector(".form-error").textContent = err.message; }
+  });
+  dialog.oncancel = () => call(`/forms/${form.token}/close`, {});
+  if (!dialog.open) dialog.showModal();
+}
+
+document.addEventListener("click", async (e) => {
+  const button = e.target.closest("button[data-action]");
+  if (!button) return;
+  button.disabled = true;
+  try {
+    await call("/actions", {
+      message_id: button.dataset.message, action_id: button.dataset.action, value: button.dataset.value,
+    });
+  } catch (err) { alert(err.message); }
+  finally { button.disabled = false; }
+});
+
+$("#persona").addEventListener("change", (e) => {
+  view.as = e.target.value;
+  localStorage.setItem("copbot.persona", view.as);
+  shownForm = null;
+  // Direct messages belong to a person: switch to a channel everyone can see.
+  if (view.channel.startsWith("@")) openChannel("general"); else load();
+});
+$("#close-thread").addEventListener("click", () => { view.thread = null; render(); });
+wireComposer($("#composer"), $("#message"), () => null);
+wireComposer($("#thread-composer"), $("#thread-message"), () => view.thread);
+
+new EventSource(`${api}/events`).onmessage = () => load();
+load();

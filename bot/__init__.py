@@ -1,0 +1,1 @@
+"""copbot's core: the neutral model, the ports, commands, features and the scheduler."""

@@ -1,0 +1,166 @@
+"""The composition root: the one place that knows every concrete class.
+
+``create_app`` opens the database, builds the adapters for whatever is configured, wires
+the features to the router, and returns an aiohttp application whose ``cleanup_ctx``
+starts and stops the inbox, the adapters and the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+from adapters.local import LocalAdapter
+from bot.chat import Chat
+from bot.clock import SystemClock
+from bot.inbox import Inbox
+from bot.model import Role
+from bot.ports import ChatAdapter, Clock
+from bot.roles import Roles
+from bot.router import Feature, Registry, Router
+from bot.scheduler import Scheduler, SchedulerSettings
+from bot.services.channels import ChannelsFeature
+from bot.services.help import HelpFeature
+from bot.services.roles import RolesFeature
+from bot.settings import Settings
+from storage.channels import SqliteChannelRepository
+from storage.database import Database
+from storage.inbox import SqliteInboxRepository
+from storage.jobs import SqliteJobRepository
+from storage.playground import SqlitePlaygroundRepository
+from storage.roles import SqliteRoleRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Core:
+    """Everything the running bot is made of, wired."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    adapters: tuple[ChatAdapter, ...]
+    chat: Chat
+    registry: Registry
+    roles: Roles
+    channels: SqliteChannelRepository
+    inbox: Inbox
+    scheduler: Scheduler
+
+
+CORE = web.AppKey("core", Core)
+
+
+def build_core(
+    settings: Settings, db: Database, clock: Clock, adapters: Sequence[ChatAdapter]
+) -> Core:
+    chat = Chat(adapters)
+    registry = Registry()
+    roles = Roles(SqliteRoleRepository(db, clock), settings.admins)
+    channels = SqliteChannelRepository(db, clock)
+    scheduler = Scheduler(
+        SqliteJobRepository(db, clock),
+        clock,
+        SchedulerSettings(timezone=settings.timezone, grace=settings.schedule_grace),
+    )
+    features: list[Feature] = [
+        HelpFeature(registry.commands),
+        RolesFeature(roles),
+        ChannelsFeature(channels, chat),
+    ]
+    for feature in features:
+        feature.register(registry)
+    router = Router(registry, roles, chat)
+    inbox = Inbox(SqliteInboxRepository(db), router.handle, clock, redact=registry.redact)
+    return Core(
+        settings, db, clock, tuple(adapters), chat, registry, roles, channels, inbox, scheduler
+    )
+
+
+def build_adapters(settings: Settings, db: Database, clock: Clock) -> list[ChatAdapter]:
+    adapters: list[ChatAdapter] = []
+    if settings.playground:
+        adapters.append(LocalAdapter(SqlitePlaygroundRepository(db), clock))
+    return adapters
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    adapters: Sequence[ChatAdapter] | None = None,
+) -> web.Application:
+    clock = clock or SystemClock()
+    db = Database.open(settings.db_path)
+    if adapters is None:
+        adapters = build_adapters(settings, db, clock)
+    core = build_core(settings, db, clock, adapters)
+    app = web.Application()
+    app[CORE] = core
+    app.router.add_get("/healthz", _healthz)
+    for adapter in adapters:
+        app.router.add_routes(adapter.routes())
+    app.cleanup_ctx.append(_running)
+    return app
+
+
+async def _running(app: web.Application) -> AsyncIterator[None]:
+    core = app[CORE]
+    await _seed_playground_roles(core)
+    tasks = [asyncio.create_task(core.inbox.run_forever(), name="copbot-inbox")]
+    started: list[ChatAdapter] = []
+    try:
+        for adapter in core.adapters:
+            await adapter.start(core.inbox.accept)
+            started.append(adapter)
+        tasks.append(asyncio.create_task(core.scheduler.run_forever(), name="copbot-scheduler"))
+        log.info("copbot is running with %s", ", ".join(core.chat.platforms) or "no platforms")
+        yield
+    finally:
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("stopping the %s adapter failed", adapter.platform)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        core.db.close()
+
+
+async def _seed_playground_roles(core: Core) -> None:
+    for adapter in core.adapters:
+        if isinstance(adapter, LocalAdapter):
+            for persona in adapter.personas:
+                if persona.role is not Role.STAFF:
+                    await core.roles.grant(persona.user.identity, persona.role, by="playground")
+
+
+async def _healthz(request: web.Request) -> web.StreamResponse:
+    core = request.app[CORE]
+    ok = await core.db.ping()
+    return web.json_response(
+        {
+            "status": "ok" if ok else "unavailable",
+            "database": "ok" if ok else "not answering",
+            "platforms": core.chat.platforms,
+            "version": _version(),
+        },
+        status=200 if ok else 503,
+    )
+
+
+def _version() -> str:
+    try:
+        return version("copbot")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,71 @@
+"""The core's one way out to the platforms: every call is routed by the platform of its
+channel, thread or person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from bot.model import (
+    ChannelRef,
+    Form,
+    MessageRef,
+    Origin,
+    OutgoingMessage,
+    ThreadRef,
+    UserRef,
+)
+from bot.ports import Capability, ChatAdapter
+
+
+class PlatformUnavailable(Exception):
+    def __init__(self, platform: str) -> None:
+        super().__init__(f"copbot is not connected to {platform} right now")
+        self.platform = platform
+
+
+class Chat:
+    def __init__(self, adapters: Iterable[ChatAdapter]) -> None:
+        self._adapters: Mapping[str, ChatAdapter] = {a.platform: a for a in adapters}
+
+    @property
+    def platforms(self) -> list[str]:
+        return sorted(self._adapters)
+
+    def adapter(self, platform: str) -> ChatAdapter:
+        try:
+            return self._adapters[platform]
+        except KeyError:
+            raise PlatformUnavailable(platform) from None
+
+    def supports(self, platform: str, capability: Capability) -> bool:
+        adapter = self._adapters.get(platform)
+        return adapter is not None and capability in adapter.capabilities
+
+    async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        return await self.adapter(channel.platform).post(channel, message)
+
+    async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
+        return await self.adapter(thread.channel.platform).reply(thread, message)
+
+    async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
+        return await self.adapter(user.platform).send_direct(user, message)
+
+    async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        await self.adapter(origin.channel.platform).respond(origin, message)
+
+    async def open_form(self, origin: Origin, form: Form) -> None:
+        await self.adapter(origin.channel.platform).open_form(origin, form)
+
+    async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
+        await self.adapter(ref.channel.platform).update(ref, message)
+
+    async def delete(self, ref: MessageRef) -> None:
+        await self.adapter(ref.channel.platform).delete(ref)
+
+    async def permalink(self, ref: MessageRef) -> str:
+        return await self.adapter(ref.channel.platform).permalink(ref)
+
+    def command_prefix(self, platform: str) -> str:
+        """How people on this platform start a command: ``/cop`` or ``@copbot``."""
+        adapter = self._adapters.get(platform)
+        return adapter.command_prefix if adapter else "/cop"

@@ -1,0 +1,184 @@
+"""One command grammar for every platform: ``<verb> [args]`` after ``/cop`` or ``@copbot``.
+
+Verbs may be one word (``help``) or two (``role grant``). Parsing finds the longest
+registered verb at the start of the text; the rest are its arguments, split like a shell
+would split them (quotes group words). Every failure is a ``CommandError`` whose message
+is written for the person who typed the command.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.model import Role, UserRef, split_identity
+
+if TYPE_CHECKING:
+    from bot.interaction import Interaction
+
+Handler = Callable[["Interaction", "Args"], Awaitable[None]]
+
+
+class CommandError(Exception):
+    """A problem with what someone typed; the message is shown to them as it is."""
+
+
+class UsageError(CommandError):
+    """Bad arguments for a known verb; the verb's usage is shown after the message."""
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str  # one or two words, lower case
+    summary: str  # one line for help
+    usage: str = ""  # arguments, e.g. "ROLE @person"
+    role: Role = Role.STAFF
+    handler: Handler | None = None
+    details: str = ""  # longer help, shown by "help <verb>"
+
+    def synopsis(self, prefix: str) -> str:
+        return f"{prefix} {self.name}" + (f" {self.usage}" if self.usage else "")
+
+
+@dataclass(frozen=True)
+class Args:
+    """The words after the verb."""
+
+    words: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __bool__(self) -> bool:
+        return bool(self.words)
+
+    def get(self, index: int, default: str = "") -> str:
+        return self.words[index] if index < len(self.words) else default
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    verb: Verb
+    args: Args
+
+
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+
+
+def tokenize(text: str) -> list[str]:
+    lexer = shlex.shlex(text.translate(_SMART_QUOTES), posix=True, punctuation_chars=False)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        return list(lexer)
+    except ValueError:
+        raise CommandError(
+            "There's a quote in your command that isn't closed. "
+            'Put quotes around words that belong together, like "Tuesday drop-in".'
+        ) from None
+
+
+class CommandBook:
+    """The verbs copbot understands, and the parser that finds them."""
+
+    def __init__(self) -> None:
+        self._verbs: dict[str, Verb] = {}
+
+    def add(self, verb: Verb) -> None:
+        if verb.name in self._verbs:
+            raise ValueError(f"verb '{verb.name}' is registered twice")
+        if not 1 <= len(verb.name.split()) <= 2:
+            raise ValueError(f"verb '{verb.name}' must be one or two words")
+        self._verbs[verb.name] = verb
+
+    def __iter__(self) -> Iterator[Verb]:
+        return iter(sorted(self._verbs.values(), key=lambda v: v.name))
+
+    def get(self, name: str) -> Verb | None:
+        return self._verbs.get(name)
+
+    def available_to(self, role: Role) -> list[Verb]:
+        return [v for v in self if v.role <= role]
+
+    def parse(self, text: str, prefix: str = "/cop") -> Parsed:
+        words = tokenize(text.strip())
+        if not words:
+            help_verb = self._verbs.get("help")
+            if help_verb is None:
+                raise CommandError("Nothing to do: type a verb after the command.")
+            return Parsed(help_verb, Args(()))
+        head = [w.lower() for w in words[:2]]
+        if len(head) == 2 and (verb := self._verbs.get(" ".join(head))):
+            return Parsed(verb, Args(tuple(words[2:])))
+        if verb := self._verbs.get(head[0]):
+            return Parsed(verb, Args(tuple(words[1:])))
+        subverbs = sorted(n.split()[1] for n in self._verbs if n.split()[0] == head[0])
+        if subverbs:
+            said = f"`{head[0]} {words[1]}` isn't" if len(words) > 1 else f"`{head[0]}` needs"
+            raise CommandError(
+                f"{said} something I know. Try one of: "
+                + ", ".join(f"`{prefix} {head[0]} {s}`" for s in subverbs)
+                + "."
+            )
+        raise CommandError(self._unknown(words[0], prefix))
+
+    def _unknown(self, word: str, prefix: str) -> str:
+        first_words = sorted({n.split()[0] for n in self._verbs})
+        close = difflib.get_close_matches(word.lower(), first_words, n=1, cutoff=0.6)
+        hint = f" Did you mean `{prefix} {close[0]}`?" if close else ""
+        return (
+            f"I don't know the command `{_clip(word)}`.{hint} "
+            f"Type `{prefix} help` to see what I can do."
+        )
+
+
+_MENTION = re.compile(r"^<@([a-z]+:[^|>\s]+)(?:\|([^>]*))?>$")
+
+
+def parse_person(word: str) -> UserRef:
+    """A person named in a command: a mention (``<@slack:U1>``) or an identity (``slack:U1``)."""
+    m = _MENTION.match(word)
+    try:
+        if m:
+            return UserRef.parse(m.group(1), m.group(2) or "")
+        return UserRef.parse(word)
+    except ValueError:
+        raise UsageError(
+            f"I couldn't tell who `{_clip(word)}` is. Mention the person (@name) "
+            "or write their identity, like slack:U123 or local:sam."
+        ) from None
+
+
+def parse_role(word: str) -> Role:
+    try:
+        role = Role.parse(word)
+    except ValueError:
+        raise UsageError(
+            f"`{_clip(word)}` isn't a role. Roles are facilitator and admin."
+        ) from None
+    if role is Role.STAFF:
+        raise UsageError(
+            "Everyone is staff already. Roles you can grant are facilitator and admin."
+        )
+    return role
+
+
+def is_identity(word: str) -> bool:
+    try:
+        split_identity(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _clip(word: str, limit: int = 40) -> str:
+    word = word.replace("`", "'")
+    return word if len(word) <= limit else word[: limit - 1] + "…"

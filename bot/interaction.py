@@ -1,0 +1,32 @@
+"""What a handler gets when someone acts: who, where, their role, and a way to answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.chat import Chat
+from bot.model import Form, Origin, OutgoingMessage, Role, UserRef
+
+
+@dataclass(frozen=True)
+class Interaction:
+    origin: Origin
+    role: Role
+    chat: Chat
+
+    @property
+    def user(self) -> UserRef:
+        return self.origin.user
+
+    @property
+    def prefix(self) -> str:
+        return self.chat.command_prefix(self.origin.channel.platform)
+
+    async def reply(self, message: OutgoingMessage | str) -> None:
+        """Answer privately (ephemeral where the platform has it)."""
+        if isinstance(message, str):
+            message = OutgoingMessage.of(message)
+        await self.chat.respond(self.origin, message)
+
+    async def open_form(self, form: Form) -> None:
+        await self.chat.open_form(self.origin, form)

@@ -1,0 +1,223 @@
+"""The seams: what the core needs from platforms and from storage.
+
+Adapters implement ``ChatAdapter``; ``storage/`` implements the repositories. The core
+depends on these protocols only, so tests can swap in fakes and platforms stay swappable.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.model import (
+    Channel,
+    ChannelRef,
+    Form,
+    InboundEvent,
+    InboxItem,
+    Job,
+    JobState,
+    MessageRef,
+    Origin,
+    OutgoingMessage,
+    Recurrence,
+    Role,
+    RoleGrant,
+    ThreadRef,
+    UserRef,
+)
+
+EventSink = Callable[[InboundEvent], Awaitable[bool]]
+"""Durably accept an inbound event; True when new, False for a duplicate (a retry)."""
+
+
+class Capability(enum.StrEnum):
+    PRIVATE_REPLIES = "private_replies"  # replies only the asker sees (else a direct message)
+    FORMS = "forms"  # forms open as dialogs (else the adapter sends a link or card)
+    THREAD_HISTORY = "thread_history"  # can fetch the messages of an existing thread
+    PERMALINKS = "permalinks"  # can build a link to a message
+    HOME_TAB = "home_tab"
+
+
+class ChatAdapter(Protocol):
+    """One chat platform, spoken to in intents rather than API calls."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    @property
+    def command_prefix(self) -> str:
+        """How people start a command here: "/cop" or "@copbot"."""
+        ...
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        """HTTP routes to mount on the shared server (may be empty)."""
+        ...
+
+    async def start(self, sink: EventSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        """Post a new top-level message, which roots a new thread."""
+        ...
+
+    async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef: ...
+
+    async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef: ...
+
+    async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        """Answer the person who acted, privately where the platform allows."""
+        ...
+
+    async def open_form(self, origin: Origin, form: Form) -> None: ...
+
+    async def update(self, ref: MessageRef, message: OutgoingMessage) -> None: ...
+
+    async def delete(self, ref: MessageRef) -> None: ...
+
+    async def permalink(self, ref: MessageRef) -> str:
+        """A link back to the message; "" when the platform cannot build one."""
+        ...
+
+
+class WriteOp(Protocol):
+    """A storage write that another repository runs inside its own transaction.
+
+    Opaque to the core: repositories hand these out so that an effect and its
+    bookkeeping (say, a prompt post and the job that made it) commit together.
+    """
+
+    def __call__(self, conn: Any, /) -> None: ...
+
+
+class RoleRepository(Protocol):
+    async def grant(self, identity: str, role: Role, by: str) -> bool:
+        """True when the grant is new."""
+        ...
+
+    async def revoke(self, identity: str, role: Role) -> bool:
+        """True when there was such a grant."""
+        ...
+
+    async def role_of(self, identity: str) -> Role: ...
+
+    async def list(self) -> list[RoleGrant]: ...
+
+
+class ChannelRepository(Protocol):
+    async def save(self, channel: Channel) -> None: ...
+
+    async def get(self, ref: ChannelRef) -> Channel | None: ...
+
+    async def find(self, platform: str, name_or_id: str) -> Channel | None: ...
+
+    async def list(self, platform: str | None = None) -> list[Channel]: ...
+
+
+class InboxRepository(Protocol):
+    async def accept(self, dedup_key: str, event: InboundEvent, at: datetime) -> bool: ...
+
+    async def pending(self, limit: int) -> list[InboxItem]: ...
+
+    async def done(self, item_id: int) -> None: ...
+
+    async def failed(self, item_id: int, error: str, give_up: bool) -> None: ...
+
+    async def purge_done(self, before: datetime) -> int: ...
+
+
+class JobRepository(Protocol):
+    async def add(self, job: Job) -> Job | None:
+        """Queue a job; None when a job with its key exists already."""
+        ...
+
+    async def add_recurrence(self, recurrence: Recurrence, first: Job) -> Recurrence:
+        """Store a recurrence and its first job together; both get their ids.
+
+        ``{recurrence_id}`` in the first job's key is filled in with the new id.
+        """
+        ...
+
+    async def get(self, job_id: int) -> Job | None: ...
+
+    async def find_by_key(self, key: str) -> Job | None: ...
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Job]:
+        """Mark due pending jobs running, counting the attempt, and return them."""
+        ...
+
+    async def interrupted(self, now: datetime) -> list[Job]:
+        """Running jobs whose lease ran out: their process stopped mid-run."""
+        ...
+
+    async def finish(
+        self,
+        job: Job,
+        state: JobState,
+        error: str = "",
+        *,
+        also: Sequence[WriteOp] = (),
+        then: Job | None = None,
+    ) -> None:
+        """Close a job, run ``also`` and queue ``then`` (its successor) in one transaction."""
+        ...
+
+    async def retry(self, job: Job, due_at: datetime, error: str) -> None: ...
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def recurrence(self, recurrence_id: int) -> Recurrence | None: ...
+
+    async def recurrences(
+        self, kind: str | None = None, active: bool = True
+    ) -> list[Recurrence]: ...
+
+    async def cancel_recurrence(self, recurrence_id: int) -> bool: ...
+
+    async def jobs(self, *, states: Sequence[JobState] = (), limit: int = 100) -> list[Job]: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlaygroundMessage:
+    """A message in the local playground, which is a small chat platform of its own."""
+
+    id: str
+    channel: str
+    author: str  # identity
+    author_name: str
+    body: str  # people's messages: their text; the bot's: an OutgoingMessage as JSON
+    created_at: datetime
+    thread_root: str | None = None
+    visible_to: str | None = None  # set for replies only one person sees
+    edited_at: datetime | None = None
+
+
+class PlaygroundRepository(Protocol):
+    async def add(self, message: PlaygroundMessage) -> PlaygroundMessage:
+        """Store a new message; the returned copy carries its new id."""
+        ...
+
+    async def get(self, message_id: str) -> PlaygroundMessage | None: ...
+
+    async def edit(self, message_id: str, body: str, at: datetime) -> bool: ...
+
+    async def delete(self, message_id: str) -> bool: ...
+
+    async def conversation(self, channel: str, viewer: str, limit: int) -> list[PlaygroundMessage]:
+        """The latest messages of a channel that ``viewer`` may see, oldest first."""
+        ...

@@ -1,0 +1,68 @@
+"""Who may do what. Admins listed in COPBOT_ADMINS are admins for as long as they are
+listed; everyone else's roles are grants kept in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.model import Role, RoleGrant
+from bot.ports import RoleRepository
+
+FROM_SETTINGS = "COPBOT_ADMINS"
+
+
+class RoleChangeRefused(Exception):
+    """A grant or revoke that would leave things worse; the message says why."""
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    changed: bool
+    message: str
+
+
+class Roles:
+    def __init__(self, repository: RoleRepository, admins: frozenset[str]) -> None:
+        self._repo = repository
+        self._admins = admins
+
+    async def role_of(self, identity: str) -> Role:
+        if identity in self._admins:
+            return Role.ADMIN
+        return await self._repo.role_of(identity)
+
+    async def grant(self, identity: str, role: Role, by: str) -> RoleChange:
+        if identity in self._admins:
+            return RoleChange(False, f"{identity} is already an admin (listed in {FROM_SETTINGS}).")
+        if await self._repo.grant(identity, role, by):
+            return RoleChange(True, f"{identity} is now a {role.label}.")
+        return RoleChange(False, f"{identity} was already a {role.label}; nothing changed.")
+
+    async def revoke(self, identity: str, role: Role) -> RoleChange:
+        if role is Role.ADMIN and identity in self._admins:
+            raise RoleChangeRefused(
+                f"{identity} is an admin because they are listed in {FROM_SETTINGS}; "
+                "remove them there and restart copbot."
+            )
+        if role is Role.ADMIN and await self._last_admin(identity):
+            raise RoleChangeRefused(
+                f"{identity} is the only admin. Grant admin to someone else first, "
+                "so that somebody can still manage roles and exports."
+            )
+        if await self._repo.revoke(identity, role):
+            return RoleChange(True, f"{identity} is no longer a {role.label}.")
+        return RoleChange(False, f"{identity} wasn't a {role.label}; nothing changed.")
+
+    async def list(self) -> list[RoleGrant]:
+        listed = [
+            RoleGrant(identity, Role.ADMIN, FROM_SETTINGS, datetime.min.replace(tzinfo=UTC))
+            for identity in sorted(self._admins)
+        ]
+        return listed + [g for g in await self._repo.list() if g.identity not in self._admins]
+
+    async def _last_admin(self, identity: str) -> bool:
+        if self._admins:
+            return False
+        admins = {g.identity for g in await self._repo.list() if g.role is Role.ADMIN}
+        return admins == {identity}

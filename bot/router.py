@@ -1,0 +1,220 @@
+"""From an inbound event to the handler that owns it.
+
+Features register what they handle (verbs, button actions, forms, event listeners) in a
+``Registry``; the ``Router`` looks up the caller's role once, checks it once, and turns
+every failure into a friendly answer rather than a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from bot.chat import Chat, PlatformUnavailable
+from bot.commands import Args, CommandBook, CommandError, Handler, UsageError, Verb
+from bot.interaction import Interaction
+from bot.model import (
+    BotAddedToChannel,
+    ButtonPressed,
+    CommandReceived,
+    FormSubmitted,
+    InboundEvent,
+    MemberJoined,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    Origin,
+    Role,
+    UserRef,
+)
+
+log = logging.getLogger(__name__)
+
+ActionHandler = Callable[[Interaction, ButtonPressed], Awaitable[None]]
+FormHandler = Callable[[Interaction, FormSubmitted], Awaitable[None]]
+Listener = Callable[[Any], Awaitable[None]]
+
+ANONYMOUS = "anonymous"
+
+
+class Feature(Protocol):
+    def register(self, registry: Registry) -> None: ...
+
+
+class RoleLookup(Protocol):
+    async def role_of(self, identity: str) -> Role: ...
+
+
+@dataclass(frozen=True)
+class _Action:
+    handler: ActionHandler
+    role: Role
+
+
+@dataclass(frozen=True)
+class _FormRoute:
+    handler: FormHandler
+    role: Role
+    anonymous: bool
+
+
+class Registry:
+    """Everything the features of copbot have said they handle."""
+
+    def __init__(self) -> None:
+        self.commands = CommandBook()
+        self._actions: dict[str, _Action] = {}
+        self._forms: dict[str, _FormRoute] = {}
+        self._listeners: dict[type, list[Listener]] = defaultdict(list)
+
+    def verb(
+        self,
+        name: str,
+        summary: str,
+        handler: Handler,
+        *,
+        usage: str = "",
+        role: Role = Role.STAFF,
+        details: str = "",
+    ) -> None:
+        self.commands.add(Verb(name, summary, usage, role, handler, details))
+
+    def action(self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF) -> None:
+        """Buttons whose action id is ``prefix`` or starts with ``prefix + ":"``."""
+        self._actions[prefix] = _Action(handler, role)
+
+    def form(
+        self,
+        form_id: str,
+        handler: FormHandler,
+        *,
+        role: Role = Role.STAFF,
+        anonymous: bool = False,
+    ) -> None:
+        """``anonymous`` forms lose the sender's identity before they are stored at all."""
+        self._forms[form_id] = _FormRoute(handler, role, anonymous)
+
+    def listen(self, event_type: type, listener: Listener) -> None:
+        self._listeners[event_type].append(listener)
+
+    def find_action(self, action_id: str) -> _Action | None:
+        return self._actions.get(action_id.split(":", 1)[0])
+
+    def find_form(self, form_id: str) -> _FormRoute | None:
+        return self._forms.get(form_id)
+
+    def listeners(self, event_type: type) -> list[Listener]:
+        return self._listeners.get(event_type, [])
+
+    def redact(self, event: InboundEvent) -> InboundEvent:
+        """Drop the identity from an anonymous form's submission, before anything keeps it."""
+        if isinstance(event, FormSubmitted):
+            route = self.find_form(event.form_id)
+            if route is not None and route.anonymous:
+                nobody = UserRef(event.origin.user.platform, ANONYMOUS)
+                return replace(event, origin=replace(event.origin, user=nobody, handle=""))
+        return event
+
+
+SORRY = (
+    "Sorry, something went wrong on my side and I couldn't finish that. "
+    "Nothing you typed was lost; please try again in a minute."
+)
+
+
+class Router:
+    def __init__(self, registry: Registry, roles: RoleLookup, chat: Chat) -> None:
+        self._registry = registry
+        self._roles = roles
+        self._chat = chat
+
+    async def handle(self, event: InboundEvent) -> None:
+        match event:
+            case CommandReceived():
+                await self._command(event)
+            case ButtonPressed():
+                await self._button(event)
+            case FormSubmitted():
+                await self._form(event)
+            case MessagePosted() | MessageEdited() | MessageDeleted():
+                await self._notify(event)
+            case BotAddedToChannel() | MemberJoined():
+                await self._notify(event)
+
+    async def _notify(self, event: InboundEvent) -> None:
+        for listener in self._registry.listeners(type(event)):
+            await listener(event)
+
+    async def _interaction(self, origin: Origin) -> Interaction:
+        role = (
+            Role.STAFF
+            if origin.user.id == ANONYMOUS
+            else await self._roles.role_of(origin.user.identity)
+        )
+        return Interaction(origin, role, self._chat)
+
+    async def _command(self, event: CommandReceived) -> None:
+        ix = await self._interaction(event.origin)
+        prefix = ix.prefix
+        try:
+            parsed = self._registry.commands.parse(event.text, prefix)
+            verb = parsed.verb
+            if not _allowed(ix, verb.role, f"`{prefix} {verb.name}`"):
+                await ix.reply(_not_allowed(f"`{prefix} {verb.name}`", verb.role))
+                return
+            assert verb.handler is not None
+            await verb.handler(ix, parsed.args)
+        except UsageError as e:
+            verb = self._registry.commands.parse(event.text, prefix).verb
+            await ix.reply(f"{e}\nUsage: `{verb.synopsis(prefix)}`")
+        except CommandError as e:
+            await ix.reply(str(e))
+        except PlatformUnavailable as e:
+            await ix.reply(f"{e}; please try again later.")
+
+    async def _button(self, event: ButtonPressed) -> None:
+        ix = await self._interaction(event.origin)
+        action = self._registry.find_action(event.action_id)
+        if action is None:
+            await ix.reply("That button no longer does anything. It may be from an older message.")
+            return
+        if not _allowed(ix, action.role, ""):
+            await ix.reply(_not_allowed("That button", action.role))
+            return
+        try:
+            await action.handler(ix, event)
+        except CommandError as e:
+            await ix.reply(str(e))
+
+    async def _form(self, event: FormSubmitted) -> None:
+        ix = await self._interaction(event.origin)
+        route = self._registry.find_form(event.form_id)
+        if route is None:
+            await ix.reply("That form is out of date. Please open it again.")
+            return
+        if not _allowed(ix, route.role, ""):
+            await ix.reply(_not_allowed("That form", route.role))
+            return
+        try:
+            await route.handler(ix, event)
+        except CommandError as e:
+            await ix.reply(str(e))
+
+
+def _allowed(ix: Interaction, needed: Role, _what: str) -> bool:
+    return ix.role >= needed
+
+
+def _not_allowed(what: str, needed: Role) -> str:
+    who = "facilitators and admins" if needed is Role.FACILITATOR else "admins"
+    return (
+        f"{what} is for {who}. If you need it, ask an admin to give you the role "
+        "(they can see who's who with `role list`)."
+    )
+
+
+def args_of(words: tuple[str, ...]) -> Args:
+    return Args(words)

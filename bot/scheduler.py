@@ -1,0 +1,265 @@
+"""Persistent jobs, run on time, at most once.
+
+A job is a row with a due time, a kind, a payload and an idempotency key (unique: queueing
+the same key twice queues one job). The loop claims due jobs (marking them running, with
+a lease), runs the handler for their kind, and closes them together with the handler's
+own bookkeeping in one transaction. So:
+
+- after a restart, jobs that came due meanwhile run, unless they are more than the grace
+  period late: those are recorded as missed and their owner is told, not posted stale;
+- a job whose process died mid-run is found by its lapsed lease and recorded as
+  interrupted (owner told) rather than run again, because its effect may have happened;
+- a failing job is retried with backoff, then recorded as failed and its owner told.
+
+Recurrences are RFC 5545 rules (python-dateutil's rrule) over naive local times in a named
+time zone, so "Tuesdays at 10:00" stays 10:00 local on both sides of a clock change. Each
+occurrence is one job, keyed by recurrence and local time; the next is queued in the same
+transaction that closes the current one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+
+from bot.model import Job, JobState, Recurrence
+from bot.ports import Clock, JobRepository, WriteOp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
+    grace: timedelta = timedelta(minutes=15)
+    poll: timedelta = timedelta(seconds=20)  # how soon jobs from another process are seen
+    lease: timedelta = timedelta(minutes=10)
+    backoff: tuple[timedelta, ...] = (
+        timedelta(seconds=30),
+        timedelta(minutes=2),
+        timedelta(minutes=10),
+    )
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.backoff) + 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job did, for the record: writes to commit with the job's completion."""
+
+    also: tuple[WriteOp, ...] = ()
+
+
+Trouble = Callable[[Job, JobState], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    run: Callable[[Job], Awaitable[Outcome | None]]
+    # Told when a job of this kind is missed, fails for good, or is interrupted.
+    on_trouble: Trouble | None = None
+
+
+class JobError(Exception):
+    """A job cannot run as asked and retrying will not help (e.g. its channel is gone)."""
+
+
+def local_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
+    """A naive local time in ``tz`` as UTC. A time skipped by a clock change (01:30 on the
+    spring-forward Sunday) maps to the moment an hour later; a repeated one to its first."""
+    return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def next_occurrence(rule: str, starts: datetime, after_local: datetime) -> datetime | None:
+    """The first occurrence of ``rule`` (counted from naive local ``starts``) after the
+    naive local time ``after_local``."""
+    recurrence = rrulestr(rule, dtstart=starts)
+    nxt: datetime | None = recurrence.after(after_local, inc=False)
+    return nxt
+
+
+def occurrence_key(recurrence_id: int | str, local: datetime) -> str:
+    """One job per recurrence and local time: queueing an occurrence twice queues it once."""
+    return f"recurrence:{recurrence_id}@{local.isoformat(timespec='minutes')}"
+
+
+def _occurrence_of(key: str) -> datetime:
+    return datetime.fromisoformat(key.partition("@")[2])
+
+
+class Scheduler:
+    def __init__(self, jobs: JobRepository, clock: Clock, settings: SchedulerSettings) -> None:
+        self._jobs = jobs
+        self._clock = clock
+        self._settings = settings
+        self._kinds: dict[str, JobKind] = {}
+        self._wake = asyncio.Event()
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self._settings.timezone
+
+    def register(self, kind: JobKind) -> None:
+        if kind.name in self._kinds:
+            raise ValueError(f"job kind '{kind.name}' is registered twice")
+        self._kinds[kind.name] = kind
+
+    # -- queueing --------------------------------------------------------------
+
+    async def once(
+        self, kind: str, payload: dict[str, Any], due_at: datetime, key: str, owner: str = ""
+    ) -> Job | None:
+        """Queue a one-off job; None when a job with this key exists already."""
+        job = await self._jobs.add(Job(0, kind, _dump(payload), due_at, key, owner=owner))
+        self._wake.set()
+        return job
+
+    async def repeat(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        rule: str,
+        owner: str,
+        description: str,
+        starts: datetime | None = None,
+    ) -> Recurrence:
+        """Queue a recurrence; its first occurrence after now becomes a job at once.
+
+        Raises ValueError when the rule is unreadable or never occurs.
+        """
+        tz = self._settings.timezone
+        now_local = self._clock.now().astimezone(tz).replace(tzinfo=None, microsecond=0)
+        starts = starts or now_local.replace(second=0)
+        try:
+            first = next_occurrence(rule, starts, now_local)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"the recurrence rule can't be read ({e})") from None
+        if first is None:
+            raise ValueError("the recurrence rule never comes round again")
+        recurrence = Recurrence(0, kind, _dump(payload), rule, tz.key, starts, owner, description)
+        key = occurrence_key("{recurrence_id}", first)
+        job = Job(0, kind, recurrence.payload, local_to_utc(first, tz), key, owner=owner)
+        stored = await self._jobs.add_recurrence(recurrence, job)
+        self._wake.set()
+        return stored
+
+    async def cancel(self, recurrence_id: int) -> bool:
+        return await self._jobs.cancel_recurrence(recurrence_id)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- running ---------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Run everything that is due now; return how many jobs were closed."""
+        now = self._clock.now()
+        closed = 0
+        for job in await self._jobs.interrupted(now):
+            await self._close(job, JobState.INTERRUPTED, "copbot stopped while this job ran")
+            closed += 1
+        while due := await self._jobs.claim_due(now, now + self._settings.lease, limit=20):
+            for job in due:
+                await self._run(job, now)
+                closed += 1
+        return closed
+
+    async def _run(self, job: Job, now: datetime) -> None:
+        kind = self._kinds.get(job.kind)
+        if kind is None:
+            await self._close(job, JobState.FAILED, f"no handler for jobs of kind {job.kind}")
+            return
+        late = now - job.due_at
+        if late > self._settings.grace:
+            await self._close(job, JobState.MISSED, f"{_minutes(late)} late; not run stale")
+            return
+        try:
+            async with asyncio.timeout(self._settings.lease.total_seconds() / 2):
+                outcome = await kind.run(job)
+        except JobError as e:
+            await self._close(job, JobState.FAILED, str(e))
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"[:300]
+            log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
+            if job.attempts >= self._settings.max_attempts:
+                await self._close(job, JobState.FAILED, error)
+            else:
+                delay = self._settings.backoff[job.attempts - 1]
+                await self._jobs.retry(job, now + delay, error)
+        else:
+            await self._close(job, JobState.DONE, also=outcome.also if outcome else ())
+
+    async def _close(
+        self, job: Job, state: JobState, error: str = "", also: Sequence[WriteOp] = ()
+    ) -> None:
+        then = await self._successor(job)
+        await self._jobs.finish(job, state, error, also=also, then=then)
+        if state in (JobState.MISSED, JobState.FAILED, JobState.INTERRUPTED):
+            log.info("job %s (%s) %s: %s", job.id, job.kind, state.value, error)
+            kind = self._kinds.get(job.kind)
+            if kind and kind.on_trouble:
+                try:
+                    await kind.on_trouble(job, state)
+                except Exception:
+                    log.exception("telling the owner of job %s about it failed", job.id)
+
+    async def _successor(self, job: Job) -> Job | None:
+        if job.schedule_id is None:
+            return None
+        recurrence = await self._jobs.recurrence(job.schedule_id)
+        if recurrence is None or not recurrence.active:
+            return None
+        occurrence = _occurrence_of(job.key)
+        nxt = next_occurrence(recurrence.rule, recurrence.starts, occurrence)
+        if nxt is None:
+            return None
+        tz = ZoneInfo(recurrence.timezone)
+        return Job(
+            0,
+            recurrence.kind,
+            recurrence.payload,
+            local_to_utc(nxt, tz),
+            occurrence_key(recurrence.id, nxt),
+            owner=recurrence.owner,
+            schedule_id=recurrence.id,
+        )
+
+    async def run_forever(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.tick()
+                delay = await self._delay()
+            except Exception:
+                log.exception("the scheduler loop hit an error; retrying shortly")
+                delay = 5.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _delay(self) -> float:
+        poll = self._settings.poll.total_seconds()
+        due = await self._jobs.next_due()
+        if due is None:
+            return poll
+        return max(0.0, min(poll, (due - self._clock.now()).total_seconds()))
+
+
+def _dump(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

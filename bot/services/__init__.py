@@ -1,0 +1,1 @@
+"""The features of copbot. Each registers what it handles in a ``Registry``."""

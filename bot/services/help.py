@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from bot.commands import Args, CommandBook, UsageError
+from bot.interaction import Interaction
+from bot.model import Context, OutgoingMessage, Role, Text
+from bot.router import Registry
+
+_ROLE_NOTE = {
+    Role.STAFF: "You're using copbot as staff.",
+    Role.FACILITATOR: "You're a facilitator, so you also see the commands for running sessions.",
+    Role.ADMIN: "You're an admin, so you see every command.",
+}
+
+
+class HelpFeature:
+    """``help``: every verb the caller may use, one line each; ``help VERB`` for more."""
+
+    def __init__(self, commands: CommandBook) -> None:
+        self._commands = commands
+
+    def register(self, registry: Registry) -> None:
+        registry.verb(
+            "help",
+            "Show what you can ask me to do",
+            self.help,
+            usage="[command]",
+        )
+
+    async def help(self, ix: Interaction, args: Args) -> None:
+        if args:
+            await ix.reply(self._about(ix, args.text.lower()))
+            return
+        lines = [
+            f"`{verb.synopsis(ix.prefix)}`: {verb.summary}"
+            for verb in self._commands.available_to(ix.role)
+        ]
+        await ix.reply(
+            OutgoingMessage(
+                (
+                    Text("**Here's what you can ask me to do**"),
+                    Text("\n".join(lines)),
+                    Context(f"{_ROLE_NOTE[ix.role]} Type `{ix.prefix} help COMMAND` for more."),
+                ),
+                fallback="Here's what you can ask me to do:\n" + "\n".join(lines),
+            )
+        )
+
+    def _about(self, ix: Interaction, name: str) -> str:
+        verbs = [
+            v
+            for v in self._commands.available_to(ix.role)
+            if v.name == name or v.name.split()[0] == name
+        ]
+        if not verbs:
+            raise UsageError(f"There's no command `{name}` that you can use.")
+        return "\n\n".join(
+            f"`{v.synopsis(ix.prefix)}`\n{v.summary}." + (f"\n{v.details}" if v.details else "")
+            for v in verbs
+        )

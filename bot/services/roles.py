@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from bot.commands import Args, UsageError, parse_person, parse_role
+from bot.interaction import Interaction
+from bot.model import Role, UserRef
+from bot.roles import RoleChangeRefused, Roles
+from bot.router import Registry
+
+
+class RolesFeature:
+    """Role verbs in chat: admins grant and revoke, anyone can ask who they are."""
+
+    def __init__(self, roles: Roles) -> None:
+        self._roles = roles
+
+    def register(self, registry: Registry) -> None:
+        registry.verb("whoami", "Show your identity and role", self.whoami)
+        registry.verb(
+            "role grant",
+            "Give someone the facilitator or admin role",
+            self.grant,
+            usage="ROLE @person",
+            role=Role.ADMIN,
+            details="Admins can do everything facilitators can, plus roles, exports and erasure.",
+        )
+        registry.verb(
+            "role revoke",
+            "Take a role away from someone",
+            self.revoke,
+            usage="ROLE @person",
+            role=Role.ADMIN,
+        )
+        registry.verb("role list", "List facilitators and admins", self.list, role=Role.FACILITATOR)
+
+    async def whoami(self, ix: Interaction, args: Args) -> None:
+        await ix.reply(f"You are {ix.user.identity}, and your role is {ix.role.label}.")
+
+    async def grant(self, ix: Interaction, args: Args) -> None:
+        role, person = _role_and_person(args)
+        change = await self._roles.grant(person.identity, role, by=ix.user.identity)
+        await ix.reply(change.message)
+
+    async def revoke(self, ix: Interaction, args: Args) -> None:
+        role, person = _role_and_person(args)
+        try:
+            change = await self._roles.revoke(person.identity, role)
+        except RoleChangeRefused as e:
+            raise UsageError(str(e)) from None
+        await ix.reply(change.message)
+
+    async def list(self, ix: Interaction, args: Args) -> None:
+        grants = await self._roles.list()
+        if not grants:
+            await ix.reply("Nobody has a role yet: everyone is staff.")
+            return
+        lines = [f"{g.identity}: {g.role.label} (by {g.granted_by})" for g in grants]
+        await ix.reply("Facilitators and admins:\n" + "\n".join(lines))
+
+
+def _role_and_person(args: Args) -> tuple[Role, UserRef]:
+    if len(args) != 2:
+        raise UsageError("I need a role and a person, in that order.")
+    return parse_role(args.get(0)), parse_person(args.get(1))

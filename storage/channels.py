@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import sqlite_utils
+
+from bot.clock import to_text
+from bot.model import Channel, ChannelKind, ChannelRef
+from bot.ports import Clock
+from storage.database import Database
+
+_COLUMNS = "platform, workspace, id, name, kind, region, bot_member"
+
+
+class SqliteChannelRepository:
+    """The channels the bot has been added to, with their region."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def save(self, channel: Channel) -> None:
+        ref = channel.ref
+        at = to_text(self._clock.now())
+
+        def op(db: sqlite_utils.Database) -> None:
+            db.execute(
+                f"insert into channels ({_COLUMNS}, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)"
+                " on conflict (platform, workspace, id) do update set"
+                " name = excluded.name, kind = excluded.kind, region = excluded.region,"
+                " bot_member = excluded.bot_member, updated_at = excluded.updated_at",
+                [
+                    ref.platform,
+                    ref.workspace,
+                    ref.id,
+                    ref.name,
+                    ref.kind.value,
+                    channel.region,
+                    int(channel.bot_member),
+                    at,
+                ],
+            )
+
+        await self._db.write(op)
+
+    async def get(self, ref: ChannelRef) -> Channel | None:
+        def op(db: sqlite_utils.Database) -> Channel | None:
+            row = db.execute(
+                f"select {_COLUMNS} from channels where platform = ? and workspace = ? and id = ?",
+                [ref.platform, ref.workspace, ref.id],
+            ).fetchone()
+            return _channel(row) if row else None
+
+        return await self._db.read(op)
+
+    async def find(self, platform: str, name_or_id: str) -> Channel | None:
+        name = name_or_id.lstrip("#")
+
+        def op(db: sqlite_utils.Database) -> Channel | None:
+            row = db.execute(
+                f"select {_COLUMNS} from channels where platform = ? and (id = ? or name = ?)"
+                " order by bot_member desc, (id = ?) desc limit 1",
+                [platform, name, name, name],
+            ).fetchone()
+            return _channel(row) if row else None
+
+        return await self._db.read(op)
+
+    async def list(self, platform: str | None = None) -> list[Channel]:
+        def op(db: sqlite_utils.Database) -> list[Channel]:
+            sql = f"select {_COLUMNS} from channels"
+            params: list[str] = []
+            if platform:
+                sql += " where platform = ?"
+                params.append(platform)
+            rows = db.execute(sql + " order by platform, name", params).fetchall()
+            return [_channel(r) for r in rows]
+
+        return await self._db.read(op)
+
+
+def _channel(row: tuple[str, str, str, str, str, str, int]) -> Channel:
+    platform, workspace, ident, name, kind, region, member = row
+    return Channel(
+        ChannelRef(platform, ident, workspace, name, ChannelKind(kind)), region, bool(member)
+    )

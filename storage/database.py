@@ -1,0 +1,157 @@
+"""Opening the SQLite file, and running its work off the event loop.
+
+All writes go through one dedicated thread with one connection, so they never interleave
+and the event loop never waits on SQLite. Reads run on a small pool of their own
+connections; WAL lets them proceed while the writer writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import sqlite_utils
+
+from storage.migrations import MIGRATIONS
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class StorageError(Exception):
+    """A problem with the database file, worded for the person running copbot."""
+
+
+def check_path(path: str | Path) -> Path:
+    """Fail early, with a sentence, when the database file cannot be used."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise StorageError(f"database path {p} is a directory; give a file path like {p}/copbot.db")
+    if not p.parent.exists():
+        raise StorageError(f"cannot open database {p}: folder {p.parent} does not exist")
+    if p.exists():
+        with p.open("rb") as f:
+            header = f.read(16)
+        if header and not header.startswith(b"SQLite format 3"):
+            raise StorageError(f"{p} exists but is not an SQLite database")
+    return p
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: transactions are explicit (see Database.transaction).
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted and erased text must not linger in free pages.
+    conn.execute("PRAGMA secure_delete = ON")
+    # NORMAL in WAL mode survives a process crash; only a power cut can lose the last commit.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """BEGIN IMMEDIATE: take the write lock up front, so another process's writer
+    makes us wait (busy_timeout) instead of failing half-way."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class Database:
+    """The copbot database file. Create with ``Database.open(path)``; close when done."""
+
+    def __init__(self, path: Path, readers: int = 2) -> None:
+        self.path = path
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="copbot-db-writer")
+        self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="copbot-db-reader")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: str | Path, *, migrate: bool = True, readers: int = 2) -> Database:
+        p = check_path(path)
+        try:
+            conn = connect(p)
+            conn.execute("PRAGMA journal_mode = WAL")
+            if migrate:
+                MIGRATIONS.apply(sqlite_utils.Database(conn))
+            conn.close()
+        except sqlite3.Error as e:
+            raise StorageError(f"cannot open database {p}: {e}") from None
+        return cls(p, readers=readers)
+
+    def _db(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            conn = connect(self.path)
+            with self._lock:
+                self._connections.append(conn)
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    def _write_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        db = self._db()
+        with transaction(db):
+            return fn(db)
+
+    def _read_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        return fn(self._db())
+
+    async def write(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run ``fn`` in one transaction on the writer thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_pool, self._write_sync, fn)
+
+    async def read(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_pool, self._read_sync, fn)
+
+    async def ping(self) -> bool:
+        try:
+            return await self.read(lambda db: db.execute("select 1").fetchone()[0] == 1)
+        except sqlite3.Error:
+            return False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer_pool.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+
+def migrate(path: str | Path) -> list[str]:
+    """Apply pending migrations; return the names applied."""
+    p = check_path(path)
+    conn = connect(p)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        db = sqlite_utils.Database(conn)
+        pending = [m.name for m in MIGRATIONS.pending(db)]
+        MIGRATIONS.apply(db)
+        return pending
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot migrate database {p}: {e}") from None
+    finally:
+        conn.close()

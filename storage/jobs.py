@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import from_text, to_text
+from bot.model import Job, JobState, Recurrence
+from bot.ports import Clock, WriteOp
+from storage.database import Database
+
+_JOB = "id, kind, payload, due_at, key, state, attempts, owner, schedule_id, last_error"
+_REC = "id, kind, payload, rule, timezone, starts, owner, description, active, next_at"
+
+
+class SqliteJobRepository:
+    """Scheduled jobs and the recurrences that queue them."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def add(self, job: Job) -> Job | None:
+        now = to_text(self._clock.now())
+        return await self._db.write(lambda db: _insert_job(db, job, now))
+
+    async def add_recurrence(self, recurrence: Recurrence, first: Job) -> Recurrence:
+        now = to_text(self._clock.now())
+
+        def op(db: sqlite_utils.Database) -> Recurrence:
+            r = recurrence
+            cur = db.execute(
+                "insert into recurrences (kind, payload, rule, timezone, starts, owner,"
+                " description, active, next_at, created_at) values (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    r.kind,
+                    r.payload,
+                    r.rule,
+                    r.timezone,
+                    r.starts.isoformat(),
+                    r.owner,
+                    r.description,
+                    int(r.active),
+                    to_text(first.due_at),
+                    now,
+                ],
+            )
+            rid = int(cur.lastrowid or 0)
+            key = first.key.replace("{recurrence_id}", str(rid))
+            _insert_job(db, _with(first, schedule_id=rid, key=key), now)
+            return _recurrence(
+                db.execute(f"select {_REC} from recurrences where id = ?", [rid]).fetchone()
+            )
+
+        return await self._db.write(op)
+
+    async def get(self, job_id: int) -> Job | None:
+        return await self._db.read(lambda db: _one_job(db, "id = ?", job_id))
+
+    async def find_by_key(self, key: str) -> Job | None:
+        return await self._db.read(lambda db: _one_job(db, "key = ?", key))
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Job]:
+        def op(db: sqlite_utils.Database) -> list[Job]:
+            rows = db.execute(
+                f"select {_JOB} from jobs where state = 'pending' and due_at <= ?"
+                " order by due_at, id limit ?",
+                [to_text(now), limit],
+            ).fetchall()
+            jobs = [_job(r) for r in rows]
+            for job in jobs:
+                db.execute(
+                    "update jobs set state = 'running', attempts = attempts + 1,"
+                    " lease_until = ? where id = ?",
+                    [to_text(lease_until), job.id],
+                )
+            return [_with(j, state=JobState.RUNNING, attempts=j.attempts + 1) for j in jobs]
+
+        return await self._db.write(op)
+
+    async def interrupted(self, now: datetime) -> list[Job]:
+        def op(db: sqlite_utils.Database) -> list[Job]:
+            rows = db.execute(
+                f"select {_JOB} from jobs where state = 'running' and lease_until < ?",
+                [to_text(now)],
+            ).fetchall()
+            return [_job(r) for r in rows]
+
+        return await self._db.read(op)
+
+    async def finish(
+        self,
+        job: Job,
+        state: JobState,
+        error: str = "",
+        *,
+        also: Sequence[WriteOp] = (),
+        then: Job | None = None,
+    ) -> None:
+        now = to_text(self._clock.now())
+
+        def op(db: sqlite_utils.Database) -> None:
+            db.execute(
+                "update jobs set state = ?, last_error = ?, finished_at = ?, lease_until = null"
+                " where id = ?",
+                [state.value, error, now, job.id],
+            )
+            for write in also:
+                write(db)
+            if then is not None:
+                _insert_job(db, then, now)
+                if then.schedule_id is not None:
+                    db.execute(
+                        "update recurrences set next_at = ? where id = ?",
+                        [to_text(then.due_at), then.schedule_id],
+                    )
+
+        await self._db.write(op)
+
+    async def retry(self, job: Job, due_at: datetime, error: str) -> None:
+        await self._db.write(
+            lambda db: db.execute(
+                "update jobs set state = 'pending', due_at = ?, last_error = ?,"
+                " lease_until = null where id = ?",
+                [to_text(due_at), error, job.id],
+            )
+        )
+
+    async def next_due(self) -> datetime | None:
+        def op(db: sqlite_utils.Database) -> datetime | None:
+            row = db.execute("select min(due_at) from jobs where state = 'pending'").fetchone()
+            return from_text(row[0]) if row and row[0] else None
+
+        return await self._db.read(op)
+
+    async def recurrence(self, recurrence_id: int) -> Recurrence | None:
+        def op(db: sqlite_utils.Database) -> Recurrence | None:
+            row = db.execute(
+                f"select {_REC} from recurrences where id = ?", [recurrence_id]
+            ).fetchone()
+            return _recurrence(row) if row else None
+
+        return await self._db.read(op)
+
+    async def recurrences(self, kind: str | None = None, active: bool = True) -> list[Recurrence]:
+        def op(db: sqlite_utils.Database) -> list[Recurrence]:
+            sql = f"select {_REC} from recurrences where active = ?"
+            params: list[Any] = [int(active)]
+            if kind is not None:
+                sql += " and kind = ?"
+                params.append(kind)
+            return [_recurrence(r) for r in db.execute(sql + " order by id", params).fetchall()]
+
+        return await self._db.read(op)
+
+    async def cancel_recurrence(self, recurrence_id: int) -> bool:
+        now = to_text(self._clock.now())
+
+        def op(db: sqlite_utils.Database) -> bool:
+            cur = db.execute(
+                "update recurrences set active = 0, next_at = null where id = ? and active = 1",
+                [recurrence_id],
+            )
+            if not cur.rowcount:
+                return False
+            db.execute(
+                "update jobs set state = 'cancelled', finished_at = ?"
+                " where schedule_id = ? and state = 'pending'",
+                [now, recurrence_id],
+            )
+            return True
+
+        return await self._db.write(op)
+
+    async def jobs(self, *, states: Sequence[JobState] = (), limit: int = 100) -> list[Job]:
+        def op(db: sqlite_utils.Database) -> list[Job]:
+            sql = f"select {_JOB} from jobs"
+            params: list[Any] = []
+            if states:
+                sql += f" where state in ({','.join('?' * len(states))})"
+                params.extend(s.value for s in states)
+            rows = db.execute(sql + " order by due_at, id limit ?", [*params, limit]).fetchall()
+            return [_job(r) for r in rows]
+
+        return await self._db.read(op)
+
+
+def _insert_job(db: sqlite_utils.Database, job: Job, now: str) -> Job | None:
+    cur = db.execute(
+        "insert or ignore into jobs (kind, payload, due_at, key, state, attempts, owner,"
+        " schedule_id, created_at) values (?,?,?,?,?,?,?,?,?)",
+        [
+            job.kind,
+            job.payload,
+            to_text(job.due_at),
+            job.key,
+            job.state.value,
+            job.attempts,
+            job.owner,
+            job.schedule_id,
+            now,
+        ],
+    )
+    if not cur.rowcount:
+        return None
+    return _with(job, id=int(cur.lastrowid or 0))
+
+
+def _one_job(db: sqlite_utils.Database, where: str, value: object) -> Job | None:
+    row = db.execute(f"select {_JOB} from jobs where {where}", [value]).fetchone()
+    return _job(row) if row else None
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    ident, kind, payload, due_at, key, state, attempts, owner, schedule_id, error = row
+    return Job(
+        ident,
+        kind,
+        payload,
+        from_text(due_at),
+        key,
+        JobState(state),
+        attempts,
+        owner,
+        schedule_id,
+        error,
+    )
+
+
+def _recurrence(row: tuple[Any, ...]) -> Recurrence:
+    ident, kind, payload, rule, tz, starts, owner, description, active, next_at = row
+    return Recurrence(
+        ident,
+        kind,
+        payload,
+        rule,
+        tz,
+        datetime.fromisoformat(starts),
+        owner,
+        description,
+        bool(active),
+        from_text(next_at) if next_at else None,
+    )
+
+
+def _with(job: Job, **changes: Any) -> Job:
+    return replace(job, **changes)

@@ -1,0 +1,121 @@
+"""Named schema migrations, applied in order on start and by ``copbot db migrate``.
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+MIGRATIONS = Migrations("copbot")
+
+
+def _run(db: sqlite_utils.Database, *statements: str) -> None:
+    # Statement by statement: executescript() would commit the migration's transaction.
+    for sql in statements:
+        db.execute(sql)
+
+
+@MIGRATIONS(name="0001_core")
+def core(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        create table roles (
+            identity text not null,
+            role text not null check (role in ('facilitator', 'admin')),
+            granted_by text not null,
+            granted_at text not null,
+            primary key (identity, role)
+        )
+        """,
+        """
+        create table channels (
+            platform text not null,
+            workspace text not null default '',
+            id text not null,
+            name text not null default '',
+            kind text not null default 'channel',
+            region text not null default '',
+            bot_member integer not null default 1,
+            updated_at text not null,
+            primary key (platform, workspace, id)
+        )
+        """,
+        "create index channels_by_name on channels (platform, name)",
+        # The durable inbox: an event is here before the platform hears "200 OK".
+        """
+        create table inbox (
+            id integer primary key,
+            dedup_key text not null unique,
+            kind text not null,
+            payload text,
+            received_at text not null,
+            state text not null default 'pending'
+                check (state in ('pending', 'done', 'failed')),
+            attempts integer not null default 0,
+            error text not null default ''
+        )
+        """,
+        "create index inbox_pending on inbox (id) where state = 'pending'",
+        """
+        create table recurrences (
+            id integer primary key,
+            kind text not null,
+            payload text not null,
+            rule text not null,
+            timezone text not null,
+            starts text not null,
+            owner text not null default '',
+            description text not null default '',
+            active integer not null default 1,
+            next_at text,
+            created_at text not null
+        )
+        """,
+        """
+        create table jobs (
+            id integer primary key,
+            kind text not null,
+            payload text not null,
+            due_at text not null,
+            key text not null unique,
+            state text not null default 'pending',
+            attempts integer not null default 0,
+            owner text not null default '',
+            schedule_id integer references recurrences(id) on delete set null,
+            last_error text not null default '',
+            lease_until text,
+            created_at text not null,
+            finished_at text
+        )
+        """,
+        "create index jobs_due on jobs (due_at) where state = 'pending'",
+        "create index jobs_running on jobs (lease_until) where state = 'running'",
+    )
+
+
+@MIGRATIONS(name="0002_playground")
+def playground(db: sqlite_utils.Database) -> None:
+    # The local playground is a small chat platform of its own; it keeps its messages here
+    # so that a restart does not wipe the conversation.
+    _run(
+        db,
+        """
+        create table playground_messages (
+            seq integer primary key,
+            id text not null unique,
+            channel text not null,
+            thread_root text,
+            author text not null,
+            author_name text not null,
+            body text not null,
+            visible_to text,
+            created_at text not null,
+            edited_at text,
+            deleted integer not null default 0
+        )
+        """,
+        "create index playground_by_channel on playground_messages (channel, seq)",
+    )
