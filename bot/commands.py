@@ -71,10 +71,13 @@ class Parsed:
 
 
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+_NAMED_MENTION = re.compile(r"<@([a-z]+:[^|>\s]+)\|[^>]*>")
 
 
 def tokenize(text: str) -> list[str]:
-    lexer = shlex.shlex(text.translate(_SMART_QUOTES), posix=True, punctuation_chars=False)
+    # A mention's display name may hold spaces or quotes; the identity is what matters.
+    text = _NAMED_MENTION.sub(r"<@\1>", text.translate(_SMART_QUOTES))
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=False)
     lexer.whitespace_split = True
     lexer.commenters = ""
     try:

@@ -36,8 +36,8 @@ class Roles:
         if identity in self._admins:
             return RoleChange(False, f"{identity} is already an admin (listed in {FROM_SETTINGS}).")
         if await self._repo.grant(identity, role, by):
-            return RoleChange(True, f"{identity} is now a {role.label}.")
-        return RoleChange(False, f"{identity} was already a {role.label}; nothing changed.")
+            return RoleChange(True, f"{identity} is now {_a(role)}.")
+        return RoleChange(False, f"{identity} was already {_a(role)}; nothing changed.")
 
     async def revoke(self, identity: str, role: Role) -> RoleChange:
         if role is Role.ADMIN and identity in self._admins:
@@ -51,8 +51,8 @@ class Roles:
                 "so that somebody can still manage roles and exports."
             )
         if await self._repo.revoke(identity, role):
-            return RoleChange(True, f"{identity} is no longer a {role.label}.")
-        return RoleChange(False, f"{identity} wasn't a {role.label}; nothing changed.")
+            return RoleChange(True, f"{identity} is no longer {_a(role)}.")
+        return RoleChange(False, f"{identity} wasn't {_a(role)}; nothing changed.")
 
     async def list(self) -> list[RoleGrant]:
         listed = [
@@ -66,3 +66,7 @@ class Roles:
             return False
         admins = {g.identity for g in await self._repo.list() if g.role is Role.ADMIN}
         return admins == {identity}
+
+
+def _a(role: Role) -> str:
+    return f"an {role.label}" if role.label[0] in "aeiou" else f"a {role.label}"

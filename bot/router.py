@@ -27,6 +27,7 @@ from bot.model import (
     MessageEdited,
     MessagePosted,
     Origin,
+    OutgoingMessage,
     Role,
     UserRef,
 )
@@ -121,7 +122,7 @@ class Registry:
 
 SORRY = (
     "Sorry, something went wrong on my side and I couldn't finish that. "
-    "Nothing you typed was lost; please try again in a minute."
+    "Please try again in a minute; if it keeps happening, let your copbot admin know."
 )
 
 
@@ -133,16 +134,29 @@ class Router:
 
     async def handle(self, event: InboundEvent) -> None:
         match event:
-            case CommandReceived():
-                await self._command(event)
-            case ButtonPressed():
-                await self._button(event)
-            case FormSubmitted():
-                await self._form(event)
+            case CommandReceived() | ButtonPressed() | FormSubmitted():
+                await self._interactive(event)
             case MessagePosted() | MessageEdited() | MessageDeleted():
                 await self._notify(event)
             case BotAddedToChannel() | MemberJoined():
                 await self._notify(event)
+
+    async def _interactive(self, event: CommandReceived | ButtonPressed | FormSubmitted) -> None:
+        """Someone is waiting for an answer: they get one, even when a handler breaks.
+
+        Not retried: a half-done command repeated could do its first half twice.
+        """
+        try:
+            match event:
+                case CommandReceived():
+                    await self._command(event)
+                case ButtonPressed():
+                    await self._button(event)
+                case FormSubmitted():
+                    await self._form(event)
+        except Exception:
+            log.exception("handling a %s failed", type(event).__name__)
+            await self._chat.respond(event.origin, OutgoingMessage.of(SORRY))
 
     async def _notify(self, event: InboundEvent) -> None:
         for listener in self._registry.listeners(type(event)):

@@ -52,7 +52,7 @@ class SqliteRoleRepository:
         def op(db: sqlite_utils.Database) -> list[RoleGrant]:
             rows = db.execute(
                 "select identity, role, granted_by, granted_at from roles"
-                " order by role desc, identity"
+                " order by role = 'admin' desc, identity"
             ).fetchall()
             return [_grant(*row) for row in rows]
 

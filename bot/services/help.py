@@ -40,8 +40,7 @@ class HelpFeature:
                     Text("**Here's what you can ask me to do**"),
                     Text("\n".join(lines)),
                     Context(f"{_ROLE_NOTE[ix.role]} Type `{ix.prefix} help COMMAND` for more."),
-                ),
-                fallback="Here's what you can ask me to do:\n" + "\n".join(lines),
+                )
             )
         )
 

@@ -1,0 +1,74 @@
+"""The playground in a real browser: Debian's Chromium, headless, driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import serving
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
+
+if CHROMIUM is None and os.environ.get("COPBOT_REQUIRE_BROWSER"):
+    raise RuntimeError("COPBOT_REQUIRE_BROWSER is set but no chromium is installed")
+
+
+@pytest.fixture
+def browser_page(db_path: Path):
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with serving(db_path) as served, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield served, page
+        finally:
+            browser.close()
+
+
+def test_the_playground_answers_cop_help_in_a_real_browser(browser_page) -> None:
+    served, page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(served.url + "/")
+    page.get_by_role("link", name="#general").wait_for()
+    page.locator(".msg", has_text="Hello #general!").wait_for()
+
+    page.locator("#message").fill("/cop help")
+    page.locator("#message").press("Enter")
+
+    answer = page.locator(".msg.private", has_text="Here's what you can ask me to do")
+    answer.wait_for()
+    assert "only visible to you" in answer.inner_text()
+    assert "/cop whoami" in answer.inner_text()
+    assert page.locator("#message").input_value() == ""
+    assert errors == []
+
+
+def test_switching_persona_changes_what_help_offers(browser_page) -> None:
+    served, page = browser_page
+    page.goto(served.url + "/?channel=north")
+    page.locator(".msg", has_text="Hello #north!").wait_for()
+    page.select_option("#persona", "alex")
+    page.locator("#message").fill("/cop help")
+    page.get_by_role("button", name="Send").click()
+    answer = page.locator(".msg.private", has_text="You're an admin")
+    answer.wait_for()
+    assert "/cop role grant" in answer.inner_text()

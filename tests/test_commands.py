@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.commands import (
+    CommandBook,
+    CommandError,
+    UsageError,
+    Verb,
+    parse_person,
+    parse_role,
+    tokenize,
+)
+from bot.model import Role
+
+
+@pytest.fixture
+def book() -> CommandBook:
+    b = CommandBook()
+    for name in ["help", "prompt", "prompt add", "role grant", "role revoke", "schedule list"]:
+        b.add(Verb(name, f"does {name}"))
+    return b
+
+
+def test_one_and_two_word_verbs_are_found_longest_first(book: CommandBook) -> None:
+    parsed = book.parse("prompt add")
+    assert parsed.verb.name == "prompt add" and parsed.args.words == ()
+    parsed = book.parse("prompt equality-act")
+    assert parsed.verb.name == "prompt" and parsed.args.words == ("equality-act",)
+    parsed = book.parse("ROLE Grant facilitator <@slack:U1>")
+    assert parsed.verb.name == "role grant"
+    assert parsed.args.words == ("facilitator", "<@slack:U1>")
+
+
+def test_empty_command_means_help(book: CommandBook) -> None:
+    assert book.parse("   ").verb.name == "help"
+
+
+def test_quotes_group_words_and_phone_quotes_work(book: CommandBook) -> None:
+    assert book.parse('prompt "two words" three').args.words == ("two words", "three")
+    assert book.parse("prompt “smart quotes” ok").args.words == ("smart quotes", "ok")
+
+
+def test_unbalanced_quote_is_a_friendly_error(book: CommandBook) -> None:
+    with pytest.raises(CommandError, match="quote in your command that isn't closed"):
+        book.parse('prompt "oops')
+
+
+def test_unknown_verb_suggests_the_nearest(book: CommandBook) -> None:
+    with pytest.raises(CommandError) as e:
+        book.parse("promt equality-act")
+    assert "`promt`" in str(e.value)
+    assert "Did you mean `/cop prompt`?" in str(e.value)
+    with pytest.raises(CommandError, match="Type `@copbot help`"):
+        book.parse("xyzzy", prefix="@copbot")
+
+
+def test_group_word_without_a_known_subverb_lists_the_choices(book: CommandBook) -> None:
+    with pytest.raises(CommandError) as e:
+        book.parse("role promote x")
+    assert "`role promote` isn't something I know" in str(e.value)
+    assert "`/cop role grant`" in str(e.value) and "`/cop role revoke`" in str(e.value)
+    with pytest.raises(CommandError, match="`schedule` needs"):
+        book.parse("schedule")
+
+
+def test_verbs_are_registered_once_and_are_one_or_two_words(book: CommandBook) -> None:
+    with pytest.raises(ValueError, match="twice"):
+        book.add(Verb("help", "again"))
+    with pytest.raises(ValueError, match="one or two words"):
+        book.add(Verb("a b c", "too long"))
+
+
+def test_available_verbs_follow_the_role() -> None:
+    b = CommandBook()
+    b.add(Verb("help", "h"))
+    b.add(Verb("schedule list", "s", role=Role.FACILITATOR))
+    b.add(Verb("export", "e", role=Role.ADMIN))
+    assert [v.name for v in b.available_to(Role.STAFF)] == ["help"]
+    assert [v.name for v in b.available_to(Role.FACILITATOR)] == ["help", "schedule list"]
+    assert [v.name for v in b.available_to(Role.ADMIN)] == ["export", "help", "schedule list"]
+
+
+def test_people_are_mentions_or_identities() -> None:
+    assert parse_person("<@slack:U1|sam>").identity == "slack:U1"
+    assert parse_person("<@slack:U1>").identity == "slack:U1"
+    assert parse_person("teams:abc-1").identity == "teams:abc-1"
+    with pytest.raises(UsageError, match="couldn't tell who `@sam` is"):
+        parse_person("@sam")
+
+
+def test_roles_in_commands() -> None:
+    assert parse_role("Facilitator") is Role.FACILITATOR
+    with pytest.raises(UsageError, match="Everyone is staff already"):
+        parse_role("staff")
+    with pytest.raises(UsageError, match="isn't a role"):
+        parse_role("chief")
+
+
+@given(st.text(max_size=80))
+def test_any_text_parses_or_fails_with_a_command_error(text: str) -> None:
+    b = CommandBook()
+    b.add(Verb("help", "h"))
+    try:
+        parsed = b.parse(text)
+    except CommandError as e:
+        assert str(e)
+    else:
+        assert parsed.verb.name == "help"
+
+
+def test_tokenize_keeps_mentions_whole() -> None:
+    assert tokenize("grant admin <@teams:29f-1|Ade O'Bello>") == [
+        "grant",
+        "admin",
+        "<@teams:29f-1>",
+    ]

@@ -1,0 +1,58 @@
+"""The README stays true: every command, verb and setting is in it, with help text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from bot.cli import cli
+from tests.support.harness import Harness
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _commands(group: click.Group, prefix: str = "copbot") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        full = f"{prefix} {name}"
+        found.append((full, command))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, full))
+    return found
+
+
+COMMANDS = _commands(cli)
+
+
+@pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_every_cli_command_has_help_and_is_in_the_readme(name: str, command: click.Command) -> None:
+    assert (command.help or "").strip(), f"{name} has no help text"
+    assert f"`{name}" in README, f"{name} is not documented in README.md"
+
+
+def test_every_setting_is_in_the_configuration_table() -> None:
+    source = (ROOT / "bot" / "settings.py").read_text()
+    names = set(re.findall(r'"((?:COPBOT|SLACK)_[A-Z_]+)"', source))
+    assert names, "no settings found"
+    table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for name in sorted(names):
+        assert f"`{name}`" in table, f"{name} is missing from the README's configuration table"
+
+
+async def test_every_chat_verb_is_in_the_readme(bot: Harness) -> None:
+    for verb in bot.core.registry.commands:
+        assert f"`/cop {verb.name}" in README, f"/cop {verb.name} is not in README.md"
+
+
+def test_quick_start_has_exactly_the_two_commands_ci_runs() -> None:
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", quick, re.S)
+    assert len(blocks) == 2, "Quick start should have two commands: run the bot, run the tests"
+    assert "copbot serve" in blocks[0]
+    assert "pytest" in blocks[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "Quick start" in ci  # .ci/run reads the test command from the README itself

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.inbox import Inbox
+from bot.interaction import Interaction
+from bot.model import FormSubmitted, InboundEvent, MessagePosted, MessageRef, Origin
+from storage.database import Database
+from storage.inbox import SqliteInboxRepository
+from tests.support.fakes import ManualClock
+from tests.support.harness import GENERAL, SAM, Harness
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def posted(event_id: str, text: str = "hello") -> MessagePosted:
+    return MessagePosted(event_id, MessageRef(GENERAL, event_id), SAM, text, NOW)
+
+
+async def test_a_retried_event_is_accepted_once_and_handled_once(db_path: Path) -> None:
+    db = Database.open(db_path)
+    handled: list[InboundEvent] = []
+
+    async def handle(event: InboundEvent) -> None:
+        handled.append(event)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    assert await inbox.accept(posted("Ev1"))
+    assert not await inbox.accept(posted("Ev1"))  # the platform's retry
+    assert await inbox.drain() == 1
+    assert not await inbox.accept(posted("Ev1"))  # even after it was handled
+    assert await inbox.drain() == 0
+    assert handled == [posted("Ev1")]
+    db.close()
+
+
+async def test_accepted_events_survive_a_crash_and_are_handled_after_restart(db_path: Path) -> None:
+    db = Database.open(db_path)
+
+    async def crash(event: InboundEvent) -> None:
+        raise AssertionError("never reached: the process dies before handling")
+
+    first = Inbox(SqliteInboxRepository(db), crash, ManualClock())
+    await first.accept(posted("Ev1", "kept"))
+    await first.accept(posted("Ev2", "kept too"))
+    db.close()  # the process stops here, before drain()
+
+    db = Database.open(db_path)
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        assert isinstance(event, MessagePosted)
+        handled.append(event.text)
+
+    assert await Inbox(SqliteInboxRepository(db), handle, ManualClock()).drain() == 2
+    assert handled == ["kept", "kept too"]
+    db.close()
+
+
+async def test_handled_events_keep_no_message_text(db_path: Path) -> None:
+    db = Database.open(db_path)
+
+    async def handle(event: InboundEvent) -> None:
+        return None
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    await inbox.accept(posted("Ev1", "a private reflection"))
+    await inbox.drain()
+    rows = await db.read(lambda d: d.execute("select state, payload from inbox").fetchall())
+    assert rows == [("done", None)]
+    db.close()
+
+
+async def test_a_failing_event_is_retried_then_set_aside_without_its_text_in_the_error(
+    db_path: Path,
+) -> None:
+    db = Database.open(db_path)
+    attempts = 0
+
+    async def handle(event: InboundEvent) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ValueError(f"cannot handle {event}")
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    await inbox.accept(posted("Ev1", "sensitive words"))
+    await inbox.drain()
+    assert attempts == 3
+    rows = await db.read(lambda d: d.execute("select state, error, attempts from inbox").fetchall())
+    assert rows == [("failed", "ValueError", 3)]
+    db.close()
+
+
+async def test_anonymous_forms_are_stored_without_who_sent_them(
+    bot: Harness, db_path: Path
+) -> None:
+    received: list[FormSubmitted] = []
+
+    async def on_form(ix: Interaction, event: FormSubmitted) -> None:
+        received.append(event)
+
+    bot.core.registry.form("feedback", on_form, anonymous=True)
+    event = FormSubmitted(
+        "Ev-anon",
+        Origin(SAM, GENERAL, None, handle="trigger-for-sam"),
+        "feedback",
+        (("comment", "it was useful"),),
+        NOW,
+    )
+    await bot.core.inbox.accept(event)
+    # Before it is handled, the stored copy already lacks the identity.
+    stored = bot.core.db.path.read_bytes() + Path(f"{bot.core.db.path}-wal").read_bytes()
+    assert b"it was useful" in stored
+    assert b"sam" not in stored and b"Sam" not in stored and b"trigger-for-sam" not in stored
+    await bot.core.inbox.drain()
+    assert [e.origin.user.id for e in received] == ["anonymous"]
+    assert received[0].value("comment") == "it was useful"
+
+
+async def test_events_in_one_conversation_keep_their_order(db_path: Path) -> None:
+    db = Database.open(db_path)
+    order: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        assert isinstance(event, MessagePosted)
+        order.append(event.event_id)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    for i in range(30):
+        await inbox.accept(posted(f"Ev{i}"))
+    await inbox.drain()
+    assert order == [f"Ev{i}" for i in range(30)]
+    db.close()
+
+
+def test_inbox_table_is_readable_by_plain_sqlite(db_path: Path) -> None:
+    Database.open(db_path).close()
+    conn = sqlite3.connect(db_path)
+    columns = [r[1] for r in conn.execute("pragma table_info(inbox)")]
+    assert columns == [
+        "id",
+        "dedup_key",
+        "kind",
+        "payload",
+        "received_at",
+        "state",
+        "attempts",
+        "error",
+    ]
+    conn.close()

@@ -1,0 +1,319 @@
+"""The playground adapter over HTTP, through the whole core, on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.local.render import markup
+from bot.app import CORE, create_app
+from bot.commands import Args
+from bot.interaction import Interaction
+from bot.model import (
+    Button,
+    ButtonPressed,
+    Buttons,
+    Choice,
+    Form,
+    FormSubmitted,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    OutgoingMessage,
+    Rating,
+    ShortText,
+    UserRef,
+)
+from bot.settings import Settings
+
+
+class Playground:
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.core = client.server.app[CORE]  # type: ignore[union-attr]
+        self.events: list[Any] = []
+        for kind in (MessagePosted, MessageEdited, MessageDeleted):
+            self.core.registry.listen(kind, self._record)
+
+    async def _record(self, event: Any) -> None:
+        self.events.append(event)
+
+    async def state(self, who: str = "sam", channel: str = "general") -> dict[str, Any]:
+        r = await self.client.get(f"/api/playground/state?as={who}&channel={channel}")
+        assert r.status == 200
+        return await r.json()
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        r = await self.client.post(f"/api/playground{path}", json=body)
+        return r.status, await r.json()
+
+    async def say(self, text: str, who: str = "sam", channel: str = "general", **kw: Any) -> dict:
+        status, body = await self.post(
+            "/messages", {"as": who, "channel": channel, "text": text, **kw}
+        )
+        assert status == 200, body
+        return body
+
+    async def settled(self) -> None:
+        """Wait until the bot has joined the seeded channels and said hello in each."""
+        for name in ["general", "north", "midlands", "london", "south"]:
+            await self.until(lambda n=name: _with_messages(self, n))
+
+    async def until(self, check: Callable[[], Any], timeout: float = 5.0) -> Any:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = await check()
+                if result:
+                    return result
+                await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def pg(db_path: Path) -> AsyncIterator[Playground]:
+    app = create_app(Settings(db_path=db_path))
+    async with TestClient(TestServer(app)) as client:
+        pg = Playground(client)
+        await pg.settled()
+        yield pg
+
+
+def texts(state: dict[str, Any]) -> list[str]:
+    return [html.unescape(re.sub(r"<[^>]+>", " ", m["html"])).strip() for m in state["messages"]]
+
+
+async def test_the_bot_joins_the_seeded_channels_and_says_hello_once(db_path: Path) -> None:
+    for _ in range(2):  # start, stop, start again
+        async with TestClient(TestServer(create_app(Settings(db_path=db_path)))) as client:
+            pg = Playground(client)
+            await pg.settled()
+            for name in ["general", "north", "midlands", "london", "south"]:
+                state = await pg.state(channel=name)
+                assert len(state["messages"]) == 1 and "Hello #" in texts(state)[0]
+            channels = await pg.core.channels.list("local")
+            assert {c.ref.name: c.region for c in channels} == {
+                "general": "",
+                "north": "north",
+                "midlands": "midlands",
+                "london": "london",
+                "south": "south",
+            }
+
+
+async def _with_messages(pg: Playground, channel: str) -> dict[str, Any] | None:
+    state = await pg.state(channel=channel)
+    return state if state["messages"] else None
+
+
+async def test_cop_help_answers_only_the_person_who_asked(pg: Playground) -> None:
+    assert (await pg.say("/cop help"))["command"] is True
+    state = await pg.until(lambda: _private_answer(pg, "sam"))
+    assert "Here's what you can ask me to do" in texts(state)[-1]
+    assert "/cop whoami" in texts(state)[-1]
+    other = await pg.state("priya")
+    assert not any(m["private"] for m in other["messages"])
+
+
+async def _private_answer(pg: Playground, who: str) -> dict[str, Any] | None:
+    state = await pg.state(who)
+    return state if any(m["private"] for m in state["messages"]) else None
+
+
+async def test_messages_edits_and_deletes_reach_the_core_as_neutral_events(pg: Playground) -> None:
+    posted = await pg.say("A first thought", "priya")
+    reply = await pg.say("A reply", "sam", thread_root=posted["id"])
+    status, _ = await pg.post(
+        f"/messages/{reply['id']}/edit", {"as": "sam", "text": "An edited reply"}
+    )
+    assert status == 200
+    status, _ = await pg.post(f"/messages/{posted['id']}/delete", {"as": "priya"})
+    assert status == 200
+    await pg.until(lambda: _count(pg, 4))
+    first, second, edited, deleted = pg.events
+    assert isinstance(first, MessagePosted) and first.author == UserRef("local", "priya")
+    assert first.thread is None and first.text == "A first thought"
+    assert isinstance(second, MessagePosted) and second.thread is not None
+    assert second.thread.root_id == posted["id"]
+    assert isinstance(edited, MessageEdited) and edited.text == "An edited reply"
+    assert isinstance(deleted, MessageDeleted) and deleted.message.id == posted["id"]
+    assert "A first thought" not in texts(await pg.state())
+
+
+async def _count(pg: Playground, n: int) -> bool:
+    return len(pg.events) >= n
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"as": "nobody", "channel": "general", "text": "hi"}, 400, "Pick who you are"),
+        ({"as": "sam", "channel": "nowhere", "text": "hi"}, 400, "no channel called #nowhere"),
+        ({"as": "sam", "channel": "general", "text": "   "}, 400, "Type a message first"),
+        ({"as": "sam", "channel": "general", "text": "x" * 4001}, 400, "longer than 4,000"),
+        ({"as": "sam", "channel": "general", "text": "hi", "thread_root": "m999"}, 400, "thread"),
+        ({"as": "sam", "channel": "@priya", "text": "hi"}, 400, "no channel called"),
+    ],
+)
+async def test_bad_input_is_refused_with_a_reason_and_changes_nothing(
+    pg: Playground, body: dict[str, Any], status: int, error: str
+) -> None:
+    before = await pg.state()
+    got, answer = await pg.post("/messages", body)
+    assert got == status and error in answer["error"]
+    assert (await pg.state())["messages"] == before["messages"]
+    assert pg.events == []
+
+
+async def test_not_json_and_other_peoples_messages_are_refused(pg: Playground) -> None:
+    r = await pg.client.post("/api/playground/messages", data=b"{not json")
+    assert r.status == 400 and "valid JSON" in (await r.json())["error"]
+    mine = await pg.say("mine", "priya")
+    status, answer = await pg.post(f"/messages/{mine['id']}/edit", {"as": "sam", "text": "hijack"})
+    assert status == 403 and "your own messages" in answer["error"]
+    status, _ = await pg.post(f"/messages/{mine['id']}/delete", {"as": "sam"})
+    assert status == 403
+    assert "mine" in texts(await pg.state())
+
+
+async def test_forms_open_for_one_person_are_checked_and_come_back_submitted(
+    pg: Playground,
+) -> None:
+    submitted: list[FormSubmitted] = []
+    form = Form(
+        "test-form",
+        "Tell us",
+        (
+            ShortText("name", "Name", max_length=10),
+            Choice("topic", "Topic", (("language", "Language"), ("privilege", "Privilege"))),
+            Rating("useful", "How useful?", scale=5),
+        ),
+        context="ctx-1",
+    )
+
+    async def open_it(ix: Interaction, args: Args) -> None:
+        await ix.open_form(form)
+
+    async def on_submit(ix: Interaction, event: FormSubmitted) -> None:
+        submitted.append(event)
+
+    pg.core.registry.verb("openit", "opens a form", open_it)
+    pg.core.registry.form("test-form", on_submit)
+    await pg.say("/cop openit")
+    state = await pg.until(lambda: _form_for(pg, "sam"))
+    assert (await pg.state("priya"))["forms"] == []
+    token = state["forms"][0]["token"]
+    assert 'name="topic"' in state["forms"][0]["html"]
+
+    status, answer = await pg.post(
+        f"/forms/{token}", {"as": "sam", "values": {"name": "far too long a name", "topic": "x"}}
+    )
+    assert status == 422
+    assert answer["errors"] == {
+        "name": "Please keep this under 10 characters.",
+        "topic": "Please pick one of the options.",
+        "useful": "Please fill this in.",
+    }
+    status, _ = await pg.post(f"/forms/{token}", {"as": "priya", "values": {}})
+    assert status == 400  # not hers
+    values = {"name": "Sam", "topic": "language", "useful": "4"}
+    status, _ = await pg.post(f"/forms/{token}", {"as": "sam", "values": values})
+    assert status == 200
+    await pg.until(lambda: _count_list(submitted, 1))
+    assert submitted[0].values == (("name", "Sam"), ("topic", "language"), ("useful", "4"))
+    assert submitted[0].context == "ctx-1" and submitted[0].origin.user.id == "sam"
+    status, _ = await pg.post(f"/forms/{token}", {"as": "sam", "values": values})
+    assert status == 400  # submitted once only
+
+
+async def _form_for(pg: Playground, who: str) -> dict[str, Any] | None:
+    state = await pg.state(who)
+    return state if state["forms"] else None
+
+
+async def _count_list(items: list[Any], n: int) -> bool:
+    return len(items) >= n
+
+
+async def test_buttons_on_bot_messages_come_back_as_presses(pg: Playground) -> None:
+    pressed: list[ButtonPressed] = []
+
+    async def on_press(ix: Interaction, event: ButtonPressed) -> None:
+        pressed.append(event)
+
+    pg.core.registry.action("demo", on_press)
+    channel = (await pg.core.channels.find("local", "north")).ref  # type: ignore[union-attr]
+    ref = await pg.core.chat.post(
+        channel, OutgoingMessage.of("Pick", Buttons((Button("demo:1", "Yes <b>", "v&1"),)))
+    )
+    state = await pg.state(channel="north")
+    html = state["messages"][-1]["html"]
+    assert (
+        'data-action="demo:1"' in html
+        and "Yes &lt;b&gt;" in html
+        and 'data-value="v&amp;1"' in html
+    )
+    status, _ = await pg.post(
+        "/actions", {"as": "sam", "message_id": ref.id, "action_id": "demo:1", "value": "v&1"}
+    )
+    assert status == 200
+    await pg.until(lambda: _count_list(pressed, 1))
+    assert pressed[0].message == ref and pressed[0].value == "v&1"
+    assert pressed[0].origin.thread is not None and pressed[0].origin.thread.root_id == ref.id
+
+
+async def test_direct_messages_are_seen_only_by_their_person(pg: Playground) -> None:
+    await pg.core.chat.send_direct(UserRef("local", "sam"), OutgoingMessage.of("Just for you"))
+    assert "Just for you" in texts(await pg.state("sam", "@sam"))
+    r = await pg.client.get("/api/playground/state?as=priya&channel=@sam")
+    assert r.status == 400
+
+
+async def test_healthz_and_the_page_itself(pg: Playground) -> None:
+    r = await pg.client.get("/healthz")
+    assert r.status == 200
+    assert await r.json() == {
+        "status": "ok",
+        "database": "ok",
+        "platforms": ["local"],
+        "version": (await r.json())["version"],
+    }
+    page = await (await pg.client.get("/")).text()
+    assert '<script src="/static/app.js"' in page
+    assert "http://" not in page and "https://" not in page  # nothing from elsewhere
+    assert (await pg.client.get("/static/app.js")).status == 200
+    assert (await pg.client.get("/static/../bot/app.py")).status == 404
+    assert (await pg.client.get("/static/nothing.js")).status == 404
+
+
+_ALLOWED = re.compile(
+    r"</?(strong|em|code|br)>|</a>"
+    r"|<a href=\"https?://[^\"<>]*\" target=\"_blank\" rel=\"noopener noreferrer\">"
+)
+
+
+_PIECES = [*"<>&\"'*_`[]()/ab:\n ", "http://x", "https://", "javascript:", "**", "](", "<a "]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
+def test_markup_never_lets_a_tag_through(text: str) -> None:
+    html = _ALLOWED.sub("", markup(text))
+    assert "<" not in html and ">" not in html
+    assert 'href="javascript' not in markup(text)
+
+
+def test_markup_renders_the_small_markup() -> None:
+    assert markup("**bold** and _it_ and `<code>`") == (
+        "<strong>bold</strong> and <em>it</em> and <code>&lt;code&gt;</code>"
+    )
+    assert markup("[Acas](https://www.acas.org.uk/x) snake_case_word") == (
+        '<a href="https://www.acas.org.uk/x" target="_blank" rel="noopener noreferrer">Acas</a>'
+        " snake_case_word"
+    )

@@ -1,0 +1,58 @@
+"""``copbot serve`` as a subprocess: it answers, it stops cleanly, it fails in one line."""
+
+from __future__ import annotations
+
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import free_port, run, serving
+
+pytestmark = pytest.mark.subprocess
+
+
+def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(db_path: Path) -> None:
+    with serving(db_path) as served:
+        status, body = served.get_json("/healthz")
+        assert status == 200
+        assert body["status"] == "ok" and body["database"] == "ok"
+        assert body["platforms"] == ["local"]
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=15) == 0
+        output = served.process.stdout.read()  # type: ignore[union-attr]
+    assert f"copbot is running at {served.url}/" in output
+    assert "copbot is stopping" in output
+    assert "Traceback" not in output
+
+
+def test_a_taken_port_is_one_line(db_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["serve", "--port", str(port), "--db", str(db_path)])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is already in use; stop the other program "
+        "or choose another port with --port"
+    ]
+
+
+def test_a_bad_database_path_is_one_line(tmp_path: Path) -> None:
+    result = run(["serve", "--port", str(free_port()), "--db", str(tmp_path / "no" / "x.db")])
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: cannot open database") and "does not exist" in line
+
+
+def test_malformed_configuration_is_one_line(db_path: Path) -> None:
+    result = run(
+        ["serve", "--port", str(free_port()), "--db", str(db_path)],
+        env={"COPBOT_TIMEZONE": "Middle/Earth"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: COPBOT_TIMEZONE 'Middle/Earth' is not a time zone; use a name like Europe/London"
+    ]

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ConfigError, Settings
+
+
+def test_defaults_need_no_configuration() -> None:
+    s = Settings.from_env({})
+    assert s.db_path == Path("copbot.db")
+    assert s.timezone.key == "Europe/London"
+    assert s.admins == frozenset()
+    assert s.playground and s.slack is None
+    assert s.schedule_grace == timedelta(minutes=15)
+
+
+def test_values_are_read_and_normalised() -> None:
+    s = Settings.from_env(
+        {
+            "COPBOT_DB": "/data/cop.db",
+            "COPBOT_TIMEZONE": "Europe/Dublin",
+            "COPBOT_ADMINS": " slack:U1 , Teams:abc ,,",
+            "COPBOT_SCHEDULE_GRACE_MINUTES": "30",
+            "COPBOT_PUBLIC_URL": "https://bot.example.org/",
+        },
+        db="/override.db",
+    )
+    assert s.db_path == Path("/override.db")
+    assert s.timezone.key == "Europe/Dublin"
+    assert s.admins == {"slack:U1", "teams:abc"}
+    assert s.schedule_grace == timedelta(minutes=30)
+    assert s.public_url == "https://bot.example.org"
+
+
+def test_the_playground_is_off_once_a_real_platform_is_connected() -> None:
+    slack = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    assert not Settings.from_env(slack).playground
+    assert Settings.from_env({**slack, "COPBOT_PLAYGROUND": "on"}).playground
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"COPBOT_TIMEZONE": "Mars/Olympus"}, "COPBOT_TIMEZONE 'Mars/Olympus' is not a time zone"),
+        ({"COPBOT_ADMINS": "slack:U1,alex"}, "COPBOT_ADMINS has 'alex', which is not an identity"),
+        ({"COPBOT_SCHEDULE_GRACE_MINUTES": "-5"}, "must be a whole number above 0, not '-5'"),
+        ({"COPBOT_PLAYGROUND": "maybe"}, "COPBOT_PLAYGROUND must be on, off or auto"),
+        ({"COPBOT_PUBLIC_URL": "bot.example.org"}, "COPBOT_PUBLIC_URL must start with https://"),
+        ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN (xoxb-…) is missing"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is missing"),
+        ({"SLACK_BOT_TOKEN": "xoxp-1", "SLACK_SIGNING_SECRET": "s"}, "starting with xoxb-"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "x"}, "starting with xapp-"),
+    ],
+)
+def test_malformed_configuration_is_one_clear_sentence(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env(env)
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
