@@ -27,13 +27,17 @@ from bot.router import Feature, Registry, Router
 from bot.scheduler import Scheduler, SchedulerSettings
 from bot.services.channels import ChannelsFeature
 from bot.services.help import HelpFeature
+from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature
 from bot.services.roles import RolesFeature
+from bot.services.schedules import SchedulesFeature
 from bot.settings import Settings
+from prompts import LIBRARY_DIR, Library, load_library
 from storage.channels import SqliteChannelRepository
 from storage.database import Database
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.playground import SqlitePlaygroundRepository
+from storage.prompts import SqlitePromptRepository
 from storage.roles import SqliteRoleRepository
 
 log = logging.getLogger(__name__)
@@ -53,13 +57,19 @@ class Core:
     channels: SqliteChannelRepository
     inbox: Inbox
     scheduler: Scheduler
+    prompts: PromptCatalogue
+    schedules: SchedulesFeature
 
 
 CORE = web.AppKey("core", Core)
 
 
 def build_core(
-    settings: Settings, db: Database, clock: Clock, adapters: Sequence[ChatAdapter]
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    adapters: Sequence[ChatAdapter],
+    library: Library | None = None,
 ) -> Core:
     chat = Chat(adapters)
     registry = Registry()
@@ -70,18 +80,42 @@ def build_core(
         clock,
         SchedulerSettings(timezone=settings.timezone, grace=settings.schedule_grace),
     )
+    prompt_repo = SqlitePromptRepository(db)
+    catalogue = PromptCatalogue(library or load_prompt_library(settings), prompt_repo)
+    publisher = PromptPublisher(chat, prompt_repo, clock)
+    schedules = SchedulesFeature(
+        scheduler, catalogue, publisher, prompt_repo, channels, chat, clock
+    )
     features: list[Feature] = [
         HelpFeature(registry.commands),
         RolesFeature(roles),
         ChannelsFeature(channels, chat),
+        PromptsFeature(catalogue, publisher, prompt_repo, clock),
+        schedules,
     ]
     for feature in features:
         feature.register(registry)
     router = Router(registry, roles, chat)
     inbox = Inbox(SqliteInboxRepository(db), router.handle, clock, redact=registry.redact)
     return Core(
-        settings, db, clock, tuple(adapters), chat, registry, roles, channels, inbox, scheduler
+        settings,
+        db,
+        clock,
+        tuple(adapters),
+        chat,
+        registry,
+        roles,
+        channels,
+        inbox,
+        scheduler,
+        catalogue,
+        schedules,
     )
+
+
+def load_prompt_library(settings: Settings) -> Library:
+    """The configured library, checked; raises LibraryError, refusing to start on a bad one."""
+    return load_library(settings.prompt_library or LIBRARY_DIR)
 
 
 def build_adapters(settings: Settings, db: Database, clock: Clock) -> list[ChatAdapter]:
@@ -98,10 +132,11 @@ def create_app(
     adapters: Sequence[ChatAdapter] | None = None,
 ) -> web.Application:
     clock = clock or SystemClock()
+    library = load_prompt_library(settings)
     db = Database.open(settings.db_path)
     if adapters is None:
         adapters = build_adapters(settings, db, clock)
-    core = build_core(settings, db, clock, adapters)
+    core = build_core(settings, db, clock, adapters, library)
     app = web.Application()
     app[CORE] = core
     app.router.add_get("/healthz", _healthz)

@@ -299,8 +299,12 @@ class OutgoingMessage:
 
     @property
     def plain_text(self) -> str:
-        if self.fallback:
-            return self.fallback
+        """A short form for notifications and previews."""
+        return self.fallback or self.text
+
+    @property
+    def text(self) -> str:
+        """Everything the blocks say, as text."""
         parts: list[str] = []
         for block in self.blocks:
             if isinstance(block, Text | Context):
@@ -434,3 +438,46 @@ class InboxItem:
     id: int
     event: InboundEvent
     attempts: int
+
+
+# ---------------------------------------------------------------------------
+# Reflection prompts
+
+
+@dataclass(frozen=True)
+class Resource:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    topic: str  # the topic's slug
+    title: str
+    text: str
+    follow_ups: tuple[str, ...]
+    facilitator_note: str
+    content_note: str = ""
+    resources: tuple[Resource, ...] = ()
+    added_by: str = ""  # identity, for prompts facilitators added; "" for the library's
+
+
+@dataclass(frozen=True)
+class Topic:
+    slug: str
+    title: str
+    summary: str
+    prompts: tuple[Prompt, ...] = ()
+
+
+@dataclass(frozen=True)
+class PromptPost:
+    """A prompt posted into a channel: the root of the thread its discussion lives in."""
+
+    prompt_id: str
+    topic: str
+    message: MessageRef
+    posted_at: datetime
+    posted_by: str = ""  # identity of the facilitator, or "" when a schedule posted it
+    schedule_id: int | None = None

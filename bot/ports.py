@@ -25,6 +25,8 @@ from bot.model import (
     MessageRef,
     Origin,
     OutgoingMessage,
+    Prompt,
+    PromptPost,
     Recurrence,
     Role,
     RoleGrant,
@@ -221,3 +223,37 @@ class PlaygroundRepository(Protocol):
     async def conversation(self, channel: str, viewer: str, limit: int) -> list[PlaygroundMessage]:
         """The latest messages of a channel that ``viewer`` may see, oldest first."""
         ...
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A prompt someone suggested, for facilitators to consider."""
+
+    topic: str
+    text: str
+    by: str  # identity: suggestions are not anonymous, and the form says so
+    at: datetime
+
+
+class PromptRepository(Protocol):
+    async def add(self, prompt: Prompt, at: datetime) -> bool:
+        """Keep a prompt a facilitator added; False when its id is taken."""
+        ...
+
+    async def remove(self, prompt_id: str) -> bool: ...
+
+    async def added(self) -> list[Prompt]: ...
+
+    def recording(self, post: PromptPost, job_key: str | None = None) -> WriteOp: ...
+
+    async def record(self, post: PromptPost) -> None: ...
+
+    async def history(self, channel: ChannelRef) -> list[PromptPost]:
+        """Every prompt posted in a channel, oldest first."""
+        ...
+
+    async def post_for(self, message: MessageRef) -> PromptPost | None: ...
+
+    async def suggest(self, suggestion: Suggestion) -> None: ...
+
+    async def suggestions(self, limit: int) -> list[Suggestion]: ...

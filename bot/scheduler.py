@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -158,6 +158,12 @@ class Scheduler:
     async def cancel(self, recurrence_id: int) -> bool:
         return await self._jobs.cancel_recurrence(recurrence_id)
 
+    async def recurrences(self, kind: str) -> list[Recurrence]:
+        return await self._jobs.recurrences(kind)
+
+    async def recurrence(self, recurrence_id: int) -> Recurrence | None:
+        return await self._jobs.recurrence(recurrence_id)
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -211,7 +217,7 @@ class Scheduler:
             kind = self._kinds.get(job.kind)
             if kind and kind.on_trouble:
                 try:
-                    await kind.on_trouble(job, state)
+                    await kind.on_trouble(replace(job, state=state, last_error=error), state)
                 except Exception:
                     log.exception("telling the owner of job %s about it failed", job.id)
 

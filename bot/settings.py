@@ -39,6 +39,7 @@ class Settings:
     schedule_grace: timedelta = timedelta(minutes=15)
     playground: bool = True
     public_url: str = ""
+    prompt_library: Path | None = None  # None: the library shipped with copbot
     slack: SlackSettings | None = None
 
     @classmethod
@@ -65,6 +66,9 @@ class Settings:
             ),
             playground=playground,
             public_url=_url(env.get("COPBOT_PUBLIC_URL", "")),
+            prompt_library=Path(env["COPBOT_PROMPT_LIBRARY"])
+            if env.get("COPBOT_PROMPT_LIBRARY", "").strip()
+            else None,
             slack=slack,
         )
 

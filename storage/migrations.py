@@ -119,3 +119,55 @@ def playground(db: sqlite_utils.Database) -> None:
         """,
         "create index playground_by_channel on playground_messages (channel, seq)",
     )
+
+
+@MIGRATIONS(name="0003_prompts")
+def prompts(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        # Prompts facilitators add beside the shipped library.
+        """
+        create table custom_prompts (
+            id text primary key,
+            topic text not null,
+            title text not null,
+            text text not null,
+            follow_ups text not null,
+            facilitator_note text not null,
+            content_note text not null default '',
+            resources text not null default '[]',
+            added_by text not null,
+            added_at text not null
+        )
+        """,
+        # Every prompt posted: the root of a discussion thread.
+        """
+        create table prompt_posts (
+            id integer primary key,
+            prompt_id text not null,
+            topic text not null,
+            platform text not null,
+            workspace text not null default '',
+            channel_id text not null,
+            channel_name text not null default '',
+            message_id text not null,
+            posted_at text not null,
+            posted_by text not null default '',
+            schedule_id integer,
+            job_key text unique
+        )
+        """,
+        "create unique index prompt_posts_by_message"
+        " on prompt_posts (platform, workspace, channel_id, message_id)",
+        "create index prompt_posts_by_channel"
+        " on prompt_posts (platform, workspace, channel_id, posted_at)",
+        """
+        create table prompt_suggestions (
+            id integer primary key,
+            topic text not null default '',
+            text text not null,
+            suggested_by text not null,
+            suggested_at text not null
+        )
+        """,
+    )

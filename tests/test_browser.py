@@ -72,3 +72,31 @@ def test_switching_persona_changes_what_help_offers(browser_page) -> None:
     answer = page.locator(".msg.private", has_text="You're an admin")
     answer.wait_for()
     assert "/cop role grant" in answer.inner_text()
+
+
+def test_a_prompt_thread_reply_and_a_suggestion_in_a_real_browser(browser_page) -> None:
+    served, page = browser_page
+    page.goto(served.url + "/?channel=london")
+    page.locator(".msg", has_text="Hello #london!").wait_for()
+    page.select_option("#persona", "priya")
+    page.locator("#message").fill("/cop prompt discomfort")
+    page.locator("#message").press("Enter")
+    prompt = page.locator("#messages > .msg", has_text="Reply in this thread")
+    prompt.wait_for()
+    page.locator(".msg.private", has_text="Facilitator note").wait_for()
+
+    page.select_option("#persona", "sam")
+    prompt.get_by_role("button", name="Reply in thread").click()
+    page.locator("#thread-message").fill("It helps to say out loud that it feels awkward.")
+    page.locator("#thread-message").press("Enter")
+    page.locator("#thread-messages .msg", has_text="feels awkward").wait_for()
+    prompt.get_by_role("button", name="1 reply").wait_for()
+
+    prompt.get_by_role("button", name="Suggest a prompt").click()
+    dialog = page.locator("#form-dialog")
+    dialog.get_by_label("The question you'd like us to reflect on").fill(
+        "How do we repair after getting it wrong?"
+    )
+    dialog.get_by_role("button", name="Send suggestion").click()
+    page.locator(".msg.private", has_text="passed your suggestion on").wait_for()
+    assert not dialog.is_visible()

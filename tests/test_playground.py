@@ -317,3 +317,29 @@ def test_markup_renders_the_small_markup() -> None:
         '<a href="https://www.acas.org.uk/x" target="_blank" rel="noopener noreferrer">Acas</a>'
         " snake_case_word"
     )
+
+
+async def test_a_facilitator_posts_a_prompt_and_staff_reply_in_its_thread(pg: Playground) -> None:
+    await pg.say("/cop prompt language", "priya", channel="north")
+    state = await pg.until(lambda: _public_bot_messages(pg, "north", 2))
+    prompt_message = state["messages"][-1]
+    assert "Suggest a prompt" in prompt_message["html"]
+    assert "Reply in this thread" in texts(state)[-1]
+    reply = await pg.say(
+        "In my team we ask people first.", "sam", channel="north", thread_root=prompt_message["id"]
+    )
+    await pg.until(lambda: _count(pg, 1))
+    [posted] = pg.events
+    assert posted.thread is not None and posted.thread.root_id == prompt_message["id"]
+    assert posted.message.id == reply["id"]
+    # the facilitator note went to priya only
+    priya = await pg.state("priya", "north")
+    assert any(m["private"] and "Facilitator note" in m["html"] for m in priya["messages"])
+    sam = await pg.state("sam", "north")
+    assert not any("Facilitator note" in m["html"] for m in sam["messages"])
+
+
+async def _public_bot_messages(pg: Playground, channel: str, n: int) -> dict[str, Any] | None:
+    state = await pg.state("sam", channel)
+    public = [m for m in state["messages"] if m["bot"] and not m["private"]]
+    return state if len(public) >= n else None

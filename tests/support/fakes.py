@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class Sent:
 
     @property
     def text(self) -> str:
-        return self.message.plain_text if self.message else ""
+        return self.message.text if self.message else ""
 
 
 @dataclass
@@ -66,6 +67,7 @@ class FakeAdapter:
     )
     sent: list[Sent] = field(default_factory=list)
     fail_next: int = 0  # make the next N posts raise, like a platform outage
+    hang_after_post: asyncio.Event | None = None  # a post goes out, then the process "dies"
     sink: EventSink | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -87,6 +89,8 @@ class FakeAdapter:
         self._maybe_fail()
         ref = MessageRef(channel, f"p{next(self._ids)}")
         self.sent.append(Sent("post", message, channel=channel, ref=ref))
+        if self.hang_after_post is not None:
+            await self.hang_after_post.wait()
         return ref
 
     async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:

@@ -1,0 +1,17 @@
+"""The ``copbot`` command: one module a group of subcommands, all on one click group."""
+
+from __future__ import annotations
+
+import sys
+
+from bot.cli import admin, prompts, serve  # noqa: F401  (each registers its commands)
+from bot.cli.base import cli
+
+__all__ = ["cli", "main"]
+
+
+def main() -> None:
+    try:
+        cli(prog_name="copbot")
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,107 @@
+"""Looking after the database and who holds which role."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from bot.cli.base import cli, db_option, identity_arg, load_settings, role_arg, run
+from bot.clock import SystemClock
+from bot.roles import RoleChangeRefused, Roles
+from storage.database import Database, StorageError, migrate
+from storage.roles import SqliteRoleRepository
+
+T = TypeVar("T")
+
+
+@cli.group()
+def db() -> None:
+    """Look after the database file."""
+
+
+@db.command("migrate")
+@db_option
+def db_migrate(db: str | None) -> None:
+    """Create or update the database schema (copbot serve does this on start too)."""
+    settings = load_settings(db)
+    try:
+        applied = migrate(settings.db_path)
+    except StorageError as e:
+        raise click.ClickException(str(e)) from None
+    if applied:
+        click.echo(
+            f"Applied {len(applied)} migration(s) to {settings.db_path}: " + ", ".join(applied)
+        )
+    else:
+        click.echo(f"{settings.db_path} is up to date.")
+
+
+@cli.group()
+def roles() -> None:
+    """Who is a facilitator or an admin (everyone else is staff)."""
+
+
+def _roles_call(db: str | None, call: Callable[[Roles], Coroutine[Any, Any, T]]) -> T:
+    settings = load_settings(db)
+
+    async def go() -> T:
+        database = Database.open(settings.db_path)
+        try:
+            repo = SqliteRoleRepository(database, SystemClock())
+            return await call(Roles(repo, settings.admins))
+        finally:
+            database.close()
+
+    return run(go())
+
+
+@roles.command("grant")
+@click.argument("role")
+@click.argument("identity")
+@db_option
+def roles_grant(role: str, identity: str, db: str | None) -> None:
+    """Give IDENTITY (e.g. slack:U123) the ROLE facilitator or admin."""
+    r, who = role_arg(role), identity_arg(identity)
+    change = _roles_call(db, lambda roles: roles.grant(who, r, by="cli"))
+    click.echo(change.message)
+
+
+@roles.command("revoke")
+@click.argument("role")
+@click.argument("identity")
+@db_option
+def roles_revoke(role: str, identity: str, db: str | None) -> None:
+    """Take ROLE away from IDENTITY."""
+    r, who = role_arg(role), identity_arg(identity)
+
+    async def call(roles: Roles) -> str:
+        try:
+            return (await roles.revoke(who, r)).message
+        except RoleChangeRefused as e:
+            raise click.ClickException(str(e)) from None
+
+    click.echo(_roles_call(db, call))
+
+
+@roles.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@db_option
+def roles_list(fmt: str, db: str | None) -> None:
+    """List facilitators and admins."""
+    grants = _roles_call(db, lambda roles: roles.list())
+    if fmt == "json":
+        rows = [
+            {"identity": g.identity, "role": g.role.label, "granted_by": g.granted_by}
+            for g in grants
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not grants:
+        click.echo("Nobody has a role yet: everyone is staff.")
+        return
+    width = max(len(g.identity) for g in grants)
+    for g in grants:
+        click.echo(f"{g.identity:<{width}}  {g.role.label:<11}  granted by {g.granted_by}")

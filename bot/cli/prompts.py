@@ -1,0 +1,205 @@
+"""The prompt library and prompt schedules, from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from bot.cli.base import cli, db_option, identity_arg, with_core
+from bot.commands import CommandError
+from bot.model import Prompt
+from prompts import LIBRARY_DIR, Library, LibraryError, check_prompt, load_library, load_topic
+from storage.prompts import SqlitePromptRepository
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+
+@cli.group()
+def prompts() -> None:
+    """The reflection prompt library."""
+
+
+@prompts.command("list")
+@click.option("--topic", help="Only this topic's prompts.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@db_option
+def prompts_list(topic: str | None, fmt: str, db: str | None) -> None:
+    """List the prompts: the shipped library and those facilitators added."""
+
+    async def call(core: Core) -> Library:
+        return await core.prompts.current()
+
+    library = with_core(db, call)
+    if topic and library.topic(topic) is None:
+        slugs = ", ".join(t.slug for t in library.topics)
+        raise click.BadParameter(f"no topic '{topic}'; topics are: {slugs}", param_hint="--topic")
+    chosen = [p for p in library.prompts if not topic or p.topic == topic]
+    if fmt == "json":
+        click.echo(json.dumps([_prompt_json(p) for p in chosen], indent=2, ensure_ascii=False))
+        return
+    width = max((len(p.id) for p in chosen), default=2)
+    for p in chosen:
+        added = f"  (added by {p.added_by})" if p.added_by else ""
+        click.echo(f"{p.id:<{width}}  {p.title}{added}")
+
+
+def _prompt_json(p: Prompt) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "topic": p.topic,
+        "title": p.title,
+        "text": p.text,
+        "follow_ups": list(p.follow_ups),
+        "facilitator_note": p.facilitator_note,
+        "content_note": p.content_note,
+        "resources": [{"title": r.title, "url": r.url} for r in p.resources],
+        "added_by": p.added_by,
+    }
+
+
+@prompts.command("validate")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def prompts_validate(path: Path | None) -> None:
+    """Check a prompt library folder (default: the shipped library) or one topic file."""
+    target = path or LIBRARY_DIR
+    try:
+        if target.is_file():
+            topic = load_topic(target)
+            click.echo(f"OK: {target} is a valid topic with {len(topic.prompts)} prompts.")
+        else:
+            library = load_library(target)
+            click.echo(
+                f"OK: {len(library.topics)} topics, {len(library.prompts)} prompts in {target}."
+            )
+    except LibraryError as e:
+        click.echo(str(e), err=True)
+        sys.exit(1)
+
+
+@prompts.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "by", default="cli", help="Who added them (an identity), for the record.")
+@db_option
+def prompts_add(file: Path, by: str, db: str | None) -> None:
+    """Add prompts of your own from a TOML FILE: `topic = "SLUG"` and [[prompts]] written as
+    in the library. They join the rotation like the library's own."""
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise click.ClickException(f"{file}: not valid TOML: {e}") from None
+
+    async def call(core: Core) -> list[str]:
+        library = await core.prompts.current()
+        found = _check_added(file, data, library, by)
+        repo = SqlitePromptRepository(core.db)
+        for prompt in found:
+            await repo.add(prompt, core.clock.now())
+        return [p.id for p in found]
+
+    added = with_core(db, call)
+    click.echo(f"Added {len(added)} prompt(s): {', '.join(added)}")
+
+
+def _check_added(file: Path, data: dict[str, Any], library: Library, by: str) -> list[Prompt]:
+    topic = data.get("topic")
+    if not isinstance(topic, str) or library.topic(topic) is None:
+        slugs = ", ".join(t.slug for t in library.topics)
+        raise LibraryError([f"{file}: topic: name one of the topics: {slugs}"])
+    found: list[Prompt] = []
+    problems: list[str] = []
+    raw_prompts = data.get("prompts")
+    for index, raw in enumerate(raw_prompts if isinstance(raw_prompts, list) else [], start=1):
+        if not isinstance(raw, dict):
+            problems.append(f"{file}: prompt {index}: must be a [[prompts]] table")
+            continue
+        prompt, wrong = check_prompt(raw, topic, added_by=by)
+        label = f"prompt '{raw['id']}'" if isinstance(raw.get("id"), str) else f"prompt {index}"
+        problems.extend(f"{file}: {label}: {w}" for w in wrong)
+        if prompt is not None and library.prompt(prompt.id) is not None:
+            problems.append(f"{file}: {label}: id: already in the library")
+        elif prompt is not None:
+            found.append(prompt)
+    if not found and not problems:
+        problems.append(f"{file}: prompts: the file has no [[prompts]]")
+    if problems:
+        raise LibraryError(problems)
+    return found
+
+
+@prompts.command("remove")
+@click.argument("prompt_id")
+@db_option
+def prompts_remove(prompt_id: str, db: str | None) -> None:
+    """Remove a prompt that was added (the shipped library's prompts stay)."""
+
+    async def call(core: Core) -> bool:
+        return await SqlitePromptRepository(core.db).remove(prompt_id)
+
+    if not with_core(db, call):
+        raise click.ClickException(
+            f"no added prompt '{prompt_id}' (the shipped library's prompts can't be removed)"
+        )
+    click.echo(f"Removed {prompt_id}.")
+
+
+@cli.group()
+def schedule() -> None:
+    """Prompts on a schedule (the same as /cop schedule in chat)."""
+
+
+@schedule.command("prompt")
+@click.argument("words", nargs=-1, required=True)
+@click.option("--platform", help="The channel's platform (slack, teams, local), if several.")
+@click.option("--owner", default="", help="Identity to tell when a post is missed or fails.")
+@db_option
+def schedule_prompt(
+    words: tuple[str, ...], platform: str | None, owner: str, db: str | None
+) -> None:
+    """Schedule prompts: TOPIC|any every DAYS at HH:MM in CHANNEL, for example
+    `copbot schedule prompt any every tuesday at 10:00 in '#north'`."""
+    who = identity_arg(owner) if owner else ""
+
+    async def call(core: Core) -> str:
+        chosen = platform or await _only_platform(core)
+        return await core.schedules.schedule(words, chosen, None, who)
+
+    click.echo(with_core(db, call))
+
+
+async def _only_platform(core: Core) -> str:
+    platforms = sorted({c.ref.platform for c in await core.channels.list()})
+    if len(platforms) == 1:
+        return platforms[0]
+    if not platforms:
+        raise CommandError("copbot hasn't joined any channel yet; start it and add it to one")
+    raise CommandError(f"say which platform with --platform ({', '.join(platforms)})")
+
+
+@schedule.command("list")
+@db_option
+def schedule_list(db: str | None) -> None:
+    """List scheduled prompts."""
+
+    async def call(core: Core) -> list[str]:
+        return await core.schedules.listing()
+
+    lines = with_core(db, call)
+    click.echo("\n".join(lines) if lines else "No prompts are scheduled.")
+
+
+@schedule.command("cancel")
+@click.argument("schedule_id")
+@db_option
+def schedule_cancel(schedule_id: str, db: str | None) -> None:
+    """Stop a scheduled prompt."""
+
+    async def call(core: Core) -> str:
+        return await core.schedules.cancel(schedule_id)
+
+    click.echo(with_core(db, call))

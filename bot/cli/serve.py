@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import socket
+
+import click
+from aiohttp import web
+
+from bot.cli.base import cli, db_option, load_settings, run
+from bot.settings import Settings
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=3978, show_default=True, type=click.IntRange(0, 65535))
+@db_option
+def serve(host: str, port: int, db: str | None) -> None:
+    """Run the bot: every configured platform, the scheduler and (without Slack or Teams
+    credentials) the playground at http://HOST:PORT/."""
+    settings = load_settings(db)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sock = _listen(host, port)
+    run(_serve(settings, sock))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind first, so that a taken port fails before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use; stop the other program "
+                "or choose another port with --port"
+            ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve(settings: Settings, sock: socket.socket) -> None:
+    from bot.app import CORE, create_app
+
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    host, port = sock.getsockname()[:2]
+    where = f"http://{host}:{port}/"
+    platforms = app[CORE].chat.platforms
+    playground = " (open it in your browser for the playground)" if "local" in platforms else ""
+    click.echo(f"copbot is running at {where}{playground}. Press Ctrl+C to stop.")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        click.echo("copbot is stopping…")
+        await runner.cleanup()

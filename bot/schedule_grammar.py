@@ -1,0 +1,117 @@
+"""Reading "any every tuesday and thursday at 10:00 in #north" into a schedule."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.commands import UsageError
+
+DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_DAYS = {
+    **{name.lower(): (code,) for name, code in zip(DAY_NAMES, DAY_CODES, strict=True)},
+    **{name.lower()[:3]: (code,) for name, code in zip(DAY_NAMES, DAY_CODES, strict=True)},
+    "tues": ("TU",),
+    "thur": ("TH",),
+    "thurs": ("TH",),
+    "weekday": DAY_CODES[:5],
+    "day": DAY_CODES,
+    "daily": DAY_CODES,
+}
+_TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?$")
+EXAMPLE = "every tuesday at 10:00"
+
+
+@dataclass(frozen=True)
+class ScheduleRequest:
+    topic: str  # a topic's slug, or "any"
+    days: tuple[str, ...]  # RFC 5545 BYDAY codes, Monday first
+    hour: int
+    minute: int
+    channel: str | None = None  # as written after "in", if it was
+
+    @property
+    def rule(self) -> str:
+        return (
+            f"FREQ=WEEKLY;BYDAY={','.join(self.days)};"
+            f"BYHOUR={self.hour};BYMINUTE={self.minute};BYSECOND=0"
+        )
+
+    @property
+    def when(self) -> str:
+        """ "every Tuesday and Thursday at 10:00" """
+        if self.days == DAY_CODES:
+            days = "day"
+        elif self.days == DAY_CODES[:5]:
+            days = "weekday"
+        else:
+            names = [DAY_NAMES[DAY_CODES.index(d)] for d in self.days]
+            days = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"every {days} at {self.hour:02d}:{self.minute:02d}"
+
+
+def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
+    """``TOPIC every DAYS at TIME [in CHANNEL]``, as split into words."""
+    words = [w for w in words if w]
+    lowered = [w.lower().rstrip(",") for w in words]
+    if not words or lowered[0] in ("every", "at", "in"):
+        raise UsageError(
+            "Start with the topic (or `any`), then when: like `any every tuesday at 10:00`."
+        )
+    topic = lowered[0]
+    if len(words) < 2 or lowered[1] != "every":
+        raise UsageError(f"After the topic, say how often, like `{topic} {EXAMPLE}`.")
+    try:
+        at = lowered.index("at")
+    except ValueError:
+        raise UsageError(f"Say what time, like `{topic} {EXAMPLE}`.") from None
+    days = _days(lowered[2:at])
+    channel = None
+    rest = words[at + 1 :]
+    if "in" in (w.lower() for w in rest):
+        split = [w.lower() for w in rest].index("in")
+        rest, where = rest[:split], rest[split + 1 :]
+        if len(where) != 1:
+            raise UsageError("After `in`, name one channel, like `in #north`.")
+        channel = where[0]
+    hour, minute = _time(" ".join(rest))
+    return ScheduleRequest(topic, days, hour, minute, channel)
+
+
+def _days(words: Sequence[str]) -> tuple[str, ...]:
+    found: set[str] = set()
+    for word in words:
+        for part in filter(None, re.split(r"[,/]", word)):
+            if part in ("and", "&"):
+                continue
+            codes = _DAYS.get(part) or (_DAYS.get(part[:-1]) if part.endswith("s") else None)
+            if codes is None:
+                raise UsageError(
+                    f"I couldn't read `{part}` as a day. Write the days like: every tuesday, "
+                    "every mon and thu, every weekday, every day."
+                )
+            found.update(codes)
+    if not found:
+        raise UsageError(f"Say which days, like `{EXAMPLE}`.")
+    return tuple(code for code in DAY_CODES if code in found)
+
+
+def _time(text: str) -> tuple[int, int]:
+    m = _TIME.match(text.strip().lower())
+    if not m:
+        shown = text.strip() or "nothing"
+        raise UsageError(
+            f"I couldn't read `{shown}` as a time. Use the 24-hour clock, like 10:00 or 14:30."
+        )
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if m.group(3):
+        if not 1 <= hour <= 12:
+            raise UsageError(f"`{text.strip()}` isn't a time of day; try 10am or 2:30pm.")
+        hour = hour % 12 + (12 if m.group(3) == "pm" else 0)
+    if hour > 23 or minute > 59:
+        raise UsageError(
+            f"`{text.strip()}` isn't a time of day. Use the 24-hour clock, like 10:00 or 14:30."
+        )
+    return hour, minute

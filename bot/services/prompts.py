@@ -1,0 +1,374 @@
+"""Reflection prompts: the library in chat, posting on demand, and prompts people add."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.chat import Chat
+from bot.commands import Args, CommandError, UsageError
+from bot.interaction import Interaction
+from bot.model import (
+    Button,
+    ButtonPressed,
+    Buttons,
+    ChannelRef,
+    Choice,
+    Context,
+    Form,
+    FormSubmitted,
+    LongText,
+    MessageRef,
+    OutgoingMessage,
+    Prompt,
+    PromptPost,
+    Role,
+    ShortText,
+    Text,
+    Topic,
+)
+from bot.ports import Clock, PromptRepository, Suggestion
+from bot.rotation import next_prompt
+from bot.router import Registry
+from prompts import Library, check_prompt
+
+SUGGEST = "prompt.suggest"
+ADD_FORM = "prompt-add"
+SUGGEST_FORM = "prompt-suggest"
+
+
+class PromptCatalogue:
+    """The shipped library plus the prompts facilitators added."""
+
+    def __init__(self, library: Library, repository: PromptRepository) -> None:
+        self._library = library
+        self._repo = repository
+
+    async def current(self) -> Library:
+        return self._library.with_added(await self._repo.added())
+
+    async def choose(self, channel: ChannelRef, topic: str | None) -> tuple[Prompt, Topic | None]:
+        """The next prompt for ``channel`` in rotation (from one topic, or all), and its topic."""
+        library = await self.current()
+        candidates = library.prompts
+        if topic is not None:
+            found = library.topic(topic)
+            if found is None:
+                raise CommandError(_no_topic(topic, library))
+            candidates = found.prompts
+        prompt = next_prompt(candidates, await self._repo.history(channel))
+        if prompt is None:
+            raise CommandError("There are no prompts to choose from yet.")
+        return prompt, library.topic(prompt.topic)
+
+
+class PromptPublisher:
+    """Posts a prompt as the root of a new thread, and keeps a record of it."""
+
+    def __init__(
+        self,
+        chat: Chat,
+        repository: PromptRepository,
+        clock: Clock,
+        extra_buttons: Sequence[Button] = (),
+    ) -> None:
+        self._chat = chat
+        self._repo = repository
+        self._clock = clock
+        # Buttons other features add under every prompt (e.g. replying anonymously).
+        self._extra_buttons = tuple(extra_buttons)
+
+    def message(
+        self, prompt: Prompt, topic: Topic | None, *, with_buttons: bool = True
+    ) -> OutgoingMessage:
+        blocks: list[Text | Context | Buttons] = [Text(f"**{prompt.title}**")]
+        if prompt.content_note:
+            blocks.append(Context(f"Content note: {prompt.content_note}"))
+        blocks.append(Text(prompt.text))
+        if prompt.follow_ups:
+            blocks.append(Text("\n".join(f"• {q}" for q in prompt.follow_ups)))
+        if prompt.resources:
+            links = " · ".join(f"[{r.title}]({r.url})" for r in prompt.resources)
+            blocks.append(Context(f"To read: {links}"))
+        topic_title = topic.title if topic else prompt.topic
+        blocks.append(
+            Context(
+                f"Reflection prompt · {topic_title} · Reply in this thread. None of us are "
+                "experts; we each bring our own perspective."
+            )
+        )
+        if with_buttons:
+            blocks.append(
+                Buttons((*self._extra_buttons, Button(SUGGEST, "Suggest a prompt", prompt.topic)))
+            )
+        return OutgoingMessage(tuple(blocks), fallback=f"Reflection prompt: {prompt.title}")
+
+    async def publish(
+        self, channel: ChannelRef, prompt: Prompt, topic: Topic | None, posted_by: str
+    ) -> MessageRef:
+        ref = await self._chat.post(channel, self.message(prompt, topic))
+        await self._repo.record(
+            PromptPost(prompt.id, prompt.topic, ref, self._clock.now(), posted_by)
+        )
+        return ref
+
+
+class PromptsFeature:
+    def __init__(
+        self,
+        catalogue: PromptCatalogue,
+        publisher: PromptPublisher,
+        repository: PromptRepository,
+        clock: Clock,
+    ) -> None:
+        self._catalogue = catalogue
+        self._publisher = publisher
+        self._repo = repository
+        self._clock = clock
+
+    def register(self, registry: Registry) -> None:
+        registry.verb("prompts", "List the topics of the prompt library", self.topics)
+        registry.verb(
+            "prompt",
+            "Post a reflection prompt here, as a new thread",
+            self.post,
+            usage="[topic|prompt-id]",
+            role=Role.FACILITATOR,
+            details=(
+                "Without a topic, I pick the next prompt in rotation: this channel won't see "
+                "a prompt twice until it has seen them all."
+            ),
+        )
+        registry.verb(
+            "prompt preview",
+            "See a prompt and its facilitator note privately before posting it",
+            self.preview,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "prompt add",
+            "Add a prompt of your own to the library",
+            self.add,
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "prompt suggestions",
+            "Read the prompts people have suggested",
+            self.suggestions,
+            role=Role.FACILITATOR,
+        )
+        registry.action(SUGGEST, self.open_suggestion)
+        registry.form(ADD_FORM, self.added, role=Role.FACILITATOR)
+        registry.form(SUGGEST_FORM, self.suggested)
+
+    async def topics(self, ix: Interaction, args: Args) -> None:
+        library = await self._catalogue.current()
+        lines = [
+            f"`{t.slug}`: {t.title} ({len(t.prompts)} prompt{'s' if len(t.prompts) != 1 else ''})"
+            for t in library.topics
+        ]
+        await ix.reply(
+            OutgoingMessage(
+                (
+                    Text("**Reflection prompt topics**"),
+                    Text("\n".join(lines)),
+                    Context(
+                        f"Facilitators: `{ix.prefix} prompt TOPIC` posts one here, and "
+                        f"`{ix.prefix} prompt` posts the next in rotation."
+                    ),
+                )
+            )
+        )
+
+    async def post(self, ix: Interaction, args: Args) -> None:
+        if ix.origin.channel.is_direct:
+            raise CommandError(
+                "Prompts start conversations, so they go in channels: run this in the channel "
+                "where you'd like the discussion to happen."
+            )
+        if len(args) > 1:
+            raise UsageError("Give one topic or one prompt id.")
+        library = await self._catalogue.current()
+        wanted = args.get(0).lower()
+        prompt = library.prompt(wanted) if wanted else None
+        if prompt is not None:
+            topic = library.topic(prompt.topic)
+        else:
+            prompt, topic = await self._catalogue.choose(ix.origin.channel, wanted or None)
+        await self._publisher.publish(ix.origin.channel, prompt, topic, ix.user.identity)
+        await ix.reply(
+            OutgoingMessage(
+                (
+                    Text(f"I've posted **{prompt.title}** (`{prompt.id}`)."),
+                    Text(f"**Facilitator note:** {prompt.facilitator_note}"),
+                )
+            )
+        )
+
+    async def preview(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Give the id of the prompt to preview.")
+        library = await self._catalogue.current()
+        prompt = library.prompt(args.get(0).lower())
+        if prompt is None:
+            raise UsageError(
+                f"There's no prompt `{args.get(0)}`. `{ix.prefix} prompts` lists the topics."
+            )
+        shown = self._publisher.message(prompt, library.topic(prompt.topic), with_buttons=False)
+        await ix.reply(
+            OutgoingMessage(
+                (
+                    Context(f"Preview of `{prompt.id}`: only you can see this."),
+                    *shown.blocks,
+                    Text(f"**Facilitator note:** {prompt.facilitator_note}"),
+                    Context(f"Post it here with `{ix.prefix} prompt {prompt.id}`."),
+                )
+            )
+        )
+
+    async def add(self, ix: Interaction, args: Args) -> None:
+        library = await self._catalogue.current()
+        await ix.open_form(add_form(library))
+
+    async def added(self, ix: Interaction, event: FormSubmitted) -> None:
+        library = await self._catalogue.current()
+        topic = event.value("topic")
+        if library.topic(topic) is None:
+            raise CommandError(_no_topic(topic, library))
+        title = event.value("title")
+        data = {
+            "id": _new_id(topic, title, library),
+            "title": title,
+            "text": event.value("text"),
+            "follow_ups": [q for q in event.value("follow_ups").splitlines() if q.strip()],
+            "facilitator_note": event.value("facilitator_note"),
+            "content_note": event.value("content_note"),
+        }
+        prompt, problems = check_prompt(data, topic, added_by=ix.user.identity)
+        if prompt is None:
+            raise CommandError(
+                "I couldn't add that prompt:\n"
+                + "\n".join(f"• {_friendly(p)}" for p in problems)
+                + f"\nYour words are below so nothing is lost; `{ix.prefix} prompt add` "
+                "opens the form again.\n\n" + _echo(event)
+            )
+        await self._repo.add(prompt, self._clock.now())
+        await ix.reply(
+            f"Added **{prompt.title}** to {topic} as `{prompt.id}`. It joins the rotation; "
+            f"post it now with `{ix.prefix} prompt {prompt.id}`."
+        )
+
+    async def open_suggestion(self, ix: Interaction, event: ButtonPressed) -> None:
+        library = await self._catalogue.current()
+        await ix.open_form(suggest_form(library, event.value))
+
+    async def suggested(self, ix: Interaction, event: FormSubmitted) -> None:
+        text = event.value("text").strip()
+        if not text:
+            raise CommandError("The suggestion was empty, so there was nothing to pass on.")
+        await self._repo.suggest(
+            Suggestion(event.value("topic"), text, ix.user.identity, self._clock.now())
+        )
+        await ix.reply("Thank you! I've passed your suggestion on to the facilitators.")
+
+    async def suggestions(self, ix: Interaction, args: Args) -> None:
+        found = await self._repo.suggestions(limit=20)
+        if not found:
+            await ix.reply("Nobody has suggested a prompt yet.")
+            return
+        lines = [
+            f"• {s.text} ({s.topic or 'any topic'}; from {s.by}, {_date(s.at)})" for s in found
+        ]
+        await ix.reply(
+            OutgoingMessage(
+                (
+                    Text("**Suggested prompts**, newest first"),
+                    Text("\n".join(lines)),
+                    Context(f"Add one to the library with `{ix.prefix} prompt add`."),
+                )
+            )
+        )
+
+
+def add_form(library: Library) -> Form:
+    return Form(
+        ADD_FORM,
+        "Add a prompt",
+        (
+            Choice("topic", "Topic", tuple((t.slug, t.title) for t in library.topics)),
+            ShortText("title", "Title", max_length=80, placeholder="A few words"),
+            LongText("text", "The question", max_length=1000),
+            LongText(
+                "follow_ups",
+                "Follow-up questions, one a line (up to three)",
+                max_length=600,
+            ),
+            LongText(
+                "facilitator_note",
+                "Note for facilitators: how to hold this conversation safely",
+                max_length=500,
+            ),
+            ShortText(
+                "content_note",
+                "Content note, if the prompt touches something painful",
+                required=False,
+                max_length=300,
+            ),
+        ),
+        submit_label="Add prompt",
+    )
+
+
+def suggest_form(library: Library, topic: str) -> Form:
+    return Form(
+        SUGGEST_FORM,
+        "Suggest a prompt",
+        (
+            Choice(
+                "topic",
+                "Topic",
+                tuple((t.slug, t.title) for t in library.topics),
+                required=False,
+                initial=topic if library.topic(topic) else "",
+            ),
+            LongText("text", "The question you'd like us to reflect on", max_length=1000),
+        ),
+        submit_label="Send suggestion",
+        intro="Facilitators will see your name with your suggestion, so they can talk it over.",
+    )
+
+
+def _new_id(topic: str, title: str, library: Library) -> str:
+    words = re.findall(r"[a-z0-9]+", title.lower())[:5] or ["prompt"]
+    base = f"{topic}-{'-'.join(words)}"[:60].rstrip("-")
+    candidate, n = base, 2
+    while library.prompt(candidate) is not None:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _no_topic(topic: str, library: Library) -> str:
+    slugs = ", ".join(f"`{t.slug}`" for t in library.topics)
+    return f"There's no topic or prompt `{topic}`. The topics are: {slugs}."
+
+
+def _friendly(problem: str) -> str:
+    field, _, what = problem.partition(": ")
+    names = {
+        "title": "Title",
+        "text": "The question",
+        "follow_ups": "Follow-up questions",
+        "facilitator_note": "Note for facilitators",
+        "content_note": "Content note",
+    }
+    return f"{names.get(field, field)}: {what}" if field in names else problem
+
+
+def _echo(event: FormSubmitted) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in event.values if v and k != "topic")
+
+
+def _date(moment: datetime) -> str:
+    return f"{moment:%d %b %Y}"

@@ -1,0 +1,244 @@
+"""Prompts on a schedule: "/cop schedule prompt any every tuesday at 10:00 in #north"."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.chat import Chat
+from bot.commands import Args, CommandError, UsageError
+from bot.interaction import Interaction
+from bot.model import (
+    ChannelRef,
+    Context,
+    Job,
+    JobState,
+    OutgoingMessage,
+    PromptPost,
+    Role,
+    Text,
+    UserRef,
+)
+from bot.ports import ChannelRepository, Clock, PromptRepository
+from bot.router import Registry
+from bot.schedule_grammar import ScheduleRequest, parse_schedule
+from bot.scheduler import JobError, JobKind, Outcome, Scheduler
+from bot.services.prompts import PromptCatalogue, PromptPublisher
+
+POST_PROMPT = "prompt.post"
+
+
+class SchedulesFeature:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        catalogue: PromptCatalogue,
+        publisher: PromptPublisher,
+        prompts: PromptRepository,
+        channels: ChannelRepository,
+        chat: Chat,
+        clock: Clock,
+    ) -> None:
+        self._scheduler = scheduler
+        self._catalogue = catalogue
+        self._publisher = publisher
+        self._prompts = prompts
+        self._channels = channels
+        self._chat = chat
+        self._clock = clock
+        scheduler.register(JobKind(POST_PROMPT, self._run, self._trouble))
+
+    @property
+    def _tz(self) -> ZoneInfo:
+        return self._scheduler.timezone
+
+    def register(self, registry: Registry) -> None:
+        registry.verb(
+            "schedule prompt",
+            "Post prompts on a regular day and time",
+            self.schedule_verb,
+            usage="TOPIC|any every DAYS at HH:MM [in #channel]",
+            role=Role.FACILITATOR,
+            details=(
+                "For example: `schedule prompt language every tuesday at 10:00`, or "
+                "`schedule prompt any every mon and thu at 9:30 in #north`. Times are "
+                f"{self._tz.key} time, and stay so when the clocks change."
+            ),
+        )
+        registry.verb(
+            "schedule list", "List scheduled prompts", self.list_verb, role=Role.FACILITATOR
+        )
+        registry.verb(
+            "schedule cancel",
+            "Stop a scheduled prompt",
+            self.cancel_verb,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+
+    # -- chat -------------------------------------------------------------------
+
+    async def schedule_verb(self, ix: Interaction, args: Args) -> None:
+        here = None if ix.origin.channel.is_direct else ix.origin.channel
+        await ix.reply(
+            await self.schedule(args.words, ix.origin.channel.platform, here, ix.user.identity)
+        )
+
+    async def list_verb(self, ix: Interaction, args: Args) -> None:
+        lines = await self.listing()
+        if not lines:
+            await ix.reply(
+                f"No prompts are scheduled. `{ix.prefix} schedule prompt` sets one up; "
+                f"`{ix.prefix} help schedule` shows how."
+            )
+            return
+        await ix.reply(
+            OutgoingMessage(
+                (
+                    Text("**Scheduled prompts**"),
+                    Text("\n".join(lines)),
+                    Context(f"Stop one with `{ix.prefix} schedule cancel ID`."),
+                )
+            )
+        )
+
+    async def cancel_verb(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Give the number of the schedule to cancel.")
+        await ix.reply(await self.cancel(args.get(0)))
+
+    # -- shared with the command line -------------------------------------------------
+
+    async def schedule(
+        self,
+        words: tuple[str, ...] | list[str],
+        platform: str,
+        here: ChannelRef | None,
+        owner: str,
+    ) -> str:
+        """Schedule prompts as ``words`` say; returns the confirmation to show."""
+        request = parse_schedule(words)
+        library = await self._catalogue.current()
+        topic = None if request.topic == "any" else library.topic(request.topic)
+        if request.topic != "any" and topic is None:
+            slugs = ", ".join(f"`{t.slug}`" for t in library.topics)
+            raise UsageError(f"There's no topic `{request.topic}`. Use `any` or one of: {slugs}.")
+        channel = await self._channel(request, platform, here)
+        what = f"a prompt from {topic.title}" if topic else "a prompt from any topic"
+        description = f"{what}, {request.when}, in {channel.label}"
+        recurrence = await self._scheduler.repeat(
+            POST_PROMPT,
+            {"channel": _channel_json(channel), "topic": topic.slug if topic else None},
+            request.rule,
+            owner,
+            description,
+        )
+        first = self._local(recurrence.next_at)
+        return (
+            f"Scheduled #{recurrence.id}: {description} ({self._tz.key} time). "
+            f"The first will be on {first}."
+        )
+
+    async def listing(self) -> list[str]:
+        return [
+            f"#{r.id}: {r.description}; next on {self._local(r.next_at)}"
+            + (f" (set up by {r.owner})" if r.owner else "")
+            for r in await self._scheduler.recurrences(POST_PROMPT)
+        ]
+
+    async def cancel(self, ident: str) -> str:
+        number = ident.lstrip("#")
+        if not number.isdigit():
+            raise UsageError(f"`{ident}` isn't a schedule number; `schedule list` shows them.")
+        recurrence = await self._scheduler.recurrence(int(number))
+        if (
+            recurrence is None
+            or recurrence.kind != POST_PROMPT
+            or not await self._scheduler.cancel(recurrence.id)
+        ):
+            raise CommandError(f"There's no active schedule #{number}. `schedule list` shows them.")
+        return f"Cancelled schedule #{recurrence.id}: {recurrence.description}."
+
+    async def _channel(
+        self, request: ScheduleRequest, platform: str, here: ChannelRef | None
+    ) -> ChannelRef:
+        if request.channel is None:
+            if here is None:
+                raise UsageError("Say which channel, like `in #north`.")
+            return here
+        wanted = _channel_token(request.channel)
+        found = await self._channels.find(platform, wanted)
+        if found is None or not found.bot_member:
+            raise UsageError(
+                f"I'm not in #{wanted}, so I couldn't post there. Add me to the channel first "
+                "(in Slack: `/invite @copbot`; in Teams: add copbot to the team), then try again."
+            )
+        return found.ref
+
+    # -- the job ----------------------------------------------------------------------
+
+    async def _run(self, job: Job) -> Outcome:
+        payload = json.loads(job.payload)
+        channel = ChannelRef(**payload["channel"])
+        known = await self._channels.get(channel)
+        if known is None or not known.bot_member:
+            raise JobError(f"copbot is no longer in {channel.label}")
+        try:
+            prompt, topic = await self._catalogue.choose(channel, payload["topic"])
+        except CommandError as e:
+            raise JobError(str(e)) from None
+        ref = await self._chat.post(channel, self._publisher.message(prompt, topic))
+        post = PromptPost(prompt.id, prompt.topic, ref, self._clock.now(), "", job.schedule_id)
+        return Outcome(also=(self._prompts.recording(post, job.key),))
+
+    async def _trouble(self, job: Job, state: JobState) -> None:
+        if not job.owner:
+            return
+        owner = UserRef.parse(job.owner)
+        channel = ChannelRef(**json.loads(job.payload)["channel"])
+        when = self._local(job.due_at)
+        says = {
+            JobState.MISSED: (
+                f"copbot wasn't running on {when}, so it didn't post the scheduled prompt in "
+                f"{channel.label} then; a late prompt can land in the middle of other things. "
+                "The schedule carries on as normal."
+            ),
+            JobState.FAILED: (
+                f"I couldn't post the scheduled prompt in {channel.label} due on {when}, even "
+                f"after trying again: {job.last_error}. The schedule carries on; if this keeps "
+                "happening, check that copbot is still in the channel."
+            ),
+            JobState.INTERRUPTED: (
+                f"copbot restarted while posting the scheduled prompt in {channel.label} due on "
+                f"{when}. It may or may not have gone out, so I haven't tried again in case "
+                "it would appear twice: please have a look."
+            ),
+        }
+        if state in says:
+            suffix = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
+            await self._chat.send_direct(owner, OutgoingMessage.of(says[state] + suffix))
+
+    def _local(self, moment: datetime | None) -> str:
+        if moment is None:
+            return "no date (the schedule has ended)"
+        local = moment.astimezone(self._tz)
+        return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
+
+
+def _channel_json(channel: ChannelRef) -> dict[str, str]:
+    return {
+        "platform": channel.platform,
+        "id": channel.id,
+        "workspace": channel.workspace,
+        "name": channel.name,
+    }
+
+
+def _channel_token(text: str) -> str:
+    """#north, north, <#C123>, <#C123|north> -> the name or id to look up."""
+    text = text.strip()
+    if text.startswith("<#") and text.endswith(">"):
+        ident, _, name = text[2:-1].partition("|")
+        return ident or name
+    return text.lstrip("#")

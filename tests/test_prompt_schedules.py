@@ -1,0 +1,270 @@
+"""Prompts on a schedule: the grammar, the chat verbs, and the jobs through restarts,
+outages and clock changes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.commands import UsageError
+from bot.model import JobState, Role
+from bot.schedule_grammar import parse_schedule
+from storage.jobs import SqliteJobRepository
+from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "when", "channel"),
+    [
+        (
+            "any every tuesday at 10:00",
+            "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10;BYMINUTE=0;BYSECOND=0",
+            "every Tuesday at 10:00",
+            None,
+        ),
+        (
+            "language every Mon and thurs at 9.30 in #north",
+            "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=30;BYSECOND=0",
+            "every Monday and Thursday at 09:30",
+            "#north",
+        ),
+        (
+            "any every weekday at 2pm",
+            "BYDAY=MO,TU,WE,TH,FR;BYHOUR=14",
+            "every weekday at 14:00",
+            None,
+        ),
+        (
+            "any every fridays, mondays at 12am",
+            "BYDAY=MO,FR;BYHOUR=0",
+            "every Monday and Friday",
+            None,
+        ),
+        ("any every day at 7", "BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=7", "every day at 07:00", None),
+    ],
+)
+def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) -> None:
+    request = parse_schedule(text.split())
+    assert rule in request.rule
+    assert request.when.startswith(when)
+    assert request.channel == channel
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "Start with the topic (or `any`)"),
+        ("any at 10:00", "After the topic, say how often"),
+        ("any every tuesday", "Say what time"),
+        ("any every fortnight at 10:00", "I couldn't read `fortnight` as a day"),
+        ("any every at 10:00", "Say which days"),
+        ("any every tuesday at 25:00", "`25:00` isn't a time of day"),
+        ("any every tuesday at 10:75", "`10:75` isn't a time of day"),
+        ("any every tuesday at 13pm", "`13pm` isn't a time of day"),
+        ("any every tuesday at noonish", "I couldn't read `noonish` as a time"),
+        ("any every tuesday at 10:00 in", "After `in`, name one channel"),
+    ],
+)
+def test_schedule_grammar_errors_say_how_to_fix_them(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as e:
+        parse_schedule(text.split())
+    assert message in str(e.value)
+
+
+@pytest.fixture
+async def sched(bot: Harness) -> Harness:
+    await bot.join(GENERAL)
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by="test")
+    bot.adapter.sent.clear()
+    return bot
+
+
+async def test_a_facilitator_schedules_lists_and_cancels(sched: Harness) -> None:
+    text = await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    assert text == (
+        "Scheduled #1: a prompt from any topic, every Tuesday at 10:00, in #general "
+        "(Europe/London time). The first will be on Tuesday 1 December at 10:00."
+    )
+    text = await sched.reply_text("schedule prompt language every mon and thu at 9:30", PRIYA)
+    assert "Scheduled #2: a prompt from Use of language, every Monday and Thursday at 09:30" in text
+    listing = await sched.reply_text("schedule list", PRIYA)
+    assert (
+        "#1: a prompt from any topic, every Tuesday at 10:00, in #general; next on Tuesday 1 December at 10:00 (set up by test:priya)"
+        in listing
+    )
+    assert "#2:" in listing
+    assert await sched.reply_text("schedule cancel 1", PRIYA) == (
+        "Cancelled schedule #1: a prompt from any topic, every Tuesday at 10:00, in #general."
+    )
+    assert "#1:" not in await sched.reply_text("schedule list", PRIYA)
+    assert "no active schedule #1" in await sched.reply_text("schedule cancel 1", PRIYA)
+    assert "isn't a schedule number" in await sched.reply_text("schedule cancel one", PRIYA)
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("schedule prompt racism every tuesday at 10:00", "There's no topic `racism`"),
+        ("schedule prompt any every tuesday at 25:00", "`25:00` isn't a time of day"),
+        ("schedule prompt any every fortnight at 10:00", "couldn't read `fortnight` as a day"),
+        ("schedule prompt any every tuesday at 10:00 in #north", "I'm not in #north"),
+    ],
+)
+async def test_bad_schedules_explain_and_schedule_nothing(
+    sched: Harness, command: str, message: str
+) -> None:
+    text = await sched.reply_text(command, PRIYA)
+    assert message in text
+    assert "Usage: `/cop schedule prompt TOPIC|any every DAYS at HH:MM [in #channel]`" in text
+    assert await sched.core.scheduler.recurrences("prompt.post") == []
+    assert "is for facilitators" in await sched.reply_text(command, SAM)
+
+
+async def test_weekly_prompt_posts_at_local_time_across_both_clock_changes_once(
+    sched: Harness,
+) -> None:
+    sched.clock.set(datetime(2026, 3, 16, 12, 0, tzinfo=UTC))
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    while sched.clock.now() < datetime(2026, 11, 15, tzinfo=UTC):
+        await sched.tick(timedelta(minutes=20))
+    posts = sched.adapter.of_kind("post")
+    history = await sched.core.prompts._repo.history(GENERAL)  # type: ignore[attr-defined]
+    assert len(posts) == len(history) == 35  # each Tuesday, 17 March to 10 November, once
+    times = [h.posted_at for h in history]
+    assert all(t.astimezone(LONDON).strftime("%a %H:%M") == "Tue 10:00" for t in times)
+    assert {t.hour for t in times} == {9, 10}  # 10:00 London is 09:00 UTC in summer
+    assert len({h.prompt_id for h in history}) == 35  # and no prompt twice
+    assert all(h.schedule_id == 1 and h.posted_by == "" for h in history)
+
+
+async def test_a_restart_while_posting_never_doubles_and_tells_the_owner(
+    sched: Harness, db_path: Path
+) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    due = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    sched.clock.set(due)
+    sched.adapter.hang_after_post = asyncio.Event()  # the post goes out...
+    tick = asyncio.create_task(sched.core.scheduler.tick())
+    while not sched.adapter.of_kind("post"):
+        await asyncio.sleep(0.01)
+    tick.cancel()  # ...and the process dies before recording it
+    with pytest.raises(asyncio.CancelledError):
+        await tick
+    sched.close()
+
+    again = Harness.open(db_path)
+    again.clock.set(due + timedelta(minutes=11))
+    await again.tick()
+    assert again.adapter.of_kind("post") == []  # not posted a second time
+    [told] = again.adapter.of_kind("direct")
+    assert told.user is not None and told.user.identity == PRIYA.identity
+    assert "may or may not have gone out" in told.text and "(schedule #1)" in told.text
+    # the schedule carries on next week, once
+    await again.tick(timedelta(days=7))
+    await again.tick()
+    assert len(again.adapter.of_kind("post")) == 1
+    again.close()
+
+
+async def test_a_post_due_while_copbot_was_briefly_down_goes_out_once(
+    sched: Harness, db_path: Path
+) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    sched.close()
+    again = Harness.open(db_path)
+    again.clock.set(datetime(2026, 12, 1, 10, 10, tzinfo=UTC))  # ten minutes late
+    await again.tick()
+    await again.tick()
+    assert len(again.adapter.of_kind("post")) == 1
+    again.close()
+
+
+async def test_a_post_missed_during_a_long_outage_is_not_posted_stale(
+    sched: Harness, db_path: Path
+) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    sched.close()
+    again = Harness.open(db_path)
+    again.clock.set(datetime(2026, 12, 1, 13, 0, tzinfo=UTC))
+    await again.tick()
+    assert again.adapter.of_kind("post") == []
+    [told] = again.adapter.of_kind("direct")
+    assert "copbot wasn't running on Tuesday 1 December at 10:00" in told.text
+    jobs = await SqliteJobRepository(again.core.db, again.clock).jobs()
+    assert [j.state for j in jobs] == [JobState.MISSED, JobState.PENDING]
+    again.close()
+
+
+async def test_platform_errors_are_retried_with_backoff_and_posted_once(sched: Harness) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    sched.adapter.fail_next = 2
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    await sched.tick()
+    await sched.tick(timedelta(seconds=30))
+    await sched.tick(timedelta(minutes=2))
+    assert len(sched.adapter.of_kind("post")) == 1
+    assert len(await sched.core.prompts._repo.history(GENERAL)) == 1  # type: ignore[attr-defined]
+    assert sched.adapter.of_kind("direct") == []
+
+
+async def test_the_owner_hears_when_a_post_fails_after_the_last_attempt(sched: Harness) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    sched.adapter.fail_next = 99
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    for _ in range(6):
+        await sched.tick()
+        await sched.tick(timedelta(minutes=10))
+    assert sched.adapter.of_kind("post") == []
+    [told] = sched.adapter.of_kind("direct")
+    assert "I couldn't post the scheduled prompt in #general due on Tuesday 1 December" in told.text
+    assert "the platform is unavailable" in told.text
+
+
+async def test_a_schedule_for_a_channel_copbot_left_fails_clearly(sched: Harness) -> None:
+    from bot.model import Channel
+
+    await sched.join(NORTH)
+    await sched.reply_text("schedule prompt any every tuesday at 10:00 in #north", PRIYA)
+    await sched.core.channels.save(Channel(NORTH, "north", bot_member=False))
+    sched.adapter.sent.clear()
+    await sched.tick(datetime(2026, 12, 1, 10, 0, tzinfo=UTC) - sched.clock.now())
+    assert sched.adapter.of_kind("post") == []
+    [told] = sched.adapter.of_kind("direct")
+    assert "copbot is no longer in #north" in told.text
+
+
+def test_the_command_line_schedules_lists_and_cancels(db_path: Path) -> None:
+    async def seed() -> None:
+        h = Harness.open(db_path)
+        await h.join(NORTH)
+        h.close()
+
+    asyncio.run(seed())
+    runner = CliRunner()
+    db = ["--db", str(db_path)]
+    result = runner.invoke(
+        cli, ["schedule", "prompt", "any", "every", "wed", "at", "16:00", "in", "#north", *db]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "Scheduled #1: a prompt from any topic, every Wednesday at 16:00, in #north"
+    )
+    assert "#1: a prompt from any topic" in runner.invoke(cli, ["schedule", "list", *db]).output
+    bad = runner.invoke(cli, ["schedule", "prompt", "any", "every", "wed", "at", "16:00", *db])
+    assert bad.exit_code == 1 and "Say which channel" in bad.output
+    assert "Cancelled schedule #1" in runner.invoke(cli, ["schedule", "cancel", "1", *db]).output
+    assert "No prompts are scheduled." in runner.invoke(cli, ["schedule", "list", *db]).output
+
+
+async def test_staff_are_told_schedules_are_for_facilitators(sched: Harness) -> None:
+    assert "is for facilitators" in await sched.reply_text("schedule list", SAM)
+    assert ALEX  # admins may, as facilitators
+    assert "No prompts are scheduled" in await sched.reply_text("schedule list", ALEX)
