@@ -4,6 +4,7 @@ channel, thread or person."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import cast
 
 from bot.model import (
     ChannelRef,
@@ -14,7 +15,7 @@ from bot.model import (
     ThreadRef,
     UserRef,
 )
-from bot.ports import Capability, ChatAdapter
+from bot.ports import Capability, ChatAdapter, HomePublisher
 
 
 class PlatformUnavailable(Exception):
@@ -61,6 +62,14 @@ class Chat:
 
     async def delete(self, ref: MessageRef) -> None:
         await self.adapter(ref.channel.platform).delete(ref)
+
+    async def publish_home(self, user: UserRef, message: OutgoingMessage) -> bool:
+        """Show ``user`` their home view, where the platform has one; False where not."""
+        adapter = self._adapters.get(user.platform)
+        if adapter is None or Capability.HOME_TAB not in adapter.capabilities:
+            return False
+        await cast(HomePublisher, adapter).publish_home(user, message)
+        return True
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self.adapter(ref.channel.platform).permalink(ref)

@@ -16,6 +16,7 @@ from bot.model import (
     ButtonPressed,
     CommandReceived,
     FormSubmitted,
+    HomeOpened,
     InboundEvent,
     InboxItem,
     MemberJoined,
@@ -40,6 +41,8 @@ def platform_of(event: InboundEvent) -> str:
             return event.origin.channel.platform
         case BotAddedToChannel() | MemberJoined():
             return event.channel.platform
+        case HomeOpened():
+            return event.user.platform
 
 
 def conversation_of(event: InboundEvent) -> str:
@@ -51,6 +54,8 @@ def conversation_of(event: InboundEvent) -> str:
             return event.origin.channel.key
         case BotAddedToChannel() | MemberJoined():
             return event.channel.key
+        case HomeOpened():
+            return event.user.identity
 
 
 class Inbox:

@@ -220,6 +220,15 @@ class MemberJoined:
     at: datetime
 
 
+@dataclass(frozen=True)
+class HomeOpened:
+    """Someone opened the bot's home (Slack's App Home tab)."""
+
+    event_id: str
+    user: UserRef
+    at: datetime
+
+
 InboundEvent = (
     MessagePosted
     | MessageEdited
@@ -229,6 +238,7 @@ InboundEvent = (
     | FormSubmitted
     | BotAddedToChannel
     | MemberJoined
+    | HomeOpened
 )
 
 INBOUND_EVENT_TYPES: tuple[type, ...] = (
@@ -240,6 +250,7 @@ INBOUND_EVENT_TYPES: tuple[type, ...] = (
     FormSubmitted,
     BotAddedToChannel,
     MemberJoined,
+    HomeOpened,
 )
 
 # ---------------------------------------------------------------------------

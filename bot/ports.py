@@ -34,6 +34,12 @@ from bot.model import (
     UserRef,
 )
 
+
+class DeliveryError(Exception):
+    """The platform refused for a reason people can act on (copbot isn't in the channel,
+    the channel was archived). The message is worded for them; retrying won't help."""
+
+
 EventSink = Callable[[InboundEvent], Awaitable[bool]]
 """Durably accept an inbound event; True when new, False for a duplicate (a retry)."""
 
@@ -43,7 +49,7 @@ class Capability(enum.StrEnum):
     FORMS = "forms"  # forms open as dialogs (else the adapter sends a link or card)
     THREAD_HISTORY = "thread_history"  # can fetch the messages of an existing thread
     PERMALINKS = "permalinks"  # can build a link to a message
-    HOME_TAB = "home_tab"
+    HOME_TAB = "home_tab"  # the adapter is also a HomePublisher
 
 
 class ChatAdapter(Protocol):
@@ -89,6 +95,12 @@ class ChatAdapter(Protocol):
     async def permalink(self, ref: MessageRef) -> str:
         """A link back to the message; "" when the platform cannot build one."""
         ...
+
+
+class HomePublisher(Protocol):
+    """Optional: adapters with Capability.HOME_TAB show a person their own home view."""
+
+    async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None: ...
 
 
 class WriteOp(Protocol):

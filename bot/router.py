@@ -21,6 +21,7 @@ from bot.model import (
     ButtonPressed,
     CommandReceived,
     FormSubmitted,
+    HomeOpened,
     InboundEvent,
     MemberJoined,
     MessageDeleted,
@@ -31,6 +32,7 @@ from bot.model import (
     Role,
     UserRef,
 )
+from bot.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,7 @@ class Router:
                 await self._interactive(event)
             case MessagePosted() | MessageEdited() | MessageDeleted():
                 await self._notify(event)
-            case BotAddedToChannel() | MemberJoined():
+            case BotAddedToChannel() | MemberJoined() | HomeOpened():
                 await self._notify(event)
 
     async def _interactive(self, event: CommandReceived | ButtonPressed | FormSubmitted) -> None:
@@ -188,6 +190,8 @@ class Router:
             await ix.reply(str(e))
         except PlatformUnavailable as e:
             await ix.reply(f"{e}; please try again later.")
+        except DeliveryError as e:
+            await ix.reply(str(e))
 
     async def _button(self, event: ButtonPressed) -> None:
         ix = await self._interaction(event.origin)

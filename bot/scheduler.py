@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from bot.model import Job, JobState, Recurrence
-from bot.ports import Clock, JobRepository, WriteOp
+from bot.ports import Clock, DeliveryError, JobRepository, WriteOp
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class Scheduler:
         try:
             async with asyncio.timeout(self._settings.lease.total_seconds() / 2):
                 outcome = await kind.run(job)
-        except JobError as e:
+        except (JobError, DeliveryError) as e:
             await self._close(job, JobState.FAILED, str(e))
         except Exception as e:
             error = f"{type(e).__name__}: {e}"[:300]

@@ -18,6 +18,7 @@ from bot.model import (
     Context,
     Fields,
     FormSubmitted,
+    HomeOpened,
     MemberJoined,
     MessageDeleted,
     MessageEdited,
@@ -58,6 +59,7 @@ events = st.one_of(
     ),
     st.builds(BotAddedToChannel, ids, channels, moments, st.none() | users),
     st.builds(MemberJoined, ids, channels, users, moments),
+    st.builds(HomeOpened, ids, users, moments),
 )
 
 
