@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from aiohttp import web
 
@@ -36,6 +37,7 @@ from storage.channels import SqliteChannelRepository
 from storage.database import Database
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
+from storage.migrations import PLAYGROUND_MIGRATIONS
 from storage.playground import SqlitePlaygroundRepository
 from storage.prompts import SqlitePromptRepository
 from storage.roles import SqliteRoleRepository
@@ -62,6 +64,12 @@ class Core:
 
 
 CORE = web.AppKey("core", Core)
+DATABASES = web.AppKey("databases", tuple[Database, ...])
+
+
+def playground_path(db_path: Path) -> Path:
+    """The playground's own file, beside copbot's: copbot.db -> copbot.playground.db."""
+    return db_path.with_name(f"{db_path.stem}.playground{db_path.suffix or '.db'}")
 
 
 def build_core(
@@ -118,10 +126,12 @@ def load_prompt_library(settings: Settings) -> Library:
     return load_library(settings.prompt_library or LIBRARY_DIR)
 
 
-def build_adapters(settings: Settings, db: Database, clock: Clock) -> list[ChatAdapter]:
+def build_adapters(
+    settings: Settings, playground: Database | None, clock: Clock
+) -> list[ChatAdapter]:
     adapters: list[ChatAdapter] = []
-    if settings.playground:
-        adapters.append(LocalAdapter(SqlitePlaygroundRepository(db), clock))
+    if playground is not None:
+        adapters.append(LocalAdapter(SqlitePlaygroundRepository(playground), clock))
     return adapters
 
 
@@ -134,11 +144,19 @@ def create_app(
     clock = clock or SystemClock()
     library = load_prompt_library(settings)
     db = Database.open(settings.db_path)
+    opened = [db]
     if adapters is None:
-        adapters = build_adapters(settings, db, clock)
+        playground = None
+        if settings.playground:
+            playground = Database.open(
+                playground_path(settings.db_path), migrations=PLAYGROUND_MIGRATIONS
+            )
+            opened.append(playground)
+        adapters = build_adapters(settings, playground, clock)
     core = build_core(settings, db, clock, adapters, library)
     app = web.Application()
     app[CORE] = core
+    app[DATABASES] = tuple(opened)
     app.router.add_get("/healthz", _healthz)
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
@@ -169,7 +187,8 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        core.db.close()
+        for database in app[DATABASES]:
+            database.close()
 
 
 async def _seed_playground_roles(core: Core) -> None:

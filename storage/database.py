@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import sqlite_utils
+from sqlite_utils.migrations import Migrations
 
+from storage import sqlite as sqlite3
 from storage.migrations import MIGRATIONS
 
 T = TypeVar("T")
@@ -84,13 +85,18 @@ class Database:
         self._closed = False
 
     @classmethod
-    def open(cls, path: str | Path, *, migrate: bool = True, readers: int = 2) -> Database:
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        migrations: Migrations = MIGRATIONS,
+        readers: int = 2,
+    ) -> Database:
         p = check_path(path)
         try:
             conn = connect(p)
             conn.execute("PRAGMA journal_mode = WAL")
-            if migrate:
-                MIGRATIONS.apply(sqlite_utils.Database(conn))
+            migrations.apply(sqlite_utils.Database(conn))
             conn.close()
         except sqlite3.Error as e:
             raise StorageError(f"cannot open database {p}: {e}") from None

@@ -10,6 +10,11 @@ from sqlite_utils.migrations import Migrations
 
 MIGRATIONS = Migrations("copbot")
 
+# The local playground is a small chat platform of its own. It keeps its messages in a
+# file of its own, beside copbot's: what copbot erases from its archive is copbot's copy,
+# and the platform's copy lives elsewhere, as it does in Slack and Teams.
+PLAYGROUND_MIGRATIONS = Migrations("copbot-playground")
+
 
 def _run(db: sqlite_utils.Database, *statements: str) -> None:
     # Statement by statement: executescript() would commit the migration's transaction.
@@ -96,31 +101,6 @@ def core(db: sqlite_utils.Database) -> None:
     )
 
 
-@MIGRATIONS(name="0002_playground")
-def playground(db: sqlite_utils.Database) -> None:
-    # The local playground is a small chat platform of its own; it keeps its messages here
-    # so that a restart does not wipe the conversation.
-    _run(
-        db,
-        """
-        create table playground_messages (
-            seq integer primary key,
-            id text not null unique,
-            channel text not null,
-            thread_root text,
-            author text not null,
-            author_name text not null,
-            body text not null,
-            visible_to text,
-            created_at text not null,
-            edited_at text,
-            deleted integer not null default 0
-        )
-        """,
-        "create index playground_by_channel on playground_messages (channel, seq)",
-    )
-
-
 @MIGRATIONS(name="0003_prompts")
 def prompts(db: sqlite_utils.Database) -> None:
     _run(
@@ -170,4 +150,27 @@ def prompts(db: sqlite_utils.Database) -> None:
             suggested_at text not null
         )
         """,
+    )
+
+
+@PLAYGROUND_MIGRATIONS(name="0001_playground")
+def playground(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        create table playground_messages (
+            seq integer primary key,
+            id text not null unique,
+            channel text not null,
+            thread_root text,
+            author text not null,
+            author_name text not null,
+            body text not null,
+            visible_to text,
+            created_at text not null,
+            edited_at text,
+            deleted integer not null default 0
+        )
+        """,
+        "create index playground_by_channel on playground_messages (channel, seq)",
     )

@@ -10,6 +10,7 @@ import pytest
 import sqlite_utils
 
 from bot.model import Channel, ChannelRef, Role
+from storage import sqlite
 from storage.channels import SqliteChannelRepository
 from storage.database import Database, StorageError, check_path, migrate
 from storage.migrations import MIGRATIONS
@@ -51,7 +52,7 @@ async def test_connections_enforce_foreign_keys_and_wait_when_busy(database: Dat
         )
     )
     assert pragmas == (1, 5000, 1)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlite.IntegrityError):
         await database.write(
             lambda db: db.execute(
                 "insert into jobs (kind, payload, due_at, key, schedule_id, created_at)"

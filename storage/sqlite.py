@@ -1,0 +1,8 @@
+"""The SQLite copbot runs on: sqlean.py, the standard library's sqlite3 module built with a
+current SQLite (3.50). The system SQLite is 3.40; FTS5's ``secure-delete``, which makes an
+erased message's words leave the search index at once rather than at the next merge,
+arrived in 3.42. The file stays a plain SQLite database that any SQLite can open."""
+
+from sqlean import Connection, Error, IntegrityError, OperationalError, connect, sqlite_version
+
+__all__ = ["Connection", "Error", "IntegrityError", "OperationalError", "connect", "sqlite_version"]
