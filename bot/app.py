@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -26,15 +26,19 @@ from bot.ports import ChatAdapter, Clock
 from bot.roles import Roles
 from bot.router import Feature, Registry, Router
 from bot.scheduler import Scheduler, SchedulerSettings
+from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
+from bot.services.exports import ExportsFeature
 from bot.services.help import HelpFeature
-from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature
+from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature, PromptThreads
 from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
 from bot.settings import Settings
 from prompts import LIBRARY_DIR, Library, load_library
+from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.channels import SqliteChannelRepository
 from storage.database import Database
+from storage.exports import SqliteExportLinkRepository
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.migrations import PLAYGROUND_MIGRATIONS
@@ -61,6 +65,10 @@ class Core:
     scheduler: Scheduler
     prompts: PromptCatalogue
     schedules: SchedulesFeature
+    archive: SqliteArchiveRepository
+    exports: ExportsFeature
+    # Run once the core is up (after adapters start), e.g. to reconcile standing jobs.
+    on_start: tuple[Callable[[], Awaitable[None]], ...] = ()
 
 
 CORE = web.AppKey("core", Core)
@@ -90,7 +98,25 @@ def build_core(
     )
     prompt_repo = SqlitePromptRepository(db)
     catalogue = PromptCatalogue(library or load_prompt_library(settings), prompt_repo)
-    publisher = PromptPublisher(chat, prompt_repo, clock)
+    publisher = PromptPublisher(chat, prompt_repo, clock, notice=THREAD_NOTICE)
+    archive = SqliteArchiveRepository(db)
+    archive_feature = ArchiveFeature(
+        archive,
+        channels,
+        [PromptThreads(prompt_repo)],
+        chat,
+        clock,
+        scheduler,
+        settings.retention_days,
+    )
+    exports = ExportsFeature(
+        SqliteArchiveReader(db.path),
+        SqliteExportLinkRepository(db),
+        catalogue,
+        chat,
+        clock,
+        settings.public_url,
+    )
     schedules = SchedulesFeature(
         scheduler, catalogue, publisher, prompt_repo, channels, chat, clock
     )
@@ -100,6 +126,8 @@ def build_core(
         ChannelsFeature(channels, chat),
         PromptsFeature(catalogue, publisher, prompt_repo, clock),
         schedules,
+        archive_feature,
+        exports,
     ]
     for feature in features:
         feature.register(registry)
@@ -118,6 +146,9 @@ def build_core(
         scheduler,
         catalogue,
         schedules,
+        archive,
+        exports,
+        on_start=(archive_feature.schedule_retention,),
     )
 
 
@@ -132,6 +163,11 @@ def build_adapters(
     adapters: list[ChatAdapter] = []
     if playground is not None:
         adapters.append(LocalAdapter(SqlitePlaygroundRepository(playground), clock))
+    if settings.slack is not None:
+        # Imported here: slack-bolt is loaded only by processes that talk to Slack.
+        from adapters.slack import SlackAdapter
+
+        adapters.append(SlackAdapter(settings.slack, clock, timezone=settings.timezone))
     return adapters
 
 
@@ -158,6 +194,7 @@ def create_app(
     app[CORE] = core
     app[DATABASES] = tuple(opened)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_routes(core.exports.routes())
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_running)
@@ -173,6 +210,8 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         for adapter in core.adapters:
             await adapter.start(core.inbox.accept)
             started.append(adapter)
+        for step in core.on_start:
+            await step()
         tasks.append(asyncio.create_task(core.scheduler.run_forever(), name="copbot-scheduler"))
         log.info("copbot is running with %s", ", ".join(core.chat.platforms) or "no platforms")
         yield

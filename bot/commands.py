@@ -39,6 +39,7 @@ class Verb:
     role: Role = Role.STAFF
     handler: Handler | None = None
     details: str = ""  # longer help, shown by "help <verb>"
+    raw: bool = False  # takes the rest of the text as typed (search), not shell-split words
 
     def synopsis(self, prefix: str) -> str:
         return f"{prefix} {self.name}" + (f" {self.usage}" if self.usage else "")
@@ -49,6 +50,7 @@ class Args:
     """The words after the verb."""
 
     words: tuple[str, ...]
+    raw: str = ""  # the text after the verb, exactly as typed
 
     def __len__(self) -> int:
         return len(self.words)
@@ -112,20 +114,26 @@ class CommandBook:
         return [v for v in self if v.role <= role]
 
     def parse(self, text: str, prefix: str = "/cop") -> Parsed:
-        words = tokenize(text.strip())
-        if not words:
+        # Verbs are plain words, so they are found before any quoting is read.
+        head_words = text.split(maxsplit=2)
+        if not head_words:
             help_verb = self._verbs.get("help")
             if help_verb is None:
                 raise CommandError("Nothing to do: type a verb after the command.")
             return Parsed(help_verb, Args(()))
-        head = [w.lower() for w in words[:2]]
-        if len(head) == 2 and (verb := self._verbs.get(" ".join(head))):
-            return Parsed(verb, Args(tuple(words[2:])))
-        if verb := self._verbs.get(head[0]):
-            return Parsed(verb, Args(tuple(words[1:])))
+        head = [w.lower() for w in head_words[:2]]
+        for size in (2, 1):
+            if len(head) >= size and (verb := self._verbs.get(" ".join(head[:size]))):
+                rest = text.split(maxsplit=size)[size] if len(text.split()) > size else ""
+                if verb.raw:
+                    return Parsed(verb, Args(tuple(rest.split()), rest.strip()))
+                return Parsed(verb, Args(tuple(tokenize(rest)), rest.strip()))
+        words = tokenize(text.strip())
         subverbs = sorted(n.split()[1] for n in self._verbs if n.split()[0] == head[0])
         if subverbs:
-            said = f"`{head[0]} {words[1]}` isn't" if len(words) > 1 else f"`{head[0]}` needs"
+            said = (
+                f"`{head[0]} {_clip(words[1])}` isn't" if len(words) > 1 else f"`{head[0]}` needs"
+            )
             raise CommandError(
                 f"{said} something I know. Try one of: "
                 + ", ".join(f"`{prefix} {head[0]} {s}`" for s in subverbs)

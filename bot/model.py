@@ -390,6 +390,7 @@ class Channel:
     ref: ChannelRef
     region: str = ""
     bot_member: bool = True
+    archive: bool = False  # an admin opted the whole channel into the archive
 
 
 # ---------------------------------------------------------------------------
@@ -492,3 +493,71 @@ class PromptPost:
     posted_at: datetime
     posted_by: str = ""  # identity of the facilitator, or "" when a schedule posted it
     schedule_id: int | None = None
+
+
+# ---------------------------------------------------------------------------
+# The discussion archive
+
+
+@dataclass(frozen=True)
+class ArchivedMessage:
+    """One message kept in the archive, in plain text, with where it belongs."""
+
+    platform: str
+    workspace: str
+    channel_id: str
+    channel_name: str
+    thread_id: str  # the thread root's message id (its own id for a root)
+    message_id: str
+    author_id: str  # identity; "" when anonymous
+    author_name: str
+    anonymous: bool
+    text: str
+    created_at: datetime
+    edited_at: datetime | None = None
+    edit_count: int = 0
+    prompt_id: str = ""
+    topic: str = ""
+    region: str = ""
+
+    @property
+    def ref(self) -> MessageRef:
+        channel = ChannelRef(self.platform, self.channel_id, self.workspace, self.channel_name)
+        root = self.thread_id if self.thread_id != self.message_id else None
+        return MessageRef(channel, self.message_id, root)
+
+
+@dataclass(frozen=True)
+class ThreadContext:
+    """What a thread is about, when the bot started it (a prompt, an event announcement)."""
+
+    prompt_id: str = ""
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class ArchiveFilter:
+    channel: str = ""  # a channel id, or a name ("#north" or "north")
+    topic: str = ""
+    region: str = ""
+    author: str = ""  # identity
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message: ArchivedMessage
+    snippet: str  # neutral markup: the matched words in **bold**
+
+
+@dataclass(frozen=True)
+class ExportLink:
+    """A one-time download of an export, for an admin who asked in chat."""
+
+    id: str
+    format: str
+    filter: ArchiveFilter
+    created_by: str
+    created_at: datetime
+    expires_at: datetime

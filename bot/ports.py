@@ -7,7 +7,7 @@ depends on these protocols only, so tests can swap in fakes and platforms stay s
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,8 +15,11 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.model import (
+    ArchivedMessage,
+    ArchiveFilter,
     Channel,
     ChannelRef,
+    ExportLink,
     Form,
     InboundEvent,
     InboxItem,
@@ -30,6 +33,8 @@ from bot.model import (
     Recurrence,
     Role,
     RoleGrant,
+    SearchHit,
+    ThreadContext,
     ThreadRef,
     UserRef,
 )
@@ -269,3 +274,57 @@ class PromptRepository(Protocol):
     async def suggest(self, suggestion: Suggestion) -> None: ...
 
     async def suggestions(self, limit: int) -> list[Suggestion]: ...
+
+
+class ArchiveRepository(Protocol):
+    async def capture(self, message: ArchivedMessage) -> bool:
+        """Keep a message; False when it is kept already (a retry)."""
+        ...
+
+    async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool: ...
+
+    async def delete(self, ref: MessageRef) -> bool:
+        """Forget a message at once, text and index entry both."""
+        ...
+
+    async def erase_author(self, identity: str) -> int: ...
+
+    async def purge_before(self, cutoff: datetime) -> int: ...
+
+    async def opt_out(self, identity: str, at: datetime) -> None: ...
+
+    async def opt_in(self, identity: str) -> bool: ...
+
+    async def opted_out(self, identity: str) -> bool: ...
+
+    async def get(self, ref: MessageRef) -> ArchivedMessage | None: ...
+
+    async def search(self, expression: str, f: ArchiveFilter, limit: int) -> list[SearchHit]: ...
+
+    async def count(self, f: ArchiveFilter) -> int: ...
+
+
+class ThreadSource(Protocol):
+    """A feature that starts threads (prompts, event announcements), saying which."""
+
+    async def thread_context(self, root: MessageRef) -> ThreadContext | None: ...
+
+
+class ArchiveReader(Protocol):
+    """Blocking, streaming reads of the archive for export; call from a worker thread."""
+
+    def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
+        """Export records in ``bot.archive_export.FIELDS`` order."""
+        ...
+
+    def authors(self, f: ArchiveFilter) -> list[tuple[str, str]]: ...
+
+    def count(self, f: ArchiveFilter) -> int: ...
+
+
+class ExportLinkRepository(Protocol):
+    async def create(self, link: ExportLink) -> None: ...
+
+    async def use(self, link_id: str, at: datetime) -> ExportLink | None: ...
+
+    async def key(self) -> bytes: ...

@@ -82,8 +82,9 @@ class Registry:
         usage: str = "",
         role: Role = Role.STAFF,
         details: str = "",
+        raw: bool = False,
     ) -> None:
-        self.commands.add(Verb(name, summary, usage, role, handler, details))
+        self.commands.add(Verb(name, summary, usage, role, handler, details, raw))
 
     def action(self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF) -> None:
         """Buttons whose action id is ``prefix`` or starts with ``prefix + ":"``."""

@@ -40,6 +40,7 @@ class Settings:
     playground: bool = True
     public_url: str = ""
     prompt_library: Path | None = None  # None: the library shipped with copbot
+    retention_days: int | None = None  # None: keep archived messages until erased
     slack: SlackSettings | None = None
 
     @classmethod
@@ -66,6 +67,7 @@ class Settings:
             ),
             playground=playground,
             public_url=_url(env.get("COPBOT_PUBLIC_URL", "")),
+            retention_days=_positive_int(env, "COPBOT_RETENTION_DAYS", 0) or None,
             prompt_library=Path(env["COPBOT_PROMPT_LIBRARY"])
             if env.get("COPBOT_PROMPT_LIBRARY", "").strip()
             else None,

@@ -7,7 +7,7 @@ from bot.model import Channel, ChannelKind, ChannelRef
 from bot.ports import Clock
 from storage.database import Database
 
-_COLUMNS = "platform, workspace, id, name, kind, region, bot_member"
+_COLUMNS = "platform, workspace, id, name, kind, region, bot_member, archive"
 
 
 class SqliteChannelRepository:
@@ -23,10 +23,11 @@ class SqliteChannelRepository:
 
         def op(db: sqlite_utils.Database) -> None:
             db.execute(
-                f"insert into channels ({_COLUMNS}, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?)"
+                f"insert into channels ({_COLUMNS}, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " on conflict (platform, workspace, id) do update set"
                 " name = excluded.name, kind = excluded.kind, region = excluded.region,"
-                " bot_member = excluded.bot_member, updated_at = excluded.updated_at",
+                " bot_member = excluded.bot_member, archive = excluded.archive,"
+                " updated_at = excluded.updated_at",
                 [
                     ref.platform,
                     ref.workspace,
@@ -35,6 +36,7 @@ class SqliteChannelRepository:
                     ref.kind.value,
                     channel.region,
                     int(channel.bot_member),
+                    int(channel.archive),
                     at,
                 ],
             )
@@ -77,8 +79,11 @@ class SqliteChannelRepository:
         return await self._db.read(op)
 
 
-def _channel(row: tuple[str, str, str, str, str, str, int]) -> Channel:
-    platform, workspace, ident, name, kind, region, member = row
+def _channel(row: tuple[str, str, str, str, str, str, int, int]) -> Channel:
+    platform, workspace, ident, name, kind, region, member, archive = row
     return Channel(
-        ChannelRef(platform, ident, workspace, name, ChannelKind(kind)), region, bool(member)
+        ChannelRef(platform, ident, workspace, name, ChannelKind(kind)),
+        region,
+        bool(member),
+        bool(archive),
     )

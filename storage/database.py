@@ -129,6 +129,15 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader_pool, self._read_sync, fn)
 
+    async def checkpoint(self) -> None:
+        """Fold the WAL into the file and truncate it, so that pages holding erased text
+        do not linger there (the file's own free pages are zeroed by secure_delete)."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._writer_pool,
+            lambda: self._db().execute("pragma wal_checkpoint(truncate)").fetchall(),
+        )
+
     async def ping(self) -> bool:
         try:
             return await self.read(lambda db: db.execute("select 1").fetchone()[0] == 1)

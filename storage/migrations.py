@@ -174,3 +174,80 @@ def playground(db: sqlite_utils.Database) -> None:
         """,
         "create index playground_by_channel on playground_messages (channel, seq)",
     )
+
+
+@MIGRATIONS(name="0004_archive")
+def archive(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        create table archive_messages (
+            id integer primary key,
+            platform text not null,
+            workspace text not null default '',
+            channel_id text not null,
+            channel_name text not null default '',
+            thread_id text not null,
+            message_id text not null,
+            author_id text,
+            author_name text not null default '',
+            anonymous integer not null default 0,
+            text text not null,
+            created_at text not null,
+            edited_at text,
+            edit_count integer not null default 0,
+            prompt_id text not null default '',
+            topic text not null default '',
+            region text not null default '',
+            -- filter words the search index keeps beside the text (see storage/archive.py)
+            tags text not null default '',
+            unique (platform, workspace, channel_id, message_id)
+        )
+        """,
+        "create index archive_by_thread"
+        " on archive_messages (platform, workspace, channel_id, thread_id, created_at)",
+        "create index archive_by_author on archive_messages (author_id)",
+        "create index archive_by_created on archive_messages (created_at)",
+        # The index lives in step with the table, in the same transaction: triggers for
+        # edits and deletes; inserts index their rows in bulk (storage/archive.py), which
+        # is several times faster than a trigger firing per row.
+        """
+        create virtual table archive_fts using fts5(
+            text, tags,
+            content = 'archive_messages', content_rowid = 'id',
+            tokenize = 'unicode61 remove_diacritics 2',
+            prefix = '2 3'
+        )
+        """,
+        # Deleting from the index removes the words at once, not at the next merge.
+        "insert into archive_fts (archive_fts, rank) values ('secure-delete', 1)",
+        # Relevance comes from the text alone, never from the filter words.
+        "insert into archive_fts (archive_fts, rank) values ('rank', 'bm25(1.0, 0.0)')",
+        """
+        create trigger archive_fts_delete after delete on archive_messages begin
+            insert into archive_fts (archive_fts, rowid, text, tags)
+            values ('delete', old.id, old.text, old.tags);
+        end
+        """,
+        """
+        create trigger archive_fts_update after update of text, tags on archive_messages begin
+            insert into archive_fts (archive_fts, rowid, text, tags)
+            values ('delete', old.id, old.text, old.tags);
+            insert into archive_fts (rowid, text, tags) values (new.id, new.text, new.tags);
+        end
+        """,
+        "create table archive_optouts (identity text primary key, since text not null)",
+        "alter table channels add column archive integer not null default 0",
+        """
+        create table export_links (
+            id text primary key,
+            format text not null,
+            filters text not null,
+            created_by text not null,
+            created_at text not null,
+            expires_at text not null,
+            used_at text
+        )
+        """,
+        "create table secrets (name text primary key, value text not null)",
+    )

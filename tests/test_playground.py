@@ -343,3 +343,59 @@ async def _public_bot_messages(pg: Playground, channel: str, n: int) -> dict[str
     state = await pg.state("sam", channel)
     public = [m for m in state["messages"] if m["bot"] and not m["private"]]
     return state if len(public) >= n else None
+
+
+async def test_the_archive_follows_the_playground_capture_edit_delete_optout_erase(
+    pg: Playground, db_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.archive_export import FIELDS
+    from bot.cli import cli
+    from bot.model import ArchiveFilter
+    from storage.archive import SqliteArchiveReader
+
+    def archive() -> list[dict[str, Any]]:
+        reader = SqliteArchiveReader(db_path)
+        return [
+            dict(zip(FIELDS, r, strict=True)) for r in reader.rows(ArchiveFilter(), by_thread=False)
+        ]
+
+    def stored() -> bytes:
+        wal = Path(f"{db_path}-wal")
+        return db_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    await pg.say("/cop prompt language", "priya", channel="north")
+    state = await pg.until(lambda: _public_bot_messages(pg, "north", 2))
+    root = state["messages"][-1]["id"]
+    kept = await pg.say("Asking beats assuming.", "sam", channel="north", thread_root=root)
+    gone = await pg.say(
+        "Something xylophonically regrettable", "sam", channel="north", thread_root=root
+    )
+    await pg.say("Priya's thought on it", "priya", channel="north", thread_root=root)
+    await pg.say("Just chatting, not in a thread", "sam", channel="north")
+    await pg.until(lambda: _archived(archive, 3))
+    await pg.post(
+        f"/messages/{kept['id']}/edit", {"as": "sam", "text": "Asking beats assuming, always."}
+    )
+    await pg.post(f"/messages/{gone['id']}/delete", {"as": "sam"})
+    await pg.until(lambda: _archived(archive, 2))
+    texts_now = sorted(r["text"] for r in archive())
+    assert texts_now == ["Asking beats assuming, always.", "Priya's thought on it"]
+    assert b"xylophonically" not in stored()
+    assert b"Just chatting" not in stored()  # never kept: copbot's file doesn't have it
+
+    await pg.say("/cop optout", "sam", channel="north")
+    await pg.until(lambda: _archived(archive, 1))
+    assert b"Asking beats assuming" not in stored()
+
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["erase", "--user", "local:priya", "--db", str(db_path)]
+    )
+    assert result.exit_code == 0 and "Erased 1 message(s)" in result.output
+    assert archive() == []
+    assert b"Priya's thought" not in stored()
+
+
+async def _archived(read: Callable[[], list[dict[str, Any]]], n: int) -> bool:
+    return len(read()) == n

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+from bot.markup import ESCAPED
 from bot.model import (
     Buttons,
     Choice,
@@ -29,7 +30,15 @@ _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
 
 def markup(text: str) -> str:
     """The neutral markup as safe HTML."""
-    out = html.escape(text, quote=True)
+    # Backslash-escaped characters are set aside first, so no rule below sees them.
+    literals: list[str] = []
+
+    def keep_literal(m: re.Match[str]) -> str:
+        literals.append(html.escape(m.group(1), quote=True))
+        return f"\x01{len(literals) - 1}\x01"
+
+    text = text.replace("\x00", "").replace("\x01", "")
+    out = html.escape(ESCAPED.sub(keep_literal, text), quote=True)
     codes: list[str] = []
 
     def keep_code(m: re.Match[str]) -> str:
@@ -41,6 +50,7 @@ def markup(text: str) -> str:
     out = _BOLD.sub(r"<strong>\1</strong>", out)
     out = _ITALIC.sub(r"<em>\1</em>", out)
     out = re.sub("\x00(\\d+)\x00", lambda m: f"<code>{codes[int(m.group(1))]}</code>", out)
+    out = re.sub("\x01(\\d+)\x01", lambda m: literals[int(m.group(1))], out)
     return out.replace("\n", "<br>")
 
 

@@ -5,6 +5,7 @@ import errno
 import logging
 import signal
 import socket
+from dataclasses import replace
 
 import click
 from aiohttp import web
@@ -51,12 +52,15 @@ def _listen(host: str, port: int) -> socket.socket:
 async def _serve(settings: Settings, sock: socket.socket) -> None:
     from bot.app import CORE, create_app
 
+    host, port = sock.getsockname()[:2]
+    if not settings.public_url:
+        # Links copbot sends (exports, the playground) point here unless told otherwise.
+        settings = replace(settings, public_url=f"http://{host}:{port}")
     app = create_app(settings)
     runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
-    host, port = sock.getsockname()[:2]
     where = f"http://{host}:{port}/"
     platforms = app[CORE].chat.platforms
     playground = " (open it in your browser for the playground)" if "local" in platforms else ""

@@ -26,6 +26,7 @@ from bot.model import (
     Role,
     ShortText,
     Text,
+    ThreadContext,
     Topic,
 )
 from bot.ports import Clock, PromptRepository, Suggestion
@@ -63,6 +64,17 @@ class PromptCatalogue:
         return prompt, library.topic(prompt.topic)
 
 
+class PromptThreads:
+    """Tells the archive which threads are prompt threads, and of which prompt."""
+
+    def __init__(self, repository: PromptRepository) -> None:
+        self._repo = repository
+
+    async def thread_context(self, root: MessageRef) -> ThreadContext | None:
+        post = await self._repo.post_for(root)
+        return ThreadContext(post.prompt_id, post.topic) if post else None
+
+
 class PromptPublisher:
     """Posts a prompt as the root of a new thread, and keeps a record of it."""
 
@@ -72,15 +84,23 @@ class PromptPublisher:
         repository: PromptRepository,
         clock: Clock,
         extra_buttons: Sequence[Button] = (),
+        notice: str = "",
     ) -> None:
         self._chat = chat
         self._repo = repository
         self._clock = clock
         # Buttons other features add under every prompt (e.g. replying anonymously).
         self._extra_buttons = tuple(extra_buttons)
+        # What other features say under every prompt ("{prefix}" is the command prefix).
+        self._notice = notice
 
     def message(
-        self, prompt: Prompt, topic: Topic | None, *, with_buttons: bool = True
+        self,
+        prompt: Prompt,
+        topic: Topic | None,
+        channel: ChannelRef | None = None,
+        *,
+        with_buttons: bool = True,
     ) -> OutgoingMessage:
         blocks: list[Text | Context | Buttons] = [Text(f"**{prompt.title}**")]
         if prompt.content_note:
@@ -92,10 +112,12 @@ class PromptPublisher:
             links = " · ".join(f"[{r.title}]({r.url})" for r in prompt.resources)
             blocks.append(Context(f"To read: {links}"))
         topic_title = topic.title if topic else prompt.topic
+        prefix = self._chat.command_prefix(channel.platform) if channel else "/cop"
+        notice = " " + self._notice.format(prefix=prefix) if self._notice else ""
         blocks.append(
             Context(
                 f"Reflection prompt · {topic_title} · Reply in this thread. None of us are "
-                "experts; we each bring our own perspective."
+                f"experts; we each bring our own perspective.{notice}"
             )
         )
         if with_buttons:
@@ -107,7 +129,7 @@ class PromptPublisher:
     async def publish(
         self, channel: ChannelRef, prompt: Prompt, topic: Topic | None, posted_by: str
     ) -> MessageRef:
-        ref = await self._chat.post(channel, self.message(prompt, topic))
+        ref = await self._chat.post(channel, self.message(prompt, topic, channel))
         await self._repo.record(
             PromptPost(prompt.id, prompt.topic, ref, self._clock.now(), posted_by)
         )
@@ -216,7 +238,9 @@ class PromptsFeature:
             raise UsageError(
                 f"There's no prompt `{args.get(0)}`. `{ix.prefix} prompts` lists the topics."
             )
-        shown = self._publisher.message(prompt, library.topic(prompt.topic), with_buttons=False)
+        shown = self._publisher.message(
+            prompt, library.topic(prompt.topic), ix.origin.channel, with_buttons=False
+        )
         await ix.reply(
             OutgoingMessage(
                 (

@@ -188,7 +188,7 @@ class SchedulesFeature:
             prompt, topic = await self._catalogue.choose(channel, payload["topic"])
         except CommandError as e:
             raise JobError(str(e)) from None
-        ref = await self._chat.post(channel, self._publisher.message(prompt, topic))
+        ref = await self._chat.post(channel, self._publisher.message(prompt, topic, channel))
         post = PromptPost(prompt.id, prompt.topic, ref, self._clock.now(), "", job.schedule_id)
         return Outcome(also=(self._prompts.recording(post, job.key),))
 

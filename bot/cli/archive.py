@@ -1,0 +1,192 @@
+"""The archive from the command line: search, export, erase."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import click
+
+from bot.archive_export import FORMATS
+from bot.cli.base import cli, db_option, identity_arg, load_settings, with_core
+from bot.model import ArchiveFilter, SearchHit
+from bot.search_query import fts_query
+from bot.services.exports import run_export
+from prompts import Library
+from storage.archive import SqliteArchiveReader
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+
+def _date(value: str | None, name: str, end: bool = False) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}' isn't a date; write it as YYYY-MM-DD", param_hint=name
+        ) from None
+    if day.tzinfo is None:
+        day = day.replace(tzinfo=UTC)
+    # --until 2026-03-31 means up to the end of that day
+    if end and len(value) == 10:
+        day = datetime.combine(day.date(), time.max, UTC)
+    return day
+
+
+def filter_options(fn: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--channel", default="", help="A channel id, or its name like '#north'."),
+            click.option("--topic", default="", help="A prompt topic, like language."),
+            click.option(
+                "--region", default="", help="north, midlands, london, south or national."
+            ),
+            click.option("--author", default="", help="An identity, like slack:U123."),
+            click.option(
+                "--since", default=None, metavar="DATE", help="From this day (YYYY-MM-DD)."
+            ),
+            click.option(
+                "--until", default=None, metavar="DATE", help="Up to this day, inclusive."
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _filter(
+    channel: str, topic: str, region: str, author: str, since: str | None, until: str | None
+) -> ArchiveFilter:
+    return ArchiveFilter(
+        channel,
+        topic,
+        region.lower(),
+        identity_arg(author) if author else "",
+        _date(since, "--since"),
+        _date(until, "--until", end=True),
+    )
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@filter_options
+@db_option
+def search(query: tuple[str, ...], limit: int, fmt: str, db: str | None, **filters: Any) -> None:
+    """Search the archive. Any text works: "quoted phrases" and prefix* are understood,
+    everything else is matched as plain words."""
+    text = " ".join(query)
+    expression = fts_query(text)
+    if expression is None:
+        raise click.BadParameter("give at least one word to look for", param_hint="QUERY")
+    chosen = _filter(**filters)
+
+    async def call(core: Core) -> list[SearchHit]:
+        return await core.archive.search(expression, chosen, limit)
+
+    hits = with_core(db, call)
+    if fmt == "json":
+        click.echo(json.dumps([_hit_json(h) for h in hits], indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo("No matches.")
+        return
+    for hit in hits:
+        m = hit.message
+        snippet = hit.snippet.replace("\x02", "[").replace("\x03", "]").replace("\n", " ")
+        who = "Anonymous" if m.anonymous else m.author_name
+        click.echo(f"{m.created_at:%Y-%m-%d} #{m.channel_name or m.channel_id}  {who}: {snippet}")
+
+
+def _hit_json(hit: SearchHit) -> dict[str, Any]:
+    m = hit.message
+    return {
+        "platform": m.platform,
+        "channel_id": m.channel_id,
+        "channel_name": m.channel_name,
+        "thread_id": m.thread_id,
+        "message_id": m.message_id,
+        "author_name": "Anonymous" if m.anonymous else m.author_name,
+        "created_at": m.created_at.isoformat(),
+        "topic": m.topic,
+        "region": m.region,
+        "snippet": hit.snippet.replace("\x02", "**").replace("\x03", "**"),
+        "text": m.text,
+    }
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of to standard output.",
+)
+@click.option(
+    "--pseudonymise", is_flag=True, help='Authors become "Participant 1, 2, …", in the text too.'
+)
+@filter_options
+@db_option
+def export(
+    fmt: str, output: Path | None, pseudonymise: bool, db: str | None, **filters: Any
+) -> None:
+    """Export the archive (admins): JSON Lines, JSON, CSV, Markdown or HTML. Deleted and
+    erased messages are never in it. Streams, so any size of archive fits in memory."""
+    chosen = _filter(**filters)
+    settings = load_settings(db)
+
+    async def call(core: Core) -> Library:
+        return await core.prompts.current()
+
+    library = with_core(db, call)
+    reader = SqliteArchiveReader(settings.db_path)
+    total = reader.count(chosen)
+    out: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        if sys.stderr.isatty():
+            with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+                written = run_export(
+                    reader,
+                    fmt,
+                    chosen,
+                    out,
+                    library.prompt,
+                    pseudonymise=pseudonymise,
+                    progress=bar.update,
+                )
+        else:
+            written = run_export(
+                reader, fmt, chosen, out, library.prompt, pseudonymise=pseudonymise
+            )
+    finally:
+        if output:
+            out.close()
+    if output:
+        click.echo(f"Exported {written} message(s) to {output}.", err=True)
+
+
+@cli.command()
+@click.option("--user", "user", required=True, help="The person's identity, like slack:U123.")
+@db_option
+def erase(user: str, db: str | None) -> None:
+    """Erase everything the archive kept of one person (admins), and keep nothing of theirs
+    from now on. The text leaves the file, its search index and its journal."""
+    identity = identity_arg(user)
+
+    async def call(core: Core) -> int:
+        await core.archive.opt_out(identity, core.clock.now())
+        return await core.archive.erase_author(identity)
+
+    erased = with_core(db, call)
+    click.echo(
+        f"Erased {erased} message(s) by {identity} from the archive. Nothing they write will "
+        f"be kept from now on (they can choose otherwise with /cop optin)."
+    )

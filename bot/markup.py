@@ -1,0 +1,21 @@
+"""The neutral markup every adapter renders: **bold**, _italic_, `code`, [label](https://url).
+
+A backslash makes the next markup character literal, so text people wrote can be shown
+inside a bot message without becoming bold, a link or code by accident.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SPECIAL = re.compile(r"([\\*_`\[\]()])")
+ESCAPED = re.compile(r"\\([\\*_`\[\]()])")  # a backslash and the character it makes literal
+
+
+def escape(text: str) -> str:
+    """Text people wrote, made literal for the markup."""
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def unescape(text: str) -> str:
+    return ESCAPED.sub(r"\1", text)

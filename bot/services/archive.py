@@ -1,0 +1,300 @@
+"""The discussion archive in chat: capture with consent, in step with edits and deletes;
+opting out and in; channels opting in; search; and the retention purge."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot.chat import Chat, PlatformUnavailable
+from bot.commands import Args, CommandError, UsageError
+from bot.interaction import Interaction
+from bot.markup import escape
+from bot.model import (
+    ArchivedMessage,
+    ArchiveFilter,
+    Channel,
+    Context,
+    Job,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+    OutgoingMessage,
+    Role,
+    SearchHit,
+    Text,
+    ThreadContext,
+)
+from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource
+from bot.router import Registry
+from bot.scheduler import JobKind, Outcome, Scheduler
+from bot.search_query import fts_query
+
+RETENTION = "archive.retention"
+HIT_START, HIT_END = "\x02", "\x03"  # how storage marks matched words in a snippet
+SEARCH_RESULTS = 5
+
+THREAD_NOTICE = (
+    "Replies here are kept in the community archive (`{prefix} optout` to leave yours out)."
+)
+
+
+class ArchiveFeature:
+    def __init__(
+        self,
+        archive: ArchiveRepository,
+        channels: ChannelRepository,
+        thread_sources: Sequence[ThreadSource],
+        chat: Chat,
+        clock: Clock,
+        scheduler: Scheduler,
+        retention_days: int | None,
+    ) -> None:
+        self._archive = archive
+        self._channels = channels
+        self._sources = tuple(thread_sources)
+        self._chat = chat
+        self._clock = clock
+        self._scheduler = scheduler
+        self._retention_days = retention_days
+        scheduler.register(JobKind(RETENTION, self._purge))
+
+    def register(self, registry: Registry) -> None:
+        registry.listen(MessagePosted, self.on_posted)
+        registry.listen(MessageEdited, self.on_edited)
+        registry.listen(MessageDeleted, self.on_deleted)
+        registry.verb(
+            "search",
+            "Search the archive of discussions (only you see the results)",
+            self.search,
+            usage="WORDS",
+            raw=True,
+            details=(
+                'Put "words in quotes" for a phrase, and end a word with * to match its '
+                "beginning, like `recruit*`."
+            ),
+        )
+        registry.verb(
+            "optout",
+            "Stop copbot keeping your messages, and erase what it kept",
+            self.opt_out,
+        )
+        registry.verb("optin", "Let copbot keep your messages in the archive again", self.opt_in)
+        registry.verb("archive", "Say what copbot keeps from this channel", self.status)
+        registry.verb(
+            "archive on",
+            "Keep every message in this channel in the archive",
+            self.channel_on,
+            role=Role.ADMIN,
+        )
+        registry.verb(
+            "archive off",
+            "Stop keeping this channel's messages (prompt threads are still kept)",
+            self.channel_off,
+            role=Role.ADMIN,
+        )
+
+    # -- capture ------------------------------------------------------------------------
+
+    async def on_posted(self, event: MessagePosted) -> None:
+        if event.from_bot or event.is_direct:
+            return
+        ref = event.message
+        root = ref.thread
+        channel, context, opted_out = await asyncio.gather(
+            self._channels.get(ref.channel),
+            self._context(MessageRef(ref.channel, root.root_id)) if root else _none(),
+            self._archive.opted_out(event.author.identity),
+        )
+        if opted_out or (context is None and not (channel and channel.archive)):
+            return
+        await self._archive.capture(
+            ArchivedMessage(
+                platform=ref.channel.platform,
+                workspace=ref.channel.workspace,
+                channel_id=ref.channel.id,
+                channel_name=ref.channel.name or (channel.ref.name if channel else ""),
+                thread_id=root.root_id if root else ref.id,
+                message_id=ref.id,
+                author_id=event.author.identity,
+                author_name=event.author.display,
+                anonymous=False,
+                text=event.text,
+                created_at=event.at,
+                prompt_id=context.prompt_id if context else "",
+                topic=context.topic if context else "",
+                region=channel.region if channel else "",
+            )
+        )
+
+    async def _context(self, root: MessageRef) -> ThreadContext | None:
+        for source in self._sources:
+            if (context := await source.thread_context(root)) is not None:
+                return context
+        return None
+
+    async def on_edited(self, event: MessageEdited) -> None:
+        await self._archive.edit(event.message, event.text, event.at)
+
+    async def on_deleted(self, event: MessageDeleted) -> None:
+        await self._archive.delete(event.message)
+
+    # -- consent ------------------------------------------------------------------------
+
+    async def opt_out(self, ix: Interaction, args: Args) -> None:
+        identity = ix.user.identity
+        already = await self._archive.opted_out(identity)
+        await self._archive.opt_out(identity, self._clock.now())
+        erased = await self._archive.erase_author(identity)
+        kept = f"I've erased the {erased} message{'s' if erased != 1 else ''} of yours I had kept"
+        if already and not erased:
+            await ix.reply(
+                "You've already opted out: I keep nothing you write. "
+                f"`{ix.prefix} optin` changes that."
+            )
+            return
+        await ix.reply(
+            f"Done. {kept}, and I won't keep what you write from now on. Your messages stay "
+            f"in the chat itself. If you change your mind, `{ix.prefix} optin`."
+        )
+
+    async def opt_in(self, ix: Interaction, args: Args) -> None:
+        if not await self._archive.opt_in(ix.user.identity):
+            await ix.reply("You're opted in already: what you write in prompt threads is kept.")
+            return
+        await ix.reply(
+            "Thank you. From now on what you write in prompt threads (and in channels that "
+            "keep an archive) is kept again. Nothing from before comes back."
+        )
+
+    async def status(self, ix: Interaction, args: Args) -> None:
+        if args:
+            raise UsageError(f"Did you mean `{ix.prefix} archive on` or `{ix.prefix} archive off`?")
+        channel = await self._channels.get(ix.origin.channel)
+        if ix.origin.channel.is_direct:
+            here = "I never keep direct messages."
+        elif channel and channel.archive:
+            here = "I keep every message in this channel in the community archive."
+        else:
+            here = (
+                "In this channel I keep only the replies in threads under my prompts, not "
+                "the rest of the conversation."
+            )
+        yours = (
+            "You've opted out, so I keep nothing you write."
+            if await self._archive.opted_out(ix.user.identity)
+            else f"Your messages are kept where I keep messages; `{ix.prefix} optout` stops that."
+        )
+        await ix.reply(f"{here} {yours} Admins can export the archive.")
+
+    async def channel_on(self, ix: Interaction, args: Args) -> None:
+        channel = await self._channel_here(ix)
+        if channel.archive:
+            await ix.reply("This channel is kept in the archive already.")
+            return
+        await self._channels.save(_with_archive(channel, True))
+        await self._chat.post(
+            channel.ref,
+            OutgoingMessage.of(
+                "From now on I'll keep the messages in this channel in the community's "
+                "archive, so the conversation can be found and shared later. Admins can "
+                "export it, for example to the community's shared space.",
+                f"If you'd rather yours weren't kept, type `{ix.prefix} optout`: I'll also "
+                "erase what I've kept of yours. Edits and deletions here are followed.",
+            ),
+        )
+        await ix.reply(
+            f"Done: {channel.ref.label} is now kept in the archive, and I've said so there."
+        )
+
+    async def channel_off(self, ix: Interaction, args: Args) -> None:
+        channel = await self._channel_here(ix)
+        if not channel.archive:
+            await ix.reply("This channel isn't being kept in the archive (beyond prompt threads).")
+            return
+        await self._channels.save(_with_archive(channel, False))
+        await self._chat.post(
+            channel.ref,
+            OutgoingMessage.of(
+                "I've stopped keeping this channel's messages in the archive. Replies under "
+                "my prompts are still kept, and what was kept before stays unless people "
+                f"opt out (`{ix.prefix} optout`)."
+            ),
+        )
+        await ix.reply(f"Done: {channel.ref.label} is no longer kept in the archive.")
+
+    async def _channel_here(self, ix: Interaction) -> Channel:
+        if ix.origin.channel.is_direct:
+            raise CommandError("Run this in the channel you mean; direct messages are never kept.")
+        channel = await self._channels.get(ix.origin.channel)
+        if channel is None or not channel.bot_member:
+            raise CommandError("I'm not a member of this channel yet; add me to it first.")
+        return channel
+
+    # -- search ---------------------------------------------------------------------------
+
+    async def search(self, ix: Interaction, args: Args) -> None:
+        expression = fts_query(args.raw)
+        if expression is None:
+            raise UsageError(f"Give me a word or two to look for, like `{ix.prefix} search bias`.")
+        hits = await self._archive.search(expression, ArchiveFilter(), SEARCH_RESULTS)
+        if not hits:
+            await ix.reply(
+                f"Nothing in the archive matches {escape(args.raw)!r}. Try fewer words, or "
+                "the start of a word with * (like `recruit*`)."
+            )
+            return
+        blocks: list[Text | Context] = [Text(f"**Top {len(hits)} from the archive**")]
+        for hit in hits:
+            blocks.append(Text(await self._result(hit)))
+        blocks.append(Context("Only you can see these results."))
+        await ix.reply(OutgoingMessage(tuple(blocks)))
+
+    async def _result(self, hit: SearchHit) -> str:
+        m = hit.message
+        where = f"#{m.channel_name}" if m.channel_name else m.channel_id
+        who = "Anonymous" if m.anonymous else (m.author_name or m.author_id)
+        when = f"{m.created_at.day} {m.created_at:%b %Y}"
+        try:
+            link = await self._chat.permalink(m.ref)
+        except PlatformUnavailable:
+            link = ""  # history imported from a platform copbot isn't connected to now
+        opened = f" · [open]({link})" if link.startswith(("https://", "http://")) else ""
+        snippet = escape(hit.snippet).replace(HIT_START, "**").replace(HIT_END, "**")
+        return f"**{escape(where)}** · {escape(who)} · {when}{opened}\n{snippet}"
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def schedule_retention(self) -> None:
+        """Keep one daily purge job in step with COPBOT_RETENTION_DAYS."""
+        existing = await self._scheduler.recurrences(RETENTION)
+        wanted = self._retention_days
+        for recurrence in existing:
+            if wanted is None or json.loads(recurrence.payload).get("days") != wanted:
+                await self._scheduler.cancel(recurrence.id)
+        if wanted is not None and not any(
+            json.loads(r.payload).get("days") == wanted for r in existing
+        ):
+            await self._scheduler.repeat(
+                RETENTION,
+                {"days": wanted},
+                "FREQ=DAILY;BYHOUR=3;BYMINUTE=30;BYSECOND=0",
+                owner="",
+                description=f"erase archived messages older than {wanted} days",
+            )
+
+    async def _purge(self, job: Job) -> Outcome:
+        days = int(json.loads(job.payload)["days"])
+        await self._archive.purge_before(self._clock.now() - timedelta(days=days))
+        return Outcome()
+
+
+def _with_archive(channel: Channel, on: bool) -> Channel:
+    return Channel(channel.ref, channel.region, channel.bot_member, archive=on)
+
+
+async def _none() -> None:
+    return None

@@ -1,0 +1,234 @@
+"""Exporting the archive: the runner shared by the command line and chat, and one-time
+download links for admins who ask in chat.
+
+A link is ``/export/<id>.<expiry>.<signature>``: the signature (HMAC-SHA256 with a key
+kept in the database) makes it unguessable and untamperable, the expiry makes it short
+lived, and the database marks it used on the first download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import io
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TextIO
+
+from aiohttp import web
+
+from bot import archive_export
+from bot.archive_export import FORMATS, THREADED, PromptLookup, Pseudonyms, Row
+from bot.chat import Chat
+from bot.commands import Args, CommandError, UsageError
+from bot.interaction import Interaction
+from bot.model import ArchiveFilter, ExportLink, OutgoingMessage, Role
+from bot.ports import ArchiveReader, Clock, ExportLinkRepository
+from bot.router import Registry
+from bot.services.prompts import PromptCatalogue
+
+LINK_LIFETIME = timedelta(minutes=15)
+CONTENT_TYPES = {
+    "jsonl": ("application/x-ndjson", "jsonl"),
+    "json": ("application/json", "json"),
+    "csv": ("text/csv", "csv"),
+    "markdown": ("text/markdown", "md"),
+    "html": ("text/html", "html"),
+}
+
+
+def run_export(
+    reader: ArchiveReader,
+    fmt: str,
+    f: ArchiveFilter,
+    out: TextIO,
+    prompt_of: PromptLookup,
+    *,
+    pseudonymise: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the selected part of the archive to ``out``; blocking, for a worker thread
+    or the command line. Returns the number of messages written."""
+    pseudonyms = Pseudonyms(reader.authors(f)) if pseudonymise else None
+    rows = archive_export.records(reader.rows(f, by_thread=fmt in THREADED), pseudonyms)
+    if progress is not None:
+        rows = _counted(rows, progress)
+    return archive_export.write(fmt, rows, out, prompt_of)
+
+
+def _counted(rows: Iterable[Row], progress: Callable[[int], None]) -> Iterator[Row]:
+    for n, row in enumerate(rows, start=1):
+        if n % 1000 == 0:
+            progress(1000)
+        yield row
+
+
+class ExportsFeature:
+    def __init__(
+        self,
+        reader: ArchiveReader,
+        links: ExportLinkRepository,
+        catalogue: PromptCatalogue,
+        chat: Chat,
+        clock: Clock,
+        public_url: str,
+    ) -> None:
+        self._reader = reader
+        self._links = links
+        self._catalogue = catalogue
+        self._chat = chat
+        self._clock = clock
+        self._public_url = public_url.rstrip("/")
+
+    def register(self, registry: Registry) -> None:
+        registry.verb(
+            "export",
+            "Get a download link for the archive, by direct message",
+            self.export,
+            usage="[jsonl|json|csv|markdown|html]",
+            role=Role.ADMIN,
+            details=(
+                "The link works once, for 15 minutes. Markdown and HTML read well and "
+                "publish easily; JSON Lines and CSV suit analysis."
+            ),
+        )
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/export/{token}", self.download)]
+
+    async def export(self, ix: Interaction, args: Args) -> None:
+        fmt = args.get(0, "markdown").lower()
+        if fmt == "md":
+            fmt = "markdown"
+        if fmt not in FORMATS or len(args) > 1:
+            raise UsageError(
+                f"`{args.text}` isn't a format I can export; pick one of {', '.join(FORMATS)}."
+            )
+        if not self._public_url:
+            raise CommandError(
+                "I can't make a download link because COPBOT_PUBLIC_URL isn't set. On the "
+                "server, `copbot export` writes the same export to a file."
+            )
+        now = self._clock.now()
+        link = ExportLink(
+            secrets.token_urlsafe(12),
+            fmt,
+            ArchiveFilter(),
+            ix.user.identity,
+            now,
+            now + LINK_LIFETIME,
+        )
+        await self._links.create(link)
+        url = f"{self._public_url}/export/{await self._token(link)}"
+        until = link.expires_at.strftime("%H:%M UTC")
+        await self._chat.send_direct(
+            ix.user,
+            OutgoingMessage.of(
+                f"Here's your export of the archive ({fmt}): [download it]({url})",
+                f"The link works once, until {until}. It holds people's words: please keep it "
+                "to yourself and store the file somewhere safe.",
+            ),
+        )
+        await ix.reply("I've sent you a download link by direct message.")
+
+    async def _token(self, link: ExportLink) -> str:
+        expires = int(link.expires_at.timestamp())
+        return f"{link.id}.{expires}.{_sign(await self._links.key(), link.id, expires)}"
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        link_id, _, rest = request.match_info["token"].partition(".")
+        expires_text, _, signature = rest.partition(".")
+        if not expires_text.isdigit() or not hmac.compare_digest(
+            signature, _sign(await self._links.key(), link_id, int(expires_text))
+        ):
+            raise web.HTTPNotFound(text="There's no export at this address.")
+        now = self._clock.now()
+        if datetime.fromtimestamp(int(expires_text), UTC) < now:
+            raise web.HTTPGone(
+                text="This link has expired. Ask copbot for a new one with /cop export."
+            )
+        link = await self._links.use(link_id, now)
+        if link is None:
+            raise web.HTTPGone(
+                text="This link has been used already. Ask copbot for a new one with /cop export."
+            )
+        content_type, suffix = CONTENT_TYPES[link.format]
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": f"{content_type}; charset=utf-8",
+                "Content-Disposition": (
+                    f'attachment; filename="copbot-archive-{now:%Y-%m-%d}.{suffix}"'
+                ),
+                "Cache-Control": "no-store",
+            }
+        )
+        await response.prepare(request)
+        library = await self._catalogue.current()
+        await _stream(
+            response,
+            lambda out: run_export(self._reader, link.format, link.filter, out, library.prompt),
+        )
+        await response.write_eof()
+        return response
+
+
+def _sign(key: bytes, link_id: str, expires: int) -> str:
+    digest = hmac.new(key, f"{link_id}.{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+class _QueueWriter(io.TextIOBase):
+    """A text stream, written from a worker thread, read as byte chunks on the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes | None]) -> None:
+        self._loop = loop
+        self._queue = queue
+        self._buffer: list[str] = []
+        self._size = 0
+        self.abandoned = False  # the download stopped; the export should too
+
+    def write(self, text: str) -> int:
+        self._buffer.append(text)
+        self._size += len(text)
+        if self._size >= 64 * 1024:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.abandoned:
+            raise ConnectionAbortedError("the download was abandoned")
+        if self._buffer:
+            chunk = "".join(self._buffer).encode()
+            self._buffer, self._size = [], 0
+            # Waits while the queue is full: the download paces the export.
+            asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop).result()
+
+
+async def _stream(response: web.StreamResponse, produce: Callable[[TextIO], int]) -> None:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+    writer = _QueueWriter(loop, queue)
+
+    def work() -> None:
+        try:
+            produce(writer)  # type: ignore[arg-type]
+            writer.flush()
+        finally:
+            asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+
+    task = loop.run_in_executor(None, work)
+    try:
+        while (chunk := await queue.get()) is not None:
+            await response.write(chunk)
+    finally:
+        writer.abandoned = True
+        while not task.done():  # let a blocked writer through, so the thread can stop
+            if not queue.empty():
+                queue.get_nowait()
+            await asyncio.sleep(0.01)
+    with contextlib.suppress(ConnectionAbortedError):
+        await task

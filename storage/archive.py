@@ -1,0 +1,390 @@
+"""The discussion archive: messages in plain text, a full-text index kept in step by
+triggers, and streaming reads for export.
+
+Search: SQLite's FTS5 scores every match when asked to ORDER BY rank, which is quick for
+rare words and slow for common ones. So relevance is ranked among the newest
+``RANK_WINDOW`` matches: one cheap probe (newest-first, which stops early) finds the
+oldest row of that window, and the ranked query is bounded below by it.
+
+Filters by channel, topic, region and author are words in a second indexed column
+(``tags``), so they narrow the match inside the index instead of row by row.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.archive_export import FIELDS
+from bot.clock import from_text, to_text
+from bot.model import ArchivedMessage, ArchiveFilter, MessageRef, SearchHit
+from storage.database import Database, connect
+
+RANK_WINDOW = 1000
+MAX_MONTHS = 36  # a longer date range hardly narrows a search
+HIT_START, HIT_END = "\x02", "\x03"
+
+COLUMNS = (
+    "platform",
+    "workspace",
+    "channel_id",
+    "channel_name",
+    "thread_id",
+    "message_id",
+    "author_id",
+    "author_name",
+    "anonymous",
+    "text",
+    "created_at",
+    "edited_at",
+    "edit_count",
+    "prompt_id",
+    "topic",
+    "region",
+)
+_SELECT = ", ".join(f"m.{c}" for c in COLUMNS)
+_EXPORT = ", ".join(f"m.{c}" for c in FIELDS)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(kind: str, value: str) -> str:
+    """A word for the index that stands for a filter value (letters and digits only, so
+    the tokenizer keeps it whole; hashed, so any value fits)."""
+    digest = hashlib.blake2s(value.lower().encode(), digest_size=6).hexdigest()
+    return f"z{kind}{digest}"
+
+
+def _month(moment: datetime) -> str:
+    return f"zm{moment.year:04d}{moment.month:02d}"
+
+
+def tags_for(m: ArchivedMessage) -> str:
+    tags = [_tag("c", m.channel_id), _tag("n", m.channel_name), _month(m.created_at)]
+    if m.topic:
+        tags.append(_tag("t", m.topic))
+    if m.region:
+        tags.append(_tag("r", m.region))
+    if m.author_id:
+        tags.append(_tag("a", m.author_id))
+    return " ".join(tags)
+
+
+def _months(since: datetime | None, until: datetime | None) -> list[str]:
+    """Month words covering [since, until), when that narrows the search at all."""
+    if since is None:
+        return []
+    end = until or datetime.now(UTC)
+    months: list[str] = []
+    year, month = since.year, since.month
+    while (year, month) <= (end.year, end.month) and len(months) <= MAX_MONTHS:
+        months.append(f"zm{year:04d}{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months if len(months) <= MAX_MONTHS else []
+
+
+def filter_tags(f: ArchiveFilter) -> list[str]:
+    """FTS5 expressions on the tags column, one a filter."""
+    tags = []
+    if f.channel:
+        name = f.channel.lstrip("#")
+        tags.append(f"({_tag('c', name)} OR {_tag('n', name)})")
+    if f.topic:
+        tags.append(_tag("t", f.topic))
+    if f.region:
+        tags.append(_tag("r", f.region))
+    if f.author:
+        tags.append(_tag("a", f.author))
+    if months := _months(f.since, f.until):
+        tags.append("(" + " OR ".join(months) + ")")
+    return tags
+
+
+def _filter_sql(f: ArchiveFilter) -> tuple[str, list[Any]]:
+    """SQL conditions on ``m`` for a filter, for reads that do not go through the index."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if f.channel:
+        clauses.append("(m.channel_id = ? or m.channel_name = ?)")
+        params += [f.channel.lstrip("#"), f.channel.lstrip("#")]
+    for column, value in (("topic", f.topic), ("region", f.region), ("author_id", f.author)):
+        if value:
+            clauses.append(f"m.{column} = ?")
+            params.append(value)
+    clauses += _date_clauses(f, params)
+    return (" and ".join(clauses) or "1"), params
+
+
+def _date_clauses(f: ArchiveFilter, params: list[Any]) -> list[str]:
+    clauses = []
+    if f.since:
+        clauses.append("m.created_at >= ?")
+        params.append(to_text(f.since))
+    if f.until:
+        clauses.append("m.created_at < ?")
+        params.append(to_text(f.until))
+    return clauses
+
+
+def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
+    (platform, workspace, channel_id, channel_name, thread_id, message_id, author_id,
+     author_name, anonymous, text, created_at, edited_at, edit_count, prompt_id, topic,
+     region) = row  # fmt: skip
+    return ArchivedMessage(
+        platform,
+        workspace,
+        channel_id,
+        channel_name,
+        thread_id,
+        message_id,
+        author_id or "",
+        author_name,
+        bool(anonymous),
+        text,
+        from_text(created_at),
+        from_text(edited_at) if edited_at else None,
+        edit_count,
+        prompt_id,
+        topic,
+        region,
+    )
+
+
+def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:
+    """Insert messages that are not in the archive yet, and index them, in the caller's
+    transaction; return how many were new."""
+    last = db.execute("select coalesce(max(id), 0) from archive_messages").fetchone()[0]
+    before = db.conn.total_changes
+    db.conn.executemany(
+        f"insert or ignore into archive_messages ({', '.join(COLUMNS)}, tags)"
+        " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                m.platform,
+                m.workspace,
+                m.channel_id,
+                m.channel_name,
+                m.thread_id,
+                m.message_id,
+                m.author_id or None,
+                m.author_name,
+                int(m.anonymous),
+                m.text,
+                to_text(m.created_at),
+                to_text(m.edited_at) if m.edited_at else None,
+                m.edit_count,
+                m.prompt_id,
+                m.topic,
+                m.region,
+                tags_for(m),
+            )
+            for m in messages
+        ],
+    )
+    added: int = db.conn.total_changes - before
+    if added:
+        # One writer, inside one transaction: the rows above `last` are exactly the new ones.
+        db.execute(
+            "insert into archive_fts (rowid, text, tags)"
+            " select id, text, tags from archive_messages where id > ?",
+            [last],
+        )
+    return added
+
+
+class SqliteArchiveRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def capture(self, message: ArchivedMessage) -> bool:
+        return bool(await self._db.write(lambda db: insert_rows(db, [message])))
+
+    async def capture_many(self, messages: list[ArchivedMessage]) -> int:
+        return await self._db.write(lambda db: insert_rows(db, messages))
+
+    async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool:
+        c = ref.channel
+
+        def op(db: sqlite_utils.Database) -> bool:
+            cur = db.execute(
+                "update archive_messages set text = ?, edited_at = ?, edit_count = edit_count + 1"
+                " where platform = ? and workspace = ? and channel_id = ? and message_id = ?",
+                [text, to_text(at), c.platform, c.workspace, c.id, ref.id],
+            )
+            return bool(cur.rowcount)
+
+        return await self._db.write(op)
+
+    async def delete(self, ref: MessageRef) -> bool:
+        c = ref.channel
+
+        def op(db: sqlite_utils.Database) -> bool:
+            cur = db.execute(
+                "delete from archive_messages"
+                " where platform = ? and workspace = ? and channel_id = ? and message_id = ?",
+                [c.platform, c.workspace, c.id, ref.id],
+            )
+            return bool(cur.rowcount)
+
+        deleted = await self._db.write(op)
+        if deleted:
+            await self._db.checkpoint()
+        return deleted
+
+    async def erase_author(self, identity: str) -> int:
+        def op(db: sqlite_utils.Database) -> int:
+            return db.execute(
+                "delete from archive_messages where author_id = ?", [identity]
+            ).rowcount
+
+        erased = await self._db.write(op)
+        await self._db.checkpoint()
+        return erased
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        def op(db: sqlite_utils.Database) -> int:
+            return db.execute(
+                "delete from archive_messages where created_at < ?", [to_text(cutoff)]
+            ).rowcount
+
+        purged = await self._db.write(op)
+        if purged:
+            await self._db.checkpoint()
+        return purged
+
+    async def opt_out(self, identity: str, at: datetime) -> None:
+        await self._db.write(
+            lambda db: db.execute(
+                "insert or ignore into archive_optouts (identity, since) values (?, ?)",
+                [identity, to_text(at)],
+            )
+        )
+
+    async def opt_in(self, identity: str) -> bool:
+        return await self._db.write(
+            lambda db: bool(
+                db.execute("delete from archive_optouts where identity = ?", [identity]).rowcount
+            )
+        )
+
+    async def opted_out(self, identity: str) -> bool:
+        return await self._db.read(
+            lambda db: (
+                db.execute(
+                    "select 1 from archive_optouts where identity = ?", [identity]
+                ).fetchone()
+                is not None
+            )
+        )
+
+    async def get(self, ref: MessageRef) -> ArchivedMessage | None:
+        c = ref.channel
+
+        def op(db: sqlite_utils.Database) -> ArchivedMessage | None:
+            row = db.execute(
+                f"select {_SELECT} from archive_messages m where platform = ? and workspace = ?"
+                " and channel_id = ? and message_id = ?",
+                [c.platform, c.workspace, c.id, ref.id],
+            ).fetchone()
+            return message_from_row(row) if row else None
+
+        return await self._db.read(op)
+
+    async def search(self, expression: str, f: ArchiveFilter, limit: int) -> list[SearchHit]:
+        return await self._db.read(lambda db: search(db.conn, expression, f, limit))
+
+    async def count(self, f: ArchiveFilter) -> int:
+        where, params = _filter_sql(f)
+        return await self._db.read(
+            lambda db: db.execute(
+                f"select count(*) from archive_messages m where {where}", params
+            ).fetchone()[0]
+        )
+
+
+def search(conn: Any, expression: str, f: ArchiveFilter, limit: int) -> list[SearchHit]:
+    """Ranked matches for an FTS5 ``expression`` (see bot/search_query.py) and a filter."""
+    match = " AND ".join([expression, *(f"tags : {t}" for t in filter_tags(f))])
+    params: list[Any] = []
+    dates = _date_clauses(f, params)
+    date_sql = "".join(f" and {c}" for c in dates)
+    probe = conn.execute(
+        (
+            "select f.rowid from archive_fts f join archive_messages m on m.id = f.rowid"
+            f" where archive_fts match ?{date_sql} order by f.rowid desc limit 1 offset ?"
+            if dates
+            else "select rowid from archive_fts where archive_fts match ?"
+            " order by rowid desc limit 1 offset ?"
+        ),
+        [match, *params, RANK_WINDOW - 1],
+    ).fetchone()
+    floor_sql = " and f.rowid >= ?" if probe else ""
+    rows = conn.execute(
+        f"select {_SELECT}, snippet(archive_fts, 0, '{HIT_START}', '{HIT_END}', '…', 24)"
+        " from archive_fts f join archive_messages m on m.id = f.rowid"
+        f" where archive_fts match ?{floor_sql}{date_sql} order by f.rank limit ?",
+        [match, *([probe[0]] if probe else []), *params, limit],
+    ).fetchall()
+    return [SearchHit(message_from_row(r[:-1]), r[-1]) for r in rows]
+
+
+def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
+    """Every archived row the filter selects, as export records (``FIELDS`` order), read
+    on a connection of its own so that memory stays flat however large the archive is."""
+    where, params = _filter_sql(f)
+    order = (
+        "m.platform, m.workspace, m.channel_id, m.thread_id, m.created_at" if by_thread else "m.id"
+    )
+    conn = connect(path)
+    try:
+        cursor = conn.execute(
+            f"select {_EXPORT} from archive_messages m where {where} order by {order}", params
+        )
+        while batch := cursor.fetchmany(1000):
+            yield from batch
+    finally:
+        conn.close()
+
+
+def authors(path: Path, f: ArchiveFilter) -> list[tuple[str, str]]:
+    """(identity, name) of everyone who wrote in the selection, in order of first message."""
+    where, params = _filter_sql(f)
+    conn = connect(path)
+    try:
+        return [
+            (r[0], r[1])
+            for r in conn.execute(
+                f"select author_id, author_name, min(id) as first from archive_messages m"
+                f" where {where} and author_id is not null group by author_id order by first",
+                params,
+            )
+        ]
+    finally:
+        conn.close()
+
+
+class SqliteArchiveReader:
+    """Blocking, streaming reads for export; call from a worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
+        return stream(self._path, f, by_thread)
+
+    def authors(self, f: ArchiveFilter) -> list[tuple[str, str]]:
+        return authors(self._path, f)
+
+    def count(self, f: ArchiveFilter) -> int:
+        where, params = _filter_sql(f)
+        conn = connect(self._path)
+        try:
+            row = conn.execute(f"select count(*) from archive_messages m where {where}", params)
+            return int(row.fetchone()[0])
+        finally:
+            conn.close()

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import from_text, to_text
+from bot.model import ArchiveFilter, ExportLink
+from storage.database import Database
+
+_KEY = "export-link-key"
+
+
+class SqliteExportLinkRepository:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, link: ExportLink) -> None:
+        await self._db.write(
+            lambda db: db.execute(
+                "insert into export_links (id, format, filters, created_by, created_at,"
+                " expires_at) values (?, ?, ?, ?, ?, ?)",
+                [
+                    link.id,
+                    link.format,
+                    json.dumps(_filter_json(link.filter)),
+                    link.created_by,
+                    to_text(link.created_at),
+                    to_text(link.expires_at),
+                ],
+            )
+        )
+
+    async def use(self, link_id: str, at: datetime) -> ExportLink | None:
+        """Mark a link used and return it; None when unknown or used already (one use only:
+        the check and the mark are one statement, so two clicks can't both win)."""
+
+        def op(db: sqlite_utils.Database) -> ExportLink | None:
+            cur = db.execute(
+                "update export_links set used_at = ? where id = ? and used_at is null",
+                [to_text(at), link_id],
+            )
+            if not cur.rowcount:
+                return None
+            row = db.execute(
+                "select id, format, filters, created_by, created_at, expires_at"
+                " from export_links where id = ?",
+                [link_id],
+            ).fetchone()
+            return _link(row)
+
+        return await self._db.write(op)
+
+    async def key(self) -> bytes:
+        """The secret that signs links, made on first use and kept in the database."""
+
+        def op(db: sqlite_utils.Database) -> str:
+            db.execute(
+                "insert or ignore into secrets (name, value) values (?, ?)",
+                [_KEY, secrets.token_hex(32)],
+            )
+            return str(db.execute("select value from secrets where name = ?", [_KEY]).fetchone()[0])
+
+        return bytes.fromhex(await self._db.write(op))
+
+
+def _filter_json(f: ArchiveFilter) -> dict[str, Any]:
+    return {
+        "channel": f.channel,
+        "topic": f.topic,
+        "region": f.region,
+        "author": f.author,
+        "since": to_text(f.since) if f.since else None,
+        "until": to_text(f.until) if f.until else None,
+    }
+
+
+def _link(row: tuple[Any, ...]) -> ExportLink:
+    ident, fmt, filters, by, created, expires = row
+    raw = json.loads(filters)
+    f = ArchiveFilter(
+        raw["channel"],
+        raw["topic"],
+        raw["region"],
+        raw["author"],
+        from_text(raw["since"]) if raw["since"] else None,
+        from_text(raw["until"]) if raw["until"] else None,
+    )
+    return ExportLink(ident, fmt, f, by, from_text(created), from_text(expires))

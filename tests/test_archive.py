@@ -1,0 +1,276 @@
+"""Capture with consent, in step with edits and deletes; opting out; real erasure;
+retention; search in chat; export links."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.model import (
+    ChannelKind,
+    ChannelRef,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    MessageRef,
+    Role,
+    UserRef,
+)
+from bot.settings import Settings
+from storage.archive import SqliteArchiveReader
+from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
+
+SECRET_WORD = "quizzaciously"  # unlike any other word here, so a byte scan can find it
+
+
+async def prompt_thread(bot: Harness, channel: ChannelRef = NORTH) -> MessageRef:
+    await bot.join(channel)
+    sent = await bot.command("prompt language", ALEX, channel=channel)
+    [post] = [s for s in sent if s.kind == "post"]
+    assert post.ref is not None
+    return post.ref
+
+
+async def say(
+    bot: Harness,
+    text: str,
+    root: MessageRef | None,
+    user: UserRef = SAM,
+    channel: ChannelRef = NORTH,
+    ident: str | None = None,
+) -> MessageRef:
+    ident = ident or bot.event_id()
+    ref = MessageRef(channel, ident, root.id if root else None)
+    await bot.deliver(MessagePosted(f"ev-{ident}", ref, user, text, bot.clock.now()))
+    return ref
+
+
+def archived(bot: Harness) -> list[dict]:
+    from bot.archive_export import FIELDS
+
+    return [
+        dict(zip(FIELDS, row, strict=False))
+        for row in SqliteArchiveReader(bot.core.db.path).rows(_all(), by_thread=False)
+    ]
+
+
+def _all():
+    from bot.model import ArchiveFilter
+
+    return ArchiveFilter()
+
+
+def file_bytes(path: Path) -> bytes:
+    wal = Path(f"{path}-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+async def test_replies_in_prompt_threads_are_kept_with_their_prompt(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    await say(bot, "We ask people how they describe themselves.", root)
+    await say(bot, "A top-level message, not in a prompt thread", None)
+    other_root = await say(bot, "someone's own thread", None, PRIYA)
+    await say(bot, "a reply in someone's own thread", other_root)
+    [kept] = archived(bot)
+    assert kept["text"] == "We ask people how they describe themselves."
+    assert kept["thread_id"] == root.id
+    assert kept["author_id"] == "test:sam" and kept["author_name"] == "Sam"
+    assert kept["prompt_id"].startswith("language-") and kept["topic"] == "language"
+    assert kept["region"] == "north" and kept["channel_name"] == "north"
+    assert kept["created_at"] == "2026-11-25T09:00:00.000000Z"
+
+
+async def test_bots_and_direct_messages_are_never_kept(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    ref = MessageRef(NORTH, "b1", root.id)
+    await bot.deliver(
+        MessagePosted(
+            "ev-b1", ref, UserRef("test", "B0"), "a bot reply", bot.clock.now(), from_bot=True
+        )
+    )
+    dm = ChannelRef("test", "D1", "T1", kind=ChannelKind.DIRECT)
+    await say(bot, "a direct message", None, channel=dm)
+    assert archived(bot) == []
+
+
+async def test_a_retried_event_is_kept_once(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    await say(bot, "once only", root, ident="m1")
+    await say(bot, "once only", root, ident="m1")  # same message, new delivery
+    assert [r["text"] for r in archived(bot)] == ["once only"]
+
+
+async def test_edits_replace_the_text_and_deletes_remove_it(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    first = await say(bot, "first draft", root)
+    second = await say(bot, f"this has {SECRET_WORD} in it", root)
+    await bot.deliver(
+        MessageEdited("ev-edit", first, "second draft", bot.clock.now() + timedelta(minutes=1))
+    )
+    await bot.deliver(MessageDeleted("ev-del", second, bot.clock.now()))
+    [kept] = archived(bot)
+    assert kept["text"] == "second draft" and kept["edited_at"] == "2026-11-25T09:01:00.000000Z"
+    assert await bot.core.archive.get(first) is not None
+    assert (await bot.core.archive.get(first)).edit_count == 1  # type: ignore[union-attr]
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+    assert b"first draft" not in file_bytes(bot.core.db.path)
+
+
+async def test_opting_out_erases_for_real_and_stops_capture(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    await say(bot, f"I said {SECRET_WORD} once", root)
+    await say(bot, "Priya's reply stays", root, PRIYA)
+    text = await bot.reply_text("optout", SAM)
+    assert "I've erased the 1 message of yours" in text
+    await say(bot, "written after opting out", root)
+    assert [r["author_id"] for r in archived(bot)] == ["test:priya"]
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+    assert await bot.core.archive.search('text : ("' + SECRET_WORD + '")', _all(), 5) == []
+    assert "already opted out" in await bot.reply_text("optout", SAM)
+    assert "kept again" in await bot.reply_text("optin", SAM)
+    await say(bot, "written after opting in", root)
+    assert "written after opting in" in [r["text"] for r in archived(bot)]
+
+
+async def test_an_admin_opts_a_channel_in_with_a_notice_and_out_again(bot: Harness) -> None:
+    await bot.join(GENERAL)
+    assert "is for admins" in await bot.reply_text("archive on", PRIYA)
+    sent = await bot.command("archive on", ALEX)
+    [notice] = [s for s in sent if s.kind == "post"]
+    assert notice.channel == GENERAL and "`/cop optout`" in notice.text
+    await say(bot, "a top-level message", None, channel=GENERAL)
+    assert "every message in this channel" in await bot.reply_text("archive", SAM, channel=GENERAL)
+    await bot.command("archive off", ALEX)
+    await say(bot, "after it was turned off", None, channel=GENERAL)
+    assert [r["text"] for r in archived(bot)] == ["a top-level message"]
+    await bot.join(GENERAL)  # rejoining does not turn it back on
+    await say(bot, "after rejoining", None, channel=GENERAL)
+    assert len(archived(bot)) == 1
+
+
+async def test_prompts_tell_people_replies_are_kept(bot: Harness) -> None:
+    await bot.join(NORTH)
+    [post] = [s for s in await bot.command("prompt", ALEX, channel=NORTH) if s.kind == "post"]
+    assert (
+        "Replies here are kept in the community archive (`/cop optout` to leave yours out)."
+        in post.text
+    )
+
+
+async def test_retention_purges_old_messages_daily(db_path: Path) -> None:
+    h = Harness.open(
+        db_path, Settings(db_path=db_path, admins=frozenset({ALEX.identity}), retention_days=30)
+    )
+    try:
+        for step in h.core.on_start:
+            await step()
+        for step in h.core.on_start:  # a restart doesn't queue a second purge
+            await step()
+        [job] = await h.core.scheduler.recurrences("archive.retention")
+        root = await prompt_thread(h)
+        await say(h, f"old {SECRET_WORD}", root)
+        h.clock.advance(timedelta(days=31))
+        await say(h, "recent", root)
+        h.clock.set(datetime(2026, 12, 27, 3, 30, tzinfo=UTC))
+        await h.tick()
+        assert [r["text"] for r in archived(h)] == ["recent"]
+        assert SECRET_WORD.encode() not in file_bytes(db_path)
+        assert job.description == "erase archived messages older than 30 days"
+    finally:
+        h.close()
+
+
+async def test_search_in_chat_is_private_ranked_and_linked(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    await say(bot, "Bias shows up in job matching", root)
+    await say(bot, "bias, bias, bias: first impressions and **bias**", root, PRIYA)
+    await say(bot, "nothing relevant", root)
+    sent = await bot.command("search bias", SAM)
+    [answer] = sent
+    assert answer.kind == "respond" and answer.user == SAM
+    lines = answer.text.splitlines()
+    assert lines[0] == "**Top 2 from the archive**"
+    assert lines[1].startswith(
+        "**#north** · Priya · 25 Nov 2026 · [open](https://chat.example/C-north/"
+    )
+    assert "\\*\\*" in lines[2]  # what people wrote is escaped, never formatting
+    assert "**bias**" in lines[2]  # the match is highlighted
+    assert "Only you can see these results." in answer.text
+    nothing = await bot.reply_text('search "unbalanced', SAM)
+    assert nothing.startswith("Nothing in the archive matches")
+    assert "Give me a word or two" in await bot.reply_text("search ***", SAM)
+
+
+async def test_export_links_work_once_and_expire(db_path: Path) -> None:
+    h = Harness.open(
+        db_path,
+        Settings(
+            db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+        ),
+    )
+    try:
+        root = await prompt_thread(h)
+        await say(h, "kept for the export", root)
+        assert "is for admins" in await h.reply_text("export", SAM)
+        assert "isn't a format" in await h.reply_text("export pdf", ALEX)
+        assert "direct message" in await h.reply_text("export jsonl", ALEX)
+        [dm] = h.adapter.of_kind("direct")
+        assert dm.user == ALEX and "works once" in dm.text
+        url = dm.text.split("](", 1)[1].split(")", 1)[0]
+        path = url.removeprefix("http://copbot.test")
+        app = web.Application()
+        app.router.add_routes(h.core.exports.routes())
+        async with TestClient(TestServer(app)) as client:
+            tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
+            assert (await client.get(tampered)).status == 404
+            first = await client.get(path)
+            assert first.status == 200
+            assert "kept for the export" in await first.text()
+            assert first.headers["Content-Disposition"].startswith(
+                'attachment; filename="copbot-archive-'
+            )
+            again = await client.get(path)
+            assert again.status == 410 and "used already" in await again.text()
+            await h.reply_text("export html", ALEX)
+            url2 = h.adapter.of_kind("direct")[-1].text.split("](", 1)[1].split(")", 1)[0]
+            h.clock.advance(timedelta(minutes=16))
+            late = await client.get(url2.removeprefix("http://copbot.test"))
+            assert late.status == 410 and "expired" in await late.text()
+    finally:
+        h.close()
+
+
+async def test_export_without_a_public_address_says_what_to_do(bot: Harness) -> None:
+    text = await bot.reply_text("export", ALEX)
+    assert "COPBOT_PUBLIC_URL isn't set" in text and "`copbot export`" in text
+
+
+def test_the_search_query_plan_uses_the_index_and_no_temporary_sort(db_path: Path) -> None:
+    from storage.database import Database, connect
+
+    Database.open(db_path).close()
+    conn = connect(db_path)
+    plan = " | ".join(
+        row[3]
+        for row in conn.execute(
+            "explain query plan select m.id from archive_fts f join archive_messages m"
+            " on m.id = f.rowid where archive_fts match ? and f.rowid >= ? order by f.rank limit 5",
+            ['text : ("bias")', 1],
+        )
+    )
+    conn.close()
+    assert "VIRTUAL TABLE INDEX" in plan and ":M" in plan
+    assert "TEMP B-TREE" not in plan
+    assert "SCAN m" not in plan
+
+
+@pytest.mark.parametrize("role", [Role.STAFF])
+async def test_anyone_can_ask_what_is_kept(bot: Harness, role: Role) -> None:
+    await bot.join(NORTH)
+    text = await bot.reply_text("archive", SAM, channel=NORTH)
+    assert "only the replies in threads under my prompts" in text
+    assert "`/cop optout` stops that" in text

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.model import ArchivedMessage, ArchiveFilter
+from bot.search_query import fts_query, parse_terms
+from storage.archive import insert_rows, search
+from storage.database import Database, connect, transaction
+
+AT = datetime(2026, 3, 1, tzinfo=UTC)
+TEXTS = [
+    "We talked about unconscious bias in job matching",
+    "Café culture and the vocational profile",
+    "Recruitment fairs: who do we recruit, who recruits us?",
+    "bias bias bias: it came up again and again",
+    "Nothing to see here",
+]
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory: pytest.TempPathFactory):
+    path: Path = tmp_path_factory.mktemp("q") / "copbot.db"
+    Database.open(path).close()
+    c = connect(path)
+    db = sqlite_utils.Database(c)
+    with transaction(db):
+        insert_rows(
+            db,
+            [
+                ArchivedMessage(
+                    "local",
+                    "",
+                    "north",
+                    "north",
+                    f"m{i}",
+                    f"m{i}",
+                    "local:sam",
+                    "Sam",
+                    False,
+                    t,
+                    AT,
+                )
+                for i, t in enumerate(TEXTS)
+            ],
+        )
+    yield c
+    c.close()
+
+
+def found(conn, text: str) -> list[str]:
+    expression = fts_query(text)
+    assert expression is not None
+    return [h.message.text for h in search(conn, expression, ArchiveFilter(), 10)]
+
+
+def test_words_phrases_and_prefixes(conn) -> None:
+    assert found(conn, "bias")[0] == TEXTS[3]  # the most relevant first
+    assert set(found(conn, "bias")) == {TEXTS[0], TEXTS[3]}
+    assert found(conn, '"job matching"') == [TEXTS[0]]
+    assert found(conn, '"matching job"') == []
+    assert set(found(conn, "recruit*")) == {TEXTS[2]}
+    assert found(conn, "cafe") == [TEXTS[1]]  # diacritics don't matter
+    assert found(conn, "CAFÉ Vocational") == [TEXTS[1]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"unbalanced quote bias',
+        "bias AND",
+        "OR bias",
+        "NEAR(bias job)",
+        "*",
+        "text:bias",
+        "tags:zr123",
+        "bias\x00\x07\x1b",
+        "^bias",
+        "-bias +job",
+        "((bias",
+        '""',
+        "a* b*",
+    ],
+)
+def test_fts_syntax_in_what_people_type_is_literal_and_never_an_error(conn, text: str) -> None:
+    expression = fts_query(text)
+    if expression is not None:
+        search(conn, expression, ArchiveFilter(), 5)
+
+
+def test_operators_are_words_not_syntax(conn) -> None:
+    # "and" is a word to find: only the message with both words matches
+    assert found(conn, "bias AND") == [TEXTS[3]]
+    assert found(conn, "job OR profile") == []
+    assert found(conn, "text:bias") == []  # no column called "text" is searched for "bias"
+
+
+def test_nothing_to_search_for() -> None:
+    assert fts_query("   ") is None
+    assert fts_query("*** !!! ---") is None
+    assert fts_query('"" ""') is None
+
+
+def test_short_prefixes_are_plain_words() -> None:
+    assert [t.prefix for t in parse_terms("a* ab*")] == [False, True]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_is_a_valid_search(conn, text: str) -> None:
+    expression = fts_query(text)
+    if expression is not None:
+        search(conn, expression, ArchiveFilter(region="north"), 5)
