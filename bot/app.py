@@ -22,7 +22,7 @@ from bot.chat import Chat
 from bot.clock import SystemClock
 from bot.inbox import Inbox
 from bot.model import Role
-from bot.ports import ChatAdapter, Clock
+from bot.ports import ChatAdapter, Clock, HistorySource
 from bot.roles import Roles
 from bot.router import Feature, Registry, Router
 from bot.scheduler import Scheduler, SchedulerSettings
@@ -150,6 +150,13 @@ def build_core(
         exports,
         on_start=(archive_feature.schedule_retention,),
     )
+
+
+def slack_history(path: Path) -> HistorySource:
+    """A Slack export to import (a zip or its folder)."""
+    from adapters.slack.history import SlackExport
+
+    return SlackExport(path)
 
 
 def load_prompt_library(settings: Settings) -> Library:

@@ -38,6 +38,7 @@ from bot.model import (
     ThreadRef,
     UserRef,
 )
+from bot.search_query import Term
 
 
 class DeliveryError(Exception):
@@ -281,6 +282,12 @@ class ArchiveRepository(Protocol):
         """Keep a message; False when it is kept already (a retry)."""
         ...
 
+    async def capture_many(self, messages: list[ArchivedMessage]) -> int:
+        """Keep those not kept already, in one transaction; return how many were new."""
+        ...
+
+    async def opted_out_all(self) -> frozenset[str]: ...
+
     async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool: ...
 
     async def delete(self, ref: MessageRef) -> bool:
@@ -299,7 +306,9 @@ class ArchiveRepository(Protocol):
 
     async def get(self, ref: MessageRef) -> ArchivedMessage | None: ...
 
-    async def search(self, expression: str, f: ArchiveFilter, limit: int) -> list[SearchHit]: ...
+    async def search(self, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
+        """The best matches by relevance (see bot/ranking.py)."""
+        ...
 
     async def count(self, f: ArchiveFilter) -> int: ...
 
@@ -328,3 +337,24 @@ class ExportLinkRepository(Protocol):
     async def use(self, link_id: str, at: datetime) -> ExportLink | None: ...
 
     async def key(self) -> bytes: ...
+
+
+class HistoryUnreadable(Exception):
+    """A history file (a platform's export) can't be read; the message says why."""
+
+
+class HistorySource(Protocol):
+    """A platform's exported history, read as neutral archive messages."""
+
+    def day_files(self) -> int:
+        """How many units of work there are, for a progress bar."""
+        ...
+
+    def messages(
+        self,
+        progress: Callable[[int], None] | None = None,
+        region_of: Callable[[str], str] | None = None,
+    ) -> Iterator[ArchivedMessage]:
+        """Messages in time order; ``region_of`` names a channel's region (a plain function:
+        it may be sent to a worker process)."""
+        ...

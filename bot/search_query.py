@@ -1,4 +1,4 @@
-"""What people type into search, made into a safe SQLite FTS5 query.
+"""What people type into search, read as terms that make a safe SQLite FTS5 query.
 
 Any text is a valid search. Words are matched as words: FTS5's own syntax (AND, OR, NOT,
 NEAR, column filters, parentheses, ^, +) is never interpreted, so nothing anyone types can
@@ -42,15 +42,6 @@ def parse_terms(text: str) -> list[Term]:
             word = m.group(0).rstrip("*")
             terms.append(Term((word,), prefix=bool(m.group(1)) and len(word) >= _MIN_PREFIX))
     return terms
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 expression over the ``text`` column for what someone typed; None when
-    there is no word in it to look for."""
-    terms = parse_terms(text)
-    if not terms:
-        return None
-    return "text : (" + " AND ".join(t.fts() for t in terms) + ")"
 
 
 def describe(text: str) -> str:

@@ -1,10 +1,12 @@
-"""The discussion archive: messages in plain text, a full-text index kept in step by
-triggers, and streaming reads for export.
+"""The discussion archive: messages in plain text, a full-text index kept in step with
+them in the same transaction, and streaming reads for export.
 
-Search: SQLite's FTS5 scores every match when asked to ORDER BY rank, which is quick for
-rare words and slow for common ones. So relevance is ranked among the newest
-``RANK_WINDOW`` matches: one cheap probe (newest-first, which stops early) finds the
-oldest row of that window, and the ranked query is bounded below by it.
+Search: FTS5 finds matches fast, newest first. Asking it to ORDER BY rank would score
+every match (and count every row holding each word, to weigh it) before the first
+result: fine for rare words, hundreds of milliseconds for common ones. So relevance is
+ranked among the newest ``RANK_WINDOW`` matches (all of them, for most searches): one
+newest-first probe, which stops early, finds where that window starts; bot/ranking.py
+ranks what is in it.
 
 Filters by channel, topic, region and author are words in a second indexed column
 (``tags``), so they narrow the match inside the index instead of row by row.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +26,15 @@ import sqlite_utils
 from bot.archive_export import FIELDS
 from bot.clock import from_text, to_text
 from bot.model import ArchivedMessage, ArchiveFilter, MessageRef, SearchHit
+from bot.ranking import HIT_END, HIT_START, rank, snippet
+from bot.search_query import Term
 from storage.database import Database, connect
 
-RANK_WINDOW = 1000
+RANK_WINDOW = 1000  # candidates SQLite ranks: all matches, or the newest this many
+COMMON_WINDOW = 300  # candidates ranked in Python when a phrase is common
+FREQUENCY_SAMPLE = 200
+CHEAP_TO_WEIGH = 100_000  # rows bm25() may count to weigh a query's phrases (~5 ms)
 MAX_MONTHS = 36  # a longer date range hardly narrows a search
-HIT_START, HIT_END = "\x02", "\x03"
 
 COLUMNS = (
     "platform",
@@ -272,6 +278,11 @@ class SqliteArchiveRepository:
             )
         )
 
+    async def opted_out_all(self) -> frozenset[str]:
+        return await self._db.read(
+            lambda db: frozenset(r[0] for r in db.execute("select identity from archive_optouts"))
+        )
+
     async def opted_out(self, identity: str) -> bool:
         return await self._db.read(
             lambda db: (
@@ -295,8 +306,8 @@ class SqliteArchiveRepository:
 
         return await self._db.read(op)
 
-    async def search(self, expression: str, f: ArchiveFilter, limit: int) -> list[SearchHit]:
-        return await self._db.read(lambda db: search(db.conn, expression, f, limit))
+    async def search(self, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
+        return await self._db.read(lambda db: search(db.conn, terms, f, limit))
 
     async def count(self, f: ArchiveFilter) -> int:
         where, params = _filter_sql(f)
@@ -307,39 +318,99 @@ class SqliteArchiveRepository:
         )
 
 
-def search(conn: Any, expression: str, f: ArchiveFilter, limit: int) -> list[SearchHit]:
-    """Ranked matches for an FTS5 ``expression`` (see bot/search_query.py) and a filter."""
-    match = " AND ".join([expression, *(f"tags : {t}" for t in filter_tags(f))])
+def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
+    """The best ``limit`` matches of ``terms`` within a filter, by relevance (BM25).
+
+    Every query here is bounded, whatever the archive's size: one small newest-first probe
+    a phrase estimates how common it is; when all are uncommon enough to weigh cheaply,
+    SQLite ranks (ORDER BY rank) the newest ``RANK_WINDOW`` matches; otherwise the newest
+    ``COMMON_WINDOW`` matches are ranked by bot/ranking.py with the estimates.
+    """
+    if not terms:
+        return []
+    phrases = [f"text : ({t.fts()})" for t in terms] + [f"tags : {t}" for t in filter_tags(f)]
+    match = " AND ".join(phrases)
     params: list[Any] = []
     dates = _date_clauses(f, params)
     date_sql = "".join(f" and {c}" for c in dates)
-    probe = conn.execute(
-        (
-            "select f.rowid from archive_fts f join archive_messages m on m.id = f.rowid"
-            f" where archive_fts match ?{date_sql} order by f.rowid desc limit 1 offset ?"
-            if dates
-            else "select rowid from archive_fts where archive_fts match ?"
-            " order by rowid desc limit 1 offset ?"
-        ),
-        [match, *params, RANK_WINDOW - 1],
-    ).fetchone()
-    floor_sql = " and f.rowid >= ?" if probe else ""
-    rows = conn.execute(
-        f"select {_SELECT}, snippet(archive_fts, 0, '{HIT_START}', '{HIT_END}', '…', 24)"
-        " from archive_fts f join archive_messages m on m.id = f.rowid"
-        f" where archive_fts match ?{floor_sql}{date_sql} order by f.rank limit ?",
-        [match, *([probe[0]] if probe else []), *params, limit],
+    join = " join archive_messages m on m.id = f.rowid"
+    documents = max(1, conn.execute("select max(id) from archive_messages").fetchone()[0] or 1)
+    # How common each term is (for its weight), and how much bm25() would read to weigh it:
+    # a phrase costs what reading each of its words does.
+    frequencies, cost = [], 0
+    for term in terms:
+        if len(term.words) > 1:
+            each = [_frequency(conn, f'text : ("{w}")', documents) for w in term.words]
+            frequencies.append(min(each))
+            cost += sum(each)
+        else:
+            frequencies.append(_frequency(conn, f"text : ({term.fts()})", documents))
+            cost += frequencies[-1]
+    cost += sum(_frequency(conn, f"tags : {tag}", documents) for tag in filter_tags(f))
+    if cost <= CHEAP_TO_WEIGH:
+        floor = _nth_newest(conn, match, RANK_WINDOW, join if dates else "", date_sql, params)
+        rows = conn.execute(
+            f"select {_SELECT}, snippet(archive_fts, 0, '{HIT_START}', '{HIT_END}', '…', 24)"
+            f" from archive_fts f{join} where archive_fts match ?"
+            f"{' and f.rowid >= ?' if floor else ''}{date_sql} order by f.rank limit ?",
+            [match, *([floor] if floor else []), *params, limit],
+        ).fetchall()
+        return [SearchHit(message_from_row(r[:-1]), r[-1]) for r in rows]
+    floor = _nth_newest(conn, match, COMMON_WINDOW, join if dates else "", date_sql, params)
+    window = conn.execute(
+        f"select f.rowid, f.text from archive_fts f{join if dates else ''}"
+        f" where archive_fts match ?{' and f.rowid >= ?' if floor else ''}{date_sql}",
+        [match, *([floor] if floor else []), *params],
     ).fetchall()
-    return [SearchHit(message_from_row(r[:-1]), r[-1]) for r in rows]
+    best = rank(window, terms, frequencies, documents, limit)
+    if not best:
+        return []
+    rows = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            f"select m.id, {_SELECT} from archive_messages m"
+            f" where m.id in ({','.join('?' * len(best))})",
+            [b.rowid for b in best],
+        )
+    }
+    text = COLUMNS.index("text")
+    return [
+        SearchHit(message_from_row(rows[b.rowid]), snippet(rows[b.rowid][text], terms))
+        for b in best
+        if b.rowid in rows
+    ]
+
+
+def _nth_newest(
+    conn: Any, match: str, n: int, join: str, date_sql: str, params: list[Any]
+) -> int | None:
+    """The rowid of the n-th newest match, or None when there are fewer than n."""
+    row = conn.execute(
+        f"select f.rowid from archive_fts f{join} where archive_fts match ?{date_sql}"
+        " order by f.rowid desc limit 1 offset ?",
+        [match, *params, n - 1],
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def _frequency(conn: Any, match: str, documents: int) -> int:
+    """How many messages hold a phrase: counted when few, else estimated from how far back
+    its newest ``FREQUENCY_SAMPLE`` matches reach."""
+    floor = _nth_newest(conn, match, FREQUENCY_SAMPLE, "", "", [])
+    if floor is None:
+        return int(
+            conn.execute(
+                "select count(*) from archive_fts where archive_fts match ?", [match]
+            ).fetchone()[0]
+        )
+    return min(documents, round(FREQUENCY_SAMPLE * documents / max(1, documents - floor + 1)))
 
 
 def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
     """Every archived row the filter selects, as export records (``FIELDS`` order), read
     on a connection of its own so that memory stays flat however large the archive is."""
     where, params = _filter_sql(f)
-    order = (
-        "m.platform, m.workspace, m.channel_id, m.thread_id, m.created_at" if by_thread else "m.id"
-    )
+    order = "m.channel_id, m.thread_id, m.created_at" if by_thread else "m.id"
     conn = connect(path)
     try:
         cursor = conn.execute(

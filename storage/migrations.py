@@ -204,10 +204,9 @@ def archive(db: sqlite_utils.Database) -> None:
             unique (platform, workspace, channel_id, message_id)
         )
         """,
-        "create index archive_by_thread"
-        " on archive_messages (platform, workspace, channel_id, thread_id, created_at)",
-        "create index archive_by_author on archive_messages (author_id)",
-        "create index archive_by_created on archive_messages (created_at)",
+        # Exports read threads in order. Erasure by author and the nightly retention purge
+        # scan instead: rare work, not worth slowing every insert with another index.
+        "create index archive_by_thread on archive_messages (channel_id, thread_id, created_at)",
         # The index lives in step with the table, in the same transaction: triggers for
         # edits and deletes; inserts index their rows in bulk (storage/archive.py), which
         # is several times faster than a trigger firing per row.

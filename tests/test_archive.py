@@ -20,6 +20,7 @@ from bot.model import (
     Role,
     UserRef,
 )
+from bot.search_query import parse_terms
 from bot.settings import Settings
 from storage.archive import SqliteArchiveReader
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
@@ -129,7 +130,7 @@ async def test_opting_out_erases_for_real_and_stops_capture(bot: Harness) -> Non
     await say(bot, "written after opting out", root)
     assert [r["author_id"] for r in archived(bot)] == ["test:priya"]
     assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
-    assert await bot.core.archive.search('text : ("' + SECRET_WORD + '")', _all(), 5) == []
+    assert await bot.core.archive.search(parse_terms(SECRET_WORD), _all(), 5) == []
     assert "already opted out" in await bot.reply_text("optout", SAM)
     assert "kept again" in await bot.reply_text("optin", SAM)
     await say(bot, "written after opting in", root)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from bot.cli import cli
+from storage import sqlite as sqlite3  # one SQLite library per process: see storage/sqlite.py
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.inbox import Inbox
 from bot.interaction import Interaction
 from bot.model import FormSubmitted, InboundEvent, MessagePosted, MessageRef, Origin
+from storage import sqlite as sqlite3  # one SQLite library per process: see storage/sqlite.py
 from storage.database import Database
 from storage.inbox import SqliteInboxRepository
 from tests.support.fakes import ManualClock

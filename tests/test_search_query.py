@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.model import ArchivedMessage, ArchiveFilter
-from bot.search_query import fts_query, parse_terms
+from bot.search_query import parse_terms
 from storage.archive import insert_rows, search
 from storage.database import Database, connect, transaction
 
@@ -54,9 +54,9 @@ def conn(tmp_path_factory: pytest.TempPathFactory):
 
 
 def found(conn, text: str) -> list[str]:
-    expression = fts_query(text)
-    assert expression is not None
-    return [h.message.text for h in search(conn, expression, ArchiveFilter(), 10)]
+    terms = parse_terms(text)
+    assert terms
+    return [h.message.text for h in search(conn, terms, ArchiveFilter(), 10)]
 
 
 def test_words_phrases_and_prefixes(conn) -> None:
@@ -88,9 +88,7 @@ def test_words_phrases_and_prefixes(conn) -> None:
     ],
 )
 def test_fts_syntax_in_what_people_type_is_literal_and_never_an_error(conn, text: str) -> None:
-    expression = fts_query(text)
-    if expression is not None:
-        search(conn, expression, ArchiveFilter(), 5)
+    search(conn, parse_terms(text), ArchiveFilter(), 5)
 
 
 def test_operators_are_words_not_syntax(conn) -> None:
@@ -101,9 +99,9 @@ def test_operators_are_words_not_syntax(conn) -> None:
 
 
 def test_nothing_to_search_for() -> None:
-    assert fts_query("   ") is None
-    assert fts_query("*** !!! ---") is None
-    assert fts_query('"" ""') is None
+    assert parse_terms("   ") == []
+    assert parse_terms("*** !!! ---") == []
+    assert parse_terms('"" ""') == []
 
 
 def test_short_prefixes_are_plain_words() -> None:
@@ -113,6 +111,4 @@ def test_short_prefixes_are_plain_words() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
 def test_any_text_is_a_valid_search(conn, text: str) -> None:
-    expression = fts_query(text)
-    if expression is not None:
-        search(conn, expression, ArchiveFilter(region="north"), 5)
+    search(conn, parse_terms(text), ArchiveFilter(region="north"), 5)

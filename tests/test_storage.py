@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ def database(db_path: Path):
 
 def test_opening_applies_every_named_migration_once(db_path: Path) -> None:
     Database.open(db_path).close()
-    conn = sqlite3.connect(db_path)
+    conn = sqlite.connect(db_path)
     applied = [r[0] for r in conn.execute("select name from _sqlite_migrations order by rowid")]
     assert applied == [m.name for m in MIGRATIONS.pending(sqlite_utils.Database(":memory:"))]
     assert migrate(db_path) == []  # nothing left to do
@@ -35,7 +34,7 @@ def test_opening_applies_every_named_migration_once(db_path: Path) -> None:
 
 
 def test_the_file_is_plain_sqlite_in_wal_mode(db_path: Path, database: Database) -> None:
-    conn = sqlite3.connect(db_path)
+    conn = sqlite.connect(db_path)
     assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
     assert {"roles", "channels", "inbox", "jobs", "recurrences"} <= set(
         sqlite_utils.Database(conn).table_names()

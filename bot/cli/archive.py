@@ -13,7 +13,7 @@ import click
 from bot.archive_export import FORMATS
 from bot.cli.base import cli, db_option, identity_arg, load_settings, with_core
 from bot.model import ArchiveFilter, SearchHit
-from bot.search_query import fts_query
+from bot.search_query import parse_terms
 from bot.services.exports import run_export
 from prompts import Library
 from storage.archive import SqliteArchiveReader
@@ -82,14 +82,13 @@ def _filter(
 def search(query: tuple[str, ...], limit: int, fmt: str, db: str | None, **filters: Any) -> None:
     """Search the archive. Any text works: "quoted phrases" and prefix* are understood,
     everything else is matched as plain words."""
-    text = " ".join(query)
-    expression = fts_query(text)
-    if expression is None:
+    terms = parse_terms(" ".join(query))
+    if not terms:
         raise click.BadParameter("give at least one word to look for", param_hint="QUERY")
     chosen = _filter(**filters)
 
     async def call(core: Core) -> list[SearchHit]:
-        return await core.archive.search(expression, chosen, limit)
+        return await core.archive.search(terms, chosen, limit)
 
     hits = with_core(db, call)
     if fmt == "json":
@@ -189,4 +188,42 @@ def erase(user: str, db: str | None) -> None:
     click.echo(
         f"Erased {erased} message(s) by {identity} from the archive. Nothing they write will "
         f"be kept from now on (they can choose otherwise with /cop optin)."
+    )
+
+
+@cli.group("import")
+def import_() -> None:
+    """Bring history into the archive."""
+
+
+@import_.command("slack-export")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@db_option
+def import_slack_export(path: Path, db: str | None) -> None:
+    """Load a Slack export (the zip, or its unpacked folder, in Slack's standard layout) into
+    the archive, threads intact. Running it twice adds nothing new."""
+    from bot.app import slack_history
+    from bot.ports import HistoryUnreadable
+    from bot.services.channels import region_from_name
+    from bot.services.history import HistoryImport
+
+    source = slack_history(path)
+
+    async def call(core: Core) -> Any:
+        importer = HistoryImport(core.archive)
+        try:
+            if sys.stderr.isatty():
+                with click.progressbar(
+                    length=source.day_files(), label="Importing", file=sys.stderr
+                ) as bar:
+                    return await importer.run(source.messages(bar.update, region_from_name))
+            return await importer.run(source.messages(region_of=region_from_name))
+        except HistoryUnreadable as e:
+            raise click.ClickException(str(e)) from None
+
+    result = with_core(db, call)
+    click.echo(
+        f"Read {result.read} message(s): {result.added} added to the archive, "
+        f"{result.read - result.added - result.skipped} already there"
+        + (f", {result.skipped} skipped (their authors opted out)." if result.skipped else ".")
     )

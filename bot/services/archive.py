@@ -29,12 +29,12 @@ from bot.model import (
     ThreadContext,
 )
 from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource
+from bot.ranking import HIT_END, HIT_START
 from bot.router import Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
-from bot.search_query import fts_query
+from bot.search_query import parse_terms
 
 RETENTION = "archive.retention"
-HIT_START, HIT_END = "\x02", "\x03"  # how storage marks matched words in a snippet
 SEARCH_RESULTS = 5
 
 THREAD_NOTICE = (
@@ -237,10 +237,10 @@ class ArchiveFeature:
     # -- search ---------------------------------------------------------------------------
 
     async def search(self, ix: Interaction, args: Args) -> None:
-        expression = fts_query(args.raw)
-        if expression is None:
+        terms = parse_terms(args.raw)
+        if not terms:
             raise UsageError(f"Give me a word or two to look for, like `{ix.prefix} search bias`.")
-        hits = await self._archive.search(expression, ArchiveFilter(), SEARCH_RESULTS)
+        hits = await self._archive.search(terms, ArchiveFilter(), SEARCH_RESULTS)
         if not hits:
             await ix.reply(
                 f"Nothing in the archive matches {escape(args.raw)!r}. Try fewer words, or "

@@ -1,0 +1,351 @@
+"""The Slack adapter: slack-bolt on the shared aiohttp server (or Socket Mode) for what comes
+in, the Web API for what goes out.
+
+Inbound, every listener does the same three things in this order: translate the payload
+(``translate.py``), commit the event to the durable inbox, and only then acknowledge. bolt runs
+with ``process_before_response``, so Slack's 200 (or Socket Mode's envelope ack) leaves after
+the commit: an event Slack thinks delivered is on disk, and an event it retries (same
+``event_id``) is recognised by the inbox and acknowledged again without a second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, tzinfo
+from typing import Any, Protocol
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks, metadata
+from adapters.slack.directory import Directory
+from adapters.slack.errors import NOT_HERE, code_of, delivery_error, place
+from adapters.slack.pacing import Pacer
+from adapters.slack.translate import (
+    PRIVATE_CHANNEL_NAMES,
+    Lookups,
+    Me,
+    Names,
+    from_block_actions,
+    from_command,
+    from_event,
+    from_view_submission,
+    lookups_for_event,
+    lookups_for_interaction,
+)
+from adapters.slack.wiring import make_bolt, make_client
+from bot.model import (
+    ChannelKind,
+    ChannelRef,
+    Context,
+    Form,
+    InboundEvent,
+    MessageRef,
+    Origin,
+    OutgoingMessage,
+    ThreadRef,
+    UserRef,
+)
+from bot.ports import Capability, Clock, DeliveryError, EventSink
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+PATH = "/slack/events"
+
+
+class Credentials(Protocol):
+    """What the adapter needs from configuration (``bot.settings.SlackSettings`` fits)."""
+
+    @property
+    def bot_token(self) -> str: ...
+
+    @property
+    def signing_secret(self) -> str: ...
+
+    @property
+    def app_token(self) -> str: ...
+
+    @property
+    def api_url(self) -> str: ...
+
+
+class SlackAdapter:
+    platform = PLATFORM
+    command_prefix = "/cop"
+    capabilities = frozenset(
+        {Capability.PRIVATE_REPLIES, Capability.FORMS, Capability.PERMALINKS, Capability.HOME_TAB}
+    )
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        clock: Clock,
+        *,
+        timezone: tzinfo = UTC,
+        pacer: Pacer | None = None,
+        name_budget: float = 1.0,
+    ) -> None:
+        self._client: AsyncWebClient = make_client(credentials.bot_token, credentials.api_url)
+        self._clock = clock
+        self._timezone = timezone
+        self._pacer = pacer or Pacer()
+        self._directory = Directory(self._client, name_budget)
+        self._app_token = credentials.app_token
+        self._verifier = (
+            SignatureVerifier(credentials.signing_secret)
+            if credentials.signing_secret and not self._app_token
+            else None
+        )
+        self._bolt = make_bolt(
+            self._client,
+            credentials.signing_secret,
+            on_event=self._on_event,
+            on_command=self._on_command,
+            on_action=self._on_action,
+            on_view=self._on_view,
+        )
+        self._socket: AsyncSocketModeHandler | None = None
+        self._sink: EventSink | None = None
+        self._me = Me("", "", "")
+        self._direct: dict[str, str] = {}  # user id -> the id of copbot's DM with them
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self._app_token)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [] if self.socket_mode else [web.post(PATH, self._http)]
+
+    async def start(self, sink: EventSink) -> None:
+        # One connection pool for every Web API call (bolt's per-request clients share it
+        # too), instead of a new connection and TLS handshake per call.
+        self._client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._client.timeout)
+        )
+        try:
+            self._me = await self._who_am_i()
+            self._sink = sink
+            if self.socket_mode:
+                # Built here: the Socket Mode client needs a running event loop.
+                self._socket = AsyncSocketModeHandler(self._bolt, self._app_token)
+                await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await self.stop()  # nobody else will: the app stops only adapters that started
+            raise
+        log.info("connected to Slack workspace %s as @%s", self._me.team_id, self._me.name)
+
+    async def stop(self) -> None:
+        self._sink = None
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        await self._directory.close()
+        if self._client.session is not None:
+            await self._client.session.close()
+            self._client.session = None
+
+    async def _who_am_i(self) -> Me:
+        try:
+            answer = await self._client.auth_test()
+        except SlackApiError as e:
+            raise RuntimeError(
+                f"Slack refused copbot's bot token ({code_of(e)}); check SLACK_BOT_TOKEN "
+                "is the app's current Bot User OAuth Token (xoxb-…)"
+            ) from None
+        return Me(
+            str(answer.get("user_id") or ""),
+            str(answer.get("bot_id") or ""),
+            str(answer.get("team_id") or ""),
+            str(answer.get("user") or "copbot"),
+        )
+
+    # -- inbound --------------------------------------------------------------------
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        body = await request.text()
+        if not self._signed(body, request):
+            # bolt would check too; checking first keeps a stranger's body out of every log.
+            log.warning(
+                "refused a request to %s: its Slack signature did not check out "
+                "(%d bytes, not logged)",
+                request.path,
+                len(body),
+            )
+            return web.json_response({"error": "invalid request"}, status=401)
+        if self._sink is None:
+            raise web.HTTPServiceUnavailable(text="copbot is starting or stopping")
+        return await to_aiohttp_response(
+            await self._bolt.async_dispatch(await to_bolt_request(request))
+        )
+
+    def _signed(self, body: str, request: web.Request) -> bool:
+        if self._verifier is None:
+            return False
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        try:
+            return self._verifier.is_valid(body, timestamp, signature)
+        except ValueError:  # a timestamp that isn't a number
+            return False
+
+    async def _on_event(self, body: dict[str, Any], ack: AsyncAck) -> None:
+        names = await self._names(lookups_for_event(body))
+        await self._accept(from_event(body, self._me, names, self._clock.now()))
+        await ack()
+
+    async def _on_command(self, body: dict[str, Any], ack: AsyncAck) -> None:
+        name = str(body.get("channel_name") or "")
+        if name not in PRIVATE_CHANNEL_NAMES:
+            self._directory.remember_channel(str(body.get("channel_id") or ""), name)
+        names = await self._names(Lookups(frozenset({str(body.get("user_id") or "")})))
+        await self._accept(from_command(body, names, self._clock.now()))
+        await ack()
+
+    async def _on_action(self, body: dict[str, Any], ack: AsyncAck) -> None:
+        names = await self._names(lookups_for_interaction(body))
+        await self._accept(from_block_actions(body, names, self._clock.now()))
+        await ack()
+
+    async def _on_view(self, body: dict[str, Any], ack: AsyncAck) -> None:
+        # No name lookups for a form: it may be anonymous, and its origin travelled with it.
+        await self._accept(from_view_submission(body, Names(), self._clock.now()))
+        await ack()  # an empty answer closes the modal
+
+    async def _names(self, lookups: Lookups) -> Names:
+        users, channels = await asyncio.gather(
+            self._directory.users(lookups.users), self._directory.channels(lookups.channels)
+        )
+        return Names(users, channels)
+
+    async def _accept(self, event: InboundEvent | None) -> None:
+        if event is None:
+            return
+        if self._sink is None:
+            # Unacknowledged, so Slack delivers it again once copbot is running.
+            raise RuntimeError("copbot is not accepting Slack events right now")
+        if not await self._sink(event):
+            log.info("Slack delivered %s again; it was already accepted", event.event_id)
+
+    # -- outbound -------------------------------------------------------------------
+
+    async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        return MessageRef(channel, await self._say(channel, message))
+
+    async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
+        ts = await self._say(thread.channel, message, thread_ts=thread.root_id)
+        return MessageRef(thread.channel, ts, thread.root_id)
+
+    async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
+        channel = await self._dm(user)
+        return MessageRef(channel, await self._say(channel, message))
+
+    async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        if origin.channel.is_direct or not origin.channel.id:
+            # In a DM (or with no channel at all) a normal message is private and stays put.
+            await self.send_direct(origin.user, message)
+            return
+        extra: dict[str, Any] = {"thread_ts": origin.thread.root_id} if origin.thread else {}
+        try:
+            # Not paced: Slack's one-a-second guidance is for chat.postMessage, and someone
+            # is waiting for this answer.
+            await self._client.chat_postEphemeral(
+                channel=origin.channel.id,
+                user=origin.user.id,
+                **blocks.message_payload(message),
+                **extra,
+            )
+        except SlackApiError as e:
+            if code_of(e) not in NOT_HERE:
+                raise
+            # e.g. /cop in a private channel or a DM copbot isn't part of.
+            log.info("answering by DM: Slack refused a private reply (%s)", code_of(e))
+            where = self._named(origin.channel)
+            note = Context(f"I couldn't answer you in {place(where)}, so I'm replying here.")
+            await self.send_direct(origin.user, replace(message, blocks=(note, *message.blocks)))
+
+    async def open_form(self, origin: Origin, form: Form) -> None:
+        if not origin.handle:
+            raise DeliveryError(
+                "I can only open a form straight after you use /cop or press a button. "
+                "Please try again that way."
+            )
+        view = blocks.modal(form, metadata.encode(form.context, origin), self._timezone)
+        with self._refusals(origin.channel):
+            await self._client.views_open(trigger_id=origin.handle, view=view)
+
+    async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
+        with self._refusals(ref.channel):
+            await self._client.chat_update(
+                channel=ref.channel.id, ts=ref.id, **blocks.message_payload(message)
+            )
+
+    async def delete(self, ref: MessageRef) -> None:
+        # Deleting a message that is already gone is done, not failed.
+        with self._refusals(ref.channel, ignore=frozenset({"message_not_found"})):
+            await self._client.chat_delete(channel=ref.channel.id, ts=ref.id)
+
+    async def permalink(self, ref: MessageRef) -> str:
+        try:
+            answer = await self._client.chat_getPermalink(channel=ref.channel.id, message_ts=ref.id)
+        except SlackApiError as e:
+            log.info("Slack gave no permalink (%s)", code_of(e))
+            return ""
+        return str(answer.get("permalink") or "")
+
+    async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None:
+        await self._client.views_publish(user_id=user.id, view=blocks.home_view(message))
+
+    # -- helpers --------------------------------------------------------------------
+
+    async def _say(self, channel: ChannelRef, message: OutgoingMessage, **extra: Any) -> str:
+        async with self._pacer.turn(channel.id):
+            with self._refusals(channel):
+                answer = await self._client.chat_postMessage(
+                    channel=channel.id,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    **blocks.message_payload(message),
+                    **extra,
+                )
+        return str(answer["ts"])
+
+    async def _dm(self, user: UserRef) -> ChannelRef:
+        channel_id = self._direct.get(user.id)
+        if channel_id is None:
+            answer = await self._client.conversations_open(users=user.id)
+            channel_id = str((answer.get("channel") or {}).get("id") or "")
+            self._direct[user.id] = channel_id
+        return ChannelRef(PLATFORM, channel_id, self._me.team_id, "", ChannelKind.DIRECT)
+
+    @contextmanager
+    def _refusals(
+        self, channel: ChannelRef, ignore: frozenset[str] = frozenset()
+    ) -> Iterator[None]:
+        """Slack's refusals people can act on become a DeliveryError worded for them."""
+        try:
+            yield
+        except SlackApiError as e:
+            if code_of(e) in ignore:
+                return
+            refusal = delivery_error(e, self._named(channel), self._me.name)
+            if refusal is None:
+                raise
+            raise refusal from e
+
+    def _named(self, channel: ChannelRef) -> ChannelRef:
+        if channel.name:
+            return channel
+        return replace(channel, name=self._directory.channel_name(channel.id))

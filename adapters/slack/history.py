@@ -1,0 +1,255 @@
+"""Reading a Slack export (Slack's standard layout, zipped or unpacked) as neutral archive
+messages: ``channels.json``, ``users.json`` and ``<channel>/<YYYY-MM-DD>.json`` files.
+
+Only people's messages come through, threads intact (a reply's thread is its
+``thread_ts``); joins, leaves, bots and tombstones of deleted messages are skipped. Files
+are read day by day across channels, so rows reach the archive in time order, as live
+messages do.
+
+A large export is parsed in a worker process: parsing is Python work that would otherwise
+hold this process's interpreter lock against the thread writing to SQLite, so the two
+would take turns instead of sharing the machine's cores.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import zipfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapters.slack.text import plain_text
+from bot.model import ArchivedMessage
+from bot.ports import HistoryUnreadable
+
+PLATFORM = "slack"
+_SKIPPED = frozenset(
+    {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
+     "bot_message", "tombstone", "pinned_item", "reminder_add"}
+)  # fmt: skip
+CHUNK = 250  # day files a worker parses at a time
+IN_FLIGHT = 4  # chunks parsed ahead of the writer: memory stays bounded
+WORKER_THRESHOLD = 400  # smaller exports are parsed in-process: a worker costs ~0.3 s to start
+
+Region = Callable[[str], str]
+
+
+class ExportError(HistoryUnreadable):
+    """The file isn't a Slack export copbot can read; the message says why."""
+
+
+@dataclass(frozen=True)
+class SlackExport:
+    path: Path
+
+    def day_files(self) -> int:
+        """How many channel-day files the export holds (for a progress bar)."""
+        return len(_open(self.path).days())
+
+    def messages(
+        self,
+        progress: Callable[[int], None] | None = None,
+        region_of: Region | None = None,
+    ) -> Iterator[ArchivedMessage]:
+        """Every person's message in the export, day by day across channels."""
+        files = _open(self.path)
+        days = files.days()
+        region_of = region_of or _no_region
+        reader = _Reader(files, region_of)  # fails early, with a sentence, on a non-export
+        chunks = [days[i : i + CHUNK] for i in range(0, len(days), CHUNK)]
+        if len(days) < WORKER_THRESHOLD:
+            for chunk in chunks:
+                yield from (ArchivedMessage(*row) for row in reader.rows(chunk))
+                if progress is not None:
+                    progress(len(chunk))
+            return
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with ProcessPoolExecutor(
+            1, mp_context=context, initializer=_start_worker, initargs=(self.path, region_of)
+        ) as pool:
+            pending: deque[tuple[int, Future[list[tuple[Any, ...]]]]] = deque()
+            todo = iter(chunks)
+            for chunk in todo:
+                pending.append((len(chunk), pool.submit(_worker_rows, chunk)))
+                if len(pending) >= IN_FLIGHT:
+                    break
+            while pending:
+                size, future = pending.popleft()
+                rows = future.result()
+                next_chunk = next(todo, None)
+                if next_chunk is not None:
+                    pending.append((len(next_chunk), pool.submit(_worker_rows, next_chunk)))
+                yield from (ArchivedMessage(*row) for row in rows)
+                if progress is not None:
+                    progress(size)
+
+
+class _Reader:
+    """The export's people and channels, and the rows of its day files."""
+
+    def __init__(self, files: _Files, region_of: Region) -> None:
+        try:
+            channels = {c["name"]: c["id"] for c in files.load("channels.json")}
+            people = files.load("users.json")
+        except KeyError as e:
+            raise ExportError(f"{files.where} has no {e.args[0]}: is it a Slack export?") from None
+        self._files = files
+        self._channels = channels
+        self._by_id = {cid: name for name, cid in channels.items()}
+        self._names = {u["id"]: _name(u) for u in people}
+        self._workspace = next((u.get("team_id", "") for u in people if u.get("team_id")), "")
+        self._region = {name: region_of(name) for name in channels}
+
+    def rows(self, days: Iterable[str]) -> list[tuple[Any, ...]]:
+        """ArchivedMessage fields, in order, for every message of these day files."""
+        rows = []
+        for day in days:
+            channel_name = day.split("/", 1)[0]
+            channel_id = self._channels.get(channel_name)
+            if channel_id is None:
+                continue
+            for raw in self._files.load(day):
+                row = self._row(raw, channel_id, channel_name)
+                if row is not None:
+                    rows.append(row)
+        return rows
+
+    def _row(
+        self, raw: dict[str, Any], channel_id: str, channel_name: str
+    ) -> tuple[Any, ...] | None:
+        if raw.get("type") != "message" or raw.get("subtype") in _SKIPPED or raw.get("bot_id"):
+            return None
+        user, ts = raw.get("user"), raw.get("ts")
+        if not user or not ts:
+            return None
+        text = raw.get("text") or ""
+        if "<" in text or "&" in text:
+            text = plain_text(text, self._names, self._by_id)
+        if not text.strip():
+            return None  # e.g. a file shared with no comment
+        edited = raw.get("edited") or {}
+        return (
+            PLATFORM,
+            raw.get("team") or self._workspace,
+            channel_id,
+            channel_name,
+            raw.get("thread_ts") or ts,
+            ts,
+            f"{PLATFORM}:{user}",
+            self._names.get(user) or raw.get("user_name") or user,
+            False,
+            text,
+            _moment(ts),
+            _moment(edited["ts"]) if edited.get("ts") else None,
+            1 if edited else 0,
+            "",
+            "",
+            self._region.get(channel_name, ""),
+        )
+
+
+# The worker process's reader, made once when the worker starts (per process, not shared).
+_worker: _Reader | None = None
+
+
+def _start_worker(path: Path, region_of: Region) -> None:
+    global _worker
+    _worker = _Reader(_open(path), region_of)
+
+
+def _worker_rows(days: list[str]) -> list[tuple[Any, ...]]:
+    assert _worker is not None
+    return _worker.rows(days)
+
+
+def _no_region(channel_name: str) -> str:
+    return ""
+
+
+def _name(user: dict[str, Any]) -> str:
+    profile = user.get("profile") or {}
+    return str(
+        profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+        or user.get("name") or user["id"]
+    )  # fmt: skip
+
+
+def _moment(ts: str) -> datetime:
+    return datetime.fromtimestamp(float(ts), UTC)
+
+
+def _open(path: Path) -> _Files:
+    if path.is_dir():
+        return _Folder(path)
+    if zipfile.is_zipfile(path):
+        return _Zip(path)
+    raise ExportError(f"{path} is neither a folder nor a zip file from a Slack export")
+
+
+class _Files:
+    where: str
+
+    def load(self, name: str) -> Any:
+        raise NotImplementedError
+
+    def days(self) -> list[str]:
+        raise NotImplementedError
+
+
+class _Folder(_Files):
+    def __init__(self, root: Path) -> None:
+        self.where = str(root)
+        self._root = str(root)
+
+    def load(self, name: str) -> Any:
+        try:
+            with open(os.path.join(self._root, name), "rb") as f:
+                return _parse(name, f.read())
+        except FileNotFoundError:
+            raise KeyError(name) from None
+
+    def days(self) -> list[str]:
+        found = []
+        for channel in os.scandir(self._root):
+            if channel.is_dir():
+                found += [
+                    f"{channel.name}/{day.name}"
+                    for day in os.scandir(channel.path)
+                    if day.name.endswith(".json")
+                ]
+        return _in_time_order(found)
+
+
+class _Zip(_Files):
+    def __init__(self, path: Path) -> None:
+        self.where = str(path)
+        self._zip = zipfile.ZipFile(path)
+        self._names = set(self._zip.namelist())
+
+    def load(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        return _parse(name, self._zip.read(name))
+
+    def days(self) -> list[str]:
+        return _in_time_order(n for n in self._names if n.count("/") == 1 and n.endswith(".json"))
+
+
+def _in_time_order(names: Iterable[str]) -> list[str]:
+    """Day by day across channels (not channel by channel), so the archive's rows arrive
+    in time order, as live messages do: search's "newest matches" rely on it."""
+    return sorted(names, key=lambda n: (n.rsplit("/", 1)[-1], n))
+
+
+def _parse(name: str, data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ExportError(f"{name} in the export isn't valid JSON ({e})") from None

@@ -1,0 +1,61 @@
+"""What a modal carries from ``views.open`` to its ``view_submission``: Slack returns a view's
+``private_metadata`` unchanged, so the form's context and where it was opened travel there and
+the answer can go back to the same channel and thread. No database row is needed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.model import ChannelKind, ChannelRef, Origin, ThreadRef
+
+PLATFORM = "slack"
+LIMIT = 3000  # Slack's limit on private_metadata
+
+
+@dataclass(frozen=True)
+class FormOrigin:
+    context: str
+    channel: ChannelRef
+    thread: ThreadRef | None = None
+
+
+def encode(context: str, origin: Origin) -> str:
+    channel = origin.channel
+    doc = {
+        "v": 1,
+        "context": context,
+        "channel": channel.id,
+        "name": channel.name,
+        "team": channel.workspace,
+        "direct": channel.is_direct,
+        "thread": origin.thread.root_id if origin.thread else None,
+    }
+    text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    if len(text) > LIMIT:
+        # A form's context is an id or two; anything this long is a bug worth hearing about.
+        raise ValueError(f"form context is too long for Slack ({len(text)} > {LIMIT} characters)")
+    return text
+
+
+def decode(text: str, team: str) -> FormOrigin:
+    """The form's origin; a modal copbot did not open (or garbled metadata) reads as a DM."""
+    try:
+        doc = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    kind = (
+        ChannelKind.DIRECT if doc.get("direct") or not doc.get("channel") else ChannelKind.CHANNEL
+    )
+    channel = ChannelRef(
+        PLATFORM,
+        str(doc.get("channel") or ""),
+        str(doc.get("team") or team),
+        str(doc.get("name") or ""),
+        kind,
+    )
+    root = doc.get("thread")
+    thread = ThreadRef(channel, str(root)) if root else None
+    return FormOrigin(str(doc.get("context") or ""), channel, thread)

@@ -1,0 +1,89 @@
+"""The Slack SDKs, set up the way copbot needs them.
+
+- The Web API client retries a 429 after Slack's Retry-After, and nothing else: a 429 is the
+  one failure after which Slack has certainly not posted, so retrying cannot post twice.
+- The bolt app answers Slack only after the listener returns (``process_before_response``),
+  which is after the event is committed to the inbox: an acknowledged event is never lost.
+- Logs never carry a token, and never the body of a request that failed its signature check.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+Listener = Callable[[dict[str, Any], AsyncAck], Awaitable[None]]
+
+API_LOG = "adapters.slack.api"
+BOLT_LOG = "adapters.slack.bolt"
+RATE_LIMIT_RETRIES = 2
+
+_SECRETS = re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+|(?<=ticket=)[^&'\"\s]+")
+REJECTED = "Refused a request whose Slack signature did not check out (its body is not logged)"
+
+
+class Redact(logging.Filter):
+    """Scrubs tokens from the SDKs' log lines, and the rejected body from bolt's.
+
+    bolt logs a request that fails verification with its whole body at INFO; that body is
+    whatever a stranger sent, so its record is replaced by a fixed sentence.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.endswith(".RequestVerification"):
+            record.msg, record.args = REJECTED, ()
+            return True
+        message = record.getMessage()
+        scrubbed = _SECRETS.sub("(redacted)", message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
+def _logger(name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, Redact) for f in logger.filters):
+        logger.addFilter(Redact())
+    return logger
+
+
+def make_client(token: str, api_url: str = "") -> AsyncWebClient:
+    kwargs: dict[str, Any] = {"base_url": api_url} if api_url else {}
+    return AsyncWebClient(
+        token=token,
+        logger=_logger(API_LOG),
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+        **kwargs,
+    )
+
+
+def make_bolt(
+    client: AsyncWebClient,
+    signing_secret: str,
+    *,
+    on_event: Listener,
+    on_command: Listener,
+    on_action: Listener,
+    on_view: Listener,
+) -> AsyncApp:
+    # bolt hands its own loggers the base logger's filters, so Redact reaches them too.
+    app = AsyncApp(
+        name="copbot",
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=True,
+        logger=_logger(BOLT_LOG),
+    )
+    anything = re.compile(".*")
+    app.event(anything)(on_event)
+    app.command(anything)(on_command)
+    app.block_action(anything)(on_action)
+    app.view_submission(anything)(on_view)
+    return app

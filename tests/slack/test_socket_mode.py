@@ -1,0 +1,69 @@
+"""Socket Mode: the same bolt app, reached over a WebSocket copbot opens to (fake) Slack.
+
+The envelope acknowledgement goes back only after the event is committed, exactly as the
+HTTP 200 does; a redelivered envelope (same event_id) is acknowledged and not stored twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import create_app
+from bot.model import MessagePosted
+from tests.slack.conftest import SlackBot, Sleeps, fixture, settings
+from tests.slack.fake_slack import FakeSlack
+
+
+def acked(fake: FakeSlack, envelope_id: str) -> list[dict[str, Any]]:
+    return [a for a in fake.acks if a.get("envelope_id") == envelope_id]
+
+
+async def test_events_and_commands_over_socket_mode_are_acked_after_commit(
+    db_path: Path, fake: FakeSlack
+) -> None:
+    app = create_app(settings(db_path, fake, socket_mode=True))
+    async with TestClient(TestServer(app)) as client:
+        bot = SlackBot(client, fake, db_path, Sleeps())
+        bot.watch()
+        assert (await client.post("/slack/events", data="{}")).status in (404, 405)
+        await fake.until(lambda: fake.socket_connected)
+        assert fake.methods()[:2] == ["auth.test", "apps.connections.open"]
+
+        event: dict[str, Any] = {
+            "envelope_id": "env-1",
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "retry_attempt": 0,
+            "retry_reason": "",
+            "payload": fixture("message_thread_reply"),
+        }
+        await fake.send_envelope(event)
+        await fake.until(lambda: acked(fake, "env-1"))
+        assert bot.inbox_count() == 1  # on disk before the ack left
+
+        redelivered = event | {
+            "envelope_id": "env-2",
+            "retry_attempt": 1,
+            "retry_reason": "timeout",
+        }
+        await fake.send_envelope(redelivered)
+        await fake.until(lambda: acked(fake, "env-2"))
+        assert bot.inbox_count() == 1
+
+        await fake.send_envelope(
+            {
+                "envelope_id": "env-3",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": fixture("slash_command") | {"text": "help"},
+            }
+        )
+        await fake.until(lambda: acked(fake, "env-3"))
+        [answer] = await fake.until(lambda: fake.of("chat.postEphemeral"))
+        assert answer.args["channel"] == "C1NORTH"
+        [posted] = await bot.until(lambda: [e for e in bot.seen if isinstance(e, MessagePosted)])
+        assert posted.event_id == "Ev02REPLY"
+    await fake.until(lambda: not fake.socket_connected)  # stop() closed the connection

@@ -1,0 +1,28 @@
+"""The benchmarks keep running: the quick size, as CI can afford (figures aren't judged here;
+timing is the benchmark's job, never a test's)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.subprocess
+def test_the_archive_benchmark_runs_at_its_quick_size() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "archive", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("import ") for line in lines)
+    assert any(line.startswith("search ") and "p95" in line for line in lines)
+    assert any(line.startswith("export ") and "peak memory" in line for line in lines)

@@ -1,0 +1,174 @@
+"""Importing a Slack export into the archive: threads intact, noise skipped, idempotent."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.archive_export import FIELDS
+from bot.cli import cli
+from bot.model import ArchiveFilter
+from storage.archive import SqliteArchiveReader
+
+CHANNELS = [{"id": "C1", "name": "ips-north"}, {"id": "C2", "name": "general"}]
+USERS = [
+    {
+        "id": "U1",
+        "team_id": "T9",
+        "name": "ade",
+        "profile": {"display_name": "Ade", "real_name": "Ade Bello"},
+    },
+    {
+        "id": "U2",
+        "team_id": "T9",
+        "name": "sam",
+        "real_name": "Sam Okafor",
+        "profile": {"display_name": ""},
+    },
+]
+NORTH_DAY = [
+    {
+        "type": "message",
+        "user": "U1",
+        "text": "Shall we talk about <@U2>'s idea &amp; more?",
+        "ts": "1700000000.000100",
+        "thread_ts": "1700000000.000100",
+        "reply_count": 2,
+    },
+    {
+        "type": "message",
+        "user": "U2",
+        "text": "Yes, see <#C2|general>",
+        "ts": "1700000001.000200",
+        "thread_ts": "1700000000.000100",
+        "edited": {"user": "U2", "ts": "1700000050.000000"},
+    },
+    {
+        "type": "message",
+        "subtype": "thread_broadcast",
+        "user": "U1",
+        "text": "Also shared to the channel",
+        "ts": "1700000002.000300",
+        "thread_ts": "1700000000.000100",
+    },
+    {
+        "type": "message",
+        "subtype": "channel_join",
+        "user": "U2",
+        "text": "<@U2> has joined the channel",
+        "ts": "1700000003.000400",
+    },
+    {
+        "type": "message",
+        "subtype": "bot_message",
+        "bot_id": "B1",
+        "text": "I am a bot",
+        "ts": "1700000004.000500",
+    },
+    {
+        "type": "message",
+        "subtype": "tombstone",
+        "user": "USLACKBOT",
+        "text": "This message was deleted.",
+        "ts": "1700000005.000600",
+    },
+]
+GENERAL_DAY = [{"type": "message", "user": "U2", "text": "Morning all", "ts": "1700086400.000100"}]
+
+
+def write_export(root: Path) -> Path:
+    (root / "ips-north").mkdir(parents=True)
+    (root / "general").mkdir()
+    (root / "channels.json").write_text(json.dumps(CHANNELS))
+    (root / "users.json").write_text(json.dumps(USERS))
+    (root / "ips-north" / "2023-11-14.json").write_text(json.dumps(NORTH_DAY))
+    (root / "general" / "2023-11-15.json").write_text(json.dumps(GENERAL_DAY))
+    return root
+
+
+def zipped(folder: Path) -> Path:
+    path = folder.with_suffix(".zip")
+    with zipfile.ZipFile(path, "w") as z:
+        for file in folder.rglob("*.json"):
+            z.write(file, file.relative_to(folder).as_posix())
+    return path
+
+
+def archived(db: Path) -> list[dict]:
+    reader = SqliteArchiveReader(db)
+    return [dict(zip(FIELDS, r, strict=True)) for r in reader.rows(ArchiveFilter(), by_thread=True)]
+
+
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_an_export_is_imported_with_threads_intact_and_only_once(
+    tmp_path: Path, db_path: Path, as_zip: bool
+) -> None:
+    export = write_export(tmp_path / "export")
+    path = zipped(export) if as_zip else export
+    runner = CliRunner()
+    first = runner.invoke(cli, ["import", "slack-export", str(path), "--db", str(db_path)])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == "Read 4 message(s): 4 added to the archive, 0 already there."
+    again = runner.invoke(cli, ["import", "slack-export", str(path), "--db", str(db_path)])
+    assert again.output.strip() == "Read 4 message(s): 0 added to the archive, 4 already there."
+    rows = archived(db_path)
+    assert [r["text"] for r in rows] == [
+        "Shall we talk about @Sam Okafor's idea & more?",
+        "Yes, see #general",
+        "Also shared to the channel",
+        "Morning all",
+    ]
+    north = [r for r in rows if r["channel_id"] == "C1"]
+    assert {r["thread_id"] for r in north} == {"1700000000.000100"}
+    assert north[1]["edited_at"] == "2023-11-14T22:14:10.000000Z"
+    assert north[0]["author_id"] == "slack:U1" and north[0]["author_name"] == "Ade"
+    assert north[0]["region"] == "north" and north[0]["channel_name"] == "ips-north"
+    assert north[0]["created_at"] == "2023-11-14T22:13:20.000100Z"
+
+
+def test_people_who_opted_out_are_not_imported(tmp_path: Path, db_path: Path) -> None:
+    export = write_export(tmp_path / "export")
+    runner = CliRunner()
+    runner.invoke(cli, ["erase", "--user", "slack:U2", "--db", str(db_path)])
+    result = runner.invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert "2 skipped (their authors opted out)" in result.output
+    assert {r["author_id"] for r in archived(db_path)} == {"slack:U1"}
+
+
+def test_imported_history_is_searchable(tmp_path: Path, db_path: Path) -> None:
+    export = write_export(tmp_path / "export")
+    runner = CliRunner()
+    runner.invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    found = json.loads(
+        runner.invoke(cli, ["search", "idea", "--format", "json", "--db", str(db_path)]).output
+    )
+    assert [h["author_name"] for h in found] == ["Ade"]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: (p.mkdir(), p)[1], "has no channels.json: is it a Slack export?"),
+        (lambda p: (p.write_text("hello"), p)[1], "is neither a folder nor a zip file"),
+    ],
+)
+def test_something_that_is_not_an_export_is_one_clear_line(
+    tmp_path: Path, db_path: Path, make, message: str
+) -> None:
+    path = make(tmp_path / "thing")
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(path), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_broken_json_inside_an_export_names_the_file(tmp_path: Path, db_path: Path) -> None:
+    export = write_export(tmp_path / "export")
+    (export / "general" / "2023-11-16.json").write_text("[{not json")
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "general/2023-11-16.json in the export isn't valid JSON" in result.output
