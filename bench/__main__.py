@@ -1,4 +1,5 @@
-"""python -m bench archive [--quick] [--size N]"""
+"""python -m bench archive [--quick] [--size N] [--only import|search|export]
+python -m bench ingest [--quick]"""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ def main() -> int:
         from bench.archive import main as archive
 
         return archive(args[1:])
-    print(f"unknown benchmark {args[0]!r}; try: archive", file=sys.stderr)
+    if args[0] == "ingest":
+        from bench.ingest import main as ingest
+
+        return ingest(args[1:])
+    print(f"unknown benchmark {args[0]!r}; try: archive, ingest", file=sys.stderr)
     return 2
 
 

@@ -182,14 +182,17 @@ def _author(row: Row) -> str:
     return "Anonymous" if row[_ANONYMOUS] else (row[_AUTHOR_NAME] or row[_AUTHOR_ID] or "Someone")
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&-])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&=-])")
 
 
 def md_escape(text: str) -> str:
     """Text people wrote, as Markdown that shows it exactly and formats nothing."""
     lines = []
     for line in text.splitlines() or [""]:
-        escaped = _MD_SPECIAL.sub(r"\\\1", line)
+        # Leading spaces would make an indented code block: keep them, unbreakable.
+        body = line.lstrip(" \t")
+        indent = line[: len(line) - len(body)].replace("\t", "    ").replace(" ", "\u00a0")
+        escaped = indent + _MD_SPECIAL.sub(r"\\\1", body)
         # "1. " at the start of a line would become a list.
         escaped = re.sub(r"^(\s*\d+)\.", r"\1\\.", escaped)
         lines.append(escaped)

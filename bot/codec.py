@@ -47,17 +47,28 @@ def loads(cls: type[T], text: str) -> T:
     return value
 
 
+@cache
+def _field_names(cls: Any) -> tuple[str, ...] | None:
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _to_json(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    # Strings first: most values are; str enums (ChannelKind) are strings too.
+    if value is None or isinstance(value, str | bool | int | float):
+        return value.value if isinstance(value, enum.Enum) else value
+    names = _field_names(value.__class__)
+    if names is not None:
+        out = {name: _to_json(getattr(value, name)) for name in names}
         out["__type__"] = type(value).__name__
         return out
-    if isinstance(value, enum.Enum):
-        return value.value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple | list):
         return [_to_json(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
     return value
 
 

@@ -71,15 +71,39 @@ class Inbox:
         self._clock = clock
         self._redact = redact
         self._wake = asyncio.Event()
+        self._waiting: list[tuple[str, InboundEvent, asyncio.Future[bool]]] = []
+        self._committing: asyncio.Task[None] | None = None
 
     async def accept(self, event: InboundEvent) -> bool:
-        """Keep the event durably; True when it is new, False for a retry of one we have."""
+        """Keep the event durably; True when it is new, False for a retry of one we have.
+
+        Events arriving together share one commit (and one fsync): while a commit is under
+        way, the next events wait for the one after it, so busy moments cost less per event.
+        """
         event = self._redact(event)
         key = f"{platform_of(event)}:{event.event_id}"
-        new = await self._repo.accept(key, event, self._clock.now())
+        kept: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, event, kept))
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.create_task(self._commit())
+        new = await kept
         if new:
             self._wake.set()
         return new
+
+    async def _commit(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                results = await self._repo.accept([(k, e) for k, e, _ in batch], self._clock.now())
+            except Exception as error:
+                for _, _, kept in batch:
+                    if not kept.done():
+                        kept.set_exception(error)
+                continue
+            for (_, _, kept), new in zip(batch, results, strict=True):
+                if not kept.done():
+                    kept.set_result(new)
 
     async def drain(self) -> int:
         """Handle everything pending now; return how many events were handled."""
@@ -93,6 +117,10 @@ class Inbox:
         return handled
 
     async def _run_lane(self, items: list[InboxItem]) -> None:
+        # Someone waits on an interaction, and running one twice could do its work twice:
+        # it is marked done at once. Other events are safe to see again (the archive keeps
+        # a message once), so they are marked done together, in one write.
+        handled: list[int] = []
         for item in items:
             try:
                 await self._handler(item.event)
@@ -103,7 +131,12 @@ class Inbox:
                 log.exception("handling inbox item %s failed (%s)", item.id, error)
                 await self._repo.failed(item.id, error, give_up)
             else:
-                await self._repo.done(item.id)
+                if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
+                    await self._repo.done([item.id])
+                else:
+                    handled.append(item.id)
+        if handled:
+            await self._repo.done(handled)
 
     async def run_forever(self) -> None:
         purge_due = self._clock.now()

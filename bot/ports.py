@@ -144,11 +144,13 @@ class ChannelRepository(Protocol):
 
 
 class InboxRepository(Protocol):
-    async def accept(self, dedup_key: str, event: InboundEvent, at: datetime) -> bool: ...
+    async def accept(self, items: Sequence[tuple[str, InboundEvent]], at: datetime) -> list[bool]:
+        """Keep (dedup key, event) pairs durably, in one transaction; True for each new one."""
+        ...
 
     async def pending(self, limit: int) -> list[InboxItem]: ...
 
-    async def done(self, item_id: int) -> None: ...
+    async def done(self, item_ids: Sequence[int]) -> None: ...
 
     async def failed(self, item_id: int, error: str, give_up: bool) -> None: ...
 
@@ -279,7 +281,7 @@ class PromptRepository(Protocol):
 
 class ArchiveRepository(Protocol):
     async def capture(self, message: ArchivedMessage) -> bool:
-        """Keep a message; False when it is kept already (a retry)."""
+        """Keep a message; False when it is kept already (a retry) or its author opted out."""
         ...
 
     async def capture_many(self, messages: list[ArchivedMessage]) -> int:

@@ -162,13 +162,15 @@ def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
 
 
 def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:
-    """Insert messages that are not in the archive yet, and index them, in the caller's
-    transaction; return how many were new."""
+    """Insert messages that are not in the archive yet, unless their author opted out,
+    and index them, in the caller's transaction; return how many were new. The opt-out is
+    read in the same transaction as the insert, so no message slips in beside an opt-out."""
     last = db.execute("select coalesce(max(id), 0) from archive_messages").fetchone()[0]
     before = db.conn.total_changes
     db.conn.executemany(
         f"insert or ignore into archive_messages ({', '.join(COLUMNS)}, tags)"
-        " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " select ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+        " where not exists (select 1 from archive_optouts where identity = ?)",
         [
             (
                 m.platform,
@@ -188,6 +190,7 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
                 m.topic,
                 m.region,
                 tags_for(m),
+                m.author_id,
             )
             for m in messages
         ],

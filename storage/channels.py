@@ -16,6 +16,9 @@ class SqliteChannelRepository:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        # Every captured message asks after its channel; channels change only through
+        # save(), in this process, so what was read is kept.
+        self._known: dict[ChannelRef, Channel | None] = {}
 
     async def save(self, channel: Channel) -> None:
         ref = channel.ref
@@ -42,8 +45,16 @@ class SqliteChannelRepository:
             )
 
         await self._db.write(op)
+        self._known[ref] = channel
 
     async def get(self, ref: ChannelRef) -> Channel | None:
+        if ref in self._known:
+            return self._known[ref]
+        channel = await self._read(ref)
+        self._known[ref] = channel
+        return channel
+
+    async def _read(self, ref: ChannelRef) -> Channel | None:
         def op(db: sqlite_utils.Database) -> Channel | None:
             row = db.execute(
                 f"select {_COLUMNS} from channels where platform = ? and workspace = ? and id = ?",

@@ -52,7 +52,8 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys = ON")
     # Deleted and erased text must not linger in free pages.
     conn.execute("PRAGMA secure_delete = ON")
-    # NORMAL in WAL mode survives a process crash; only a power cut can lose the last commit.
+    # NORMAL in WAL mode survives a process crash; a power cut can lose the last commits.
+    # What a platform was told is safe is written with Database.write(durable=True).
     conn.execute("PRAGMA synchronous = NORMAL")
     # A larger page cache than SQLite's 2 MB keeps the archive's indexes in memory.
     conn.execute("PRAGMA cache_size = -32768")
@@ -114,18 +115,27 @@ class Database:
             self._local.db = db
         return db
 
-    def _write_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+    def _write_sync(self, fn: Callable[[sqlite_utils.Database], T], durable: bool) -> T:
         db = self._db()
-        with transaction(db):
-            return fn(db)
+        if not durable:
+            with transaction(db):
+                return fn(db)
+        # This commit reaches the disk before it returns (and with it every earlier one).
+        db.execute("PRAGMA synchronous = FULL")
+        try:
+            with transaction(db):
+                return fn(db)
+        finally:
+            db.execute("PRAGMA synchronous = NORMAL")
 
     def _read_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         return fn(self._db())
 
-    async def write(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
-        """Run ``fn`` in one transaction on the writer thread."""
+    async def write(self, fn: Callable[[sqlite_utils.Database], T], *, durable: bool = False) -> T:
+        """Run ``fn`` in one transaction on the writer thread. ``durable`` commits survive a
+        power cut, not only a crash (an fsync each: keep them for what was promised)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_pool, self._write_sync, fn)
+        return await loop.run_in_executor(self._writer_pool, self._write_sync, fn, durable)
 
     async def read(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         loop = asyncio.get_running_loop()

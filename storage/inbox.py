@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlite_utils
@@ -20,20 +21,23 @@ class SqliteInboxRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def accept(self, dedup_key: str, event: InboundEvent, at: datetime) -> bool:
-        payload = encode_event(event)
-        kind = type(event).__name__
-        received = to_text(at)
+    async def accept(self, items: Sequence[tuple[str, InboundEvent]], at: datetime) -> list[bool]:
+        """Keep events durably (fsynced: a platform is about to be told they are safe), in
+        one transaction; for each, True when new and False when its key was seen before."""
+        rows = [(key, type(e).__name__, encode_event(e), to_text(at)) for key, e in items]
 
-        def op(db: sqlite_utils.Database) -> bool:
-            cur = db.execute(
-                "insert or ignore into inbox (dedup_key, kind, payload, received_at)"
-                " values (?, ?, ?, ?)",
-                [dedup_key, kind, payload, received],
-            )
-            return bool(cur.rowcount)
+        def op(db: sqlite_utils.Database) -> list[bool]:
+            new = []
+            for row in rows:
+                cur = db.execute(
+                    "insert or ignore into inbox (dedup_key, kind, payload, received_at)"
+                    " values (?, ?, ?, ?)",
+                    row,
+                )
+                new.append(bool(cur.rowcount))
+            return new
 
-        return await self._db.write(op)
+        return await self._db.write(op, durable=True)
 
     async def pending(self, limit: int) -> list[InboxItem]:
         def op(db: sqlite_utils.Database) -> list[InboxItem]:
@@ -46,12 +50,12 @@ class SqliteInboxRepository:
 
         return await self._db.read(op)
 
-    async def done(self, item_id: int) -> None:
+    async def done(self, item_ids: Sequence[int]) -> None:
         await self._db.write(
-            lambda db: db.execute(
+            lambda db: db.conn.executemany(
                 "update inbox set state = 'done', payload = null, attempts = attempts + 1"
                 " where id = ?",
-                [item_id],
+                [(i,) for i in item_ids],
             )
         )
 

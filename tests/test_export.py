@@ -150,7 +150,7 @@ def _inline_types(markdown: str) -> set[str]:
     return kinds
 
 
-@settings(max_examples=300)
+@settings(max_examples=1500)
 @given(
     st.lists(
         st.sampled_from(

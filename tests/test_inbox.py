@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -150,3 +151,26 @@ def test_inbox_table_is_readable_by_plain_sqlite(db_path: Path) -> None:
         "error",
     ]
     conn.close()
+
+
+async def test_events_arriving_together_share_one_durable_commit(db_path: Path) -> None:
+    db = Database.open(db_path)
+    repo = SqliteInboxRepository(db)
+    commits: list[int] = []
+    original = repo.accept
+
+    async def counting(items, at):  # type: ignore[no-untyped-def]
+        commits.append(len(items))
+        return await original(items, at)
+
+    repo.accept = counting  # type: ignore[method-assign]
+
+    async def handle(event: InboundEvent) -> None:
+        return None
+
+    inbox = Inbox(repo, handle, ManualClock())
+    results = await asyncio.gather(*(inbox.accept(posted(f"Ev{i % 15}")) for i in range(20)))
+    assert results.count(True) == 15  # five were retries of events in the same moment
+    assert sum(commits) == 20 and len(commits) < 20  # batched
+    assert await inbox.drain() == 15
+    db.close()

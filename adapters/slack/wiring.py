@@ -80,6 +80,13 @@ def make_bolt(
         signing_secret=signing_secret,
         process_before_response=True,
         logger=_logger(BOLT_LOG),
+        # Middleware for what copbot does itself or doesn't use, each a cost on every
+        # request: translate.py drops copbot's own messages; there are no assistant
+        # threads, workflow functions, or listeners asking for say()/set_status().
+        ignoring_self_events_enabled=False,
+        ignoring_self_assistant_message_events_enabled=False,
+        attaching_function_token_enabled=False,
+        attaching_conversation_kwargs_enabled=False,
     )
     anything = re.compile(".*")
     app.event(anything)(on_event)

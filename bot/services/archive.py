@@ -104,13 +104,13 @@ class ArchiveFeature:
             return
         ref = event.message
         root = ref.thread
-        channel, context, opted_out = await asyncio.gather(
+        channel, context = await asyncio.gather(
             self._channels.get(ref.channel),
             self._context(MessageRef(ref.channel, root.root_id)) if root else _none(),
-            self._archive.opted_out(event.author.identity),
         )
-        if opted_out or (context is None and not (channel and channel.archive)):
+        if context is None and not (channel and channel.archive):
             return
+        # capture() leaves out people who opted out, checking in the same transaction.
         await self._archive.capture(
             ArchivedMessage(
                 platform=ref.channel.platform,

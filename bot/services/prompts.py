@@ -69,10 +69,18 @@ class PromptThreads:
 
     def __init__(self, repository: PromptRepository) -> None:
         self._repo = repository
+        # A prompt post never changes, so once found it is remembered (a busy thread asks
+        # for every reply); what is not found yet may be recorded in a moment, so it isn't.
+        self._found: dict[MessageRef, ThreadContext] = {}
 
     async def thread_context(self, root: MessageRef) -> ThreadContext | None:
+        if root in self._found:
+            return self._found[root]
         post = await self._repo.post_for(root)
-        return ThreadContext(post.prompt_id, post.topic) if post else None
+        if post is None:
+            return None
+        context = self._found[root] = ThreadContext(post.prompt_id, post.topic)
+        return context
 
 
 class PromptPublisher:

@@ -31,6 +31,7 @@ class Call:
     method: str
     args: dict[str, Any]
     outcome: str  # "ok", "429", or the error answered
+    answer: dict[str, Any] = field(default_factory=dict)  # what the fake said back
 
     @property
     def ok(self) -> bool:
@@ -133,7 +134,9 @@ class FakeSlack:
             await self._record(Call(method, args, error))
             return web.json_response({"ok": False, "error": error})
         answer = self._answer(method, args, request)
-        await self._record(Call(method, args, "ok" if answer.get("ok") else answer["error"]))
+        await self._record(
+            Call(method, args, "ok" if answer.get("ok") else answer["error"], answer)
+        )
         return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any], request: web.Request) -> dict[str, Any]:

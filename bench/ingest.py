@@ -1,0 +1,281 @@
+"""The Slack ingest benchmark: signed thread replies through POST /slack/events.
+
+    python -m bench ingest [--quick]
+
+16 concurrent clients send signed `message` events (replies in a prompt's thread) to
+`copbot serve`, configured for Slack against a fake Slack Web API. The reference, measured
+in the same run with the same clients: a minimal aiohttp handler that verifies the
+signature and inserts one row per request into SQLite (WAL, with SQLite's default
+synchronous=FULL: the same promise copbot makes, that an acknowledged event survives even
+a power cut). Reported: throughput of each,
+copbot's acknowledgement latency (p50, p99), and whether every acknowledged message
+reached the archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from storage import sqlite
+from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.support.server import copbot_command, free_port
+
+CLIENTS = 16
+CHANNEL = "C1"
+
+
+def _signed(body: str, stamp: int) -> dict[str, str]:
+    base = f"v0:{stamp}:{body}".encode()
+    signature = "v0=" + hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": str(stamp),
+        "X-Slack-Signature": signature,
+    }
+
+
+def _replies(n: int, root: str, run: str, first: int = 0) -> list[tuple[str, dict[str, str]]]:
+    stamp = int(time.time())
+    requests = []
+    for i in range(first, first + n):
+        ts = f"1800{i:06d}.000100"
+        envelope = {
+            "token": "x",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": f"Ev{run}{i}",
+            "event_time": stamp,
+            "event": {
+                "type": "message",
+                "user": f"U{i % 50}",
+                "text": f"reply {i}: what we noticed about language in referral letters",
+                "ts": ts,
+                "thread_ts": root,
+                "channel": CHANNEL,
+                "event_ts": ts,
+                "channel_type": "channel",
+            },
+        }
+        body = json.dumps(envelope)
+        requests.append((body, _signed(body, stamp)))
+    return requests
+
+
+async def _load(
+    url: str, requests: list[tuple[str, dict[str, str]]]
+) -> tuple[float, list[float], int]:
+    """Send every request with CLIENTS at a time; return seconds, latencies (ms), acks."""
+    queue: asyncio.Queue[tuple[str, dict[str, str]]] = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    acked = 0
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal acked
+        while not queue.empty():
+            body, headers = queue.get_nowait()
+            start = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                latencies.append((time.perf_counter() - start) * 1000)
+                acked += response.status == 200
+
+    connector = aiohttp.TCPConnector(limit=CLIENTS)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(CLIENTS)))
+        return time.perf_counter() - start, latencies, acked
+
+
+async def _wait_for_health(url: str, process: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as session, asyncio.timeout(30):
+        while True:
+            if process.returncode is not None:
+                raise SystemExit("the server stopped while starting")
+            try:
+                async with session.get(url) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
+    fake = await FakeSlack(
+        users={"UBOT": "copbot", "UADMIN": "Alex"}, channels={CHANNEL: "ips-north"}
+    ).start()
+    db = folder / "copbot.db"
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": fake.api_url,
+        "COPBOT_ADMINS": "slack:UADMIN",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *copbot_command(), "serve", "--port", str(port), "--db", str(db),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_for_health(f"{base}/healthz", process)
+        root = await _post_prompt(base, fake)
+        # Warm up (connections, caches), then the measured run.
+        await _load(f"{base}/slack/events", _replies(200, root, "warm"))
+        seconds, latencies, acked = await _load(
+            f"{base}/slack/events", _replies(n, root, "run", first=200)
+        )
+        archived = await _archived(db, acked + 200)
+    finally:
+        await _stop(process)
+        await fake.close()
+    latencies.sort()
+    return {
+        "copbot_rps": n / seconds,
+        "ack_p50_ms": statistics.median(latencies),
+        "ack_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+        "acked": acked,
+        "archived": archived - 200,
+    }
+
+
+async def _post_prompt(base: str, fake: FakeSlack) -> str:
+    from urllib.parse import urlencode
+
+    fields = {
+        "token": "x",
+        "team_id": "T1",
+        "channel_id": CHANNEL,
+        "channel_name": "ips-north",
+        "user_id": "UADMIN",
+        "user_name": "alex",
+        "command": "/cop",
+        "text": "prompt",
+        "trigger_id": "trigger-bench",
+        "response_url": f"{fake.api_url}unused",
+    }
+    body = urlencode(fields)
+    headers = _signed(body, int(time.time())) | {
+        "Content-Type": "application/x-www-form-urlencoded"
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{base}/slack/events", data=body, headers=headers) as r,
+    ):
+        assert r.status == 200
+    [post] = await fake.until(lambda: fake.of("chat.postMessage"), timeout=15)
+    return str(post.answer["ts"])
+
+
+async def _archived(db: Path, expected: int) -> int:
+    """Wait (up to a minute) until the archive holds ``expected`` messages; return the count."""
+    count = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        conn = sqlite.connect(db)
+        try:
+            count = conn.execute("select count(*) from archive_messages").fetchone()[0]
+        finally:
+            conn.close()
+        if count >= expected:
+            break
+        await asyncio.sleep(0.2)
+    return int(count)
+
+
+REFERENCE = """
+import hashlib, hmac, sqlite3, sys, time
+from aiohttp import web
+secret = sys.argv[3].encode()
+db = sqlite3.connect(sys.argv[2], isolation_level=None, check_same_thread=False)
+db.execute("pragma journal_mode = wal")  # synchronous stays FULL, SQLite's default
+db.execute("create table if not exists events (id integer primary key, body text)")
+async def events(request):
+    body = await request.read()
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "0")
+    if abs(time.time() - int(stamp)) > 300:
+        return web.Response(status=401)
+    expected = "v0=" + hmac.new(secret, b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, request.headers.get("X-Slack-Signature", "")):
+        return web.Response(status=401)
+    db.execute("insert into events (body) values (?)", [body.decode()])
+    return web.Response(text="")
+async def health(request):
+    return web.Response(text="ok")
+app = web.Application()
+app.router.add_post("/slack/events", events)
+app.router.add_get("/healthz", health)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+async def bench_reference(n: int, folder: Path) -> dict[str, float]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", REFERENCE, str(port), str(folder / "reference.db"), SIGNING_SECRET,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_for_health(f"{base}/healthz", process)
+        await _load(f"{base}/slack/events", _replies(200, "1.0", "warm"))
+        seconds, latencies, _ = await _load(f"{base}/slack/events", _replies(n, "1.0", "run"))
+    finally:
+        await _stop(process)
+    latencies.sort()
+    return {
+        "reference_rps": n / seconds,
+        "reference_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+    }
+
+
+async def run(n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        reference = await bench_reference(n, Path(folder))
+        ours = await bench_copbot(n, Path(folder))
+    return {**reference, **ours}
+
+
+def main(argv: list[str]) -> int:
+    n = 500 if "--quick" in argv else 5000
+    figures = asyncio.run(run(n))
+    share = figures["copbot_rps"] / figures["reference_rps"]
+    print(
+        f"copbot Slack ingest benchmark: {n:,} signed thread replies, {CLIENTS} concurrent clients ({os.cpu_count()} cores)"
+    )
+    print(
+        f"copbot      {figures['copbot_rps']:7.0f} requests/s   ack p50 {figures['ack_p50_ms']:.1f} ms   "
+        f"p99 {figures['ack_p99_ms']:.1f} ms (target < 100 ms)"
+    )
+    print(
+        f"reference   {figures['reference_rps']:7.0f} requests/s   p99 {figures['reference_p99_ms']:.1f} ms   "
+        f"(aiohttp, signature check, one SQLite insert a request, fsynced)"
+    )
+    print(f"            copbot runs at {share:.2f} of the reference's throughput (target ≥ 0.5)")
+    print(
+        f"archive     {figures['archived']:,} of {figures['acked']:,} acknowledged replies archived"
+        + (" (all)" if figures["archived"] == figures["acked"] else " (MISSING SOME)")
+    )
+    return 0 if figures["archived"] == figures["acked"] else 1
