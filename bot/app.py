@@ -30,6 +30,7 @@ from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
 from bot.services.exports import ExportsFeature
 from bot.services.help import HelpFeature
+from bot.services.home import HomeFeature
 from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature, PromptThreads
 from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
@@ -128,6 +129,7 @@ def build_core(
         schedules,
         archive_feature,
         exports,
+        HomeFeature(prompt_repo, catalogue, roles, chat),
     ]
     for feature in features:
         feature.register(registry)
@@ -169,7 +171,8 @@ def build_adapters(
 ) -> list[ChatAdapter]:
     adapters: list[ChatAdapter] = []
     if playground is not None:
-        adapters.append(LocalAdapter(SqlitePlaygroundRepository(playground), clock))
+        store = SqlitePlaygroundRepository(playground)
+        adapters.append(LocalAdapter(store, clock, base_url=settings.public_url))
     if settings.slack is not None:
         # Imported here: slack-bolt is loaded only by processes that talk to Slack.
         from adapters.slack import SlackAdapter

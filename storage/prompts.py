@@ -100,6 +100,17 @@ class SqlitePromptRepository:
 
         return await self._db.read(op)
 
+    async def recent(self, platform: str, limit: int) -> list[PromptPost]:
+        def op(db: sqlite_utils.Database) -> list[PromptPost]:
+            rows = db.execute(
+                f"select {_POST} from prompt_posts where platform = ?"
+                " order by posted_at desc, id desc limit ?",
+                [platform, limit],
+            ).fetchall()
+            return [_post(r) for r in rows]
+
+        return await self._db.read(op)
+
     async def post_for(self, message: MessageRef) -> PromptPost | None:
         c = message.channel
 

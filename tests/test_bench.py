@@ -26,3 +26,17 @@ def test_the_archive_benchmark_runs_at_its_quick_size() -> None:
     assert any(line.startswith("import ") for line in lines)
     assert any(line.startswith("search ") and "p95" in line for line in lines)
     assert any(line.startswith("export ") and "peak memory" in line for line in lines)
+
+
+@pytest.mark.subprocess
+def test_the_ingest_benchmark_runs_at_its_quick_size() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "ingest", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "acknowledged replies archived (all)" in done.stdout
+    assert "requests/s" in done.stdout

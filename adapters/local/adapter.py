@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -96,9 +97,11 @@ class LocalAdapter:
         clock: Clock,
         channels: Sequence[str] = CHANNELS,
         personas: Sequence[Persona] = PERSONAS,
+        base_url: str = "",
     ) -> None:
         self._store = store
         self._clock = clock
+        self._base_url = base_url.rstrip("/")  # where the page is, for links in messages
         self._channels = tuple(channels)
         self._personas = {p.id: p for p in personas}
         self._sink: EventSink | None = None
@@ -162,7 +165,7 @@ class LocalAdapter:
 
     async def permalink(self, ref: MessageRef) -> str:
         root = f"&thread={ref.thread_root}" if ref.thread_root else ""
-        return f"/?channel={ref.channel.id}{root}#{ref.id}"
+        return f"{self._base_url}/?channel={quote(ref.channel.id)}{root}#{ref.id}"
 
     # -- speaking -----------------------------------------------------------------
 

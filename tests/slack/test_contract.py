@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,10 @@ async def test_joining_channels_and_opening_home_reach_the_core(slack: SlackBot)
     [hello] = await slack.fake.until(lambda: slack.fake.of("chat.postMessage"))
     assert hello.args["channel"] == "C3MIDLANDS"
     assert "Hello #ips-midlands!" in texts(hello.args)
+    # the core answers the home tab with the person's home view
+    [home] = await slack.fake.until(lambda: slack.fake.of("views.publish"))
+    assert home.args["view"]["type"] == "home"
+    assert "Latest reflection prompts" in json.dumps(home.args["view"])
 
 
 async def test_copbots_own_messages_are_acknowledged_and_dropped(slack: SlackBot) -> None:

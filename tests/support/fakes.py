@@ -63,7 +63,7 @@ class FakeAdapter:
     platform: str = "test"
     command_prefix: str = "/cop"
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.PRIVATE_REPLIES, Capability.FORMS, Capability.PERMALINKS}
+        {Capability.PRIVATE_REPLIES, Capability.FORMS, Capability.PERMALINKS, Capability.HOME_TAB}
     )
     sent: list[Sent] = field(default_factory=list)
     fail_next: int = 0  # make the next N posts raise, like a platform outage
@@ -118,6 +118,9 @@ class FakeAdapter:
 
     async def delete(self, ref: MessageRef) -> None:
         self.sent.append(Sent("delete", channel=ref.channel, ref=ref))
+
+    async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None:
+        self.sent.append(Sent("home", message, user=user))
 
     async def permalink(self, ref: MessageRef) -> str:
         return f"https://chat.example/{ref.channel.id}/{ref.id}"

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from bot.model import HomeOpened
+from tests.support.harness import ALEX, NORTH, SAM, Harness
+
+
+async def test_home_shows_the_latest_prompts_with_links(bot: Harness) -> None:
+    await bot.deliver(HomeOpened("home-1", SAM, bot.clock.now()))
+    [empty] = bot.adapter.of_kind("home")
+    assert "No prompts have been posted yet." in empty.text
+    await bot.join(NORTH)
+    [post] = [
+        s for s in await bot.command("prompt language", ALEX, channel=NORTH) if s.kind == "post"
+    ]
+    await bot.deliver(HomeOpened("home-2", SAM, bot.clock.now()))
+    home = bot.adapter.of_kind("home")[-1]
+    assert home.user == SAM
+    title = post.text.splitlines()[0].strip("*")
+    assert (
+        f"• **{title}** in #north, 25 Nov · [join the thread](https://chat.example/C-north/"
+        in home.text
+    )
+    assert "facilitator" not in home.text  # staff see no facilitator hints
+    await bot.deliver(HomeOpened("home-3", ALEX, bot.clock.now()))
+    assert (
+        "You're an admin: `/cop prompt` posts the next prompt"
+        in bot.adapter.of_kind("home")[-1].text
+    )
