@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.corpus import make_corpus, write_slack_export
-from bot.model import ArchiveFilter
+from bot.records import ArchiveFilter
 from bot.search_query import parse_terms
 from storage import sqlite
 from storage.archive import _filter_sql, search

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from bot.model import Prompt
+from bot.records import Prompt
 
 FIELDS = (
     "platform",

@@ -6,15 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import cast
 
-from bot.model import (
-    ChannelRef,
-    Form,
-    MessageRef,
-    Origin,
-    OutgoingMessage,
-    ThreadRef,
-    UserRef,
-)
+from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
 from bot.ports import Capability, ChatAdapter, HomePublisher
 
 

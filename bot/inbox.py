@@ -18,13 +18,13 @@ from bot.model import (
     FormSubmitted,
     HomeOpened,
     InboundEvent,
-    InboxItem,
     MemberJoined,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
 )
 from bot.ports import Clock, InboxRepository
+from bot.records import InboxItem
 
 log = logging.getLogger(__name__)
 

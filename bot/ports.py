@@ -15,28 +15,30 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.model import (
-    ArchivedMessage,
-    ArchiveFilter,
     Channel,
     ChannelRef,
-    ExportLink,
     Form,
     InboundEvent,
-    InboxItem,
-    Job,
-    JobState,
     MessageRef,
     Origin,
     OutgoingMessage,
+    Role,
+    ThreadRef,
+    UserRef,
+)
+from bot.records import (
+    ArchivedMessage,
+    ArchiveFilter,
+    ExportLink,
+    InboxItem,
+    Job,
+    JobState,
     Prompt,
     PromptPost,
     Recurrence,
-    Role,
     RoleGrant,
     SearchHit,
     ThreadContext,
-    ThreadRef,
-    UserRef,
 )
 from bot.search_query import Term
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.model import Role, RoleGrant
+from bot.model import Role
 from bot.ports import RoleRepository
+from bot.records import RoleGrant
 
 FROM_SETTINGS = "COPBOT_ADMINS"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from bot.model import Prompt, PromptPost
+from bot.records import Prompt, PromptPost
 
 
 def next_prompt(candidates: Sequence[Prompt], history: Sequence[PromptPost]) -> Prompt | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot.chat import Chat, PlatformUnavailable
-from bot.commands import Args, CommandBook, CommandError, Handler, UsageError, Verb
+from bot.commands import CommandBook, CommandError, Handler, UsageError, Verb
 from bot.interaction import Interaction
 from bot.model import (
     BotAddedToChannel,
@@ -179,7 +179,7 @@ class Router:
         try:
             parsed = self._registry.commands.parse(event.text, prefix)
             verb = parsed.verb
-            if not _allowed(ix, verb.role, f"`{prefix} {verb.name}`"):
+            if not _allowed(ix, verb.role):
                 await ix.reply(_not_allowed(f"`{prefix} {verb.name}`", verb.role))
                 return
             assert verb.handler is not None
@@ -200,7 +200,7 @@ class Router:
         if action is None:
             await ix.reply("That button no longer does anything. It may be from an older message.")
             return
-        if not _allowed(ix, action.role, ""):
+        if not _allowed(ix, action.role):
             await ix.reply(_not_allowed("That button", action.role))
             return
         try:
@@ -214,7 +214,7 @@ class Router:
         if route is None:
             await ix.reply("That form is out of date. Please open it again.")
             return
-        if not _allowed(ix, route.role, ""):
+        if not _allowed(ix, route.role):
             await ix.reply(_not_allowed("That form", route.role))
             return
         try:
@@ -223,7 +223,7 @@ class Router:
             await ix.reply(str(e))
 
 
-def _allowed(ix: Interaction, needed: Role, _what: str) -> bool:
+def _allowed(ix: Interaction, needed: Role) -> bool:
     return ix.role >= needed
 
 
@@ -233,7 +233,3 @@ def _not_allowed(what: str, needed: Role) -> str:
         f"{what} is for {who}. If you need it, ask an admin to give you the role "
         "(they can see who's who with `role list`)."
     )
-
-
-def args_of(words: tuple[str, ...]) -> Args:
-    return Args(words)

@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from bot.model import Job, JobState, Recurrence
 from bot.ports import Clock, DeliveryError, JobRepository, WriteOp
+from bot.records import Job, JobState, Recurrence
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.model import Prompt, Resource, Topic
+from bot.records import Prompt, Resource, Topic
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
 

@@ -25,8 +25,9 @@ import sqlite_utils
 
 from bot.archive_export import FIELDS
 from bot.clock import from_text, to_text
-from bot.model import ArchivedMessage, ArchiveFilter, MessageRef, SearchHit
+from bot.model import MessageRef
 from bot.ranking import HIT_END, HIT_START, rank, snippet
+from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.database import Database, connect
 

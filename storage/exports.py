@@ -8,7 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import from_text, to_text
-from bot.model import ArchiveFilter, ExportLink
+from bot.records import ArchiveFilter, ExportLink
 from storage.database import Database
 
 _KEY = "export-link-key"

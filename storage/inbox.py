@@ -7,7 +7,8 @@ import sqlite_utils
 
 from bot.clock import to_text
 from bot.codec import decode_event, encode_event
-from bot.model import InboundEvent, InboxItem
+from bot.model import InboundEvent
+from bot.records import InboxItem
 from storage.database import Database
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import from_text, to_text
-from bot.model import Job, JobState, Recurrence
 from bot.ports import Clock, WriteOp
+from bot.records import Job, JobState, Recurrence
 from storage.database import Database
 
 _JOB = "id, kind, payload, due_at, key, state, attempts, owner, schedule_id, last_error"

@@ -7,8 +7,9 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import from_text, to_text
-from bot.model import ChannelRef, MessageRef, Prompt, PromptPost, Resource
+from bot.model import ChannelRef, MessageRef
 from bot.ports import Suggestion, WriteOp
+from bot.records import Prompt, PromptPost, Resource
 from storage.database import Database
 
 _POST = (

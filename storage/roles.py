@@ -5,8 +5,9 @@ from datetime import datetime
 import sqlite_utils
 
 from bot.clock import from_text, to_text
-from bot.model import Role, RoleGrant
+from bot.model import Role
 from bot.ports import Clock
+from bot.records import RoleGrant
 from storage.database import Database
 
 

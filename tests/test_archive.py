@@ -60,7 +60,7 @@ def archived(bot: Harness) -> list[dict]:
 
 
 def _all():
-    from bot.model import ArchiveFilter
+    from bot.records import ArchiveFilter
 
     return ArchiveFilter()
 

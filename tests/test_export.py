@@ -27,7 +27,7 @@ from bot.archive_export import (
     write_markdown,
 )
 from bot.cli import cli
-from bot.model import Prompt
+from bot.records import Prompt
 
 
 def row(
@@ -209,7 +209,7 @@ def test_pseudonyms_are_consistent_and_replace_names_in_text() -> None:
 async def _seed(db_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from bot.model import ArchivedMessage
+    from bot.records import ArchivedMessage
     from storage.archive import SqliteArchiveRepository
     from storage.database import Database
 

@@ -352,7 +352,7 @@ async def test_the_archive_follows_the_playground_capture_edit_delete_optout_era
 
     from bot.archive_export import FIELDS
     from bot.cli import cli
-    from bot.model import ArchiveFilter
+    from bot.records import ArchiveFilter
     from storage.archive import SqliteArchiveReader
 
     def archive() -> list[dict[str, Any]]:

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.commands import UsageError
-from bot.model import JobState, Role
+from bot.model import Role
+from bot.records import JobState
 from bot.schedule_grammar import parse_schedule
 from storage.jobs import SqliteJobRepository
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.model import ChannelRef, MessageRef, Prompt, PromptPost
+from bot.model import ChannelRef, MessageRef
+from bot.records import Prompt, PromptPost
 from bot.rotation import next_prompt
 
 CHANNEL = ChannelRef("test", "C1")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlite_utils
 
-from bot.model import Job, JobState
+from bot.records import Job, JobState
 from bot.scheduler import (
     JobError,
     JobKind,

@@ -8,7 +8,7 @@ import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.model import ArchivedMessage, ArchiveFilter
+from bot.records import ArchivedMessage, ArchiveFilter
 from bot.search_query import parse_terms
 from storage.archive import insert_rows, search
 from storage.database import Database, connect, transaction

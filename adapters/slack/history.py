@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.slack.text import plain_text
-from bot.model import ArchivedMessage
 from bot.ports import HistoryUnreadable
+from bot.records import ArchivedMessage
 
 PLATFORM = "slack"
 _SKIPPED = frozenset(

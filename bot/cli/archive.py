@@ -12,7 +12,7 @@ import click
 
 from bot.archive_export import FORMATS
 from bot.cli.base import cli, db_option, identity_arg, load_settings, with_core
-from bot.model import ArchiveFilter, SearchHit
+from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import parse_terms
 from bot.services.exports import run_export
 from prompts import Library

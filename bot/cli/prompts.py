@@ -12,7 +12,7 @@ import click
 
 from bot.cli.base import cli, db_option, identity_arg, with_core
 from bot.commands import CommandError
-from bot.model import Prompt
+from bot.records import Prompt
 from prompts import LIBRARY_DIR, Library, LibraryError, check_prompt, load_library, load_topic
 from storage.prompts import SqlitePromptRepository
 

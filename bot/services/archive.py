@@ -13,23 +13,19 @@ from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
 from bot.markup import escape
 from bot.model import (
-    ArchivedMessage,
-    ArchiveFilter,
     Channel,
     Context,
-    Job,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
     MessageRef,
     OutgoingMessage,
     Role,
-    SearchHit,
     Text,
-    ThreadContext,
 )
 from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource
 from bot.ranking import HIT_END, HIT_START
+from bot.records import ArchivedMessage, ArchiveFilter, Job, SearchHit, ThreadContext
 from bot.router import Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
 from bot.search_query import parse_terms

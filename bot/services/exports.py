@@ -26,8 +26,9 @@ from bot.archive_export import FORMATS, THREADED, PromptLookup, Pseudonyms, Row
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
-from bot.model import ArchiveFilter, ExportLink, OutgoingMessage, Role
+from bot.model import OutgoingMessage, Role
 from bot.ports import ArchiveReader, Clock, ExportLinkRepository
+from bot.records import ArchiveFilter, ExportLink
 from bot.router import Registry
 from bot.services.prompts import PromptCatalogue
 

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.model import ArchivedMessage
 from bot.ports import ArchiveRepository
+from bot.records import ArchivedMessage
 
 BATCH = 5000
 

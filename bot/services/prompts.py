@@ -21,15 +21,12 @@ from bot.model import (
     LongText,
     MessageRef,
     OutgoingMessage,
-    Prompt,
-    PromptPost,
     Role,
     ShortText,
     Text,
-    ThreadContext,
-    Topic,
 )
 from bot.ports import Clock, PromptRepository, Suggestion
+from bot.records import Prompt, PromptPost, ThreadContext, Topic
 from bot.rotation import next_prompt
 from bot.router import Registry
 from prompts import Library, check_prompt

@@ -9,18 +9,9 @@ from zoneinfo import ZoneInfo
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
-from bot.model import (
-    ChannelRef,
-    Context,
-    Job,
-    JobState,
-    OutgoingMessage,
-    PromptPost,
-    Role,
-    Text,
-    UserRef,
-)
+from bot.model import ChannelRef, Context, OutgoingMessage, Role, Text, UserRef
 from bot.ports import ChannelRepository, Clock, PromptRepository
+from bot.records import Job, JobState, PromptPost
 from bot.router import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
 from bot.scheduler import JobError, JobKind, Outcome, Scheduler

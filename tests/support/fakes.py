@@ -10,15 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from bot.model import (
-    ChannelRef,
-    Form,
-    MessageRef,
-    Origin,
-    OutgoingMessage,
-    ThreadRef,
-    UserRef,
-)
+from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
 from bot.ports import Capability, EventSink
 
 

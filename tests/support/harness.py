@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,8 +36,7 @@ class Harness:
     core: Core
     adapter: FakeAdapter
     clock: ManualClock
-
-    _ids = itertools.count(1)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
     def open(cls, path: Path, settings: Settings | None = None) -> Harness:
