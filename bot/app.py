@@ -21,13 +21,13 @@ from adapters.local import LocalAdapter
 from bot.chat import Chat
 from bot.clock import SystemClock
 from bot.inbox import Inbox
-from bot.model import Role
 from bot.ports import ChatAdapter, Clock, HistorySource
 from bot.roles import Roles
 from bot.router import Feature, Registry, Router
 from bot.scheduler import Scheduler, SchedulerSettings
 from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
+from bot.services.erasure import Erasure
 from bot.services.exports import ExportsFeature
 from bot.services.help import HelpFeature
 from bot.services.home import HomeFeature
@@ -68,6 +68,7 @@ class Core:
     schedules: SchedulesFeature
     archive: SqliteArchiveRepository
     exports: ExportsFeature
+    erasure: Erasure
     # Run once the core is up (after adapters start), e.g. to reconcile standing jobs.
     on_start: tuple[Callable[[], Awaitable[None]], ...] = ()
 
@@ -90,7 +91,13 @@ def build_core(
 ) -> Core:
     chat = Chat(adapters)
     registry = Registry()
-    roles = Roles(SqliteRoleRepository(db, clock), settings.admins)
+    personas = {
+        persona.user.identity: persona.role
+        for adapter in adapters
+        if isinstance(adapter, LocalAdapter)
+        for persona in adapter.personas
+    }
+    roles = Roles(SqliteRoleRepository(db, clock), settings.admins, personas)
     channels = SqliteChannelRepository(db, clock)
     scheduler = Scheduler(
         SqliteJobRepository(db, clock),
@@ -101,6 +108,8 @@ def build_core(
     catalogue = PromptCatalogue(library or load_prompt_library(settings), prompt_repo)
     publisher = PromptPublisher(chat, prompt_repo, clock, notice=THREAD_NOTICE)
     archive = SqliteArchiveRepository(db)
+    inbox_repo = SqliteInboxRepository(db)
+    erasure = Erasure(archive, inbox_repo, prompt_repo, clock)
     archive_feature = ArchiveFeature(
         archive,
         channels,
@@ -109,6 +118,7 @@ def build_core(
         clock,
         scheduler,
         settings.retention_days,
+        erasure,
     )
     exports = ExportsFeature(
         SqliteArchiveReader(db.path),
@@ -117,6 +127,7 @@ def build_core(
         chat,
         clock,
         settings.public_url,
+        roles,
     )
     schedules = SchedulesFeature(
         scheduler, catalogue, publisher, prompt_repo, channels, chat, clock
@@ -134,7 +145,7 @@ def build_core(
     for feature in features:
         feature.register(registry)
     router = Router(registry, roles, chat)
-    inbox = Inbox(SqliteInboxRepository(db), router.handle, clock, redact=registry.redact)
+    inbox = Inbox(inbox_repo, router.handle, clock, redact=registry.redact)
     return Core(
         settings,
         db,
@@ -150,6 +161,7 @@ def build_core(
         schedules,
         archive,
         exports,
+        erasure,
         on_start=(archive_feature.schedule_retention,),
     )
 
@@ -213,7 +225,6 @@ def create_app(
 
 async def _running(app: web.Application) -> AsyncIterator[None]:
     core = app[CORE]
-    await _seed_playground_roles(core)
     tasks = [asyncio.create_task(core.inbox.run_forever(), name="copbot-inbox")]
     started: list[ChatAdapter] = []
     try:
@@ -238,14 +249,6 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
                 await task
         for database in app[DATABASES]:
             database.close()
-
-
-async def _seed_playground_roles(core: Core) -> None:
-    for adapter in core.adapters:
-        if isinstance(adapter, LocalAdapter):
-            for persona in adapter.personas:
-                if persona.role is not Role.STAFF:
-                    await core.roles.grant(persona.user.identity, persona.role, by="playground")
 
 
 async def _healthz(request: web.Request) -> web.StreamResponse:

@@ -76,7 +76,11 @@ class Pseudonyms:
     def row(self, row: Row) -> Row:
         values = list(row)
         identity = values[_AUTHOR_ID]
-        if identity in self._by_id:
+        if identity and identity not in self._by_id:
+            # Someone who wrote after the list of authors was read: never their real name.
+            n = len(self._by_id) + 1
+            self._by_id[identity] = (f"participant-{n}", f"Participant {n}")
+        if identity:
             values[_AUTHOR_ID], values[_AUTHOR_NAME] = self._by_id[identity]
         if self._pattern is not None:
             values[_TEXT] = self._pattern.sub(lambda m: self._names[m.group(1)], values[_TEXT])

@@ -11,8 +11,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from bot.logs import stack_only
 from bot.model import (
     BotAddedToChannel,
+    BotRemovedFromChannel,
     ButtonPressed,
     CommandReceived,
     FormSubmitted,
@@ -22,15 +24,40 @@ from bot.model import (
     MessageDeleted,
     MessageEdited,
     MessagePosted,
+    UserRef,
 )
 from bot.ports import Clock, InboxRepository
 from bot.records import InboxItem
+from bot.router import ANONYMOUS
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
+RETRY_AFTER = (  # a failed event waits this long before each further attempt
+    timedelta(seconds=1),
+    timedelta(seconds=10),
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+)
+MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 BATCH = 100
 KEEP_HANDLED = timedelta(days=3)  # long enough to recognise any platform's late retry
+KEEP_FAILED = timedelta(days=14)  # time to look into an event set aside, then it goes
+
+
+def identity_of(event: InboundEvent) -> str | None:
+    """Whose event it is, so that erasing a person reaches events not yet handled."""
+    match event:
+        case MessagePosted():
+            user: UserRef | None = event.author
+        case MessageEdited():
+            user = event.editor
+        case CommandReceived() | ButtonPressed() | FormSubmitted():
+            user = event.origin.user
+        case MemberJoined() | HomeOpened():
+            user = event.user
+        case _:
+            user = None
+    return user.identity if user is not None and user.id != ANONYMOUS else None
 
 
 def platform_of(event: InboundEvent) -> str:
@@ -39,7 +66,7 @@ def platform_of(event: InboundEvent) -> str:
             return event.message.channel.platform
         case CommandReceived() | ButtonPressed() | FormSubmitted():
             return event.origin.channel.platform
-        case BotAddedToChannel() | MemberJoined():
+        case BotAddedToChannel() | BotRemovedFromChannel() | MemberJoined():
             return event.channel.platform
         case HomeOpened():
             return event.user.platform
@@ -52,7 +79,7 @@ def conversation_of(event: InboundEvent) -> str:
             return event.message.channel.key
         case CommandReceived() | ButtonPressed() | FormSubmitted():
             return event.origin.channel.key
-        case BotAddedToChannel() | MemberJoined():
+        case BotAddedToChannel() | BotRemovedFromChannel() | MemberJoined():
             return event.channel.key
         case HomeOpened():
             return event.user.identity
@@ -71,7 +98,7 @@ class Inbox:
         self._clock = clock
         self._redact = redact
         self._wake = asyncio.Event()
-        self._waiting: list[tuple[str, InboundEvent, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[str, InboundEvent, str | None, asyncio.Future[bool]]] = []
         self._committing: asyncio.Task[None] | None = None
 
     async def accept(self, event: InboundEvent) -> bool:
@@ -83,7 +110,7 @@ class Inbox:
         event = self._redact(event)
         key = f"{platform_of(event)}:{event.event_id}"
         kept: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((key, event, kept))
+        self._waiting.append((key, event, identity_of(event), kept))
         if self._committing is None or self._committing.done():
             self._committing = asyncio.create_task(self._commit())
         new = await kept
@@ -94,21 +121,22 @@ class Inbox:
     async def _commit(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            items = [(key, event, identity) for key, event, identity, _ in batch]
             try:
-                results = await self._repo.accept([(k, e) for k, e, _ in batch], self._clock.now())
+                results = await self._repo.accept(items, self._clock.now())
             except Exception as error:
-                for _, _, kept in batch:
+                for *_, kept in batch:
                     if not kept.done():
                         kept.set_exception(error)
                 continue
-            for (_, _, kept), new in zip(batch, results, strict=True):
+            for (*_, kept), new in zip(batch, results, strict=True):
                 if not kept.done():
                     kept.set_result(new)
 
     async def drain(self) -> int:
         """Handle everything pending now; return how many events were handled."""
         handled = 0
-        while items := await self._repo.pending(BATCH):
+        while items := await self._repo.pending(BATCH, self._clock.now()):
             lanes: dict[str, list[InboxItem]] = defaultdict(list)
             for item in items:
                 lanes[conversation_of(item.event)].append(item)
@@ -127,9 +155,18 @@ class Inbox:
             except Exception as e:
                 # The type only: an exception's text may quote what someone wrote.
                 error = type(e).__name__
-                give_up = item.attempts + 1 >= MAX_ATTEMPTS
-                log.exception("handling inbox item %s failed (%s)", item.id, error)
-                await self._repo.failed(item.id, error, give_up)
+                attempt = item.attempts + 1
+                give_up = attempt >= MAX_ATTEMPTS
+                log.error(
+                    "handling inbox item %s failed (%s), attempt %s%s\n%s",
+                    item.id,
+                    error,
+                    attempt,
+                    ", set aside" if give_up else "",
+                    stack_only(e),
+                )
+                retry_at = None if give_up else self._clock.now() + RETRY_AFTER[attempt - 1]
+                await self._repo.failed(item.id, error, give_up, retry_at)
             else:
                 if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
                     await self._repo.done([item.id])
@@ -145,10 +182,11 @@ class Inbox:
             try:
                 await self.drain()
                 if self._clock.now() >= purge_due:
-                    await self._repo.purge_done(self._clock.now() - KEEP_HANDLED)
+                    now = self._clock.now()
+                    await self._repo.purge(now - KEEP_HANDLED, now - KEEP_FAILED)
                     purge_due = self._clock.now() + timedelta(hours=1)
             except Exception:
-                log.exception("the inbox loop hit an error; retrying shortly")
+                log.error("the inbox loop hit an error; retrying shortly", exc_info=True)
                 await asyncio.sleep(1)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5)

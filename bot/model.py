@@ -213,6 +213,13 @@ class BotAddedToChannel:
 
 
 @dataclass(frozen=True)
+class BotRemovedFromChannel:
+    event_id: str
+    channel: ChannelRef
+    at: datetime
+
+
+@dataclass(frozen=True)
 class MemberJoined:
     event_id: str
     channel: ChannelRef
@@ -237,6 +244,7 @@ InboundEvent = (
     | ButtonPressed
     | FormSubmitted
     | BotAddedToChannel
+    | BotRemovedFromChannel
     | MemberJoined
     | HomeOpened
 )
@@ -249,6 +257,7 @@ INBOUND_EVENT_TYPES: tuple[type, ...] = (
     ButtonPressed,
     FormSubmitted,
     BotAddedToChannel,
+    BotRemovedFromChannel,
     MemberJoined,
     HomeOpened,
 )

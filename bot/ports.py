@@ -48,6 +48,11 @@ class DeliveryError(Exception):
     the channel was archived). The message is worded for them; retrying won't help."""
 
 
+class OutcomeUnknown(Exception):
+    """The platform may or may not have done it (no answer after the request went out):
+    trying again could do it twice."""
+
+
 EventSink = Callable[[InboundEvent], Awaitable[bool]]
 """Durably accept an inbound event; True when new, False for a duplicate (a retry)."""
 
@@ -146,17 +151,25 @@ class ChannelRepository(Protocol):
 
 
 class InboxRepository(Protocol):
-    async def accept(self, items: Sequence[tuple[str, InboundEvent]], at: datetime) -> list[bool]:
-        """Keep (dedup key, event) pairs durably, in one transaction; True for each new one."""
+    async def accept(
+        self, items: Sequence[tuple[str, InboundEvent, str | None]], at: datetime
+    ) -> list[bool]:
+        """Keep (dedup key, event, identity) durably, in one transaction; True if new."""
         ...
 
-    async def pending(self, limit: int) -> list[InboxItem]: ...
+    async def pending(self, limit: int, now: datetime) -> list[InboxItem]: ...
 
     async def done(self, item_ids: Sequence[int]) -> None: ...
 
-    async def failed(self, item_id: int, error: str, give_up: bool) -> None: ...
+    async def failed(
+        self, item_id: int, error: str, give_up: bool, retry_at: datetime | None = None
+    ) -> None: ...
 
-    async def purge_done(self, before: datetime) -> int: ...
+    async def erase(self, identity: str) -> int:
+        """Forget one person's events that still hold their words."""
+        ...
+
+    async def purge(self, handled_before: datetime, failed_before: datetime) -> int: ...
 
 
 class JobRepository(Protocol):
@@ -283,6 +296,8 @@ class PromptRepository(Protocol):
     async def suggest(self, suggestion: Suggestion) -> None: ...
 
     async def suggestions(self, limit: int) -> list[Suggestion]: ...
+
+    async def erase_suggestions(self, identity: str) -> int: ...
 
 
 class ArchiveRepository(Protocol):

@@ -156,6 +156,7 @@ class ArchiveFilter:
     author: str = ""  # identity
     since: datetime | None = None
     until: datetime | None = None
+    workspace: tuple[str, str] | None = None  # (platform, workspace): one community only
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Who may do what. Admins listed in COPBOT_ADMINS are admins for as long as they are
-listed; everyone else's roles are grants kept in the database."""
+listed, and the playground's personas hold their roles while it runs (never written
+down); everyone else's roles are grants kept in the database."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,6 +13,7 @@ from bot.ports import RoleRepository
 from bot.records import RoleGrant
 
 FROM_SETTINGS = "COPBOT_ADMINS"
+FROM_PLAYGROUND = "playground"
 
 
 class RoleChangeRefused(Exception):
@@ -24,14 +27,20 @@ class RoleChange:
 
 
 class Roles:
-    def __init__(self, repository: RoleRepository, admins: frozenset[str]) -> None:
+    def __init__(
+        self,
+        repository: RoleRepository,
+        admins: frozenset[str],
+        personas: Mapping[str, Role] | None = None,
+    ) -> None:
         self._repo = repository
         self._admins = admins
+        self._personas = dict(personas or {})
 
     async def role_of(self, identity: str) -> Role:
         if identity in self._admins:
             return Role.ADMIN
-        return await self._repo.role_of(identity)
+        return max(await self._repo.role_of(identity), self._personas.get(identity, Role.STAFF))
 
     async def grant(self, identity: str, role: Role, by: str) -> RoleChange:
         if identity in self._admins:
@@ -41,6 +50,8 @@ class Roles:
         return RoleChange(False, f"{identity} was already {_a(role)}; nothing changed.")
 
     async def revoke(self, identity: str, role: Role) -> RoleChange:
+        if identity in self._personas:
+            raise RoleChangeRefused(f"{identity} is a playground persona; their role is fixed.")
         if role is Role.ADMIN and identity in self._admins:
             raise RoleChangeRefused(
                 f"{identity} is an admin because they are listed in {FROM_SETTINGS}; "
@@ -56,14 +67,18 @@ class Roles:
         return RoleChange(False, f"{identity} wasn't {_a(role)}; nothing changed.")
 
     async def list(self) -> list[RoleGrant]:
-        listed = [
-            RoleGrant(identity, Role.ADMIN, FROM_SETTINGS, datetime.min.replace(tzinfo=UTC))
-            for identity in sorted(self._admins)
+        always = datetime.min.replace(tzinfo=UTC)
+        listed = [RoleGrant(i, Role.ADMIN, FROM_SETTINGS, always) for i in sorted(self._admins)]
+        listed += [
+            RoleGrant(i, role, FROM_PLAYGROUND, always)
+            for i, role in sorted(self._personas.items())
+            if role is not Role.STAFF and i not in self._admins
         ]
-        return listed + [g for g in await self._repo.list() if g.identity not in self._admins]
+        fixed = {g.identity for g in listed}
+        return listed + [g for g in await self._repo.list() if g.identity not in fixed]
 
     async def _last_admin(self, identity: str) -> bool:
-        if self._admins:
+        if self._admins or Role.ADMIN in self._personas.values():
             return False
         admins = {g.identity for g in await self._repo.list() if g.role is Role.ADMIN}
         return admins == {identity}

@@ -16,8 +16,10 @@ from typing import Any, Protocol
 from bot.chat import Chat, PlatformUnavailable
 from bot.commands import CommandBook, CommandError, Handler, UsageError, Verb
 from bot.interaction import Interaction
+from bot.logs import stack_only
 from bot.model import (
     BotAddedToChannel,
+    BotRemovedFromChannel,
     ButtonPressed,
     CommandReceived,
     FormSubmitted,
@@ -141,7 +143,7 @@ class Router:
                 await self._interactive(event)
             case MessagePosted() | MessageEdited() | MessageDeleted():
                 await self._notify(event)
-            case BotAddedToChannel() | MemberJoined() | HomeOpened():
+            case BotAddedToChannel() | BotRemovedFromChannel() | MemberJoined() | HomeOpened():
                 await self._notify(event)
 
     async def _interactive(self, event: CommandReceived | ButtonPressed | FormSubmitted) -> None:
@@ -157,8 +159,8 @@ class Router:
                     await self._button(event)
                 case FormSubmitted():
                     await self._form(event)
-        except Exception:
-            log.exception("handling a %s failed", type(event).__name__)
+        except Exception as error:
+            log.error("handling a %s failed: %s", type(event).__name__, stack_only(error))
             await self._chat.respond(event.origin, OutgoingMessage.of(SORRY))
 
     async def _notify(self, event: InboundEvent) -> None:

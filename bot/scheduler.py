@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from bot.ports import Clock, DeliveryError, JobRepository, WriteOp
+from bot.ports import Clock, DeliveryError, JobRepository, OutcomeUnknown, WriteOp
 from bot.records import Job, JobState, Recurrence
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,8 @@ class JobKind:
     run: Callable[[Job], Awaitable[Outcome | None]]
     # Told when a job of this kind is missed, fails for good, or is interrupted.
     on_trouble: Trouble | None = None
+    # A job whose moment matters (a prompt) is missed when late; housekeeping runs late.
+    run_late: bool = False
 
 
 class JobError(Exception):
@@ -188,7 +190,7 @@ class Scheduler:
             await self._close(job, JobState.FAILED, f"no handler for jobs of kind {job.kind}")
             return
         late = now - job.due_at
-        if late > self._settings.grace:
+        if late > self._settings.grace and not kind.run_late:
             await self._close(job, JobState.MISSED, f"{_minutes(late)} late; not run stale")
             return
         try:
@@ -196,6 +198,9 @@ class Scheduler:
                 outcome = await kind.run(job)
         except (JobError, DeliveryError) as e:
             await self._close(job, JobState.FAILED, str(e))
+        except OutcomeUnknown as e:
+            # At most once: a job that may have had its effect is not tried again.
+            await self._close(job, JobState.INTERRUPTED, str(e)[:300])
         except Exception as e:
             error = f"{type(e).__name__}: {e}"[:300]
             log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
@@ -210,7 +215,7 @@ class Scheduler:
     async def _close(
         self, job: Job, state: JobState, error: str = "", also: Sequence[WriteOp] = ()
     ) -> None:
-        then = await self._successor(job)
+        then = await self._successor(job, state)
         await self._jobs.finish(job, state, error, also=also, then=then)
         if state in (JobState.MISSED, JobState.FAILED, JobState.INTERRUPTED):
             log.info("job %s (%s) %s: %s", job.id, job.kind, state.value, error)
@@ -221,17 +226,21 @@ class Scheduler:
                 except Exception:
                     log.exception("telling the owner of job %s about it failed", job.id)
 
-    async def _successor(self, job: Job) -> Job | None:
+    async def _successor(self, job: Job, state: JobState) -> Job | None:
         if job.schedule_id is None:
             return None
         recurrence = await self._jobs.recurrence(job.schedule_id)
         if recurrence is None or not recurrence.active:
             return None
-        occurrence = _occurrence_of(job.key)
-        nxt = next_occurrence(recurrence.rule, recurrence.starts, occurrence)
+        tz = ZoneInfo(recurrence.timezone)
+        after = _occurrence_of(job.key)
+        if state is JobState.MISSED:
+            # Back after a long stop: carry on from now, not through every occurrence
+            # missed meanwhile (the owner hears once, from this job).
+            after = max(after, self._clock.now().astimezone(tz).replace(tzinfo=None))
+        nxt = next_occurrence(recurrence.rule, recurrence.starts, after)
         if nxt is None:
             return None
-        tz = ZoneInfo(recurrence.timezone)
         return Job(
             0,
             recurrence.kind,

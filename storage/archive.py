@@ -72,7 +72,12 @@ def _month(moment: datetime) -> str:
 
 
 def tags_for(m: ArchivedMessage) -> str:
-    tags = [_tag("c", m.channel_id), _tag("n", m.channel_name), _month(m.created_at)]
+    tags = [
+        _tag("w", f"{m.platform}:{m.workspace}"),
+        _tag("c", m.channel_id),
+        _tag("n", m.channel_name),
+        _month(m.created_at),
+    ]
     if m.topic:
         tags.append(_tag("t", m.topic))
     if m.region:
@@ -98,6 +103,8 @@ def _months(since: datetime | None, until: datetime | None) -> list[str]:
 def filter_tags(f: ArchiveFilter) -> list[str]:
     """FTS5 expressions on the tags column, one a filter."""
     tags = []
+    if f.workspace:
+        tags.append(_tag("w", ":".join(f.workspace)))
     if f.channel:
         name = f.channel.lstrip("#")
         tags.append(f"({_tag('c', name)} OR {_tag('n', name)})")
@@ -116,6 +123,9 @@ def _filter_sql(f: ArchiveFilter) -> tuple[str, list[Any]]:
     """SQL conditions on ``m`` for a filter, for reads that do not go through the index."""
     clauses: list[str] = []
     params: list[Any] = []
+    if f.workspace:
+        clauses.append("m.platform = ? and m.workspace = ?")
+        params += list(f.workspace)
     if f.channel:
         clauses.append("(m.channel_id = ? or m.channel_name = ?)")
         params += [f.channel.lstrip("#"), f.channel.lstrip("#")]
@@ -163,15 +173,18 @@ def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
 
 
 def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:
-    """Insert messages that are not in the archive yet, unless their author opted out,
-    and index them, in the caller's transaction; return how many were new. The opt-out is
-    read in the same transaction as the insert, so no message slips in beside an opt-out."""
+    """Insert messages that are not in the archive yet, unless their author opted out or
+    they were deleted already (a late delivery), and index them, in the caller's
+    transaction; return how many were new. Both are read in the same transaction as the
+    insert, so no message slips in beside an opt-out or a deletion."""
     last = db.execute("select coalesce(max(id), 0) from archive_messages").fetchone()[0]
     before = db.conn.total_changes
     db.conn.executemany(
         f"insert or ignore into archive_messages ({', '.join(COLUMNS)}, tags)"
         " select ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-        " where not exists (select 1 from archive_optouts where identity = ?)",
+        " where not exists (select 1 from archive_optouts where identity = ?)"
+        " and not exists (select 1 from archive_deleted where platform = ?"
+        " and workspace = ? and channel_id = ? and message_id = ?)",
         [
             (
                 m.platform,
@@ -192,6 +205,10 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
                 m.region,
                 tags_for(m),
                 m.author_id,
+                m.platform,
+                m.workspace,
+                m.channel_id,
+                m.message_id,
             )
             for m in messages
         ],
@@ -212,7 +229,23 @@ class SqliteArchiveRepository:
         self._db = db
 
     async def capture(self, message: ArchivedMessage) -> bool:
-        return bool(await self._db.write(lambda db: insert_rows(db, [message])))
+        if await self._db.write(lambda db: insert_rows(db, [message])):
+            return True
+        if await self._deleted(message):
+            self._db.scrub_soon()  # its words came in with the late delivery
+        return False
+
+    async def _deleted(self, m: ArchivedMessage) -> bool:
+        return await self._db.read(
+            lambda db: (
+                db.execute(
+                    "select 1 from archive_deleted where platform = ? and workspace = ?"
+                    " and channel_id = ? and message_id = ?",
+                    [m.platform, m.workspace, m.channel_id, m.message_id],
+                ).fetchone()
+                is not None
+            )
+        )
 
     async def capture_many(self, messages: list[ArchivedMessage]) -> int:
         return await self._db.write(lambda db: insert_rows(db, messages))
@@ -228,22 +261,32 @@ class SqliteArchiveRepository:
             )
             return bool(cur.rowcount)
 
-        return await self._db.write(op)
+        edited = await self._db.write(op)
+        if edited:
+            self._db.scrub_soon()  # what it said before goes, as deleted words do
+        return edited
 
     async def delete(self, ref: MessageRef) -> bool:
         c = ref.channel
 
         def op(db: sqlite_utils.Database) -> bool:
+            key = [c.platform, c.workspace, c.id, ref.id]
+            # Remembered even when nothing is kept yet: the message may arrive after this.
+            db.execute(
+                "insert or ignore into archive_deleted"
+                " (platform, workspace, channel_id, message_id) values (?, ?, ?, ?)",
+                key,
+            )
             cur = db.execute(
                 "delete from archive_messages"
                 " where platform = ? and workspace = ? and channel_id = ? and message_id = ?",
-                [c.platform, c.workspace, c.id, ref.id],
+                key,
             )
             return bool(cur.rowcount)
 
         deleted = await self._db.write(op)
-        if deleted:
-            await self._db.checkpoint()
+        # Checkpointed once the delete event itself is marked handled (and its copy gone).
+        self._db.scrub_soon()
         return deleted
 
     async def erase_author(self, identity: str) -> int:

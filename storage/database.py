@@ -86,6 +86,8 @@ class Database:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._pending_checkpoints: set[asyncio.Task[None]] = set()
+        self._scrub_due = False
 
     @classmethod
     def open(
@@ -143,12 +145,39 @@ class Database:
 
     async def checkpoint(self) -> None:
         """Fold the WAL into the file and truncate it, so that pages holding erased text
-        do not linger there (the file's own free pages are zeroed by secure_delete)."""
+        do not linger there (the file's own free pages are zeroed by secure_delete).
+
+        A reader in the middle of a long read (an export, say) holds the WAL; then this
+        tries again, at growing intervals, in the background until it succeeds.
+        """
+        if not await self._try_checkpoint():
+            task = asyncio.create_task(self._checkpoint_later())
+            self._pending_checkpoints.add(task)
+            task.add_done_callback(self._pending_checkpoints.discard)
+
+    def scrub_soon(self) -> None:
+        """Words were just removed while the event that removed them is still in the inbox
+        (which holds its own copy): checkpoint once that event is marked handled."""
+        self._scrub_due = True
+
+    async def scrub_if_due(self) -> None:
+        if self._scrub_due:
+            self._scrub_due = False
+            await self.checkpoint()
+
+    async def _try_checkpoint(self) -> bool:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
+        busy, _, _ = await loop.run_in_executor(
             self._writer_pool,
-            lambda: self._db().execute("pragma wal_checkpoint(truncate)").fetchall(),
+            lambda: self._db().execute("pragma wal_checkpoint(truncate)").fetchone(),
         )
+        return not busy
+
+    async def _checkpoint_later(self) -> None:
+        delay = 0.1
+        while not await self._try_checkpoint():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def ping(self) -> bool:
         try:
@@ -160,6 +189,8 @@ class Database:
         if self._closed:
             return
         self._closed = True
+        for task in self._pending_checkpoints:
+            task.cancel()
         self._writer_pool.shutdown(wait=True)
         self._reader_pool.shutdown(wait=True)
         with self._lock:

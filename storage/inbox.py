@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,24 +16,31 @@ from storage.database import Database
 class SqliteInboxRepository:
     """Events accepted from platforms, kept until the core has handled them.
 
-    A handled event keeps only its dedup key (so a late retry is still recognised);
-    its payload, which may hold message text, is dropped at once.
+    A handled event keeps only its dedup key (so a late retry is still recognised); its
+    payload, which may hold message text, is dropped at once. An event that keeps failing
+    is set aside with its payload, for someone to look into, until it is purged.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def accept(self, items: Sequence[tuple[str, InboundEvent]], at: datetime) -> list[bool]:
-        """Keep events durably (fsynced: a platform is about to be told they are safe), in
-        one transaction; for each, True when new and False when its key was seen before."""
-        rows = [(key, type(e).__name__, encode_event(e), to_text(at)) for key, e in items]
+    async def accept(
+        self, items: Sequence[tuple[str, InboundEvent, str | None]], at: datetime
+    ) -> list[bool]:
+        """Keep (key, event, identity) durably (fsynced: a platform is about to be told they
+        are safe), in one transaction; for each, True when new, False when seen before."""
+        received = to_text(at)
+        rows = [
+            (key, type(e).__name__, encode_event(e), received, identity)
+            for key, e, identity in items
+        ]
 
         def op(db: sqlite_utils.Database) -> list[bool]:
             new = []
             for row in rows:
                 cur = db.execute(
-                    "insert or ignore into inbox (dedup_key, kind, payload, received_at)"
-                    " values (?, ?, ?, ?)",
+                    "insert or ignore into inbox"
+                    " (dedup_key, kind, payload, received_at, identity) values (?, ?, ?, ?, ?)",
                     row,
                 )
                 new.append(bool(cur.rowcount))
@@ -40,39 +48,71 @@ class SqliteInboxRepository:
 
         return await self._db.write(op, durable=True)
 
-    async def pending(self, limit: int) -> list[InboxItem]:
-        def op(db: sqlite_utils.Database) -> list[InboxItem]:
+    async def pending(self, limit: int, now: datetime) -> list[InboxItem]:
+        """Events waiting to be handled (and not waiting to retry), oldest first. One that
+        can't be read back (say, from an older copbot) is set aside, not allowed to block
+        the rest."""
+
+        def op(db: sqlite_utils.Database) -> tuple[list[InboxItem], list[int]]:
             rows = db.execute(
                 "select id, payload, attempts from inbox where state = 'pending'"
-                " order by id limit ?",
-                [limit],
+                " and (retry_at is null or retry_at <= ?) order by id limit ?",
+                [to_text(now), limit],
             ).fetchall()
-            return [InboxItem(r[0], decode_event(r[1]), r[2]) for r in rows]
+            items, unreadable = [], []
+            for ident, payload, attempts in rows:
+                try:
+                    items.append(InboxItem(ident, decode_event(payload), attempts))
+                except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+                    unreadable.append(ident)
+            return items, unreadable
 
-        return await self._db.read(op)
+        items, unreadable = await self._db.read(op)
+        for ident in unreadable:
+            await self.failed(ident, "unreadable", give_up=True)
+        return items
 
     async def done(self, item_ids: Sequence[int]) -> None:
         await self._db.write(
             lambda db: db.conn.executemany(
-                "update inbox set state = 'done', payload = null, attempts = attempts + 1"
-                " where id = ?",
+                "update inbox set state = 'done', payload = null, identity = null,"
+                " attempts = attempts + 1, retry_at = null where id = ?",
                 [(i,) for i in item_ids],
             )
         )
+        # Now that these events' own copies are gone, words removed while handling them
+        # can leave the file (see Database.scrub_soon).
+        await self._db.scrub_if_due()
 
-    async def failed(self, item_id: int, error: str, give_up: bool) -> None:
+    async def failed(
+        self, item_id: int, error: str, give_up: bool, retry_at: datetime | None = None
+    ) -> None:
         state = "failed" if give_up else "pending"
+        when = to_text(retry_at) if retry_at and not give_up else None
         await self._db.write(
             lambda db: db.execute(
-                "update inbox set state = ?, error = ?, attempts = attempts + 1 where id = ?",
-                [state, error, item_id],
+                "update inbox set state = ?, error = ?, attempts = attempts + 1, retry_at = ?"
+                " where id = ?",
+                [state, error, when, item_id],
             )
         )
 
-    async def purge_done(self, before: datetime) -> int:
+    async def erase(self, identity: str) -> int:
+        """Forget the events of one person that still hold their words."""
+        return await self._db.write(
+            lambda db: (
+                db.execute(
+                    "delete from inbox where identity = ? and state != 'done'", [identity]
+                ).rowcount
+            )
+        )
+
+    async def purge(self, handled_before: datetime, failed_before: datetime) -> int:
         def op(db: sqlite_utils.Database) -> int:
             cur = db.execute(
-                "delete from inbox where state = 'done' and received_at < ?", [to_text(before)]
+                "delete from inbox where (state = 'done' and received_at < ?)"
+                " or (state = 'failed' and received_at < ?)",
+                [to_text(handled_before), to_text(failed_before)],
             )
             return cur.rowcount
 

@@ -60,10 +60,15 @@ def core(db: sqlite_utils.Database) -> None:
             state text not null default 'pending'
                 check (state in ('pending', 'done', 'failed')),
             attempts integer not null default 0,
-            error text not null default ''
+            error text not null default '',
+            -- a failed attempt waits until then before the next
+            retry_at text,
+            -- whose event it is (never set for anonymous ones), so erasure reaches here too
+            identity text
         )
         """,
         "create index inbox_pending on inbox (id) where state = 'pending'",
+        "create index inbox_by_identity on inbox (identity) where identity is not null",
         """
         create table recurrences (
             id integer primary key,
@@ -236,6 +241,16 @@ def archive(db: sqlite_utils.Database) -> None:
         end
         """,
         "create table archive_optouts (identity text primary key, since text not null)",
+        # Messages deleted on their platform: a late delivery of one is never kept again.
+        """
+        create table archive_deleted (
+            platform text not null,
+            workspace text not null,
+            channel_id text not null,
+            message_id text not null,
+            primary key (platform, workspace, channel_id, message_id)
+        ) without rowid
+        """,
         "alter table channels add column archive integer not null default 0",
         """
         create table export_links (

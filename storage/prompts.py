@@ -134,6 +134,15 @@ class SqlitePromptRepository:
             )
         )
 
+    async def erase_suggestions(self, identity: str) -> int:
+        return await self._db.write(
+            lambda db: (
+                db.execute(
+                    "delete from prompt_suggestions where suggested_by = ?", [identity]
+                ).rowcount
+            )
+        )
+
     async def suggestions(self, limit: int) -> list[Suggestion]:
         def op(db: sqlite_utils.Database) -> list[Suggestion]:
             rows = db.execute(

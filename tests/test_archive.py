@@ -3,6 +3,7 @@ retention; search in chat; export links."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -228,18 +229,23 @@ async def test_export_links_work_once_and_expire(db_path: Path) -> None:
         async with TestClient(TestServer(app)) as client:
             tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
             assert (await client.get(tampered)).status == 404
-            first = await client.get(path)
+            assert (await client.post(tampered)).status == 404
+            # opening the link (as a link checker would, too) uses nothing up
+            for _ in range(2):
+                page = await client.get(path)
+                assert page.status == 200 and '<form method="post">' in await page.text()
+            first = await client.post(path)
             assert first.status == 200
             assert "kept for the export" in await first.text()
             assert first.headers["Content-Disposition"].startswith(
                 'attachment; filename="copbot-archive-'
             )
-            again = await client.get(path)
+            again = await client.post(path)
             assert again.status == 410 and "used already" in await again.text()
             await h.reply_text("export html", ALEX)
             url2 = h.adapter.of_kind("direct")[-1].text.split("](", 1)[1].split(")", 1)[0]
             h.clock.advance(timedelta(minutes=16))
-            late = await client.get(url2.removeprefix("http://copbot.test"))
+            late = await client.post(url2.removeprefix("http://copbot.test"))
             assert late.status == 410 and "expired" in await late.text()
     finally:
         h.close()
@@ -275,3 +281,84 @@ async def test_anyone_can_ask_what_is_kept(bot: Harness, role: Role) -> None:
     text = await bot.reply_text("archive", SAM, channel=NORTH)
     assert "only the replies in threads under my prompts" in text
     assert "`/cop optout` stops that" in text
+
+
+async def test_a_message_deleted_before_it_arrives_is_never_kept(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    late = MessageRef(NORTH, "late-1", root.id)
+    # Slack's retry of the message comes after the delete (or the first try failed)
+    await bot.deliver(MessageDeleted("ev-del-first", late, bot.clock.now()))
+    await bot.deliver(MessagePosted("ev-late", late, SAM, f"gone {SECRET_WORD}", bot.clock.now()))
+    assert archived(bot) == []
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+
+
+async def test_search_in_chat_stays_in_the_askers_community(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    await say(bot, "interpreters help here", root)
+    elsewhere = ChannelRef("test", "C-x", "T2", "other-trust")
+    await bot.join(elsewhere)
+    other_root = await prompt_thread(bot, elsewhere)
+    await say(bot, "interpreters in another workspace", other_root, channel=elsewhere)
+    text = await bot.reply_text("search interpreters", SAM, channel=NORTH)
+    assert "help here" in text and "another workspace" not in text
+    assert "Top 1 from the archive" in text
+
+
+async def test_erasure_waits_out_a_long_read_then_clears_the_journal(bot: Harness) -> None:
+    from storage.database import connect
+
+    root = await prompt_thread(bot)
+    await say(bot, f"words with {SECRET_WORD}", root)
+    reader = connect(bot.core.db.path)
+    reader.execute("begin")
+    reader.execute("select count(*) from archive_messages").fetchone()  # holds a snapshot
+    await bot.reply_text("optout", SAM)
+    reader.execute("commit")
+    reader.close()
+    for _ in range(100):  # the checkpoint is retried in the background
+        if SECRET_WORD.encode() not in file_bytes(bot.core.db.path):
+            break
+        await asyncio.sleep(0.05)
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+
+
+async def test_an_edit_leaves_no_trace_of_what_it_replaced(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    ref = await say(bot, f"first said {SECRET_WORD}", root)
+    await bot.deliver(MessageEdited("ev-edit-only", ref, "said better", bot.clock.now()))
+    assert [r["text"] for r in archived(bot)] == ["said better"]
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+
+
+async def test_the_nightly_purge_runs_late_rather_than_not_at_all(db_path: Path) -> None:
+    h = Harness.open(
+        db_path, Settings(db_path=db_path, admins=frozenset({ALEX.identity}), retention_days=30)
+    )
+    try:
+        for step in h.core.on_start:
+            await step()
+        root = await prompt_thread(h)
+        await say(h, "old words", root)
+        h.clock.set(datetime(2026, 12, 27, 9, 0, tzinfo=UTC))  # copbot was down at 03:30
+        await h.tick()
+        assert archived(h) == []
+    finally:
+        h.close()
+
+
+async def test_an_export_link_dies_with_its_admins_role(db_path: Path) -> None:
+    h = Harness.open(db_path, Settings(db_path=db_path, public_url="http://copbot.test"))
+    try:
+        await h.core.roles.grant(PRIYA.identity, Role.ADMIN, by="test")
+        await h.core.roles.grant(ALEX.identity, Role.ADMIN, by="test")
+        await h.reply_text("export", PRIYA)
+        url = h.adapter.of_kind("direct")[-1].text.split("](", 1)[1].split(")", 1)[0]
+        await h.core.roles.revoke(PRIYA.identity, Role.ADMIN)
+        app = web.Application()
+        app.router.add_routes(h.core.exports.routes())
+        async with TestClient(TestServer(app)) as client:
+            refused = await client.post(url.removeprefix("http://copbot.test"))
+            assert refused.status == 403 and "no longer an admin" in await refused.text()
+    finally:
+        h.close()

@@ -292,3 +292,11 @@ def test_cli_search_and_erase(seeded: Path) -> None:
     assert erased.exit_code == 0 and erased.output.startswith("Erased 1 message(s) by slack:U2")
     assert runner.invoke(cli, ["search", "north", "--format", "json", *db]).output.strip() == "[]"
     assert b"north in may" not in seeded.read_bytes().lower()
+
+
+def test_someone_unknown_when_the_export_began_is_still_pseudonymised() -> None:
+    p = Pseudonyms([("slack:U1", "Ade Bello")])
+    late = dict(
+        zip(FIELDS, p.row(row("hello", author="slack:U9", name="Newcomer Name")), strict=True)
+    )
+    assert (late["author_id"], late["author_name"]) == ("participant-2", "Participant 2")

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.inbox import Inbox
 from bot.interaction import Interaction
@@ -74,10 +76,11 @@ async def test_handled_events_keep_no_message_text(db_path: Path) -> None:
     db.close()
 
 
-async def test_a_failing_event_is_retried_then_set_aside_without_its_text_in_the_error(
-    db_path: Path,
+async def test_a_failing_event_is_retried_with_backoff_then_set_aside_and_later_purged(
+    db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = Database.open(db_path)
+    clock = ManualClock(NOW)
     attempts = 0
 
     async def handle(event: InboundEvent) -> None:
@@ -85,12 +88,63 @@ async def test_a_failing_event_is_retried_then_set_aside_without_its_text_in_the
         attempts += 1
         raise ValueError(f"cannot handle {event}")
 
-    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    repo = SqliteInboxRepository(db)
+    inbox = Inbox(repo, handle, clock)
     await inbox.accept(posted("Ev1", "sensitive words"))
+    for wait in (0, 1, 10, 60, 300):
+        clock.advance(timedelta(seconds=wait))
+        await inbox.drain()
+        assert await inbox.drain() == 0  # not tried again before its time
+    assert attempts == 5
+    rows = await db.read(
+        lambda d: d.execute(
+            "select state, error, attempts, payload is not null from inbox"
+        ).fetchall()
+    )
+    assert rows == [("failed", "ValueError", 5, 1)]  # set aside, to look into
+    assert "sensitive words" not in caplog.text
+    assert "ValueError at" in caplog.text
+    await repo.purge(clock.now() - timedelta(days=3), clock.now() + timedelta(seconds=1))
+    assert await db.read(lambda d: d.execute("select count(*) from inbox").fetchone()[0]) == 0
+    db.close()
+
+
+async def test_an_unreadable_event_is_set_aside_and_the_rest_go_on(db_path: Path) -> None:
+    db = Database.open(db_path)
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        assert isinstance(event, MessagePosted)
+        handled.append(event.text)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    await db.write(
+        lambda d: d.execute(
+            "insert into inbox (dedup_key, kind, payload, received_at) values"
+            " ('test:old', 'MessagePosted', '{\"type\": \"Gone\"}', '2026-01-01T00:00:00.000000Z')"
+        )
+    )
+    await inbox.accept(posted("Ev2", "still handled"))
     await inbox.drain()
-    assert attempts == 3
-    rows = await db.read(lambda d: d.execute("select state, error, attempts from inbox").fetchall())
-    assert rows == [("failed", "ValueError", 3)]
+    assert handled == ["still handled"]
+    rows = await db.read(
+        lambda d: d.execute("select dedup_key, state, error from inbox order by id").fetchall()
+    )
+    assert rows == [("test:old", "failed", "unreadable"), ("test:Ev2", "done", "")]
+    db.close()
+
+
+async def test_erasing_a_person_reaches_events_not_yet_handled(db_path: Path) -> None:
+    db = Database.open(db_path)
+
+    async def handle(event: InboundEvent) -> None:
+        return None
+
+    repo = SqliteInboxRepository(db)
+    inbox = Inbox(repo, handle, ManualClock())
+    await inbox.accept(posted("Ev3", "from sam"))
+    assert await repo.erase("test:sam") == 1
+    assert await inbox.drain() == 0
     db.close()
 
 
@@ -149,6 +203,8 @@ def test_inbox_table_is_readable_by_plain_sqlite(db_path: Path) -> None:
         "state",
         "attempts",
         "error",
+        "retry_at",
+        "identity",
     ]
     conn.close()
 

@@ -173,7 +173,9 @@ async def test_bad_input_is_refused_with_a_reason_and_changes_nothing(
 
 
 async def test_not_json_and_other_peoples_messages_are_refused(pg: Playground) -> None:
-    r = await pg.client.post("/api/playground/messages", data=b"{not json")
+    r = await pg.client.post(
+        "/api/playground/messages", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert r.status == 400 and "valid JSON" in (await r.json())["error"]
     mine = await pg.say("mine", "priya")
     status, answer = await pg.post(f"/messages/{mine['id']}/edit", {"as": "sam", "text": "hijack"})
@@ -399,3 +401,38 @@ async def test_the_archive_follows_the_playground_capture_edit_delete_optout_era
 
 async def _archived(read: Callable[[], list[dict[str, Any]]], n: int) -> bool:
     return len(read()) == n
+
+
+async def test_other_web_pages_cannot_act_through_the_playground(pg: Playground) -> None:
+    attack = '{"as": "alex", "channel": "general", "text": "/cop role grant admin slack:UEVIL"}'
+    # a form on another site can send text/plain without asking first: refused
+    r = await pg.client.post(
+        "/api/playground/messages", data=attack, headers={"Content-Type": "text/plain"}
+    )
+    assert r.status == 415
+    # a script on another site, naming where it comes from: refused
+    r = await pg.client.post(
+        "/api/playground/messages",
+        data=attack,
+        headers={"Content-Type": "application/json", "Origin": "https://evil.example"},
+    )
+    assert r.status == 403 and "its own page" in (await r.json())["error"]
+    assert (await pg.core.roles.role_of("slack:UEVIL")).name == "STAFF"
+    # the page itself (same origin) is fine
+    r = await pg.client.post(
+        "/api/playground/messages",
+        json={"as": "sam", "channel": "general", "text": "hello"},
+        headers={"Origin": str(pg.client.make_url("")).rstrip("/")},
+    )
+    assert r.status == 200
+
+
+async def test_persona_roles_are_never_written_down(pg: Playground, db_path: Path) -> None:
+    from storage import sqlite
+
+    assert (await pg.core.roles.role_of("local:alex")).name == "ADMIN"
+    conn = sqlite.connect(db_path)
+    try:
+        assert conn.execute("select count(*) from roles").fetchone()[0] == 0
+    finally:
+        conn.close()

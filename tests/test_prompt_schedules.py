@@ -269,3 +269,49 @@ async def test_staff_are_told_schedules_are_for_facilitators(sched: Harness) -> 
     assert "is for facilitators" in await sched.reply_text("schedule list", SAM)
     assert ALEX  # admins may, as facilitators
     assert "No prompts are scheduled" in await sched.reply_text("schedule list", ALEX)
+
+
+async def test_back_after_a_long_stop_the_owner_hears_once_and_the_schedule_goes_on(
+    sched: Harness, db_path: Path
+) -> None:
+    await sched.reply_text("schedule prompt any every day at 10:00", PRIYA)
+    sched.close()
+    again = Harness.open(db_path)
+    again.clock.set(datetime(2026, 12, 10, 12, 0, tzinfo=UTC))  # two weeks later
+    await again.tick()
+    assert len(again.adapter.of_kind("direct")) == 1
+    assert again.adapter.of_kind("post") == []
+    await again.tick(timedelta(hours=22))  # 10:00 the next day
+    assert len(again.adapter.of_kind("post")) == 1
+    again.close()
+
+
+async def test_a_post_whose_outcome_is_unknown_is_not_tried_again(sched: Harness) -> None:
+    from bot.ports import OutcomeUnknown
+
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    original = sched.adapter.post
+    calls = 0
+
+    async def times_out(channel, message):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        await original(channel, message)
+        raise OutcomeUnknown("Slack didn't answer whether the message was posted")
+
+    sched.adapter.post = times_out  # type: ignore[method-assign]
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    for _ in range(4):
+        await sched.tick(timedelta(minutes=5))
+    assert calls == 1
+    [told] = sched.adapter.of_kind("direct")
+    assert "may or may not have gone out" in told.text
+
+
+async def test_a_channel_copbot_was_removed_from_is_refused(sched: Harness) -> None:
+    from bot.model import BotRemovedFromChannel
+
+    await sched.join(NORTH)
+    await sched.deliver(BotRemovedFromChannel("left-north", NORTH, sched.clock.now()))
+    text = await sched.reply_text("schedule prompt any every tuesday at 10:00 in #north", PRIYA)
+    assert "I'm not in #north" in text

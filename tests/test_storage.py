@@ -91,18 +91,14 @@ async def test_a_failed_write_rolls_back_whole(database: Database) -> None:
 
 
 async def test_the_event_loop_keeps_running_during_slow_database_work(database: Database) -> None:
-    ticks = 0
-
-    async def heartbeat() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.005)
-
-    beat = asyncio.create_task(heartbeat())
-    await database.write(lambda db: time.sleep(0.3))
-    beat.cancel()
-    assert ticks >= 10  # a blocked loop would have managed one
+    release = threading.Event()
+    slow = asyncio.create_task(database.write(lambda db: release.wait(10)))
+    await asyncio.sleep(0)  # the write is under way on the writer thread
+    # Were the write on the loop's thread, nothing else could run until it finished.
+    assert await asyncio.wait_for(asyncio.sleep(0, result="ran"), 5) == "ran"
+    assert not slow.done()
+    release.set()
+    assert await slow is True
 
 
 @pytest.mark.parametrize(

@@ -450,6 +450,19 @@ def _check_form(form: Form, values: dict[str, str]) -> dict[str, str]:
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
+    # Only the page itself may act: another site's form can't send JSON without asking
+    # first (CORS), and a browser names the page a request comes from (Origin).
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": "The playground only takes requests from its own page."}),
+            content_type="application/json",
+        )
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(
+            text=json.dumps({"error": "Send JSON (Content-Type: application/json)."}),
+            content_type="application/json",
+        )
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

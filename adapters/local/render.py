@@ -39,17 +39,24 @@ def markup(text: str) -> str:
 
     text = text.replace("\x00", "").replace("\x01", "")
     out = html.escape(ESCAPED.sub(keep_literal, text), quote=True)
-    codes: list[str] = []
+    # Code and links are finished HTML, set aside too: bold and italics must not reach
+    # inside them (an underscore in a link's address is not emphasis).
+    finished: list[str] = []
 
-    def keep_code(m: re.Match[str]) -> str:
-        codes.append(m.group(1))
-        return f"\x00{len(codes) - 1}\x00"
+    def keep(html_piece: str) -> str:
+        finished.append(html_piece)
+        return f"\x00{len(finished) - 1}\x00"
 
-    out = _CODE.sub(keep_code, out)
-    out = _LINK.sub(r'<a href="\2" target="_blank" rel="noopener noreferrer">\1</a>', out)
+    out = _CODE.sub(lambda m: keep(f"<code>{m.group(1)}</code>"), out)
+    out = _LINK.sub(
+        lambda m: keep(
+            f'<a href="{m.group(2)}" target="_blank" rel="noopener noreferrer">{m.group(1)}</a>'
+        ),
+        out,
+    )
     out = _BOLD.sub(r"<strong>\1</strong>", out)
     out = _ITALIC.sub(r"<em>\1</em>", out)
-    out = re.sub("\x00(\\d+)\x00", lambda m: f"<code>{codes[int(m.group(1))]}</code>", out)
+    out = re.sub("\x00(\\d+)\x00", lambda m: finished[int(m.group(1))], out)
     out = re.sub("\x01(\\d+)\x01", lambda m: literals[int(m.group(1))], out)
     return out.replace("\n", "<br>")
 

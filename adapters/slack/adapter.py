@@ -57,7 +57,7 @@ from bot.model import (
     ThreadRef,
     UserRef,
 )
-from bot.ports import Capability, Clock, DeliveryError, EventSink
+from bot.ports import Capability, Clock, DeliveryError, EventSink, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
@@ -323,13 +323,21 @@ class SlackAdapter:
     async def _say(self, channel: ChannelRef, message: OutgoingMessage, **extra: Any) -> str:
         async with self._pacer.turn(channel.id):
             with self._refusals(channel):
-                answer = await self._client.chat_postMessage(
-                    channel=channel.id,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    **blocks.message_payload(message),
-                    **extra,
-                )
+                try:
+                    answer = await self._client.chat_postMessage(
+                        channel=channel.id,
+                        unfurl_links=False,
+                        unfurl_media=False,
+                        **blocks.message_payload(message),
+                        **extra,
+                    )
+                except aiohttp.ClientConnectorError:
+                    raise  # never reached Slack: safe to try again
+                except (TimeoutError, aiohttp.ClientError) as e:
+                    # The request went out and no answer came back: Slack may have posted.
+                    raise OutcomeUnknown(
+                        f"Slack didn't answer whether the message was posted ({type(e).__name__})"
+                    ) from None
         return str(answer["ts"])
 
     async def _dm(self, user: UserRef) -> ChannelRef:

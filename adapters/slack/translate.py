@@ -27,6 +27,7 @@ from adapters.slack.text import (
 )
 from bot.model import (
     BotAddedToChannel,
+    BotRemovedFromChannel,
     ButtonPressed,
     ChannelKind,
     ChannelRef,
@@ -125,6 +126,10 @@ def from_event(body: Payload, me: Me, names: Names, now: datetime) -> InboundEve
             return _mention(event_id, event, team, me, names, now)
         case "member_joined_channel":
             return _joined(event_id, event, team, me, names, now)
+        case "member_left_channel" if event.get("user") == me.user_id:
+            return BotRemovedFromChannel(event_id, _channel(event, team, names), _at(event, now))
+        case "channel_left" | "group_left":  # sent to copbot when it is removed
+            return BotRemovedFromChannel(event_id, _channel(event, team, names), _at(event, now))
         case "app_home_opened" if event.get("tab") == "home":
             return HomeOpened(event_id, _user(event.get("user"), names), _at(event, now))
     return None

@@ -14,6 +14,7 @@ from bot.archive_export import FORMATS
 from bot.cli.base import cli, db_option, identity_arg, load_settings, with_core
 from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import parse_terms
+from bot.services.erasure import Erased
 from bot.services.exports import run_export
 from prompts import Library
 from storage.archive import SqliteArchiveReader
@@ -180,14 +181,16 @@ def erase(user: str, db: str | None) -> None:
     from now on. The text leaves the file, its search index and its journal."""
     identity = identity_arg(user)
 
-    async def call(core: Core) -> int:
-        await core.archive.opt_out(identity, core.clock.now())
-        return await core.archive.erase_author(identity)
+    async def call(core: Core) -> Erased:
+        return await core.erasure.erase(identity)
 
     erased = with_core(db, call)
     click.echo(
-        f"Erased {erased} message(s) by {identity} from the archive. Nothing they write will "
-        f"be kept from now on (they can choose otherwise with /cop optin)."
+        f"Erased {erased.messages} message(s) by {identity} from the archive"
+        + (f", {erased.events} event(s) not yet handled" if erased.events else "")
+        + (f", {erased.suggestions} prompt suggestion(s)" if erased.suggestions else "")
+        + ". Nothing they write will be kept from now on (they can choose otherwise with"
+        " /cop optin)."
     )
 
 

@@ -38,6 +38,9 @@ BOT_EVENTS = (
     "message.im",
     "app_mention",
     "member_joined_channel",
+    "member_left_channel",
+    "channel_left",
+    "group_left",
     "app_home_opened",
 )
 

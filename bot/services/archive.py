@@ -29,6 +29,7 @@ from bot.records import ArchivedMessage, ArchiveFilter, Job, SearchHit, ThreadCo
 from bot.router import Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
 from bot.search_query import parse_terms
+from bot.services.erasure import Erasure
 
 RETENTION = "archive.retention"
 SEARCH_RESULTS = 5
@@ -48,15 +49,17 @@ class ArchiveFeature:
         clock: Clock,
         scheduler: Scheduler,
         retention_days: int | None,
+        erasure: Erasure,
     ) -> None:
         self._archive = archive
+        self._erasure = erasure
         self._channels = channels
         self._sources = tuple(thread_sources)
         self._chat = chat
         self._clock = clock
         self._scheduler = scheduler
         self._retention_days = retention_days
-        scheduler.register(JobKind(RETENTION, self._purge))
+        scheduler.register(JobKind(RETENTION, self._purge, run_late=True))
 
     def register(self, registry: Registry) -> None:
         registry.listen(MessagePosted, self.on_posted)
@@ -143,8 +146,8 @@ class ArchiveFeature:
     async def opt_out(self, ix: Interaction, args: Args) -> None:
         identity = ix.user.identity
         already = await self._archive.opted_out(identity)
-        await self._archive.opt_out(identity, self._clock.now())
-        erased = await self._archive.erase_author(identity)
+        # Suggestions stay: they were given to facilitators by name, on purpose.
+        erased = (await self._erasure.erase(identity, suggestions=False)).messages
         kept = f"I've erased the {erased} message{'s' if erased != 1 else ''} of yours I had kept"
         if already and not erased:
             await ix.reply(
@@ -236,7 +239,10 @@ class ArchiveFeature:
         terms = parse_terms(args.raw)
         if not terms:
             raise UsageError(f"Give me a word or two to look for, like `{ix.prefix} search bias`.")
-        hits = await self._archive.search(terms, ArchiveFilter(), SEARCH_RESULTS)
+        # What someone's own community wrote: not other workspaces, nor other platforms.
+        here = ix.origin.channel
+        scope = ArchiveFilter(workspace=(here.platform, here.workspace))
+        hits = await self._archive.search(terms, scope, SEARCH_RESULTS)
         if not hits:
             await ix.reply(
                 f"Nothing in the archive matches {escape(args.raw)!r}. Try fewer words, or "

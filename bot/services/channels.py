@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.chat import Chat
-from bot.model import BotAddedToChannel, Channel, ChannelRef, OutgoingMessage
+from bot.model import BotAddedToChannel, BotRemovedFromChannel, Channel, ChannelRef, OutgoingMessage
 from bot.ports import ChannelRepository
 from bot.router import Registry
 
@@ -25,6 +26,12 @@ class ChannelsFeature:
 
     def register(self, registry: Registry) -> None:
         registry.listen(BotAddedToChannel, self.on_added)
+        registry.listen(BotRemovedFromChannel, self.on_removed)
+
+    async def on_removed(self, event: BotRemovedFromChannel) -> None:
+        known = await self._channels.get(event.channel)
+        if known is not None:
+            await self._channels.save(replace(known, bot_member=False))
 
     async def on_added(self, event: BotAddedToChannel) -> None:
         ref = event.channel

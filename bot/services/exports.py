@@ -29,10 +29,19 @@ from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role
 from bot.ports import ArchiveReader, Clock, ExportLinkRepository
 from bot.records import ArchiveFilter, ExportLink
-from bot.router import Registry
+from bot.router import Registry, RoleLookup
 from bot.services.prompts import PromptCatalogue
 
 LINK_LIFETIME = timedelta(minutes=15)
+LANDING = """<!doctype html>
+<html lang="en-GB"><head><meta charset="utf-8"><title>copbot export</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
+button{font:inherit;padding:.5rem 1.2rem}</style></head><body>
+<h1>Your export of the archive is ready</h1>
+<p>It holds people's words: keep the file somewhere safe. The download works once.</p>
+<form method="post"><button type="submit">Download</button></form>
+</body></html>
+"""
 CONTENT_TYPES = {
     "jsonl": ("application/x-ndjson", "jsonl"),
     "json": ("application/json", "json"),
@@ -77,7 +86,10 @@ class ExportsFeature:
         chat: Chat,
         clock: Clock,
         public_url: str,
+        roles: RoleLookup,
     ) -> None:
+        self._roles = roles
+        self._signing_key: bytes | None = None
         self._reader = reader
         self._links = links
         self._catalogue = catalogue
@@ -99,7 +111,37 @@ class ExportsFeature:
         )
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/export/{token}", self.download)]
+        # Opening the link shows a page; only its button downloads. Link checkers in mail
+        # and chat open links before people do, and would use a one-time link up.
+        return [
+            web.get("/export/{token}", self.landing),
+            web.post("/export/{token}", self.download),
+        ]
+
+    async def landing(self, request: web.Request) -> web.StreamResponse:
+        await self._valid(request.match_info["token"])
+        return web.Response(text=LANDING, content_type="text/html")
+
+    async def _valid(self, token: str) -> tuple[str, datetime]:
+        """The link's id and expiry, when it is genuine and still current."""
+        link_id, _, rest = token.partition(".")
+        expires_text, _, signature = rest.partition(".")
+        if not expires_text.isdigit() or not hmac.compare_digest(
+            signature, _sign(await self._key(), link_id, int(expires_text))
+        ):
+            raise web.HTTPNotFound(text="There's no export at this address.")
+        expires = datetime.fromtimestamp(int(expires_text), UTC)
+        if expires < self._clock.now():
+            raise web.HTTPGone(
+                text="This link has expired. Ask copbot for a new one with /cop export."
+            )
+        return link_id, expires
+
+    async def _key(self) -> bytes:
+        # Read once: a link checked is then no write to the database.
+        if self._signing_key is None:
+            self._signing_key = await self._links.key()
+        return self._signing_key
 
     async def export(self, ix: Interaction, args: Args) -> None:
         fmt = args.get(0, "markdown").lower()
@@ -138,25 +180,18 @@ class ExportsFeature:
 
     async def _token(self, link: ExportLink) -> str:
         expires = int(link.expires_at.timestamp())
-        return f"{link.id}.{expires}.{_sign(await self._links.key(), link.id, expires)}"
+        return f"{link.id}.{expires}.{_sign(await self._key(), link.id, expires)}"
 
     async def download(self, request: web.Request) -> web.StreamResponse:
-        link_id, _, rest = request.match_info["token"].partition(".")
-        expires_text, _, signature = rest.partition(".")
-        if not expires_text.isdigit() or not hmac.compare_digest(
-            signature, _sign(await self._links.key(), link_id, int(expires_text))
-        ):
-            raise web.HTTPNotFound(text="There's no export at this address.")
+        link_id, _ = await self._valid(request.match_info["token"])
         now = self._clock.now()
-        if datetime.fromtimestamp(int(expires_text), UTC) < now:
-            raise web.HTTPGone(
-                text="This link has expired. Ask copbot for a new one with /cop export."
-            )
         link = await self._links.use(link_id, now)
         if link is None:
             raise web.HTTPGone(
                 text="This link has been used already. Ask copbot for a new one with /cop export."
             )
+        if await self._roles.role_of(link.created_by) < Role.ADMIN:
+            raise web.HTTPForbidden(text="Whoever asked for this export is no longer an admin.")
         content_type, suffix = CONTENT_TYPES[link.format]
         response = web.StreamResponse(
             headers={

@@ -53,6 +53,9 @@ def test_the_manifest_is_yaml_with_one_url_for_everything() -> None:
         "message.im",
         "app_mention",
         "member_joined_channel",
+        "member_left_channel",
+        "channel_left",
+        "group_left",
         "app_home_opened",
     ]
     assert doc["settings"]["interactivity"] == {"is_enabled": True, "request_url": endpoint}
