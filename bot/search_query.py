@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 # A word is what FTS5's unicode61 tokenizer keeps: runs of letters and digits.
 _WORD = re.compile(r"[^\W_]+(\*?)")
-_MIN_PREFIX = 2  # "a*" would match half the archive, slowly
+_MIN_PREFIX = 3  # "ab*" would match much of the archive, slowly (and 3 is indexed)
 
 
 @dataclass(frozen=True)

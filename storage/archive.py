@@ -175,16 +175,14 @@ def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
 def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:
     """Insert messages that are not in the archive yet, unless their author opted out or
     they were deleted already (a late delivery), and index them, in the caller's
-    transaction; return how many were new. Both are read in the same transaction as the
-    insert, so no message slips in beside an opt-out or a deletion."""
+    transaction; return how many were new. Opt-outs and deletions are read in the same
+    transaction as the insert, so no message slips in beside one."""
+    keep = _not_refused(db, messages)
     last = db.execute("select coalesce(max(id), 0) from archive_messages").fetchone()[0]
     before = db.conn.total_changes
     db.conn.executemany(
         f"insert or ignore into archive_messages ({', '.join(COLUMNS)}, tags)"
-        " select ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
-        " where not exists (select 1 from archive_optouts where identity = ?)"
-        " and not exists (select 1 from archive_deleted where platform = ?"
-        " and workspace = ? and channel_id = ? and message_id = ?)",
+        " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         [
             (
                 m.platform,
@@ -204,13 +202,8 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
                 m.topic,
                 m.region,
                 tags_for(m),
-                m.author_id,
-                m.platform,
-                m.workspace,
-                m.channel_id,
-                m.message_id,
             )
-            for m in messages
+            for m in keep
         ],
     )
     added: int = db.conn.total_changes - before
@@ -222,6 +215,44 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
             [last],
         )
     return added
+
+
+def _not_refused(
+    db: sqlite_utils.Database, messages: list[ArchivedMessage]
+) -> list[ArchivedMessage]:
+    """The messages whose authors haven't opted out and that weren't deleted already,
+    asked of the database once a batch."""
+    authors = list({m.author_id for m in messages if m.author_id})
+    opted_out = {
+        row[0]
+        for row in db.execute(
+            f"select identity from archive_optouts where identity in ({_marks(authors)})",
+            authors,
+        )
+    }
+    by_place: dict[tuple[str, str, str], list[str]] = {}
+    for m in messages:
+        by_place.setdefault((m.platform, m.workspace, m.channel_id), []).append(m.message_id)
+    deleted: set[tuple[str, str, str, str]] = set()
+    for place, ids in by_place.items():
+        deleted.update(
+            (*place, row[0])
+            for row in db.execute(
+                "select message_id from archive_deleted where platform = ? and workspace = ?"
+                f" and channel_id = ? and message_id in ({_marks(ids)})",
+                [*place, *ids],
+            )
+        )
+    return [
+        m
+        for m in messages
+        if m.author_id not in opted_out
+        and (m.platform, m.workspace, m.channel_id, m.message_id) not in deleted
+    ]
+
+
+def _marks(values: list[str]) -> str:
+    return ",".join("?" * len(values)) or "null"
 
 
 class SqliteArchiveRepository:

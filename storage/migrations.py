@@ -220,7 +220,7 @@ def archive(db: sqlite_utils.Database) -> None:
             text, tags,
             content = 'archive_messages', content_rowid = 'id',
             tokenize = 'unicode61 remove_diacritics 2',
-            prefix = '2 3'
+            prefix = '3'
         )
         """,
         # Deleting from the index removes the words at once, not at the next merge.

@@ -105,7 +105,7 @@ def test_nothing_to_search_for() -> None:
 
 
 def test_short_prefixes_are_plain_words() -> None:
-    assert [t.prefix for t in parse_terms("a* ab*")] == [False, True]
+    assert [t.prefix for t in parse_terms("a* ab* abc*")] == [False, False, True]
 
 
 @settings(max_examples=300, deadline=None)
