@@ -30,7 +30,8 @@ from bench.corpus import make_corpus, write_slack_export
 from bot.records import ArchiveFilter
 from bot.search_query import parse_terms
 from storage import sqlite
-from storage.archive import _filter_sql, search
+from storage.archive_rows import filter_sql
+from storage.archive_search import search
 from storage.database import connect
 
 DATA = Path(__file__).resolve().parent / ".data"
@@ -169,7 +170,7 @@ def bench_search(db: Path) -> dict[str, float]:
     # LIKE '%word%', filters as plain conditions, the newest ten first.
     like: list[float] = []
     for _, text, f in mix:
-        where, params = _filter_sql(f)
+        where, params = filter_sql(f)
         terms = parse_terms(text)
         likes = " and ".join("m.text like ?" for _ in terms)
         values = [f"%{' '.join(t.words)}%" for t in terms]

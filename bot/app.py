@@ -74,6 +74,7 @@ class Core:
 
 
 CORE = web.AppKey("core", Core)
+STOP_TIMEOUT = 10.0  # seconds an adapter has to stop
 DATABASES = web.AppKey("databases", tuple[Database, ...])
 
 
@@ -239,7 +240,9 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
     finally:
         for adapter in reversed(started):
             try:
-                await adapter.stop()
+                # A platform that doesn't answer must not keep copbot from stopping.
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await adapter.stop()
             except Exception:
                 log.exception("stopping the %s adapter failed", adapter.platform)
         for task in tasks:

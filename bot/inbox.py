@@ -42,6 +42,7 @@ MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 BATCH = 100
 KEEP_HANDLED = timedelta(days=3)  # long enough to recognise any platform's late retry
 KEEP_FAILED = timedelta(days=14)  # time to look into an event set aside, then it goes
+PURGE_EVERY = timedelta(minutes=10)  # also how long a message's words may linger in the file
 
 
 def identity_of(event: InboundEvent) -> str | None:
@@ -184,9 +185,12 @@ class Inbox:
                 if self._clock.now() >= purge_due:
                     now = self._clock.now()
                     await self._repo.purge(now - KEEP_HANDLED, now - KEEP_FAILED)
-                    purge_due = self._clock.now() + timedelta(hours=1)
+                    purge_due = self._clock.now() + PURGE_EVERY
             except Exception:
                 log.error("the inbox loop hit an error; retrying shortly", exc_info=True)
                 await asyncio.sleep(1)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the wait ends, and this loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=5)
+                async with asyncio.timeout(5):
+                    await self._wake.wait()

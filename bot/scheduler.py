@@ -260,8 +260,9 @@ class Scheduler:
             except Exception:
                 log.exception("the scheduler loop hit an error; retrying shortly")
                 delay = 5.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see Inbox.run_forever
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
 
     async def _delay(self) -> float:
         poll = self._settings.poll.total_seconds()

@@ -108,6 +108,9 @@ class SqliteInboxRepository:
         )
 
     async def purge(self, handled_before: datetime, failed_before: datetime) -> int:
+        """Forget old events, and fold the journal: the words of messages that passed
+        through here without being kept (not in a prompt thread, say) leave the file."""
+
         def op(db: sqlite_utils.Database) -> int:
             cur = db.execute(
                 "delete from inbox where (state = 'done' and received_at < ?)"
@@ -116,4 +119,6 @@ class SqliteInboxRepository:
             )
             return cur.rowcount
 
-        return await self._db.write(op)
+        purged = await self._db.write(op)
+        await self._db.checkpoint()
+        return purged

@@ -258,9 +258,8 @@ class LocalAdapter:
     async def _changed_since(self, version: int, within: float) -> bool:
         async with self._changed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self._version != version), within
-                )
+                async with asyncio.timeout(within):  # not wait_for, which may eat a cancel
+                    await self._changed.wait_for(lambda: self._version != version)
         return self._version != version
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:

@@ -151,8 +151,12 @@ class SlackAdapter:
     async def stop(self) -> None:
         self._sink = None
         if self._socket is not None:
-            await self._socket.close_async()  # type: ignore[no-untyped-call]
-            self._socket = None
+            socket, self._socket = self._socket, None
+            try:
+                async with asyncio.timeout(5):  # Slack gone quiet must not stop us stopping
+                    await socket.close_async()  # type: ignore[no-untyped-call]
+            except TimeoutError:
+                log.warning("Slack's Socket Mode connection didn't close in time; leaving it")
         await self._directory.close()
         if self._client.session is not None:
             await self._client.session.close()

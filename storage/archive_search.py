@@ -1,0 +1,179 @@
+"""Search over the archive.
+
+FTS5 finds matches fast, newest first. Asking it to ORDER BY rank would score every match
+(and count every row holding each word, to weigh it) before the first result: fine for
+rare words, hundreds of milliseconds for common ones. So relevance is ranked among the
+newest ``RANK_WINDOW`` matches (all of them, for most searches): one newest-first probe,
+which stops early, finds where that window starts. SQLite ranks it when its phrases are
+cheap to weigh; otherwise bot/ranking.py does, with the same BM25.
+
+Filters by channel, topic, region, author, month and workspace are words in a second
+indexed column (``tags``), so they narrow the match inside the index, not row by row.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.ranking import HIT_END, HIT_START, rank, snippet
+from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
+from bot.search_query import Term
+from storage.archive_rows import COLUMNS, SELECT, date_clauses, message_from_row
+
+RANK_WINDOW = 1000  # candidates SQLite ranks: all matches, or the newest this many
+COMMON_WINDOW = 300  # candidates ranked in Python when a phrase is common
+FREQUENCY_SAMPLE = 200
+CHEAP_TO_WEIGH = 100_000  # rows bm25() may count to weigh a query's phrases (~5 ms)
+MAX_MONTHS = 36  # a longer date range hardly narrows a search
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(kind: str, value: str) -> str:
+    """A word for the index that stands for a filter value (letters and digits only, so
+    the tokenizer keeps it whole; hashed, so any value fits)."""
+    digest = hashlib.blake2s(value.lower().encode(), digest_size=6).hexdigest()
+    return f"z{kind}{digest}"
+
+
+def _month(moment: datetime) -> str:
+    return f"zm{moment.year:04d}{moment.month:02d}"
+
+
+def tags_for(m: ArchivedMessage) -> str:
+    tags = [
+        _tag("w", f"{m.platform}:{m.workspace}"),
+        _tag("c", m.channel_id),
+        _tag("n", m.channel_name),
+        _month(m.created_at),
+    ]
+    if m.topic:
+        tags.append(_tag("t", m.topic))
+    if m.region:
+        tags.append(_tag("r", m.region))
+    if m.author_id:
+        tags.append(_tag("a", m.author_id))
+    return " ".join(tags)
+
+
+def _months(since: datetime | None, until: datetime | None) -> list[str]:
+    """Month words covering [since, until), when that narrows the search at all."""
+    if since is None:
+        return []
+    end = until or datetime.now(UTC)
+    months: list[str] = []
+    year, month = since.year, since.month
+    while (year, month) <= (end.year, end.month) and len(months) <= MAX_MONTHS:
+        months.append(f"zm{year:04d}{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months if len(months) <= MAX_MONTHS else []
+
+
+def filter_tags(f: ArchiveFilter) -> list[str]:
+    """FTS5 expressions on the tags column, one a filter."""
+    tags = []
+    if f.workspace:
+        tags.append(_tag("w", ":".join(f.workspace)))
+    if f.channel:
+        name = f.channel.lstrip("#")
+        tags.append(f"({_tag('c', name)} OR {_tag('n', name)})")
+    if f.topic:
+        tags.append(_tag("t", f.topic))
+    if f.region:
+        tags.append(_tag("r", f.region))
+    if f.author:
+        tags.append(_tag("a", f.author))
+    if months := _months(f.since, f.until):
+        tags.append("(" + " OR ".join(months) + ")")
+    return tags
+
+
+def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
+    """The best ``limit`` matches of ``terms`` within a filter, by relevance (BM25).
+
+    Every query here is bounded, whatever the archive's size: one small newest-first probe
+    a phrase estimates how common it is; when all are uncommon enough to weigh cheaply,
+    SQLite ranks (ORDER BY rank) the newest ``RANK_WINDOW`` matches; otherwise the newest
+    ``COMMON_WINDOW`` matches are ranked by bot/ranking.py with the estimates.
+    """
+    if not terms:
+        return []
+    phrases = [f"text : ({t.fts()})" for t in terms] + [f"tags : {t}" for t in filter_tags(f)]
+    match = " AND ".join(phrases)
+    params: list[Any] = []
+    dates = date_clauses(f, params)
+    date_sql = "".join(f" and {c}" for c in dates)
+    join = " join archive_messages m on m.id = f.rowid"
+    documents = max(1, conn.execute("select max(id) from archive_messages").fetchone()[0] or 1)
+    # How common each term is (for its weight), and how much bm25() would read to weigh it:
+    # a phrase costs what reading each of its words does.
+    frequencies, cost = [], 0
+    for term in terms:
+        if len(term.words) > 1:
+            each = [_frequency(conn, f'text : ("{w}")', documents) for w in term.words]
+            frequencies.append(min(each))
+            cost += sum(each)
+        else:
+            frequencies.append(_frequency(conn, f"text : ({term.fts()})", documents))
+            cost += frequencies[-1]
+    cost += sum(_frequency(conn, f"tags : {tag}", documents) for tag in filter_tags(f))
+    if cost <= CHEAP_TO_WEIGH:
+        floor = _nth_newest(conn, match, RANK_WINDOW, join if dates else "", date_sql, params)
+        rows = conn.execute(
+            f"select {SELECT}, snippet(archive_fts, 0, '{HIT_START}', '{HIT_END}', '…', 24)"
+            f" from archive_fts f{join} where archive_fts match ?"
+            f"{' and f.rowid >= ?' if floor else ''}{date_sql} order by f.rank limit ?",
+            [match, *([floor] if floor else []), *params, limit],
+        ).fetchall()
+        return [SearchHit(message_from_row(r[:-1]), r[-1]) for r in rows]
+    floor = _nth_newest(conn, match, COMMON_WINDOW, join if dates else "", date_sql, params)
+    window = conn.execute(
+        f"select f.rowid, f.text from archive_fts f{join if dates else ''}"
+        f" where archive_fts match ?{' and f.rowid >= ?' if floor else ''}{date_sql}",
+        [match, *([floor] if floor else []), *params],
+    ).fetchall()
+    best = rank(window, terms, frequencies, documents, limit)
+    if not best:
+        return []
+    rows = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            f"select m.id, {SELECT} from archive_messages m"
+            f" where m.id in ({','.join('?' * len(best))})",
+            [b.rowid for b in best],
+        )
+    }
+    text = COLUMNS.index("text")
+    return [
+        SearchHit(message_from_row(rows[b.rowid]), snippet(rows[b.rowid][text], terms))
+        for b in best
+        if b.rowid in rows
+    ]
+
+
+def _nth_newest(
+    conn: Any, match: str, n: int, join: str, date_sql: str, params: list[Any]
+) -> int | None:
+    """The rowid of the n-th newest match, or None when there are fewer than n."""
+    row = conn.execute(
+        f"select f.rowid from archive_fts f{join} where archive_fts match ?{date_sql}"
+        " order by f.rowid desc limit 1 offset ?",
+        [match, *params, n - 1],
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def _frequency(conn: Any, match: str, documents: int) -> int:
+    """How many messages hold a phrase: counted when few, else estimated from how far back
+    its newest ``FREQUENCY_SAMPLE`` matches reach."""
+    floor = _nth_newest(conn, match, FREQUENCY_SAMPLE, "", "", [])
+    if floor is None:
+        return int(
+            conn.execute(
+                "select count(*) from archive_fts where archive_fts match ?", [match]
+            ).fetchone()[0]
+        )
+    return min(documents, round(FREQUENCY_SAMPLE * documents / max(1, documents - floor + 1)))
