@@ -30,10 +30,6 @@ class Chat:
         except KeyError:
             raise PlatformUnavailable(platform) from None
 
-    def supports(self, platform: str, capability: Capability) -> bool:
-        adapter = self._adapters.get(platform)
-        return adapter is not None and capability in adapter.capabilities
-
     async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
         return await self.adapter(channel.platform).post(channel, message)
 

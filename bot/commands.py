@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.model import Role, UserRef, split_identity
+from bot.model import Role, UserRef
 
 if TYPE_CHECKING:
     from bot.interaction import Interaction
@@ -180,14 +180,6 @@ def parse_role(word: str) -> Role:
             "Everyone is staff already. Roles you can grant are facilitator and admin."
         )
     return role
-
-
-def is_identity(word: str) -> bool:
-    try:
-        split_identity(word)
-    except ValueError:
-        return False
-    return True
 
 
 def _clip(word: str, limit: int = 40) -> str:

@@ -15,7 +15,3 @@ ESCAPED = re.compile(r"\\([\\*_`\[\]()])")  # a backslash and the character it m
 def escape(text: str) -> str:
     """Text people wrote, made literal for the markup."""
     return _SPECIAL.sub(r"\\\1", text)
-
-
-def unescape(text: str) -> str:
-    return ESCAPED.sub(r"\1", text)

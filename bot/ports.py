@@ -333,8 +333,6 @@ class ArchiveRepository(Protocol):
         """The best matches by relevance (see bot/ranking.py)."""
         ...
 
-    async def count(self, f: ArchiveFilter) -> int: ...
-
 
 class ThreadSource(Protocol):
     """A feature that starts threads (prompts, event announcements), saying which."""

@@ -166,9 +166,6 @@ class Scheduler:
     async def recurrence(self, recurrence_id: int) -> Recurrence | None:
         return await self._jobs.recurrence(recurrence_id)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     # -- running ---------------------------------------------------------------
 
     async def tick(self) -> int:

@@ -42,13 +42,3 @@ def parse_terms(text: str) -> list[Term]:
             word = m.group(0).rstrip("*")
             terms.append(Term((word,), prefix=bool(m.group(1)) and len(word) >= _MIN_PREFIX))
     return terms
-
-
-def describe(text: str) -> str:
-    """The search as understood, for telling people what was looked for."""
-    return " ".join(
-        ('"' + " ".join(t.words) + '"')
-        if len(t.words) > 1
-        else t.words[0] + ("*" if t.prefix else "")
-        for t in parse_terms(text)
-    )

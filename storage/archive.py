@@ -235,14 +235,6 @@ class SqliteArchiveRepository:
     async def search(self, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
         return await self._db.read(lambda db: search(db.conn, terms, f, limit))
 
-    async def count(self, f: ArchiveFilter) -> int:
-        where, params = filter_sql(f)
-        return await self._db.read(
-            lambda db: db.execute(
-                f"select count(*) from archive_messages m where {where}", params
-            ).fetchone()[0]
-        )
-
 
 def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
     """Every archived row the filter selects, as export records (``FIELDS`` order), read
