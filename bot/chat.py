@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import cast
 
+from bot.errors import WordedError
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
 from bot.ports import Capability, ChatAdapter, HomePublisher
 
 
-class PlatformUnavailable(Exception):
+class PlatformUnavailable(WordedError):
     def __init__(self, platform: str) -> None:
-        super().__init__(f"copbot is not connected to {platform} right now")
+        super().__init__(
+            f"copbot is not connected to {platform} right now; please try again later."
+        )
         self.platform = platform
 
 
@@ -40,6 +43,8 @@ class Chat:
         return await self.adapter(user.platform).send_direct(user, message)
 
     async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        if origin.user.is_anonymous:
+            return  # nobody to answer: the platform's own form closing is the confirmation
         await self.adapter(origin.channel.platform).respond(origin, message)
 
     async def open_form(self, origin: Origin, form: Form) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.errors import WordedError
 from bot.model import Role, UserRef
 
 if TYPE_CHECKING:
@@ -23,12 +24,18 @@ if TYPE_CHECKING:
 Handler = Callable[["Interaction", "Args"], Awaitable[None]]
 
 
-class CommandError(Exception):
+class CommandError(WordedError):
     """A problem with what someone typed; the message is shown to them as it is."""
 
 
 class UsageError(CommandError):
     """Bad arguments for a known verb; the verb's usage is shown after the message."""
+
+    usage = ""  # filled in by the router, which knows the verb and the platform's prefix
+
+    @property
+    def words(self) -> str:
+        return f"{self}\nUsage: `{self.usage}`" if self.usage else str(self)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from bot.model import (
 )
 from bot.ports import Clock, InboxRepository
 from bot.records import InboxItem
-from bot.router import ANONYMOUS
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def identity_of(event: InboundEvent) -> str | None:
             user = event.user
         case _:
             user = None
-    return user.identity if user is not None and user.id != ANONYMOUS else None
+    return user.identity if user is not None and not user.is_anonymous else None
 
 
 def platform_of(event: InboundEvent) -> str:
@@ -146,35 +145,50 @@ class Inbox:
         return handled
 
     async def _run_lane(self, items: list[InboxItem]) -> None:
-        # Someone waits on an interaction, and running one twice could do its work twice:
-        # it is marked done at once. Other events are safe to see again (the archive keeps
-        # a message once), so they are marked done together, in one write.
         handled: list[int] = []
         for item in items:
+            if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
+                # A person's command, click or submission runs at most once: it is marked
+                # done before it runs, so neither a failure nor a crash can run it again.
+                # The router answers them itself and never raises.
+                await self._repo.done([item.id])
+                await self._interact(item)
+                continue
             try:
                 await self._handler(item.event)
             except Exception as e:
-                # The type only: an exception's text may quote what someone wrote.
-                error = type(e).__name__
-                attempt = item.attempts + 1
-                give_up = attempt >= MAX_ATTEMPTS
-                log.error(
-                    "handling inbox item %s failed (%s), attempt %s%s\n%s",
-                    item.id,
-                    error,
-                    attempt,
-                    ", set aside" if give_up else "",
-                    stack_only(e),
-                )
-                retry_at = None if give_up else self._clock.now() + RETRY_AFTER[attempt - 1]
-                await self._repo.failed(item.id, error, give_up, retry_at)
+                await self._failed(item, e)
             else:
-                if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
-                    await self._repo.done([item.id])
-                else:
-                    handled.append(item.id)
+                # Safe to see again (the archive keeps a message once): marked in one write.
+                handled.append(item.id)
         if handled:
             await self._repo.done(handled)
+
+    async def _interact(self, item: InboxItem) -> None:
+        try:
+            await self._handler(item.event)
+        except Exception as e:
+            log.error(
+                "an interaction (inbox item %s) failed and was not retried\n%s",
+                item.id,
+                stack_only(e),
+            )
+
+    async def _failed(self, item: InboxItem, e: Exception) -> None:
+        # The type only: an exception's text may quote what someone wrote.
+        error = type(e).__name__
+        attempt = item.attempts + 1
+        give_up = attempt >= MAX_ATTEMPTS
+        log.error(
+            "handling inbox item %s failed (%s), attempt %s%s\n%s",
+            item.id,
+            error,
+            attempt,
+            ", set aside" if give_up else "",
+            stack_only(e),
+        )
+        retry_at = None if give_up else self._clock.now() + RETRY_AFTER[attempt - 1]
+        await self._repo.failed(item.id, error, give_up, retry_at)
 
     async def run_forever(self) -> None:
         purge_due = self._clock.now()

@@ -14,6 +14,10 @@ from datetime import datetime
 # ---------------------------------------------------------------------------
 # Identities and references
 
+# Stands in for a person, and for their direct conversation, on anonymous paths. No
+# platform's ids contain angle brackets, so no real person or channel can collide with it.
+ANONYMOUS_ID = "<anonymous>"
+
 
 class Role(enum.IntEnum):
     """Roles are ordered: a higher role can do everything a lower one can."""
@@ -63,6 +67,14 @@ class UserRef:
     def parse(cls, identity: str, name: str = "") -> UserRef:
         platform, ident = split_identity(identity)
         return cls(platform, ident, name)
+
+    @classmethod
+    def anonymous(cls, platform: str) -> UserRef:
+        return cls(platform, ANONYMOUS_ID)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.id == ANONYMOUS_ID
 
 
 class ChannelKind(enum.StrEnum):
@@ -132,6 +144,17 @@ class Origin:
     channel: ChannelRef
     thread: ThreadRef | None = None
     handle: str = ""
+
+    def anonymised(self) -> Origin:
+        """The origin with everything that points at the person dropped: who they are, the
+        handle, and a direct conversation (one-to-one with them) with any thread in it."""
+        channel, thread = self.channel, self.thread
+        if channel.is_direct:
+            channel = ChannelRef(
+                channel.platform, ANONYMOUS_ID, channel.workspace, kind=ChannelKind.DIRECT
+            )
+            thread = None
+        return Origin(UserRef.anonymous(channel.platform), channel, thread)
 
 
 @dataclass(frozen=True)
@@ -390,6 +413,9 @@ class Form:
     submit_label: str = "Submit"
     intro: str = ""
     context: str = ""  # returned unchanged in FormSubmitted.context
+    # Anonymous forms come back without anything that points at the person: adapters see
+    # this before they build the event, so no inbox row, log line or WAL frame can name them.
+    anonymous: bool = False
 
 
 @dataclass(frozen=True)

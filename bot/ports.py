@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.errors import WordedError
 from bot.model import (
     Channel,
     ChannelRef,
@@ -43,14 +44,21 @@ from bot.records import (
 from bot.search_query import Term
 
 
-class DeliveryError(Exception):
+class DeliveryError(WordedError):
     """The platform refused for a reason people can act on (copbot isn't in the channel,
     the channel was archived). The message is worded for them; retrying won't help."""
 
 
-class OutcomeUnknown(Exception):
+class OutcomeUnknown(WordedError):
     """The platform may or may not have done it (no answer after the request went out):
-    trying again could do it twice."""
+    trying again could do it twice. Its message is for the logs; ``words`` for people."""
+
+    @property
+    def words(self) -> str:
+        return (
+            "I couldn't tell whether that went through: the chat platform didn't answer in "
+            "time. It may already be there, so please look before trying again."
+        )
 
 
 EventSink = Callable[[InboundEvent], Awaitable[bool]]
@@ -360,7 +368,7 @@ class ExportLinkRepository(Protocol):
     async def key(self) -> bytes: ...
 
 
-class HistoryUnreadable(Exception):
+class HistoryUnreadable(WordedError):
     """A history file (a platform's export) can't be read; the message says why."""
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.errors import WordedError
 from bot.model import Role
 from bot.ports import RoleRepository
 from bot.records import RoleGrant
@@ -16,7 +17,7 @@ FROM_SETTINGS = "COPBOT_ADMINS"
 FROM_PLAYGROUND = "playground"
 
 
-class RoleChangeRefused(Exception):
+class RoleChangeRefused(WordedError):
     """A grant or revoke that would leave things worse; the message says why."""
 
 

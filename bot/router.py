@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bot.chat import Chat, PlatformUnavailable
-from bot.commands import CommandBook, CommandError, Handler, UsageError, Verb
+from bot.chat import Chat
+from bot.commands import CommandBook, Handler, UsageError, Verb
+from bot.errors import WordedError
 from bot.interaction import Interaction
 from bot.logs import stack_only
 from bot.model import (
@@ -32,17 +33,13 @@ from bot.model import (
     Origin,
     OutgoingMessage,
     Role,
-    UserRef,
 )
-from bot.ports import DeliveryError
 
 log = logging.getLogger(__name__)
 
 ActionHandler = Callable[[Interaction, ButtonPressed], Awaitable[None]]
 FormHandler = Callable[[Interaction, FormSubmitted], Awaitable[None]]
 Listener = Callable[[Any], Awaitable[None]]
-
-ANONYMOUS = "anonymous"
 
 
 class Feature(Protocol):
@@ -116,12 +113,12 @@ class Registry:
         return self._listeners.get(event_type, [])
 
     def redact(self, event: InboundEvent) -> InboundEvent:
-        """Drop the identity from an anonymous form's submission, before anything keeps it."""
-        if isinstance(event, FormSubmitted):
+        """A second guard behind the adapters: a submission of a form registered as
+        anonymous loses everything that points at the person before anything keeps it."""
+        if isinstance(event, FormSubmitted) and not event.origin.user.is_anonymous:
             route = self.find_form(event.form_id)
             if route is not None and route.anonymous:
-                nobody = UserRef(event.origin.user.platform, ANONYMOUS)
-                return replace(event, origin=replace(event.origin, user=nobody, handle=""))
+                return replace(event, origin=event.origin.anonymised())
         return event
 
 
@@ -149,7 +146,8 @@ class Router:
     async def _interactive(self, event: CommandReceived | ButtonPressed | FormSubmitted) -> None:
         """Someone is waiting for an answer: they get one, even when a handler breaks.
 
-        Not retried: a half-done command repeated could do its first half twice.
+        Runs at most once and never raises: a half-done command repeated could do its
+        first half twice, so when even the answer fails, that is logged and left there.
         """
         try:
             match event:
@@ -159,9 +157,22 @@ class Router:
                     await self._button(event)
                 case FormSubmitted():
                     await self._form(event)
+        except WordedError as e:
+            await self._answer(event, e.words)
         except Exception as error:
             log.error("handling a %s failed: %s", type(event).__name__, stack_only(error))
-            await self._chat.respond(event.origin, OutgoingMessage.of(SORRY))
+            await self._answer(event, SORRY)
+
+    async def _answer(
+        self, event: CommandReceived | ButtonPressed | FormSubmitted, words: str
+    ) -> None:
+        try:
+            await self._chat.respond(event.origin, OutgoingMessage.of(words))
+        except Exception as error:
+            # The person's words stay out of the log: the type and place only.
+            log.error(
+                "could not answer a %s; leaving it: %s", type(event).__name__, stack_only(error)
+            )
 
     async def _notify(self, event: InboundEvent) -> None:
         for listener in self._registry.listeners(type(event)):
@@ -170,7 +181,7 @@ class Router:
     async def _interaction(self, origin: Origin) -> Interaction:
         role = (
             Role.STAFF
-            if origin.user.id == ANONYMOUS
+            if origin.user.is_anonymous
             else await self._roles.role_of(origin.user.identity)
         )
         return Interaction(origin, role, self._chat)
@@ -178,60 +189,48 @@ class Router:
     async def _command(self, event: CommandReceived) -> None:
         ix = await self._interaction(event.origin)
         prefix = ix.prefix
+        parsed = self._registry.commands.parse(event.text, prefix)
+        verb = parsed.verb
+        if not _allowed(ix, verb.role):
+            raise NotAllowed(f"`{prefix} {verb.name}`", verb.role)
+        assert verb.handler is not None
         try:
-            parsed = self._registry.commands.parse(event.text, prefix)
-            verb = parsed.verb
-            if not _allowed(ix, verb.role):
-                await ix.reply(_not_allowed(f"`{prefix} {verb.name}`", verb.role))
-                return
-            assert verb.handler is not None
             await verb.handler(ix, parsed.args)
         except UsageError as e:
-            verb = self._registry.commands.parse(event.text, prefix).verb
-            await ix.reply(f"{e}\nUsage: `{verb.synopsis(prefix)}`")
-        except CommandError as e:
-            await ix.reply(str(e))
-        except PlatformUnavailable as e:
-            await ix.reply(f"{e}; please try again later.")
-        except DeliveryError as e:
-            await ix.reply(str(e))
+            e.usage = verb.synopsis(prefix)
+            raise
 
     async def _button(self, event: ButtonPressed) -> None:
         ix = await self._interaction(event.origin)
         action = self._registry.find_action(event.action_id)
         if action is None:
-            await ix.reply("That button no longer does anything. It may be from an older message.")
-            return
+            raise Gone("That button no longer does anything. It may be from an older message.")
         if not _allowed(ix, action.role):
-            await ix.reply(_not_allowed("That button", action.role))
-            return
-        try:
-            await action.handler(ix, event)
-        except CommandError as e:
-            await ix.reply(str(e))
+            raise NotAllowed("That button", action.role)
+        await action.handler(ix, event)
 
     async def _form(self, event: FormSubmitted) -> None:
         ix = await self._interaction(event.origin)
         route = self._registry.find_form(event.form_id)
         if route is None:
-            await ix.reply("That form is out of date. Please open it again.")
-            return
+            raise Gone("That form is out of date. Please open it again.")
         if not _allowed(ix, route.role):
-            await ix.reply(_not_allowed("That form", route.role))
-            return
-        try:
-            await route.handler(ix, event)
-        except CommandError as e:
-            await ix.reply(str(e))
+            raise NotAllowed("That form", route.role)
+        await route.handler(ix, event)
+
+
+class Gone(WordedError):
+    """A button or form from an older copbot, or one that no longer exists."""
+
+
+class NotAllowed(WordedError):
+    def __init__(self, what: str, needed: Role) -> None:
+        who = "facilitators and admins" if needed is Role.FACILITATOR else "admins"
+        super().__init__(
+            f"{what} is for {who}. If you need it, ask an admin to give you the role "
+            "(they can see who's who with `role list`)."
+        )
 
 
 def _allowed(ix: Interaction, needed: Role) -> bool:
     return ix.role >= needed
-
-
-def _not_allowed(what: str, needed: Role) -> str:
-    who = "facilitators and admins" if needed is Role.FACILITATOR else "admins"
-    return (
-        f"{what} is for {who}. If you need it, ask an admin to give you the role "
-        "(they can see who's who with `role list`)."
-    )

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
+from bot.errors import WordedError
 from bot.ports import Clock, DeliveryError, JobRepository, OutcomeUnknown, WriteOp
 from bot.records import Job, JobState, Recurrence
 
@@ -74,7 +75,7 @@ class JobKind:
     run_late: bool = False
 
 
-class JobError(Exception):
+class JobError(WordedError):
     """A job cannot run as asked and retrying will not help (e.g. its channel is gone)."""
 
 

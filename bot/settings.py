@@ -10,12 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.errors import WordedError
 from bot.model import split_identity
 
 DEFAULT_DB = "copbot.db"
 
 
-class ConfigError(Exception):
+class ConfigError(WordedError):
     """Malformed configuration, described for the person running copbot."""
 
 

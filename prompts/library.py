@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot.errors import WordedError
 from bot.records import Prompt, Resource, Topic
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "library"
@@ -38,7 +39,7 @@ PROMPT_FIELDS = (
 TOPIC_FIELDS = ("slug", "title", "summary", "prompts")
 
 
-class LibraryError(Exception):
+class LibraryError(WordedError):
     """One or more problems with the library; each line names file, prompt and field."""
 
     def __init__(self, problems: Sequence[str]) -> None:

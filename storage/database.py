@@ -18,6 +18,7 @@ from typing import TypeVar
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from bot.errors import WordedError
 from storage import sqlite as sqlite3
 from storage.migrations import MIGRATIONS
 
@@ -26,7 +27,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 
 
-class StorageError(Exception):
+class StorageError(WordedError):
     """A problem with the database file, worded for the person running copbot."""
 
 

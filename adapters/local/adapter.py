@@ -366,10 +366,11 @@ class LocalAdapter:
             return web.json_response({"ok": False, "errors": errors}, status=422)
         del self._forms[token]
         await self._notify()
+        origin = opened.origin.anonymised() if opened.form.anonymous else opened.origin
         await self._emit(
             FormSubmitted(
                 f"form:{token}",
-                opened.origin,
+                origin,
                 opened.form.id,
                 tuple((f.id, values.get(f.id, "")) for f in opened.form.fields),
                 self._now(),

@@ -296,7 +296,9 @@ class SlackAdapter:
                 "I can only open a form straight after you use /cop or press a button. "
                 "Please try again that way."
             )
-        view = blocks.modal(form, metadata.encode(form.context, origin), self._timezone)
+        view = blocks.modal(
+            form, metadata.encode(form.context, origin, form.anonymous), self._timezone
+        )
         with self._refusals(origin.channel):
             await self._client.views_open(trigger_id=origin.handle, view=view)
 

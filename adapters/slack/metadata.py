@@ -18,9 +18,10 @@ class FormOrigin:
     context: str
     channel: ChannelRef
     thread: ThreadRef | None = None
+    anonymous: bool = False
 
 
-def encode(context: str, origin: Origin) -> str:
+def encode(context: str, origin: Origin, anonymous: bool = False) -> str:
     channel = origin.channel
     doc = {
         "v": 1,
@@ -31,6 +32,8 @@ def encode(context: str, origin: Origin) -> str:
         "direct": channel.is_direct,
         "thread": origin.thread.root_id if origin.thread else None,
     }
+    if anonymous:
+        doc["anonymous"] = True
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     if len(text) > LIMIT:
         # A form's context is an id or two; anything this long is a bug worth hearing about.
@@ -58,4 +61,4 @@ def decode(text: str, team: str) -> FormOrigin:
     )
     root = doc.get("thread")
     thread = ThreadRef(channel, str(root)) if root else None
-    return FormOrigin(str(doc.get("context") or ""), channel, thread)
+    return FormOrigin(str(doc.get("context") or ""), channel, thread, doc.get("anonymous") is True)

@@ -281,8 +281,15 @@ def from_view_submission(body: Payload, names: Names, now: datetime) -> FormSubm
     if not view.get("id"):
         return None
     came_from = metadata.decode(str(view.get("private_metadata") or ""), _team(body))
-    user = _person(body.get("user"), names)
-    origin = Origin(user, came_from.channel, came_from.thread, str(body.get("trigger_id") or ""))
+    if came_from.anonymous:
+        # Dropped here, before the event exists: nothing downstream can keep who it was.
+        origin = Origin(UserRef.anonymous(PLATFORM), came_from.channel, came_from.thread)
+        origin = origin.anonymised()
+    else:
+        user = _person(body.get("user"), names)
+        origin = Origin(
+            user, came_from.channel, came_from.thread, str(body.get("trigger_id") or "")
+        )
     values = submission_values((view.get("state") or {}).get("values") or {})
     form_id = str(view.get("callback_id") or "")
     return FormSubmitted(f"view:{view['id']}", origin, form_id, values, now, came_from.context)

@@ -59,6 +59,7 @@ class FakeAdapter:
     )
     sent: list[Sent] = field(default_factory=list)
     fail_next: int = 0  # make the next N posts raise, like a platform outage
+    fail_responses: int = 0  # make the next N private answers raise
     hang_after_post: asyncio.Event | None = None  # a post goes out, then the process "dies"
     sink: EventSink | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -98,6 +99,9 @@ class FakeAdapter:
         return ref
 
     async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        if self.fail_responses:
+            self.fail_responses -= 1
+            raise ConnectionError("the platform is unavailable")
         self.sent.append(
             Sent("respond", message, channel=origin.channel, thread=origin.thread, user=origin.user)
         )
