@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -20,10 +19,12 @@ from aiohttp import web
 from adapters.local import LocalAdapter
 from bot.chat import Chat
 from bot.clock import SystemClock
+from bot.core import Core
 from bot.inbox import Inbox
 from bot.ports import ChatAdapter, Clock, HistorySource
+from bot.registry import Feature, Registry
 from bot.roles import Roles
-from bot.router import Feature, Registry, Router
+from bot.router import Router
 from bot.scheduler import Scheduler, SchedulerSettings
 from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
@@ -34,6 +35,7 @@ from bot.services.home import HomeFeature
 from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature, PromptThreads
 from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
+from bot.services.spine import SpineData
 from bot.settings import Settings
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
@@ -48,29 +50,6 @@ from storage.prompts import SqlitePromptRepository
 from storage.roles import SqliteRoleRepository
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Core:
-    """Everything the running bot is made of, wired."""
-
-    settings: Settings
-    db: Database
-    clock: Clock
-    adapters: tuple[ChatAdapter, ...]
-    chat: Chat
-    registry: Registry
-    roles: Roles
-    channels: SqliteChannelRepository
-    inbox: Inbox
-    scheduler: Scheduler
-    prompts: PromptCatalogue
-    schedules: SchedulesFeature
-    archive: SqliteArchiveRepository
-    exports: ExportsFeature
-    erasure: Erasure
-    # Run once the core is up (after adapters start), e.g. to reconcile standing jobs.
-    on_start: tuple[Callable[[], Awaitable[None]], ...] = ()
 
 
 CORE = web.AppKey("core", Core)
@@ -100,70 +79,66 @@ def build_core(
     }
     roles = Roles(SqliteRoleRepository(db, clock), settings.admins, personas)
     channels = SqliteChannelRepository(db, clock)
+    jobs = SqliteJobRepository(db, clock)
     scheduler = Scheduler(
-        SqliteJobRepository(db, clock),
-        clock,
-        SchedulerSettings(timezone=settings.timezone, grace=settings.schedule_grace),
+        jobs, clock, SchedulerSettings(timezone=settings.timezone, grace=settings.schedule_grace)
     )
     prompt_repo = SqlitePromptRepository(db)
     catalogue = PromptCatalogue(library or load_prompt_library(settings), prompt_repo)
     publisher = PromptPublisher(chat, prompt_repo, clock, notice=THREAD_NOTICE)
     archive = SqliteArchiveRepository(db)
     inbox_repo = SqliteInboxRepository(db)
-    erasure = Erasure(archive, inbox_repo, prompt_repo, clock)
-    archive_feature = ArchiveFeature(
-        archive,
-        channels,
-        [PromptThreads(prompt_repo)],
-        chat,
-        clock,
-        scheduler,
-        settings.retention_days,
-        erasure,
-    )
-    exports = ExportsFeature(
-        SqliteArchiveReader(db.path),
-        SqliteExportLinkRepository(db),
-        catalogue,
-        chat,
-        clock,
-        settings.public_url,
-        roles,
-    )
-    schedules = SchedulesFeature(
-        scheduler, catalogue, publisher, prompt_repo, channels, chat, clock
-    )
-    features: list[Feature] = [
+    erasure = Erasure(registry, archive, clock)
+    # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
+    features: tuple[Feature, ...] = (
         HelpFeature(registry.commands),
         RolesFeature(roles),
         ChannelsFeature(channels, chat),
         PromptsFeature(catalogue, publisher, prompt_repo, clock),
-        schedules,
-        archive_feature,
-        exports,
+        SchedulesFeature(scheduler, catalogue, publisher, prompt_repo, channels, chat, clock),
+        ArchiveFeature(
+            archive,
+            channels,
+            [PromptThreads(prompt_repo)],
+            chat,
+            clock,
+            scheduler,
+            settings.retention_days,
+            erasure,
+        ),
+        ExportsFeature(
+            SqliteArchiveReader(db.path),
+            SqliteExportLinkRepository(db),
+            catalogue,
+            chat,
+            clock,
+            settings.public_url,
+            roles,
+        ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
-    ]
+        SpineData(inbox_repo, jobs),
+    )
     for feature in features:
         feature.register(registry)
+    for kind in registry.job_kinds:
+        scheduler.register(kind)
     router = Router(registry, roles, chat)
     inbox = Inbox(inbox_repo, router.handle, clock, redact=registry.redact)
     return Core(
-        settings,
-        db,
-        clock,
-        tuple(adapters),
-        chat,
-        registry,
-        roles,
-        channels,
-        inbox,
-        scheduler,
-        catalogue,
-        schedules,
-        archive,
-        exports,
-        erasure,
-        on_start=(archive_feature.schedule_retention,),
+        settings=settings,
+        db=db,
+        clock=clock,
+        adapters=tuple(adapters),
+        chat=chat,
+        registry=registry,
+        roles=roles,
+        channels=channels,
+        inbox=inbox,
+        scheduler=scheduler,
+        prompts=catalogue,
+        archive=archive,
+        erasure=erasure,
+        features=features,
     )
 
 
@@ -217,7 +192,7 @@ def create_app(
     app[CORE] = core
     app[DATABASES] = tuple(opened)
     app.router.add_get("/healthz", _healthz)
-    app.router.add_routes(core.exports.routes())
+    app.router.add_routes(core.registry.routes)
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_running)
@@ -232,7 +207,7 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         for adapter in core.adapters:
             await adapter.start(core.inbox.accept)
             started.append(adapter)
-        for step in core.on_start:
+        for step in core.registry.startup:
             await step()
         tasks.append(asyncio.create_task(core.scheduler.run_forever(), name="copbot-scheduler"))
         log.info("copbot is running with %s", ", ".join(core.chat.platforms) or "no platforms")

@@ -68,7 +68,6 @@ EventSink = Callable[[InboundEvent], Awaitable[bool]]
 class Capability(enum.StrEnum):
     PRIVATE_REPLIES = "private_replies"  # replies only the asker sees (else a direct message)
     FORMS = "forms"  # forms open as dialogs (else the adapter sends a link or card)
-    THREAD_HISTORY = "thread_history"  # can fetch the messages of an existing thread
     PERMALINKS = "permalinks"  # can build a link to a message
     HOME_TAB = "home_tab"  # the adapter is also a HomePublisher
 
@@ -228,6 +227,10 @@ class JobRepository(Protocol):
 
     async def cancel_recurrence(self, recurrence_id: int) -> bool: ...
 
+    async def forget_owner(self, identity: str) -> int:
+        """Keep jobs and schedules, without whom to tell of their trouble."""
+        ...
+
     async def jobs(self, *, states: Sequence[JobState] = (), limit: int = 100) -> list[Job]: ...
 
 
@@ -307,6 +310,10 @@ class PromptRepository(Protocol):
 
     async def erase_suggestions(self, identity: str) -> int: ...
 
+    async def forget_person(self, identity: str) -> int:
+        """Keep the prompts they added and posted, without who did it."""
+        ...
+
 
 class ArchiveRepository(Protocol):
     async def capture(self, message: ArchivedMessage) -> bool:
@@ -366,6 +373,10 @@ class ExportLinkRepository(Protocol):
     async def use(self, link_id: str, at: datetime) -> ExportLink | None: ...
 
     async def key(self) -> bytes: ...
+
+    async def forget_creator(self, identity: str) -> int: ...
+
+    async def purge_before(self, cutoff: datetime) -> int: ...
 
 
 class HistoryUnreadable(WordedError):

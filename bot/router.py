@@ -1,20 +1,17 @@
 """From an inbound event to the handler that owns it.
 
-Features register what they handle (verbs, button actions, forms, event listeners) in a
-``Registry``; the ``Router`` looks up the caller's role once, checks it once, and turns
-every failure into a friendly answer rather than a stack trace.
+Features declare what they handle (verbs, button actions, forms, event listeners) in a
+``Registry`` (bot/registry.py); the ``Router`` looks up the caller's role once, checks it
+once, and turns every failure into a friendly answer rather than a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.chat import Chat
-from bot.commands import CommandBook, Handler, UsageError, Verb
+from bot.commands import UsageError
 from bot.errors import WordedError
 from bot.interaction import Interaction
 from bot.logs import stack_only
@@ -34,92 +31,13 @@ from bot.model import (
     OutgoingMessage,
     Role,
 )
+from bot.registry import Registry
 
 log = logging.getLogger(__name__)
-
-ActionHandler = Callable[[Interaction, ButtonPressed], Awaitable[None]]
-FormHandler = Callable[[Interaction, FormSubmitted], Awaitable[None]]
-Listener = Callable[[Any], Awaitable[None]]
-
-
-class Feature(Protocol):
-    def register(self, registry: Registry) -> None: ...
 
 
 class RoleLookup(Protocol):
     async def role_of(self, identity: str) -> Role: ...
-
-
-@dataclass(frozen=True)
-class _Action:
-    handler: ActionHandler
-    role: Role
-
-
-@dataclass(frozen=True)
-class _FormRoute:
-    handler: FormHandler
-    role: Role
-    anonymous: bool
-
-
-class Registry:
-    """Everything the features of copbot have said they handle."""
-
-    def __init__(self) -> None:
-        self.commands = CommandBook()
-        self._actions: dict[str, _Action] = {}
-        self._forms: dict[str, _FormRoute] = {}
-        self._listeners: dict[type, list[Listener]] = defaultdict(list)
-
-    def verb(
-        self,
-        name: str,
-        summary: str,
-        handler: Handler,
-        *,
-        usage: str = "",
-        role: Role = Role.STAFF,
-        details: str = "",
-        raw: bool = False,
-    ) -> None:
-        self.commands.add(Verb(name, summary, usage, role, handler, details, raw))
-
-    def action(self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF) -> None:
-        """Buttons whose action id is ``prefix`` or starts with ``prefix + ":"``."""
-        self._actions[prefix] = _Action(handler, role)
-
-    def form(
-        self,
-        form_id: str,
-        handler: FormHandler,
-        *,
-        role: Role = Role.STAFF,
-        anonymous: bool = False,
-    ) -> None:
-        """``anonymous`` forms lose the sender's identity before they are stored at all."""
-        self._forms[form_id] = _FormRoute(handler, role, anonymous)
-
-    def listen(self, event_type: type, listener: Listener) -> None:
-        self._listeners[event_type].append(listener)
-
-    def find_action(self, action_id: str) -> _Action | None:
-        return self._actions.get(action_id.split(":", 1)[0])
-
-    def find_form(self, form_id: str) -> _FormRoute | None:
-        return self._forms.get(form_id)
-
-    def listeners(self, event_type: type) -> list[Listener]:
-        return self._listeners.get(event_type, [])
-
-    def redact(self, event: InboundEvent) -> InboundEvent:
-        """A second guard behind the adapters: a submission of a form registered as
-        anonymous loses everything that points at the person before anything keeps it."""
-        if isinstance(event, FormSubmitted) and not event.origin.user.is_anonymous:
-            route = self.find_form(event.form_id)
-            if route is not None and route.anonymous:
-                return replace(event, origin=event.origin.anonymised())
-        return event
 
 
 SORRY = (

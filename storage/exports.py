@@ -54,6 +54,23 @@ class SqliteExportLinkRepository:
 
         return await self._db.write(op)
 
+    async def forget_creator(self, identity: str) -> int:
+        return await self._db.write(
+            lambda db: (
+                db.execute("delete from export_links where created_by = ?", [identity]).rowcount
+            )
+        )
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Links live minutes; their record goes with the rest of what is kept."""
+        return await self._db.write(
+            lambda db: (
+                db.execute(
+                    "delete from export_links where created_at < ?", [to_text(cutoff)]
+                ).rowcount
+            )
+        )
+
     async def key(self) -> bytes:
         """The secret that signs links, made on first use and kept in the database."""
 

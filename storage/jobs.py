@@ -156,6 +156,18 @@ class SqliteJobRepository:
 
         return await self._db.read(op)
 
+    async def forget_owner(self, identity: str) -> int:
+        """Schedules outlive the person who made them; whom to tell of trouble goes."""
+
+        def op(db: sqlite_utils.Database) -> int:
+            jobs = db.execute("update jobs set owner = '' where owner = ?", [identity]).rowcount
+            recurrences = db.execute(
+                "update recurrences set owner = '' where owner = ?", [identity]
+            ).rowcount
+            return int(jobs + recurrences)
+
+        return await self._db.write(op)
+
     async def cancel_recurrence(self, recurrence_id: int) -> bool:
         now = to_text(self._clock.now())
 
@@ -167,9 +179,9 @@ class SqliteJobRepository:
             if not cur.rowcount:
                 return False
             db.execute(
-                "update jobs set state = 'cancelled', finished_at = ?"
+                "update jobs set state = ?, finished_at = ?"
                 " where schedule_id = ? and state = 'pending'",
-                [now, recurrence_id],
+                [JobState.CANCELLED.value, now, recurrence_id],
             )
             return True
 

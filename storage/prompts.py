@@ -143,6 +143,20 @@ class SqlitePromptRepository:
             )
         )
 
+    async def forget_person(self, identity: str) -> int:
+        """Prompts they added and posted stay (they are the community's); who did it goes."""
+
+        def op(db: sqlite_utils.Database) -> int:
+            added = db.execute(
+                "update custom_prompts set added_by = '' where added_by = ?", [identity]
+            ).rowcount
+            posted = db.execute(
+                "update prompt_posts set posted_by = '' where posted_by = ?", [identity]
+            ).rowcount
+            return int(added + posted)
+
+        return await self._db.write(op)
+
     async def suggestions(self, limit: int) -> list[Suggestion]:
         def op(db: sqlite_utils.Database) -> list[Suggestion]:
             rows = db.execute(

@@ -168,9 +168,9 @@ async def test_retention_purges_old_messages_daily(db_path: Path) -> None:
         db_path, Settings(db_path=db_path, admins=frozenset({ALEX.identity}), retention_days=30)
     )
     try:
-        for step in h.core.on_start:
+        for step in h.core.registry.startup:
             await step()
-        for step in h.core.on_start:  # a restart doesn't queue a second purge
+        for step in h.core.registry.startup:  # a restart doesn't queue a second purge
             await step()
         [job] = await h.core.scheduler.recurrences("archive.retention")
         root = await prompt_thread(h)
@@ -225,7 +225,7 @@ async def test_export_links_work_once_and_expire(db_path: Path) -> None:
         url = dm.text.split("](", 1)[1].split(")", 1)[0]
         path = url.removeprefix("http://copbot.test")
         app = web.Application()
-        app.router.add_routes(h.core.exports.routes())
+        app.router.add_routes(h.core.registry.routes)
         async with TestClient(TestServer(app)) as client:
             tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
             assert (await client.get(tampered)).status == 404
@@ -336,7 +336,7 @@ async def test_the_nightly_purge_runs_late_rather_than_not_at_all(db_path: Path)
         db_path, Settings(db_path=db_path, admins=frozenset({ALEX.identity}), retention_days=30)
     )
     try:
-        for step in h.core.on_start:
+        for step in h.core.registry.startup:
             await step()
         root = await prompt_thread(h)
         await say(h, "old words", root)
@@ -356,7 +356,7 @@ async def test_an_export_link_dies_with_its_admins_role(db_path: Path) -> None:
         url = h.adapter.of_kind("direct")[-1].text.split("](", 1)[1].split(")", 1)[0]
         await h.core.roles.revoke(PRIYA.identity, Role.ADMIN)
         app = web.Application()
-        app.router.add_routes(h.core.exports.routes())
+        app.router.add_routes(h.core.registry.routes)
         async with TestClient(TestServer(app)) as client:
             refused = await client.post(url.removeprefix("http://copbot.test"))
             assert refused.status == 403 and "no longer an admin" in await refused.text()

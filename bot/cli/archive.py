@@ -14,13 +14,14 @@ from bot.archive_export import FORMATS
 from bot.cli.base import cli, db_option, identity_arg, load_settings, with_core
 from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import parse_terms
+from bot.services.archive import ARCHIVED
 from bot.services.erasure import Erased
 from bot.services.exports import run_export
 from prompts import Library
 from storage.archive import SqliteArchiveReader
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 
 def _date(value: str | None, name: str, end: bool = False) -> datetime | None:
@@ -186,9 +187,8 @@ def erase(user: str, db: str | None) -> None:
 
     erased = with_core(db, call)
     click.echo(
-        f"Erased {erased.messages} message(s) by {identity} from the archive"
-        + (f", {erased.events} event(s) not yet handled" if erased.events else "")
-        + (f", {erased.suggestions} prompt suggestion(s)" if erased.suggestions else "")
+        f"Erased {erased.of(ARCHIVED)} message(s) by {identity} from the archive"
+        + erased.others(but=ARCHIVED)
         + ". Nothing they write will be kept from now on (they can choose otherwise with"
         " /cop optin)."
     )

@@ -18,7 +18,7 @@ from prompts import LibraryError
 from storage.database import Database, StorageError
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,11 +13,12 @@ import click
 from bot.cli.base import cli, db_option, identity_arg, with_core
 from bot.commands import CommandError
 from bot.records import Prompt
+from bot.services.schedules import SchedulesFeature
 from prompts import LIBRARY_DIR, Library, LibraryError, check_prompt, load_library, load_topic
 from storage.prompts import SqlitePromptRepository
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core import Core
 
 
 @cli.group()
@@ -167,7 +168,7 @@ def schedule_prompt(
 
     async def call(core: Core) -> str:
         chosen = platform or await _only_platform(core)
-        return await core.schedules.schedule(words, chosen, None, who)
+        return await core.feature(SchedulesFeature).schedule(words, chosen, None, who)
 
     click.echo(with_core(db, call))
 
@@ -187,7 +188,7 @@ def schedule_list(db: str | None) -> None:
     """List scheduled prompts."""
 
     async def call(core: Core) -> list[str]:
-        return await core.schedules.listing()
+        return await core.feature(SchedulesFeature).listing()
 
     lines = with_core(db, call)
     click.echo("\n".join(lines) if lines else "No prompts are scheduled.")
@@ -200,6 +201,6 @@ def schedule_cancel(schedule_id: str, db: str | None) -> None:
     """Stop a scheduled prompt."""
 
     async def call(core: Core) -> str:
-        return await core.schedules.cancel(schedule_id)
+        return await core.feature(SchedulesFeature).cancel(schedule_id)
 
     click.echo(with_core(db, call))

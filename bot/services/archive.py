@@ -26,12 +26,13 @@ from bot.model import (
 from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource
 from bot.ranking import HIT_END, HIT_START
 from bot.records import ArchivedMessage, ArchiveFilter, Job, SearchHit, ThreadContext
-from bot.router import Registry
+from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
 from bot.search_query import parse_terms
 from bot.services.erasure import Erasure
 
 RETENTION = "archive.retention"
+ARCHIVED = "archived message(s)"
 SEARCH_RESULTS = 5
 
 THREAD_NOTICE = (
@@ -59,9 +60,25 @@ class ArchiveFeature:
         self._clock = clock
         self._scheduler = scheduler
         self._retention_days = retention_days
-        scheduler.register(JobKind(RETENTION, self._purge, run_late=True))
 
     def register(self, registry: Registry) -> None:
+        registry.job(JobKind(RETENTION, self._purge, run_late=True))
+        registry.on_start(self.schedule_retention)
+        registry.keeps(
+            PersonalData(
+                ARCHIVED,
+                ("archive_messages.author_id", "archive_messages.author_name"),
+                erase=self._archive.erase_author,
+                expire=self._archive.purge_before,
+            )
+        )
+        registry.keeps(
+            PersonalData(
+                "opt-outs",
+                ("archive_optouts.identity",),
+                kept_because="it is how copbot remembers to keep nothing of theirs",
+            )
+        )
         registry.listen(MessagePosted, self.on_posted)
         registry.listen(MessageEdited, self.on_edited)
         registry.listen(MessageDeleted, self.on_deleted)
@@ -147,7 +164,7 @@ class ArchiveFeature:
         identity = ix.user.identity
         already = await self._archive.opted_out(identity)
         # Suggestions stay: they were given to facilitators by name, on purpose.
-        erased = (await self._erasure.erase(identity, suggestions=False)).messages
+        erased = (await self._erasure.erase(identity, opting_out=True)).of(ARCHIVED)
         kept = f"I've erased the {erased} message{'s' if erased != 1 else ''} of yours I had kept"
         if already and not erased:
             await ix.reply(
@@ -290,7 +307,7 @@ class ArchiveFeature:
 
     async def _purge(self, job: Job) -> Outcome:
         days = int(json.loads(job.payload)["days"])
-        await self._archive.purge_before(self._clock.now() - timedelta(days=days))
+        await self._erasure.expire(self._clock.now() - timedelta(days=days))
         return Outcome()
 
 

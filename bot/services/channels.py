@@ -6,7 +6,7 @@ from dataclasses import replace
 from bot.chat import Chat
 from bot.model import BotAddedToChannel, BotRemovedFromChannel, Channel, ChannelRef, OutgoingMessage
 from bot.ports import ChannelRepository
-from bot.router import Registry
+from bot.registry import Registry
 
 REGIONS = ("north", "midlands", "london", "south", "national")
 

@@ -1,36 +1,55 @@
-"""Erasing a person: what copbot kept of them, wherever it kept it."""
+"""Erasing a person, and retention: whatever the features declared they keep of people.
+
+Nothing here lists repositories: each feature declares its ``PersonalData`` in the
+registry, so a new feature's data is reached by `/cop optout`, `copbot erase` and the
+retention purge without anyone editing this module.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.ports import ArchiveRepository, Clock, InboxRepository, PromptRepository
+from bot.ports import ArchiveRepository, Clock
+from bot.registry import Registry
 
 
 @dataclass(frozen=True)
 class Erased:
-    messages: int  # archived messages
-    events: int  # events not handled yet, or set aside after failing
-    suggestions: int  # prompts they suggested
+    counts: tuple[tuple[str, int], ...]  # (what, how many records), as features declared them
+
+    def of(self, what: str) -> int:
+        return sum(n for w, n in self.counts if w == what)
+
+    def others(self, but: str) -> str:
+        """The non-zero counts other than ``but``, as ", 2 events not yet handled"."""
+        return "".join(f", {n} {what}" for what, n in self.counts if n and what != but)
 
 
 class Erasure:
-    def __init__(
-        self,
-        archive: ArchiveRepository,
-        inbox: InboxRepository,
-        prompts: PromptRepository,
-        clock: Clock,
-    ) -> None:
+    def __init__(self, registry: Registry, archive: ArchiveRepository, clock: Clock) -> None:
+        self._registry = registry  # read at call time: every feature has declared by then
         self._archive = archive
-        self._inbox = inbox
-        self._prompts = prompts
         self._clock = clock
 
-    async def erase(self, identity: str, *, suggestions: bool = True) -> Erased:
-        """Keep nothing more of ``identity`` (an opt-out), and erase what was kept."""
+    async def erase(self, identity: str, *, opting_out: bool = False) -> Erased:
+        """Keep nothing more of ``identity`` (an opt-out), and erase what was kept.
+
+        ``opting_out``: the person asked with `/cop optout`, which leaves what they gave
+        others by name on purpose (a prompt suggestion) for `copbot erase`.
+        """
         await self._archive.opt_out(identity, self._clock.now())
-        events = await self._inbox.erase(identity)
-        removed = await self._prompts.erase_suggestions(identity) if suggestions else 0
-        messages = await self._archive.erase_author(identity)
-        return Erased(messages, events, removed)
+        counts = []
+        for data in self._registry.personal_data:
+            if data.erase is None or (opting_out and not data.on_opt_out):
+                continue
+            counts.append((data.what, await data.erase(identity)))
+        return Erased(tuple(counts))
+
+    async def expire(self, before: datetime) -> int:
+        """Forget everything kept from before ``before`` that is kept for a limited time."""
+        total = 0
+        for data in self._registry.personal_data:
+            if data.expire is not None:
+                total += await data.expire(before)
+        return total

@@ -29,7 +29,8 @@ from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role
 from bot.ports import ArchiveReader, Clock, ExportLinkRepository
 from bot.records import ArchiveFilter, ExportLink
-from bot.router import Registry, RoleLookup
+from bot.registry import PersonalData, Registry
+from bot.router import RoleLookup
 from bot.services.prompts import PromptCatalogue
 
 LINK_LIFETIME = timedelta(minutes=15)
@@ -98,6 +99,15 @@ class ExportsFeature:
         self._public_url = public_url.rstrip("/")
 
     def register(self, registry: Registry) -> None:
+        registry.route(*self.routes())
+        registry.keeps(
+            PersonalData(
+                "export link(s)",
+                ("export_links.created_by",),
+                erase=self._links.forget_creator,
+                expire=self._links.purge_before,
+            )
+        )
         registry.verb(
             "export",
             "Get a download link for the archive, by direct message",

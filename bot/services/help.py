@@ -3,7 +3,7 @@ from __future__ import annotations
 from bot.commands import Args, CommandBook, UsageError
 from bot.interaction import Interaction
 from bot.model import Context, OutgoingMessage, Role, Text
-from bot.router import Registry
+from bot.registry import Registry
 
 _ROLE_NOTE = {
     Role.STAFF: "You're using copbot as staff.",

@@ -6,8 +6,8 @@ from bot.chat import Chat, PlatformUnavailable
 from bot.markup import escape
 from bot.model import Context, HomeOpened, OutgoingMessage, Role, Text
 from bot.ports import PromptRepository
+from bot.registry import Registry
 from bot.roles import Roles
-from bot.router import Registry
 from bot.services.prompts import PromptCatalogue
 
 LATEST = 5

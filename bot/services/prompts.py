@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import datetime
 
 from bot.chat import Chat
@@ -27,8 +26,8 @@ from bot.model import (
 )
 from bot.ports import Clock, PromptRepository, Suggestion
 from bot.records import Prompt, PromptPost, ThreadContext, Topic
+from bot.registry import PersonalData, Registry
 from bot.rotation import next_prompt
-from bot.router import Registry
 from prompts import Library, check_prompt
 
 SUGGEST = "prompt.suggest"
@@ -88,14 +87,11 @@ class PromptPublisher:
         chat: Chat,
         repository: PromptRepository,
         clock: Clock,
-        extra_buttons: Sequence[Button] = (),
         notice: str = "",
     ) -> None:
         self._chat = chat
         self._repo = repository
         self._clock = clock
-        # Buttons other features add under every prompt (e.g. replying anonymously).
-        self._extra_buttons = tuple(extra_buttons)
         # What other features say under every prompt ("{prefix}" is the command prefix).
         self._notice = notice
 
@@ -126,9 +122,7 @@ class PromptPublisher:
             )
         )
         if with_buttons:
-            blocks.append(
-                Buttons((*self._extra_buttons, Button(SUGGEST, "Suggest a prompt", prompt.topic)))
-            )
+            blocks.append(Buttons((Button(SUGGEST, "Suggest a prompt", prompt.topic),)))
         return OutgoingMessage(tuple(blocks), fallback=f"Reflection prompt: {prompt.title}")
 
     async def publish(
@@ -155,6 +149,22 @@ class PromptsFeature:
         self._clock = clock
 
     def register(self, registry: Registry) -> None:
+        registry.keeps(
+            PersonalData(
+                "prompt suggestion(s)",
+                ("prompt_suggestions.suggested_by",),
+                erase=self._repo.erase_suggestions,
+                # Given to facilitators by name, on purpose: `copbot erase` removes them.
+                on_opt_out=False,
+            )
+        )
+        registry.keeps(
+            PersonalData(
+                "prompt(s) added or posted",
+                ("custom_prompts.added_by", "prompt_posts.posted_by"),
+                erase=self._repo.forget_person,
+            )
+        )
         registry.verb("prompts", "List the topics of the prompt library", self.topics)
         registry.verb(
             "prompt",

@@ -3,8 +3,8 @@ from __future__ import annotations
 from bot.commands import Args, UsageError, parse_person, parse_role
 from bot.interaction import Interaction
 from bot.model import Role, UserRef
+from bot.registry import PersonalData, Registry
 from bot.roles import RoleChangeRefused, Roles
-from bot.router import Registry
 
 
 class RolesFeature:
@@ -14,6 +14,13 @@ class RolesFeature:
         self._roles = roles
 
     def register(self, registry: Registry) -> None:
+        registry.keeps(
+            PersonalData(
+                "roles",
+                ("roles.identity", "roles.granted_by"),
+                kept_because="a role is access: an admin takes it away with `role revoke`",
+            )
+        )
         registry.verb("whoami", "Show your identity and role", self.whoami)
         registry.verb(
             "role grant",

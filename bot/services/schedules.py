@@ -12,7 +12,7 @@ from bot.interaction import Interaction
 from bot.model import ChannelRef, Context, OutgoingMessage, Role, Text, UserRef
 from bot.ports import ChannelRepository, Clock, PromptRepository
 from bot.records import Job, JobState, PromptPost
-from bot.router import Registry
+from bot.registry import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
 from bot.scheduler import JobError, JobKind, Outcome, Scheduler
 from bot.services.prompts import PromptCatalogue, PromptPublisher
@@ -38,13 +38,13 @@ class SchedulesFeature:
         self._channels = channels
         self._chat = chat
         self._clock = clock
-        scheduler.register(JobKind(POST_PROMPT, self._run, self._trouble))
 
     @property
     def _tz(self) -> ZoneInfo:
         return self._scheduler.timezone
 
     def register(self, registry: Registry) -> None:
+        registry.job(JobKind(POST_PROMPT, self._run, self._trouble))
         registry.verb(
             "schedule prompt",
             "Post prompts on a regular day and time",

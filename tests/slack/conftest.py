@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack import SlackAdapter
 from adapters.slack.pacing import Pacer
-from bot.app import CORE, Core, create_app
+from bot.app import CORE, create_app
 from bot.clock import SystemClock
+from bot.core import Core
 from bot.model import (
     BotAddedToChannel,
     HomeOpened,

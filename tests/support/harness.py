@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from bot.app import Core, build_core
+from bot.app import build_core
+from bot.core import Core
 from bot.model import (
     BotAddedToChannel,
     ButtonPressed,

@@ -1,0 +1,153 @@
+"""What features bring, declared in one place.
+
+A feature is a class with ``register(registry)``: there it names its chat verbs, buttons,
+forms and event listeners, its job kinds, its HTTP routes, what it must do once copbot is
+up, and the personal data it keeps (so that erasure and retention reach it). The
+composition root lists the features and wires what they declared; nothing else knows them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.commands import CommandBook, Handler, Verb
+from bot.interaction import Interaction
+from bot.model import ButtonPressed, FormSubmitted, InboundEvent, Role
+from bot.scheduler import JobKind
+
+ActionHandler = Callable[[Interaction, ButtonPressed], Awaitable[None]]
+FormHandler = Callable[[Interaction, FormSubmitted], Awaitable[None]]
+Listener = Callable[[Any], Awaitable[None]]
+Step = Callable[[], Awaitable[None]]
+
+
+class Feature(Protocol):
+    def register(self, registry: Registry) -> None: ...
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Something copbot keeps that names or quotes people.
+
+    ``holds`` lists the ``table.column`` places it lives in; a test checks that every
+    column of the schema that can hold an identity is declared by some feature.
+    """
+
+    what: str  # in words, for erasure reports: "archived messages"
+    holds: tuple[str, ...]
+    # Forget one person (by identity); returns how many records changed.
+    erase: Callable[[str], Awaitable[int]] | None = None
+    # Forget everything from before a moment (COPBOT_RETENTION_DAYS).
+    expire: Callable[[datetime], Awaitable[int]] | None = None
+    # Whether `/cop optout` erases it too, not only `copbot erase`.
+    on_opt_out: bool = True
+    # Why it is kept after erasure, when ``erase`` is None.
+    kept_because: str = ""
+
+    def __post_init__(self) -> None:
+        if self.erase is None and not self.kept_because:
+            raise ValueError(f"{self.what}: say how it is erased, or why it is kept")
+
+
+@dataclass(frozen=True)
+class ActionRoute:
+    handler: ActionHandler
+    role: Role
+
+
+@dataclass(frozen=True)
+class FormRoute:
+    handler: FormHandler
+    role: Role
+    anonymous: bool
+
+
+class Registry:
+    """Everything the features of copbot have declared."""
+
+    def __init__(self) -> None:
+        self.commands = CommandBook()
+        self._actions: dict[str, ActionRoute] = {}
+        self._forms: dict[str, FormRoute] = {}
+        self._listeners: dict[type, list[Listener]] = defaultdict(list)
+        self.job_kinds: list[JobKind] = []
+        self.routes: list[web.RouteDef] = []
+        self.personal_data: list[PersonalData] = []
+        self.startup: list[Step] = []
+
+    # -- chat -----------------------------------------------------------------------
+
+    def verb(
+        self,
+        name: str,
+        summary: str,
+        handler: Handler,
+        *,
+        usage: str = "",
+        role: Role = Role.STAFF,
+        details: str = "",
+        raw: bool = False,
+    ) -> None:
+        self.commands.add(Verb(name, summary, usage, role, handler, details, raw))
+
+    def action(self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF) -> None:
+        """Buttons whose action id is ``prefix`` or starts with ``prefix + ":"``."""
+        self._actions[prefix] = ActionRoute(handler, role)
+
+    def form(
+        self,
+        form_id: str,
+        handler: FormHandler,
+        *,
+        role: Role = Role.STAFF,
+        anonymous: bool = False,
+    ) -> None:
+        """``anonymous`` forms must be opened with ``Form(anonymous=True)``: their
+        submissions lose everything that points at the person before anything keeps them."""
+        self._forms[form_id] = FormRoute(handler, role, anonymous)
+
+    def listen(self, event_type: type, listener: Listener) -> None:
+        self._listeners[event_type].append(listener)
+
+    # -- the rest of the house -------------------------------------------------------
+
+    def job(self, kind: JobKind) -> None:
+        if any(k.name == kind.name for k in self.job_kinds):
+            raise ValueError(f"job kind '{kind.name}' is registered twice")
+        self.job_kinds.append(kind)
+
+    def route(self, *routes: web.RouteDef) -> None:
+        self.routes.extend(routes)
+
+    def keeps(self, data: PersonalData) -> None:
+        self.personal_data.append(data)
+
+    def on_start(self, step: Step) -> None:
+        """Run once copbot is up (after the adapters start), e.g. to reconcile jobs."""
+        self.startup.append(step)
+
+    # -- lookups ---------------------------------------------------------------------
+
+    def find_action(self, action_id: str) -> ActionRoute | None:
+        return self._actions.get(action_id.split(":", 1)[0])
+
+    def find_form(self, form_id: str) -> FormRoute | None:
+        return self._forms.get(form_id)
+
+    def listeners(self, event_type: type) -> Sequence[Listener]:
+        return self._listeners.get(event_type, [])
+
+    def redact(self, event: InboundEvent) -> InboundEvent:
+        """A second guard behind the adapters: a submission of a form registered as
+        anonymous loses everything that points at the person before anything keeps it."""
+        if isinstance(event, FormSubmitted) and not event.origin.user.is_anonymous:
+            route = self.find_form(event.form_id)
+            if route is not None and route.anonymous:
+                return replace(event, origin=event.origin.anonymised())
+        return event
