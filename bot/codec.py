@@ -43,8 +43,17 @@ def dumps(value: object) -> str:
 
 
 def loads(cls: type[T], text: str) -> T:
-    value: T = _from_json(cls, json.loads(text))
-    return value
+    return from_json(cls, json.loads(text))
+
+
+def to_json(value: object) -> Any:
+    """A model dataclass as plain JSON values (to embed in a larger document)."""
+    return _to_json(value)
+
+
+def from_json(cls: type[T], value: Any) -> T:
+    decoded: T = _from_json(cls, value)
+    return decoded
 
 
 @cache

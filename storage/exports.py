@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
+from bot import codec
 from bot.clock import from_text, to_text
 from bot.records import ArchiveFilter, ExportLink
 from storage.database import Database
@@ -26,7 +26,7 @@ class SqliteExportLinkRepository:
                 [
                     link.id,
                     link.format,
-                    json.dumps(_filter_json(link.filter)),
+                    codec.dumps(link.filter),
                     link.created_by,
                     to_text(link.created_at),
                     to_text(link.expires_at),
@@ -84,26 +84,7 @@ class SqliteExportLinkRepository:
         return bytes.fromhex(await self._db.write(op))
 
 
-def _filter_json(f: ArchiveFilter) -> dict[str, Any]:
-    return {
-        "channel": f.channel,
-        "topic": f.topic,
-        "region": f.region,
-        "author": f.author,
-        "since": to_text(f.since) if f.since else None,
-        "until": to_text(f.until) if f.until else None,
-    }
-
-
 def _link(row: tuple[Any, ...]) -> ExportLink:
     ident, fmt, filters, by, created, expires = row
-    raw = json.loads(filters)
-    f = ArchiveFilter(
-        raw["channel"],
-        raw["topic"],
-        raw["region"],
-        raw["author"],
-        from_text(raw["since"]) if raw["since"] else None,
-        from_text(raw["until"]) if raw["until"] else None,
-    )
+    f = codec.loads(ArchiveFilter, filters)
     return ExportLink(ident, fmt, f, by, from_text(created), from_text(expires))

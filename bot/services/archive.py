@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.chat import Chat, PlatformUnavailable
@@ -312,7 +313,7 @@ class ArchiveFeature:
 
 
 def _with_archive(channel: Channel, on: bool) -> Channel:
-    return Channel(channel.ref, channel.region, channel.bot_member, archive=on)
+    return replace(channel, archive=on)
 
 
 async def _none() -> None:

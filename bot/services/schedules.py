@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot import codec
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
@@ -120,7 +121,7 @@ class SchedulesFeature:
         description = f"{what}, {request.when}, in {channel.label}"
         recurrence = await self._scheduler.repeat(
             POST_PROMPT,
-            {"channel": _channel_json(channel), "topic": topic.slug if topic else None},
+            {"channel": codec.to_json(channel), "topic": topic.slug if topic else None},
             request.rule,
             owner,
             description,
@@ -171,7 +172,7 @@ class SchedulesFeature:
 
     async def _run(self, job: Job) -> Outcome:
         payload = json.loads(job.payload)
-        channel = ChannelRef(**payload["channel"])
+        channel = codec.from_json(ChannelRef, payload["channel"])
         known = await self._channels.get(channel)
         if known is None or not known.bot_member:
             raise JobError(f"copbot is no longer in {channel.label}")
@@ -187,7 +188,7 @@ class SchedulesFeature:
         if not job.owner:
             return
         owner = UserRef.parse(job.owner)
-        channel = ChannelRef(**json.loads(job.payload)["channel"])
+        channel = codec.from_json(ChannelRef, json.loads(job.payload)["channel"])
         when = self._local(job.due_at)
         says = {
             JobState.MISSED: (
@@ -215,15 +216,6 @@ class SchedulesFeature:
             return "no date (the schedule has ended)"
         local = moment.astimezone(self._tz)
         return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
-
-
-def _channel_json(channel: ChannelRef) -> dict[str, str]:
-    return {
-        "platform": channel.platform,
-        "id": channel.id,
-        "workspace": channel.workspace,
-        "name": channel.name,
-    }
 
 
 def _channel_token(text: str) -> str:
