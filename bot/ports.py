@@ -63,6 +63,7 @@ class Capability(enum.StrEnum):
     THREAD_HISTORY = "thread_history"  # can fetch the messages of an existing thread
     PERMALINKS = "permalinks"  # can build a link to a message
     HOME_TAB = "home_tab"  # the adapter is also a HomePublisher
+    CHANNEL_VISIBILITY = "channel_visibility"  # the adapter is also a ChannelVisibility
 
 
 class ChatAdapter(Protocol):
@@ -114,6 +115,21 @@ class HomePublisher(Protocol):
     """Optional: adapters with Capability.HOME_TAB show a person their own home view."""
 
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None: ...
+
+
+class ChannelVisibility(Protocol):
+    """Optional: adapters with Capability.CHANNEL_VISIBILITY say who can see which channels,
+    so the archive shows a private channel's messages only to its members.
+
+    Both answer None when the platform can't say; the core then treats the channel as
+    private and the person as a member of no private channel (it fails closed).
+    """
+
+    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+        """Ids of the channels this person belongs to, public and private."""
+        ...
+
+    async def channel_is_private(self, channel: ChannelRef) -> bool | None: ...
 
 
 class WriteOp(Protocol):
@@ -331,6 +347,11 @@ class ArchiveRepository(Protocol):
 
     async def search(self, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
         """The best matches by relevance (see bot/ranking.py)."""
+        ...
+
+    async def mark_private(self, channel: ChannelRef, private: bool) -> int:
+        """Say whether a channel's kept messages came from a private channel; return how
+        many changed."""
         ...
 
 
