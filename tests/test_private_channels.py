@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -170,3 +171,17 @@ async def test_admins_exports_keep_private_channels_and_say_so(bot: Harness) -> 
     write_markdown(rows, markdown, lambda _: None, "Archive")
     assert "Conversation in \\#leads \\(private channel\\)" in markdown.getvalue()
     assert "Conversation in \\#general," in markdown.getvalue()
+
+
+async def test_messages_kept_before_copbot_knew_count_as_private(bot: Harness) -> None:
+    # What migration 0005 does to rows already there: the column's default applies to them.
+    def legacy(db: Any) -> None:
+        db.execute(
+            "insert into archive_messages (platform, workspace, channel_id, thread_id,"
+            " message_id, text, created_at) values ('test', 'T1', 'C-old', '1', '1', 'old',"
+            " '2026-01-01T00:00:00.000000Z')"
+        )
+
+    await bot.core.db.write(legacy)
+    [row] = SqliteArchiveReader(bot.core.db.path).rows(ArchiveFilter(), by_thread=False)
+    assert row[-1] == 1
