@@ -33,6 +33,7 @@ FIELDS = (
     "prompt_id",
     "topic",
     "region",
+    "private",  # from a private channel: only its members could see it there
 )
 FORMATS = ("jsonl", "json", "csv", "markdown", "html")
 THREADED = frozenset({"markdown", "html"})  # these need rows in thread order
@@ -50,6 +51,8 @@ _THREAD = FIELDS.index("thread_id")
 _CHANNEL_ID = FIELDS.index("channel_id")
 _PROMPT = FIELDS.index("prompt_id")
 _TOPIC = FIELDS.index("topic")
+_PRIVATE = FIELDS.index("private")
+PRIVATE_MARK = "private channel"
 
 
 class Pseudonyms:
@@ -113,6 +116,7 @@ def write(
 def _record(row: Row) -> dict[str, Any]:
     record = dict(zip(FIELDS, row, strict=True))
     record["anonymous"] = bool(record["anonymous"])
+    record["private"] = bool(record["private"])
     return record
 
 
@@ -153,6 +157,7 @@ def write_csv(rows: Iterable[Row], out: TextIO) -> int:
     for n, row in enumerate(rows, start=1):  # noqa: B007
         values = [neutralise_cell(v) for v in row]
         values[_ANONYMOUS] = "true" if row[_ANONYMOUS] else "false"
+        values[_PRIVATE] = "true" if row[_PRIVATE] else "false"
         writer.writerow(values)
     return n
 
@@ -182,6 +187,12 @@ def _when(text: str) -> str:
     return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
 
 
+def _where(row: Row) -> str:
+    """The channel's name, marked when it was private, so whoever shares an export knows."""
+    where = f"#{row[_CHANNEL]}" if row[_CHANNEL] else str(row[_CHANNEL_ID])
+    return f"{where} ({PRIVATE_MARK})" if row[_PRIVATE] else where
+
+
 def _author(row: Row) -> str:
     return "Anonymous" if row[_ANONYMOUS] else (row[_AUTHOR_NAME] or row[_AUTHOR_ID] or "Someone")
 
@@ -209,7 +220,7 @@ def write_markdown(rows: Iterable[Row], out: TextIO, prompt_of: PromptLookup, ti
     for thread in _threads(rows):
         first = thread.rows[0]
         prompt = prompt_of(first[_PROMPT]) if first[_PROMPT] else None
-        heading = f"#{first[_CHANNEL]}" if first[_CHANNEL] else first[_CHANNEL_ID]
+        heading = _where(first)
         if prompt is not None:
             out.write(f"\n## {md_escape(prompt.title)} ({md_escape(heading)})\n\n")
             out.write(f"*Reflection prompt, {md_escape(first[_TOPIC] or prompt.topic)}*\n\n")
@@ -242,7 +253,7 @@ def write_html(rows: Iterable[Row], out: TextIO, prompt_of: PromptLookup, title:
     for thread in _threads(rows):
         first = thread.rows[0]
         prompt = prompt_of(first[_PROMPT]) if first[_PROMPT] else None
-        where = f"#{first[_CHANNEL]}" if first[_CHANNEL] else first[_CHANNEL_ID]
+        where = _where(first)
         out.write("<section>\n")
         if prompt is not None:
             out.write(

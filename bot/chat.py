@@ -8,7 +8,7 @@ from typing import cast
 
 from bot.errors import WordedError
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
-from bot.ports import Capability, ChatAdapter, HomePublisher
+from bot.ports import Capability, ChannelVisibility, ChatAdapter, HomePublisher
 
 
 class PlatformUnavailable(WordedError):
@@ -63,6 +63,13 @@ class Chat:
             return False
         await cast(HomePublisher, adapter).publish_home(user, message)
         return True
+
+    def visibility(self, platform: str) -> ChannelVisibility | None:
+        """Who can see which channels on this platform, where it can say; None where not."""
+        adapter = self._adapters.get(platform)
+        if adapter is None or Capability.CHANNEL_VISIBILITY not in adapter.capabilities:
+            return None
+        return cast(ChannelVisibility, adapter)
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self.adapter(ref.channel.platform).permalink(ref)

@@ -426,3 +426,4 @@ class Channel:
     region: str = ""
     bot_member: bool = True
     archive: bool = False  # an admin opted the whole channel into the archive
+    private: bool | None = None  # None until the platform has said

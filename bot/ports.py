@@ -70,6 +70,7 @@ class Capability(enum.StrEnum):
     FORMS = "forms"  # forms open as dialogs (else the adapter sends a link or card)
     PERMALINKS = "permalinks"  # can build a link to a message
     HOME_TAB = "home_tab"  # the adapter is also a HomePublisher
+    CHANNEL_VISIBILITY = "channel_visibility"  # the adapter is also a ChannelVisibility
 
 
 class ChatAdapter(Protocol):
@@ -121,6 +122,21 @@ class HomePublisher(Protocol):
     """Optional: adapters with Capability.HOME_TAB show a person their own home view."""
 
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None: ...
+
+
+class ChannelVisibility(Protocol):
+    """Optional: adapters with Capability.CHANNEL_VISIBILITY say who can see which channels,
+    so the archive shows a private channel's messages only to its members.
+
+    Both answer None when the platform can't say; the core then treats the channel as
+    private and the person as a member of no private channel (it fails closed).
+    """
+
+    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+        """Ids of the channels this person belongs to, public and private."""
+        ...
+
+    async def channel_is_private(self, channel: ChannelRef) -> bool | None: ...
 
 
 class WriteOp(Protocol):
@@ -346,6 +362,11 @@ class ArchiveRepository(Protocol):
 
     async def search(self, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
         """The best matches by relevance (see bot/ranking.py)."""
+        ...
+
+    async def mark_private(self, channel: ChannelRef, private: bool) -> int:
+        """Say whether a channel's kept messages came from a private channel; return how
+        many changed."""
         ...
 
 

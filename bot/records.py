@@ -132,6 +132,7 @@ class ArchivedMessage:
     prompt_id: str = ""
     topic: str = ""
     region: str = ""
+    private: bool = False  # from a private channel: only its members may find it
 
     @property
     def ref(self) -> MessageRef:
@@ -157,6 +158,9 @@ class ArchiveFilter:
     since: datetime | None = None
     until: datetime | None = None
     workspace: tuple[str, str] | None = None  # (platform, workspace): one community only
+    # Whose view this is: messages from public channels and from these channels (the ones
+    # the person belongs to). None: everything (admins' exports).
+    viewer_channels: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

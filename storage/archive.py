@@ -12,7 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import to_text
-from bot.model import MessageRef
+from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.archive_rows import COLUMNS, EXPORT, SELECT, filter_sql, message_from_row
@@ -30,7 +30,7 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
     before = db.conn.total_changes
     db.conn.executemany(
         f"insert or ignore into archive_messages ({', '.join(COLUMNS)}, tags)"
-        " values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        f" values ({','.join('?' * (len(COLUMNS) + 1))})",
         [
             (
                 m.platform,
@@ -49,6 +49,7 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
                 m.prompt_id,
                 m.topic,
                 m.region,
+                int(m.private),
                 tags_for(m),
             )
             for m in keep
@@ -234,6 +235,17 @@ class SqliteArchiveRepository:
 
     async def search(self, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
         return await self._db.read(lambda db: search(db.conn, terms, f, limit))
+
+    async def mark_private(self, channel: ChannelRef, private: bool) -> int:
+        def op(db: sqlite_utils.Database) -> int:
+            cursor = db.execute(
+                "update archive_messages set private = ? where platform = ? and workspace = ?"
+                " and channel_id = ? and private != ?",
+                [int(private), channel.platform, channel.workspace, channel.id, int(private)],
+            )
+            return int(cursor.rowcount)
+
+        return await self._db.write(op)
 
 
 def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:

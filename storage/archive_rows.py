@@ -3,6 +3,7 @@ search and export."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.archive_export import FIELDS
@@ -26,6 +27,7 @@ COLUMNS = (
     "prompt_id",
     "topic",
     "region",
+    "private",
 )
 SELECT = ", ".join(f"m.{c}" for c in COLUMNS)
 EXPORT = ", ".join(f"m.{c}" for c in FIELDS)
@@ -45,7 +47,7 @@ def filter_sql(f: ArchiveFilter) -> tuple[str, list[Any]]:
         if value:
             clauses.append(f"m.{column} = ?")
             params.append(value)
-    clauses += date_clauses(f, params)
+    clauses += date_clauses(f, params) + visibility_clauses(f, params)
     return (" and ".join(clauses) or "1"), params
 
 
@@ -60,10 +62,19 @@ def date_clauses(f: ArchiveFilter, params: list[Any]) -> list[str]:
     return clauses
 
 
+def visibility_clauses(f: ArchiveFilter, params: list[Any]) -> list[str]:
+    """Only what the viewer may see: public channels' messages, and their own channels'."""
+    if f.viewer_channels is None:
+        return []
+    params.append(json.dumps(sorted(f.viewer_channels)))
+    # One parameter however many channels someone is in (SQLite limits parameters).
+    return ["(m.private = 0 or m.channel_id in (select value from json_each(?)))"]
+
+
 def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
     (platform, workspace, channel_id, channel_name, thread_id, message_id, author_id,
      author_name, anonymous, text, created_at, edited_at, edit_count, prompt_id, topic,
-     region) = row  # fmt: skip
+     region, private) = row  # fmt: skip
     return ArchivedMessage(
         platform,
         workspace,
@@ -81,4 +92,5 @@ def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
         prompt_id,
         topic,
         region,
+        bool(private),
     )

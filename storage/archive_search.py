@@ -22,7 +22,13 @@ from typing import Any
 from bot.ranking import HIT_END, HIT_START, rank, snippet
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
-from storage.archive_rows import COLUMNS, SELECT, date_clauses, message_from_row
+from storage.archive_rows import (
+    COLUMNS,
+    SELECT,
+    date_clauses,
+    message_from_row,
+    visibility_clauses,
+)
 
 RANK_WINDOW = 1000  # candidates SQLite ranks: all matches, or the newest this many
 COMMON_WINDOW = 300  # candidates ranked in Python when a phrase is common
@@ -104,7 +110,9 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
     phrases = [f"text : ({t.fts()})" for t in terms] + [f"tags : {t}" for t in filter_tags(f)]
     match = " AND ".join(phrases)
     params: list[Any] = []
-    dates = date_clauses(f, params)
+    # Conditions on the row itself, beside the match: its dates, and whether the viewer
+    # may see its channel.
+    dates = date_clauses(f, params) + visibility_clauses(f, params)
     date_sql = "".join(f" and {c}" for c in dates)
     join = " join archive_messages m on m.id = f.rowid"
     documents = max(1, conn.execute("select max(id) from archive_messages").fetchone()[0] or 1)

@@ -7,7 +7,7 @@ from bot.model import Channel, ChannelKind, ChannelRef
 from bot.ports import Clock
 from storage.database import Database
 
-_COLUMNS = "platform, workspace, id, name, kind, region, bot_member, archive"
+_COLUMNS = "platform, workspace, id, name, kind, region, bot_member, archive, private"
 
 
 class SqliteChannelRepository:
@@ -26,10 +26,12 @@ class SqliteChannelRepository:
 
         def op(db: sqlite_utils.Database) -> None:
             db.execute(
-                f"insert into channels ({_COLUMNS}, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f"insert into channels ({_COLUMNS}, updated_at)"
+                " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " on conflict (platform, workspace, id) do update set"
                 " name = excluded.name, kind = excluded.kind, region = excluded.region,"
                 " bot_member = excluded.bot_member, archive = excluded.archive,"
+                " private = excluded.private,"
                 " updated_at = excluded.updated_at",
                 [
                     ref.platform,
@@ -40,6 +42,7 @@ class SqliteChannelRepository:
                     channel.region,
                     int(channel.bot_member),
                     int(channel.archive),
+                    None if channel.private is None else int(channel.private),
                     at,
                 ],
             )
@@ -90,11 +93,12 @@ class SqliteChannelRepository:
         return await self._db.read(op)
 
 
-def _channel(row: tuple[str, str, str, str, str, str, int, int]) -> Channel:
-    platform, workspace, ident, name, kind, region, member, archive = row
+def _channel(row: tuple[str, str, str, str, str, str, int, int, int | None]) -> Channel:
+    platform, workspace, ident, name, kind, region, member, archive, private = row
     return Channel(
         ChannelRef(platform, ident, workspace, name, ChannelKind(kind)),
         region,
         bool(member),
         bool(archive),
+        None if private is None else bool(private),
     )

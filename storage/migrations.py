@@ -265,3 +265,15 @@ def archive(db: sqlite_utils.Database) -> None:
         """,
         "create table secrets (name text primary key, value text not null)",
     )
+
+
+@MIGRATIONS(name="0005_private_channels")
+def private_channels(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        # NULL until the platform has said whether the channel is private.
+        "alter table channels add column private integer",
+        # Messages kept before copbot knew count as private (only members find them) until
+        # the platform says otherwise: failing closed, not open.
+        "alter table archive_messages add column private integer not null default 1",
+    )

@@ -38,6 +38,7 @@ def row(
     msg: str = "1.1",
     prompt: str = "",
     created: str = "2026-03-03T10:00:00.000000Z",
+    private: bool = False,
 ) -> tuple:
     values = {
         "platform": "slack",
@@ -54,6 +55,7 @@ def row(
         "prompt_id": prompt,
         "topic": "language" if prompt else "",
         "region": "north",
+        "private": int(private),
     }
     return tuple(values[f] for f in FIELDS)
 

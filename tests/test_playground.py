@@ -105,6 +105,7 @@ async def test_the_bot_joins_the_seeded_channels_and_says_hello_once(db_path: Pa
                 "midlands": "midlands",
                 "london": "london",
                 "south": "south",
+                "leads": "",
             }
 
 
@@ -440,3 +441,43 @@ async def test_persona_roles_are_never_written_down(pg: Playground, db_path: Pat
 
 async def _gone(read: Callable[[], bytes], word: bytes) -> bool:
     return word not in read()
+
+
+async def test_the_private_channel_is_there_for_its_members_only(pg: Playground) -> None:
+    assert "#leads (private)" not in [c["name"] for c in (await pg.state("sam"))["channels"]]
+    assert "#leads (private)" in [c["name"] for c in (await pg.state("priya"))["channels"]]
+    r = await pg.client.get("/api/playground/state?as=sam&channel=leads")
+    assert r.status == 400
+    status, body = await pg.post("/messages", {"as": "sam", "channel": "leads", "text": "hi"})
+    assert status == 400 and "no channel called #leads" in body["error"]
+
+
+async def test_search_finds_a_private_channels_messages_for_its_members_only(
+    pg: Playground,
+) -> None:
+    await pg.until(lambda: _with_messages_as(pg, "priya", "leads"))  # copbot said hello
+    await pg.say("/cop archive on", "alex", "leads")
+    await pg.until(lambda: _said(pg, "alex", "leads", "is now kept in the archive"))
+    await pg.say("Between us leads: zanzibarian budget worries", "priya", "leads")
+    await pg.say("/cop archive on", "alex", "general")
+    await pg.until(lambda: _said(pg, "alex", "general", "is now kept in the archive"))
+    await pg.say("zanzibarian, said where it is kept", "priya", "general")
+    # The attack: Sam, outside #leads, searches a word from it.
+    await pg.say("/cop search zanzibarian", "sam", "general")
+    outside = await pg.until(lambda: _said(pg, "sam", "general", "from the archive"))
+    assert "budget" not in outside and "#leads" not in outside
+    assert "said where it is kept" in outside
+    await pg.say("/cop search zanzibarian", "priya", "general")
+    inside = await pg.until(lambda: _said(pg, "priya", "general", "from the archive"))
+    assert "budget" in inside and "#leads" in inside
+
+
+async def _with_messages_as(pg: Playground, who: str, channel: str) -> bool:
+    return bool((await pg.state(who, channel))["messages"])
+
+
+async def _said(pg: Playground, who: str, channel: str, words: str) -> str:
+    """The last private answer to ``who`` holding ``words``, or ""."""
+    state = await pg.state(who, channel)
+    answers = [t for m, t in zip(state["messages"], texts(state), strict=True) if m["private"]]
+    return next((t for t in reversed(answers) if words in t), "")

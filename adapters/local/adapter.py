@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -51,6 +51,9 @@ PLATFORM = "local"
 COMMAND = "/cop"
 BOT = UserRef(PLATFORM, "copbot", "copbot")
 CHANNELS = ("general", "north", "midlands", "london", "south")
+# Private channels and their members (persona ids): only they see one, post in it, or find
+# its messages in the archive.
+PRIVATE_CHANNELS: Mapping[str, frozenset[str]] = {"leads": frozenset({"priya", "alex"})}
 HISTORY = 300
 SSE_LIFETIME = 25.0  # seconds; the browser reconnects, and shutdown never waits long
 
@@ -89,7 +92,14 @@ class _OpenForm:
 class LocalAdapter:
     platform = PLATFORM
     command_prefix = COMMAND
-    capabilities = frozenset({Capability.PRIVATE_REPLIES, Capability.FORMS, Capability.PERMALINKS})
+    capabilities = frozenset(
+        {
+            Capability.PRIVATE_REPLIES,
+            Capability.FORMS,
+            Capability.PERMALINKS,
+            Capability.CHANNEL_VISIBILITY,
+        }
+    )
 
     def __init__(
         self,
@@ -98,11 +108,13 @@ class LocalAdapter:
         channels: Sequence[str] = CHANNELS,
         personas: Sequence[Persona] = PERSONAS,
         base_url: str = "",
+        private_channels: Mapping[str, frozenset[str]] = PRIVATE_CHANNELS,
     ) -> None:
         self._store = store
         self._clock = clock
         self._base_url = base_url.rstrip("/")  # where the page is, for links in messages
-        self._channels = tuple(channels)
+        self._private = {name: frozenset(members) for name, members in private_channels.items()}
+        self._channels = tuple(channels) + tuple(c for c in self._private if c not in channels)
         self._personas = {p.id: p for p in personas}
         self._sink: EventSink | None = None
         self._forms: dict[str, _OpenForm] = {}
@@ -167,6 +179,19 @@ class LocalAdapter:
         root = f"&thread={ref.thread_root}" if ref.thread_root else ""
         return f"{self._base_url}/?channel={quote(ref.channel.id)}{root}#{ref.id}"
 
+    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+        if user.platform != PLATFORM or user.id not in self._personas:
+            return None
+        return frozenset(c for c in self._channels if self._may_see(user.id, c))
+
+    async def channel_is_private(self, channel: ChannelRef) -> bool | None:
+        if channel.platform != PLATFORM or channel.id not in self._channels:
+            return None
+        return channel.id in self._private
+
+    def _may_see(self, persona_id: str, channel: str) -> bool:
+        return channel not in self._private or persona_id in self._private[channel]
+
     # -- speaking -----------------------------------------------------------------
 
     async def _bot_says(
@@ -220,7 +245,7 @@ class LocalAdapter:
     async def _state(self, request: web.Request) -> web.StreamResponse:
         persona = self._persona(request.query.get("as", ""))
         channel = request.query.get("channel", self._channels[0])
-        if channel != self._direct(persona.id).id and channel not in self._channels:
+        if channel != self._direct(persona.id).id and not self._visible(persona, channel):
             raise BadRequest(f"There's no channel called #{channel} here.")
         messages = await self._store.conversation(channel, persona.user.identity, HISTORY)
         return web.json_response(
@@ -228,7 +253,11 @@ class LocalAdapter:
                 "version": self._version,
                 "me": _persona_json(persona),
                 "personas": [_persona_json(p) for p in self._personas.values()],
-                "channels": [{"id": c, "name": f"#{c}"} for c in self._channels],
+                "channels": [
+                    {"id": c, "name": f"#{c}" + (" (private)" if c in self._private else "")}
+                    for c in self._channels
+                    if self._may_see(persona.id, c)
+                ],
                 "direct": {"id": self._direct(persona.id).id, "name": "copbot (direct)"},
                 "channel": channel,
                 "messages": [self._message_json(m, persona) for m in messages],
@@ -335,7 +364,7 @@ class LocalAdapter:
         body = await _json(request)
         persona = self._persona(body.get("as", ""))
         message = await self._store.get(str(body.get("message_id", "")))
-        if message is None:
+        if message is None or not self._may_see(persona.id, message.channel):
             raise BadRequest("That message isn't there any more.")
         channel = self._ref_of(message.channel)
         ref = MessageRef(channel, message.id, message.thread_root)
@@ -406,9 +435,13 @@ class LocalAdapter:
     def _channel_for(self, persona: Persona, channel_id: str) -> ChannelRef:
         if channel_id == self._direct(persona.id).id:
             return self._direct(persona.id)
-        if channel_id not in self._channels:
+        if not self._visible(persona, channel_id):
             raise BadRequest(f"There's no channel called #{channel_id} here.")
         return self._channel(channel_id)
+
+    def _visible(self, persona: Persona, channel_id: str) -> bool:
+        # A private channel is not there at all for those outside it, as on Slack.
+        return channel_id in self._channels and self._may_see(persona.id, channel_id)
 
     def _message_json(self, m: PlaygroundMessage, viewer: Persona) -> dict[str, Any]:
         is_bot = m.author == BOT.identity

@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import blocks, metadata
+from adapters.slack import blocks, membership, metadata
 from adapters.slack.directory import Directory
 from adapters.slack.errors import NOT_HERE, code_of, delivery_error, place
 from adapters.slack.pacing import Pacer
@@ -85,7 +85,13 @@ class SlackAdapter:
     platform = PLATFORM
     command_prefix = "/cop"
     capabilities = frozenset(
-        {Capability.PRIVATE_REPLIES, Capability.FORMS, Capability.PERMALINKS, Capability.HOME_TAB}
+        {
+            Capability.PRIVATE_REPLIES,
+            Capability.FORMS,
+            Capability.PERMALINKS,
+            Capability.HOME_TAB,
+            Capability.CHANNEL_VISIBILITY,
+        }
     )
 
     def __init__(
@@ -323,6 +329,12 @@ class SlackAdapter:
 
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None:
         await self._client.views_publish(user_id=user.id, view=blocks.home_view(message))
+
+    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+        return await membership.channels_of(self._client, user.id) if user.id else None
+
+    async def channel_is_private(self, channel: ChannelRef) -> bool | None:
+        return await membership.is_private(self._client, channel.id) if channel.id else None
 
     # -- helpers --------------------------------------------------------------------
 

@@ -22,9 +22,11 @@ COMMAND = "/cop"
 BOT_SCOPES = (
     "app_mentions:read",  # hear "@copbot help" in channels
     "channels:history",  # read replies in public channels copbot is in (threads, archive)
-    "channels:read",  # channel names, and hearing when copbot is added to a channel
+    # channel names, hearing when copbot is added to a channel, and which channels a person
+    # is in (users.conversations), so search shows them only what they can see
+    "channels:read",
     "groups:history",  # the same in private channels copbot is invited to
-    "groups:read",
+    "groups:read",  # which private channels a person is in, and whether a channel is private
     "im:history",  # messages people send copbot directly
     "im:write",  # open a direct message to answer someone privately
     "mpim:history",  # group direct messages copbot is part of

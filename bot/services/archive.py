@@ -31,6 +31,7 @@ from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
 from bot.search_query import parse_terms
 from bot.services.erasure import Erasure
+from bot.visibility import Visibility
 
 RETENTION = "archive.retention"
 ARCHIVED = "archived message(s)"
@@ -52,8 +53,10 @@ class ArchiveFeature:
         scheduler: Scheduler,
         retention_days: int | None,
         erasure: Erasure,
+        visibility: Visibility | None = None,
     ) -> None:
         self._archive = archive
+        self._visibility = visibility or Visibility(chat, channels, archive, clock)
         self._erasure = erasure
         self._channels = channels
         self._sources = tuple(thread_sources)
@@ -127,6 +130,7 @@ class ArchiveFeature:
         )
         if context is None and not (channel and channel.archive):
             return
+        private = await self._visibility.is_private(ref.channel, channel)
         # capture() leaves out people who opted out, checking in the same transaction.
         await self._archive.capture(
             ArchivedMessage(
@@ -144,6 +148,7 @@ class ArchiveFeature:
                 prompt_id=context.prompt_id if context else "",
                 topic=context.topic if context else "",
                 region=channel.region if channel else "",
+                private=private,
             )
         )
 
@@ -258,8 +263,12 @@ class ArchiveFeature:
         if not terms:
             raise UsageError(f"Give me a word or two to look for, like `{ix.prefix} search bias`.")
         # What someone's own community wrote: not other workspaces, nor other platforms.
+        # Private channels' messages only for their members, as the platform says.
         here = ix.origin.channel
-        scope = ArchiveFilter(workspace=(here.platform, here.workspace))
+        scope = ArchiveFilter(
+            workspace=(here.platform, here.workspace),
+            viewer_channels=await self._visibility.channels_of(ix.user),
+        )
         hits = await self._archive.search(terms, scope, SEARCH_RESULTS)
         if not hits:
             await ix.reply(

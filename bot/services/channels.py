@@ -38,7 +38,8 @@ class ChannelsFeature:
         known = await self._channels.get(ref)
         region = known.region if known and known.region else region_from_name(ref.name)
         archive = known.archive if known else False
-        await self._channels.save(Channel(ref, region, bot_member=True, archive=archive))
+        private = known.private if known else None
+        await self._channels.save(Channel(ref, region, True, archive, private))
         if not ref.is_direct and (known is None or not known.bot_member):
             await self._chat.post(ref, hello(ref, self._chat.command_prefix(ref.platform)))
 

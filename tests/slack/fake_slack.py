@@ -42,6 +42,8 @@ class Call:
 class FakeSlack:
     users: dict[str, str] = field(default_factory=lambda: {BOT_USER: "copbot"})
     channels: dict[str, str] = field(default_factory=dict)
+    private: set[str] = field(default_factory=set)  # which of ``channels`` are private
+    members: dict[str, list[str]] = field(default_factory=dict)  # user -> channel ids
     calls: list[Call] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
     _failures: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
@@ -170,7 +172,15 @@ class FakeSlack:
                 channel_id = str(args.get("channel", ""))
                 if channel_id not in self.channels:
                     return {"ok": False, "error": "channel_not_found"}
-                return ok | {"channel": {"id": channel_id, "name": self.channels[channel_id]}}
+                return ok | {
+                    "channel": {
+                        "id": channel_id,
+                        "name": self.channels[channel_id],
+                        "is_private": channel_id in self.private,
+                    }
+                }
+            case "users.conversations":
+                return ok | self._conversations(args)
             case "users.info":
                 user_id = str(args.get("user", ""))
                 if user_id not in self.users:
@@ -183,6 +193,25 @@ class FakeSlack:
             case "apps.connections.open":
                 return ok | {"url": str(request.url.with_path("/socket").with_scheme("ws"))}
         return {"ok": False, "error": "unknown_method"}
+
+    def _conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A page of someone's channels; the cursor is where the next page starts."""
+        kinds = set(str(args.get("types") or "public_channel").split(","))
+        mine = [
+            c
+            for c in self.members.get(str(args.get("user", "")), [])
+            if ("private_channel" if c in self.private else "public_channel") in kinds
+        ]
+        start = int(str(args.get("cursor") or "0").removeprefix("at:"))
+        end = start + int(args.get("limit") or 100)
+        page = [
+            {"id": c, "name": self.channels.get(c, c), "is_private": c in self.private}
+            for c in mine[start:end]
+        ]
+        return {
+            "channels": page,
+            "response_metadata": {"next_cursor": f"at:{end}" if end < len(mine) else ""},
+        }
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"

@@ -55,8 +55,19 @@ class FakeAdapter:
     platform: str = "test"
     command_prefix: str = "/cop"
     capabilities: frozenset[Capability] = frozenset(
-        {Capability.PRIVATE_REPLIES, Capability.FORMS, Capability.PERMALINKS, Capability.HOME_TAB}
+        {
+            Capability.PRIVATE_REPLIES,
+            Capability.FORMS,
+            Capability.PERMALINKS,
+            Capability.HOME_TAB,
+            Capability.CHANNEL_VISIBILITY,
+        }
     )
+    # Private channels (by id) and their members (user ids); every other channel is public.
+    private_channels: dict[str, set[str]] = field(default_factory=dict)
+    memberships: dict[str, set[str]] = field(default_factory=dict)  # user id -> channel ids
+    unsure: bool = False  # the platform can't say who sees what (an outage, say)
+    visibility_asked: list[str] = field(default_factory=list)  # user ids, in order
     sent: list[Sent] = field(default_factory=list)
     fail_next: int = 0  # make the next N posts raise, like a platform outage
     fail_responses: int = 0  # make the next N private answers raise
@@ -120,6 +131,16 @@ class FakeAdapter:
 
     async def permalink(self, ref: MessageRef) -> str:
         return f"https://chat.example/{ref.channel.id}/{ref.id}"
+
+    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+        self.visibility_asked.append(user.id)
+        if self.unsure:
+            return None
+        mine = {c for c, members in self.private_channels.items() if user.id in members}
+        return frozenset(mine | self.memberships.get(user.id, set()))
+
+    async def channel_is_private(self, channel: ChannelRef) -> bool | None:
+        return None if self.unsure else channel.id in self.private_channels
 
     def of_kind(self, kind: str) -> list[Sent]:
         return [s for s in self.sent if s.kind == kind]

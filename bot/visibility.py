@@ -1,0 +1,110 @@
+"""Who may see what in the archive: public channels' messages, and those of the private
+channels a person belongs to.
+
+The platform says (``ChannelVisibility``); when it can't, copbot fails closed: a channel of
+unknown kind counts as private, and a person as a member of no private channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from bot.chat import Chat
+from bot.model import Channel, ChannelRef, UserRef
+from bot.ports import ArchiveRepository, ChannelRepository, Clock
+
+log = logging.getLogger(__name__)
+
+TTL = timedelta(seconds=60)  # someone added to a channel finds its messages within a minute
+CACHE_SIZE = 1000  # people
+NOBODY: frozenset[str] = frozenset()
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class _Seen:
+    channels: frozenset[str]
+    at: datetime
+
+
+class Visibility:
+    def __init__(
+        self,
+        chat: Chat,
+        channels: ChannelRepository,
+        archive: ArchiveRepository,
+        clock: Clock,
+        ttl: timedelta = TTL,
+        size: int = CACHE_SIZE,
+    ) -> None:
+        self._chat = chat
+        self._channels = channels
+        self._archive = archive
+        self._clock = clock
+        self._ttl = ttl
+        self._size = size
+        self._seen: OrderedDict[str, _Seen] = OrderedDict()
+        # Channels copbot keeps no row for (a prompt thread before copbot heard it join).
+        self._kinds: OrderedDict[ChannelRef, bool] = OrderedDict()
+        # Channels the platform couldn't tell about lately: not asked again at every message.
+        self._unsure: OrderedDict[ChannelRef, datetime] = OrderedDict()
+
+    async def channels_of(self, user: UserRef) -> frozenset[str]:
+        """The channels ``user`` belongs to; none when the platform can't say."""
+        now = self._clock.now()
+        seen = self._seen.get(user.identity)
+        if seen is not None and now - seen.at < self._ttl:
+            return seen.channels
+        platform = self._chat.visibility(user.platform)
+        if platform is None:
+            return NOBODY
+        try:
+            channels = await platform.channels_visible_to(user)
+        except Exception as e:  # an outage must not open private channels up
+            log.warning("could not ask which channels someone is in (%s)", type(e).__name__)
+            return NOBODY
+        if channels is None:
+            return NOBODY  # not kept: ask again next time
+        self._keep(self._seen, user.identity, _Seen(frozenset(channels), now))
+        return frozenset(channels)
+
+    async def is_private(self, ref: ChannelRef, known: Channel | None) -> bool:
+        """Whether messages from this channel are private: what copbot knows of it, else
+        what the platform says (remembered, and applied to what was kept before), else
+        True."""
+        if known is not None and known.private is not None:
+            return known.private
+        if known is None and ref in self._kinds:
+            return self._kinds[ref]
+        now = self._clock.now()
+        if (since := self._unsure.get(ref)) is not None and now - since < self._ttl:
+            return True
+        platform = self._chat.visibility(ref.platform)
+        private: bool | None = None
+        if platform is not None:
+            try:
+                private = await platform.channel_is_private(ref)
+            except Exception as e:
+                log.warning("could not ask whether a channel is private (%s)", type(e).__name__)
+        if private is None:
+            self._keep(self._unsure, ref, now)
+            return True
+        if known is not None:
+            await self._channels.save(replace(known, private=private))
+        else:
+            self._keep(self._kinds, ref, private)
+        # Messages kept before copbot knew were kept as private: set them right.
+        await self._archive.mark_private(ref, private)
+        return private
+
+    def _keep(self, cache: OrderedDict[K, V], key: K, value: V) -> None:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > self._size:
+            cache.popitem(last=False)

@@ -1,0 +1,126 @@
+"""Private channels on Slack: the real slack_sdk asks a fake Slack which channels a person is
+in (``users.conversations``, paged) and whether a channel is private; search over HTTP
+shows a private channel's messages to its members only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from bot.model import ChannelRef, UserRef
+from storage import sqlite
+from tests.slack.conftest import ADMIN, SlackBot, fixture
+from tests.slack.test_contract import texts
+
+PRIYA = UserRef("slack", "U2PRIYA", "Priya Shah")
+LEADS = "C9LEADS"
+WORD = "zanzibarian"
+
+
+async def test_a_persons_channels_are_read_page_by_page(slack: SlackBot) -> None:
+    channels = [f"C{n:04d}" for n in range(450)]
+    slack.fake.private = {"C0007", "C0300"}
+    slack.fake.members[PRIYA.id] = channels
+    assert await slack.adapter.channels_visible_to(PRIYA) == frozenset(channels)
+    calls = slack.fake.of("users.conversations")
+    assert [c.args.get("cursor") for c in calls] == [None, "at:200", "at:400"]
+    for call in calls:
+        assert call.args["user"] == PRIYA.id
+        assert call.args["types"] == "public_channel,private_channel"
+        assert int(call.args["limit"]) == 200
+
+
+@pytest.mark.parametrize("error", ["missing_scope", "user_not_found", "ratelimited"])
+async def test_an_error_answer_says_nothing_so_the_core_fails_closed(
+    slack: SlackBot, error: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.fake.members[PRIYA.id] = ["C1NORTH", LEADS]
+    slack.fake.fail("users.conversations", error)
+    with caplog.at_level(logging.INFO, logger="adapters.slack"):
+        assert await slack.adapter.channels_visible_to(PRIYA) is None
+    [line] = [r for r in caplog.records if r.name == "adapters.slack.membership"]
+    assert line.getMessage() == f"Slack didn't say which channels someone is in ({error})"
+    assert line.exc_info is None and PRIYA.id not in caplog.text
+
+
+async def test_whether_a_channel_is_private_comes_from_conversations_info(
+    slack: SlackBot,
+) -> None:
+    slack.fake.channels[LEADS] = "leads"
+    slack.fake.private = {LEADS}
+
+    def ref(channel_id: str) -> ChannelRef:
+        return ChannelRef("slack", channel_id, "T1")
+
+    assert await slack.adapter.channel_is_private(ref(LEADS)) is True
+    assert await slack.adapter.channel_is_private(ref("C1NORTH")) is False
+    assert await slack.adapter.channel_is_private(ref("C404")) is None  # channel_not_found
+
+
+def _archived(slack: SlackBot) -> int:
+    conn = sqlite.connect(slack.db_path)
+    try:
+        return int(conn.execute("select count(*) from archive_messages").fetchall()[0][0])
+    finally:
+        conn.close()
+
+
+async def _answer_to(slack: SlackBot, user: str, before: int) -> dict[str, Any]:
+    answers = await slack.fake.until(
+        lambda: [c for c in slack.fake.of("chat.postEphemeral")[before:] if c.args["user"] == user]
+    )
+    return answers[0].args  # type: ignore[no-any-return]
+
+
+async def test_over_http_only_a_member_of_a_private_channel_finds_its_messages(
+    slack: SlackBot,
+) -> None:
+    fake = slack.fake
+    fake.channels[LEADS] = "leads"
+    fake.private = {LEADS}
+    fake.members = {"U2PRIYA": ["C1NORTH", LEADS], "U1SAM": ["C1NORTH"], ADMIN: ["C1NORTH"]}
+    joined = fixture("member_joined_bot")
+    joined["event"] |= {"channel": LEADS, "channel_type": "G"}
+    joined["event_id"] = "Ev99LEADSJOINED"
+    assert (await slack.event(joined)).status == 200
+    await slack.until(lambda: any(getattr(e, "channel", None) for e in slack.seen))
+    await slack.command("archive on", user=ADMIN, channel=LEADS, channel_name="privategroup")
+    await fake.until(lambda: any("kept in the archive" in texts(c.args) for c in fake.calls))
+
+    message = fixture("message_top_level")
+    message["event"] |= {
+        "channel": LEADS,
+        "channel_type": "group",
+        "user": "U2PRIYA",
+        "text": f"Between us leads: {WORD} budget worries",
+        "ts": "1700000500.000100",
+    }
+    message["event_id"] = "Ev99LEADSMSG"
+    assert (await slack.event(message)).status == 200
+    await slack.until(lambda: _archived(slack) == 1)
+
+    async def search(user: str) -> str:
+        before = len(fake.of("chat.postEphemeral"))
+        assert (await slack.command(f"search {WORD}", user=user)).status == 200
+        return texts(await _answer_to(slack, user, before))
+
+    # The attack: staff outside #leads search a word from it, and get nothing from it.
+    outside = await search("U1SAM")
+    assert "Nothing in the archive matches" in outside and "budget" not in outside
+    inside = await search("U2PRIYA")
+    assert "budget" in inside and "leads" in inside
+    asked = {c.args["user"] for c in fake.of("users.conversations")}
+    assert asked == {"U1SAM", "U2PRIYA"}
+
+
+def test_the_manifest_asks_for_the_scopes_users_conversations_needs() -> None:
+    from pathlib import Path
+
+    from bot.cli.slack import BOT_SCOPES
+
+    source = (Path(__file__).parents[2] / "adapters" / "slack" / "membership.py").read_text()
+    assert "client.users_conversations(" in source and "client.conversations_info(" in source
+    # Public channels need channels:read; private ones groups:read.
+    assert {"channels:read", "groups:read"} <= set(BOT_SCOPES)

@@ -1,0 +1,187 @@
+"""Private channels stay private: search shows a person public channels' messages and those
+of the private channels they belong to, as the platform says; when it can't say, public
+channels only. Admins' exports keep everything and say what was private."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.archive_export import write_csv, write_jsonl, write_markdown
+from bot.chat import Chat
+from bot.model import ChannelRef, MessagePosted, MessageRef, UserRef
+from bot.ports import Capability
+from bot.records import ArchiveFilter
+from bot.visibility import Visibility
+from storage.archive import SqliteArchiveReader
+from tests.support.fakes import FakeAdapter, ManualClock
+from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
+
+LEADS = ChannelRef("test", "C-leads", "T1", "leads")
+WORD = "zanzibarian"  # a word only the test's messages hold
+
+
+async def private_leads(bot: Harness, members: set[str]) -> None:
+    """#leads is private (with these members) and kept whole in the archive."""
+    bot.adapter.private_channels[LEADS.id] = members
+    await bot.join(LEADS)
+    await bot.join(GENERAL)
+    for channel in (LEADS, GENERAL):
+        assert "Done" in await bot.reply_text("archive on", ALEX, channel=channel)
+
+
+async def say(bot: Harness, text: str, user: UserRef, channel: ChannelRef) -> None:
+    ident = bot.event_id()
+    ref = MessageRef(channel, ident)
+    await bot.deliver(MessagePosted(f"ev-{ident}", ref, user, text, bot.clock.now()))
+
+
+async def found(bot: Harness, user: UserRef, words: str = WORD) -> list[str]:
+    """The channels of what ``user``'s search shows."""
+    answer = await bot.reply_text(f"search {words}", user)
+    if answer.startswith("Nothing in the archive"):
+        return []
+    return sorted(line.split("**")[1] for line in answer.splitlines() if line.startswith("**#"))
+
+
+async def test_someone_outside_a_private_channel_finds_nothing_from_it_a_member_does(
+    bot: Harness,
+) -> None:
+    await private_leads(bot, {PRIYA.id})
+    await say(bot, f"Between us leads: {WORD} budget worries", PRIYA, LEADS)
+    await say(bot, f"Open to all: {WORD} job fair", PRIYA, GENERAL)
+
+    # The attack: a staff member outside #leads searches a word from it.
+    answer = await bot.reply_text(f"search {WORD}", SAM)
+    assert "budget" not in answer and "#leads" not in answer and "C-leads" not in answer
+    assert await found(bot, SAM) == ["#general"]
+    assert await found(bot, SAM, "budget") == []
+    # A member finds it, beside what everyone can see.
+    assert await found(bot, PRIYA) == ["#general", "#leads"]
+    # Admins are people too: in chat, search shows them what they can see, nothing more.
+    assert await found(bot, ALEX) == ["#general"]
+
+
+async def test_when_the_platform_cannot_say_everyone_sees_public_channels_only(
+    bot: Harness,
+) -> None:
+    await private_leads(bot, {PRIYA.id})
+    await say(bot, f"{WORD} in private", PRIYA, LEADS)
+    await say(bot, f"{WORD} in public", PRIYA, GENERAL)
+    bot.adapter.unsure = True
+    assert await found(bot, PRIYA) == ["#general"]
+
+
+async def test_an_outage_fails_closed_with_one_short_log_line(
+    bot: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await private_leads(bot, {PRIYA.id})
+    await say(bot, f"{WORD} in private", PRIYA, LEADS)
+
+    async def down(user: UserRef) -> frozenset[str] | None:
+        raise ConnectionError(f"the platform is down for {user.id}")
+
+    monkeypatch.setattr(bot.adapter, "channels_visible_to", down)
+    with caplog.at_level(logging.WARNING):
+        assert await found(bot, PRIYA) == []
+    [line] = [r for r in caplog.records if r.name == "bot.visibility"]
+    assert line.getMessage() == "could not ask which channels someone is in (ConnectionError)"
+    assert line.exc_info is None and "priya" not in caplog.text
+
+
+async def test_a_platform_without_the_capability_shows_public_channels_only(
+    bot: Harness,
+) -> None:
+    await private_leads(bot, {PRIYA.id})
+    await say(bot, f"{WORD} in private", PRIYA, LEADS)
+    await say(bot, f"{WORD} in public", PRIYA, GENERAL)
+    bot.adapter.capabilities = bot.adapter.capabilities - {Capability.CHANNEL_VISIBILITY}
+    assert await found(bot, PRIYA) == ["#general"]
+
+
+async def test_a_channel_of_unknown_kind_counts_as_private_until_the_platform_says(
+    bot: Harness,
+) -> None:
+    bot.adapter.unsure = True  # the platform can't say what kind of channel #general is
+    await bot.join(GENERAL)
+    assert "Done" in await bot.reply_text("archive on", ALEX, channel=GENERAL)
+    await say(bot, f"{WORD} said early", PRIYA, GENERAL)
+    bot.adapter.unsure = False
+    assert await found(bot, SAM) == []
+    # The next message, a while later, learns the channel is public: what was kept before
+    # is set right too.
+    bot.clock.advance(timedelta(minutes=2))
+    await say(bot, f"{WORD} said later", PRIYA, GENERAL)
+    assert await found(bot, SAM) == ["#general", "#general"]
+    assert (await bot.core.channels.get(GENERAL)).private is False  # type: ignore[union-attr]
+
+
+async def test_who_sees_what_is_asked_once_a_minute_per_person(bot: Harness) -> None:
+    await private_leads(bot, set())
+    await say(bot, f"{WORD} in private", PRIYA, LEADS)
+    assert await found(bot, PRIYA) == []
+    bot.adapter.private_channels[LEADS.id].add(PRIYA.id)  # Priya joins #leads
+    assert await found(bot, PRIYA) == []  # the answer of a moment ago still holds
+    assert bot.adapter.visibility_asked == [PRIYA.id]
+    bot.clock.advance(timedelta(seconds=61))
+    assert await found(bot, PRIYA) == ["#leads"]
+    assert bot.adapter.visibility_asked == [PRIYA.id, PRIYA.id]
+
+
+async def test_the_cache_of_who_sees_what_is_bounded(bot: Harness) -> None:
+    adapter = FakeAdapter()
+    clock = ManualClock()
+    core = bot.core
+    seen = Visibility(Chat([adapter]), core.channels, core.archive, clock, size=2)
+    people = [UserRef("test", f"u{n}") for n in range(3)]
+    for person in people:
+        await seen.channels_of(person)
+    await seen.channels_of(people[2])  # still remembered
+    await seen.channels_of(people[0])  # forgotten: the oldest of three, past the bound
+    assert adapter.visibility_asked == ["u0", "u1", "u2", "u0"]
+
+
+async def test_admins_exports_keep_private_channels_and_say_so(bot: Harness) -> None:
+    await private_leads(bot, {PRIYA.id})
+    await say(bot, f"{WORD} in private", PRIYA, LEADS)
+    await say(bot, f"{WORD} in public", PRIYA, GENERAL)
+    rows = list(SqliteArchiveReader(bot.core.db.path).rows(ArchiveFilter(), by_thread=True))
+    assert len(rows) == 2
+
+    jsonl = io.StringIO()
+    write_jsonl(rows, jsonl)
+    records = [json.loads(line) for line in jsonl.getvalue().splitlines()]
+    assert {r["channel_name"]: r["private"] for r in records} == {"leads": True, "general": False}
+
+    csv_out = io.StringIO()
+    write_csv(rows, csv_out)
+    lines = csv_out.getvalue().splitlines()
+    assert lines[0].endswith(",private")
+    assert {line.split(",")[2]: line.rsplit(",", 1)[1] for line in lines[1:]} == {
+        "leads": "true",
+        "general": "false",
+    }
+
+    markdown = io.StringIO()
+    write_markdown(rows, markdown, lambda _: None, "Archive")
+    assert "Conversation in \\#leads \\(private channel\\)" in markdown.getvalue()
+    assert "Conversation in \\#general," in markdown.getvalue()
+
+
+async def test_messages_kept_before_copbot_knew_count_as_private(bot: Harness) -> None:
+    # What migration 0005 does to rows already there: the column's default applies to them.
+    def legacy(db: Any) -> None:
+        db.execute(
+            "insert into archive_messages (platform, workspace, channel_id, thread_id,"
+            " message_id, text, created_at) values ('test', 'T1', 'C-old', '1', '1', 'old',"
+            " '2026-01-01T00:00:00.000000Z')"
+        )
+
+    await bot.core.db.write(legacy)
+    [row] = SqliteArchiveReader(bot.core.db.path).rows(ArchiveFilter(), by_thread=False)
+    assert row[-1] == 1
