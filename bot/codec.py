@@ -76,6 +76,8 @@ def _to_json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, tuple | list):
         return [_to_json(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(_to_json(v) for v in value)
     if isinstance(value, enum.Enum):
         return value.value
     return value
@@ -97,6 +99,9 @@ def _from_json(tp: Any, value: Any) -> Any:
                 if getattr(option, "__name__", None) == value["__type__"]:
                     return _from_json(option, value)
         return _from_json(options[0], value)
+    if origin is frozenset:
+        (item,) = typing.get_args(tp)
+        return frozenset(_from_json(item, v) for v in value)
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
