@@ -19,19 +19,17 @@ class SqliteExportLinkRepository:
         self._db = db
 
     async def create(self, link: ExportLink) -> None:
-        await self._db.write(
-            lambda db: db.execute(
-                "insert into export_links (id, format, filters, created_by, created_at,"
-                " expires_at) values (?, ?, ?, ?, ?, ?)",
-                [
-                    link.id,
-                    link.format,
-                    json.dumps(_filter_json(link.filter)),
-                    link.created_by,
-                    to_text(link.created_at),
-                    to_text(link.expires_at),
-                ],
-            )
+        await self._db.execute(
+            "insert into export_links (id, format, filters, created_by, created_at,"
+            " expires_at) values (?, ?, ?, ?, ?, ?)",
+            [
+                link.id,
+                link.format,
+                json.dumps(_filter_json(link.filter)),
+                link.created_by,
+                to_text(link.created_at),
+                to_text(link.expires_at),
+            ],
         )
 
     async def use(self, link_id: str, at: datetime) -> ExportLink | None:

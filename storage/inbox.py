@@ -73,12 +73,10 @@ class SqliteInboxRepository:
         return items
 
     async def done(self, item_ids: Sequence[int]) -> None:
-        await self._db.write(
-            lambda db: db.conn.executemany(
-                "update inbox set state = 'done', payload = null, identity = null,"
-                " attempts = attempts + 1, retry_at = null where id = ?",
-                [(i,) for i in item_ids],
-            )
+        await self._db.execute_many(
+            "update inbox set state = 'done', payload = null, identity = null,"
+            " attempts = attempts + 1, retry_at = null where id = ?",
+            [(i,) for i in item_ids],
         )
         # Now that these events' own copies are gone, words removed while handling them
         # can leave the file (see Database.scrub_soon).
@@ -89,12 +87,10 @@ class SqliteInboxRepository:
     ) -> None:
         state = "failed" if give_up else "pending"
         when = to_text(retry_at) if retry_at and not give_up else None
-        await self._db.write(
-            lambda db: db.execute(
-                "update inbox set state = ?, error = ?, attempts = attempts + 1, retry_at = ?"
-                " where id = ?",
-                [state, error, when, item_id],
-            )
+        await self._db.execute(
+            "update inbox set state = ?, error = ?, attempts = attempts + 1, retry_at = ?"
+            " where id = ?",
+            [state, error, when, item_id],
         )
 
     async def erase(self, identity: str) -> int:

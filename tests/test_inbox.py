@@ -8,7 +8,14 @@ import pytest
 
 from bot.inbox import Inbox
 from bot.interaction import Interaction
-from bot.model import FormSubmitted, InboundEvent, MessagePosted, MessageRef, Origin
+from bot.model import (
+    ChannelRef,
+    FormSubmitted,
+    InboundEvent,
+    MessagePosted,
+    MessageRef,
+    Origin,
+)
 from storage import sqlite as sqlite3  # one SQLite library per process: see storage/sqlite.py
 from storage.database import Database
 from storage.inbox import SqliteInboxRepository
@@ -118,11 +125,9 @@ async def test_an_unreadable_event_is_set_aside_and_the_rest_go_on(db_path: Path
         handled.append(event.text)
 
     inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
-    await db.write(
-        lambda d: d.execute(
-            "insert into inbox (dedup_key, kind, payload, received_at) values"
-            " ('test:old', 'MessagePosted', '{\"type\": \"Gone\"}', '2026-01-01T00:00:00.000000Z')"
-        )
+    await db.execute(
+        "insert into inbox (dedup_key, kind, payload, received_at) values"
+        " ('test:old', 'MessagePosted', '{\"type\": \"Gone\"}', '2026-01-01T00:00:00.000000Z')"
     )
     await inbox.accept(posted("Ev2", "still handled"))
     await inbox.drain()
@@ -230,3 +235,44 @@ async def test_events_arriving_together_share_one_durable_commit(db_path: Path) 
     assert sum(commits) == 20 and len(commits) < 20  # batched
     assert await inbox.drain() == 15
     db.close()
+
+
+async def test_concurrent_accept_pending_done_never_fail_and_everything_drains(
+    db_path: Path,
+) -> None:
+    """Regression: a cursor returned by done()'s write was freed on the event loop's thread,
+    resetting the statement the writer thread was binding for the next done()
+    ("InterfaceError: Error binding parameter 0"); the batch was then handled again."""
+    db = Database.open(db_path)
+    repo = SqliteInboxRepository(db)
+    inbox = Inbox(repo, _ignore, ManualClock())
+    total, workers = 2000, 16
+
+    async def produce(w: int) -> None:
+        for i in range(w, total, workers):
+            where = MessageRef(CHANNELS[i % 8], f"{i}")
+            assert await inbox.accept(MessagePosted(f"Ev{i}", where, SAM, "x", NOW))
+
+    await asyncio.gather(*(produce(w) for w in range(workers)))
+    ids = [item.id for item in await repo.pending(total, NOW)]
+    assert len(ids) == total
+
+    async def consume(w: int) -> None:
+        # Batches of done() queued at once from many lanes; marking one done again is
+        # harmless, so each worker goes over every event, in its own order.
+        mine = ids[w:] + ids[:w]
+        for k in range(0, total, 50):
+            await repo.done(mine[k : k + 50])
+
+    await asyncio.gather(*(consume(w) for w in range(workers)))
+    assert await repo.pending(10, NOW) == []
+    states = await db.read(lambda d: d.execute("select state, count(*) from inbox").fetchall())
+    assert states == [("done", total)]
+    db.close()
+
+
+async def _ignore(event: InboundEvent) -> None:
+    return None
+
+
+CHANNELS = [ChannelRef("test", f"C{n}", "T1", f"c{n}") for n in range(8)]
