@@ -196,9 +196,6 @@ class Database:
         """One statement in its own transaction on the writer thread; rows changed."""
         return await self.write(lambda db: db.execute(sql, params).rowcount)
 
-    async def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> int:
-        return await self.write(lambda db: db.conn.executemany(sql, rows).rowcount)
-
     async def read(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader_pool, self._read_sync, fn)

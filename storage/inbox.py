@@ -73,11 +73,14 @@ class SqliteInboxRepository:
         return items
 
     async def done(self, item_ids: Sequence[int]) -> None:
-        await self._db.execute_many(
-            "update inbox set state = 'done', payload = null, identity = null,"
-            " attempts = attempts + 1, retry_at = null where id = ?",
-            [(i,) for i in item_ids],
-        )
+        def op(db: sqlite_utils.Database) -> None:
+            db.conn.executemany(
+                "update inbox set state = 'done', payload = null, identity = null,"
+                " attempts = attempts + 1, retry_at = null where id = ?",
+                [(i,) for i in item_ids],
+            )
+
+        await self._db.write(op)
         # Now that these events' own copies are gone, words removed while handling them
         # can leave the file (see Database.scrub_soon).
         await self._db.scrub_if_due()

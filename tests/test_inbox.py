@@ -20,6 +20,7 @@ from storage import sqlite as sqlite3  # one SQLite library per process: see sto
 from storage.database import Database
 from storage.inbox import SqliteInboxRepository
 from tests.support.fakes import ManualClock
+from tests.support.faults import Faults, disk_full, locked
 from tests.support.harness import GENERAL, SAM, Harness
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -276,3 +277,50 @@ async def _ignore(event: InboundEvent) -> None:
 
 
 CHANNELS = [ChannelRef("test", f"C{n}", "T1", f"c{n}") for n in range(8)]
+
+
+async def test_a_full_disk_on_accept_is_an_error_to_the_platform_and_loses_nothing(
+    db_path: Path,
+) -> None:
+    faults = Faults()
+    db = Database.open(db_path, gate=faults)
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        handled.append(event.event_id)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    assert await inbox.accept(posted("Ev1"))
+    faults.fail("SqliteInboxRepository.accept", disk_full)
+    # The adapter answers the platform with an error, never a 200, so it sends Ev2 again.
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await inbox.accept(posted("Ev2"))
+    assert faults.raised == ["SqliteInboxRepository.accept"]
+    assert await inbox.accept(posted("Ev2"))  # the platform's retry, once the disk has room
+    assert await inbox.drain() == 2
+    assert handled == ["Ev1", "Ev2"]
+    db.close()
+
+
+async def test_a_batch_whose_done_write_fails_is_handled_once_more_and_not_lost(
+    db_path: Path,
+) -> None:
+    faults = Faults()
+    db = Database.open(db_path, gate=faults)
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        handled.append(event.event_id)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    for n in range(3):
+        await inbox.accept(posted(f"Ev{n}"))
+    faults.fail("SqliteInboxRepository.done", locked)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await inbox.drain()
+    assert await inbox.drain() == 3  # still pending: seen again, once
+    assert await inbox.drain() == 0
+    assert sorted(handled) == sorted(["Ev0", "Ev1", "Ev2"] * 2)
+    states = await db.read(lambda d: d.execute("select state, count(*) from inbox").fetchall())
+    assert states == [("done", 3)]
+    db.close()
