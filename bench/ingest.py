@@ -138,9 +138,10 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         "SLACK_API_URL": fake.api_url,
         "COPBOT_ADMINS": "slack:UADMIN",
     }
+    server_log = (folder / "copbot.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         *copbot_command(), "serve", "--port", str(port), "--db", str(db),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=server_log,
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
@@ -157,6 +158,9 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
     finally:
         await _stop(process)
         await fake.close()
+        server_log.close()
+    # An error while draining (a failed write, say) stalls the inbox: count them.
+    errors = sum(" ERROR " in line for line in (folder / "copbot.log").read_text().splitlines())
     latencies.sort()
     return {
         "copbot_rps": n / seconds,
@@ -166,6 +170,7 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         "archived": archived - 200,
         "searchable": searchable - 200,
         "searchable_after_s": drain,
+        "server_errors": errors,
     }
 
 
@@ -315,4 +320,5 @@ def main(argv: list[str]) -> int:
         else f"search      only {figures['searchable']:,} of {figures['acked']:,} acknowledged"
         f" replies found after {figures['searchable_after_s']:.0f} s (MISSING SOME)"
     )
+    print(f"server log  {figures['server_errors']} errors")
     return 0 if figures["archived"] == figures["acked"] and everything else 1
