@@ -1,5 +1,5 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
-python -m bench ingest [--quick]"""
+python -m bench ingest [--quick] [--size N]"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The Slack ingest benchmark: signed thread replies through POST /slack/events.
 
-    python -m bench ingest [--quick]
+    python -m bench ingest [--quick] [--size N]
 
 16 concurrent clients send signed `message` events (replies in a prompt's thread) to
 `copbot serve`, configured for Slack against a fake Slack Web API. The reference, measured
@@ -8,8 +8,9 @@ in the same run with the same clients: a minimal aiohttp handler that verifies t
 signature and inserts one row per request into SQLite (WAL, with SQLite's default
 synchronous=FULL: the same promise copbot makes, that an acknowledged event survives even
 a power cut). Reported: throughput of each,
-copbot's acknowledgement latency (p50, p99), and whether every acknowledged message
-reached the archive.
+copbot's acknowledgement latency (p50, p99), whether every acknowledged message
+reached the archive, and how long after the last acknowledgement every one of them could
+be found by search (the inbox's drain: acknowledged is not yet archived).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tests.support.server import copbot_command, free_port
 
 CLIENTS = 16
 CHANNEL = "C1"
+MARK = "benchmarked"
 
 
 def _signed(body: str, stamp: int) -> dict[str, str]:
@@ -61,7 +63,8 @@ def _replies(n: int, root: str, run: str, first: int = 0) -> list[tuple[str, dic
             "event": {
                 "type": "message",
                 "user": f"U{i % 50}",
-                "text": f"reply {i}: what we noticed about language in referral letters",
+                # MARK: a word no prompt has, so that search finds these replies only.
+                "text": f"reply {i}: what we noticed about language in referral letters {MARK}",
                 "ts": ts,
                 "thread_ts": root,
                 "channel": CHANNEL,
@@ -77,7 +80,8 @@ def _replies(n: int, root: str, run: str, first: int = 0) -> list[tuple[str, dic
 async def _load(
     url: str, requests: list[tuple[str, dict[str, str]]]
 ) -> tuple[float, list[float], int]:
-    """Send every request with CLIENTS at a time; return seconds, latencies (ms), acks."""
+    """Send every request with CLIENTS at a time; return seconds, latencies (ms), acks.
+    The seconds end at the last acknowledgement."""
     queue: asyncio.Queue[tuple[str, dict[str, str]]] = asyncio.Queue()
     for item in requests:
         queue.put_nowait(item)
@@ -134,9 +138,10 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         "SLACK_API_URL": fake.api_url,
         "COPBOT_ADMINS": "slack:UADMIN",
     }
+    server_log = (folder / "copbot.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         *copbot_command(), "serve", "--port", str(port), "--db", str(db),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=server_log,
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
@@ -147,10 +152,15 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         seconds, latencies, acked = await _load(
             f"{base}/slack/events", _replies(n, root, "run", first=200)
         )
+        last_ack = time.perf_counter()
+        searchable, drain = await _searchable(db, acked + 200, last_ack)
         archived = await _archived(db, acked + 200)
     finally:
         await _stop(process)
         await fake.close()
+        server_log.close()
+    # An error while draining (a failed write, say) stalls the inbox: count them.
+    errors = sum(" ERROR " in line for line in (folder / "copbot.log").read_text().splitlines())
     latencies.sort()
     return {
         "copbot_rps": n / seconds,
@@ -158,6 +168,9 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         "ack_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
         "acked": acked,
         "archived": archived - 200,
+        "searchable": searchable - 200,
+        "searchable_after_s": drain,
+        "server_errors": errors,
     }
 
 
@@ -187,6 +200,25 @@ async def _post_prompt(base: str, fake: FakeSlack) -> str:
         assert r.status == 200
     [post] = await fake.until(lambda: fake.of("chat.postMessage"), timeout=15)
     return str(post.answer["ts"])
+
+
+async def _searchable(db: Path, expected: int, since: float) -> tuple[int, float]:
+    """Wait (up to a minute) until search finds ``expected`` replies; return how many it
+    found and the seconds from ``since`` (the last acknowledgement) until then."""
+    count = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        conn = sqlite.connect(db)
+        try:
+            count = conn.execute(
+                "select count(*) from archive_fts where archive_fts match ?", [f"text : {MARK}"]
+            ).fetchone()[0]
+        finally:
+            conn.close()
+        if count >= expected:
+            break
+        await asyncio.sleep(0.02)
+    return int(count), time.perf_counter() - since
 
 
 async def _archived(db: Path, expected: int) -> int:
@@ -260,6 +292,8 @@ async def run(n: int) -> dict[str, float]:
 
 def main(argv: list[str]) -> int:
     n = 500 if "--quick" in argv else 5000
+    if "--size" in argv:
+        n = int(argv[argv.index("--size") + 1])
     figures = asyncio.run(run(n))
     share = figures["copbot_rps"] / figures["reference_rps"]
     print(
@@ -278,4 +312,13 @@ def main(argv: list[str]) -> int:
         f"archive     {figures['archived']:,} of {figures['acked']:,} acknowledged replies archived"
         + (" (all)" if figures["archived"] == figures["acked"] else " (MISSING SOME)")
     )
-    return 0 if figures["archived"] == figures["acked"] else 1
+    everything = figures["searchable"] == figures["acked"]
+    print(
+        f"search      every acknowledged reply found {figures['searchable_after_s']:.2f} s after"
+        f" the last acknowledgement"
+        if everything
+        else f"search      only {figures['searchable']:,} of {figures['acked']:,} acknowledged"
+        f" replies found after {figures['searchable_after_s']:.0f} s (MISSING SOME)"
+    )
+    print(f"server log  {figures['server_errors']} errors")
+    return 0 if figures["archived"] == figures["acked"] and everything else 1

@@ -161,8 +161,17 @@ class CommandBook:
 _MENTION = re.compile(r"^<@([a-z]+:[^|>\s]+)(?:\|([^>]*))?>$")
 
 
+MAX_IDENTITY = 200  # Slack ids are ~11 characters, Teams' longest ~150
+MAX_NUMBER_DIGITS = 18  # below SQLite's largest integer, and int()'s limit on digits
+
+
 def parse_person(word: str) -> UserRef:
     """A person named in a command: a mention (``<@slack:U1>``) or an identity (``slack:U1``)."""
+    if len(word) > MAX_IDENTITY:
+        raise UsageError(
+            f"`{_clip(word)}` is {len(word):,} characters long, longer than anyone's identity. "
+            "Mention the person (@name) or write their identity, like slack:U123 or local:sam."
+        )
     m = _MENTION.match(word)
     try:
         if m:
@@ -173,6 +182,15 @@ def parse_person(word: str) -> UserRef:
             f"I couldn't tell who `{_clip(word)}` is. Mention the person (@name) "
             "or write their identity, like slack:U123 or local:sam."
         ) from None
+
+
+def parse_number(word: str, what: str, listing: str) -> int:
+    """A number someone typed (``12`` or ``#12``), in ASCII digits: ``isdigit`` also
+    accepts "²", which ``int`` refuses."""
+    digits = word.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_NUMBER_DIGITS:
+        raise UsageError(f"`{_clip(word)}` isn't {what}; `{listing}` shows them.")
+    return int(digits)
 
 
 def parse_role(word: str) -> Role:
@@ -189,6 +207,10 @@ def parse_role(word: str) -> Role:
     return role
 
 
-def _clip(word: str, limit: int = 40) -> str:
+def clip(word: str, limit: int = 40) -> str:
+    """What someone typed, short enough to quote back to them."""
     word = word.replace("`", "'")
     return word if len(word) <= limit else word[: limit - 1] + "…"
+
+
+_clip = clip

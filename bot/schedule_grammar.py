@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.commands import UsageError
+from bot.commands import UsageError, clip
 
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -20,7 +20,9 @@ _DAYS = {
     "day": DAY_CODES,
     "daily": DAY_CODES,
 }
-_TIME = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?$")
+_TIME = re.compile(r"^([0-9]{1,2})(?:[:.]([0-9]{2}))?\s*(am|pm)?$", re.ASCII)
+MAX_CHANNEL = 100  # characters; Slack's channel names stop at 80
+MAX_DAY_WORDS = 13  # seven days and six "and"s: any more is no week
 EXAMPLE = "every tuesday at 10:00"
 
 
@@ -62,18 +64,18 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         )
     topic = lowered[0]
     if len(words) < 2 or lowered[1] != "every":
-        raise UsageError(f"After the topic, say how often, like `{topic} {EXAMPLE}`.")
+        raise UsageError(f"After the topic, say how often, like `{clip(topic)} {EXAMPLE}`.")
     try:
         at = lowered.index("at")
     except ValueError:
-        raise UsageError(f"Say what time, like `{topic} {EXAMPLE}`.") from None
+        raise UsageError(f"Say what time, like `{clip(topic)} {EXAMPLE}`.") from None
     days = _days(lowered[2:at])
     channel = None
     rest = words[at + 1 :]
     if "in" in (w.lower() for w in rest):
         split = [w.lower() for w in rest].index("in")
         rest, where = rest[:split], rest[split + 1 :]
-        if len(where) != 1:
+        if len(where) != 1 or len(where[0]) > MAX_CHANNEL:
             raise UsageError("After `in`, name one channel, like `in #north`.")
         channel = where[0]
     hour, minute = _time(" ".join(rest))
@@ -82,17 +84,22 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
 
 def _days(words: Sequence[str]) -> tuple[str, ...]:
     found: set[str] = set()
-    for word in words:
-        for part in filter(None, re.split(r"[,/]", word)):
-            if part in ("and", "&"):
-                continue
-            codes = _DAYS.get(part) or (_DAYS.get(part[:-1]) if part.endswith("s") else None)
-            if codes is None:
-                raise UsageError(
-                    f"I couldn't read `{part}` as a day. Write the days like: every tuesday, "
-                    "every mon and thu, every weekday, every day."
-                )
-            found.update(codes)
+    parts = [part for word in words for part in re.split(r"[,/]", word) if part]
+    if len(parts) > MAX_DAY_WORDS:
+        raise UsageError(
+            f"That's {len(parts):,} days, more than a week has. Name each day once, like "
+            "every mon and thu, every weekday, every day."
+        )
+    for part in parts:
+        if part in ("and", "&"):
+            continue
+        codes = _DAYS.get(part) or (_DAYS.get(part[:-1]) if part.endswith("s") else None)
+        if codes is None:
+            raise UsageError(
+                f"I couldn't read `{clip(part)}` as a day. Write the days like: every tuesday, "
+                "every mon and thu, every weekday, every day."
+            )
+        found.update(codes)
     if not found:
         raise UsageError(f"Say which days, like `{EXAMPLE}`.")
     return tuple(code for code in DAY_CODES if code in found)
@@ -101,17 +108,18 @@ def _days(words: Sequence[str]) -> tuple[str, ...]:
 def _time(text: str) -> tuple[int, int]:
     m = _TIME.match(text.strip().lower())
     if not m:
-        shown = text.strip() or "nothing"
+        shown = clip(text.strip()) or "nothing"
         raise UsageError(
             f"I couldn't read `{shown}` as a time. Use the 24-hour clock, like 10:00 or 14:30."
         )
     hour, minute = int(m.group(1)), int(m.group(2) or 0)
     if m.group(3):
         if not 1 <= hour <= 12:
-            raise UsageError(f"`{text.strip()}` isn't a time of day; try 10am or 2:30pm.")
+            raise UsageError(f"`{clip(text.strip())}` isn't a time of day; try 10am or 2:30pm.")
         hour = hour % 12 + (12 if m.group(3) == "pm" else 0)
     if hour > 23 or minute > 59:
         raise UsageError(
-            f"`{text.strip()}` isn't a time of day. Use the 24-hour clock, like 10:00 or 14:30."
+            f"`{clip(text.strip())}` isn't a time of day. "
+            "Use the 24-hour clock, like 10:00 or 14:30."
         )
     return hour, minute

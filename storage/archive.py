@@ -191,11 +191,9 @@ class SqliteArchiveRepository:
         return purged
 
     async def opt_out(self, identity: str, at: datetime) -> None:
-        await self._db.write(
-            lambda db: db.execute(
-                "insert or ignore into archive_optouts (identity, since) values (?, ?)",
-                [identity, to_text(at)],
-            )
+        await self._db.execute(
+            "insert or ignore into archive_optouts (identity, since) values (?, ?)",
+            [identity, to_text(at)],
         )
 
     async def opt_in(self, identity: str) -> bool:

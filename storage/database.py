@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -29,6 +30,52 @@ BUSY_TIMEOUT_MS = 5000
 
 class StorageError(WordedError):
     """A problem with the database file, worded for the person running copbot."""
+
+
+class CursorEscaped(TypeError):
+    """A unit of work returned a cursor (or a lazy iterator over one). Freeing it on
+    another thread resets a statement its connection's cache shares with the next call
+    on the worker thread ("Error binding parameter 0"), so results must be plain values."""
+
+
+class Gate(Protocol):
+    """Runs on the worker thread at the start of each unit of work (inside the write's
+    transaction), before ``op`` does. The seam for fault tests: raise the
+    ``sqlite3.OperationalError`` a locked or full database would, without patching."""
+
+    def __call__(self, op: Callable[..., object], *, write: bool) -> None: ...
+
+
+def _open_gate(op: Callable[..., object], *, write: bool) -> None:
+    return None
+
+
+def _forget_frames(error: BaseException) -> None:
+    """An exception carries the op's frames to the event loop, and with them any cursor
+    still in a local: free those here, on the thread that owns the connection."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+
+
+def _run_owned(
+    db: sqlite_utils.Database, fn: Callable[[sqlite_utils.Database], T], gate: Gate, write: bool
+) -> T:
+    """Run ``fn`` so that nothing tied to this thread's connection leaves the thread."""
+    try:
+        gate(fn, write=write)
+        result = fn(db)
+    except BaseException as e:
+        _forget_frames(e)
+        raise
+    if isinstance(result, sqlite3.Cursor | Iterator):
+        if isinstance(result, sqlite3.Cursor):
+            result.close()
+        raise CursorEscaped(f"{getattr(fn, '__qualname__', fn)} returned {type(result).__name__}")
+    return result
 
 
 def check_path(path: str | Path) -> Path:
@@ -79,8 +126,9 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
 class Database:
     """The copbot database file. Create with ``Database.open(path)``; close when done."""
 
-    def __init__(self, path: Path, readers: int = 2) -> None:
+    def __init__(self, path: Path, readers: int = 2, *, gate: Gate = _open_gate) -> None:
         self.path = path
+        self._gate = gate
         self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="copbot-db-writer")
         self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="copbot-db-reader")
         self._local = threading.local()
@@ -97,6 +145,7 @@ class Database:
         *,
         migrations: Migrations = MIGRATIONS,
         readers: int = 2,
+        gate: Gate = _open_gate,
     ) -> Database:
         p = check_path(path)
         try:
@@ -106,7 +155,7 @@ class Database:
             conn.close()
         except sqlite3.Error as e:
             raise StorageError(f"cannot open database {p}: {e}") from None
-        return cls(p, readers=readers)
+        return cls(p, readers=readers, gate=gate)
 
     def _db(self) -> sqlite_utils.Database:
         db: sqlite_utils.Database | None = getattr(self._local, "db", None)
@@ -122,23 +171,31 @@ class Database:
         db = self._db()
         if not durable:
             with transaction(db):
-                return fn(db)
+                return _run_owned(db, fn, self._gate, write=True)
         # This commit reaches the disk before it returns (and with it every earlier one).
         db.execute("PRAGMA synchronous = FULL")
         try:
             with transaction(db):
-                return fn(db)
+                return _run_owned(db, fn, self._gate, write=True)
         finally:
             db.execute("PRAGMA synchronous = NORMAL")
 
     def _read_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
-        return fn(self._db())
+        return _run_owned(self._db(), fn, self._gate, write=False)
+
+    def _write_unlocked(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        # On the writer thread, outside a transaction (a checkpoint can't run inside one).
+        return _run_owned(self._db(), fn, self._gate, write=True)
 
     async def write(self, fn: Callable[[sqlite_utils.Database], T], *, durable: bool = False) -> T:
         """Run ``fn`` in one transaction on the writer thread. ``durable`` commits survive a
         power cut, not only a crash (an fsync each: keep them for what was promised)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer_pool, self._write_sync, fn, durable)
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One statement in its own transaction on the writer thread; rows changed."""
+        return await self.write(lambda db: db.execute(sql, params).rowcount)
 
     async def read(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -170,7 +227,8 @@ class Database:
         loop = asyncio.get_running_loop()
         busy, _, _ = await loop.run_in_executor(
             self._writer_pool,
-            lambda: self._db().execute("pragma wal_checkpoint(truncate)").fetchone(),
+            self._write_unlocked,
+            lambda db: tuple(db.execute("pragma wal_checkpoint(truncate)").fetchone()),
         )
         return not busy
 

@@ -19,19 +19,17 @@ class SqliteExportLinkRepository:
         self._db = db
 
     async def create(self, link: ExportLink) -> None:
-        await self._db.write(
-            lambda db: db.execute(
-                "insert into export_links (id, format, filters, created_by, created_at,"
-                " expires_at) values (?, ?, ?, ?, ?, ?)",
-                [
-                    link.id,
-                    link.format,
-                    codec.dumps(link.filter),
-                    link.created_by,
-                    to_text(link.created_at),
-                    to_text(link.expires_at),
-                ],
-            )
+        await self._db.execute(
+            "insert into export_links (id, format, filters, created_by, created_at,"
+            " expires_at) values (?, ?, ?, ?, ?, ?)",
+            [
+                link.id,
+                link.format,
+                codec.dumps(link.filter),
+                link.created_by,
+                to_text(link.created_at),
+                to_text(link.expires_at),
+            ],
         )
 
     async def use(self, link_id: str, at: datetime) -> ExportLink | None:
@@ -55,20 +53,12 @@ class SqliteExportLinkRepository:
         return await self._db.write(op)
 
     async def forget_creator(self, identity: str) -> int:
-        return await self._db.write(
-            lambda db: (
-                db.execute("delete from export_links where created_by = ?", [identity]).rowcount
-            )
-        )
+        return await self._db.execute("delete from export_links where created_by = ?", [identity])
 
     async def purge_before(self, cutoff: datetime) -> int:
         """Links live minutes; their record goes with the rest of what is kept."""
-        return await self._db.write(
-            lambda db: (
-                db.execute(
-                    "delete from export_links where created_at < ?", [to_text(cutoff)]
-                ).rowcount
-            )
+        return await self._db.execute(
+            "delete from export_links where created_at < ?", [to_text(cutoff)]
         )
 
     async def key(self) -> bytes:

@@ -73,13 +73,14 @@ class SqliteInboxRepository:
         return items
 
     async def done(self, item_ids: Sequence[int]) -> None:
-        await self._db.write(
-            lambda db: db.conn.executemany(
+        def op(db: sqlite_utils.Database) -> None:
+            db.conn.executemany(
                 "update inbox set state = 'done', payload = null, identity = null,"
                 " attempts = attempts + 1, retry_at = null where id = ?",
                 [(i,) for i in item_ids],
             )
-        )
+
+        await self._db.write(op)
         # Now that these events' own copies are gone, words removed while handling them
         # can leave the file (see Database.scrub_soon).
         await self._db.scrub_if_due()
@@ -89,12 +90,10 @@ class SqliteInboxRepository:
     ) -> None:
         state = "failed" if give_up else "pending"
         when = to_text(retry_at) if retry_at and not give_up else None
-        await self._db.write(
-            lambda db: db.execute(
-                "update inbox set state = ?, error = ?, attempts = attempts + 1, retry_at = ?"
-                " where id = ?",
-                [state, error, when, item_id],
-            )
+        await self._db.execute(
+            "update inbox set state = ?, error = ?, attempts = attempts + 1, retry_at = ?"
+            " where id = ?",
+            [state, error, when, item_id],
         )
 
     async def erase(self, identity: str) -> int:

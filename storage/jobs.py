@@ -121,12 +121,10 @@ class SqliteJobRepository:
         await self._db.write(op)
 
     async def retry(self, job: Job, due_at: datetime, error: str) -> None:
-        await self._db.write(
-            lambda db: db.execute(
-                "update jobs set state = 'pending', due_at = ?, last_error = ?,"
-                " lease_until = null where id = ?",
-                [to_text(due_at), error, job.id],
-            )
+        await self._db.execute(
+            "update jobs set state = 'pending', due_at = ?, last_error = ?,"
+            " lease_until = null where id = ?",
+            [to_text(due_at), error, job.id],
         )
 
     async def next_due(self) -> datetime | None:

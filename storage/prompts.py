@@ -126,12 +126,10 @@ class SqlitePromptRepository:
         return await self._db.read(op)
 
     async def suggest(self, suggestion: Suggestion) -> None:
-        await self._db.write(
-            lambda db: db.execute(
-                "insert into prompt_suggestions (topic, text, suggested_by, suggested_at)"
-                " values (?, ?, ?, ?)",
-                [suggestion.topic, suggestion.text, suggestion.by, to_text(suggestion.at)],
-            )
+        await self._db.execute(
+            "insert into prompt_suggestions (topic, text, suggested_by, suggested_at)"
+            " values (?, ?, ?, ?)",
+            [suggestion.topic, suggestion.text, suggestion.by, to_text(suggestion.at)],
         )
 
     async def erase_suggestions(self, identity: str) -> int:

@@ -7,6 +7,22 @@ Inside one process, open copbot's files through this module only: two SQLite lib
 in one process don't see each other's locks, so closing a connection in one can release
 the other's locks and lose a live WAL file (SQLite's "multiple copies" hazard)."""
 
-from sqlean import Connection, Error, IntegrityError, OperationalError, connect, sqlite_version
+from sqlean import (
+    Connection,
+    Cursor,
+    Error,
+    IntegrityError,
+    OperationalError,
+    connect,
+    sqlite_version,
+)
 
-__all__ = ["Connection", "Error", "IntegrityError", "OperationalError", "connect", "sqlite_version"]
+__all__ = [
+    "Connection",
+    "Cursor",
+    "Error",
+    "IntegrityError",
+    "OperationalError",
+    "connect",
+    "sqlite_version",
+]

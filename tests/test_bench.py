@@ -39,4 +39,5 @@ def test_the_ingest_benchmark_runs_at_its_quick_size() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "acknowledged replies archived (all)" in done.stdout
+    assert "every acknowledged reply found" in done.stdout
     assert "requests/s" in done.stdout

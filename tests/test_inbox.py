@@ -8,11 +8,19 @@ import pytest
 
 from bot.inbox import Inbox
 from bot.interaction import Interaction
-from bot.model import FormSubmitted, InboundEvent, MessagePosted, MessageRef, Origin
+from bot.model import (
+    ChannelRef,
+    FormSubmitted,
+    InboundEvent,
+    MessagePosted,
+    MessageRef,
+    Origin,
+)
 from storage import sqlite as sqlite3  # one SQLite library per process: see storage/sqlite.py
 from storage.database import Database
 from storage.inbox import SqliteInboxRepository
 from tests.support.fakes import ManualClock
+from tests.support.faults import Faults, disk_full, locked
 from tests.support.harness import GENERAL, SAM, Harness
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -118,11 +126,9 @@ async def test_an_unreadable_event_is_set_aside_and_the_rest_go_on(db_path: Path
         handled.append(event.text)
 
     inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
-    await db.write(
-        lambda d: d.execute(
-            "insert into inbox (dedup_key, kind, payload, received_at) values"
-            " ('test:old', 'MessagePosted', '{\"type\": \"Gone\"}', '2026-01-01T00:00:00.000000Z')"
-        )
+    await db.execute(
+        "insert into inbox (dedup_key, kind, payload, received_at) values"
+        " ('test:old', 'MessagePosted', '{\"type\": \"Gone\"}', '2026-01-01T00:00:00.000000Z')"
     )
     await inbox.accept(posted("Ev2", "still handled"))
     await inbox.drain()
@@ -229,4 +235,92 @@ async def test_events_arriving_together_share_one_durable_commit(db_path: Path) 
     assert results.count(True) == 15  # five were retries of events in the same moment
     assert sum(commits) == 20 and len(commits) < 20  # batched
     assert await inbox.drain() == 15
+    db.close()
+
+
+async def test_concurrent_accept_pending_done_never_fail_and_everything_drains(
+    db_path: Path,
+) -> None:
+    """Regression: a cursor returned by done()'s write was freed on the event loop's thread,
+    resetting the statement the writer thread was binding for the next done()
+    ("InterfaceError: Error binding parameter 0"); the batch was then handled again."""
+    db = Database.open(db_path)
+    repo = SqliteInboxRepository(db)
+    inbox = Inbox(repo, _ignore, ManualClock())
+    total, workers = 2000, 16
+
+    async def produce(w: int) -> None:
+        for i in range(w, total, workers):
+            where = MessageRef(CHANNELS[i % 8], f"{i}")
+            assert await inbox.accept(MessagePosted(f"Ev{i}", where, SAM, "x", NOW))
+
+    await asyncio.gather(*(produce(w) for w in range(workers)))
+    ids = [item.id for item in await repo.pending(total, NOW)]
+    assert len(ids) == total
+
+    async def consume(w: int) -> None:
+        # Batches of done() queued at once from many lanes; marking one done again is
+        # harmless, so each worker goes over every event, in its own order.
+        mine = ids[w:] + ids[:w]
+        for k in range(0, total, 50):
+            await repo.done(mine[k : k + 50])
+
+    await asyncio.gather(*(consume(w) for w in range(workers)))
+    assert await repo.pending(10, NOW) == []
+    states = await db.read(lambda d: d.execute("select state, count(*) from inbox").fetchall())
+    assert states == [("done", total)]
+    db.close()
+
+
+async def _ignore(event: InboundEvent) -> None:
+    return None
+
+
+CHANNELS = [ChannelRef("test", f"C{n}", "T1", f"c{n}") for n in range(8)]
+
+
+async def test_a_full_disk_on_accept_is_an_error_to_the_platform_and_loses_nothing(
+    db_path: Path,
+) -> None:
+    faults = Faults()
+    db = Database.open(db_path, gate=faults)
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        handled.append(event.event_id)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    assert await inbox.accept(posted("Ev1"))
+    faults.fail("SqliteInboxRepository.accept", disk_full)
+    # The adapter answers the platform with an error, never a 200, so it sends Ev2 again.
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await inbox.accept(posted("Ev2"))
+    assert faults.raised == ["SqliteInboxRepository.accept"]
+    assert await inbox.accept(posted("Ev2"))  # the platform's retry, once the disk has room
+    assert await inbox.drain() == 2
+    assert handled == ["Ev1", "Ev2"]
+    db.close()
+
+
+async def test_a_batch_whose_done_write_fails_is_handled_once_more_and_not_lost(
+    db_path: Path,
+) -> None:
+    faults = Faults()
+    db = Database.open(db_path, gate=faults)
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        handled.append(event.event_id)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    for n in range(3):
+        await inbox.accept(posted(f"Ev{n}"))
+    faults.fail("SqliteInboxRepository.done", locked)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await inbox.drain()
+    assert await inbox.drain() == 3  # still pending: seen again, once
+    assert await inbox.drain() == 0
+    assert sorted(handled) == sorted(["Ev0", "Ev1", "Ev2"] * 2)
+    states = await db.read(lambda d: d.execute("select state, count(*) from inbox").fetchall())
+    assert states == [("done", 3)]
     db.close()

@@ -98,7 +98,7 @@ async def world(db_path: Path) -> AsyncIterator[World]:
     w = World(db_path, clock, Recorder(clock=clock))
     w.start()
     assert w.db is not None
-    await w.db.write(lambda d: d.execute("create table effects (job_key text unique)"))
+    await w.db.execute("create table effects (job_key text unique)")
     yield w
     w.stop()
 

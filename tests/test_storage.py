@@ -11,7 +11,7 @@ import sqlite_utils
 from bot.model import Channel, ChannelRef, Role
 from storage import sqlite
 from storage.channels import SqliteChannelRepository
-from storage.database import Database, StorageError, check_path, migrate
+from storage.database import CursorEscaped, Database, StorageError, check_path, migrate
 from storage.migrations import MIGRATIONS
 from storage.roles import SqliteRoleRepository
 from tests.support.fakes import ManualClock
@@ -52,17 +52,15 @@ async def test_connections_enforce_foreign_keys_and_wait_when_busy(database: Dat
     )
     assert pragmas == (1, 5000, 1)
     with pytest.raises(sqlite.IntegrityError):
-        await database.write(
-            lambda db: db.execute(
-                "insert into jobs (kind, payload, due_at, key, schedule_id, created_at)"
-                " values ('k', '{}', 'x', 'key', 999, 'x')"
-            )
+        await database.execute(
+            "insert into jobs (kind, payload, due_at, key, schedule_id, created_at)"
+            " values ('k', '{}', 'x', 'key', 999, 'x')"
         )
 
 
 async def test_writes_run_on_one_thread_and_never_interleave(database: Database) -> None:
-    await database.write(lambda db: db.execute("create table counter (n integer)"))
-    await database.write(lambda db: db.execute("insert into counter values (0)"))
+    await database.execute("create table counter (n integer)")
+    await database.execute("insert into counter values (0)")
     threads: set[str] = set()
 
     def bump(db: sqlite_utils.Database) -> None:
@@ -141,3 +139,19 @@ async def test_channels_repository_finds_by_name_or_id(database: Database) -> No
     await channels.save(Channel(north, "midlands", bot_member=False))
     found = await channels.get(north)
     assert found is not None and found.region == "midlands" and not found.bot_member
+
+
+async def test_no_cursor_leaves_the_thread_that_owns_its_connection(database: Database) -> None:
+    """A cursor freed on the event loop's thread resets a statement its connection's cache
+    shares with the worker thread's next call: returning one is refused, and its write
+    rolled back."""
+    await database.execute("create table notes (n integer)")
+    with pytest.raises(CursorEscaped):
+        await database.write(lambda db: db.execute("insert into notes values (1)"))
+    with pytest.raises(CursorEscaped):
+        await database.read(lambda db: db.query("select n from notes"))
+    with pytest.raises(CursorEscaped):
+        await database.read(lambda db: db.execute("select n from notes"))
+    assert await database.read(lambda db: db.execute("select count(*) from notes").fetchone()) == (
+        0,
+    )

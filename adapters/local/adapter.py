@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters.local.guard import Served
 from adapters.local.render import form_html, markup, message_html
 from bot.codec import dumps, loads
 from bot.model import (
@@ -47,6 +49,8 @@ from bot.model import (
 )
 from bot.ports import Capability, Clock, EventSink, PlaygroundMessage, PlaygroundRepository
 
+log = logging.getLogger(__name__)
+
 PLATFORM = "local"
 COMMAND = "/cop"
 BOT = UserRef(PLATFORM, "copbot", "copbot")
@@ -55,6 +59,7 @@ CHANNELS = ("general", "north", "midlands", "london", "south")
 # its messages in the archive.
 PRIVATE_CHANNELS: Mapping[str, frozenset[str]] = {"leads": frozenset({"priya", "alex"})}
 HISTORY = 300
+MAX_TEXT = 4000  # characters in a message, posted or edited (as on Slack)
 SSE_LIFETIME = 25.0  # seconds; the browser reconnects, and shutdown never waits long
 
 
@@ -80,6 +85,9 @@ PERSONAS = (
 class BadRequest(web.HTTPBadRequest):
     def __init__(self, message: str) -> None:
         super().__init__(text=json.dumps({"error": message}), content_type="application/json")
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -128,18 +136,35 @@ class LocalAdapter:
     # -- the ChatAdapter protocol -----------------------------------------------
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
+        g = self._guarded
         return [
-            web.get("/", self._page),
-            web.get("/static/{name}", self._static),
-            web.get("/api/playground/state", self._state),
-            web.get("/api/playground/events", self._events),
-            web.post("/api/playground/messages", self._post_message),
-            web.post("/api/playground/messages/{id}/edit", self._edit_message),
-            web.post("/api/playground/messages/{id}/delete", self._delete_message),
-            web.post("/api/playground/actions", self._press),
-            web.post("/api/playground/forms/{token}", self._submit),
-            web.post("/api/playground/forms/{token}/close", self._close_form),
+            web.get("/", g(self._page)),
+            web.get("/static/{name}", g(self._static)),
+            web.get("/api/playground/state", g(self._state)),
+            web.get("/api/playground/events", g(self._events)),
+            web.post("/api/playground/messages", g(self._post_message)),
+            web.post("/api/playground/messages/{id}/edit", g(self._edit_message)),
+            web.post("/api/playground/messages/{id}/delete", g(self._delete_message)),
+            web.post("/api/playground/actions", g(self._press)),
+            web.post("/api/playground/forms/{token}", g(self._submit)),
+            web.post("/api/playground/forms/{token}/close", g(self._close_form)),
         ]
+
+    def _guarded(self, handler: Handler) -> Handler:
+        """Every route answers only requests addressed to copbot (see guard.py); the
+        state-changing ones also read their body through _json, which checks Origin."""
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            served = Served(self._base_url, _local_address(request))
+            if not served.accepts(request.headers.get("Host")):
+                log.info("the playground refused a request addressed to another host")
+                raise web.HTTPMisdirectedRequest(
+                    text=json.dumps({"error": "The playground only answers at its own address."}),
+                    content_type="application/json",
+                )
+            return await handler(request)
+
+        return guarded
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
@@ -294,15 +319,13 @@ class LocalAdapter:
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
         persona = self._persona(body.get("as", ""))
-        channel = self._channel_for(persona, str(body.get("channel", "")))
-        text = str(body.get("text", "")).strip()
-        root = body.get("thread_root") or None
+        channel = self._channel_for(persona, _field(body, "channel"))
+        text = _message_text(body)
+        root = _field(body, "thread_root") or None
         if not text:
             raise BadRequest("Type a message first.")
-        if len(text) > 4000:
-            raise BadRequest("That message is longer than 4,000 characters; please shorten it.")
         if root is not None:
-            parent = await self._store.get(str(root))
+            parent = await self._store.get(root)
             if parent is None or parent.channel != channel.id or parent.thread_root:
                 raise BadRequest("That thread isn't there any more.")
         thread = ThreadRef(channel, root) if root else None
@@ -328,6 +351,8 @@ class LocalAdapter:
         self, request: web.Request, body: dict[str, Any]
     ) -> tuple[Persona, PlaygroundMessage]:
         persona = self._persona(body.get("as", ""))
+        if not _storable(request.match_info["id"]):
+            raise BadRequest("That message isn't there any more.")
         message = await self._store.get(request.match_info["id"])
         if message is None:
             raise BadRequest("That message isn't there any more.")
@@ -341,7 +366,7 @@ class LocalAdapter:
     async def _edit_message(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
         persona, message = await self._own_message(request, body)
-        text = str(body.get("text", "")).strip()
+        text = _message_text(body)
         if not text:
             raise BadRequest("An edited message can't be empty; delete it instead.")
         at = self._now()
@@ -363,7 +388,7 @@ class LocalAdapter:
     async def _press(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
         persona = self._persona(body.get("as", ""))
-        message = await self._store.get(str(body.get("message_id", "")))
+        message = await self._store.get(_field(body, "message_id"))
         if message is None or not self._may_see(persona.id, message.channel):
             raise BadRequest("That message isn't there any more.")
         channel = self._ref_of(message.channel)
@@ -373,8 +398,8 @@ class LocalAdapter:
             ButtonPressed(
                 f"press:{secrets.token_hex(8)}",
                 origin,
-                str(body.get("action_id", "")),
-                str(body.get("value", "")),
+                _field(body, "action_id"),
+                _field(body, "value"),
                 self._now(),
                 ref,
             )
@@ -389,7 +414,11 @@ class LocalAdapter:
         if opened is None or opened.origin.user.id != persona.id:
             raise BadRequest("That form has closed. Please open it again.")
         raw = body.get("values", {})
-        values = {str(k): str(v).strip() for k, v in raw.items()} if isinstance(raw, dict) else {}
+        if not isinstance(raw, dict) or not all(
+            isinstance(v, str) and _storable(v) for v in raw.values()
+        ):
+            raise BadRequest("Send the form's answers as text.")
+        values = {str(k): v.strip() for k, v in raw.items()}
         errors = _check_form(opened.form, values)
         if errors:
             return web.json_response({"ok": False, "errors": errors}, status=422)
@@ -409,6 +438,7 @@ class LocalAdapter:
         return web.json_response({"ok": True})
 
     async def _close_form(self, request: web.Request) -> web.StreamResponse:
+        await _json(request)  # for its checks: closing someone's form changes their page
         self._forms.pop(request.match_info["token"], None)
         await self._notify()
         return web.json_response({"ok": True})
@@ -497,12 +527,50 @@ async def _json(request: web.Request) -> dict[str, Any]:
             content_type="application/json",
         )
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        # Bytes, not text: a bogus charset in Content-Type is then no error of ours.
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
         raise BadRequest("The request wasn't valid JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("The request must be a JSON object.")
     return body
+
+
+FIELDS = {"text": "the message", "thread_root": "the thread", "message_id": "the message's id"}
+
+
+def _field(body: dict[str, Any], key: str) -> str:
+    """A text field of the request; a number, list or object where text belongs is
+    refused, not kept as its string form."""
+    value = body.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not _storable(value):
+        raise BadRequest(f"Send {FIELDS.get(key, key)} as text.")
+    return value
+
+
+def _message_text(body: dict[str, Any]) -> str:
+    text = _field(body, "text").strip()
+    if len(text) > MAX_TEXT:
+        raise BadRequest("That message is longer than 4,000 characters; please shorten it.")
+    return text
+
+
+def _storable(text: str) -> bool:
+    # A lone surrogate (JSON "\ud800") is valid JSON but no text SQLite can keep.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _local_address(request: web.Request) -> tuple[str, int] | None:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        return str(sockname[0]), int(sockname[1])
+    return None
 
 
 def _persona_json(p: Persona) -> dict[str, str]:

@@ -14,6 +14,8 @@ import contextlib
 import hashlib
 import hmac
 import io
+import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,7 +35,15 @@ from bot.registry import PersonalData, Registry
 from bot.router import RoleLookup
 from bot.services.prompts import PromptCatalogue
 
+log = logging.getLogger(__name__)
+
 LINK_LIFETIME = timedelta(minutes=15)
+# id (token_urlsafe), expiry (Unix seconds: 10 digits until the year 2286), signature
+# (an unpadded base64url SHA-256).
+TOKEN = re.compile(
+    r"(?P<id>[A-Za-z0-9_-]{1,64})\.(?P<expires>[0-9]{1,10})\.(?P<signature>[A-Za-z0-9_-]{43})",
+    re.ASCII,
+)
 LANDING = """<!doctype html>
 <html lang="en-GB"><head><meta charset="utf-8"><title>copbot export</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
@@ -134,13 +144,17 @@ class ExportsFeature:
 
     async def _valid(self, token: str) -> tuple[str, datetime]:
         """The link's id and expiry, when it is genuine and still current."""
-        link_id, _, rest = token.partition(".")
-        expires_text, _, signature = rest.partition(".")
-        if not expires_text.isdigit() or not hmac.compare_digest(
-            signature, _sign(await self._key(), link_id, int(expires_text))
+        # The shape of a link this copbot made, in ASCII only: anything else (digits like
+        # "²" that int() refuses, thousands of digits, non-ASCII signatures, which
+        # compare_digest refuses) is no link, before any conversion is tried.
+        shape = TOKEN.fullmatch(token)
+        if shape is None or not hmac.compare_digest(
+            shape["signature"], _sign(await self._key(), shape["id"], int(shape["expires"]))
         ):
+            log.info("an export address that is not a genuine link was refused")
             raise web.HTTPNotFound(text="There's no export at this address.")
-        expires = datetime.fromtimestamp(int(expires_text), UTC)
+        link_id = shape["id"]
+        expires = datetime.fromtimestamp(int(shape["expires"]), UTC)
         if expires < self._clock.now():
             raise web.HTTPGone(
                 text="This link has expired. Ask copbot for a new one with /cop export."

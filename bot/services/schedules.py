@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot import codec
 from bot.chat import Chat
-from bot.commands import Args, CommandError, UsageError
+from bot.commands import Args, CommandError, UsageError, parse_number
 from bot.interaction import Interaction
 from bot.model import ChannelRef, Context, OutgoingMessage, Role, Text, UserRef
 from bot.ports import ChannelRepository, Clock, PromptRepository
@@ -140,10 +140,8 @@ class SchedulesFeature:
         ]
 
     async def cancel(self, ident: str) -> str:
-        number = ident.lstrip("#")
-        if not number.isdigit():
-            raise UsageError(f"`{ident}` isn't a schedule number; `schedule list` shows them.")
-        recurrence = await self._scheduler.recurrence(int(number))
+        number = parse_number(ident, "a schedule number", "schedule list")
+        recurrence = await self._scheduler.recurrence(number)
         if (
             recurrence is None
             or recurrence.kind != POST_PROMPT

@@ -1,0 +1,47 @@
+"""Storage that fails on cue, through Database's gate (no patching): the errors SQLite
+gives when the disk is full or another process holds the write lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from storage import sqlite as sqlite3
+
+
+def disk_full() -> sqlite3.OperationalError:
+    return sqlite3.OperationalError("database or disk is full")
+
+
+def locked() -> sqlite3.OperationalError:
+    return sqlite3.OperationalError("database is locked")
+
+
+class Faults:
+    """A Database gate: ``fail("SqliteInboxRepository.accept", disk_full)`` makes the next
+    unit(s) of work whose qualified name starts so raise; every other one runs."""
+
+    def __init__(self) -> None:
+        self._armed: dict[str, tuple[Callable[[], Exception], int]] = {}
+        self._lock = threading.Lock()  # the gate runs on storage's worker threads
+        self.raised: list[str] = []
+
+    def fail(self, where: str, error: Callable[[], Exception], times: int = 1) -> None:
+        with self._lock:
+            self._armed[where] = (error, times)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._armed.clear()
+
+    def __call__(self, op: Callable[..., object], *, write: bool) -> None:
+        name = getattr(op, "__qualname__", "")
+        with self._lock:
+            for where, (error, times) in list(self._armed.items()):
+                if name.startswith(where):
+                    if times <= 1:
+                        del self._armed[where]
+                    else:
+                        self._armed[where] = (error, times - 1)
+                    self.raised.append(where)
+                    raise error()

@@ -1,0 +1,137 @@
+"""Export links under hostile input: whatever the address, query or method, never a 500,
+never a traceback in the log, and a genuine link still works."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from yarl import URL
+
+from bot.settings import Settings
+from tests.support.harness import ALEX, Harness
+
+PUBLIC = "http://copbot.test"
+
+
+@dataclass
+class Links:
+    runner: asyncio.Runner
+    client: TestClient
+    harness: Harness
+    token: str  # a genuine link's last path segment
+
+    def status(self, method: str, segment: str, query: dict[str, str] | None = None) -> int:
+        url = URL("/export/" + quote(segment, safe=""), encoded=True).with_query(query or {})
+
+        async def go() -> int:
+            async with self.client.request(method, url) as r:
+                await r.read()
+                return r.status
+
+        return self.runner.run(go())
+
+
+@pytest.fixture
+def links(db_path: Path) -> Iterator[Links]:
+    # One loop and server for every example: hypothesis calls the test synchronously.
+    with asyncio.Runner() as runner:
+        settings_ = Settings(db_path=db_path, admins=frozenset({ALEX.identity}), public_url=PUBLIC)
+        h = Harness.open(db_path, settings_)
+
+        async def start() -> tuple[TestClient, str]:
+            await h.command("export jsonl", ALEX)
+            [dm] = h.adapter.of_kind("direct")
+            url = dm.text.split("](", 1)[1].split(")", 1)[0]
+            app = web.Application()
+            app.router.add_routes(h.core.exports.routes())
+            client = TestClient(TestServer(app))
+            await client.start_server()
+            return client, url.rsplit("/", 1)[1]
+
+        client, token = runner.run(start())
+        yield Links(runner, client, h, token)
+        runner.run(client.close())
+        h.close()
+
+
+def _no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        "abc.²³.sig",  # digits isdigit() accepts and int() refuses
+        "abc.1.¹" + "A" * 42,
+        "abc.1700000000.sïgnature",  # compare_digest refuses non-ASCII text
+        "abc." + "9" * 5000 + ".sig",  # past Python's int-conversion limit
+        "abc." + "9" * 12 + "." + "A" * 43,  # a year datetime can't hold
+        "abc.1700000000." + "A" * 43 + "\n",
+        "",
+        "...",
+    ],
+)
+def test_malformed_links_are_not_found_in_one_short_line(
+    links: Links, segment: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    for method in ("GET", "POST"):
+        # An empty segment is another address (the folder), which exists for nobody.
+        assert links.status(method, segment) in (404, 405)
+    _no_traceback(caplog)
+    ours = [r for r in caplog.records if r.name != "aiohttp.access"]  # serve turns that off
+    assert len(ours) <= 2  # a line for each request, at most
+    assert not any(segment and segment in r.getMessage() for r in ours)
+
+
+def _mutations(token: str) -> st.SearchStrategy[str]:
+    cut = st.integers(0, len(token))
+    return st.one_of(
+        st.tuples(cut, st.text(max_size=8)).map(lambda t: token[: t[0]] + t[1] + token[t[0] :]),
+        st.tuples(cut, cut).map(lambda t: token[: min(t)] + token[max(t) :]),
+        st.tuples(cut, st.text(min_size=1, max_size=1)).map(
+            lambda t: token[: t[0]] + t[1] + token[t[0] + 1 :]
+        ),
+    )
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_no_export_address_query_or_method_gets_a_500(
+    links: Links, data: st.DataObject, caplog: pytest.LogCaptureFixture
+) -> None:
+    segment = data.draw(
+        st.one_of(
+            st.text(max_size=80),
+            _mutations(links.token),
+            st.from_regex(r"\A[A-Za-z0-9_-]{0,20}\.[0-9²³¹٣]{0,6000}\.[^/]{0,60}\Z"),
+        ),
+        label="segment",
+    )
+    method = data.draw(
+        st.sampled_from(["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]), label="method"
+    )
+    query = data.draw(st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=3))
+    assert links.status(method, segment, query) < 500
+    _no_traceback(caplog)
+
+
+def test_the_genuine_link_still_downloads_once(links: Links) -> None:
+    assert links.status("GET", links.token) == 200
+    assert links.status("POST", links.token) == 200
+    assert links.status("POST", links.token) == 410
