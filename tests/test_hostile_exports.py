@@ -53,7 +53,7 @@ def links(db_path: Path) -> Iterator[Links]:
             [dm] = h.adapter.of_kind("direct")
             url = dm.text.split("](", 1)[1].split(")", 1)[0]
             app = web.Application()
-            app.router.add_routes(h.core.exports.routes())
+            app.router.add_routes(h.core.registry.routes)
             client = TestClient(TestServer(app))
             await client.start_server()
             return client, url.rsplit("/", 1)[1]
