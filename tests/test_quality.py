@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,11 @@ def test_ruff_format_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_on_bot_and_storage() -> None:
+def test_mypy_strict_on_bot_storage_and_adapters() -> None:
     result = subprocess.run(_tool("mypy"), cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+    checked = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"]
+    assert set(checked) >= {"bot", "storage", "adapters"}
 
 
 def test_the_core_never_imports_a_platform_sdk_or_an_adapter() -> None:
