@@ -123,7 +123,7 @@ def build_core(
     for kind in registry.job_kinds:
         scheduler.register(kind)
     router = Router(registry, roles, chat)
-    inbox = Inbox(inbox_repo, router.handle, clock, redact=registry.redact)
+    inbox = Inbox(inbox_repo, router.handle, clock, redact=registry.redact, check=registry.check)
     return Core(
         settings=settings,
         db=db,

@@ -92,11 +92,13 @@ class Inbox:
         handler: Callable[[InboundEvent], Awaitable[None]],
         clock: Clock,
         redact: Callable[[InboundEvent], InboundEvent] = lambda e: e,
+        check: Callable[[InboundEvent], Awaitable[None]] | None = None,
     ) -> None:
         self._repo = repository
         self._handler = handler
         self._clock = clock
         self._redact = redact
+        self._check = check
         self._wake = asyncio.Event()
         self._waiting: list[tuple[str, InboundEvent, str | None, asyncio.Future[bool]]] = []
         self._committing: asyncio.Task[None] | None = None
@@ -108,6 +110,8 @@ class Inbox:
         way, the next events wait for the one after it, so busy moments cost less per event.
         """
         event = self._redact(event)
+        if self._check is not None:
+            await self._check(event)  # FormInvalid reaches the adapter; nothing is kept
         key = f"{platform_of(event)}:{event.event_id}"
         kept: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((key, event, identity_of(event), kept))

@@ -416,6 +416,9 @@ class Form:
     # Anonymous forms come back without anything that points at the person: adapters see
     # this before they build the event, so no inbox row, log line or WAL frame can name them.
     anonymous: bool = False
+    # Shown in place of the form once it is accepted, where the person is (not in a thread
+    # they may not have open); "" leaves the answer to the form's handler.
+    thanks: str = ""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ depends on these protocols only, so tests can swap in fakes and platforms stay s
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -62,7 +62,20 @@ class OutcomeUnknown(WordedError):
 
 
 EventSink = Callable[[InboundEvent], Awaitable[bool]]
-"""Durably accept an inbound event; True when new, False for a duplicate (a retry)."""
+"""Durably accept an inbound event; True when new, False for a duplicate (a retry).
+
+For a form submission it may raise ``FormInvalid`` instead: nothing was kept, and the
+adapter keeps the form open with the person's values and each message beside its field
+(Slack ``response_action: errors``, the playground's dialog, a Teams dialog)."""
+
+
+class FormInvalid(Exception):
+    """Some fields of a submitted form are wrong; ``errors`` maps field ids to messages
+    worded for the person filling it in."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__(", ".join(sorted(errors)))  # field ids only: never their values
+        self.errors = dict(errors)
 
 
 class Capability(enum.StrEnum):

@@ -9,7 +9,7 @@ composition root lists the features and wires what they declared; nothing else k
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,12 +19,15 @@ from aiohttp import web
 from bot.commands import CommandBook, Handler, Verb
 from bot.interaction import Interaction
 from bot.model import ButtonPressed, FormSubmitted, InboundEvent, Role
+from bot.ports import FormInvalid
 from bot.scheduler import JobKind
 
 ActionHandler = Callable[[Interaction, ButtonPressed], Awaitable[None]]
 FormHandler = Callable[[Interaction, FormSubmitted], Awaitable[None]]
 Listener = Callable[[Any], Awaitable[None]]
 Step = Callable[[], Awaitable[None]]
+# Checks a submission before it is kept: {field id: what is wrong}, empty when all is well.
+FormCheck = Callable[[FormSubmitted], Awaitable[Mapping[str, str]]]
 
 
 class Feature(Protocol):
@@ -66,6 +69,7 @@ class FormRoute:
     handler: FormHandler
     role: Role
     anonymous: bool
+    check: FormCheck | None = None
 
 
 class Registry:
@@ -107,10 +111,12 @@ class Registry:
         *,
         role: Role = Role.STAFF,
         anonymous: bool = False,
+        check: FormCheck | None = None,
     ) -> None:
         """``anonymous`` forms must be opened with ``Form(anonymous=True)``: their
-        submissions lose everything that points at the person before anything keeps them."""
-        self._forms[form_id] = FormRoute(handler, role, anonymous)
+        submissions lose everything that points at the person before anything keeps them.
+        ``check`` runs while the platform waits, so a form with a problem stays open."""
+        self._forms[form_id] = FormRoute(handler, role, anonymous, check)
 
     def listen(self, event_type: type, listener: Listener) -> None:
         self._listeners[event_type].append(listener)
@@ -142,6 +148,15 @@ class Registry:
 
     def listeners(self, event_type: type) -> Sequence[Listener]:
         return self._listeners.get(event_type, [])
+
+    async def check(self, event: InboundEvent) -> None:
+        """Raise FormInvalid for a submission its form's check finds wrong."""
+        if isinstance(event, FormSubmitted):
+            route = self.find_form(event.form_id)
+            if route is not None and route.check is not None:
+                errors = await route.check(event)
+                if errors:
+                    raise FormInvalid(errors)
 
     def redact(self, event: InboundEvent) -> InboundEvent:
         """A second guard behind the adapters: a submission of a form registered as

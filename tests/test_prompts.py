@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
 from bot.model import Buttons, ChannelKind, ChannelRef, Context, Role
+from bot.ports import FormInvalid
 from prompts import load_library
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
 
@@ -146,7 +151,7 @@ async def test_a_facilitator_adds_a_prompt_through_the_form_and_it_can_be_posted
     )
 
 
-async def test_a_bad_prompt_form_says_what_to_fix_keeps_the_words_and_adds_nothing(
+async def test_a_bad_prompt_form_stays_open_with_each_problem_beside_its_field(
     bot: Harness,
 ) -> None:
     values = {
@@ -156,10 +161,18 @@ async def test_a_bad_prompt_form_says_what_to_fix_keeps_the_words_and_adds_nothi
         "follow_ups": "\n".join(["One?", "Two?", "Three?", "Four?"]),
         "facilitator_note": "Be kind.",
     }
-    [answer] = await bot.submit("prompt-add", values, user=ALEX)
-    assert "Follow-up questions: give 1 to 3 follow-up questions (found 4)" in answer.text
-    assert "My carefully written question?" in answer.text  # nothing lost
+    with pytest.raises(FormInvalid) as refused:
+        await bot.submit("prompt-add", values, user=ALEX)
+    assert refused.value.errors == {"follow_ups": "Give 1 to 3 follow-up questions (found 4)"}
+    assert bot.adapter.sent == []  # nothing dumped into the chat
     assert await bot.core.prompts.current() == LIBRARY
+    assert await _pending(bot) == 0  # and nothing kept to handle later
+
+
+async def test_an_unknown_topic_is_named_beside_the_topic_field(bot: Harness) -> None:
+    with pytest.raises(FormInvalid) as refused:
+        await bot.submit("prompt-add", {"topic": "nope", "title": "T"}, user=ALEX)
+    assert set(refused.value.errors) == {"topic"}
 
 
 async def test_staff_suggest_a_prompt_from_the_button_and_facilitators_read_it(
@@ -169,10 +182,20 @@ async def test_staff_suggest_a_prompt_from_the_button_and_facilitators_read_it(
     [form] = await bot.press("prompt.suggest", "language", user=SAM, message=post.ref)
     assert form.form is not None and form.form.id == "prompt-suggest"
     assert "will see your name" in form.form.intro
-    [thanks] = await bot.submit(
-        "prompt-suggest", {"topic": "language", "text": "What is 'professional'?"}
+    # The form says thank you itself, where the person is (Form.thanks): no message in a
+    # thread they may not have open.
+    assert "passed your suggestion on" in form.form.thanks
+    assert (
+        await bot.submit("prompt-suggest", {"topic": "language", "text": "What is 'professional'?"})
+        == []
     )
-    assert "passed your suggestion on" in thanks.text
+    with pytest.raises(FormInvalid):
+        await bot.submit("prompt-suggest", {"topic": "language", "text": "  "})
     listing = await bot.reply_text("prompt suggestions", ALEX)
     assert "What is 'professional'? (language; from test:sam," in listing
     assert "is for facilitators" in await bot.reply_text("prompt suggestions", SAM)
+
+
+async def _pending(bot: Harness) -> int:
+    repo = bot.core.inbox._repo  # type: ignore[attr-defined]
+    return len(await repo.pending(100, bot.clock.now() + timedelta(days=1)))

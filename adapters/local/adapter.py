@@ -14,7 +14,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -47,7 +47,14 @@ from bot.model import (
     ThreadRef,
     UserRef,
 )
-from bot.ports import Capability, Clock, EventSink, PlaygroundMessage, PlaygroundRepository
+from bot.ports import (
+    Capability,
+    Clock,
+    EventSink,
+    FormInvalid,
+    PlaygroundMessage,
+    PlaygroundRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +102,7 @@ class _OpenForm:
     token: str
     form: Form
     origin: Origin
+    page: str = ""  # the page that showed it first; any other page (a reload) drops it
 
 
 class LocalAdapter:
@@ -288,8 +296,7 @@ class LocalAdapter:
                 "messages": [self._message_json(m, persona) for m in messages],
                 "forms": [
                     {"token": f.token, "html": form_html(f.form, f.token)}
-                    for f in self._forms.values()
-                    if f.origin.user.id == persona.id
+                    for f in self._forms_for(persona, request.query.get("page", ""))
                 ],
             }
         )
@@ -422,20 +429,29 @@ class LocalAdapter:
         errors = _check_form(opened.form, values)
         if errors:
             return web.json_response({"ok": False, "errors": errors}, status=422)
-        del self._forms[token]
-        await self._notify()
         origin = opened.origin.anonymised() if opened.form.anonymous else opened.origin
-        await self._emit(
-            FormSubmitted(
-                f"form:{token}",
-                origin,
-                opened.form.id,
-                tuple((f.id, values.get(f.id, "")) for f in opened.form.fields),
-                self._now(),
-                opened.form.context,
+        try:
+            await self._emit(
+                FormSubmitted(
+                    f"form:{token}",
+                    origin,
+                    opened.form.id,
+                    tuple((f.id, values.get(f.id, "")) for f in opened.form.fields),
+                    self._now(),
+                    opened.form.context,
+                )
             )
-        )
-        return web.json_response({"ok": True})
+        except FormInvalid as invalid:  # the form stays open, with their words
+            return web.json_response({"ok": False, "errors": invalid.errors}, status=422)
+        self._forms.pop(token, None)
+        if opened.form.thanks:
+            # Where they are: the channel they acted in, not a thread they may not have open.
+            await self.respond(
+                Origin(opened.origin.user, opened.origin.channel),
+                OutgoingMessage.of(opened.form.thanks),
+            )
+        await self._notify()
+        return web.json_response({"ok": True, "thanks": opened.form.thanks})
 
     async def _close_form(self, request: web.Request) -> web.StreamResponse:
         await _json(request)  # for its checks: closing someone's form changes their page
@@ -444,6 +460,21 @@ class LocalAdapter:
         return web.json_response({"ok": True})
 
     # -- helpers --------------------------------------------------------------------
+
+    def _forms_for(self, persona: Persona, page: str) -> list[_OpenForm]:
+        """The persona's open forms for this page. A form belongs to the first page that
+        shows it; another page (a reload, the next visit) means it was abandoned."""
+        shown = []
+        for form in list(self._forms.values()):
+            if form.origin.user.id != persona.id:
+                continue
+            if form.page and page and form.page != page:
+                del self._forms[form.token]
+                continue
+            if page and not form.page:
+                form = self._forms[form.token] = replace(form, page=page)
+            shown.append(form)
+        return shown
 
     def _persona(self, persona_id: object) -> Persona:
         persona = self._personas.get(str(persona_id))

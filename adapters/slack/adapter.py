@@ -57,7 +57,7 @@ from bot.model import (
     ThreadRef,
     UserRef,
 )
-from bot.ports import Capability, Clock, DeliveryError, EventSink, OutcomeUnknown
+from bot.ports import Capability, Clock, DeliveryError, EventSink, FormInvalid, OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +241,18 @@ class SlackAdapter:
 
     async def _on_view(self, body: dict[str, Any], ack: AsyncAck) -> None:
         # No name lookups for a form: it may be anonymous, and its origin travelled with it.
-        await self._accept(from_view_submission(body, Names(), self._clock.now()))
-        await ack()  # an empty answer closes the modal
+        event = from_view_submission(body, Names(), self._clock.now())
+        try:
+            await self._accept(event)
+        except FormInvalid as invalid:
+            # The modal stays open with what they wrote, each message beside its field.
+            await ack(response_action="errors", errors=blocks.field_errors(invalid.errors))
+            return
+        thanks = metadata.decode(_private_metadata(body), "").thanks if event else ""
+        if thanks:
+            await ack(response_action="update", view=blocks.thanks(thanks))
+        else:
+            await ack()  # an empty answer closes the modal
 
     async def _names(self, lookups: Lookups) -> Names:
         users, channels = await asyncio.gather(
@@ -303,7 +313,9 @@ class SlackAdapter:
                 "Please try again that way."
             )
         view = blocks.modal(
-            form, metadata.encode(form.context, origin, form.anonymous), self._timezone
+            form,
+            metadata.encode(form.context, origin, form.anonymous, form.thanks),
+            self._timezone,
         )
         with self._refusals(origin.channel):
             await self._client.views_open(trigger_id=origin.handle, view=view)
@@ -399,3 +411,8 @@ def _event_callback(body: str, content_type: str) -> dict[str, Any] | None:
     if isinstance(envelope, dict) and envelope.get("type") == "event_callback":
         return envelope
     return None
+
+
+def _private_metadata(body: dict[str, Any]) -> str:
+    view = body.get("view")
+    return str(view.get("private_metadata") or "") if isinstance(view, dict) else ""

@@ -13,6 +13,7 @@ did not ask for.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
@@ -56,6 +57,7 @@ OPTION_VALUE = 150
 OPTIONS = 100
 RADIO_OPTIONS = 10
 INPUT_MAX = 3000
+ERROR_TEXT = 2000  # a field error under response_action: errors
 SHORTENED = "…shortened: the rest didn't fit in one Slack message"
 
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -254,6 +256,21 @@ def modal(form: Form, private_metadata: str, timezone: tzinfo) -> Json:
         "close": plain("Cancel", VIEW_TITLE),
         "private_metadata": private_metadata,
         "blocks": blocks[:VIEW_BLOCKS],
+    }
+
+
+def field_errors(errors: Mapping[str, str]) -> dict[str, str]:
+    """Errors for ``response_action: errors``, keyed by input block (named after the field)."""
+    return {field: clip(message, ERROR_TEXT) for field, message in errors.items()}
+
+
+def thanks(text: str) -> Json:
+    """What the modal turns into once a form is accepted: a thank-you and a Close button."""
+    return {
+        "type": "modal",
+        "title": plain("Thank you", VIEW_TITLE),
+        "close": plain("Close", VIEW_TITLE),
+        "blocks": [_section(piece) for piece in split_mrkdwn(text, SECTION_TEXT)][:VIEW_BLOCKS],
     }
 
 

@@ -19,9 +19,10 @@ class FormOrigin:
     channel: ChannelRef
     thread: ThreadRef | None = None
     anonymous: bool = False
+    thanks: str = ""  # Form.thanks: shown in the modal once the submission is accepted
 
 
-def encode(context: str, origin: Origin, anonymous: bool = False) -> str:
+def encode(context: str, origin: Origin, anonymous: bool = False, thanks: str = "") -> str:
     channel = origin.channel
     doc = {
         "v": 1,
@@ -34,6 +35,8 @@ def encode(context: str, origin: Origin, anonymous: bool = False) -> str:
     }
     if anonymous:
         doc["anonymous"] = True
+    if thanks:
+        doc["thanks"] = thanks
     text = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
     if len(text) > LIMIT:
         # A form's context is an id or two; anything this long is a bug worth hearing about.
@@ -61,4 +64,10 @@ def decode(text: str, team: str) -> FormOrigin:
     )
     root = doc.get("thread")
     thread = ThreadRef(channel, str(root)) if root else None
-    return FormOrigin(str(doc.get("context") or ""), channel, thread, doc.get("anonymous") is True)
+    return FormOrigin(
+        str(doc.get("context") or ""),
+        channel,
+        thread,
+        doc.get("anonymous") is True,
+        str(doc.get("thanks") or ""),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
@@ -197,8 +198,8 @@ class PromptsFeature:
             role=Role.FACILITATOR,
         )
         registry.action(SUGGEST, self.open_suggestion)
-        registry.form(ADD_FORM, self.added, role=Role.FACILITATOR)
-        registry.form(SUGGEST_FORM, self.suggested)
+        registry.form(ADD_FORM, self.added, role=Role.FACILITATOR, check=self.check_added)
+        registry.form(SUGGEST_FORM, self.suggested, check=_check_suggestion)
 
     async def topics(self, ix: Interaction, args: Args) -> None:
         library = await self._catalogue.current()
@@ -271,22 +272,22 @@ class PromptsFeature:
         library = await self._catalogue.current()
         await ix.open_form(add_form(library))
 
-    async def added(self, ix: Interaction, event: FormSubmitted) -> None:
+    async def check_added(self, event: FormSubmitted) -> dict[str, str]:
+        """What is wrong with a prompt from the form, by field, while the form is open."""
         library = await self._catalogue.current()
         topic = event.value("topic")
         if library.topic(topic) is None:
-            raise CommandError(_no_topic(topic, library))
-        title = event.value("title")
-        data = {
-            "id": _new_id(topic, title, library),
-            "title": title,
-            "text": event.value("text"),
-            "follow_ups": [q for q in event.value("follow_ups").splitlines() if q.strip()],
-            "facilitator_note": event.value("facilitator_note"),
-            "content_note": event.value("content_note"),
-        }
-        prompt, problems = check_prompt(data, topic, added_by=ix.user.identity)
-        if prompt is None:
+            return {"topic": "Please choose one of the topics."}
+        _, problems = check_prompt(_prompt_data(event, library), topic)
+        return _by_field(problems)
+
+    async def added(self, ix: Interaction, event: FormSubmitted) -> None:
+        library = await self._catalogue.current()
+        topic = event.value("topic")
+        prompt, problems = check_prompt(
+            _prompt_data(event, library), topic, added_by=ix.user.identity
+        )
+        if prompt is None:  # the check above let it through, and then the library changed
             raise CommandError(
                 "I couldn't add that prompt:\n"
                 + "\n".join(f"• {_friendly(p)}" for p in problems)
@@ -304,13 +305,15 @@ class PromptsFeature:
         await ix.open_form(suggest_form(library, event.value))
 
     async def suggested(self, ix: Interaction, event: FormSubmitted) -> None:
-        text = event.value("text").strip()
-        if not text:
-            raise CommandError("The suggestion was empty, so there was nothing to pass on.")
+        # The form itself says thank you (Form.thanks), where the person is.
         await self._repo.suggest(
-            Suggestion(event.value("topic"), text, ix.user.identity, self._clock.now())
+            Suggestion(
+                event.value("topic"),
+                event.value("text").strip(),
+                ix.user.identity,
+                self._clock.now(),
+            )
         )
-        await ix.reply("Thank you! I've passed your suggestion on to the facilitators.")
 
     async def suggestions(self, ix: Interaction, args: Args) -> None:
         found = await self._repo.suggestions(limit=20)
@@ -376,7 +379,37 @@ def suggest_form(library: Library, topic: str) -> Form:
         ),
         submit_label="Send suggestion",
         intro="Facilitators will see your name with your suggestion, so they can talk it over.",
+        thanks="Thank you! I've passed your suggestion on to the facilitators.",
     )
+
+
+async def _check_suggestion(event: FormSubmitted) -> dict[str, str]:
+    if not event.value("text").strip():
+        return {"text": "Please write the question you'd like us to reflect on."}
+    return {}
+
+
+def _prompt_data(event: FormSubmitted, library: Library) -> dict[str, Any]:
+    topic, title = event.value("topic"), event.value("title")
+    return {
+        "id": _new_id(topic, title, library),
+        "title": title,
+        "text": event.value("text"),
+        "follow_ups": [q for q in event.value("follow_ups").splitlines() if q.strip()],
+        "facilitator_note": event.value("facilitator_note"),
+        "content_note": event.value("content_note"),
+    }
+
+
+def _by_field(problems: list[str]) -> dict[str, str]:
+    """The library's "field: what" problems as one message per form field."""
+    errors: dict[str, str] = {}
+    for problem in problems:
+        field, _, what = problem.partition(": ")
+        field = "title" if field == "id" else field  # the id is made from the title
+        what = what[:1].upper() + what[1:]
+        errors[field] = f"{errors[field]} {what}" if field in errors else what
+    return errors
 
 
 def _new_id(topic: str, title: str, library: Library) -> str:

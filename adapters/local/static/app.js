@@ -3,6 +3,9 @@
 "use strict";
 
 const api = "/api/playground";
+// This page's own id: a form left open on another page (or before a reload) is not
+// brought back here, so an abandoned form never reopens on the next visit.
+const page = Math.random().toString(36).slice(2) + Date.now().toString(36);
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(location.search);
 const view = {
@@ -40,7 +43,7 @@ let again = false;
 async function load() {
   if (loading) { again = true; return loading; }
   loading = (async () => {
-    const q = new URLSearchParams({ as: view.as, channel: view.channel });
+    const q = new URLSearchParams({ as: view.as, channel: view.channel, page });
     const response = await fetch(`${api}/state?${q}`);
     if (response.ok) { view.data = await response.json(); render(); }
   })();
@@ -173,6 +176,24 @@ function wireComposer(form, box, threadRoot) {
   });
 }
 
+// Each message beside its field (and announced); the person's words stay as they wrote them.
+function showErrors(f, errors) {
+  for (const old of f.querySelectorAll(".field-error")) old.remove();
+  for (const input of f.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  const unplaced = [];
+  for (const [name, message] of Object.entries(errors)) {
+    const input = f.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!input) { unplaced.push(message); continue; }
+    const note = el("div", { class: "field-error", id: `err-${name}` }, message);
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", note.id);
+    (input.closest(".field") || input.parentElement).append(note);
+  }
+  f.querySelector(".form-error").textContent = unplaced.length ? unplaced.join(" ") :
+    "Please check the highlighted answers.";
+  f.querySelector("[aria-invalid]")?.focus();
+}
+
 let shownForm = null;
 function showForm(form) {
   const dialog = $("#form-dialog");
@@ -196,7 +217,7 @@ function showForm(form) {
     try {
       const result = await call(`/forms/${form.token}`, { values });
       if (result.ok) { dialog.close(); shownForm = null; load(); return; }
-      f.querySelector(".form-error").textContent = Object.values(result.errors || {}).join(" ");
+      showErrors(f, result.errors || {});
     } catch (err) { f.querySelector(".form-error").textContent = err.message; }
   });
   dialog.oncancel = () => call(`/forms/${form.token}/close`, {});
