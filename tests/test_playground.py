@@ -6,8 +6,10 @@ import asyncio
 import html
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,6 +36,7 @@ from bot.model import (
     UserRef,
 )
 from bot.settings import Settings
+from bot.timefmt import for_people
 
 
 class Playground:
@@ -440,3 +443,17 @@ async def test_persona_roles_are_never_written_down(pg: Playground, db_path: Pat
 
 async def _gone(read: Callable[[], bytes], word: bytes) -> bool:
     return word not in read()
+
+
+async def test_message_times_are_shown_in_copbots_time_zone(db_path: Path) -> None:
+    # New York is never UTC, so a browser's or server's own zone can't pass for it.
+    settings = Settings(db_path=db_path, timezone=ZoneInfo("America/New_York"))
+    async with TestClient(TestServer(create_app(settings))) as client:
+        pg = Playground(client)
+        await pg.settled()
+        [hello] = (await pg.state())["messages"]
+    at = datetime.fromisoformat(hello["at"])
+    assert hello["when"] == for_people(at, ZoneInfo("America/New_York"))
+    assert re.fullmatch(
+        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", hello["when"]
+    )

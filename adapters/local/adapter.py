@@ -18,6 +18,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -46,6 +47,7 @@ from bot.model import (
     UserRef,
 )
 from bot.ports import Capability, Clock, EventSink, PlaygroundMessage, PlaygroundRepository
+from bot.timefmt import UK, for_people
 
 PLATFORM = "local"
 COMMAND = "/cop"
@@ -98,7 +100,9 @@ class LocalAdapter:
         channels: Sequence[str] = CHANNELS,
         personas: Sequence[Persona] = PERSONAS,
         base_url: str = "",
+        timezone: ZoneInfo = UK,
     ) -> None:
+        self._tz = timezone
         self._store = store
         self._clock = clock
         self._base_url = base_url.rstrip("/")  # where the page is, for links in messages
@@ -424,6 +428,8 @@ class LocalAdapter:
             "edited": m.edited_at is not None,
             "mine": m.author == viewer.user.identity,
             "at": m.created_at.isoformat(),
+            # Shown in copbot's time zone (as in chat), not the browser's.
+            "when": for_people(m.created_at, self._tz),
         }
 
     def _now(self) -> datetime:
