@@ -111,7 +111,6 @@ def test_db_works_before_or_after_the_subcommand(tmp_path: Path) -> None:
         ["export", "--format", "markdown"],
         ["roles", "list"],
         ["roles", "revoke", "admin", "slack:U1"],
-        ["erase", "--user", "slack:U1"],
         ["prompts", "list"],
         ["prompts", "remove", "language-x"],
         ["schedule", "list"],

@@ -212,7 +212,8 @@ def erase(user: str, db: str | None) -> None:
     async def call(core: Core) -> Erased:
         return await core.erasure.erase(identity)
 
-    erased = with_core(db, call)
+    # May come first on a new database: an opt-out before history is imported holds too.
+    erased = with_core(db, call, create=True)
     if not (erased.messages or erased.events or erased.suggestions):
         click.echo(
             f"Found nothing of {identity} to erase: no messages, events or prompt suggestions "
