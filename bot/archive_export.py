@@ -226,7 +226,7 @@ class Cover:
             facts.append(("Community", self.community))
         facts.append(("Filters", self.filters))
         if self.count is not None:
-            facts.append(("Messages", str(self.count)))
+            facts.append(("Messages", f"{self.count:,}"))
         if self.exported_at is not None:
             by = f" by {self.exported_by}" if self.exported_by else ""
             facts.append(("Exported", f"{for_people(self.exported_at, self.timezone)}{by}"))

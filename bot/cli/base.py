@@ -55,6 +55,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
+            # An interrupt can land inside a constructor (an event loop half built); its
+            # clean-up complaints at exit are noise now that copbot is only stopping.
+            sys.unraisablehook = lambda _: None
             raise Interrupted() from None
 
 
@@ -95,6 +98,9 @@ def load_settings(db: str | None) -> Settings:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
+    except KeyboardInterrupt:
+        coro.close()  # Ctrl+C before it started: no "never awaited" warning at exit
+        raise
     except (StorageError, ConfigError, CommandError) as e:
         raise click.ClickException(str(e)) from None
     except LibraryError as e:
