@@ -3,24 +3,41 @@ python -m bench ingest [--quick] [--size N]"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 
-def main() -> int:
-    args = sys.argv[1:]
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="copbot's benchmarks, each measured beside a reference in the same run.",
+    )
+    names = parser.add_subparsers(dest="name", metavar="NAME", required=True)
+    archive = names.add_parser(
+        "archive", help="import, search and export a synthetic archive (1,000,000 messages)"
+    )
+    archive.add_argument("--quick", action="store_true", help="20,000 messages instead")
+    archive.add_argument("--size", type=int, metavar="N", help="this many messages")
+    archive.add_argument("--only", choices=("import", "search", "export"), help="one part only")
+    ingest = names.add_parser("ingest", help="signed Slack thread replies into copbot's inbox")
+    ingest.add_argument("--quick", action="store_true", help="500 requests instead of 5,000")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        _parser().print_help()
         return 0
-    if args[0] == "archive":
+    # argparse answers --help (and mistakes) itself, before any benchmark starts.
+    chosen = _parser().parse_args(args)
+    if chosen.name == "archive":
         from bench.archive import main as archive
 
         return archive(args[1:])
-    if args[0] == "ingest":
-        from bench.ingest import main as ingest
+    from bench.ingest import main as ingest
 
-        return ingest(args[1:])
-    print(f"unknown benchmark {args[0]!r}; try: archive, ingest", file=sys.stderr)
-    return 2
+    return ingest(args[1:])
 
 
 if __name__ == "__main__":

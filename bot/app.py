@@ -114,6 +114,7 @@ def build_core(
             clock,
             settings.public_url,
             roles,
+            timezone=settings.timezone,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
         SpineData(inbox_repo, jobs),
@@ -160,7 +161,9 @@ def build_adapters(
     adapters: list[ChatAdapter] = []
     if playground is not None:
         store = SqlitePlaygroundRepository(playground)
-        adapters.append(LocalAdapter(store, clock, base_url=settings.public_url))
+        adapters.append(
+            LocalAdapter(store, clock, base_url=settings.public_url, timezone=settings.timezone)
+        )
     if settings.slack is not None:
         # Imported here: slack-bolt is loaded only by processes that talk to Slack.
         from adapters.slack import SlackAdapter

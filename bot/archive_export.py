@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
-from bot.records import Prompt
+from bot.records import ArchiveFilter, Prompt
+from bot.timefmt import UK, for_people
 
 FIELDS = (
     "platform",
@@ -95,20 +97,16 @@ def records(rows: Iterable[Row], pseudonyms: Pseudonyms | None) -> Iterator[Row]
         yield pseudonyms.row(row) if pseudonyms else row
 
 
-def write(
-    fmt: str,
-    rows: Iterable[Row],
-    out: TextIO,
-    prompt_of: PromptLookup,
-    title: str = "Community archive",
-) -> int:
-    """Write ``rows`` to ``out`` in ``fmt``; return how many were written."""
+def write(fmt: str, rows: Iterable[Row], out: TextIO, cover: Cover | None = None) -> int:
+    """Write ``rows`` to ``out`` in ``fmt``; return how many were written. ``cover`` is what
+    the readable formats (Markdown, HTML) open with; the others are records only."""
+    readable = cover or Cover()
     writers: dict[str, Callable[[Iterable[Row], TextIO], int]] = {
         "jsonl": write_jsonl,
         "json": write_json,
         "csv": write_csv,
-        "markdown": lambda r, o: write_markdown(r, o, prompt_of, title),
-        "html": lambda r, o: write_html(r, o, prompt_of, title),
+        "markdown": lambda r, o: write_markdown(r, o, readable),
+        "html": lambda r, o: write_html(r, o, readable),
     }
     return writers[fmt](rows, out)
 
@@ -182,9 +180,8 @@ def _threads(rows: Iterable[Row]) -> Iterator[_Thread]:
         yield current
 
 
-def _when(text: str) -> str:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _where(row: Row) -> str:
@@ -197,40 +194,140 @@ def _author(row: Row) -> str:
     return "Anonymous" if row[_ANONYMOUS] else (row[_AUTHOR_NAME] or row[_AUTHOR_ID] or "Someone")
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&=-])")
+# -- the readable formats ---------------------------------------------------------------
+
+CARE_NOTE = (
+    "These are colleagues' words, written in conversations they trusted to stay among peers. "
+    "Please keep this with the people it was made for, ask before quoting anyone beyond them, "
+    "and delete it once it has done its job."
+)
+EMPTY_NOTE = "Nothing in the archive matched, so this export has no messages."
 
 
-def md_escape(text: str) -> str:
-    """Text people wrote, as Markdown that shows it exactly and formats nothing."""
+def _no_prompt(prompt_id: str) -> Prompt | None:
+    return None
+
+
+def _slug(slug: str) -> str:
+    return slug
+
+
+@dataclass(frozen=True)
+class Cover:
+    """What a readable export (Markdown, HTML) says about itself before the first thread,
+    and how it names prompts, topics and times."""
+
+    community: str = ""
+    filters: str = "none (the whole archive)"
+    exported_by: str = ""
+    exported_at: datetime | None = None
+    count: int | None = None
+    timezone: ZoneInfo = UK
+    prompt_of: PromptLookup = _no_prompt
+    topic_name: Callable[[str], str] = _slug
+    title: str = "Community archive"
+
+    def when(self, text: str) -> str:
+        return for_people(_moment(text), self.timezone)
+
+    def facts(self) -> list[tuple[str, str]]:
+        """(label, words) lines for the opening, in reading order."""
+        facts = []
+        if self.community:
+            facts.append(("Community", self.community))
+        facts.append(("Filters", self.filters))
+        if self.count is not None:
+            facts.append(("Messages", f"{self.count:,}"))
+        if self.exported_at is not None:
+            by = f" by {self.exported_by}" if self.exported_by else ""
+            facts.append(("Exported", f"{for_people(self.exported_at, self.timezone)}{by}"))
+        facts.append(("Times", f"{self.timezone.key} time, 24-hour clock"))
+        return facts
+
+
+def describe_filter(f: ArchiveFilter, topic_name: Callable[[str], str], tz: ZoneInfo) -> str:
+    """The filters an export was made with, in words."""
+    parts = []
+    if f.channel:
+        parts.append(f"channel #{f.channel.lstrip('#')}")
+    if f.topic:
+        parts.append(f"topic {topic_name(f.topic)}")
+    if f.region:
+        parts.append(f"region {f.region.title()}")
+    if f.author:
+        parts.append(f"messages by {f.author}")
+    if f.since:
+        parts.append(f"from {for_people(f.since, tz, time=False)}")
+    if f.until:
+        parts.append(f"up to {for_people(f.until, tz, time=False)}")
+    return "; ".join(parts) if parts else "none (the whole archive)"
+
+
+# Characters that format text wherever they stand (CommonMark, and GFM's tables and
+# strikethrough); others only matter at the start of a line, handled below.
+_MD_INLINE = re.compile(r"([\\`*\[\]<|~])")
+# "_" inside a word (snake_case) formats nothing; at a word's edge it can start emphasis.
+_MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+_MD_ENTITY = re.compile(r"&(?=#?\w+;)")  # "&amp;" would show as "&"
+# Headings, block quotes, list items, rules and setext underlines start a line.
+_MD_LINE_START = re.compile(r"^([#>+=-]|\d{1,9}(?=[.)]))")
+
+
+def md_escape(text: str, *, mid_line: bool = False) -> str:
+    """Text people wrote, as Markdown that shows it exactly and formats nothing; only the
+    characters that would format something are escaped, so the file stays readable.
+    ``mid_line``: the text follows other text on its first line (a heading, a label)."""
     lines = []
-    for line in text.splitlines() or [""]:
+    for number, line in enumerate(text.splitlines() or [""]):
         # Leading spaces would make an indented code block: keep them, unbreakable.
         body = line.lstrip(" \t")
         indent = line[: len(line) - len(body)].replace("\t", "    ").replace(" ", "\u00a0")
-        escaped = indent + _MD_SPECIAL.sub(r"\\\1", body)
-        # "1. " at the start of a line would become a list.
-        escaped = re.sub(r"^(\s*\d+)\.", r"\1\\.", escaped)
-        lines.append(escaped)
+        body = _MD_INLINE.sub(r"\\\1", body)
+        body = _MD_UNDERSCORE.sub(r"\\_", body)
+        body = _MD_ENTITY.sub(r"\\&", body)
+        start = None if mid_line and number == 0 else _MD_LINE_START.match(body)
+        if start and start.group(1)[0].isdigit():
+            body = f"{start.group(1)}\\{body[start.end() :]}"  # "1." or "1)" starts a list
+        elif start:
+            body = "\\" + body
+        lines.append(indent + body)
     return "  \n".join(lines)
 
 
-def write_markdown(rows: Iterable[Row], out: TextIO, prompt_of: PromptLookup, title: str) -> int:
-    out.write(f"# {md_escape(title)}\n")
+def _topic_of(first: Row, prompt: Prompt, cover: Cover) -> str:
+    return cover.topic_name(first[_TOPIC] or prompt.topic)
+
+
+def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
+    e = md_escape
+
+    def inline(text: str) -> str:
+        return md_escape(text, mid_line=True)
+
+    out.write(f"# {inline(cover.title)}\n\n")
+    for label, words in cover.facts():
+        out.write(f"- **{label}:** {inline(words)}\n")
+    out.write(f"\n> {e(CARE_NOTE)}\n")
     n = 0
     for thread in _threads(rows):
         first = thread.rows[0]
-        prompt = prompt_of(first[_PROMPT]) if first[_PROMPT] else None
-        heading = _where(first)
+        prompt = cover.prompt_of(first[_PROMPT]) if first[_PROMPT] else None
+        where = inline(_where(first))
         if prompt is not None:
-            out.write(f"\n## {md_escape(prompt.title)} ({md_escape(heading)})\n\n")
-            out.write(f"*Reflection prompt, {md_escape(first[_TOPIC] or prompt.topic)}*\n\n")
-            out.write("> " + md_escape(prompt.text).replace("  \n", "  \n> ") + "\n")
+            out.write(f"\n## {inline(prompt.title)} ({where})\n\n")
+            out.write(f"*Reflection prompt on {inline(_topic_of(first, prompt, cover))}*\n\n")
+            out.write("> " + e(prompt.text).replace("  \n", "  \n> ") + "\n")
+            if prompt.follow_ups:
+                out.write(">\n> Follow-up questions:\n>\n")
+                out.writelines(f"> - {e(q)}\n" for q in prompt.follow_ups)
         else:
-            out.write(f"\n## Conversation in {md_escape(heading)}, {_when(first[_CREATED])}\n")
+            out.write(f"\n## Conversation in {where}, {cover.when(first[_CREATED])}\n")
         for row in thread.rows:
             n += 1
-            out.write(f"\n**{md_escape(_author(row))}**, {_when(row[_CREATED])}  \n")
-            out.write(md_escape(row[_TEXT]) + "\n")
+            out.write(f"\n**{inline(_author(row))}**, {cover.when(row[_CREATED])}  \n")
+            out.write(e(row[_TEXT]) + "\n")
+    if n == 0:
+        out.write(f"\n{EMPTY_NOTE}\n")
     return n
 
 
@@ -238,37 +335,53 @@ _PAGE_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;"
     "line-height:1.5;color:#1d1c1d}section{border-top:1px solid #ddd;margin-top:2rem}"
     "blockquote{border-left:4px solid #005eb8;margin:0;padding:.2rem 1rem;background:#f3f7fb}"
+    "dl.cover{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}"
+    "dl.cover dt{font-weight:600}dl.cover dd{margin:0}"
+    ".care{background:#fff8e1;border-left:4px solid #ffb81c;padding:.5rem 1rem}"
     ".meta{color:#616061;font-size:.85rem}.msg{margin:1rem 0}.text{white-space:pre-wrap}"
 )
 
 
-def write_html(rows: Iterable[Row], out: TextIO, prompt_of: PromptLookup, title: str) -> int:
+def _time_html(text: str, cover: Cover) -> str:
+    return f'<time datetime="{html.escape(text)}">{html.escape(cover.when(text))}</time>'
+
+
+def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
     e = html.escape
+    facts = "".join(f"<dt>{e(label)}</dt><dd>{e(words)}</dd>" for label, words in cover.facts())
     out.write(
         '<!doctype html>\n<html lang="en-GB"><head><meta charset="utf-8">'
-        f"<title>{e(title)}</title><style>{_PAGE_STYLE}</style></head><body>\n"
-        f"<h1>{e(title)}</h1>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(cover.title)}</title><style>{_PAGE_STYLE}</style></head><body>\n"
+        f"<h1>{e(cover.title)}</h1>\n<dl class=cover>{facts}</dl>\n"
+        f"<p class=care>{e(CARE_NOTE)}</p>\n"
     )
     n = 0
     for thread in _threads(rows):
         first = thread.rows[0]
-        prompt = prompt_of(first[_PROMPT]) if first[_PROMPT] else None
-        where = _where(first)
+        prompt = cover.prompt_of(first[_PROMPT]) if first[_PROMPT] else None
+        where = e(_where(first))
         out.write("<section>\n")
         if prompt is not None:
+            follow_ups = "".join(f"<li>{e(q)}</li>" for q in prompt.follow_ups)
             out.write(
-                f"<h2>{e(prompt.title)} <span class=meta>({e(where)})</span></h2>\n"
-                f"<p class=meta>Reflection prompt, {e(first[_TOPIC] or prompt.topic)}</p>\n"
-                f"<blockquote>{e(prompt.text)}</blockquote>\n"
+                f"<h2>{e(prompt.title)} <span class=meta>({where})</span></h2>\n"
+                f"<p class=meta>Reflection prompt on {e(_topic_of(first, prompt, cover))}</p>\n"
+                f"<blockquote><p>{e(prompt.text)}</p>"
+                + (f"<p>Follow-up questions:</p><ul>{follow_ups}</ul>" if follow_ups else "")
+                + "</blockquote>\n"
             )
         else:
-            out.write(f"<h2>Conversation in {e(where)}, {e(_when(first[_CREATED]))}</h2>\n")
+            out.write(f"<h2>Conversation in {where}, {_time_html(first[_CREATED], cover)}</h2>\n")
         for row in thread.rows:
             n += 1
             out.write(
                 f"<div class=msg><div class=meta><strong>{e(_author(row))}</strong>, "
-                f"{e(_when(row[_CREATED]))}</div><div class=text>{e(row[_TEXT])}</div></div>\n"
+                f"{_time_html(row[_CREATED], cover)}</div>"
+                f"<div class=text>{e(row[_TEXT])}</div></div>\n"
             )
         out.write("</section>\n")
+    if n == 0:
+        out.write(f"<p class=empty>{e(EMPTY_NOTE)}</p>\n")
     out.write("</body></html>\n")
     return n

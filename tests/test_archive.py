@@ -251,6 +251,38 @@ async def test_export_links_work_once_and_expire(db_path: Path) -> None:
         h.close()
 
 
+async def test_a_chat_export_tells_uk_time_and_opens_with_what_it_is(db_path: Path) -> None:
+    h = Harness.open(
+        db_path,
+        Settings(
+            db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+        ),
+    )
+    try:
+        h.clock.set(datetime(2026, 7, 1, 13, 50, tzinfo=UTC))  # 14:50 in London (BST)
+        root = await prompt_thread(h)
+        await say(h, "kept for the export", root)
+        await h.reply_text("export markdown", ALEX)
+        [dm] = h.adapter.of_kind("direct")
+        assert "until Wed 1 Jul 2026, 15:05." in dm.text  # not "14:05 UTC"
+        path = dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
+        app = web.Application()
+        app.router.add_routes(h.core.exports.routes())
+        async with TestClient(TestServer(app)) as client:
+            text = await (await client.post(path)).text()
+        opening = text.split("\n## ", 1)[0]
+        assert "- **Community:** test workspace T1" in opening
+        assert "- **Filters:** none (the whole archive)" in opening
+        assert "- **Messages:** 1" in opening
+        assert "- **Exported:** Wed 1 Jul 2026, 14:50 by Alex" in opening
+        assert "colleagues' words" in opening
+        assert "*Reflection prompt on Use of language*" in text  # the name, not the slug
+        assert "> Follow-up questions:" in text
+        assert "**Sam**, Wed 1 Jul 2026, 14:50" in text
+    finally:
+        h.close()
+
+
 async def test_export_without_a_public_address_says_what_to_do(bot: Harness) -> None:
     text = await bot.reply_text("export", ALEX)
     assert "COPBOT_PUBLIC_URL isn't set" in text and "`copbot export`" in text

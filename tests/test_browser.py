@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -60,6 +61,12 @@ def test_the_playground_answers_cop_help_in_a_real_browser(browser_page) -> None
     assert "/cop whoami" in answer.inner_text()
     assert page.locator("#message").input_value() == ""
     assert errors == []
+    # times as copbot's people read them (COPBOT_TIMEZONE), not the browser's locale
+    when = answer.locator("time")
+    assert re.fullmatch(
+        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", when.inner_text()
+    )
+    assert when.get_attribute("datetime")
 
 
 def test_switching_persona_changes_what_help_offers(browser_page) -> None:

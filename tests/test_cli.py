@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
 from storage import sqlite as sqlite3  # one SQLite library per process: see storage/sqlite.py
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
@@ -68,7 +74,7 @@ def test_bad_arguments_are_explained_without_a_traceback(db_path: Path) -> None:
 
 
 def test_a_bad_database_path_is_one_line(tmp_path: Path) -> None:
-    result = invoke("roles", "list", "--db", str(tmp_path / "nope" / "x.db"))
+    result = invoke("roles", "grant", "admin", "slack:U1", "--db", str(tmp_path / "nope" / "x.db"))
     assert result.exit_code == 1
     missing = tmp_path / "nope"
     assert result.output.strip().splitlines() == [
@@ -80,3 +86,125 @@ def test_malformed_configuration_is_one_line(db_path: Path) -> None:
     result = invoke("roles", "list", "--db", str(db_path), env={"COPBOT_ADMINS": "nobody"})
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1 and "COPBOT_ADMINS" in result.output
+
+
+def test_db_works_before_or_after_the_subcommand(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    assert invoke("--db", str(first), "roles", "grant", "admin", "slack:U1").exit_code == 0
+    assert first.exists()
+    assert "slack:U1" in invoke("--db", str(first), "roles", "list").output
+    assert "slack:U1" in invoke("roles", "list", "--db", str(first)).output
+    # the one nearer the command wins, and both beat COPBOT_DB
+    invoke("db", "migrate", "--db", str(second))
+    nearer = invoke("--db", str(first), "roles", "list", "--db", str(second))
+    assert "Nobody has a role yet" in nearer.output
+    env = {"COPBOT_DB": str(second)}
+    assert "slack:U1" in invoke("--db", str(first), "roles", "list", env=env).output
+    assert "Nobody has a role yet" in invoke("roles", "list", env=env).output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["search", "bias"],
+        ["export"],
+        ["export", "--format", "markdown"],
+        ["roles", "list"],
+        ["roles", "revoke", "admin", "slack:U1"],
+        ["prompts", "list"],
+        ["prompts", "remove", "language-x"],
+        ["schedule", "list"],
+        ["schedule", "cancel", "1"],
+    ],
+)
+def test_commands_that_read_refuse_a_database_that_is_not_there(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    result = invoke(*command, "--db", str(missing))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: there's no database at {missing}; check --db (or COPBOT_DB), or create one "
+        "with `copbot db migrate` or by starting `copbot serve`"
+    ]
+    assert not missing.exists()  # and no empty one was made
+
+
+def test_export_to_a_folder_that_does_not_exist_is_one_line(db_path: Path, tmp_path: Path) -> None:
+    invoke("db", "migrate", "--db", str(db_path))
+    target = tmp_path / "missing" / "folder" / "x.html"
+    result = CliRunner().invoke(
+        cli, ["export", "--format", "html", "-o", str(target), "--db", str(db_path)]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: can't write {target}: No such file or directory"
+    ]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_erasing_someone_copbot_never_saw_says_it_found_nothing(db_path: Path) -> None:
+    invoke("db", "migrate", "--db", str(db_path))
+    result = invoke("erase", "--user", "slack:UNKNOWN", "--db", str(db_path))
+    assert result.exit_code == 0
+    assert result.output.startswith("Found nothing of slack:UNKNOWN to erase")
+    assert "Erased 0" not in result.output
+
+
+def test_a_manifest_for_plain_http_warns_that_slack_needs_https() -> None:
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["slack", "manifest", "--url", "http://copbot.example.org"])
+    assert plain.exit_code == 0
+    assert "Warning: Slack only sends requests to https:// addresses" in plain.stderr
+    assert '"http://copbot.example.org/slack/events"' in plain.stdout  # still as asked
+    secure = runner.invoke(cli, ["slack", "manifest", "--url", "https://copbot.example.org"])
+    assert secure.exit_code == 0 and secure.stderr == ""
+
+
+SLOW_COMMAND = """
+import asyncio, sys
+from bot.cli import cli, main
+from bot.cli.base import run
+
+@cli.command("slow")
+def slow() -> None:
+    print("started", flush=True)
+    run(asyncio.sleep(60))
+
+sys.argv = ["copbot", "slow"]
+main()
+"""
+
+
+@pytest.mark.subprocess
+def test_ctrl_c_on_a_long_command_is_one_line() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_COMMAND],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "started"  # the command is under way
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert err.strip().splitlines() == [
+        "copbot stopped (Ctrl+C) before finishing; anything it was writing may be incomplete."
+    ]
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("name", ["archive", "ingest"])
+def test_bench_help_prints_help_and_runs_nothing(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", name, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: python -m bench {name}")
+    assert "--quick" in done.stdout
+    assert "benchmark," not in done.stdout and "requests/s" not in done.stdout

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +19,9 @@ from markdown_it import MarkdownIt
 
 from bot.archive_export import (
     FIELDS,
+    Cover,
     Pseudonyms,
+    describe_filter,
     md_escape,
     neutralise_cell,
     records,
@@ -27,7 +32,7 @@ from bot.archive_export import (
     write_markdown,
 )
 from bot.cli import cli
-from bot.records import Prompt
+from bot.records import ArchiveFilter, Prompt
 
 
 def row(
@@ -67,6 +72,9 @@ PROMPT = Prompt(
 
 def lookup(prompt_id: str) -> Prompt | None:
     return PROMPT if prompt_id == PROMPT.id else None
+
+
+COVER = Cover(prompt_of=lookup, title="Archive")
 
 
 def test_jsonl_records_carry_exactly_the_documented_fields() -> None:
@@ -128,8 +136,8 @@ class _Tags(HTMLParser):
 )
 def test_html_shows_any_text_as_text_and_adds_no_tags(text: str) -> None:
     baseline, out = io.StringIO(), io.StringIO()
-    write_html([row("plain", name="plain")], baseline, lookup, "Archive")
-    write_html([row(text, name=text)], out, lookup, "Archive")
+    write_html([row("plain", name="plain")], baseline, COVER)
+    write_html([row(text, name=text)], out, COVER)
     expected, parsed = _Tags(), _Tags()
     expected.feed(baseline.getvalue())
     parsed.feed(out.getvalue())
@@ -156,7 +164,16 @@ def _inline_types(markdown: str) -> set[str]:
 @given(
     st.lists(
         st.sampled_from(
-            [*"*_`[]()<>#!|~-+.=\\:/ab 1\n", "https://x.org", "<b>", "1. ", "# ", "---", "&amp;"]
+            [
+                *"*_`[]()<>#!|~-+.=\\:/ab 1\n",
+                "https://x.org",
+                "<b>",
+                "1. ",
+                "1) ",
+                "# ",
+                "---",
+                "&amp;",
+            ]
         )
     ).map("".join)
 )
@@ -178,17 +195,17 @@ def test_markdown_has_one_section_per_thread_with_its_prompt_first() -> None:
         row("second reply", thread="1.0", msg="1.2", prompt="language-x", name="Sam"),
         row("elsewhere", thread="2.0", msg="2.0"),
     ]
-    assert write_markdown(rows, out, lookup, "Archive") == 3
+    assert write_markdown(rows, out, COVER) == 3
     text = out.getvalue()
     sections = text.split("\n## ")[1:]
     assert len(sections) == 2
-    assert sections[0].startswith("Words we use (\\#north)")
+    assert sections[0].startswith("Words we use (#north)")
     assert (
         sections[0].index("Which words do you use?")
         < sections[0].index("first reply")
         < sections[0].index("second reply")
     )
-    assert sections[1].startswith("Conversation in \\#north, 3 March 2026")
+    assert sections[1].startswith("Conversation in #north, Tue 3 Mar 2026, 10:00")
 
 
 def test_pseudonyms_are_consistent_and_replace_names_in_text() -> None:
@@ -302,3 +319,144 @@ def test_someone_unknown_when_the_export_began_is_still_pseudonymised() -> None:
         zip(FIELDS, p.row(row("hello", author="slack:U9", name="Newcomer Name")), strict=True)
     )
     assert (late["author_id"], late["author_name"]) == ("participant-2", "Participant 2")
+
+
+# -- exports people read ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Well-being (and self-care) = 100% + more! See #north, 3.5 & co.",
+        "snake_case and e-mail: a.b@nhs.net, https://example.org/a_b?x=1&y=2",
+        'Isn\'t it? "Yes" {maybe}',
+    ],
+)
+def test_markdown_leaves_ordinary_punctuation_alone(text: str) -> None:
+    assert md_escape(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "escaped"),
+    [
+        ("*really*", "\\*really\\*"),
+        ("_really_", "\\_really\\_"),
+        ("- not a list", "\\- not a list"),
+        ("# not a heading", "\\# not a heading"),
+        ("> not a quote", "\\> not a quote"),
+        ("1. not a list", "1\\. not a list"),
+        ("2) not a list", "2\\) not a list"),
+        ("[not](a link)", "\\[not\\](a link)"),
+        ("<b>not bold</b>", "\\<b>not bold\\</b>"),
+        ("&amp; stays", "\\&amp; stays"),
+        ("a | b ~~c~~ `d`", "a \\| b \\~\\~c\\~\\~ \\`d\\`"),
+    ],
+)
+def test_markdown_escapes_what_would_format(text: str, escaped: str) -> None:
+    assert md_escape(text) == escaped
+
+
+TOPICS = {"language": "Use of language"}
+FULL = Prompt(
+    "language-x",
+    "language",
+    "Words we use",
+    "Which words do you use?",
+    ("Why those words?", "Who taught you them?"),
+    "note",
+)
+READING = Cover(
+    community="Slack workspace T1",
+    filters="region North",
+    exported_by="Alex Morgan",
+    exported_at=datetime(2026, 7, 1, 13, 5, tzinfo=UTC),
+    count=2,
+    prompt_of=lambda pid: FULL if pid == FULL.id else None,
+    topic_name=lambda slug: TOPICS.get(slug, slug),
+)
+SUMMER_ROWS = [
+    row("first reply", msg="1.1", prompt="language-x", created="2026-07-01T09:00:00.000000Z"),
+    row("second", msg="1.2", prompt="language-x", name="Sam", created="2026-07-01T13:05:00Z"),
+]
+
+
+def test_markdown_opens_with_what_it_is_and_threads_with_their_prompt() -> None:
+    out = io.StringIO()
+    assert write_markdown(SUMMER_ROWS, out, READING) == 2
+    tokens = MarkdownIt("commonmark").parse(out.getvalue())
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings == ["Community archive", "Words we use (#north)"]
+    opening, thread = out.getvalue().split("\n## ", 1)
+    for line in [
+        "- **Community:** Slack workspace T1",
+        "- **Filters:** region North",
+        "- **Messages:** 2",
+        "- **Exported:** Wed 1 Jul 2026, 14:05 by Alex Morgan",
+        "- **Times:** Europe/London time, 24-hour clock",
+    ]:
+        assert line in opening
+    assert "colleagues' words" in opening and "trusted" in opening
+    assert "*Reflection prompt on Use of language*" in thread
+    assert "> Which words do you use?" in thread
+    assert "> - Why those words?\n> - Who taught you them?" in thread
+    # times people read: London summer time, 24-hour, UK date order
+    assert "**Ade Bello**, Wed 1 Jul 2026, 10:00" in thread
+    assert "**Sam**, Wed 1 Jul 2026, 14:05" in thread
+
+
+def test_html_opens_with_what_it_is_and_threads_with_their_prompt() -> None:
+    out = io.StringIO()
+    assert write_html(SUMMER_ROWS, out, READING) == 2
+    page = _Tags()
+    page.feed(out.getvalue())
+    text = " ".join(" ".join(page.text).split())
+    assert "Community Slack workspace T1" in text
+    assert "Filters region North" in text and "Messages 2" in text
+    assert "Exported Wed 1 Jul 2026, 14:05 by Alex Morgan" in text
+    assert "colleagues' words" in out.getvalue().replace("&#x27;", "'")
+    assert "Reflection prompt on Use of language" in text
+    assert "Follow-up questions: Why those words? Who taught you them?" in text
+    assert "Ade Bello , Wed 1 Jul 2026, 10:00" in text
+    assert ("time", (("datetime", "2026-07-01T09:00:00.000000Z"),)) in page.tags
+
+
+@pytest.mark.parametrize("writer", [write_markdown, write_html])
+def test_an_empty_export_says_so(writer) -> None:  # type: ignore[no-untyped-def]
+    out = io.StringIO()
+    assert writer([], out, replace(READING, count=0)) == 0
+    assert "Nothing in the archive matched" in out.getvalue()
+    full = io.StringIO()
+    writer(SUMMER_ROWS, full, READING)
+    assert "Nothing in the archive matched" not in full.getvalue()
+
+
+def test_filters_are_described_in_words_and_uk_days() -> None:
+    f = ArchiveFilter(
+        "#north",
+        "language",
+        "north",
+        "slack:U1",
+        datetime(2026, 2, 28, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 31, 23, 0, tzinfo=UTC),  # midnight in London (BST)
+    )
+    assert describe_filter(f, lambda slug: TOPICS[slug], ZoneInfo("Europe/London")) == (
+        "channel #north; topic Use of language; region North; messages by slack:U1; "
+        "from Sat 28 Feb 2026; up to Wed 1 Apr 2026"
+    )
+    assert describe_filter(ArchiveFilter(), str, ZoneInfo("Europe/London")) == (
+        "none (the whole archive)"
+    )
+
+
+def test_cli_markdown_export_names_its_filters_count_and_topics(seeded: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["export", "--format", "markdown", "--region", "north", "--db", str(seeded)],
+        env={"COPBOT_TIMEZONE": "Europe/London"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "- **Filters:** region North" in result.output
+    assert "- **Messages:** 2" in result.output
+    assert "on the command line" in result.output or "by the command line" in result.output
+    # 10 March 2026 00:00 UTC is still 10 March in London (GMT)
+    assert "Conversation in #north, Tue 10 Mar 2026, 00:00" in result.output

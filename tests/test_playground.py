@@ -6,8 +6,10 @@ import asyncio
 import html
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,6 +36,7 @@ from bot.model import (
     UserRef,
 )
 from bot.settings import Settings
+from bot.timefmt import for_people
 
 
 class Playground:
@@ -481,3 +484,17 @@ async def _said(pg: Playground, who: str, channel: str, words: str) -> str:
     state = await pg.state(who, channel)
     answers = [t for m, t in zip(state["messages"], texts(state), strict=True) if m["private"]]
     return next((t for t in reversed(answers) if words in t), "")
+
+
+async def test_message_times_are_shown_in_copbots_time_zone(db_path: Path) -> None:
+    # New York is never UTC, so a browser's or server's own zone can't pass for it.
+    settings = Settings(db_path=db_path, timezone=ZoneInfo("America/New_York"))
+    async with TestClient(TestServer(create_app(settings))) as client:
+        pg = Playground(client)
+        await pg.settled()
+        [hello] = (await pg.state())["messages"]
+    at = datetime.fromisoformat(hello["at"])
+    assert hello["when"] == for_people(at, ZoneInfo("America/New_York"))
+    assert re.fullmatch(
+        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", hello["when"]
+    )

@@ -92,13 +92,13 @@ async def test_a_facilitator_schedules_lists_and_cancels(sched: Harness) -> None
     text = await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
     assert text == (
         "Scheduled #1: a prompt from any topic, every Tuesday at 10:00, in #general "
-        "(Europe/London time). The first will be on Tuesday 1 December at 10:00."
+        "(Europe/London time). The first will be on Tue 1 Dec 2026, 10:00."
     )
     text = await sched.reply_text("schedule prompt language every mon and thu at 9:30", PRIYA)
     assert "Scheduled #2: a prompt from Use of language, every Monday and Thursday at 09:30" in text
     listing = await sched.reply_text("schedule list", PRIYA)
     assert (
-        "#1: a prompt from any topic, every Tuesday at 10:00, in #general; next on Tuesday 1 December at 10:00 (set up by test:priya)"
+        "#1: a prompt from any topic, every Tuesday at 10:00, in #general; next on Tue 1 Dec 2026, 10:00 (set up by test:priya)"
         in listing
     )
     assert "#2:" in listing
@@ -198,7 +198,7 @@ async def test_a_post_missed_during_a_long_outage_is_not_posted_stale(
     await again.tick()
     assert again.adapter.of_kind("post") == []
     [told] = again.adapter.of_kind("direct")
-    assert "copbot wasn't running on Tuesday 1 December at 10:00" in told.text
+    assert "copbot wasn't running on Tue 1 Dec 2026, 10:00" in told.text
     jobs = await SqliteJobRepository(again.core.db, again.clock).jobs()
     assert [j.state for j in jobs] == [JobState.MISSED, JobState.PENDING]
     again.close()
@@ -225,7 +225,7 @@ async def test_the_owner_hears_when_a_post_fails_after_the_last_attempt(sched: H
         await sched.tick(timedelta(minutes=10))
     assert sched.adapter.of_kind("post") == []
     [told] = sched.adapter.of_kind("direct")
-    assert "I couldn't post the scheduled prompt in #general due on Tuesday 1 December" in told.text
+    assert "I couldn't post the scheduled prompt in #general due on Tue 1 Dec 2026" in told.text
     assert "the platform is unavailable" in told.text
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -55,6 +56,7 @@ from bot.ports import (
     PlaygroundMessage,
     PlaygroundRepository,
 )
+from bot.timefmt import UK, for_people
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,9 @@ class LocalAdapter:
         personas: Sequence[Persona] = PERSONAS,
         base_url: str = "",
         private_channels: Mapping[str, frozenset[str]] = PRIVATE_CHANNELS,
+        timezone: ZoneInfo = UK,
     ) -> None:
+        self._tz = timezone
         self._store = store
         self._clock = clock
         self._base_url = base_url.rstrip("/")  # where the page is, for links in messages
@@ -519,6 +523,8 @@ class LocalAdapter:
             "edited": m.edited_at is not None,
             "mine": m.author == viewer.user.identity,
             "at": m.created_at.isoformat(),
+            # Shown in copbot's time zone (as in chat), not the browser's.
+            "when": for_people(m.created_at, self._tz),
         }
 
     def _now(self) -> datetime:

@@ -13,5 +13,5 @@ __all__ = ["cli", "main"]
 def main() -> None:
     try:
         cli(prog_name="copbot")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before a command started (commands say so themselves)
         sys.exit(130)

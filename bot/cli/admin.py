@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.cli.base import cli, db_option, identity_arg, load_settings, role_arg, run
+from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, role_arg, run
 from bot.clock import SystemClock
 from bot.roles import RoleChangeRefused, Roles
 from storage.database import Database, StorageError, migrate
@@ -44,8 +44,10 @@ def roles() -> None:
     """Who is a facilitator or an admin (everyone else is staff)."""
 
 
-def _roles_call(db: str | None, call: Callable[[Roles], Coroutine[Any, Any, T]]) -> T:
-    settings = load_settings(db)
+def _roles_call(
+    db: str | None, call: Callable[[Roles], Coroutine[Any, Any, T]], *, create: bool = False
+) -> T:
+    settings = load_settings(db) if create else existing(load_settings(db))
 
     async def go() -> T:
         database = Database.open(settings.db_path)
@@ -65,7 +67,7 @@ def _roles_call(db: str | None, call: Callable[[Roles], Coroutine[Any, Any, T]])
 def roles_grant(role: str, identity: str, db: str | None) -> None:
     """Give IDENTITY (e.g. slack:U123) the ROLE facilitator or admin."""
     r, who = role_arg(role), identity_arg(identity)
-    change = _roles_call(db, lambda roles: roles.grant(who, r, by="cli"))
+    change = _roles_call(db, lambda roles: roles.grant(who, r, by="cli"), create=True)
     click.echo(change.message)
 
 

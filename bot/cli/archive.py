@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from zoneinfo import ZoneInfo
 
 import click
 
-from bot.archive_export import FORMATS
-from bot.cli.base import cli, db_option, identity_arg, load_settings, with_core
+from bot.archive_export import FORMATS, Cover
+from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, with_core
 from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import parse_terms
 from bot.services.archive import ARCHIVED
 from bot.services.erasure import Erased
-from bot.services.exports import run_export
-from prompts import Library
+from bot.services.exports import community_of, cover_for, run_export
+from bot.timefmt import for_people
 from storage.archive import SqliteArchiveReader
 
 if TYPE_CHECKING:
     from bot.core import Core
 
 
-def _date(value: str | None, name: str, end: bool = False) -> datetime | None:
+def _date(value: str | None, name: str, tz: ZoneInfo, end: bool = False) -> datetime | None:
     if not value:
         return None
     try:
@@ -33,12 +35,13 @@ def _date(value: str | None, name: str, end: bool = False) -> datetime | None:
         raise click.BadParameter(
             f"'{value}' isn't a date; write it as YYYY-MM-DD", param_hint=name
         ) from None
+    # A day is a day where copbot's people are (COPBOT_TIMEZONE), as exports show it.
     if day.tzinfo is None:
-        day = day.replace(tzinfo=UTC)
+        day = day.replace(tzinfo=tz)
     # --until 2026-03-31 means up to the end of that day
     if end and len(value) == 10:
-        day = datetime.combine(day.date(), time.max, UTC)
-    return day
+        day = datetime.combine(day.date(), time.max, day.tzinfo)
+    return day.astimezone(UTC)
 
 
 def filter_options(fn: Any) -> Any:
@@ -63,15 +66,21 @@ def filter_options(fn: Any) -> Any:
 
 
 def _filter(
-    channel: str, topic: str, region: str, author: str, since: str | None, until: str | None
+    tz: ZoneInfo,
+    channel: str,
+    topic: str,
+    region: str,
+    author: str,
+    since: str | None,
+    until: str | None,
 ) -> ArchiveFilter:
     return ArchiveFilter(
         channel,
         topic,
         region.lower(),
         identity_arg(author) if author else "",
-        _date(since, "--since"),
-        _date(until, "--until", end=True),
+        _date(since, "--since", tz),
+        _date(until, "--until", tz, end=True),
     )
 
 
@@ -87,7 +96,8 @@ def search(query: tuple[str, ...], limit: int, fmt: str, db: str | None, **filte
     terms = parse_terms(" ".join(query))
     if not terms:
         raise click.BadParameter("give at least one word to look for", param_hint="QUERY")
-    chosen = _filter(**filters)
+    tz = load_settings(db).timezone
+    chosen = _filter(tz, **filters)
 
     async def call(core: Core) -> list[SearchHit]:
         return await core.archive.search(terms, chosen, limit)
@@ -103,7 +113,8 @@ def search(query: tuple[str, ...], limit: int, fmt: str, db: str | None, **filte
         m = hit.message
         snippet = hit.snippet.replace("\x02", "[").replace("\x03", "]").replace("\n", " ")
         who = "Anonymous" if m.anonymous else m.author_name
-        click.echo(f"{m.created_at:%Y-%m-%d} #{m.channel_name or m.channel_id}  {who}: {snippet}")
+        when = for_people(m.created_at, tz, time=False)
+        click.echo(f"{when}  #{m.channel_name or m.channel_id}  {who}: {snippet}")
 
 
 def _hit_json(hit: SearchHit) -> dict[str, Any]:
@@ -141,37 +152,54 @@ def export(
 ) -> None:
     """Export the archive (admins): JSON Lines, JSON, CSV, Markdown or HTML. Deleted and
     erased messages are never in it. Streams, so any size of archive fits in memory."""
-    chosen = _filter(**filters)
-    settings = load_settings(db)
+    settings = existing(load_settings(db))
+    chosen = _filter(settings.timezone, **filters)
 
-    async def call(core: Core) -> Library:
-        return await core.prompts.current()
+    async def call(core: Core) -> Cover:
+        library = await core.prompts.current()
+        places = [(c.ref.platform, c.ref.workspace) for c in await core.channels.list()]
+        return cover_for(
+            library,
+            chosen,
+            community=community_of(places),
+            exported_by=_who_runs_this(),
+            at=core.clock.now(),
+            tz=settings.timezone,
+        )
 
-    library = with_core(db, call)
+    cover = with_core(db, call)
     reader = SqliteArchiveReader(settings.db_path)
-    total = reader.count(chosen)
-    out: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        out: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as e:
+        raise click.ClickException(f"can't write {output}: {e.strerror}") from None
     try:
         if sys.stderr.isatty():
+            total = reader.count(chosen)
             with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
                 written = run_export(
                     reader,
                     fmt,
                     chosen,
                     out,
-                    library.prompt,
+                    cover,
                     pseudonymise=pseudonymise,
                     progress=bar.update,
                 )
         else:
-            written = run_export(
-                reader, fmt, chosen, out, library.prompt, pseudonymise=pseudonymise
-            )
+            written = run_export(reader, fmt, chosen, out, cover, pseudonymise=pseudonymise)
     finally:
         if output:
             out.close()
     if output:
         click.echo(f"Exported {written} message(s) to {output}.", err=True)
+
+
+def _who_runs_this() -> str:
+    try:
+        return f"{getpass.getuser()}, on the command line"
+    except (OSError, KeyError):  # no login name (some containers)
+        return "the command line"
 
 
 @cli.command()
@@ -185,7 +213,15 @@ def erase(user: str, db: str | None) -> None:
     async def call(core: Core) -> Erased:
         return await core.erasure.erase(identity)
 
-    erased = with_core(db, call)
+    # May come first on a new database: an opt-out before history is imported holds too.
+    erased = with_core(db, call, create=True)
+    if not erased.total:
+        click.echo(
+            f"Found nothing of {identity} to erase (check the identity, e.g. slack:U123). "
+            "Nothing they write will be kept from now "
+            "on (they can choose otherwise with /cop optin)."
+        )
+        return
     click.echo(
         f"Erased {erased.of(ARCHIVED)} message(s) by {identity} from the archive"
         + erased.others(but=ARCHIVED)
@@ -224,7 +260,7 @@ def import_slack_export(path: Path, db: str | None) -> None:
         except HistoryUnreadable as e:
             raise click.ClickException(str(e)) from None
 
-    result = with_core(db, call)
+    result = with_core(db, call, create=True)
     click.echo(
         f"Read {result.read} message(s): {result.added} added to the archive, "
         f"{result.read - result.added - result.skipped} already there"

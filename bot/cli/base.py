@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,23 +25,67 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+DB_HELP = f"SQLite database file (default: ./{DEFAULT_DB}, or COPBOT_DB)."
+
+
+def _db_from_group(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # `copbot --db x.db search …` and `copbot search … --db x.db` both work; the one
+    # nearer the command wins. COPBOT_DB is read with the other settings, below both.
+    return value if value is not None else ctx.find_root().params.get("db")
+
+
+class Interrupted(click.ClickException):
+    """Ctrl+C: one line on standard error, not click's "Aborted!" or a traceback."""
+
+    exit_code = 130  # the shell's convention for a program stopped by SIGINT
+
+    def __init__(self) -> None:
+        super().__init__(
+            "stopped (Ctrl+C) before finishing; anything it was writing may be incomplete"
+        )
+
+    def show(self, file: Any = None) -> None:
+        # On a terminal, start a new line after the "^C" the terminal echoed.
+        lead = "\n" if sys.stderr.isatty() else ""
+        click.echo(f"{lead}copbot {self.message}.", err=True)
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # An interrupt can land inside a constructor (an event loop half built); its
+            # clean-up complaints at exit are noise now that copbot is only stopping.
+            sys.unraisablehook = lambda _: None
+            raise Interrupted() from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="copbot")
-def cli() -> None:
+@click.option("--db", "db", default=None, metavar="PATH", help=DB_HELP)
+def cli(db: str | None) -> None:
     """copbot: reflection prompts, anonymous feedback, a discussion archive and regional
     events for communities of practice, in Slack, Microsoft Teams and a local playground."""
 
 
 def db_option(fn: F) -> F:
     option = click.option(
-        "--db",
-        "db",
-        envvar="COPBOT_DB",
-        default=None,
-        metavar="PATH",
-        help=f"SQLite database file (default: ./{DEFAULT_DB}, or COPBOT_DB).",
+        "--db", "db", default=None, metavar="PATH", help=DB_HELP, callback=_db_from_group
     )
     return option(fn)
+
+
+def existing(settings: Settings) -> Settings:
+    """For commands that read the archive: a database that isn't there is a mistake (a
+    wrong --db, or the wrong folder), and opening it would create an empty one."""
+    path = settings.db_path
+    if not path.exists() and path.parent.is_dir():
+        raise click.ClickException(
+            f"there's no database at {path}; check --db (or COPBOT_DB), or create one with "
+            "`copbot db migrate` or by starting `copbot serve`"
+        )
+    return settings
 
 
 def load_settings(db: str | None) -> Settings:
@@ -53,17 +98,23 @@ def load_settings(db: str | None) -> Settings:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(coro)
+    except KeyboardInterrupt:
+        coro.close()  # Ctrl+C before it started: no "never awaited" warning at exit
+        raise
     except (StorageError, ConfigError, CommandError) as e:
         raise click.ClickException(str(e)) from None
     except LibraryError as e:
         raise click.ClickException(f"the prompt library has problems:\n{e}") from None
 
 
-def with_core(db: str | None, call: Callable[[Core], Coroutine[Any, Any, T]]) -> T:
-    """Run ``call`` against the core, with no platform connected (the CLI posts nothing)."""
+def with_core(
+    db: str | None, call: Callable[[Core], Coroutine[Any, Any, T]], *, create: bool = False
+) -> T:
+    """Run ``call`` against the core, with no platform connected (the CLI posts nothing).
+    Without ``create``, the database must exist already."""
     from bot.app import build_core, load_prompt_library
 
-    settings = load_settings(db)
+    settings = load_settings(db) if create else existing(load_settings(db))
 
     async def go() -> T:
         library = load_prompt_library(settings)

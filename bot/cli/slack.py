@@ -164,4 +164,11 @@ def slack_manifest(url: str | None, socket_mode: bool) -> None:
         raise click.ClickException(
             f"--url must be a web address starting with https:// (or http://), not '{url}'"
         )
+    if url.startswith("http://") and not socket_mode:
+        # Slack refuses to save a manifest whose request URLs aren't https.
+        click.echo(
+            f"Warning: Slack only sends requests to https:// addresses, so it will refuse "
+            f"{url}. Put copbot behind https (a reverse proxy or tunnel), or use --socket-mode.",
+            err=True,
+        )
     click.echo(to_yaml(manifest(url, socket_mode)))

@@ -18,6 +18,10 @@ from bot.registry import Registry
 class Erased:
     counts: tuple[tuple[str, int], ...]  # (what, how many records), as features declared them
 
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.counts)
+
     def of(self, what: str) -> int:
         return sum(n for w, n in self.counts if w == what)
 

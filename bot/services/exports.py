@@ -18,22 +18,26 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bot import archive_export
-from bot.archive_export import FORMATS, THREADED, PromptLookup, Pseudonyms, Row
+from bot.archive_export import FORMATS, THREADED, Cover, Pseudonyms, Row, describe_filter
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
-from bot.model import OutgoingMessage, Role
+from bot.model import OutgoingMessage, Role, split_identity
 from bot.ports import ArchiveReader, Clock, ExportLinkRepository
 from bot.records import ArchiveFilter, ExportLink
 from bot.registry import PersonalData, Registry
 from bot.router import RoleLookup
 from bot.services.prompts import PromptCatalogue
+from bot.timefmt import UK, for_people
+from prompts import Library
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,7 @@ def run_export(
     fmt: str,
     f: ArchiveFilter,
     out: TextIO,
-    prompt_of: PromptLookup,
+    cover: Cover,
     *,
     pseudonymise: bool = False,
     progress: Callable[[int], None] | None = None,
@@ -75,10 +79,50 @@ def run_export(
     """Write the selected part of the archive to ``out``; blocking, for a worker thread
     or the command line. Returns the number of messages written."""
     pseudonyms = Pseudonyms(reader.authors(f)) if pseudonymise else None
+    if fmt in THREADED and cover.count is None:
+        cover = replace(cover, count=reader.count(f))  # people read it before the messages
     rows = archive_export.records(reader.rows(f, by_thread=fmt in THREADED), pseudonyms)
     if progress is not None:
         rows = _counted(rows, progress)
-    return archive_export.write(fmt, rows, out, prompt_of)
+    return archive_export.write(fmt, rows, out, cover)
+
+
+def cover_for(
+    library: Library,
+    f: ArchiveFilter,
+    *,
+    community: str,
+    exported_by: str,
+    at: datetime,
+    tz: ZoneInfo,
+) -> Cover:
+    """What a Markdown or HTML export says about itself, with the library's names."""
+
+    def topic_name(slug: str) -> str:
+        topic = library.topic(slug)
+        return topic.title if topic else slug
+
+    return Cover(
+        community=community,
+        filters=describe_filter(f, topic_name, tz),
+        exported_by=exported_by,
+        exported_at=at,
+        timezone=tz,
+        prompt_of=library.prompt,
+        topic_name=topic_name,
+    )
+
+
+PLATFORM_NAMES = {"slack": "Slack", "teams": "Microsoft Teams", "local": "the playground"}
+
+
+def community_of(places: Iterable[tuple[str, str]]) -> str:
+    """The community in words, from the (platform, workspace) pairs copbot is in."""
+    named = []
+    for platform, workspace in sorted(set(places)):
+        name = PLATFORM_NAMES.get(platform, platform)
+        named.append(f"{name} workspace {workspace}" if workspace else name)
+    return ", ".join(named) or "copbot"
 
 
 def _counted(rows: Iterable[Row], progress: Callable[[int], None]) -> Iterator[Row]:
@@ -86,6 +130,12 @@ def _counted(rows: Iterable[Row], progress: Callable[[int], None]) -> Iterator[R
         if n % 1000 == 0:
             progress(1000)
         yield row
+
+
+@dataclass(frozen=True)
+class _Asker:
+    community: str
+    name: str
 
 
 class ExportsFeature:
@@ -98,7 +148,10 @@ class ExportsFeature:
         clock: Clock,
         public_url: str,
         roles: RoleLookup,
+        timezone: ZoneInfo = UK,
     ) -> None:
+        self._tz = timezone
+        self._asked: dict[str, _Asker] = {}
         self._roles = roles
         self._signing_key: bytes | None = None
         self._reader = reader
@@ -190,8 +243,12 @@ class ExportsFeature:
             now + LINK_LIFETIME,
         )
         await self._links.create(link)
+        where = ix.origin.channel
+        self._asked[link.id] = _Asker(
+            community_of([(where.platform, where.workspace)]), ix.user.display
+        )
         url = f"{self._public_url}/export/{await self._token(link)}"
-        until = link.expires_at.strftime("%H:%M UTC")
+        until = for_people(link.expires_at, self._tz)
         await self._chat.send_direct(
             ix.user,
             OutgoingMessage.of(
@@ -228,9 +285,21 @@ class ExportsFeature:
         )
         await response.prepare(request)
         library = await self._catalogue.current()
+        # Who asked, by name, is known in this process; after a restart, by identity.
+        asker = self._asked.pop(link.id, None) or _Asker(
+            community_of([(split_identity(link.created_by)[0], "")]), link.created_by
+        )
+        cover = cover_for(
+            library,
+            link.filter,
+            community=asker.community,
+            exported_by=asker.name,
+            at=now,
+            tz=self._tz,
+        )
         await _stream(
             response,
-            lambda out: run_export(self._reader, link.format, link.filter, out, library.prompt),
+            lambda out: run_export(self._reader, link.format, link.filter, out, cover),
         )
         await response.write_eof()
         return response

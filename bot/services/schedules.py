@@ -17,6 +17,7 @@ from bot.registry import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
 from bot.scheduler import JobError, JobKind, Outcome, Scheduler
 from bot.services.prompts import PromptCatalogue, PromptPublisher
+from bot.timefmt import for_people
 
 POST_PROMPT = "prompt.post"
 
@@ -212,8 +213,7 @@ class SchedulesFeature:
     def _local(self, moment: datetime | None) -> str:
         if moment is None:
             return "no date (the schedule has ended)"
-        local = moment.astimezone(self._tz)
-        return f"{local:%A} {local.day} {local:%B} at {local:%H:%M}"
+        return for_people(moment, self._tz)
 
 
 def _channel_token(text: str) -> str:

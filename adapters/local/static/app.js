@@ -98,7 +98,7 @@ function render() {
 
 function messageItem(m, replies, inThread = false) {
   const head = el("div", { class: "msg-head" }, el("strong", {}, m.author_name),
-    new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    el("time", { datetime: m.at }, m.when));
   if (m.bot) head.append(el("span", { class: "tag" }, "bot"));
   if (m.private) head.append(el("span", { class: "tag" }, "only visible to you"));
   if (m.edited) head.append(el("span", { class: "tag" }, "edited"));
