@@ -267,7 +267,7 @@ async def test_a_chat_export_tells_uk_time_and_opens_with_what_it_is(db_path: Pa
         assert "until Wed 1 Jul 2026, 15:05." in dm.text  # not "14:05 UTC"
         path = dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
         app = web.Application()
-        app.router.add_routes(h.core.exports.routes())
+        app.router.add_routes(h.core.registry.routes)
         async with TestClient(TestServer(app)) as client:
             text = await (await client.post(path)).text()
         opening = text.split("\n## ", 1)[0]

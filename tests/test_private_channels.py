@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.archive_export import write_csv, write_jsonl, write_markdown
+from bot.archive_export import Cover, write_csv, write_jsonl, write_markdown
 from bot.chat import Chat
 from bot.model import ChannelRef, MessagePosted, MessageRef, UserRef
 from bot.ports import Capability
@@ -168,9 +168,9 @@ async def test_admins_exports_keep_private_channels_and_say_so(bot: Harness) -> 
     }
 
     markdown = io.StringIO()
-    write_markdown(rows, markdown, lambda _: None, "Archive")
-    assert "Conversation in \\#leads \\(private channel\\)" in markdown.getvalue()
-    assert "Conversation in \\#general," in markdown.getvalue()
+    write_markdown(rows, markdown, Cover())
+    assert "Conversation in #leads (private channel)" in markdown.getvalue()
+    assert "Conversation in #general," in markdown.getvalue()
 
 
 async def test_messages_kept_before_copbot_knew_count_as_private(bot: Harness) -> None:
