@@ -33,7 +33,8 @@ class ServerErrors(logging.Filter):
         error = record.exc_info[1]
         message = record.getMessage()
         if isinstance(error, (HttpProcessingError, ConnectionError, EofStream)):
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            if record.levelno > logging.WARNING:  # aiohttp logs some at DEBUG already
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.msg, record.args = "%s: %s", (message, type(error).__name__)
         else:
             record.msg, record.args = "%s: %s", (message, stack_only(error))
