@@ -76,21 +76,28 @@ def read(body: bytes, content_type: str, charset: str | None) -> Delivery | Refu
 
 
 def _unreadable(payload: dict[str, Any]) -> str | None:
-    """The first field bolt's dispatch indexes without checking its type, if it has the wrong
-    one: bolt would raise (and answer 500) on it before any listener could set it aside."""
-    if not isinstance(payload.get("type", ""), str):
-        return "type"
+    """The first field bolt's dispatch indexes without checking its type, if it is missing or
+    has the wrong type: bolt would raise (and answer 500) before a listener could set it aside.
+    """
+    for key in ("type", "callback_id", "command"):
+        if not isinstance(payload.get(key, ""), str):
+            return key
     for key in ("event", "view", "workflow_step"):
         value = payload.get(key, {})
         if not isinstance(value, dict):
             return key
-        if not isinstance(value.get("type", ""), str) or not isinstance(
-            value.get("callback_id", ""), str
-        ):
+        if not all(isinstance(value.get(k, ""), str) for k in ("type", "callback_id")):
             return f"{key}.type"
-    actions = payload.get("actions", [{}])
+        if "callback_id" in value and "type" not in value:
+            return f"{key}.type"
+        if not all(isinstance(value.get(k, {}), dict) for k in ("workflow_step", "function")):
+            return f"{key}.workflow_step"
+    actions = payload.get("actions", [{"action_id": ""}])
     if not (isinstance(actions, list) and actions and isinstance(actions[0], dict)):
         return "actions"
+    first = actions[0]
+    if not (isinstance(first.get("action_id"), str) and isinstance(first.get("block_id", ""), str)):
+        return "actions.action_id"
     return None
 
 
