@@ -21,6 +21,7 @@ from bot.chat import Chat
 from bot.clock import SystemClock
 from bot.core import Core
 from bot.inbox import Inbox
+from bot.logs import guard_server_log
 from bot.ports import ChatAdapter, Clock, HistorySource
 from bot.registry import Feature, Registry
 from bot.roles import Roles
@@ -191,6 +192,7 @@ def create_app(
             opened.append(playground)
         adapters = build_adapters(settings, playground, clock)
     core = build_core(settings, db, clock, adapters, library)
+    guard_server_log()  # hostile requests must not write tracebacks quoting their headers
     app = web.Application()
     app[CORE] = core
     app[DATABASES] = tuple(opened)

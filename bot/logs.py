@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+import logging
 import traceback
+
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import EofStream
 
 
 def stack_only(error: BaseException) -> str:
     """Where an error happened (its type and stack), without its message."""
     stack = "".join(traceback.format_tb(error.__traceback__)).rstrip()
     return f"{type(error).__name__} at\n{stack}"
+
+
+SERVER_LOG = "aiohttp.server"
+
+
+class ServerErrors(logging.Filter):
+    """aiohttp's "Error handling request" records, without the exception's message (the
+    parser quotes the offending header) and, for a client's fault, in one line.
+
+    A malformed request or a client gone mid-request is the internet being the internet: one
+    WARNING line naming the kind of error. Anything else is copbot's own bug: its stack, still
+    without the message.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.exc_info[1] is None:
+            return True
+        error = record.exc_info[1]
+        message = record.getMessage()
+        if isinstance(error, (HttpProcessingError, ConnectionError, EofStream)):
+            if record.levelno > logging.WARNING:  # aiohttp logs some at DEBUG already
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "%s: %s", (message, type(error).__name__)
+        else:
+            record.msg, record.args = "%s: %s", (message, stack_only(error))
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def guard_server_log() -> None:
+    """Install ``ServerErrors`` on aiohttp's server log, once per process."""
+    logger = logging.getLogger(SERVER_LOG)
+    if not any(isinstance(f, ServerErrors) for f in logger.filters):
+        logger.addFilter(ServerErrors())

@@ -11,7 +11,6 @@ the commit: an event Slack thinks delivered is on disk, and an event it retries 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,26 +20,31 @@ from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import blocks, membership, metadata
+from adapters.slack import blocks, inbound, membership, metadata
 from adapters.slack.directory import Directory
 from adapters.slack.errors import NOT_HERE, code_of, delivery_error, place
 from adapters.slack.pacing import Pacer
+from adapters.slack.schema import Malformed, ident, text
 from adapters.slack.translate import (
+    NAME_LIMIT,
     PRIVATE_CHANNEL_NAMES,
     Lookups,
     Me,
     Names,
+    event_teams,
     from_block_actions,
     from_command,
     from_event,
     from_view_submission,
+    interaction_teams,
     lookups_for_event,
     lookups_for_interaction,
 )
@@ -63,6 +67,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 PATH = "/slack/events"
+# copbot serves one community: one workspace's payloads, whoever else shares the app.
+FOREIGN = "refused a Slack %s from another workspace than copbot's (nothing kept)"
+ELSEWHERE = "This copbot serves another Slack workspace, so it can't help you here."
 
 
 class Credentials(Protocol):
@@ -186,62 +193,90 @@ class SlackAdapter:
     # -- inbound --------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
-        body = await request.text()
-        if not self._signed(body, request):
+        raw = await request.read()
+        if self._verifier is None or not inbound.signed(self._verifier, raw, request.headers):
             # bolt would check too; checking first keeps a stranger's body out of every log.
             log.warning(
                 "refused a request to %s: its Slack signature did not check out "
                 "(%d bytes, not logged)",
                 request.path,
-                len(body),
+                len(raw),
             )
             return web.json_response({"error": "invalid request"}, status=401)
         if self._sink is None:
             raise web.HTTPServiceUnavailable(text="copbot is starting or stopping")
-        if (envelope := _event_callback(body, request.content_type)) is not None:
+        delivery = inbound.read(raw, request.content_type, request.charset)
+        if isinstance(delivery, inbound.Refusal):
+            log.warning("refused a signed Slack request: %s", delivery.reason)
+            return web.json_response({"error": "invalid request"}, status=delivery.status)
+        if delivery.is_json and delivery.payload.get("type") == "event_callback":
             # The busiest path (every message in every channel copbot is in) skips bolt's
             # dispatch, which costs more than the rest of the request: the signature is
             # checked above by the SDK's verifier, and the steps are the listener's own.
-            await self._event(envelope)
+            await self._event(delivery.payload)
             return web.Response(status=200)
-        return await to_aiohttp_response(
-            await self._bolt.async_dispatch(await to_bolt_request(request))
-        )
-
-    def _signed(self, body: str, request: web.Request) -> bool:
-        if self._verifier is None:
-            return False
-        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        signature = request.headers.get("X-Slack-Signature", "")
         try:
-            return self._verifier.is_valid(body, timestamp, signature)
-        except ValueError:  # a timestamp that isn't a number
-            return False
+            bolt_request = AsyncBoltRequest(
+                body=delivery.text,
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+            # bolt reads the team, user and channel from fields of any type, and trips on some.
+            log.warning("refused a signed Slack request bolt could not read (%s)", type(e).__name__)
+            return web.json_response({"error": "invalid request"}, status=400)
+        return await to_aiohttp_response(await self._bolt.async_dispatch(bolt_request))
 
     async def _on_event(self, body: dict[str, Any], ack: AsyncAck) -> None:
         await self._event(body)
         await ack()
 
     async def _event(self, body: dict[str, Any]) -> None:
-        names = await self._names(lookups_for_event(body))
-        await self._accept(from_event(body, self._me, names, self._clock.now()))
+        event: InboundEvent | None = None  # stays None for a payload set aside
+        with self._set_aside("event"):
+            if self._me.foreign(*event_teams(body)):
+                log.warning(FOREIGN, "event")
+                return
+            names = await self._names(lookups_for_event(body))
+            event = from_event(body, self._me, names, self._clock.now())
+        await self._accept(event)
 
     async def _on_command(self, body: dict[str, Any], ack: AsyncAck) -> None:
-        name = str(body.get("channel_name") or "")
-        if name not in PRIVATE_CHANNEL_NAMES:
-            self._directory.remember_channel(str(body.get("channel_id") or ""), name)
-        names = await self._names(Lookups(frozenset({str(body.get("user_id") or "")})))
-        await self._accept(from_command(body, names, self._clock.now()))
+        event: InboundEvent | None = None  # stays None for a payload set aside
+        with self._set_aside("slash command"):
+            if self._me.foreign(ident(body, "team_id")):
+                log.warning(FOREIGN, "slash command")
+                await ack(ELSEWHERE)
+                return
+            name = text(body, "channel_name", NAME_LIMIT)
+            if name not in PRIVATE_CHANNEL_NAMES:
+                self._directory.remember_channel(ident(body, "channel_id"), name)
+            names = await self._names(Lookups(frozenset({ident(body, "user_id")}) - {""}))
+            event = from_command(body, names, self._clock.now())
+        await self._accept(event)
         await ack()
 
     async def _on_action(self, body: dict[str, Any], ack: AsyncAck) -> None:
-        names = await self._names(lookups_for_interaction(body))
-        await self._accept(from_block_actions(body, names, self._clock.now()))
+        event: InboundEvent | None = None  # stays None for a payload set aside
+        with self._set_aside("button press"):
+            if self._me.foreign(*interaction_teams(body)):
+                log.warning(FOREIGN, "button press")
+                await ack()
+                return
+            names = await self._names(lookups_for_interaction(body))
+            event = from_block_actions(body, names, self._clock.now())
+        await self._accept(event)
         await ack()
 
     async def _on_view(self, body: dict[str, Any], ack: AsyncAck) -> None:
-        # No name lookups for a form: it may be anonymous, and its origin travelled with it.
-        event = from_view_submission(body, Names(), self._clock.now())
+        event: InboundEvent | None = None  # stays None for a payload set aside
+        with self._set_aside("form"):
+            if self._me.foreign(*interaction_teams(body)):
+                log.warning(FOREIGN, "form")
+                await ack()
+                return
+            # No name lookups for a form: it may be anonymous, and its origin travelled with it.
+            event = from_view_submission(body, Names(), self._clock.now())
         try:
             await self._accept(event)
         except FormInvalid as invalid:
@@ -259,6 +294,15 @@ class SlackAdapter:
             self._directory.users(lookups.users), self._directory.channels(lookups.channels)
         )
         return Names(users, channels)
+
+    @contextmanager
+    def _set_aside(self, what: str) -> Iterator[None]:
+        """A payload copbot can't read is acknowledged (Slack would only send it again) and
+        dropped, with one line saying why; the rest of the inbox goes on."""
+        try:
+            yield
+        except Malformed as e:
+            log.warning("set aside a Slack %s copbot could not read: %s", what, e)
 
     async def _accept(self, event: InboundEvent | None) -> None:
         if event is None:
@@ -399,20 +443,7 @@ class SlackAdapter:
         return replace(channel, name=self._directory.channel_name(channel.id))
 
 
-def _event_callback(body: str, content_type: str) -> dict[str, Any] | None:
-    """An Events API delivery (``type: event_callback``), or None for anything else: slash
-    commands, interactivity and Slack's URL check go through bolt."""
-    if content_type != "application/json":
-        return None
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(envelope, dict) and envelope.get("type") == "event_callback":
-        return envelope
-    return None
-
-
 def _private_metadata(body: dict[str, Any]) -> str:
     view = body.get("view")
-    return str(view.get("private_metadata") or "") if isinstance(view, dict) else ""
+    metadata_text = view.get("private_metadata") if isinstance(view, dict) else None
+    return metadata_text if isinstance(metadata_text, str) else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from adapters.slack.schema import Malformed, ident, text, ts
 from bot.model import ChannelKind, ChannelRef, Origin, ThreadRef
 
 PLATFORM = "slack"
@@ -44,30 +45,19 @@ def encode(context: str, origin: Origin, anonymous: bool = False, thanks: str = 
     return text
 
 
-def decode(text: str, team: str) -> FormOrigin:
+def decode(metadata: str, team: str) -> FormOrigin:
     """The form's origin; a modal copbot did not open (or garbled metadata) reads as a DM."""
     try:
-        doc = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        doc = {}
-    if not isinstance(doc, dict):
-        doc = {}
-    kind = (
-        ChannelKind.DIRECT if doc.get("direct") or not doc.get("channel") else ChannelKind.CHANNEL
-    )
-    channel = ChannelRef(
-        PLATFORM,
-        str(doc.get("channel") or ""),
-        str(doc.get("team") or team),
-        str(doc.get("name") or ""),
-        kind,
-    )
-    root = doc.get("thread")
-    thread = ThreadRef(channel, str(root)) if root else None
-    return FormOrigin(
-        str(doc.get("context") or ""),
-        channel,
-        thread,
-        doc.get("anonymous") is True,
-        str(doc.get("thanks") or ""),
-    )
+        doc = json.loads(metadata) if metadata else {}
+        if not isinstance(doc, dict):
+            raise Malformed("private_metadata is not an object")
+        channel_id, name = ident(doc, "channel"), text(doc, "name", LIMIT)
+        workspace, root = ident(doc, "team") or team, ts(doc, "thread")
+        context, direct = text(doc, "context", LIMIT), doc.get("direct") is True
+        anonymous, thanks = doc.get("anonymous") is True, text(doc, "thanks", LIMIT)
+    except (ValueError, RecursionError):  # Malformed, not JSON, or nested past Python's stack
+        return FormOrigin("", ChannelRef(PLATFORM, "", team, "", ChannelKind.DIRECT))
+    kind = ChannelKind.DIRECT if direct or not channel_id else ChannelKind.CHANNEL
+    channel = ChannelRef(PLATFORM, channel_id, workspace, name, kind)
+    thread = ThreadRef(channel, root) if root else None
+    return FormOrigin(context, channel, thread, anonymous, thanks)

@@ -7,6 +7,10 @@ command's form fields, the interactivity payload), the names the adapter looked 
 Event ids (the inbox deduplicates on them, so Slack's retries never count twice): the Events
 API's own ``event_id``; ``cmd:<trigger_id>`` for slash commands; ``action:<trigger_id>`` for
 buttons; ``view:<view id>`` for forms. None of them holds a user id.
+
+Every field is read through ``schema.py``: a payload that doesn't fit what a translator reads
+raises ``Malformed`` (the adapter sets it aside with the reason), and a payload from another
+Slack workspace is ``foreign`` (copbot serves one community).
 """
 
 from __future__ import annotations
@@ -14,9 +18,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from adapters.slack import metadata
+from adapters.slack.schema import (
+    Malformed,
+    Payload,
+    clean,
+    flag,
+    ident,
+    obj,
+    objects,
+    required,
+    text,
+    token,
+    ts,
+    word,
+)
 from adapters.slack.text import (
     PLATFORM,
     after_mention,
@@ -45,12 +62,12 @@ from bot.model import (
     UserRef,
 )
 
-Payload = Mapping[str, Any]
-
 # Message subtypes that are someone saying something; the rest (joins, topic changes, pins…)
 # are Slack's own notices and copbot ignores them.
 SPOKEN = frozenset({None, "thread_broadcast", "bot_message", "file_share", "me_message"})
 PRIVATE_CHANNEL_NAMES = frozenset({"directmessage", "privategroup"})
+NAME_LIMIT = 500  # names, handles, form and action ids: short by nature
+LAST_SECOND = 253_402_300_800  # the first second after 9999-12-31, Python's last date
 
 
 @dataclass(frozen=True)
@@ -63,10 +80,12 @@ class Me:
     name: str = "copbot"
 
     def wrote(self, message: Payload) -> bool:
-        return bool(
-            (message.get("bot_id") and message.get("bot_id") == self.bot_id)
-            or (message.get("user") and message.get("user") == self.user_id)
-        )
+        bot, user = ident(message, "bot_id"), ident(message, "user")
+        return bool((bot and bot == self.bot_id) or (user and user == self.user_id))
+
+    def foreign(self, *teams: str) -> bool:
+        """Whether a payload naming ``teams`` (empty: not named) comes from another workspace."""
+        return bool(self.team_id) and any(t and t != self.team_id for t in teams)
 
 
 @dataclass(frozen=True)
@@ -86,26 +105,37 @@ class Lookups:
 
 
 # ---------------------------------------------------------------------------
+# Which workspace
+
+
+def event_teams(body: Payload) -> tuple[str, ...]:
+    """The workspaces an Events API delivery names: its own and those it was authorized for."""
+    authorized = tuple(ident(a, "team_id") for a in objects(body, "authorizations"))
+    return (ident(body, "team_id"), *authorized) if authorized else (ident(body, "team_id"),)
+
+
+def interaction_teams(body: Payload) -> tuple[str, ...]:
+    return (_team(body),)
+
+
+# ---------------------------------------------------------------------------
 # What to look up first
 
 
 def lookups_for_event(body: Payload) -> Lookups:
-    event = body.get("event") or {}
-    message = event.get("message") or event
-    users = {u for u in (message.get("user"), event.get("inviter")) if isinstance(u, str)}
-    if edited := (message.get("edited") or {}).get("user"):
-        users.add(edited)
-    text = str(message.get("text") or "")
-    users |= mentioned_users(text)
-    channels = unnamed_channels(text)
-    if isinstance(event.get("channel"), str):
-        channels.add(event["channel"])
-    return Lookups(frozenset(users), frozenset(channels))
+    event = obj(body, "event")
+    message = obj(event, "message") or event
+    users = {ident(message, "user"), ident(event, "inviter"), ident(obj(message, "edited"), "user")}
+    words = text(message, "text")
+    users |= mentioned_users(words)
+    channels = unnamed_channels(words)
+    channels.add(ident(event, "channel"))
+    return Lookups(frozenset(users - {""}), frozenset(channels - {""}))
 
 
 def lookups_for_interaction(body: Payload) -> Lookups:
-    user = _id(body.get("user")) or str(body.get("user_id") or "")
-    channel = _id(body.get("channel")) or str((body.get("container") or {}).get("channel_id") or "")
+    user = _id(body, "user") or ident(body, "user_id")
+    channel = _id(body, "channel") or ident(obj(body, "container"), "channel_id")
     return Lookups(frozenset({user} - {""}), frozenset({channel} - {""}))
 
 
@@ -114,66 +144,69 @@ def lookups_for_interaction(body: Payload) -> Lookups:
 
 
 def from_event(body: Payload, me: Me, names: Names, now: datetime) -> InboundEvent | None:
-    event = body.get("event") or {}
-    event_id = str(body.get("event_id") or "")
+    event = obj(body, "event")
+    event_id = token(body, "event_id")
     if not event_id:
         return None  # without Slack's id a retry could not be recognised
-    team = str(body.get("team_id") or event.get("team") or me.team_id)
-    match event.get("type"):
+    team = ident(body, "team_id") or ident(event, "team") or me.team_id
+    match word(event, "type"):
         case "message":
             return _message(event_id, event, team, me, names, now)
         case "app_mention":
             return _mention(event_id, event, team, me, names, now)
         case "member_joined_channel":
             return _joined(event_id, event, team, me, names, now)
-        case "member_left_channel" if event.get("user") == me.user_id:
+        case "member_left_channel" if ident(event, "user") == me.user_id:
             return BotRemovedFromChannel(event_id, _channel(event, team, names), _at(event, now))
         case "channel_left" | "group_left":  # sent to copbot when it is removed
             return BotRemovedFromChannel(event_id, _channel(event, team, names), _at(event, now))
-        case "app_home_opened" if event.get("tab") == "home":
-            return HomeOpened(event_id, _user(event.get("user"), names), _at(event, now))
+        case "app_home_opened" if word(event, "tab") == "home":
+            user = _user(required(ident(event, "user"), "user"), names)
+            return HomeOpened(event_id, user, _at(event, now))
     return None
 
 
 def _message(
     event_id: str, event: Payload, team: str, me: Me, names: Names, now: datetime
 ) -> InboundEvent | None:
-    subtype = event.get("subtype")
+    subtype = word(event, "subtype")
     if subtype == "message_changed":
         return _edited(event_id, event, team, me, names, now)
     if subtype == "message_deleted":
         return _deleted(event_id, event, team, me, names, now)
     if subtype not in SPOKEN or me.wrote(event):
         return None
-    ref = _ref(_channel(event, team, names), event.get("ts"), event.get("thread_ts"))
+    at = required(ts(event, "ts"), "ts")
+    ref = _ref(_channel(event, team, names), at, ts(event, "thread_ts"))
     author, from_bot = _author(event, names)
-    text = plain_text(str(event.get("text") or ""), names.users, names.channels)
-    return MessagePosted(event_id, ref, author, text, _at(event, now), from_bot)
+    words = plain_text(text(event, "text"), names.users, names.channels)
+    return MessagePosted(event_id, ref, author, words, _at(event, now), from_bot)
 
 
 def _edited(
     event_id: str, event: Payload, team: str, me: Me, names: Names, now: datetime
 ) -> InboundEvent | None:
-    message = event.get("message") or {}
-    previous = event.get("previous_message") or {}
+    message = obj(event, "message")
+    previous = obj(event, "previous_message")
     if me.wrote(message):
         return None
-    root = message.get("thread_ts") or previous.get("thread_ts")
-    ref = _ref(_channel(event, team, names), message.get("ts") or previous.get("ts"), root)
-    if message.get("subtype") == "tombstone":
+    root = ts(message, "thread_ts") or ts(previous, "thread_ts")
+    at = required(ts(message, "ts") or ts(previous, "ts"), "message.ts")
+    ref = _ref(_channel(event, team, names), at, root)
+    if word(message, "subtype") == "tombstone":
         # A thread's first message, deleted while it has replies, stays as a tombstone.
         return MessageDeleted(event_id, ref, _at(event, now))
-    text = str(message.get("text") or "")
-    if "text" in previous and text == previous.get("text"):
+    words = text(message, "text")
+    if "text" in previous and words == text(previous, "text"):
         return None  # a link preview or attachment changed, not the words
-    edited = message.get("edited") or {}
-    editor = edited.get("user") or message.get("user")
-    at = _at(edited, now) if edited.get("ts") else _at(event, now)
+    edited = obj(message, "edited")
+    editor = ident(edited, "user") or ident(message, "user")
+    when = _at(edited, now) if ts(edited, "ts") else _at(event, now)
     return MessageEdited(
         event_id,
         ref,
-        plain_text(text, names.users, names.channels),
-        at,
+        plain_text(words, names.users, names.channels),
+        when,
         _user(editor, names) if editor else None,
     )
 
@@ -181,11 +214,11 @@ def _edited(
 def _deleted(
     event_id: str, event: Payload, team: str, me: Me, names: Names, now: datetime
 ) -> InboundEvent | None:
-    previous = event.get("previous_message") or {}
+    previous = obj(event, "previous_message")
     if me.wrote(previous):
         return None
-    ts = event.get("deleted_ts") or previous.get("ts")
-    ref = _ref(_channel(event, team, names), ts, previous.get("thread_ts"))
+    gone = required(ts(event, "deleted_ts") or ts(previous, "ts"), "deleted_ts")
+    ref = _ref(_channel(event, team, names), gone, ts(previous, "thread_ts"))
     return MessageDeleted(event_id, ref, _at(event, now))
 
 
@@ -195,22 +228,21 @@ def _mention(
     if me.wrote(event):
         return None
     channel = _channel(event, team, names)
-    root = event.get("thread_ts")
-    origin = Origin(
-        _user(event.get("user"), names), channel, ThreadRef(channel, root) if root else None
-    )
-    text = command_text(after_mention(str(event.get("text") or ""), me.user_id))
-    return CommandReceived(event_id, origin, text, _at(event, now))
+    root = ts(event, "thread_ts")
+    user = _user(required(ident(event, "user"), "user"), names)
+    origin = Origin(user, channel, ThreadRef(channel, root) if root else None)
+    words = command_text(after_mention(text(event, "text"), me.user_id))
+    return CommandReceived(event_id, origin, words, _at(event, now))
 
 
 def _joined(
     event_id: str, event: Payload, team: str, me: Me, names: Names, now: datetime
 ) -> InboundEvent:
     channel = _channel(event, team, names)
-    user = event.get("user")
+    user = required(ident(event, "user"), "user")
     at = _at(event, now)
     if user == me.user_id:
-        inviter = event.get("inviter")
+        inviter = ident(event, "inviter")
         return BotAddedToChannel(event_id, channel, at, _user(inviter, names) if inviter else None)
     return MemberJoined(event_id, channel, _user(user, names), at)
 
@@ -221,149 +253,166 @@ def _joined(
 
 def from_command(form: Payload, names: Names, now: datetime) -> CommandReceived | None:
     """``/cop <text>``, from the slash command's form fields."""
-    trigger = str(form.get("trigger_id") or "")
-    channel_id = str(form.get("channel_id") or "")
+    trigger = token(form, "trigger_id")
+    channel_id = ident(form, "channel_id")
     if not trigger or not channel_id:
         return None
-    name = str(form.get("channel_name") or "")
+    name = text(form, "channel_name", NAME_LIMIT)
     direct = channel_id.startswith("D") or name == "directmessage"
     channel = ChannelRef(
         PLATFORM,
         channel_id,
-        str(form.get("team_id") or ""),
+        ident(form, "team_id"),
         names.channels.get(channel_id, "") if name in PRIVATE_CHANNEL_NAMES else name,
         ChannelKind.DIRECT if direct else ChannelKind.CHANNEL,
     )
-    user_id = str(form.get("user_id") or "")
-    user = UserRef(PLATFORM, user_id, names.users.get(user_id) or str(form.get("user_name") or ""))
-    root = form.get("thread_ts")
-    thread = ThreadRef(channel, str(root)) if root else None
-    text = command_text(str(form.get("text") or ""))
-    return CommandReceived(f"cmd:{trigger}", Origin(user, channel, thread, trigger), text, now)
+    user_id = required(ident(form, "user_id"), "user_id")
+    handle = text(form, "user_name", NAME_LIMIT)
+    user = UserRef(PLATFORM, user_id, names.users.get(user_id) or handle)
+    root = ts(form, "thread_ts")
+    thread = ThreadRef(channel, root) if root else None
+    words = command_text(text(form, "text"))
+    return CommandReceived(f"cmd:{trigger}", Origin(user, channel, thread, trigger), words, now)
 
 
 def from_block_actions(body: Payload, names: Names, now: datetime) -> ButtonPressed | None:
-    actions = body.get("actions") or []
-    trigger = str(body.get("trigger_id") or "")
+    actions = objects(body, "actions")
+    trigger = token(body, "trigger_id")
     if not actions or not trigger:
         return None
     action = actions[0]
     team = _team(body)
-    user = _person(body.get("user"), names)
-    container = body.get("container") or {}
+    user = _person(body, names)
+    container = obj(body, "container")
     ref: MessageRef | None = None
     thread: ThreadRef | None = None
-    if container.get("type") == "message":
-        channel_id = str(container.get("channel_id") or _id(body.get("channel")))
-        channel = _channel_of(channel_id, team, names, (body.get("channel") or {}).get("name"))
-        message = body.get("message") or {}
-        ts = container.get("message_ts") or message.get("ts")
-        root = message.get("thread_ts") or container.get("thread_ts")
-        thread = ThreadRef(channel, str(root)) if root else None
-        if not container.get("is_ephemeral"):
-            ref = _ref(channel, ts, root)
+    if word(container, "type") == "message":
+        channel_id = ident(container, "channel_id") or _id(body, "channel")
+        name = text(obj(body, "channel"), "name", NAME_LIMIT)
+        channel = _channel_of(required(channel_id, "channel"), team, names, name)
+        message = obj(body, "message")
+        at = ts(container, "message_ts") or ts(message, "ts")
+        root = ts(message, "thread_ts") or ts(container, "thread_ts")
+        thread = ThreadRef(channel, root) if root else None
+        if not flag(container, "is_ephemeral"):
+            ref = _ref(channel, required(at, "message_ts"), root)
     else:
         # A button in a modal or the home tab: there is no channel, so answers go by DM.
         channel = _nowhere(team)
-    value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
+    value = text(action, "value") or text(obj(action, "selected_option"), "value")
     return ButtonPressed(
         f"action:{trigger}",
         Origin(user, channel, thread, trigger),
-        str(action.get("action_id") or ""),
-        str(value),
-        _at({"ts": action.get("action_ts")}, now),
+        text(action, "action_id", NAME_LIMIT),
+        value,
+        _at({"ts": ts(action, "action_ts")}, now),
         ref,
     )
 
 
 def from_view_submission(body: Payload, names: Names, now: datetime) -> FormSubmitted | None:
-    view = body.get("view") or {}
-    if not view.get("id"):
+    view = obj(body, "view")
+    view_id = token(view, "id")
+    if not view_id:
         return None
-    came_from = metadata.decode(str(view.get("private_metadata") or ""), _team(body))
+    came_from = metadata.decode(text(view, "private_metadata", metadata.LIMIT), _team(body))
     if came_from.anonymous:
         # Dropped here, before the event exists: nothing downstream can keep who it was.
         origin = Origin(UserRef.anonymous(PLATFORM), came_from.channel, came_from.thread)
         origin = origin.anonymised()
     else:
-        user = _person(body.get("user"), names)
-        origin = Origin(
-            user, came_from.channel, came_from.thread, str(body.get("trigger_id") or "")
-        )
-    values = submission_values((view.get("state") or {}).get("values") or {})
-    form_id = str(view.get("callback_id") or "")
-    return FormSubmitted(f"view:{view['id']}", origin, form_id, values, now, came_from.context)
+        user = _person(body, names)
+        origin = Origin(user, came_from.channel, came_from.thread, token(body, "trigger_id"))
+    values = submission_values(obj(obj(view, "state"), "values"))
+    form_id = text(view, "callback_id", NAME_LIMIT)
+    return FormSubmitted(f"view:{view_id}", origin, form_id, values, now, came_from.context)
 
 
-def submission_values(state: Mapping[str, Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:
+def submission_values(state: Payload) -> tuple[tuple[str, str], ...]:
     """``view.state.values`` as (field id, value) pairs; copbot names each block after its field."""
-    return tuple(
-        (block_id, _input_value(element))
-        for block_id, elements in state.items()
-        for element in list(elements.values())[:1]
-    )
+    pairs = []
+    for block_id, elements in state.items():
+        if not isinstance(elements, Mapping):
+            raise Malformed("state.values holds a block that is not an object")
+        for element in list(elements.values())[:1]:
+            if not isinstance(element, Mapping):
+                raise Malformed("state.values holds an input that is not an object")
+            pairs.append((clean(block_id), _input_value(element)))
+    return tuple(pairs)
 
 
-def _input_value(element: Mapping[str, Any]) -> str:
-    match element.get("type"):
+def _input_value(element: Payload) -> str:
+    match word(element, "type"):
         case "static_select" | "radio_buttons" | "external_select":
-            return str((element.get("selected_option") or {}).get("value") or "")
+            return text(obj(element, "selected_option"), "value")
         case "datetimepicker":
             stamp = element.get("selected_date_time")
-            return datetime.fromtimestamp(int(stamp), UTC).isoformat() if stamp else ""
+            if stamp is None:
+                return ""
+            if type(stamp) is not int or not 0 <= stamp < LAST_SECOND:
+                raise Malformed("selected_date_time is not a time")
+            return datetime.fromtimestamp(stamp, UTC).isoformat()
         case "datepicker":
-            return str(element.get("selected_date") or "")
+            return text(element, "selected_date", NAME_LIMIT)
         case "timepicker":
-            return str(element.get("selected_time") or "")
+            return text(element, "selected_time", NAME_LIMIT)
         case "checkboxes":
-            return ",".join(str(o.get("value")) for o in element.get("selected_options") or [])
-    return str(element.get("value") or "").strip()
+            return ",".join(text(o, "value") for o in objects(element, "selected_options"))
+    return text(element, "value").strip()
 
 
 # ---------------------------------------------------------------------------
 # Pieces
 
 
-def _user(user_id: Any, names: Names) -> UserRef:
-    uid = str(user_id or "")
-    return UserRef(PLATFORM, uid, names.users.get(uid, ""))
+def _user(user_id: str, names: Names) -> UserRef:
+    return UserRef(PLATFORM, user_id, names.users.get(user_id, ""))
 
 
-def _person(user: Any, names: Names) -> UserRef:
+def _person(body: Payload, names: Names) -> UserRef:
     """The person in an interactivity payload, named by lookup or else by their Slack handle."""
-    ref = _user(_id(user), names)
+    ref = _user(required(_id(body, "user"), "user"), names)
+    user = body.get("user")
     if ref.name or not isinstance(user, Mapping):
         return ref
-    return UserRef(PLATFORM, ref.id, str(user.get("name") or user.get("username") or ""))
+    return UserRef(
+        PLATFORM, ref.id, text(user, "name", NAME_LIMIT) or text(user, "username", NAME_LIMIT)
+    )
 
 
 def _author(event: Payload, names: Names) -> tuple[UserRef, bool]:
-    if event.get("bot_id") or event.get("subtype") == "bot_message":
-        name = (event.get("bot_profile") or {}).get("name") or event.get("username") or ""
-        bot = str(event.get("user") or event.get("bot_id") or "")
-        return UserRef(PLATFORM, bot, names.users.get(bot) or str(name)), True
-    profile = event.get("user_profile") or {}
-    user = _user(event.get("user"), names)
-    name = user.name or profile.get("display_name") or profile.get("real_name") or ""
-    return UserRef(PLATFORM, user.id, str(name)), False
+    if ident(event, "bot_id") or word(event, "subtype") == "bot_message":
+        label = text(obj(event, "bot_profile"), "name", NAME_LIMIT) or text(
+            event, "username", NAME_LIMIT
+        )
+        bot = required(ident(event, "user") or ident(event, "bot_id"), "bot_id")
+        return UserRef(PLATFORM, bot, names.users.get(bot) or label), True
+    profile = obj(event, "user_profile")
+    user = _user(required(ident(event, "user"), "user"), names)
+    name = (
+        user.name
+        or text(profile, "display_name", NAME_LIMIT)
+        or text(profile, "real_name", NAME_LIMIT)
+    )
+    return UserRef(PLATFORM, user.id, name), False
 
 
 def _channel(event: Payload, team: str, names: Names) -> ChannelRef:
-    channel_id = str(event.get("channel") or "")
-    kind = ChannelKind.DIRECT if event.get("channel_type") == "im" else None
-    return _channel_of(channel_id, team, names, None, kind)
+    channel_id = required(ident(event, "channel"), "channel")
+    kind = ChannelKind.DIRECT if word(event, "channel_type") == "im" else None
+    return _channel_of(channel_id, team, names, "", kind)
 
 
 def _channel_of(
     channel_id: str,
     team: str,
     names: Names,
-    name: Any = None,
+    name: str = "",
     kind: ChannelKind | None = None,
 ) -> ChannelRef:
     if kind is None:
         kind = ChannelKind.DIRECT if channel_id.startswith("D") else ChannelKind.CHANNEL
-    label = "" if name in PRIVATE_CHANNEL_NAMES else str(name or "")
+    label = "" if name in PRIVATE_CHANNEL_NAMES else name
     return ChannelRef(PLATFORM, channel_id, team, label or names.channels.get(channel_id, ""), kind)
 
 
@@ -371,25 +420,21 @@ def _nowhere(team: str) -> ChannelRef:
     return ChannelRef(PLATFORM, "", team, "", ChannelKind.DIRECT)
 
 
-def _ref(channel: ChannelRef, ts: Any, root: Any) -> MessageRef:
-    ts = str(ts or "")
-    return MessageRef(channel, ts, str(root) if root and root != ts else None)
+def _ref(channel: ChannelRef, at: str, root: str) -> MessageRef:
+    return MessageRef(channel, at, root if root and root != at else None)
 
 
 def _at(payload: Payload, now: datetime) -> datetime:
-    for key in ("ts", "event_ts"):
-        try:
-            return datetime.fromtimestamp(float(payload[key]), UTC)
-        except (KeyError, TypeError, ValueError):
-            continue
-    return now
+    # Checked by the pattern: at most ten digits of seconds, so always a valid time.
+    stamp = ts(payload, "ts") or ts(payload, "event_ts")
+    return datetime.fromtimestamp(float(stamp), UTC) if stamp else now
 
 
-def _id(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return str(value.get("id") or "")
-    return str(value or "")
+def _id(body: Payload, key: str) -> str:
+    """An id given either as itself or as an object's ``id`` (``user``, ``team``, ``channel``)."""
+    value = body.get(key)
+    return ident(value, "id") if isinstance(value, Mapping) else ident(body, key)
 
 
 def _team(body: Payload) -> str:
-    return _id(body.get("team")) or str((body.get("user") or {}).get("team_id") or "")
+    return _id(body, "team") or ident(obj(body, "user"), "team_id")

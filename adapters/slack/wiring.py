@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,13 +28,16 @@ RATE_LIMIT_RETRIES = 2
 
 _SECRETS = re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+|(?<=ticket=)[^&'\"\s]+")
 REJECTED = "Refused a request whose Slack signature did not check out (its body is not logged)"
+UNHANDLED = "bolt has no listener for a Slack request of this kind (its fields are not logged)"
 
 
 class Redact(logging.Filter):
-    """Scrubs tokens from the SDKs' log lines, and the rejected body from bolt's.
+    """Scrubs tokens from the SDKs' log lines, and request values from bolt's.
 
-    bolt logs a request that fails verification with its whole body at INFO; that body is
-    whatever a stranger sent, so its record is replaced by a fixed sentence.
+    bolt logs a request that fails verification with its whole body at INFO, an unhandled
+    request with its fields and sample code, and a failed listener or middleware with the
+    exception's message (which may quote the request) and traceback. Those become a fixed
+    sentence, or the sentence's start and the error's type and stack.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -41,6 +45,15 @@ class Redact(logging.Filter):
             record.msg, record.args = REJECTED, ()
             return True
         message = record.getMessage()
+        if message.startswith("Unhandled request"):
+            record.msg, record.args = UNHANDLED, ()
+            return True
+        if record.exc_info and (error := record.exc_info[1]) is not None:
+            head = _SECRETS.sub("(redacted)", message.split(" (error:", 1)[0])
+            stack = "".join(traceback.format_tb(error.__traceback__)).rstrip()
+            record.msg, record.args = "%s: %s at\n%s", (head, type(error).__name__, stack)
+            record.exc_info, record.exc_text = None, None
+            return True
         scrubbed = _SECRETS.sub("(redacted)", message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()

@@ -1,8 +1,10 @@
 """What reaches the logs, with everything at DEBUG: never the body of a request that failed
-its signature check, and never a token or the signing secret."""
+its signature check, never a token or the signing secret, and under attack never a request's
+values or a traceback per hostile client."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.slack.wiring import REJECTED, make_bolt, make_client
+from adapters.slack.wiring import REJECTED, UNHANDLED, make_bolt, make_client
 from bot.app import create_app
 from tests.slack import signing
 from tests.slack.conftest import SlackBot, Sleeps, fixture, settings
@@ -80,3 +82,88 @@ def test_tokens_in_any_sdk_log_line_are_redacted(caplog: pytest.LogCaptureFixtur
     )
     [line] = messages(caplog)
     assert BOT_TOKEN not in line and "abc123" not in line and "(redacted)" in line
+
+
+async def raw_request(client: TestClient, data: bytes, *, answer: bool = True) -> bytes:
+    """Bytes straight onto the socket: aiohttp's own client won't send a malformed request."""
+    assert client.server.host is not None and client.server.port is not None
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await reader.read(200) if answer else b""
+    finally:
+        writer.close()
+
+
+async def test_a_malformed_header_is_one_line_without_its_value_or_a_traceback(
+    slack: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    marker = f"not-a-number-{uuid.uuid4().hex}"
+    head = f"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: {marker}\r\n\r\n"
+    assert (await raw_request(slack.client, head.encode())).startswith(b"HTTP/1.0 400")
+    server = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [r.levelno for r in server] == [logging.WARNING]
+    assert server[0].exc_info is None and "BadHttpMessage" in server[0].getMessage()
+    assert "\n" not in server[0].getMessage()
+    assert not [m for m in messages(caplog) if marker in m]
+
+
+async def test_three_hundred_clients_that_hang_up_write_no_tracebacks(
+    slack: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    garbage = b"GET / HTTP/1.1\r\nHost x-no-colon\r\n\r\n"  # one bad header, then gone
+    for _ in range(3):
+        await asyncio.gather(
+            *(raw_request(slack.client, garbage, answer=False) for _ in range(100))
+        )
+    # Each connection is answered (or dropped) before the server notices the next round.
+    assert (await slack.client.get("/healthz")).status == 200
+    await slack.until(lambda: len([r for r in caplog.records if r.name == "aiohttp.server"]) >= 1)
+    records = [r for r in caplog.records if r.name.startswith("aiohttp")]
+    assert not [r for r in records if r.exc_info or r.levelno >= logging.ERROR]
+    server = [r for r in records if r.name == "aiohttp.server"]
+    assert len(server) <= 300 and all("\n" not in r.getMessage() for r in server)
+    assert not [m for m in messages(caplog) if "x-no-colon" in m]
+
+
+async def test_bolt_logs_a_failing_listener_without_the_errors_message(
+    fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bolt logs "Failed to run listener function (error: <message>)" with a traceback; the
+    message may quote the request (``invalid literal for int() … 'not-a-number'``)."""
+    caplog.set_level(logging.DEBUG)
+    marker = f"not-a-number-{uuid.uuid4().hex}"
+
+    async def failing(body: dict, ack: object) -> None:  # type: ignore[type-arg]
+        int(body["text"])
+
+    app = make_bolt(
+        make_client(BOT_TOKEN, fake.api_url),
+        SIGNING_SECRET,
+        on_event=failing,
+        on_command=failing,
+        on_action=failing,
+        on_view=failing,
+    )
+    body, kind = signing.command_body(fixture("slash_command") | {"text": marker})
+    signed = signing.headers(SIGNING_SECRET, body, kind)
+    response = await app.async_dispatch(AsyncBoltRequest(body=body, headers=signed))
+    assert response.status == 500  # a real failure still reaches Slack, which retries
+    failed = [r for r in caplog.records if "Failed to run listener" in r.getMessage()]
+    assert failed and all(r.exc_info is None for r in failed)
+    assert "ValueError" in failed[0].getMessage()
+    assert not [m for m in messages(caplog) if marker in m]
+
+
+async def test_an_unhandled_kind_of_request_is_logged_without_its_fields(
+    slack: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    marker = f"MARKER{uuid.uuid4().hex}"
+    shortcut = {"type": "shortcut", "callback_id": marker, "trigger_id": "1.2.3"}
+    assert (await slack.interact(shortcut)).status == 404
+    assert any(r.getMessage() == UNHANDLED for r in caplog.records)
+    assert not [m for m in messages(caplog) if marker in m]

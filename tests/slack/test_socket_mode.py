@@ -6,9 +6,11 @@ HTTP 200 does; a redelivered envelope (same event_id) is acknowledged and not st
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
@@ -67,3 +69,31 @@ async def test_events_and_commands_over_socket_mode_are_acked_after_commit(
         [posted] = await bot.until(lambda: [e for e in bot.seen if isinstance(e, MessagePosted)])
         assert posted.event_id == "Ev02REPLY"
     await fake.until(lambda: not fake.socket_connected)  # stop() closed the connection
+
+
+async def test_a_malformed_event_is_set_aside_the_same_way_through_bolt_and_the_fast_path(
+    db_path: Path, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Socket Mode goes through bolt's dispatch; HTTP's event_callback skips it. An event whose
+    ts is not a timestamp is acknowledged, set aside with the same reason, and not stored."""
+    caplog.set_level(logging.INFO)
+    envelope = fixture("message_thread_reply")
+    envelope["event"]["ts"] = "abc"
+    app = create_app(settings(db_path, fake, socket_mode=True))
+    async with TestClient(TestServer(app)) as client:
+        bot = SlackBot(client, fake, db_path, Sleeps())
+        await fake.until(lambda: fake.socket_connected)
+        await fake.send_envelope(
+            {"envelope_id": "env-bad", "type": "events_api", "payload": envelope}
+        )
+        await fake.until(lambda: acked(fake, "env-bad"))
+        assert bot.inbox_count() == 0
+    through_bolt = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    caplog.clear()
+    async with TestClient(TestServer(create_app(settings(db_path, fake)))) as client:
+        bot = SlackBot(client, fake, db_path, Sleeps())
+        assert (await bot.event(envelope)).status == 200
+        assert bot.inbox_count() == 0
+    fast = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    reason = "set aside a Slack event copbot could not read: ts is not a Slack timestamp"
+    assert through_bolt == fast == [reason]

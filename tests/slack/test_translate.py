@@ -9,15 +9,19 @@ from typing import Any
 
 import pytest
 
+from adapters.slack import metadata
+from adapters.slack.schema import Malformed, clean
 from adapters.slack.text import command_text, plain_text
 from adapters.slack.translate import (
     Lookups,
     Me,
     Names,
+    event_teams,
     from_block_actions,
     from_command,
     from_event,
     from_view_submission,
+    interaction_teams,
     lookups_for_event,
     lookups_for_interaction,
 )
@@ -290,3 +294,88 @@ def test_no_event_id_ever_holds_a_user_id(name: str) -> None:
         found = from_event(body, ME, NAMES, NOW)
     if found is not None:
         assert not any(user in found.event_id for user in ("U1SAM", "U2PRIYA", "U9ADMIN", "U3NEW"))
+
+
+# -- what doesn't fit ------------------------------------------------------------------------
+
+
+def read_event(payload: dict[str, Any]) -> Any:
+    """What the adapter does: the lookups first, then the translation."""
+    lookups_for_event(payload)
+    return from_event(payload, ME, NAMES, NOW)
+
+
+def with_event(name: str, **fields: Any) -> dict[str, Any]:
+    payload = load(name)
+    payload["event"] |= fields
+    return payload
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(with_event("member_joined_person", channel={"id": "C1"}), id="channel_obj"),
+        pytest.param(with_event("message_deleted", deleted_ts={"ts": "1"}), id="deleted_ts_obj"),
+        pytest.param(with_event("message_thread_reply", ts=None), id="ts_null"),
+        pytest.param(with_event("message_thread_reply", ts="abc"), id="ts_abc"),
+        pytest.param(with_event("message_thread_reply", ts="-1700000000.1"), id="ts_negative"),
+        pytest.param(with_event("message_thread_reply", ts="1" * 300), id="ts_300_digits"),
+        pytest.param(with_event("message_thread_reply", ts=1e308), id="ts_1e308"),
+        pytest.param(with_event("message_thread_reply", user={"id": "U1"}), id="user_obj"),
+        pytest.param(with_event("message_thread_reply", text=7), id="text_a_number"),
+        pytest.param(with_event("message_changed", message="x"), id="message_a_string"),
+        pytest.param(with_event("app_mention", channel=["C1"]), id="mention_channel_list"),
+    ],
+)
+def test_a_payload_that_does_not_fit_is_malformed_not_stored_as_its_string_form(
+    payload: dict[str, Any],
+) -> None:
+    with pytest.raises(Malformed) as refused:
+        read_event(payload)
+    assert "{" not in str(refused.value) and "abc" not in str(refused.value)  # names, not values
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("block_actions", {"actions": [{"action_id": "a", "value": {"x": 1}}]}),
+        ("block_actions", {"container": {"type": "message", "channel_id": {"id": "C1"}}}),
+        ("block_actions", {"user": {"id": 5}}),
+    ],
+)
+def test_interactivity_that_does_not_fit_is_malformed(name: str, edit: dict[str, Any]) -> None:
+    with pytest.raises(Malformed):
+        from_block_actions(load(name) | edit, NAMES, NOW)
+
+
+@pytest.mark.parametrize("value", ["x", 1e20, 10**20, True, -5])
+def test_a_date_time_that_is_not_a_time_is_malformed(value: Any) -> None:
+    payload = load("view_submission")
+    element = {"type": "datetimepicker", "selected_date_time": value}
+    payload["view"]["state"] = {"values": {"when": {"when": element}}}
+    with pytest.raises(Malformed):
+        from_view_submission(payload, NAMES, NOW)
+
+
+def test_a_lone_surrogate_becomes_a_replacement_character_and_pairs_survive() -> None:
+    assert clean("a\ud800b") == "a\ufffdb"
+    assert clean("\U0001f600") == "\U0001f600"
+    assert clean("a\ud83d\ude00") == "a\U0001f600"  # a pair JSON spelled as two escapes
+    posted = from_event(with_event("message_top_level", text="x\udfff"), ME, NAMES, NOW)
+    assert isinstance(posted, MessagePosted) and posted.text == "x\ufffd"
+    posted.text.encode("utf-8")  # storable
+
+
+def test_garbled_or_deep_form_metadata_reads_as_a_direct_message() -> None:
+    for text in ("[" * 1400 + "]" * 1400, '{"channel": {"id": "C1"}}', "null", "{"):
+        origin = metadata.decode(text, "T1")
+        assert origin.channel.is_direct and origin.channel.id == "" and origin.thread is None
+
+
+def test_whose_workspace() -> None:
+    assert not ME.foreign(*event_teams(load("message_thread_reply")))
+    assert ME.foreign(*event_teams(load("message_thread_reply") | {"team_id": "T2"}))
+    assert ME.foreign(*event_teams({"team_id": "T1", "authorizations": [{"team_id": "T2"}]}))
+    assert not ME.foreign(*event_teams({"authorizations": [{"team_id": "T1"}]}))
+    assert ME.foreign(*interaction_teams(load("block_actions") | {"team": {"id": "T2"}}))
+    assert not Me("UBOT", "BBOT", "").foreign("T2")  # identity unknown: nothing to compare
