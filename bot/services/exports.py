@@ -234,16 +234,17 @@ class ExportsFeature:
                 "server, `copbot export` writes the same export to a file."
             )
         now = self._clock.now()
+        where = ix.origin.channel
         link = ExportLink(
             secrets.token_urlsafe(12),
             fmt,
-            ArchiveFilter(),
+            # The asker's community only; the link carries its filter whole.
+            ArchiveFilter(workspace=(where.platform, where.workspace)),
             ix.user.identity,
             now,
             now + LINK_LIFETIME,
         )
         await self._links.create(link)
-        where = ix.origin.channel
         self._asked[link.id] = _Asker(
             community_of([(where.platform, where.workspace)]), ix.user.display
         )
