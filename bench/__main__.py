@@ -1,5 +1,5 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
-python -m bench ingest [--quick] [--size N]"""
+python -m bench ingest [--quick] [--size N] [--crash]"""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def _parser() -> argparse.ArgumentParser:
     archive.add_argument("--only", choices=("import", "search", "export"), help="one part only")
     ingest = names.add_parser("ingest", help="signed Slack thread replies into copbot's inbox")
     ingest.add_argument("--quick", action="store_true", help="500 requests instead of 5,000")
+    ingest.add_argument("--size", type=int, metavar="N", help="this many requests")
+    ingest.add_argument(
+        "--crash",
+        action="store_true",
+        help="kill copbot (SIGKILL) at the last acknowledgement, restart it, time the replay",
+    )
     return parser
 
 

@@ -1,6 +1,6 @@
 """The Slack ingest benchmark: signed thread replies through POST /slack/events.
 
-    python -m bench ingest [--quick] [--size N]
+    python -m bench ingest [--quick] [--size N] [--crash]
 
 16 concurrent clients send signed `message` events (replies in a prompt's thread) to
 `copbot serve`, configured for Slack against a fake Slack Web API. The reference, measured
@@ -10,7 +10,9 @@ synchronous=FULL: the same promise copbot makes, that an acknowledged event surv
 a power cut). Reported: throughput of each,
 copbot's acknowledgement latency (p50, p99), whether every acknowledged message
 reached the archive, and how long after the last acknowledgement every one of them could
-be found by search (the inbox's drain: acknowledged is not yet archived).
+be found by search (the inbox's drain: acknowledged is not yet archived). With --crash,
+copbot is killed (SIGKILL) at the last acknowledgement and started again: reported are the
+events it had left to handle and how long the restarted copbot took to replay them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -125,7 +128,7 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(process.wait(), 30)
 
 
-async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
+async def bench_copbot(n: int, folder: Path, crash: bool = False) -> dict[str, float]:
     fake = await FakeSlack(
         users={"UBOT": "copbot", "UADMIN": "Alex"}, channels={CHANNEL: "ips-north"}
     ).start()
@@ -139,10 +142,15 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         "COPBOT_ADMINS": "slack:UADMIN",
     }
     server_log = (folder / "copbot.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        *copbot_command(), "serve", "--port", str(port), "--db", str(db),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=server_log,
-    )  # fmt: skip
+
+    def serve() -> Any:
+        return asyncio.create_subprocess_exec(
+            *copbot_command(), "serve", "--port", str(port), "--db", str(db),
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=server_log,
+        )  # fmt: skip
+
+    process = await serve()
+    replay: dict[str, float] = {}
     try:
         base = f"http://127.0.0.1:{port}"
         await _wait_for_health(f"{base}/healthz", process)
@@ -153,7 +161,17 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
             f"{base}/slack/events", _replies(n, root, "run", first=200)
         )
         last_ack = time.perf_counter()
-        searchable, drain = await _searchable(db, acked + 200, last_ack)
+        if crash:
+            process.kill()  # as a power cut would, mid-drain
+            await process.wait()
+            replay["left_to_replay"] = _pending(db)
+            restarted = time.perf_counter()
+            process = await serve()
+            await _wait_for_health(f"{base}/healthz", process)
+            searchable, drain = await _searchable(db, acked + 200, restarted)
+            replay["replay_s"] = drain
+        else:
+            searchable, drain = await _searchable(db, acked + 200, last_ack)
         archived = await _archived(db, acked + 200)
     finally:
         await _stop(process)
@@ -171,6 +189,7 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         "searchable": searchable - 200,
         "searchable_after_s": drain,
         "server_errors": errors,
+        **replay,
     }
 
 
@@ -219,6 +238,14 @@ async def _searchable(db: Path, expected: int, since: float) -> tuple[int, float
             break
         await asyncio.sleep(0.02)
     return int(count), time.perf_counter() - since
+
+
+def _pending(db: Path) -> int:
+    conn = sqlite.connect(db)
+    try:
+        return int(conn.execute("select count(*) from inbox where state = 'pending'").fetchone()[0])
+    finally:
+        conn.close()
 
 
 async def _archived(db: Path, expected: int) -> int:
@@ -283,10 +310,10 @@ async def bench_reference(n: int, folder: Path) -> dict[str, float]:
     }
 
 
-async def run(n: int) -> dict[str, float]:
+async def run(n: int, crash: bool = False) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         reference = await bench_reference(n, Path(folder))
-        ours = await bench_copbot(n, Path(folder))
+        ours = await bench_copbot(n, Path(folder), crash)
     return {**reference, **ours}
 
 
@@ -294,7 +321,7 @@ def main(argv: list[str]) -> int:
     n = 500 if "--quick" in argv else 5000
     if "--size" in argv:
         n = int(argv[argv.index("--size") + 1])
-    figures = asyncio.run(run(n))
+    figures = asyncio.run(run(n, crash="--crash" in argv))
     share = figures["copbot_rps"] / figures["reference_rps"]
     print(
         f"copbot Slack ingest benchmark: {n:,} signed thread replies, {CLIENTS} concurrent clients ({os.cpu_count()} cores)"
@@ -315,10 +342,16 @@ def main(argv: list[str]) -> int:
     everything = figures["searchable"] == figures["acked"]
     print(
         f"search      every acknowledged reply found {figures['searchable_after_s']:.2f} s after"
-        f" the last acknowledgement"
+        f" {'the restart' if 'replay_s' in figures else 'the last acknowledgement'}"
         if everything
         else f"search      only {figures['searchable']:,} of {figures['acked']:,} acknowledged"
         f" replies found after {figures['searchable_after_s']:.0f} s (MISSING SOME)"
     )
+    if "replay_s" in figures:
+        print(
+            f"crash       killed at the last acknowledgement with {figures['left_to_replay']:,.0f}"
+            f" events left to handle; the restarted copbot made every reply searchable"
+            f" {figures['replay_s']:.2f} s after it was started"
+        )
     print(f"server log  {figures['server_errors']} errors")
     return 0 if figures["archived"] == figures["acked"] and everything else 1
