@@ -21,6 +21,7 @@ from bot.chat import Chat
 from bot.clock import SystemClock
 from bot.core import Core
 from bot.inbox import Inbox
+from bot.people import People
 from bot.ports import ChatAdapter, Clock, HistorySource
 from bot.registry import Feature, Registry
 from bot.roles import Roles
@@ -32,6 +33,7 @@ from bot.services.erasure import Erasure
 from bot.services.exports import ExportsFeature
 from bot.services.help import HelpFeature
 from bot.services.home import HomeFeature
+from bot.services.people import PeopleFeature
 from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature, PromptThreads
 from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
@@ -45,6 +47,7 @@ from storage.exports import SqliteExportLinkRepository
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.migrations import PLAYGROUND_MIGRATIONS
+from storage.people import SqlitePeopleRepository
 from storage.playground import SqlitePlaygroundRepository
 from storage.prompts import SqlitePromptRepository
 from storage.roles import SqliteRoleRepository
@@ -71,13 +74,17 @@ def build_core(
 ) -> Core:
     chat = Chat(adapters)
     registry = Registry()
-    personas = {
-        persona.user.identity: persona.role
+    personas = [
+        (persona.user, persona.role)
         for adapter in adapters
         if isinstance(adapter, LocalAdapter)
         for persona in adapter.personas
-    }
-    roles = Roles(SqliteRoleRepository(db, clock), settings.admins, personas)
+    ]
+    people = People(SqlitePeopleRepository(db, clock))
+    roles = Roles(SqliteRoleRepository(db, clock), settings.admins, personas, people)
+    for adapter in adapters:
+        if isinstance(adapter, LocalAdapter):
+            adapter.show_roles_from(roles.role_of)  # the persona picker shows the stored role
     channels = SqliteChannelRepository(db, clock)
     jobs = SqliteJobRepository(db, clock)
     scheduler = Scheduler(
@@ -91,8 +98,9 @@ def build_core(
     erasure = Erasure(registry, archive, clock)
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
-        HelpFeature(registry.commands),
-        RolesFeature(roles),
+        HelpFeature(registry.commands, chat),
+        PeopleFeature(people),
+        RolesFeature(roles, people),
         ChannelsFeature(channels, chat),
         PromptsFeature(catalogue, publisher, prompt_repo, clock),
         SchedulesFeature(scheduler, catalogue, publisher, prompt_repo, channels, chat, clock),
@@ -123,7 +131,7 @@ def build_core(
     for kind in registry.job_kinds:
         scheduler.register(kind)
     router = Router(registry, roles, chat)
-    inbox = Inbox(inbox_repo, router.handle, clock, redact=registry.redact)
+    inbox = Inbox(inbox_repo, people.noting(router.handle), clock, redact=registry.redact)
     return Core(
         settings=settings,
         db=db,
