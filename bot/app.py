@@ -102,8 +102,10 @@ def build_core(
         PeopleFeature(people),
         RolesFeature(roles, people),
         ChannelsFeature(channels, chat),
-        PromptsFeature(catalogue, publisher, prompt_repo, clock),
-        SchedulesFeature(scheduler, catalogue, publisher, prompt_repo, channels, chat, clock),
+        PromptsFeature(catalogue, publisher, prompt_repo, clock, people),
+        SchedulesFeature(
+            scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people
+        ),
         ArchiveFeature(
             archive,
             channels,

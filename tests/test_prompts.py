@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.model import Buttons, ChannelKind, ChannelRef, Context, Role
+from bot.services.prompts import prompt_form_errors
 from prompts import load_library
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
 
@@ -157,9 +158,42 @@ async def test_a_bad_prompt_form_says_what_to_fix_keeps_the_words_and_adds_nothi
         "facilitator_note": "Be kind.",
     }
     [answer] = await bot.submit("prompt-add", values, user=ALEX)
-    assert "Follow-up questions: give 1 to 3 follow-up questions (found 4)" in answer.text
+    assert "Follow-up questions: Give 1 to 3 follow-up questions (found 4)." in answer.text
     assert "My carefully written question?" in answer.text  # nothing lost
     assert await bot.core.prompts.current() == LIBRARY
+
+
+async def test_the_prompt_form_is_checked_field_by_field_against_the_library_bar() -> None:
+    values = {
+        "topic": "language",
+        "title": "Hm",
+        "text": "Why?",
+        "follow_ups": "\n".join(["One?", "Two?", "Three?", "Four?"]),
+        "facilitator_note": "Be kind.",
+        "content_note": "",
+    }
+    errors = prompt_form_errors(values, LIBRARY)
+    # Every problem, each beside its field, worded for people (no internal names).
+    assert errors == {
+        "title": "Give it at least 5 characters (it has 2).",
+        "text": ("Give the question at least 30 characters, enough to reflect on (it has 4)."),
+        "follow_ups": (
+            "Give 1 to 3 follow-up questions (found 4). "
+            "Give each at least 10 characters (4 of them are shorter)."
+        ),
+        "facilitator_note": "Give it at least 25 characters (it has 8).",
+    }
+    assert prompt_form_errors({**values, "topic": "nope"}, LIBRARY)["topic"] == (
+        "Pick one of the topics."
+    )
+    good = {
+        **values,
+        "title": "Words at the front desk",
+        "text": "What words greet people when they first arrive at your service?",
+        "follow_ups": "Who chose them?",
+        "facilitator_note": "Invite examples rather than judgements.",
+    }
+    assert prompt_form_errors(good, LIBRARY) == {}
 
 
 async def test_staff_suggest_a_prompt_from_the_button_and_facilitators_read_it(
@@ -174,5 +208,5 @@ async def test_staff_suggest_a_prompt_from_the_button_and_facilitators_read_it(
     )
     assert "passed your suggestion on" in thanks.text
     listing = await bot.reply_text("prompt suggestions", ALEX)
-    assert "What is 'professional'? (language; from test:sam," in listing
+    assert "What is 'professional'? (language; from Sam, " in listing  # by name
     assert "is for facilitators" in await bot.reply_text("prompt suggestions", SAM)
