@@ -133,7 +133,9 @@ def build_core(
     for kind in registry.job_kinds:
         scheduler.register(kind)
     router = Router(registry, roles, chat)
-    inbox = Inbox(inbox_repo, people.noting(router.handle), clock, redact=registry.redact)
+    inbox = Inbox(
+        inbox_repo, people.noting(router.handle, roles.meet), clock, redact=registry.redact
+    )
     return Core(
         settings=settings,
         db=db,

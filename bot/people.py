@@ -82,15 +82,19 @@ class People:
         return await self._repo.erase(identity)
 
     def noting(
-        self, handle: Callable[[InboundEvent], Awaitable[None]]
+        self,
+        handle: Callable[[InboundEvent], Awaitable[None]],
+        on_meeting: Callable[[UserRef], Awaitable[None]] | None = None,
     ) -> Callable[[InboundEvent], Awaitable[None]]:
-        """``handle``, after noting who acted (the router then finds their name known)."""
+        """``handle``, after noting who acted (the router then finds their name known),
+        and ``on_meeting`` for someone copbot meets for the first time."""
 
         async def noted(event: InboundEvent) -> None:
             user = actor(event)
             if user is not None:
                 try:
-                    await self.note(user)
+                    if await self.note(user) and on_meeting is not None:
+                        await on_meeting(user)
                 except Exception as error:
                     # A name is a nicety: the person's command must not wait on it.
                     log.warning("could not note who acted (%s)", type(error).__name__)

@@ -1,7 +1,7 @@
 """Who may do what. Admins listed in COPBOT_ADMINS are admins for as long as they are
 listed; everyone else's roles are grants kept in the database. The playground's personas
-start with their roles granted there when copbot first meets them, so that their roles
-change (and show) like anyone's."""
+hold their starting roles until copbot first meets them; then those become grants like
+anyone's, so that they change (and show) the same way."""
 
 from __future__ import annotations
 
@@ -45,18 +45,33 @@ class Roles:
     async def role_of(self, identity: str) -> Role:
         if identity in self._admins:
             return Role.ADMIN
+        if (starting := self._starting(identity)) is not None and not await self._met(identity):
+            return starting
         return await self._repo.role_of(identity)
 
-    async def meet_personas(self) -> None:
-        """Grant each playground persona its starting role, once: the first time copbot
-        meets them. A role revoked later stays revoked, across restarts."""
-        if self._people is None:
-            return
-        for user, role in self._personas:
-            if await self._people.note(user) and role is not Role.STAFF:
-                await self._repo.grant(user.identity, role, FROM_PLAYGROUND)
+    async def meet(self, user: UserRef) -> None:
+        """copbot meets someone for the first time: a playground persona's starting role
+        becomes an ordinary grant then, so a role revoked later stays revoked. (Nothing
+        is written before: a persona who never acts leaves no trace.)"""
+        starting = self._starting(user.identity)
+        if starting is not None and starting is not Role.STAFF:
+            await self._repo.grant(user.identity, starting, FROM_PLAYGROUND)
+
+    async def _meet_persona(self, identity: str) -> None:
+        # An admin changing a persona's role before the persona ever acted.
+        if self._people is not None and self._starting(identity) is not None:
+            user = next(u for u, _ in self._personas if u.identity == identity)
+            if await self._people.note(user):
+                await self.meet(user)
+
+    def _starting(self, identity: str) -> Role | None:
+        return next((r for u, r in self._personas if u.identity == identity), None)
+
+    async def _met(self, identity: str) -> bool:
+        return self._people is None or await self._people.known(identity)
 
     async def grant(self, identity: str, role: Role, by: str) -> RoleChange:
+        await self._meet_persona(identity)
         who = await self._who(identity)
         if identity in self._admins:
             return RoleChange(False, f"{who} is already an admin (listed in {FROM_SETTINGS}).")
@@ -71,6 +86,7 @@ class Roles:
         return RoleChange(True, done)
 
     async def revoke(self, identity: str, role: Role) -> RoleChange:
+        await self._meet_persona(identity)
         who = await self._who(identity)
         if role is Role.ADMIN and identity in self._admins:
             raise RoleChangeRefused(

@@ -24,7 +24,6 @@ class RolesFeature:
                 kept_because="a role is access: an admin takes it away with `role revoke`",
             )
         )
-        registry.on_start(self._roles.meet_personas)
         registry.verb("whoami", "Show your name, identity and role", self.whoami)
         registry.verb(
             "role grant",
