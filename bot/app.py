@@ -22,6 +22,7 @@ from bot.clock import SystemClock
 from bot.core import Core
 from bot.inbox import Inbox
 from bot.logs import guard_server_log
+from bot.people import People
 from bot.ports import ChatAdapter, Clock, HistorySource
 from bot.registry import Feature, Registry
 from bot.roles import Roles
@@ -33,6 +34,7 @@ from bot.services.erasure import Erasure
 from bot.services.exports import ExportsFeature
 from bot.services.help import HelpFeature
 from bot.services.home import HomeFeature
+from bot.services.people import PeopleFeature
 from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature, PromptThreads
 from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
@@ -46,6 +48,7 @@ from storage.exports import SqliteExportLinkRepository
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.migrations import PLAYGROUND_MIGRATIONS
+from storage.people import SqlitePeopleRepository
 from storage.playground import SqlitePlaygroundRepository
 from storage.prompts import SqlitePromptRepository
 from storage.roles import SqliteRoleRepository
@@ -72,13 +75,17 @@ def build_core(
 ) -> Core:
     chat = Chat(adapters)
     registry = Registry()
-    personas = {
-        persona.user.identity: persona.role
+    personas = [
+        (persona.user, persona.role)
         for adapter in adapters
         if isinstance(adapter, LocalAdapter)
         for persona in adapter.personas
-    }
-    roles = Roles(SqliteRoleRepository(db, clock), settings.admins, personas)
+    ]
+    people = People(SqlitePeopleRepository(db, clock))
+    roles = Roles(SqliteRoleRepository(db, clock), settings.admins, personas, people)
+    for adapter in adapters:
+        if isinstance(adapter, LocalAdapter):
+            adapter.show_roles_from(roles.role_of)  # the persona picker shows the stored role
     channels = SqliteChannelRepository(db, clock)
     jobs = SqliteJobRepository(db, clock)
     scheduler = Scheduler(
@@ -92,11 +99,14 @@ def build_core(
     erasure = Erasure(registry, archive, clock)
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
-        HelpFeature(registry.commands),
-        RolesFeature(roles),
+        HelpFeature(registry.commands, chat),
+        PeopleFeature(people),
+        RolesFeature(roles, people),
         ChannelsFeature(channels, chat),
-        PromptsFeature(catalogue, publisher, prompt_repo, clock),
-        SchedulesFeature(scheduler, catalogue, publisher, prompt_repo, channels, chat, clock),
+        PromptsFeature(catalogue, publisher, prompt_repo, clock, people),
+        SchedulesFeature(
+            scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people
+        ),
         ArchiveFeature(
             archive,
             channels,
@@ -125,7 +135,13 @@ def build_core(
     for kind in registry.job_kinds:
         scheduler.register(kind)
     router = Router(registry, roles, chat)
-    inbox = Inbox(inbox_repo, router.handle, clock, redact=registry.redact, check=registry.check)
+    inbox = Inbox(
+        inbox_repo,
+        people.noting(router.handle, roles.meet),
+        clock,
+        redact=registry.redact,
+        check=registry.check,
+    )
     return Core(
         settings=settings,
         db=db,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -156,6 +156,12 @@ class CommandBook:
             f"I don't know the command `{_clip(word)}`.{hint} "
             f"Type `{prefix} help` to see what I can do."
         )
+
+
+def did_you_mean(word: str, choices: Iterable[str], shown: str = "`{}`") -> str:
+    """A hint, like ' Did you mean `x`?', naming the closest of ``choices``; or ""."""
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {shown.format(close[0])}?" if close else ""
 
 
 _MENTION = re.compile(r"^<@([a-z]+:[^|>\s]+)(?:\|([^>]*))?>$")

@@ -1,15 +1,17 @@
 """Who may do what. Admins listed in COPBOT_ADMINS are admins for as long as they are
-listed, and the playground's personas hold their roles while it runs (never written
-down); everyone else's roles are grants kept in the database."""
+listed; everyone else's roles are grants kept in the database. The playground's personas
+hold their starting roles until copbot first meets them; then those become grants like
+anyone's, so that they change (and show) the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.errors import WordedError
-from bot.model import Role
+from bot.model import Role, UserRef
+from bot.people import People
 from bot.ports import RoleRepository
 from bot.records import RoleGrant
 
@@ -32,54 +34,88 @@ class Roles:
         self,
         repository: RoleRepository,
         admins: frozenset[str],
-        personas: Mapping[str, Role] | None = None,
+        personas: Sequence[tuple[UserRef, Role]] = (),
+        people: People | None = None,
     ) -> None:
         self._repo = repository
         self._admins = admins
-        self._personas = dict(personas or {})
+        self._personas = tuple(personas)
+        self._people = people
 
     async def role_of(self, identity: str) -> Role:
         if identity in self._admins:
             return Role.ADMIN
-        return max(await self._repo.role_of(identity), self._personas.get(identity, Role.STAFF))
+        if (starting := self._starting(identity)) is not None and not await self._met(identity):
+            return starting
+        return await self._repo.role_of(identity)
+
+    async def meet(self, user: UserRef) -> None:
+        """copbot meets someone for the first time: a playground persona's starting role
+        becomes an ordinary grant then, so a role revoked later stays revoked. (Nothing
+        is written before: a persona who never acts leaves no trace.)"""
+        starting = self._starting(user.identity)
+        if starting is not None and starting is not Role.STAFF:
+            await self._repo.grant(user.identity, starting, FROM_PLAYGROUND)
+
+    async def _meet_persona(self, identity: str) -> None:
+        # An admin changing a persona's role before the persona ever acted.
+        if self._people is not None and self._starting(identity) is not None:
+            user = next(u for u, _ in self._personas if u.identity == identity)
+            if await self._people.note(user):
+                await self.meet(user)
+
+    def _starting(self, identity: str) -> Role | None:
+        return next((r for u, r in self._personas if u.identity == identity), None)
+
+    async def _met(self, identity: str) -> bool:
+        return self._people is None or await self._people.known(identity)
 
     async def grant(self, identity: str, role: Role, by: str) -> RoleChange:
+        await self._meet_persona(identity)
+        who = await self._who(identity)
         if identity in self._admins:
-            return RoleChange(False, f"{identity} is already an admin (listed in {FROM_SETTINGS}).")
-        if await self._repo.grant(identity, role, by):
-            return RoleChange(True, f"{identity} is now {_a(role)}.")
-        return RoleChange(False, f"{identity} was already {_a(role)}; nothing changed.")
+            return RoleChange(False, f"{who} is already an admin (listed in {FROM_SETTINGS}).")
+        if not await self._repo.grant(identity, role, by):
+            return RoleChange(False, f"{who} was already {_a(role)}; nothing changed.")
+        done = f"{who} is now {_a(role)}."
+        if self._people is not None and not await self._people.known(identity):
+            done += (
+                f" Note: copbot hasn't met {identity} yet, so please check it is the right "
+                "person (mentioning them, like @name, avoids typos). `role revoke` undoes it."
+            )
+        return RoleChange(True, done)
 
     async def revoke(self, identity: str, role: Role) -> RoleChange:
-        if identity in self._personas:
-            raise RoleChangeRefused(f"{identity} is a playground persona; their role is fixed.")
+        await self._meet_persona(identity)
+        who = await self._who(identity)
         if role is Role.ADMIN and identity in self._admins:
             raise RoleChangeRefused(
-                f"{identity} is an admin because they are listed in {FROM_SETTINGS}; "
+                f"{who} is an admin because they are listed in {FROM_SETTINGS}; "
                 "remove them there and restart copbot."
             )
         if role is Role.ADMIN and await self._last_admin(identity):
             raise RoleChangeRefused(
-                f"{identity} is the only admin. Grant admin to someone else first, "
+                f"{who} is the only admin. Grant admin to someone else first, "
                 "so that somebody can still manage roles and exports."
             )
         if await self._repo.revoke(identity, role):
-            return RoleChange(True, f"{identity} is no longer {_a(role)}.")
-        return RoleChange(False, f"{identity} wasn't {_a(role)}; nothing changed.")
+            return RoleChange(True, f"{who} is no longer {_a(role)}.")
+        return RoleChange(False, f"{who} wasn't {_a(role)}; nothing changed.")
 
     async def list(self) -> list[RoleGrant]:
         always = datetime.min.replace(tzinfo=UTC)
         listed = [RoleGrant(i, Role.ADMIN, FROM_SETTINGS, always) for i in sorted(self._admins)]
-        listed += [
-            RoleGrant(i, role, FROM_PLAYGROUND, always)
-            for i, role in sorted(self._personas.items())
-            if role is not Role.STAFF and i not in self._admins
-        ]
         fixed = {g.identity for g in listed}
         return listed + [g for g in await self._repo.list() if g.identity not in fixed]
 
+    async def _who(self, identity: str) -> str:
+        # Roles are managed by admins, who need the identity beside the name.
+        if self._people is None:
+            return identity
+        return await self._people.label(identity, with_identity=True)
+
     async def _last_admin(self, identity: str) -> bool:
-        if self._admins or Role.ADMIN in self._personas.values():
+        if self._admins:
             return False
         admins = {g.identity for g in await self._repo.list() if g.role is Role.ADMIN}
         return admins == {identity}

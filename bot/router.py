@@ -144,9 +144,11 @@ class Gone(WordedError):
 class NotAllowed(WordedError):
     def __init__(self, what: str, needed: Role) -> None:
         who = "facilitators and admins" if needed is Role.FACILITATOR else "admins"
+        # A command names its prefix ("`/cop role grant`"); buttons and forms don't.
+        prefix = what.strip("`").split()[0] if what.startswith("`") else "/cop"
         super().__init__(
-            f"{what} is for {who}. If you need it, ask an admin to give you the role "
-            "(they can see who's who with `role list`)."
+            f"{what} is for {who}. If you need it, ask one of them, or ask an admin for "
+            f"the role: `{prefix} role list` shows who they are."
         )
 
 

@@ -25,6 +25,13 @@ MAX_TITLE = 80
 MAX_TEXT = 1000
 MAX_FOLLOW_UP = 200
 MAX_NOTE = 500
+# A floor under every prompt, shipped or added: enough words to reflect on and to hold
+# the conversation safely (the shipped library's shortest are well above it: a title of
+# 19 characters, a question of 238, a follow-up of 41, a note of 124).
+MIN_TITLE = 5
+MIN_TEXT = 30
+MIN_FOLLOW_UP = 10
+MIN_NOTE = 25
 MAX_CONTENT_NOTE = 300
 MAX_RESOURCES = 3
 PROMPT_FIELDS = (
@@ -143,11 +150,18 @@ def check_prompt(
         problems.append("title: missing")
     elif len(title) > MAX_TITLE:
         problems.append(f"title: keep it to {MAX_TITLE} characters (it has {len(title)})")
+    elif len(title) < MIN_TITLE:
+        problems.append(f"title: give it at least {MIN_TITLE} characters (it has {len(title)})")
     text = _text(data.get("text"))
     if not text:
         problems.append("text: missing; this is the question itself")
     elif len(text) > MAX_TEXT:
         problems.append(f"text: keep it to {MAX_TEXT} characters (it has {len(text)})")
+    elif len(text) < MIN_TEXT:
+        problems.append(
+            f"text: give the question at least {MIN_TEXT} characters, enough to reflect on "
+            f"(it has {len(text)})"
+        )
     follow_ups = data.get("follow_ups")
     if not isinstance(follow_ups, list) or not all(isinstance(f, str) for f in follow_ups):
         problems.append('follow_ups: give a list of questions, like ["First?", "Second?"]')
@@ -160,11 +174,20 @@ def check_prompt(
         for f in follow_ups
         if len(f) > MAX_FOLLOW_UP
     )
+    if short := [f for f in follow_ups if len(f) < MIN_FOLLOW_UP]:
+        problems.append(
+            f"follow_ups: give each at least {MIN_FOLLOW_UP} characters "
+            f"({len(short)} of them {'is' if len(short) == 1 else 'are'} shorter)"
+        )
     note = _text(data.get("facilitator_note"))
     if not note:
         problems.append("facilitator_note: missing; say how to hold this conversation safely")
     elif len(note) > MAX_NOTE:
         problems.append(f"facilitator_note: keep it to {MAX_NOTE} characters (it has {len(note)})")
+    elif len(note) < MIN_NOTE:
+        problems.append(
+            f"facilitator_note: give it at least {MIN_NOTE} characters (it has {len(note)})"
+        )
     content_note = data.get("content_note", "")
     if not isinstance(content_note, str):
         problems.append("content_note: must be text")

@@ -277,3 +277,19 @@ def private_channels(db: sqlite_utils.Database) -> None:
         # the platform says otherwise: failing closed, not open.
         "alter table archive_messages add column private integer not null default 1",
     )
+
+
+@MIGRATIONS(name="0006_people")
+def people(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        # The names people go by, as their platform last gave them, so that copbot can
+        # show names rather than ids; a row also means copbot has met them.
+        """
+        create table people (
+            identity text primary key,
+            name text not null default '',
+            seen_at text not null
+        )
+        """,
+    )

@@ -32,6 +32,7 @@ from bot.model import (
     MessagePosted,
     OutgoingMessage,
     Rating,
+    Role,
     ShortText,
     UserRef,
 )
@@ -431,15 +432,63 @@ async def test_other_web_pages_cannot_act_through_the_playground(pg: Playground)
     assert r.status == 200
 
 
-async def test_persona_roles_are_never_written_down(pg: Playground, db_path: Path) -> None:
-    from storage import sqlite
+async def test_a_role_granted_to_a_persona_can_be_revoked_and_the_picker_shows_it(
+    pg: Playground, db_path: Path
+) -> None:
+    async def picker(who: str) -> str:
+        state = await pg.state("alex")
+        return next(p["role"] for p in state["personas"] if p["id"] == who)
 
-    assert (await pg.core.roles.role_of("local:alex")).name == "ADMIN"
-    conn = sqlite.connect(db_path)
-    try:
-        assert conn.execute("select count(*) from roles").fetchone()[0] == 0
-    finally:
-        conn.close()
+    assert await picker("priya") == "facilitator"
+    # Granted by persona name, as the help says (@person), in any case.
+    await pg.say("/cop role grant admin @Sam Okafor", "alex")
+    assert "Sam Okafor (local:sam) is now an admin" in await pg.until(
+        lambda: _said(pg, "alex", "general", "now an admin")
+    )
+    assert await picker("sam") == "admin"
+    await pg.say("/cop role revoke admin @sam", "alex")
+    assert await pg.until(lambda: _said(pg, "alex", "general", "no longer an admin"))
+    assert await picker("sam") == "staff"
+    # A persona's starting role is an ordinary grant: it can go, and stays gone.
+    await pg.say("/cop role revoke facilitator @PRIYA", "alex")
+    assert await pg.until(lambda: _said(pg, "alex", "general", "no longer a facilitator"))
+    assert await picker("priya") == "staff"
+    assert await pg.core.roles.role_of("local:priya") is Role.STAFF
+    await pg.client.close()
+    async with TestClient(TestServer(create_app(Settings(db_path=db_path)))) as client:
+        again = Playground(client)
+        assert await again.core.roles.role_of("local:priya") is Role.STAFF
+        assert await again.core.roles.role_of("local:alex") is Role.ADMIN
+
+
+async def test_commands_are_answered_however_they_are_typed(pg: Playground) -> None:
+    for typed in ("/COP WHOAMI", "@copbot whoami", "@CopBot   whoami"):
+        before = len((await pg.state("sam"))["messages"])
+        assert (await pg.say(typed))["command"] is True
+        state = await pg.until(lambda b=before: _more_than(pg, "sam", "general", b))
+        assert "You are Sam Okafor (local:sam)" in texts(state)[-1]
+    # In copbot's direct conversation there is nobody else to talk to: all is a command.
+    assert (await pg.say("whoami", "sam", "@sam"))["command"] is True
+    assert await pg.until(lambda: _said(pg, "sam", "@sam", "You are Sam Okafor"))
+
+
+async def _more_than(pg: Playground, who: str, channel: str, n: int) -> dict[str, Any] | None:
+    state = await pg.state(who, channel)
+    return state if len(state["messages"]) > n else None
+
+
+async def test_a_mistyped_command_gets_a_private_hint(pg: Playground) -> None:
+    for typed, hint in (("/cops help", "/cop help"), ("cop whoami", "/cop whoami")):
+        await pg.say(typed)
+        answer = await pg.until(lambda h=hint: _said(pg, "sam", "general", h))
+        assert answer.startswith("Did you mean")
+        assert not any(m["private"] for m in (await pg.state("priya"))["messages"])
+
+
+async def test_an_unknown_at_name_is_refused_and_changes_nothing(pg: Playground) -> None:
+    await pg.say("/cop role grant admin @nobody", "alex")
+    assert await pg.until(lambda: _said(pg, "alex", "general", "@nobody  is"))
+    assert await pg.core.roles.role_of("local:nobody") is Role.STAFF
 
 
 async def _gone(read: Callable[[], bytes], word: bytes) -> bool:

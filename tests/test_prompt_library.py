@@ -162,3 +162,53 @@ def test_serve_refuses_a_broken_library_with_the_same_message(tmp_path: Path) ->
     assert "follow_up: not a prompt field; did you mean 'follow_ups'?" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.db").exists()  # refused before anything was touched
+
+
+ADDED = """
+topic = "language"
+
+[[prompts]]
+id = "language-front-desk"
+title = "Words at the front desk"
+text = "What words greet people when they first arrive at your service?"
+follow_ups = ["Who chose them?"]
+facilitator_note = "Invite examples rather than judgements."
+"""
+
+
+def test_validate_accepts_exactly_the_files_prompts_add_accepts(tmp_path: Path) -> None:
+    db = str(tmp_path / "copbot.db")
+    good = tmp_path / "good.toml"
+    good.write_text(ADDED)
+    checked = CliRunner().invoke(cli, ["prompts", "validate", str(good), "--db", db])
+    assert checked.exit_code == 0, checked.output
+    assert "adds 1 prompt(s) to language" in checked.output
+    assert not (tmp_path / "copbot.db").exists()  # validating creates no database
+    assert CliRunner().invoke(cli, ["prompts", "add", str(good), "--db", db]).exit_code == 0
+    # Once added, the same file is refused by both, for the same reason.
+    for command in ("validate", "add"):
+        again = CliRunner().invoke(cli, ["prompts", command, str(good), "--db", db])
+        assert again.exit_code == 1
+        assert "prompt 'language-front-desk': id: already in the library" in again.output
+
+
+def test_validate_reports_every_problem_of_a_file_to_add_not_the_first(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        ADDED.replace('topic = "language"', 'topic = "langauge"\nauthor = "me"').replace(
+            'follow_ups = ["Who chose them?"]', "follow_ups = []"
+        )
+        + ADDED.split("\n", 2)[2]
+        .replace("front-desk", "short")
+        .replace("Invite examples rather than judgements.", "Be kind.")
+    )
+    result = CliRunner().invoke(
+        cli, ["prompts", "validate", str(bad), "--db", str(tmp_path / "x.db")]
+    )
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert any("author: not a field" in line for line in lines)
+    assert any("topic: name one of the topics" in line for line in lines)
+    assert any("'language-front-desk': follow_ups: give 1 to 3" in line for line in lines)
+    assert any("'language-short': facilitator_note: give it at least" in line for line in lines)
+    assert "Traceback" not in result.output

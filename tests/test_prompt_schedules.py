@@ -98,7 +98,7 @@ async def test_a_facilitator_schedules_lists_and_cancels(sched: Harness) -> None
     assert "Scheduled #2: a prompt from Use of language, every Monday and Thursday at 09:30" in text
     listing = await sched.reply_text("schedule list", PRIYA)
     assert (
-        "#1: a prompt from any topic, every Tuesday at 10:00, in #general; next on Tue 1 Dec 2026, 10:00 (set up by test:priya)"
+        "#1: a prompt from any topic, every Tuesday at 10:00, in #general; next on Tue 1 Dec 2026, 10:00 (set up by Priya)"
         in listing
     )
     assert "#2:" in listing
@@ -108,6 +108,20 @@ async def test_a_facilitator_schedules_lists_and_cancels(sched: Harness) -> None
     assert "#1:" not in await sched.reply_text("schedule list", PRIYA)
     assert "no active schedule #1" in await sched.reply_text("schedule cancel 1", PRIYA)
     assert "isn't a schedule number" in await sched.reply_text("schedule cancel one", PRIYA)
+
+
+async def test_the_same_schedule_twice_is_refused_with_a_pointer_to_the_first(
+    sched: Harness,
+) -> None:
+    await sched.reply_text("schedule prompt language every tuesday at 10:00", PRIYA)
+    again = await sched.reply_text("schedule prompt LANGUAGE every tue at 10:00", PRIYA)
+    assert again.startswith("That schedule is set up already: #1, a prompt from Use of language")
+    assert "`schedule list`" in again
+    assert len(await sched.core.scheduler.recurrences("prompt.post")) == 1
+    # Another time or topic is another schedule.
+    assert "Scheduled #2" in await sched.reply_text(
+        "schedule prompt language every tuesday at 11:00", PRIYA
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -140,6 +141,12 @@ class LocalAdapter:
         self._forms: dict[str, _OpenForm] = {}
         self._version = 0
         self._changed = asyncio.Condition()
+        self._role_of: Callable[[str], Awaitable[Role]] | None = None
+
+    def show_roles_from(self, role_of: Callable[[str], Awaitable[Role]]) -> None:
+        """Where the persona picker reads roles from: copbot's own, which may have changed
+        since the persona started with theirs."""
+        self._role_of = role_of
 
     @property
     def personas(self) -> list[Persona]:
@@ -288,8 +295,10 @@ class LocalAdapter:
         return web.json_response(
             {
                 "version": self._version,
-                "me": _persona_json(persona),
-                "personas": [_persona_json(p) for p in self._personas.values()],
+                "me": _persona_json(persona, await self._role(persona)),
+                "personas": [
+                    _persona_json(p, await self._role(p)) for p in self._personas.values()
+                ],
                 "channels": [
                     {"id": c, "name": f"#{c}" + (" (private)" if c in self._private else "")}
                     for c in self._channels
@@ -340,12 +349,11 @@ class LocalAdapter:
             if parent is None or parent.channel != channel.id or parent.thread_root:
                 raise BadRequest("That thread isn't there any more.")
         thread = ThreadRef(channel, root) if root else None
-        if text == COMMAND or text.startswith(COMMAND + " "):
+        command = self._command_text(text, channel)
+        if command is not None:
             origin = Origin(persona.user, channel, thread)
             await self._emit(
-                CommandReceived(
-                    f"cmd:{secrets.token_hex(8)}", origin, text[len(COMMAND) :].strip(), self._now()
-                )
+                CommandReceived(f"cmd:{secrets.token_hex(8)}", origin, command, self._now())
             )
             return web.json_response({"ok": True, "command": True})
         stored = await self._store.add(
@@ -480,11 +488,40 @@ class LocalAdapter:
             shown.append(form)
         return shown
 
+    def _command_text(self, text: str, channel: ChannelRef) -> str | None:
+        """The command in a message (its text after ``/cop`` or ``@copbot``, with
+        persona mentions written as the core reads them), or None for a plain message.
+
+        Forgiving, as people type: ``/COP HELP``, ``@copbot help``, and anything said in
+        copbot's direct conversation, where there is nobody else to talk to."""
+        first, *rest = text.split(maxsplit=1)
+        if first.lower() in (COMMAND, f"@{BOT.id}"):
+            return self._mentions("".join(rest))
+        if channel.is_direct:
+            return self._mentions(text)
+        return None
+
+    def _mentions(self, text: str) -> str:
+        """``@sam`` or ``@Sam Okafor`` (any case) -> ``<@local:sam>``, as Slack's
+        adapter writes ``<@U123>``; an unknown ``@word`` is left for the core to refuse."""
+        for persona in sorted(self._personas.values(), key=lambda p: -len(p.name)):
+            for said in (persona.name, persona.id):
+                text = re.sub(
+                    rf"(?<![\w<])@{re.escape(said)}(?![\w-])",
+                    f"<@{persona.user.identity}>",
+                    text,
+                    flags=re.IGNORECASE,
+                )
+        return text
+
     def _persona(self, persona_id: object) -> Persona:
         persona = self._personas.get(str(persona_id))
         if persona is None:
             raise BadRequest("Pick who you are from the list first.")
         return persona
+
+    async def _role(self, persona: Persona) -> Role:
+        return await self._role_of(persona.user.identity) if self._role_of else persona.role
 
     def _channel(self, name: str) -> ChannelRef:
         return ChannelRef(PLATFORM, name, "", name)
@@ -610,8 +647,8 @@ def _local_address(request: web.Request) -> tuple[str, int] | None:
     return None
 
 
-def _persona_json(p: Persona) -> dict[str, str]:
-    return {"id": p.id, "name": p.name, "title": p.title, "role": p.role.label}
+def _persona_json(p: Persona, role: Role) -> dict[str, str]:
+    return {"id": p.id, "name": p.name, "title": p.title, "role": role.label}
 
 
 def _asset(name: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli.base import cli, db_option, identity_arg, with_core
+from bot.cli.base import cli, db_option, identity_arg, load_settings, with_core
 from bot.commands import CommandError
 from bot.records import Prompt
 from bot.services.schedules import SchedulesFeature
@@ -66,11 +66,21 @@ def _prompt_json(p: Prompt) -> dict[str, Any]:
 
 @prompts.command("validate")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-def prompts_validate(path: Path | None) -> None:
-    """Check a prompt library folder (default: the shipped library) or one topic file."""
+@db_option
+def prompts_validate(path: Path | None, db: str | None) -> None:
+    """Check a prompt library folder (default: the shipped library), one topic file, or a
+    file of prompts to add (as `copbot prompts add` takes it), listing every problem."""
     target = path or LIBRARY_DIR
     try:
-        if target.is_file():
+        if target.is_file() and "slug" not in _read_added(target):
+            # A file of prompts to add: the very checks `prompts add` makes.
+            data = _read_added(target)
+            found = _check_added(target, data, _current_library(db), "cli")
+            click.echo(
+                f"OK: {target} adds {len(found)} prompt(s) to {data['topic']}; "
+                f"`copbot prompts add {target}` adds them."
+            )
+        elif target.is_file():
             topic = load_topic(target)
             click.echo(f"OK: {target} is a valid topic with {len(topic.prompts)} prompts.")
         else:
@@ -83,6 +93,28 @@ def prompts_validate(path: Path | None) -> None:
         sys.exit(1)
 
 
+def _read_added(file: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise LibraryError([f"{file}: not valid TOML: {e}"]) from None
+    except OSError as e:
+        raise LibraryError([f"{file}: cannot be read: {e}"]) from None
+
+
+def _current_library(db: str | None) -> Library:
+    """What `prompts add` checks against: the library with the prompts added so far (from
+    the database when there is one; validating never creates it)."""
+    settings = load_settings(db)
+    if not settings.db_path.exists():
+        return load_library(settings.prompt_library or LIBRARY_DIR)
+
+    async def call(core: Core) -> Library:
+        return await core.prompts.current()
+
+    return with_core(db, call)
+
+
 @prompts.command("add")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--by", "by", default="cli", help="Who added them (an identity), for the record.")
@@ -91,9 +123,9 @@ def prompts_add(file: Path, by: str, db: str | None) -> None:
     """Add prompts of your own from a TOML FILE: `topic = "SLUG"` and [[prompts]] written as
     in the library. They join the rotation like the library's own."""
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise click.ClickException(f"{file}: not valid TOML: {e}") from None
+        data = _read_added(file)
+    except LibraryError as e:
+        raise click.ClickException(str(e)) from None
 
     async def call(core: Core) -> list[str]:
         library = await core.prompts.current()
@@ -108,29 +140,46 @@ def prompts_add(file: Path, by: str, db: str | None) -> None:
 
 
 def _check_added(file: Path, data: dict[str, Any], library: Library, by: str) -> list[Prompt]:
+    """Every problem with a file of prompts to add, not only the first."""
+    problems = [f"{file}: {p}" for p in _unknown_keys(data)]
     topic = data.get("topic")
     if not isinstance(topic, str) or library.topic(topic) is None:
         slugs = ", ".join(t.slug for t in library.topics)
-        raise LibraryError([f"{file}: topic: name one of the topics: {slugs}"])
+        problems.append(f"{file}: topic: name one of the topics: {slugs}")
+    topic = topic if isinstance(topic, str) else ""
     found: list[Prompt] = []
-    problems: list[str] = []
     raw_prompts = data.get("prompts")
+    seen: set[str] = set()
     for index, raw in enumerate(raw_prompts if isinstance(raw_prompts, list) else [], start=1):
         if not isinstance(raw, dict):
             problems.append(f"{file}: prompt {index}: must be a [[prompts]] table")
             continue
         prompt, wrong = check_prompt(raw, topic, added_by=by)
+        if not library.topic(topic):  # said once above; no "start the id with" per prompt
+            wrong = [w for w in wrong if not w.startswith("id: start it with the topic")]
         label = f"prompt '{raw['id']}'" if isinstance(raw.get("id"), str) else f"prompt {index}"
         problems.extend(f"{file}: {label}: {w}" for w in wrong)
         if prompt is not None and library.prompt(prompt.id) is not None:
             problems.append(f"{file}: {label}: id: already in the library")
+        elif prompt is not None and prompt.id in seen:
+            problems.append(f"{file}: {label}: id: used twice in this file")
         elif prompt is not None:
             found.append(prompt)
-    if not found and not problems:
+            seen.add(prompt.id)
+    if not isinstance(raw_prompts, list) or not raw_prompts:
         problems.append(f"{file}: prompts: the file has no [[prompts]]")
     if problems:
         raise LibraryError(problems)
     return found
+
+
+def _unknown_keys(data: dict[str, Any]) -> list[str]:
+    known = ("topic", "prompts")
+    return [
+        f"{key}: not a field of a file of prompts to add (those are topic and [[prompts]])"
+        for key in data
+        if key not in known
+    ]
 
 
 @prompts.command("remove")

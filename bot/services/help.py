@@ -1,8 +1,11 @@
 from __future__ import annotations
 
-from bot.commands import Args, CommandBook, UsageError
+import difflib
+
+from bot.chat import Chat
+from bot.commands import Args, CommandBook, UsageError, clip
 from bot.interaction import Interaction
-from bot.model import Context, OutgoingMessage, Role, Text
+from bot.model import Context, MessagePosted, Origin, OutgoingMessage, Role, Text
 from bot.registry import Registry
 
 _ROLE_NOTE = {
@@ -13,10 +16,13 @@ _ROLE_NOTE = {
 
 
 class HelpFeature:
-    """``help``: every verb the caller may use, one line each; ``help VERB`` for more."""
+    """``help``: every verb the caller may use, one line each; ``help VERB`` for more.
+    And a private hint for a message that looks like a mistyped command (``/cops help``,
+    ``cop help``), which would otherwise sit in the channel unanswered."""
 
-    def __init__(self, commands: CommandBook) -> None:
+    def __init__(self, commands: CommandBook, chat: Chat) -> None:
         self._commands = commands
+        self._chat = chat
 
     def register(self, registry: Registry) -> None:
         registry.verb(
@@ -25,6 +31,41 @@ class HelpFeature:
             self.help,
             usage="[command]",
         )
+        registry.listen(MessagePosted, self.hint)
+
+    async def hint(self, event: MessagePosted) -> None:
+        if event.from_bot or event.author.is_anonymous:
+            return
+        prefix = self._chat.command_prefix(event.message.channel.platform)
+        meant = self._meant(event.text, prefix)
+        if meant is None:
+            return
+        origin = Origin(event.author, event.message.channel, event.thread)
+        await self._chat.respond(
+            origin,
+            OutgoingMessage.of(
+                f"Did you mean `{meant}`? Commands start with `{prefix}`; "
+                "then only you see my answer."
+            ),
+        )
+
+    def _meant(self, text: str, prefix: str) -> str | None:
+        """The command a message seems meant to be, or None when it's just a message."""
+        words = text.split(maxsplit=1)
+        if not words or not prefix.startswith("/"):
+            return None
+        first, rest = words[0].lower(), clip(words[1].strip() if len(words) > 1 else "")
+        verbs = {v.name.split()[0] for v in self._commands}
+        said_verb = rest.split()[0].lower() if rest else ""
+        if first.startswith("/") and first != prefix:
+            # "/cops help", "/cpo": close to the command, and nothing else it could be.
+            if difflib.SequenceMatcher(None, first, prefix).ratio() < 0.75:
+                return None
+            if said_verb and said_verb not in verbs:
+                return None
+        elif first not in ("cop", "copbot", prefix[1:] + "bot") or said_verb not in verbs:
+            return None
+        return f"{prefix} {rest}" if rest else f"{prefix} help"
 
     async def help(self, ix: Interaction, args: Args) -> None:
         if args:
@@ -45,13 +86,25 @@ class HelpFeature:
         )
 
     def _about(self, ix: Interaction, name: str) -> str:
-        verbs = [
-            v
-            for v in self._commands.available_to(ix.role)
-            if v.name == name or v.name.split()[0] == name
-        ]
+        known = [v for v in self._commands if v.name == name or v.name.split()[0] == name]
+        if not known:
+            names = sorted(
+                {v.name for v in self._commands} | {v.name.split()[0] for v in self._commands}
+            )
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f" Did you mean `{ix.prefix} help {close[0]}`?" if close else ""
+            raise UsageError(
+                f"There's no command `{clip(name)}`.{hint} `{ix.prefix} help` lists them all."
+            )
+        verbs = [v for v in known if v.role <= ix.role]
         if not verbs:
-            raise UsageError(f"There's no command `{name}` that you can use.")
+            needed = min(v.role for v in known)
+            who = "facilitators and admins" if needed is Role.FACILITATOR else "admins"
+            return (
+                f"`{ix.prefix} {clip(name)}` is for {who}; your role is {ix.role.label}. "
+                f"If you need it, ask one of them, or ask an admin for the role: "
+                f"`{ix.prefix} role list` shows who they are."
+            )
         return "\n\n".join(
             f"`{v.synopsis(ix.prefix)}`\n{v.summary}." + (f"\n{v.details}" if v.details else "")
             for v in verbs

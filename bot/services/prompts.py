@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from bot.chat import Chat
-from bot.commands import Args, CommandError, UsageError
+from bot.commands import Args, CommandError, UsageError, clip, did_you_mean
 from bot.interaction import Interaction
 from bot.model import (
     Button,
@@ -25,6 +25,7 @@ from bot.model import (
     ShortText,
     Text,
 )
+from bot.people import People
 from bot.ports import Clock, PromptRepository, Suggestion
 from bot.records import Prompt, PromptPost, ThreadContext, Topic
 from bot.registry import PersonalData, Registry
@@ -143,11 +144,13 @@ class PromptsFeature:
         publisher: PromptPublisher,
         repository: PromptRepository,
         clock: Clock,
+        people: People | None = None,
     ) -> None:
         self._catalogue = catalogue
         self._publisher = publisher
         self._repo = repository
         self._clock = clock
+        self._people = people
 
     def register(self, registry: Registry) -> None:
         registry.keeps(
@@ -166,7 +169,12 @@ class PromptsFeature:
                 erase=self._repo.forget_person,
             )
         )
-        registry.verb("prompts", "List the topics of the prompt library", self.topics)
+        registry.verb(
+            "prompts",
+            "List the topics of the prompt library, or one topic's prompts",
+            self.topics,
+            usage="[topic]",
+        )
         registry.verb(
             "prompt",
             "Post a reflection prompt here, as a new thread",
@@ -192,6 +200,14 @@ class PromptsFeature:
             role=Role.FACILITATOR,
         )
         registry.verb(
+            "prompt remove",
+            "Remove a prompt you added to the library",
+            self.remove,
+            usage="ID",
+            role=Role.FACILITATOR,
+            details="The library's own prompts stay; admins can remove anyone's added prompt.",
+        )
+        registry.verb(
             "prompt suggestions",
             "Read the prompts people have suggested",
             self.suggestions,
@@ -203,6 +219,9 @@ class PromptsFeature:
 
     async def topics(self, ix: Interaction, args: Args) -> None:
         library = await self._catalogue.current()
+        if args:
+            await ix.reply(self._topic_listing(ix, library, args.text.lower()))
+            return
         lines = [
             f"`{t.slug}`: {t.title} ({len(t.prompts)} prompt{'s' if len(t.prompts) != 1 else ''})"
             for t in library.topics
@@ -251,8 +270,10 @@ class PromptsFeature:
         library = await self._catalogue.current()
         prompt = library.prompt(args.get(0).lower())
         if prompt is None:
+            hint = did_you_mean(args.get(0), (p.id for p in library.prompts))
             raise UsageError(
-                f"There's no prompt `{args.get(0)}`. `{ix.prefix} prompts` lists the topics."
+                f"There's no prompt `{clip(args.get(0))}`.{hint} "
+                f"`{ix.prefix} prompts TOPIC` lists a topic's prompts with their ids."
             )
         shown = self._publisher.message(
             prompt, library.topic(prompt.topic), ix.origin.channel, with_buttons=False
@@ -275,29 +296,23 @@ class PromptsFeature:
     async def check_added(self, event: FormSubmitted) -> dict[str, str]:
         """What is wrong with a prompt from the form, by field, while the form is open."""
         library = await self._catalogue.current()
-        topic = event.value("topic")
-        if library.topic(topic) is None:
-            return {"topic": "Please choose one of the topics."}
-        _, problems = check_prompt(_prompt_data(event, library), topic)
-        return _by_field(problems)
+        return prompt_form_errors(dict(event.values), library)
 
     async def added(self, ix: Interaction, event: FormSubmitted) -> None:
         library = await self._catalogue.current()
-        topic = event.value("topic")
-        prompt, problems = check_prompt(
-            _prompt_data(event, library), topic, added_by=ix.user.identity
-        )
-        if prompt is None:  # the check above let it through, and then the library changed
+        values = dict(event.values)
+        prompt, problems = prompt_from_form(values, library, added_by=ix.user.identity)
+        if prompt is None:  # the check let it through, and then the library changed
             raise CommandError(
                 "I couldn't add that prompt:\n"
-                + "\n".join(f"• {_friendly(p)}" for p in problems)
+                + "\n".join(f"• {FORM_LABELS.get(k, k)}: {p}" for k, p in problems.items())
                 + f"\nYour words are below so nothing is lost; `{ix.prefix} prompt add` "
                 "opens the form again.\n\n" + _echo(event)
             )
         await self._repo.add(prompt, self._clock.now())
         await ix.reply(
-            f"Added **{prompt.title}** to {topic} as `{prompt.id}`. It joins the rotation; "
-            f"post it now with `{ix.prefix} prompt {prompt.id}`."
+            f"Added **{prompt.title}** to {prompt.topic} as `{prompt.id}`. It joins the "
+            f"rotation; post it now with `{ix.prefix} prompt {prompt.id}`."
         )
 
     async def open_suggestion(self, ix: Interaction, event: ButtonPressed) -> None:
@@ -320,8 +335,10 @@ class PromptsFeature:
         if not found:
             await ix.reply("Nobody has suggested a prompt yet.")
             return
+        names = await self._names([s.by for s in found])
         lines = [
-            f"• {s.text} ({s.topic or 'any topic'}; from {s.by}, {_date(s.at)})" for s in found
+            f"• {s.text} ({s.topic or 'any topic'}; from {names.get(s.by) or s.by}, {_date(s.at)})"
+            for s in found
         ]
         await ix.reply(
             OutgoingMessage(
@@ -332,6 +349,50 @@ class PromptsFeature:
                 )
             )
         )
+
+    def _topic_listing(self, ix: Interaction, library: Library, slug: str) -> OutgoingMessage:
+        topic = library.topic(slug)
+        if topic is None:
+            raise UsageError(_no_topic(slug, library, prompts=False))
+        lines = [f"`{p.id}`: {p.title}" for p in topic.prompts]
+        return OutgoingMessage(
+            (
+                Text(f"**{topic.title}**: {topic.summary}"),
+                Text("\n".join(lines)),
+                Context(
+                    f"Facilitators: `{ix.prefix} prompt preview ID` shows one privately, "
+                    f"and `{ix.prefix} prompt ID` posts it here."
+                ),
+            )
+        )
+
+    async def remove(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Give the id of the prompt to remove.")
+        library = await self._catalogue.current()
+        wanted = args.get(0).lower()
+        prompt = library.prompt(wanted)
+        if prompt is None:
+            hint = did_you_mean(wanted, (p.id for p in library.prompts if p.added_by))
+            raise UsageError(f"There's no prompt `{clip(wanted)}`.{hint}")
+        if not prompt.added_by:
+            raise CommandError(
+                f"`{prompt.id}` is one of the library's own prompts, so it stays; only "
+                "prompts added with `prompt add` can be removed."
+            )
+        if prompt.added_by != ix.user.identity and ix.role < Role.ADMIN:
+            raise CommandError(
+                f"`{prompt.id}` was added by {await self._name(prompt.added_by)}; you can "
+                "remove the prompts you added, and admins can remove any."
+            )
+        await self._repo.remove(prompt.id)
+        await ix.reply(f"Removed **{prompt.title}** (`{prompt.id}`) from the library.")
+
+    async def _names(self, identities: list[str]) -> dict[str, str]:
+        return await self._people.names(identities) if self._people else {}
+
+    async def _name(self, identity: str) -> str:
+        return (await self._names([identity])).get(identity) or identity
 
 
 def add_form(library: Library) -> Form:
@@ -389,29 +450,6 @@ async def _check_suggestion(event: FormSubmitted) -> dict[str, str]:
     return {}
 
 
-def _prompt_data(event: FormSubmitted, library: Library) -> dict[str, Any]:
-    topic, title = event.value("topic"), event.value("title")
-    return {
-        "id": _new_id(topic, title, library),
-        "title": title,
-        "text": event.value("text"),
-        "follow_ups": [q for q in event.value("follow_ups").splitlines() if q.strip()],
-        "facilitator_note": event.value("facilitator_note"),
-        "content_note": event.value("content_note"),
-    }
-
-
-def _by_field(problems: list[str]) -> dict[str, str]:
-    """The library's "field: what" problems as one message per form field."""
-    errors: dict[str, str] = {}
-    for problem in problems:
-        field, _, what = problem.partition(": ")
-        field = "title" if field == "id" else field  # the id is made from the title
-        what = what[:1].upper() + what[1:]
-        errors[field] = f"{errors[field]} {what}" if field in errors else what
-    return errors
-
-
 def _new_id(topic: str, title: str, library: Library) -> str:
     words = re.findall(r"[a-z0-9]+", title.lower())[:5] or ["prompt"]
     base = f"{topic}-{'-'.join(words)}"[:60].rstrip("-")
@@ -421,21 +459,59 @@ def _new_id(topic: str, title: str, library: Library) -> str:
     return candidate
 
 
-def _no_topic(topic: str, library: Library) -> str:
+def _no_topic(topic: str, library: Library, *, prompts: bool = True) -> str:
     slugs = ", ".join(f"`{t.slug}`" for t in library.topics)
-    return f"There's no topic or prompt `{topic}`. The topics are: {slugs}."
+    known = [t.slug for t in library.topics] + ([p.id for p in library.prompts] if prompts else [])
+    what = "topic or prompt" if prompts else "topic"
+    return (
+        f"There's no {what} `{clip(topic)}`.{did_you_mean(topic, known)} The topics are: {slugs}."
+    )
 
 
-def _friendly(problem: str) -> str:
-    field, _, what = problem.partition(": ")
-    names = {
-        "title": "Title",
-        "text": "The question",
-        "follow_ups": "Follow-up questions",
-        "facilitator_note": "Note for facilitators",
-        "content_note": "Content note",
+FORM_LABELS = {
+    "topic": "Topic",
+    "title": "Title",
+    "text": "The question",
+    "follow_ups": "Follow-up questions",
+    "facilitator_note": "Note for facilitators",
+    "content_note": "Content note",
+}
+
+
+def prompt_form_errors(values: Mapping[str, str], library: Library) -> dict[str, str]:
+    """What is wrong with the prompt-add form's answers, as {field id: what to fix}, for
+    every field that needs it: the same bar as the library's own prompts and files added
+    with `copbot prompts add` (prompts.check_prompt). Empty when the prompt can be added."""
+    return prompt_from_form(values, library)[1]
+
+
+def prompt_from_form(
+    values: Mapping[str, str], library: Library, added_by: str = ""
+) -> tuple[Prompt | None, dict[str, str]]:
+    """The prompt the add form describes, or None and {field id: what to fix}."""
+    topic = values.get("topic", "")
+    errors: dict[str, str] = {}
+    if library.topic(topic) is None:
+        errors["topic"] = "Pick one of the topics."
+    title = values.get("title", "")
+    data = {
+        "id": _new_id(topic, title, library),
+        "title": title,
+        "text": values.get("text", ""),
+        "follow_ups": [q for q in values.get("follow_ups", "").splitlines() if q.strip()],
+        "facilitator_note": values.get("facilitator_note", ""),
+        "content_note": values.get("content_note", ""),
     }
-    return f"{names.get(field, field)}: {what}" if field in names else problem
+    prompt, problems = check_prompt(data, topic, added_by=added_by)
+    for problem in problems:
+        field, _, what = problem.partition(": ")
+        # The id is made from the topic and title; the person can only change those.
+        field = "title" if field == "id" else field
+        if field == "title" and "topic" in errors and "topic" in what:
+            continue  # the id doesn't start with a topic that isn't one: said already
+        said = what[:1].upper() + what[1:] + ("" if what.endswith((".", "?")) else ".")
+        errors[field] = f"{errors[field]} {said}" if field in errors else said
+    return (prompt if not errors else None), errors
 
 
 def _echo(event: FormSubmitted) -> str:

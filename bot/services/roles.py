@@ -3,15 +3,18 @@ from __future__ import annotations
 from bot.commands import Args, UsageError, parse_person, parse_role
 from bot.interaction import Interaction
 from bot.model import Role, UserRef
+from bot.people import People
 from bot.registry import PersonalData, Registry
 from bot.roles import RoleChangeRefused, Roles
 
 
 class RolesFeature:
-    """Role verbs in chat: admins grant and revoke, anyone can ask who they are."""
+    """Role verbs in chat: admins grant and revoke; anyone can ask who they are and who
+    the facilitators and admins are (to know whom to ask)."""
 
-    def __init__(self, roles: Roles) -> None:
+    def __init__(self, roles: Roles, people: People) -> None:
         self._roles = roles
+        self._people = people
 
     def register(self, registry: Registry) -> None:
         registry.keeps(
@@ -21,7 +24,7 @@ class RolesFeature:
                 kept_because="a role is access: an admin takes it away with `role revoke`",
             )
         )
-        registry.verb("whoami", "Show your identity and role", self.whoami)
+        registry.verb("whoami", "Show your name, identity and role", self.whoami)
         registry.verb(
             "role grant",
             "Give someone the facilitator or admin role",
@@ -37,10 +40,12 @@ class RolesFeature:
             usage="ROLE @person",
             role=Role.ADMIN,
         )
-        registry.verb("role list", "List facilitators and admins", self.list, role=Role.FACILITATOR)
+        registry.verb("role list", "List the facilitators and admins", self.list)
 
     async def whoami(self, ix: Interaction, args: Args) -> None:
-        await ix.reply(f"You are {ix.user.identity}, and your role is {ix.role.label}.")
+        name = ix.user.name or await self._people.name(ix.user.identity)
+        shown = f"{name} ({ix.user.identity})" if name != ix.user.identity else name
+        await ix.reply(f"You are {shown}, and your role is {ix.role.label}.")
 
     async def grant(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
@@ -60,7 +65,16 @@ class RolesFeature:
         if not grants:
             await ix.reply("Nobody has a role yet: everyone is staff.")
             return
-        lines = [f"{g.identity}: {g.role.label} (by {g.granted_by})" for g in grants]
+        # Admins manage roles by identity, so they see it; everyone else sees names.
+        admin = ix.role is Role.ADMIN
+        shown = await self._people.labels(
+            [g.identity for g in grants] + [g.granted_by for g in grants], with_identity=admin
+        )
+        lines = [
+            f"{shown[g.identity]}: {g.role.label}"
+            + (f" (by {shown.get(g.granted_by, g.granted_by)})" if admin else "")
+            for g in grants
+        ]
         await ix.reply("Facilitators and admins:\n" + "\n".join(lines))
 
 

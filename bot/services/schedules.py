@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from bot import codec
 from bot.chat import Chat
-from bot.commands import Args, CommandError, UsageError, parse_number
+from bot.commands import Args, CommandError, UsageError, clip, did_you_mean, parse_number
 from bot.interaction import Interaction
 from bot.model import ChannelRef, Context, OutgoingMessage, Role, Text, UserRef
+from bot.people import People
 from bot.ports import ChannelRepository, Clock, PromptRepository
 from bot.records import Job, JobState, PromptPost
 from bot.registry import Registry
@@ -32,7 +33,9 @@ class SchedulesFeature:
         channels: ChannelRepository,
         chat: Chat,
         clock: Clock,
+        people: People | None = None,
     ) -> None:
+        self._people = people
         self._scheduler = scheduler
         self._catalogue = catalogue
         self._publisher = publisher
@@ -116,8 +119,22 @@ class SchedulesFeature:
         topic = None if request.topic == "any" else library.topic(request.topic)
         if request.topic != "any" and topic is None:
             slugs = ", ".join(f"`{t.slug}`" for t in library.topics)
-            raise UsageError(f"There's no topic `{request.topic}`. Use `any` or one of: {slugs}.")
+            hint = did_you_mean(request.topic, [t.slug for t in library.topics])
+            raise UsageError(
+                f"There's no topic `{clip(request.topic)}`.{hint} Use `any` or one of: {slugs}."
+            )
         channel = await self._channel(request, platform, here)
+        for existing in await self._scheduler.recurrences(POST_PROMPT):
+            payload = json.loads(existing.payload)
+            if (
+                existing.rule == request.rule
+                and payload.get("topic") == (topic.slug if topic else None)
+                and codec.from_json(ChannelRef, payload["channel"]) == channel
+            ):
+                raise CommandError(
+                    f"That schedule is set up already: #{existing.id}, {existing.description}. "
+                    "`schedule list` shows them all, and `schedule cancel` stops one."
+                )
         what = f"a prompt from {topic.title}" if topic else "a prompt from any topic"
         description = f"{what}, {request.when}, in {channel.label}"
         recurrence = await self._scheduler.repeat(
@@ -134,10 +151,13 @@ class SchedulesFeature:
         )
 
     async def listing(self) -> list[str]:
+        found = await self._scheduler.recurrences(POST_PROMPT)
+        owners = [r.owner for r in found if r.owner]
+        names = await self._people.names(owners) if self._people else {}
         return [
             f"#{r.id}: {r.description}; next on {self._local(r.next_at)}"
-            + (f" (set up by {r.owner})" if r.owner else "")
-            for r in await self._scheduler.recurrences(POST_PROMPT)
+            + (f" (set up by {names.get(r.owner) or r.owner})" if r.owner else "")
+            for r in found
         ]
 
     async def cancel(self, ident: str) -> str:
