@@ -103,7 +103,7 @@ def build_core(
         PeopleFeature(people),
         RolesFeature(roles, people),
         ChannelsFeature(channels, chat),
-        PromptsFeature(catalogue, publisher, prompt_repo, clock, people),
+        PromptsFeature(catalogue, publisher, prompt_repo, clock, people, settings.timezone),
         SchedulesFeature(
             scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people
         ),

@@ -197,7 +197,7 @@ async def test_search_in_chat_is_private_ranked_and_linked(bot: Harness) -> None
     lines = answer.text.splitlines()
     assert lines[0] == "**Top 2 from the archive**"
     assert lines[1].startswith(
-        "**#north** · Priya · 25 Nov 2026 · [open](https://chat.example/C-north/"
+        "**#north** · Priya · Wed 25 Nov 2026 · [open](https://chat.example/C-north/"
     )
     assert "\\*\\*" in lines[2]  # what people wrote is escaped, never formatting
     assert "**bias**" in lines[2]  # the match is highlighted
@@ -394,3 +394,12 @@ async def test_an_export_link_dies_with_its_admins_role(db_path: Path) -> None:
             assert refused.status == 403 and "no longer an admin" in await refused.text()
     finally:
         h.close()
+
+
+async def test_search_results_are_dated_in_copbots_time_zone(bot: Harness) -> None:
+    # 23:30 UTC on 1 July is already 2 July in London (BST).
+    bot.clock.set(datetime(2026, 7, 1, 23, 30, tzinfo=UTC))
+    root = await prompt_thread(bot)
+    await say(bot, "A late thought about quokkanomics", root, PRIYA)
+    [answer] = await bot.command("search quokkanomics", SAM)
+    assert "· Priya · Thu 2 Jul 2026 ·" in answer.text

@@ -31,6 +31,7 @@ from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
 from bot.search_query import parse_terms
 from bot.services.erasure import Erasure
+from bot.timefmt import for_people
 from bot.visibility import Visibility
 
 RETENTION = "archive.retention"
@@ -286,7 +287,7 @@ class ArchiveFeature:
         m = hit.message
         where = f"#{m.channel_name}" if m.channel_name else m.channel_id
         who = "Anonymous" if m.anonymous else (m.author_name or m.author_id)
-        when = f"{m.created_at.day} {m.created_at:%b %Y}"
+        when = for_people(m.created_at, self._scheduler.timezone, time=False)
         try:
             link = await self._chat.permalink(m.ref)
         except PlatformUnavailable:

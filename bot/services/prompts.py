@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError, clip, did_you_mean
@@ -30,6 +30,7 @@ from bot.ports import Clock, PromptRepository, Suggestion
 from bot.records import Prompt, PromptPost, ThreadContext, Topic
 from bot.registry import PersonalData, Registry
 from bot.rotation import next_prompt
+from bot.timefmt import UK, for_people
 from prompts import Library, check_prompt
 
 SUGGEST = "prompt.suggest"
@@ -145,12 +146,14 @@ class PromptsFeature:
         repository: PromptRepository,
         clock: Clock,
         people: People | None = None,
+        timezone: ZoneInfo = UK,
     ) -> None:
         self._catalogue = catalogue
         self._publisher = publisher
         self._repo = repository
         self._clock = clock
         self._people = people
+        self._tz = timezone
 
     def register(self, registry: Registry) -> None:
         registry.keeps(
@@ -337,7 +340,8 @@ class PromptsFeature:
             return
         names = await self._names([s.by for s in found])
         lines = [
-            f"• {s.text} ({s.topic or 'any topic'}; from {names.get(s.by) or s.by}, {_date(s.at)})"
+            f"• {s.text} ({s.topic or 'any topic'}; from {names.get(s.by) or s.by}, "
+            f"{for_people(s.at, self._tz, time=False)})"
             for s in found
         ]
         await ix.reply(
@@ -516,7 +520,3 @@ def prompt_from_form(
 
 def _echo(event: FormSubmitted) -> str:
     return "\n".join(f"{k}: {v}" for k, v in event.values if v and k != "topic")
-
-
-def _date(moment: datetime) -> str:
-    return f"{moment:%d %b %Y}"
