@@ -179,8 +179,18 @@ def _message(
     at = required(ts(event, "ts"), "ts")
     ref = _ref(_channel(event, team, names), at, ts(event, "thread_ts"))
     author, from_bot = _author(event, names)
+    if ref.channel.is_direct and not from_bot:
+        # copbot's direct conversation has nobody else in it: what people say there is for
+        # copbot, with or without /cop (``help``, ``search privilege``).
+        words = command_text(_without_prefix(text(event, "text")))
+        return CommandReceived(event_id, Origin(author, ref.channel), words, _at(event, now))
     words = plain_text(text(event, "text"), names.users, names.channels)
     return MessagePosted(event_id, ref, author, words, _at(event, now), from_bot)
+
+
+def _without_prefix(words: str) -> str:
+    first, _, rest = words.strip().partition(" ")
+    return rest if first.lower() in ("/cop", "cop") else words
 
 
 def _edited(

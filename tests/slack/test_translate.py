@@ -134,10 +134,21 @@ def test_another_bots_message_is_from_a_bot_and_copbots_own_are_dropped() -> Non
     assert from_event(own_edit, ME, NAMES, NOW) is None
 
 
-def test_a_direct_message_is_in_a_direct_channel() -> None:
-    posted = event("message_im")
-    assert isinstance(posted, MessagePosted) and posted.is_direct
-    assert posted.message.channel == ChannelRef("slack", "D0SAMBOT", "T1", kind=ChannelKind.DIRECT)
+def test_a_direct_message_to_copbot_is_a_command_with_or_without_cop() -> None:
+    said = event("message_im")
+    assert isinstance(said, CommandReceived) and said.text == "hello copbot"
+    assert said.origin.channel == ChannelRef("slack", "D0SAMBOT", "T1", kind=ChannelKind.DIRECT)
+    assert said.origin.user == UserRef("slack", "U1SAM")
+    for typed in ("/cop search privilege", "COP search privilege", "search privilege"):
+        envelope = load("message_im")
+        envelope["event"]["text"] = typed
+        command = from_event(envelope, ME, NAMES, NOW)
+        assert isinstance(command, CommandReceived) and command.text == "search privilege"
+    envelope = load("message_im")
+    envelope["event"]["text"] = "role grant facilitator <@U2PRIYA>"
+    command = from_event(envelope, ME, NAMES, NOW)
+    assert isinstance(command, CommandReceived)
+    assert command.text == "role grant facilitator <@slack:U2PRIYA>"
 
 
 def test_slacks_own_notices_are_ignored() -> None:
