@@ -272,3 +272,14 @@ def test_a_message_ref_for_a_thread_names_its_root() -> None:
     ref = MessageRef(ChannelRef("teams", NORTH, TENANT), "2", "1")
     assert ref.as_thread.root_id == "1"
     assert TeamsAdapter.command_prefix == "@copbot"
+
+
+async def test_erasing_a_person_forgets_their_chat_reference(teams: TeamsBot) -> None:
+    await teams.install()
+    await teams.send(command(teams, "whoami", "1700000006000"))
+    query = "select count(*) from teams_conversations where person = ?"
+    await teams.until(lambda: teams.rows(query, (f"teams:{ADMIN_AAD}",)) == [(1,)])
+    erased = await teams.core.erasure.erase(f"teams:{ADMIN_AAD}")
+    assert erased.of("chat reference(s)") == 1
+    assert teams.rows(query, (f"teams:{ADMIN_AAD}",)) == [(0,)]
+    assert teams.rows("select count(*) from teams_conversations where kind = 'channel'") != [(0,)]
