@@ -283,3 +283,10 @@ async def test_erasing_a_person_forgets_their_chat_reference(teams: TeamsBot) ->
     assert erased.of("chat reference(s)") == 1
     assert teams.rows(query, (f"teams:{ADMIN_AAD}",)) == [(0,)]
     assert teams.rows("select count(*) from teams_conversations where kind = 'channel'") != [(0,)]
+
+
+async def test_help_on_teams_says_private_answers_come_to_the_chat(teams: TeamsBot) -> None:
+    await teams.install()
+    await teams.send(command(teams, "help", "1700000007000"))
+    await teams.until(lambda: teams.fake.of("send"))
+    assert "1:1 chat with me" in str(teams.fake.of("send")[-1].body)
