@@ -52,6 +52,7 @@ from adapters.teams.translate import (
     team_change,
     team_events,
     tenant_of,
+    well_formed,
 )
 from bot.model import (
     ANONYMOUS_ID,
@@ -160,10 +161,10 @@ class TeamsAdapter:
             return _refusal(413, "too large")
         try:
             raw = json.loads(body)
-            if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            if not well_formed(raw):
                 raise ValueError
             activity = Activity().deserialize(raw)
-        except (ValueError, TypeError, AttributeError):
+        except Exception:  # not JSON, or not shaped like an activity (msrest's own errors)
             log.info("refused a request to %s that is not an activity", PATH)
             return _refusal(400, "not an activity")
         try:
@@ -189,7 +190,15 @@ class TeamsAdapter:
         async def turn(context: TurnContext) -> None:
             answer.append(await self._turn(context, raw))
 
-        await self._cloud.process_activity(auth, activity, turn)
+        try:
+            await self._cloud.process_activity(auth, activity, turn)
+        except web.HTTPException:
+            raise
+        except Exception as e:
+            # Not committed (storage failing, say): Teams sends it again later. The type
+            # only: a message could quote the activity.
+            log.error("could not accept a Teams activity (%s); answering 503", type(e).__name__)
+            return _refusal(503, "try again later")
         invoke = answer[0] if answer else None
         if invoke is not None:
             return web.json_response(invoke.body, status=invoke.status)

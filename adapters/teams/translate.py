@@ -63,6 +63,36 @@ class Known:
 # ---------------------------------------------------------------------------
 # Pieces every activity has
 
+_OBJECTS = ("from", "recipient", "conversation", "channelData")
+_LISTS = ("entities", "attachments", "membersAdded", "membersRemoved")
+_STRINGS = ("type", "id", "text", "serviceUrl", "name", "timestamp", "replyToId", "action")
+
+
+def well_formed(activity: Any) -> bool:
+    """The shape translation relies on: the fields it reads have the types Teams sends.
+    Anything else is refused before it is looked at further (a 400)."""
+    if not isinstance(activity, Mapping) or not isinstance(activity.get("type"), str):
+        return False
+    for key in _OBJECTS:
+        value = activity.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            return False
+        if isinstance(value, Mapping) and any(
+            v is not None and not isinstance(v, str | bool | Mapping | list) for v in value.values()
+        ):
+            return False
+    for key in _LISTS:
+        value = activity.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, Mapping) for v in value)
+        ):
+            return False
+    data = activity.get("channelData") or {}
+    for key in ("team", "channel", "tenant", "settings"):
+        if data.get(key) is not None and not isinstance(data.get(key), Mapping):
+            return False
+    return all(activity.get(key) is None or isinstance(activity.get(key), str) for key in _STRINGS)
+
 
 def tenant_of(activity: Payload) -> str:
     """The tenant, from ``channelData.tenant.id`` (Teams' own; the schema's name differs)."""
