@@ -1,5 +1,5 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
-python -m bench ingest [--quick] [--size N]"""
+python -m bench ingest [--platform slack|teams] [--quick] [--size N]"""
 
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ def main() -> int:
         from bench.archive import main as archive
 
         return archive(args[1:])
+    if args[0] == "ingest" and "--platform" in args:
+        platform = (
+            args[args.index("--platform") + 1] if len(args) > args.index("--platform") + 1 else ""
+        )
+        if platform == "teams":
+            from bench.ingest_teams import main as ingest_teams
+
+            return ingest_teams(args[1:])
+        if platform != "slack":
+            print(f"unknown platform {platform!r}; try: slack, teams", file=sys.stderr)
+            return 2
     if args[0] == "ingest":
         from bench.ingest import main as ingest
 

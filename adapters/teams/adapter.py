@@ -191,7 +191,13 @@ class TeamsAdapter:
             answer.append(await self._turn(context, raw))
 
         try:
-            await self._cloud.process_activity(auth, activity, turn)
+            if _needs_turn(raw):
+                await self._cloud.process_activity(auth, activity, turn)
+            else:
+                # The busy path (every reply in every channel): no botbuilder turn, whose
+                # connector client, credentials and pipeline cost more than the rest of the
+                # request; the steps are the turn's own, and nothing is sent back.
+                answer.append(await self._turn(None, raw))
         except web.HTTPException:
             raise
         except Exception as e:
@@ -204,16 +210,18 @@ class TeamsAdapter:
             return web.json_response(invoke.body, status=invoke.status)
         return web.Response(status=200)
 
-    async def _turn(self, context: TurnContext, raw: dict[str, Any]) -> InvokeResponse | None:
+    async def _turn(
+        self, context: TurnContext | None, raw: dict[str, Any]
+    ) -> InvokeResponse | None:
         await self._remember(raw)
         change = team_change(raw)
-        if change is not None:
+        if change is not None and context is not None:
             await self._team_changed(context, change, raw)
         else:
             known = Known(
                 me=str((raw.get("recipient") or {}).get("id") or ""),
                 channels=self._conversations.names(),
-                people=await self._mentioned(context, raw),
+                people=await self._mentioned(context, raw) if context else {},
             )
             event = from_activity(raw, known, self._clock.now())
             if event is not None:
@@ -552,6 +560,23 @@ class TeamsAdapter:
                     raise
                 raise refusal from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _needs_turn(raw: dict[str, Any]) -> bool:
+    """Whether the activity needs botbuilder's turn (a connector to ask Teams something, or
+    an invoke answered in the HTTP response): team changes, invokes, and messages naming
+    people without their aad id. Plain messages, edits and deletions don't."""
+    if raw.get("type") not in ("message", "messageUpdate", "messageDelete"):
+        return True
+    me = (raw.get("recipient") or {}).get("id")
+    return any(
+        isinstance(e, dict)
+        and e.get("type") == "mention"
+        and isinstance(e.get("mentioned"), dict)
+        and e["mentioned"].get("id") != me
+        and not e["mentioned"].get("aadObjectId")
+        for e in raw.get("entities") or ()
+    )
 
 
 def _backoff(attempt: int, response: Any) -> float:

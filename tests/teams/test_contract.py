@@ -12,7 +12,7 @@ from adapters.teams.adapter import TeamsAdapter
 from bot.model import ChannelRef, MessageRef, OutgoingMessage
 from bot.ports import OutcomeUnknown
 from bot.services.prompts import SUGGEST, SUGGEST_FORM
-from tests.teams.conftest import ADMIN, ADMIN_AAD, TeamsBot
+from tests.teams.conftest import ADMIN, ADMIN_AAD, TeamsBot, fixture
 from tests.teams.fake_connector import NORTH, TEAM, TENANT
 
 SAM_AAD = "aad-sam-0001"
@@ -290,3 +290,20 @@ async def test_help_on_teams_says_private_answers_come_to_the_chat(teams: TeamsB
     await teams.send(command(teams, "help", "1700000007000"))
     await teams.until(lambda: teams.fake.of("send"))
     assert "1:1 chat with me" in str(teams.fake.of("send")[-1].body)
+
+
+async def test_a_person_mentioned_without_an_aad_id_is_looked_up(teams: TeamsBot) -> None:
+    await teams.install()
+    teams.fake.members["29:1priya-teams-id"] = {
+        "id": "29:1priya-teams-id",
+        "name": "Priya Shah",
+        "aadObjectId": "aad-priya-0002",
+    }
+    grant = command(teams, "role grant facilitator <at>Priya Shah</at>", "1700000008000")
+    grant["entities"] = fixture("role_grant_mention")["entities"]
+    assert (await teams.send(grant)).status == 200
+    await teams.until(lambda: teams.rows("select identity, role from roles"))
+    assert teams.rows("select identity, role from roles") == [
+        ("teams:aad-priya-0002", "facilitator")
+    ]
+    assert teams.fake.of("member")
