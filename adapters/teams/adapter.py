@@ -161,14 +161,19 @@ class TeamsAdapter:
             return _refusal(413, "too large")
         try:
             raw = json.loads(body)
-            if not well_formed(raw):
-                raise ValueError
-            activity = Activity().deserialize(raw)
-        except Exception:  # not JSON, or not shaped like an activity (msrest's own errors)
+        except ValueError:
+            raw = None
+        if not well_formed(raw):
             log.info("refused a request to %s that is not an activity", PATH)
             return _refusal(400, "not an activity")
+        # What token validation reads; the whole activity is parsed only for a turn.
+        seen = Activity(
+            type=raw["type"],
+            channel_id=str(raw.get("channelId") or ""),
+            service_url=str(raw.get("serviceUrl") or ""),
+        )
         try:
-            auth = await self._gate.check(activity, request.headers.get("Authorization", ""))
+            auth = await self._gate.check(seen, request.headers.get("Authorization", ""))
         except Refused as e:
             log.warning("refused a Teams request: %s", e.reason)
             return _refusal(401, "unauthorized")
@@ -192,6 +197,13 @@ class TeamsAdapter:
 
         try:
             if _needs_turn(raw):
+                try:
+                    activity = Activity().deserialize(raw)
+                except Exception:  # msrest's own errors, for shapes it can't read
+                    log.info("refused a Teams activity botbuilder could not read")
+                    return _refusal(400, "not an activity")
+                if auth is None:
+                    auth = await self._gate.anonymous(activity)
                 await self._cloud.process_activity(auth, activity, turn)
             else:
                 # The busy path (every reply in every channel): no botbuilder turn, whose

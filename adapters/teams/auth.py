@@ -113,15 +113,11 @@ class Gate:
     def authenticated(self) -> bool:
         return bool(self._app_id)
 
-    async def check(self, activity: Activity, header: str) -> AuthenticateRequestResult:
-        """Raise ``Refused`` or ``Unavailable``, or return botbuilder's result."""
+    async def check(self, activity: Activity, header: str) -> AuthenticateRequestResult | None:
+        """Raise ``Refused`` or ``Unavailable``, or return botbuilder's result; None without
+        an app id, where there is nothing to check (see ``anonymous``)."""
         if not self._app_id:
-            # No app id: botbuilder accepts anonymous activities (local testing only) when
-            # told there is no header at all (None; an empty one fails with a 500).
-            result: AuthenticateRequestResult = await self.authentication.authenticate_request(
-                activity, None
-            )
-            return result
+            return None
         token = _shape(header)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(AUTH_THREADS, thread_name_prefix="copbot-teams-auth")
@@ -136,6 +132,14 @@ class Gate:
             raise
         except Exception as e:  # forged, wrong audience, unknown key: all refusals
             raise Refused(type(e).__name__) from None
+
+    async def anonymous(self, activity: Activity) -> AuthenticateRequestResult:
+        """Without an app id botbuilder accepts anonymous activities (local testing only)
+        when told there is no header at all (None; an empty one fails with a 500)."""
+        result: AuthenticateRequestResult = await self.authentication.authenticate_request(
+            activity, None
+        )
+        return result
 
     def _validate(self, activity: Activity, token: str) -> AuthenticateRequestResult:
         # On a worker thread, with a loop of its own: botbuilder's key fetch blocks.

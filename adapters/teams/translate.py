@@ -10,10 +10,12 @@ same person has a different ``29:…`` id per bot, but one aad id everywhere. Th
 workspace. Channels are named by their ``19:…`` id; a channel thread's conversation id is
 ``<channel id>;messageid=<root id>``.
 
-Event ids (the inbox deduplicates on them): ``msg:<activity id>`` for messages and
-commands, ``edit:<id>:<timestamp>:<text digest>`` for edits (an edit reuses the message's
-activity id, so a second edit differs only by when and what), ``del:<id>`` for deletions,
-``act:<activity id>`` for card actions. None of them holds a user id.
+Event ids (the inbox deduplicates on them; Teams message ids are timestamps, so each is
+prefixed with its conversation): ``msg:<channel>:<id>`` for messages and commands,
+``edit:<channel>:<id>:<timestamp>:<text digest>`` for edits (an edit reuses the message's
+activity id, so a second edit differs only by when and what), ``del:<channel>:<id>`` for
+deletions, ``act:<channel>:<id>`` for card actions (``act:<id>`` for an anonymous form's).
+None of them holds a user id.
 """
 
 from __future__ import annotations
@@ -213,11 +215,16 @@ def _message(activity: Payload, known: Known, now: datetime) -> InboundEvent | N
         aads = [me if m == me else _aad_of(m, activity, known) for m in mentioned]
         origin = Origin(author, ref.channel, ref.thread, _handle(activity))
         return CommandReceived(
-            f"msg:{ident}", origin, command_text(html, aads, me), at(activity, now)
+            f"msg:{ref.channel.id}:{ident}", origin, command_text(html, aads, me), at(activity, now)
         )
     from_bot = _get(activity, "from", "role") == "bot"
     return MessagePosted(
-        f"msg:{ident}", ref, author, plain_text(html), at(activity, now), from_bot=from_bot
+        f"msg:{ref.channel.id}:{ident}",
+        ref,
+        author,
+        plain_text(html),
+        at(activity, now),
+        from_bot=from_bot,
     )
 
 
@@ -230,9 +237,10 @@ def _edited(activity: Payload, known: Known, now: datetime) -> InboundEvent | No
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     stamp = str(activity.get("timestamp") or "")
     editor = person(activity.get("from"), known)
+    ref = message_ref(activity, known)
     return MessageEdited(
-        f"edit:{ident}:{stamp}:{digest}",
-        message_ref(activity, known),
+        f"edit:{ref.channel.id}:{ident}:{stamp}:{digest}",
+        ref,
         text,
         at(activity, now),
         editor if editor.id else None,
@@ -244,7 +252,8 @@ def _deleted(activity: Payload, known: Known, now: datetime) -> InboundEvent | N
     ident = str(activity.get("id") or "")
     if event_type not in (None, "softDeleteMessage") or not ident:
         return None  # undeleteMessage: a deleted message is never kept again
-    return MessageDeleted(f"del:{ident}", message_ref(activity, known), at(activity, now))
+    ref = message_ref(activity, known)
+    return MessageDeleted(f"del:{ref.channel.id}:{ident}", ref, at(activity, now))
 
 
 def _card_submit(activity: Payload, known: Known, now: datetime) -> InboundEvent | None:
@@ -256,8 +265,12 @@ def _submitted(activity: Payload, data: Any, known: Known, now: datetime) -> Inb
     ident = str(activity.get("id") or "")
     if not ident or not isinstance(data, Mapping):
         return None
-    event_id = f"act:{ident}"
     card = cards.read_data(data)
+    # Where it happened, so two conversations' ids can't collide; but never for an
+    # anonymous form: its conversation may be the person's own chat.
+    anonymous = isinstance(card, cards.FormData) and card.anonymous
+    where = "" if anonymous else f"{channel_of(activity, known).id}:"
+    event_id = f"act:{where}{ident}"
     if isinstance(card, cards.FormData):
         origin = _form_origin(activity, card, known)
         values = cards.form_values(card, data)

@@ -57,7 +57,7 @@ def test_a_mention_of_copbot_in_a_channel_is_a_command() -> None:
     event = from_activity(fixture("channel_command"), KNOWN, NOW)
     assert isinstance(event, CommandReceived)
     assert event.text == "prompt language"
-    assert event.event_id == "msg:1700000000001"
+    assert event.event_id == f"msg:{NORTH}:1700000000001"
     assert event.origin.user == UserRef("teams", "aad-sam-0001")
     assert event.origin.user.name == "Sam Okafor"
     # Channel names come from what copbot stored, never from the activity (it has none).
@@ -147,7 +147,7 @@ def test_a_card_button_is_a_button_press_on_the_card() -> None:
     assert isinstance(event, ButtonPressed)
     assert (event.action_id, event.value) == ("rsvp:yes", "event-7")
     assert event.message is not None and event.message.id == "1700000000001"
-    assert event.event_id == "act:1700000000400"
+    assert event.event_id == f"act:{NORTH}:1700000000400"
 
 
 def test_action_execute_is_a_button_press_too() -> None:
@@ -173,6 +173,7 @@ def test_an_anonymous_form_submission_holds_nothing_of_the_person() -> None:
     assert isinstance(event, FormSubmitted)
     assert event.origin.user.is_anonymous
     assert event.values == (("rating", "4"), ("comment", "Good session"))
+    assert event.event_id == "act:1700000000600"
     text = repr(event)
     for trace in ("aad-sam", "29:1sam", "Sam Okafor", "a:1personal"):
         assert trace not in text
@@ -251,3 +252,13 @@ def test_plain_text_never_leaves_tags_or_raises(html: str) -> None:
 @given(st.text(max_size=100))
 def test_command_text_never_raises(html: str) -> None:
     command_text(f"<at>copbot</at> {html}", [BOT, None, "aad-1"], BOT)
+
+
+def test_the_same_message_id_in_two_channels_is_two_events() -> None:
+    north = from_activity(fixture("channel_top_level"), KNOWN, NOW)
+    general = fixture("channel_top_level")
+    general["channelData"]["channel"]["id"] = TEAM
+    general["conversation"]["id"] = f"{TEAM};messageid=1700000000200"
+    other = from_activity(general, KNOWN, NOW)
+    assert north is not None and other is not None
+    assert north.event_id != other.event_id
