@@ -307,3 +307,11 @@ async def test_a_person_mentioned_without_an_aad_id_is_looked_up(teams: TeamsBot
         ("teams:aad-priya-0002", "facilitator")
     ]
     assert teams.fake.of("member")
+
+
+async def test_teams_channels_are_found_by_name_whatever_its_case(teams: TeamsBot) -> None:
+    await teams.install()
+    query = "select count(*) from channels where platform = 'teams'"
+    await teams.until(lambda: teams.rows(query) == [(2,)])
+    found = await teams.core.channels.find("teams", "#north")
+    assert found is not None and found.ref.id == NORTH and found.ref.name == "North"
