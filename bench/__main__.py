@@ -1,5 +1,5 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
-python -m bench ingest [--quick] [--size N] [--crash]"""
+python -m bench ingest [--platform slack|teams] [--quick] [--size N] [--crash]"""
 
 from __future__ import annotations
 
@@ -19,13 +19,16 @@ def _parser() -> argparse.ArgumentParser:
     archive.add_argument("--quick", action="store_true", help="20,000 messages instead")
     archive.add_argument("--size", type=int, metavar="N", help="this many messages")
     archive.add_argument("--only", choices=("import", "search", "export"), help="one part only")
-    ingest = names.add_parser("ingest", help="signed Slack thread replies into copbot's inbox")
+    ingest = names.add_parser(
+        "ingest", help="signed Slack thread replies (or Teams activities) into copbot's inbox"
+    )
+    ingest.add_argument("--platform", choices=("slack", "teams"), default="slack")
     ingest.add_argument("--quick", action="store_true", help="500 requests instead of 5,000")
     ingest.add_argument("--size", type=int, metavar="N", help="this many requests")
     ingest.add_argument(
         "--crash",
         action="store_true",
-        help="kill copbot (SIGKILL) at the last acknowledgement, restart it, time the replay",
+        help="(Slack) kill copbot (SIGKILL) at the last acknowledgement, restart it, time the replay",
     )
     return parser
 
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.archive import main as archive
 
         return archive(args[1:])
+    if chosen.platform == "teams":
+        from bench.ingest_teams import main as ingest_teams
+
+        return ingest_teams(args[1:])
     from bench.ingest import main as ingest
 
     return ingest(args[1:])

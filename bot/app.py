@@ -30,6 +30,7 @@ from bot.router import Router
 from bot.scheduler import Scheduler, SchedulerSettings
 from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
+from bot.services.conversations import ConversationsFeature
 from bot.services.erasure import Erasure
 from bot.services.exports import ExportsFeature
 from bot.services.help import HelpFeature
@@ -43,6 +44,7 @@ from bot.settings import Settings
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.channels import SqliteChannelRepository
+from storage.conversations import SqliteConversationRepository
 from storage.database import Database
 from storage.exports import SqliteExportLinkRepository
 from storage.inbox import SqliteInboxRepository
@@ -129,6 +131,7 @@ def build_core(
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
         SpineData(inbox_repo, jobs),
+        ConversationsFeature(SqliteConversationRepository(db, clock)),
     )
     for feature in features:
         feature.register(registry)
@@ -173,7 +176,7 @@ def load_prompt_library(settings: Settings) -> Library:
 
 
 def build_adapters(
-    settings: Settings, playground: Database | None, clock: Clock
+    settings: Settings, playground: Database | None, clock: Clock, db: Database | None = None
 ) -> list[ChatAdapter]:
     adapters: list[ChatAdapter] = []
     if playground is not None:
@@ -186,6 +189,11 @@ def build_adapters(
         from adapters.slack import SlackAdapter
 
         adapters.append(SlackAdapter(settings.slack, clock, timezone=settings.timezone))
+    if settings.teams is not None and db is not None:
+        from adapters.teams import TeamsAdapter  # botbuilder, only where Teams is set up
+
+        conversations = SqliteConversationRepository(db, clock)
+        adapters.append(TeamsAdapter(settings.teams, conversations, clock, settings.public_url))
     return adapters
 
 
@@ -206,7 +214,7 @@ def create_app(
                 playground_path(settings.db_path), migrations=PLAYGROUND_MIGRATIONS
             )
             opened.append(playground)
-        adapters = build_adapters(settings, playground, clock)
+        adapters = build_adapters(settings, playground, clock, db)
     core = build_core(settings, db, clock, adapters, library)
     guard_server_log()  # hostile requests must not write tracebacks quoting their headers
     app = web.Application()

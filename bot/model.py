@@ -233,6 +233,9 @@ class BotAddedToChannel:
     channel: ChannelRef
     at: datetime
     by: UserRef | None = None
+    # False where copbot arrives in many channels at once (a Teams team), or a channel is
+    # only renamed: a hello in each would be noise.
+    greet: bool = True
 
 
 @dataclass(frozen=True)

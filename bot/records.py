@@ -179,3 +179,16 @@ class ExportLink:
     created_by: str
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Where a platform lets copbot post, as the adapter stored it (Teams: a conversation
+    reference per channel, and per person for their 1:1 chat)."""
+
+    kind: str  # "channel" or "person"
+    key: str  # the channel's id, or the person's platform id
+    reference: str  # the adapter's own JSON; opaque to everything else
+    person: str = ""  # the person's identity, for erasure
+    team: str = ""
+    name: str = ""

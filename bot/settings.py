@@ -32,6 +32,24 @@ class SlackSettings:
         return bool(self.app_token)
 
 
+APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+
+
+@dataclass(frozen=True)
+class TeamsSettings:
+    """Microsoft Teams, configured with botbuilder's own variable names."""
+
+    app_id: str = ""  # "": unauthenticated, for local testing only
+    app_password: str = ""
+    app_type: str = "MultiTenant"
+    tenant_id: str = ""
+    tenants: frozenset[str] = frozenset()  # tenants whose activities are accepted
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.app_id)
+
+
 @dataclass(frozen=True)
 class Settings:
     db_path: Path = Path(DEFAULT_DB)
@@ -43,21 +61,29 @@ class Settings:
     prompt_library: Path | None = None  # None: the library shipped with copbot
     retention_days: int | None = None  # None: keep archived messages until erased
     slack: SlackSettings | None = None
+    teams: TeamsSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
         slack = _slack(env)
+        teams = _teams(env)
         playground_setting = env.get("COPBOT_PLAYGROUND", "").strip().lower()
         if playground_setting in ("", "auto"):
             # Off wherever a real platform is connected: it lets anyone act as anyone.
-            playground = slack is None
+            playground = slack is None and (teams is None or not teams.authenticated)
         elif playground_setting in ("on", "1", "true", "yes"):
             playground = True
-        elif playground_setting in ("off", "0", "false", "no"):
+        elif playground_setting in _OFF:
             playground = False
         else:
             raise ConfigError(
                 f"COPBOT_PLAYGROUND must be on, off or auto, not '{playground_setting}'"
+            )
+        if teams is not None and not teams.authenticated and playground_setting in _OFF:
+            # Unauthenticated Teams lets anyone act as anyone, like the playground.
+            raise ConfigError(
+                "COPBOT_TEAMS=on without MicrosoftAppId accepts activities from anyone, "
+                "like the playground, which COPBOT_PLAYGROUND=off forbids; set MicrosoftAppId"
             )
         return cls(
             db_path=Path(db or env.get("COPBOT_DB") or DEFAULT_DB),
@@ -73,7 +99,11 @@ class Settings:
             if env.get("COPBOT_PROMPT_LIBRARY", "").strip()
             else None,
             slack=slack,
+            teams=teams,
         )
+
+
+_OFF = ("off", "0", "false", "no")
 
 
 def _timezone(name: str) -> ZoneInfo:
@@ -140,3 +170,37 @@ def _slack(env: Mapping[str, str]) -> SlackSettings | None:
     if api_url and not api_url.endswith("/"):
         api_url += "/"
     return SlackSettings(token, secret, app_token, api_url)
+
+
+def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
+    app_id = env.get("MicrosoftAppId", "").strip()
+    password = env.get("MicrosoftAppPassword", "").strip()
+    app_type = env.get("MicrosoftAppType", "").strip() or "MultiTenant"
+    tenant_id = env.get("MicrosoftAppTenantId", "").strip()
+    tenants = frozenset(
+        t.strip() for t in env.get("COPBOT_TEAMS_TENANTS", "").split(",") if t.strip()
+    )
+    switch = env.get("COPBOT_TEAMS", "").strip().lower()
+    if switch not in ("", "auto", "on", "off", "1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"COPBOT_TEAMS must be on, off or auto, not '{switch}'")
+    if switch in _OFF or (not app_id and switch not in ("on", "1", "true", "yes")):
+        return None
+    if app_type not in APP_TYPES:
+        raise ConfigError(
+            f"MicrosoftAppType must be one of {', '.join(APP_TYPES)}, not '{app_type}'"
+        )
+    if app_id and app_type != "UserAssignedMSI" and not password:
+        raise ConfigError(
+            "Teams is half set up: MicrosoftAppPassword (the bot's secret) is missing"
+        )
+    if app_type != "MultiTenant" and not tenant_id:
+        raise ConfigError(f"MicrosoftAppType {app_type} needs MicrosoftAppTenantId (a tenant id)")
+    if app_type == "SingleTenant" and not tenants:
+        tenants = frozenset({tenant_id})
+    if app_id and not tenants:
+        # A valid token is not enough: anyone can upload an app package to their own tenant.
+        raise ConfigError(
+            "COPBOT_TEAMS_TENANTS is empty: list your Microsoft 365 tenant id(s), separated by "
+            "commas, so activities from other organisations are refused"
+        )
+    return TeamsSettings(app_id, password, app_type, tenant_id, tenants)

@@ -72,7 +72,9 @@ class SqliteChannelRepository:
 
         def op(db: sqlite_utils.Database) -> Channel | None:
             row = db.execute(
-                f"select {_COLUMNS} from channels where platform = ? and (id = ? or name = ?)"
+                # Teams names keep their case ("North"); people type #north.
+                f"select {_COLUMNS} from channels where platform = ?"
+                " and (id = ? or name = ? collate nocase)"
                 " order by bot_member desc, (id = ?) desc limit 1",
                 [platform, name, name, name],
             ).fetchone()

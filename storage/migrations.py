@@ -293,3 +293,24 @@ def people(db: sqlite_utils.Database) -> None:
         )
         """,
     )
+
+
+@MIGRATIONS(name="0007_teams_conversations")
+def teams_conversations(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        # Where copbot can post in Teams: a conversation reference (service URL, ids) per
+        # channel, and per person for their 1:1 chat. A person's row is personal data.
+        """
+        create table teams_conversations (
+            kind text not null check (kind in ('channel', 'person')),
+            key text not null,
+            person text not null default '',
+            team text not null default '',
+            name text not null default '',
+            reference text not null,
+            updated_at text not null,
+            primary key (kind, key)
+        )
+        """,
+    )

@@ -41,3 +41,17 @@ def test_the_ingest_benchmark_runs_at_its_quick_size() -> None:
     assert "acknowledged replies archived (all)" in done.stdout
     assert "every acknowledged reply found" in done.stdout
     assert "requests/s" in done.stdout
+
+
+@pytest.mark.subprocess
+def test_the_teams_ingest_benchmark_runs_at_its_quick_size() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "ingest", "--platform", "teams", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "copbot Teams ingest benchmark" in done.stdout
+    assert "(all)" in done.stdout

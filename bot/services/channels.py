@@ -40,7 +40,7 @@ class ChannelsFeature:
         archive = known.archive if known else False
         private = known.private if known else None
         await self._channels.save(Channel(ref, region, True, archive, private))
-        if not ref.is_direct and (known is None or not known.bot_member):
+        if event.greet and not ref.is_direct and (known is None or not known.bot_member):
             await self._chat.post(ref, hello(ref, self._chat.command_prefix(ref.platform)))
 
 

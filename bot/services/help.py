@@ -6,6 +6,7 @@ from bot.chat import Chat
 from bot.commands import Args, CommandBook, UsageError, clip
 from bot.interaction import Interaction
 from bot.model import Context, MessagePosted, Origin, OutgoingMessage, Role, Text
+from bot.ports import Capability
 from bot.registry import Registry
 
 _ROLE_NOTE = {
@@ -13,6 +14,12 @@ _ROLE_NOTE = {
     Role.FACILITATOR: "You're a facilitator, so you also see the commands for running sessions.",
     Role.ADMIN: "You're an admin, so you see every command.",
 }
+
+
+PRIVATE_NOTE = (
+    "Here, nobody else can see a message only for you, so my answers to your commands "
+    "come to your 1:1 chat with me."
+)
 
 
 class HelpFeature:
@@ -75,13 +82,16 @@ class HelpFeature:
             f"`{verb.synopsis(ix.prefix)}`: {verb.summary}"
             for verb in self._commands.available_to(ix.role)
         ]
+        notes = [Context(f"{_ROLE_NOTE[ix.role]} Type `{ix.prefix} help COMMAND` for more.")]
+        platform = ix.origin.channel.platform
+        if platform in ix.chat.platforms and (
+            Capability.PRIVATE_REPLIES not in ix.chat.adapter(platform).capabilities
+        ):
+            # Teams: nothing only one person sees, so answers go somewhere else.
+            notes.append(Context(PRIVATE_NOTE))
         await ix.reply(
             OutgoingMessage(
-                (
-                    Text("**Here's what you can ask me to do**"),
-                    Text("\n".join(lines)),
-                    Context(f"{_ROLE_NOTE[ix.role]} Type `{ix.prefix} help COMMAND` for more."),
-                )
+                (Text("**Here's what you can ask me to do**"), Text("\n".join(lines)), *notes)
             )
         )
 

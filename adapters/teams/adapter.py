@@ -1,0 +1,625 @@
+"""The Teams adapter: botbuilder's ``CloudAdapter`` on the shared aiohttp server at
+``POST /api/messages`` for what comes in, the Bot Framework connector for what goes out.
+
+Inbound, in this order: the token (``auth.py``: 401, or 503 while signing keys cannot be had),
+the tenant allow-list (403, counted, nothing logged of the content), the turn: conversation
+references remembered, the activity translated (``translate.py``) and committed to the
+durable inbox, and only then the HTTP answer. A redelivered activity has the same event id,
+so the inbox recognises it.
+
+Outbound, Teams is not Slack: a post is a new conversation in the channel; there are no
+messages only one person sees, so private answers go to the person's 1:1 chat with copbot;
+and 429, 412, 502 and 504 are retried here with backoff and jitter (botbuilder does not),
+while a timeout after a request went out is ``OutcomeUnknown``, never retried blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from botbuilder.schema import ErrorResponseException as ConnectorError
+
+from adapters.teams import cards
+from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
+from adapters.teams.conversations import Conversations, ConversationStore, Place
+from adapters.teams.text import PLATFORM
+from adapters.teams.translate import (
+    Known,
+    TeamChange,
+    channel_name,
+    from_activity,
+    is_personal,
+    split_conversation,
+    team_change,
+    team_events,
+    tenant_of,
+    well_formed,
+)
+from bot.model import (
+    ANONYMOUS_ID,
+    ChannelKind,
+    ChannelRef,
+    Context,
+    Form,
+    InboundEvent,
+    MessageRef,
+    Origin,
+    OutgoingMessage,
+    ThreadRef,
+    UserRef,
+)
+from bot.ports import Capability, Clock, DeliveryError, EventSink, OutcomeUnknown
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/messages"
+CHANNEL_ID = "msteams"
+MAX_BODY = 256 * 1024  # Teams activities are a few KB; a card submission at most tens
+RETRIED = frozenset({429, 412, 502, 504})
+RETRIES = 4
+BACKOFF = 0.5  # seconds, doubled each attempt, with jitter
+MAX_WAIT = 30.0
+SEND_TIMEOUT = 15.0
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Credentials(AppCredentials, Protocol):
+    """What the adapter needs from configuration (``bot.settings.TeamsSettings`` fits)."""
+
+    @property
+    def tenants(self) -> frozenset[str]: ...
+
+
+class TeamsAdapter:
+    platform = PLATFORM
+    command_prefix = "@copbot"
+    # No PRIVATE_REPLIES (Teams has no ephemeral messages) and no CHANNEL_VISIBILITY yet
+    # (which private channels a person is in needs Microsoft Graph): the core fails closed.
+    capabilities = frozenset({Capability.FORMS, Capability.PERMALINKS})
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        store: ConversationStore,
+        clock: Clock,
+        public_url: str = "",
+        *,
+        sleep: Sleep = asyncio.sleep,
+        send_timeout: float = SEND_TIMEOUT,
+        auth_timeout: float = 5.0,
+        metadata_url: str = "",
+        emulator_metadata_url: str = "",
+    ) -> None:
+        self._app_id = credentials.app_id
+        self._tenants = credentials.tenants
+        self._gate = Gate(
+            credentials,
+            timeout=auth_timeout,
+            metadata_url=metadata_url,
+            emulator_metadata_url=emulator_metadata_url,
+        )
+        self._cloud = CloudAdapter(self._gate.authentication)
+        self._conversations = Conversations(store)
+        self._clock = clock
+        self._public_url = public_url
+        self._sleep = sleep
+        self._send_timeout = send_timeout
+        self._sink: EventSink | None = None
+        self.refused_tenants = 0  # activities refused for their tenant, since start
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def routes(self) -> Sequence[web.AbstractRouteDef]:
+        return [web.post(PATH, self._http)]
+
+    async def start(self, sink: EventSink) -> None:
+        await self._conversations.load()
+        self._sink = sink
+        if not self._gate.authenticated:
+            log.warning(
+                "TEAMS IS RUNNING WITHOUT AUTHENTICATION (no MicrosoftAppId): anyone who can "
+                "reach %s can act as anyone. Use this for local testing only.",
+                PATH,
+            )
+        log.info("listening for Microsoft Teams at %s", PATH)
+
+    async def stop(self) -> None:
+        self._sink = None
+        self._gate.close()
+
+    # -- inbound --------------------------------------------------------------------
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _refusal(413, "too large")
+        try:
+            body = await request.content.read(MAX_BODY + 1)
+        except (ValueError, OSError):
+            return _refusal(400, "unreadable")
+        if len(body) > MAX_BODY:
+            return _refusal(413, "too large")
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            raw = None
+        if not well_formed(raw):
+            log.info("refused a request to %s that is not an activity", PATH)
+            return _refusal(400, "not an activity")
+        # What token validation reads; the whole activity is parsed only for a turn.
+        seen = Activity(
+            type=raw["type"],
+            channel_id=str(raw.get("channelId") or ""),
+            service_url=str(raw.get("serviceUrl") or ""),
+        )
+        try:
+            auth = await self._gate.check(seen, request.headers.get("Authorization", ""))
+        except Refused as e:
+            log.warning("refused a Teams request: %s", e.reason)
+            return _refusal(401, "unauthorized")
+        except Unavailable:
+            log.warning("Teams' signing keys could not be fetched in time; answering 503")
+            return _refusal(503, "try again later")
+        tenant = tenant_of(raw)
+        if self._tenants and tenant not in self._tenants:
+            self.refused_tenants += 1
+            log.warning(
+                "refused a Teams activity from a tenant not in COPBOT_TEAMS_TENANTS (%d so far)",
+                self.refused_tenants,
+            )
+            return _refusal(403, "tenant not allowed")
+        if self._sink is None:
+            return _refusal(503, "copbot is starting or stopping")
+        answer: list[InvokeResponse] = []
+
+        async def turn(context: TurnContext) -> None:
+            answer.append(await self._turn(context, raw))
+
+        try:
+            if _needs_turn(raw):
+                try:
+                    activity = Activity().deserialize(raw)
+                except Exception:  # msrest's own errors, for shapes it can't read
+                    log.info("refused a Teams activity botbuilder could not read")
+                    return _refusal(400, "not an activity")
+                if auth is None:
+                    auth = await self._gate.anonymous(activity)
+                await self._cloud.process_activity(auth, activity, turn)
+            else:
+                # The busy path (every reply in every channel): no botbuilder turn, whose
+                # connector client, credentials and pipeline cost more than the rest of the
+                # request; the steps are the turn's own, and nothing is sent back.
+                answer.append(await self._turn(None, raw))
+        except web.HTTPException:
+            raise
+        except Exception as e:
+            # Not committed (storage failing, say): Teams sends it again later. The type
+            # only: a message could quote the activity.
+            log.error("could not accept a Teams activity (%s); answering 503", type(e).__name__)
+            return _refusal(503, "try again later")
+        invoke = answer[0] if answer else None
+        if invoke is not None:
+            return web.json_response(invoke.body, status=invoke.status)
+        return web.Response(status=200)
+
+    async def _turn(
+        self, context: TurnContext | None, raw: dict[str, Any]
+    ) -> InvokeResponse | None:
+        await self._remember(raw)
+        change = team_change(raw)
+        if change is not None and context is not None:
+            await self._team_changed(context, change, raw)
+        else:
+            known = Known(
+                me=str((raw.get("recipient") or {}).get("id") or ""),
+                channels=self._conversations.names(),
+                people=await self._mentioned(context, raw) if context else {},
+            )
+            event = from_activity(raw, known, self._clock.now())
+            if event is not None:
+                await self._accept(event)
+        if raw.get("type") == "invoke":
+            # Teams waits for an answer to every invoke; a card action's is a short notice.
+            body: Any = (
+                {
+                    "statusCode": 200,
+                    "type": "application/vnd.microsoft.activity.message",
+                    "value": "Thanks, done.",
+                }
+                if raw.get("name") == "adaptiveCard/action"
+                else {}
+            )
+            return InvokeResponse(status=200, body=body)
+        return None
+
+    async def _accept(self, event: InboundEvent) -> None:
+        sink = self._sink
+        if sink is None:
+            raise web.HTTPServiceUnavailable(text="copbot is stopping")
+        if not await sink(event):
+            log.info("Teams delivered %s again; it was already accepted", event.event_id)
+
+    async def _remember(self, raw: dict[str, Any]) -> None:
+        """Keep the references posting needs: the channel's, and the person's (not for a
+        card submission: it may be an anonymous form, and the row's time would tell)."""
+        service_url = str(raw.get("serviceUrl") or "")
+        tenant = tenant_of(raw)
+        bot = str((raw.get("recipient") or {}).get("id") or "")
+        if not service_url:
+            return
+        data = raw.get("channelData") or {}
+        team = str((data.get("team") or {}).get("id") or "")
+        group = str((data.get("team") or {}).get("aadGroupId") or "")
+        channel = str((data.get("channel") or {}).get("id") or "")
+        if team and channel and raw.get("type") != "conversationUpdate":
+            place = Place(service_url, tenant, bot, team, group)
+            await self._conversations.remember_channel(channel, "", place)
+        sender = raw.get("from") or {}
+        aad = str(sender.get("aadObjectId") or "")
+        if aad and raw.get("value") is None and raw.get("type") != "invoke":
+            conversation = str((raw.get("conversation") or {}).get("id") or "")
+            place = Place(
+                service_url,
+                tenant,
+                bot,
+                account=str(sender.get("id") or ""),
+                conversation=conversation if is_personal(raw) else "",
+            )
+            await self._conversations.remember_person(f"{PLATFORM}:{aad}", place)
+
+    async def _mentioned(self, context: TurnContext, raw: dict[str, Any]) -> dict[str, str]:
+        """aad ids of people mentioned without one, asked of Teams (commands only)."""
+        me = str((raw.get("recipient") or {}).get("id") or "")
+        entities = [e for e in raw.get("entities") or () if isinstance(e, dict)]
+        mentioned = [e.get("mentioned") or {} for e in entities if e.get("type") == "mention"]
+        if not any(m.get("id") == me for m in mentioned):
+            return {}
+        people: dict[str, str] = {}
+        for m in mentioned:
+            teams_id = str(m.get("id") or "")
+            if not teams_id or teams_id == me or m.get("aadObjectId"):
+                continue
+            try:
+                member = await TeamsInfo.get_member(context, teams_id)
+            except Exception as e:
+                log.info("Teams did not say who a mentioned person is (%s)", type(e).__name__)
+                continue
+            if member.aad_object_id:
+                people[teams_id] = str(member.aad_object_id)
+        return people
+
+    async def _team_changed(
+        self, context: TurnContext, change: TeamChange, raw: dict[str, Any]
+    ) -> None:
+        service_url = str(raw.get("serviceUrl") or "")
+        bot = str((raw.get("recipient") or {}).get("id") or "")
+        group = str(((raw.get("channelData") or {}).get("team") or {}).get("aadGroupId") or "")
+        place = Place(service_url, change.tenant, bot, change.team, group)
+        channels: dict[str, str] = {}
+        if change.kind == "installed":
+            for channel_id, name in (await self._team_channels(context, change.team)).items():
+                await self._conversations.remember_channel(channel_id, name, place)
+                channels[channel_id] = name
+        elif change.kind == "removed":
+            channels = {c.id: c.name for c in self._conversations.of_team(change.team)}
+        elif change.kind in ("channel_created", "channel_renamed"):
+            name = channel_name(change.channel, change.name, change.team)
+            await self._conversations.remember_channel(change.channel, name, place)
+        elif change.kind == "channel_deleted":
+            known = self._conversations.channel(change.channel)
+            channels = {change.channel: known.name if known else change.name}
+        activity_id = str(raw.get("id") or "")
+        for event in team_events(change, channels, activity_id, self._clock.now()):
+            await self._accept(event)
+        if change.kind == "channel_deleted":
+            await self._conversations.forget_channel(change.channel)
+        elif change.kind == "removed":
+            for channel_id in channels:
+                await self._conversations.forget_channel(channel_id)
+
+    async def _team_channels(self, context: TurnContext, team: str) -> dict[str, str]:
+        """The team's channels by id; General (the team's own id) at least."""
+        try:
+            connector = await TeamsInfo.get_teams_connector_client(context)
+            # botbuilder's Teams connector is synchronous (requests): on a thread, with a
+            # deadline, so the event loop never waits on it.
+            async with asyncio.timeout(self._send_timeout):
+                listing = await asyncio.to_thread(connector.teams.get_teams_channels, team)
+            infos = listing.conversations
+        except Exception as e:
+            log.warning("Teams did not list the team's channels (%s)", type(e).__name__)
+            infos = []
+        channels = {team: channel_name(team, "", team)}
+        for info in infos or ():
+            if info.id:
+                channels[str(info.id)] = channel_name(str(info.id), str(info.name or ""), team)
+        return channels
+
+    # -- outbound -------------------------------------------------------------------
+
+    async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        if channel.is_direct:
+            return await self._send_to(channel, message)
+        known = self._conversations.channel(channel.id)
+        if known is None:
+            raise DeliveryError(
+                f"I can't post in {_where(channel)} yet: add copbot to that channel's team "
+                "in Teams (Apps, then Add to a team), then try again."
+            )
+        place = known.place
+        params = ConversationParameters(
+            is_group=True,
+            bot=ChannelAccount(id=place.bot) if place.bot else None,
+            channel_data={"channel": {"id": channel.id}, "tenant": {"id": place.tenant}},
+            activity=_activity(cards.message_activity(message)),
+            tenant_id=place.tenant,
+        )
+        created: list[str] = []
+
+        async def opened(context: TurnContext) -> None:
+            created.append(str(context.activity.conversation.id or ""))
+
+        await self._retrying(
+            "post",
+            lambda: self._cloud.create_conversation(
+                self._app_id, opened, params, CHANNEL_ID, place.service_url
+            ),
+        )
+        _, root = split_conversation(created[0] if created else "")
+        if not root:
+            raise OutcomeUnknown("Teams created a conversation but did not say its message id")
+        return MessageRef(channel, root)
+
+    async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
+        if thread.channel.is_direct:
+            return await self._send_to(thread.channel, message)
+        conversation = f"{thread.channel.id};messageid={thread.root_id}"
+        place = self._channel_place(thread.channel)
+        sent = await self._send_activity(place, conversation, cards.message_activity(message))
+        return MessageRef(thread.channel, sent, thread.root_id)
+
+    async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
+        channel = await self._direct(user)
+        return await self._send_to(channel, message)
+
+    async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
+            await self._send_to(origin.channel, message)
+            return
+        # Teams has no message only one person sees: the answer goes to their 1:1 chat.
+        note = Context(
+            f"You asked in {_where(origin.channel)}; Teams can't show a message to you alone "
+            "there, so I'm answering here."
+        )
+        await self.send_direct(origin.user, replace(message, blocks=(note, *message.blocks)))
+
+    async def open_form(self, origin: Origin, form: Form) -> None:
+        activity = cards.form_activity(form, origin)
+        if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
+            channel = origin.channel
+        else:
+            channel = await self._direct(origin.user)
+        place = await self._direct_place(channel, origin.user)
+        await self._send_activity(place, channel.id, activity)
+
+    async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
+        place, conversation = await self._message_place(ref)
+        activity = _activity(cards.message_activity(message))
+        activity.id = ref.id
+
+        async def edit(context: TurnContext) -> None:
+            await context.update_activity(activity)
+
+        await self._retrying("update", lambda: self._continue(place, conversation, edit))
+
+    async def delete(self, ref: MessageRef) -> None:
+        place, conversation = await self._message_place(ref)
+
+        async def remove(context: TurnContext) -> None:
+            await context.delete_activity(ref.id)
+
+        try:
+            await self._retrying("delete", lambda: self._continue(place, conversation, remove))
+        except DeliveryError:
+            if self._last_status != 404:
+                raise  # gone already is done, not failed
+
+    async def permalink(self, ref: MessageRef) -> str:
+        if ref.channel.is_direct:
+            return ""
+        known = self._conversations.channel(ref.channel.id)
+        query = {"tenantId": ref.channel.workspace}
+        if known is not None and known.place.group:
+            query["groupId"] = known.place.group
+        query["parentMessageId"] = ref.thread_root or ref.id
+        if known is not None and known.name:
+            query["channelName"] = known.name
+        query["createdTime"] = ref.id
+        return (
+            f"https://teams.microsoft.com/l/message/{quote(ref.channel.id, safe='')}/"
+            f"{quote(ref.id, safe='')}?{urlencode(query)}"
+        )
+
+    # -- helpers --------------------------------------------------------------------
+
+    _last_status = 0
+
+    def _channel_place(self, channel: ChannelRef) -> Place:
+        known = self._conversations.channel(channel.id)
+        if known is None:
+            raise DeliveryError(
+                f"I can't post in {_where(channel)}: copbot isn't installed in its team."
+            )
+        return known.place
+
+    async def _message_place(self, ref: MessageRef) -> tuple[Place, str]:
+        if ref.channel.is_direct:
+            return await self._direct_place(ref.channel, None), ref.channel.id
+        root = ref.thread_root or ref.id
+        return self._channel_place(ref.channel), f"{ref.channel.id};messageid={root}"
+
+    async def _direct_place(self, channel: ChannelRef, user: UserRef | None) -> Place:
+        if user is not None:
+            person = await self._conversations.person(user.identity)
+            if person is not None:
+                return person
+        place = self._conversations.any_place()
+        if place is None:
+            raise DeliveryError("I can't reach that chat: copbot isn't installed in Teams yet.")
+        return place
+
+    async def _direct(self, user: UserRef) -> ChannelRef:
+        """The person's 1:1 chat with copbot, opened on demand with the tenant id."""
+        if user.is_anonymous or not user.id:
+            raise DeliveryError("I can't tell who to answer, so I can't open a chat.")
+        person = await self._conversations.person(user.identity)
+        if person is None:
+            raise DeliveryError(
+                f"I can't message {user.display} yet: Teams lets copbot start a chat only with "
+                "someone who has talked to it or is in a team it is installed in."
+            )
+        if not person.conversation:
+            params = ConversationParameters(
+                is_group=False,
+                bot=ChannelAccount(id=person.bot) if person.bot else None,
+                members=[ChannelAccount(id=person.account)],
+                channel_data={"tenant": {"id": person.tenant}},
+                tenant_id=person.tenant,
+            )
+            created: list[str] = []
+            service_url = person.service_url
+
+            async def opened(context: TurnContext) -> None:
+                created.append(str(context.activity.conversation.id or ""))
+
+            await self._retrying(
+                "open a chat",
+                lambda: self._cloud.create_conversation(
+                    self._app_id, opened, params, CHANNEL_ID, service_url
+                ),
+            )
+            person = replace(person, conversation=created[0] if created else "")
+            if not person.conversation:
+                raise OutcomeUnknown("Teams opened a chat but did not say its id")
+            await self._conversations.remember_person(user.identity, person)
+        return ChannelRef(PLATFORM, person.conversation, person.tenant, "", ChannelKind.DIRECT)
+
+    async def _send_to(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        place = await self._direct_place(channel, None)
+        sent = await self._send_activity(place, channel.id, cards.message_activity(message))
+        return MessageRef(channel, sent)
+
+    async def _send_activity(self, place: Place, conversation: str, doc: dict[str, Any]) -> str:
+        activity = _activity(doc)
+        sent: list[str] = []
+
+        async def send(context: TurnContext) -> None:
+            answer = await context.send_activity(activity)
+            sent.append(str(answer.id) if answer is not None and answer.id else "")
+
+        await self._retrying("send", lambda: self._continue(place, conversation, send))
+        if not sent or not sent[0]:
+            raise OutcomeUnknown("Teams accepted a message but did not say its id")
+        return sent[0]
+
+    async def _continue(
+        self, place: Place, conversation: str, logic: Callable[[TurnContext], Awaitable[None]]
+    ) -> None:
+        reference = ConversationReference(
+            channel_id=CHANNEL_ID,
+            service_url=place.service_url,
+            bot=ChannelAccount(id=place.bot) if place.bot else None,
+            conversation=ConversationAccount(id=conversation, tenant_id=place.tenant),
+        )
+        await self._cloud.continue_conversation(reference, logic, self._app_id)
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(RETRIES + 1):
+            try:
+                async with asyncio.timeout(self._send_timeout):
+                    return await call()
+            except TimeoutError:
+                # The request went out and no answer came back: Teams may have done it.
+                raise OutcomeUnknown(f"Teams didn't answer in time ({what})") from None
+            except ConnectorError as e:
+                status = int(getattr(e.response, "status_code", 0) or 0)
+                self._last_status = status
+                if status in RETRIED and attempt < RETRIES:
+                    await self._sleep(_backoff(attempt, e.response))
+                    continue
+                refusal = _refusal_for(status)
+                if refusal is None:
+                    raise
+                raise refusal from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _needs_turn(raw: dict[str, Any]) -> bool:
+    """Whether the activity needs botbuilder's turn (a connector to ask Teams something, or
+    an invoke answered in the HTTP response): team changes, invokes, and messages naming
+    people without their aad id. Plain messages, edits and deletions don't."""
+    if raw.get("type") not in ("message", "messageUpdate", "messageDelete"):
+        return True
+    me = (raw.get("recipient") or {}).get("id")
+    return any(
+        isinstance(e, dict)
+        and e.get("type") == "mention"
+        and isinstance(e.get("mentioned"), dict)
+        and e["mentioned"].get("id") != me
+        and not e["mentioned"].get("aadObjectId")
+        for e in raw.get("entities") or ()
+    )
+
+
+def _backoff(attempt: int, response: Any) -> float:
+    retry_after = (getattr(response, "headers", None) or {}).get("Retry-After")
+    try:
+        wait = float(retry_after) if retry_after else BACKOFF * 2**attempt
+    except ValueError:
+        wait = BACKOFF * 2**attempt
+    return float(min(MAX_WAIT, wait + random.uniform(0, wait / 2)))
+
+
+def _refusal_for(status: int) -> DeliveryError | None:
+    sentence = {
+        403: "Teams refused: copbot may have been removed from that team or chat, or isn't "
+        "allowed to post there. Ask a Teams admin to check the app is installed.",
+        404: "That conversation or message isn't there any more, so I couldn't change it.",
+    }.get(status)
+    return DeliveryError(sentence) if sentence else None
+
+
+def _activity(doc: dict[str, Any]) -> Activity:
+    activity: Activity = Activity().deserialize(doc)
+    activity.type = ActivityTypes.message
+    return activity
+
+
+def _where(channel: ChannelRef) -> str:
+    if channel.is_direct:
+        return "our chat"
+    return channel.name or "that channel"
+
+
+def _refusal(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)

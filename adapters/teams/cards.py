@@ -1,0 +1,282 @@
+"""Neutral messages and forms as Teams activities: plain markdown text where no card is
+needed, Adaptive Cards (schema 1.5) otherwise; and a card's submission back to values.
+
+What a card sends back (``Action.Submit`` or ``Action.Execute`` data) is marked with
+``"copbot"``: ``"action"`` for a button, ``"form"`` for a form, which also carries where the
+form was opened (so the answer goes back there) and its fields, since Teams returns a card's
+data unchanged and copbot keeps no row for an open form.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.markup import ESCAPED
+from bot.model import (
+    Buttons,
+    ButtonStyle,
+    Choice,
+    Context,
+    DateTimeField,
+    Fields,
+    Form,
+    FormField,
+    LongText,
+    Origin,
+    OutgoingMessage,
+    Rating,
+    ShortText,
+    Text,
+)
+
+Json = dict[str, Any]
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+TEXT_LIMIT = 8000  # per text block; a whole activity may be about 28 KB
+SHORTENED = "…shortened: the rest didn't fit in one Teams message"
+ANONYMOUS_NOTE = "Your answers are anonymous: nobody, admins included, can see who sent them."
+VALUE_LIMIT = 3000  # the longest answer any form field takes
+EXPANDED_CHOICES = 5  # up to this many choices show as radio buttons, more as a drop-down
+
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+@dataclass(frozen=True)
+class ActionData:
+    action_id: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FormData:
+    form_id: str
+    context: str
+    channel: str
+    direct: bool
+    thread: str
+    anonymous: bool
+    fields: tuple[tuple[str, int], ...]  # (field id, longest answer)
+    datetimes: frozenset[str]
+
+
+# ---------------------------------------------------------------------------
+# Text
+
+
+def markdown(text: str) -> str:
+    """The neutral markup as Teams markdown: **bold**, _italic_ and links are the same;
+    `code` is shown as it is (cards don't render it); escapes become the plain character."""
+    text = _CODE.sub(lambda m: m.group(1), text)
+    return ESCAPED.sub(lambda m: m.group(1), text)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - len(SHORTENED) - 1] + SHORTENED
+
+
+# ---------------------------------------------------------------------------
+# Messages
+
+
+def message_activity(message: OutgoingMessage) -> Json:
+    """The activity for a message: markdown text when it is only text, else a card."""
+    summary = _clip(markdown(message.plain_text))
+    if all(isinstance(b, Text) for b in message.blocks):
+        return {"type": "message", "text": summary, "textFormat": "markdown"}
+    return {
+        "type": "message",
+        "summary": summary[:200],
+        "attachments": [{"contentType": CARD_TYPE, "content": card(message)}],
+    }
+
+
+def card(message: OutgoingMessage) -> Json:
+    body: list[Json] = []
+    for block in message.blocks:
+        if isinstance(block, Text):
+            body.append(_text_block(block.text))
+        elif isinstance(block, Context):
+            body.append(_text_block(block.text) | {"isSubtle": True, "size": "Small"})
+        elif isinstance(block, Fields):
+            facts = [{"title": markdown(k), "value": _clip(markdown(v))} for k, v in block.pairs]
+            body.append({"type": "FactSet", "facts": facts})
+        elif isinstance(block, Buttons):
+            body.append({"type": "ActionSet", "actions": [_button(b) for b in block.buttons]})
+    return _card(body)
+
+
+def _card(body: list[Json], actions: list[Json] | None = None) -> Json:
+    doc: Json = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body}
+    if actions:
+        doc["actions"] = actions
+    # Wide enough for a prompt's text in a channel.
+    doc["msteams"] = {"width": "Full"}
+    return doc
+
+
+def _text_block(text: str) -> Json:
+    return {"type": "TextBlock", "text": _clip(markdown(text)), "wrap": True}
+
+
+def _button(button: Any) -> Json:
+    action: Json = {
+        "type": "Action.Submit",
+        "title": button.label,
+        "data": {"copbot": "action", "action": button.action_id, "value": button.value},
+    }
+    if button.style is ButtonStyle.PRIMARY:
+        action["style"] = "positive"
+    elif button.style is ButtonStyle.DANGER:
+        action["style"] = "destructive"
+    return action
+
+
+# ---------------------------------------------------------------------------
+# Forms
+
+
+def form_activity(form: Form, origin: Origin) -> Json:
+    return {
+        "type": "message",
+        "summary": form.title,
+        "attachments": [{"contentType": CARD_TYPE, "content": form_card(form, origin)}],
+    }
+
+
+def form_card(form: Form, origin: Origin) -> Json:
+    body: list[Json] = [
+        {
+            "type": "TextBlock",
+            "text": form.title,
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+        }
+    ]
+    if form.intro:
+        body.append(_text_block(form.intro))
+    if form.anonymous:
+        body.append(
+            _text_block(
+                "Your answers are anonymous: nobody, admins included, can see who sent them."
+            )
+            | {"isSubtle": True, "size": "Small"}
+        )
+    for f in form.fields:
+        body.extend(_inputs(f))
+    data: Json = {
+        "copbot": "form",
+        "form": form.id,
+        "context": form.context,
+        "fields": [[f.id, _longest(f)] for f in form.fields],
+        "datetimes": [f.id for f in form.fields if isinstance(f, DateTimeField)],
+    }
+    if form.anonymous:
+        data["anonymous"] = True  # and nothing of where it was opened: that may be their chat
+    else:
+        data["channel"] = origin.channel.id
+        data["direct"] = origin.channel.is_direct
+        data["thread"] = origin.thread.root_id if origin.thread else ""
+    submit = {
+        "type": "Action.Submit",
+        "title": form.submit_label,
+        "style": "positive",
+        "data": data,
+    }
+    return _card(body, [submit])
+
+
+def _longest(f: FormField) -> int:
+    if isinstance(f, ShortText | LongText):
+        return min(f.max_length, VALUE_LIMIT)
+    return 100
+
+
+def _inputs(f: FormField) -> list[Json]:
+    common: Json = {"id": f"f.{f.id}", "label": f.label, "isRequired": f.required}
+    if f.required:
+        common["errorMessage"] = f"Please fill in “{f.label}”."
+    if isinstance(f, ShortText | LongText):
+        doc = common | {"type": "Input.Text", "maxLength": f.max_length}
+        if isinstance(f, LongText):
+            doc["isMultiline"] = True
+        if f.placeholder:
+            doc["placeholder"] = f.placeholder
+        if f.initial:
+            doc["value"] = f.initial
+        return [doc]
+    if isinstance(f, Choice):
+        choices = [{"title": label, "value": value} for value, label in f.options]
+        style = "expanded" if len(choices) <= EXPANDED_CHOICES else "compact"
+        doc = common | {"type": "Input.ChoiceSet", "choices": choices, "style": style}
+        if f.initial:
+            doc["value"] = f.initial
+        return [doc]
+    if isinstance(f, Rating):
+        choices = [{"title": str(n), "value": str(n)} for n in range(1, f.scale + 1)]
+        return [common | {"type": "Input.ChoiceSet", "choices": choices, "style": "expanded"}]
+    date, _, time = f.initial.partition("T")
+    day: Json = common | {"type": "Input.Date", "id": f"f.{f.id}.date"}
+    hour: Json = {
+        "type": "Input.Time",
+        "id": f"f.{f.id}.time",
+        "label": "Time",
+        "isRequired": f.required,
+    }
+    if date:
+        day["value"] = date
+    if time:
+        hour["value"] = time[:5]
+    return [day, hour]
+
+
+# ---------------------------------------------------------------------------
+# What comes back
+
+
+def read_data(data: Mapping[str, Any]) -> ActionData | FormData | None:
+    """A card submission's data, if it came from a card copbot sent."""
+    match data.get("copbot"):
+        case "action":
+            return ActionData(_str(data.get("action"), 255), _str(data.get("value"), 2000))
+        case "form":
+            fields: list[tuple[str, int]] = []
+            for item in data.get("fields") or ():
+                if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int):
+                    fields.append((_str(item[0], 100), max(0, min(item[1], VALUE_LIMIT))))
+            datetimes = frozenset(str(d) for d in data.get("datetimes") or () if isinstance(d, str))
+            return FormData(
+                _str(data.get("form"), 100),
+                _str(data.get("context"), 2000),
+                _str(data.get("channel"), 200),
+                data.get("direct") is True,
+                _str(data.get("thread"), 100),
+                data.get("anonymous") is True,
+                tuple(fields),
+                datetimes,
+            )
+    return None
+
+
+def form_values(form: FormData, data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    values = []
+    for field_id, longest in form.fields:
+        if field_id in form.datetimes:
+            day = _str(data.get(f"f.{field_id}.date"), 10)
+            hour = _str(data.get(f"f.{field_id}.time"), 5)
+            value = f"{day}T{hour}" if day and hour else ""
+        else:
+            value = _str(data.get(f"f.{field_id}"), longest)
+        values.append((field_id, value))
+    return tuple(values)
+
+
+def _str(value: Any, limit: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return str(value).strip()[:limit]

@@ -1,0 +1,137 @@
+"""Teams message text (HTML, with ``<at>`` mentions) as plain text, and as command text.
+
+Teams sends what people typed as a small HTML document (``<p>``, ``<div>``, ``<br>``,
+``<a>``, entities), with each mention written ``<at>Name</at>`` and described, in order, by
+the activity's ``mention`` entities. Two readings, like Slack's ``text.py``:
+
+- ``plain_text``: what people read; mentions become ``@Name``, links show their address.
+- ``command_text``: the command grammar of ``bot/commands.py``: people named become
+  ``<@teams:<aad-object-id>>``; the mention of copbot itself is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from html.parser import HTMLParser
+
+PLATFORM = "teams"
+
+# Block elements end a line; everything else is inline.
+_BLOCKS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"})
+_SKIPPED = frozenset({"script", "style", "head", "title"})
+_SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
+_LINES = re.compile(r"\n{2,}")
+_COMMAND_PREFIX = re.compile(r"^\s*/cop\b", re.I)
+
+
+class _Reader(HTMLParser):
+    """Collects text; each ``<at>`` is replaced by what ``mention(n, name)`` gives."""
+
+    def __init__(self, mention: MentionWriter) -> None:
+        super().__init__(convert_charrefs=True)
+        self._mention = mention
+        self.parts: list[str] = []
+        self._at: list[str] | None = None
+        self._mentions = 0
+        self._skipping = 0
+        self._href: str | None = None
+        self._link_start = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self._skipping += 1
+        elif tag == "at":
+            self._at = []
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag == "a":
+            self._href = dict(attrs).get("href") or None
+            self._link_start = len(self.parts)
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag == "at" and self._at is not None:
+            name = "".join(self._at).strip()
+            self.parts.append(self._mention(self._mentions, name))
+            self._mentions += 1
+            self._at = None
+        elif tag == "a" and self._href:
+            label = "".join(self.parts[self._link_start :]).strip()
+            if self._href.startswith(("http://", "https://")) and label != self._href:
+                self.parts.append(f" ({self._href})")
+            self._href = None
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skipping:
+            return
+        if self._at is not None:
+            self._at.append(data)
+        else:
+            self.parts.append(data)
+
+
+class MentionWriter:
+    """Writes the n-th mention; the default writes ``@Name``."""
+
+    def __call__(self, n: int, name: str) -> str:
+        return f"@{name}"
+
+
+def _read(html: str, mention: MentionWriter) -> str:
+    reader = _Reader(mention)
+    reader.feed(html)
+    reader.close()
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(reader.parts).split("\n"))
+    # Teams wraps every line in its own <p>: a paragraph is a line.
+    return _LINES.sub("\n", "\n".join(lines)).strip()
+
+
+def plain_text(html: str) -> str:
+    """What people read: tags gone, entities decoded, ``<at>Sam</at>`` as ``@Sam``."""
+    return _read(html, MentionWriter())
+
+
+class _CommandMentions(MentionWriter):
+    def __init__(self, mentioned: Sequence[str | None], me: str) -> None:
+        self._mentioned = mentioned
+        self._me = me
+
+    def __call__(self, n: int, name: str) -> str:
+        who = self._mentioned[n] if n < len(self._mentioned) else None
+        if who == self._me:
+            return " "  # copbot itself: the command is what follows
+        if who:
+            return f" <@{PLATFORM}:{who}> "
+        return f"@{name}"  # someone copbot can't name: the core says it couldn't tell who
+
+
+def command_text(
+    html: str,
+    mentions: Sequence[str | None],
+    me: str = "",
+) -> str:
+    """The command in a message: copbot's mention dropped, others as ``<@teams:aad>``.
+
+    ``mentions`` holds, for each ``<at>`` in order, the aad object id of the person
+    mentioned, ``me`` for copbot itself, or None when unknown.
+    """
+    text = _read(html, _CommandMentions(mentions, me))
+    text = _SPACES.sub(" ", text.replace("\n", " ")).strip()
+    return _COMMAND_PREFIX.sub("", text, count=1).strip()
+
+
+def mention_ids(entities: Sequence[Mapping[str, object]] | None) -> list[str]:
+    """The Teams ids (``29:…``, ``28:…``) of the mention entities, in order."""
+    ids: list[str] = []
+    for entity in entities or ():
+        if not isinstance(entity, Mapping) or entity.get("type") != "mention":
+            continue
+        mentioned = entity.get("mentioned")
+        ids.append(str(mentioned.get("id") or "") if isinstance(mentioned, Mapping) else "")
+    return ids

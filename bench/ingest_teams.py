@@ -1,0 +1,235 @@
+"""The Teams ingest benchmark: channel replies through POST /api/messages.
+
+    python -m bench ingest --platform teams [--quick] [--size N]
+
+16 concurrent clients send Teams `message` activities (replies in a prompt's thread) to
+`copbot serve` with Teams on and a fake Bot Framework connector as the activities'
+serviceUrl. Teams runs unauthenticated here (no app id: no token to validate), so the
+figures leave out JWT validation, which a real deployment adds to each request. The
+reference, measured in the same run with the same clients: a minimal aiohttp handler that
+parses the JSON and inserts one row per request into SQLite (WAL, synchronous=FULL: an
+acknowledged activity survives a power cut, as copbot promises).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.ingest import CLIENTS, MARK, _archived, _load, _searchable, _stop, _wait_for_health
+from tests.support.server import copbot_command, free_port
+from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
+
+ADMIN = {"id": "29:1admin", "name": "Alex", "aadObjectId": "aad-admin"}
+BOT = {"id": "28:bench-bot", "name": "copbot"}
+HEADERS = {"Content-Type": "application/json"}
+
+
+def _activity(
+    service_url: str, ident: str, root: str, who: dict[str, str], text: str
+) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": ident,
+        "timestamp": "2026-11-30T10:00:00.000Z",
+        "serviceUrl": service_url,
+        "channelId": "msteams",
+        "from": who,
+        "recipient": BOT,
+        "conversation": {
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": TENANT,
+            "id": f"{NORTH};messageid={root}",
+        },
+        "channelData": {
+            "channel": {"id": NORTH},
+            "team": {"id": TEAM},
+            "tenant": {"id": TENANT},
+        },
+        "text": text,
+        "textFormat": "plain",
+    }
+
+
+def _replies(
+    service_url: str, n: int, root: str, run: str, first: int = 0
+) -> list[tuple[str, dict[str, str]]]:
+    requests = []
+    for i in range(first, first + n):
+        who = {"id": f"29:{i % 50}", "name": f"Person {i % 50}", "aadObjectId": f"aad-{i % 50}"}
+        text = f"<p>reply {i}: what we noticed about language in referral letters {MARK}</p>"
+        body = json.dumps(_activity(service_url, f"{run}{i}", root, who, text))
+        requests.append((body, HEADERS))
+    return requests
+
+
+async def _post(url: str, activity: dict[str, Any]) -> None:
+    async with aiohttp.ClientSession() as session, session.post(url, json=activity) as r:
+        assert r.status == 200, r.status
+
+
+async def _until(check: Any) -> Any:
+    """Poll ``check`` (up to 15 s) until it is truthy."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        await asyncio.sleep(0.02)
+    raise SystemExit("the fake connector never saw what copbot should have sent")
+
+
+async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
+    fake = await FakeConnector().start()
+    db = folder / "copbot.db"
+    port = free_port()
+    env = {
+        **os.environ,
+        "COPBOT_TEAMS": "on",
+        "COPBOT_TEAMS_TENANTS": TENANT,
+        "COPBOT_ADMINS": "teams:aad-admin",
+        "COPBOT_PLAYGROUND": "auto",
+    }
+    server_log = (folder / "copbot.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        *copbot_command(), "serve", "--port", str(port), "--db", str(db),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=server_log,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        url = f"{base}/api/messages"
+        await _wait_for_health(f"{base}/healthz", process)
+        install = _activity(fake.url, "install", TEAM, ADMIN, "") | {
+            "type": "conversationUpdate",
+            "membersAdded": [BOT],
+        }
+        install["channelData"] = {
+            "team": {"id": TEAM},
+            "tenant": {"id": TENANT},
+            "eventType": "teamMemberAdded",
+        }
+        await _post(url, install)
+        await _until(lambda: fake.of("create"))
+        command = _activity(fake.url, "cmd", "cmd", ADMIN, "<at>copbot</at> prompt")
+        command["entities"] = [{"type": "mention", "mentioned": BOT, "text": "<at>copbot</at>"}]
+        await _post(url, command)
+        post = await _until(
+            lambda: [
+                c
+                for c in fake.of("create")
+                if c.body.get("isGroup") and c.body["channelData"]["channel"]["id"] == NORTH
+            ]
+        )
+        root = post[-1].activity_id
+        await _load(url, _replies(fake.url, 200, root, "warm"))
+        seconds, latencies, acked = await _load(url, _replies(fake.url, n, root, "run", first=200))
+        last_ack = time.perf_counter()
+        searchable, drain = await _searchable(db, acked + 200, last_ack)
+        archived = await _archived(db, acked + 200)
+    finally:
+        await _stop(process)
+        await fake.close()
+        server_log.close()
+    errors = sum(" ERROR " in line for line in (folder / "copbot.log").read_text().splitlines())
+    latencies.sort()
+    return {
+        "copbot_rps": n / seconds,
+        "ack_p50_ms": statistics.median(latencies),
+        "ack_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+        "acked": acked,
+        "archived": archived - 200,
+        "searchable": searchable - 200,
+        "searchable_after_s": drain,
+        "server_errors": errors,
+    }
+
+
+REFERENCE = """
+import json, sqlite3, sys
+from aiohttp import web
+db = sqlite3.connect(sys.argv[2], isolation_level=None, check_same_thread=False)
+db.execute("pragma journal_mode = wal")  # synchronous stays FULL, SQLite's default
+db.execute("create table if not exists events (id integer primary key, body text)")
+async def messages(request):
+    body = await request.read()
+    activity = json.loads(body)
+    if not isinstance(activity, dict) or "type" not in activity:
+        return web.Response(status=400)
+    db.execute("insert into events (body) values (?)", [body.decode()])
+    return web.Response(status=200)
+async def health(request):
+    return web.Response(text="ok")
+app = web.Application()
+app.router.add_post("/api/messages", messages)
+app.router.add_get("/healthz", health)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+async def bench_reference(n: int, folder: Path) -> dict[str, float]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", REFERENCE, str(port), str(folder / "reference.db"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await _wait_for_health(f"{base}/healthz", process)
+        url = f"{base}/api/messages"
+        await _load(url, _replies("http://127.0.0.1:9/", 200, "1", "warm"))
+        seconds, latencies, _ = await _load(url, _replies("http://127.0.0.1:9/", n, "1", "run"))
+    finally:
+        await _stop(process)
+    latencies.sort()
+    return {
+        "reference_rps": n / seconds,
+        "reference_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+    }
+
+
+async def run(n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        reference = await bench_reference(n, Path(folder))
+        ours = await bench_copbot(n, Path(folder))
+    return {**reference, **ours}
+
+
+def main(argv: list[str]) -> int:
+    n = 500 if "--quick" in argv else 5000
+    if "--size" in argv:
+        n = int(argv[argv.index("--size") + 1])
+    f = asyncio.run(run(n))
+    share = f["copbot_rps"] / f["reference_rps"]
+    print(
+        f"copbot Teams ingest benchmark: {n:,} channel replies, {CLIENTS} concurrent clients ({os.cpu_count()} cores), unauthenticated"
+    )
+    print(
+        f"copbot      {f['copbot_rps']:7.0f} requests/s   ack p50 {f['ack_p50_ms']:.1f} ms   "
+        f"p99 {f['ack_p99_ms']:.1f} ms (target < 100 ms)"
+    )
+    print(
+        f"reference   {f['reference_rps']:7.0f} requests/s   p99 {f['reference_p99_ms']:.1f} ms   "
+        f"(aiohttp, parse, one SQLite insert a request, fsynced)"
+    )
+    print(f"            copbot runs at {share:.2f} of the reference's throughput (target ≥ 0.5)")
+    print(
+        f"archive     {f['archived']:,} of {f['acked']:,} acknowledged replies archived"
+        + (" (all)" if f["archived"] == f["acked"] else " (MISSING SOME)")
+    )
+    everything = f["searchable"] == f["acked"]
+    print(
+        f"search      every acknowledged reply found {f['searchable_after_s']:.2f} s after the last acknowledgement"
+        if everything
+        else f"search      only {f['searchable']:,} of {f['acked']:,} acknowledged replies found (MISSING SOME)"
+    )
+    print(f"server log  {f['server_errors']} errors")
+    return 0 if f["archived"] == f["acked"] and everything else 1

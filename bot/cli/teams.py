@@ -1,0 +1,145 @@
+"""Setting copbot up in Microsoft Teams: the app package to upload.
+
+``copbot teams package`` writes a zip of ``manifest.json`` (valid against Microsoft's schema
+for the version it declares; ``tests/teams/test_package.py`` checks) and two icons drawn by
+code. Like the Slack manifest it is plain data, so it lives here rather than in the adapter.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from bot.cli.base import cli
+from bot.cli.icons import color_icon, outline_icon
+
+MANIFEST_VERSION = "1.30"
+SCHEMA_URL = (
+    "https://developer.microsoft.com/en-us/json-schemas/teams/"
+    f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
+)
+ACCENT = "#005EB8"  # NHS blue
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+# Shown in Teams' command menu (at most ten); a test checks each is a copbot verb.
+COMMANDS = (
+    ("help", "Show what you can ask copbot to do"),
+    ("prompt", "Post a reflection prompt here (facilitators)"),
+    ("prompts", "List the prompt topics"),
+    ("search", "Search the discussion archive"),
+    ("whoami", "Show your identity and role"),
+    ("optout", "Stop copbot keeping your messages, and erase them"),
+)
+# Each permission, and why copbot asks for it (the README says the same).
+RESOURCE_SPECIFIC = (
+    # Read every message in the team's channels without an @mention: replies under
+    # prompts, and channels an admin opted into the archive.
+    {"name": "ChannelMessage.Read.Group", "type": "Application"},
+)
+PERMISSIONS = ("identity", "messageTeamMembers")  # who people are; 1:1 private answers
+
+
+def manifest(app_id: str, name: str, public_url: str) -> dict[str, Any]:
+    host = urlsplit(public_url).hostname or ""
+    site = public_url.rstrip("/")
+    return {
+        "$schema": SCHEMA_URL,
+        "manifestVersion": MANIFEST_VERSION,
+        "version": "1.0.0",
+        "id": app_id,
+        "developer": {
+            "name": name,
+            "websiteUrl": site,
+            "privacyUrl": f"{site}/privacy",
+            "termsOfUseUrl": f"{site}/terms",
+        },
+        "name": {"short": name[:30], "full": f"{name}: reflection for communities of practice"},
+        "description": {
+            "short": "Reflection prompts, anonymous feedback and a discussion archive.",
+            "full": (
+                f"{name} posts reflection prompts for a community of practice, keeps the "
+                "conversation under each prompt in a searchable archive (edits and deletions "
+                "followed), takes anonymous feedback, and answers privately in your chat "
+                "with it. Type @" + name + " help in a channel, or help in the chat."
+            ),
+        },
+        "icons": {"color": "color.png", "outline": "outline.png"},
+        "accentColor": ACCENT,
+        "bots": [
+            {
+                "botId": app_id,
+                "scopes": ["team", "personal", "groupChat"],
+                "supportsFiles": False,
+                "isNotificationOnly": False,
+                "commandLists": [
+                    {
+                        "scopes": ["team", "personal", "groupChat"],
+                        "commands": [{"title": t, "description": d} for t, d in COMMANDS],
+                    }
+                ],
+            }
+        ],
+        "permissions": list(PERMISSIONS),
+        "validDomains": [host] if host else [],
+        "webApplicationInfo": {"id": app_id, "resource": f"api://{host}/botid-{app_id}"},
+        "authorization": {"permissions": {"resourceSpecific": list(RESOURCE_SPECIFIC)}},
+    }
+
+
+def package(app_id: str, name: str, public_url: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("manifest.json", json.dumps(manifest(app_id, name, public_url), indent=2))
+        z.writestr("color.png", color_icon())
+        z.writestr("outline.png", outline_icon())
+    return buffer.getvalue()
+
+
+@cli.group()
+def teams() -> None:
+    """Connecting copbot to Microsoft Teams."""
+
+
+@teams.command("package")
+@click.option("--app-id", required=True, metavar="ID", help="The Azure Bot's Microsoft App ID.")
+@click.option("--name", default="copbot", show_default=True, help="The app's name in Teams.")
+@click.option(
+    "--url",
+    envvar="COPBOT_PUBLIC_URL",
+    metavar="URL",
+    help="Where people reach copbot (default: COPBOT_PUBLIC_URL), e.g. https://copbot.example.org",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The zip file to write.",
+)
+def teams_package(app_id: str, name: str, url: str | None, output: Path) -> None:
+    """Write the Teams app package (a zip) to upload in Teams: Apps, Manage your apps,
+    Upload an app (or in the Teams admin centre, for the whole organisation)."""
+    app_id = app_id.strip()
+    if not GUID.fullmatch(app_id):
+        raise click.ClickException(
+            f"--app-id must be the Microsoft App ID, a GUID like "
+            f"00000000-0000-0000-0000-000000000000, not '{app_id}'"
+        )
+    name = name.strip()
+    if not 1 <= len(name) <= 30:
+        raise click.ClickException("--name must be 1 to 30 characters long")
+    url = (url or "").strip()
+    if not re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", url):
+        raise click.ClickException(
+            "give copbot's public https:// address with --url or COPBOT_PUBLIC_URL, "
+            "e.g. https://copbot.example.org (Teams only talks to https)"
+        )
+    output.write_bytes(package(app_id, name, url))
+    click.echo(f"Wrote {output}: upload it in Teams (Apps, Manage your apps, Upload an app).")

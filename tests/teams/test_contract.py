@@ -1,0 +1,317 @@
+"""The real botbuilder CloudAdapter against a fake Bot Framework connector: what Teams sends
+copbot, and what copbot asks of Teams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.teams.adapter import TeamsAdapter
+from bot.model import ChannelRef, MessageRef, OutgoingMessage
+from bot.ports import OutcomeUnknown
+from bot.services.prompts import SUGGEST, SUGGEST_FORM
+from tests.teams.conftest import ADMIN, ADMIN_AAD, TeamsBot, fixture
+from tests.teams.fake_connector import NORTH, TEAM, TENANT
+
+SAM_AAD = "aad-sam-0001"
+
+
+def command(bot: TeamsBot, text: str, ident: str, who: dict[str, str] = ADMIN) -> dict[str, Any]:
+    return bot.activity(
+        "channel_command",
+        id=ident,
+        text=f"<at>copbot</at> {text}",
+        **{"from": who},
+        conversation={
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": TENANT,
+            "id": f"{NORTH};messageid={ident}",
+        },
+    )
+
+
+def reply(bot: TeamsBot, root: str, ident: str, html: str) -> dict[str, Any]:
+    return bot.activity(
+        "channel_reply",
+        id=ident,
+        replyToId=root,
+        text=html,
+        attachments=[],
+        entities=[],
+        conversation={
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": TENANT,
+            "id": f"{NORTH};messageid={root}",
+        },
+    )
+
+
+async def prompt(bot: TeamsBot) -> str:
+    """An admin asks for a prompt in North; returns the new thread's root id."""
+    await bot.install()
+    before = len(bot.fake.of("create"))
+    response = await bot.send(command(bot, "prompt language", "1700000001000"))
+    assert response.status == 200
+    await bot.until(lambda: len(bot.fake.of("create")) > before)
+    created = bot.fake.of("create")[-1]
+    assert created.body["channelData"]["channel"]["id"] == NORTH
+    return created.activity_id
+
+
+async def test_installation_stores_the_team_channels_and_greets_in_general(
+    teams: TeamsBot,
+) -> None:
+    await teams.install()
+    assert teams.fake.of("channels")
+    [hello] = teams.fake.of("create")
+    assert hello.body["channelData"]["channel"]["id"] == TEAM  # General only, not North
+    query = "select id, name from channels where platform = 'teams'"
+    names = dict(await teams.until(lambda: len(teams.rows(query)) == 2 and teams.rows(query)))
+    assert names == {TEAM: "General", NORTH: "North"}
+    kept = teams.rows("select kind, key from teams_conversations")
+    assert ("channel", NORTH) in kept and ("channel", TEAM) in kept
+
+
+async def test_a_prompt_is_a_new_conversation_and_its_replies_are_archived(
+    teams: TeamsBot,
+) -> None:
+    root = await prompt(teams)
+    card = teams.fake.of("create")[-1].body["activity"]
+    assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    first = reply(teams, root, "1700000002001", "<p>Names <b>matter</b> &amp; so do we</p>")
+    assert (await teams.send(first)).status == 200
+    assert (await teams.send(first)).status == 200  # delivered twice
+    await teams.until(lambda: teams.rows("select text from archive_messages"))
+    [(text, thread)] = teams.rows("select text, thread_id from archive_messages")
+    assert text == "Names matter & so do we"
+    assert thread == root
+
+
+async def test_edits_and_deletions_keep_the_archive_in_step(teams: TeamsBot) -> None:
+    root = await prompt(teams)
+    await teams.send(reply(teams, root, "1700000003001", "<p>first words</p>"))
+    await teams.until(lambda: teams.rows("select 1 from archive_messages"))
+    edit = teams.activity(
+        "message_update",
+        id="1700000003001",
+        text="<p>second words</p>",
+        conversation={"conversationType": "channel", "id": f"{NORTH};messageid={root}"},
+    )
+    assert (await teams.send(edit)).status == 200
+    await teams.until(
+        lambda: teams.rows("select 1 from archive_messages where text = 'second words'")
+    )
+    # A second edit reuses the activity id: it must not be taken for a redelivery.
+    again = edit | {"timestamp": "2026-11-30T10:09:00.000Z", "text": "<p>third words</p>"}
+    assert (await teams.send(again)).status == 200
+    await teams.until(
+        lambda: teams.rows("select 1 from archive_messages where text = 'third words'")
+    )
+    gone = teams.activity(
+        "message_delete",
+        id="1700000003001",
+        conversation={"conversationType": "channel", "id": f"{NORTH};messageid={root}"},
+    )
+    assert (await teams.send(gone)).status == 200
+    await teams.until(lambda: not teams.rows("select 1 from archive_messages"))
+
+
+async def test_private_answers_go_to_the_persons_one_to_one_chat(teams: TeamsBot) -> None:
+    await teams.install()
+    response = await teams.send(command(teams, "whoami", "1700000004000"))
+    assert response.status == 200
+    await teams.until(lambda: teams.fake.of("send"))
+    [opened] = [c for c in teams.fake.of("create") if not c.body.get("isGroup")]
+    assert opened.body["members"][0]["id"] == ADMIN["id"]
+    assert opened.body["channelData"]["tenant"]["id"] == TENANT
+    [sent] = teams.fake.of("send")
+    assert sent.conversation == f"a:1dm-{ADMIN['id']}"
+    assert f"teams:{ADMIN_AAD}" in str(sent.body)
+    assert "Teams can't show a message to you alone" in str(sent.body)
+
+
+async def test_help_in_the_personal_chat_is_answered_there(teams: TeamsBot) -> None:
+    await teams.install()
+    personal = teams.activity("personal_command", text="help", **{"from": ADMIN})
+    assert (await teams.send(personal)).status == 200
+    await teams.until(lambda: teams.fake.of("send"))
+    [sent] = teams.fake.of("send")
+    assert sent.conversation == "a:1personal-chat-with-sam"
+    assert "@copbot" in str(sent.body)
+
+
+async def test_a_button_opens_a_form_in_the_chat_and_its_answers_come_back(
+    teams: TeamsBot,
+) -> None:
+    await teams.install()
+    # Sam speaks first, so copbot knows where to reach them.
+    await teams.send(reply(teams, "1700000000001", "1700000005000", "<p>hello</p>"))
+    press = teams.activity(
+        "card_button", value={"copbot": "action", "action": SUGGEST, "value": "language"}
+    )
+    assert (await teams.send(press)).status == 200
+    await teams.until(lambda: teams.fake.of("send"))
+    form_card = teams.fake.of("send")[-1].body["attachments"][0]["content"]
+    submit = form_card["actions"][0]["data"]
+    assert submit["form"] == SUGGEST_FORM
+    answer = teams.activity(
+        "form_submit",
+        value=submit | {"f.topic": "language", "f.text": "What do we call people?"},
+    )
+    assert (await teams.send(answer)).status == 200
+    await teams.until(lambda: teams.rows("select text from prompt_suggestions"))
+    assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
+
+
+async def test_action_execute_is_answered_within_the_turn(teams: TeamsBot) -> None:
+    response = await teams.send(teams.activity("adaptive_card_action"))
+    assert response.status == 200
+    body = await response.json()
+    assert body["statusCode"] == 200
+
+
+@pytest.mark.parametrize("status", [429, 412, 502, 504])
+async def test_throttling_and_gateway_errors_are_retried_with_backoff(
+    teams: TeamsBot, status: int
+) -> None:
+    await teams.install()
+    teams.fake.fail("create", status, times=2)
+    ref = await teams.adapter.post(ChannelRef("teams", NORTH, TENANT), OutgoingMessage.of("hi"))
+    assert ref.id
+    assert len(teams.sleeps.asked) == 2
+    assert teams.sleeps.asked[1] >= teams.sleeps.asked[0] * 0.5 > 0
+    assert [c.status for c in teams.fake.calls if c.method == "create"][-3:] == [
+        status,
+        status,
+        200,
+    ]
+
+
+async def test_replies_updates_and_deletes_reach_the_connector(teams: TeamsBot) -> None:
+    await teams.install()
+    north = ChannelRef("teams", NORTH, TENANT)
+    root = await teams.adapter.post(north, OutgoingMessage.of("a prompt"))
+    answer = await teams.adapter.reply(root.as_thread, OutgoingMessage.of("a reply"))
+    assert answer.thread_root == root.id
+    [sent] = teams.fake.of("send")
+    assert sent.conversation == f"{NORTH};messageid={root.id}"
+    await teams.adapter.update(root, OutgoingMessage.of("changed"))
+    [updated] = teams.fake.of("update")
+    assert updated.activity_id == root.id and updated.body["text"] == "changed"
+    await teams.adapter.delete(answer)
+    assert teams.fake.of("delete")[0].activity_id == answer.id
+    teams.fake.fail("delete", 404)
+    await teams.adapter.delete(answer)  # gone already is done
+    link = await teams.adapter.permalink(answer)
+    assert link.startswith("https://teams.microsoft.com/l/message/19%3Anorth")
+    assert f"parentMessageId={root.id}" in link and "channelName=North" in link
+
+
+async def test_a_timeout_after_sending_is_an_unknown_outcome(db_path: Path, fake: Any) -> None:
+    from bot.settings import TeamsSettings
+    from tests.teams.conftest import serve
+
+    async for bot in serve(
+        db_path, fake, TeamsSettings(tenants=frozenset({TENANT})), send_timeout=0.2
+    ):
+        await bot.install()
+        fake.fail("create", 0)  # 0: never answer
+        with pytest.raises(OutcomeUnknown):
+            await bot.adapter.post(ChannelRef("teams", NORTH, TENANT), OutgoingMessage.of("x"))
+
+
+async def test_posting_where_copbot_is_not_installed_says_what_to_do(teams: TeamsBot) -> None:
+    with pytest.raises(Exception, match="add copbot to that channel's team"):
+        await teams.adapter.post(
+            ChannelRef("teams", "19:elsewhere@thread.tacv2", TENANT), OutgoingMessage.of("x")
+        )
+
+
+async def test_activities_from_other_tenants_are_refused_and_not_kept(
+    teams: TeamsBot,
+) -> None:
+    stranger = teams.activity("channel_top_level")
+    stranger["channelData"]["tenant"]["id"] = "another-tenant"
+    response = await teams.send(stranger)
+    assert response.status == 403
+    assert teams.inbox_count() == 0
+    assert teams.adapter.refused_tenants == 1
+
+
+async def test_healthz_lists_teams(teams: TeamsBot) -> None:
+    response = await teams.client.get("/healthz")
+    assert "teams" in (await response.json())["platforms"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[]", b'{"no": "type"}', b'{"type": 7}'],
+)
+async def test_what_is_not_an_activity_is_a_400(teams: TeamsBot, body: bytes) -> None:
+    response = await teams.client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert teams.inbox_count() == 0
+
+
+async def test_an_oversized_body_is_a_413(teams: TeamsBot) -> None:
+    response = await teams.client.post(
+        "/api/messages",
+        data=b"{" + b" " * (300 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 413
+
+
+def test_a_message_ref_for_a_thread_names_its_root() -> None:
+    ref = MessageRef(ChannelRef("teams", NORTH, TENANT), "2", "1")
+    assert ref.as_thread.root_id == "1"
+    assert TeamsAdapter.command_prefix == "@copbot"
+
+
+async def test_erasing_a_person_forgets_their_chat_reference(teams: TeamsBot) -> None:
+    await teams.install()
+    await teams.send(command(teams, "whoami", "1700000006000"))
+    query = "select count(*) from teams_conversations where person = ?"
+    await teams.until(lambda: teams.rows(query, (f"teams:{ADMIN_AAD}",)) == [(1,)])
+    erased = await teams.core.erasure.erase(f"teams:{ADMIN_AAD}")
+    assert erased.of("chat reference(s)") == 1
+    assert teams.rows(query, (f"teams:{ADMIN_AAD}",)) == [(0,)]
+    assert teams.rows("select count(*) from teams_conversations where kind = 'channel'") != [(0,)]
+
+
+async def test_help_on_teams_says_private_answers_come_to_the_chat(teams: TeamsBot) -> None:
+    await teams.install()
+    await teams.send(command(teams, "help", "1700000007000"))
+    await teams.until(lambda: teams.fake.of("send"))
+    assert "1:1 chat with me" in str(teams.fake.of("send")[-1].body)
+
+
+async def test_a_person_mentioned_without_an_aad_id_is_looked_up(teams: TeamsBot) -> None:
+    await teams.install()
+    teams.fake.members["29:1priya-teams-id"] = {
+        "id": "29:1priya-teams-id",
+        "name": "Priya Shah",
+        "aadObjectId": "aad-priya-0002",
+    }
+    grant = command(teams, "role grant facilitator <at>Priya Shah</at>", "1700000008000")
+    grant["entities"] = fixture("role_grant_mention")["entities"]
+    assert (await teams.send(grant)).status == 200
+    await teams.until(lambda: teams.rows("select identity, role from roles"))
+    assert teams.rows("select identity, role from roles") == [
+        ("teams:aad-priya-0002", "facilitator")
+    ]
+    assert teams.fake.of("member")
+
+
+async def test_teams_channels_are_found_by_name_whatever_its_case(teams: TeamsBot) -> None:
+    await teams.install()
+    query = "select count(*) from channels where platform = 'teams'"
+    await teams.until(lambda: teams.rows(query) == [(2,)])
+    found = await teams.core.channels.find("teams", "#north")
+    assert found is not None and found.ref.id == NORTH and found.ref.name == "North"

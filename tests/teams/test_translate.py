@@ -1,0 +1,264 @@
+"""Teams activities (shaped like Microsoft's documented examples) in, neutral events out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.teams import cards
+from adapters.teams.text import command_text, plain_text
+from adapters.teams.translate import (
+    Known,
+    from_activity,
+    split_conversation,
+    team_change,
+    team_events,
+)
+from bot.model import (
+    BotAddedToChannel,
+    BotRemovedFromChannel,
+    ButtonPressed,
+    ChannelKind,
+    ChannelRef,
+    CommandReceived,
+    DateTimeField,
+    Form,
+    FormSubmitted,
+    LongText,
+    MessageDeleted,
+    MessageEdited,
+    MessagePosted,
+    Origin,
+    ShortText,
+    ThreadRef,
+    UserRef,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+NORTH = "19:north@thread.tacv2"
+TEAM = "19:general@thread.tacv2"
+BOT = "28:00000000-0000-0000-0000-00000000b0b0"
+KNOWN = Known(me=BOT, channels={NORTH: "North", TEAM: "General"})
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def test_a_mention_of_copbot_in_a_channel_is_a_command() -> None:
+    event = from_activity(fixture("channel_command"), KNOWN, NOW)
+    assert isinstance(event, CommandReceived)
+    assert event.text == "prompt language"
+    assert event.event_id == f"msg:{NORTH}:1700000000001"
+    assert event.origin.user == UserRef("teams", "aad-sam-0001")
+    assert event.origin.user.name == "Sam Okafor"
+    # Channel names come from what copbot stored, never from the activity (it has none).
+    assert event.origin.channel == ChannelRef("teams", NORTH, TENANT)
+    assert event.origin.channel.name == "North"
+
+
+def test_people_mentioned_in_a_command_are_named_by_aad_object_id() -> None:
+    known = Known(me=BOT, people={"29:1priya-teams-id": "aad-priya-0002"})
+    event = from_activity(fixture("role_grant_mention"), known, NOW)
+    assert isinstance(event, CommandReceived)
+    assert event.text == "role grant facilitator <@teams:aad-priya-0002>"
+
+
+def test_a_person_copbot_cannot_name_stays_a_name_the_core_refuses() -> None:
+    event = from_activity(fixture("role_grant_mention"), KNOWN, NOW)
+    assert isinstance(event, CommandReceived)
+    assert event.text == "role grant facilitator @Priya Shah"
+
+
+def test_a_reply_in_a_thread_is_plain_text_tied_to_its_root() -> None:
+    event = from_activity(fixture("channel_reply"), KNOWN, NOW)
+    assert isinstance(event, MessagePosted)
+    assert event.message.thread_root == "1700000000001"
+    assert event.message.id == "1700000000100"
+    assert event.text == (
+        "I've been thinking about naming & @Priya Shah said it well.\n"
+        "See this (https://example.org/x)"
+    )
+    assert "<" not in event.text and "&amp;" not in event.text
+    assert event.at == datetime(2026, 11, 30, 10, 0, 0, 123000, tzinfo=UTC)
+
+
+def test_a_top_level_channel_message_roots_its_own_thread() -> None:
+    event = from_activity(fixture("channel_top_level"), KNOWN, NOW)
+    assert isinstance(event, MessagePosted)
+    assert event.message.thread_root is None
+    assert event.text == "A new topic for the channel"
+
+
+def test_the_whole_text_is_the_command_in_the_personal_chat_with_or_without_cop() -> None:
+    event = from_activity(fixture("personal_command"), KNOWN, NOW)
+    assert isinstance(event, CommandReceived)
+    assert event.text == "search privilege"
+    assert event.origin.channel.kind is ChannelKind.DIRECT
+    bare = fixture("personal_command") | {"text": "help"}
+    again = from_activity(bare, KNOWN, NOW)
+    assert isinstance(again, CommandReceived) and again.text == "help"
+
+
+def test_an_edit_and_a_second_edit_of_the_same_message_are_different_events() -> None:
+    first = from_activity(fixture("message_update"), KNOWN, NOW)
+    assert isinstance(first, MessageEdited)
+    assert first.message.id == "1700000000100"
+    assert first.message.thread_root == "1700000000001"
+    assert first.text == "I've been thinking about naming, edited"
+    # Teams reuses the message's activity id for every edit.
+    second = from_activity(
+        fixture("message_update")
+        | {"timestamp": "2026-11-30T10:07:00.000Z", "text": "<p>edited again</p>"},
+        KNOWN,
+        NOW,
+    )
+    assert isinstance(second, MessageEdited)
+    assert second.event_id != first.event_id
+    # A redelivery of the first edit is recognised as the same event.
+    redelivered = from_activity(fixture("message_update"), KNOWN, NOW)
+    assert redelivered is not None and redelivered.event_id == first.event_id
+
+
+def test_a_soft_delete_deletes_and_an_undelete_is_ignored() -> None:
+    event = from_activity(fixture("message_delete"), KNOWN, NOW)
+    assert isinstance(event, MessageDeleted)
+    assert event.message.id == "1700000000100"
+    undelete = fixture("message_delete")
+    undelete["channelData"]["eventType"] = "undeleteMessage"
+    assert from_activity(undelete, KNOWN, NOW) is None
+
+
+def test_copbots_own_messages_are_ignored() -> None:
+    own = fixture("channel_top_level") | {"from": {"id": BOT, "name": "copbot"}}
+    assert from_activity(own, KNOWN, NOW) is None
+
+
+def test_a_card_button_is_a_button_press_on_the_card() -> None:
+    event = from_activity(fixture("card_button"), KNOWN, NOW)
+    assert isinstance(event, ButtonPressed)
+    assert (event.action_id, event.value) == ("rsvp:yes", "event-7")
+    assert event.message is not None and event.message.id == "1700000000001"
+    assert event.event_id == f"act:{NORTH}:1700000000400"
+
+
+def test_action_execute_is_a_button_press_too() -> None:
+    event = from_activity(fixture("adaptive_card_action"), KNOWN, NOW)
+    assert isinstance(event, ButtonPressed)
+    assert (event.action_id, event.value) == ("prompt:another", "language")
+
+
+def test_a_form_submission_goes_back_where_the_form_was_opened() -> None:
+    event = from_activity(fixture("form_submit"), KNOWN, NOW)
+    assert isinstance(event, FormSubmitted)
+    assert event.form_id == "suggest"
+    assert event.values == (("topic", "language"), ("text", "Talk about names"))
+    assert event.context == "ctx-1"
+    assert event.origin.channel == ChannelRef("teams", NORTH, TENANT)
+    assert event.origin.thread == ThreadRef(event.origin.channel, "1700000000001")
+    assert event.origin.user.id == "aad-sam-0001"
+
+
+def test_an_anonymous_form_submission_holds_nothing_of_the_person() -> None:
+    activity = fixture("form_submit_anonymous")
+    event = from_activity(activity, KNOWN, NOW)
+    assert isinstance(event, FormSubmitted)
+    assert event.origin.user.is_anonymous
+    assert event.values == (("rating", "4"), ("comment", "Good session"))
+    assert event.event_id == "act:1700000000600"
+    text = repr(event)
+    for trace in ("aad-sam", "29:1sam", "Sam Okafor", "a:1personal"):
+        assert trace not in text
+
+
+def test_a_form_card_round_trips_to_the_same_values() -> None:
+    form = Form(
+        "event",
+        "Schedule a session",
+        (ShortText("title", "Title"), LongText("notes", "Notes"), DateTimeField("when", "When")),
+    )
+    channel = ChannelRef("teams", NORTH, TENANT)
+    card = cards.form_card(form, Origin(UserRef("teams", "aad-sam-0001"), channel))
+    data = dict(card["actions"][0]["data"])
+    data |= {"f.title": "North", "f.notes": "x" * 5000, "f.when.date": "2026-12-01"}
+    data["f.when.time"] = "10:00"
+    activity = fixture("form_submit") | {"value": data}
+    event = from_activity(activity, KNOWN, NOW)
+    assert isinstance(event, FormSubmitted)
+    assert dict(event.values) == {"title": "North", "notes": "x" * 3000, "when": "2026-12-01T10:00"}
+
+
+def test_anonymous_form_cards_carry_nothing_of_where_they_were_opened() -> None:
+    form = Form("feedback", "Feedback", (ShortText("c", "Comment"),), anonymous=True)
+    direct = ChannelRef("teams", "a:1personal-chat-with-sam", TENANT, kind=ChannelKind.DIRECT)
+    card = cards.form_card(form, Origin(UserRef("teams", "aad-sam-0001"), direct))
+    assert "a:1personal" not in json.dumps(card)
+    assert "aad-sam" not in json.dumps(card)
+
+
+def test_installation_in_a_team_adds_every_channel_and_greets_only_in_general() -> None:
+    change = team_change(fixture("installed_in_team"))
+    assert change is not None and change.kind == "installed" and change.team == TEAM
+    events = team_events(change, {TEAM: "General", NORTH: "North"}, "f:install-1", NOW)
+    assert all(isinstance(e, BotAddedToChannel) for e in events)
+    greeted = {e.channel.id: e.greet for e in events if isinstance(e, BotAddedToChannel)}
+    assert greeted == {TEAM: True, NORTH: False}
+    assert {e.channel.name for e in events if isinstance(e, BotAddedToChannel)} == {
+        "General",
+        "North",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "event_type"),
+    [
+        ("channel_created", "channel_created", BotAddedToChannel),
+        ("channel_renamed", "channel_renamed", BotAddedToChannel),
+        ("channel_deleted", "channel_deleted", BotRemovedFromChannel),
+        ("removed_from_team", "removed", BotRemovedFromChannel),
+    ],
+)
+def test_channel_and_team_changes_are_followed(name: str, kind: str, event_type: type) -> None:
+    change = team_change(fixture(name))
+    assert change is not None and change.kind == kind
+    events = team_events(change, {"19:midlands@thread.tacv2": "Midlands"}, "x", NOW)
+    assert events and all(isinstance(e, event_type) for e in events)
+    if kind == "channel_renamed":
+        assert events[0].channel.name == "IPS Midlands"  # type: ignore[union-attr]
+
+
+def test_thread_conversation_ids_split_into_channel_and_root() -> None:
+    assert split_conversation(f"{NORTH};messageid=17") == (NORTH, "17")
+    assert split_conversation(NORTH) == (NORTH, None)
+    assert split_conversation("a:1chat") == ("a:1chat", None)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.text(max_size=200))
+def test_plain_text_never_leaves_tags_or_raises(html: str) -> None:
+    text = plain_text(html)
+    assert "<at>" not in text and "</p>" not in text
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.text(max_size=100))
+def test_command_text_never_raises(html: str) -> None:
+    command_text(f"<at>copbot</at> {html}", [BOT, None, "aad-1"], BOT)
+
+
+def test_the_same_message_id_in_two_channels_is_two_events() -> None:
+    north = from_activity(fixture("channel_top_level"), KNOWN, NOW)
+    general = fixture("channel_top_level")
+    general["channelData"]["channel"]["id"] = TEAM
+    general["conversation"]["id"] = f"{TEAM};messageid=1700000000200"
+    other = from_activity(general, KNOWN, NOW)
+    assert north is not None and other is not None
+    assert north.event_id != other.event_id
