@@ -32,6 +32,7 @@ from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
 from bot.services.erasure import Erasure
 from bot.services.exports import ExportsFeature
+from bot.services.feedback import FeedbackFeature
 from bot.services.help import HelpFeature
 from bot.services.home import HomeFeature
 from bot.services.people import PeopleFeature
@@ -45,6 +46,7 @@ from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.channels import SqliteChannelRepository
 from storage.database import Database
 from storage.exports import SqliteExportLinkRepository
+from storage.feedback import SqliteFeedbackRepository
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.migrations import PLAYGROUND_MIGRATIONS
@@ -128,6 +130,7 @@ def build_core(
             timezone=settings.timezone,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
+        FeedbackFeature(SqliteFeedbackRepository(db), chat, clock, scheduler),
         SpineData(inbox_repo, jobs),
     )
     for feature in features:
@@ -137,7 +140,7 @@ def build_core(
     router = Router(registry, roles, chat)
     inbox = Inbox(
         inbox_repo,
-        people.noting(router.handle, roles.meet),
+        people.noting(router.handle, roles.meet, registry.unnoted),
         clock,
         redact=registry.redact,
         check=registry.check,
