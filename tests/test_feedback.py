@@ -3,9 +3,12 @@ close (destroying who answered), and bad input refused in the form with nothing 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -263,3 +266,42 @@ def test_summary_counts_and_shuffles() -> None:
     assert sorted(texts) == sorted(a["impactful"] for a in answers)
     assert results.questions[3].answered == 0
     assert not summarise(round_, answers[:2]).shown
+
+
+async def test_the_command_line_lists_shows_and_exports_only_from_k(bot: Harness) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    round_id = await open_round(bot, " min 3")
+    for n, person in enumerate(PEOPLE[:2]):
+        await answer(bot, person, round_id, answer_values(n, impactful=f"=SUM(A{n})"))
+    db = str(bot.core.db.path)
+
+    async def run(_: object, words: list[str]) -> Any:
+        # The command line runs its own event loop: off this one, in a thread.
+        return await asyncio.to_thread(CliRunner().invoke, cli, words)
+
+    listed = await run(cli, ["feedback", "list", "--db", db])
+    assert listed.exit_code == 0 and "2 answer(s)" in listed.output and "k=3" in listed.output
+    hidden = await run(cli, ["feedback", "results", str(round_id), "--format", "json", "--db", db])
+    assert json.loads(hidden.output)["shown"] is False and "SUM" not in hidden.output
+    empty = await run(cli, ["feedback", "export", str(round_id), "--format", "json", "--db", db])
+    assert json.loads(empty.output)["answers"] == []
+    assert "at least 3" in json.loads(empty.output)["empty_because"]
+
+    await answer(bot, PEOPLE[2], round_id, answer_values(2, useful="5"))
+    shown = json.loads(
+        (
+            await run(cli, ["feedback", "results", str(round_id), "--format", "json", "--db", db])
+        ).output
+    )
+    assert shown["shown"] and shown["questions"][0]["distribution"]["5"] == 1
+    exported = await run(cli, ["feedback", "export", str(round_id), "--format", "csv", "--db", db])
+    lines = exported.output.splitlines()
+    assert lines[0] == "useful,impactful,change,else" and len(lines) == 4
+    assert "'=SUM(A0)" in exported.output  # no spreadsheet formula
+    table = await run(cli, ["feedback", "results", str(round_id), "--db", db])
+    assert "mean" in table.output and "change words number 2" in table.output
+    missing = await run(cli, ["feedback", "results", "77", "--db", db])
+    assert missing.exit_code == 1 and "no feedback round 77" in missing.output

@@ -81,6 +81,10 @@ class FeedbackFeature:
         self._clock = clock
         self._scheduler = scheduler
 
+    @property
+    def repository(self) -> FeedbackRepository:
+        return self._repo
+
     def register(self, registry: Registry) -> None:
         registry.keeps(
             PersonalData(
