@@ -33,6 +33,7 @@ from bot.services.channels import ChannelsFeature
 from bot.services.conversations import ConversationsFeature
 from bot.services.erasure import Erasure
 from bot.services.exports import ExportsFeature
+from bot.services.feedback import FeedbackFeature
 from bot.services.help import HelpFeature
 from bot.services.home import HomeFeature
 from bot.services.people import PeopleFeature
@@ -47,6 +48,7 @@ from storage.channels import SqliteChannelRepository
 from storage.conversations import SqliteConversationRepository
 from storage.database import Database
 from storage.exports import SqliteExportLinkRepository
+from storage.feedback import SqliteFeedbackRepository
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.migrations import PLAYGROUND_MIGRATIONS
@@ -130,6 +132,7 @@ def build_core(
             timezone=settings.timezone,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
+        FeedbackFeature(SqliteFeedbackRepository(db), chat, clock, scheduler),
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
     )
@@ -140,7 +143,7 @@ def build_core(
     router = Router(registry, roles, chat)
     inbox = Inbox(
         inbox_repo,
-        people.noting(router.handle, roles.meet),
+        people.noting(router.handle, roles.meet, registry.unnoted),
         clock,
         redact=registry.redact,
         check=registry.check,

@@ -85,12 +85,14 @@ class People:
         self,
         handle: Callable[[InboundEvent], Awaitable[None]],
         on_meeting: Callable[[UserRef], Awaitable[None]] | None = None,
+        unnoted: Callable[[InboundEvent], bool] = lambda event: False,
     ) -> Callable[[InboundEvent], Awaitable[None]]:
         """``handle``, after noting who acted (the router then finds their name known),
-        and ``on_meeting`` for someone copbot meets for the first time."""
+        and ``on_meeting`` for someone copbot meets for the first time. Events ``unnoted``
+        says yes to (asking for an anonymous form) leave no note of who acted."""
 
         async def noted(event: InboundEvent) -> None:
-            user = actor(event)
+            user = None if unnoted(event) else actor(event)
             if user is not None:
                 try:
                     if await self.note(user) and on_meeting is not None:

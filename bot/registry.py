@@ -62,6 +62,9 @@ class PersonalData:
 class ActionRoute:
     handler: ActionHandler
     role: Role
+    # Pressing it asks for an anonymous form: who pressed it is used by its handler and
+    # then forgotten (not noted in the people directory), so no trace pairs them with it.
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,12 @@ class Registry:
     ) -> None:
         self.commands.add(Verb(name, summary, usage, role, handler, details, raw))
 
-    def action(self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF) -> None:
-        """Buttons whose action id is ``prefix`` or starts with ``prefix + ":"``."""
-        self._actions[prefix] = ActionRoute(handler, role)
+    def action(
+        self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF, private: bool = False
+    ) -> None:
+        """Buttons whose action id is ``prefix`` or starts with ``prefix + ":"``.
+        ``private`` buttons open anonymous forms: copbot keeps no note of who pressed them."""
+        self._actions[prefix] = ActionRoute(handler, role, private)
 
     def form(
         self,
@@ -157,6 +163,17 @@ class Registry:
                 errors = await route.check(event)
                 if errors:
                     raise FormInvalid(errors)
+
+    def unnoted(self, event: InboundEvent) -> bool:
+        """Whether who acted must not be noted (the people directory): a press of a private
+        button, or a submission of an anonymous form."""
+        if isinstance(event, ButtonPressed):
+            action = self.find_action(event.action_id)
+            return action is not None and action.private
+        if isinstance(event, FormSubmitted):
+            form = self.find_form(event.form_id)
+            return form is not None and form.anonymous
+        return False
 
     def redact(self, event: InboundEvent) -> InboundEvent:
         """A second guard behind the adapters: a submission of a form registered as

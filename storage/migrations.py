@@ -314,3 +314,52 @@ def teams_conversations(db: sqlite_utils.Database) -> None:
         )
         """,
     )
+
+
+@MIGRATIONS(name="0008_feedback")
+def feedback(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        create table feedback_rounds (
+            id integer primary key,
+            title text not null,
+            questions text not null,
+            -- results show only once this many have answered; fixed at the first answer
+            threshold integer not null check (threshold >= 3),
+            state text not null default 'open' check (state in ('open', 'closed')),
+            closes_on text,
+            platform text not null default '',
+            workspace text not null default '',
+            channel_id text not null default '',
+            opened_by text not null default '',
+            opened_at text not null,
+            closed_at text
+        )
+        """,
+        # Answers: a random key, the date only, and the answers. WITHOUT ROWID, so rows sit
+        # in key order (random), not in the order people answered.
+        """
+        create table feedback_answers (
+            id text primary key,
+            round_id integer not null references feedback_rounds(id) on delete cascade,
+            answered_on text not null,
+            answers text not null
+        ) without rowid
+        """,
+        # Kept apart from the answers: the round's random key, and who has answered as a
+        # keyed hash with no reference to any answer. Both go when the round closes.
+        """
+        create table feedback_keys (
+            round_id integer primary key references feedback_rounds(id) on delete cascade,
+            key blob not null
+        )
+        """,
+        """
+        create table feedback_answered (
+            round_id integer not null references feedback_rounds(id) on delete cascade,
+            hash blob not null,
+            primary key (round_id, hash)
+        ) without rowid
+        """,
+    )

@@ -31,13 +31,34 @@ REJECTED = "Refused a request whose Slack signature did not check out (its body 
 UNHANDLED = "bolt has no listener for a Slack request of this kind (its fields are not logged)"
 
 
+# The SDKs' DEBUG lines that carry whole payloads: who acted, what they wrote, and for an
+# anonymous form its answers beside its author (Socket Mode logs every message received).
+# Each keeps its head (method and URL, status, message type) and loses the rest.
+_PAYLOAD_LINES = (
+    (re.compile(r"^(Sending a request - url: \S+ \S+),.*", re.S), r"\1 (arguments not logged)"),
+    (
+        re.compile(r"^Received the following response - (status: \d+),.*", re.S),
+        r"Received a response - \1 (body not logged)",
+    ),
+    (
+        re.compile(r"^Received message \((type: \w+),.*", re.S),
+        r"Received a Socket Mode message (\1; its data is not logged)",
+    ),
+    (re.compile(r"^Sending a message: .*", re.S), "Sending a Socket Mode message (not logged)"),
+    (re.compile(r"^(Responding with status: \d+) body: .*", re.S), r"\1 (body not logged)"),
+)
+
+
 class Redact(logging.Filter):
-    """Scrubs tokens from the SDKs' log lines, and request values from bolt's.
+    """Scrubs tokens from the SDKs' log lines, request values from bolt's, and payloads
+    from both.
 
     bolt logs a request that fails verification with its whole body at INFO, an unhandled
     request with its fields and sample code, and a failed listener or middleware with the
     exception's message (which may quote the request) and traceback. Those become a fixed
-    sentence, or the sentence's start and the error's type and stack.
+    sentence, or the sentence's start and the error's type and stack. At DEBUG the Web API
+    client logs every request and response, and the Socket Mode client every message, whole:
+    those keep only their head (see ``_PAYLOAD_LINES``).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -45,6 +66,10 @@ class Redact(logging.Filter):
             record.msg, record.args = REJECTED, ()
             return True
         message = record.getMessage()
+        for pattern, head in _PAYLOAD_LINES:
+            if pattern.match(message):
+                record.msg, record.args = _SECRETS.sub("(redacted)", pattern.sub(head, message)), ()
+                return True
         if message.startswith("Unhandled request"):
             record.msg, record.args = UNHANDLED, ()
             return True

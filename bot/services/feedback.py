@@ -1,0 +1,427 @@
+"""Anonymous feedback rounds in chat: open, answer, close, results.
+
+Who answered what is never known to copbot past the button press: the answer form is
+anonymous (the adapter drops the person before the submission exists) and carries only a
+ticket, the person's keyed hash for that round with a tag proving copbot issued it. The
+hash is written beside, never with, the answer (storage/feedback.py; docs/anonymity.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from bot.chat import Chat
+from bot.commands import Args, CommandError, UsageError, clip, parse_number
+from bot.feedback import (
+    DEFAULT_QUESTIONS,
+    DEFAULT_THRESHOLD,
+    MAX_THRESHOLD,
+    MAX_TITLE,
+    MIN_THRESHOLD,
+    AlreadyAnswered,
+    FeedbackRepository,
+    Question,
+    QuestionKind,
+    Results,
+    Round,
+    RoundClosed,
+    RoundState,
+    Ticket,
+    new_key,
+    summarise,
+)
+from bot.interaction import Interaction
+from bot.model import (
+    Button,
+    ButtonPressed,
+    Buttons,
+    ButtonStyle,
+    Context,
+    Form,
+    FormSubmitted,
+    OutgoingMessage,
+    Role,
+    Text,
+)
+from bot.ports import Clock
+from bot.records import Job
+from bot.registry import PersonalData, Registry
+from bot.scheduler import JobKind, Scheduler
+
+log = logging.getLogger(__name__)
+
+ANSWER = "feedback.answer"
+ANSWER_FORM = "feedback-answer"
+CLOSE_JOB = "feedback.close"
+
+ANONYMOUS = "Your answer is anonymous: nobody, admins included, can see who wrote it."
+CANNOT_HIDE = (
+    "What copbot cannot hide: the chat platform itself sees that you opened this form; in a "
+    "small group, what you write may show who you are; and if you write your name, you are "
+    "named. Results are shown only once enough people have answered."
+)
+THANKS = "Thank you. Your answer is in, with nothing to say it was yours."
+ALREADY = (
+    "You have already answered this round. Thank you! Only one answer per person is kept, "
+    "so that every voice counts the same."
+)
+CLOSED = "This round has closed, so it isn't taking answers any more. Thank you all the same."
+FORGED = "This form wasn't one copbot opened for you. Please open it again from the round's button."
+
+
+class FeedbackFeature:
+    def __init__(
+        self, repository: FeedbackRepository, chat: Chat, clock: Clock, scheduler: Scheduler
+    ) -> None:
+        self._repo = repository
+        self._chat = chat
+        self._clock = clock
+        self._scheduler = scheduler
+
+    @property
+    def repository(self) -> FeedbackRepository:
+        return self._repo
+
+    def register(self, registry: Registry) -> None:
+        registry.keeps(
+            PersonalData(
+                "feedback round(s) opened",
+                ("feedback_rounds.opened_by",),
+                erase=self._repo.forget_opener,
+            )
+        )
+        registry.verb(
+            "feedback",
+            "List the open feedback rounds, each with a button to answer anonymously",
+            self.listing,
+        )
+        registry.verb(
+            "feedback open",
+            "Open an anonymous feedback round and announce it here",
+            self.open,
+            usage='"TITLE" [closes YYYY-MM-DD] [min N]',
+            role=Role.FACILITATOR,
+            details=(
+                "Asks: how useful the session was (1 to 5), what was most impactful, what you "
+                f"would change, and anything else. Results show from {DEFAULT_THRESHOLD} "
+                f"answers; `min N` asks for more (never fewer than {MIN_THRESHOLD})."
+            ),
+        )
+        registry.verb(
+            "feedback close",
+            "Close a feedback round; who answered is forgotten for good",
+            self.close,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "feedback results",
+            "See a round's results (only once enough people have answered)",
+            self.results,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "feedback min",
+            "Change how many answers a round needs before its results show",
+            self.threshold,
+            usage="ID N",
+            role=Role.FACILITATOR,
+            details="Only until the first answer is in: after that it stays as it was.",
+        )
+        registry.action(ANSWER, self.open_answer, private=True)
+        registry.form(ANSWER_FORM, self.answered, anonymous=True, check=self.check_answer)
+        registry.job(JobKind(CLOSE_JOB, self._close_job, run_late=True))
+
+    # -- facilitators -------------------------------------------------------------------
+
+    async def open(self, ix: Interaction, args: Args) -> None:
+        if ix.origin.channel.is_direct:
+            raise CommandError(
+                "A round is announced in a channel, with a button to answer: run this in the "
+                "channel whose people you'd like to hear from."
+            )
+        title, closes_on, threshold = self._open_args(args)
+        round_ = await self._repo.open(
+            Round(
+                0,
+                title,
+                DEFAULT_QUESTIONS,
+                threshold,
+                RoundState.OPEN,
+                self._clock.now(),
+                closes_on,
+                ix.origin.channel,
+                ix.user.identity,
+            ),
+            new_key(),
+        )
+        if closes_on is not None:
+            await self._scheduler.once(
+                CLOSE_JOB,
+                {"round": round_.id},
+                self._end_of(closes_on),
+                f"feedback-close:{round_.id}",
+            )
+        await self._chat.post(ix.origin.channel, self._announcement(round_))
+        await ix.reply(
+            f"Round {round_.id} is open: **{title}**. Results show once {threshold} people "
+            f"have answered: `{ix.prefix} feedback results {round_.id}`. Close it with "
+            f"`{ix.prefix} feedback close {round_.id}`."
+        )
+
+    def _open_args(self, args: Args) -> tuple[str, date | None, int]:
+        if not args:
+            raise UsageError("Give the round a title, in quotes.")
+        title = args.get(0).strip()
+        if not title:
+            raise UsageError("Give the round a title, in quotes.")
+        if len(title) > MAX_TITLE:
+            raise UsageError(f"Keep the title to {MAX_TITLE} characters; it's {len(title):,}.")
+        closes_on: date | None = None
+        threshold = DEFAULT_THRESHOLD
+        rest = list(args.words[1:])
+        while rest:
+            word = rest.pop(0).lower()
+            if not rest:
+                raise UsageError(f"`{clip(word)}` needs a value after it.")
+            value = rest.pop(0)
+            if word == "closes":
+                closes_on = self._closing_date(value)
+            elif word == "min":
+                threshold = _threshold(value)
+            else:
+                raise UsageError(
+                    f"I don't know `{clip(word)}`. After the title, put the title in quotes "
+                    "if it has spaces, then `closes YYYY-MM-DD` and `min N` if you want them."
+                )
+        return title, closes_on, threshold
+
+    def _closing_date(self, text: str) -> date:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise UsageError(
+                f"`{clip(text)}` isn't a date; write it as YYYY-MM-DD, like 2026-12-01."
+            ) from None
+        if day < self._today():
+            raise UsageError(f"{day:%d %b %Y} has passed; pick today or a later day.")
+        return day
+
+    async def close(self, ix: Interaction, args: Args) -> None:
+        round_ = await self._round(ix, args)
+        if not await self._repo.close(round_.id, self._clock.now()):
+            await ix.reply(f"Round {round_.id} was closed already.")
+            return
+        await ix.reply(
+            f"Closed round {round_.id}, **{round_.title}**, with {_answers(round_.answers)}. "
+            "The record of who answered is destroyed, so nobody can ever check a person "
+            f"against it. `{ix.prefix} feedback results {round_.id}` shows the results."
+        )
+
+    async def results(self, ix: Interaction, args: Args) -> None:
+        round_ = await self._round(ix, args)
+        results = summarise(round_, await self._repo.answers(round_.id))
+        await ix.reply(results_message(results))
+
+    async def threshold(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 2:
+            raise UsageError("Give the round's id and the number of answers it needs.")
+        round_ = await self._round(ix, Args(args.words[:1]))
+        k = _threshold(args.get(1))
+        if not await self._repo.set_threshold(round_.id, k):
+            raise CommandError(
+                f"Round {round_.id} has answers already, so it keeps needing "
+                f"{round_.threshold}: changing it now could reveal who answered."
+            )
+        await ix.reply(f"Round {round_.id}'s results will show once {k} people have answered.")
+
+    async def _round(self, ix: Interaction, args: Args) -> Round:
+        if len(args) != 1:
+            raise UsageError("Give the round's id.")
+        listing = f"{ix.prefix} feedback"
+        round_ = await self._repo.get(parse_number(args.get(0), "a round's id", listing))
+        if round_ is None:
+            raise CommandError(f"There's no round {clip(args.get(0))}; `{listing}` lists them.")
+        return round_
+
+    # -- everyone -----------------------------------------------------------------------
+
+    async def listing(self, ix: Interaction, args: Args) -> None:
+        if args:
+            raise UsageError(
+                f"`{ix.prefix} feedback` on its own lists the open rounds; "
+                f"`{ix.prefix} help feedback` says more."
+            )
+        rounds = [r for r in await self._repo.rounds(open_only=True) if self._taking(r)]
+        if not rounds:
+            await ix.reply("There are no feedback rounds open right now.")
+            return
+        blocks: list[Text | Context | Buttons] = [Text("**Feedback rounds open now**")]
+        for r in rounds:
+            blocks.append(Text(f"**{r.title}** (round {r.id}){_until(r)}"))
+            blocks.append(Buttons((Button(ANSWER, "Answer anonymously", str(r.id)),)))
+        blocks.append(Context(ANONYMOUS))
+        await ix.reply(OutgoingMessage(tuple(blocks)))
+
+    async def open_answer(self, ix: Interaction, event: ButtonPressed) -> None:
+        value = event.value
+        round_ = await self._repo.get(int(value)) if _is_id(value) else None
+        key = await self._repo.key(round_.id) if round_ else None
+        if round_ is None or key is None or not self._taking(round_):
+            await ix.reply(CLOSED)
+            return
+        ticket = Ticket.issue(key, round_.id, ix.user.identity)
+        # The press, with who pressed, was in the inbox until a moment ago: fold the
+        # write-ahead log so that its frames leave the disk too.
+        await self._repo.forget_traces()
+        if await self._repo.has_answered(round_.id, ticket.hash):
+            await ix.reply(ALREADY)
+            return
+        await ix.open_form(answer_form(round_, ticket))
+
+    async def check_answer(self, event: FormSubmitted) -> dict[str, str]:
+        """While the platform waits: a forged, stale or repeated answer, or one with a
+        problem, keeps the form open with a message; nothing is stored. The person is
+        known here only by the ticket's hash."""
+        first = event.values[0][0] if event.values else "useful"
+        ticket = Ticket.decode(event.context)
+        round_ = await self._repo.get(ticket.round_id) if ticket else None
+        key = await self._repo.key(round_.id) if round_ else None
+        if ticket is None or round_ is None:
+            return {first: FORGED}
+        if key is None or not self._taking(round_):
+            return {first: CLOSED}
+        if not ticket.valid(key):
+            return {first: FORGED}
+        if await self._repo.has_answered(round_.id, ticket.hash):
+            return {first: ALREADY}
+        values = dict(event.values)
+        return {q.id: p for q in round_.questions if (p := q.problem(values.get(q.id, "")))}
+
+    async def answered(self, ix: Interaction, event: FormSubmitted) -> None:
+        # The check passed a moment ago; what changed since (the round closed, a second
+        # form of theirs got in first) is refused by the store in the same transaction.
+        ticket = Ticket.decode(event.context)
+        if ticket is None:
+            return
+        round_ = await self._repo.get(ticket.round_id)
+        key = await self._repo.key(ticket.round_id)
+        if round_ is None or key is None or not ticket.valid(key):
+            return
+        values = dict(event.values)
+        answers = {q.id: values.get(q.id, "").strip() for q in round_.questions}
+        if any(q.problem(answers[q.id]) for q in round_.questions):
+            return
+        try:
+            await self._repo.answer(round_.id, ticket.hash, answers, self._today())
+        except (AlreadyAnswered, RoundClosed):
+            # Nobody to tell (the sender is anonymous), and nothing to log that could help
+            # line this up with a person: the form's check already said so in nearly all cases.
+            return
+
+    # -- jobs and helpers ---------------------------------------------------------------
+
+    async def _close_job(self, job: Job) -> None:
+        round_id = int(_payload(job).get("round", 0))
+        await self._repo.close(round_id, self._clock.now())
+
+    def _announcement(self, round_: Round) -> OutgoingMessage:
+        return OutgoingMessage(
+            (
+                Text(f"**Feedback: {round_.title}**"),
+                Text(
+                    "We'd value your view: four short questions. "
+                    f"{ANONYMOUS} Results are shared only once at least "
+                    f"{round_.threshold} people have answered.{_until(round_)}"
+                ),
+                Buttons(
+                    (Button(ANSWER, "Answer anonymously", str(round_.id), ButtonStyle.PRIMARY),)
+                ),
+            ),
+            fallback=f"Feedback: {round_.title}",
+        )
+
+    def _taking(self, round_: Round) -> bool:
+        """Open, and not past its closing day (the close job may not have run yet)."""
+        if not round_.is_open:
+            return False
+        return round_.closes_on is None or self._today() <= round_.closes_on
+
+    def _today(self) -> date:
+        return self._clock.now().astimezone(self._scheduler.timezone).date()
+
+    def _end_of(self, day: date) -> datetime:
+        tz = self._scheduler.timezone
+        return datetime.combine(day + timedelta(days=1), time(0, 0), tz).astimezone(UTC)
+
+
+def answer_form(round_: Round, ticket: Ticket) -> Form:
+    return Form(
+        ANSWER_FORM,
+        "Anonymous feedback",
+        tuple(q.field() for q in round_.questions),
+        submit_label="Send anonymously",
+        intro=f"**{round_.title}**\n{ANONYMOUS}\n{CANNOT_HIDE}",
+        context=ticket.encode(),
+        anonymous=True,
+        thanks=THANKS,
+    )
+
+
+def results_message(results: Results) -> OutgoingMessage:
+    r = results.round
+    count = _answers(results.count)
+    head = Text(f"**Feedback: {r.title}** (round {r.id}, {r.state.value}): {count}")
+    if not results.shown:
+        return OutgoingMessage((head, Text(results.hidden_because)))
+    blocks: list[Text | Context] = [head]
+    for q in results.questions:
+        if q.question.kind is QuestionKind.RATING:
+            dist = " · ".join(f"{v}: {n}" for v, n in q.distribution)
+            mean = f"; mean {q.mean:.2f}" if q.mean is not None else ""
+            blocks.append(Text(f"**{q.question.label}**\n{dist}{mean}"))
+        elif q.question.kind is QuestionKind.CHOICE:
+            dist = " · ".join(f"{v}: {n}" for v, n in q.distribution)
+            blocks.append(Text(f"**{q.question.label}**\n{dist}"))
+        else:
+            said = "\n".join(f"• {t}" for t in q.texts) or "(nobody answered this one)"
+            blocks.append(Text(f"**{q.question.label}**\n{said}"))
+    blocks.append(Context("Written answers are in random order, never the order they came in."))
+    return OutgoingMessage(tuple(blocks))
+
+
+def question_labels(questions: tuple[Question, ...]) -> dict[str, str]:
+    return {q.id: q.label for q in questions}
+
+
+def _threshold(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        raise UsageError(f"`{clip(text)}` isn't a number of answers.")
+    k = int(text)
+    if not MIN_THRESHOLD <= k <= MAX_THRESHOLD:
+        raise UsageError(
+            f"A round needs at least {MIN_THRESHOLD} answers before its results show "
+            f"(and at most {MAX_THRESHOLD:,}); fewer could reveal who said what."
+        )
+    return k
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < len(text) <= 18
+
+
+def _until(round_: Round) -> str:
+    return f" Open until {round_.closes_on:%d %b %Y}." if round_.closes_on else ""
+
+
+def _answers(n: int) -> str:
+    return f"{n} answer{'s' if n != 1 else ''}"
+
+
+def _payload(job: Job) -> dict[str, Any]:
+    doc = json.loads(job.payload)
+    return doc if isinstance(doc, dict) else {}
