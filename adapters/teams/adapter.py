@@ -60,6 +60,7 @@ from bot.model import (
     ChannelRef,
     Context,
     Form,
+    FormSubmitted,
     InboundEvent,
     MessageRef,
     Origin,
@@ -67,7 +68,14 @@ from bot.model import (
     ThreadRef,
     UserRef,
 )
-from bot.ports import Capability, Clock, DeliveryError, EventSink, OutcomeUnknown
+from bot.ports import (
+    Capability,
+    Clock,
+    DeliveryError,
+    EventSink,
+    FormInvalid,
+    OutcomeUnknown,
+)
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +244,9 @@ class TeamsAdapter:
                 people=await self._mentioned(context, raw) if context else {},
             )
             event = from_activity(raw, known, self._clock.now())
-            if event is not None:
+            if isinstance(event, FormSubmitted):
+                await self._submitted(event, raw)
+            elif event is not None:
                 await self._accept(event)
         if raw.get("type") == "invoke":
             # Teams waits for an answer to every invoke; a card action's is a short notice.
@@ -251,6 +261,32 @@ class TeamsAdapter:
             )
             return InvokeResponse(status=200, body=body)
         return None
+
+    async def _submitted(self, event: FormSubmitted, raw: dict[str, Any]) -> None:
+        """A form card sent back: kept, or (with problems) not kept and the person told what
+        to fix in the same chat, where their card still holds what they wrote."""
+        try:
+            await self._accept(event)
+            said = cards.after_submit(raw.get("value"), None)
+        except FormInvalid as invalid:
+            said = cards.after_submit(raw.get("value"), invalid.errors)
+        if said is None:
+            return
+        try:
+            await self._send_here(raw, said)
+        except Exception as e:  # kept already: a lost thank-you must not refuse the activity
+            log.warning("could not answer a form in its chat (%s)", type(e).__name__)
+
+    async def _send_here(self, raw: dict[str, Any], message: OutgoingMessage) -> None:
+        """Into the conversation the activity came from, without keeping a reference (it may
+        be an anonymous form's, in the person's own chat)."""
+        place = Place(
+            str(raw.get("serviceUrl") or ""),
+            tenant_of(raw),
+            str((raw.get("recipient") or {}).get("id") or ""),
+        )
+        conversation = str((raw.get("conversation") or {}).get("id") or "")
+        await self._send_activity(place, conversation, cards.message_activity(message))
 
     async def _accept(self, event: InboundEvent) -> None:
         sink = self._sink

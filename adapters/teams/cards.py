@@ -175,7 +175,11 @@ def form_card(form: Form, origin: Origin) -> Json:
         "context": form.context,
         "fields": [[f.id, _longest(f)] for f in form.fields],
         "datetimes": [f.id for f in form.fields if isinstance(f, DateTimeField)],
+        # For answering in the chat: what to fix (by the field's label), or the thanks.
+        "labels": {f.id: f.label for f in form.fields},
     }
+    if form.thanks:
+        data["thanks"] = form.thanks
     if form.anonymous:
         data["anonymous"] = True  # and nothing of where it was opened: that may be their chat
     else:
@@ -274,6 +278,27 @@ def form_values(form: FormData, data: Mapping[str, Any]) -> tuple[tuple[str, str
             value = _str(data.get(f"f.{field_id}"), longest)
         values.append((field_id, value))
     return tuple(values)
+
+
+def after_submit(data: Any, problems: Mapping[str, str] | None) -> OutgoingMessage | None:
+    """What to say in the chat after a form card is submitted: each problem by its field's
+    label (the card above still holds what they wrote), or the form's thanks, or nothing."""
+    if not isinstance(data, Mapping):
+        return None
+    if problems:
+        given = data.get("labels")
+        labels: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+        lines = [
+            f"• {_str(labels.get(field), 200) or field}: {message}"
+            for field, message in problems.items()
+        ]
+        return OutgoingMessage.of(
+            "Some answers need another look; what you wrote is still in the card above, so "
+            "change what's needed and send it again:",
+            "\n".join(lines),
+        )
+    thanks = _str(data.get("thanks"), 2000)
+    return OutgoingMessage.of(thanks) if thanks else None
 
 
 def _str(value: Any, limit: int) -> str:

@@ -3,6 +3,7 @@ copbot, and what copbot asks of Teams."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +316,32 @@ async def test_teams_channels_are_found_by_name_whatever_its_case(teams: TeamsBo
     await teams.until(lambda: teams.rows(query) == [(2,)])
     found = await teams.core.channels.find("teams", "#north")
     assert found is not None and found.ref.id == NORTH and found.ref.name == "North"
+
+
+async def test_a_form_with_a_problem_says_what_to_fix_in_the_chat_and_keeps_nothing(
+    teams: TeamsBot,
+) -> None:
+    await teams.install()
+    await teams.send(reply(teams, "1700000000001", "1700000005000", "<p>hello</p>"))
+    press = teams.activity(
+        "card_button", value={"copbot": "action", "action": SUGGEST, "value": "language"}
+    )
+    await teams.send(press)
+    await teams.until(lambda: teams.fake.of("send"))
+    sent_before = len(teams.fake.of("send"))
+    submit = teams.fake.of("send")[-1].body["attachments"][0]["content"]["actions"][0]["data"]
+    empty = teams.activity("form_submit", value=submit | {"f.topic": "language", "f.text": " "})
+    assert (await teams.send(empty)).status == 200
+    await teams.until(lambda: len(teams.fake.of("send")) > sent_before)
+    said = json.dumps(teams.fake.of("send")[-1].body)
+    assert "still in the card above" in said and "The question you" in said
+    assert teams.rows("select text from prompt_suggestions") == []
+    # Sent again with the question written: kept, and thanked in the same chat.
+    sent_before = len(teams.fake.of("send"))
+    good = teams.activity(
+        "form_submit", value=submit | {"f.topic": "language", "f.text": "What do we call people?"}
+    )
+    assert (await teams.send(good)).status == 200
+    await teams.until(lambda: len(teams.fake.of("send")) > sent_before)
+    assert "passed your suggestion on" in json.dumps(teams.fake.of("send")[-1].body)
+    assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
