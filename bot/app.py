@@ -42,6 +42,7 @@ from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
 from bot.services.spine import SpineData
 from bot.settings import Settings
+from bot.visibility import Visibility
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.channels import SqliteChannelRepository
@@ -101,6 +102,7 @@ def build_core(
     archive = SqliteArchiveRepository(db)
     inbox_repo = SqliteInboxRepository(db)
     erasure = Erasure(registry, archive, clock)
+    visibility = Visibility(chat, channels, archive, clock)  # who may see which channels
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
@@ -109,7 +111,7 @@ def build_core(
         ChannelsFeature(channels, chat),
         PromptsFeature(catalogue, publisher, prompt_repo, clock, people, settings.timezone),
         SchedulesFeature(
-            scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people
+            scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
         ),
         ArchiveFeature(
             archive,
@@ -120,6 +122,7 @@ def build_core(
             scheduler,
             settings.retention_days,
             erasure,
+            visibility,
         ),
         ExportsFeature(
             SqliteArchiveReader(db.path),

@@ -103,6 +103,13 @@ class Visibility:
         await self._archive.mark_private(ref, private)
         return private
 
+    async def may_see(self, user: UserRef, ref: ChannelRef) -> bool:
+        """Whether ``user`` can see the channel on its platform: a public one, or a private
+        one they belong to. What copbot shows or does about a channel follows this."""
+        if not await self.is_private(ref, await self._channels.get(ref)):
+            return True
+        return ref.id in await self.channels_of(user)
+
     def _keep(self, cache: OrderedDict[K, V], key: K, value: V) -> None:
         cache[key] = value
         cache.move_to_end(key)

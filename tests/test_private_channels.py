@@ -185,3 +185,21 @@ async def test_messages_kept_before_copbot_knew_count_as_private(bot: Harness) -
     await bot.core.db.write(legacy)
     [row] = SqliteArchiveReader(bot.core.db.path).rows(ArchiveFilter(), by_thread=False)
     assert row[-1] == 1
+
+
+async def test_a_private_channels_schedules_are_only_for_those_in_it(bot: Harness) -> None:
+    from bot.model import Role
+
+    await private_leads(bot, {PRIYA.id})
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by="test")
+    await bot.core.roles.grant(SAM.identity, Role.FACILITATOR, by="test")  # not in #leads
+    made = await bot.reply_text("schedule prompt any every tuesday at 10:00 in #leads", PRIYA)
+    assert made.startswith("Scheduled #1")
+
+    # To Sam, outside #leads, it is as if the channel and its schedule weren't there.
+    assert "#leads" not in await bot.reply_text("schedule list", SAM)
+    refused = await bot.reply_text("schedule prompt any every friday at 11:00 in #leads", SAM)
+    assert "I'm not in #leads" in refused
+    assert "no active schedule #1" in await bot.reply_text("schedule cancel 1", SAM)
+    assert "#leads" in await bot.reply_text("schedule list", PRIYA)  # still there for her
+    assert len(await bot.core.scheduler.recurrences("prompt.post")) == 1

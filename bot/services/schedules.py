@@ -19,6 +19,7 @@ from bot.schedule_grammar import ScheduleRequest, parse_schedule
 from bot.scheduler import JobError, JobKind, Outcome, Scheduler
 from bot.services.prompts import PromptCatalogue, PromptPublisher
 from bot.timefmt import for_people
+from bot.visibility import Visibility
 
 POST_PROMPT = "prompt.post"
 
@@ -34,8 +35,10 @@ class SchedulesFeature:
         chat: Chat,
         clock: Clock,
         people: People | None = None,
+        visibility: Visibility | None = None,
     ) -> None:
         self._people = people
+        self._visibility = visibility
         self._scheduler = scheduler
         self._catalogue = catalogue
         self._publisher = publisher
@@ -78,11 +81,13 @@ class SchedulesFeature:
     async def schedule_verb(self, ix: Interaction, args: Args) -> None:
         here = None if ix.origin.channel.is_direct else ix.origin.channel
         await ix.reply(
-            await self.schedule(args.words, ix.origin.channel.platform, here, ix.user.identity)
+            await self.schedule(
+                args.words, ix.origin.channel.platform, here, ix.user.identity, viewer=ix.user
+            )
         )
 
     async def list_verb(self, ix: Interaction, args: Args) -> None:
-        lines = await self.listing()
+        lines = await self.listing(viewer=ix.user)
         if not lines:
             await ix.reply(
                 f"No prompts are scheduled. `{ix.prefix} schedule prompt` sets one up; "
@@ -102,7 +107,7 @@ class SchedulesFeature:
     async def cancel_verb(self, ix: Interaction, args: Args) -> None:
         if len(args) != 1:
             raise UsageError("Give the number of the schedule to cancel.")
-        await ix.reply(await self.cancel(args.get(0)))
+        await ix.reply(await self.cancel(args.get(0), viewer=ix.user))
 
     # -- shared with the command line -------------------------------------------------
 
@@ -112,8 +117,10 @@ class SchedulesFeature:
         platform: str,
         here: ChannelRef | None,
         owner: str,
+        viewer: UserRef | None = None,
     ) -> str:
-        """Schedule prompts as ``words`` say; returns the confirmation to show."""
+        """Schedule prompts as ``words`` say; returns the confirmation to show. ``viewer``
+        (someone in chat) can name only channels they can see on the platform."""
         request = parse_schedule(words)
         library = await self._catalogue.current()
         topic = None if request.topic == "any" else library.topic(request.topic)
@@ -123,7 +130,7 @@ class SchedulesFeature:
             raise UsageError(
                 f"There's no topic `{clip(request.topic)}`.{hint} Use `any` or one of: {slugs}."
             )
-        channel = await self._channel(request, platform, here)
+        channel = await self._channel(request, platform, here, viewer)
         for existing in await self._scheduler.recurrences(POST_PROMPT):
             payload = json.loads(existing.payload)
             if (
@@ -150,8 +157,12 @@ class SchedulesFeature:
             f"The first will be on {first}."
         )
 
-    async def listing(self) -> list[str]:
-        found = await self._scheduler.recurrences(POST_PROMPT)
+    async def listing(self, viewer: UserRef | None = None) -> list[str]:
+        found = [
+            r
+            for r in await self._scheduler.recurrences(POST_PROMPT)
+            if await self._visible(viewer, r.payload)
+        ]
         owners = [r.owner for r in found if r.owner]
         names = await self._people.names(owners) if self._people else {}
         return [
@@ -160,19 +171,31 @@ class SchedulesFeature:
             for r in found
         ]
 
-    async def cancel(self, ident: str) -> str:
+    async def cancel(self, ident: str, viewer: UserRef | None = None) -> str:
         number = parse_number(ident, "a schedule number", "schedule list")
         recurrence = await self._scheduler.recurrence(number)
         if (
             recurrence is None
             or recurrence.kind != POST_PROMPT
+            or not await self._visible(viewer, recurrence.payload)
             or not await self._scheduler.cancel(recurrence.id)
         ):
             raise CommandError(f"There's no active schedule #{number}. `schedule list` shows them.")
         return f"Cancelled schedule #{recurrence.id}: {recurrence.description}."
 
+    async def _visible(self, viewer: UserRef | None, payload: str) -> bool:
+        """A schedule in a private channel is, to someone outside it, as if it weren't."""
+        if viewer is None or self._visibility is None:
+            return True
+        channel = codec.from_json(ChannelRef, json.loads(payload)["channel"])
+        return await self._visibility.may_see(viewer, channel)
+
     async def _channel(
-        self, request: ScheduleRequest, platform: str, here: ChannelRef | None
+        self,
+        request: ScheduleRequest,
+        platform: str,
+        here: ChannelRef | None,
+        viewer: UserRef | None = None,
     ) -> ChannelRef:
         if request.channel is None:
             if here is None:
@@ -180,7 +203,13 @@ class SchedulesFeature:
             return here
         wanted = _channel_token(request.channel)
         found = await self._channels.find(platform, wanted)
-        if found is None or not found.bot_member:
+        hidden = (
+            found is not None
+            and viewer is not None
+            and self._visibility is not None
+            and not await self._visibility.may_see(viewer, found.ref)
+        )
+        if found is None or not found.bot_member or hidden:
             raise UsageError(
                 f"I'm not in #{wanted}, so I couldn't post there. Add me to the channel first "
                 "(in Slack: `/invite @copbot`; in Teams: add copbot to the team), then try again."

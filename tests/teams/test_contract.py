@@ -344,4 +344,5 @@ async def test_a_form_with_a_problem_says_what_to_fix_in_the_chat_and_keeps_noth
     assert (await teams.send(good)).status == 200
     await teams.until(lambda: len(teams.fake.of("send")) > sent_before)
     assert "passed your suggestion on" in json.dumps(teams.fake.of("send")[-1].body)
+    await teams.until(lambda: teams.rows("select text from prompt_suggestions"))
     assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
