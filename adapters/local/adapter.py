@@ -298,15 +298,19 @@ class LocalAdapter:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
-        await response.prepare(request)
-        await response.write(f"retry: 500\ndata: {self._version}\n\n".encode())
         loop = asyncio.get_running_loop()
         ends = loop.time() + SSE_LIFETIME
         seen = self._version
-        while (left := ends - loop.time()) > 0:
-            if await self._changed_since(seen, left):
-                seen = self._version
-                await response.write(f"data: {seen}\n\n".encode())
+        try:
+            await response.prepare(request)
+            await response.write(f"retry: 500\ndata: {seen}\n\n".encode())
+            while (left := ends - loop.time()) > 0:
+                if await self._changed_since(seen, left):
+                    seen = self._version
+                    await response.write(f"data: {seen}\n\n".encode())
+        except ConnectionResetError:
+            # A closed or reloaded tab ends its stream: everyday, not an error to log.
+            log.debug("a playground page stopped listening")
         return response
 
     async def _changed_since(self, version: int, within: float) -> bool:
