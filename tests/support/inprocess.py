@@ -73,7 +73,9 @@ def serving_in_process(db: Path) -> Iterator[str]:
 
     async def start() -> web.AppRunner:
         app = create_app(Settings(db_path=db, public_url=url))
-        runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
+        # serve's 5 s grace for requests in flight would hold every test up: a page's event
+        # stream is one such request until its next change (the adapter can't see a tab go).
+        runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
         await runner.setup()
         await web.SockSite(runner, sock).start()
         return runner
