@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.support.browser import launch
 from tests.support.server import serving
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
-
-if CHROMIUM is None and os.environ.get("COPBOT_REQUIRE_BROWSER"):
-    raise RuntimeError("COPBOT_REQUIRE_BROWSER is set but no chromium is installed")
 
 
 @pytest.fixture
 def browser_page(db_path: Path):
-    if CHROMIUM is None:
-        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
     from playwright.sync_api import sync_playwright
 
     with serving(db_path) as served, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = launch(pw)
         page = browser.new_page()
         page.set_default_timeout(15_000)
         try:

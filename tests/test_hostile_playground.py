@@ -167,7 +167,7 @@ _BODIES = st.one_of(
 )
 _PATHS = st.sampled_from(
     ["/messages", "/messages/{id}/edit", "/messages/{id}/delete", "/actions",
-     "/forms/{id}", "/forms/{id}/close", "/state", "/events"]
+     "/messages/{id}/dismiss", "/forms/{id}", "/forms/{id}/close", "/state", "/events"]
 )  # fmt: skip
 
 

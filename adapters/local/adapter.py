@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from adapters.local.guard import Served
-from adapters.local.render import form_html, markup, message_html
+from adapters.local.render import form_html, markup, message_html, subject, summary
 from bot.codec import dumps, loads
 from bot.model import (
     BotAddedToChannel,
@@ -164,6 +164,7 @@ class LocalAdapter:
             web.post("/api/playground/messages", g(self._post_message)),
             web.post("/api/playground/messages/{id}/edit", g(self._edit_message)),
             web.post("/api/playground/messages/{id}/delete", g(self._delete_message)),
+            web.post("/api/playground/messages/{id}/dismiss", g(self._dismiss)),
             web.post("/api/playground/actions", g(self._press)),
             web.post("/api/playground/forms/{token}", g(self._submit)),
             web.post("/api/playground/forms/{token}/close", g(self._close_form)),
@@ -277,7 +278,7 @@ class LocalAdapter:
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        types = {".js": "text/javascript", ".css": "text/css"}
+        types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
         suffix = name[name.rfind(".") :] if "." in name else ""
         if suffix not in types or "/" in name:
             raise web.HTTPNotFound()
@@ -318,15 +319,19 @@ class LocalAdapter:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
-        await response.prepare(request)
-        await response.write(f"retry: 500\ndata: {self._version}\n\n".encode())
         loop = asyncio.get_running_loop()
         ends = loop.time() + SSE_LIFETIME
         seen = self._version
-        while (left := ends - loop.time()) > 0:
-            if await self._changed_since(seen, left):
-                seen = self._version
-                await response.write(f"data: {seen}\n\n".encode())
+        try:
+            await response.prepare(request)
+            await response.write(f"retry: 500\ndata: {seen}\n\n".encode())
+            while (left := ends - loop.time()) > 0:
+                if await self._changed_since(seen, left):
+                    seen = self._version
+                    await response.write(f"data: {seen}\n\n".encode())
+        except ConnectionResetError:
+            # A closed or reloaded tab ends its stream: everyday, not an error to log.
+            log.debug("a playground page stopped listening")
         return response
 
     async def _changed_since(self, version: int, within: float) -> bool:
@@ -402,6 +407,19 @@ class LocalAdapter:
         await self._notify()
         ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
         await self._emit(MessageDeleted(f"delete:{message.id}", ref, self._now()))
+        return web.json_response({"ok": True})
+
+    async def _dismiss(self, request: web.Request) -> web.StreamResponse:
+        """A private answer goes away for the one person who could see it (Slack's
+        "Dismiss"). The core never sees it: to the core it was a reply, not a message."""
+        body = await _json(request)
+        persona = self._persona(body.get("as", ""))
+        message_id = request.match_info["id"]
+        message = await self._store.get(message_id) if _storable(message_id) else None
+        if message is None or message.visible_to != persona.user.identity:
+            raise BadRequest("That message isn't there any more.")
+        await self._store.delete(message.id)
+        await self._notify()
         return web.json_response({"ok": True})
 
     async def _press(self, request: web.Request) -> web.StreamResponse:
@@ -547,13 +565,18 @@ class LocalAdapter:
 
     def _message_json(self, m: PlaygroundMessage, viewer: Persona) -> dict[str, Any]:
         is_bot = m.author == BOT.identity
-        html = message_html(loads(OutgoingMessage, m.body), m.id) if is_bot else markup(m.body)
+        if is_bot:
+            outgoing = loads(OutgoingMessage, m.body)
+            html, about = message_html(outgoing, m.id), subject(outgoing)
+        else:
+            html, about = markup(m.body), summary(m.body)
         return {
             "id": m.id,
             "author": m.author,
             "author_name": m.author_name,
             "bot": is_bot,
             "html": html,
+            "subject": about,  # names the buttons repeated on every message
             "text": "" if is_bot else m.body,
             "thread_root": m.thread_root,
             "private": m.visible_to is not None,

@@ -61,7 +61,36 @@ def markup(text: str) -> str:
     return out.replace("\n", "<br>")
 
 
+_TAG = re.compile(r"<[^>]+>")
+SUBJECT_LENGTH = 60
+
+
+def summary(text: str, limit: int = SUBJECT_LENGTH) -> str:
+    """The first line of some text, as plain words and cut short: what a message is about,
+    for naming the buttons repeated on every message ("Reply to 'Where the discomfort
+    sits'") so that a screen reader can tell them apart."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    plain = " ".join(html.unescape(_TAG.sub("", markup(line))).split())
+    if len(plain) <= limit:
+        return plain
+    cut = plain[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+
+
+def subject(message: OutgoingMessage) -> str:
+    """What a bot message is about: its first text (a prompt's title comes first)."""
+    first = next((b.text for b in message.blocks if isinstance(b, Text)), message.plain_text)
+    return summary(first)
+
+
+def named(label: str, about: str) -> str:
+    """A button's accessible name: its visible label first (so voice control finds it by
+    what it shows), then the message it belongs to."""
+    return f"{label}: '{about}'" if about and about != label else label
+
+
 def message_html(message: OutgoingMessage, message_id: str) -> str:
+    about = subject(message)
     parts: list[str] = []
     for block in message.blocks:
         if isinstance(block, Text):
@@ -75,7 +104,9 @@ def message_html(message: OutgoingMessage, message_id: str) -> str:
             buttons = "".join(
                 f'<button type="button" class="btn btn-{b.style.value}"'
                 f' data-action="{html.escape(b.action_id)}" data-value="{html.escape(b.value)}"'
-                f' data-message="{html.escape(message_id)}">{html.escape(b.label)}</button>'
+                f' data-message="{html.escape(message_id)}"'
+                f' aria-label="{html.escape(named(b.label, about))}">'
+                f"{html.escape(b.label)}</button>"
                 for b in block.buttons
             )
             parts.append(f'<div class="b-buttons">{buttons}</div>')

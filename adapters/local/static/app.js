@@ -14,6 +14,7 @@ const view = {
   thread: params.get("thread") || null,
   data: null,
   editing: null,
+  menu: false, // the channel list, on a screen too narrow to show it beside the channel
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -26,6 +27,10 @@ function el(tag, attrs = {}, ...children) {
   for (const child of children) node.append(child);
   return node;
 }
+
+// The accessible name of a button repeated on every message: what it shows, then which
+// message it belongs to (the server's "subject"), so a screen reader can tell them apart.
+const named = (label, about) => (about && about !== label ? `${label}: '${about}'` : label);
 
 async function call(path, body) {
   const response = await fetch(api + path, {
@@ -89,19 +94,27 @@ function render() {
   const root = view.thread && d.messages.find((m) => m.id === view.thread);
   panel.hidden = !root;
   if (root) {
+    $("#thread-title").replaceChildren("Thread", el("span", { class: "thread-about" }, root.subject));
     $("#thread-messages").replaceChildren(messageItem(root, [], true),
       ...(replies.get(root.id) || []).map((m) => messageItem(m, [], true)));
   }
+  // On a narrow screen the channel list and a thread each take the whole width (style.css).
+  const layout = $("#layout");
+  layout.classList.toggle("menu-open", view.menu);
+  layout.classList.toggle("in-thread", Boolean(root));
+  $("#menu").setAttribute("aria-expanded", String(view.menu));
   showForm(d.forms[0]);
   if (location.hash) document.getElementById(location.hash.slice(1))?.classList.add("highlight");
 }
 
 function messageItem(m, replies, inThread = false) {
-  const head = el("div", { class: "msg-head" }, el("strong", {}, m.author_name),
+  // The time as copbot says it (COPBOT_TIMEZONE, 24-hour, UK order), not the browser's.
+  const head = el("div", { class: "msg-head" }, el("strong", {}, m.author_name), " ",
     el("time", { datetime: m.at }, m.when));
-  if (m.bot) head.append(el("span", { class: "tag" }, "bot"));
-  if (m.private) head.append(el("span", { class: "tag" }, "only visible to you"));
-  if (m.edited) head.append(el("span", { class: "tag" }, "edited"));
+  // Spaces between the tags, so that a screen reader doesn't run them together.
+  if (m.bot) head.append(" ", el("span", { class: "tag" }, "bot"));
+  if (m.private) head.append(" ", el("span", { class: "tag" }, "only visible to you"));
+  if (m.edited) head.append(" ", el("span", { class: "tag" }, "edited"));
   const body = el("div", { class: "msg-body" });
   body.innerHTML = m.html; // rendered and escaped by the server
   const item = el("li", { class: `msg${m.private ? " private" : ""}`, id: m.id, "data-author": m.author }, head, body);
@@ -110,13 +123,20 @@ function messageItem(m, replies, inThread = false) {
     return item;
   }
   const tools = el("div", { class: "msg-tools" });
+  const tool = (label, onclick, cls = "linkish") =>
+    el("button", { type: "button", class: cls, "aria-label": named(label, m.subject), onclick }, label);
   if (!inThread && !m.private) {
     const label = replies.length ? `${replies.length} repl${replies.length === 1 ? "y" : "ies"}` : "Reply in thread";
-    tools.append(el("button", { type: "button", class: "linkish", onclick: () => openThread(m.id) }, label));
+    // Replying is what a prompt is for: on the bot's messages it is the boldest button,
+    // first in the row of the message's own buttons.
+    const reply = tool(label, () => openThread(m.id), m.bot ? "btn btn-primary btn-reply" : "linkish");
+    const row = body.querySelector(".b-buttons");
+    if (m.bot && row) row.prepend(reply); else tools.append(reply);
   }
+  if (m.private) tools.append(tool("Dismiss", () => dismiss(m.id)));
   if (m.mine) {
-    tools.append(el("button", { type: "button", class: "linkish", onclick: () => { view.editing = m.id; render(); } }, "Edit"));
-    tools.append(el("button", { type: "button", class: "linkish", onclick: () => removeMessage(m.id) }, "Delete"));
+    tools.append(tool("Edit", () => { view.editing = m.id; render(); }));
+    tools.append(tool("Delete", () => removeMessage(m.id)));
   }
   if (tools.childElementCount) item.append(tools);
   return item;
@@ -144,9 +164,15 @@ async function removeMessage(id) {
   load();
 }
 
+async function dismiss(id) {
+  await call(`/messages/${id}/dismiss`, {}).catch((err) => alert(err.message));
+  load();
+}
+
 function openChannel(id) {
   view.channel = id;
   view.thread = null;
+  view.menu = false;
   history.replaceState(null, "", `?channel=${encodeURIComponent(id)}`);
   load();
 }
@@ -243,7 +269,12 @@ $("#persona").addEventListener("change", (e) => {
   // Direct messages belong to a person: switch to a channel everyone can see.
   if (view.channel.startsWith("@")) openChannel("general"); else load();
 });
-$("#close-thread").addEventListener("click", () => { view.thread = null; render(); });
+$("#close-thread").addEventListener("click", () => {
+  view.thread = null;
+  history.replaceState(null, "", `?channel=${encodeURIComponent(view.channel)}`);
+  render();
+});
+$("#menu").addEventListener("click", () => { view.menu = !view.menu; render(); });
 wireComposer($("#composer"), $("#message"), () => null);
 wireComposer($("#thread-composer"), $("#thread-message"), () => view.thread);
 
