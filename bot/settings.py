@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import WordedError
@@ -87,14 +88,14 @@ class Settings:
             )
         return cls(
             db_path=Path(db or env.get("COPBOT_DB") or DEFAULT_DB),
-            timezone=_timezone(env.get("COPBOT_TIMEZONE", "Europe/London")),
+            timezone=_timezone(env.get("COPBOT_TIMEZONE", "").strip() or "Europe/London"),
             admins=_admins(env.get("COPBOT_ADMINS", "")),
             schedule_grace=timedelta(
-                minutes=_positive_int(env, "COPBOT_SCHEDULE_GRACE_MINUTES", 15)
+                minutes=_positive_int(env, "COPBOT_SCHEDULE_GRACE_MINUTES", 15, most=7 * 24 * 60)
             ),
             playground=playground,
             public_url=_url(env.get("COPBOT_PUBLIC_URL", "")),
-            retention_days=_positive_int(env, "COPBOT_RETENTION_DAYS", 0) or None,
+            retention_days=_positive_int(env, "COPBOT_RETENTION_DAYS", 0, most=100 * 366) or None,
             prompt_library=Path(env["COPBOT_PROMPT_LIBRARY"])
             if env.get("COPBOT_PROMPT_LIBRARY", "").strip()
             else None,
@@ -131,19 +132,33 @@ def _admins(text: str) -> frozenset[str]:
     return frozenset(admins)
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, most: int) -> int:
     text = env.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit() or int(text) <= 0:
-        raise ConfigError(f"{name} must be a whole number above 0, not '{text}'")
+    # ASCII digits only, and few of them: "²" passes isdigit(), and a huge number overflows
+    # the dates it becomes later (a purge every night, failing).
+    if not (text.isascii() and text.isdigit()) or len(text) > 9 or not 0 < int(text) <= most:
+        raise ConfigError(f"{name} must be a whole number from 1 to {most:,}, not '{text[:40]}'")
     return int(text)
 
 
 def _url(text: str) -> str:
     text = text.strip().rstrip("/")
-    if text and not text.startswith(("http://", "https://")):
+    if not text:
+        return text
+    if not text.startswith(("http://", "https://")):
         raise ConfigError(f"COPBOT_PUBLIC_URL must start with https:// (or http://), not '{text}'")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"COPBOT_PUBLIC_URL '{text[:80]}' is not a web address copbot can be reached at; "
+            "write it like https://copbot.example.org"
+        )
     return text
 
 

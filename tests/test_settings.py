@@ -46,7 +46,13 @@ def test_the_playground_is_off_once_a_real_platform_is_connected() -> None:
     [
         ({"COPBOT_TIMEZONE": "Mars/Olympus"}, "COPBOT_TIMEZONE 'Mars/Olympus' is not a time zone"),
         ({"COPBOT_ADMINS": "slack:U1,alex"}, "COPBOT_ADMINS has 'alex', which is not an identity"),
-        ({"COPBOT_SCHEDULE_GRACE_MINUTES": "-5"}, "must be a whole number above 0, not '-5'"),
+        ({"COPBOT_SCHEDULE_GRACE_MINUTES": "-5"}, "must be a whole number from 1 to 10,080"),
+        ({"COPBOT_SCHEDULE_GRACE_MINUTES": "99999999999999"}, "from 1 to 10,080, not '9999"),
+        ({"COPBOT_RETENTION_DAYS": "1000000"}, "COPBOT_RETENTION_DAYS must be a whole number"),
+        ({"COPBOT_RETENTION_DAYS": "²"}, "COPBOT_RETENTION_DAYS must be a whole number"),
+        ({"COPBOT_PUBLIC_URL": "https://[::1"}, "is not a web address copbot can be reached at"),
+        ({"COPBOT_PUBLIC_URL": "http://x:99999"}, "is not a web address copbot can be reached at"),
+        ({"COPBOT_PUBLIC_URL": "https:///north"}, "is not a web address copbot can be reached at"),
         ({"COPBOT_PLAYGROUND": "maybe"}, "COPBOT_PLAYGROUND must be on, off or auto"),
         ({"COPBOT_PUBLIC_URL": "bot.example.org"}, "COPBOT_PUBLIC_URL must start with https://"),
         ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN (xoxb-…) is missing"),
@@ -60,3 +66,7 @@ def test_malformed_configuration_is_one_clear_sentence(env: dict[str, str], mess
         Settings.from_env(env)
     assert message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_an_empty_time_zone_means_the_default() -> None:
+    assert Settings.from_env({"COPBOT_TIMEZONE": " "}).timezone.key == "Europe/London"
