@@ -29,7 +29,6 @@ BOT_SCOPES = (
     "groups:read",  # which private channels a person is in, and whether a channel is private
     "im:history",  # messages people send copbot directly
     "im:write",  # open a direct message to answer someone privately
-    "mpim:history",  # group direct messages copbot is part of
     "chat:write",  # post prompts, replies and private answers
     "commands",  # the /cop command
     "users:read",  # show people's names rather than their Slack ids
@@ -49,7 +48,9 @@ BOT_EVENTS = (
 
 def manifest(url: str, socket_mode: bool = False) -> dict[str, Any]:
     """The Slack app manifest for a copbot served at ``url`` (unused in Socket Mode)."""
-    endpoint = url.rstrip("/") + EVENTS_PATH
+    # The server's address, or the endpoint itself: both mean the same to people.
+    base = url.rstrip("/").removesuffix(EVENTS_PATH)
+    endpoint = base + EVENTS_PATH
     command: dict[str, Any] = {
         "command": COMMAND,
         "description": "Reflection prompts and more from copbot",

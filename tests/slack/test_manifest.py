@@ -40,7 +40,6 @@ def test_the_manifest_is_yaml_with_one_url_for_everything() -> None:
         "groups:read",
         "im:history",
         "im:write",
-        "mpim:history",
         "chat:write",
         "commands",
         "users:read",
@@ -60,6 +59,21 @@ def test_the_manifest_is_yaml_with_one_url_for_everything() -> None:
     ]
     assert doc["settings"]["interactivity"] == {"is_enabled": True, "request_url": endpoint}
     assert doc["settings"]["socket_mode_enabled"] is False
+
+
+def test_the_endpoint_itself_as_url_is_not_doubled() -> None:
+    code, output = run("--url", "https://bot.example.org/slack/events")
+    assert code == 0
+    doc = yaml.safe_load(output)
+    assert doc["settings"]["event_subscriptions"]["request_url"] == (
+        "https://bot.example.org/slack/events"
+    )
+
+
+def test_every_scope_asked_for_is_used_by_an_event_or_a_call() -> None:
+    # A scope for group DMs without their event would be access copbot never uses.
+    doc = yaml.safe_load(run("--url", "https://bot.example.org")[1])
+    assert "mpim:history" not in doc["oauth_config"]["scopes"]["bot"]
 
 
 def test_socket_mode_needs_no_public_address() -> None:
