@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import CORE, create_app
 from bot.interaction import Interaction
-from bot.model import ChannelRef, Form, FormSubmitted, LongText, Origin, UserRef
+from bot.model import ChannelRef, Form, FormSubmitted, LongText, Origin, OutgoingMessage, UserRef
 from bot.settings import Settings
 
 NORTH = ChannelRef("local", "north", "", "north")
@@ -79,3 +79,27 @@ async def test_an_abandoned_form_does_not_reopen_on_the_next_visit(client: TestC
     assert len((await _state(client, "first-visit"))["forms"]) == 1  # same page: still open
     assert (await _state(client, "next-visit"))["forms"] == []  # a reload: it was left
     assert (await _state(client, "first-visit"))["forms"] == []  # and it is gone for good
+
+
+async def test_nobody_closes_or_presses_what_is_someone_elses(client: TestClient) -> None:
+    core = client.server.app[CORE]  # type: ignore[union-attr]
+    await core.chat.open_form(Origin(SAM, NORTH), FORM)
+    [form] = (await _state(client, "page-1"))["forms"]
+    r = await client.post(f"/api/playground/forms/{form['token']}/close", json={"as": "priya"})
+    assert r.status == 400
+    assert len((await _state(client, "page-1"))["forms"]) == 1  # still open for Sam
+    # A button on a message in Alex's direct conversation, and on an answer only Priya sees.
+    alex_dm = await core.chat.send_direct(
+        UserRef("local", "alex"), OutgoingMessage.of("for Alex only")
+    )
+    await core.chat.respond(
+        Origin(UserRef("local", "priya"), NORTH), OutgoingMessage.of("for Priya only")
+    )
+    state = await client.get("/api/playground/state?as=priya&channel=north")
+    [note] = [m for m in (await state.json())["messages"] if "for Priya only" in m["html"]]
+    for message_id in (alex_dm.id, note["id"]):
+        r = await client.post(
+            "/api/playground/actions",
+            json={"as": "sam", "message_id": message_id, "action_id": "prompt.suggest"},
+        )
+        assert r.status == 400

@@ -237,6 +237,15 @@ class LocalAdapter:
     def _may_see(self, persona_id: str, channel: str) -> bool:
         return channel not in self._private or persona_id in self._private[channel]
 
+    def _may_read(self, persona: Persona, message: PlaygroundMessage) -> bool:
+        """A message this persona's page shows: in a channel they see or their own direct
+        conversation, and not an answer meant for someone else."""
+        mine = self._direct(persona.id).id
+        in_view = message.channel == mine or (
+            message.channel in self._channels and self._may_see(persona.id, message.channel)
+        )
+        return in_view and message.visible_to in (None, persona.user.identity)
+
     # -- speaking -----------------------------------------------------------------
 
     async def _bot_says(
@@ -378,7 +387,8 @@ class LocalAdapter:
         if not _storable(request.match_info["id"]):
             raise BadRequest("That message isn't there any more.")
         message = await self._store.get(request.match_info["id"])
-        if message is None:
+        if message is None or not self._may_read(persona, message):
+            # As if it weren't there: a refusal would say it exists.
             raise BadRequest("That message isn't there any more.")
         if message.author != persona.user.identity:
             raise web.HTTPForbidden(
@@ -426,7 +436,7 @@ class LocalAdapter:
         body = await _json(request)
         persona = self._persona(body.get("as", ""))
         message = await self._store.get(_field(body, "message_id"))
-        if message is None or not self._may_see(persona.id, message.channel):
+        if message is None or not self._may_read(persona, message):
             raise BadRequest("That message isn't there any more.")
         channel = self._ref_of(message.channel)
         ref = MessageRef(channel, message.id, message.thread_root)
@@ -484,7 +494,11 @@ class LocalAdapter:
         return web.json_response({"ok": True, "thanks": opened.form.thanks})
 
     async def _close_form(self, request: web.Request) -> web.StreamResponse:
-        await _json(request)  # for its checks: closing someone's form changes their page
+        body = await _json(request)  # for its checks: closing a form changes a page
+        persona = self._persona(body.get("as", ""))
+        opened = self._forms.get(request.match_info["token"])
+        if opened is not None and opened.origin.user.id != persona.id:
+            raise BadRequest("That form has closed. Please open it again.")  # not theirs
         self._forms.pop(request.match_info["token"], None)
         await self._notify()
         return web.json_response({"ok": True})
