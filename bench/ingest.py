@@ -177,6 +177,23 @@ async def bench_copbot(n: int, folder: Path, crash: bool = False) -> dict[str, f
         await _stop(process)
         await fake.close()
         server_log.close()
+    figures = copbot_figures(
+        n, seconds, latencies, acked, archived - 200, searchable - 200, drain, folder
+    )
+    return {**figures, **replay}
+
+
+def copbot_figures(
+    n: int,
+    seconds: float,
+    latencies: list[float],
+    acked: int,
+    archived: int,
+    searchable: int,
+    drain: float,
+    folder: Path,
+) -> dict[str, float]:
+    """The figures every ingest run reports, from its load and its server's log."""
     # An error while draining (a failed write, say) stalls the inbox: count them.
     errors = sum(" ERROR " in line for line in (folder / "copbot.log").read_text().splitlines())
     latencies.sort()
@@ -185,11 +202,10 @@ async def bench_copbot(n: int, folder: Path, crash: bool = False) -> dict[str, f
         "ack_p50_ms": statistics.median(latencies),
         "ack_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
         "acked": acked,
-        "archived": archived - 200,
-        "searchable": searchable - 200,
+        "archived": archived,
+        "searchable": searchable,
         "searchable_after_s": drain,
         "server_errors": errors,
-        **replay,
     }
 
 

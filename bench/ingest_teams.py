@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -25,7 +24,16 @@ from typing import Any
 
 import aiohttp
 
-from bench.ingest import CLIENTS, MARK, _archived, _load, _searchable, _stop, _wait_for_health
+from bench.ingest import (
+    CLIENTS,
+    MARK,
+    _archived,
+    _load,
+    _searchable,
+    _stop,
+    _wait_for_health,
+    copbot_figures,
+)
 from tests.support.server import copbot_command, free_port
 from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
 
@@ -139,18 +147,9 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         await _stop(process)
         await fake.close()
         server_log.close()
-    errors = sum(" ERROR " in line for line in (folder / "copbot.log").read_text().splitlines())
-    latencies.sort()
-    return {
-        "copbot_rps": n / seconds,
-        "ack_p50_ms": statistics.median(latencies),
-        "ack_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
-        "acked": acked,
-        "archived": archived - 200,
-        "searchable": searchable - 200,
-        "searchable_after_s": drain,
-        "server_errors": errors,
-    }
+    return copbot_figures(
+        n, seconds, latencies, acked, archived - 200, searchable - 200, drain, folder
+    )
 
 
 REFERENCE = """
