@@ -37,7 +37,9 @@ def test_roles_grant_list_revoke(db_path: Path) -> None:
         "slack:U1 is now a facilitator."
         in invoke("roles", "grant", "facilitator", "slack:U1", *db).output
     )
-    assert "slack:U2 is now an admin." in invoke("roles", "grant", "ADMIN", "slack:U2", *db).output
+    granted = invoke("roles", "grant", "ADMIN", "slack:U2", *db).output
+    assert "slack:U2 is now an admin." in granted
+    assert "copbot hasn't met slack:U2 yet" in granted  # as in chat: a typo is likely
     listing = invoke("roles", "list", *db, env={"COPBOT_ADMINS": "local:alex"})
     assert listing.output.splitlines() == [
         "local:alex  admin        granted by COPBOT_ADMINS",

@@ -10,8 +10,10 @@ import click
 
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, role_arg, run
 from bot.clock import SystemClock
+from bot.people import People
 from bot.roles import RoleChangeRefused, Roles
 from storage.database import Database, StorageError, migrate
+from storage.people import SqlitePeopleRepository
 from storage.roles import SqliteRoleRepository
 
 T = TypeVar("T")
@@ -53,7 +55,10 @@ def _roles_call(
         database = Database.open(settings.db_path)
         try:
             repo = SqliteRoleRepository(database, SystemClock())
-            return await call(Roles(repo, settings.admins))
+            # The people directory: so that names show, and a grant to someone copbot has
+            # never met says so, as it does in chat.
+            people = People(SqlitePeopleRepository(database, SystemClock()))
+            return await call(Roles(repo, settings.admins, people=people))
         finally:
             database.close()
 
