@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 from bot.chat import Chat
@@ -14,15 +12,11 @@ from bot.model import (
     ButtonPressed,
     Buttons,
     ChannelRef,
-    Choice,
     Context,
-    Form,
     FormSubmitted,
-    LongText,
     MessageRef,
     OutgoingMessage,
     Role,
-    ShortText,
     Text,
 )
 from bot.people import People
@@ -30,12 +24,21 @@ from bot.ports import Clock, PromptRepository, Suggestion
 from bot.records import Prompt, PromptPost, ThreadContext, Topic
 from bot.registry import PersonalData, Registry
 from bot.rotation import next_prompt
+from bot.services.prompt_forms import (
+    ADD_FORM,
+    FORM_LABELS,
+    SUGGEST_FORM,
+    add_form,
+    check_suggestion,
+    echo,
+    prompt_form_errors,
+    prompt_from_form,
+    suggest_form,
+)
 from bot.timefmt import UK, for_people
-from prompts import Library, check_prompt
+from prompts import Library
 
 SUGGEST = "prompt.suggest"
-ADD_FORM = "prompt-add"
-SUGGEST_FORM = "prompt-suggest"
 
 
 class PromptCatalogue:
@@ -218,7 +221,7 @@ class PromptsFeature:
         )
         registry.action(SUGGEST, self.open_suggestion)
         registry.form(ADD_FORM, self.added, role=Role.FACILITATOR, check=self.check_added)
-        registry.form(SUGGEST_FORM, self.suggested, check=_check_suggestion)
+        registry.form(SUGGEST_FORM, self.suggested, check=check_suggestion)
 
     async def topics(self, ix: Interaction, args: Args) -> None:
         library = await self._catalogue.current()
@@ -310,7 +313,7 @@ class PromptsFeature:
                 "I couldn't add that prompt:\n"
                 + "\n".join(f"• {FORM_LABELS.get(k, k)}: {p}" for k, p in problems.items())
                 + f"\nYour words are below so nothing is lost; `{ix.prefix} prompt add` "
-                "opens the form again.\n\n" + _echo(event)
+                "opens the form again.\n\n" + echo(event)
             )
         await self._repo.add(prompt, self._clock.now())
         await ix.reply(
@@ -399,70 +402,6 @@ class PromptsFeature:
         return (await self._names([identity])).get(identity) or identity
 
 
-def add_form(library: Library) -> Form:
-    return Form(
-        ADD_FORM,
-        "Add a prompt",
-        (
-            Choice("topic", "Topic", tuple((t.slug, t.title) for t in library.topics)),
-            ShortText("title", "Title", max_length=80, placeholder="A few words"),
-            LongText("text", "The question", max_length=1000),
-            LongText(
-                "follow_ups",
-                "Follow-up questions, one a line (up to three)",
-                max_length=600,
-            ),
-            LongText(
-                "facilitator_note",
-                "Note for facilitators: how to hold this conversation safely",
-                max_length=500,
-            ),
-            ShortText(
-                "content_note",
-                "Content note, if the prompt touches something painful",
-                required=False,
-                max_length=300,
-            ),
-        ),
-        submit_label="Add prompt",
-    )
-
-
-def suggest_form(library: Library, topic: str) -> Form:
-    return Form(
-        SUGGEST_FORM,
-        "Suggest a prompt",
-        (
-            Choice(
-                "topic",
-                "Topic",
-                tuple((t.slug, t.title) for t in library.topics),
-                required=False,
-                initial=topic if library.topic(topic) else "",
-            ),
-            LongText("text", "The question you'd like us to reflect on", max_length=1000),
-        ),
-        submit_label="Send suggestion",
-        intro="Facilitators will see your name with your suggestion, so they can talk it over.",
-        thanks="Thank you! I've passed your suggestion on to the facilitators.",
-    )
-
-
-async def _check_suggestion(event: FormSubmitted) -> dict[str, str]:
-    if not event.value("text").strip():
-        return {"text": "Please write the question you'd like us to reflect on."}
-    return {}
-
-
-def _new_id(topic: str, title: str, library: Library) -> str:
-    words = re.findall(r"[a-z0-9]+", title.lower())[:5] or ["prompt"]
-    base = f"{topic}-{'-'.join(words)}"[:60].rstrip("-")
-    candidate, n = base, 2
-    while library.prompt(candidate) is not None:
-        candidate, n = f"{base}-{n}", n + 1
-    return candidate
-
-
 def _no_topic(topic: str, library: Library, *, prompts: bool = True) -> str:
     slugs = ", ".join(f"`{t.slug}`" for t in library.topics)
     known = [t.slug for t in library.topics] + ([p.id for p in library.prompts] if prompts else [])
@@ -470,53 +409,3 @@ def _no_topic(topic: str, library: Library, *, prompts: bool = True) -> str:
     return (
         f"There's no {what} `{clip(topic)}`.{did_you_mean(topic, known)} The topics are: {slugs}."
     )
-
-
-FORM_LABELS = {
-    "topic": "Topic",
-    "title": "Title",
-    "text": "The question",
-    "follow_ups": "Follow-up questions",
-    "facilitator_note": "Note for facilitators",
-    "content_note": "Content note",
-}
-
-
-def prompt_form_errors(values: Mapping[str, str], library: Library) -> dict[str, str]:
-    """What is wrong with the prompt-add form's answers, as {field id: what to fix}, for
-    every field that needs it: the same bar as the library's own prompts and files added
-    with `copbot prompts add` (prompts.check_prompt). Empty when the prompt can be added."""
-    return prompt_from_form(values, library)[1]
-
-
-def prompt_from_form(
-    values: Mapping[str, str], library: Library, added_by: str = ""
-) -> tuple[Prompt | None, dict[str, str]]:
-    """The prompt the add form describes, or None and {field id: what to fix}."""
-    topic = values.get("topic", "")
-    errors: dict[str, str] = {}
-    if library.topic(topic) is None:
-        errors["topic"] = "Pick one of the topics."
-    title = values.get("title", "")
-    data = {
-        "id": _new_id(topic, title, library),
-        "title": title,
-        "text": values.get("text", ""),
-        "follow_ups": [q for q in values.get("follow_ups", "").splitlines() if q.strip()],
-        "facilitator_note": values.get("facilitator_note", ""),
-        "content_note": values.get("content_note", ""),
-    }
-    prompt, problems = check_prompt(data, topic, added_by=added_by)
-    for problem in problems:
-        field, _, what = problem.partition(": ")
-        # The id is made from the topic and title; the person can only change those.
-        field = "title" if field == "id" else field
-        if field == "title" and "topic" in errors and "topic" in what:
-            continue  # the id doesn't start with a topic that isn't one: said already
-        said = what[:1].upper() + what[1:] + ("" if what.endswith((".", "?")) else ".")
-        errors[field] = f"{errors[field]} {said}" if field in errors else said
-    return (prompt if not errors else None), errors
-
-
-def _echo(event: FormSubmitted) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in event.values if v and k != "topic")
