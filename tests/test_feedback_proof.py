@@ -19,7 +19,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.local import LocalAdapter
-from adapters.local.adapter import PERSONAS, Persona
+from adapters.local.world import PERSONAS, Persona
 from bot.app import CORE, create_app, playground_path
 from bot.clock import SystemClock
 from bot.model import Role

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,26 +25,41 @@ from aiohttp import web
 
 from adapters.local.guard import Served
 from adapters.local.render import form_html, markup, message_html, subject, summary
+from adapters.local.requests import (
+    BadRequest,
+    check_form,
+    field,
+    json_body,
+    local_address,
+    message_text,
+    storable,
+)
+from adapters.local.world import (
+    BOT,
+    CHANNELS,
+    COMMAND,
+    PERSONAS,
+    PLATFORM,
+    PRIVATE_CHANNELS,
+    Persona,
+    command_in,
+)
 from bot.codec import dumps, loads
 from bot.model import (
     BotAddedToChannel,
     ButtonPressed,
     ChannelKind,
     ChannelRef,
-    Choice,
     CommandReceived,
     Form,
     FormSubmitted,
-    LongText,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
     MessageRef,
     Origin,
     OutgoingMessage,
-    Rating,
     Role,
-    ShortText,
     ThreadRef,
     UserRef,
 )
@@ -61,40 +75,8 @@ from bot.timefmt import UK, for_people
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "local"
-COMMAND = "/cop"
-BOT = UserRef(PLATFORM, "copbot", "copbot")
-CHANNELS = ("general", "north", "midlands", "london", "south")
-# Private channels and their members (persona ids): only they see one, post in it, or find
-# its messages in the archive.
-PRIVATE_CHANNELS: Mapping[str, frozenset[str]] = {"leads": frozenset({"priya", "alex"})}
 HISTORY = 300
-MAX_TEXT = 4000  # characters in a message, posted or edited (as on Slack)
 SSE_LIFETIME = 25.0  # seconds; the browser reconnects, and shutdown never waits long
-
-
-@dataclass(frozen=True)
-class Persona:
-    id: str
-    name: str
-    title: str
-    role: Role
-
-    @property
-    def user(self) -> UserRef:
-        return UserRef(PLATFORM, self.id, self.name)
-
-
-PERSONAS = (
-    Persona("sam", "Sam Okafor", "Employment specialist", Role.STAFF),
-    Persona("priya", "Priya Shah", "Team leader and facilitator", Role.FACILITATOR),
-    Persona("alex", "Alex Morgan", "IPS programme lead", Role.ADMIN),
-)
-
-
-class BadRequest(web.HTTPBadRequest):
-    def __init__(self, message: str) -> None:
-        super().__init__(text=json.dumps({"error": message}), content_type="application/json")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -175,7 +157,7 @@ class LocalAdapter:
         state-changing ones also read their body through _json, which checks Origin."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            served = Served(self._base_url, _local_address(request))
+            served = Served(self._base_url, local_address(request))
             if not served.accepts(request.headers.get("Host")):
                 log.info("the playground refused a request addressed to another host")
                 raise web.HTTPMisdirectedRequest(
@@ -351,11 +333,11 @@ class LocalAdapter:
         return self._version != version
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        body = await json_body(request)
         persona = self._persona(body.get("as", ""))
-        channel = self._channel_for(persona, _field(body, "channel"))
-        text = _message_text(body)
-        root = _field(body, "thread_root") or None
+        channel = self._channel_for(persona, field(body, "channel"))
+        text = message_text(body)
+        root = field(body, "thread_root") or None
         if not text:
             raise BadRequest("Type a message first.")
         if root is not None:
@@ -363,7 +345,7 @@ class LocalAdapter:
             if parent is None or parent.channel != channel.id or parent.thread_root:
                 raise BadRequest("That thread isn't there any more.")
         thread = ThreadRef(channel, root) if root else None
-        command = self._command_text(text, channel)
+        command = command_in(self._personas.values(), text, channel)
         if command is not None:
             origin = Origin(persona.user, channel, thread)
             await self._emit(
@@ -384,7 +366,7 @@ class LocalAdapter:
         self, request: web.Request, body: dict[str, Any]
     ) -> tuple[Persona, PlaygroundMessage]:
         persona = self._persona(body.get("as", ""))
-        if not _storable(request.match_info["id"]):
+        if not storable(request.match_info["id"]):
             raise BadRequest("That message isn't there any more.")
         message = await self._store.get(request.match_info["id"])
         if message is None or not self._may_read(persona, message):
@@ -398,9 +380,9 @@ class LocalAdapter:
         return persona, message
 
     async def _edit_message(self, request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        body = await json_body(request)
         persona, message = await self._own_message(request, body)
-        text = _message_text(body)
+        text = message_text(body)
         if not text:
             raise BadRequest("An edited message can't be empty; delete it instead.")
         at = self._now()
@@ -412,7 +394,7 @@ class LocalAdapter:
         return web.json_response({"ok": True})
 
     async def _delete_message(self, request: web.Request) -> web.StreamResponse:
-        _, message = await self._own_message(request, await _json(request))
+        _, message = await self._own_message(request, await json_body(request))
         await self._store.delete(message.id)
         await self._notify()
         ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
@@ -422,10 +404,10 @@ class LocalAdapter:
     async def _dismiss(self, request: web.Request) -> web.StreamResponse:
         """A private answer goes away for the one person who could see it (Slack's
         "Dismiss"). The core never sees it: to the core it was a reply, not a message."""
-        body = await _json(request)
+        body = await json_body(request)
         persona = self._persona(body.get("as", ""))
         message_id = request.match_info["id"]
-        message = await self._store.get(message_id) if _storable(message_id) else None
+        message = await self._store.get(message_id) if storable(message_id) else None
         if message is None or message.visible_to != persona.user.identity:
             raise BadRequest("That message isn't there any more.")
         await self._store.delete(message.id)
@@ -433,9 +415,9 @@ class LocalAdapter:
         return web.json_response({"ok": True})
 
     async def _press(self, request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        body = await json_body(request)
         persona = self._persona(body.get("as", ""))
-        message = await self._store.get(_field(body, "message_id"))
+        message = await self._store.get(field(body, "message_id"))
         if message is None or not self._may_read(persona, message):
             raise BadRequest("That message isn't there any more.")
         channel = self._ref_of(message.channel)
@@ -445,8 +427,8 @@ class LocalAdapter:
             ButtonPressed(
                 f"press:{secrets.token_hex(8)}",
                 origin,
-                _field(body, "action_id"),
-                _field(body, "value"),
+                field(body, "action_id"),
+                field(body, "value"),
                 self._now(),
                 ref,
             )
@@ -454,7 +436,7 @@ class LocalAdapter:
         return web.json_response({"ok": True})
 
     async def _submit(self, request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        body = await json_body(request)
         persona = self._persona(body.get("as", ""))
         token = request.match_info["token"]
         opened = self._forms.get(token)
@@ -462,11 +444,11 @@ class LocalAdapter:
             raise BadRequest("That form has closed. Please open it again.")
         raw = body.get("values", {})
         if not isinstance(raw, dict) or not all(
-            isinstance(v, str) and _storable(v) for v in raw.values()
+            isinstance(v, str) and storable(v) for v in raw.values()
         ):
             raise BadRequest("Send the form's answers as text.")
         values = {str(k): v.strip() for k, v in raw.items()}
-        errors = _check_form(opened.form, values)
+        errors = check_form(opened.form, values)
         if errors:
             return web.json_response({"ok": False, "errors": errors}, status=422)
         origin = opened.origin.anonymised() if opened.form.anonymous else opened.origin
@@ -494,7 +476,7 @@ class LocalAdapter:
         return web.json_response({"ok": True, "thanks": opened.form.thanks})
 
     async def _close_form(self, request: web.Request) -> web.StreamResponse:
-        body = await _json(request)  # for its checks: closing a form changes a page
+        body = await json_body(request)  # for its checks: closing a form changes a page
         persona = self._persona(body.get("as", ""))
         opened = self._forms.get(request.match_info["token"])
         if opened is not None and opened.origin.user.id != persona.id:
@@ -519,32 +501,6 @@ class LocalAdapter:
                 form = self._forms[form.token] = replace(form, page=page)
             shown.append(form)
         return shown
-
-    def _command_text(self, text: str, channel: ChannelRef) -> str | None:
-        """The command in a message (its text after ``/cop`` or ``@copbot``, with
-        persona mentions written as the core reads them), or None for a plain message.
-
-        Forgiving, as people type: ``/COP HELP``, ``@copbot help``, and anything said in
-        copbot's direct conversation, where there is nobody else to talk to."""
-        first, *rest = text.split(maxsplit=1)
-        if first.lower() in (COMMAND, f"@{BOT.id}"):
-            return self._mentions("".join(rest))
-        if channel.is_direct:
-            return self._mentions(text)
-        return None
-
-    def _mentions(self, text: str) -> str:
-        """``@sam`` or ``@Sam Okafor`` (any case) -> ``<@local:sam>``, as Slack's
-        adapter writes ``<@U123>``; an unknown ``@word`` is left for the core to refuse."""
-        for persona in sorted(self._personas.values(), key=lambda p: -len(p.name)):
-            for said in (persona.name, persona.id):
-                text = re.sub(
-                    rf"(?<![\w<])@{re.escape(said)}(?![\w-])",
-                    f"<@{persona.user.identity}>",
-                    text,
-                    flags=re.IGNORECASE,
-                )
-        return text
 
     def _persona(self, persona_id: object) -> Persona:
         persona = self._personas.get(str(persona_id))
@@ -603,85 +559,6 @@ class LocalAdapter:
 
     def _now(self) -> datetime:
         return self._clock.now()
-
-
-def _check_form(form: Form, values: dict[str, str]) -> dict[str, str]:
-    """What a platform checks before a form reaches the bot: required, length, options."""
-    errors: dict[str, str] = {}
-    for field in form.fields:
-        value = values.get(field.id, "")
-        if not value:
-            if field.required:
-                errors[field.id] = "Please fill this in."
-            continue
-        if isinstance(field, ShortText | LongText) and len(value) > field.max_length:
-            errors[field.id] = f"Please keep this under {field.max_length} characters."
-        elif isinstance(field, Choice) and value not in {v for v, _ in field.options}:
-            errors[field.id] = "Please pick one of the options."
-        elif isinstance(field, Rating) and value not in {str(n) for n in range(1, field.scale + 1)}:
-            errors[field.id] = f"Please pick a number from 1 to {field.scale}."
-    return errors
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    # Only the page itself may act: another site's form can't send JSON without asking
-    # first (CORS), and a browser names the page a request comes from (Origin).
-    origin = request.headers.get("Origin")
-    if origin is not None and origin not in (f"http://{request.host}", f"https://{request.host}"):
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "The playground only takes requests from its own page."}),
-            content_type="application/json",
-        )
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(
-            text=json.dumps({"error": "Send JSON (Content-Type: application/json)."}),
-            content_type="application/json",
-        )
-    try:
-        # Bytes, not text: a bogus charset in Content-Type is then no error of ours.
-        body = json.loads(await request.read())
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
-        raise BadRequest("The request wasn't valid JSON.") from None
-    if not isinstance(body, dict):
-        raise BadRequest("The request must be a JSON object.")
-    return body
-
-
-FIELDS = {"text": "the message", "thread_root": "the thread", "message_id": "the message's id"}
-
-
-def _field(body: dict[str, Any], key: str) -> str:
-    """A text field of the request; a number, list or object where text belongs is
-    refused, not kept as its string form."""
-    value = body.get(key, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str) or not _storable(value):
-        raise BadRequest(f"Send {FIELDS.get(key, key)} as text.")
-    return value
-
-
-def _message_text(body: dict[str, Any]) -> str:
-    text = _field(body, "text").strip()
-    if len(text) > MAX_TEXT:
-        raise BadRequest("That message is longer than 4,000 characters; please shorten it.")
-    return text
-
-
-def _storable(text: str) -> bool:
-    # A lone surrogate (JSON "\ud800") is valid JSON but no text SQLite can keep.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _local_address(request: web.Request) -> tuple[str, int] | None:
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    if isinstance(sockname, tuple) and len(sockname) >= 2:
-        return str(sockname[0]), int(sockname[1])
-    return None
 
 
 def _persona_json(p: Persona, role: Role) -> dict[str, str]:
