@@ -210,3 +210,22 @@ def test_bench_help_prints_help_and_runs_nothing(name: str) -> None:
     assert done.stdout.startswith(f"usage: python -m bench {name}")
     assert "--quick" in done.stdout
     assert "benchmark," not in done.stdout and "requests/s" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--region", "moon"], "there's no region 'moon'"),
+        (["--topic", "langauge"], "Did you mean language?"),
+        (["--since", "2026-12-01", "--until", "2026-01-01"], "--since is after --until"),
+    ],
+)
+@pytest.mark.parametrize("command", ["export", "search"])
+def test_a_filter_that_could_never_match_says_why(
+    db_path: Path, command: str, args: list[str], said: str
+) -> None:
+    invoke("db", "migrate", "--db", str(db_path))
+    words = ["privilege"] if command == "search" else []
+    result = invoke(command, *words, *args, "--db", str(db_path))
+    assert result.exit_code == 2 and said in result.output
+    assert "Traceback" not in result.output

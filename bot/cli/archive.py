@@ -14,9 +14,11 @@ import click
 
 from bot.archive_export import FORMATS, Cover
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, with_core
+from bot.commands import did_you_mean
 from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import parse_terms
 from bot.services.archive import ARCHIVED
+from bot.services.channels import REGIONS
 from bot.services.erasure import Erased
 from bot.services.exports import community_of, cover_for, run_export
 from bot.timefmt import for_people
@@ -74,14 +76,37 @@ def _filter(
     since: str | None,
     until: str | None,
 ) -> ArchiveFilter:
-    return ArchiveFilter(
+    region = region.strip().lower()
+    if region and region not in REGIONS:
+        names = ", ".join(REGIONS)
+        raise click.BadParameter(
+            f"there's no region '{region[:40]}'.{did_you_mean(region, REGIONS, '{}')} "
+            f"The regions are: {names}.",
+            param_hint="--region",
+        )
+    chosen = ArchiveFilter(
         channel,
         topic,
-        region.lower(),
+        region,
         identity_arg(author) if author else "",
         _date(since, "--since", tz),
         _date(until, "--until", tz, end=True),
     )
+    if chosen.since and chosen.until and chosen.since > chosen.until:
+        raise click.BadParameter("--since is after --until, so nothing could match")
+    return chosen
+
+
+async def _known_filter(core: Core, chosen: ArchiveFilter) -> None:
+    """A typo in a filter would match nothing and look like an empty archive: say so."""
+    if chosen.topic:
+        slugs = [t.slug for t in (await core.prompts.current()).topics]
+        if chosen.topic not in slugs:
+            raise click.BadParameter(
+                f"there's no topic '{chosen.topic[:40]}'."
+                f"{did_you_mean(chosen.topic, slugs, '{}')} The topics are: {', '.join(slugs)}.",
+                param_hint="--topic",
+            )
 
 
 @cli.command()
@@ -100,6 +125,7 @@ def search(query: tuple[str, ...], limit: int, fmt: str, db: str | None, **filte
     chosen = _filter(tz, **filters)
 
     async def call(core: Core) -> list[SearchHit]:
+        await _known_filter(core, chosen)
         return await core.archive.search(terms, chosen, limit)
 
     hits = with_core(db, call)
@@ -156,6 +182,7 @@ def export(
     chosen = _filter(settings.timezone, **filters)
 
     async def call(core: Core) -> Cover:
+        await _known_filter(core, chosen)
         library = await core.prompts.current()
         places = [(c.ref.platform, c.ref.workspace) for c in await core.channels.list()]
         return cover_for(
