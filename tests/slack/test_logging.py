@@ -167,3 +167,23 @@ async def test_an_unhandled_kind_of_request_is_logged_without_its_fields(
     assert (await slack.interact(shortcut)).status == 404
     assert any(r.getMessage() == UNHANDLED for r in caplog.records)
     assert not [m for m in messages(caplog) if marker in m]
+
+
+def test_starting_with_a_token_in_the_environment_logs_no_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bolt reads SLACK_BOT_TOKEN itself, then warns that the client copbot gives it wins.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    caplog.set_level(logging.DEBUG)
+
+    async def nothing(body: object, ack: object) -> None: ...
+
+    make_bolt(
+        make_client(BOT_TOKEN),
+        SIGNING_SECRET,
+        on_event=nothing,
+        on_command=nothing,
+        on_action=nothing,
+        on_view=nothing,
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
