@@ -15,3 +15,13 @@ ESCAPED = re.compile(r"\\([\\*_`\[\]()])")  # a backslash and the character it m
 def escape(text: str) -> str:
     """Text people wrote, made literal for the markup."""
     return _SPECIAL.sub(r"\\\1", text)
+
+
+# Control characters but tab and newline: nobody means them, and in an export a NUL or an
+# escape can cut a CSV row short or drive a terminal.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def kept_text(text: str) -> str:
+    """A message's text as the archive keeps it: without control characters."""
+    return CONTROL.sub("", text)

@@ -403,3 +403,23 @@ async def test_search_results_are_dated_in_copbots_time_zone(bot: Harness) -> No
     await say(bot, "A late thought about quokkanomics", root, PRIYA)
     [answer] = await bot.command("search quokkanomics", SAM)
     assert "· Priya · Thu 2 Jul 2026 ·" in answer.text
+
+
+async def test_control_characters_are_not_kept(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    ref = await say(bot, "a NUL\x00 and an escape\x1b[31m, kept\tas\nwords", root)
+    kept = await bot.core.archive.get(ref)
+    assert kept is not None and kept.text == "a NUL and an escape[31m, kept\tas\nwords"
+
+
+async def test_imported_history_loses_control_characters_too(bot: Harness) -> None:
+    from bot.records import ArchivedMessage
+    from bot.services.history import HistoryImport
+
+    message = ArchivedMessage(
+        "slack", "T1", "C1", "general", "1", "1", "slack:U1", "Sam", False,
+        "bell\x07 and NUL\x00 gone", datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+    )  # fmt: skip
+    await HistoryImport(bot.core.archive).run([message])
+    kept = await bot.core.archive.get(message.ref)
+    assert kept is not None and kept.text == "bell and NUL gone"

@@ -12,7 +12,7 @@ from datetime import timedelta
 from bot.chat import Chat, PlatformUnavailable
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
-from bot.markup import escape
+from bot.markup import escape, kept_text
 from bot.model import (
     Channel,
     Context,
@@ -144,7 +144,7 @@ class ArchiveFeature:
                 author_id=event.author.identity,
                 author_name=event.author.display,
                 anonymous=False,
-                text=event.text,
+                text=kept_text(event.text),
                 created_at=event.at,
                 prompt_id=context.prompt_id if context else "",
                 topic=context.topic if context else "",
@@ -160,7 +160,7 @@ class ArchiveFeature:
         return None
 
     async def on_edited(self, event: MessageEdited) -> None:
-        await self._archive.edit(event.message, event.text, event.at)
+        await self._archive.edit(event.message, kept_text(event.text), event.at)
 
     async def on_deleted(self, event: MessageDeleted) -> None:
         await self._archive.delete(event.message)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bot.markup import CONTROL, kept_text
 from bot.ports import ArchiveRepository
 from bot.records import ArchivedMessage
 
@@ -36,6 +37,8 @@ class HistoryImport:
             if message.author_id in opted_out:
                 skipped += 1
                 continue
+            if CONTROL.search(message.text):  # rare: a search costs less than a copy
+                message = replace(message, text=kept_text(message.text))
             batch.append(message)
             if len(batch) >= BATCH:
                 if writing is not None:
