@@ -28,6 +28,7 @@ from bot.registry import Feature, Registry
 from bot.roles import Roles
 from bot.router import Router
 from bot.scheduler import Scheduler, SchedulerSettings
+from bot.services.anonymous_replies import AnonymousRepliesFeature
 from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
 from bot.services.conversations import ConversationsFeature
@@ -44,6 +45,7 @@ from bot.services.spine import SpineData
 from bot.settings import Settings
 from bot.visibility import Visibility
 from prompts import LIBRARY_DIR, Library, load_library
+from storage.anonymous_replies import SqliteAnonymousReplyRepository
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.channels import SqliteChannelRepository
 from storage.conversations import SqliteConversationRepository
@@ -136,6 +138,17 @@ def build_core(
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
         FeedbackFeature(SqliteFeedbackRepository(db), chat, clock, scheduler),
+        AnonymousRepliesFeature(
+            SqliteAnonymousReplyRepository(db),
+            archive,
+            PromptThreads(prompt_repo),
+            channels,
+            visibility,
+            chat,
+            clock,
+            scheduler,
+            settings.anonymous_delay,
+        ),
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
     )

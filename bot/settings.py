@@ -61,6 +61,8 @@ class Settings:
     public_url: str = ""
     prompt_library: Path | None = None  # None: the library shipped with copbot
     retention_days: int | None = None  # None: keep archived messages until erased
+    # Anonymous replies wait a uniformly random time up to this; zero posts them at once.
+    anonymous_delay: timedelta = timedelta(seconds=120)
     slack: SlackSettings | None = None
     teams: TeamsSettings | None = None
 
@@ -96,6 +98,7 @@ class Settings:
             playground=playground,
             public_url=_url(env.get("COPBOT_PUBLIC_URL", "")),
             retention_days=_positive_int(env, "COPBOT_RETENTION_DAYS", 0, most=100 * 366) or None,
+            anonymous_delay=timedelta(seconds=_anonymous_delay(env)),
             prompt_library=Path(env["COPBOT_PROMPT_LIBRARY"])
             if env.get("COPBOT_PROMPT_LIBRARY", "").strip()
             else None,
@@ -140,6 +143,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, most: int) ->
     # the dates it becomes later (a purge every night, failing).
     if not (text.isascii() and text.isdigit()) or len(text) > 9 or not 0 < int(text) <= most:
         raise ConfigError(f"{name} must be a whole number from 1 to {most:,}, not '{text[:40]}'")
+    return int(text)
+
+
+def _anonymous_delay(env: Mapping[str, str]) -> int:
+    name = "COPBOT_ANONYMOUS_DELAY"
+    text = env.get(name, "").strip()
+    if not text:
+        return 120
+    if not (text.isascii() and text.isdigit()) or len(text) > 5 or int(text) > 3600:
+        raise ConfigError(
+            f"{name} must be a whole number of seconds from 0 (no delay) to 3,600, "
+            f"not '{text[:40]}'"
+        )
     return int(text)
 
 

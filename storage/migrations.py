@@ -363,3 +363,18 @@ def feedback(db: sqlite_utils.Database) -> None:
         ) without rowid
         """,
     )
+
+
+@MIGRATIONS(name="0009_anonymous_replies_off")
+def anonymous_replies_off(db: sqlite_utils.Database) -> None:
+    # Channels where an admin switched anonymous replies off: channel ids only, no people.
+    db.execute(
+        """
+        create table anonymous_replies_off (
+            platform text not null,
+            workspace text not null,
+            channel_id text not null,
+            primary key (platform, workspace, channel_id)
+        ) without rowid
+        """
+    )

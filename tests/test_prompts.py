@@ -46,7 +46,8 @@ async def test_a_facilitator_posts_a_prompt_as_a_new_thread_with_its_buttons(bot
         if isinstance(block, Buttons)
         for b in block.buttons
     ]  # type: ignore[union-attr]
-    assert buttons == ["Suggest a prompt"]  # nothing offered that does not exist yet
+    # Nothing offered that does not exist yet.
+    assert buttons == ["Reply anonymously", "Suggest a prompt"]
     assert first.facilitator_note in note.text and note.user == PRIYA
     assert first.facilitator_note not in post.text  # the note is for the facilitator only
     [record] = await bot.core.prompts._repo.history(NORTH)  # type: ignore[attr-defined]

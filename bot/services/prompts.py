@@ -24,6 +24,7 @@ from bot.ports import Clock, PromptRepository, Suggestion
 from bot.records import Prompt, PromptPost, ThreadContext, Topic
 from bot.registry import PersonalData, Registry
 from bot.rotation import next_prompt
+from bot.services.anonymous_replies import REPLY
 from bot.services.prompt_forms import (
     ADD_FORM,
     FORM_LABELS,
@@ -128,7 +129,14 @@ class PromptPublisher:
             )
         )
         if with_buttons:
-            blocks.append(Buttons((Button(SUGGEST, "Suggest a prompt", prompt.topic),)))
+            blocks.append(
+                Buttons(
+                    (
+                        Button(REPLY, "Reply anonymously"),
+                        Button(SUGGEST, "Suggest a prompt", prompt.topic),
+                    )
+                )
+            )
         return OutgoingMessage(tuple(blocks), fallback=f"Reflection prompt: {prompt.title}")
 
     async def publish(
