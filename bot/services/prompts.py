@@ -128,7 +128,9 @@ class PromptPublisher:
             )
         )
         if with_buttons:
-            blocks.append(Buttons((Button(SUGGEST, "Suggest a prompt", prompt.topic),)))
+            blocks.append(
+                Buttons((Button(SUGGEST, "Suggest a prompt", prompt.topic, opens_form=True),))
+            )
         return OutgoingMessage(tuple(blocks), fallback=f"Reflection prompt: {prompt.title}")
 
     async def publish(
