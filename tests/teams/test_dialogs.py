@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 
 from bot.interaction import Interaction
-from bot.model import ButtonPressed, Form, ShortText
+from bot.model import ButtonPressed, Form, FormSubmitted, ShortText
 from bot.services.prompts import SUGGEST, SUGGEST_FORM
 from bot.settings import TeamsSettings
-from tests.teams.conftest import TeamsBot, serve
-from tests.teams.fake_connector import NORTH, TENANT, FakeConnector
+from tests.teams.conftest import TeamsBot, fixture, serve
+from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
+from tests.test_anonymity import listen
 
+SOUTH = "19:south@thread.tacv2"  # a channel copbot hasn't heard of yet
 CARD = "application/vnd.microsoft.card.adaptive"
 # Someone copbot has never talked with: no chat reference, so only a dialog can reach them.
 NEWCOMER = {"id": "29:1newcomer-teams-id", "name": "Jo Newcomer", "aadObjectId": "aad-jo-0042"}
@@ -180,3 +182,37 @@ async def test_a_dialog_opened_from_a_channel_card_answers_for_that_channel(
 ) -> None:
     data = submit_data(await open_suggestion(teams))
     assert data["channel"] == NORTH and data["thread"] == "1700000000001"
+
+
+async def test_an_anonymous_dialog_submit_leaves_no_conversation_reference(
+    teams: TeamsBot,
+) -> None:
+    """Not even the channel's: when its row was written would say when someone answered."""
+    got: list[FormSubmitted] = []
+    listen(teams.core, got)
+    await teams.install()
+    kept = teams.rows("select kind, key, reference, person, team, name from teams_conversations")
+    data = fixture("form_submit_anonymous")["value"]
+    answer = teams.activity(
+        "task_submit",
+        id="f:9",
+        value={"type": "task/submit", "data": data, "context": {}},
+        conversation={
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": TENANT,
+            "id": f"{SOUTH};messageid=1700000000001",
+        },
+        channelData={
+            "channel": {"id": SOUTH},
+            "team": {"id": TEAM},
+            "tenant": {"id": TENANT},
+        },
+        **{"from": NEWCOMER},
+    )
+    response = await teams.send(answer)
+    assert (await response.json())["task"]["type"] == "message"
+    [event] = await teams.until(lambda: got)
+    assert event.origin.user.is_anonymous
+    now = teams.rows("select kind, key, reference, person, team, name from teams_conversations")
+    assert now == kept
