@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot import codec
+from bot.codec import from_json, to_json
 from bot.markup import ESCAPED
 from bot.model import (
     Buttons,
@@ -220,7 +220,7 @@ def form_card(
         data["thanks"] = form.thanks
     if dialog:
         # To show the form again with its problems; the context travels on its own.
-        data["spec"] = codec.to_json(replace(form, context=""))
+        data["spec"] = to_json(replace(form, context=""))
     if form.anonymous:
         data["anonymous"] = True  # and nothing of where it was opened: that may be their chat
     else:
@@ -390,7 +390,7 @@ def form_spec(data: Mapping[str, Any], context: str) -> Form | None:
     if not isinstance(spec, Mapping) or spec.get("__type__") != "Form":
         return None
     try:
-        form = replace(codec.from_json(Form, dict(spec)), context=context)
+        form = replace(from_json(Form, dict(spec)), context=context)
         form_card(form, Origin(UserRef.anonymous("teams"), ChannelRef("teams", "")))
     except Exception:  # a spec copbot didn't write (the card's data came from a person)
         return None
