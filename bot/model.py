@@ -317,6 +317,9 @@ class Button:
     label: str
     value: str = ""
     style: ButtonStyle = ButtonStyle.DEFAULT
+    # Its handler answers with a form: Teams must know when the card is built, to open a
+    # dialog (``task/fetch``) rather than send the press as a message.
+    opens_form: bool = False
 
 
 @dataclass(frozen=True)

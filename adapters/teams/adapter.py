@@ -7,6 +7,13 @@ references remembered, the activity translated (``translate.py``) and committed 
 durable inbox, and only then the HTTP answer. A redelivered activity has the same event id,
 so the inbox recognises it.
 
+Dialogs (task modules) are answered inside the HTTP turn: a ``task/fetch`` (a button that
+opens a form) becomes a ``ButtonPressed`` whose handle names a pending answer; the core's
+``open_form`` (or its reply, "You have already answered") resolves it, and the HTTP handler
+waits for that a bounded time, then answers with the dialog or a short message. A
+``task/submit`` is accepted (or refused by the form's check) while Teams waits, and answered
+with thanks or with the form again, each problem beside its field.
+
 Outbound, Teams is not Slack: a post is a new conversation in the channel; there are no
 messages only one person sees, so private answers go to the person's 1:1 chat with copbot;
 and 429, 412, 502 and 504 are retried here with backoff and jitter (botbuilder does not),
@@ -19,6 +26,7 @@ import asyncio
 import json
 import logging
 import random
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
@@ -45,7 +53,9 @@ from adapters.teams.text import PLATFORM
 from adapters.teams.translate import (
     Known,
     TeamChange,
+    anonymous_submission,
     channel_name,
+    dialog_of,
     from_activity,
     is_personal,
     split_conversation,
@@ -56,6 +66,7 @@ from adapters.teams.translate import (
 )
 from bot.model import (
     ANONYMOUS_ID,
+    ButtonPressed,
     ChannelKind,
     ChannelRef,
     Context,
@@ -87,6 +98,7 @@ RETRIES = 4
 BACKOFF = 0.5  # seconds, doubled each attempt, with jitter
 MAX_WAIT = 30.0
 SEND_TIMEOUT = 15.0
+DIALOG_TIMEOUT = 5.0  # how long a task/fetch waits for the core's form; Teams gives up at ~15
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -118,6 +130,7 @@ class TeamsAdapter:
         auth_timeout: float = 5.0,
         metadata_url: str = "",
         emulator_metadata_url: str = "",
+        dialog_timeout: float = DIALOG_TIMEOUT,
     ) -> None:
         self._app_id = credentials.app_id
         self._tenants = credentials.tenants
@@ -134,6 +147,9 @@ class TeamsAdapter:
         self._sleep = sleep
         self._send_timeout = send_timeout
         self._sink: EventSink | None = None
+        self._dialog_timeout = dialog_timeout
+        # task/fetch invokes waiting for their dialog, by the token in the press's handle.
+        self._dialogs: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.refused_tenants = 0  # activities refused for their tenant, since start
 
     # -- lifecycle ------------------------------------------------------------------
@@ -233,7 +249,13 @@ class TeamsAdapter:
     async def _turn(
         self, context: TurnContext | None, raw: dict[str, Any]
     ) -> InvokeResponse | None:
-        await self._remember(raw)
+        if not anonymous_submission(raw):
+            await self._remember(raw)
+        name = str(raw.get("name") or "") if raw.get("type") == "invoke" else ""
+        if name == "task/fetch":
+            return InvokeResponse(status=200, body=await self._fetch(raw))
+        if name == "task/submit":
+            return InvokeResponse(status=200, body=await self._dialog_submitted(raw))
         change = team_change(raw)
         if change is not None and context is not None:
             await self._team_changed(context, change, raw)
@@ -262,6 +284,63 @@ class TeamsAdapter:
             return InvokeResponse(status=200, body=body)
         return None
 
+    def _known(self, raw: dict[str, Any], dialog: str = "") -> Known:
+        me = str((raw.get("recipient") or {}).get("id") or "")
+        return Known(me=me, channels=self._conversations.names(), dialog=dialog)
+
+    async def _fetch(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A button asking for a dialog: the press goes through the inbox like any other,
+        and the answer is whatever its handler opens (or says) within the time allowed."""
+        token = secrets.token_urlsafe(16)
+        event = from_activity(raw, self._known(raw, token), self._clock.now())
+        if not isinstance(event, ButtonPressed):
+            return cards.dialog_message(
+                "That button no longer does anything. It may be from an older message."
+            )
+        waiting: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._dialogs[token] = waiting
+        try:
+            if not await self._accept(event):
+                return cards.dialog_message(cards.TRY_AGAIN)  # the first delivery's answer
+            try:
+                async with asyncio.timeout(self._dialog_timeout):
+                    return await waiting
+            except TimeoutError:
+                log.info("a Teams dialog was not ready in time; asked them to try again")
+                return cards.dialog_message(cards.TRY_AGAIN)
+        finally:
+            self._dialogs.pop(token, None)
+
+    async def _dialog_submitted(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A dialog sent back: kept and thanked, or shown again with its problems (and the
+        person's values) while nothing is kept."""
+        event = from_activity(raw, self._known(raw), self._clock.now())
+        if not isinstance(event, FormSubmitted):
+            return cards.dialog_message("That form is out of date. Please open it again.")
+        data = (raw.get("value") or {}).get("data") or {}
+        try:
+            await self._accept(event)
+        except FormInvalid as invalid:
+            form = cards.form_spec(data, event.context)
+            if form is not None:
+                return cards.dialog(form, event.origin, invalid.errors, dict(event.values))
+            said = cards.after_submit(data, invalid.errors)
+            return cards.dialog_message(said.text if said else cards.TRY_AGAIN)
+        return cards.dialog_message(cards.thanks_of(data))
+
+    def _answer_dialog(self, origin: Origin, body: dict[str, Any]) -> bool | None:
+        """None when the origin waits for no dialog; else whether its invoke got ``body``
+        (False: Teams stopped waiting, and they were asked to try again)."""
+        token = dialog_of(origin.handle)
+        if not token:
+            return None
+        waiting = self._dialogs.get(token)
+        if waiting is None or waiting.done():
+            log.info("a Teams dialog's answer came after Teams stopped waiting; dropped")
+            return False
+        waiting.set_result(body)
+        return True
+
     async def _submitted(self, event: FormSubmitted, raw: dict[str, Any]) -> None:
         """A form card sent back: kept, or (with problems) not kept and the person told what
         to fix in the same chat, where their card still holds what they wrote."""
@@ -288,12 +367,14 @@ class TeamsAdapter:
         conversation = str((raw.get("conversation") or {}).get("id") or "")
         await self._send_activity(place, conversation, cards.message_activity(message))
 
-    async def _accept(self, event: InboundEvent) -> None:
+    async def _accept(self, event: InboundEvent) -> bool:
         sink = self._sink
         if sink is None:
             raise web.HTTPServiceUnavailable(text="copbot is stopping")
         if not await sink(event):
             log.info("Teams delivered %s again; it was already accepted", event.event_id)
+            return False
+        return True
 
     async def _remember(self, raw: dict[str, Any]) -> None:
         """Keep the references posting needs: the channel's, and the person's (not for a
@@ -439,6 +520,8 @@ class TeamsAdapter:
         return await self._send_to(channel, message)
 
     async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
+        if self._answer_dialog(origin, cards.dialog_message(message.text)) is not None:
+            return  # the answer to a press that asked for a dialog, shown in its place
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
             await self._send_to(origin.channel, message)
             return
@@ -450,6 +533,8 @@ class TeamsAdapter:
         await self.send_direct(origin.user, replace(message, blocks=(note, *message.blocks)))
 
     async def open_form(self, origin: Origin, form: Form) -> None:
+        if self._answer_dialog(origin, cards.dialog(form, origin)) is not None:
+            return  # opened as a dialog, in the answer to the press
         activity = cards.form_activity(form, origin)
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
             channel = origin.channel

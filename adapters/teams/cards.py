@@ -5,19 +5,27 @@ What a card sends back (``Action.Submit`` or ``Action.Execute`` data) is marked 
 ``"copbot"``: ``"action"`` for a button, ``"form"`` for a form, which also carries where the
 form was opened (so the answer goes back there) and its fields, since Teams returns a card's
 data unchanged and copbot keeps no row for an open form.
+
+A button that opens a form also carries ``{"msteams": {"type": "task/fetch"}}``, so Teams
+asks for a dialog (an ``invoke`` answered in its HTTP response) instead of sending the press
+as a message; the form then opens as a dialog, and the form's own description (``spec``)
+rides in its submit data so that a submission with problems can be shown again, with each
+message beside its field, without copbot keeping anything about the open dialog.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.codec import from_json, to_json
 from bot.markup import ESCAPED
 from bot.model import (
     Buttons,
     ButtonStyle,
+    ChannelRef,
     Choice,
     Context,
     DateTimeField,
@@ -30,6 +38,7 @@ from bot.model import (
     Rating,
     ShortText,
     Text,
+    UserRef,
 )
 
 Json = dict[str, Any]
@@ -42,6 +51,8 @@ SHORTENED = "…shortened: the rest didn't fit in one Teams message"
 ANONYMOUS_NOTE = "Your answers are anonymous: nobody, admins included, can see who sent them."
 VALUE_LIMIT = 3000  # the longest answer any form field takes
 EXPANDED_CHOICES = 5  # up to this many choices show as radio buttons, more as a drop-down
+DONE = "Thanks, done."
+TRY_AGAIN = "Please try again: copbot took too long to answer."
 
 _CODE = re.compile(r"`([^`\n]+)`")
 
@@ -129,6 +140,9 @@ def _button(button: Any) -> Json:
         "title": button.label,
         "data": {"copbot": "action", "action": button.action_id, "value": button.value},
     }
+    if button.opens_form:
+        # Teams then sends an invoke that copbot answers with a dialog.
+        action["data"]["msteams"] = {"type": "task/fetch"}
     if button.style is ButtonStyle.PRIMARY:
         action["style"] = "positive"
     elif button.style is ButtonStyle.DANGER:
@@ -148,7 +162,18 @@ def form_activity(form: Form, origin: Origin) -> Json:
     }
 
 
-def form_card(form: Form, origin: Origin) -> Json:
+def form_card(
+    form: Form,
+    origin: Origin,
+    problems: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+    *,
+    dialog: bool = False,
+) -> Json:
+    """The form as a card; with ``problems`` (field id -> message) each is shown under its
+    field, and ``values`` (field id -> what the person wrote) are filled in again."""
+    problems = problems or {}
+    values = values or {}
     body: list[Json] = [
         {
             "type": "TextBlock",
@@ -168,7 +193,20 @@ def form_card(form: Form, origin: Origin) -> Json:
             | {"isSubtle": True, "size": "Small"}
         )
     for f in form.fields:
-        body.extend(_inputs(f))
+        inputs = _inputs(_refilled(f, values.get(f.id)))
+        if isinstance(f, Rating) and values.get(f.id):
+            inputs[0]["value"] = values[f.id]  # a rating has no starting value of its own
+        body.extend(inputs)
+        if problems.get(f.id):
+            body.append(
+                {
+                    "type": "TextBlock",
+                    "text": problems[f.id],
+                    "color": "Attention",
+                    "wrap": True,
+                    "spacing": "None",
+                }
+            )
     data: Json = {
         "copbot": "form",
         "form": form.id,
@@ -180,6 +218,9 @@ def form_card(form: Form, origin: Origin) -> Json:
     }
     if form.thanks:
         data["thanks"] = form.thanks
+    if dialog:
+        # To show the form again with its problems; the context travels on its own.
+        data["spec"] = to_json(replace(form, context=""))
     if form.anonymous:
         data["anonymous"] = True  # and nothing of where it was opened: that may be their chat
     else:
@@ -193,6 +234,13 @@ def form_card(form: Form, origin: Origin) -> Json:
         "data": data,
     }
     return _card(body, [submit])
+
+
+def _refilled(f: FormField, value: str | None) -> FormField:
+    """The field with what the person wrote as its starting value."""
+    if not value or isinstance(f, Rating):
+        return f
+    return replace(f, initial=value)
 
 
 def _longest(f: FormField) -> int:
@@ -305,3 +353,49 @@ def _str(value: Any, limit: int) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         return ""
     return str(value).strip()[:limit]
+
+
+# ---------------------------------------------------------------------------
+# Dialogs (task modules): the HTTP answers to ``task/fetch`` and ``task/submit``
+
+
+def dialog(
+    form: Form,
+    origin: Origin,
+    problems: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> Json:
+    """Open (or keep open) a dialog showing the form."""
+    content = form_card(form, origin, problems, values, dialog=True)
+    return {
+        "task": {
+            "type": "continue",
+            "value": {
+                "title": form.title[:100],
+                "card": {"contentType": CARD_TYPE, "content": content},
+            },
+        }
+    }
+
+
+def dialog_message(text: str) -> Json:
+    """Close the dialog (or answer its opening) with a short message."""
+    return {"task": {"type": "message", "value": _clip(markdown(text)) or DONE}}
+
+
+def form_spec(data: Mapping[str, Any], context: str) -> Form | None:
+    """The form a dialog's submission came from, as its data describes it (sent by copbot,
+    returned unchanged by Teams; anything else is not trusted to be a form)."""
+    spec = data.get("spec")
+    if not isinstance(spec, Mapping) or spec.get("__type__") != "Form":
+        return None
+    try:
+        form = replace(from_json(Form, dict(spec)), context=context)
+        form_card(form, Origin(UserRef.anonymous("teams"), ChannelRef("teams", "")))
+    except Exception:  # a spec copbot didn't write (the card's data came from a person)
+        return None
+    return form
+
+
+def thanks_of(data: Any) -> str:
+    return (_str(data.get("thanks"), 2000) if isinstance(data, Mapping) else "") or DONE

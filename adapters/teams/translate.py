@@ -60,6 +60,9 @@ class Known:
     me: str = ""  # copbot's own Teams id (``28:<app id>``), from the activity's recipient
     channels: Mapping[str, str] = field(default_factory=dict)  # channel id -> name
     people: Mapping[str, str] = field(default_factory=dict)  # ``29:…`` id -> aad object id
+    # For a ``task/fetch``: the token under which the adapter waits for the dialog to show,
+    # put in the press's handle so that ``open_form`` answers the invoke.
+    dialog: str = ""
 
 
 # ---------------------------------------------------------------------------
@@ -190,9 +193,24 @@ def from_activity(activity: Payload, known: Known, now: datetime) -> InboundEven
         case "invoke" if activity.get("name") == "adaptiveCard/action":
             action = _get(activity, "value", "action") or {}
             return _submitted(activity, action.get("data"), known, now)
-        case "invoke" if activity.get("name") == "task/submit":
+        case "invoke" if activity.get("name") in ("task/fetch", "task/submit"):
+            # A button asking for a dialog, or the dialog sent back: the card's data with
+            # the inputs' values, as for Action.Submit.
             return _submitted(activity, _get(activity, "value", "data"), known, now)
     return None
+
+
+def anonymous_submission(activity: Payload) -> bool:
+    """Whether the activity sends back an anonymous form (as a card or a dialog): then
+    nothing about where it came from may be kept, not even a conversation reference."""
+    if activity.get("type") == "invoke":
+        data = _get(activity, "value", "data")
+        if activity.get("name") == "adaptiveCard/action":
+            data = _get(activity, "value", "action", "data")
+    else:
+        data = activity.get("value")
+    card = cards.read_data(data) if isinstance(data, Mapping) else None
+    return isinstance(card, cards.FormData) and card.anonymous
 
 
 def _from_me(activity: Payload, known: Known) -> bool:
@@ -286,7 +304,8 @@ def _submitted(activity: Payload, data: Any, known: Known, now: datetime) -> Inb
             else None
         )
         thread = carrier.as_thread if carrier and carrier.thread_root else None
-        origin = Origin(person(activity.get("from"), known), channel, thread, _handle(activity))
+        handle = _handle(activity, known.dialog)
+        origin = Origin(person(activity.get("from"), known), channel, thread, handle)
         return ButtonPressed(
             event_id, origin, card.action_id, card.value, at(activity, now), carrier
         )
@@ -318,10 +337,23 @@ def _aad_of(teams_id: str, activity: Payload, known: Known) -> str | None:
     return known.people.get(teams_id) or None
 
 
-def _handle(activity: Payload) -> str:
-    """Where to answer in place: the conversation, so a reply in the 1:1 chat stays there."""
-    conversation = str(_get(activity, "conversation", "id") or "")
-    return json.dumps({"conversation": conversation}, separators=(",", ":"))
+def _handle(activity: Payload, dialog: str = "") -> str:
+    """Where to answer in place: the conversation, so a reply in the 1:1 chat stays there;
+    and, for a press that asked for a dialog, the token of the invoke waiting for it."""
+    doc = {"conversation": str(_get(activity, "conversation", "id") or "")}
+    if dialog:
+        doc["dialog"] = dialog
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def dialog_of(handle: str) -> str:
+    """The dialog token in an origin's handle, or ""."""
+    try:
+        doc = json.loads(handle) if handle.startswith("{") else None
+    except ValueError:
+        return ""
+    token = doc.get("dialog") if isinstance(doc, dict) else None
+    return token if isinstance(token, str) else ""
 
 
 # ---------------------------------------------------------------------------

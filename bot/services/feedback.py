@@ -263,7 +263,9 @@ class FeedbackFeature:
         blocks: list[Text | Context | Buttons] = [Text("**Feedback rounds open now**")]
         for r in rounds:
             blocks.append(Text(f"**{r.title}** (round {r.id}){_until(r)}"))
-            blocks.append(Buttons((Button(ANSWER, "Answer anonymously", str(r.id)),)))
+            blocks.append(
+                Buttons((Button(ANSWER, "Answer anonymously", str(r.id), opens_form=True),))
+            )
         blocks.append(Context(ANONYMOUS))
         await ix.reply(OutgoingMessage(tuple(blocks)))
 
@@ -339,7 +341,15 @@ class FeedbackFeature:
                     f"{round_.threshold} people have answered.{_until(round_)}"
                 ),
                 Buttons(
-                    (Button(ANSWER, "Answer anonymously", str(round_.id), ButtonStyle.PRIMARY),)
+                    (
+                        Button(
+                            ANSWER,
+                            "Answer anonymously",
+                            str(round_.id),
+                            ButtonStyle.PRIMARY,
+                            opens_form=True,
+                        ),
+                    )
                 ),
             ),
             fallback=f"Feedback: {round_.title}",

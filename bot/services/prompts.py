@@ -132,8 +132,8 @@ class PromptPublisher:
             blocks.append(
                 Buttons(
                     (
-                        Button(REPLY, "Reply anonymously"),
-                        Button(SUGGEST, "Suggest a prompt", prompt.topic),
+                        Button(REPLY, "Reply anonymously", opens_form=True),
+                        Button(SUGGEST, "Suggest a prompt", prompt.topic, opens_form=True),
                     )
                 )
             )

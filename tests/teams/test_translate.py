@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,90 @@ def test_the_same_message_id_in_two_channels_is_two_events() -> None:
     other = from_activity(general, KNOWN, NOW)
     assert north is not None and other is not None
     assert north.event_id != other.event_id
+
+
+def test_a_button_that_opens_a_form_asks_for_a_dialog_and_others_do_not() -> None:
+    from bot.model import Button, Buttons, OutgoingMessage
+
+    message = OutgoingMessage(
+        (Buttons((Button("a.form", "Suggest", opens_form=True), Button("a.plain", "Yes"))),)
+    )
+    [row] = cards.card(message)["body"]
+    form, plain = row["actions"]
+    assert form["data"]["msteams"] == {"type": "task/fetch"}
+    assert "msteams" not in plain["data"]
+
+
+def test_a_task_fetch_is_a_press_whose_handle_names_its_dialog() -> None:
+    from adapters.teams.translate import dialog_of
+
+    event = from_activity(fixture("task_fetch"), replace(KNOWN, dialog="tok-1"), NOW)
+    assert isinstance(event, ButtonPressed)
+    assert (event.action_id, event.value) == ("prompt.suggest", "language")
+    assert event.origin.user.id == "aad-sam-0001"
+    assert dialog_of(event.origin.handle) == "tok-1"
+    plain = from_activity(fixture("card_button"), replace(KNOWN, dialog=""), NOW)
+    assert isinstance(plain, ButtonPressed) and dialog_of(plain.origin.handle) == ""
+
+
+def test_a_task_submit_is_a_form_and_an_anonymous_one_names_nobody() -> None:
+    from adapters.teams.translate import anonymous_submission
+
+    event = from_activity(fixture("task_submit"), KNOWN, NOW)
+    assert isinstance(event, FormSubmitted)
+    assert dict(event.values)["text"] == "What do we call people?"
+    assert event.origin.user.id == "aad-sam-0001" and not anonymous_submission(
+        fixture("task_submit")
+    )
+    anonymous = fixture("task_submit")
+    anonymous["value"]["data"] = fixture("form_submit_anonymous")["value"]
+    assert anonymous_submission(anonymous)
+    hidden = from_activity(anonymous, KNOWN, NOW)
+    assert isinstance(hidden, FormSubmitted)
+    assert hidden.origin.user.is_anonymous and hidden.origin.handle == ""
+    assert "aad-sam" not in hidden.event_id and NORTH not in hidden.event_id
+
+
+@pytest.mark.parametrize(
+    "handle", ["", "not json", "{", '{"dialog": 7}', '["dialog"]', '{"conversation":"a"}']
+)
+def test_a_handle_without_a_dialog_names_none(handle: str) -> None:
+    from adapters.teams.translate import dialog_of
+
+    assert dialog_of(handle) == ""
+
+
+def test_a_dialog_shows_problems_beside_their_fields_and_keeps_what_was_written() -> None:
+    from bot.model import Choice, Rating
+
+    form = Form(
+        "f",
+        "A form",
+        (
+            Rating("r", "Rate"),
+            Choice("c", "Pick", (("a", "A"), ("b", "B"))),
+            LongText("t", "Say"),
+            DateTimeField("d", "When"),
+        ),
+        context="ctx",
+    )
+    origin = Origin(UserRef("teams", "aad-x"), ChannelRef("teams", NORTH, TENANT))
+    values = {"r": "3", "c": "b", "t": "half written", "d": "2026-12-01T10:30"}
+    doc = cards.dialog(form, origin, {"t": "Too short."}, values)
+    card = doc["task"]["value"]["card"]["content"]
+    by_id = {b.get("id"): i for i, b in enumerate(card["body"])}
+    body = card["body"]
+    assert body[by_id["f.r"]]["value"] == "3" and body[by_id["f.c"]]["value"] == "b"
+    assert body[by_id["f.t"]]["value"] == "half written"
+    assert body[by_id["f.d.date"]]["value"] == "2026-12-01"
+    assert body[by_id["f.d.time"]]["value"] == "10:30"
+    assert body[by_id["f.t"] + 1] == {
+        "type": "TextBlock",
+        "text": "Too short.",
+        "color": "Attention",
+        "wrap": True,
+        "spacing": "None",
+    }
+    data = card["actions"][0]["data"]
+    assert cards.form_spec(data, "ctx") == form  # shown again from the dialog's own data
+    assert cards.form_spec(data | {"spec": {"__type__": "Form", "fields": 3}}, "ctx") is None
