@@ -25,12 +25,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Protocol, TypeVar
-from urllib.parse import quote, urlencode
+from typing import Any, Protocol
 
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
@@ -38,17 +36,12 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
     Activity,
-    ActivityTypes,
-    ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
-    ConversationReference,
 )
-from botbuilder.schema import ErrorResponseException as ConnectorError
 
 from adapters.teams import cards
 from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
 from adapters.teams.conversations import Conversations, ConversationStore, Place
+from adapters.teams.delivery import Delivery, Sleep, where
 from adapters.teams.text import PLATFORM
 from adapters.teams.translate import (
     Known,
@@ -58,7 +51,6 @@ from adapters.teams.translate import (
     dialog_of,
     from_activity,
     is_personal,
-    split_conversation,
     team_change,
     team_events,
     tenant_of,
@@ -67,7 +59,6 @@ from adapters.teams.translate import (
 from bot.model import (
     ANONYMOUS_ID,
     ButtonPressed,
-    ChannelKind,
     ChannelRef,
     Context,
     Form,
@@ -82,26 +73,16 @@ from bot.model import (
 from bot.ports import (
     Capability,
     Clock,
-    DeliveryError,
     EventSink,
     FormInvalid,
-    OutcomeUnknown,
 )
 
 log = logging.getLogger(__name__)
 
 PATH = "/api/messages"
-CHANNEL_ID = "msteams"
 MAX_BODY = 256 * 1024  # Teams activities are a few KB; a card submission at most tens
-RETRIED = frozenset({429, 412, 502, 504})
-RETRIES = 4
-BACKOFF = 0.5  # seconds, doubled each attempt, with jitter
-MAX_WAIT = 30.0
 SEND_TIMEOUT = 15.0
 DIALOG_TIMEOUT = 5.0  # how long a task/fetch waits for the core's form; Teams gives up at ~15
-
-T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class Credentials(AppCredentials, Protocol):
@@ -142,6 +123,9 @@ class TeamsAdapter:
         )
         self._cloud = CloudAdapter(self._gate.authentication)
         self._conversations = Conversations(store)
+        self._delivery = Delivery(
+            self._cloud, self._app_id, self._conversations, sleep, send_timeout
+        )
         self._clock = clock
         self._public_url = public_url
         self._sleep = sleep
@@ -365,7 +349,7 @@ class TeamsAdapter:
             str((raw.get("recipient") or {}).get("id") or ""),
         )
         conversation = str((raw.get("conversation") or {}).get("id") or "")
-        await self._send_activity(place, conversation, cards.message_activity(message))
+        await self._delivery.send_activity(place, conversation, cards.message_activity(message))
 
     async def _accept(self, event: InboundEvent) -> bool:
         sink = self._sink
@@ -475,59 +459,23 @@ class TeamsAdapter:
     # -- outbound -------------------------------------------------------------------
 
     async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
-        if channel.is_direct:
-            return await self._send_to(channel, message)
-        known = self._conversations.channel(channel.id)
-        if known is None:
-            raise DeliveryError(
-                f"I can't post in {_where(channel)} yet: add copbot to that channel's team "
-                "in Teams (Apps, then Add to a team), then try again."
-            )
-        place = known.place
-        params = ConversationParameters(
-            is_group=True,
-            bot=ChannelAccount(id=place.bot) if place.bot else None,
-            channel_data={"channel": {"id": channel.id}, "tenant": {"id": place.tenant}},
-            activity=_activity(cards.message_activity(message)),
-            tenant_id=place.tenant,
-        )
-        created: list[str] = []
-
-        async def opened(context: TurnContext) -> None:
-            created.append(str(context.activity.conversation.id or ""))
-
-        await self._retrying(
-            "post",
-            lambda: self._cloud.create_conversation(
-                self._app_id, opened, params, CHANNEL_ID, place.service_url
-            ),
-        )
-        _, root = split_conversation(created[0] if created else "")
-        if not root:
-            raise OutcomeUnknown("Teams created a conversation but did not say its message id")
-        return MessageRef(channel, root)
+        return await self._delivery.post(channel, message)
 
     async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
-        if thread.channel.is_direct:
-            return await self._send_to(thread.channel, message)
-        conversation = f"{thread.channel.id};messageid={thread.root_id}"
-        place = self._channel_place(thread.channel)
-        sent = await self._send_activity(place, conversation, cards.message_activity(message))
-        return MessageRef(thread.channel, sent, thread.root_id)
+        return await self._delivery.reply(thread, message)
 
     async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
-        channel = await self._direct(user)
-        return await self._send_to(channel, message)
+        return await self._delivery.send_direct(user, message)
 
     async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
         if self._answer_dialog(origin, cards.dialog_message(message.text)) is not None:
             return  # the answer to a press that asked for a dialog, shown in its place
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
-            await self._send_to(origin.channel, message)
+            await self._delivery.send_to(origin.channel, message)
             return
         # Teams has no message only one person sees: the answer goes to their 1:1 chat.
         note = Context(
-            f"You asked in {_where(origin.channel)}; Teams can't show a message to you alone "
+            f"You asked in {where(origin.channel)}; Teams can't show a message to you alone "
             "there, so I'm answering here."
         )
         await self.send_direct(origin.user, replace(message, blocks=(note, *message.blocks)))
@@ -539,160 +487,18 @@ class TeamsAdapter:
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
             channel = origin.channel
         else:
-            channel = await self._direct(origin.user)
-        place = await self._direct_place(channel, origin.user)
-        await self._send_activity(place, channel.id, activity)
+            channel = await self._delivery.direct(origin.user)
+        place = await self._delivery.direct_place(channel, origin.user)
+        await self._delivery.send_activity(place, channel.id, activity)
 
     async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
-        place, conversation = await self._message_place(ref)
-        activity = _activity(cards.message_activity(message))
-        activity.id = ref.id
-
-        async def edit(context: TurnContext) -> None:
-            await context.update_activity(activity)
-
-        await self._retrying("update", lambda: self._continue(place, conversation, edit))
+        await self._delivery.update(ref, message)
 
     async def delete(self, ref: MessageRef) -> None:
-        place, conversation = await self._message_place(ref)
-
-        async def remove(context: TurnContext) -> None:
-            await context.delete_activity(ref.id)
-
-        try:
-            await self._retrying("delete", lambda: self._continue(place, conversation, remove))
-        except DeliveryError:
-            if self._last_status != 404:
-                raise  # gone already is done, not failed
+        await self._delivery.delete(ref)
 
     async def permalink(self, ref: MessageRef) -> str:
-        if ref.channel.is_direct:
-            return ""
-        known = self._conversations.channel(ref.channel.id)
-        query = {"tenantId": ref.channel.workspace}
-        if known is not None and known.place.group:
-            query["groupId"] = known.place.group
-        query["parentMessageId"] = ref.thread_root or ref.id
-        if known is not None and known.name:
-            query["channelName"] = known.name
-        query["createdTime"] = ref.id
-        return (
-            f"https://teams.microsoft.com/l/message/{quote(ref.channel.id, safe='')}/"
-            f"{quote(ref.id, safe='')}?{urlencode(query)}"
-        )
-
-    # -- helpers --------------------------------------------------------------------
-
-    _last_status = 0
-
-    def _channel_place(self, channel: ChannelRef) -> Place:
-        known = self._conversations.channel(channel.id)
-        if known is None:
-            raise DeliveryError(
-                f"I can't post in {_where(channel)}: copbot isn't installed in its team."
-            )
-        return known.place
-
-    async def _message_place(self, ref: MessageRef) -> tuple[Place, str]:
-        if ref.channel.is_direct:
-            return await self._direct_place(ref.channel, None), ref.channel.id
-        root = ref.thread_root or ref.id
-        return self._channel_place(ref.channel), f"{ref.channel.id};messageid={root}"
-
-    async def _direct_place(self, channel: ChannelRef, user: UserRef | None) -> Place:
-        if user is not None:
-            person = await self._conversations.person(user.identity)
-            if person is not None:
-                return person
-        place = self._conversations.any_place()
-        if place is None:
-            raise DeliveryError("I can't reach that chat: copbot isn't installed in Teams yet.")
-        return place
-
-    async def _direct(self, user: UserRef) -> ChannelRef:
-        """The person's 1:1 chat with copbot, opened on demand with the tenant id."""
-        if user.is_anonymous or not user.id:
-            raise DeliveryError("I can't tell who to answer, so I can't open a chat.")
-        person = await self._conversations.person(user.identity)
-        if person is None:
-            raise DeliveryError(
-                f"I can't message {user.display} yet: Teams lets copbot start a chat only with "
-                "someone who has talked to it or is in a team it is installed in."
-            )
-        if not person.conversation:
-            params = ConversationParameters(
-                is_group=False,
-                bot=ChannelAccount(id=person.bot) if person.bot else None,
-                members=[ChannelAccount(id=person.account)],
-                channel_data={"tenant": {"id": person.tenant}},
-                tenant_id=person.tenant,
-            )
-            created: list[str] = []
-            service_url = person.service_url
-
-            async def opened(context: TurnContext) -> None:
-                created.append(str(context.activity.conversation.id or ""))
-
-            await self._retrying(
-                "open a chat",
-                lambda: self._cloud.create_conversation(
-                    self._app_id, opened, params, CHANNEL_ID, service_url
-                ),
-            )
-            person = replace(person, conversation=created[0] if created else "")
-            if not person.conversation:
-                raise OutcomeUnknown("Teams opened a chat but did not say its id")
-            await self._conversations.remember_person(user.identity, person)
-        return ChannelRef(PLATFORM, person.conversation, person.tenant, "", ChannelKind.DIRECT)
-
-    async def _send_to(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
-        place = await self._direct_place(channel, None)
-        sent = await self._send_activity(place, channel.id, cards.message_activity(message))
-        return MessageRef(channel, sent)
-
-    async def _send_activity(self, place: Place, conversation: str, doc: dict[str, Any]) -> str:
-        activity = _activity(doc)
-        sent: list[str] = []
-
-        async def send(context: TurnContext) -> None:
-            answer = await context.send_activity(activity)
-            sent.append(str(answer.id) if answer is not None and answer.id else "")
-
-        await self._retrying("send", lambda: self._continue(place, conversation, send))
-        if not sent or not sent[0]:
-            raise OutcomeUnknown("Teams accepted a message but did not say its id")
-        return sent[0]
-
-    async def _continue(
-        self, place: Place, conversation: str, logic: Callable[[TurnContext], Awaitable[None]]
-    ) -> None:
-        reference = ConversationReference(
-            channel_id=CHANNEL_ID,
-            service_url=place.service_url,
-            bot=ChannelAccount(id=place.bot) if place.bot else None,
-            conversation=ConversationAccount(id=conversation, tenant_id=place.tenant),
-        )
-        await self._cloud.continue_conversation(reference, logic, self._app_id)
-
-    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(RETRIES + 1):
-            try:
-                async with asyncio.timeout(self._send_timeout):
-                    return await call()
-            except TimeoutError:
-                # The request went out and no answer came back: Teams may have done it.
-                raise OutcomeUnknown(f"Teams didn't answer in time ({what})") from None
-            except ConnectorError as e:
-                status = int(getattr(e.response, "status_code", 0) or 0)
-                self._last_status = status
-                if status in RETRIED and attempt < RETRIES:
-                    await self._sleep(_backoff(attempt, e.response))
-                    continue
-                refusal = _refusal_for(status)
-                if refusal is None:
-                    raise
-                raise refusal from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._delivery.permalink(ref)
 
 
 def _needs_turn(raw: dict[str, Any]) -> bool:
@@ -710,36 +516,6 @@ def _needs_turn(raw: dict[str, Any]) -> bool:
         and not e["mentioned"].get("aadObjectId")
         for e in raw.get("entities") or ()
     )
-
-
-def _backoff(attempt: int, response: Any) -> float:
-    retry_after = (getattr(response, "headers", None) or {}).get("Retry-After")
-    try:
-        wait = float(retry_after) if retry_after else BACKOFF * 2**attempt
-    except ValueError:
-        wait = BACKOFF * 2**attempt
-    return float(min(MAX_WAIT, wait + random.uniform(0, wait / 2)))
-
-
-def _refusal_for(status: int) -> DeliveryError | None:
-    sentence = {
-        403: "Teams refused: copbot may have been removed from that team or chat, or isn't "
-        "allowed to post there. Ask a Teams admin to check the app is installed.",
-        404: "That conversation or message isn't there any more, so I couldn't change it.",
-    }.get(status)
-    return DeliveryError(sentence) if sentence else None
-
-
-def _activity(doc: dict[str, Any]) -> Activity:
-    activity: Activity = Activity().deserialize(doc)
-    activity.type = ActivityTypes.message
-    return activity
-
-
-def _where(channel: ChannelRef) -> str:
-    if channel.is_direct:
-        return "our chat"
-    return channel.name or "that channel"
 
 
 def _refusal(status: int, reason: str) -> web.Response:

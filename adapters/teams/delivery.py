@@ -1,0 +1,297 @@
+"""Sending to Teams: posts as new conversations, replies, 1:1 chats opened on demand,
+updates and deletions, through stored conversation references; 429/412/502/504 retried with
+backoff and jitter, a timeout after sending reported as OutcomeUnknown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from botbuilder.schema import ErrorResponseException as ConnectorError
+
+from adapters.teams import cards
+from adapters.teams.conversations import Conversations, Place
+from adapters.teams.text import PLATFORM
+from adapters.teams.translate import (
+    split_conversation,
+)
+from bot.model import (
+    ChannelKind,
+    ChannelRef,
+    MessageRef,
+    OutgoingMessage,
+    ThreadRef,
+    UserRef,
+)
+from bot.ports import (
+    DeliveryError,
+    OutcomeUnknown,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL_ID = "msteams"
+RETRIED = frozenset({429, 412, 502, 504})
+RETRIES = 4
+BACKOFF = 0.5  # seconds, doubled each attempt, with jitter
+MAX_WAIT = 30.0
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Delivery:
+    def __init__(
+        self,
+        cloud: CloudAdapter,
+        app_id: str,
+        conversations: Conversations,
+        sleep: Sleep,
+        send_timeout: float,
+    ) -> None:
+        self._cloud = cloud
+        self._app_id = app_id
+        self._conversations = conversations
+        self._sleep = sleep
+        self._send_timeout = send_timeout
+
+    async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        if channel.is_direct:
+            return await self.send_to(channel, message)
+        known = self._conversations.channel(channel.id)
+        if known is None:
+            raise DeliveryError(
+                f"I can't post in {where(channel)} yet: add copbot to that channel's team "
+                "in Teams (Apps, then Add to a team), then try again."
+            )
+        place = known.place
+        params = ConversationParameters(
+            is_group=True,
+            bot=ChannelAccount(id=place.bot) if place.bot else None,
+            channel_data={"channel": {"id": channel.id}, "tenant": {"id": place.tenant}},
+            activity=_activity(cards.message_activity(message)),
+            tenant_id=place.tenant,
+        )
+        created: list[str] = []
+
+        async def opened(context: TurnContext) -> None:
+            created.append(str(context.activity.conversation.id or ""))
+
+        await self._retrying(
+            "post",
+            lambda: self._cloud.create_conversation(
+                self._app_id, opened, params, CHANNEL_ID, place.service_url
+            ),
+        )
+        _, root = split_conversation(created[0] if created else "")
+        if not root:
+            raise OutcomeUnknown("Teams created a conversation but did not say its message id")
+        return MessageRef(channel, root)
+
+    async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
+        if thread.channel.is_direct:
+            return await self.send_to(thread.channel, message)
+        conversation = f"{thread.channel.id};messageid={thread.root_id}"
+        place = self._channel_place(thread.channel)
+        sent = await self.send_activity(place, conversation, cards.message_activity(message))
+        return MessageRef(thread.channel, sent, thread.root_id)
+
+    async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
+        channel = await self.direct(user)
+        return await self.send_to(channel, message)
+
+    async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
+        place, conversation = await self._message_place(ref)
+        activity = _activity(cards.message_activity(message))
+        activity.id = ref.id
+
+        async def edit(context: TurnContext) -> None:
+            await context.update_activity(activity)
+
+        await self._retrying("update", lambda: self._continue(place, conversation, edit))
+
+    async def delete(self, ref: MessageRef) -> None:
+        place, conversation = await self._message_place(ref)
+
+        async def remove(context: TurnContext) -> None:
+            await context.delete_activity(ref.id)
+
+        try:
+            await self._retrying("delete", lambda: self._continue(place, conversation, remove))
+        except DeliveryError:
+            if self._last_status != 404:
+                raise  # gone already is done, not failed
+
+    async def permalink(self, ref: MessageRef) -> str:
+        if ref.channel.is_direct:
+            return ""
+        known = self._conversations.channel(ref.channel.id)
+        query = {"tenantId": ref.channel.workspace}
+        if known is not None and known.place.group:
+            query["groupId"] = known.place.group
+        query["parentMessageId"] = ref.thread_root or ref.id
+        if known is not None and known.name:
+            query["channelName"] = known.name
+        query["createdTime"] = ref.id
+        return (
+            f"https://teams.microsoft.com/l/message/{quote(ref.channel.id, safe='')}/"
+            f"{quote(ref.id, safe='')}?{urlencode(query)}"
+        )
+
+    # -- helpers --------------------------------------------------------------------
+
+    _last_status = 0
+
+    def _channel_place(self, channel: ChannelRef) -> Place:
+        known = self._conversations.channel(channel.id)
+        if known is None:
+            raise DeliveryError(
+                f"I can't post in {where(channel)}: copbot isn't installed in its team."
+            )
+        return known.place
+
+    async def _message_place(self, ref: MessageRef) -> tuple[Place, str]:
+        if ref.channel.is_direct:
+            return await self.direct_place(ref.channel, None), ref.channel.id
+        root = ref.thread_root or ref.id
+        return self._channel_place(ref.channel), f"{ref.channel.id};messageid={root}"
+
+    async def direct_place(self, channel: ChannelRef, user: UserRef | None) -> Place:
+        if user is not None:
+            person = await self._conversations.person(user.identity)
+            if person is not None:
+                return person
+        place = self._conversations.any_place()
+        if place is None:
+            raise DeliveryError("I can't reach that chat: copbot isn't installed in Teams yet.")
+        return place
+
+    async def direct(self, user: UserRef) -> ChannelRef:
+        """The person's 1:1 chat with copbot, opened on demand with the tenant id."""
+        if user.is_anonymous or not user.id:
+            raise DeliveryError("I can't tell who to answer, so I can't open a chat.")
+        person = await self._conversations.person(user.identity)
+        if person is None:
+            raise DeliveryError(
+                f"I can't message {user.display} yet: Teams lets copbot start a chat only with "
+                "someone who has talked to it or is in a team it is installed in."
+            )
+        if not person.conversation:
+            params = ConversationParameters(
+                is_group=False,
+                bot=ChannelAccount(id=person.bot) if person.bot else None,
+                members=[ChannelAccount(id=person.account)],
+                channel_data={"tenant": {"id": person.tenant}},
+                tenant_id=person.tenant,
+            )
+            created: list[str] = []
+            service_url = person.service_url
+
+            async def opened(context: TurnContext) -> None:
+                created.append(str(context.activity.conversation.id or ""))
+
+            await self._retrying(
+                "open a chat",
+                lambda: self._cloud.create_conversation(
+                    self._app_id, opened, params, CHANNEL_ID, service_url
+                ),
+            )
+            person = replace(person, conversation=created[0] if created else "")
+            if not person.conversation:
+                raise OutcomeUnknown("Teams opened a chat but did not say its id")
+            await self._conversations.remember_person(user.identity, person)
+        return ChannelRef(PLATFORM, person.conversation, person.tenant, "", ChannelKind.DIRECT)
+
+    async def send_to(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
+        place = await self.direct_place(channel, None)
+        sent = await self.send_activity(place, channel.id, cards.message_activity(message))
+        return MessageRef(channel, sent)
+
+    async def send_activity(self, place: Place, conversation: str, doc: dict[str, Any]) -> str:
+        activity = _activity(doc)
+        sent: list[str] = []
+
+        async def send(context: TurnContext) -> None:
+            answer = await context.send_activity(activity)
+            sent.append(str(answer.id) if answer is not None and answer.id else "")
+
+        await self._retrying("send", lambda: self._continue(place, conversation, send))
+        if not sent or not sent[0]:
+            raise OutcomeUnknown("Teams accepted a message but did not say its id")
+        return sent[0]
+
+    async def _continue(
+        self, place: Place, conversation: str, logic: Callable[[TurnContext], Awaitable[None]]
+    ) -> None:
+        reference = ConversationReference(
+            channel_id=CHANNEL_ID,
+            service_url=place.service_url,
+            bot=ChannelAccount(id=place.bot) if place.bot else None,
+            conversation=ConversationAccount(id=conversation, tenant_id=place.tenant),
+        )
+        await self._cloud.continue_conversation(reference, logic, self._app_id)
+
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(RETRIES + 1):
+            try:
+                async with asyncio.timeout(self._send_timeout):
+                    return await call()
+            except TimeoutError:
+                # The request went out and no answer came back: Teams may have done it.
+                raise OutcomeUnknown(f"Teams didn't answer in time ({what})") from None
+            except ConnectorError as e:
+                status = int(getattr(e.response, "status_code", 0) or 0)
+                self._last_status = status
+                if status in RETRIED and attempt < RETRIES:
+                    await self._sleep(_backoff(attempt, e.response))
+                    continue
+                refusal = _refusal_for(status)
+                if refusal is None:
+                    raise
+                raise refusal from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _backoff(attempt: int, response: Any) -> float:
+    retry_after = (getattr(response, "headers", None) or {}).get("Retry-After")
+    try:
+        wait = float(retry_after) if retry_after else BACKOFF * 2**attempt
+    except ValueError:
+        wait = BACKOFF * 2**attempt
+    return float(min(MAX_WAIT, wait + random.uniform(0, wait / 2)))
+
+
+def _refusal_for(status: int) -> DeliveryError | None:
+    sentence = {
+        403: "Teams refused: copbot may have been removed from that team or chat, or isn't "
+        "allowed to post there. Ask a Teams admin to check the app is installed.",
+        404: "That conversation or message isn't there any more, so I couldn't change it.",
+    }.get(status)
+    return DeliveryError(sentence) if sentence else None
+
+
+def _activity(doc: dict[str, Any]) -> Activity:
+    activity: Activity = Activity().deserialize(doc)
+    activity.type = ActivityTypes.message
+    return activity
+
+
+def where(channel: ChannelRef) -> str:
+    if channel.is_direct:
+        return "our chat"
+    return channel.name or "that channel"
