@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.model import ChannelRef, InboundEvent, MessageRef, Role
 
@@ -192,3 +192,42 @@ class Conversation:
     person: str = ""  # the person's identity, for erasure
     team: str = ""
     name: str = ""
+
+
+# ---------------------------------------------------------------------------
+# Regional events
+
+
+class EventStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A regional session or workshop. Times are kept in UTC with the zone it was planned in,
+    so that 10:00 London stays 10:00 London across a change of the clocks."""
+
+    id: int
+    title: str
+    region: str  # lower case: "north", or "national" for every region
+    starts_at: datetime  # UTC, aware
+    duration: timedelta
+    timezone: str  # IANA zone the organiser meant, e.g. "Europe/London"
+    created_at: datetime  # UTC
+    updated_at: datetime  # UTC, moved by every change
+    location: str = ""  # a place, or an online link
+    description: str = ""
+    capacity: int | None = None  # None: no limit
+    topic: str = ""  # a prompt topic's slug, posted in the event's thread when it starts
+    organiser: str = ""  # identity of the facilitator who made it
+    status: EventStatus = EventStatus.SCHEDULED
+    sequence: int = 0  # raised on every change, as iCalendar's SEQUENCE
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + self.duration
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status is EventStatus.CANCELLED
