@@ -43,6 +43,7 @@ from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
 from bot.services.spine import SpineData
 from bot.settings import Settings
+from bot.signing import Signing
 from bot.visibility import Visibility
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.anonymous_replies import SqliteAnonymousReplyRepository
@@ -59,6 +60,7 @@ from storage.people import SqlitePeopleRepository
 from storage.playground import SqlitePlaygroundRepository
 from storage.prompts import SqlitePromptRepository
 from storage.roles import SqliteRoleRepository
+from storage.secret_key import stored_secret
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,7 @@ def build_core(
     inbox_repo = SqliteInboxRepository(db)
     erasure = Erasure(registry, archive, clock)
     visibility = Visibility(chat, channels, archive, clock)  # who may see which channels
+    signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
@@ -178,6 +181,7 @@ def build_core(
         prompts=catalogue,
         archive=archive,
         erasure=erasure,
+        signing=signing,
         features=features,
     )
 

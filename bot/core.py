@@ -14,6 +14,7 @@ from bot.scheduler import Scheduler
 from bot.services.erasure import Erasure
 from bot.services.prompts import PromptCatalogue
 from bot.settings import Settings
+from bot.signing import Signing
 from storage.database import Database
 
 F = TypeVar("F")
@@ -36,6 +37,7 @@ class Core:
     prompts: PromptCatalogue
     archive: ArchiveRepository
     erasure: Erasure
+    signing: Signing
     features: tuple[Feature, ...]
 
     def feature(self, kind: type[F]) -> F:

@@ -63,6 +63,8 @@ class Settings:
     retention_days: int | None = None  # None: keep archived messages until erased
     # Anonymous replies wait a uniformly random time up to this; zero posts them at once.
     anonymous_delay: timedelta = timedelta(seconds=120)
+    # Signs links and form contexts; "" uses a key made on first start and kept in the file.
+    secret_key: str = field(default="", repr=False)
     slack: SlackSettings | None = None
     teams: TeamsSettings | None = None
 
@@ -99,6 +101,7 @@ class Settings:
             public_url=_url(env.get("COPBOT_PUBLIC_URL", "")),
             retention_days=_positive_int(env, "COPBOT_RETENTION_DAYS", 0, most=100 * 366) or None,
             anonymous_delay=timedelta(seconds=_anonymous_delay(env)),
+            secret_key=_secret_key(env.get("COPBOT_SECRET_KEY", "")),
             prompt_library=Path(env["COPBOT_PROMPT_LIBRARY"])
             if env.get("COPBOT_PROMPT_LIBRARY", "").strip()
             else None,
@@ -157,6 +160,17 @@ def _anonymous_delay(env: Mapping[str, str]) -> int:
             f"not '{text[:40]}'"
         )
     return int(text)
+
+
+def _secret_key(text: str) -> str:
+    text = text.strip()
+    if text and len(text.encode()) < 32:
+        # Never echo the value: this line reaches logs and terminals.
+        raise ConfigError(
+            "COPBOT_SECRET_KEY is too short: use at least 32 random characters, e.g. the "
+            "output of: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return text
 
 
 def _url(text: str) -> str:

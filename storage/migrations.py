@@ -378,3 +378,14 @@ def anonymous_replies_off(db: sqlite_utils.Database) -> None:
         ) without rowid
         """
     )
+
+
+@MIGRATIONS(name="0010_secret_key")
+def secret_key(db: sqlite_utils.Database) -> None:
+    # The key copbot signs links and form contexts with, unless COPBOT_SECRET_KEY is set.
+    # Made here, once, so every process that opens the file agrees on it.
+    _run(
+        db,
+        "create table secret_key (id integer primary key check (id = 1), key blob not null)",
+        "insert into secret_key (id, key) values (1, randomblob(32))",
+    )

@@ -1,0 +1,16 @@
+"""The signing key made on first start (migration 0010), read once when copbot starts."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def stored_secret(path: Path) -> bytes:
+    """The database's own signing key; the database must have been migrated."""
+    with sqlite3.connect(path) as conn:
+        row = conn.execute("select key from secret_key where id = 1").fetchone()
+    conn.close()
+    if row is None or len(row[0]) < 32:
+        raise RuntimeError("the database holds no signing key: run its migrations first")
+    return bytes(row[0])
