@@ -151,6 +151,7 @@ def build_core(
             clock,
             scheduler,
             settings.anonymous_delay,
+            signing.signer("anonymous-reply"),
         ),
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),

@@ -14,6 +14,7 @@ from bot.clock import from_text
 from bot.model import Form, FormSubmitted, MessageRef, Origin, Role, UserRef
 from bot.ports import FormInvalid
 from bot.services.anonymous_replies import (
+    ALTERED,
     AUTHOR,
     EMPTY,
     NOT_HERE,
@@ -26,6 +27,7 @@ from bot.services.anonymous_replies import (
     encode_thread,
 )
 from bot.settings import ConfigError, Settings
+from bot.signing import Signer
 from storage import sqlite as sqlite3
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 from tests.test_anonymity import stored_bytes
@@ -82,7 +84,7 @@ async def test_a_prompt_offers_an_anonymous_form_that_names_the_thread_not_the_p
     assert form.id == REPLY_FORM and form.anonymous
     assert "nobody, admins included" in form.intro and "cannot hide" in form.intro
     assert "within 2 minutes" in (form.thanks or "")
-    assert form.context == encode_thread(prompt)
+    assert signer(bot).unsign(form.context) == encode_thread(prompt)
     assert SAM.id not in form.context and SAM.name not in form.context
     # Private: the press leaves no note of Sam in the people directory.
     assert await bot.core.roles.role_of(SAM.identity) is Role.STAFF
@@ -170,14 +172,42 @@ async def test_bad_replies_keep_the_form_open_and_store_nothing(
     assert due_times(bot) == []
 
 
-@pytest.mark.parametrize("context", ["", "not json", '["test","T1","C-general","p999"]', "[1]"])
-async def test_a_form_for_no_known_prompt_is_refused(bot: Harness, context: str) -> None:
+def signer(bot: Harness) -> Signer:
+    return bot.core.signing.signer("anonymous-reply")
+
+
+@pytest.mark.parametrize("context", ["not json", '["test","T1","C-general","p999"]', "[1]"])
+async def test_a_signed_form_for_no_known_prompt_is_refused(bot: Harness, context: str) -> None:
     await post_prompt(bot)
-    form = Form(REPLY_FORM, "x", (), context=context, anonymous=True)
+    form = Form(REPLY_FORM, "x", (), context=signer(bot).sign(context), anonymous=True)
     with pytest.raises(FormInvalid) as refused:
         await submit(bot, form, WORDS)
     assert refused.value.errors == {"text": NOT_HERE}
     assert due_times(bot) == []
+
+
+async def test_an_unsigned_or_altered_thread_is_refused_and_nothing_is_queued(
+    bot: Harness,
+) -> None:
+    prompt = await post_prompt(bot)
+    other = MessageRef(GENERAL, "p-other")
+    genuine = (await open_form(bot, prompt)).context
+    value, signature = genuine.split(".")
+    forged = [
+        "",
+        encode_thread(prompt),  # the right thread, but not signed
+        signer(bot).sign(encode_thread(other))[: -len(signature)] + signature,
+        value + "." + signature[::-1],
+        bot.core.signing.signer("another purpose").sign(encode_thread(prompt)),
+    ]
+    for context in forged:
+        form = Form(REPLY_FORM, "x", (), context=context, anonymous=True)
+        with pytest.raises(FormInvalid) as refused:
+            await submit(bot, form, WORDS)
+        assert refused.value.errors == {"text": ALTERED}, context
+    assert due_times(bot) == []
+    await bot.tick(timedelta(minutes=5))
+    assert replies(bot) == []
 
 
 async def test_only_facilitators_remove_an_anonymous_reply_and_its_archive_row_goes(

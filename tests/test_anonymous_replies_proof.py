@@ -144,3 +144,39 @@ async def test_anonymous_replies_are_posted_once_after_a_delay_and_leave_no_trac
             assert trace.encode() not in data, trace
             assert trace not in logged, trace
         assert words(who) not in logged
+
+
+async def test_a_playground_form_someone_else_opened_or_made_up_is_refused_and_kept_nowhere(
+    db_path: Path,
+) -> None:
+    """The playground keeps a form's context on the server, by token and person: a post to
+    another person's form, or to a token copbot never gave, gets a message and changes
+    nothing."""
+    clock = ManualClock()
+    async with playground(db_path, clock) as pg:
+        await pg.post(
+            "/messages", {"as": "priya", "channel": "north", "text": "/cop prompt language"}
+        )
+
+        async def prompt() -> list[str]:
+            found = re.compile(rf'data-action="{re.escape(REPLY)}"[^>]*data-message="([^"]+)"')
+            return [
+                v.group(1)
+                for m in (await pg.state("sam"))["messages"]
+                if (v := found.search(m["html"]))
+            ]
+
+        [prompt_id] = await pg.until(prompt)
+        body = {"as": "sam", "message_id": prompt_id, "action_id": REPLY, "value": ""}
+        assert (await pg.post("/actions", body))[0] == 200
+        sams = await pg.form("sam", set())
+        for who, token in (("noor", sams), ("sam", "made-up-token")):
+            status, said = await pg.submit(who, token, {"text": "forged words"})
+            assert status == 400 and said == {
+                "error": "That form has closed. Please open it again."
+            }
+        clock.advance(timedelta(minutes=30))
+        await pg.core.scheduler.tick()
+        assert pending(db_path) == [] and posted(db_path, prompt_id) == []
+        await pg.core.db.checkpoint()
+    assert b"forged words" not in stored_bytes(db_path)

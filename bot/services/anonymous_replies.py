@@ -38,6 +38,7 @@ from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource,
 from bot.records import ArchivedMessage, Job
 from bot.registry import Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
+from bot.signing import Signer
 from bot.visibility import Visibility
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ CANNOT_HIDE = (
 OFF = "Anonymous replies are switched off in this channel, so this button does nothing here."
 NOT_HERE = (
     "This form no longer points at a prompt's thread copbot knows. Please press "
+    "“Reply anonymously” under the prompt again."
+)
+ALTERED = (
+    "This form didn't reach copbot as copbot made it, so nothing was posted. Please press "
     "“Reply anonymously” under the prompt again."
 )
 EMPTY = "Write your reply before sending it."
@@ -93,6 +98,7 @@ class AnonymousRepliesFeature:
         clock: Clock,
         scheduler: Scheduler,
         delay: timedelta,
+        signer: Signer,
         rng: random.Random | None = None,
     ) -> None:
         self._repo = repository
@@ -104,6 +110,9 @@ class AnonymousRepliesFeature:
         self._clock = clock
         self._scheduler = scheduler
         self._delay = delay
+        # The thread a form replies to comes back from the platform: signed, so that a
+        # submission can't be pointed at a thread its sender was never shown.
+        self._signer = signer
         # The OS's randomness by default: a seeded generator would let the delay be guessed.
         self._rng = rng or secrets.SystemRandom()
 
@@ -139,7 +148,7 @@ class AnonymousRepliesFeature:
         # The press, with who pressed, was in the inbox until a moment ago: fold the
         # write-ahead log so that its frames leave the disk too.
         await self._repo.forget_traces()
-        await ix.open_form(reply_form(root, self._delay))
+        await ix.open_form(reply_form(root, self._delay, self._signer))
 
     async def check_reply(self, event: FormSubmitted) -> dict[str, str]:
         """While the platform waits: a problem keeps the form open; nothing is stored."""
@@ -147,7 +156,10 @@ class AnonymousRepliesFeature:
         return {FIELD: problem} if problem else {}
 
     async def _problem(self, event: FormSubmitted) -> str:
-        root = decode_thread(event.context)
+        thread = self._signer.unsign(event.context)
+        if thread is None:
+            return ALTERED
+        root = decode_thread(thread)
         if root is None or await self._threads.thread_context(root) is None:
             return NOT_HERE
         if await self._repo.is_off(root.channel):
@@ -157,7 +169,8 @@ class AnonymousRepliesFeature:
     async def replied(self, ix: Interaction, event: FormSubmitted) -> None:
         # The check passed a moment ago; if something changed since, there is nobody to
         # tell (the sender is anonymous), and nothing is logged that could point at them.
-        root = decode_thread(event.context)
+        thread = self._signer.unsign(event.context)
+        root = decode_thread(thread) if thread is not None else None
         if root is None or await self._problem(event):
             return
         wait = timedelta(seconds=self._rng.uniform(0, self._delay.total_seconds()))
@@ -245,14 +258,14 @@ class AnonymousRepliesFeature:
         return ix.origin.channel
 
 
-def reply_form(root: MessageRef, delay: timedelta) -> Form:
+def reply_form(root: MessageRef, delay: timedelta, signer: Signer) -> Form:
     return Form(
         REPLY_FORM,
         "Reply anonymously",
         (LongText(FIELD, "Your reply", max_length=MAX_TEXT),),
         submit_label="Send anonymously",
         intro=f"{ANONYMOUS} It appears in the thread as “{AUTHOR}”.\n{CANNOT_HIDE}",
-        context=encode_thread(root),
+        context=signer.sign(encode_thread(root)),
         anonymous=True,
         thanks=thanks(delay),
     )

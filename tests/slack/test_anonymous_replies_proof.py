@@ -24,7 +24,7 @@ from adapters.slack import SlackAdapter
 from adapters.slack.pacing import Pacer
 from bot.app import create_app
 from bot.clock import SystemClock
-from bot.services.anonymous_replies import AUTHOR, REPLY, REPLY_FORM
+from bot.services.anonymous_replies import ALTERED, AUTHOR, POST_JOB, REPLY, REPLY_FORM
 from bot.services.feedback import ALREADY, ANSWER
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, Sleeps, fixture, settings
@@ -185,3 +185,40 @@ async def test_slack_anonymous_replies_and_feedback_leave_no_trace_of_who_wrote(
             assert trace.encode() not in stored, trace
             assert trace not in logged, trace
         assert words(user) not in logged
+
+
+def jobs(bot: SlackBot) -> int:
+    conn = sqlite.connect(bot.db_path)
+    try:
+        return int(
+            conn.execute("select count(*) from jobs where kind = ?", [POST_JOB]).fetchall()[0][0]
+        )
+    finally:
+        conn.close()
+
+
+async def test_a_slack_submission_pointing_at_an_altered_thread_is_refused_and_kept_nowhere(
+    quick: SlackBot,
+) -> None:
+    bot = quick
+    ts = await post_prompt(bot)
+    view = await press_reply(bot, "U1SAM", ts)
+    metadata = json.loads(view["private_metadata"])
+    genuine = metadata["context"]
+    value, signature = genuine.split(".")
+    other_thread = json.dumps(
+        ["slack", "T1", "C1NORTH", "1699999999.000100"], separators=(",", ":")
+    )
+    forgeries = [
+        other_thread,  # a thread named plainly, unsigned
+        f"{value[:-2]}AA.{signature}",  # the thread altered under its signature
+        "",
+    ]
+    for forged in forgeries:
+        altered = view | {"private_metadata": json.dumps(metadata | {"context": forged})}
+        response = await bot.interact(reply_submission("U1SAM", altered, "forged words"))
+        assert response.status == 200
+        assert (await response.json())["errors"] == {"text": ALTERED}, forged
+    assert jobs(bot) == 0
+    assert not posted_replies(bot, ts) and not [r for r in archived(bot) if r[2]]
+    assert b"forged words" not in stored_bytes(bot.db_path)

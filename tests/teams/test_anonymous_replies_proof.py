@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.teams import TeamsAdapter
 from bot.app import CORE, create_app
 from bot.clock import SystemClock
-from bot.services.anonymous_replies import AUTHOR, REPLY, REPLY_FORM
+from bot.services.anonymous_replies import ALTERED, AUTHOR, POST_JOB, REPLY, REPLY_FORM
 from bot.services.feedback import ALREADY
 from bot.settings import Settings, TeamsSettings
 from storage.conversations import SqliteConversationRepository
@@ -164,3 +164,42 @@ async def test_teams_anonymous_replies_and_feedback_leave_no_trace_of_who_wrote(
             assert trace.encode() not in stored, trace
             assert trace not in logged, trace
         assert words(aad) not in logged
+
+
+async def test_a_teams_submission_pointing_at_an_altered_thread_is_refused_and_kept_nowhere(
+    quick: TeamsBot,
+) -> None:
+    """Through a dialog's task/submit and through a card's Action.Submit alike."""
+    bot = quick
+    await bot.install()
+    root = await post_prompt(bot)
+    aad = next(iter(ANSWERERS))
+    data = await press_reply(bot, aad, root)
+    value, signature = data["context"].split(".")
+    other = json.dumps(["teams", TENANT, NORTH, "1699999999999"], separators=(",", ":"))
+    forgeries = [other, f"{value[:-2]}AA.{signature}", ""]
+    for forged in forgeries:
+        refused = await submit(bot, aad, root, data | {"context": forged}, {"text": "forged"})
+        assert ALTERED in json.dumps(refused, ensure_ascii=False), forged
+
+    sends = len(bot.fake.of("send"))
+    card = bot.activity(
+        "form_submit_anonymous",
+        id="1700000000777",
+        value=data | {"context": forgeries[1], "f.text": "forged"},
+        conversation={
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": TENANT,
+            "id": f"{NORTH};messageid={root}",
+        },
+        **{"from": account(aad)},
+    )
+    assert (await bot.send(card)).status == 200
+    await bot.until(lambda: len(bot.fake.of("send")) > sends)
+    assert ALTERED in json.dumps(bot.fake.of("send")[-1].body, ensure_ascii=False)
+
+    assert bot.rows("select count(*) from jobs where kind = ?", (POST_JOB,)) == [(0,)]
+    assert not posted_replies(bot, root) and archived(bot) == []
+    await bot.core.db.checkpoint()
+    assert b"forged" not in stored_bytes(bot.db_path)
