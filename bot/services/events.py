@@ -1,0 +1,658 @@
+"""Regional events: planned in a form or from the command line, announced once in every
+channel linked to their region, answered with buttons, reminded, and followed by an
+anonymous feedback round.
+
+Everything that reaches people after the moment of asking (announcements, changes,
+reminders, the start and the end) is a persistent job, so a restart loses none of it and
+an event added from the command line is announced by the running copbot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.chat import Chat
+from bot.clock import to_text
+from bot.commands import Args, CommandError, UsageError, parse_number
+from bot.event_messages import RSVP, announcement, changed, counts, reminder, rsvp_buttons, when
+from bot.events import (
+    Announcement,
+    Answer,
+    Attendance,
+    Checked,
+    EventRepository,
+    LedgerState,
+    Plan,
+    PlanProblems,
+    check_plan,
+)
+from bot.feedback import (
+    DEFAULT_QUESTIONS,
+    DEFAULT_THRESHOLD,
+    FeedbackRepository,
+    Round,
+    RoundState,
+    new_key,
+)
+from bot.interaction import Interaction
+from bot.model import (
+    Button,
+    ButtonPressed,
+    Buttons,
+    ButtonStyle,
+    Choice,
+    Context,
+    DateTimeField,
+    Form,
+    FormSubmitted,
+    LongText,
+    MessageRef,
+    OutgoingMessage,
+    Role,
+    ShortText,
+    Text,
+    UserRef,
+)
+from bot.ports import Clock, DeliveryError, OutcomeUnknown
+from bot.records import Event, EventStatus, Job
+from bot.registry import PersonalData, Registry
+from bot.scheduler import JobKind, Outcome, Scheduler
+from bot.services.feedback import ANSWER, CLOSE_JOB
+from bot.services.prompts import PromptCatalogue, PromptPublisher
+from bot.services.regions import Regions
+from bot.timefmt import for_people
+
+log = logging.getLogger(__name__)
+
+NEW_FORM = "event-new"
+ANNOUNCE = "event.announce"
+CHANGED = "event.changed"
+REMIND = "event.remind"
+START = "event.start"
+END = "event.end"
+FEEDBACK_OPEN_DAYS = 14  # how long the round after an event takes answers
+
+
+class EventsFeature:
+    def __init__(
+        self,
+        events: EventRepository,
+        regions: Regions,
+        feedback: FeedbackRepository,
+        catalogue: PromptCatalogue,
+        publisher: PromptPublisher,
+        chat: Chat,
+        clock: Clock,
+        scheduler: Scheduler,
+        *,
+        timezone: ZoneInfo,
+        public_url: str,
+        reminders: Sequence[timedelta],
+    ) -> None:
+        self._events = events
+        self._regions = regions
+        self._feedback = feedback
+        self._catalogue = catalogue
+        self._publisher = publisher
+        self._chat = chat
+        self._clock = clock
+        self._scheduler = scheduler
+        self._tz = timezone
+        self._public_url = public_url
+        self._reminders = tuple(reminders)
+
+    @property
+    def repository(self) -> EventRepository:
+        return self._events
+
+    def register(self, registry: Registry) -> None:
+        registry.verb(
+            "event new",
+            "Plan a regional event: copbot announces it in the region's channels",
+            self.new,
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "event cancel",
+            "Cancel an event you organised (admins: any event); people going are told",
+            self.cancel,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "events",
+            "See the events coming up, with buttons to say whether you're going",
+            self.listing,
+            usage="[REGION]",
+        )
+        registry.action(RSVP, self.rsvp)
+        registry.form(NEW_FORM, self.submitted, role=Role.FACILITATOR, check=self.check_form)
+        registry.job(JobKind(ANNOUNCE, self._announce_job, run_late=True))
+        registry.job(JobKind(CHANGED, self._changed_job, run_late=True))
+        registry.job(JobKind(REMIND, self._remind_job))
+        registry.job(JobKind(START, self._start_job))
+        registry.job(JobKind(END, self._end_job, run_late=True))
+        registry.on_start(self.reconcile)
+        registry.keeps(
+            PersonalData(
+                "event answers and events organised",
+                ("event_rsvps.person", "events.organiser"),
+                erase=self._events.forget_person,
+            )
+        )
+
+    # -- planning -----------------------------------------------------------------------
+
+    async def create(self, plan: Plan, organiser: str) -> Event:
+        """Check and keep a plan, and queue its announcement. Raises PlanProblems."""
+        checked = await self._check(plan)
+        now = self._clock.now()
+        event = await self._events.add(
+            Event(
+                0,
+                checked.title,
+                checked.region,
+                checked.starts_at,
+                checked.duration,
+                self._tz.key,
+                now,
+                now,
+                location=checked.location,
+                description=checked.description,
+                capacity=checked.capacity,
+                topic=checked.topic,
+                organiser=organiser,
+            )
+        )
+        await self._scheduler.once(
+            ANNOUNCE, {"event": event.id}, now, f"event-announce:{event.id}", owner=organiser
+        )
+        await self._queue_timed(event)
+        return event
+
+    async def edit(self, event_id: int, changes: dict[str, str], actor: str, role: Role) -> Event:
+        """Change an event (fields as the form or command line give them). Raises
+        PlanProblems, or CommandError for someone who may not change it."""
+        event = await self._may_change(event_id, actor, role)
+        if event.cancelled:
+            raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
+        local = event.starts_at.astimezone(self._tz)
+        plan = Plan(
+            changes.get("title", event.title),
+            changes.get("region", self._regions.label(event.region)),
+            changes.get("start", f"{local:%Y-%m-%d %H:%M}"),
+            changes.get("duration", str(int(event.duration.total_seconds() // 60))),
+            changes.get("location", event.location),
+            changes.get("capacity", "" if event.capacity is None else str(event.capacity)),
+            changes.get("description", event.description),
+            changes.get("topic", event.topic),
+        )
+        checked = await self._check(plan, keep_start=event.starts_at)
+        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        updated = await self._events.save(
+            Event(
+                event.id,
+                checked.title,
+                checked.region,
+                checked.starts_at,
+                checked.duration,
+                event.timezone,
+                event.created_at,
+                event.updated_at,
+                checked.location,
+                checked.description,
+                checked.capacity,
+                checked.topic,
+                event.organiser,
+                event.status,
+                event.sequence,
+            )
+        )
+        await self._queue_timed(updated)
+        await self._queue_changed(updated)
+        after = Attendance.of(await self._events.rsvps(event.id), updated.capacity)
+        await self._promote(updated, before, after, skip="")
+        return updated
+
+    async def cancel_event(self, event_id: int, actor: str, role: Role) -> Event:
+        event = await self._may_change(event_id, actor, role)
+        if event.cancelled:
+            raise CommandError(f"Event {event_id} was already cancelled.")
+        if event.ends_at <= self._clock.now():
+            raise CommandError(f"Event {event_id} has already taken place.")
+        cancelled = await self._events.save(_with_status(event, EventStatus.CANCELLED))
+        await self._queue_changed(cancelled)
+        return cancelled
+
+    async def _may_change(self, event_id: int, actor: str, role: Role) -> Event:
+        event = await self._events.event(event_id)
+        if event is None:
+            raise CommandError(f"There's no event {event_id}. `events` lists what's coming.")
+        if role < Role.ADMIN and event.organiser != actor:
+            raise CommandError(
+                "Only the facilitator who planned this event, or an admin, can change it."
+            )
+        return event
+
+    async def _check(self, plan: Plan, keep_start: datetime | None = None) -> Checked:
+        library = await self._catalogue.current()
+        now = self._clock.now()
+        if keep_start is not None and keep_start <= now:
+            now = keep_start - timedelta(seconds=1)  # an edit may keep a start that passed
+        return check_plan(
+            plan,
+            regions=self._regions.names,
+            topics=[t.slug for t in library.topics],
+            now=now,
+            tz=self._tz,
+        )
+
+    async def _queue_timed(self, event: Event) -> None:
+        """Reminders, the start and the end, keyed by the start: an edit that moves the event
+        queues new ones, and the old ones find the event moved and do nothing."""
+        now = self._clock.now()
+        starts = to_text(event.starts_at)
+        base = {"event": event.id, "starts": starts}
+        for offset in self._reminders:
+            due = event.starts_at - offset
+            if due > now:
+                minutes = int(offset.total_seconds() // 60)
+                await self._scheduler.once(
+                    REMIND,
+                    base | {"offset": minutes},
+                    due,
+                    f"event-remind:{event.id}@{starts}-{minutes}m",
+                    owner=event.organiser,
+                )
+        if event.topic:
+            await self._scheduler.once(
+                START, base, event.starts_at, f"event-start:{event.id}@{starts}"
+            )
+        await self._scheduler.once(END, base, event.ends_at, f"event-end:{event.id}@{starts}")
+
+    async def _queue_changed(self, event: Event) -> None:
+        await self._scheduler.once(
+            CHANGED,
+            {"event": event.id, "sequence": event.sequence},
+            self._clock.now(),
+            f"event-changed:{event.id}#{event.sequence}",
+        )
+
+    # -- chat ---------------------------------------------------------------------------
+
+    async def new(self, ix: Interaction, args: Args) -> None:
+        await ix.open_form(await self.form())
+
+    async def form(self) -> Form:
+        library = await self._catalogue.current()
+        tomorrow = (self._clock.now().astimezone(self._tz) + timedelta(days=7)).date()
+        return Form(
+            NEW_FORM,
+            "Plan an event",
+            (
+                ShortText("title", "Title", max_length=150),
+                Choice("region", "Region", tuple((r, r) for r in self._regions.names)),
+                DateTimeField(
+                    "start",
+                    f"Date and start time ({self._tz.key})",
+                    initial=f"{datetime.combine(tomorrow, time(10)):%Y-%m-%dT%H:%M}",
+                ),
+                ShortText("duration", "Length in minutes", initial="90", max_length=6),
+                ShortText(
+                    "location",
+                    "Place or online link",
+                    required=False,
+                    placeholder="e.g. Leeds, Room 2, or a Teams meeting link",
+                    max_length=500,
+                ),
+                ShortText(
+                    "capacity",
+                    "Places (leave empty for no limit)",
+                    required=False,
+                    max_length=7,
+                ),
+                LongText("description", "What it's about", required=False, max_length=2000),
+                Choice(
+                    "topic",
+                    "Post a reflection prompt from this topic when it starts (optional)",
+                    tuple((t.slug, t.title) for t in library.topics),
+                    required=False,
+                ),
+            ),
+            submit_label="Announce",
+            intro="copbot will announce it in every channel linked to the region, take "
+            "answers, send reminders, and ask for anonymous feedback afterwards.",
+        )
+
+    @staticmethod
+    def _plan(event: FormSubmitted) -> Plan:
+        return Plan(
+            event.value("title"),
+            event.value("region"),
+            event.value("start"),
+            event.value("duration"),
+            event.value("location"),
+            event.value("capacity"),
+            event.value("description"),
+            event.value("topic"),
+        )
+
+    async def check_form(self, event: FormSubmitted) -> dict[str, str]:
+        try:
+            await self._check(self._plan(event))
+        except PlanProblems as e:
+            return e.problems
+        return {}
+
+    async def submitted(self, ix: Interaction, event: FormSubmitted) -> None:
+        try:
+            created = await self.create(self._plan(event), ix.user.identity)
+        except PlanProblems as e:
+            raise CommandError(" ".join(e.problems.values())) from None
+        await ix.reply(
+            f"Event {created.id} is planned: **{created.title}**, {when(created, self._tz)}. "
+            "I'm announcing it in the region's channels now."
+        )
+
+    async def cancel(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Which event? Give its number, as `events` shows it.")
+        event_id = parse_number(args.get(0), "event", f"`{ix.prefix} events`")
+        event = await self.cancel_event(event_id, ix.user.identity, ix.role)
+        await ix.reply(
+            f"**{event.title}** is cancelled. I'm updating its announcements and telling the "
+            "people who were going."
+        )
+
+    async def listing(self, ix: Interaction, args: Args) -> None:
+        region = None
+        if args:
+            region = self._regions.find(args.text)
+            if region is None:
+                raise CommandError(
+                    f"I don't know the region '{args.text[:40]}'. "
+                    f"Choose one of: {', '.join(self._regions.names)}."
+                )
+        now = self._clock.now()
+        shown = [
+            e
+            for e in await self._events.upcoming(None, now)
+            if region is None or e.region in (region, "national")
+        ]
+        blocks: list[Text | Buttons | Context] = []
+        for event in shown[:10]:
+            attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+            where = f" · {event.location}" if event.location else ""
+            blocks.append(
+                Text(
+                    f"**{event.title}** (event {event.id}, "
+                    f"{self._regions.label(event.region)})\n"
+                    f"{when(event, self._tz)}{where}\n{counts(event, attendance)}"
+                )
+            )
+            blocks.append(rsvp_buttons(event))
+        if ix.role >= Role.FACILITATOR:
+            blocks.extend(await self._rounds_beside(region, ix.prefix))
+        if not blocks:
+            await ix.reply(
+                "There are no events planned yet"
+                + (f" for {self._regions.label(region)}." if region else ".")
+            )
+            return
+        if len(shown) > 10:
+            blocks.append(Context(f"And {len(shown) - 10} more later on."))
+        await ix.reply(OutgoingMessage(tuple(blocks), fallback="Events coming up"))
+
+    async def _rounds_beside(self, region: str | None, prefix: str) -> list[Text | Context]:
+        """For facilitators: recent events' feedback rounds."""
+        now = self._clock.now()
+        lines = []
+        for event in await self._events.upcoming_and_recent(region):
+            if event.ends_at > now or event.cancelled:
+                continue
+            round_id = await self._feedback_round(event.id)
+            if round_id is None:
+                continue
+            round_ = await self._feedback.get(round_id)
+            if round_ is None:
+                continue
+            lines.append(
+                f"**{event.title}** ({for_people(event.starts_at, self._tz, time=False)}): "
+                f"feedback round {round_id}, {round_.state.value}, {round_.answers} answer(s): "
+                f"`{prefix} feedback results {round_id}`"
+            )
+        return [Text("Feedback from recent events:\n" + "\n".join(lines))] if lines else []
+
+    async def _feedback_round(self, event_id: int) -> int | None:
+        return await self._events.feedback_round(event_id)
+
+    async def rsvp(self, ix: Interaction, pressed: ButtonPressed) -> None:
+        event_text, _, answer_text = pressed.value.partition(":")
+        if not event_text.isdigit() or answer_text not in {a.value for a in Answer}:
+            raise CommandError("That button didn't come from an event I know.")
+        event = await self._events.event(int(event_text))
+        if event is None:
+            raise CommandError("I can't find that event any more.")
+        if event.cancelled:
+            raise CommandError(
+                f"**{event.title}** has been cancelled, so it isn't taking answers. "
+                "Sorry about that."
+            )
+        if event.ends_at <= self._clock.now():
+            raise CommandError(
+                f"**{event.title}** has already taken place, so it isn't taking answers now."
+            )
+        answer = Answer(answer_text)
+        me = ix.user.identity
+        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        await self._events.answer(event.id, me, answer)
+        after = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        await ix.reply(_answered(event, answer, after, me, self._tz))
+        await self._promote(event, before, after, skip=me)
+        await self._refresh(event, after)
+
+    async def _promote(
+        self, event: Event, before: Attendance, after: Attendance, *, skip: str
+    ) -> None:
+        for person in after.going:
+            if person not in before.going and person in before.waiting and person != skip:
+                await self._direct(
+                    person,
+                    OutgoingMessage.of(
+                        f"Good news: a place has come up, so you're now going to "
+                        f"**{event.title}**, {when(event, self._tz)}. If you can't make it "
+                        "after all, press Can't go on its announcement to free the place."
+                    ),
+                )
+
+    async def _direct(self, person: str, message: OutgoingMessage) -> None:
+        try:
+            await self._chat.send_direct(UserRef.parse(person), message)
+        except Exception:
+            # One person's closed direct messages mustn't stop the others being told.
+            log.warning("a direct message about an event could not be sent", exc_info=False)
+
+    async def _refresh(self, event: Event, attendance: Attendance | None = None) -> None:
+        """Every posted announcement, updated in place."""
+        if attendance is None:
+            attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        message = self._announcement(event, attendance)
+        for posted in await self._events.announcements(event.id):
+            if posted.state is LedgerState.POSTED:
+                try:
+                    await self._chat.update(_ref(posted), message)
+                except Exception:
+                    log.warning("updating an event announcement failed", exc_info=False)
+
+    def _announcement(self, event: Event, attendance: Attendance) -> OutgoingMessage:
+        return announcement(
+            event, attendance, self._regions.label(event.region), self._tz, self._public_url
+        )
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """After a restart: finish announcing events whose announcing never completed."""
+        for event in await self._events.unannounced():
+            await self._announce(event)
+            await self._events.record_announced(event.id)
+
+    async def _announce_job(self, job: Job) -> Outcome | None:
+        event = await self._events.event(_payload(job)["event"])
+        if event is None or event.cancelled:
+            return None
+        await self._announce(event)
+        return Outcome(also=(self._events.mark_announced(event.id),))
+
+    async def _announce(self, event: Event) -> None:
+        """One post per linked channel, at most once: a ledger row is written before each
+        post and completed after it, so a restart never posts twice."""
+        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        message = self._announcement(event, attendance)
+        for channel in await self._regions.channels_for(event.region):
+            state = await self._events.begin_announcement(event.id, channel)
+            if state is LedgerState.POSTING:
+                # Found half done after a restart: it may be there already, so not again.
+                await self._events.settle_announcement(event.id, channel, LedgerState.UNKNOWN)
+                log.warning("event %s: an announcement may or may not have gone out", event.id)
+                continue
+            if state is not None:
+                continue
+            try:
+                ref = await self._chat.post(channel, message)
+            except OutcomeUnknown:
+                await self._events.settle_announcement(event.id, channel, LedgerState.UNKNOWN)
+                continue
+            except DeliveryError:
+                await self._events.settle_announcement(event.id, channel, LedgerState.FAILED)
+                continue
+            except Exception:
+                # Nothing reached the platform: the job's retry may post it.
+                await self._events.forget_announcement(event.id, channel)
+                raise
+            await self._events.settle_announcement(event.id, channel, LedgerState.POSTED, ref.id)
+
+    async def _changed_job(self, job: Job) -> None:
+        payload = _payload(job)
+        event = await self._events.event(payload["event"])
+        if event is None or event.sequence != payload["sequence"]:
+            return  # a later change has its own job
+        await self._refresh(event)
+        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        for person in (*attendance.going, *attendance.waiting):
+            await self._direct(person, changed(event, self._tz))
+        if not event.cancelled:
+            await self._announce(event)  # a new region's channels hear of it too
+
+    async def _current(self, job: Job) -> Event | None:
+        """The job's event, if it is still on at the time the job was queued for."""
+        payload = _payload(job)
+        event = await self._events.event(payload["event"])
+        if event is None or event.cancelled or to_text(event.starts_at) != payload["starts"]:
+            return None
+        return event
+
+    async def _remind_job(self, job: Job) -> None:
+        event = await self._current(job)
+        if event is None:
+            return
+        message = reminder(event, self._tz, self._clock.now())
+        for posted in await self._events.announcements(event.id):
+            if posted.state is LedgerState.POSTED:
+                await self._chat.reply(_ref(posted).as_thread, message)
+        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        for person in attendance.going:
+            await self._direct(person, message)
+
+    async def _start_job(self, job: Job) -> None:
+        event = await self._current(job)
+        if event is None or not event.topic:
+            return
+        for posted in await self._events.announcements(event.id):
+            if posted.state is LedgerState.POSTED:
+                prompt, topic = await self._catalogue.choose(posted.channel, event.topic)
+                message = self._publisher.message(prompt, topic, posted.channel)
+                await self._chat.reply(_ref(posted).as_thread, message)
+
+    async def _end_job(self, job: Job) -> None:
+        event = await self._current(job)
+        if event is None or await self._events.feedback_round(event.id) is not None:
+            return
+        closes_on = (event.ends_at.astimezone(self._tz) + timedelta(FEEDBACK_OPEN_DAYS)).date()
+        round_ = await self._feedback.open(
+            Round(
+                0,
+                event.title[:150],
+                DEFAULT_QUESTIONS,
+                DEFAULT_THRESHOLD,
+                RoundState.OPEN,
+                self._clock.now(),
+                closes_on,
+                None,
+                event.organiser,
+            ),
+            new_key(),
+        )
+        await self._events.set_feedback_round(event.id, round_.id)
+        closing = datetime.combine(closes_on + timedelta(days=1), time(0), self._tz)
+        await self._scheduler.once(
+            CLOSE_JOB, {"round": round_.id}, closing, f"feedback-close:{round_.id}"
+        )
+        message = OutgoingMessage(
+            (
+                Text(
+                    f"Thank you for coming to **{event.title}**. What did you take from it? "
+                    "Four short questions; your answer is anonymous: nobody, admins included, "
+                    "can see who wrote it."
+                ),
+                Buttons(
+                    (
+                        Button(
+                            ANSWER,
+                            "Answer anonymously",
+                            str(round_.id),
+                            ButtonStyle.PRIMARY,
+                            opens_form=True,
+                        ),
+                    )
+                ),
+                Context(f"It takes answers until {for_people(closing, self._tz, time=False)}."),
+            ),
+            fallback=f"Feedback on {event.title}",
+        )
+        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        for person in attendance.going:
+            await self._direct(person, message)
+
+
+def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz: ZoneInfo) -> str:
+    if answer is Answer.GOING and me in attendance.waiting:
+        place = attendance.waiting.index(me) + 1
+        return (
+            f"**{event.title}** is full, so you're on the waiting list (number {place}). "
+            "I'll message you if a place comes up."
+        )
+    if answer is Answer.GOING:
+        return f"You're going to **{event.title}**, {when(event, tz)}. See you there!"
+    if answer is Answer.MAYBE:
+        return f"Noted: maybe for **{event.title}**. You can change your answer at any time."
+    return f"Thanks for letting us know you can't make **{event.title}**."
+
+
+def _with_status(event: Event, status: EventStatus) -> Event:
+    return replace(event, status=status)
+
+
+def _ref(posted: Announcement) -> MessageRef:
+    return MessageRef(posted.channel, posted.message_id)
+
+
+def _payload(job: Job) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(job.payload)
+    return payload
