@@ -161,6 +161,8 @@ async def test_the_form_opens_for_facilitators_and_keeps_problems_beside_fields(
     )
     [event] = await feature(bot).repository.upcoming_and_recent(None)
     assert event.organiser == PRIYA.identity and event.region == "north"
+    [told] = [s for s in bot.adapter.of_kind("respond") if "is planned" in s.text]
+    assert "No channel is linked to North yet" in told.text
 
 
 # -- announcements -------------------------------------------------------------------

@@ -355,6 +355,14 @@ class EventsFeature:
             created = await self.create(self._plan(event), ix.user.identity)
         except PlanProblems as e:
             raise CommandError(" ".join(e.problems.values())) from None
+        label = self._regions.label(created.region)
+        if not await self._regions.channels_for(created.region):
+            await ix.reply(
+                f"Event {created.id} is planned: **{created.title}**, {when(created, self._tz)}. "
+                f"No channel is linked to {label} yet, so nobody has heard of it: run "
+                f"`{ix.prefix} region link {label}` in the channel that should."
+            )
+            return
         await ix.reply(
             f"Event {created.id} is planned: **{created.title}**, {when(created, self._tz)}. "
             "I'm announcing it in the region's channels now."
