@@ -443,3 +443,25 @@ async def test_events_lists_what_is_coming_with_buttons(bot: Harness) -> None:
     assert buttons.buttons[0].value == f"{north}:going"
     assert "I don't know the region" in await bot.reply_text("events Narnia", SAM)
     assert answer.channel == GENERAL  # privately, where it was asked
+
+
+async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="12")
+    await bot.core.roles.grant(SAM.identity, Role.FACILITATOR, by=ALEX.identity)
+    refused = await bot.reply_text(f"event edit {event_id}", SAM)
+    assert "Only the facilitator who planned this event" in refused
+    [opened] = await bot.command(f"event edit {event_id}", PRIYA)
+    assert opened.form is not None and opened.form.context == str(event_id)
+    initial = {f.id: getattr(f, "initial", "") for f in opened.form.fields}
+    assert initial["title"] == "Race equity: conversations with clients"
+    assert initial["start"] == "2026-12-03T10:00" and initial["capacity"] == "12"
+    values = {k: v for k, v in initial.items() if v} | {"start": "2026-12-03T13:00"}
+    with pytest.raises(FormInvalid):
+        await bot.submit("event-edit", values | {"duration": "0"}, PRIYA, context=str(event_id))
+    await bot.submit("event-edit", values, PRIYA, context=str(event_id))
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and event.sequence == 1
+    assert event.starts_at == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+    await bot.tick()
+    assert "13:00 to 14:30" in bot.adapter.of_kind("update")[-1].text

@@ -71,6 +71,7 @@ from bot.timefmt import for_people
 log = logging.getLogger(__name__)
 
 NEW_FORM = "event-new"
+EDIT_FORM = "event-edit"
 ANNOUNCE = "event.announce"
 CHANGED = "event.changed"
 REMIND = "event.remind"
@@ -119,6 +120,13 @@ class EventsFeature:
             role=Role.FACILITATOR,
         )
         registry.verb(
+            "event edit",
+            "Change an event you organised (admins: any event); people going are told",
+            self.edit_verb,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
             "event cancel",
             "Cancel an event you organised (admins: any event); people going are told",
             self.cancel,
@@ -132,6 +140,7 @@ class EventsFeature:
             usage="[REGION]",
         )
         registry.action(RSVP, self.rsvp)
+        registry.form(EDIT_FORM, self.edit_submitted, role=Role.FACILITATOR, check=self.check_edit)
         registry.form(NEW_FORM, self.submitted, role=Role.FACILITATOR, check=self.check_form)
         registry.job(JobKind(ANNOUNCE, self._announce_job, run_late=True))
         registry.job(JobKind(CHANGED, self._changed_job, run_late=True))
@@ -289,45 +298,121 @@ class EventsFeature:
     async def new(self, ix: Interaction, args: Args) -> None:
         await ix.open_form(await self.form())
 
-    async def form(self) -> Form:
+    async def form(self, event: Event | None = None) -> Form:
+        """The planning form, empty; or, for ``event``, filled in to change it."""
         library = await self._catalogue.current()
-        tomorrow = (self._clock.now().astimezone(self._tz) + timedelta(days=7)).date()
+        if event is None:
+            week = (self._clock.now().astimezone(self._tz) + timedelta(days=7)).date()
+            start = f"{datetime.combine(week, time(10)):%Y-%m-%dT%H:%M}"
+        else:
+            start = f"{event.starts_at.astimezone(self._tz):%Y-%m-%dT%H:%M}"
+
+        def was(value: str) -> str:
+            return value if event is not None else ""
+
         return Form(
-            NEW_FORM,
-            "Plan an event",
+            NEW_FORM if event is None else EDIT_FORM,
+            "Plan an event" if event is None else "Change an event",
             (
-                ShortText("title", "Title", max_length=150),
-                Choice("region", "Region", tuple((r, r) for r in self._regions.names)),
-                DateTimeField(
-                    "start",
-                    f"Date and start time ({self._tz.key})",
-                    initial=f"{datetime.combine(tomorrow, time(10)):%Y-%m-%dT%H:%M}",
+                ShortText(
+                    "title", "Title", max_length=150, initial=was(event.title if event else "")
                 ),
-                ShortText("duration", "Length in minutes", initial="90", max_length=6),
+                Choice(
+                    "region",
+                    "Region",
+                    tuple((r, r) for r in self._regions.names),
+                    initial=self._regions.label(event.region) if event else "",
+                ),
+                DateTimeField("start", f"Date and start time ({self._tz.key})", initial=start),
+                ShortText(
+                    "duration",
+                    "Length in minutes",
+                    initial=str(int(event.duration.total_seconds() // 60)) if event else "90",
+                    max_length=6,
+                ),
                 ShortText(
                     "location",
                     "Place or online link",
                     required=False,
                     placeholder="e.g. Leeds, Room 2, or a Teams meeting link",
+                    initial=was(event.location if event else ""),
                     max_length=500,
                 ),
                 ShortText(
                     "capacity",
                     "Places (leave empty for no limit)",
                     required=False,
+                    initial=str(event.capacity) if event and event.capacity else "",
                     max_length=7,
                 ),
-                LongText("description", "What it's about", required=False, max_length=2000),
+                LongText(
+                    "description",
+                    "What it's about",
+                    required=False,
+                    initial=was(event.description if event else ""),
+                    max_length=2000,
+                ),
                 Choice(
                     "topic",
                     "Post a reflection prompt from this topic when it starts (optional)",
                     tuple((t.slug, t.title) for t in library.topics),
                     required=False,
+                    initial=was(event.topic if event else ""),
                 ),
             ),
-            submit_label="Announce",
+            submit_label="Announce" if event is None else "Save changes",
             intro="copbot will announce it in every channel linked to the region, take "
-            "answers, send reminders, and ask for anonymous feedback afterwards.",
+            "answers, send reminders, and ask for anonymous feedback afterwards."
+            if event is None
+            else "The announcements will be updated, and the people going told.",
+            context="" if event is None else str(event.id),
+        )
+
+    async def edit_verb(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Which event? Give its number, as `events` shows it.")
+        event_id = parse_number(args.get(0), "event", f"`{ix.prefix} events`")
+        event = await self._may_change(event_id, ix.user.identity, ix.role)
+        if event.cancelled:
+            raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
+        await ix.open_form(await self.form(event))
+
+    async def _edited_event(self, submitted: FormSubmitted) -> Event | None:
+        context = submitted.context
+        return await self._events.event(int(context)) if context.isdigit() else None
+
+    async def check_edit(self, submitted: FormSubmitted) -> dict[str, str]:
+        event = await self._edited_event(submitted)
+        if event is None:
+            return {"title": "I can't find that event any more."}
+        try:
+            await self._check(self._plan(submitted), keep_start=event.starts_at)
+        except PlanProblems as e:
+            return e.problems
+        return {}
+
+    async def edit_submitted(self, ix: Interaction, submitted: FormSubmitted) -> None:
+        event = await self._edited_event(submitted)
+        if event is None:
+            raise CommandError("I can't find that event any more.")
+        plan = self._plan(submitted)
+        changes = {
+            "title": plan.title,
+            "region": plan.region,
+            "start": plan.start,
+            "duration": plan.duration,
+            "location": plan.location,
+            "capacity": plan.capacity,
+            "description": plan.description,
+            "topic": plan.topic,
+        }
+        try:
+            updated = await self.edit(event.id, changes, ix.user.identity, ix.role)
+        except PlanProblems as e:
+            raise CommandError(" ".join(e.problems.values())) from None
+        await ix.reply(
+            f"Saved: **{updated.title}**, {when(updated, self._tz)}. I'm updating its "
+            "announcements and telling the people going."
         )
 
     @staticmethod
