@@ -180,7 +180,8 @@ async def test_an_event_is_announced_once_in_each_channel_of_its_region(bot: Har
     assert "Thu 3 Dec 2026, 10:00 to 11:30" in text and "Leeds, Room 2" in text
     assert "Going 0 · Maybe 0 · Can't go 0" in text
     # Running the announcing again (a restart, an edit) posts nothing new.
-    await feature(bot).reconcile()
+    for step in bot.core.registry.startup:
+        await step()
     await feature(bot).create(plan(region="National", title="National"), PRIYA.identity)
     await bot.tick()
     assert len(posts_in(bot, NORTH)) == 2 and len(posts_in(bot, LONDON)) == 1

@@ -9,75 +9,56 @@ an event added from the command line is announced by the running copbot.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, time, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.chat import Chat
 from bot.clock import to_text
 from bot.commands import Args, CommandError, UsageError, parse_number
-from bot.event_messages import RSVP, announcement, changed, counts, reminder, rsvp_buttons, when
+from bot.event_messages import RSVP, counts, rsvp_buttons, when
 from bot.events import (
-    Announcement,
     Answer,
     Attendance,
     Checked,
     EventRepository,
-    LedgerState,
     Plan,
     PlanProblems,
     check_plan,
 )
 from bot.feedback import (
-    DEFAULT_QUESTIONS,
-    DEFAULT_THRESHOLD,
     FeedbackRepository,
-    Round,
-    RoundState,
-    new_key,
 )
 from bot.interaction import Interaction
 from bot.model import (
-    Button,
     ButtonPressed,
     Buttons,
-    ButtonStyle,
-    Choice,
     Context,
-    DateTimeField,
     Form,
     FormSubmitted,
-    LongText,
-    MessageRef,
     OutgoingMessage,
     Role,
-    ShortText,
     Text,
-    UserRef,
 )
-from bot.ports import Clock, DeliveryError, OutcomeUnknown
-from bot.records import Event, EventStatus, Job
+from bot.ports import Clock
+from bot.records import Event, EventStatus
 from bot.registry import PersonalData, Registry
-from bot.scheduler import JobKind, Outcome, Scheduler
-from bot.services.feedback import ANSWER, CLOSE_JOB
+from bot.scheduler import JobKind, Scheduler
+from bot.services.event_delivery import EventDelivery
+from bot.services.event_forms import EDIT_FORM, NEW_FORM, event_form
 from bot.services.prompts import PromptCatalogue, PromptPublisher
 from bot.services.regions import Regions
 from bot.timefmt import for_people
 
 log = logging.getLogger(__name__)
 
-NEW_FORM = "event-new"
-EDIT_FORM = "event-edit"
 ANNOUNCE = "event.announce"
 CHANGED = "event.changed"
 REMIND = "event.remind"
 START = "event.start"
 END = "event.end"
-FEEDBACK_OPEN_DAYS = 14  # how long the round after an event takes answers
 
 
 class EventsFeature:
@@ -105,8 +86,19 @@ class EventsFeature:
         self._clock = clock
         self._scheduler = scheduler
         self._tz = timezone
-        self._public_url = public_url
         self._reminders = tuple(reminders)
+        self._delivery = EventDelivery(
+            events,
+            regions,
+            feedback,
+            catalogue,
+            publisher,
+            chat,
+            clock,
+            scheduler,
+            timezone=timezone,
+            public_url=public_url,
+        )
 
     @property
     def repository(self) -> EventRepository:
@@ -142,12 +134,12 @@ class EventsFeature:
         registry.action(RSVP, self.rsvp)
         registry.form(EDIT_FORM, self.edit_submitted, role=Role.FACILITATOR, check=self.check_edit)
         registry.form(NEW_FORM, self.submitted, role=Role.FACILITATOR, check=self.check_form)
-        registry.job(JobKind(ANNOUNCE, self._announce_job, run_late=True))
-        registry.job(JobKind(CHANGED, self._changed_job, run_late=True))
-        registry.job(JobKind(REMIND, self._remind_job))
-        registry.job(JobKind(START, self._start_job))
-        registry.job(JobKind(END, self._end_job, run_late=True))
-        registry.on_start(self.reconcile)
+        registry.job(JobKind(ANNOUNCE, self._delivery.announce_job, run_late=True))
+        registry.job(JobKind(CHANGED, self._delivery.changed_job, run_late=True))
+        registry.job(JobKind(REMIND, self._delivery.remind_job))
+        registry.job(JobKind(START, self._delivery.start_job))
+        registry.job(JobKind(END, self._delivery.end_job, run_late=True))
+        registry.on_start(self._delivery.reconcile)
         registry.keeps(
             PersonalData(
                 "event answers and events organised",
@@ -226,7 +218,7 @@ class EventsFeature:
         await self._queue_timed(updated)
         await self._queue_changed(updated)
         after = Attendance.of(await self._events.rsvps(event.id), updated.capacity)
-        await self._promote(updated, before, after, skip="")
+        await self._delivery.promote(updated, before, after, skip="")
         return updated
 
     async def cancel_event(self, event_id: int, actor: str, role: Role) -> Event:
@@ -301,72 +293,7 @@ class EventsFeature:
     async def form(self, event: Event | None = None) -> Form:
         """The planning form, empty; or, for ``event``, filled in to change it."""
         library = await self._catalogue.current()
-        if event is None:
-            week = (self._clock.now().astimezone(self._tz) + timedelta(days=7)).date()
-            start = f"{datetime.combine(week, time(10)):%Y-%m-%dT%H:%M}"
-        else:
-            start = f"{event.starts_at.astimezone(self._tz):%Y-%m-%dT%H:%M}"
-
-        def was(value: str) -> str:
-            return value if event is not None else ""
-
-        return Form(
-            NEW_FORM if event is None else EDIT_FORM,
-            "Plan an event" if event is None else "Change an event",
-            (
-                ShortText(
-                    "title", "Title", max_length=150, initial=was(event.title if event else "")
-                ),
-                Choice(
-                    "region",
-                    "Region",
-                    tuple((r, r) for r in self._regions.names),
-                    initial=self._regions.label(event.region) if event else "",
-                ),
-                DateTimeField("start", f"Date and start time ({self._tz.key})", initial=start),
-                ShortText(
-                    "duration",
-                    "Length in minutes",
-                    initial=str(int(event.duration.total_seconds() // 60)) if event else "90",
-                    max_length=6,
-                ),
-                ShortText(
-                    "location",
-                    "Place or online link",
-                    required=False,
-                    placeholder="e.g. Leeds, Room 2, or a Teams meeting link",
-                    initial=was(event.location if event else ""),
-                    max_length=500,
-                ),
-                ShortText(
-                    "capacity",
-                    "Places (leave empty for no limit)",
-                    required=False,
-                    initial=str(event.capacity) if event and event.capacity else "",
-                    max_length=7,
-                ),
-                LongText(
-                    "description",
-                    "What it's about",
-                    required=False,
-                    initial=was(event.description if event else ""),
-                    max_length=2000,
-                ),
-                Choice(
-                    "topic",
-                    "Post a reflection prompt from this topic when it starts (optional)",
-                    tuple((t.slug, t.title) for t in library.topics),
-                    required=False,
-                    initial=was(event.topic if event else ""),
-                ),
-            ),
-            submit_label="Announce" if event is None else "Save changes",
-            intro="copbot will announce it in every channel linked to the region, take "
-            "answers, send reminders, and ask for anonymous feedback afterwards."
-            if event is None
-            else "The announcements will be updated, and the people going told.",
-            context="" if event is None else str(event.id),
-        )
+        return event_form(library, self._regions, self._tz, self._clock.now(), event)
 
     async def edit_verb(self, ix: Interaction, args: Args) -> None:
         if len(args) != 1:
@@ -547,181 +474,8 @@ class EventsFeature:
         await self._events.answer(event.id, me, answer)
         after = Attendance.of(await self._events.rsvps(event.id), event.capacity)
         await ix.reply(_answered(event, answer, after, me, self._tz))
-        await self._promote(event, before, after, skip=me)
-        await self._refresh(event, after)
-
-    async def _promote(
-        self, event: Event, before: Attendance, after: Attendance, *, skip: str
-    ) -> None:
-        for person in after.going:
-            if person not in before.going and person in before.waiting and person != skip:
-                await self._direct(
-                    person,
-                    OutgoingMessage.of(
-                        f"Good news: a place has come up, so you're now going to "
-                        f"**{event.title}**, {when(event, self._tz)}. If you can't make it "
-                        "after all, press Can't go on its announcement to free the place."
-                    ),
-                )
-
-    async def _direct(self, person: str, message: OutgoingMessage) -> None:
-        try:
-            await self._chat.send_direct(UserRef.parse(person), message)
-        except Exception:
-            # One person's closed direct messages mustn't stop the others being told.
-            log.warning("a direct message about an event could not be sent", exc_info=False)
-
-    async def _refresh(self, event: Event, attendance: Attendance | None = None) -> None:
-        """Every posted announcement, updated in place."""
-        if attendance is None:
-            attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        message = self._announcement(event, attendance)
-        for posted in await self._events.announcements(event.id):
-            if posted.state is LedgerState.POSTED:
-                try:
-                    await self._chat.update(_ref(posted), message)
-                except Exception:
-                    log.warning("updating an event announcement failed", exc_info=False)
-
-    def _announcement(self, event: Event, attendance: Attendance) -> OutgoingMessage:
-        return announcement(
-            event, attendance, self._regions.label(event.region), self._tz, self._public_url
-        )
-
-    # -- jobs ---------------------------------------------------------------------------
-
-    async def reconcile(self) -> None:
-        """After a restart: finish announcing events whose announcing never completed."""
-        for event in await self._events.unannounced():
-            await self._announce(event)
-            await self._events.record_announced(event.id)
-
-    async def _announce_job(self, job: Job) -> Outcome | None:
-        event = await self._events.event(_payload(job)["event"])
-        if event is None or event.cancelled:
-            return None
-        await self._announce(event)
-        return Outcome(also=(self._events.mark_announced(event.id),))
-
-    async def _announce(self, event: Event) -> None:
-        """One post per linked channel, at most once: a ledger row is written before each
-        post and completed after it, so a restart never posts twice."""
-        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        message = self._announcement(event, attendance)
-        for channel in await self._regions.channels_for(event.region):
-            state = await self._events.begin_announcement(event.id, channel)
-            if state is LedgerState.POSTING:
-                # Found half done after a restart: it may be there already, so not again.
-                await self._events.settle_announcement(event.id, channel, LedgerState.UNKNOWN)
-                log.warning("event %s: an announcement may or may not have gone out", event.id)
-                continue
-            if state is not None:
-                continue
-            try:
-                ref = await self._chat.post(channel, message)
-            except OutcomeUnknown:
-                await self._events.settle_announcement(event.id, channel, LedgerState.UNKNOWN)
-                continue
-            except DeliveryError:
-                await self._events.settle_announcement(event.id, channel, LedgerState.FAILED)
-                continue
-            except Exception:
-                # Nothing reached the platform: the job's retry may post it.
-                await self._events.forget_announcement(event.id, channel)
-                raise
-            await self._events.settle_announcement(event.id, channel, LedgerState.POSTED, ref.id)
-
-    async def _changed_job(self, job: Job) -> None:
-        payload = _payload(job)
-        event = await self._events.event(payload["event"])
-        if event is None or event.sequence != payload["sequence"]:
-            return  # a later change has its own job
-        await self._refresh(event)
-        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        for person in (*attendance.going, *attendance.waiting):
-            await self._direct(person, changed(event, self._tz))
-        if not event.cancelled:
-            await self._announce(event)  # a new region's channels hear of it too
-
-    async def _current(self, job: Job) -> Event | None:
-        """The job's event, if it is still on at the time the job was queued for."""
-        payload = _payload(job)
-        event = await self._events.event(payload["event"])
-        if event is None or event.cancelled or to_text(event.starts_at) != payload["starts"]:
-            return None
-        return event
-
-    async def _remind_job(self, job: Job) -> None:
-        event = await self._current(job)
-        if event is None:
-            return
-        message = reminder(event, self._tz, self._clock.now())
-        for posted in await self._events.announcements(event.id):
-            if posted.state is LedgerState.POSTED:
-                await self._chat.reply(_ref(posted).as_thread, message)
-        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        for person in attendance.going:
-            await self._direct(person, message)
-
-    async def _start_job(self, job: Job) -> None:
-        event = await self._current(job)
-        if event is None or not event.topic:
-            return
-        for posted in await self._events.announcements(event.id):
-            if posted.state is LedgerState.POSTED:
-                prompt, topic = await self._catalogue.choose(posted.channel, event.topic)
-                message = self._publisher.message(prompt, topic, posted.channel)
-                await self._chat.reply(_ref(posted).as_thread, message)
-
-    async def _end_job(self, job: Job) -> None:
-        event = await self._current(job)
-        if event is None or await self._events.feedback_round(event.id) is not None:
-            return
-        closes_on = (event.ends_at.astimezone(self._tz) + timedelta(FEEDBACK_OPEN_DAYS)).date()
-        round_ = await self._feedback.open(
-            Round(
-                0,
-                event.title[:150],
-                DEFAULT_QUESTIONS,
-                DEFAULT_THRESHOLD,
-                RoundState.OPEN,
-                self._clock.now(),
-                closes_on,
-                None,
-                event.organiser,
-            ),
-            new_key(),
-        )
-        await self._events.set_feedback_round(event.id, round_.id)
-        closing = datetime.combine(closes_on + timedelta(days=1), time(0), self._tz)
-        await self._scheduler.once(
-            CLOSE_JOB, {"round": round_.id}, closing, f"feedback-close:{round_.id}"
-        )
-        message = OutgoingMessage(
-            (
-                Text(
-                    f"Thank you for coming to **{event.title}**. What did you take from it? "
-                    "Four short questions; your answer is anonymous: nobody, admins included, "
-                    "can see who wrote it."
-                ),
-                Buttons(
-                    (
-                        Button(
-                            ANSWER,
-                            "Answer anonymously",
-                            str(round_.id),
-                            ButtonStyle.PRIMARY,
-                            opens_form=True,
-                        ),
-                    )
-                ),
-                Context(f"It takes answers until {for_people(closing, self._tz, time=False)}."),
-            ),
-            fallback=f"Feedback on {event.title}",
-        )
-        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        for person in attendance.going:
-            await self._direct(person, message)
+        await self._delivery.promote(event, before, after, skip=me)
+        await self._delivery.refresh(event, after)
 
 
 def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz: ZoneInfo) -> str:
@@ -740,12 +494,3 @@ def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz:
 
 def _with_status(event: Event, status: EventStatus) -> Event:
     return replace(event, status=status)
-
-
-def _ref(posted: Announcement) -> MessageRef:
-    return MessageRef(posted.channel, posted.message_id)
-
-
-def _payload(job: Job) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(job.payload)
-    return payload
