@@ -33,12 +33,14 @@ from bot.services.archive import THREAD_NOTICE, ArchiveFeature
 from bot.services.channels import ChannelsFeature
 from bot.services.conversations import ConversationsFeature
 from bot.services.erasure import Erasure
+from bot.services.events import EventsFeature
 from bot.services.exports import ExportsFeature
 from bot.services.feedback import FeedbackFeature
 from bot.services.help import HelpFeature
 from bot.services.home import HomeFeature
 from bot.services.people import PeopleFeature
 from bot.services.prompts import PromptCatalogue, PromptPublisher, PromptsFeature, PromptThreads
+from bot.services.regions import Regions, RegionsFeature
 from bot.services.roles import RolesFeature
 from bot.services.schedules import SchedulesFeature
 from bot.services.spine import SpineData
@@ -51,6 +53,7 @@ from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.channels import SqliteChannelRepository
 from storage.conversations import SqliteConversationRepository
 from storage.database import Database
+from storage.events import SqliteEventRepository
 from storage.exports import SqliteExportLinkRepository
 from storage.feedback import SqliteFeedbackRepository
 from storage.inbox import SqliteInboxRepository
@@ -59,6 +62,7 @@ from storage.migrations import PLAYGROUND_MIGRATIONS
 from storage.people import SqlitePeopleRepository
 from storage.playground import SqlitePlaygroundRepository
 from storage.prompts import SqlitePromptRepository
+from storage.regions import SqliteRegionLinkRepository
 from storage.roles import SqliteRoleRepository
 from storage.secret_key import stored_secret
 
@@ -108,6 +112,8 @@ def build_core(
     erasure = Erasure(registry, archive, clock)
     visibility = Visibility(chat, channels, archive, clock)  # who may see which channels
     signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
+    region_links = SqliteRegionLinkRepository(db, clock)
+    regions = Regions(region_links, settings.regions)
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
@@ -155,6 +161,20 @@ def build_core(
         ),
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
+        RegionsFeature(regions, region_links, channels),
+        EventsFeature(
+            SqliteEventRepository(db, clock),
+            regions,
+            SqliteFeedbackRepository(db),
+            catalogue,
+            publisher,
+            chat,
+            clock,
+            scheduler,
+            timezone=settings.timezone,
+            public_url=settings.public_url,
+            reminders=settings.event_reminders,
+        ),
     )
     for feature in features:
         feature.register(registry)

@@ -67,6 +67,14 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     slack: SlackSettings | None = None
     teams: TeamsSettings | None = None
+    # Regions events are planned for, as people write them; matched without regard to case.
+    regions: tuple[str, ...] = ("North", "Midlands", "London", "South", "National")
+    # Before an event starts, reminders go out this long ahead (largest first).
+    event_reminders: tuple[timedelta, ...] = (
+        timedelta(days=7),
+        timedelta(days=1),
+        timedelta(hours=1),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
@@ -107,6 +115,8 @@ class Settings:
             else None,
             slack=slack,
             teams=teams,
+            regions=_regions(env.get("COPBOT_REGIONS", "")),
+            event_reminders=_reminders(env.get("COPBOT_EVENT_REMINDERS", "")),
         )
 
 
@@ -249,3 +259,47 @@ def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
             "commas, so activities from other organisations are refused"
         )
     return TeamsSettings(app_id, password, app_type, tenant_id, tenants)
+
+
+def _regions(text: str) -> tuple[str, ...]:
+    if not text.strip():
+        return Settings.regions
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    seen: set[str] = set()
+    for name in names:
+        if len(name) > 40 or not all(c.isalnum() or c in " -'" for c in name):
+            raise ConfigError(
+                f"COPBOT_REGIONS has '{name[:40]}'; use names of letters, digits, spaces or "
+                "hyphens separated by commas, like North,Midlands,London,South,National"
+            )
+        if name.lower() in seen:
+            raise ConfigError(f"COPBOT_REGIONS names '{name}' twice")
+        seen.add(name.lower())
+    return tuple(names)
+
+
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def _reminders(text: str) -> tuple[timedelta, ...]:
+    """ "7d,1d,1h" -> offsets before an event; "none" for no reminders."""
+    if not text.strip():
+        return Settings.event_reminders
+    if text.strip().lower() == "none":
+        return ()
+    offsets: set[timedelta] = set()
+    for part in text.split(","):
+        part = part.strip().lower()
+        number, unit = part[:-1], part[-1:]
+        if not (number.isascii() and number.isdigit()) or unit not in _UNITS or len(number) > 4:
+            raise ConfigError(
+                f"COPBOT_EVENT_REMINDERS has '{part[:20]}'; write offsets before the event like "
+                "7d,1d,1h (days, hours or minutes: d, h, m), or none"
+            )
+        offset = int(number) * _UNITS[unit]
+        if not timedelta(minutes=1) <= offset <= timedelta(days=60):
+            raise ConfigError(
+                f"COPBOT_EVENT_REMINDERS offset '{part}' must be from 1 minute to 60 days"
+            )
+        offsets.add(offset)
+    return tuple(sorted(offsets, reverse=True))

@@ -389,3 +389,78 @@ def secret_key(db: sqlite_utils.Database) -> None:
         "create table secret_key (id integer primary key check (id = 1), key blob not null)",
         "insert into secret_key (id, key) values (1, randomblob(32))",
     )
+
+
+@MIGRATIONS(name="0012_region_links")
+def region_links(db: sqlite_utils.Database) -> None:
+    # Which regions a channel serves, as a facilitator linked them; a channel may serve several.
+    db.execute(
+        """
+        create table region_links (
+            platform text not null,
+            workspace text not null,
+            channel_id text not null,
+            channel_name text not null default '',
+            region text not null,  -- lower case
+            linked_by text not null default '',
+            linked_at text not null,
+            primary key (platform, workspace, channel_id, region)
+        ) without rowid
+        """
+    )
+
+
+@MIGRATIONS(name="0013_events")
+def events(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        create table events (
+            id integer primary key,
+            title text not null,
+            region text not null,
+            starts_at text not null,
+            duration_minutes integer not null check (duration_minutes between 1 and 1440),
+            timezone text not null,
+            location text not null default '',
+            description text not null default '',
+            capacity integer check (capacity is null or capacity >= 1),
+            topic text not null default '',
+            organiser text not null default '',
+            status text not null default 'scheduled' check (status in ('scheduled', 'cancelled')),
+            sequence integer not null default 0,
+            feedback_round integer,
+            -- set in the transaction that closes the announcing job: after a restart, an
+            -- event without it has its announcements reconciled
+            announced_at text,
+            created_at text not null,
+            updated_at text not null
+        )
+        """,
+        # One answer per person; "seq" orders Going answers, so a waiting list is first come.
+        """
+        create table event_rsvps (
+            event_id integer not null references events(id) on delete cascade,
+            person text not null,
+            answer text not null check (answer in ('going', 'maybe', 'not_going')),
+            seq integer not null,
+            answered_at text not null,
+            primary key (event_id, person)
+        ) without rowid
+        """,
+        # The ledger of announcements: a row is written before the post ('posting') and
+        # completed after it ('posted', with the message id), so a restart never posts twice.
+        """
+        create table event_announcements (
+            event_id integer not null references events(id) on delete cascade,
+            platform text not null,
+            workspace text not null,
+            channel_id text not null,
+            channel_name text not null default '',
+            state text not null check (state in ('posting', 'posted', 'unknown', 'failed')),
+            message_id text not null default '',
+            updated_at text not null,
+            primary key (event_id, platform, workspace, channel_id)
+        ) without rowid
+        """,
+    )

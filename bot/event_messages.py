@@ -1,0 +1,103 @@
+"""What people read about an event: its announcement, reminders and notices. Pure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.events import Answer, Attendance
+from bot.model import Button, Buttons, ButtonStyle, Context, Fields, OutgoingMessage, Text
+from bot.records import Event
+from bot.timefmt import for_people
+
+RSVP = "event.rsvp"  # button value: "EVENT_ID:answer"
+
+
+def when(event: Event, tz: ZoneInfo) -> str:
+    """ "Thu 8 Apr 2027, 10:00 to 11:30", in the community's zone."""
+    end = event.ends_at.astimezone(tz)
+    start = event.starts_at.astimezone(tz)
+    until = f"{end:%H:%M}" if end.date() == start.date() else for_people(end, tz)
+    return f"{for_people(event.starts_at, tz)} to {until}"
+
+
+def calendar_link(event: Event, public_url: str) -> str:
+    return f"{public_url}/calendar/event/{event.id}.ics" if public_url else ""
+
+
+def rsvp_buttons(event: Event) -> Buttons:
+    return Buttons(
+        tuple(
+            Button(
+                RSVP,
+                answer.label,
+                f"{event.id}:{answer.value}",
+                ButtonStyle.PRIMARY if answer is Answer.GOING else ButtonStyle.DEFAULT,
+            )
+            for answer in Answer
+        )
+    )
+
+
+def counts(event: Event, attendance: Attendance) -> str:
+    going = f"Going {len(attendance.going)}"
+    if event.capacity is not None:
+        going += f" of {event.capacity} places"
+    parts = [going]
+    if attendance.waiting:
+        parts.append(f"waiting list {len(attendance.waiting)}")
+    parts += [f"Maybe {len(attendance.maybe)}", f"Can't go {len(attendance.not_going)}"]
+    return " · ".join(parts)
+
+
+def announcement(
+    event: Event, attendance: Attendance, region: str, tz: ZoneInfo, public_url: str
+) -> OutgoingMessage:
+    pairs = [("When", when(event, tz)), ("Region", region)]
+    if event.location:
+        pairs.append(("Where", event.location))
+    if event.cancelled:
+        return OutgoingMessage(
+            (
+                Text(f"**Cancelled: {event.title}**"),
+                Text("This session won't go ahead. Sorry to anyone who was planning to come."),
+                Fields(tuple(pairs)),
+            ),
+            fallback=f"Cancelled: {event.title}",
+        )
+    blocks: list[Text | Fields | Buttons | Context] = [Text(f"**{event.title}**")]
+    if event.description:
+        blocks.append(Text(event.description))
+    blocks.append(Fields(tuple(pairs)))
+    blocks.append(Text(counts(event, attendance)))
+    blocks.append(rsvp_buttons(event))
+    small = "Let us know if you can come; you can change your answer at any time."
+    if link := calendar_link(event, public_url):
+        small += f" [Add to calendar]({link})"
+    blocks.append(Context(small))
+    return OutgoingMessage(tuple(blocks), fallback=f"{event.title}, {when(event, tz)}")
+
+
+def reminder(event: Event, tz: ZoneInfo, now: datetime) -> OutgoingMessage:
+    left = event.starts_at - now
+    if left.days >= 2:
+        soon = f"in {left.days} days"
+    elif left.days == 1:
+        soon = "tomorrow" if left.total_seconds() < 36 * 3600 else "in 2 days"
+    else:
+        hours = round(left.total_seconds() / 3600)
+        soon = "within the hour" if hours <= 1 else f"in {hours} hours"
+    where = f" {event.location}." if event.location else ""
+    return OutgoingMessage.of(
+        f"A reminder: **{event.title}** starts {soon}, {when(event, tz)}.{where}"
+    )
+
+
+def changed(event: Event, tz: ZoneInfo) -> OutgoingMessage:
+    if event.cancelled:
+        return OutgoingMessage.of(
+            f"**{event.title}** ({for_people(event.starts_at, tz)}) has been cancelled. "
+            "Sorry to anyone who was looking forward to it."
+        )
+    where = f" {event.location}." if event.location else ""
+    return OutgoingMessage.of(f"**{event.title}** has changed: it is now {when(event, tz)}.{where}")

@@ -1,0 +1,278 @@
+"""Regional events: answers, counts, the announcement ledger, and what makes a plan valid.
+
+The event itself is ``bot.records.Event``. Checking a plan is pure, so that the chat form
+and the command line refuse the same things with the same words.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.model import ChannelRef
+from bot.ports import WriteOp
+from bot.records import Event
+from bot.scheduler import local_to_utc  # the scheduler's rule for clock changes
+
+MAX_TITLE = 150
+MAX_DURATION = timedelta(days=1)
+DEFAULT_DURATION = timedelta(minutes=90)
+RECENT = timedelta(days=30)  # ended events stay in the feeds this long
+
+
+class Answer(enum.StrEnum):
+    GOING = "going"
+    MAYBE = "maybe"
+    NOT_GOING = "not_going"
+
+    @property
+    def label(self) -> str:
+        return {"going": "Going", "maybe": "Maybe", "not_going": "Can't go"}[self.value]
+
+
+@dataclass(frozen=True)
+class Rsvp:
+    event_id: int
+    person: str  # identity
+    answer: Answer
+    seq: int  # order of arrival of Going answers: the waiting list is first come
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """Who has a place, who waits for one (in order), and the other answers."""
+
+    going: tuple[str, ...]
+    waiting: tuple[str, ...]
+    maybe: tuple[str, ...]
+    not_going: tuple[str, ...]
+
+    @classmethod
+    def of(cls, rsvps: Sequence[Rsvp], capacity: int | None) -> Attendance:
+        going = [r.person for r in sorted(rsvps, key=lambda r: r.seq) if r.answer is Answer.GOING]
+        limit = len(going) if capacity is None else capacity
+        return cls(
+            tuple(going[:limit]),
+            tuple(going[limit:]),
+            tuple(r.person for r in rsvps if r.answer is Answer.MAYBE),
+            tuple(r.person for r in rsvps if r.answer is Answer.NOT_GOING),
+        )
+
+
+class LedgerState(enum.StrEnum):
+    POSTING = "posting"  # written before the post: found after a restart, it may be there
+    POSTED = "posted"
+    UNKNOWN = "unknown"  # copbot stopped mid-post: not posted again, to post at most once
+    FAILED = "failed"  # the platform refused (copbot isn't in the channel any more)
+
+
+@dataclass(frozen=True)
+class Announcement:
+    event_id: int
+    channel: ChannelRef
+    state: LedgerState
+    message_id: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An event as someone asked for it, before it is checked."""
+
+    title: str
+    region: str
+    start: str  # "YYYY-MM-DD HH:MM" (or ISO "YYYY-MM-DDTHH:MM") local time
+    duration: str = ""  # minutes; "" for the default
+    location: str = ""
+    capacity: str = ""
+    description: str = ""
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class Checked:
+    title: str
+    region: str  # lower case
+    starts_at: datetime  # UTC
+    duration: timedelta
+    location: str
+    capacity: int | None
+    description: str
+    topic: str
+
+
+class PlanProblems(Exception):
+    """{field: what is wrong}, for the form (beside each field) or the command line."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
+def check_plan(
+    plan: Plan,
+    *,
+    regions: Sequence[str],
+    topics: Sequence[str],
+    now: datetime,
+    tz: ZoneInfo,
+) -> Checked:
+    """The plan as stored values, or PlanProblems naming every field that is wrong."""
+    problems: dict[str, str] = {}
+    title = " ".join(plan.title.split())
+    if not title:
+        problems["title"] = "Please give the event a title."
+    elif len(title) > MAX_TITLE:
+        problems["title"] = (
+            f"Please keep the title to {MAX_TITLE} characters (this one has {len(title)})."
+        )
+    region = find_region(plan.region, regions)
+    if region is None:
+        problems["region"] = (
+            f"I don't know the region '{plan.region.strip()[:40]}'. "
+            f"Choose one of: {', '.join(regions)}."
+        )
+    starts_at = _start(plan.start, tz, now, problems)
+    duration = _duration(plan.duration, problems)
+    capacity = _capacity(plan.capacity, problems)
+    topic = plan.topic.strip().lower()
+    if topic and topic not in topics:
+        problems["topic"] = f"There's no prompt topic '{topic[:40]}'. Leave it empty, or pick one."
+    if problems:
+        raise PlanProblems(problems)
+    assert region is not None
+    assert starts_at is not None
+    assert duration is not None
+    return Checked(
+        title,
+        region.lower(),
+        starts_at,
+        duration,
+        plan.location.strip(),
+        capacity,
+        plan.description.strip(),
+        topic,
+    )
+
+
+def find_region(text: str, regions: Sequence[str]) -> str | None:
+    """The configured region ``text`` names, whatever its case."""
+    wanted = text.strip().lower()
+    return next((r for r in regions if r.lower() == wanted), None)
+
+
+def region_label(slug: str, regions: Sequence[str]) -> str:
+    return find_region(slug, regions) or slug.title()
+
+
+def _start(text: str, tz: ZoneInfo, now: datetime, problems: dict[str, str]) -> datetime | None:
+    text = text.strip().replace("T", " ")
+    try:
+        local = datetime.strptime(text[:16], "%Y-%m-%d %H:%M") if len(text) >= 16 else None
+    except ValueError:
+        local = None
+    if local is None or len(text) not in (16, 19):
+        problems["start"] = (
+            f"Please give the start as a date and time, like 2027-04-08 10:00, not '{text[:30]}'."
+        )
+        return None
+    starts_at = local_to_utc(local, tz)
+    if starts_at <= now:
+        problems["start"] = "That start time has already passed. Please choose a time to come."
+        return None
+    return starts_at
+
+
+def _duration(text: str, problems: dict[str, str]) -> timedelta | None:
+    text = text.strip()
+    if not text:
+        return DEFAULT_DURATION
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        problems["duration"] = f"Please give the length in minutes, like 90, not '{text[:20]}'."
+        return None
+    minutes = int(text)
+    if minutes == 0:
+        problems["duration"] = "An event needs to last at least a minute."
+        return None
+    if timedelta(minutes=minutes) > MAX_DURATION:
+        problems["duration"] = (
+            "An event can last up to a day (1,440 minutes); for longer, add one for each day."
+        )
+        return None
+    return timedelta(minutes=minutes)
+
+
+def _capacity(text: str, problems: dict[str, str]) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 7:
+        problems["capacity"] = f"Please give the number of places, like 30, not '{text[:20]}'."
+        return None
+    if int(text) < 1:
+        problems["capacity"] = "Capacity needs to be at least 1, or leave it empty for no limit."
+        return None
+    return int(text)
+
+
+class EventRepository(Protocol):
+    async def add(self, event: Event) -> Event: ...
+
+    async def save(self, event: Event) -> Event:
+        """Store a change: ``sequence`` raised and ``updated_at`` moved."""
+        ...
+
+    async def event(self, event_id: int) -> Event | None: ...
+
+    async def upcoming_and_recent(self, region: str | None) -> Sequence[Event]:
+        """Events of a region (None: all), with cancelled ones and those ended in 30 days."""
+        ...
+
+    async def upcoming(self, region: str | None, now: datetime) -> Sequence[Event]: ...
+
+    async def answer(self, event_id: int, person: str, answer: Answer) -> None: ...
+
+    async def rsvps(self, event_id: int) -> Sequence[Rsvp]: ...
+
+    async def begin_announcement(self, event_id: int, channel: ChannelRef) -> LedgerState | None:
+        """Write 'posting' for a channel not yet in the ledger (None); else its state."""
+        ...
+
+    async def settle_announcement(
+        self, event_id: int, channel: ChannelRef, state: LedgerState, message_id: str = ""
+    ) -> None: ...
+
+    async def announcements(self, event_id: int) -> Sequence[Announcement]: ...
+
+    async def forget_announcement(self, event_id: int, channel: ChannelRef) -> None: ...
+
+    def mark_announced(self, event_id: int) -> WriteOp: ...
+
+    async def record_announced(self, event_id: int) -> None: ...
+
+    async def unannounced(self) -> Sequence[Event]: ...
+
+    async def set_feedback_round(self, event_id: int, round_id: int) -> None: ...
+
+    async def feedback_round(self, event_id: int) -> int | None: ...
+
+    async def forget_person(self, identity: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class RegionLink:
+    channel: ChannelRef
+    region: str  # lower case
+
+
+class RegionLinkRepository(Protocol):
+    async def link(self, channel: ChannelRef, region: str, by: str) -> bool: ...
+
+    async def unlink(self, channel: ChannelRef, region: str) -> bool: ...
+
+    async def links(self) -> Sequence[RegionLink]: ...
+
+    async def forget_linker(self, identity: str) -> int: ...

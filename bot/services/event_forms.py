@@ -1,0 +1,84 @@
+"""The form a facilitator plans (or changes) an event in."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.model import Choice, DateTimeField, Form, LongText, ShortText
+from bot.records import Event
+from bot.services.regions import Regions
+from prompts import Library
+
+NEW_FORM = "event-new"
+EDIT_FORM = "event-edit"
+
+
+def event_form(
+    library: Library, regions: Regions, tz: ZoneInfo, now: datetime, event: Event | None
+) -> Form:
+    """The planning form, empty; or, for ``event``, filled in to change it."""
+    if event is None:
+        week = (now.astimezone(tz) + timedelta(days=7)).date()
+        start = f"{datetime.combine(week, time(10)):%Y-%m-%dT%H:%M}"
+    else:
+        start = f"{event.starts_at.astimezone(tz):%Y-%m-%dT%H:%M}"
+
+    def was(value: str) -> str:
+        return value if event is not None else ""
+
+    return Form(
+        NEW_FORM if event is None else EDIT_FORM,
+        "Plan an event" if event is None else "Change an event",
+        (
+            ShortText("title", "Title", max_length=150, initial=was(event.title if event else "")),
+            Choice(
+                "region",
+                "Region",
+                tuple((r, r) for r in regions.names),
+                initial=regions.label(event.region) if event else "",
+            ),
+            DateTimeField("start", f"Date and start time ({tz.key})", initial=start),
+            ShortText(
+                "duration",
+                "Length in minutes",
+                initial=str(int(event.duration.total_seconds() // 60)) if event else "90",
+                max_length=6,
+            ),
+            ShortText(
+                "location",
+                "Place or online link",
+                required=False,
+                placeholder="e.g. Leeds, Room 2, or a Teams meeting link",
+                initial=was(event.location if event else ""),
+                max_length=500,
+            ),
+            ShortText(
+                "capacity",
+                "Places (leave empty for no limit)",
+                required=False,
+                initial=str(event.capacity) if event and event.capacity else "",
+                max_length=7,
+            ),
+            LongText(
+                "description",
+                "What it's about",
+                required=False,
+                initial=was(event.description if event else ""),
+                max_length=2000,
+            ),
+            Choice(
+                "topic",
+                "Post a reflection prompt from this topic when it starts (optional)",
+                tuple((t.slug, t.title) for t in library.topics),
+                required=False,
+                initial=was(event.topic if event else ""),
+            ),
+        ),
+        submit_label="Announce" if event is None else "Save changes",
+        intro="copbot will announce it in every channel linked to the region, take "
+        "answers, send reminders, and ask for anonymous feedback afterwards."
+        if event is None
+        else "The announcements will be updated, and the people going told.",
+        context="" if event is None else str(event.id),
+    )

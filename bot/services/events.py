@@ -1,0 +1,496 @@
+"""Regional events: planned in a form or from the command line, announced once in every
+channel linked to their region, answered with buttons, reminded, and followed by an
+anonymous feedback round.
+
+Everything that reaches people after the moment of asking (announcements, changes,
+reminders, the start and the end) is a persistent job, so a restart loses none of it and
+an event added from the command line is announced by the running copbot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.chat import Chat
+from bot.clock import to_text
+from bot.commands import Args, CommandError, UsageError, parse_number
+from bot.event_messages import RSVP, counts, rsvp_buttons, when
+from bot.events import (
+    Answer,
+    Attendance,
+    Checked,
+    EventRepository,
+    Plan,
+    PlanProblems,
+    check_plan,
+)
+from bot.feedback import (
+    FeedbackRepository,
+)
+from bot.interaction import Interaction
+from bot.model import (
+    ButtonPressed,
+    Buttons,
+    Context,
+    Form,
+    FormSubmitted,
+    OutgoingMessage,
+    Role,
+    Text,
+)
+from bot.ports import Clock
+from bot.records import Event, EventStatus
+from bot.registry import PersonalData, Registry
+from bot.scheduler import JobKind, Scheduler
+from bot.services.event_delivery import EventDelivery
+from bot.services.event_forms import EDIT_FORM, NEW_FORM, event_form
+from bot.services.prompts import PromptCatalogue, PromptPublisher
+from bot.services.regions import Regions
+from bot.timefmt import for_people
+
+log = logging.getLogger(__name__)
+
+ANNOUNCE = "event.announce"
+CHANGED = "event.changed"
+REMIND = "event.remind"
+START = "event.start"
+END = "event.end"
+
+
+class EventsFeature:
+    def __init__(
+        self,
+        events: EventRepository,
+        regions: Regions,
+        feedback: FeedbackRepository,
+        catalogue: PromptCatalogue,
+        publisher: PromptPublisher,
+        chat: Chat,
+        clock: Clock,
+        scheduler: Scheduler,
+        *,
+        timezone: ZoneInfo,
+        public_url: str,
+        reminders: Sequence[timedelta],
+    ) -> None:
+        self._events = events
+        self._regions = regions
+        self._feedback = feedback
+        self._catalogue = catalogue
+        self._publisher = publisher
+        self._chat = chat
+        self._clock = clock
+        self._scheduler = scheduler
+        self._tz = timezone
+        self._reminders = tuple(reminders)
+        self._delivery = EventDelivery(
+            events,
+            regions,
+            feedback,
+            catalogue,
+            publisher,
+            chat,
+            clock,
+            scheduler,
+            timezone=timezone,
+            public_url=public_url,
+        )
+
+    @property
+    def repository(self) -> EventRepository:
+        return self._events
+
+    def register(self, registry: Registry) -> None:
+        registry.verb(
+            "event new",
+            "Plan a regional event: copbot announces it in the region's channels",
+            self.new,
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "event edit",
+            "Change an event you organised (admins: any event); people going are told",
+            self.edit_verb,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "event cancel",
+            "Cancel an event you organised (admins: any event); people going are told",
+            self.cancel,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
+        registry.verb(
+            "events",
+            "See the events coming up, with buttons to say whether you're going",
+            self.listing,
+            usage="[REGION]",
+        )
+        registry.action(RSVP, self.rsvp)
+        registry.form(EDIT_FORM, self.edit_submitted, role=Role.FACILITATOR, check=self.check_edit)
+        registry.form(NEW_FORM, self.submitted, role=Role.FACILITATOR, check=self.check_form)
+        registry.job(JobKind(ANNOUNCE, self._delivery.announce_job, run_late=True))
+        registry.job(JobKind(CHANGED, self._delivery.changed_job, run_late=True))
+        registry.job(JobKind(REMIND, self._delivery.remind_job))
+        registry.job(JobKind(START, self._delivery.start_job))
+        registry.job(JobKind(END, self._delivery.end_job, run_late=True))
+        registry.on_start(self._delivery.reconcile)
+        registry.keeps(
+            PersonalData(
+                "event answers and events organised",
+                ("event_rsvps.person", "events.organiser"),
+                erase=self._events.forget_person,
+            )
+        )
+
+    # -- planning -----------------------------------------------------------------------
+
+    async def create(self, plan: Plan, organiser: str) -> Event:
+        """Check and keep a plan, and queue its announcement. Raises PlanProblems."""
+        checked = await self._check(plan)
+        now = self._clock.now()
+        event = await self._events.add(
+            Event(
+                0,
+                checked.title,
+                checked.region,
+                checked.starts_at,
+                checked.duration,
+                self._tz.key,
+                now,
+                now,
+                location=checked.location,
+                description=checked.description,
+                capacity=checked.capacity,
+                topic=checked.topic,
+                organiser=organiser,
+            )
+        )
+        await self._scheduler.once(
+            ANNOUNCE, {"event": event.id}, now, f"event-announce:{event.id}", owner=organiser
+        )
+        await self._queue_timed(event)
+        return event
+
+    async def edit(self, event_id: int, changes: dict[str, str], actor: str, role: Role) -> Event:
+        """Change an event (fields as the form or command line give them). Raises
+        PlanProblems, or CommandError for someone who may not change it."""
+        event = await self._may_change(event_id, actor, role)
+        if event.cancelled:
+            raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
+        local = event.starts_at.astimezone(self._tz)
+        plan = Plan(
+            changes.get("title", event.title),
+            changes.get("region", self._regions.label(event.region)),
+            changes.get("start", f"{local:%Y-%m-%d %H:%M}"),
+            changes.get("duration", str(int(event.duration.total_seconds() // 60))),
+            changes.get("location", event.location),
+            changes.get("capacity", "" if event.capacity is None else str(event.capacity)),
+            changes.get("description", event.description),
+            changes.get("topic", event.topic),
+        )
+        checked = await self._check(plan, keep_start=event.starts_at)
+        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        updated = await self._events.save(
+            Event(
+                event.id,
+                checked.title,
+                checked.region,
+                checked.starts_at,
+                checked.duration,
+                event.timezone,
+                event.created_at,
+                event.updated_at,
+                checked.location,
+                checked.description,
+                checked.capacity,
+                checked.topic,
+                event.organiser,
+                event.status,
+                event.sequence,
+            )
+        )
+        await self._queue_timed(updated)
+        await self._queue_changed(updated)
+        after = Attendance.of(await self._events.rsvps(event.id), updated.capacity)
+        await self._delivery.promote(updated, before, after, skip="")
+        return updated
+
+    async def cancel_event(self, event_id: int, actor: str, role: Role) -> Event:
+        event = await self._may_change(event_id, actor, role)
+        if event.cancelled:
+            raise CommandError(f"Event {event_id} was already cancelled.")
+        if event.ends_at <= self._clock.now():
+            raise CommandError(f"Event {event_id} has already taken place.")
+        cancelled = await self._events.save(_with_status(event, EventStatus.CANCELLED))
+        await self._queue_changed(cancelled)
+        return cancelled
+
+    async def _may_change(self, event_id: int, actor: str, role: Role) -> Event:
+        event = await self._events.event(event_id)
+        if event is None:
+            raise CommandError(f"There's no event {event_id}. `events` lists what's coming.")
+        if role < Role.ADMIN and event.organiser != actor:
+            raise CommandError(
+                "Only the facilitator who planned this event, or an admin, can change it."
+            )
+        return event
+
+    async def _check(self, plan: Plan, keep_start: datetime | None = None) -> Checked:
+        library = await self._catalogue.current()
+        now = self._clock.now()
+        if keep_start is not None and keep_start <= now:
+            now = keep_start - timedelta(seconds=1)  # an edit may keep a start that passed
+        return check_plan(
+            plan,
+            regions=self._regions.names,
+            topics=[t.slug for t in library.topics],
+            now=now,
+            tz=self._tz,
+        )
+
+    async def _queue_timed(self, event: Event) -> None:
+        """Reminders, the start and the end, keyed by the start: an edit that moves the event
+        queues new ones, and the old ones find the event moved and do nothing."""
+        now = self._clock.now()
+        starts = to_text(event.starts_at)
+        base = {"event": event.id, "starts": starts}
+        for offset in self._reminders:
+            due = event.starts_at - offset
+            if due > now:
+                minutes = int(offset.total_seconds() // 60)
+                await self._scheduler.once(
+                    REMIND,
+                    base | {"offset": minutes},
+                    due,
+                    f"event-remind:{event.id}@{starts}-{minutes}m",
+                    owner=event.organiser,
+                )
+        if event.topic:
+            await self._scheduler.once(
+                START, base, event.starts_at, f"event-start:{event.id}@{starts}"
+            )
+        await self._scheduler.once(END, base, event.ends_at, f"event-end:{event.id}@{starts}")
+
+    async def _queue_changed(self, event: Event) -> None:
+        await self._scheduler.once(
+            CHANGED,
+            {"event": event.id, "sequence": event.sequence},
+            self._clock.now(),
+            f"event-changed:{event.id}#{event.sequence}",
+        )
+
+    # -- chat ---------------------------------------------------------------------------
+
+    async def new(self, ix: Interaction, args: Args) -> None:
+        await ix.open_form(await self.form())
+
+    async def form(self, event: Event | None = None) -> Form:
+        """The planning form, empty; or, for ``event``, filled in to change it."""
+        library = await self._catalogue.current()
+        return event_form(library, self._regions, self._tz, self._clock.now(), event)
+
+    async def edit_verb(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Which event? Give its number, as `events` shows it.")
+        event_id = parse_number(args.get(0), "event", f"`{ix.prefix} events`")
+        event = await self._may_change(event_id, ix.user.identity, ix.role)
+        if event.cancelled:
+            raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
+        await ix.open_form(await self.form(event))
+
+    async def _edited_event(self, submitted: FormSubmitted) -> Event | None:
+        context = submitted.context
+        return await self._events.event(int(context)) if context.isdigit() else None
+
+    async def check_edit(self, submitted: FormSubmitted) -> dict[str, str]:
+        event = await self._edited_event(submitted)
+        if event is None:
+            return {"title": "I can't find that event any more."}
+        try:
+            await self._check(self._plan(submitted), keep_start=event.starts_at)
+        except PlanProblems as e:
+            return e.problems
+        return {}
+
+    async def edit_submitted(self, ix: Interaction, submitted: FormSubmitted) -> None:
+        event = await self._edited_event(submitted)
+        if event is None:
+            raise CommandError("I can't find that event any more.")
+        plan = self._plan(submitted)
+        changes = {
+            "title": plan.title,
+            "region": plan.region,
+            "start": plan.start,
+            "duration": plan.duration,
+            "location": plan.location,
+            "capacity": plan.capacity,
+            "description": plan.description,
+            "topic": plan.topic,
+        }
+        try:
+            updated = await self.edit(event.id, changes, ix.user.identity, ix.role)
+        except PlanProblems as e:
+            raise CommandError(" ".join(e.problems.values())) from None
+        await ix.reply(
+            f"Saved: **{updated.title}**, {when(updated, self._tz)}. I'm updating its "
+            "announcements and telling the people going."
+        )
+
+    @staticmethod
+    def _plan(event: FormSubmitted) -> Plan:
+        return Plan(
+            event.value("title"),
+            event.value("region"),
+            event.value("start"),
+            event.value("duration"),
+            event.value("location"),
+            event.value("capacity"),
+            event.value("description"),
+            event.value("topic"),
+        )
+
+    async def check_form(self, event: FormSubmitted) -> dict[str, str]:
+        try:
+            await self._check(self._plan(event))
+        except PlanProblems as e:
+            return e.problems
+        return {}
+
+    async def submitted(self, ix: Interaction, event: FormSubmitted) -> None:
+        try:
+            created = await self.create(self._plan(event), ix.user.identity)
+        except PlanProblems as e:
+            raise CommandError(" ".join(e.problems.values())) from None
+        label = self._regions.label(created.region)
+        if not await self._regions.channels_for(created.region):
+            await ix.reply(
+                f"Event {created.id} is planned: **{created.title}**, {when(created, self._tz)}. "
+                f"No channel is linked to {label} yet, so nobody has heard of it: run "
+                f"`{ix.prefix} region link {label}` in the channel that should."
+            )
+            return
+        await ix.reply(
+            f"Event {created.id} is planned: **{created.title}**, {when(created, self._tz)}. "
+            "I'm announcing it in the region's channels now."
+        )
+
+    async def cancel(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Which event? Give its number, as `events` shows it.")
+        event_id = parse_number(args.get(0), "event", f"`{ix.prefix} events`")
+        event = await self.cancel_event(event_id, ix.user.identity, ix.role)
+        await ix.reply(
+            f"**{event.title}** is cancelled. I'm updating its announcements and telling the "
+            "people who were going."
+        )
+
+    async def listing(self, ix: Interaction, args: Args) -> None:
+        region = None
+        if args:
+            region = self._regions.find(args.text)
+            if region is None:
+                raise CommandError(
+                    f"I don't know the region '{args.text[:40]}'. "
+                    f"Choose one of: {', '.join(self._regions.names)}."
+                )
+        now = self._clock.now()
+        shown = [
+            e
+            for e in await self._events.upcoming(None, now)
+            if region is None or e.region in (region, "national")
+        ]
+        blocks: list[Text | Buttons | Context] = []
+        for event in shown[:10]:
+            attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+            where = f" · {event.location}" if event.location else ""
+            blocks.append(
+                Text(
+                    f"**{event.title}** (event {event.id}, "
+                    f"{self._regions.label(event.region)})\n"
+                    f"{when(event, self._tz)}{where}\n{counts(event, attendance)}"
+                )
+            )
+            blocks.append(rsvp_buttons(event))
+        if ix.role >= Role.FACILITATOR:
+            blocks.extend(await self._rounds_beside(region, ix.prefix))
+        if not blocks:
+            await ix.reply(
+                "There are no events planned yet"
+                + (f" for {self._regions.label(region)}." if region else ".")
+            )
+            return
+        if len(shown) > 10:
+            blocks.append(Context(f"And {len(shown) - 10} more later on."))
+        await ix.reply(OutgoingMessage(tuple(blocks), fallback="Events coming up"))
+
+    async def _rounds_beside(self, region: str | None, prefix: str) -> list[Text | Context]:
+        """For facilitators: recent events' feedback rounds."""
+        now = self._clock.now()
+        lines = []
+        for event in await self._events.upcoming_and_recent(region):
+            if event.ends_at > now or event.cancelled:
+                continue
+            round_id = await self._feedback_round(event.id)
+            if round_id is None:
+                continue
+            round_ = await self._feedback.get(round_id)
+            if round_ is None:
+                continue
+            lines.append(
+                f"**{event.title}** ({for_people(event.starts_at, self._tz, time=False)}): "
+                f"feedback round {round_id}, {round_.state.value}, {round_.answers} answer(s): "
+                f"`{prefix} feedback results {round_id}`"
+            )
+        return [Text("Feedback from recent events:\n" + "\n".join(lines))] if lines else []
+
+    async def _feedback_round(self, event_id: int) -> int | None:
+        return await self._events.feedback_round(event_id)
+
+    async def rsvp(self, ix: Interaction, pressed: ButtonPressed) -> None:
+        event_text, _, answer_text = pressed.value.partition(":")
+        if not event_text.isdigit() or answer_text not in {a.value for a in Answer}:
+            raise CommandError("That button didn't come from an event I know.")
+        event = await self._events.event(int(event_text))
+        if event is None:
+            raise CommandError("I can't find that event any more.")
+        if event.cancelled:
+            raise CommandError(
+                f"**{event.title}** has been cancelled, so it isn't taking answers. "
+                "Sorry about that."
+            )
+        if event.ends_at <= self._clock.now():
+            raise CommandError(
+                f"**{event.title}** has already taken place, so it isn't taking answers now."
+            )
+        answer = Answer(answer_text)
+        me = ix.user.identity
+        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        await self._events.answer(event.id, me, answer)
+        after = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        await ix.reply(_answered(event, answer, after, me, self._tz))
+        await self._delivery.promote(event, before, after, skip=me)
+        await self._delivery.refresh(event, after)
+
+
+def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz: ZoneInfo) -> str:
+    if answer is Answer.GOING and me in attendance.waiting:
+        place = attendance.waiting.index(me) + 1
+        return (
+            f"**{event.title}** is full, so you're on the waiting list (number {place}). "
+            "I'll message you if a place comes up."
+        )
+    if answer is Answer.GOING:
+        return f"You're going to **{event.title}**, {when(event, tz)}. See you there!"
+    if answer is Answer.MAYBE:
+        return f"Noted: maybe for **{event.title}**. You can change your answer at any time."
+    return f"Thanks for letting us know you can't make **{event.title}**."
+
+
+def _with_status(event: Event, status: EventStatus) -> Event:
+    return replace(event, status=status)

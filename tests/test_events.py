@@ -1,0 +1,468 @@
+"""Regional events on the fake platform: regions linked to channels, events planned in a
+form or by the service the command line uses, announced once per channel, answered,
+reminded across clock changes, changed, cancelled, and followed by feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.events import Answer, LedgerState, Plan, PlanProblems
+from bot.model import Buttons, ChannelRef, Role, UserRef
+from bot.ports import FormInvalid
+from bot.records import JobState
+from bot.services.events import EventsFeature
+from bot.services.feedback import ANSWER
+from bot.settings import Settings
+from storage.regions import SqliteRegionLinkRepository
+from tests.support.fakes import Sent
+from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
+
+LONDON = ChannelRef("test", "C-london", "T1", "london")
+LEEDS = ChannelRef("test", "C-leeds", "T1", "ips-leeds")
+PEOPLE = [UserRef("test", f"p{n}", f"Person {n}") for n in range(6)]
+
+
+def feature(bot: Harness) -> EventsFeature:
+    return bot.core.feature(EventsFeature)
+
+
+async def facilitator(bot: Harness) -> None:
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+
+
+async def link(bot: Harness, channel: ChannelRef, region: str) -> str:
+    await facilitator(bot)
+    await bot.join(channel)
+    sent = await bot.command(f"region link {region}", PRIYA, channel)
+    [answer] = [s for s in sent if s.kind == "respond"]
+    return answer.text
+
+
+def plan(**overrides: str) -> Plan:
+    values = {
+        "title": "Race equity: conversations with clients",
+        "region": "North",
+        "start": "2026-12-03 10:00",
+        "duration": "90",
+        "location": "Leeds, Room 2",
+    } | overrides
+    return Plan(**values)
+
+
+async def announced(bot: Harness, **overrides: str) -> int:
+    event = await feature(bot).create(plan(**overrides), PRIYA.identity)
+    await bot.tick()
+    return event.id
+
+
+def posts_in(bot: Harness, channel: ChannelRef) -> list[str]:
+    """Announcements posted in a channel (not copbot's hello on joining)."""
+    return [
+        s.text
+        for s in bot.adapter.of_kind("post")
+        if s.channel == channel and not s.text.startswith("Hello")
+    ]
+
+
+def first_announcement(bot: Harness) -> Sent:
+    return next(s for s in bot.adapter.of_kind("post") if not s.text.startswith("Hello"))
+
+
+# -- regions -------------------------------------------------------------------------
+
+
+async def test_a_facilitator_links_a_channel_to_regions_whatever_the_case(bot: Harness) -> None:
+    assert "North events will be announced in #north" in await link(bot, NORTH, "nOrTh")
+    assert "already" in await link(bot, NORTH, "NORTH")
+    assert "London events" in await link(bot, NORTH, "london")
+    listing = await bot.reply_text("regions", SAM)
+    assert "**North**: #north" in listing and "**London**: #north" in listing
+    assert "**South**: no channel yet" in listing
+    unlinked = await bot.reply_text("region unlink London", PRIYA, channel=NORTH)
+    assert "won't hear about new London events" in unlinked
+    assert "**London**: no channel yet" in await bot.reply_text("regions", SAM)
+
+
+async def test_an_unknown_region_or_staff_linking_changes_nothing(bot: Harness) -> None:
+    await facilitator(bot)
+    refused = await bot.reply_text("region link Narnia", PRIYA, channel=NORTH)
+    assert "I don't know the region 'Narnia'" in refused and "Midlands" in refused
+    staff = await bot.reply_text("region link North", SAM, channel=NORTH)
+    assert "facilitator" in staff.lower()
+    assert "No channel is linked" in await bot.reply_text("regions", SAM)
+
+
+async def test_the_archive_region_follows_the_link_and_falls_back_to_the_name(
+    bot: Harness,
+) -> None:
+    await link(bot, LEEDS, "South")
+    channel = await bot.core.channels.get(LEEDS)
+    assert channel is not None and channel.region == "south"
+    await bot.command("region unlink South", PRIYA, LEEDS)
+    await bot.join(NORTH)
+    named = await bot.core.channels.get(NORTH)
+    assert named is not None and named.region == "north"  # the guess from the name
+    await link(bot, NORTH, "Midlands")
+    await bot.command("region unlink Midlands", PRIYA, NORTH)
+    back = await bot.core.channels.get(NORTH)
+    assert back is not None and back.region == "north"
+
+
+# -- planning and bad input ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("start", "2026-11-20 10:00", "already passed"),
+        ("start", "next tuesday", "like 2027-04-08 10:00"),
+        ("duration", "0", "at least a minute"),
+        ("duration", "1441", "up to a day"),
+        ("region", "Narnia", "I don't know the region 'Narnia'"),
+        ("capacity", "0", "at least 1"),
+        ("title", "x" * 151, "150 characters (this one has 151)"),
+        ("topic", "astrology", "no prompt topic 'astrology'"),
+    ],
+)
+async def test_every_bad_plan_gets_its_own_words_and_nothing_is_kept(
+    bot: Harness, field: str, value: str, words: str
+) -> None:
+    with pytest.raises(PlanProblems) as refused:
+        await feature(bot).create(plan(**{field: value}), PRIYA.identity)
+    assert list(refused.value.problems) == [field]
+    assert words in refused.value.problems[field]
+    assert await feature(bot).repository.upcoming_and_recent(None) == []
+    assert await bot.tick() == 0
+
+
+async def test_the_form_opens_for_facilitators_and_keeps_problems_beside_fields(
+    bot: Harness,
+) -> None:
+    await facilitator(bot)
+    [opened] = await bot.command("event new", PRIYA)
+    assert opened.kind == "form" and opened.form is not None
+    assert [f.id for f in opened.form.fields] == [
+        "title", "region", "start", "duration", "location", "capacity", "description", "topic",
+    ]  # fmt: skip
+    with pytest.raises(FormInvalid) as invalid:
+        await bot.submit("event-new", {"title": "T", "region": "North",
+                                       "start": "2026-12-03T10:00", "capacity": "-2"}, PRIYA)  # fmt: skip
+    assert "capacity" in invalid.value.errors
+    assert await feature(bot).repository.upcoming_and_recent(None) == []
+    await bot.submit(
+        "event-new",
+        {"title": "Workshop", "region": "north", "start": "2026-12-03T10:00", "duration": "60"},
+        PRIYA,
+    )
+    [event] = await feature(bot).repository.upcoming_and_recent(None)
+    assert event.organiser == PRIYA.identity and event.region == "north"
+    [told] = [s for s in bot.adapter.of_kind("respond") if "is planned" in s.text]
+    assert "No channel is linked to North yet" in told.text
+
+
+# -- announcements -------------------------------------------------------------------
+
+
+async def test_an_event_is_announced_once_in_each_channel_of_its_region(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    await link(bot, LEEDS, "North")
+    await link(bot, LONDON, "London")
+    event_id = await announced(bot)
+    assert len(posts_in(bot, NORTH)) == 1 and len(posts_in(bot, LEEDS)) == 1
+    assert posts_in(bot, LONDON) == []
+    text = posts_in(bot, NORTH)[0]
+    assert "Race equity: conversations with clients" in text
+    assert "Thu 3 Dec 2026, 10:00 to 11:30" in text and "Leeds, Room 2" in text
+    assert "Going 0 · Maybe 0 · Can't go 0" in text
+    # Running the announcing again (a restart, an edit) posts nothing new.
+    for step in bot.core.registry.startup:
+        await step()
+    await feature(bot).create(plan(region="National", title="National"), PRIYA.identity)
+    await bot.tick()
+    assert len(posts_in(bot, NORTH)) == 2 and len(posts_in(bot, LONDON)) == 1
+    ledger = await feature(bot).repository.announcements(event_id)
+    assert {a.state for a in ledger} == {LedgerState.POSTED}
+
+
+async def test_the_calendar_link_uses_the_public_url(db_path: Path) -> None:
+    settings = Settings(db_path=db_path, public_url="https://copbot.example.org")
+    bot = Harness.open(db_path, settings)
+    try:
+        await link(bot, NORTH, "North")
+        event_id = await announced(bot)
+        [text] = posts_in(bot, NORTH)
+        assert f"(https://copbot.example.org/calendar/event/{event_id}.ics)" in text
+    finally:
+        bot.close()
+
+
+async def test_a_failed_post_is_retried_and_still_posted_once(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    await link(bot, LEEDS, "North")
+    bot.adapter.fail_next = 1
+    await feature(bot).create(plan(), PRIYA.identity)
+    await bot.tick()
+    assert len(posts_in(bot, NORTH) + posts_in(bot, LEEDS)) == 0
+    await bot.tick(timedelta(seconds=31))
+    assert len(posts_in(bot, NORTH)) == 1 and len(posts_in(bot, LEEDS)) == 1
+
+
+async def test_killed_mid_announcement_every_channel_has_one_after_restart(
+    db_path: Path,
+) -> None:
+    channels = [ChannelRef("test", f"C{n:02}", "T1", f"north-{n}") for n in range(20)]
+    bot = Harness.open(db_path)
+    links = SqliteRegionLinkRepository(bot.core.db, bot.clock)
+    for channel in channels:
+        await links.link(channel, "north", PRIYA.identity)
+    bot.adapter.hang_after_post = asyncio.Event()
+    event = await feature(bot).create(plan(), PRIYA.identity)
+    # The first post goes out, and copbot "dies" before it can note it.
+    ticking = asyncio.create_task(bot.tick())
+    while not any(posts_in(bot, channel) for channel in channels):
+        await asyncio.sleep(0)
+    ticking.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ticking
+    first = bot.adapter.of_kind("post")
+    bot.close()
+
+    again = Harness.open(db_path)
+    try:
+        again.adapter.sent = list(first)
+        for step in again.core.registry.startup:
+            await step()
+        await again.tick(timedelta(minutes=11))  # the dead run's lease has lapsed
+        for channel in channels:
+            assert len(posts_in(again, channel)) == 1, channel
+        # The post that went out unnoted is marked unsure, never posted a second time.
+        ledger = await feature(again).repository.announcements(event.id)
+        states = sorted(a.state.value for a in ledger)
+        assert states == ["posted"] * 19 + ["unknown"]
+    finally:
+        again.close()
+
+
+async def test_a_half_done_post_found_after_restart_is_not_posted_again(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    await link(bot, LEEDS, "North")
+    event = await feature(bot).create(plan(), PRIYA.identity)
+    repo = feature(bot).repository
+    # The ledger says a post was on its way to #north when copbot stopped.
+    assert await repo.begin_announcement(event.id, NORTH) is None
+    await bot.tick()
+    assert posts_in(bot, NORTH) == [] and len(posts_in(bot, LEEDS)) == 1
+    states = {a.channel.id: a.state for a in await repo.announcements(event.id)}
+    assert states == {NORTH.id: LedgerState.UNKNOWN, LEEDS.id: LedgerState.POSTED}
+
+
+# -- answers -------------------------------------------------------------------------
+
+
+async def test_answers_update_the_counts_in_place_and_can_change(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    post = first_announcement(bot)
+    [buttons] = [b for b in post.message.blocks if isinstance(b, Buttons)]  # type: ignore[union-attr]
+    assert [b.label for b in buttons.buttons] == ["Going", "Maybe", "Can't go"]
+    sent = await bot.press("event.rsvp", f"{event_id}:going", SAM, post.ref)
+    [answer] = [s for s in sent if s.kind == "respond"]
+    assert "You're going" in answer.text and "Thu 3 Dec 2026, 10:00" in answer.text
+    [update] = [s for s in sent if s.kind == "update"]
+    assert update.ref == post.ref and "Going 1 · Maybe 0" in update.text
+    sent = await bot.press("event.rsvp", f"{event_id}:maybe", SAM, post.ref)
+    [update] = [s for s in sent if s.kind == "update"]
+    assert "Going 0 · Maybe 1 · Can't go 0" in update.text
+    rsvps = await feature(bot).repository.rsvps(event_id)
+    assert [(r.person, r.answer) for r in rsvps] == [(SAM.identity, Answer.MAYBE)]
+
+
+async def test_a_full_event_keeps_a_waiting_list_promoted_in_order(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="1")
+    first, second, third = PEOPLE[:3]
+    await bot.press("event.rsvp", f"{event_id}:going", first)
+    waiting = await bot.press("event.rsvp", f"{event_id}:going", second)
+    assert "waiting list (number 1)" in next(s.text for s in waiting if s.kind == "respond")
+    waiting = await bot.press("event.rsvp", f"{event_id}:going", third)
+    assert "waiting list (number 2)" in next(s.text for s in waiting if s.kind == "respond")
+    assert "Going 1 of 1 places · waiting list 2" in waiting[-1].text
+    freed = await bot.press("event.rsvp", f"{event_id}:not_going", first)
+    [told] = [s for s in freed if s.kind == "direct"]
+    assert told.user == second and "a place has come up" in told.text
+
+
+async def test_answers_to_cancelled_or_past_events_are_refused_kindly(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    await feature(bot).cancel_event(event_id, PRIYA.identity, Role.FACILITATOR)
+    [refused] = await bot.press("event.rsvp", f"{event_id}:going", SAM)
+    assert "has been cancelled" in refused.text
+    past = await announced(bot, title="Past")
+    bot.clock.advance(timedelta(days=9))
+    [refused] = await bot.press("event.rsvp", f"{past}:going", SAM)
+    assert "already taken place" in refused.text
+    assert await feature(bot).repository.rsvps(event_id) == []
+    assert await feature(bot).repository.rsvps(past) == []
+
+
+# -- reminders across the clock changes --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("created", "start", "utc"),
+    [
+        # Planned in winter time for a date after the clocks go forward (28 March 2027).
+        (datetime(2027, 3, 20, 9, tzinfo=UTC), "2027-04-08 10:00", datetime(2027, 4, 8, 9, 0)),
+        # Planned in summer time for a date after they go back (25 October 2026).
+        (datetime(2026, 10, 20, 9, tzinfo=UTC), "2026-11-05 10:00", datetime(2026, 11, 5, 10, 0)),
+    ],
+)
+async def test_10_london_stays_10_local_across_a_clock_change(
+    bot: Harness, created: datetime, start: str, utc: datetime
+) -> None:
+    bot.clock.set(created)
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, start=start)
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and event.starts_at == utc.replace(tzinfo=UTC)
+    assert event.timezone == "Europe/London"
+    [text] = posts_in(bot, NORTH)
+    assert ", 10:00 to 11:30" in text
+    post = first_announcement(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM, post.ref)
+    jobs = await bot.core.scheduler._jobs.jobs(states=[JobState.PENDING])
+    due = sorted(j.due_at for j in jobs if j.kind == "event.remind")
+    starts = utc.replace(tzinfo=UTC)
+    assert due == [
+        starts - timedelta(days=7),
+        starts - timedelta(days=1),
+        starts - timedelta(hours=1),
+    ]
+    for moment in due:
+        bot.clock.set(moment)
+        await bot.tick()
+    threads = [s for s in bot.adapter.of_kind("reply") if s.thread == post.ref.as_thread]
+    directs = [s for s in bot.adapter.of_kind("direct") if s.user == SAM]
+    assert len(threads) == 3 and len(directs) == 3
+    assert all("10:00 to 11:30" in s.text for s in threads + directs)
+    # Never twice: running the scheduler again sends nothing more.
+    await bot.tick()
+    assert len(bot.adapter.of_kind("reply")) == 3
+
+
+async def test_an_edit_moves_reminders_and_a_cancellation_removes_them(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    post = first_announcement(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM, post.ref)
+    moved = await feature(bot).edit(
+        event_id, {"start": "2026-12-04 14:00"}, PRIYA.identity, Role.FACILITATOR
+    )
+    assert moved.sequence == 1
+    await bot.tick()
+    [told] = [s for s in bot.adapter.of_kind("direct") if s.user == SAM]
+    assert "Fri 4 Dec 2026, 14:00 to 15:30" in told.text
+    assert "Fri 4 Dec 2026, 14:00" in bot.adapter.of_kind("update")[-1].text
+    bot.clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))  # 1h before the old time
+    await bot.tick()
+    assert bot.adapter.of_kind("reply") == []
+    bot.clock.set(datetime(2026, 12, 4, 13, 0, tzinfo=UTC))  # 1h before the new one
+    await bot.tick()
+    assert len(bot.adapter.of_kind("reply")) == 1
+    cancelled = await feature(bot).cancel_event(event_id, PRIYA.identity, Role.FACILITATOR)
+    assert cancelled.sequence == 2
+    await bot.tick()
+    assert "Cancelled" in bot.adapter.of_kind("update")[-1].text
+    assert "has been cancelled" in bot.adapter.of_kind("direct")[-1].text
+    bot.clock.set(datetime(2026, 12, 4, 14, 0, tzinfo=UTC))
+    await bot.tick()
+    assert len(bot.adapter.of_kind("reply")) == 1
+
+
+async def test_only_the_organiser_or_an_admin_may_cancel(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    await bot.core.roles.grant(SAM.identity, Role.FACILITATOR, by=ALEX.identity)
+    refused = await bot.reply_text(f"event cancel {event_id}", SAM)
+    assert "Only the facilitator who planned this event, or an admin" in refused
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and not event.cancelled and event.sequence == 0
+    done = await bot.reply_text(f"event cancel {event_id}", ALEX)
+    assert "is cancelled" in done
+
+
+# -- the start and the end ------------------------------------------------------------
+
+
+async def test_the_topic_prompt_is_posted_in_the_thread_when_it_starts(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    library = await bot.core.prompts.current()
+    topic = library.topics[0]
+    await announced(bot, topic=topic.slug)
+    post = first_announcement(bot)
+    bot.clock.set(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))
+    await bot.tick()
+    [prompt] = [s for s in bot.adapter.of_kind("reply") if s.thread == post.ref.as_thread]
+    assert "Reflection prompt" in prompt.text and topic.title in prompt.text
+
+
+async def test_after_the_end_people_going_get_the_feedback_button(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM)
+    await bot.press("event.rsvp", f"{event_id}:maybe", PEOPLE[0])
+    bot.clock.set(datetime(2026, 12, 3, 11, 30, tzinfo=UTC))
+    await bot.tick()
+    [dm] = [s for s in bot.adapter.of_kind("direct") if "Thank you for coming" in s.text]
+    assert dm.user == SAM
+    [buttons] = [b for b in dm.message.blocks if isinstance(b, Buttons)]  # type: ignore[union-attr]
+    [button] = buttons.buttons
+    round_id = await feature(bot).repository.feedback_round(event_id)
+    assert button.action_id == ANSWER and button.value == str(round_id)
+    # The button opens the feedback service's anonymous form.
+    [form] = [s for s in await bot.press(ANSWER, button.value, SAM) if s.kind == "form"]
+    assert form.form is not None and form.form.anonymous
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    listing = await bot.reply_text("events", PRIYA)
+    assert f"feedback round {round_id}, open, 0 answer(s)" in listing
+
+
+async def test_events_lists_what_is_coming_with_buttons(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    assert "There are no events planned yet" in await bot.reply_text("events", SAM)
+    north = await announced(bot)
+    await announced(bot, region="London", title="London session")
+    [answer] = [s for s in await bot.command("events north", SAM) if s.kind == "respond"]
+    assert "Race equity" in answer.text and "London session" not in answer.text
+    [buttons] = [b for b in answer.message.blocks if isinstance(b, Buttons)]  # type: ignore[union-attr]
+    assert buttons.buttons[0].value == f"{north}:going"
+    assert "I don't know the region" in await bot.reply_text("events Narnia", SAM)
+    assert answer.channel == GENERAL  # privately, where it was asked
+
+
+async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="12")
+    await bot.core.roles.grant(SAM.identity, Role.FACILITATOR, by=ALEX.identity)
+    refused = await bot.reply_text(f"event edit {event_id}", SAM)
+    assert "Only the facilitator who planned this event" in refused
+    [opened] = await bot.command(f"event edit {event_id}", PRIYA)
+    assert opened.form is not None and opened.form.context == str(event_id)
+    initial = {f.id: getattr(f, "initial", "") for f in opened.form.fields}
+    assert initial["title"] == "Race equity: conversations with clients"
+    assert initial["start"] == "2026-12-03T10:00" and initial["capacity"] == "12"
+    values = {k: v for k, v in initial.items() if v} | {"start": "2026-12-03T13:00"}
+    with pytest.raises(FormInvalid):
+        await bot.submit("event-edit", values | {"duration": "0"}, PRIYA, context=str(event_id))
+    await bot.submit("event-edit", values, PRIYA, context=str(event_id))
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and event.sequence == 1
+    assert event.starts_at == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+    await bot.tick()
+    assert "13:00 to 14:30" in bot.adapter.of_kind("update")[-1].text

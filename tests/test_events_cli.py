@@ -1,0 +1,95 @@
+"""`copbot events` and the event settings: plans kept for the running copbot to announce,
+bad input refused in one line with a non-zero exit and nothing kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from bot.settings import ConfigError, Settings
+
+
+def invoke(db: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, [*args, "--db", str(db)], env={}, catch_exceptions=False)
+
+
+def soon(days: int = 10) -> str:
+    return f"{datetime.now(UTC) + timedelta(days=days):%Y-%m-%d} 10:00"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "copbot.db"
+    assert invoke(path, "db", "migrate").exit_code == 0
+    return path
+
+
+def test_add_list_and_cancel(db: Path) -> None:
+    added = invoke(
+        db, "events", "add", "--title", "Unconscious bias", "--region", "north",
+        "--start", soon(), "--duration", "60", "--capacity", "20",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("event 1 planned: Unconscious bias") and "10:00" in added.output
+    [row] = json.loads(invoke(db, "events", "list", "--format", "json").output)
+    assert row["region"] == "north" and row["capacity"] == 20 and row["status"] == "scheduled"
+    assert row["duration_minutes"] == 60 and row["timezone"] == "Europe/London"
+    assert (
+        json.loads(invoke(db, "events", "list", "--region", "South", "--format", "json").output)
+        == []
+    )
+    table = invoke(db, "events", "list").output
+    assert "Unconscious bias" in table and "going 0" in table
+    assert invoke(db, "events", "cancel", "1").output == "event 1 cancelled: Unconscious bias\n"
+    [row] = json.loads(invoke(db, "events", "list", "--format", "json").output)
+    assert row["status"] == "cancelled"
+    again = invoke(db, "events", "cancel", "1")
+    assert again.exit_code == 1 and "already cancelled" in again.output
+
+
+def test_edit_changes_what_is_given(db: Path) -> None:
+    invoke(db, "events", "add", "--title", "T", "--region", "South", "--start", soon())
+    edited = invoke(db, "events", "edit", "1", "--start", soon(12).replace("10:00", "14:30"))
+    assert edited.exit_code == 0 and "14:30" in edited.output
+    [row] = json.loads(invoke(db, "events", "list", "--format", "json").output)
+    assert row["title"] == "T" and row["region"] == "south"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--start", "2020-01-01 10:00"), "already passed"),
+        (("--duration", "0"), "at least a minute"),
+        (("--duration", "2000"), "up to a day"),
+        (("--region", "Atlantis"), "I don't know the region 'Atlantis'"),
+        (("--capacity", "0"), "at least 1"),
+        (("--title", "x" * 151), "150 characters"),
+    ],
+)
+def test_bad_input_is_one_line_a_non_zero_exit_and_nothing_kept(
+    db: Path, args: tuple[str, ...], words: str
+) -> None:
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    options = {"--title": "T", "--region": "North", "--start": soon()} | given
+    result = invoke(db, "events", "add", *[x for kv in options.items() for x in kv])
+    assert result.exit_code == 1
+    assert words in result.output and result.output.count("\n") == 1
+    assert json.loads(invoke(db, "events", "list", "--format", "json").output) == []
+
+
+def test_regions_and_reminders_settings() -> None:
+    s = Settings.from_env({"COPBOT_REGIONS": "Scotland, Wales,National"})
+    assert s.regions == ("Scotland", "Wales", "National")
+    assert Settings.from_env({}).regions == ("North", "Midlands", "London", "South", "National")
+    reminders = Settings.from_env({"COPBOT_EVENT_REMINDERS": "1h, 2d,30m"}).event_reminders
+    assert reminders == (timedelta(days=2), timedelta(hours=1), timedelta(minutes=30))
+    assert Settings.from_env({"COPBOT_EVENT_REMINDERS": "none"}).event_reminders == ()
+    with pytest.raises(ConfigError, match="COPBOT_EVENT_REMINDERS has '7 days'"):
+        Settings.from_env({"COPBOT_EVENT_REMINDERS": "7 days"})
+    with pytest.raises(ConfigError, match="names 'north' twice"):
+        Settings.from_env({"COPBOT_REGIONS": "North,north"})
