@@ -22,7 +22,9 @@ def when(event: Event, tz: ZoneInfo) -> str:
 
 
 def calendar_link(event: Event, public_url: str) -> str:
-    return f"{public_url}/calendar/event/{event.id}.ics" if public_url else ""
+    # Calendar files (/calendar/event/ID.ics) are coming; until they are served, an
+    # announcement offers no link that would lead nowhere.
+    return ""
 
 
 def rsvp_buttons(event: Event) -> Buttons:

@@ -189,14 +189,16 @@ async def test_an_event_is_announced_once_in_each_channel_of_its_region(bot: Har
     assert {a.state for a in ledger} == {LedgerState.POSTED}
 
 
-async def test_the_calendar_link_uses_the_public_url(db_path: Path) -> None:
+async def test_no_calendar_link_is_offered_until_calendar_files_are_served(
+    db_path: Path,
+) -> None:
     settings = Settings(db_path=db_path, public_url="https://copbot.example.org")
     bot = Harness.open(db_path, settings)
     try:
         await link(bot, NORTH, "North")
         event_id = await announced(bot)
         [text] = posts_in(bot, NORTH)
-        assert f"(https://copbot.example.org/calendar/event/{event_id}.ics)" in text
+        assert event_id and "calendar" not in text.lower() and ".ics" not in text
     finally:
         bot.close()
 
