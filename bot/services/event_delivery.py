@@ -23,9 +23,7 @@ from bot.feedback import (
     new_key,
 )
 from bot.model import (
-    Button,
     Buttons,
-    ButtonStyle,
     Context,
     MessageRef,
     OutgoingMessage,
@@ -35,7 +33,7 @@ from bot.model import (
 from bot.ports import Clock, DeliveryError, OutcomeUnknown
 from bot.records import Event, Job
 from bot.scheduler import Outcome, Scheduler
-from bot.services.feedback import ANSWER, CLOSE_JOB
+from bot.services.feedback import CLOSE_JOB, answer_button
 from bot.services.prompts import PromptCatalogue, PromptPublisher
 from bot.services.regions import Regions
 from bot.timefmt import for_people
@@ -225,17 +223,7 @@ class EventDelivery:
                     "Four short questions; your answer is anonymous: nobody, admins included, "
                     "can see who wrote it."
                 ),
-                Buttons(
-                    (
-                        Button(
-                            ANSWER,
-                            "Answer anonymously",
-                            str(round_.id),
-                            ButtonStyle.PRIMARY,
-                            opens_form=True,
-                        ),
-                    )
-                ),
+                Buttons((answer_button(round_),)),
                 Context(f"It takes answers until {for_people(closing, self._tz, time=False)}."),
             ),
             fallback=f"Feedback on {event.title}",

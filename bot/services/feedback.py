@@ -340,17 +340,7 @@ class FeedbackFeature:
                     f"{ANONYMOUS} Results are shared only once at least "
                     f"{round_.threshold} people have answered.{_until(round_)}"
                 ),
-                Buttons(
-                    (
-                        Button(
-                            ANSWER,
-                            "Answer anonymously",
-                            str(round_.id),
-                            ButtonStyle.PRIMARY,
-                            opens_form=True,
-                        ),
-                    )
-                ),
+                Buttons((answer_button(round_),)),
             ),
             fallback=f"Feedback: {round_.title}",
         )
@@ -367,6 +357,13 @@ class FeedbackFeature:
     def _end_of(self, day: date) -> datetime:
         tz = self._scheduler.timezone
         return datetime.combine(day + timedelta(days=1), time(0, 0), tz).astimezone(UTC)
+
+
+def answer_button(round_: Round) -> Button:
+    """The button that opens a round's anonymous form, wherever copbot offers it."""
+    return Button(
+        ANSWER, "Answer anonymously", str(round_.id), ButtonStyle.PRIMARY, opens_form=True
+    )
 
 
 def answer_form(round_: Round, ticket: Ticket) -> Form:
