@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+
+# The same SQLite library as every other connection: a second copy in the process would not
+# know this file's locks, and closing its handle would drop theirs (a "disk I/O error").
+from storage import sqlite as sqlite3
 
 
 def stored_secret(path: Path) -> bytes:

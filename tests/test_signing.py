@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.settings import ConfigError, Settings
 from bot.signing import Signing
+from storage import sqlite as sqlite3
 from storage.database import migrate
 from storage.secret_key import stored_secret
 
