@@ -10,18 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from aiohttp import web
 
 from adapters.local import LocalAdapter
-from bot.chat import Chat
+from bot.chat import Chat, SendObserver
 from bot.clock import SystemClock
 from bot.core import Core
 from bot.inbox import Inbox
 from bot.logs import guard_server_log
+from bot.metrics import Metrics
 from bot.people import People
 from bot.ports import ChatAdapter, Clock, HistorySource
 from bot.registry import Feature, Registry
@@ -85,8 +86,9 @@ def build_core(
     clock: Clock,
     adapters: Sequence[ChatAdapter],
     library: Library | None = None,
+    observe: SendObserver | None = None,
 ) -> Core:
-    chat = Chat(adapters)
+    chat = Chat(adapters, observe) if observe else Chat(adapters)
     registry = Registry()
     personas = [
         (persona.user, persona.role)
@@ -259,17 +261,37 @@ def create_app(
             )
             opened.append(playground)
         adapters = build_adapters(settings, playground, clock, db)
-    core = build_core(settings, db, clock, adapters, library)
+    metrics = (
+        Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
+        if settings.metrics
+        else None
+    )
+    core = build_core(settings, db, clock, adapters, library, metrics.sent if metrics else None)
     guard_server_log()  # hostile requests must not write tracebacks quoting their headers
-    app = web.Application()
+    app = web.Application(middlewares=[metrics.middleware] if metrics else [])
     app[CORE] = core
     app[DATABASES] = tuple(opened)
     app.router.add_get("/healthz", _healthz)
+    if metrics:
+        app.router.add_get("/metrics", metrics.page)
+        app.cleanup_ctx.append(_counting_logs(metrics))
     app.router.add_routes(core.registry.routes)
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_running)
     return app
+
+
+def _counting_logs(metrics: Metrics) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def counting(app: web.Application) -> AsyncIterator[None]:
+        handler = metrics.log_counter()
+        logging.getLogger().addHandler(handler)
+        try:
+            yield
+        finally:
+            logging.getLogger().removeHandler(handler)
+
+    return counting
 
 
 async def _running(app: web.Application) -> AsyncIterator[None]:

@@ -3,12 +3,21 @@ channel, thread or person."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import cast
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar, cast
 
 from bot.errors import WordedError
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
-from bot.ports import Capability, ChannelVisibility, ChatAdapter, HomePublisher
+from bot.ports import Capability, ChannelVisibility, ChatAdapter, HomePublisher, OutcomeUnknown
+
+T = TypeVar("T")
+
+# Told of every message sent: (platform, kind, outcome), outcome one of ok, failed, unknown.
+SendObserver = Callable[[str, str, str], None]
+
+
+def _unobserved(platform: str, kind: str, outcome: str) -> None:
+    pass
 
 
 class PlatformUnavailable(WordedError):
@@ -20,8 +29,11 @@ class PlatformUnavailable(WordedError):
 
 
 class Chat:
-    def __init__(self, adapters: Iterable[ChatAdapter]) -> None:
+    def __init__(
+        self, adapters: Iterable[ChatAdapter], observe: SendObserver = _unobserved
+    ) -> None:
         self._adapters: Mapping[str, ChatAdapter] = {a.platform: a for a in adapters}
+        self._observe = observe
 
     @property
     def platforms(self) -> list[str]:
@@ -33,14 +45,30 @@ class Chat:
         except KeyError:
             raise PlatformUnavailable(platform) from None
 
+    async def _counted(self, platform: str, kind: str, call: Awaitable[T]) -> T:
+        try:
+            result = await call
+        except OutcomeUnknown:
+            self._observe(platform, kind, "unknown")
+            raise
+        except Exception:
+            self._observe(platform, kind, "failed")
+            raise
+        self._observe(platform, kind, "ok")
+        return result
+
     async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
-        return await self.adapter(channel.platform).post(channel, message)
+        adapter = self.adapter(channel.platform)
+        return await self._counted(channel.platform, "post", adapter.post(channel, message))
 
     async def reply(self, thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
-        return await self.adapter(thread.channel.platform).reply(thread, message)
+        platform = thread.channel.platform
+        adapter = self.adapter(platform)
+        return await self._counted(platform, "reply", adapter.reply(thread, message))
 
     async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
-        return await self.adapter(user.platform).send_direct(user, message)
+        adapter = self.adapter(user.platform)
+        return await self._counted(user.platform, "direct", adapter.send_direct(user, message))
 
     async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
         if origin.user.is_anonymous:
@@ -51,10 +79,12 @@ class Chat:
         await self.adapter(origin.channel.platform).open_form(origin, form)
 
     async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
-        await self.adapter(ref.channel.platform).update(ref, message)
+        platform = ref.channel.platform
+        await self._counted(platform, "update", self.adapter(platform).update(ref, message))
 
     async def delete(self, ref: MessageRef) -> None:
-        await self.adapter(ref.channel.platform).delete(ref)
+        platform = ref.channel.platform
+        await self._counted(platform, "delete", self.adapter(platform).delete(ref))
 
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> bool:
         """Show ``user`` their home view, where the platform has one; False where not."""

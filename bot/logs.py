@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
+from datetime import UTC, datetime
 
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import EofStream
@@ -47,3 +49,29 @@ def guard_server_log() -> None:
     logger = logging.getLogger(SERVER_LOG)
     if not any(isinstance(f, ServerErrors) for f in logger.filters):
         logger.addFilter(ServerErrors())
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line, for log collectors: time (UTC), level, logger, message, and
+    where an error happened (its stack, never its message: it may quote someone)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            line["error"] = stack_only(record.exc_info[1])
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(log_format: str) -> None:
+    """Log INFO and above to standard error, as text or JSON lines."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -75,6 +75,8 @@ class Settings:
         timedelta(days=1),
         timedelta(hours=1),
     )
+    metrics: bool = False  # GET /metrics for Prometheus, off the public routes unless asked
+    log_format: str = "text"  # or "json": one JSON object a line, for log collectors
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
@@ -117,10 +119,29 @@ class Settings:
             teams=teams,
             regions=_regions(env.get("COPBOT_REGIONS", "")),
             event_reminders=_reminders(env.get("COPBOT_EVENT_REMINDERS", "")),
+            metrics=_switch(env, "COPBOT_METRICS"),
+            log_format=_log_format(env.get("COPBOT_LOG_FORMAT", "")),
         )
 
 
 _OFF = ("off", "0", "false", "no")
+_ON = ("on", "1", "true", "yes")
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in ("", *_OFF):
+        return False
+    if value in _ON:
+        return True
+    raise ConfigError(f"{name} must be on or off, not '{value}'")
+
+
+def _log_format(text: str) -> str:
+    value = text.strip().lower() or "text"
+    if value not in ("text", "json"):
+        raise ConfigError(f"COPBOT_LOG_FORMAT must be text or json, not '{value}'")
+    return value
 
 
 def _timezone(name: str) -> ZoneInfo:

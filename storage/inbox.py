@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from bot.clock import to_text
+from bot.clock import from_text, to_text
 from bot.codec import decode_event, encode_event
 from bot.model import InboundEvent
 from bot.records import InboxItem
@@ -71,6 +71,17 @@ class SqliteInboxRepository:
         for ident in unreadable:
             await self.failed(ident, "unreadable", give_up=True)
         return items
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many events wait to be handled, and when the oldest arrived."""
+
+        def op(db: sqlite_utils.Database) -> tuple[int, datetime | None]:
+            count, oldest = db.execute(
+                "select count(*), min(received_at) from inbox where state = 'pending'"
+            ).fetchone()
+            return count, from_text(oldest) if oldest else None
+
+        return await self._db.read(op)
 
     async def done(self, item_ids: Sequence[int]) -> None:
         def op(db: sqlite_utils.Database) -> None:

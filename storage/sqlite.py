@@ -10,6 +10,7 @@ the other's locks and lose a live WAL file (SQLite's "multiple copies" hazard)."
 from sqlean import (
     Connection,
     Cursor,
+    DatabaseError,
     Error,
     IntegrityError,
     OperationalError,
@@ -20,6 +21,7 @@ from sqlean import (
 __all__ = [
     "Connection",
     "Cursor",
+    "DatabaseError",
     "Error",
     "IntegrityError",
     "OperationalError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -13,6 +14,9 @@ from bot.clock import SystemClock
 from bot.people import People
 from bot.roles import RoleChangeRefused, Roles
 from storage.database import Database, StorageError, migrate
+from storage.maintenance import CheckReport
+from storage.maintenance import backup as backup_database
+from storage.maintenance import check as check_database
 from storage.people import SqlitePeopleRepository
 from storage.roles import SqliteRoleRepository
 
@@ -39,6 +43,53 @@ def db_migrate(db: str | None) -> None:
         )
     else:
         click.echo(f"{settings.db_path} is up to date.")
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+def db_backup(path: Path, db: str | None) -> None:
+    """Copy the database to PATH, consistently, even while copbot runs; the copy is checked.
+
+    Restore by stopping copbot and putting the copy in place of the database file."""
+    settings = existing(load_settings(db))
+    try:
+        report = backup_database(settings.db_path, path)
+    except StorageError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"Backed up {settings.db_path} to {report.path} ({_counted(report)}); it passed its check."
+    )
+
+
+@db.command("check")
+@db_option
+def db_check(db: str | None) -> None:
+    """Check the database file: SQLite's integrity and foreign-key checks, and migrations."""
+    settings = existing(load_settings(db))
+    try:
+        report = check_database(settings.db_path)
+    except StorageError as e:
+        raise click.ClickException(str(e)) from None
+    if report.pending_migrations:
+        click.echo(
+            f"{len(report.pending_migrations)} migration(s) not yet applied "
+            "(copbot serve or `copbot db migrate` applies them): "
+            + ", ".join(report.pending_migrations)
+        )
+    if not report.ok:
+        shown = report.problems[:20]
+        more = len(report.problems) - len(shown)
+        lines = "\n".join(f"  {p}" for p in shown) + (f"\n  …and {more} more" if more else "")
+        raise click.ClickException(
+            f"{report.path} has problems; restore it from a backup "
+            f"(see Backups in docs/operations.md):\n{lines}"
+        )
+    click.echo(f"{report.path} is healthy: the integrity check passed ({_counted(report)}).")
+
+
+def _counted(report: CheckReport) -> str:
+    return ", ".join(f"{n:,} {label}" for label, n in report.counts) or "empty"
 
 
 @cli.group()

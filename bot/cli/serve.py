@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import signal
 import socket
 from dataclasses import replace
@@ -11,6 +10,7 @@ import click
 from aiohttp import web
 
 from bot.cli.base import cli, db_option, load_settings, run
+from bot.logs import configure_logging
 from bot.settings import Settings
 
 
@@ -22,9 +22,7 @@ def serve(host: str, port: int, db: str | None) -> None:
     """Run the bot: every configured platform, the scheduler and (without Slack or Teams
     credentials) the playground at http://HOST:PORT/."""
     settings = load_settings(db)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_format)
     sock = _listen(host, port)
     run(_serve(settings, sock))
 

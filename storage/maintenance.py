@@ -1,0 +1,137 @@
+"""Looking after the database file while copbot runs: a consistent copy, and a health check."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage import sqlite as sqlite3
+from storage.database import BUSY_TIMEOUT_MS, StorageError, check_path
+from storage.migrations import MIGRATIONS
+
+# What a person means by "the database holds": counted in a check's report.
+COUNTED = (
+    ("archived messages", "archive_messages"),
+    ("feedback rounds", "feedback_rounds"),
+    ("events", "events"),
+)
+SEARCH_INDEX = "archive_fts"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    path: Path
+    problems: tuple[str, ...]
+    pending_migrations: tuple[str, ...]
+    counts: tuple[tuple[str, int], ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def backup(source: Path, target: Path) -> CheckReport:
+    """Copy ``source`` to ``target`` with SQLite's online backup API, then check the copy.
+
+    The copy is taken in one step, inside one read transaction: it is the database as it
+    was at one instant, with every commit made before it began, while copbot goes on
+    writing (WAL readers don't block the writer). It is written beside ``target`` and
+    renamed into place only once complete and checked, so a half-written backup never
+    looks like a good one. The copy is a single file (no WAL) that any SQLite can open.
+    """
+    src_path = _existing(source)
+    target = target.expanduser()
+    if target.exists():
+        raise StorageError(f"{target} already exists; choose a new file name for the backup")
+    if not target.parent.is_dir():
+        raise StorageError(f"cannot write {target}: folder {target.parent} does not exist")
+    partial = target.with_name(f".{target.name}.partial")
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()
+    try:
+        src = _open(src_path)
+        try:
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst)  # pages=-1: everything in one step, one consistent snapshot
+                dst.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        report = check(partial)
+        if not report.ok:
+            raise StorageError(
+                "the backup copy failed its check, so it was not kept: "
+                + "; ".join(report.problems)
+            )
+        os.replace(partial, target)
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot back up {src_path}: {e}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return CheckReport(target, report.problems, report.pending_migrations, report.counts)
+
+
+def check(path: Path) -> CheckReport:
+    """SQLite's integrity and foreign-key checks, the migrations still to run, and counts."""
+    p = _existing(path)
+    try:
+        conn = _open(p)
+        try:
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+            problems += [
+                f"a row in {table} points at a missing row in {parent}"
+                for table, _rowid, parent, _fk in conn.execute("PRAGMA foreign_key_check")
+            ]
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if SEARCH_INDEX in tables:
+                problems += _search_index_problems(conn)
+            applied = (
+                {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT name FROM _sqlite_migrations WHERE migration_set = ?",
+                        (MIGRATIONS.name,),
+                    )
+                }
+                if "_sqlite_migrations" in tables
+                else set()
+            )
+            counts = tuple(
+                (label, conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])
+                for label, table in COUNTED
+                if table in tables
+            )
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        return CheckReport(p, (f"SQLite cannot read it: {e}",), (), ())
+    pending = tuple(m.name for m in MIGRATIONS._migrations if m.name not in applied)
+    return CheckReport(p, tuple(problems), pending, counts)
+
+
+def _search_index_problems(conn: sqlite3.Connection) -> list[str]:
+    # FTS5's own check: that the index matches the messages (it changes nothing).
+    try:
+        conn.execute(f"INSERT INTO {SEARCH_INDEX}({SEARCH_INDEX}) VALUES ('integrity-check')")
+    except sqlite3.DatabaseError:
+        return ["the search index does not match the archived messages"]
+    return []
+
+
+def _existing(path: Path) -> Path:
+    p = check_path(path)
+    if not p.exists():
+        raise StorageError(f"there's no database at {p}")
+    return p
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    # mode=rw: never creates a file; copbot's files are WAL, whose readers need the -shm.
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return conn
