@@ -65,9 +65,8 @@ class _Group(click.Group):
 @click.version_option(package_name="copbot")
 @click.option("--db", "db", default=None, metavar="PATH", help=DB_HELP)
 def cli(db: str | None) -> None:
-    """copbot: reflection prompts, anonymous feedback and a discussion archive for
-    communities of practice, in Microsoft Teams, Slack and a local playground (regional
-    events are coming)."""
+    """copbot: reflection prompts, anonymous feedback, a discussion archive and regional
+    events for communities of practice, in Microsoft Teams, Slack and a local playground."""
 
 
 def db_option(fn: F) -> F:
