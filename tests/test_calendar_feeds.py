@@ -169,3 +169,14 @@ async def test_addresses_that_lead_nowhere_get_a_friendly_404(
         assert response.status == 404
         assert response.content_type == "text/plain"
         assert says in await response.text()
+
+
+async def test_the_events_listing_offers_the_feed_to_subscribe_to(served: Served) -> None:
+    await served.plan()
+    north = await served.bot.reply_text("events north", SAM)
+    assert f"subscribe to [North events]({PUBLIC}/calendar/north.ics)" in north
+    everything = await served.bot.reply_text("events", SAM)
+    assert f"subscribe to [every region's events]({PUBLIC}/calendar/all.ics)" in everything
+    assert len(await served.uids("/calendar/north.ics")) == 1
+    # Nothing planned for a region: no feed offered, only the plain answer.
+    assert "subscribe" not in await served.bot.reply_text("events london", SAM)
