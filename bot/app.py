@@ -122,7 +122,7 @@ def build_core(
         HelpFeature(registry.commands, chat),
         PeopleFeature(people),
         RolesFeature(roles, people),
-        ChannelsFeature(channels, chat),
+        ChannelsFeature(channels, chat, settings.regions),
         PromptsFeature(catalogue, publisher, prompt_repo, clock, people, settings.timezone),
         SchedulesFeature(
             scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
