@@ -8,7 +8,9 @@ they hold events only, never who answered or who organised.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -26,6 +28,9 @@ NO_FEED = (
 )
 NO_EVENT = "There's no event at this address. It may have been a mistyped link."
 MAX_ID_DIGITS = 18  # past this, no event of ours (SQLite ids are 64-bit)
+KEPT_FEEDS = 32  # rendered feeds kept: every region's and all.ics, with room to spare
+# What a feed's bytes depend on: the feed, and each event's identity and last change.
+FeedKey = tuple[str, tuple[tuple[int, int, str], ...]]
 
 
 class EventSource(Protocol):
@@ -40,6 +45,8 @@ class CalendarFeedsFeature:
     def __init__(self, events: EventSource, site: FeedSite) -> None:
         self._events = events
         self._site = site
+        # Calendars poll every hour, each subscriber apart; the feed changes far less often.
+        self._rendered: OrderedDict[FeedKey, bytes] = OrderedDict()
 
     def register(self, registry: Registry) -> None:
         registry.route(*self.routes())
@@ -62,7 +69,19 @@ class CalendarFeedsFeature:
             region = found.lower()
         # All events, not the region's alone: national ones belong in every region's feed.
         events = await self._events.upcoming_and_recent(None)
-        return _calendar_response(request, feed(events, region, self._site))
+        return _calendar_response(request, await self._feed(events, region))
+
+    async def _feed(self, events: Sequence[Event], region: str) -> bytes:
+        key: FeedKey = (region, tuple((e.id, e.sequence, e.updated_at.isoformat()) for e in events))
+        if (body := self._rendered.get(key)) is not None:
+            self._rendered.move_to_end(key)
+            return body
+        # Rendering hundreds of events takes a good part of a second: not on the event loop.
+        body = await asyncio.to_thread(feed, events, region, self._site)
+        self._rendered[key] = body
+        if len(self._rendered) > KEPT_FEEDS:
+            self._rendered.popitem(last=False)
+        return body
 
     async def one_event(self, request: web.Request) -> web.StreamResponse:
         text = request.match_info["id"]
