@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
@@ -280,9 +281,8 @@ def import_slack_export(path: Path, db: str | None) -> None:
 
     async def call(core: Core) -> Any:
         importer = HistoryImport(core.archive)
-
-        def region_of(name: str) -> str:
-            return region_from_name(name, core.settings.regions)
+        # A partial, not a closure: the export is read in another process, which unpickles it.
+        region_of = partial(region_from_name, regions=core.settings.regions)
 
         try:
             if sys.stderr.isatty():
