@@ -71,12 +71,13 @@ def feed(events: Iterable[Event], region: str, site: FeedSite) -> bytes:
     if region == ALL:
         name = "Regional events"
         about = "Every region's community of practice sessions, from copbot."
+    elif region == NATIONAL:
+        name = f"{site.label(region)} events"
+        about = "National community of practice sessions, from copbot."
     else:
         label = site.label(region)
         name = f"{label} events"
-        about = f"Community of practice sessions for {label}, from copbot."
-        if region != NATIONAL:
-            about += " National sessions are included."
+        about = f"Community of practice sessions for {label}, from copbot, national ones included."
     calendar = _calendar(name, f"feed-{region}@{site.host}", site)
     calendar.description = about
     return _finished(calendar, chosen, site)

@@ -144,7 +144,7 @@ def test_a_feed_is_named_refreshes_and_reads_the_same_until_something_changes() 
     assert calendar["X-WR-CALNAME"] == "North events" and calendar.calendar_name == "North events"
     assert calendar.refresh_interval == timedelta(hours=1)
     assert str(calendar["X-PUBLISHED-TTL"]) == "PT1H"
-    assert "National sessions are included" in calendar.description
+    assert "national ones included" in calendar.description
     assert feed([event(1), event(2, region="national")], "north", SITE) == data
     assert feed([event(1, sequence=1), event(2, region="national")], "north", SITE) != data
     empty = parsed(feed([], "london", SITE))

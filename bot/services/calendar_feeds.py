@@ -2,8 +2,8 @@
 
 ``GET /calendar/north.ics`` (a configured region, whatever its case; national events are
 in every region's feed), ``GET /calendar/all.ics`` and ``GET /calendar/event/ID.ics``.
-Anyone who has the address may read them, as anyone in a channel reads an announcement:
-they hold events only, never who answered or who organised.
+Calendars can't sign in, so anyone who can reach copbot may read them: they hold events
+only, never who answered or who organised.
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ class CalendarFeedsFeature:
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            # The event route first: "event" is not a region, and must not be taken for one.
             web.get("/calendar/event/{id}.ics", self.one_event),
             web.get("/calendar/{region}.ics", self.region_feed),
         ]
