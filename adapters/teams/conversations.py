@@ -77,6 +77,9 @@ class Conversations:
     def channel(self, channel_id: str) -> KnownChannel | None:
         return self._channels.get(channel_id)
 
+    def channels(self) -> list[KnownChannel]:
+        return list(self._channels.values())
+
     def of_team(self, team: str) -> list[KnownChannel]:
         return [c for c in self._channels.values() if c.place.team == team]
 
