@@ -110,7 +110,11 @@ class Conversations:
 
     async def person(self, identity: str) -> Place | None:
         row = await self._store.get(PERSON, identity)
-        return Place.loads(row.reference) if row else None
+        if row is None:
+            # Erased: the next message from them must be kept again, not skipped as known.
+            self._people.pop(identity, None)
+            return None
+        return Place.loads(row.reference)
 
     async def remember_person(self, identity: str, place: Place) -> None:
         known = self._people.get(identity) or await self.person(identity)
