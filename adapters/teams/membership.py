@@ -23,7 +23,9 @@ from bot.ports import Clock
 log = logging.getLogger(__name__)
 
 STANDARD = "standard"
-TTL = timedelta(seconds=60)  # someone added to a private channel finds it within a minute
+# A member list is this old at most; with the core's own minute per person, someone added to
+# a private channel finds its messages within two minutes.
+TTL = timedelta(seconds=60)
 
 
 class Asks(Protocol):
