@@ -146,6 +146,7 @@ def build_core(
             clock,
             settings.public_url,
             roles,
+            visibility,
             timezone=settings.timezone,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
