@@ -13,9 +13,13 @@ from typing import Any
 import click
 
 from bot.cli.base import cli, db_option, with_core
+from bot.commands import UsageError
 from bot.core import Core
-from bot.feedback import FeedbackRepository, Results, summarise
+from bot.feedback import DEFAULT_QUESTIONS, FeedbackRepository, Question, Results, summarise
+from bot.feedback_questions import QuestionProblems, from_toml
 from bot.services.feedback import FeedbackFeature, results_message
+
+_CLI = "cli"  # who opened it, when it was opened from the command line
 
 
 def _repo(core: Core) -> FeedbackRepository:
@@ -25,6 +29,49 @@ def _repo(core: Core) -> FeedbackRepository:
 @cli.group()
 def feedback() -> None:
     """Anonymous feedback rounds."""
+
+
+@feedback.command("open")
+@click.argument("title")
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A TOML file of your own questions (README: Your own questions).",
+)
+@click.option("--closes", default="", help="The last day it takes answers, YYYY-MM-DD.")
+@click.option("--min", "threshold", default="", help="Answers needed before results show.")
+@db_option
+def feedback_open(
+    title: str, questions_file: str | None, closes: str, threshold: str, db: str | None
+) -> None:
+    """Open a round; staff answer it through `/cop feedback` or a direct message."""
+    questions: tuple[Question, ...] = DEFAULT_QUESTIONS
+    if questions_file is not None:
+        try:
+            with open(questions_file, encoding="utf-8") as f:
+                questions = from_toml(f.read())
+        except UnicodeDecodeError:
+            raise click.ClickException(f"{questions_file} isn't UTF-8 text") from None
+        except QuestionProblems as e:
+            raise click.ClickException(f"{questions_file}:\n" + e.words) from None
+
+    async def call(core: Core) -> None:
+        feature = core.feature(FeedbackFeature)
+        try:
+            settings = feature.settings_of(title, closes, threshold)
+        except UsageError as e:
+            raise click.ClickException(str(e)) from None
+        name, closes_on, k = settings
+        round_ = await feature.start(name, questions, closes_on, k, None, _CLI)
+        click.echo(
+            f"round {round_.id} open: {name}, {len(questions)} question(s), results from {k} "
+            "answers. Staff answer it through `/cop feedback`, or by writing `feedback` to "
+            "copbot in a direct message."
+        )
+
+    with_core(db, call)
 
 
 @feedback.command("list")
@@ -108,8 +155,17 @@ def feedback_export(round_id: int, fmt: str, db: str | None) -> None:
         rows = await _repo(core).answers(round_id) if results.shown else []
         questions = [q.id for q in results.round.questions]
         if fmt == "json":
-            doc = {"round": round_id, "title": results.round.title, "answers": rows}
-            if not results.shown:
+            doc: dict[str, Any] = {
+                "round": round_id,
+                "title": results.round.title,
+                "answers": rows,
+            }
+            if results.shown:
+                # Ratings and choices counted, so nobody has to tally the rows by hand.
+                doc["counts"] = {
+                    q.question.id: dict(q.distribution) for q in results.questions if q.distribution
+                }
+            else:
                 doc["empty_because"] = results.hidden_because
             click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
             return
