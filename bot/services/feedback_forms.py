@@ -17,9 +17,9 @@ QUESTIONS_HELP = (
     "with `(optional)` if it needn't be answered. Leave the box empty to ask the usual four: "
     "how useful it was, what was most impactful, what you'd change, and anything else."
 )
+# Slack shows at most 150 characters of a placeholder.
 EXAMPLE = (
-    "rating: How useful was this session for your practice?\n"
-    "choice: Which part helped most? | The film | Small groups | The talk\n"
+    "rating: How useful was it?\nchoice: Which part helped most? | Film | Talk\n"
     "long: What would you change? (optional)"
 )
 
