@@ -38,7 +38,7 @@ from botbuilder.schema import (
     Activity,
 )
 
-from adapters.teams import cards
+from adapters.teams import cards, links
 from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
 from adapters.teams.conversations import Conversations, ConversationStore, Place
 from adapters.teams.delivery import Delivery, Sleep, where
@@ -97,7 +97,7 @@ class TeamsAdapter:
     command_prefix = "@copbot"
     # No PRIVATE_REPLIES (Teams has no ephemeral messages) and no CHANNEL_VISIBILITY yet
     # (which private channels a person is in needs Microsoft Graph): the core fails closed.
-    capabilities = frozenset({Capability.FORMS, Capability.PERMALINKS})
+    capabilities = frozenset({Capability.FORMS, Capability.PERMALINKS, Capability.READS_LINKS})
 
     def __init__(
         self,
@@ -499,6 +499,9 @@ class TeamsAdapter:
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self._delivery.permalink(ref)
+
+    def message_at(self, link: str) -> MessageRef | None:
+        return links.message_at(link, self._tenants)
 
 
 def _needs_turn(raw: dict[str, Any]) -> bool:
