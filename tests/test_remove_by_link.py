@@ -17,7 +17,7 @@ from adapters.local.links import message_at
 from adapters.local.world import PERSONAS
 from bot.app import create_app, playground_path
 from bot.clock import SystemClock
-from bot.model import MessageRef
+from bot.model import MessageRef, Role
 from bot.services.anonymous_replies import (
     NO_LINK,
     NOT_ANONYMOUS,
@@ -29,6 +29,7 @@ from bot.settings import Settings
 from storage.database import Database
 from storage.migrations import PLAYGROUND_MIGRATIONS
 from storage.playground import SqlitePlaygroundRepository
+from tests.support.harness import ALEX, PRIYA, SAM, Harness
 from tests.test_anonymous_replies_proof import query
 from tests.test_feedback_proof import Client, _said
 
@@ -143,3 +144,14 @@ async def test_removing_is_refused_kindly_and_changes_nothing(
 
 async def _signed(db_path: Path) -> list[str]:
     return [str(r[0]) for r in archived(db_path) if not r[1]]
+
+
+async def test_help_offers_remove_and_the_open_form_to_facilitators_only(bot: Harness) -> None:
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    facilitators = await bot.reply_text("help", PRIYA)
+    assert "`/cop remove LINK`" in facilitators
+    assert '`/cop feedback open ["TITLE" [closes YYYY-MM-DD] [min N]]`' in facilitators
+    staff = await bot.reply_text("help", SAM)
+    assert "/cop remove" not in staff and "/cop feedback open" not in staff
+    assert "own questions" in await bot.reply_text("help feedback open", PRIYA)
+    assert "only anonymous" in (await bot.reply_text("help remove", PRIYA)).lower()
