@@ -243,6 +243,11 @@ async def test_the_command_line_opens_a_round_from_a_file_and_exports_choice_cou
             )
             assert json.loads(hidden.output)["answers"] == []
             assert "counts" not in json.loads(hidden.output)
+            none = await invoke(
+                ["feedback", "results", str(round_id), "--format", "csv", "--db", db]
+            )
+            assert none.stdout.splitlines() == ["question,text,kind,option,count"]
+            assert "hidden until at least 3" in none.stderr
         await submit(bot, form, {"q1": "5", "q2": pick, "q3": "", "q4": f"words {n}"})
 
     results = json.loads(
@@ -261,6 +266,9 @@ async def test_the_command_line_opens_a_round_from_a_file_and_exports_choice_cou
     csv_out = await invoke(["feedback", "export", str(round_id), "--format", "csv", "--db", db])
     lines = csv_out.output.splitlines()
     assert lines[0] == "q1,q2,q3,q4" and sum("Small groups" in line for line in lines) == 2
+    counts = await invoke(["feedback", "results", str(round_id), "--format", "csv", "--db", db])
+    assert "q2,Which part helped most?,choice,Small groups,2" in counts.stdout.splitlines()
+    assert "q1,How useful was it?,rating,5,3" in counts.stdout.splitlines()
     table = await invoke(["feedback", "results", str(round_id), "--db", db])
     assert "The film: 1 · Small groups: 2 · The talk: 0" in table.output
 

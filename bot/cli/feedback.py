@@ -128,7 +128,7 @@ def _json(results: Results) -> dict[str, Any]:
 
 @feedback.command("results")
 @click.argument("round_id", type=int, metavar="ID")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @db_option
 def feedback_results(round_id: int, fmt: str, db: str | None) -> None:
     """Show a round's results (nothing but the count below its threshold)."""
@@ -137,6 +137,8 @@ def feedback_results(round_id: int, fmt: str, db: str | None) -> None:
         results = await _results(core, round_id)
         if fmt == "json":
             click.echo(json.dumps(_json(results), ensure_ascii=False, indent=2))
+        elif fmt == "csv":
+            click.echo(_counts_csv(results), nl=False)
         else:
             click.echo(results_message(results).text.replace("**", ""))
 
@@ -179,6 +181,22 @@ def feedback_export(round_id: int, fmt: str, db: str | None) -> None:
         click.echo(out.getvalue(), nl=False)
 
     with_core(db, call)
+
+
+def _counts_csv(results: Results) -> str:
+    """Each rating's and choice's counts, one option a row (the header only below k)."""
+    if not results.shown:
+        click.echo(results.hidden_because, err=True)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["question", "text", "kind", "option", "count"])
+    for q in results.questions:
+        for option, count in q.distribution:
+            question = q.question
+            writer.writerow(
+                [question.id, _cell(question.label), question.kind.value, _cell(option), count]
+            )
+    return out.getvalue()
 
 
 def _cell(text: str) -> str:

@@ -366,10 +366,12 @@ class FeedbackFeature:
         """While the platform waits: a forged, stale or repeated answer, or one with a
         problem, keeps the form open with a message; nothing is stored. The person is
         known here only by the ticket's hash."""
-        first = event.values[0][0] if event.values else "useful"
         ticket = Ticket.decode(event.context)
         round_ = await self._repo.get(ticket.round_id) if ticket else None
         key = await self._repo.key(round_.id) if round_ else None
+        # A message for the whole form goes under its first question.
+        questions = round_.questions if round_ else DEFAULT_QUESTIONS
+        first = event.values[0][0] if event.values else questions[0].id
         if ticket is None or round_ is None:
             return {first: FORGED}
         if key is None or not self._taking(round_):
