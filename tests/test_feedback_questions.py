@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from bot.model import Buttons, Choice, Form, LongText, Rating, Role, ShortText
 from bot.ports import FormInvalid
 from bot.services.feedback import ANSWER
 from bot.services.feedback_forms import OPEN_FORM
-from tests.support.harness import ALEX, PRIYA, SAM, Harness
+from tests.support.harness import ALEX, NORTH, PRIYA, SAM, Harness
 from tests.test_feedback import PEOPLE, form_for, rows, submit
 
 TOML = """
@@ -300,5 +301,48 @@ async def test_bad_settings_on_the_command_line_keep_nothing(
     bot: Harness, extra: list[str], words: str
 ) -> None:
     refused = await invoke(["feedback", "open", "T", *extra, "--db", str(bot.core.db.path)])
+    assert refused.exit_code == 1 and words in refused.output
+    assert not rows(bot, "select * from feedback_rounds")
+
+
+async def test_the_command_line_has_the_running_copbot_announce_a_round_in_a_channel(
+    bot: Harness, tmp_path: Path
+) -> None:
+    await bot.join(NORTH)
+    hello = len(bot.adapter.sent)
+
+    def posts() -> list[Any]:
+        return [s for s in bot.adapter.sent[hello:] if s.kind == "post"]
+
+    file = tmp_path / "questions.toml"
+    file.write_text(TOML)
+    words = ["feedback", "open", "Workshop 8", "--questions", str(file), "--channel", "#north"]
+    opened = await invoke([*words, "--db", str(bot.core.db.path)])
+    assert opened.exit_code == 0, opened.output
+    assert "announces it in #north" in opened.output
+    assert not posts()  # not by the command line itself
+    # The command line queued it for its own "now" (the wall clock): the running copbot's
+    # clock reaches it.
+    behind = datetime.now(UTC) - bot.clock.now()
+    await bot.tick(max(behind, timedelta(0)) + timedelta(minutes=1))
+    [post] = posts()
+    assert post.message is not None and "Workshop 8" in post.message.text
+    assert "four short questions" in post.message.text
+    [buttons] = [b for b in post.message.blocks if isinstance(b, Buttons)]
+    assert buttons.buttons[0].action_id == ANSWER
+    await bot.tick()
+    assert len(posts()) == 1  # once
+
+
+@pytest.mark.parametrize(
+    ("channel", "words"),
+    [("#nowhere", "isn't in a channel called #nowhere"), ("test:#general", "isn't in a channel")],
+)
+async def test_a_channel_copbot_is_not_in_is_refused_and_nothing_is_opened(
+    bot: Harness, channel: str, words: str
+) -> None:
+    await bot.join(NORTH)
+    db = str(bot.core.db.path)
+    refused = await invoke(["feedback", "open", "T", "--channel", channel, "--db", db])
     assert refused.exit_code == 1 and words in refused.output
     assert not rows(bot, "select * from feedback_rounds")

@@ -17,6 +17,7 @@ from bot.commands import UsageError
 from bot.core import Core
 from bot.feedback import DEFAULT_QUESTIONS, FeedbackRepository, Question, Results, summarise
 from bot.feedback_questions import QuestionProblems, from_toml
+from bot.model import ChannelRef
 from bot.services.feedback import FeedbackFeature, results_message
 
 _CLI = "cli"  # who opened it, when it was opened from the command line
@@ -42,9 +43,19 @@ def feedback() -> None:
 )
 @click.option("--closes", default="", help="The last day it takes answers, YYYY-MM-DD.")
 @click.option("--min", "threshold", default="", help="Answers needed before results show.")
+@click.option(
+    "--channel",
+    default="",
+    help="Announce it there: '#north' or a channel id (slack:#north if names repeat).",
+)
 @db_option
 def feedback_open(
-    title: str, questions_file: str | None, closes: str, threshold: str, db: str | None
+    title: str,
+    questions_file: str | None,
+    closes: str,
+    threshold: str,
+    channel: str,
+    db: str | None,
 ) -> None:
     """Open a round; staff answer it through `/cop feedback` or a direct message."""
     questions: tuple[Question, ...] = DEFAULT_QUESTIONS
@@ -64,11 +75,16 @@ def feedback_open(
         except UsageError as e:
             raise click.ClickException(str(e)) from None
         name, closes_on, k = settings
-        round_ = await feature.start(name, questions, closes_on, k, None, _CLI)
+        where = await _channel(core, channel) if channel else None
+        round_ = await feature.start(name, questions, closes_on, k, where, _CLI)
+        announced = ""
+        if where is not None:
+            await feature.announce_soon(round_)
+            announced = f" The running copbot announces it in {where.label} within a minute."
         click.echo(
             f"round {round_.id} open: {name}, {len(questions)} question(s), results from {k} "
             "answers. Staff answer it through `/cop feedback`, or by writing `feedback` to "
-            "copbot in a direct message."
+            f"copbot in a direct message.{announced}"
         )
 
     with_core(db, call)
@@ -181,6 +197,32 @@ def feedback_export(round_id: int, fmt: str, db: str | None) -> None:
         click.echo(out.getvalue(), nl=False)
 
     with_core(db, call)
+
+
+async def _channel(core: Core, text: str) -> ChannelRef:
+    """The channel copbot is in that ``text`` names: '#north', an id, or 'slack:#north'."""
+    known = [c for c in await core.channels.list() if c.bot_member and not c.ref.is_direct]
+    platform, sep, name = text.partition(":")
+    if not (sep and platform in {c.ref.platform for c in known}):
+        platform, name = "", text  # no platform named (Teams ids have colons of their own)
+    wanted = name.strip().lstrip("#").casefold()
+    found = [
+        c.ref
+        for c in known
+        if platform in ("", c.ref.platform)
+        and wanted in (c.ref.id.casefold(), c.ref.name.casefold())
+    ]
+    if not found:
+        raise click.ClickException(
+            f"copbot isn't in a channel called {text}; it can announce only where it has "
+            "been added (nothing was opened)"
+        )
+    if len({c.platform for c in found}) > 1:
+        places = " and ".join(sorted({c.platform for c in found}))
+        raise click.ClickException(
+            f"{text} is on {places}: write it as {found[0].platform}:{text} (nothing was opened)"
+        )
+    return found[0]
 
 
 def _counts_csv(results: Results) -> str:

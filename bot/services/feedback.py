@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 ANSWER = "feedback.answer"
 ANSWER_FORM = "feedback-answer"
 CLOSE_JOB = "feedback.close"
+ANNOUNCE_JOB = "feedback.announce"
 
 ANONYMOUS = "Your answer is anonymous: nobody, admins included, can see who wrote it."
 CANNOT_HIDE = (
@@ -150,6 +151,7 @@ class FeedbackFeature:
         registry.form(ANSWER_FORM, self.answered, anonymous=True, check=self.check_answer)
         registry.form(OPEN_FORM, self.opened, role=Role.FACILITATOR, check=self.check_open)
         registry.job(JobKind(CLOSE_JOB, self._close_job, run_late=True))
+        registry.job(JobKind(ANNOUNCE_JOB, self._announce_job, run_late=True))
 
     # -- facilitators -------------------------------------------------------------------
 
@@ -227,6 +229,12 @@ class FeedbackFeature:
                 f"feedback-close:{round_.id}",
             )
         return round_
+
+    async def announce_soon(self, round_: Round) -> None:
+        """Have the running copbot announce a round opened elsewhere (the command line)."""
+        await self._scheduler.once(
+            ANNOUNCE_JOB, {"round": round_.id}, self._clock.now(), f"feedback-announce:{round_.id}"
+        )
 
     async def _open_here(
         self,
@@ -409,6 +417,12 @@ class FeedbackFeature:
     async def _close_job(self, job: Job) -> None:
         round_id = int(_payload(job).get("round", 0))
         await self._repo.close(round_id, self._clock.now())
+
+    async def _announce_job(self, job: Job) -> None:
+        round_ = await self._repo.get(int(_payload(job).get("round", 0)))
+        # Closed before copbot got to it: nothing to invite anyone to.
+        if round_ is not None and round_.channel is not None and self._taking(round_):
+            await self._chat.post(round_.channel, self._announcement(round_))
 
     def _announcement(self, round_: Round) -> OutgoingMessage:
         return OutgoingMessage(
