@@ -8,7 +8,7 @@ from typing import cast
 
 from bot.errors import WordedError
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
-from bot.ports import Capability, ChannelVisibility, ChatAdapter, HomePublisher
+from bot.ports import Capability, ChannelVisibility, ChatAdapter, HomePublisher, LinkReader
 
 
 class PlatformUnavailable(WordedError):
@@ -73,6 +73,15 @@ class Chat:
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self.adapter(ref.channel.platform).permalink(ref)
+
+    def message_at(self, link: str) -> MessageRef | None:
+        """The message a link names, read by whichever platform made it; None if none can."""
+        for adapter in self._adapters.values():
+            if Capability.READS_LINKS in adapter.capabilities:
+                found = cast(LinkReader, adapter).message_at(link)
+                if found is not None:
+                    return found
+        return None
 
     def command_prefix(self, platform: str) -> str:
         """How people on this platform start a command: ``/cop`` or ``@copbot``."""

@@ -38,7 +38,7 @@ from botbuilder.schema import (
     Activity,
 )
 
-from adapters.teams import cards
+from adapters.teams import cards, links
 from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
 from adapters.teams.conversations import Conversations, ConversationStore, Place
 from adapters.teams.delivery import Delivery, Sleep, where
@@ -99,7 +99,12 @@ class TeamsAdapter:
     command_prefix = "@copbot"
     # No PRIVATE_REPLIES: Teams has no messages only one person sees.
     capabilities = frozenset(
-        {Capability.FORMS, Capability.PERMALINKS, Capability.CHANNEL_VISIBILITY}
+        {
+            Capability.FORMS,
+            Capability.PERMALINKS,
+            Capability.CHANNEL_VISIBILITY,
+            Capability.READS_LINKS,
+        }
     )
 
     def __init__(
@@ -509,6 +514,9 @@ class TeamsAdapter:
 
     async def channel_is_private(self, channel: ChannelRef) -> bool | None:
         return await self._membership.channel_is_private(channel)
+
+    def message_at(self, link: str) -> MessageRef | None:
+        return links.message_at(link, self._tenants)
 
 
 def _needs_turn(raw: dict[str, Any]) -> bool:
