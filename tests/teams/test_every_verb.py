@@ -41,6 +41,7 @@ VERBS = {
     "prompts": "language",
     "region link": "north",
     "region unlink": "north",
+    "remove": "https://teams.microsoft.com/l/message/19:nothing/1",
     "regions": "",
     "role grant": "facilitator teams:aad-sam-0001",
     "role list": "",
