@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters.local import LocalAdapter
+from bot.calendar_feed import FeedSite
 from bot.chat import Chat, SendObserver
 from bot.clock import SystemClock
 from bot.core import Core
@@ -31,6 +32,7 @@ from bot.router import Router
 from bot.scheduler import Scheduler, SchedulerSettings
 from bot.services.anonymous_replies import AnonymousRepliesFeature
 from bot.services.archive import THREAD_NOTICE, ArchiveFeature
+from bot.services.calendar_feeds import CalendarFeedsFeature
 from bot.services.channels import ChannelsFeature
 from bot.services.conversations import ConversationsFeature
 from bot.services.erasure import Erasure
@@ -116,12 +118,13 @@ def build_core(
     signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
     region_links = SqliteRegionLinkRepository(db, clock)
     regions = Regions(region_links, settings.regions)
+    events = SqliteEventRepository(db, clock)
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
         PeopleFeature(people),
         RolesFeature(roles, people),
-        ChannelsFeature(channels, chat),
+        ChannelsFeature(channels, chat, settings.regions),
         PromptsFeature(catalogue, publisher, prompt_repo, clock, people, settings.timezone),
         SchedulesFeature(
             scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
@@ -145,6 +148,7 @@ def build_core(
             clock,
             settings.public_url,
             roles,
+            visibility,
             timezone=settings.timezone,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
@@ -165,7 +169,7 @@ def build_core(
         ConversationsFeature(SqliteConversationRepository(db, clock)),
         RegionsFeature(regions, region_links, channels),
         EventsFeature(
-            SqliteEventRepository(db, clock),
+            events,
             regions,
             SqliteFeedbackRepository(db),
             catalogue,
@@ -177,6 +181,7 @@ def build_core(
             public_url=settings.public_url,
             reminders=settings.event_reminders,
         ),
+        CalendarFeedsFeature(events, FeedSite(settings.public_url, settings.regions)),
     )
     for feature in features:
         feature.register(registry)

@@ -260,6 +260,8 @@ def describe_filter(f: ArchiveFilter, topic_name: Callable[[str], str], tz: Zone
         parts.append(f"from {for_people(f.since, tz, time=False)}")
     if f.until:
         parts.append(f"up to {for_people(f.until, tz, time=False)}")
+    if f.viewer_channels is not None:
+        parts.append("private channels: only those the person who asked is in")
     return "; ".join(parts) if parts else "none (the whole archive)"
 
 

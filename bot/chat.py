@@ -8,7 +8,14 @@ from typing import TypeVar, cast
 
 from bot.errors import WordedError
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
-from bot.ports import Capability, ChannelVisibility, ChatAdapter, HomePublisher, OutcomeUnknown
+from bot.ports import (
+    Capability,
+    ChannelVisibility,
+    ChatAdapter,
+    HomePublisher,
+    LinkReader,
+    OutcomeUnknown,
+)
 
 T = TypeVar("T")
 
@@ -103,6 +110,15 @@ class Chat:
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self.adapter(ref.channel.platform).permalink(ref)
+
+    def message_at(self, link: str) -> MessageRef | None:
+        """The message a link names, read by whichever platform made it; None if none can."""
+        for adapter in self._adapters.values():
+            if Capability.READS_LINKS in adapter.capabilities:
+                found = cast(LinkReader, adapter).message_at(link)
+                if found is not None:
+                    return found
+        return None
 
     def command_prefix(self, platform: str) -> str:
         """How people on this platform start a command: ``/cop`` or ``@copbot``."""

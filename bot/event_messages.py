@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.calendar_feed import event_address
 from bot.events import Answer, Attendance
 from bot.model import Button, Buttons, ButtonStyle, Context, Fields, OutgoingMessage, Text
 from bot.records import Event
@@ -22,9 +23,8 @@ def when(event: Event, tz: ZoneInfo) -> str:
 
 
 def calendar_link(event: Event, public_url: str) -> str:
-    # Calendar files (/calendar/event/ID.ics) are coming; until they are served, an
-    # announcement offers no link that would lead nowhere.
-    return ""
+    """The event's .ics, or "" when copbot has no public address to put in a link."""
+    return event_address(public_url, event.id)
 
 
 def rsvp_buttons(event: Event) -> Buttons:

@@ -84,6 +84,7 @@ class Capability(enum.StrEnum):
     PERMALINKS = "permalinks"  # can build a link to a message
     HOME_TAB = "home_tab"  # the adapter is also a HomePublisher
     CHANNEL_VISIBILITY = "channel_visibility"  # the adapter is also a ChannelVisibility
+    READS_LINKS = "reads_links"  # the adapter is also a LinkReader
 
 
 class ChatAdapter(Protocol):
@@ -128,6 +129,15 @@ class ChatAdapter(Protocol):
 
     async def permalink(self, ref: MessageRef) -> str:
         """A link back to the message; "" when the platform cannot build one."""
+        ...
+
+
+class LinkReader(Protocol):
+    """Optional: adapters with Capability.READS_LINKS read their own message links back."""
+
+    def message_at(self, link: str) -> MessageRef | None:
+        """The message a link of this platform's names (as ``permalink`` builds them, or the
+        platform's own "copy link"); None when it is not such a link."""
         ...
 
 

@@ -159,7 +159,7 @@ class ArchiveFilter:
     until: datetime | None = None
     workspace: tuple[str, str] | None = None  # (platform, workspace): one community only
     # Whose view this is: messages from public channels and from these channels (the ones
-    # the person belongs to). None: everything (admins' exports).
+    # the person belongs to). None: everything (`copbot export` on the server).
     viewer_channels: frozenset[str] | None = None
 
 

@@ -295,6 +295,12 @@ def _regions(text: str) -> tuple[str, ...]:
             )
         if name.lower() in seen:
             raise ConfigError(f"COPBOT_REGIONS names '{name}' twice")
+        if name.lower() == "all":
+            # /calendar/all.ics is every region's feed: a region can't have that address.
+            raise ConfigError(
+                "COPBOT_REGIONS can't have a region called 'All': its calendar address is "
+                "taken by the feed of every region's events"
+            )
         seen.add(name.lower())
     return tuple(names)
 

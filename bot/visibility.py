@@ -27,10 +27,29 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+UNSURE_NOTE = (
+    "I couldn't check which private channels you're in just now, so nothing from private "
+    "channels is included."
+)
+
+
 @dataclass(frozen=True)
 class _Seen:
     channels: frozenset[str]
     at: datetime
+
+
+@dataclass(frozen=True)
+class View:
+    """The channels a person belongs to, and whether the platform said so (when it
+    couldn't, none: their private channels are left out, and they are told why)."""
+
+    channels: frozenset[str]
+    sure: bool = True
+
+    @property
+    def note(self) -> str:
+        return "" if self.sure else UNSURE_NOTE
 
 
 class Visibility:
@@ -57,22 +76,26 @@ class Visibility:
 
     async def channels_of(self, user: UserRef) -> frozenset[str]:
         """The channels ``user`` belongs to; none when the platform can't say."""
+        return (await self.view_of(user)).channels
+
+    async def view_of(self, user: UserRef) -> View:
+        """The channels ``user`` belongs to, and whether the platform could say."""
         now = self._clock.now()
         seen = self._seen.get(user.identity)
         if seen is not None and now - seen.at < self._ttl:
-            return seen.channels
+            return View(seen.channels)
         platform = self._chat.visibility(user.platform)
         if platform is None:
-            return NOBODY
+            return View(NOBODY)  # a platform with no private channels copbot can tell
         try:
             channels = await platform.channels_visible_to(user)
         except Exception as e:  # an outage must not open private channels up
             log.warning("could not ask which channels someone is in (%s)", type(e).__name__)
-            return NOBODY
+            return View(NOBODY, sure=False)
         if channels is None:
-            return NOBODY  # not kept: ask again next time
+            return View(NOBODY, sure=False)  # not kept: ask again next time
         self._keep(self._seen, user.identity, _Seen(frozenset(channels), now))
-        return frozenset(channels)
+        return View(frozenset(channels))
 
     async def is_private(self, ref: ChannelRef, known: Channel | None) -> bool:
         """Whether messages from this channel are private: what copbot knows of it, else

@@ -1,14 +1,17 @@
 """A regional event in the playground, in headless Chromium: a facilitator links the channel
-to London and plans an event in the form; the announcement appears once; Sam presses
-Going and sees the count change in place."""
+to London and plans an event in the form; the announcement appears once, its "Add to
+calendar" link leading to the event's .ics; Sam presses Going and sees the count change in
+place."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 
 from tests.support.browser import launch
@@ -63,6 +66,13 @@ def test_plan_an_event_see_it_announced_and_answer_going(site: Any) -> None:
     assert announcement.count() == 1
     assert "10:00 to 12:00" in announcement.inner_text()
     assert "Going 0" in announcement.inner_text()
+    # "Add to calendar" leads to the event's .ics, served by the same copbot: 10:00 London.
+    calendar = announcement.get_by_role("link", name="Add to calendar")
+    assert calendar.get_attribute("href") == f"{url}/calendar/event/1.ics"
+    response = page.request.get(f"{url}/calendar/event/1.ics")
+    assert response.ok and response.headers["content-type"] == "text/calendar; charset=utf-8"
+    [vevent] = icalendar.Calendar.from_ical(response.body()).events
+    assert vevent.start == datetime.combine(day, time(10), ZoneInfo("Europe/London"))
 
     page.select_option("#persona", "sam")
     announcement.get_by_role("button", name="Going").first.click()

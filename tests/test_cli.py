@@ -229,3 +229,12 @@ def test_a_filter_that_could_never_match_says_why(
     result = invoke(command, *words, *args, "--db", str(db_path))
     assert result.exit_code == 2 and said in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_region_filter_follows_the_configured_regions(db_path: Path) -> None:
+    env = {"COPBOT_REGIONS": "Scotland,Wales,National"}
+    invoke("db", "migrate", "--db", str(db_path), env=env)
+    assert invoke("export", "--region", "scotland", "--db", str(db_path), env=env).exit_code == 0
+    refused = invoke("export", "--region", "north", "--db", str(db_path), env=env)
+    assert refused.exit_code == 2 and "there's no region 'north'" in refused.output
+    assert "scotland, wales, national" in refused.output

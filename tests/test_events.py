@@ -9,7 +9,10 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import icalendar
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.events import Answer, LedgerState, Plan, PlanProblems
 from bot.model import Buttons, ChannelRef, Role, UserRef
@@ -189,17 +192,27 @@ async def test_an_event_is_announced_once_in_each_channel_of_its_region(bot: Har
     assert {a.state for a in ledger} == {LedgerState.POSTED}
 
 
-async def test_no_calendar_link_is_offered_until_calendar_files_are_served(
+async def test_an_announcement_links_to_its_calendar_file_and_the_link_resolves(
     db_path: Path,
 ) -> None:
-    settings = Settings(db_path=db_path, public_url="https://copbot.example.org")
-    bot = Harness.open(db_path, settings)
+    public = "https://copbot.example.org"
+    bot = Harness.open(db_path, Settings(db_path=db_path, public_url=public))
+    client = TestClient(TestServer(web.Application()))
+    client.app.router.add_routes(bot.core.registry.routes)
+    await client.start_server()
     try:
         await link(bot, NORTH, "North")
         event_id = await announced(bot)
         [text] = posts_in(bot, NORTH)
-        assert event_id and "calendar" not in text.lower() and ".ics" not in text
+        address = f"{public}/calendar/event/{event_id}.ics"
+        assert f"[Add to calendar]({address})" in text
+        async with client.get(address.removeprefix(public)) as response:
+            assert response.status == 200
+            [vevent] = icalendar.Calendar.from_ical(await response.read()).events
+        assert vevent["UID"] == f"event-{event_id}@copbot.example.org"
+        assert vevent.start.astimezone(UTC) == datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
     finally:
+        await client.close()
         bot.close()
 
 

@@ -93,3 +93,5 @@ def test_regions_and_reminders_settings() -> None:
         Settings.from_env({"COPBOT_EVENT_REMINDERS": "7 days"})
     with pytest.raises(ConfigError, match="names 'north' twice"):
         Settings.from_env({"COPBOT_REGIONS": "North,north"})
+    with pytest.raises(ConfigError, match="can't have a region called 'All'"):
+        Settings.from_env({"COPBOT_REGIONS": "North, ALL"})

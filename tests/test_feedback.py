@@ -233,7 +233,6 @@ async def test_forged_and_unknown_tickets_are_refused(bot: Harness) -> None:
 @pytest.mark.parametrize(
     ("command", "words"),
     [
-        ("feedback open", "title"),
         ('feedback open "T" closes 2026-13-01', "isn't a date"),
         ('feedback open "T" closes 2020-01-01', "has passed"),
         ('feedback open "T" min 2', "at least 3"),

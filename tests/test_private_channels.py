@@ -1,6 +1,7 @@
-"""Private channels stay private: search shows a person public channels' messages and those
-of the private channels they belong to, as the platform says; when it can't say, public
-channels only. Admins' exports keep everything and say what was private."""
+"""Private channels stay private: search, and an admin's export asked for in chat, show a
+person public channels' messages and those of the private channels they belong to, as the
+platform says; when it can't say, public channels only, and they are told why. Exports on
+the server (``copbot export``) keep everything and say what was private."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ import io
 import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.archive_export import Cover, write_csv, write_jsonl, write_markdown
 from bot.chat import Chat
 from bot.model import ChannelRef, MessagePosted, MessageRef, UserRef
 from bot.ports import Capability
 from bot.records import ArchiveFilter
-from bot.visibility import Visibility
+from bot.settings import Settings
+from bot.visibility import UNSURE_NOTE, Visibility
 from storage.archive import SqliteArchiveReader
 from tests.support.fakes import FakeAdapter, ManualClock
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
@@ -75,6 +80,13 @@ async def test_when_the_platform_cannot_say_everyone_sees_public_channels_only(
     await say(bot, f"{WORD} in public", PRIYA, GENERAL)
     bot.adapter.unsure = True
     assert await found(bot, PRIYA) == ["#general"]
+    # ... and they are told why, in one line, whether anything is found or not.
+    answer = await bot.reply_text(f"search {WORD}", PRIYA)
+    assert answer.count(UNSURE_NOTE) == 1
+    nothing = await bot.reply_text("search budget", PRIYA)
+    assert nothing.startswith("Nothing in the archive") and nothing.count(UNSURE_NOTE) == 1
+    bot.adapter.unsure = False
+    assert UNSURE_NOTE not in await bot.reply_text(f"search {WORD}", PRIYA)
 
 
 async def test_an_outage_fails_closed_with_one_short_log_line(
@@ -203,3 +215,50 @@ async def test_a_private_channels_schedules_are_only_for_those_in_it(bot: Harnes
     assert "no active schedule #1" in await bot.reply_text("schedule cancel 1", SAM)
     assert "#leads" in await bot.reply_text("schedule list", PRIYA)  # still there for her
     assert len(await bot.core.scheduler.recurrences("prompt.post")) == 1
+
+
+@pytest.mark.parametrize("alex_in_leads", [False, True])
+async def test_an_admins_export_in_chat_holds_only_the_private_channels_they_are_in(
+    db_path: Path, alex_in_leads: bool
+) -> None:
+    settings = Settings(
+        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+    )
+    bot = Harness.open(db_path, settings)
+    try:
+        await private_leads(bot, {PRIYA.id, ALEX.id} if alex_in_leads else {PRIYA.id})
+        await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
+        await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
+        await bot.reply_text("export jsonl", ALEX)
+        [dm] = bot.adapter.of_kind("direct")
+        assert UNSURE_NOTE not in dm.text
+        path = dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
+        app = web.Application()
+        app.router.add_routes(bot.core.registry.routes)
+        async with TestClient(TestServer(app)) as client:
+            lines = (await (await client.post(path)).text()).splitlines()
+        kept = {json.loads(line)["channel_name"] for line in lines}
+        assert kept == ({"leads", "general"} if alex_in_leads else {"general"})
+    finally:
+        bot.close()
+
+
+async def test_an_export_asked_for_while_the_platform_cannot_say_tells_the_admin(
+    db_path: Path,
+) -> None:
+    settings = Settings(
+        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+    )
+    bot = Harness.open(db_path, settings)
+    try:
+        await private_leads(bot, {ALEX.id})
+        bot.adapter.unsure = True
+        await bot.reply_text("export jsonl", ALEX)
+        [dm] = bot.adapter.of_kind("direct")
+        assert UNSURE_NOTE in dm.text
+        [link] = await bot.core.db.read(
+            lambda conn: conn.execute("select filters from export_links").fetchall()
+        )
+        assert '"viewer_channels": []' in link[0] or '"viewer_channels":[]' in link[0]
+    finally:
+        bot.close()

@@ -8,7 +8,7 @@ import pytest
 
 from bot.commands import Args
 from bot.interaction import Interaction
-from bot.model import ButtonPressed, FormSubmitted, Role
+from bot.model import ButtonPressed, ChannelRef, FormSubmitted, Role
 from bot.settings import Settings
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
 
@@ -157,6 +157,21 @@ async def test_joining_a_channel_records_it_with_its_region_and_says_hello_once(
     assert general is not None and general.region == ""
 
 
+async def test_a_joined_channel_s_region_is_guessed_from_the_configured_regions(
+    db_path: Path,
+) -> None:
+    bot = Harness.open(db_path, Settings(db_path=db_path, regions=("Scotland", "North East")))
+    try:
+        scotland = ChannelRef("test", "C-scot", "T1", "ips-scotland")
+        north_east = ChannelRef("test", "C-ne", "T1", "ips-north-east")
+        for channel in (scotland, north_east, NORTH):
+            await bot.join(channel)
+        regions = [(await bot.core.channels.get(c)) for c in (scotland, north_east, NORTH)]
+        assert [c.region if c else None for c in regions] == ["scotland", "north east", ""]
+    finally:
+        bot.close()
+
+
 @pytest.mark.parametrize(
     ("name", "region"),
     [
@@ -168,5 +183,24 @@ async def test_joining_a_channel_records_it_with_its_region_and_says_hello_once(
 )
 def test_region_comes_from_a_whole_word_of_the_channel_name(name: str, region: str) -> None:
     from bot.services.channels import region_from_name
+    from bot.settings import Settings
 
-    assert region_from_name(name) == region
+    assert region_from_name(name, Settings.regions) == region
+
+
+@pytest.mark.parametrize(
+    ("name", "region"),
+    [
+        ("ips-scotland", "scotland"),
+        ("IPS_North_East_CoP", "north east"),  # the longer name wins
+        ("north-team", "north"),
+        ("east-north", "north"),  # words in the region's order only
+        ("ips-london", ""),  # not configured here
+        ("ips-wales-2", "wales"),
+    ],
+)
+def test_the_guess_uses_the_configured_regions(name: str, region: str) -> None:
+    from bot.services.channels import region_from_name
+
+    regions = ("Scotland", "North", "North East", "Wales", "National")
+    assert region_from_name(name, regions) == region

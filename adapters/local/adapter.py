@@ -18,11 +18,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from adapters.local import links
 from adapters.local.guard import Served
 from adapters.local.render import form_html, markup, message_html, subject, summary
 from adapters.local.requests import (
@@ -98,6 +99,7 @@ class LocalAdapter:
             Capability.PRIVATE_REPLIES,
             Capability.FORMS,
             Capability.PERMALINKS,
+            Capability.READS_LINKS,
             Capability.CHANNEL_VISIBILITY,
         }
     )
@@ -205,6 +207,9 @@ class LocalAdapter:
     async def permalink(self, ref: MessageRef) -> str:
         root = f"&thread={ref.thread_root}" if ref.thread_root else ""
         return f"{self._base_url}/?channel={quote(ref.channel.id)}{root}#{ref.id}"
+
+    def message_at(self, link: str) -> MessageRef | None:
+        return links.message_at(link, self._channels, urlsplit(self._base_url).netloc)
 
     async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
         if user.platform != PLATFORM or user.id not in self._personas:

@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import blocks, inbound, membership, metadata
+from adapters.slack import blocks, inbound, links, membership, metadata
 from adapters.slack.directory import Directory
 from adapters.slack.errors import NOT_HERE, code_of, delivery_error, place
 from adapters.slack.pacing import Pacer
@@ -96,6 +96,7 @@ class SlackAdapter:
             Capability.PRIVATE_REPLIES,
             Capability.FORMS,
             Capability.PERMALINKS,
+            Capability.READS_LINKS,
             Capability.HOME_TAB,
             Capability.CHANNEL_VISIBILITY,
         }
@@ -382,6 +383,9 @@ class SlackAdapter:
             log.info("Slack gave no permalink (%s)", code_of(e))
             return ""
         return str(answer.get("permalink") or "")
+
+    def message_at(self, link: str) -> MessageRef | None:
+        return links.message_at(link, self._me.team_id)
 
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None:
         await self._client.views_publish(user_id=user.id, view=blocks.home_view(message))

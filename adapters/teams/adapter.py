@@ -38,10 +38,12 @@ from botbuilder.schema import (
     Activity,
 )
 
-from adapters.teams import cards
+from adapters.teams import cards, links
 from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
 from adapters.teams.conversations import Conversations, ConversationStore, Place
 from adapters.teams.delivery import Delivery, Sleep, where
+from adapters.teams.directory import Directory
+from adapters.teams.membership import ChannelMembership
 from adapters.teams.text import PLATFORM
 from adapters.teams.translate import (
     Known,
@@ -95,9 +97,15 @@ class Credentials(AppCredentials, Protocol):
 class TeamsAdapter:
     platform = PLATFORM
     command_prefix = "@copbot"
-    # No PRIVATE_REPLIES (Teams has no ephemeral messages) and no CHANNEL_VISIBILITY yet
-    # (which private channels a person is in needs Microsoft Graph): the core fails closed.
-    capabilities = frozenset({Capability.FORMS, Capability.PERMALINKS})
+    # No PRIVATE_REPLIES: Teams has no messages only one person sees.
+    capabilities = frozenset(
+        {
+            Capability.FORMS,
+            Capability.PERMALINKS,
+            Capability.CHANNEL_VISIBILITY,
+            Capability.READS_LINKS,
+        }
+    )
 
     def __init__(
         self,
@@ -126,6 +134,7 @@ class TeamsAdapter:
         self._delivery = Delivery(
             self._cloud, self._app_id, self._conversations, sleep, send_timeout
         )
+        self._membership = ChannelMembership(Directory(self._delivery), self._conversations, clock)
         self._clock = clock
         self._public_url = public_url
         self._sleep = sleep
@@ -499,6 +508,15 @@ class TeamsAdapter:
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self._delivery.permalink(ref)
+
+    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+        return await self._membership.channels_visible_to(user)
+
+    async def channel_is_private(self, channel: ChannelRef) -> bool | None:
+        return await self._membership.channel_is_private(channel)
+
+    def message_at(self, link: str) -> MessageRef | None:
+        return links.message_at(link, self._tenants)
 
 
 def _needs_turn(raw: dict[str, Any]) -> bool:

@@ -77,6 +77,9 @@ class Conversations:
     def channel(self, channel_id: str) -> KnownChannel | None:
         return self._channels.get(channel_id)
 
+    def channels(self) -> list[KnownChannel]:
+        return list(self._channels.values())
+
     def of_team(self, team: str) -> list[KnownChannel]:
         return [c for c in self._channels.values() if c.place.team == team]
 
@@ -107,7 +110,11 @@ class Conversations:
 
     async def person(self, identity: str) -> Place | None:
         row = await self._store.get(PERSON, identity)
-        return Place.loads(row.reference) if row else None
+        if row is None:
+            # Erased: the next message from them must be kept again, not skipped as known.
+            self._people.pop(identity, None)
+            return None
+        return Place.loads(row.reference)
 
     async def remember_person(self, identity: str, place: Place) -> None:
         known = self._people.get(identity) or await self.person(identity)

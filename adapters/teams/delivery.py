@@ -153,6 +153,17 @@ class Delivery:
             f"{quote(ref.id, safe='')}?{urlencode(query)}"
         )
 
+    async def asking(
+        self,
+        what: str,
+        place: Place,
+        conversation: str,
+        ask: Callable[[TurnContext], Awaitable[None]],
+    ) -> None:
+        """Ask Teams something in a turn of copbot's own (a connector client with its
+        credentials), retried as sends are."""
+        await self._retrying(what, lambda: self._continue(place, conversation, ask))
+
     # -- helpers --------------------------------------------------------------------
 
     _last_status = 0

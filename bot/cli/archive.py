@@ -5,7 +5,9 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
@@ -18,7 +20,6 @@ from bot.commands import did_you_mean
 from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import parse_terms
 from bot.services.archive import ARCHIVED
-from bot.services.channels import REGIONS
 from bot.services.erasure import Erased
 from bot.services.exports import community_of, cover_for, run_export
 from bot.timefmt import for_people
@@ -69,6 +70,7 @@ def filter_options(fn: Any) -> Any:
 
 def _filter(
     tz: ZoneInfo,
+    regions: Sequence[str],
     channel: str,
     topic: str,
     region: str,
@@ -77,10 +79,11 @@ def _filter(
     until: str | None,
 ) -> ArchiveFilter:
     region = region.strip().lower()
-    if region and region not in REGIONS:
-        names = ", ".join(REGIONS)
+    slugs = [r.lower() for r in regions]  # COPBOT_REGIONS
+    if region and region not in slugs:
+        names = ", ".join(slugs)
         raise click.BadParameter(
-            f"there's no region '{region[:40]}'.{did_you_mean(region, REGIONS, '{}')} "
+            f"there's no region '{region[:40]}'.{did_you_mean(region, slugs, '{}')} "
             f"The regions are: {names}.",
             param_hint="--region",
         )
@@ -121,8 +124,9 @@ def search(query: tuple[str, ...], limit: int, fmt: str, db: str | None, **filte
     terms = parse_terms(" ".join(query))
     if not terms:
         raise click.BadParameter("give at least one word to look for", param_hint="QUERY")
-    tz = load_settings(db).timezone
-    chosen = _filter(tz, **filters)
+    settings = load_settings(db)
+    tz = settings.timezone
+    chosen = _filter(tz, settings.regions, **filters)
 
     async def call(core: Core) -> list[SearchHit]:
         await _known_filter(core, chosen)
@@ -179,7 +183,7 @@ def export(
     """Export the archive (admins): JSON Lines, JSON, CSV, Markdown or HTML. Deleted and
     erased messages are never in it. Streams, so any size of archive fits in memory."""
     settings = existing(load_settings(db))
-    chosen = _filter(settings.timezone, **filters)
+    chosen = _filter(settings.timezone, settings.regions, **filters)
 
     async def call(core: Core) -> Cover:
         await _known_filter(core, chosen)
@@ -277,13 +281,16 @@ def import_slack_export(path: Path, db: str | None) -> None:
 
     async def call(core: Core) -> Any:
         importer = HistoryImport(core.archive)
+        # A partial, not a closure: the export is read in another process, which unpickles it.
+        region_of = partial(region_from_name, regions=core.settings.regions)
+
         try:
             if sys.stderr.isatty():
                 with click.progressbar(
                     length=source.day_files(), label="Importing", file=sys.stderr
                 ) as bar:
-                    return await importer.run(source.messages(bar.update, region_from_name))
-            return await importer.run(source.messages(region_of=region_from_name))
+                    return await importer.run(source.messages(bar.update, region_of))
+            return await importer.run(source.messages(region_of=region_of))
         except HistoryUnreadable as e:
             raise click.ClickException(str(e)) from None
 

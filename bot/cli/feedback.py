@@ -13,9 +13,14 @@ from typing import Any
 import click
 
 from bot.cli.base import cli, db_option, with_core
+from bot.commands import UsageError
 from bot.core import Core
-from bot.feedback import FeedbackRepository, Results, summarise
+from bot.feedback import DEFAULT_QUESTIONS, FeedbackRepository, Question, Results, summarise
+from bot.feedback_questions import QuestionProblems, from_toml
+from bot.model import ChannelRef
 from bot.services.feedback import FeedbackFeature, results_message
+
+_CLI = "cli"  # who opened it, when it was opened from the command line
 
 
 def _repo(core: Core) -> FeedbackRepository:
@@ -25,6 +30,64 @@ def _repo(core: Core) -> FeedbackRepository:
 @cli.group()
 def feedback() -> None:
     """Anonymous feedback rounds."""
+
+
+@feedback.command("open")
+@click.argument("title")
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A TOML file of your own questions (README: Your own questions).",
+)
+@click.option("--closes", default="", help="The last day it takes answers, YYYY-MM-DD.")
+@click.option("--min", "threshold", default="", help="Answers needed before results show.")
+@click.option(
+    "--channel",
+    default="",
+    help="Announce it there: '#north' or a channel id (slack:#north if names repeat).",
+)
+@db_option
+def feedback_open(
+    title: str,
+    questions_file: str | None,
+    closes: str,
+    threshold: str,
+    channel: str,
+    db: str | None,
+) -> None:
+    """Open a round; staff answer it through `/cop feedback` or a direct message."""
+    questions: tuple[Question, ...] = DEFAULT_QUESTIONS
+    if questions_file is not None:
+        try:
+            with open(questions_file, encoding="utf-8") as f:
+                questions = from_toml(f.read())
+        except UnicodeDecodeError:
+            raise click.ClickException(f"{questions_file} isn't UTF-8 text") from None
+        except QuestionProblems as e:
+            raise click.ClickException(f"{questions_file}:\n" + e.words) from None
+
+    async def call(core: Core) -> None:
+        feature = core.feature(FeedbackFeature)
+        try:
+            settings = feature.settings_of(title, closes, threshold)
+        except UsageError as e:
+            raise click.ClickException(str(e)) from None
+        name, closes_on, k = settings
+        where = await _channel(core, channel) if channel else None
+        round_ = await feature.start(name, questions, closes_on, k, where, _CLI)
+        announced = ""
+        if where is not None:
+            await feature.announce_soon(round_)
+            announced = f" The running copbot announces it in {where.label} within a minute."
+        click.echo(
+            f"round {round_.id} open: {name}, {len(questions)} question(s), results from {k} "
+            "answers. Staff answer it through `/cop feedback`, or by writing `feedback` to "
+            f"copbot in a direct message.{announced}"
+        )
+
+    with_core(db, call)
 
 
 @feedback.command("list")
@@ -81,7 +144,7 @@ def _json(results: Results) -> dict[str, Any]:
 
 @feedback.command("results")
 @click.argument("round_id", type=int, metavar="ID")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
 @db_option
 def feedback_results(round_id: int, fmt: str, db: str | None) -> None:
     """Show a round's results (nothing but the count below its threshold)."""
@@ -90,6 +153,8 @@ def feedback_results(round_id: int, fmt: str, db: str | None) -> None:
         results = await _results(core, round_id)
         if fmt == "json":
             click.echo(json.dumps(_json(results), ensure_ascii=False, indent=2))
+        elif fmt == "csv":
+            click.echo(_counts_csv(results), nl=False)
         else:
             click.echo(results_message(results).text.replace("**", ""))
 
@@ -108,8 +173,17 @@ def feedback_export(round_id: int, fmt: str, db: str | None) -> None:
         rows = await _repo(core).answers(round_id) if results.shown else []
         questions = [q.id for q in results.round.questions]
         if fmt == "json":
-            doc = {"round": round_id, "title": results.round.title, "answers": rows}
-            if not results.shown:
+            doc: dict[str, Any] = {
+                "round": round_id,
+                "title": results.round.title,
+                "answers": rows,
+            }
+            if results.shown:
+                # Ratings and choices counted, so nobody has to tally the rows by hand.
+                doc["counts"] = {
+                    q.question.id: dict(q.distribution) for q in results.questions if q.distribution
+                }
+            else:
                 doc["empty_because"] = results.hidden_because
             click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
             return
@@ -123,6 +197,48 @@ def feedback_export(round_id: int, fmt: str, db: str | None) -> None:
         click.echo(out.getvalue(), nl=False)
 
     with_core(db, call)
+
+
+async def _channel(core: Core, text: str) -> ChannelRef:
+    """The channel copbot is in that ``text`` names: '#north', an id, or 'slack:#north'."""
+    known = [c for c in await core.channels.list() if c.bot_member and not c.ref.is_direct]
+    platform, sep, name = text.partition(":")
+    if not (sep and platform in {c.ref.platform for c in known}):
+        platform, name = "", text  # no platform named (Teams ids have colons of their own)
+    wanted = name.strip().lstrip("#").casefold()
+    found = [
+        c.ref
+        for c in known
+        if platform in ("", c.ref.platform)
+        and wanted in (c.ref.id.casefold(), c.ref.name.casefold())
+    ]
+    if not found:
+        raise click.ClickException(
+            f"copbot isn't in a channel called {text}; it can announce only where it has "
+            "been added (nothing was opened)"
+        )
+    if len({c.platform for c in found}) > 1:
+        places = " and ".join(sorted({c.platform for c in found}))
+        raise click.ClickException(
+            f"{text} is on {places}: write it as {found[0].platform}:{text} (nothing was opened)"
+        )
+    return found[0]
+
+
+def _counts_csv(results: Results) -> str:
+    """Each rating's and choice's counts, one option a row (the header only below k)."""
+    if not results.shown:
+        click.echo(results.hidden_because, err=True)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["question", "text", "kind", "option", "count"])
+    for q in results.questions:
+        for option, count in q.distribution:
+            question = q.question
+            writer.writerow(
+                [question.id, _cell(question.label), question.kind.value, _cell(option), count]
+            )
+    return out.getvalue()
 
 
 def _cell(text: str) -> str:

@@ -68,6 +68,16 @@ ALTERED = (
 )
 EMPTY = "Write your reply before sending it."
 NOT_REMOVABLE = "That isn't an anonymous reply copbot can remove (it may be gone already)."
+NO_LINK = "Give the link to the anonymous reply: copy it from the reply's own menu (Copy link)."
+UNREADABLE = (
+    "I can't read that as a link to a message copbot can reach, so nothing was removed. "
+    "Copy the link from the anonymous reply's own menu (Copy link) and try again."
+)
+NOT_ANONYMOUS = (
+    "That link points at a message that isn't an anonymous reply, so nothing was removed. "
+    "Only anonymous replies can be removed this way; people can delete their own messages."
+)
+REMOVED = "Removed that anonymous reply from the thread and from the archive."
 
 
 class AnonymousReplyRepository(Protocol):
@@ -120,6 +130,16 @@ class AnonymousRepliesFeature:
         registry.action(REPLY, self.open_reply, private=True)
         registry.form(REPLY_FORM, self.replied, anonymous=True, check=self.check_reply)
         registry.action(REMOVE, self.remove, role=Role.FACILITATOR)
+        registry.verb(
+            "remove",
+            "Remove an anonymous reply from its thread and the archive, given its link",
+            self.remove_by_link,
+            usage="LINK",
+            role=Role.FACILITATOR,
+            details="Copy the link from the reply's own menu (Copy link). Only anonymous "
+            "replies can be removed this way.",
+            raw=True,
+        )
         # Late is better than lost: a reply queued before a restart is still posted.
         registry.job(JobKind(POST_JOB, self._post, run_late=True))
         registry.verb(
@@ -231,7 +251,23 @@ class AnonymousRepliesFeature:
             return
         await self._chat.delete(ref)
         await self._archive.delete(ref)
-        await ix.reply("Removed that anonymous reply from the thread and from the archive.")
+        await ix.reply(REMOVED)
+
+    async def remove_by_link(self, ix: Interaction, args: Args) -> None:
+        # Teams writes a pasted link as "label (url)": the link is the word that is a URL
+        # (or a path, from a playground whose address isn't configured).
+        links = [w.strip("()") for w in args.words if "://" in w or w.startswith("/?")]
+        if not links:
+            raise UsageError(NO_LINK if not args else UNREADABLE)
+        ref = self._chat.message_at(links[-1])
+        if ref is None:
+            raise CommandError(UNREADABLE)
+        kept = await self._archive.get(ref)
+        if kept is None or not kept.anonymous:
+            raise CommandError(NOT_ANONYMOUS)
+        await self._chat.delete(ref)
+        await self._archive.delete(ref)
+        await ix.reply(REMOVED)
 
     async def switch_off(self, ix: Interaction, args: Args) -> None:
         channel = self._here(ix, args)

@@ -266,20 +266,23 @@ class ArchiveFeature:
         # What someone's own community wrote: not other workspaces, nor other platforms.
         # Private channels' messages only for their members, as the platform says.
         here = ix.origin.channel
+        view = await self._visibility.view_of(ix.user)
         scope = ArchiveFilter(
-            workspace=(here.platform, here.workspace),
-            viewer_channels=await self._visibility.channels_of(ix.user),
+            workspace=(here.platform, here.workspace), viewer_channels=view.channels
         )
         hits = await self._archive.search(terms, scope, SEARCH_RESULTS)
         if not hits:
             await ix.reply(
                 f"Nothing in the archive matches {escape(args.raw)!r}. Try fewer words, or "
                 "the start of a word with * (like `recruit*`)."
+                + (f"\n{view.note}" if view.note else "")
             )
             return
         blocks: list[Text | Context] = [Text(f"**Top {len(hits)} from the archive**")]
         for hit in hits:
             blocks.append(Text(await self._result(hit)))
+        if view.note:
+            blocks.append(Context(view.note))
         blocks.append(Context("Only you can see these results."))
         await ix.reply(OutgoingMessage(tuple(blocks)))
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.chat import Chat
@@ -8,21 +9,32 @@ from bot.model import BotAddedToChannel, BotRemovedFromChannel, Channel, Channel
 from bot.ports import ChannelRepository
 from bot.registry import Registry
 
-REGIONS = ("north", "midlands", "london", "south", "national")
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[^0-9a-z]+", text.lower()) if w]
 
 
-def region_from_name(name: str) -> str:
-    """#ips-north -> "north": the first region word in the channel's name, if any."""
-    words = re.split(r"[^a-z]+", name.lower())
-    return next((r for r in REGIONS if r in words), "")
+def region_from_name(name: str, regions: Sequence[str]) -> str:
+    """#ips-north -> "north": the configured region (COPBOT_REGIONS) whose words appear
+    whole, and in order, in the channel's name; "" for none. A longer name wins, so that
+    #ips-north-east is "north east" rather than "north"."""
+    words = _words(name)
+    for region in sorted(regions, key=lambda r: -len(_words(r))):
+        wanted = _words(region)
+        if wanted and any(
+            words[i : i + len(wanted)] == wanted for i in range(len(words) - len(wanted) + 1)
+        ):
+            return region.lower()
+    return ""
 
 
 class ChannelsFeature:
     """Remembers the channels copbot is in, and says hello when it joins one."""
 
-    def __init__(self, channels: ChannelRepository, chat: Chat) -> None:
+    def __init__(self, channels: ChannelRepository, chat: Chat, regions: Sequence[str]) -> None:
         self._channels = channels
         self._chat = chat
+        self._regions = tuple(regions)  # as configured, to guess a new channel's region
 
     def register(self, registry: Registry) -> None:
         registry.listen(BotAddedToChannel, self.on_added)
@@ -36,7 +48,9 @@ class ChannelsFeature:
     async def on_added(self, event: BotAddedToChannel) -> None:
         ref = event.channel
         known = await self._channels.get(ref)
-        region = known.region if known and known.region else region_from_name(ref.name)
+        region = (
+            known.region if known and known.region else region_from_name(ref.name, self._regions)
+        )
         archive = known.archive if known else False
         private = known.private if known else None
         await self._channels.save(Channel(ref, region, True, archive, private))

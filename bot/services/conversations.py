@@ -22,5 +22,8 @@ class ConversationsFeature:
                 "chat reference(s)",
                 ("teams_conversations.person", "teams_conversations.reference"),
                 erase=self._conversations.forget_person,
+                # How copbot answers them privately (its answer to `optout` too): only
+                # `copbot erase` forgets it.
+                on_opt_out=False,
             )
         )

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.calendar_feed import ALL, feed_address
 from bot.chat import Chat
 from bot.clock import to_text
 from bot.commands import Args, CommandError, UsageError, parse_number
@@ -87,6 +88,7 @@ class EventsFeature:
         self._scheduler = scheduler
         self._tz = timezone
         self._reminders = tuple(reminders)
+        self._public_url = public_url
         self._delivery = EventDelivery(
             events,
             regions,
@@ -427,6 +429,9 @@ class EventsFeature:
             return
         if len(shown) > 10:
             blocks.append(Context(f"And {len(shown) - 10} more later on."))
+        if shown and (address := feed_address(self._public_url, region or ALL)):
+            name = f"{self._regions.label(region)} events" if region else "every region's events"
+            blocks.append(Context(f"Have them in your calendar: subscribe to [{name}]({address})."))
         await ix.reply(OutgoingMessage(tuple(blocks), fallback="Events coming up"))
 
     async def _rounds_beside(self, region: str | None, prefix: str) -> list[Text | Context]:

@@ -37,6 +37,7 @@ from bot.registry import PersonalData, Registry
 from bot.router import RoleLookup
 from bot.services.prompts import PromptCatalogue
 from bot.timefmt import UK, for_people
+from bot.visibility import Visibility
 from prompts import Library
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,10 @@ class ExportsFeature:
         clock: Clock,
         public_url: str,
         roles: RoleLookup,
+        visibility: Visibility,
         timezone: ZoneInfo = UK,
     ) -> None:
+        self._visibility = visibility
         self._tz = timezone
         self._asked: dict[str, _Asker] = {}
         self._roles = roles
@@ -235,11 +238,16 @@ class ExportsFeature:
             )
         now = self._clock.now()
         where = ix.origin.channel
+        # Admins see through copbot what their platform shows them: private channels'
+        # messages only from those they are in (`copbot export` on the server has them all).
+        view = await self._visibility.view_of(ix.user)
         link = ExportLink(
             secrets.token_urlsafe(12),
             fmt,
             # The asker's community only; the link carries its filter whole.
-            ArchiveFilter(workspace=(where.platform, where.workspace)),
+            ArchiveFilter(
+                workspace=(where.platform, where.workspace), viewer_channels=view.channels
+            ),
             ix.user.identity,
             now,
             now + LINK_LIFETIME,
@@ -256,6 +264,7 @@ class ExportsFeature:
                 f"Here's your export of the archive ({fmt}): [download it]({url})",
                 f"The link works once, until {until}. It holds people's words: please keep it "
                 "to yourself and store the file somewhere safe.",
+                *((view.note,) if view.note else ()),
             ),
         )
         await ix.reply("I've sent you a download link by direct message.")

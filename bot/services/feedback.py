@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError, clip, parse_number
+from bot.errors import WordedError
 from bot.feedback import (
     DEFAULT_QUESTIONS,
     DEFAULT_THRESHOLD,
@@ -33,12 +34,14 @@ from bot.feedback import (
     new_key,
     summarise,
 )
+from bot.feedback_questions import from_lines
 from bot.interaction import Interaction
 from bot.model import (
     Button,
     ButtonPressed,
     Buttons,
     ButtonStyle,
+    ChannelRef,
     Context,
     Form,
     FormSubmitted,
@@ -50,12 +53,22 @@ from bot.ports import Clock
 from bot.records import Job
 from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Scheduler
+from bot.services.feedback_forms import (
+    CLOSES,
+    MIN,
+    OPEN_FORM,
+    QUESTIONS,
+    TITLE,
+    open_form,
+    questions_problem,
+)
 
 log = logging.getLogger(__name__)
 
 ANSWER = "feedback.answer"
 ANSWER_FORM = "feedback-answer"
 CLOSE_JOB = "feedback.close"
+ANNOUNCE_JOB = "feedback.announce"
 
 ANONYMOUS = "Your answer is anonymous: nobody, admins included, can see who wrote it."
 CANNOT_HIDE = (
@@ -102,11 +115,13 @@ class FeedbackFeature:
             "feedback open",
             "Open an anonymous feedback round and announce it here",
             self.open,
-            usage='"TITLE" [closes YYYY-MM-DD] [min N]',
+            usage='["TITLE" [closes YYYY-MM-DD] [min N]]',
             role=Role.FACILITATOR,
             details=(
-                "Asks: how useful the session was (1 to 5), what was most impactful, what you "
-                f"would change, and anything else. Results show from {DEFAULT_THRESHOLD} "
+                "With a title, asks the usual four: how useful the session was (1 to 5), what "
+                "was most impactful, what you would change, and anything else. With nothing "
+                "after it, opens a form where you can write your own questions (ratings, "
+                f"choices, short or long answers). Results show from {DEFAULT_THRESHOLD} "
                 f"answers; `min N` asks for more (never fewer than {MIN_THRESHOLD})."
             ),
         )
@@ -134,28 +149,75 @@ class FeedbackFeature:
         )
         registry.action(ANSWER, self.open_answer, private=True)
         registry.form(ANSWER_FORM, self.answered, anonymous=True, check=self.check_answer)
+        registry.form(OPEN_FORM, self.opened, role=Role.FACILITATOR, check=self.check_open)
         registry.job(JobKind(CLOSE_JOB, self._close_job, run_late=True))
+        registry.job(JobKind(ANNOUNCE_JOB, self._announce_job, run_late=True))
 
     # -- facilitators -------------------------------------------------------------------
 
     async def open(self, ix: Interaction, args: Args) -> None:
-        if ix.origin.channel.is_direct:
-            raise CommandError(
-                "A round is announced in a channel, with a button to answer: run this in the "
-                "channel whose people you'd like to hear from."
-            )
+        self._in_a_channel(ix)
+        if not args:
+            await ix.open_form(open_form())
+            return
         title, closes_on, threshold = self._open_args(args)
+        await self._open_here(ix, title, DEFAULT_QUESTIONS, closes_on, threshold)
+
+    async def check_open(self, event: FormSubmitted) -> dict[str, str]:
+        """While the form is open: each field's problem, worded; nothing is kept."""
+        values = dict(event.values)
+        problems = {}
+        for field, check in (
+            (TITLE, _title),
+            (CLOSES, self._optional_date),
+            (MIN, _optional_threshold),
+        ):
+            try:
+                check(values.get(field, ""))
+            except WordedError as e:
+                problems[field] = str(e)
+        if problem := questions_problem(values):
+            problems[QUESTIONS] = problem
+        return problems
+
+    async def opened(self, ix: Interaction, event: FormSubmitted) -> None:
+        self._in_a_channel(ix)
+        values = dict(event.values)
+        typed = values.get(QUESTIONS, "")
+        questions = from_lines(typed) if typed.strip() else DEFAULT_QUESTIONS
+        await self._open_here(
+            ix,
+            _title(values.get(TITLE, "")),
+            questions,
+            self._optional_date(values.get(CLOSES, "")),
+            _optional_threshold(values.get(MIN, "")),
+        )
+
+    def settings_of(self, title: str, closes: str, threshold: str) -> tuple[str, date | None, int]:
+        """A round's title, closing day and k as typed (the command line); raises UsageError."""
+        return _title(title), self._optional_date(closes), _optional_threshold(threshold)
+
+    async def start(
+        self,
+        title: str,
+        questions: tuple[Question, ...],
+        closes_on: date | None,
+        threshold: int,
+        channel: ChannelRef | None,
+        by: str,
+    ) -> Round:
+        """Keep a new round, and its closing job; announcing it is up to the caller."""
         round_ = await self._repo.open(
             Round(
                 0,
                 title,
-                DEFAULT_QUESTIONS,
+                questions,
                 threshold,
                 RoundState.OPEN,
                 self._clock.now(),
                 closes_on,
-                ix.origin.channel,
-                ix.user.identity,
+                channel,
+                by,
             ),
             new_key(),
         )
@@ -166,21 +228,41 @@ class FeedbackFeature:
                 self._end_of(closes_on),
                 f"feedback-close:{round_.id}",
             )
-        await self._chat.post(ix.origin.channel, self._announcement(round_))
+        return round_
+
+    async def announce_soon(self, round_: Round) -> None:
+        """Have the running copbot announce a round opened elsewhere (the command line)."""
+        await self._scheduler.once(
+            ANNOUNCE_JOB, {"round": round_.id}, self._clock.now(), f"feedback-announce:{round_.id}"
+        )
+
+    async def _open_here(
+        self,
+        ix: Interaction,
+        title: str,
+        questions: tuple[Question, ...],
+        closes_on: date | None,
+        threshold: int,
+    ) -> None:
+        channel = ix.origin.channel
+        round_ = await self.start(title, questions, closes_on, threshold, channel, ix.user.identity)
+        await self._chat.post(channel, self._announcement(round_))
         await ix.reply(
             f"Round {round_.id} is open: **{title}**. Results show once {threshold} people "
             f"have answered: `{ix.prefix} feedback results {round_.id}`. Close it with "
             f"`{ix.prefix} feedback close {round_.id}`."
         )
 
+    @staticmethod
+    def _in_a_channel(ix: Interaction) -> None:
+        if ix.origin.channel.is_direct:
+            raise CommandError(
+                "A round is announced in a channel, with a button to answer: run this in the "
+                "channel whose people you'd like to hear from."
+            )
+
     def _open_args(self, args: Args) -> tuple[str, date | None, int]:
-        if not args:
-            raise UsageError("Give the round a title, in quotes.")
-        title = args.get(0).strip()
-        if not title:
-            raise UsageError("Give the round a title, in quotes.")
-        if len(title) > MAX_TITLE:
-            raise UsageError(f"Keep the title to {MAX_TITLE} characters; it's {len(title):,}.")
+        title = _title(args.get(0))
         closes_on: date | None = None
         threshold = DEFAULT_THRESHOLD
         rest = list(args.words[1:])
@@ -199,6 +281,9 @@ class FeedbackFeature:
                     "if it has spaces, then `closes YYYY-MM-DD` and `min N` if you want them."
                 )
         return title, closes_on, threshold
+
+    def _optional_date(self, text: str) -> date | None:
+        return self._closing_date(text.strip()) if text.strip() else None
 
     def _closing_date(self, text: str) -> date:
         try:
@@ -289,10 +374,12 @@ class FeedbackFeature:
         """While the platform waits: a forged, stale or repeated answer, or one with a
         problem, keeps the form open with a message; nothing is stored. The person is
         known here only by the ticket's hash."""
-        first = event.values[0][0] if event.values else "useful"
         ticket = Ticket.decode(event.context)
         round_ = await self._repo.get(ticket.round_id) if ticket else None
         key = await self._repo.key(round_.id) if round_ else None
+        # A message for the whole form goes under its first question.
+        questions = round_.questions if round_ else DEFAULT_QUESTIONS
+        first = event.values[0][0] if event.values else questions[0].id
         if ticket is None or round_ is None:
             return {first: FORGED}
         if key is None or not self._taking(round_):
@@ -331,12 +418,18 @@ class FeedbackFeature:
         round_id = int(_payload(job).get("round", 0))
         await self._repo.close(round_id, self._clock.now())
 
+    async def _announce_job(self, job: Job) -> None:
+        round_ = await self._repo.get(int(_payload(job).get("round", 0)))
+        # Closed before copbot got to it: nothing to invite anyone to.
+        if round_ is not None and round_.channel is not None and self._taking(round_):
+            await self._chat.post(round_.channel, self._announcement(round_))
+
     def _announcement(self, round_: Round) -> OutgoingMessage:
         return OutgoingMessage(
             (
                 Text(f"**Feedback: {round_.title}**"),
                 Text(
-                    "We'd value your view: four short questions. "
+                    f"We'd value your view: {_how_many(round_.questions)}. "
                     f"{ANONYMOUS} Results are shared only once at least "
                     f"{round_.threshold} people have answered.{_until(round_)}"
                 ),
@@ -403,6 +496,28 @@ def results_message(results: Results) -> OutgoingMessage:
 
 def question_labels(questions: tuple[Question, ...]) -> dict[str, str]:
     return {q.id: q.label for q in questions}
+
+
+def _title(text: str) -> str:
+    title = text.strip()
+    if not title:
+        raise UsageError("Give the round a title, in quotes.")
+    if len(title) > MAX_TITLE:
+        raise UsageError(f"Keep the title to {MAX_TITLE} characters; it's {len(title):,}.")
+    return title
+
+
+def _optional_threshold(text: str) -> int:
+    return _threshold(text.strip()) if text.strip() else DEFAULT_THRESHOLD
+
+
+_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _how_many(questions: tuple[Question, ...]) -> str:
+    n = len(questions)
+    count = _NUMBERS[n] if n < len(_NUMBERS) else str(n)
+    return f"{count} short question{'s' if n != 1 else ''}"
 
 
 def _threshold(text: str) -> int:

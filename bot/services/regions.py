@@ -32,6 +32,10 @@ class Regions:
         found = find_region(text, self.names)
         return found.lower() if found else None
 
+    def guess(self, channel_name: str) -> str:
+        """The region a channel's name suggests ("" for none), for a channel not linked."""
+        return region_from_name(channel_name, self.names)
+
     def label(self, slug: str) -> str:
         return region_label(slug, self.names)
 
@@ -123,7 +127,7 @@ class RegionsFeature:
             return
         remaining = [link.region for link in await self._links.links() if link.channel == channel]
         await self._set_archive_region(
-            channel, remaining[0] if remaining else region_from_name(channel.name)
+            channel, remaining[0] if remaining else self._regions.guess(channel.name)
         )
         await ix.reply(f"Done: {channel.label} won't hear about new {label} events.")
 

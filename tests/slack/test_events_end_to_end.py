@@ -1,19 +1,22 @@
 """Regional events on Slack, end to end: `copbot serve` as a subprocess against a fake
 Slack; `/cop region link North` in a channel; `copbot events add` from another process for
 10:00 London on a date after the next change of the clocks; exactly one announcement in
-that channel, at 10:00 local; a "Going" press updates its counts in place."""
+that channel, at 10:00 local; its "Add to calendar" link, fetched from the running copbot,
+carries the same instant; a "Going" press updates its counts in place."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 
 from storage import sqlite
@@ -103,6 +106,16 @@ async def test_an_event_added_from_the_command_line_is_announced_once_and_answer
     [post] = await fake.until(announcements, timeout=60)
     assert post.args["channel"] == C1
     assert ", 10:00 to 11:30" in text_of(post) and f" {day.day} " in text_of(post)
+    # "Add to calendar" leads to the event's .ics, served by the same copbot: 10:00 London.
+    [address] = re.findall(r"<(http[^|>]+)\|Add to calendar>", text_of(post))
+    assert address == f"{copbot.url}/calendar/event/1.ics"
+    async with copbot.session.get(address) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+        [vevent] = icalendar.Calendar.from_ical(await response.read()).events
+    starts = datetime(day.year, day.month, day.day, 10, 0, tzinfo=LONDON)
+    assert vevent.start == starts and str(vevent.start.tzinfo) == "Europe/London"
+    assert vevent.start.astimezone(UTC) == starts.astimezone(UTC)
     [going] = [
         e
         for b in blocks_of(post)

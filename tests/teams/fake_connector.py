@@ -1,7 +1,8 @@
 """A fake Bot Framework connector (Teams' ``serviceUrl``) on aiohttp, on an ephemeral port.
 
 It answers the v3 REST calls botbuilder makes (create conversation, send, reply, update,
-delete, team channels, members), records each in order, can answer a method with an error
+delete, team channels with their ``membershipType``, members, a channel's members page by
+page), records each in order, can answer a method with an error
 status a number of times (``fail``), and serves OpenID metadata and signing keys so tests can
 point token validation at it (``stall_keys`` makes the key fetch hang).
 """
@@ -26,17 +27,23 @@ BOT = "28:00000000-0000-0000-0000-00000000b0b0"
 
 @dataclass(frozen=True)
 class Call:
-    method: str  # create, send, update, delete, channels, member
+    method: str  # create, send, update, delete, channels, member, pagedmembers
     conversation: str
     body: dict[str, Any]
     status: int
     activity_id: str = ""
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class FakeConnector:
     channels: dict[str, str] = field(default_factory=lambda: {TEAM: "", NORTH: "North"})
     members: dict[str, dict[str, str]] = field(default_factory=dict)  # 29: id -> account
+    # membershipType by channel id: "standard" when not given, left out of the list when "".
+    kinds: dict[str, str] = field(default_factory=dict)
+    # A channel's members (accounts with aadObjectId), served a page of ``page_size`` at a time.
+    channel_members: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    page_size: int = 2
     calls: list[Call] = field(default_factory=list)
     jwks: list[dict[str, Any]] = field(default_factory=list)
     key_fetches: int = 0
@@ -54,6 +61,7 @@ class FakeConnector:
         app.router.add_put(f"/v3/conversations/{conv}/activities/{{id}}", self._update)
         app.router.add_delete(f"/v3/conversations/{conv}/activities/{{id}}", self._delete)
         app.router.add_get(f"/v3/conversations/{conv}/members/{{member}}", self._member)
+        app.router.add_get(f"/v3/conversations/{conv}/pagedmembers", self._paged_members)
         app.router.add_get("/v3/teams/{team}/conversations", self._team_channels)
         app.router.add_get("/openid", self._openid)
         app.router.add_get("/keys", self._keys)
@@ -103,13 +111,14 @@ class FakeConnector:
             self._stall = self._stall or asyncio.Event()
             await self._stall.wait()
             status = 503
+        query = dict(request.query)
         if status is not None:
-            self.calls.append(Call(method, conversation, body, status, activity_id))
+            self.calls.append(Call(method, conversation, body, status, activity_id, query))
             headers = {"Retry-After": "1"} if status == 429 else {}
             return web.json_response(
                 {"error": {"code": "Throttled", "message": "no"}}, status=status, headers=headers
             )
-        self.calls.append(Call(method, conversation, body, 200, activity_id))
+        self.calls.append(Call(method, conversation, body, 200, activity_id, query))
         return web.json_response(answer)
 
     async def _create(self, request: web.Request) -> web.Response:
@@ -146,8 +155,22 @@ class FakeConnector:
         return await self._answer("member", request, member)
 
     async def _team_channels(self, request: web.Request) -> web.Response:
-        listing = [{"id": cid, "name": name} for cid, name in self.channels.items()]
+        listing = []
+        for cid, name in self.channels.items():
+            kind = self.kinds.get(cid, "standard")
+            listing.append({"id": cid, "name": name} | ({"membershipType": kind} if kind else {}))
         return await self._answer("channels", request, {"conversations": listing})
+
+    async def _paged_members(self, request: web.Request) -> web.Response:
+        members = self.channel_members.get(request.match_info["conv"])
+        if members is None:
+            return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        start = int(request.query.get("continuationToken", "at:0").removeprefix("at:"))
+        end = start + self.page_size
+        page: dict[str, Any] = {"members": members[start:end]}
+        if end < len(members):
+            page["continuationToken"] = f"at:{end}"
+        return await self._answer("pagedmembers", request, page)
 
     async def _openid(self, request: web.Request) -> web.Response:
         return web.json_response(

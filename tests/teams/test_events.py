@@ -1,17 +1,23 @@
 """Regional events on Teams through the real botbuilder adapter and the fake connector: a
 channel linked by an @mention command, the announcement a new conversation carrying its
-card, and a Going press updating that card in place."""
+card (with its "Add to calendar" link, which resolves), and a Going press updating that card
+in place."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import icalendar
 
 from bot.events import Plan
 from bot.services.events import EventsFeature
 from tests.teams.conftest import TeamsBot
 from tests.teams.fake_connector import NORTH
 from tests.teams.test_contract import command
+
+LONDON = ZoneInfo("Europe/London")
 
 
 async def test_an_event_is_announced_and_its_card_updated_in_place(teams: TeamsBot) -> None:
@@ -35,6 +41,13 @@ async def test_an_event_is_announced_and_its_card_updated_in_place(teams: TeamsB
 
     [created] = await teams.until(announcements)
     assert "10:00 to 11:00" in json.dumps(created.body)
+    # Its "Add to calendar" link is served by the same copbot, at 10:00 London.
+    address = f"http://copbot.test/calendar/event/{event.id}.ics"
+    assert f"[Add to calendar]({address})" in json.dumps(created.body)
+    async with teams.client.get(address.removeprefix("http://copbot.test")) as response:
+        assert response.status == 200
+        [vevent] = icalendar.Calendar.from_ical(await response.read()).events
+    assert vevent.start == datetime.combine(day, time(10), LONDON)
 
     press = teams.activity(
         "card_button",

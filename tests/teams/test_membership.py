@@ -1,0 +1,113 @@
+"""Who sees which Teams channels, over time: member lists kept for a minute, failures not
+kept, a team's channel list asked at most once a minute, and a channel of unknown kind
+open to its members only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from adapters.teams.conversations import Conversations, Place
+from adapters.teams.membership import ChannelMembership
+from bot.model import ChannelRef, UserRef
+from bot.records import Conversation
+from tests.support.fakes import ManualClock
+
+TEAM = "19:general@thread.tacv2"
+LEADS = "19:leads@thread.tacv2"
+NEW = "19:new@thread.tacv2"
+PRIYA = UserRef("teams", "aad-priya")
+SAM = UserRef("teams", "aad-sam")
+
+
+@dataclass
+class Store:
+    rows: list[Conversation] = field(default_factory=list)
+
+    async def save(self, conversation: Conversation) -> None:
+        self.rows.append(conversation)
+
+    async def get(self, kind: str, key: str) -> Conversation | None:
+        return None
+
+    async def channels(self) -> list[Conversation]:
+        return []
+
+    async def forget_channel(self, key: str) -> None:
+        pass
+
+
+@dataclass
+class Teams:
+    """What Teams would say, and what it was asked."""
+
+    kinds: dict[str, str] = field(default_factory=dict)
+    in_channels: dict[str, set[str]] = field(default_factory=dict)
+    down: bool = False
+    asked: list[str] = field(default_factory=list)
+
+    async def channel_kinds(self, place: Place) -> dict[str, str]:
+        self.asked.append(f"channels of {place.team}")
+        if self.down:
+            raise ConnectionError("down")
+        return dict(self.kinds)
+
+    async def members(self, place: Place, channel_id: str) -> frozenset[str]:
+        self.asked.append(f"members of {channel_id}")
+        if self.down:
+            raise ConnectionError("down")
+        return frozenset(self.in_channels.get(channel_id, set()))
+
+
+async def setup(*channels: str) -> tuple[ChannelMembership, Teams, ManualClock, Conversations]:
+    conversations = Conversations(Store())  # type: ignore[arg-type]
+    place = Place("https://teams.test/", "tenant", "28:bot", TEAM)
+    for channel in (TEAM, *channels):
+        await conversations.remember_channel(channel, "", place)
+    teams = Teams(kinds={TEAM: "standard", LEADS: "private"}, in_channels={LEADS: {PRIYA.id}})
+    clock = ManualClock()
+    return ChannelMembership(teams, conversations, clock), teams, clock, conversations
+
+
+async def test_a_member_list_is_kept_for_a_minute() -> None:
+    membership, teams, clock, _ = await setup(LEADS)
+    assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}
+    assert await membership.channels_visible_to(SAM) == {TEAM}
+    assert teams.asked == [f"channels of {TEAM}", f"members of {LEADS}"]
+    teams.in_channels[LEADS].add(SAM.id)  # Sam joins Leads
+    assert await membership.channels_visible_to(SAM) == {TEAM}  # still the list of before
+    clock.advance(timedelta(seconds=61))
+    assert await membership.channels_visible_to(SAM) == {TEAM, LEADS}
+    assert teams.asked[-1] == f"members of {LEADS}"
+
+
+async def test_a_failure_is_not_kept() -> None:
+    membership, teams, _, _ = await setup(LEADS)
+    assert await membership.channel_is_private(ChannelRef("teams", LEADS)) is True
+    teams.down = True
+    assert await membership.channels_visible_to(PRIYA) is None
+    teams.down = False
+    assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}  # asked again
+
+
+async def test_a_teams_channel_list_is_asked_at_most_once_a_minute() -> None:
+    membership, teams, clock, conversations = await setup(LEADS)
+    place = Place("https://teams.test/", "tenant", "28:bot", TEAM)
+    await conversations.remember_channel(NEW, "", place)  # created after the list was read
+    assert await membership.channel_is_private(ChannelRef("teams", LEADS)) is True
+    assert await membership.channel_is_private(ChannelRef("teams", NEW)) is None
+    assert await membership.channel_is_private(ChannelRef("teams", NEW)) is None
+    assert teams.asked == [f"channels of {TEAM}"]
+    teams.kinds[NEW] = "standard"
+    clock.advance(timedelta(seconds=61))
+    assert await membership.channel_is_private(ChannelRef("teams", NEW)) is False
+    assert teams.asked == [f"channels of {TEAM}", f"channels of {TEAM}"]
+
+
+async def test_a_channel_of_unknown_kind_is_open_to_its_members_only() -> None:
+    membership, teams, _, _ = await setup(LEADS, NEW)
+    teams.in_channels[NEW] = {SAM.id}
+    assert await membership.channels_visible_to(SAM) == {TEAM, NEW}
+    assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}
+    # General never needs asking: its id is the team's, and it is open to the team.
+    assert await membership.channel_is_private(ChannelRef("teams", TEAM)) is False
