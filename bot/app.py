@@ -332,15 +332,17 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
 async def _healthz(request: web.Request) -> web.StreamResponse:
     core = request.app[CORE]
     ok = await core.db.ping()
-    return web.json_response(
-        {
-            "status": "ok" if ok else "unavailable",
-            "database": "ok" if ok else "not answering",
-            "platforms": core.chat.platforms,
-            "version": _version(),
-        },
-        status=200 if ok else 503,
-    )
+    degraded = core.chat.degraded()
+    body: dict[str, object] = {
+        "status": ("degraded" if degraded else "ok") if ok else "unavailable",
+        "database": "ok" if ok else "not answering",
+        "platforms": core.chat.platforms,
+        "version": _version(),
+    }
+    if degraded:
+        # Still 200: copbot keeps taking events and retries its sends; restarting won't help.
+        body["degraded"] = degraded
+    return web.json_response(body, status=200 if ok else 503)
 
 
 def _version() -> str:

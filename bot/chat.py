@@ -12,6 +12,7 @@ from bot.ports import (
     Capability,
     ChannelVisibility,
     ChatAdapter,
+    DeliveryError,
     HomePublisher,
     LinkReader,
     OutcomeUnknown,
@@ -41,6 +42,9 @@ class Chat:
     ) -> None:
         self._adapters: Mapping[str, ChatAdapter] = {a.platform: a for a in adapters}
         self._observe = observe
+        # Sends that failed in a row, by platform, and the kind of the last error: what
+        # /healthz reports as degraded until a send succeeds again.
+        self._failing: dict[str, tuple[int, str]] = {}
 
     @property
     def platforms(self) -> list[str]:
@@ -55,14 +59,26 @@ class Chat:
     async def _counted(self, platform: str, kind: str, call: Awaitable[T]) -> T:
         try:
             result = await call
-        except OutcomeUnknown:
-            self._observe(platform, kind, "unknown")
-            raise
-        except Exception:
+        except DeliveryError:
+            # A refusal a person can act on (not in the channel, say): the platform is fine.
             self._observe(platform, kind, "failed")
             raise
+        except Exception as e:
+            unknown = isinstance(e, OutcomeUnknown)
+            self._observe(platform, kind, "unknown" if unknown else "failed")
+            count, _ = self._failing.get(platform, (0, ""))
+            self._failing[platform] = (count + 1, type(e).__name__)
+            raise
         self._observe(platform, kind, "ok")
+        self._failing.pop(platform, None)
         return result
+
+    def degraded(self) -> dict[str, str]:
+        """Platforms whose last sends failed, each with a line saying how (no message text)."""
+        return {
+            platform: f"the last {count} send(s) failed ({error}); retrying"
+            for platform, (count, error) in sorted(self._failing.items())
+        }
 
     async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
         adapter = self.adapter(channel.platform)

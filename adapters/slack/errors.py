@@ -24,7 +24,10 @@ NOT_HERE = frozenset(
 
 
 def code_of(error: SlackApiError) -> str:
-    return str(error.response.get("error") or "")
+    """Slack's error code; "" when Slack's answer was not JSON (an outage's HTML page, or a
+    body cut short), whose ``response.get`` would fail on the text it holds instead."""
+    data = getattr(error.response, "data", None)
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
 
 
 def place(channel: ChannelRef) -> str:

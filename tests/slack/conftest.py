@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,13 @@ class SlackBot:
         async with asyncio.timeout(timeout):
             while not (result := check()):
                 await asyncio.sleep(0.01)
+            return result
+
+    async def until_async(self, check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
+        """``until``, for a check that must ask copbot (say, its /healthz)."""
+        async with asyncio.timeout(timeout):
+            while not (result := await check()):
+                await asyncio.sleep(0.02)
             return result
 
 

@@ -3,7 +3,9 @@
 It answers ``/api/<method>`` like Slack does (form-encoded, JSON or query arguments; the
 ``Authorization: Bearer`` header checked), records every call in order, and can be told to
 fail: ``fail(method, error, times)`` answers ``{"ok": false, "error": …}`` and
-``rate_limit(method, times, retry_after)`` answers HTTP 429 with ``Retry-After``.
+``rate_limit(method, times, retry_after)`` answers HTTP 429 with ``Retry-After``, and
+``outage(method, answers)`` answers as a Slack having a bad time: ``"500"``, ``"502"``,
+``"503"`` (HTTP errors with an HTML page) or ``"malformed"`` (200 with broken JSON).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class FakeSlack:
     acks: list[dict[str, Any]] = field(default_factory=list)
     _failures: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _limits: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
+    _outages: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _stalls: dict[str, asyncio.Event] = field(default_factory=dict)
     _ts: count[int] = field(default_factory=lambda: count(100, 100))
     _socket: web.WebSocketResponse | None = None
@@ -84,6 +87,13 @@ class FakeSlack:
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 0) -> None:
         self._limits[method].extend([retry_after] * times)
+
+    def outage(self, method: str, answers: list[str]) -> None:
+        self._outages[method].extend(answers)
+
+    def heal(self) -> None:
+        """The outage is over: every method answers normally again."""
+        self._outages.clear()
 
     def stall(self, method: str) -> asyncio.Event:
         """Hold every call of ``method`` until the returned event is set."""
@@ -129,6 +139,15 @@ class FakeSlack:
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
+        if self._outages[method]:
+            answer = self._outages[method].popleft()
+            await self._record(Call(method, args, answer))
+            if answer == "malformed":
+                return web.Response(text='{"ok": true, "ts": "17', content_type="application/json")
+            return web.Response(
+                status=int(answer), text="<html>Slack is having trouble</html>",
+                content_type="text/html",
+            )  # fmt: skip
         if method in self._stalls:
             await self._stalls[method].wait()
         if self._failures[method]:
