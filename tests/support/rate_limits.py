@@ -36,6 +36,7 @@ class Limits:
     methods: frozenset[str] | None = None  # None: every method counts
     clock: Callable[[], float] = time.monotonic
     refused: int = 0
+    accepted: dict[str, list[float]] = field(default_factory=dict)  # method -> arrival times
     _logs: dict[str, deque[float]] = field(default_factory=dict)
     _all: deque[float] = field(default_factory=deque)
 
@@ -51,6 +52,7 @@ class Limits:
             return max(1, math.ceil(wait))
         log.append(now)
         self._all.append(now)
+        self.accepted.setdefault(method, []).append(now)
         return None
 
 
