@@ -44,13 +44,11 @@ from bot.timefmt import for_people
 log = logging.getLogger(__name__)
 
 FEEDBACK_OPEN_DAYS = 14  # how long the round after an event takes answers
-# Announcements in flight at once on a platform where copbot can look for a post in doubt
-# after a restart (the adapter keeps to the platform's limits; this bounds the connections
-# one event opens), and where it can't: there a kill leaves each post in flight 'unknown'
-# for a person to check, so few, yet enough to keep up with Teams' 50 requests a second
-# when each takes 20-40 ms.
+# Announcements in flight at once on each platform. The adapter keeps to the platform's
+# limits; this bounds the connections one event opens, and is enough to keep up with
+# Teams' 50 requests a second at 150 ms a request. Where copbot can't look for a post in
+# doubt (Teams), a kill leaves each post then in flight 'unknown', for a person to check.
 FANOUT = 8
-FANOUT_BLIND = 3
 
 
 class EventDelivery:
@@ -160,9 +158,8 @@ class EventDelivery:
     async def _announce_on(
         self, event: Event, message: OutgoingMessage, channels: list[ChannelRef]
     ) -> None:
-        """One platform's channels, several at a time (fewer where copbot can't look for a
-        post in doubt after a restart). A failure in one channel stops no other; the first
-        is raised at the end."""
+        """One platform's channels, FANOUT at a time. A failure in one channel stops no
+        other; the first is raised at the end."""
         waiting = iter(channels)  # shared: each channel is taken by one worker
         failures: list[Exception] = []
 
@@ -173,9 +170,7 @@ class EventDelivery:
                 except Exception as e:
                     failures.append(e)
 
-        platform = channels[0].platform
-        at_once = FANOUT if self._chat.finder(platform) is not None else FANOUT_BLIND
-        await asyncio.gather(*(worker() for _ in range(min(at_once, len(channels)))))
+        await asyncio.gather(*(worker() for _ in range(min(FANOUT, len(channels)))))
         if failures:
             raise failures[0]
 
