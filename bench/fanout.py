@@ -12,6 +12,10 @@ The limit-bound minimum is the shortest time, from the first post to the last, t
 published limits allow for the same posts: one post per channel never meets a
 per-channel limit, so it is set by the app-wide limits (Teams: 50 requests a second; Slack
 publishes no figure for its workspace-wide limit, so none is enforced or counted).
+
+The reference, measured in the same run against fresh fakes with the same limits: a bare
+aiohttp client making the same posts on the ideal schedule, which shows what the machine
+allows under its present load.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import aiohttp
 
 from adapters.teams.conversations import Place
 from bench.ingest import _stop, _wait_for_health
@@ -169,6 +175,67 @@ async def run(n: int) -> dict[str, float]:
     }
 
 
+async def reference(n: int) -> dict[str, float]:
+    """The same posts from a bare aiohttp client, against the same fakes and limits, on the
+    ideal schedule (Teams: 50 at once, the next 50 a second after the first was answered; 8
+    in flight a platform): what this machine allows under its present load."""
+    slack_limits = Limits(per_key=SLACK_PER_CHANNEL, methods=frozenset({"chat.postMessage"}))
+    teams_limits = Limits(per_key=TEAMS_PER_CONVERSATION, overall=TEAMS_PER_APP)
+    slack = await FakeSlack(users={"UBOT": "copbot"}, limits=slack_limits).start()
+    teams = await FakeConnector(channels={}, limits=teams_limits).start()
+    headers = {"Authorization": f"Bearer {BOT_TOKEN}"}
+    [rate] = TEAMS_PER_APP
+    async with aiohttp.ClientSession() as http:
+        slack_turns, teams_turns = asyncio.Semaphore(8), asyncio.Semaphore(8)
+        batch_answered: list[float] = []
+
+        async def to_slack(i: int) -> None:
+            body = {"channel": f"C{i:04}", "text": TITLE}
+            async with slack_turns:
+                while True:
+                    url = slack.api_url + "chat.postMessage"
+                    async with http.post(url, json=body, headers=headers) as r:
+                        if r.status != 429:
+                            return
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+
+        async def to_teams(i: int) -> None:
+            body = {
+                "isGroup": True,
+                "channelData": {"channel": {"id": f"19:north{i:04}@thread.tacv2"}},
+                "activity": {"type": "message", "text": TITLE},
+            }
+            if i >= rate.limit:  # a window after the first of the batch before was answered
+                await answered[i - rate.limit].wait()
+                await asyncio.sleep(
+                    max(0.0, batch_answered[i - rate.limit] + rate.per - time.monotonic())
+                )
+            async with teams_turns:
+                while True:
+                    async with http.post(teams.url + "v3/conversations", json=body) as r:
+                        if r.status != 429:
+                            batch_answered[i] = time.monotonic()
+                            answered[i].set()
+                            return
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+
+        batch_answered.extend([0.0] * n)
+        answered = [asyncio.Event() for _ in range(n)]
+        # Each Teams post waits on the one a batch earlier, so they go in order.
+        teams_posts = asyncio.gather(*(to_teams(i) for i in range(n)))
+        await asyncio.gather(*(to_slack(i) for i in range(n)), teams_posts)
+    await slack.close()
+    await teams.close()
+    times = slack_limits.accepted.get("chat.postMessage", []) + teams_limits.accepted.get(
+        "create", []
+    )
+    return {
+        "span": max(times) - min(times),
+        "slack_429": slack_limits.refused,
+        "teams_429": teams_limits.refused,
+    }
+
+
 def _span(times: list[float]) -> float:
     return max(times) - min(times) if times else 0.0
 
@@ -180,6 +247,7 @@ def main(argv: list[str]) -> int:
     if args.channels < 1:
         parser.error("--channels must be at least 1")
     figures = asyncio.run(run(args.channels))
+    bare = asyncio.run(reference(args.channels))
     n = args.channels
     minimum = figures["minimum"]
     ratio = figures["span"] / minimum if minimum else float("nan")
@@ -191,6 +259,11 @@ def main(argv: list[str]) -> int:
     print(
         f"by platform: Slack {figures['slack_span']:.2f} s, Teams {figures['teams_span']:.2f} s;"
         f" from starting copbot to the last post {figures['from_start']:.2f} s"
+    )
+    print(
+        f"reference, same run (a bare aiohttp client, same fakes and limits): first post to "
+        f"last {bare['span']:.2f} s (copbot at {figures['span'] / bare['span']:.2f}x); "
+        f"429s: Slack {bare['slack_429']:.0f}, Teams {bare['teams_429']:.0f}"
     )
     print(f"429s: Slack {figures['slack_429']:.0f}, Teams {figures['teams_429']:.0f}")
     once = figures["slack_once"] and figures["teams_once"]

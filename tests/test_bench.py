@@ -69,4 +69,5 @@ def test_the_fanout_benchmark_posts_once_in_every_channel_at_a_small_size() -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert "one event to 10 Slack and 10 Teams channels" in done.stdout
     assert "exactly one post in every channel: yes" in done.stdout
+    assert "reference, same run" in done.stdout
     assert "errors in the server's log: 0" in done.stdout
