@@ -200,7 +200,8 @@ class EventDelivery:
     async def _still_to_post(self, event: Event, channel: ChannelRef, state: LedgerState) -> bool:
         """A post whose outcome nobody knows (a run stopped mid-post, or the platform never
         answered): look for it in the channel, where the platform lets copbot look, and post
-        only if it isn't there. Elsewhere it stays 'unknown' for a person to check, because
+        only if it isn't there (a post the platform received is in its history well before
+        copbot has restarted). Elsewhere it stays 'unknown' for a person to check, because
         posting again could post twice."""
         finder = self._chat.finder(channel.platform)
         found = None
