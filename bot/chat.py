@@ -8,7 +8,14 @@ from typing import cast
 
 from bot.errors import WordedError
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
-from bot.ports import Capability, ChannelVisibility, ChatAdapter, HomePublisher, LinkReader
+from bot.ports import (
+    Capability,
+    ChannelVisibility,
+    ChatAdapter,
+    HomePublisher,
+    LinkReader,
+    PostFinder,
+)
 
 
 class PlatformUnavailable(WordedError):
@@ -70,6 +77,13 @@ class Chat:
         if adapter is None or Capability.CHANNEL_VISIBILITY not in adapter.capabilities:
             return None
         return cast(ChannelVisibility, adapter)
+
+    def finder(self, platform: str) -> PostFinder | None:
+        """Who can look for copbot's own marked posts on this platform; None where nobody."""
+        adapter = self._adapters.get(platform)
+        if adapter is None or Capability.FIND_POSTS not in adapter.capabilities:
+            return None
+        return cast(PostFinder, adapter)
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self.adapter(ref.channel.platform).permalink(ref)
