@@ -84,6 +84,9 @@ class Capability(enum.StrEnum):
     PERMALINKS = "permalinks"  # can build a link to a message
     HOME_TAB = "home_tab"  # the adapter is also a HomePublisher
     CHANNEL_VISIBILITY = "channel_visibility"  # the adapter is also a ChannelVisibility
+    # Presses are answered in the platform's own request once handled (a Teams invoke waits
+    # for its card or message): the adapter is also an InteractionListener.
+    ANSWERS_IN_TURN = "answers_in_turn"
 
 
 class ChatAdapter(Protocol):
@@ -135,6 +138,14 @@ class HomePublisher(Protocol):
     """Optional: adapters with Capability.HOME_TAB show a person their own home view."""
 
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None: ...
+
+
+class InteractionListener(Protocol):
+    """Optional: adapters with Capability.ANSWERS_IN_TURN hear when the core has finished
+    with a person's command, press or submission, so a request still open for it can be
+    answered with whatever the handler did (or said)."""
+
+    async def settled(self, origin: Origin) -> None: ...
 
 
 class ChannelVisibility(Protocol):
