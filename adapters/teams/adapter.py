@@ -68,6 +68,7 @@ from bot.model import (
 from bot.ports import (
     Capability,
     Clock,
+    DeliveryError,
     EventSink,
 )
 
@@ -373,7 +374,16 @@ class TeamsAdapter:
     async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
         if self._invokes.dialog(origin, cards.dialog_message(message.text)):
             return  # the answer to a press that asked for a dialog, shown in its place
-        self._invokes.said(origin, message)
+        in_place = self._invokes.said(origin, message)
+        try:
+            await self._answer_privately(origin, message)
+        except DeliveryError:
+            if not in_place:
+                raise
+            # Someone copbot has no chat with yet: the press's answer shows it to them.
+            log.info("answered a Teams card action in place only: no chat with the person")
+
+    async def _answer_privately(self, origin: Origin, message: OutgoingMessage) -> None:
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
             await self._delivery.send_to(origin.channel, message)
             return

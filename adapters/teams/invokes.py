@@ -278,13 +278,15 @@ class Invokes:
             waiting.answer.set_result(body)
         return True
 
-    def said(self, origin: Origin, message: OutgoingMessage) -> None:
-        """A private answer to a card action: it goes to the person's chat as well, and
-        the press is answered with it unless the card changes."""
+    def said(self, origin: Origin, message: OutgoingMessage) -> bool:
+        """A private answer to a card action: the press is answered with it unless the card
+        changes (it goes to the person's chat as well). Whether a press waits for it."""
         token = invoke_of(origin.handle)
         waiting = self._waiting.get(token) if token else None
-        if waiting is not None and not waiting.dialog:
-            self._waiting[token] = replace(waiting, said=message.plain_text)
+        if waiting is None or waiting.dialog:
+            return False
+        self._waiting[token] = replace(waiting, said=message.plain_text)
+        return True
 
     def card_updated(self, ref: MessageRef, message: OutgoingMessage) -> None:
         """The handler changed a card: presses of its buttons are answered with it."""

@@ -1,0 +1,103 @@
+"""Answers to card buttons pressed in a channel: Teams has no message only one person sees,
+so a refusal or any other private answer goes to the person's 1:1 chat, never into the
+channel; a press Teams waits on (``Action.Execute``) also shows it in place."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.interaction import Interaction
+from bot.model import ButtonPressed, Role
+from tests.teams.conftest import TeamsBot
+from tests.teams.fake_connector import NORTH, TEAM, TENANT
+
+MESSAGE = "application/vnd.microsoft.activity.message"
+SAM = {"id": "29:1sam-teams-id", "name": "Sam Okafor", "aadObjectId": "aad-sam-0001"}
+JO = {"id": "29:1jo-teams-id", "name": "Jo Newcomer", "aadObjectId": "aad-jo-0042"}
+DATA = {"copbot": "action", "action": "test.close", "value": "7"}
+
+
+def only_for_facilitators(teams: TeamsBot) -> list[ButtonPressed]:
+    pressed: list[ButtonPressed] = []
+
+    async def close(ix: Interaction, event: ButtonPressed) -> None:
+        pressed.append(event)
+
+    teams.core.registry.action("test.close", close, role=Role.FACILITATOR)
+    return pressed
+
+
+def execute(teams: TeamsBot, ident: str, who: dict[str, str]) -> dict[str, Any]:
+    return teams.activity(
+        "adaptive_card_action",
+        id=ident,
+        value={"action": {"type": "Action.Execute", "verb": "test.close", "data": DATA}},
+        **{"from": who},
+    )
+
+
+def in_the_channel(teams: TeamsBot) -> list[object]:
+    return [c for c in teams.fake.calls if c.conversation.startswith((NORTH, TEAM))]
+
+
+async def test_a_refused_press_is_answered_in_the_persons_chat_not_the_channel(
+    teams: TeamsBot,
+) -> None:
+    pressed = only_for_facilitators(teams)
+    await teams.install()  # Sam installed copbot: copbot can open a chat with them
+    before = len(in_the_channel(teams))
+
+    answer = await (await teams.send(execute(teams, "1700000008001", SAM))).json()
+    assert answer["type"] == MESSAGE and "is for facilitators and admins" in answer["value"]
+    [opened] = [c for c in teams.fake.of("create") if not c.body.get("isGroup")]
+    assert opened.body["members"][0]["id"] == SAM["id"]
+    [sent] = await teams.until(lambda: teams.fake.of("send"))
+    assert sent.conversation == f"a:1dm-{SAM['id']}"
+    said = json.dumps(sent.body)
+    assert "is for facilitators and admins" in said and "Teams can't show a message" in said
+    assert len(in_the_channel(teams)) == before  # nothing was said in the channel
+    assert pressed == []
+
+
+async def test_a_refused_submit_press_is_answered_in_the_persons_chat_too(
+    teams: TeamsBot,
+) -> None:
+    """A card sent before buttons used Action.Execute: the press comes as a message."""
+    pressed = only_for_facilitators(teams)
+    await teams.install()
+    before = len(in_the_channel(teams))
+    press = teams.activity("card_button", id="1700000008002", value=DATA, **{"from": SAM})
+    assert (await teams.send(press)).status == 200
+    [sent] = await teams.until(lambda: teams.fake.of("send"))
+    assert sent.conversation == f"a:1dm-{SAM['id']}"
+    assert "is for facilitators and admins" in json.dumps(sent.body)
+    assert len(in_the_channel(teams)) == before
+    assert pressed == []
+
+
+async def test_someone_copbot_cannot_message_yet_still_sees_why_in_place(
+    teams: TeamsBot,
+) -> None:
+    only_for_facilitators(teams)
+    await teams.install()
+    before = len(in_the_channel(teams))
+    answer = await (await teams.send(execute(teams, "1700000008003", JO))).json()
+    assert answer["type"] == MESSAGE and "is for facilitators and admins" in answer["value"]
+    assert not teams.fake.of("send")
+    assert len(in_the_channel(teams)) == before
+
+
+async def test_a_facilitators_press_is_handled_once_and_answered_in_place(
+    teams: TeamsBot,
+) -> None:
+    pressed = only_for_facilitators(teams)
+    await teams.install()
+    await teams.core.roles.grant("teams:aad-sam-0001", Role.FACILITATOR, "teams:aad-admin")
+    press = execute(teams, "1700000008004", SAM)
+    answer = await (await teams.send(press)).json()
+    assert answer == {"statusCode": 200, "type": MESSAGE, "value": "Thanks, done."}
+    assert [p.value for p in pressed] == ["7"]
+    assert pressed[0].origin.channel.id == NORTH and pressed[0].origin.channel.workspace == TENANT
+    assert (await (await teams.send(press)).json())["value"] == "That's done already."
+    assert len(pressed) == 1
