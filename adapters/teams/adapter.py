@@ -130,6 +130,11 @@ class TeamsAdapter:
         self._invokes = Invokes(
             self._accept, self._known, self._delivery, clock, sealer, dialog_timeout
         )
+        # Teams tells of one installation twice (installationUpdate, and conversationUpdate
+        # with copbot among membersAdded), in either order and maybe at once: the teams
+        # taken in already, and one notice handled at a time, so it is taken in once.
+        self._installed: set[str] = set()
+        self._installing = asyncio.Lock()
         self.refused_tenants = 0  # activities refused for their tenant, since start
 
     # -- lifecycle ------------------------------------------------------------------
@@ -139,6 +144,7 @@ class TeamsAdapter:
 
     async def start(self, sink: EventSink) -> None:
         await self._conversations.load()
+        self._installed = self._conversations.teams()
         self._sink = sink
         if not self._gate.authenticated:
             log.warning(
@@ -316,6 +322,18 @@ class TeamsAdapter:
     async def _team_changed(
         self, context: TurnContext, change: TeamChange, raw: dict[str, Any]
     ) -> None:
+        if change.kind != "installed":
+            await self._take_in(context, change, raw)
+            self._installed.discard(change.team if change.kind == "removed" else "")
+            return
+        async with self._installing:
+            if change.team in self._installed:
+                log.info("Teams told again of an installation copbot has taken in")
+                return
+            await self._take_in(context, change, raw)
+            self._installed.add(change.team)  # only once its events are committed
+
+    async def _take_in(self, context: TurnContext, change: TeamChange, raw: dict[str, Any]) -> None:
         service_url = str(raw.get("serviceUrl") or "")
         bot = str((raw.get("recipient") or {}).get("id") or "")
         group = str(((raw.get("channelData") or {}).get("team") or {}).get("aadGroupId") or "")
