@@ -15,7 +15,10 @@ or sends a dialog back, and the answers Teams waits for in the HTTP response.
 - A form card sent back as a message (``Action.Submit`` of a card in a chat): kept, or the
   person told what to fix in the same chat.
 
-Presses waiting for their answer are found again by a token in the press's handle.
+Presses waiting for their answer are found again by a token in the press's handle; a
+dialog's token starts ``d.``, so an answer that comes after Teams stopped waiting for a
+dialog is dropped (they were asked to try again), while a card action's still reaches the
+person's chat.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ Json = dict[str, Any]
 Accept = Callable[[InboundEvent], Awaitable[bool]]
 KnownFor = Callable[[dict[str, Any], str], Known]
 
+DIALOG, CARD_ACTION = "d.", "c."  # what a press's invoke waits for, by its token
 GONE = "That button no longer does anything. It may be from an older message."
 OUT_OF_DATE = "That form is out of date. Please open it again."
 ALREADY = "That's done already."
@@ -119,7 +123,7 @@ class Invokes:
         return None
 
     async def _card_action(self, raw: dict[str, Any]) -> Json:
-        token = secrets.token_urlsafe(16)
+        token = CARD_ACTION + secrets.token_urlsafe(16)
         event = from_activity(raw, self._known(raw, token), self._clock.now())
         if isinstance(event, FormSubmitted):
             return _message(await self._form_answered(event))
@@ -148,7 +152,7 @@ class Invokes:
         opener = cards.read_data(data) if isinstance(data, dict) else None
         if isinstance(opener, cards.OpenerData):
             return self._opened(raw, opener.reference)
-        token = secrets.token_urlsafe(16)
+        token = DIALOG + secrets.token_urlsafe(16)
         event = from_activity(raw, self._known(raw, token), self._clock.now())
         if not isinstance(event, ButtonPressed):
             return cards.dialog_message(GONE)
@@ -266,14 +270,12 @@ class Invokes:
         """Whether ``body`` is the answer to a press that waits for a dialog (or came too
         late for one: then it is dropped, as they were asked to try again)."""
         token = invoke_of(origin.handle)
-        if not token:
+        if not token.startswith(DIALOG):
             return False
         waiting = self._waiting.get(token)
         if waiting is None:
             log.info("a Teams dialog's answer came after Teams stopped waiting; dropped")
             return True
-        if not waiting.dialog:
-            return False
         if not waiting.answer.done():
             waiting.answer.set_result(body)
         return True

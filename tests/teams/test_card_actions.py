@@ -4,13 +4,19 @@ channel; a press Teams waits on (``Action.Execute``) also shows it in place."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.interaction import Interaction
 from bot.model import ButtonPressed, Role
-from tests.teams.conftest import TeamsBot
-from tests.teams.fake_connector import NORTH, TEAM, TENANT
+from bot.settings import TeamsSettings
+from tests.teams.conftest import TeamsBot, serve
+from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
 
 MESSAGE = "application/vnd.microsoft.activity.message"
 SAM = {"id": "29:1sam-teams-id", "name": "Sam Okafor", "aadObjectId": "aad-sam-0001"}
@@ -101,3 +107,32 @@ async def test_a_facilitators_press_is_handled_once_and_answered_in_place(
     assert pressed[0].origin.channel.id == NORTH and pressed[0].origin.channel.workspace == TENANT
     assert (await (await teams.send(press)).json())["value"] == "That's done already."
     assert len(pressed) == 1
+
+
+@pytest.fixture
+async def hasty(db_path: Path, fake: FakeConnector) -> AsyncIterator[TeamsBot]:
+    """Teams waiting only a moment for a press's answer."""
+    settings = TeamsSettings(tenants=frozenset({TENANT}))
+    async for bot in serve(db_path, fake, settings, dialog_timeout=0.2):
+        yield bot
+
+
+async def test_an_answer_after_teams_stopped_waiting_still_reaches_the_persons_chat(
+    hasty: TeamsBot,
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(ix: Interaction, event: ButtonPressed) -> None:
+        started.set()
+        await release.wait()
+        await ix.reply("Here is what you asked for.")
+
+    hasty.core.registry.action("test.close", slow)
+    await hasty.install()
+    answer = await (await hasty.send(execute(hasty, "1700000008005", SAM))).json()
+    assert started.is_set()
+    assert answer["type"] == MESSAGE and "still working on that" in answer["value"]
+    release.set()
+    [sent] = await hasty.until(lambda: hasty.fake.of("send"))
+    assert sent.conversation == f"a:1dm-{SAM['id']}"
+    assert "Here is what you asked for." in json.dumps(sent.body)
