@@ -148,8 +148,8 @@ class Invokes:
     async def _fetch(self, raw: dict[str, Any]) -> Json:
         """A button asking for a dialog: the form it carries, or the press through the
         inbox like any other and the answer whatever its handler opens (or says)."""
-        data = (raw.get("value") or {}).get("data")
-        opener = cards.read_data(data) if isinstance(data, dict) else None
+        data = _data(raw)
+        opener = cards.read_data(data) if data else None
         if isinstance(opener, cards.OpenerData):
             return self._opened(raw, opener.reference)
         token = DIALOG + secrets.token_urlsafe(16)
@@ -179,7 +179,7 @@ class Invokes:
         event = from_activity(raw, self._known(raw, ""), self._clock.now())
         if not isinstance(event, FormSubmitted):
             return cards.dialog_message(OUT_OF_DATE)
-        data = (raw.get("value") or {}).get("data") or {}
+        data = _data(raw)
         try:
             await self._accept(event)
         except FormInvalid as invalid:
@@ -314,6 +314,13 @@ class Invokes:
             )
         else:
             waiting.answer.set_result(_message(waiting.said or cards.DONE))
+
+
+def _data(raw: dict[str, Any]) -> dict[str, Any]:
+    """A dialog invoke's card data (``value.data``), or {} when it has none."""
+    value = raw.get("value")
+    data = value.get("data") if isinstance(value, dict) else None
+    return data if isinstance(data, dict) else {}
 
 
 def _message(text: str) -> Json:
