@@ -4,7 +4,11 @@ needed, Adaptive Cards (schema 1.5) otherwise; and a card's submission back to v
 What a card sends back (``Action.Submit`` or ``Action.Execute`` data) is marked with
 ``"copbot"``: ``"action"`` for a button, ``"form"`` for a form, which also carries where the
 form was opened (so the answer goes back there) and its fields, since Teams returns a card's
-data unchanged and copbot keeps no row for an open form.
+data unchanged and copbot keeps no row for an open form; ``"open"`` for the one button of a
+card that opens a form as a dialog (the form, signed).
+
+Buttons are ``Action.Execute`` (Universal Actions), answered with the card as the press
+left it, except those that open a form, below.
 
 A button that opens a form also carries ``{"msteams": {"type": "task/fetch"}}``, so Teams
 asks for a dialog (an ``invoke`` answered in its HTTP response) instead of sending the press

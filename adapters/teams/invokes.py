@@ -68,7 +68,7 @@ DIALOG, CARD_ACTION = "d.", "c."  # what a press's invoke waits for, by its toke
 GONE = "That button no longer does anything. It may be from an older message."
 OUT_OF_DATE = "That form is out of date. Please open it again."
 ALREADY = "That's done already."
-STILL_WORKING = "Thanks: copbot is still working on that, and will tell you in our chat."
+STILL_WORKING = "Thanks: copbot is still working on that; any answer will come to our chat."
 
 
 class Sealer(Protocol):
