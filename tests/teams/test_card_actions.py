@@ -136,3 +136,15 @@ async def test_an_answer_after_teams_stopped_waiting_still_reaches_the_persons_c
     [sent] = await hasty.until(lambda: hasty.fake.of("send"))
     assert sent.conversation == f"a:1dm-{SAM['id']}"
     assert "Here is what you asked for." in json.dumps(sent.body)
+
+
+async def test_a_press_whose_handler_breaks_is_answered_with_an_apology_at_once(
+    teams: TeamsBot,
+) -> None:
+    async def broken(ix: Interaction, event: ButtonPressed) -> None:
+        raise RuntimeError("broken")
+
+    teams.core.registry.action("test.close", broken)
+    await teams.install()
+    answer = await (await teams.send(execute(teams, "1700000008006", SAM))).json()
+    assert answer["type"] == MESSAGE and answer["value"].startswith("Sorry, something went")
