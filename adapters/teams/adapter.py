@@ -132,7 +132,10 @@ class TeamsAdapter:
         )
         # Teams tells of one installation twice (installationUpdate, and conversationUpdate
         # with copbot among membersAdded), in either order and maybe at once: the teams
-        # taken in already, and one notice handled at a time, so it is taken in once.
+        # taken in since start, and one notice handled at a time, so it is taken in once.
+        # Not read from storage: after a restart a notice is taken in again, harmlessly
+        # (the core greets a channel only when copbot wasn't in it), so one whose events
+        # never got committed before a crash is not lost.
         self._installed: set[str] = set()
         self._installing = asyncio.Lock()
         self.refused_tenants = 0  # activities refused for their tenant, since start
@@ -144,7 +147,6 @@ class TeamsAdapter:
 
     async def start(self, sink: EventSink) -> None:
         await self._conversations.load()
-        self._installed = self._conversations.teams()
         self._sink = sink
         if not self._gate.authenticated:
             log.warning(

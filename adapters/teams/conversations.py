@@ -80,10 +80,6 @@ class Conversations:
     def of_team(self, team: str) -> list[KnownChannel]:
         return [c for c in self._channels.values() if c.place.team == team]
 
-    def teams(self) -> set[str]:
-        """The teams copbot knows channels of."""
-        return {c.place.team for c in self._channels.values() if c.place.team}
-
     def any_place(self) -> Place | None:
         return next((c.place for c in self._channels.values()), None)
 

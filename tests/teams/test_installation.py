@@ -5,11 +5,13 @@ either may come again; copbot stores the team's channels and says hello in Gener
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
-from tests.teams.conftest import TeamsBot
-from tests.teams.fake_connector import NORTH, TEAM
+from bot.settings import TeamsSettings
+from tests.teams.conftest import TeamsBot, serve
+from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
 
 BOTH = ("installation_update_add", "installed_in_team")
 
@@ -54,3 +56,19 @@ async def test_added_again_after_removal_is_a_new_installation(teams: TeamsBot) 
     await settle(teams)
     assert len([c for c in teams.fake.of("create") if c.body.get("isGroup")]) == 2
     assert teams.rows("select bot_member from channels where id = ?", (TEAM,)) == [(1,)]
+
+
+async def test_a_notice_again_after_a_restart_does_not_greet_again(
+    db_path: Path, fake: FakeConnector
+) -> None:
+    settings = TeamsSettings(tenants=frozenset({TENANT}))
+    async for teams in serve(db_path, fake, settings):
+        await teams.install()
+        await settle(teams)
+    async for teams in serve(db_path, fake, settings):  # copbot restarted
+        late = teams.activity("installation_update_add")
+        assert (await teams.send(late)).status == 200
+        await settle(teams)
+        assert len([c for c in fake.of("create") if c.body.get("isGroup")]) == 1
+        query = "select id, bot_member from channels where platform = 'teams' order by id"
+        assert teams.rows(query) == [(TEAM, 1), (NORTH, 1)]
