@@ -129,9 +129,11 @@ async def test_an_answer_after_teams_stopped_waiting_still_reaches_the_persons_c
 
     hasty.core.registry.action("test.close", slow)
     await hasty.install()
+    inbox = hasty.inbox_count()
     answer = await (await hasty.send(execute(hasty, "1700000008005", SAM))).json()
     assert started.is_set()
     assert answer["type"] == MESSAGE and "still working on that" in answer["value"]
+    assert hasty.inbox_count() == inbox + 1  # kept before Teams heard back
     release.set()
     [sent] = await hasty.until(lambda: hasty.fake.of("send"))
     assert sent.conversation == f"a:1dm-{SAM['id']}"
