@@ -242,7 +242,16 @@ def build_adapters(
         from adapters.teams import TeamsAdapter  # botbuilder, only where Teams is set up
 
         conversations = SqliteConversationRepository(db, clock)
-        adapters.append(TeamsAdapter(settings.teams, conversations, clock, settings.public_url))
+        signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
+        adapters.append(
+            TeamsAdapter(
+                settings.teams,
+                conversations,
+                clock,
+                settings.public_url,
+                sealer=signing.signer("teams-form"),  # forms opened from a one-button card
+            )
+        )
     return adapters
 
 

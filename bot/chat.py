@@ -13,6 +13,7 @@ from bot.ports import (
     ChannelVisibility,
     ChatAdapter,
     HomePublisher,
+    InteractionListener,
     LinkReader,
     PostFinder,
 )
@@ -70,6 +71,12 @@ class Chat:
             return False
         await cast(HomePublisher, adapter).publish_home(user, message)
         return True
+
+    async def settled(self, origin: Origin) -> None:
+        """Tell the platform the core is done with what ``origin``'s person did."""
+        adapter = self._adapters.get(origin.channel.platform)
+        if adapter is not None and Capability.ANSWERS_IN_TURN in adapter.capabilities:
+            await cast(InteractionListener, adapter).settled(origin)
 
     def visibility(self, platform: str) -> ChannelVisibility | None:
         """Who can see which channels on this platform, where it can say; None where not."""

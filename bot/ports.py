@@ -86,6 +86,9 @@ class Capability(enum.StrEnum):
     CHANNEL_VISIBILITY = "channel_visibility"  # the adapter is also a ChannelVisibility
     READS_LINKS = "reads_links"  # the adapter is also a LinkReader
     FIND_POSTS = "find_posts"  # the adapter is also a PostFinder
+    # Presses are answered in the platform's own request once handled (a Teams invoke waits
+    # for its card or message): the adapter is also an InteractionListener.
+    ANSWERS_IN_TURN = "answers_in_turn"
 
 
 class ChatAdapter(Protocol):
@@ -156,6 +159,14 @@ class PostFinder(Protocol):
         """The post, or None when none of the channel's recent messages carries the mark.
         Raises when the platform can't be asked (then nobody knows)."""
         ...
+
+
+class InteractionListener(Protocol):
+    """Optional: adapters with Capability.ANSWERS_IN_TURN hear when the core has finished
+    with a person's command, press or submission, so a request still open for it can be
+    answered with whatever the handler did (or said)."""
+
+    async def settled(self, origin: Origin) -> None: ...
 
 
 class ChannelVisibility(Protocol):
