@@ -19,6 +19,11 @@ from aiohttp import web
 from adapters.local import LocalAdapter
 from bot.chat import Chat
 from bot.clock import SystemClock
+from bot.console.audit import Audit
+from bot.console.audit_pages import AuditPages
+from bot.console.feature import ConsoleFeature
+from bot.console.sign_in import Sessions, SignInLinks
+from bot.console.web import Templates
 from bot.core import Core
 from bot.inbox import Inbox
 from bot.logs import guard_server_log
@@ -51,6 +56,7 @@ from prompts import LIBRARY_DIR, Library, load_library
 from storage.anonymous_replies import SqliteAnonymousReplyRepository
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.channels import SqliteChannelRepository
+from storage.console import SqliteAuditRepository, SqliteSessionRepository
 from storage.conversations import SqliteConversationRepository
 from storage.database import Database
 from storage.events import SqliteEventRepository
@@ -114,6 +120,9 @@ def build_core(
     signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
     region_links = SqliteRegionLinkRepository(db, clock)
     regions = Regions(region_links, settings.regions)
+    audit = Audit(SqliteAuditRepository(db), clock)
+    templates = Templates(settings.timezone)
+    sign_ins = SqliteSessionRepository(db)
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
@@ -174,6 +183,23 @@ def build_core(
             timezone=settings.timezone,
             public_url=settings.public_url,
             reminders=settings.event_reminders,
+        ),
+        ConsoleFeature(
+            SignInLinks(signing.signer("console-link"), sign_ins, clock),
+            Sessions(
+                signing.signer("console-session"), signing.signer("console-csrf"), sign_ins, clock
+            ),
+            sign_ins,
+            audit,
+            roles,
+            people,
+            chat,
+            clock,
+            templates,
+            settings.public_url,
+            pages=(AuditPages(audit, people, templates),),
+            playground=[user for user, _ in personas],  # local mode only
+            playground_signer=signing.signer("console-playground"),
         ),
     )
     for feature in features:

@@ -1,0 +1,82 @@
+"""The archive by thread, for reading in the console: threads with their counts, and a
+thread's messages in order. Every read carries the viewer's private channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from bot.clock import from_text
+from bot.console.records import ThreadKey, ThreadSummary
+from bot.records import ArchivedMessage, ArchiveFilter
+from storage.archive_rows import SELECT, filter_sql, message_from_row
+from storage.database import Database
+
+
+class SqliteThreadReader:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def threads(self, f: ArchiveFilter, limit: int) -> list[ThreadSummary]:
+        where, params = filter_sql(f)
+
+        def op(db: sqlite_utils.Database) -> list[ThreadSummary]:
+            rows = db.execute(
+                "select m.platform, m.workspace, m.channel_id, m.thread_id,"
+                " max(m.channel_name), max(m.topic), max(m.region), max(m.prompt_id),"
+                " min(m.created_at), max(m.created_at), count(*),"
+                " (select x.text from archive_messages x where x.id = min(m.id))"
+                f" from archive_messages m where {where}"
+                " group by m.platform, m.workspace, m.channel_id, m.thread_id"
+                " order by max(m.created_at) desc limit ?",
+                [*params, limit],
+            )
+            return [_summary(r) for r in rows]
+
+        return await self._db.read(op)
+
+    async def thread(
+        self, key: ThreadKey, viewer_channels: frozenset[str] | None
+    ) -> list[ArchivedMessage]:
+        where, params = filter_sql(ArchiveFilter(viewer_channels=viewer_channels))
+
+        def op(db: sqlite_utils.Database) -> list[ArchivedMessage]:
+            rows = db.execute(
+                f"select {SELECT} from archive_messages m where {where} and m.platform = ?"
+                " and m.workspace = ? and m.channel_id = ? and m.thread_id = ?"
+                " order by m.created_at, m.id",
+                [*params, key.platform, key.workspace, key.channel_id, key.thread_id],
+            )
+            return [message_from_row(r) for r in rows]
+
+        return await self._db.read(op)
+
+    async def channels(self, viewer_channels: frozenset[str] | None) -> list[str]:
+        where, params = filter_sql(ArchiveFilter(viewer_channels=viewer_channels))
+
+        def op(db: sqlite_utils.Database) -> list[str]:
+            rows = db.execute(
+                "select distinct coalesce(nullif(m.channel_name, ''), m.channel_id)"
+                f" from archive_messages m where {where} order by 1",
+                params,
+            )
+            return [r[0] for r in rows]
+
+        return await self._db.read(op)
+
+
+def _summary(row: tuple[Any, ...]) -> ThreadSummary:
+    (platform, workspace, channel_id, thread_id, channel_name, topic, region, prompt_id,
+     started, last, count, opening) = row  # fmt: skip
+    return ThreadSummary(
+        ThreadKey(platform, workspace, channel_id, thread_id),
+        channel_name or "",
+        topic or "",
+        region or "",
+        prompt_id or "",
+        from_text(started),
+        from_text(last),
+        int(count),
+        opening or "",
+    )
