@@ -19,6 +19,7 @@ from aiohttp import web
 from adapters.local import LocalAdapter
 from bot.chat import Chat
 from bot.clock import SystemClock
+from bot.console.archive_pages import ArchivePages
 from bot.console.audit import Audit
 from bot.console.audit_pages import AuditPages
 from bot.console.feature import ConsoleFeature
@@ -55,6 +56,7 @@ from bot.visibility import Visibility
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.anonymous_replies import SqliteAnonymousReplyRepository
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
+from storage.archive_threads import SqliteThreadReader
 from storage.channels import SqliteChannelRepository
 from storage.console import SqliteAuditRepository, SqliteSessionRepository
 from storage.conversations import SqliteConversationRepository
@@ -197,7 +199,20 @@ def build_core(
             clock,
             templates,
             settings.public_url,
-            pages=(AuditPages(audit, people, templates),),
+            pages=(
+                ArchivePages(
+                    SqliteThreadReader(db),
+                    archive,
+                    SqliteArchiveReader(db.path),
+                    visibility,
+                    catalogue,
+                    audit,
+                    clock,
+                    templates,
+                    settings.timezone,
+                ),
+                AuditPages(audit, people, templates),
+            ),
             playground=[user for user, _ in personas],  # local mode only
             playground_signer=signing.signer("console-playground"),
         ),

@@ -23,13 +23,16 @@ class SqliteThreadReader:
 
         def op(db: sqlite_utils.Database) -> list[ThreadSummary]:
             rows = db.execute(
-                "select m.platform, m.workspace, m.channel_id, m.thread_id,"
-                " max(m.channel_name), max(m.topic), max(m.region), max(m.prompt_id),"
-                " min(m.created_at), max(m.created_at), count(*),"
-                " (select x.text from archive_messages x where x.id = min(m.id))"
+                "with g as (select m.platform, m.workspace, m.channel_id, m.thread_id,"
+                " max(m.channel_name) as name, max(m.topic) as topic, max(m.region) as region,"
+                " max(m.prompt_id) as prompt, min(m.created_at) as started,"
+                " max(m.created_at) as last, count(*) as n, min(m.id) as first"
                 f" from archive_messages m where {where}"
                 " group by m.platform, m.workspace, m.channel_id, m.thread_id"
-                " order by max(m.created_at) desc limit ?",
+                " order by last desc limit ?)"
+                " select g.platform, g.workspace, g.channel_id, g.thread_id, g.name, g.topic,"
+                " g.region, g.prompt, g.started, g.last, g.n, x.text"
+                " from g join archive_messages x on x.id = g.first order by g.last desc",
                 [*params, limit],
             )
             return [_summary(r) for r in rows]

@@ -298,7 +298,7 @@ class ExportsFeature:
             at=now,
             tz=self._tz,
         )
-        await _stream(
+        await stream_download(
             response,
             lambda out: run_export(self._reader, link.format, link.filter, out, cover),
         )
@@ -338,7 +338,7 @@ class _QueueWriter(io.TextIOBase):
             asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop).result()
 
 
-async def _stream(response: web.StreamResponse, produce: Callable[[TextIO], int]) -> None:
+async def stream_download(response: web.StreamResponse, produce: Callable[[TextIO], int]) -> None:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
     writer = _QueueWriter(loop, queue)
