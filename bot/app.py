@@ -23,6 +23,7 @@ from bot.console.archive_pages import ArchivePages
 from bot.console.audit import Audit
 from bot.console.audit_pages import AuditPages
 from bot.console.feature import ConsoleFeature
+from bot.console.feedback_pages import FeedbackPages
 from bot.console.sign_in import Sessions, SignInLinks
 from bot.console.web import Templates
 from bot.core import Core
@@ -211,6 +212,7 @@ def build_core(
                     templates,
                     settings.timezone,
                 ),
+                FeedbackPages(SqliteFeedbackRepository(db), templates),
                 AuditPages(audit, people, templates),
             ),
             playground=[user for user, _ in personas],  # local mode only
