@@ -24,6 +24,7 @@ from bot.console.audit import Audit
 from bot.console.audit_pages import AuditPages
 from bot.console.feature import ConsoleFeature
 from bot.console.feedback_pages import FeedbackPages
+from bot.console.people_pages import PeoplePages
 from bot.console.sign_in import Sessions, SignInLinks
 from bot.console.web import Templates
 from bot.core import Core
@@ -213,6 +214,7 @@ def build_core(
                     settings.timezone,
                 ),
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
+                PeoplePages(roles, people, audit, templates),
                 AuditPages(audit, people, templates),
             ),
             playground=[user for user, _ in personas],  # local mode only
