@@ -131,7 +131,7 @@ def build_core(
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
         PeopleFeature(people),
-        RolesFeature(roles, people),
+        RolesFeature(roles, people, audit),
         ChannelsFeature(channels, chat),
         PromptsFeature(catalogue, publisher, prompt_repo, clock, people, settings.timezone),
         SchedulesFeature(
@@ -157,6 +157,7 @@ def build_core(
             settings.public_url,
             roles,
             timezone=settings.timezone,
+            audit=audit,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
         FeedbackFeature(SqliteFeedbackRepository(db), chat, clock, scheduler),
@@ -248,6 +249,7 @@ def build_core(
         archive=archive,
         erasure=erasure,
         signing=signing,
+        audit=audit,
         features=features,
     )
 

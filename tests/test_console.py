@@ -18,13 +18,14 @@ from bot.app import create_app, playground_path
 from bot.cli import cli
 from bot.clock import SystemClock
 from bot.console.web import COOKIE
-from bot.model import Role
+from bot.model import CommandReceived, Origin, Role, UserRef
 from bot.settings import Settings
+from storage import sqlite
 from storage.database import Database
 from storage.migrations import PLAYGROUND_MIGRATIONS
 from storage.playground import SqlitePlaygroundRepository
 from tests.support.console import Console, console_app
-from tests.support.harness import ALEX, PRIYA, SAM, Harness
+from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 
 LINK = re.compile(r"\((http://console\.test(/console/sign-in/[^)\s]+))\)")
 
@@ -313,3 +314,47 @@ async def test_the_playground_signs_in_nobody_else(
 
 async def test_without_the_playground_there_is_no_direct_sign_in(console: Console) -> None:
     assert (await console.get("/console/playground")).status == 404
+
+
+async def _say(console: Console, user: UserRef, text: str) -> None:
+    await console.core.inbox.accept(
+        CommandReceived(f"say-{text}", Origin(user, GENERAL), text, console.clock.now())
+    )
+    await console.core.inbox.drain()
+
+
+async def test_role_changes_in_chat_are_audited(console: Console) -> None:
+    await _say(console, ALEX, "role grant facilitator <@test:sam>")
+    await _say(console, ALEX, "role revoke facilitator <@test:sam>")
+    entries = await console.core.audit.newest()
+    assert [(e.done_by, e.action, e.detail) for e in entries] == [
+        (ALEX.identity, "role revoked", "facilitator: test:sam, in chat"),
+        (ALEX.identity, "role granted", "facilitator: test:sam, in chat"),
+    ]
+
+
+async def test_an_export_downloaded_from_a_chat_link_is_audited(console: Console) -> None:
+    await _say(console, ALEX, "export csv")
+    direct = console.adapter.of_kind("direct")[-1]
+    found = re.search(r"http://console\.test(/export/[^)\s]+)", direct.text)
+    assert found, direct.text
+    assert not await console.core.audit.newest()  # asked for, not yet downloaded
+    download = await console.http.post(found.group(1))
+    assert download.status == 200
+    entries = await console.core.audit.newest()
+    assert [(e.done_by, e.action) for e in entries] == [(ALEX.identity, "archive exported")]
+
+
+def test_erasure_and_export_on_the_command_line_are_audited(db_path: Path) -> None:
+    db = ["--db", str(db_path)]
+    assert CliRunner().invoke(cli, ["erase", "--user", "slack:U9", *db]).exit_code == 0
+    assert CliRunner().invoke(cli, ["export", "--format", "csv", *db]).exit_code == 0
+    conn = sqlite.connect(db_path)
+    try:
+        rows = conn.execute("select done_by, action, detail from audit order by id desc").fetchall()
+    finally:
+        conn.close()
+    assert rows == [
+        ("cli", "archive exported", "csv, on the command line"),
+        ("cli", "erased", "slack:U9: 0 record(s)"),
+    ]

@@ -29,6 +29,7 @@ from bot import archive_export
 from bot.archive_export import FORMATS, THREADED, Cover, Pseudonyms, Row, describe_filter
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
+from bot.console.audit import Audit
 from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role, split_identity
 from bot.ports import ArchiveReader, Clock, ExportLinkRepository
@@ -149,8 +150,10 @@ class ExportsFeature:
         public_url: str,
         roles: RoleLookup,
         timezone: ZoneInfo = UK,
+        audit: Audit | None = None,
     ) -> None:
         self._tz = timezone
+        self._audit = audit
         self._asked: dict[str, _Asker] = {}
         self._roles = roles
         self._signing_key: bytes | None = None
@@ -274,6 +277,10 @@ class ExportsFeature:
             )
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
             raise web.HTTPForbidden(text="Whoever asked for this export is no longer an admin.")
+        if self._audit is not None:
+            await self._audit.record(
+                link.created_by, "archive exported", f"{link.format}, from a link sent in chat"
+            )
         content_type, suffix = CONTENT_TYPES[link.format]
         response = web.StreamResponse(
             headers={
