@@ -22,6 +22,7 @@ from bot.clock import SystemClock
 from bot.console.archive_pages import ArchivePages
 from bot.console.audit import Audit
 from bot.console.audit_pages import AuditPages
+from bot.console.events_pages import EventsPages
 from bot.console.feature import ConsoleFeature
 from bot.console.feedback_pages import FeedbackPages
 from bot.console.people_pages import PeoplePages
@@ -215,6 +216,7 @@ def build_core(
                     settings.timezone,
                 ),
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
+                EventsPages(SqliteEventRepository(db, clock), settings.regions, clock, templates),
                 PeoplePages(roles, people, audit, templates),
                 AuditPages(audit, people, templates),
             ),

@@ -31,6 +31,7 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("POST", "/console/archive/export", {"format": "csv"}, (401, 403, 403, 200)),
     ("GET", "/console/feedback", {}, (401, 403, 200, 200)),
     ("GET", "/console/feedback/1", {}, (401, 403, 200, 200)),
+    ("GET", "/console/events", {}, (401, 403, 200, 200)),
     ("GET", "/console/people", {}, (401, 403, 403, 200)),
     (
         "POST",
