@@ -217,7 +217,7 @@ def build_core(
                 ),
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
                 EventsPages(SqliteEventRepository(db, clock), settings.regions, clock, templates),
-                PeoplePages(roles, people, audit, templates),
+                PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),
             ),
             playground=[user for user, _ in personas],  # local mode only

@@ -45,6 +45,7 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
         {"identity": "test:kim", "role": "admin"},
         (401, 403, 403, 200),
     ),
+    ("POST", "/console/people/erase", {"identity": "test:kim"}, (401, 403, 403, 200)),
     ("GET", "/console/audit", {}, (401, 403, 403, 200)),
     ("POST", "/console/sign-out", {}, (401, 403, 200, 200)),
     ("GET", "/console/sign-in", {}, (200, 200, 200, 200)),

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import Role
+from bot.model import ChannelRef, MessageRef, Role
+from bot.records import ArchivedMessage
 from tests.support.console import Console, console_app
 from tests.support.harness import ALEX, PRIYA, SAM
 
@@ -83,3 +84,44 @@ async def test_a_facilitator_cannot_grant(console: Console) -> None:
     status, _ = await _change(console, priya, "grant", PRIYA.identity, "admin")
     assert status == 403
     assert await console.core.roles.role_of(PRIYA.identity) is Role.FACILITATOR
+
+
+async def test_erasing_someone_asks_first_then_erases_and_is_audited(console: Console) -> None:
+    await console.core.archive.capture(
+        ArchivedMessage("test", "T1", "C-north", "north", "t1", "m1", SAM.identity, "Sam",
+                        False, "Something Sam said", console.clock.now())
+    )  # fmt: skip
+    alex = await console.sign_in(ALEX)
+    csrf = await console.csrf(alex)
+    asked = await console.post(
+        "/console/people/erase", alex, {"csrf": csrf, "identity": SAM.identity}
+    )
+    page = await asked.text()
+    assert asked.status == 200 and "Erase everything copbot kept of" in page
+    assert 'name="confirm" value="yes"' in page
+    assert await console.core.archive.get(_ref()) is not None  # nothing erased yet
+    done = await console.post(
+        "/console/people/erase", alex, {"csrf": csrf, "identity": SAM.identity, "confirm": "yes"}
+    )
+    assert done.status == 200 and "Erased" in await done.text()
+    assert await console.core.archive.get(_ref()) is None
+    assert await console.core.archive.opted_out(SAM.identity)
+    audit = await (await console.get("/console/audit", alex)).text()
+    assert "erased" in audit and "test:sam" in audit
+
+
+async def test_an_erasure_without_its_csrf_token_erases_nothing(console: Console) -> None:
+    await console.core.archive.capture(
+        ArchivedMessage("test", "T1", "C-north", "north", "t1", "m1", SAM.identity, "Sam",
+                        False, "Something Sam said", console.clock.now())
+    )  # fmt: skip
+    alex = await console.sign_in(ALEX)
+    refused = await console.post(
+        "/console/people/erase", alex, {"identity": SAM.identity, "confirm": "yes"}
+    )
+    assert refused.status == 403
+    assert await console.core.archive.get(_ref()) is not None
+
+
+def _ref() -> MessageRef:
+    return MessageRef(ChannelRef("test", "C-north", "T1", "north"), "m1", "t1")
