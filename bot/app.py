@@ -25,6 +25,7 @@ from bot.console.audit_pages import AuditPages
 from bot.console.events_pages import EventsPages
 from bot.console.feature import ConsoleFeature
 from bot.console.feedback_pages import FeedbackPages
+from bot.console.participation_pages import ParticipationPages
 from bot.console.people_pages import PeoplePages
 from bot.console.sign_in import Sessions, SignInLinks
 from bot.console.web import Templates
@@ -216,6 +217,7 @@ def build_core(
                     settings.timezone,
                 ),
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
+                ParticipationPages(SqliteThreadReader(db), visibility, catalogue, templates),
                 EventsPages(SqliteEventRepository(db, clock), settings.regions, clock, templates),
                 PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),

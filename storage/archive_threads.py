@@ -55,6 +55,21 @@ class SqliteThreadReader:
 
         return await self._db.read(op)
 
+    async def participation(self, f: ArchiveFilter) -> list[tuple[str, str, str, str, int]]:
+        """(topic, region, month, author or "", replies): one row per person a cell."""
+        where, params = filter_sql(f)
+
+        def op(db: sqlite_utils.Database) -> list[tuple[str, str, str, str, int]]:
+            rows = db.execute(
+                "select coalesce(m.topic, ''), coalesce(m.region, ''),"
+                " substr(m.created_at, 1, 7), coalesce(m.author_id, ''), count(*)"
+                f" from archive_messages m where {where} group by 1, 2, 3, 4",
+                params,
+            )
+            return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+
+        return await self._db.read(op)
+
     async def channels(self, viewer_channels: frozenset[str] | None) -> list[str]:
         where, params = filter_sql(ArchiveFilter(viewer_channels=viewer_channels))
 

@@ -45,6 +45,10 @@ class ThreadReader(Protocol):
         self, key: ThreadKey, viewer_channels: frozenset[str] | None
     ) -> list[ArchivedMessage]: ...
 
+    async def participation(self, f: ArchiveFilter) -> list[tuple[str, str, str, str, int]]:
+        """(topic, region, month "YYYY-MM", author identity or "" when anonymous, replies)."""
+        ...
+
     async def channels(self, viewer_channels: frozenset[str] | None) -> list[str]:
         """The names of the channels with archived messages this viewer may see."""
         ...
