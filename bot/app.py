@@ -27,6 +27,7 @@ from bot.console.feature import ConsoleFeature
 from bot.console.feedback_pages import FeedbackPages
 from bot.console.participation_pages import ParticipationPages
 from bot.console.people_pages import PeoplePages
+from bot.console.scope import Scopes
 from bot.console.sign_in import Sessions, SignInLinks
 from bot.console.web import Templates
 from bot.core import Core
@@ -129,6 +130,8 @@ def build_core(
     audit = Audit(SqliteAuditRepository(db), clock)
     templates = Templates(settings.timezone)
     sign_ins = SqliteSessionRepository(db)
+    threads = SqliteThreadReader(db)
+    scopes = Scopes(visibility, threads)
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
@@ -206,10 +209,10 @@ def build_core(
             settings.public_url,
             pages=(
                 ArchivePages(
-                    SqliteThreadReader(db),
+                    threads,
                     archive,
                     SqliteArchiveReader(db.path),
-                    visibility,
+                    scopes,
                     catalogue,
                     audit,
                     clock,
@@ -217,7 +220,7 @@ def build_core(
                     settings.timezone,
                 ),
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
-                ParticipationPages(SqliteThreadReader(db), visibility, catalogue, templates),
+                ParticipationPages(threads, scopes, catalogue, templates),
                 EventsPages(SqliteEventRepository(db, clock), settings.regions, clock, templates),
                 PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),

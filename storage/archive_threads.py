@@ -39,10 +39,8 @@ class SqliteThreadReader:
 
         return await self._db.read(op)
 
-    async def thread(
-        self, key: ThreadKey, viewer_channels: frozenset[str] | None
-    ) -> list[ArchivedMessage]:
-        where, params = filter_sql(ArchiveFilter(viewer_channels=viewer_channels))
+    async def thread(self, key: ThreadKey, scope: ArchiveFilter) -> list[ArchivedMessage]:
+        where, params = filter_sql(scope)
 
         def op(db: sqlite_utils.Database) -> list[ArchivedMessage]:
             rows = db.execute(
@@ -70,14 +68,25 @@ class SqliteThreadReader:
 
         return await self._db.read(op)
 
-    async def channels(self, viewer_channels: frozenset[str] | None) -> list[str]:
-        where, params = filter_sql(ArchiveFilter(viewer_channels=viewer_channels))
+    async def channels(self, scope: ArchiveFilter) -> list[str]:
+        where, params = filter_sql(scope)
 
         def op(db: sqlite_utils.Database) -> list[str]:
             rows = db.execute(
                 "select distinct coalesce(nullif(m.channel_name, ''), m.channel_id)"
                 f" from archive_messages m where {where} order by 1",
                 params,
+            )
+            return [r[0] for r in rows]
+
+        return await self._db.read(op)
+
+    async def workspaces(self, platform: str) -> list[str]:
+        def op(db: sqlite_utils.Database) -> list[str]:
+            rows = db.execute(
+                "select workspace from archive_messages where platform = ?"
+                " group by workspace order by count(*) desc, workspace",
+                [platform],
             )
             return [r[0] for r in rows]
 

@@ -178,3 +178,18 @@ async def test_a_bad_export_format_changes_nothing(console: Console) -> None:
     assert response.status == 400
     assert "Pick one of the formats" in await response.text()
     assert "archive exported" not in await _page(console, "/console/audit", alex)
+
+
+async def test_another_platforms_archive_is_not_shown(console: Console) -> None:
+    """As `/cop search` in chat: someone's own community only (the playground, say, run
+    beside Slack, never shows Slack's archive)."""
+    await console.core.archive.capture(
+        ArchivedMessage("slack", "T9", "C1", "elsewhere", "s1", "s1", "slack:U1", "Una",
+                        False, "Words about language from elsewhere", console.clock.now())
+    )  # fmt: skip
+    priya = await console.sign_in(PRIYA)
+    for path in ("/console/archive", "/console/archive?q=language", "/console/participation"):
+        page = await _page(console, path, priya)
+        assert "elsewhere" not in page
+    thread = "/console/archive/thread?platform=slack&workspace=T9&channel=C1&id=s1"
+    await _page(console, thread, priya, status=404)

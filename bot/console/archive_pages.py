@@ -7,7 +7,6 @@ channel said shows only to its members, as on the platform itself.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ from bot.console.audit import Audit
 from bot.console.filters import ChosenFilters, read_filters
 from bot.console.ports import ThreadReader
 from bot.console.records import ThreadKey
+from bot.console.scope import Scopes
 from bot.console.web import Templates, Visitor, form_value, secured
 from bot.model import Role
 from bot.ports import ArchiveReader, ArchiveRepository, Clock
@@ -33,7 +33,6 @@ from bot.services.exports import (
     stream_download,
 )
 from bot.services.prompts import PromptCatalogue
-from bot.visibility import Visibility
 
 if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature
@@ -48,7 +47,7 @@ class ArchivePages:
         threads: ThreadReader,
         archive: ArchiveRepository,
         exports: ArchiveReader,
-        visibility: Visibility,
+        scopes: Scopes,
         catalogue: PromptCatalogue,
         audit: Audit,
         clock: Clock,
@@ -58,7 +57,7 @@ class ArchivePages:
         self._threads = threads
         self._archive = archive
         self._exports = exports
-        self._visibility = visibility
+        self._scopes = scopes
         self._catalogue = catalogue
         self._audit = audit
         self._clock = clock
@@ -73,14 +72,11 @@ class ArchivePages:
             web.post("/console/archive/export", console.guarded(self.export, Role.ADMIN)),
         ]
 
-    async def _viewer(self, visitor: Visitor) -> frozenset[str]:
-        return await self._visibility.channels_of(visitor.user)
-
     async def _chosen(self, given: dict[str, str]) -> ChosenFilters:
         library = await self._catalogue.current()
         return read_filters(given, [t.slug for t in library.topics], self._tz)
 
-    async def _form_context(self, viewer: frozenset[str]) -> dict[str, Any]:
+    async def _form_context(self, viewer: ArchiveFilter) -> dict[str, Any]:
         library = await self._catalogue.current()
         return {
             "channels": await self._threads.channels(viewer),
@@ -89,7 +85,7 @@ class ArchivePages:
         }
 
     async def archive(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        viewer = await self._viewer(visitor)
+        viewer = await self._scopes.of(visitor)
         chosen = await self._chosen(dict(request.query))
         context = await self._form_context(viewer)
         query = chosen.values["q"]
@@ -102,7 +98,7 @@ class ArchivePages:
                 "archive.html", status=400, visitor=visitor, chosen=chosen,
                 problems=problems, threads=None, hits=None, titles={}, **context,
             )  # fmt: skip
-        scope = replace(chosen.filter, viewer_channels=viewer)
+        scope = Scopes.narrowed(chosen.filter, viewer)
         library = await self._catalogue.current()
         if terms:
             hits = await self._archive.search(terms, scope, HITS_SHOWN)
@@ -126,7 +122,7 @@ class ArchivePages:
         key = ThreadKey(
             q.get("platform", ""), q.get("workspace", ""), q.get("channel", ""), q.get("id", "")
         )
-        messages = await self._threads.thread(key, await self._viewer(visitor))
+        messages = await self._threads.thread(key, await self._scopes.of(visitor))
         if not messages:
             # The same answer for a thread that isn't there and one that isn't yours to see.
             return self._templates.render(
@@ -147,7 +143,7 @@ class ArchivePages:
         )
 
     async def export_page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        context = await self._form_context(await self._viewer(visitor))
+        context = await self._form_context(await self._scopes.of(visitor))
         chosen = await self._chosen({})
         return self._templates.render(
             "export.html", visitor=visitor, chosen=chosen, problems=[], formats=FORMATS, **context
@@ -161,7 +157,7 @@ class ArchivePages:
         problems = list(chosen.problems)
         if fmt not in FORMATS:
             problems.append(f"Pick one of the formats: {', '.join(FORMATS)}.")
-        viewer = await self._viewer(visitor)
+        viewer = await self._scopes.of(visitor)
         if problems or chosen.filter is None:
             context = await self._form_context(viewer)
             return self._templates.render(
@@ -169,7 +165,7 @@ class ArchivePages:
                 problems=problems, formats=FORMATS, **context,
             )  # fmt: skip
         # Admins export what they may read: private channels only if they are members.
-        scope = replace(chosen.filter, viewer_channels=viewer)
+        scope = Scopes.narrowed(chosen.filter, viewer)
         pseudonymise = form_value(form, "pseudonymise") == "yes"
         now = self._clock.now()
         await self._audit.record(

@@ -13,10 +13,9 @@ from aiohttp import web
 from bot.console.charts import BarChart, bar_chart
 from bot.console.participation import count
 from bot.console.ports import ThreadReader
+from bot.console.scope import Scopes
 from bot.console.web import Templates, Visitor
-from bot.records import ArchiveFilter
 from bot.services.prompts import PromptCatalogue
-from bot.visibility import Visibility
 
 if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature
@@ -37,12 +36,12 @@ class ParticipationPages:
     def __init__(
         self,
         threads: ThreadReader,
-        visibility: Visibility,
+        scopes: Scopes,
         catalogue: PromptCatalogue,
         templates: Templates,
     ) -> None:
         self._threads = threads
-        self._visibility = visibility
+        self._scopes = scopes
         self._catalogue = catalogue
         self._templates = templates
 
@@ -51,7 +50,7 @@ class ParticipationPages:
 
     async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         # Private channels count only for their members, as everywhere in the console.
-        scope = ArchiveFilter(viewer_channels=await self._visibility.channels_of(visitor.user))
+        scope = await self._scopes.of(visitor)
         library = await self._catalogue.current()
         topics = {t.slug: t.title for t in library.topics}
         names: dict[str, Callable[[str], str]] = {

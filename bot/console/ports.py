@@ -41,14 +41,16 @@ class AuditRepository(Protocol):
 class ThreadReader(Protocol):
     async def threads(self, f: ArchiveFilter, limit: int) -> list[ThreadSummary]: ...
 
-    async def thread(
-        self, key: ThreadKey, viewer_channels: frozenset[str] | None
-    ) -> list[ArchivedMessage]: ...
+    async def thread(self, key: ThreadKey, scope: ArchiveFilter) -> list[ArchivedMessage]: ...
 
     async def participation(self, f: ArchiveFilter) -> list[tuple[str, str, str, str, int]]:
         """(topic, region, month "YYYY-MM", author identity or "" when anonymous, replies)."""
         ...
 
-    async def channels(self, viewer_channels: frozenset[str] | None) -> list[str]:
-        """The names of the channels with archived messages this viewer may see."""
+    async def channels(self, scope: ArchiveFilter) -> list[str]:
+        """The names of the channels with archived messages in ``scope``."""
+        ...
+
+    async def workspaces(self, platform: str) -> list[str]:
+        """The workspaces (or tenants) of a platform in the archive, most messages first."""
         ...
