@@ -162,6 +162,18 @@ def test_an_admin_signs_in_searches_exports_and_reads_feedback(site) -> None:
     assert axe_serious(page) == []
     page.screenshot(path=str(DOCS / "console-feedback.png"), full_page=True)
 
+    # Every other page passes axe-core too.
+    for path, heading in [
+        ("/console/events", "Events"),
+        ("/console/participation", "Participation"),
+        ("/console/people", "People"),
+        ("/console/archive/export", "Export the archive"),
+        ("/console/sign-in/not-a-link", "This isn't a sign-in link copbot made"),
+    ]:
+        page.goto(url + path)
+        page.get_by_role("heading", name=heading, exact=True).wait_for()
+        assert axe_serious(page) == [], path
+
     # The audit trail saw the sign-in and the export.
     page.goto(url + "/console/audit")
     assert page.get_by_role("cell", name="archive exported").is_visible()
@@ -181,5 +193,10 @@ def test_the_playground_signs_its_persona_in_to_the_console(site) -> None:
     page.get_by_role("heading", name="Welcome, Priya Shah").wait_for()
     # A facilitator has no People or Audit pages to go to.
     nav = page.get_by_role("navigation", name="Console")
-    assert nav.get_by_role("link").all_inner_texts() == ["Archive", "Feedback"]
+    assert nav.get_by_role("link").all_inner_texts() == [
+        "Archive",
+        "Feedback",
+        "Events",
+        "Participation",
+    ]
     assert axe_serious(page) == []
