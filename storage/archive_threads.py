@@ -53,18 +53,19 @@ class SqliteThreadReader:
 
         return await self._db.read(op)
 
-    async def participation(self, f: ArchiveFilter) -> list[tuple[str, str, str, str, int]]:
-        """(topic, region, month, author or "", replies): one row per person a cell."""
+    async def participation(self, f: ArchiveFilter) -> list[tuple[str, str, str, str, str, int]]:
+        """(topic, region, month, prompt, author or "", replies): a row per person a cell."""
         where, params = filter_sql(f)
 
-        def op(db: sqlite_utils.Database) -> list[tuple[str, str, str, str, int]]:
+        def op(db: sqlite_utils.Database) -> list[tuple[str, str, str, str, str, int]]:
             rows = db.execute(
                 "select coalesce(m.topic, ''), coalesce(m.region, ''),"
-                " substr(m.created_at, 1, 7), coalesce(m.author_id, ''), count(*)"
-                f" from archive_messages m where {where} group by 1, 2, 3, 4",
+                " substr(m.created_at, 1, 7), coalesce(m.prompt_id, ''),"
+                " coalesce(m.author_id, ''), count(*)"
+                f" from archive_messages m where {where} group by 1, 2, 3, 4, 5",
                 params,
             )
-            return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
+            return [(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows]
 
         return await self._db.read(op)
 

@@ -79,12 +79,12 @@ async def test_a_private_channel_counts_only_for_its_members(console: Console) -
 
 
 def _people(topic: str, region: str, month: str, n: int, start: int = 0) -> list[Row]:
-    return [(topic, region, month, f"test:{i}", 1) for i in range(start, start + n)]
+    return [(topic, region, month, f"{topic}-1", f"test:{i}", 1) for i in range(start, start + n)]
 
 
 def test_every_breakdown_adds_up_to_the_same_total_so_nothing_hidden_can_be_worked_out() -> None:
     rows = _people("language", "north", "2026-11", 6) + _people("privilege", "north", "2026-11", 3)
-    topic, region, month = count(rows, 5)
+    topic, region, month, _ = count(rows, 5).values()
     assert topic.shown == (("language", 6),) and topic.hidden == ("privilege",)
     # North has 9 people, but three of its replies are in a hidden topic: left out here too.
     assert region.shown == (("north", 6),) and month.shown == (("2026-11", 6),)
@@ -97,11 +97,24 @@ def test_a_group_left_too_small_by_another_hidden_group_is_hidden_too() -> None:
         + _people("language", "south", "2026-11", 2, start=10)
         + _people("privilege", "south", "2026-11", 3, start=20)
     )
-    topic, region, _ = count(rows, 5)
+    topic, region, _, _ = count(rows, 5).values()
     assert region.shown == (("north", 6),) and region.hidden == ("south",)
     assert topic.shown == (("language", 6),)
 
 
 def test_anonymous_replies_are_nobody() -> None:
-    rows = [*_people("language", "north", "2026-11", 4), ("language", "north", "2026-11", "", 9)]
-    assert [c.shown for c in count(rows, 5)] == [(), (), ()]
+    rows = [
+        *_people("language", "north", "2026-11", 4),
+        ("language", "north", "2026-11", "language-1", "", 9),
+    ]
+    assert [c.shown for c in count(rows, 5).values()] == [(), (), (), ()]
+
+
+def test_a_prompt_with_too_few_people_is_left_out_of_its_topic_too() -> None:
+    rows = _people("language", "north", "2026-11", 6) + [
+        ("language", "north", "2026-11", "language-2", f"test:{i}", 1) for i in range(2)
+    ]
+    counted = count(rows, 5)
+    assert counted["prompt"].shown == (("language-1", 6),)
+    assert counted["prompt"].hidden == ("language-2",)
+    assert counted["topic"].shown == (("language", 6),)  # not 8: that would give 2 away

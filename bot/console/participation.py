@@ -2,9 +2,10 @@
 
 Hiding each small group on its own is not enough: a month's total minus the topics shown
 would give away a hidden topic's count. So the counts come from one set of replies, the
-ones whose topic, region and month groups all have at least ``least`` people; groups are
-dropped until that holds. Every breakdown then adds up to the same total, and no hidden
-group's count can be worked out from the others. Anonymous replies never count as people.
+ones whose topic, region, month and prompt groups all have at least ``least`` people;
+groups are dropped until that holds. Every breakdown then adds up to the same total, and
+no hidden group's count can be worked out from the others. Anonymous replies never count
+as people.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-DIMENSIONS = ("topic", "region", "month")
+DIMENSIONS = ("topic", "region", "month", "prompt")
 
-Row = tuple[str, str, str, str, int]  # topic, region, month, author ("" anonymous), replies
+# topic, region, month, prompt, author ("" when anonymous), replies
+Row = tuple[str, str, str, str, str, int]
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Counted:
     hidden: tuple[str, ...]  # groups left out: named, never counted
 
 
-def count(rows: Iterable[Row], least: int) -> tuple[Counted, ...]:
+def count(rows: Iterable[Row], least: int) -> dict[str, Counted]:
     kept = list(rows)
     every = {d: sorted({_group(r, i) for r in kept}) for i, d in enumerate(DIMENSIONS)}
     while True:
@@ -36,19 +38,15 @@ def count(rows: Iterable[Row], least: int) -> tuple[Counted, ...]:
         if len(left) == len(kept):
             break
         kept = left
-    counted = []
+    counted = {}
     for i, d in enumerate(DIMENSIONS):
         replies: dict[str, int] = defaultdict(int)
         for r in kept:
-            replies[_group(r, i)] += r[4]
-        counted.append(
-            Counted(
-                d,
-                tuple(sorted(replies.items())),
-                tuple(g for g in every[d] if g not in replies),
-            )
+            replies[_group(r, i)] += r[5]
+        counted[d] = Counted(
+            d, tuple(sorted(replies.items())), tuple(g for g in every[d] if g not in replies)
         )
-    return tuple(counted)
+    return counted
 
 
 def _small(rows: list[Row], i: int, least: int) -> set[str]:
@@ -56,10 +54,10 @@ def _small(rows: list[Row], i: int, least: int) -> set[str]:
     for r in rows:
         # A group of anonymous replies alone has nobody in it: it is small.
         who = people.setdefault(_group(r, i), set())
-        if r[3]:
-            who.add(r[3])
+        if r[4]:
+            who.add(r[4])
     return {g for g, who in people.items() if len(who) < least}
 
 
 def _group(row: Row, i: int) -> str:
-    return (row[0], row[1], row[2])[i]
+    return (row[0], row[1], row[2], row[3])[i]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature
 
 MIN_PEOPLE = 5
+HEADINGS = (("topic", "By topic"), ("region", "By region"), ("month", "By month"))
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -58,16 +59,18 @@ class ParticipationPages:
             "region": lambda g: g.capitalize() if g else "No region",
             "month": lambda g: f"{MONTHS[int(g[5:7]) - 1]} {g[:4]}",
         }
-        rows = await self._threads.participation(scope)
+        counted = count(await self._threads.participation(scope), MIN_PEOPLE)
         breakdowns = [
             Breakdown(
                 heading,
-                shown := tuple((names[c.by](g), n) for g, n in c.shown),
-                tuple(names[c.by](g) for g in c.hidden),
+                shown := tuple((names[by](g), n) for g, n in counted[by].shown),
+                tuple(names[by](g) for g in counted[by].hidden),
                 bar_chart(shown),
             )
-            for c, heading in zip(
-                count(rows, MIN_PEOPLE), ("By topic", "By region", "By month"), strict=True
+            for by, heading in (
+                ("topic", "By topic"),
+                ("region", "By region"),
+                ("month", "By month"),
             )
         ]
         return self._templates.render(

@@ -43,8 +43,9 @@ class ThreadReader(Protocol):
 
     async def thread(self, key: ThreadKey, scope: ArchiveFilter) -> list[ArchivedMessage]: ...
 
-    async def participation(self, f: ArchiveFilter) -> list[tuple[str, str, str, str, int]]:
-        """(topic, region, month "YYYY-MM", author identity or "" when anonymous, replies)."""
+    async def participation(self, f: ArchiveFilter) -> list[tuple[str, str, str, str, str, int]]:
+        """(topic, region, month "YYYY-MM", prompt id, author identity or "" when
+        anonymous, replies)."""
         ...
 
     async def channels(self, scope: ArchiveFilter) -> list[str]:
