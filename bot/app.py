@@ -27,6 +27,7 @@ from bot.console.feature import ConsoleFeature
 from bot.console.feedback_pages import FeedbackPages
 from bot.console.participation_pages import ParticipationPages
 from bot.console.people_pages import PeoplePages
+from bot.console.prompts_pages import PromptsPages
 from bot.console.scope import Scopes
 from bot.console.sign_in import Sessions, SignInLinks
 from bot.console.web import Templates
@@ -132,6 +133,9 @@ def build_core(
     sign_ins = SqliteSessionRepository(db)
     threads = SqliteThreadReader(db)
     scopes = Scopes(visibility, threads)
+    schedules = SchedulesFeature(
+        scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
+    )
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
@@ -139,9 +143,7 @@ def build_core(
         RolesFeature(roles, people, audit),
         ChannelsFeature(channels, chat),
         PromptsFeature(catalogue, publisher, prompt_repo, clock, people, settings.timezone),
-        SchedulesFeature(
-            scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
-        ),
+        schedules,
         ArchiveFeature(
             archive,
             channels,
@@ -221,6 +223,7 @@ def build_core(
                 ),
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
                 ParticipationPages(threads, scopes, catalogue, templates),
+                PromptsPages(catalogue, prompt_repo, schedules, threads, scopes, people, templates),
                 EventsPages(SqliteEventRepository(db, clock), settings.regions, clock, templates),
                 PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),

@@ -166,6 +166,7 @@ def test_an_admin_signs_in_searches_exports_and_reads_feedback(site) -> None:
     for path, heading in [
         ("/console/events", "Events"),
         ("/console/participation", "Participation"),
+        ("/console/prompts", "Prompts"),
         ("/console/people", "People"),
         ("/console/archive/export", "Export the archive"),
         ("/console/sign-in/not-a-link", "This isn't a sign-in link copbot made"),
@@ -197,6 +198,7 @@ def test_the_playground_signs_its_persona_in_to_the_console(site) -> None:
         "Archive",
         "Feedback",
         "Events",
+        "Prompts",
         "Participation",
     ]
     assert axe_serious(page) == []

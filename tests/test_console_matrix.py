@@ -33,6 +33,7 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("GET", "/console/feedback/1", {}, (401, 403, 200, 200)),
     ("GET", "/console/events", {}, (401, 403, 200, 200)),
     ("GET", "/console/participation", {}, (401, 403, 200, 200)),
+    ("GET", "/console/prompts", {}, (401, 403, 200, 200)),
     ("GET", "/console/people", {}, (401, 403, 403, 200)),
     (
         "POST",
