@@ -136,6 +136,19 @@ def build_core(
     schedules = SchedulesFeature(
         scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
     )
+    events = EventsFeature(
+        SqliteEventRepository(db, clock),
+        regions,
+        SqliteFeedbackRepository(db),
+        catalogue,
+        publisher,
+        chat,
+        clock,
+        scheduler,
+        timezone=settings.timezone,
+        public_url=settings.public_url,
+        reminders=settings.event_reminders,
+    )
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
@@ -183,19 +196,7 @@ def build_core(
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
         RegionsFeature(regions, region_links, channels),
-        EventsFeature(
-            SqliteEventRepository(db, clock),
-            regions,
-            SqliteFeedbackRepository(db),
-            catalogue,
-            publisher,
-            chat,
-            clock,
-            scheduler,
-            timezone=settings.timezone,
-            public_url=settings.public_url,
-            reminders=settings.event_reminders,
-        ),
+        events,
         ConsoleFeature(
             SignInLinks(signing.signer("console-link"), sign_ins, clock),
             Sessions(
@@ -224,7 +225,9 @@ def build_core(
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
                 ParticipationPages(threads, scopes, catalogue, templates),
                 PromptsPages(catalogue, prompt_repo, schedules, threads, scopes, people, templates),
-                EventsPages(SqliteEventRepository(db, clock), settings.regions, clock, templates),
+                EventsPages(
+                    events, settings.regions, catalogue, audit, clock, templates, settings.timezone
+                ),
                 PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),
             ),

@@ -182,13 +182,20 @@ def test_an_admin_signs_in_searches_exports_and_reads_feedback(site) -> None:
     assert axe_serious(page) == []
 
 
-def test_the_playground_signs_its_persona_in_to_the_console(site) -> None:
+def test_a_playground_facilitator_plans_an_event_in_the_console_and_it_is_announced(
+    site,
+) -> None:
     url, browser, _ = site
     page = new_page(browser)
-    page.goto(url + "/")
-    page.locator(".msg", has_text="Hello #general!").wait_for()
+    page.goto(url + "/?channel=north")
+    page.locator(".msg", has_text="Hello #north!").wait_for()
     page.select_option("#persona", "priya")
     page.wait_for_function("document.querySelector('#console-link').href.endsWith('as=priya')")
+    page.locator("#message").fill("/cop region link North")
+    page.locator("#message").press("Enter")
+    page.locator(".msg.private", has_text="North").wait_for()
+
+    # The persona picked in the playground is who signs in.
     page.get_by_role("link", name="Open the console").click()
     page.get_by_role("button", name="Sign in as Priya Shah").click()
     page.get_by_role("heading", name="Welcome, Priya Shah").wait_for()
@@ -202,3 +209,19 @@ def test_the_playground_signs_its_persona_in_to_the_console(site) -> None:
         "Participation",
     ]
     assert axe_serious(page) == []
+
+    nav.get_by_role("link", name="Events").click()
+    page.get_by_label("Title").fill("Use of language: a North session")
+    page.get_by_label("Region").select_option("North")
+    page.get_by_label("Starts").fill("2030-03-05T10:00")
+    page.get_by_label("Where").fill("Leeds")
+    page.get_by_role("button", name="Plan the event").click()
+    page.get_by_text("Planned: Use of language: a North session").wait_for()
+    assert page.get_by_role("cell", name="Use of language: a North session Leeds").is_visible()
+    assert page.get_by_role("button", name="Cancel Use of language: a North session").is_visible()
+    assert axe_serious(page) == []
+    page.screenshot(path=str(DOCS / "console-events.png"), full_page=True)
+
+    # copbot announces it in the playground's #north, as it would in Slack or Teams.
+    page.goto(url + "/?channel=north")
+    page.locator("#messages > .msg", has_text="Use of language: a North session").wait_for()

@@ -32,6 +32,13 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("GET", "/console/feedback", {}, (401, 403, 200, 200)),
     ("GET", "/console/feedback/1", {}, (401, 403, 200, 200)),
     ("GET", "/console/events", {}, (401, 403, 200, 200)),
+    (
+        "POST",
+        "/console/events/new",
+        {"title": "T", "region": "North", "start": "2030-01-01T10:00"},
+        (401, 403, 200, 200),
+    ),
+    ("POST", "/console/events/cancel", {"event": "1"}, (401, 403, 400, 400)),
     ("GET", "/console/participation", {}, (401, 403, 200, 200)),
     ("GET", "/console/prompts", {}, (401, 403, 200, 200)),
     ("GET", "/console/people", {}, (401, 403, 403, 200)),

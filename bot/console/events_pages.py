@@ -1,21 +1,32 @@
-"""Events in the console, to read: what is coming and what happened in the last 30 days,
-by region, with answers and waiting lists, and each past event's feedback round."""
+"""Events in the console: what is coming and what happened in the last 30 days, by
+region, with answers and waiting lists, and each past event's feedback round; planning
+an event (announced as one planned in chat is) and cancelling one, after a confirmation
+step. Changes are POSTs with the CSRF token, and in the audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.console.web import Templates, Visitor
-from bot.events import Attendance, EventRepository
+from bot.commands import CommandError
+from bot.console.audit import Audit
+from bot.console.web import Templates, Visitor, form_value
+from bot.events import Attendance, Plan, PlanProblems
 from bot.ports import Clock
 from bot.records import Event
+from bot.services.events import EventsFeature
+from bot.services.prompts import PromptCatalogue
+from bot.timefmt import for_people
 
 if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature
+
+PLAN_FIELDS = ("title", "region", "start", "duration", "location", "capacity", "description",
+               "topic")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,42 +39,64 @@ class EventRow:
 class EventsPages:
     def __init__(
         self,
-        events: EventRepository,
+        events: EventsFeature,
         regions: Sequence[str],
+        catalogue: PromptCatalogue,
+        audit: Audit,
         clock: Clock,
         templates: Templates,
+        timezone: ZoneInfo,
     ) -> None:
-        self._events = events
+        self._feature = events
+        self._events = events.repository
         # (slug, name): events keep the region in lower case, people read its name.
         self._regions = tuple((r.lower(), r) for r in regions)
+        self._catalogue = catalogue
+        self._audit = audit
         self._clock = clock
         self._templates = templates
+        self._tz = timezone
 
     def routes(self, console: ConsoleFeature) -> list[web.RouteDef]:
-        return [web.get("/console/events", console.guarded(self.page))]
+        return [
+            web.get("/console/events", console.guarded(self.page)),
+            web.post("/console/events/new", console.guarded(self.plan)),
+            web.post("/console/events/cancel", console.guarded(self.cancel)),
+        ]
 
-    async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+    async def page(
+        self,
+        request: web.Request,
+        visitor: Visitor,
+        *,
+        status: int = 200,
+        done: str = "",
+        problem: str = "",
+        plan: Mapping[str, str] | None = None,
+        plan_problems: Mapping[str, str] | None = None,
+    ) -> web.StreamResponse:
         region = request.query.get("region", "").strip().lower()[:40]
+        rows: list[EventRow] = []
         if region and region not in dict(self._regions):
             names = ", ".join(name for _, name in self._regions)
-            return self._templates.render(
-                "events.html", status=400, visitor=visitor, regions=self._regions,
-                region=region, upcoming=[], past=[],
-                problem=f"There's no region called that; the regions are {names}.",
-            )  # fmt: skip
+            problem, status = f"There's no region called that; the regions are {names}.", 400
+        else:
+            rows = [
+                EventRow(
+                    e,
+                    Attendance.of(await self._events.rsvps(e.id), e.capacity),
+                    await self._events.feedback_round(e.id),
+                )
+                for e in await self._events.upcoming_and_recent(region or None)
+            ]
         now = self._clock.now()
-        rows = [
-            EventRow(
-                e,
-                Attendance.of(await self._events.rsvps(e.id), e.capacity),
-                await self._events.feedback_round(e.id),
-            )
-            for e in await self._events.upcoming_and_recent(region or None)
-        ]
+        library = await self._catalogue.current()
         return self._templates.render(
             "events.html",
+            status=status,
             visitor=visitor,
             regions=self._regions,
+            topics=[(t.slug, t.title) for t in library.topics],
             region=region,
             upcoming=[r for r in rows if r.event.ends_at > now],
             past=sorted(
@@ -71,5 +104,58 @@ class EventsPages:
                 key=lambda r: r.event.starts_at,
                 reverse=True,
             ),
-            problem="",
+            problem=problem,
+            done=done,
+            plan=plan or {},
+            plan_problems=plan_problems or {},
+            may_change=lambda e: visitor.is_admin or e.organiser == visitor.identity,
+        )
+
+    async def plan(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        form = await request.post()
+        given = {name: form_value(form, name, 3000) for name in PLAN_FIELDS}
+        plan = Plan(**given)
+        try:
+            event = await self._feature.create(plan, visitor.identity)
+        except PlanProblems as problems:
+            return await self.page(
+                request, visitor, status=400, plan=given, plan_problems=problems.problems
+            )
+        await self._audit.record(visitor.identity, "event planned", f"{event.id}: {event.title}")
+        return await self.page(
+            request,
+            visitor,
+            done=(
+                f"Planned: {event.title}, {for_people(event.starts_at, self._tz)}. copbot "
+                "announces it in the channels linked to its region within a minute."
+            ),
+        )
+
+    async def cancel(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        """First a page that asks to confirm, naming the event; then the cancelling."""
+        form = await request.post()
+        given = form_value(form, "event")
+        event = (
+            await self._events.event(int(given))
+            if given.isascii() and given.isdigit() and len(given) < 10
+            else None
+        )
+        if event is None:
+            return await self.page(
+                request, visitor, status=400, problem="There's no such event to cancel."
+            )
+        if form_value(form, "confirm") != "yes":
+            going = len(Attendance.of(await self._events.rsvps(event.id), event.capacity).going)
+            return self._templates.render(
+                "cancel_event.html", visitor=visitor, event=event, going=going
+            )
+        try:
+            await self._feature.cancel_event(event.id, visitor.identity, visitor.role)
+        except CommandError as refused:
+            return await self.page(request, visitor, status=400, problem=str(refused))
+        await self._audit.record(visitor.identity, "event cancelled", f"{event.id}: {event.title}")
+        return await self.page(
+            request,
+            visitor,
+            done=f"Cancelled {event.title}. Its announcements say so, and people going are told.",
         )
