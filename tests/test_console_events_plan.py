@@ -112,3 +112,44 @@ async def test_only_the_organiser_or_an_admin_cancels(console: Console) -> None:
     )
     repo = console.core.feature(EventsFeature).repository
     assert (await repo.event(event.id)).status is EventStatus.SCHEDULED
+
+
+async def test_the_organiser_changes_an_event(console: Console) -> None:
+    priya = await console.sign_in(PRIYA)
+    await _plan(console, priya, title="Workshop", region="North", start=_start(console))
+    repo = console.core.feature(EventsFeature).repository
+    [event] = await repo.upcoming_and_recent(None)
+    form = await (await console.get(f"/console/events/{event.id}/edit", priya)).text()
+    assert 'id="plan-title" name="title" type="text" value="Workshop"' in form
+    csrf = await console.csrf(priya)
+    fields = {"csrf": csrf, "title": "Workshop on language", "region": "North",
+              "start": _start(console), "duration": "120", "capacity": "12"}  # fmt: skip
+    bad = await console.post(
+        f"/console/events/{event.id}/edit", priya, {**fields, "duration": "long"}
+    )
+    assert bad.status == 400 and 'value="long"' in await bad.text()
+    assert (await repo.event(event.id)).title == "Workshop"
+    done = await console.post(f"/console/events/{event.id}/edit", priya, fields)
+    assert done.status == 200 and "Changed: Workshop on language" in await done.text()
+    changed = await repo.event(event.id)
+    assert (changed.title, changed.capacity, changed.duration) == (
+        "Workshop on language",
+        12,
+        timedelta(minutes=120),
+    )
+    assert (await console.core.audit.newest())[0].action == "event changed"
+
+
+async def test_someone_elses_event_cannot_be_changed(console: Console) -> None:
+    alex = await console.sign_in(ALEX)
+    await _plan(console, alex, title="Alex's session", region="North", start=_start(console))
+    repo = console.core.feature(EventsFeature).repository
+    [event] = await repo.upcoming_and_recent(None)
+    priya = await console.sign_in(PRIYA)
+    assert (await console.get(f"/console/events/{event.id}/edit", priya)).status == 404
+    refused = await console.post(
+        f"/console/events/{event.id}/edit", priya,
+        {"csrf": await console.csrf(priya), "title": "Mine now", "region": "North", "start": _start(console)},
+    )  # fmt: skip
+    assert refused.status == 404
+    assert (await repo.event(event.id)).title == "Alex's session"

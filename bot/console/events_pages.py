@@ -62,6 +62,8 @@ class EventsPages:
             web.get("/console/events", console.guarded(self.page)),
             web.post("/console/events/new", console.guarded(self.plan)),
             web.post("/console/events/cancel", console.guarded(self.cancel)),
+            web.get("/console/events/{id}/edit", console.guarded(self.edit_page)),
+            web.post("/console/events/{id}/edit", console.guarded(self.edit)),
         ]
 
     async def page(
@@ -128,6 +130,84 @@ class EventsPages:
             done=(
                 f"Planned: {event.title}, {for_people(event.starts_at, self._tz)}. copbot "
                 "announces it in the channels linked to its region within a minute."
+            ),
+        )
+
+    async def _changeable(self, request: web.Request, visitor: Visitor) -> Event | None:
+        given = request.match_info["id"]
+        event = (
+            await self._events.event(int(given))
+            if given.isascii() and given.isdigit() and len(given) < 10
+            else None
+        )
+        if event is None or event.cancelled or event.ends_at <= self._clock.now():
+            return None
+        return event if visitor.is_admin or event.organiser == visitor.identity else None
+
+    async def edit_page(
+        self,
+        request: web.Request,
+        visitor: Visitor,
+        *,
+        status: int = 200,
+        plan: Mapping[str, str] | None = None,
+        plan_problems: Mapping[str, str] | None = None,
+    ) -> web.StreamResponse:
+        event = await self._changeable(request, visitor)
+        if event is None:
+            return self._templates.render(
+                "refused.html",
+                status=404,
+                visitor=visitor,
+                message=(
+                    "There's no event here that you can change: it may have taken place or "
+                    "been cancelled, or been planned by someone else (an admin can change it)."
+                ),
+            )
+        local = event.starts_at.astimezone(self._tz)
+        current = {
+            "title": event.title,
+            "region": dict(self._regions).get(event.region, event.region),
+            "start": f"{local:%Y-%m-%dT%H:%M}",
+            "duration": str(int(event.duration.total_seconds() // 60)),
+            "location": event.location,
+            "capacity": "" if event.capacity is None else str(event.capacity),
+            "description": event.description,
+            "topic": event.topic,
+        }
+        library = await self._catalogue.current()
+        return self._templates.render(
+            "edit_event.html",
+            status=status,
+            visitor=visitor,
+            event=event,
+            regions=self._regions,
+            topics=[(t.slug, t.title) for t in library.topics],
+            plan=plan or current,
+            plan_problems=plan_problems or {},
+        )
+
+    async def edit(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        event = await self._changeable(request, visitor)
+        if event is None:
+            return await self.edit_page(request, visitor)
+        form = await request.post()
+        given = {name: form_value(form, name, 3000) for name in PLAN_FIELDS}
+        try:
+            changed = await self._feature.edit(event.id, given, visitor.identity, visitor.role)
+        except PlanProblems as problems:
+            return await self.edit_page(
+                request, visitor, status=400, plan=given, plan_problems=problems.problems
+            )
+        except CommandError as refused:
+            return await self.page(request, visitor, status=400, problem=str(refused))
+        await self._audit.record(visitor.identity, "event changed", f"{event.id}: {changed.title}")
+        return await self.page(
+            request,
+            visitor,
+            done=(
+                f"Changed: {changed.title}, {for_people(changed.starts_at, self._tz)}. Its "
+                "announcements are updated, and people going are told."
             ),
         )
 
