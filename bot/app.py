@@ -224,7 +224,9 @@ def build_core(
                 ),
                 FeedbackPages(SqliteFeedbackRepository(db), templates),
                 ParticipationPages(threads, scopes, catalogue, templates),
-                PromptsPages(catalogue, prompt_repo, schedules, threads, scopes, people, templates),
+                PromptsPages(
+                    catalogue, prompt_repo, schedules, threads, scopes, people, audit, templates
+                ),
                 EventsPages(
                     events, settings.regions, catalogue, audit, clock, templates, settings.timezone
                 ),

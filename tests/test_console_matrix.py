@@ -43,6 +43,8 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("POST", "/console/events/1/edit", {"title": "T"}, (401, 403, 404, 404)),
     ("GET", "/console/participation", {}, (401, 403, 200, 200)),
     ("GET", "/console/prompts", {}, (401, 403, 200, 200)),
+    ("POST", "/console/prompts/schedule", {"days": "someday"}, (401, 403, 400, 400)),
+    ("POST", "/console/prompts/unschedule", {"schedule": "9"}, (401, 403, 400, 400)),
     ("GET", "/console/people", {}, (401, 403, 403, 200)),
     (
         "POST",

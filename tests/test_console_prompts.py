@@ -12,6 +12,7 @@ import pytest
 from bot.model import BotAddedToChannel, CommandReceived, Origin, Role
 from bot.ports import Suggestion
 from bot.records import ArchivedMessage
+from bot.services.schedules import POST_PROMPT
 from storage.prompts import SqlitePromptRepository
 from tests.support.console import Console, console_app
 from tests.support.harness import ALEX, NORTH, PRIYA, SAM
@@ -62,3 +63,46 @@ async def test_the_prompts_page(console: Console) -> None:
     schedules = page.split("<h2>Schedules</h2>", 1)[1].split("<h2>", 1)[0]
     assert "#north" in schedules and "Tuesday" in schedules
     assert html.escape(small.text, quote=False) in page  # the whole library is there
+
+
+async def _post(c: Console, cookie: str, path: str, **fields: str) -> tuple[int, str]:
+    response = await c.post(path, cookie, {"csrf": await c.csrf(cookie), **fields})
+    return response.status, html.unescape(await response.text())
+
+
+async def test_scheduling_and_stopping_prompts_from_the_console(console: Console) -> None:
+    await console.core.inbox.accept(BotAddedToChannel("join-north", NORTH, console.clock.now()))
+    await console.core.inbox.drain()
+    priya = await console.sign_in(PRIYA)
+    status, page = await _post(
+        console, priya, "/console/prompts/schedule",
+        topic="language", days="mon and thu", time="09:30", channel="north",
+    )  # fmt: skip
+    assert status == 200 and "Scheduled #1:" in page
+    [recurrence] = await console.core.scheduler.recurrences(POST_PROMPT)
+    assert "#north" in recurrence.description and recurrence.owner == PRIYA.identity
+    status, page = await _post(console, priya, "/console/prompts/unschedule", schedule="#1")
+    assert status == 200 and "Cancelled schedule #1" in page
+    assert not await console.core.scheduler.recurrences(POST_PROMPT)
+    actions = [e.action for e in await console.core.audit.newest()]
+    assert actions[:2] == ["schedule cancelled", "prompts scheduled"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"topic": "nonsense", "days": "tuesday", "time": "10:00", "channel": "north"}, "no topic"),
+        ({"topic": "any", "days": "someday", "time": "10:00", "channel": "north"}, "someday"),
+        ({"topic": "any", "days": "tuesday", "time": "10:00", "channel": "nowhere"}, "nowhere"),
+    ],
+)
+async def test_a_bad_schedule_says_what_is_wrong_and_changes_nothing(
+    console: Console, fields: dict[str, str], problem: str
+) -> None:
+    await console.core.inbox.accept(BotAddedToChannel("join-north", NORTH, console.clock.now()))
+    await console.core.inbox.drain()
+    status, page = await _post(
+        console, await console.sign_in(PRIYA), "/console/prompts/schedule", **fields
+    )
+    assert status == 400 and "Nothing was changed" in page and problem in page
+    assert not await console.core.scheduler.recurrences(POST_PROMPT)

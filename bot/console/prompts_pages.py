@@ -1,6 +1,7 @@
-"""Prompts in the console, to read: the library and the prompts facilitators added, what
-staff suggested, the schedules, and which prompts drew the most replies (counted as the
-participation page counts, so that nobody can be picked out)."""
+"""Prompts in the console: the library and the prompts facilitators added, what staff
+suggested, which prompts drew the most replies (counted as the participation page counts,
+so that nobody can be picked out), and the schedules, set up and stopped here as in chat
+(each a POST with the CSRF token, in the audit trail)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.console.audit import Audit
 from bot.console.participation import count
 from bot.console.participation_pages import MIN_PEOPLE
 from bot.console.ports import ThreadReader
 from bot.console.scope import Scopes
-from bot.console.web import Templates, Visitor
+from bot.console.web import Templates, Visitor, form_value
+from bot.errors import WordedError
 from bot.people import People
 from bot.ports import PromptRepository
 from bot.services.prompts import PromptCatalogue
@@ -34,8 +37,10 @@ class PromptsPages:
         threads: ThreadReader,
         scopes: Scopes,
         people: People,
+        audit: Audit,
         templates: Templates,
     ) -> None:
+        self._audit = audit
         self._catalogue = catalogue
         self._prompts = prompts
         self._schedules = schedules
@@ -45,9 +50,49 @@ class PromptsPages:
         self._templates = templates
 
     def routes(self, console: ConsoleFeature) -> list[web.RouteDef]:
-        return [web.get("/console/prompts", console.guarded(self.page))]
+        return [
+            web.get("/console/prompts", console.guarded(self.page)),
+            web.post("/console/prompts/schedule", console.guarded(self.schedule)),
+            web.post("/console/prompts/unschedule", console.guarded(self.unschedule)),
+        ]
 
-    async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+    async def schedule(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        form = await request.post()
+        topic, days = form_value(form, "topic") or "any", form_value(form, "days")
+        at, channel = form_value(form, "time"), form_value(form, "channel")
+        words = [topic, "every", *days.split(), "at", at]
+        if channel:
+            words += ["in", channel if channel.startswith("#") else f"#{channel}"]
+        try:
+            # As in chat: only channels the person can see on their platform.
+            done = await self._schedules.schedule(
+                words, visitor.user.platform, None, visitor.identity, viewer=visitor.user
+            )
+        except WordedError as problem:
+            return await self.page(request, visitor, status=400, problem=str(problem))
+        await self._audit.record(visitor.identity, "prompts scheduled", done.split(" (")[0])
+        return await self.page(request, visitor, done=done)
+
+    async def unschedule(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        form = await request.post()
+        try:
+            done = await self._schedules.cancel(
+                form_value(form, "schedule").lstrip("#"), viewer=visitor.user
+            )
+        except WordedError as problem:
+            return await self.page(request, visitor, status=400, problem=str(problem))
+        await self._audit.record(visitor.identity, "schedule cancelled", done)
+        return await self.page(request, visitor, done=done)
+
+    async def page(
+        self,
+        request: web.Request,
+        visitor: Visitor,
+        *,
+        status: int = 200,
+        done: str = "",
+        problem: str = "",
+    ) -> web.StreamResponse:
         library = await self._catalogue.current()
         suggestions = await self._prompts.suggestions(SUGGESTIONS_SHOWN)
         # Suggestions were given to facilitators by name, on purpose (the form says so).
@@ -61,7 +106,10 @@ class PromptsPages:
         topics = {t.slug: t.title for t in library.topics}
         return self._templates.render(
             "prompts.html",
+            status=status,
             visitor=visitor,
+            done=done,
+            problem=problem,
             library=library,
             topics=topics,
             suggestions=suggestions,
