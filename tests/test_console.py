@@ -135,7 +135,10 @@ async def test_an_altered_link_is_no_link(console: Console) -> None:
 
 
 async def test_a_link_for_staff_signs_nobody_in(console: Console) -> None:
-    response = await console.http.post(console.link_path(SAM.identity), allow_redirects=False)
+    path = console.link_path(SAM.identity)
+    page = await console.get(path)
+    assert page.status == 403 and "The console is for facilitators and admins" in await page.text()
+    response = await console.http.post(path, allow_redirects=False)
     assert response.status == 403
     assert COOKIE not in response.cookies
 

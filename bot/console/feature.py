@@ -183,6 +183,8 @@ class ConsoleFeature:
             link = await self._links.check(request.match_info["token"])
         except LinkRefused as refused:
             return self._link_refused(refused.problem)
+        if await self._roles.role_of(link.identity) < Role.FACILITATOR:
+            return self._forbidden(f"{NEEDS_ROLE} Your role is staff, so there's nothing here.")
         name = await self._name(link.identity)
         return self.templates.render("sign_in.html", name=name)
 
