@@ -27,6 +27,7 @@ from bot.console.feature import ConsoleFeature
 from bot.console.feedback_pages import FeedbackPages
 from bot.console.participation_pages import ParticipationPages
 from bot.console.people_pages import PeoplePages
+from bot.console.playground import PlaygroundSignIn
 from bot.console.prompts_pages import PromptsPages
 from bot.console.scope import Scopes
 from bot.console.sign_in import Sessions, SignInLinks
@@ -232,9 +233,15 @@ def build_core(
                 ),
                 PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),
+                PlaygroundSignIn(  # local mode only: no personas, no page
+                    [user for user, _ in personas],
+                    signing.signer("console-playground"),
+                    roles,
+                    clock,
+                    templates,
+                ),
             ),
-            playground=[user for user, _ in personas],  # local mode only
-            playground_signer=signing.signer("console-playground"),
+            names={user.identity: user.display for user, _ in personas},
         ),
     )
     for feature in features:

@@ -1,5 +1,5 @@
-"""The console's front door: `/cop console` and its sign-in links, sessions, sign-out, the
-playground's direct sign-in, and the check every page goes through.
+"""The console's front door: `/cop console` and its sign-in links, sessions, sign-out, and
+the check every page goes through.
 
 Every page is wrapped by ``guarded``: the session is read and the person's role looked up
 again on every request, so losing the role ends their console at once; every POST must
@@ -9,8 +9,7 @@ come from copbot's own page and carry the session's CSRF token.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Protocol
 
@@ -45,7 +44,6 @@ from bot.people import People
 from bot.ports import Clock
 from bot.registry import PersonalData, Registry
 from bot.roles import Roles
-from bot.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +73,7 @@ class ConsoleFeature:
         public_url: str,
         *,
         pages: Sequence[ConsolePages] = (),
-        playground: Sequence[UserRef] = (),
-        playground_signer: Signer | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self._links = links
         self._sessions = sessions
@@ -90,9 +87,8 @@ class ConsoleFeature:
         self._public_url = public_url.rstrip("/")
         self._secure = self._public_url.startswith("https://")
         self._pages = tuple(pages)
-        # Local mode only: the playground's personas, who sign in without chat.
-        self._playground = tuple(playground)
-        self._playground_signer = playground_signer
+        # Names known before copbot meets their owners (the playground's personas).
+        self._names = dict(names or {})
         self._stylesheet = resources.files("bot.console").joinpath("static/console.css").read_text()
 
     def register(self, registry: Registry) -> None:
@@ -120,9 +116,9 @@ class ConsoleFeature:
             self.console,
             role=Role.FACILITATOR,
             details=(
-                "The console has pages for reading the archive and feedback results (and, "
-                "for admins, roles, exports and the audit trail). The link works once, "
-                "for 10 minutes; you stay signed in for 8 hours."
+                "The console has pages for the archive, feedback, events, prompts and "
+                "participation (and, for admins, people, exports and the audit trail). The "
+                "link works once, for 10 minutes; you stay signed in for 8 hours."
             ),
         )
         routes = [
@@ -133,11 +129,6 @@ class ConsoleFeature:
             web.post("/console/sign-out", self.guarded(self.sign_out)),
             web.get("/console", self.guarded(self.home)),
         ]
-        if self._playground and self._playground_signer is not None:
-            routes += [
-                web.get("/console/playground", self.playground_page),
-                web.post("/console/playground", self.playground_sign_in),
-            ]
         for pages in self._pages:
             routes += pages.routes(self)
         registry.route(*routes)
@@ -184,22 +175,23 @@ class ConsoleFeature:
         except LinkRefused as refused:
             return self._link_refused(refused.problem)
         if await self._roles.role_of(link.identity) < Role.FACILITATOR:
-            return self._forbidden(f"{NEEDS_ROLE} Your role is staff, so there's nothing here.")
+            return self.forbidden(f"{NEEDS_ROLE} Your role is staff, so there's nothing here.")
         name = await self._name(link.identity)
         return self.templates.render("sign_in.html", name=name)
 
     async def sign_in(self, request: web.Request) -> web.StreamResponse:
         if not same_origin(request):
-            return self._forbidden("This sign-in came from another site, so it was refused.")
+            return self.forbidden("This sign-in came from another site, so it was refused.")
         try:
             link = await self._links.redeem(request.match_info["token"])
         except LinkRefused as refused:
             return self._link_refused(refused.problem)
-        return await self._start(link.identity, "signed in")
+        return await self.start(link.identity, "signed in")
 
-    async def _start(self, identity: str, how: str) -> web.StreamResponse:
+    async def start(self, identity: str, how: str) -> web.StreamResponse:
+        """Sign a facilitator or admin in: a new session, its cookie, and on to the console."""
         if await self._roles.role_of(identity) < Role.FACILITATOR:
-            return self._forbidden(f"{NEEDS_ROLE} Your role is staff, so there's nothing here.")
+            return self.forbidden(f"{NEEDS_ROLE} Your role is staff, so there's nothing here.")
         _, cookie = await self._sessions.open(identity)
         await self.audit.record(identity, how)
         response = web.Response(status=303, headers={"Location": "/console"})
@@ -225,42 +217,8 @@ class ConsoleFeature:
             "link_refused.html", status=status, problem=problem.value, new_link=NEW_LINK
         )
 
-    def _forbidden(self, message: str) -> web.StreamResponse:
+    def forbidden(self, message: str) -> web.StreamResponse:
         return self.templates.render("refused.html", status=403, message=message)
-
-    # -- the playground (local mode only) ---------------------------------------------------
-
-    async def playground_page(self, request: web.Request) -> web.StreamResponse:
-        chosen = request.query.get("as", "")
-        personas = []
-        for user in self._playground:
-            role = await self._roles.role_of(user.identity)
-            personas.append((user, role, user.id == chosen))
-        return self.templates.render(
-            "playground.html", personas=personas, token=self._playground_token()
-        )
-
-    async def playground_sign_in(self, request: web.Request) -> web.StreamResponse:
-        form = await request.post()
-        if not same_origin(request) or not self._playground_token_ok(form_value(form, "token")):
-            return self._forbidden(
-                "That sign-in form had expired. Go back, reload the page and try again."
-            )
-        identity = form_value(form, "persona")
-        if identity not in {u.identity for u in self._playground}:
-            return self._forbidden("There's no such person in the playground.")
-        return await self._start(identity, "signed in from the playground")
-
-    def _playground_token(self) -> str:
-        assert self._playground_signer is not None
-        expires = int((self._clock.now() + LINK_LIFETIME).timestamp())
-        return self._playground_signer.sign(str(expires))
-
-    def _playground_token_ok(self, token: str) -> bool:
-        value = self._playground_signer.unsign(token) if self._playground_signer else None
-        if value is None or not value.isdigit() or len(value) > 10:
-            return False
-        return datetime.fromtimestamp(int(value), UTC) > self._clock.now()
 
     # -- every page -------------------------------------------------------------------------
 
@@ -268,9 +226,7 @@ class ConsoleFeature:
         return self.templates.render("home.html", visitor=visitor)
 
     async def _name(self, identity: str) -> str:
-        # A playground persona is known by name before copbot ever meets them.
-        persona = next((u for u in self._playground if u.identity == identity), None)
-        return persona.display if persona else await self._people.name(identity)
+        return self._names.get(identity) or await self._people.name(identity)
 
     def guarded(self, page: Page, need: Role = Role.FACILITATOR) -> Handler:
         """``page`` for people signed in with at least ``need``; everyone else is told why
