@@ -175,6 +175,25 @@ def test_an_admin_signs_in_searches_exports_and_reads_feedback(site) -> None:
         page.get_by_role("heading", name=heading, exact=True).wait_for()
         assert axe_serious(page) == [], path
 
+    # Keyboard first: the first Tab reaches the skip link, and focus is always visible.
+    page.goto(url + "/console/archive")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [document.activeElement.textContent, s.outlineStyle, s.outlineWidth]; })()"
+    )
+    assert focused[0] == "Archive" and focused[1] == "solid" and focused[2] == "3px", focused
+
+    # On a phone, nothing is wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/console/archive?q=language", "/console/feedback/1", "/console/events"):
+        page.goto(url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     # The audit trail saw the sign-in and the export.
     page.goto(url + "/console/audit")
     assert page.get_by_role("cell", name="archive exported").is_visible()
