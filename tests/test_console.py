@@ -348,9 +348,18 @@ async def test_an_export_downloaded_from_a_chat_link_is_audited(console: Console
     assert [(e.done_by, e.action) for e in entries] == [(ALEX.identity, "archive exported")]
 
 
-def test_erasure_and_export_on_the_command_line_are_audited(db_path: Path) -> None:
+def test_erasure_export_and_roles_on_the_command_line_are_audited(db_path: Path) -> None:
     db = ["--db", str(db_path)]
     assert CliRunner().invoke(cli, ["erase", "--user", "slack:U9", *db]).exit_code == 0
+    assert (
+        CliRunner().invoke(cli, ["roles", "grant", "facilitator", "slack:U8", *db]).exit_code == 0
+    )
+    assert (
+        CliRunner().invoke(cli, ["roles", "grant", "facilitator", "slack:U8", *db]).exit_code == 0
+    )
+    assert (
+        CliRunner().invoke(cli, ["roles", "revoke", "facilitator", "slack:U8", *db]).exit_code == 0
+    )
     assert CliRunner().invoke(cli, ["export", "--format", "csv", *db]).exit_code == 0
     conn = sqlite.connect(db_path)
     try:
@@ -359,5 +368,11 @@ def test_erasure_and_export_on_the_command_line_are_audited(db_path: Path) -> No
         conn.close()
     assert rows == [
         ("cli", "archive exported", "csv, on the command line"),
+        ("cli", "role revoked", "facilitator: slack:U8, on the command line"),
+        (
+            "cli",
+            "role granted",
+            "facilitator: slack:U8, on the command line",
+        ),  # once: then no change
         ("cli", "erased", "slack:U9: 0 record(s)"),
     ]
