@@ -1,5 +1,6 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
-python -m bench ingest [--platform slack|teams] [--quick] [--size N] [--crash]"""
+python -m bench ingest [--platform slack|teams] [--quick] [--size N] [--crash]
+python -m bench fanout [--channels N]"""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="(Slack) kill copbot (SIGKILL) at the last acknowledgement, restart it, time the replay",
     )
+    fanout = names.add_parser(
+        "fanout",
+        help="one event announced in N Slack and N Teams channels, within their rate limits",
+    )
+    fanout.add_argument("--channels", type=int, default=200, metavar="N", help="per platform")
     return parser
 
 
@@ -44,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.archive import main as archive
 
         return archive(args[1:])
+    if chosen.name == "fanout":
+        from bench.fanout import main as fanout
+
+        return fanout(args[1:])
     if chosen.platform == "teams":
         from bench.ingest_teams import main as ingest_teams
 

@@ -20,6 +20,19 @@ from adapters.local import LocalAdapter
 from bot.calendar_feed import FeedSite
 from bot.chat import Chat, SendObserver
 from bot.clock import SystemClock
+from bot.console.archive_pages import ArchivePages
+from bot.console.audit import Audit
+from bot.console.audit_pages import AuditPages
+from bot.console.events_pages import EventsPages
+from bot.console.feature import ConsoleFeature
+from bot.console.feedback_pages import FeedbackPages
+from bot.console.participation_pages import ParticipationPages
+from bot.console.people_pages import PeoplePages
+from bot.console.playground import PlaygroundSignIn
+from bot.console.prompts_pages import PromptsPages
+from bot.console.scope import Scopes
+from bot.console.sign_in import Sessions, SignInLinks
+from bot.console.web import Templates
 from bot.core import Core
 from bot.inbox import Inbox
 from bot.logs import guard_server_log
@@ -53,7 +66,9 @@ from bot.visibility import Visibility
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.anonymous_replies import SqliteAnonymousReplyRepository
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
+from storage.archive_threads import SqliteThreadReader
 from storage.channels import SqliteChannelRepository
+from storage.console import SqliteAuditRepository, SqliteSessionRepository
 from storage.conversations import SqliteConversationRepository
 from storage.database import Database
 from storage.events import SqliteEventRepository
@@ -118,17 +133,36 @@ def build_core(
     signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
     region_links = SqliteRegionLinkRepository(db, clock)
     regions = Regions(region_links, settings.regions)
-    events = SqliteEventRepository(db, clock)
+    event_repo = SqliteEventRepository(db, clock)
+    audit = Audit(SqliteAuditRepository(db), clock)
+    templates = Templates(settings.timezone)
+    sign_ins = SqliteSessionRepository(db)
+    threads = SqliteThreadReader(db)
+    scopes = Scopes(visibility, threads)
+    schedules = SchedulesFeature(
+        scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
+    )
+    events = EventsFeature(
+        event_repo,
+        regions,
+        SqliteFeedbackRepository(db),
+        catalogue,
+        publisher,
+        chat,
+        clock,
+        scheduler,
+        timezone=settings.timezone,
+        public_url=settings.public_url,
+        reminders=settings.event_reminders,
+    )
     # Adding a feature: a module under bot/services/ and a line here (see CONTRIBUTING.md).
     features: tuple[Feature, ...] = (
         HelpFeature(registry.commands, chat),
         PeopleFeature(people),
-        RolesFeature(roles, people),
+        RolesFeature(roles, people, audit),
         ChannelsFeature(channels, chat, settings.regions),
         PromptsFeature(catalogue, publisher, prompt_repo, clock, people, settings.timezone),
-        SchedulesFeature(
-            scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
-        ),
+        schedules,
         ArchiveFeature(
             archive,
             channels,
@@ -150,6 +184,7 @@ def build_core(
             roles,
             visibility,
             timezone=settings.timezone,
+            audit=audit,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
         FeedbackFeature(SqliteFeedbackRepository(db), chat, clock, scheduler),
@@ -168,20 +203,54 @@ def build_core(
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
         RegionsFeature(regions, region_links, channels),
-        EventsFeature(
-            events,
-            regions,
-            SqliteFeedbackRepository(db),
-            catalogue,
-            publisher,
+        events,
+        ConsoleFeature(
+            SignInLinks(signing.signer("console-link"), sign_ins, clock),
+            Sessions(
+                signing.signer("console-session"), signing.signer("console-csrf"), sign_ins, clock
+            ),
+            sign_ins,
+            audit,
+            roles,
+            people,
             chat,
             clock,
-            scheduler,
-            timezone=settings.timezone,
-            public_url=settings.public_url,
-            reminders=settings.event_reminders,
+            templates,
+            settings.public_url,
+            pages=(
+                ArchivePages(
+                    threads,
+                    archive,
+                    SqliteArchiveReader(db.path),
+                    scopes,
+                    catalogue,
+                    audit,
+                    clock,
+                    templates,
+                    settings.timezone,
+                    settings.regions,
+                ),
+                FeedbackPages(SqliteFeedbackRepository(db), templates),
+                ParticipationPages(threads, scopes, catalogue, templates),
+                PromptsPages(
+                    catalogue, prompt_repo, schedules, threads, scopes, people, audit, templates
+                ),
+                EventsPages(
+                    events, settings.regions, catalogue, audit, clock, templates, settings.timezone
+                ),
+                PeoplePages(roles, people, erasure, audit, templates),
+                AuditPages(audit, people, templates),
+                PlaygroundSignIn(  # local mode only: no personas, no page
+                    [user for user, _ in personas],
+                    signing.signer("console-playground"),
+                    roles,
+                    clock,
+                    templates,
+                ),
+            ),
+            names={user.identity: user.display for user, _ in personas},
         ),
-        CalendarFeedsFeature(events, FeedSite(settings.public_url, settings.regions)),
+        CalendarFeedsFeature(event_repo, FeedSite(settings.public_url, settings.regions)),
     )
     for feature in features:
         feature.register(registry)
@@ -210,6 +279,7 @@ def build_core(
         archive=archive,
         erasure=erasure,
         signing=signing,
+        audit=audit,
         features=features,
     )
 
@@ -244,7 +314,16 @@ def build_adapters(
         from adapters.teams import TeamsAdapter  # botbuilder, only where Teams is set up
 
         conversations = SqliteConversationRepository(db, clock)
-        adapters.append(TeamsAdapter(settings.teams, conversations, clock, settings.public_url))
+        signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
+        adapters.append(
+            TeamsAdapter(
+                settings.teams,
+                conversations,
+                clock,
+                settings.public_url,
+                sealer=signing.signer("teams-form"),  # forms opened from a one-button card
+            )
+        )
     return adapters
 
 

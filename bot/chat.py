@@ -14,8 +14,10 @@ from bot.ports import (
     ChatAdapter,
     DeliveryError,
     HomePublisher,
+    InteractionListener,
     LinkReader,
     OutcomeUnknown,
+    PostFinder,
 )
 
 T = TypeVar("T")
@@ -117,12 +119,25 @@ class Chat:
         await cast(HomePublisher, adapter).publish_home(user, message)
         return True
 
+    async def settled(self, origin: Origin) -> None:
+        """Tell the platform the core is done with what ``origin``'s person did."""
+        adapter = self._adapters.get(origin.channel.platform)
+        if adapter is not None and Capability.ANSWERS_IN_TURN in adapter.capabilities:
+            await cast(InteractionListener, adapter).settled(origin)
+
     def visibility(self, platform: str) -> ChannelVisibility | None:
         """Who can see which channels on this platform, where it can say; None where not."""
         adapter = self._adapters.get(platform)
         if adapter is None or Capability.CHANNEL_VISIBILITY not in adapter.capabilities:
             return None
         return cast(ChannelVisibility, adapter)
+
+    def finder(self, platform: str) -> PostFinder | None:
+        """Who can look for copbot's own marked posts on this platform; None where nobody."""
+        adapter = self._adapters.get(platform)
+        if adapter is None or Capability.FIND_POSTS not in adapter.capabilities:
+            return None
+        return cast(PostFinder, adapter)
 
     async def permalink(self, ref: MessageRef) -> str:
         return await self.adapter(ref.channel.platform).permalink(ref)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.chat import Chat
+from bot.console.audit import Audit
 from bot.inbox import Inbox
 from bot.ports import ArchiveRepository, ChannelRepository, ChatAdapter, Clock
 from bot.registry import Feature, Registry
@@ -38,6 +39,7 @@ class Core:
     archive: ArchiveRepository
     erasure: Erasure
     signing: Signing
+    audit: Audit  # who signed in, exported, changed roles or erased, and when
     features: tuple[Feature, ...]
 
     def feature(self, kind: type[F]) -> F:

@@ -341,6 +341,9 @@ Block = Text | Fields | Buttons | Context
 class OutgoingMessage:
     blocks: tuple[Block, ...]
     fallback: str = ""  # plain text for notifications; derived from the blocks when empty
+    # A mark copbot can find the post by later, where the platform keeps one (Slack's
+    # message metadata): after a restart, to learn whether a post in doubt went out.
+    mark: str = ""
 
     @classmethod
     def of(cls, *blocks: Block | str) -> OutgoingMessage:

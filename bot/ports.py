@@ -85,6 +85,10 @@ class Capability(enum.StrEnum):
     HOME_TAB = "home_tab"  # the adapter is also a HomePublisher
     CHANNEL_VISIBILITY = "channel_visibility"  # the adapter is also a ChannelVisibility
     READS_LINKS = "reads_links"  # the adapter is also a LinkReader
+    FIND_POSTS = "find_posts"  # the adapter is also a PostFinder
+    # Presses are answered in the platform's own request once handled (a Teams invoke waits
+    # for its card or message): the adapter is also an InteractionListener.
+    ANSWERS_IN_TURN = "answers_in_turn"
 
 
 class ChatAdapter(Protocol):
@@ -145,6 +149,24 @@ class HomePublisher(Protocol):
     """Optional: adapters with Capability.HOME_TAB show a person their own home view."""
 
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None: ...
+
+
+class PostFinder(Protocol):
+    """Optional: adapters with Capability.FIND_POSTS can look through a channel's recent
+    messages for copbot's own post carrying a mark (``OutgoingMessage.mark``)."""
+
+    async def find_post(self, channel: ChannelRef, mark: str) -> MessageRef | None:
+        """The post, or None when none of the channel's recent messages carries the mark.
+        Raises when the platform can't be asked (then nobody knows)."""
+        ...
+
+
+class InteractionListener(Protocol):
+    """Optional: adapters with Capability.ANSWERS_IN_TURN hear when the core has finished
+    with a person's command, press or submission, so a request still open for it can be
+    answered with whatever the handler did (or said)."""
+
+    async def settled(self, origin: Origin) -> None: ...
 
 
 class ChannelVisibility(Protocol):

@@ -80,6 +80,10 @@ class Router:
         except Exception as error:
             log.error("handling a %s failed: %s", type(event).__name__, stack_only(error))
             await self._answer(event, SORRY)
+        try:
+            await self._chat.settled(event.origin)
+        except Exception as error:
+            log.error("could not close a %s: %s", type(event).__name__, stack_only(error))
 
     async def _answer(
         self, event: CommandReceived | ButtonPressed | FormSubmitted, words: str

@@ -464,3 +464,45 @@ def events(db: sqlite_utils.Database) -> None:
         ) without rowid
         """,
     )
+
+
+@MIGRATIONS(name="0015_console_sign_in")
+def console_sign_in(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        # A sign-in link is signed, not stored; its id is kept once used, so it works once.
+        """
+        create table console_links_used (
+            id text primary key,
+            identity text not null,
+            used_at text not null
+        ) without rowid
+        """,
+        # Sessions by the SHA-256 of their id: a copy of the database signs nobody in.
+        """
+        create table console_sessions (
+            id_hash text primary key,
+            identity text not null,
+            created_at text not null,
+            expires_at text not null,
+            ended_at text
+        ) without rowid
+        """,
+    )
+
+
+@MIGRATIONS(name="0016_audit")
+def audit(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        create table audit (
+            id integer primary key,
+            at text not null,
+            done_by text not null,  -- identity, or 'cli'
+            action text not null,
+            detail text not null default ''
+        )
+        """,
+        "create index audit_newest on audit (id desc)",
+    )

@@ -55,3 +55,19 @@ def test_the_teams_ingest_benchmark_runs_at_its_quick_size() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "copbot Teams ingest benchmark" in done.stdout
     assert "(all)" in done.stdout
+
+
+@pytest.mark.subprocess
+def test_the_fanout_benchmark_posts_once_in_every_channel_at_a_small_size() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "fanout", "--channels", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "one event to 10 Slack and 10 Teams channels" in done.stdout
+    assert "exactly one post in every channel: yes" in done.stdout
+    assert "reference, same run" in done.stdout
+    assert "errors in the server's log: 0" in done.stdout

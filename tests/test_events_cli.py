@@ -3,6 +3,7 @@ bad input refused in one line with a non-zero exit and nothing kept."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import cli
+from bot.clock import SystemClock
+from bot.events import LedgerState
+from bot.model import ChannelRef
 from bot.settings import ConfigError, Settings
+from storage.database import Database
+from storage.events import SqliteEventRepository
 
 
 def invoke(db: Path, *args: str) -> Result:
@@ -95,3 +101,28 @@ def test_regions_and_reminders_settings() -> None:
         Settings.from_env({"COPBOT_REGIONS": "North,north"})
     with pytest.raises(ConfigError, match="can't have a region called 'All'"):
         Settings.from_env({"COPBOT_REGIONS": "North, ALL"})
+
+
+def test_the_list_names_channels_whose_announcement_is_in_doubt(db: Path) -> None:
+    invoke(
+        db, "events", "add", "--title", "Peer supervision", "--region", "North", "--start", soon()
+    )
+
+    async def stopped_mid_post() -> None:
+        database = Database.open(db)
+        try:
+            repo = SqliteEventRepository(database, SystemClock())
+            north = ChannelRef("teams", "19:north@thread.tacv2", "tenant", "IPS North")
+            leeds = ChannelRef("slack", "C2", "T1", "ips-leeds")
+            for channel in (north, leeds):
+                assert await repo.begin_announcement(1, channel) is None
+            await repo.settle_announcement(1, north, LedgerState.UNKNOWN)
+            await repo.settle_announcement(1, leeds, LedgerState.POSTED, "1700000000.000100")
+        finally:
+            database.close()
+
+    asyncio.run(stopped_mid_post())
+    [row] = json.loads(invoke(db, "events", "list", "--format", "json").output)
+    assert row["announced_in"] == 1 and row["in_doubt"] == ["teams #IPS North"]
+    table = invoke(db, "events", "list").output
+    assert "announcement not known to be in: teams #IPS North" in table

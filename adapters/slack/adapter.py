@@ -67,6 +67,10 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 PATH = "/slack/events"
+# How far back find_post looks: 2 pages of 100 messages. It runs after a restart, for posts
+# made moments before, so a channel that has had 200 messages since is beyond belief.
+FIND_PAGES = 2
+
 # copbot serves one community: one workspace's payloads, whoever else shares the app.
 FOREIGN = "refused a Slack %s from another workspace than copbot's (nothing kept)"
 ELSEWHERE = "This copbot serves another Slack workspace, so it can't help you here."
@@ -99,6 +103,7 @@ class SlackAdapter:
             Capability.READS_LINKS,
             Capability.HOME_TAB,
             Capability.CHANNEL_VISIBILITY,
+            Capability.FIND_POSTS,
         }
     )
 
@@ -390,6 +395,22 @@ class SlackAdapter:
     async def publish_home(self, user: UserRef, message: OutgoingMessage) -> None:
         await self._client.views_publish(user_id=user.id, view=blocks.home_view(message))
 
+    async def find_post(self, channel: ChannelRef, mark: str) -> MessageRef | None:
+        """copbot's post carrying ``mark`` among the channel's newest messages, read through
+        conversations.history with message metadata (where ``_say`` puts the mark)."""
+        cursor = ""
+        for _ in range(FIND_PAGES):
+            answer = await self._client.conversations_history(
+                channel=channel.id, limit=100, include_all_metadata=True, cursor=cursor or None
+            )
+            for message in answer.get("messages") or []:
+                if self._me.wrote(message) and blocks.mark_of(message) == mark:
+                    return MessageRef(channel, str(message.get("ts") or ""))
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return None
+
     async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
         return await membership.channels_of(self._client, user.id) if user.id else None
 
@@ -407,6 +428,7 @@ class SlackAdapter:
                         unfurl_links=False,
                         unfurl_media=False,
                         **blocks.message_payload(message),
+                        **blocks.mark_payload(message),
                         **extra,
                     )
                 except aiohttp.ClientConnectorError:

@@ -162,6 +162,26 @@ def message_payload(message: OutgoingMessage) -> Json:
     return {"blocks": message_blocks(message), "text": fallback_text(message)}
 
 
+MARK_EVENT = "copbot_post"  # the message metadata event_type that carries a post's mark
+
+
+def mark_payload(message: OutgoingMessage) -> Json:
+    """Message metadata carrying the post's mark, so copbot can find it again."""
+    if not message.mark:
+        return {}
+    return {"metadata": {"event_type": MARK_EVENT, "event_payload": {"mark": message.mark}}}
+
+
+def mark_of(message: Json) -> str:
+    """The mark a message from conversations.history carries; "" when none."""
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != MARK_EVENT:
+        return ""
+    payload = metadata.get("event_payload")
+    mark = payload.get("mark") if isinstance(payload, dict) else None
+    return mark if isinstance(mark, str) else ""
+
+
 def fallback_text(message: OutgoingMessage) -> str:
     return clip_mrkdwn(message.plain_text, FALLBACK_TEXT) or "A message from copbot"
 

@@ -7,12 +7,9 @@ references remembered, the activity translated (``translate.py``) and committed 
 durable inbox, and only then the HTTP answer. A redelivered activity has the same event id,
 so the inbox recognises it.
 
-Dialogs (task modules) are answered inside the HTTP turn: a ``task/fetch`` (a button that
-opens a form) becomes a ``ButtonPressed`` whose handle names a pending answer; the core's
-``open_form`` (or its reply, "You have already answered") resolves it, and the HTTP handler
-waits for that a bounded time, then answers with the dialog or a short message. A
-``task/submit`` is accepted (or refused by the form's check) while Teams waits, and answered
-with thanks or with the form again, each problem beside its field.
+Card actions and dialogs, answered inside the HTTP turn, are ``invokes.py``'s: this module
+hands them over, and tells it what the core does meanwhile (a form opened, a card updated,
+a private answer, the press settled).
 
 Outbound, Teams is not Slack: a post is a new conversation in the channel; there are no
 messages only one person sees, so private answers go to the person's 1:1 chat with copbot;
@@ -25,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -43,6 +39,7 @@ from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
 from adapters.teams.conversations import Conversations, ConversationStore, Place
 from adapters.teams.delivery import Delivery, Sleep, where
 from adapters.teams.directory import Directory
+from adapters.teams.invokes import Invokes, Sealer
 from adapters.teams.membership import ChannelMembership
 from adapters.teams.text import PLATFORM
 from adapters.teams.translate import (
@@ -50,7 +47,6 @@ from adapters.teams.translate import (
     TeamChange,
     anonymous_submission,
     channel_name,
-    dialog_of,
     from_activity,
     is_personal,
     team_change,
@@ -60,7 +56,6 @@ from adapters.teams.translate import (
 )
 from bot.model import (
     ANONYMOUS_ID,
-    ButtonPressed,
     ChannelRef,
     Context,
     Form,
@@ -75,8 +70,8 @@ from bot.model import (
 from bot.ports import (
     Capability,
     Clock,
+    DeliveryError,
     EventSink,
-    FormInvalid,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +99,7 @@ class TeamsAdapter:
             Capability.PERMALINKS,
             Capability.CHANNEL_VISIBILITY,
             Capability.READS_LINKS,
+            Capability.ANSWERS_IN_TURN,
         }
     )
 
@@ -114,6 +110,7 @@ class TeamsAdapter:
         clock: Clock,
         public_url: str = "",
         *,
+        sealer: Sealer,
         sleep: Sleep = asyncio.sleep,
         send_timeout: float = SEND_TIMEOUT,
         auth_timeout: float = 5.0,
@@ -140,9 +137,17 @@ class TeamsAdapter:
         self._sleep = sleep
         self._send_timeout = send_timeout
         self._sink: EventSink | None = None
-        self._dialog_timeout = dialog_timeout
-        # task/fetch invokes waiting for their dialog, by the token in the press's handle.
-        self._dialogs: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._invokes = Invokes(
+            self._accept, self._known, self._delivery, clock, sealer, dialog_timeout
+        )
+        # Teams tells of one installation twice (installationUpdate, and conversationUpdate
+        # with copbot among membersAdded), in either order and maybe at once: the teams
+        # taken in since start, and one notice handled at a time, so it is taken in once.
+        # Not read from storage: after a restart a notice is taken in again, harmlessly
+        # (the core greets a channel only when copbot wasn't in it), so one whose events
+        # never got committed before a crash is not lost.
+        self._installed: set[str] = set()
+        self._installing = asyncio.Lock()
         self.refused_tenants = 0  # activities refused for their tenant, since start
 
     # -- lifecycle ------------------------------------------------------------------
@@ -244,11 +249,10 @@ class TeamsAdapter:
     ) -> InvokeResponse | None:
         if not anonymous_submission(raw):
             await self._remember(raw)
-        name = str(raw.get("name") or "") if raw.get("type") == "invoke" else ""
-        if name == "task/fetch":
-            return InvokeResponse(status=200, body=await self._fetch(raw))
-        if name == "task/submit":
-            return InvokeResponse(status=200, body=await self._dialog_submitted(raw))
+        if raw.get("type") == "invoke":
+            body = await self._invokes.answer(raw)
+            # Teams waits for an answer to every invoke, even one copbot doesn't use.
+            return InvokeResponse(status=200, body=body if body is not None else {})
         change = team_change(raw)
         if change is not None and context is not None:
             await self._team_changed(context, change, raw)
@@ -260,105 +264,14 @@ class TeamsAdapter:
             )
             event = from_activity(raw, known, self._clock.now())
             if isinstance(event, FormSubmitted):
-                await self._submitted(event, raw)
+                await self._invokes.card_submitted(event, raw)
             elif event is not None:
                 await self._accept(event)
-        if raw.get("type") == "invoke":
-            # Teams waits for an answer to every invoke; a card action's is a short notice.
-            body: Any = (
-                {
-                    "statusCode": 200,
-                    "type": "application/vnd.microsoft.activity.message",
-                    "value": "Thanks, done.",
-                }
-                if raw.get("name") == "adaptiveCard/action"
-                else {}
-            )
-            return InvokeResponse(status=200, body=body)
         return None
 
-    def _known(self, raw: dict[str, Any], dialog: str = "") -> Known:
+    def _known(self, raw: dict[str, Any], invoke: str = "") -> Known:
         me = str((raw.get("recipient") or {}).get("id") or "")
-        return Known(me=me, channels=self._conversations.names(), dialog=dialog)
-
-    async def _fetch(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """A button asking for a dialog: the press goes through the inbox like any other,
-        and the answer is whatever its handler opens (or says) within the time allowed."""
-        token = secrets.token_urlsafe(16)
-        event = from_activity(raw, self._known(raw, token), self._clock.now())
-        if not isinstance(event, ButtonPressed):
-            return cards.dialog_message(
-                "That button no longer does anything. It may be from an older message."
-            )
-        waiting: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._dialogs[token] = waiting
-        try:
-            if not await self._accept(event):
-                return cards.dialog_message(cards.TRY_AGAIN)  # the first delivery's answer
-            try:
-                async with asyncio.timeout(self._dialog_timeout):
-                    return await waiting
-            except TimeoutError:
-                log.info("a Teams dialog was not ready in time; asked them to try again")
-                return cards.dialog_message(cards.TRY_AGAIN)
-        finally:
-            self._dialogs.pop(token, None)
-
-    async def _dialog_submitted(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """A dialog sent back: kept and thanked, or shown again with its problems (and the
-        person's values) while nothing is kept."""
-        event = from_activity(raw, self._known(raw), self._clock.now())
-        if not isinstance(event, FormSubmitted):
-            return cards.dialog_message("That form is out of date. Please open it again.")
-        data = (raw.get("value") or {}).get("data") or {}
-        try:
-            await self._accept(event)
-        except FormInvalid as invalid:
-            form = cards.form_spec(data, event.context)
-            if form is not None:
-                return cards.dialog(form, event.origin, invalid.errors, dict(event.values))
-            said = cards.after_submit(data, invalid.errors)
-            return cards.dialog_message(said.text if said else cards.TRY_AGAIN)
-        return cards.dialog_message(cards.thanks_of(data))
-
-    def _answer_dialog(self, origin: Origin, body: dict[str, Any]) -> bool | None:
-        """None when the origin waits for no dialog; else whether its invoke got ``body``
-        (False: Teams stopped waiting, and they were asked to try again)."""
-        token = dialog_of(origin.handle)
-        if not token:
-            return None
-        waiting = self._dialogs.get(token)
-        if waiting is None or waiting.done():
-            log.info("a Teams dialog's answer came after Teams stopped waiting; dropped")
-            return False
-        waiting.set_result(body)
-        return True
-
-    async def _submitted(self, event: FormSubmitted, raw: dict[str, Any]) -> None:
-        """A form card sent back: kept, or (with problems) not kept and the person told what
-        to fix in the same chat, where their card still holds what they wrote."""
-        try:
-            await self._accept(event)
-            said = cards.after_submit(raw.get("value"), None)
-        except FormInvalid as invalid:
-            said = cards.after_submit(raw.get("value"), invalid.errors)
-        if said is None:
-            return
-        try:
-            await self._send_here(raw, said)
-        except Exception as e:  # kept already: a lost thank-you must not refuse the activity
-            log.warning("could not answer a form in its chat (%s)", type(e).__name__)
-
-    async def _send_here(self, raw: dict[str, Any], message: OutgoingMessage) -> None:
-        """Into the conversation the activity came from, without keeping a reference (it may
-        be an anonymous form's, in the person's own chat)."""
-        place = Place(
-            str(raw.get("serviceUrl") or ""),
-            tenant_of(raw),
-            str((raw.get("recipient") or {}).get("id") or ""),
-        )
-        conversation = str((raw.get("conversation") or {}).get("id") or "")
-        await self._delivery.send_activity(place, conversation, cards.message_activity(message))
+        return Known(me=me, channels=self._conversations.names(), invoke=invoke)
 
     async def _accept(self, event: InboundEvent) -> bool:
         sink = self._sink
@@ -421,6 +334,18 @@ class TeamsAdapter:
     async def _team_changed(
         self, context: TurnContext, change: TeamChange, raw: dict[str, Any]
     ) -> None:
+        if change.kind != "installed":
+            await self._take_in(context, change, raw)
+            self._installed.discard(change.team if change.kind == "removed" else "")
+            return
+        async with self._installing:
+            if change.team in self._installed:
+                log.info("Teams told again of an installation copbot has taken in")
+                return
+            await self._take_in(context, change, raw)
+            self._installed.add(change.team)  # only once its events are committed
+
+    async def _take_in(self, context: TurnContext, change: TeamChange, raw: dict[str, Any]) -> None:
         service_url = str(raw.get("serviceUrl") or "")
         bot = str((raw.get("recipient") or {}).get("id") or "")
         group = str(((raw.get("channelData") or {}).get("team") or {}).get("aadGroupId") or "")
@@ -477,8 +402,18 @@ class TeamsAdapter:
         return await self._delivery.send_direct(user, message)
 
     async def respond(self, origin: Origin, message: OutgoingMessage) -> None:
-        if self._answer_dialog(origin, cards.dialog_message(message.text)) is not None:
+        if self._invokes.dialog(origin, cards.dialog_message(message.text)):
             return  # the answer to a press that asked for a dialog, shown in its place
+        in_place = self._invokes.said(origin, message)
+        try:
+            await self._answer_privately(origin, message)
+        except DeliveryError:
+            if not in_place:
+                raise
+            # Someone copbot has no chat with yet: the press's answer shows it to them.
+            log.info("answered a Teams card action in place only: no chat with the person")
+
+    async def _answer_privately(self, origin: Origin, message: OutgoingMessage) -> None:
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
             await self._delivery.send_to(origin.channel, message)
             return
@@ -490,9 +425,11 @@ class TeamsAdapter:
         await self.send_direct(origin.user, replace(message, blocks=(note, *message.blocks)))
 
     async def open_form(self, origin: Origin, form: Form) -> None:
-        if self._answer_dialog(origin, cards.dialog(form, origin)) is not None:
+        if self._invokes.dialog(origin, cards.dialog(form, origin)):
             return  # opened as a dialog, in the answer to the press
-        activity = cards.form_activity(form, origin)
+        # Teams opens a dialog only from a button: one that opens this form, in their chat.
+        activity = self._invokes.opener(form, origin)
+        self._invokes.said(origin, OutgoingMessage.of(f"{form.title}: I've sent it to our chat."))
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
             channel = origin.channel
         else:
@@ -501,7 +438,12 @@ class TeamsAdapter:
         await self._delivery.send_activity(place, channel.id, activity)
 
     async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
+        # A press of this card's buttons, still waiting, is answered with it at once.
+        self._invokes.card_updated(ref, message)
         await self._delivery.update(ref, message)
+
+    async def settled(self, origin: Origin) -> None:
+        self._invokes.settled(origin)
 
     async def delete(self, ref: MessageRef) -> None:
         await self._delivery.delete(ref)

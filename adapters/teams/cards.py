@@ -4,7 +4,11 @@ needed, Adaptive Cards (schema 1.5) otherwise; and a card's submission back to v
 What a card sends back (``Action.Submit`` or ``Action.Execute`` data) is marked with
 ``"copbot"``: ``"action"`` for a button, ``"form"`` for a form, which also carries where the
 form was opened (so the answer goes back there) and its fields, since Teams returns a card's
-data unchanged and copbot keeps no row for an open form.
+data unchanged and copbot keeps no row for an open form; ``"open"`` for the one button of a
+card that opens a form as a dialog (the form, signed).
+
+Buttons are ``Action.Execute`` (Universal Actions), answered with the card as the press
+left it, except those that open a form, below.
 
 A button that opens a form also carries ``{"msteams": {"type": "task/fetch"}}``, so Teams
 asks for a dialog (an ``invoke`` answered in its HTTP response) instead of sending the press
@@ -53,6 +57,8 @@ VALUE_LIMIT = 3000  # the longest answer any form field takes
 EXPANDED_CHOICES = 5  # up to this many choices show as radio buttons, more as a drop-down
 DONE = "Thanks, done."
 TRY_AGAIN = "Please try again: copbot took too long to answer."
+SHORT = 200  # a card action's answer, shown beside the card
+OPENER_LIMIT = 20000  # a signed form in a button; a card may be about 28 KB
 
 _CODE = re.compile(r"`([^`\n]+)`")
 
@@ -61,6 +67,11 @@ _CODE = re.compile(r"`([^`\n]+)`")
 class ActionData:
     action_id: str
     value: str
+
+
+@dataclass(frozen=True)
+class OpenerData:
+    reference: str  # the form and where it was asked for, signed
 
 
 @dataclass(frozen=True)
@@ -135,14 +146,18 @@ def _text_block(text: str) -> Json:
 
 
 def _button(button: Any) -> Json:
-    action: Json = {
-        "type": "Action.Submit",
-        "title": button.label,
-        "data": {"copbot": "action", "action": button.action_id, "value": button.value},
-    }
+    data: Json = {"copbot": "action", "action": button.action_id, "value": button.value}
+    action: Json
     if button.opens_form:
-        # Teams then sends an invoke that copbot answers with a dialog.
+        # Teams then sends a task/fetch invoke that copbot answers with a dialog (an
+        # Action.Execute can't open one).
+        action = {"type": "Action.Submit", "title": button.label, "data": data}
         action["data"]["msteams"] = {"type": "task/fetch"}
+    else:
+        # Universal Actions: an invoke Teams holds open (the button shows it is working)
+        # and that copbot answers with the card as the press left it, e.g. new counts.
+        action = {"type": "Action.Execute", "title": button.label, "verb": button.action_id}
+        action["data"] = data
     if button.style is ButtonStyle.PRIMARY:
         action["style"] = "positive"
     elif button.style is ButtonStyle.DANGER:
@@ -291,11 +306,13 @@ def _inputs(f: FormField) -> list[Json]:
 # What comes back
 
 
-def read_data(data: Mapping[str, Any]) -> ActionData | FormData | None:
+def read_data(data: Mapping[str, Any]) -> ActionData | FormData | OpenerData | None:
     """A card submission's data, if it came from a card copbot sent."""
     match data.get("copbot"):
         case "action":
             return ActionData(_str(data.get("action"), 255), _str(data.get("value"), 2000))
+        case "open":
+            return OpenerData(_str(data.get("form"), OPENER_LIMIT))
         case "form":
             fields: list[tuple[str, int]] = []
             for item in data.get("fields") or ():
@@ -376,6 +393,36 @@ def dialog(
             },
         }
     }
+
+
+def opener_activity(form: Form, reference: str) -> Json:
+    """A card with one button that opens ``form`` as a dialog (``reference``: the form,
+    signed)."""
+    body = [
+        {"type": "TextBlock", "text": form.title, "weight": "Bolder", "wrap": True},
+        _text_block(form.intro) if form.intro else None,
+        _text_block(ANONYMOUS_NOTE) | {"isSubtle": True, "size": "Small"}
+        if form.anonymous
+        else None,
+    ]
+    button = {
+        "type": "Action.Submit",
+        "title": "Open the form",
+        "style": "positive",
+        "data": {"copbot": "open", "form": reference, "msteams": {"type": "task/fetch"}},
+    }
+    content = _card([b for b in body if b is not None], [button])
+    return {
+        "type": "message",
+        "summary": form.title[:200],
+        "attachments": [{"contentType": CARD_TYPE, "content": content}],
+    }
+
+
+def short(text: str) -> str:
+    """A message shown beside a card: its first words, in plain Teams markdown."""
+    said = markdown(text).strip() or DONE
+    return said if len(said) <= SHORT else said[: SHORT - 1].rstrip() + "…"
 
 
 def dialog_message(text: str) -> Json:

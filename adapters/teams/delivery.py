@@ -1,6 +1,7 @@
 """Sending to Teams: posts as new conversations, replies, 1:1 chats opened on demand,
-updates and deletions, through stored conversation references; 429/412/502/504 retried with
-backoff and jitter, a timeout after sending reported as OutcomeUnknown."""
+updates and deletions, through stored conversation references; every request paced within
+Teams' published limits (pacing.py); 429/412/502/504 retried with backoff and jitter, a
+timeout after sending reported as OutcomeUnknown."""
 
 from __future__ import annotations
 
@@ -23,9 +24,12 @@ from botbuilder.schema import (
     ConversationReference,
 )
 from botbuilder.schema import ErrorResponseException as ConnectorError
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import AuthenticationConstants
 
 from adapters.teams import cards
 from adapters.teams.conversations import Conversations, Place
+from adapters.teams.pacing import Pacer
 from adapters.teams.text import PLATFORM
 from adapters.teams.translate import (
     split_conversation,
@@ -63,12 +67,15 @@ class Delivery:
         conversations: Conversations,
         sleep: Sleep,
         send_timeout: float,
+        pacer: Pacer | None = None,
     ) -> None:
         self._cloud = cloud
         self._app_id = app_id
         self._conversations = conversations
         self._sleep = sleep
         self._send_timeout = send_timeout
+        self._pacer = pacer or Pacer()
+        self._connectors: dict[str, ConnectorClient] = {}
 
     async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
         if channel.is_direct:
@@ -87,18 +94,14 @@ class Delivery:
             activity=_activity(cards.message_activity(message)),
             tenant_id=place.tenant,
         )
-        created: list[str] = []
 
-        async def opened(context: TurnContext) -> None:
-            created.append(str(context.activity.conversation.id or ""))
+        async def create() -> str:
+            connector = await self._connector(place.service_url)
+            created = await connector.conversations.create_conversation(params)
+            return str(created.id or "")
 
-        await self._retrying(
-            "post",
-            lambda: self._cloud.create_conversation(
-                self._app_id, opened, params, CHANNEL_ID, place.service_url
-            ),
-        )
-        _, root = split_conversation(created[0] if created else "")
+        conversation = await self._retrying("post", channel.id, create)
+        _, root = split_conversation(conversation)
         if not root:
             raise OutcomeUnknown("Teams created a conversation but did not say its message id")
         return MessageRef(channel, root)
@@ -123,7 +126,9 @@ class Delivery:
         async def edit(context: TurnContext) -> None:
             await context.update_activity(activity)
 
-        await self._retrying("update", lambda: self._continue(place, conversation, edit))
+        await self._retrying(
+            "update", conversation, lambda: self._continue(place, conversation, edit)
+        )
 
     async def delete(self, ref: MessageRef) -> None:
         place, conversation = await self._message_place(ref)
@@ -132,7 +137,9 @@ class Delivery:
             await context.delete_activity(ref.id)
 
         try:
-            await self._retrying("delete", lambda: self._continue(place, conversation, remove))
+            await self._retrying(
+                "delete", conversation, lambda: self._continue(place, conversation, remove)
+            )
         except DeliveryError:
             if self._last_status != 404:
                 raise  # gone already is done, not failed
@@ -162,9 +169,22 @@ class Delivery:
     ) -> None:
         """Ask Teams something in a turn of copbot's own (a connector client with its
         credentials), retried as sends are."""
-        await self._retrying(what, lambda: self._continue(place, conversation, ask))
+        await self._retrying(what, conversation, lambda: self._continue(place, conversation, ask))
 
     # -- helpers --------------------------------------------------------------------
+
+    async def _connector(self, service_url: str) -> ConnectorClient:
+        """One connector client per service URL, kept. botbuilder's create_conversation
+        builds two clients a call (a few ms of CPU each, in msrest's retry set-up): at
+        Teams' 50 posts a second that was most of an announcement's time."""
+        client = self._connectors.get(service_url)
+        if client is None:
+            identity = self._cloud.create_claims_identity(self._app_id)
+            identity.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
+            auth = self._cloud.bot_framework_authentication
+            client = await auth.create_connector_factory(identity).create(service_url, None)
+            self._connectors[service_url] = client
+        return client
 
     _last_status = 0
 
@@ -218,6 +238,7 @@ class Delivery:
 
             await self._retrying(
                 "open a chat",
+                person.account,
                 lambda: self._cloud.create_conversation(
                     self._app_id, opened, params, CHANNEL_ID, service_url
                 ),
@@ -241,7 +262,9 @@ class Delivery:
             answer = await context.send_activity(activity)
             sent.append(str(answer.id) if answer is not None and answer.id else "")
 
-        await self._retrying("send", lambda: self._continue(place, conversation, send))
+        await self._retrying(
+            "send", conversation, lambda: self._continue(place, conversation, send)
+        )
         if not sent or not sent[0]:
             raise OutcomeUnknown("Teams accepted a message but did not say its id")
         return sent[0]
@@ -257,10 +280,11 @@ class Delivery:
         )
         await self._cloud.continue_conversation(reference, logic, self._app_id)
 
-    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _retrying(self, what: str, conversation: str, call: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(RETRIES + 1):
             try:
-                async with asyncio.timeout(self._send_timeout):
+                # The pacer's wait is not part of the deadline: only Teams' answer is.
+                async with self._pacer.turn(conversation), asyncio.timeout(self._send_timeout):
                     return await call()
             except TimeoutError:
                 # The request went out and no answer came back: Teams may have done it.

@@ -60,9 +60,10 @@ class Known:
     me: str = ""  # copbot's own Teams id (``28:<app id>``), from the activity's recipient
     channels: Mapping[str, str] = field(default_factory=dict)  # channel id -> name
     people: Mapping[str, str] = field(default_factory=dict)  # ``29:…`` id -> aad object id
-    # For a ``task/fetch``: the token under which the adapter waits for the dialog to show,
-    # put in the press's handle so that ``open_form`` answers the invoke.
-    dialog: str = ""
+    # For an invoke (``task/fetch``, ``adaptiveCard/action``): the token under which the
+    # adapter waits to answer it, put in the press's handle so that what the core does
+    # with the press (opens a form, updates the card, answers) can answer the invoke.
+    invoke: str = ""
 
 
 # ---------------------------------------------------------------------------
@@ -304,7 +305,7 @@ def _submitted(activity: Payload, data: Any, known: Known, now: datetime) -> Inb
             else None
         )
         thread = carrier.as_thread if carrier and carrier.thread_root else None
-        handle = _handle(activity, known.dialog)
+        handle = _handle(activity, known.invoke)
         origin = Origin(person(activity.get("from"), known), channel, thread, handle)
         return ButtonPressed(
             event_id, origin, card.action_id, card.value, at(activity, now), carrier
@@ -337,22 +338,22 @@ def _aad_of(teams_id: str, activity: Payload, known: Known) -> str | None:
     return known.people.get(teams_id) or None
 
 
-def _handle(activity: Payload, dialog: str = "") -> str:
+def _handle(activity: Payload, invoke: str = "") -> str:
     """Where to answer in place: the conversation, so a reply in the 1:1 chat stays there;
-    and, for a press that asked for a dialog, the token of the invoke waiting for it."""
+    and, for a press Teams waits on (an invoke), the token of that invoke."""
     doc = {"conversation": str(_get(activity, "conversation", "id") or "")}
-    if dialog:
-        doc["dialog"] = dialog
+    if invoke:
+        doc["invoke"] = invoke
     return json.dumps(doc, separators=(",", ":"))
 
 
-def dialog_of(handle: str) -> str:
-    """The dialog token in an origin's handle, or ""."""
+def invoke_of(handle: str) -> str:
+    """The waiting invoke's token in an origin's handle, or ""."""
     try:
         doc = json.loads(handle) if handle.startswith("{") else None
     except ValueError:
         return ""
-    token = doc.get("dialog") if isinstance(doc, dict) else None
+    token = doc.get("invoke") if isinstance(doc, dict) else None
     return token if isinstance(token, str) else ""
 
 

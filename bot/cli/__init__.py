@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.cli import admin, archive, events, feedback, prompts, serve, slack, teams  # noqa: F401  (each registers its commands)
+from bot.cli import admin, archive, console, events, feedback, prompts, serve, slack, teams  # noqa: F401  (each registers its commands)
 from bot.cli.base import cli
 
 __all__ = ["cli", "main"]

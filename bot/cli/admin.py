@@ -11,8 +11,10 @@ import click
 
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, role_arg, run
 from bot.clock import SystemClock
+from bot.console.audit import Audit
 from bot.people import People
-from bot.roles import RoleChangeRefused, Roles
+from bot.roles import RoleChange, RoleChangeRefused, Roles
+from storage.console import SqliteAuditRepository
 from storage.database import Database, StorageError, migrate
 from storage.maintenance import CheckReport
 from storage.maintenance import backup as backup_database
@@ -116,6 +118,21 @@ def _roles_call(
     return run(go())
 
 
+def _audit(db: str | None, action: str, detail: str) -> None:
+    """Note a change made on the command line in the audit trail admins read."""
+    settings = existing(load_settings(db))
+
+    async def go() -> None:
+        database = Database.open(settings.db_path)
+        try:
+            audit = Audit(SqliteAuditRepository(database), SystemClock())
+            await audit.record("cli", action, detail)
+        finally:
+            database.close()
+
+    run(go())
+
+
 @roles.command("grant")
 @click.argument("role")
 @click.argument("identity")
@@ -124,6 +141,8 @@ def roles_grant(role: str, identity: str, db: str | None) -> None:
     """Give IDENTITY (e.g. slack:U123) the ROLE facilitator or admin."""
     r, who = role_arg(role), identity_arg(identity)
     change = _roles_call(db, lambda roles: roles.grant(who, r, by="cli"), create=True)
+    if change.changed:
+        _audit(db, "role granted", f"{r.label}: {who}, on the command line")
     click.echo(change.message)
 
 
@@ -135,13 +154,16 @@ def roles_revoke(role: str, identity: str, db: str | None) -> None:
     """Take ROLE away from IDENTITY."""
     r, who = role_arg(role), identity_arg(identity)
 
-    async def call(roles: Roles) -> str:
+    async def call(roles: Roles) -> RoleChange:
         try:
-            return (await roles.revoke(who, r)).message
+            return await roles.revoke(who, r)
         except RoleChangeRefused as e:
             raise click.ClickException(str(e)) from None
 
-    click.echo(_roles_call(db, call))
+    change = _roles_call(db, call)
+    if change.changed:
+        _audit(db, "role revoked", f"{r.label}: {who}, on the command line")
+    click.echo(change.message)
 
 
 @roles.command("list")

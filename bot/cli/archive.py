@@ -187,6 +187,7 @@ def export(
 
     async def call(core: Core) -> Cover:
         await _known_filter(core, chosen)
+        await core.audit.record("cli", "archive exported", f"{fmt}, on the command line")
         library = await core.prompts.current()
         places = [(c.ref.platform, c.ref.workspace) for c in await core.channels.list()]
         return cover_for(
@@ -242,7 +243,9 @@ def erase(user: str, db: str | None) -> None:
     identity = identity_arg(user)
 
     async def call(core: Core) -> Erased:
-        return await core.erasure.erase(identity)
+        erased = await core.erasure.erase(identity)
+        await core.audit.record("cli", "erased", f"{identity}: {erased.total} record(s)")
+        return erased
 
     # May come first on a new database: an opt-out before history is imported holds too.
     erased = with_core(db, call, create=True)

@@ -15,7 +15,7 @@ from bot.clock import to_text
 from bot.commands import CommandError
 from bot.core import Core
 from bot.event_messages import when
-from bot.events import Attendance, Plan, PlanProblems
+from bot.events import Attendance, LedgerState, Plan, PlanProblems
 from bot.model import Role
 from bot.services.events import EventsFeature
 from bot.timefmt import for_people
@@ -136,6 +136,7 @@ def events_list(region: str | None, fmt: str, db: str | None) -> None:
         rows: list[dict[str, Any]] = []
         for event in await repo.upcoming_and_recent(slug):
             attendance = Attendance.of(await repo.rsvps(event.id), event.capacity)
+            ledger = await repo.announcements(event.id)
             rows.append(
                 {
                     "id": event.id,
@@ -152,6 +153,14 @@ def events_list(region: str | None, fmt: str, db: str | None) -> None:
                     "maybe": len(attendance.maybe),
                     "not_going": len(attendance.not_going),
                     "feedback_round": await repo.feedback_round(event.id),
+                    "announced_in": sum(a.state is LedgerState.POSTED for a in ledger),
+                    # Posts copbot can't tell went out (it stopped mid-post, where it can't
+                    # look): for a person to check in the channel.
+                    "in_doubt": [
+                        f"{a.channel.platform} {a.channel.label}"
+                        for a in ledger
+                        if a.state is LedgerState.UNKNOWN
+                    ],
                     "_starts": event.starts_at,
                 }
             )
@@ -163,6 +172,8 @@ def events_list(region: str | None, fmt: str, db: str | None) -> None:
         tz = core.settings.timezone
         for row in rows:
             round_ = f"\tfeedback round {row['feedback_round']}" if row["feedback_round"] else ""
+            if row["in_doubt"]:
+                round_ += f"\tannouncement not known to be in: {', '.join(row['in_doubt'])}"
             click.echo(
                 f"{row['id']}\t{for_people(row['_starts'], tz)}\t{row['region']}\t{row['status']}"
                 f"\tgoing {row['going']} waiting {row['waiting']} maybe {row['maybe']}"

@@ -4,8 +4,10 @@ start and the feedback round at the end. Each runs as a persistent job."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +26,7 @@ from bot.feedback import (
 )
 from bot.model import (
     Buttons,
+    ChannelRef,
     Context,
     MessageRef,
     OutgoingMessage,
@@ -41,6 +44,11 @@ from bot.timefmt import for_people
 log = logging.getLogger(__name__)
 
 FEEDBACK_OPEN_DAYS = 14  # how long the round after an event takes answers
+# Announcements in flight at once on each platform. The adapter keeps to the platform's
+# limits; this bounds the connections one event opens, and is enough to keep up with
+# Teams' 50 requests a second at 150 ms a request. Where copbot can't look for a post in
+# doubt (Teams), a kill leaves each post then in flight 'unknown', for a person to check.
+FANOUT = 8
 
 
 class EventDelivery:
@@ -68,6 +76,7 @@ class EventDelivery:
         self._scheduler = scheduler
         self._tz = timezone
         self._public_url = public_url
+        self._announcing: dict[int, asyncio.Lock] = {}
 
     async def promote(
         self, event: Event, before: Attendance, after: Attendance, *, skip: str
@@ -123,32 +132,97 @@ class EventDelivery:
         return Outcome(also=(self._events.mark_announced(event.id),))
 
     async def announce(self, event: Event) -> None:
-        """One post per linked channel, at most once: a ledger row is written before each
-        post and completed after it, so a restart never posts twice."""
-        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        message = self.announcement_for(event, attendance)
-        for channel in await self._regions.channels_for(event.region):
-            state = await self._events.begin_announcement(event.id, channel)
+        """One post per linked channel, exactly once where the platform lets copbot look: a
+        ledger row is written before each post and completed after it.
+
+        Platforms are announced to side by side, a few channels at a time on each: every
+        adapter paces its own platform (per channel and as a whole), so a slow platform or a
+        rate-limited channel never holds the others up."""
+        # One run per event in this process, so a 'posting' row met here was left by a run
+        # that stopped (a kill, a power cut), never by one still going. A lock per event
+        # announced since copbot started: a handful a week, so they are kept.
+        lock = self._announcing.setdefault(event.id, asyncio.Lock())
+        async with lock:
+            attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+            message = replace(self.announcement_for(event, attendance), mark=mark_of(event))
+            by_platform: dict[str, list[ChannelRef]] = {}
+            for channel in await self._regions.channels_for(event.region):
+                by_platform.setdefault(channel.platform, []).append(channel)
+            _raise_first(
+                await asyncio.gather(
+                    *(self._announce_on(event, message, c) for c in by_platform.values()),
+                    return_exceptions=True,
+                )
+            )
+
+    async def _announce_on(
+        self, event: Event, message: OutgoingMessage, channels: list[ChannelRef]
+    ) -> None:
+        """One platform's channels, FANOUT at a time. A failure in one channel stops no
+        other; the first is raised at the end."""
+        waiting = iter(channels)  # shared: each channel is taken by one worker
+        failures: list[Exception] = []
+
+        async def worker() -> None:
+            for channel in waiting:
+                try:
+                    await self._announce_in(event, message, channel)
+                except Exception as e:
+                    failures.append(e)
+
+        await asyncio.gather(*(worker() for _ in range(min(FANOUT, len(channels)))))
+        if failures:
+            raise failures[0]
+
+    async def _announce_in(
+        self, event: Event, message: OutgoingMessage, channel: ChannelRef
+    ) -> None:
+        state = await self._events.begin_announcement(event.id, channel)
+        if state in (LedgerState.POSTING, LedgerState.UNKNOWN):
+            if not await self._still_to_post(event, channel, state):
+                return
+        elif state is not None:
+            return  # posted, or refused for a reason retrying won't mend
+        try:
+            ref = await self._chat.post(channel, message)
+        except OutcomeUnknown:
+            await self._events.settle_announcement(event.id, channel, LedgerState.UNKNOWN)
+            return
+        except DeliveryError:
+            await self._events.settle_announcement(event.id, channel, LedgerState.FAILED)
+            return
+        except Exception:
+            # Nothing reached the platform: the job's retry may post it.
+            await self._events.forget_announcement(event.id, channel)
+            raise
+        await self._events.settle_announcement(event.id, channel, LedgerState.POSTED, ref.id)
+
+    async def _still_to_post(self, event: Event, channel: ChannelRef, state: LedgerState) -> bool:
+        """A post whose outcome nobody knows (a run stopped mid-post, or the platform never
+        answered): look for it in the channel, where the platform lets copbot look, and post
+        only if it isn't there (a post the platform received is in its history well before
+        copbot has restarted). Elsewhere it stays 'unknown' for a person to check, because
+        posting again could post twice."""
+        finder = self._chat.finder(channel.platform)
+        found = None
+        if finder is not None:
+            try:
+                found = await finder.find_post(channel, mark_of(event))
+            except Exception:
+                log.warning("event %s: couldn't look for an announcement", event.id, exc_info=False)
+                finder = None
+        if found is not None:
+            await self._events.settle_announcement(event.id, channel, LedgerState.POSTED, found.id)
+            return False
+        if finder is None:
             if state is LedgerState.POSTING:
-                # Found half done after a restart: it may be there already, so not again.
                 await self._events.settle_announcement(event.id, channel, LedgerState.UNKNOWN)
                 log.warning("event %s: an announcement may or may not have gone out", event.id)
-                continue
-            if state is not None:
-                continue
-            try:
-                ref = await self._chat.post(channel, message)
-            except OutcomeUnknown:
-                await self._events.settle_announcement(event.id, channel, LedgerState.UNKNOWN)
-                continue
-            except DeliveryError:
-                await self._events.settle_announcement(event.id, channel, LedgerState.FAILED)
-                continue
-            except Exception:
-                # Nothing reached the platform: the job's retry may post it.
-                await self._events.forget_announcement(event.id, channel)
-                raise
-            await self._events.settle_announcement(event.id, channel, LedgerState.POSTED, ref.id)
+            return False
+        if state is LedgerState.UNKNOWN:
+            # Back to 'posting' before the post, as for a first attempt.
+            await self._events.settle_announcement(event.id, channel, LedgerState.POSTING)
+        return True
 
     async def changed_job(self, job: Job) -> None:
         payload = _payload(job)
@@ -231,6 +305,17 @@ class EventDelivery:
         attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
         for person in attendance.going:
             await self.direct(person, message)
+
+
+def mark_of(event: Event) -> str:
+    """What an event's announcements carry, so copbot can find one after a restart."""
+    return f"event-announce:{event.id}"
+
+
+def _raise_first(results: list[Any]) -> None:
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _ref(posted: Announcement) -> MessageRef:

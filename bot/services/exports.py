@@ -29,6 +29,7 @@ from bot import archive_export
 from bot.archive_export import FORMATS, THREADED, Cover, Pseudonyms, Row, describe_filter
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
+from bot.console.audit import Audit
 from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role, split_identity
 from bot.ports import ArchiveReader, Clock, ExportLinkRepository
@@ -151,9 +152,11 @@ class ExportsFeature:
         roles: RoleLookup,
         visibility: Visibility,
         timezone: ZoneInfo = UK,
+        audit: Audit | None = None,
     ) -> None:
         self._visibility = visibility
         self._tz = timezone
+        self._audit = audit
         self._asked: dict[str, _Asker] = {}
         self._roles = roles
         self._signing_key: bytes | None = None
@@ -283,6 +286,10 @@ class ExportsFeature:
             )
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
             raise web.HTTPForbidden(text="Whoever asked for this export is no longer an admin.")
+        if self._audit is not None:
+            await self._audit.record(
+                link.created_by, "archive exported", f"{link.format}, from a link sent in chat"
+            )
         content_type, suffix = CONTENT_TYPES[link.format]
         response = web.StreamResponse(
             headers={
@@ -307,7 +314,7 @@ class ExportsFeature:
             at=now,
             tz=self._tz,
         )
-        await _stream(
+        await stream_download(
             response,
             lambda out: run_export(self._reader, link.format, link.filter, out, cover),
         )
@@ -347,7 +354,7 @@ class _QueueWriter(io.TextIOBase):
             asyncio.run_coroutine_threadsafe(self._queue.put(chunk), self._loop).result()
 
 
-async def _stream(response: web.StreamResponse, produce: Callable[[TextIO], int]) -> None:
+async def stream_download(response: web.StreamResponse, produce: Callable[[TextIO], int]) -> None:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
     writer = _QueueWriter(loop, queue)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from bot.commands import Args, UsageError, parse_person, parse_role
+from bot.console.audit import Audit
 from bot.interaction import Interaction
 from bot.model import Role, UserRef
 from bot.people import People
@@ -12,9 +13,10 @@ class RolesFeature:
     """Role verbs in chat: admins grant and revoke; anyone can ask who they are and who
     the facilitators and admins are (to know whom to ask)."""
 
-    def __init__(self, roles: Roles, people: People) -> None:
+    def __init__(self, roles: Roles, people: People, audit: Audit | None = None) -> None:
         self._roles = roles
         self._people = people
+        self._audit = audit
 
     def register(self, registry: Registry) -> None:
         registry.keeps(
@@ -50,6 +52,10 @@ class RolesFeature:
     async def grant(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
         change = await self._roles.grant(person.identity, role, by=ix.user.identity)
+        if change.changed and self._audit is not None:
+            await self._audit.record(
+                ix.user.identity, "role granted", f"{role.label}: {person.identity}, in chat"
+            )
         await ix.reply(change.message)
 
     async def revoke(self, ix: Interaction, args: Args) -> None:
@@ -58,6 +64,10 @@ class RolesFeature:
             change = await self._roles.revoke(person.identity, role)
         except RoleChangeRefused as e:
             raise UsageError(str(e)) from None
+        if change.changed and self._audit is not None:
+            await self._audit.record(
+                ix.user.identity, "role revoked", f"{role.label}: {person.identity}, in chat"
+            )
         await ix.reply(change.message)
 
     async def list(self, ix: Interaction, args: Args) -> None:

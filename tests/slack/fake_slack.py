@@ -6,6 +6,10 @@ fail: ``fail(method, error, times)`` answers ``{"ok": false, "error": …}`` and
 ``rate_limit(method, times, retry_after)`` answers HTTP 429 with ``Retry-After``, and
 ``outage(method, answers)`` answers as a Slack having a bad time: ``"500"``, ``"502"``,
 ``"503"`` (HTTP errors with an HTML page) or ``"malformed"`` (200 with broken JSON).
+``slow(method, seconds)`` does the work at once and answers late (a post lands, and copbot
+hears of it only later). Messages posted are kept per channel, with their metadata, for
+``conversations.history``. ``limits`` (tests/support/rate_limits.py) answers 429 as Slack's
+published limits would.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
+
+from tests.support.rate_limits import Limits
 
 BOT_TOKEN = "xoxb-test-0000-fake"
 APP_TOKEN = "xapp-1-test-fake"
@@ -52,6 +58,9 @@ class FakeSlack:
     _limits: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
     _outages: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     _stalls: dict[str, asyncio.Event] = field(default_factory=dict)
+    _slow: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # newest last
+    limits: Limits | None = None
     _ts: count[int] = field(default_factory=lambda: count(100, 100))
     _socket: web.WebSocketResponse | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -95,6 +104,10 @@ class FakeSlack:
         """The outage is over: every method answers normally again."""
         self._outages.clear()
 
+    def slow(self, method: str, seconds: float) -> None:
+        """Answer ``method`` ``seconds`` late, after doing it (0: on time again)."""
+        self._slow[method] = seconds
+
     def stall(self, method: str) -> asyncio.Event:
         """Hold every call of ``method`` until the returned event is set."""
         gate = self._stalls[method] = asyncio.Event()
@@ -131,8 +144,10 @@ class FakeSlack:
         if token != expected:
             await self._record(Call(method, args, "invalid_auth"))
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        if self._limits[method]:
-            retry_after = self._limits[method].popleft()
+        retry_after = self._limits[method].popleft() if self._limits[method] else None
+        if retry_after is None and self.limits is not None:
+            retry_after = self.limits.refuse(method, str(args.get("channel", "")))
+        if retry_after is not None:
             await self._record(Call(method, args, "429"))
             return web.json_response(
                 {"ok": False, "error": "ratelimited"},
@@ -158,6 +173,8 @@ class FakeSlack:
         await self._record(
             Call(method, args, "ok" if answer.get("ok") else answer["error"], answer)
         )
+        if self._slow.get(method):
+            await asyncio.sleep(self._slow[method])
         return web.json_response(answer)
 
     def _answer(self, method: str, args: dict[str, Any], request: web.Request) -> dict[str, Any]:
@@ -174,7 +191,10 @@ class FakeSlack:
                 }
             case "chat.postMessage":
                 ts = self._next_ts()
+                self._keep(args, ts)
                 return ok | {"channel": args.get("channel"), "ts": ts, "message": {"ts": ts}}
+            case "conversations.history":
+                return ok | self._history(args)
             case "chat.postEphemeral":
                 return ok | {"message_ts": self._next_ts()}
             case "chat.update":
@@ -230,6 +250,30 @@ class FakeSlack:
         return {
             "channels": page,
             "response_metadata": {"next_cursor": f"at:{end}" if end < len(mine) else ""},
+        }
+
+    def _keep(self, args: dict[str, Any], ts: str) -> None:
+        message = {"type": "message", "ts": ts, "user": BOT_USER, "bot_id": BOT_ID}
+        message |= {k: args[k] for k in ("text", "blocks", "metadata", "thread_ts") if k in args}
+        if isinstance(message.get("metadata"), str):
+            message["metadata"] = json.loads(message["metadata"])
+        self.history.setdefault(str(args.get("channel", "")), []).append(message)
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A page of a channel's top-level messages, newest first; metadata only if asked."""
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        newest_first = [
+            m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+            for m in reversed(self.history.get(str(args.get("channel", "")), []))
+            if "thread_ts" not in m
+        ]
+        start = int(str(args.get("cursor") or "0").removeprefix("at:"))
+        end = start + int(args.get("limit") or 100)
+        more = end < len(newest_first)
+        return {
+            "messages": newest_first[start:end],
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"at:{end}" if more else ""},
         }
 
     def _next_ts(self) -> str:

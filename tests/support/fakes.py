@@ -142,5 +142,13 @@ class FakeAdapter:
     async def channel_is_private(self, channel: ChannelRef) -> bool | None:
         return None if self.unsure else channel.id in self.private_channels
 
+    async def find_post(self, channel: ChannelRef, mark: str) -> MessageRef | None:
+        """Used only once a test adds Capability.FIND_POSTS."""
+        for sent in reversed(self.sent):
+            message = sent.message
+            if sent.kind == "post" and sent.channel == channel and message and message.mark == mark:
+                return sent.ref
+        return None
+
     def of_kind(self, kind: str) -> list[Sent]:
         return [s for s in self.sent if s.kind == kind]

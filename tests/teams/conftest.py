@@ -25,9 +25,10 @@ from bot.app import CORE, create_app
 from bot.clock import SystemClock
 from bot.core import Core
 from bot.settings import Settings, TeamsSettings
+from bot.signing import Signing
 from storage import sqlite
 from storage.conversations import SqliteConversationRepository
-from tests.teams.fake_connector import TENANT, FakeConnector
+from tests.teams.fake_connector import TENANT, Call, FakeConnector
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADMIN_AAD = "aad-admin-0009"
@@ -97,6 +98,24 @@ class TeamsBot:
         await self.until(lambda: self.fake.of("create"))  # the hello in General
 
 
+async def open_dialog(bot: TeamsBot, sent: Call, **changes: Any) -> dict[str, Any]:
+    """Press the one button of a card copbot sent (a form opened outside a dialog): Teams
+    asks with ``task/fetch``, and the answer is the dialog's card."""
+    [button] = sent.body["attachments"][0]["content"]["actions"]
+    assert button["data"]["msteams"] == {"type": "task/fetch"}
+    fetch = bot.activity(
+        "task_fetch",
+        value={"type": "task/fetch", "data": button["data"], "context": {}},
+        replyToId=sent.activity_id,
+        **changes,
+    )
+    response = await bot.send(fetch)
+    assert response.status == 200
+    answer = await response.json()
+    assert answer["task"]["type"] == "continue", answer
+    return dict(answer["task"]["value"]["card"]["content"])
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeConnector]:
     connector = await FakeConnector().start()
@@ -130,6 +149,7 @@ async def serve(
         teams,
         store,  # type: ignore[arg-type]
         SystemClock(),
+        sealer=Signing(b"k" * 32).signer("teams-form"),
         sleep=sleeps,
         metadata_url=fake.metadata_url,
         emulator_metadata_url=fake.metadata_url,

@@ -19,6 +19,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from tests.support.rate_limits import Limits
+
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TEAM = "19:general@thread.tacv2"
 NORTH = "19:north@thread.tacv2"
@@ -50,6 +52,7 @@ class FakeConnector:
     _failures: dict[str, deque[int]] = field(default_factory=lambda: defaultdict(deque))
     _ids: count[int] = field(default_factory=lambda: count(1800000000001))
     _stall: asyncio.Event | None = None
+    limits: Limits | None = None  # answer 429 as Teams' published limits would
     server: TestServer | None = None
 
     async def start(self) -> FakeConnector:
@@ -107,6 +110,12 @@ class FakeConnector:
         body = await request.json() if request.body_exists else {}
         conversation = request.match_info.get("conv", "")
         status = self._failure(method)
+        retry_after = "1"
+        if status is None and self.limits is not None:
+            key = conversation.split(";")[0] or _channel_of(body)
+            wait = self.limits.refuse(method, key)
+            if wait is not None:
+                status, retry_after = 429, str(wait)
         if status == 0:  # never answer (until the fake closes)
             self._stall = self._stall or asyncio.Event()
             await self._stall.wait()
@@ -114,7 +123,7 @@ class FakeConnector:
         query = dict(request.query)
         if status is not None:
             self.calls.append(Call(method, conversation, body, status, activity_id, query))
-            headers = {"Retry-After": "1"} if status == 429 else {}
+            headers = {"Retry-After": retry_after} if status == 429 else {}
             return web.json_response(
                 {"error": {"code": "Throttled", "message": "no"}}, status=status, headers=headers
             )
@@ -182,3 +191,8 @@ class FakeConnector:
         if self._stall is not None:
             await self._stall.wait()
         return web.Response(text=json.dumps({"keys": self.jwks}), content_type="application/json")
+
+
+def _channel_of(body: dict[str, Any]) -> str:
+    channel = (body.get("channelData") or {}).get("channel") or {}
+    return str(channel.get("id") or "")

@@ -4,7 +4,7 @@ in copbot's database file or its WAL points at the person."""
 from __future__ import annotations
 
 from bot.model import ChannelKind, ChannelRef, FormSubmitted, Origin, UserRef
-from tests.teams.conftest import TeamsBot
+from tests.teams.conftest import TeamsBot, open_dialog
 from tests.teams.fake_connector import TENANT
 from tests.test_anonymity import FORM, WORDS, listen, stored_bytes
 
@@ -20,12 +20,15 @@ async def test_teams_anonymous_form_from_the_personal_chat(teams: TeamsBot) -> N
     await teams.adapter.open_form(Origin(UserRef("teams", "aad-priya-0002"), chat), FORM)
     [sent] = await teams.until(lambda: teams.fake.of("send"))
     assert sent.conversation == CHAT
-    data = sent.body["attachments"][0]["content"]["actions"][0]["data"]
+    personal = {"conversationType": "personal", "tenantId": TENANT, "id": CHAT}
+    # Teams opens a dialog only from a button: the card's one button opens the form.
+    dialog = await open_dialog(teams, sent, conversation=personal, **{"from": PRIYA})
+    data = dialog["actions"][0]["data"]
     answer = teams.activity(
-        "form_submit",
+        "task_submit",
         id="1700000009999",
-        value=data | {"f.thoughts": WORDS},
-        conversation={"conversationType": "personal", "tenantId": TENANT, "id": CHAT},
+        value={"type": "task/submit", "data": data | {"f.thoughts": WORDS}, "context": {}},
+        conversation=personal,
         **{"from": PRIYA},
     )
     assert (await teams.send(answer)).status == 200

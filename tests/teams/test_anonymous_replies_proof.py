@@ -23,6 +23,7 @@ from bot.clock import SystemClock
 from bot.services.anonymous_replies import ALTERED, AUTHOR, POST_JOB, REPLY, REPLY_FORM
 from bot.services.feedback import ALREADY
 from bot.settings import Settings, TeamsSettings
+from bot.signing import Signing
 from storage.conversations import SqliteConversationRepository
 from tests.teams.conftest import ADMIN, ADMIN_AAD, LateStore, Sleeps, TeamsBot
 from tests.teams.fake_connector import NORTH, TENANT, FakeConnector
@@ -63,6 +64,7 @@ async def quick(db_path: Path, fake: FakeConnector) -> AsyncIterator[TeamsBot]:
         teams,
         store,  # type: ignore[arg-type]
         SystemClock(),
+        sealer=Signing(b"k" * 32).signer("teams-form"),
         sleep=sleeps,
         metadata_url=fake.metadata_url,
         emulator_metadata_url=fake.metadata_url,

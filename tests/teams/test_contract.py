@@ -9,14 +9,20 @@ from typing import Any
 
 import pytest
 
+from adapters.teams import cards
 from adapters.teams.adapter import TeamsAdapter
-from bot.model import ChannelRef, MessageRef, OutgoingMessage
+from adapters.teams.invokes import OUT_OF_DATE
+from bot.model import ChannelRef, MessageRef, Origin, OutgoingMessage, UserRef
 from bot.ports import OutcomeUnknown
+from bot.services.prompt_forms import suggest_form
 from bot.services.prompts import SUGGEST, SUGGEST_FORM
-from tests.teams.conftest import ADMIN, ADMIN_AAD, TeamsBot, fixture
+from bot.signing import Signing
+from prompts import LIBRARY_DIR, load_library
+from tests.teams.conftest import ADMIN, ADMIN_AAD, TeamsBot, fixture, open_dialog
 from tests.teams.fake_connector import NORTH, TEAM, TENANT
 
 SAM_AAD = "aad-sam-0001"
+SAM = fixture("card_button")["from"]
 
 
 def command(bot: TeamsBot, text: str, ident: str, who: dict[str, str] = ADMIN) -> dict[str, Any]:
@@ -145,9 +151,11 @@ async def test_help_in_the_personal_chat_is_answered_there(teams: TeamsBot) -> N
     assert "@copbot" in str(sent.body)
 
 
-async def test_a_button_opens_a_form_in_the_chat_and_its_answers_come_back(
+async def test_a_form_opened_outside_a_dialog_is_a_button_in_the_chat_that_opens_it(
     teams: TeamsBot,
 ) -> None:
+    """An older card's button (sent before it asked for a dialog) opens the form too: as
+    a one-button card in the person's chat, whose button opens the dialog."""
     await teams.install()
     # Sam speaks first, so copbot knows where to reach them.
     await teams.send(reply(teams, "1700000000001", "1700000005000", "<p>hello</p>"))
@@ -155,17 +163,34 @@ async def test_a_button_opens_a_form_in_the_chat_and_its_answers_come_back(
         "card_button", value={"copbot": "action", "action": SUGGEST, "value": "language"}
     )
     assert (await teams.send(press)).status == 200
-    await teams.until(lambda: teams.fake.of("send"))
-    form_card = teams.fake.of("send")[-1].body["attachments"][0]["content"]
-    submit = form_card["actions"][0]["data"]
+    [opener] = await teams.until(lambda: teams.fake.of("send"))
+    assert opener.conversation == f"a:1dm-{SAM['id']}"
+    dialog = await open_dialog(teams, opener)
+    submit = dialog["actions"][0]["data"]
     assert submit["form"] == SUGGEST_FORM
+    assert submit["channel"] == NORTH  # answered for the channel where the button was
     answer = teams.activity(
-        "form_submit",
-        value=submit | {"f.topic": "language", "f.text": "What do we call people?"},
+        "task_submit",
+        value={
+            "type": "task/submit",
+            "data": submit | {"f.topic": "language", "f.text": "What do we call people?"},
+        },
     )
-    assert (await teams.send(answer)).status == 200
+    response = await teams.send(answer)
+    assert (await response.json())["task"]["type"] == "message"
     await teams.until(lambda: teams.rows("select text from prompt_suggestions"))
     assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
+
+
+async def test_a_forged_form_button_opens_nothing(teams: TeamsBot) -> None:
+    await teams.install()
+    forged = Signing(b"another copbot's key, 32 bytes..").signer("teams-form")
+    where = {"form": {"__type__": "Form"}, "channel": NORTH}
+    for reference in ("not signed", forged.sign(json.dumps(where))):
+        data = {"copbot": "open", "form": reference, "msteams": {"type": "task/fetch"}}
+        fetch = teams.activity("task_fetch", value={"type": "task/fetch", "data": data})
+        answer = await (await teams.send(fetch)).json()
+        assert answer["task"] == {"type": "message", "value": OUT_OF_DATE}
 
 
 async def test_action_execute_is_answered_within_the_turn(teams: TeamsBot) -> None:
@@ -324,18 +349,17 @@ async def test_teams_channels_are_found_by_name_whatever_its_case(teams: TeamsBo
 async def test_a_form_with_a_problem_says_what_to_fix_in_the_chat_and_keeps_nothing(
     teams: TeamsBot,
 ) -> None:
+    """A form card already in a chat (copbot sent forms as cards before it sent a button
+    that opens a dialog) still works when sent back."""
     await teams.install()
     await teams.send(reply(teams, "1700000000001", "1700000005000", "<p>hello</p>"))
-    press = teams.activity(
-        "card_button", value={"copbot": "action", "action": SUGGEST, "value": "language"}
-    )
-    await teams.send(press)
-    await teams.until(lambda: teams.fake.of("send"))
-    sent_before = len(teams.fake.of("send"))
-    submit = teams.fake.of("send")[-1].body["attachments"][0]["content"]["actions"][0]["data"]
+    form = suggest_form(load_library(LIBRARY_DIR), "language")
+    channel = ChannelRef("teams", NORTH, TENANT, "North")
+    card = cards.form_card(form, Origin(UserRef("teams", SAM_AAD), channel))
+    submit = card["actions"][0]["data"]
     empty = teams.activity("form_submit", value=submit | {"f.topic": "language", "f.text": " "})
     assert (await teams.send(empty)).status == 200
-    await teams.until(lambda: len(teams.fake.of("send")) > sent_before)
+    await teams.until(lambda: teams.fake.of("send"))
     said = json.dumps(teams.fake.of("send")[-1].body)
     assert "still in the card above" in said and "The question you" in said
     assert teams.rows("select text from prompt_suggestions") == []

@@ -6,6 +6,7 @@ with each problem beside its field and nothing kept; a slow answer is a kind "tr
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,10 +16,12 @@ import pytest
 
 from bot.interaction import Interaction
 from bot.model import ButtonPressed, Form, FormSubmitted, ShortText
+from bot.services.prompt_forms import ADD_FORM
 from bot.services.prompts import SUGGEST, SUGGEST_FORM
 from bot.settings import TeamsSettings
-from tests.teams.conftest import TeamsBot, fixture, serve
+from tests.teams.conftest import ADMIN, TeamsBot, fixture, open_dialog, serve
 from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
+from tests.teams.test_contract import command
 from tests.test_anonymity import listen
 
 SOUTH = "19:south@thread.tacv2"  # a channel copbot hasn't heard of yet
@@ -38,12 +41,18 @@ def press(bot: TeamsBot, action: str = SUGGEST, value: str = "language", **chang
 
 
 def submit(bot: TeamsBot, data: dict[str, Any], ident: str, **values: str) -> Any:
+    return bot_submit(bot, data, ident, NEWCOMER, **values)
+
+
+def bot_submit(
+    bot: TeamsBot, data: dict[str, Any], ident: str, who: dict[str, str], **values: str
+) -> Any:
     inputs = {f"f.{k}": v for k, v in values.items()}
     return bot.activity(
         "task_submit",
         id=ident,
         value={"type": "task/submit", "data": data | inputs, "context": {}},
-        **{"from": NEWCOMER},
+        **{"from": who},
     )
 
 
@@ -216,3 +225,40 @@ async def test_an_anonymous_dialog_submit_leaves_no_conversation_reference(
     assert event.origin.user.is_anonymous
     now = teams.rows("select kind, key, reference, person, team, name from teams_conversations")
     assert now == kept
+
+
+async def test_a_form_opened_by_a_command_is_a_button_that_opens_it_as_a_dialog(
+    teams: TeamsBot,
+) -> None:
+    """Teams can't open a dialog from a typed message: the command's answer is a card in
+    the person's chat whose one button opens the form as a dialog, problems shown there."""
+    await teams.install()
+    response = await teams.send(command(teams, "prompt add", "1700000006000"))
+    assert response.status == 200
+    [opener] = await teams.until(lambda: teams.fake.of("send"))
+    assert opener.conversation == f"a:1dm-{ADMIN['id']}"  # not the channel
+    assert "Add a prompt" in json.dumps(opener.body)
+
+    card = await open_dialog(teams, opener, **{"from": ADMIN})
+    data = submit_data(card)
+    assert data["form"] == ADD_FORM and data["channel"] == NORTH
+    good = {
+        "topic": "language",
+        "title": "Names we use",
+        "text": "Which words do we use for the people we support?",
+        "follow_ups": "Who chose them?",
+        "facilitator_note": "Go gently: some have lived these words.",
+    }
+    inbox = teams.inbox_count()
+    answer = bot_submit(teams, data, "f:20", ADMIN, **(good | {"title": ""}))
+    again = dialog_card(await (await teams.send(answer)).json())
+    [title] = [i for i, b in enumerate(again["body"]) if b.get("id") == "f.title"]
+    assert again["body"][title + 1]["color"] == "Attention"
+    assert teams.inbox_count() == inbox  # nothing kept
+
+    answer = bot_submit(teams, data, "f:21", ADMIN, **good)
+    closed = await (await teams.send(answer)).json()
+    assert closed["task"]["type"] == "message"
+    await teams.until(
+        lambda: "Added **Names we use**" in json.dumps([c.body for c in teams.fake.of("send")])
+    )

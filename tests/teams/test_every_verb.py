@@ -20,6 +20,7 @@ VERBS = {
     "archive": "",
     "archive off": "",
     "archive on": "",
+    "console": "",
     "event cancel": "99",
     "event edit": "99",
     "event new": "",

@@ -1,5 +1,6 @@
 """A round with a facilitator's own questions on Teams, through botbuilder and the fake
-connector: opened from the card `@copbot feedback open` sends to the facilitator's chat,
+connector: opened from the one-button card `@copbot feedback open` sends to the
+facilitator's chat, which opens the form as a dialog;
 answered in a dialog whose rating is 1 to 5 and whose choice is a choice set; and the open
 rounds offered in the 1:1 chat to someone who writes "feedback" there."""
 
@@ -10,8 +11,9 @@ from typing import Any
 
 from bot.services.feedback import ANSWER, ANSWER_FORM
 from bot.services.feedback_forms import OPEN_FORM
-from tests.teams.conftest import ADMIN, TeamsBot
+from tests.teams.conftest import ADMIN, TeamsBot, open_dialog
 from tests.teams.fake_connector import NORTH, TENANT
+from tests.teams.test_dialogs import bot_submit, dialog_card, submit_data
 from tests.teams.test_feedback_proof import account, form_data, kept, press, submit
 
 QUESTIONS = (
@@ -56,34 +58,23 @@ async def test_a_round_of_ones_own_questions_is_opened_from_a_card_and_answered(
 ) -> None:
     await teams.install()
     assert (await teams.send(command(teams, "feedback open", "1700000009100"))).status == 200
-    [sent] = await teams.until(lambda: teams.fake.of("send"))
-    form = card_of(sent)
-    data = dict(form["actions"][0]["data"])
+    [opener] = await teams.until(lambda: teams.fake.of("send"))
+    form = await open_dialog(teams, opener, **{"from": ADMIN})
+    data = submit_data(form)
     assert data["form"] == OPEN_FORM and data["channel"] == NORTH
 
-    def submitted(values: dict[str, str], ident: str) -> dict[str, Any]:
-        inputs = {f"f.{k}": v for k, v in values.items()}
-        return teams.activity(
-            "form_submit",
-            id=ident,
-            value=data | inputs,
-            conversation={
-                "conversationType": "personal",
-                "tenantId": TENANT,
-                "id": sent.conversation,
-            },
-            **{"from": ADMIN},
-        )
-
-    bad = submitted({"title": "Workshop 6", "questions": "choice: Which? | Only"}, "f:bad")
-    assert (await teams.send(bad)).status == 200
-    await teams.until(lambda: len(teams.fake.of("send")) + len(teams.fake.of("update")) > 1)
-    said = json.dumps([c.body for c in teams.fake.calls if c.method in ("send", "update")][1:])
-    assert "needs at least two options" in said
+    bad = bot_submit(
+        teams, data, "f:bad", ADMIN, title="Workshop 6", questions="choice: Which? | Only"
+    )
+    again = dialog_card(await (await teams.send(bad)).json())
+    assert "needs at least two options" in json.dumps(again)
     assert not teams.rows("select * from feedback_rounds")
 
-    good = {"title": "Workshop 6", "min": "3", "questions": QUESTIONS}
-    assert (await teams.send(submitted(good, "f:good"))).status == 200
+    good = bot_submit(
+        teams, data, "f:good", ADMIN, title="Workshop 6", min="3", questions=QUESTIONS
+    )
+    closed = await (await teams.send(good)).json()
+    assert closed["task"]["type"] == "message"
 
     def announced() -> list[Any]:
         return [c for c in teams.fake.of("create") if "Workshop 6" in json.dumps(c.body)]

@@ -49,6 +49,9 @@ def activities(draw: st.DrawFn) -> dict[str, Any]:
                     "installed_in_team",
                     "form_submit",
                     "adaptive_card_action",
+                    "task_fetch",
+                    "task_submit",
+                    "installation_update_add",
                 ]
             )
         )

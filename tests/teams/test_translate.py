@@ -277,16 +277,16 @@ def test_a_button_that_opens_a_form_asks_for_a_dialog_and_others_do_not() -> Non
     assert "msteams" not in plain["data"]
 
 
-def test_a_task_fetch_is_a_press_whose_handle_names_its_dialog() -> None:
-    from adapters.teams.translate import dialog_of
+def test_a_task_fetch_is_a_press_whose_handle_names_its_invoke() -> None:
+    from adapters.teams.translate import invoke_of
 
-    event = from_activity(fixture("task_fetch"), replace(KNOWN, dialog="tok-1"), NOW)
+    event = from_activity(fixture("task_fetch"), replace(KNOWN, invoke="tok-1"), NOW)
     assert isinstance(event, ButtonPressed)
     assert (event.action_id, event.value) == ("prompt.suggest", "language")
     assert event.origin.user.id == "aad-sam-0001"
-    assert dialog_of(event.origin.handle) == "tok-1"
-    plain = from_activity(fixture("card_button"), replace(KNOWN, dialog=""), NOW)
-    assert isinstance(plain, ButtonPressed) and dialog_of(plain.origin.handle) == ""
+    assert invoke_of(event.origin.handle) == "tok-1"
+    plain = from_activity(fixture("card_button"), replace(KNOWN, invoke=""), NOW)
+    assert isinstance(plain, ButtonPressed) and invoke_of(plain.origin.handle) == ""
 
 
 def test_a_task_submit_is_a_form_and_an_anonymous_one_names_nobody() -> None:
@@ -308,12 +308,12 @@ def test_a_task_submit_is_a_form_and_an_anonymous_one_names_nobody() -> None:
 
 
 @pytest.mark.parametrize(
-    "handle", ["", "not json", "{", '{"dialog": 7}', '["dialog"]', '{"conversation":"a"}']
+    "handle", ["", "not json", "{", '{"invoke": 7}', '["invoke"]', '{"conversation":"a"}']
 )
-def test_a_handle_without_a_dialog_names_none(handle: str) -> None:
-    from adapters.teams.translate import dialog_of
+def test_a_handle_without_an_invoke_names_none(handle: str) -> None:
+    from adapters.teams.translate import invoke_of
 
-    assert dialog_of(handle) == ""
+    assert invoke_of(handle) == ""
 
 
 def test_a_dialog_shows_problems_beside_their_fields_and_keeps_what_was_written() -> None:

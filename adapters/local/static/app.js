@@ -65,6 +65,8 @@ function render() {
     for (const p of d.personas) persona.append(el("option", { value: p.id }, `${p.name} (${p.role}): ${p.title}`));
   }
   persona.value = d.me.id;
+  // The console signs in whoever is chosen here (the playground only).
+  $("#console-link").href = `/console/playground?as=${encodeURIComponent(d.me.id)}`;
 
   const link = (id, name) => el("li", {}, el("a", {
     href: `?channel=${encodeURIComponent(id)}`,

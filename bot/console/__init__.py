@@ -1,0 +1,1 @@
+"""The web console: pages for facilitators and admins, signed in through the chat platform."""

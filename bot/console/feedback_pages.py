@@ -1,0 +1,54 @@
+"""Feedback in the console: rounds with their counts; a round's results only once enough
+people have answered (the round's threshold, as in chat), drawn as bar charts with a text
+table beside each; below the threshold, only the count."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.console.charts import bar_chart
+from bot.console.web import Templates, Visitor
+from bot.feedback import FeedbackRepository, QuestionKind, summarise
+
+if TYPE_CHECKING:
+    from bot.console.feature import ConsoleFeature
+
+
+class FeedbackPages:
+    def __init__(self, repository: FeedbackRepository, templates: Templates) -> None:
+        self._repo = repository
+        self._templates = templates
+
+    def routes(self, console: ConsoleFeature) -> list[web.RouteDef]:
+        return [
+            web.get("/console/feedback", console.guarded(self.rounds)),
+            web.get("/console/feedback/{id}", console.guarded(self.results)),
+        ]
+
+    async def rounds(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        rounds = sorted(await self._repo.rounds(), key=lambda r: r.id, reverse=True)
+        return self._templates.render("feedback.html", visitor=visitor, rounds=rounds)
+
+    async def results(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        given = request.match_info["id"]
+        round_ = (
+            await self._repo.get(int(given))
+            if given.isascii() and given.isdigit() and len(given) < 10
+            else None
+        )
+        if round_ is None:
+            return self._templates.render(
+                "refused.html",
+                status=404,
+                visitor=visitor,
+                message="There's no feedback round here. The feedback page lists them all.",
+            )
+        results = summarise(round_, await self._repo.answers(round_.id))
+        charts = {
+            q.question.id: bar_chart(q.distribution)
+            for q in results.questions
+            if q.question.kind in (QuestionKind.RATING, QuestionKind.CHOICE)
+        }
+        return self._templates.render("round.html", visitor=visitor, results=results, charts=charts)

@@ -1,0 +1,131 @@
+"""People in the console (admins): who holds which role; granting and revoking; erasing
+what copbot kept of someone, after a confirmation step. Each is a POST with its CSRF
+token, and each change is in the audit trail."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.console.audit import Audit
+from bot.console.web import Templates, Visitor, form_value
+from bot.model import Role, split_identity
+from bot.people import People
+from bot.roles import FROM_SETTINGS, RoleChange, RoleChangeRefused, Roles
+from bot.services.erasure import Erasure
+
+if TYPE_CHECKING:
+    from bot.console.feature import ConsoleFeature
+
+GRANTABLE = (Role.FACILITATOR, Role.ADMIN)
+
+
+class PeoplePages:
+    def __init__(
+        self, roles: Roles, people: People, erasure: Erasure, audit: Audit, templates: Templates
+    ) -> None:
+        self._roles = roles
+        self._erasure = erasure
+        self._people = people
+        self._audit = audit
+        self._templates = templates
+
+    def routes(self, console: ConsoleFeature) -> list[web.RouteDef]:
+        return [
+            web.get("/console/people", console.guarded(self.page, Role.ADMIN)),
+            web.post("/console/people/grant", console.guarded(self.grant, Role.ADMIN)),
+            web.post("/console/people/revoke", console.guarded(self.revoke, Role.ADMIN)),
+            web.post("/console/people/erase", console.guarded(self.erase, Role.ADMIN)),
+        ]
+
+    async def page(
+        self,
+        request: web.Request,
+        visitor: Visitor,
+        *,
+        done: str = "",
+        problem: str = "",
+        status: int = 200,
+    ) -> web.StreamResponse:
+        grants = await self._roles.list()
+        labels = await self._people.labels(
+            [g.identity for g in grants] + [g.granted_by for g in grants], with_identity=True
+        )
+        return self._templates.render(
+            "people.html",
+            status=status,
+            visitor=visitor,
+            grants=grants,
+            labels=labels,
+            fixed=FROM_SETTINGS,
+            roles=GRANTABLE,
+            done=done,
+            problem=problem,
+        )
+
+    async def grant(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        return await self._change(request, visitor, granting=True)
+
+    async def revoke(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        return await self._change(request, visitor, granting=False)
+
+    async def _change(
+        self, request: web.Request, visitor: Visitor, *, granting: bool
+    ) -> web.StreamResponse:
+        form = await request.post()
+        given_identity, given_role = form_value(form, "identity"), form_value(form, "role")
+        try:
+            platform, ident = split_identity(given_identity)
+        except ValueError:
+            return await self.page(
+                request, visitor, status=400,
+                problem="Write the person as an identity, like slack:U123 or local:sam.",
+            )  # fmt: skip
+        role = next((r for r in GRANTABLE if r.label == given_role), None)
+        if role is None:
+            return await self.page(
+                request, visitor, status=400, problem="Pick facilitator or admin."
+            )
+        identity = f"{platform}:{ident}"
+        change: RoleChange
+        try:
+            if granting:
+                change = await self._roles.grant(identity, role, by=visitor.identity)
+            else:
+                change = await self._roles.revoke(identity, role)
+        except RoleChangeRefused as refused:
+            return await self.page(request, visitor, status=400, problem=str(refused))
+        if change.changed:
+            action = "role granted" if granting else "role revoked"
+            await self._audit.record(visitor.identity, action, f"{role.label}: {identity}")
+        return await self.page(request, visitor, done=change.message)
+
+    async def erase(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        """First a page that asks to confirm, naming the person; then the erasure."""
+        form = await request.post()
+        try:
+            platform, ident = split_identity(form_value(form, "identity"))
+        except ValueError:
+            return await self.page(
+                request, visitor, status=400,
+                problem="Write the person to erase as an identity, like slack:U123.",
+            )  # fmt: skip
+        identity = f"{platform}:{ident}"
+        if form_value(form, "confirm") != "yes":
+            name = await self._people.label(identity, with_identity=True)
+            return self._templates.render(
+                "erase.html", visitor=visitor, identity=identity, name=name or identity
+            )
+        erased = await self._erasure.erase(identity)
+        await self._audit.record(
+            visitor.identity, "erased", f"{identity}: {erased.total} record(s)"
+        )
+        done = (
+            f"Erased {erased.total} record(s) of {identity}. Nothing they write will be kept "
+            "from now on (they can choose otherwise with /cop optin)."
+            if erased.total
+            else f"Found nothing of {identity} to erase. Nothing they write will be kept "
+            "from now on (they can choose otherwise with /cop optin)."
+        )
+        return await self.page(request, visitor, done=done)

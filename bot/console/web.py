@@ -1,0 +1,120 @@
+"""What every console response shares: templates escaped by Jinja2, the security headers,
+the session cookie, and the checks on who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+
+from bot.console.records import ConsoleSession
+from bot.model import Role, UserRef
+from bot.timefmt import for_people
+
+COOKIE = "copbot_console"
+HEADERS = {
+    # No script at all, inline or not; styles only from the one stylesheet.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """Someone signed in, as checked for this request."""
+
+    session: ConsoleSession
+    user: UserRef
+    role: Role
+    csrf: str
+
+    @property
+    def identity(self) -> str:
+        return self.session.identity
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role >= Role.ADMIN
+
+
+Page = Callable[[web.Request, Visitor], Awaitable[web.StreamResponse]]
+
+
+class Templates:
+    def __init__(self, timezone: ZoneInfo) -> None:
+        self._env = jinja2.Environment(
+            loader=jinja2.PackageLoader("bot.console", "templates"),
+            autoescape=True,  # people's words are always escaped
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.filters["when"] = lambda moment: _when(moment, timezone)
+        self._env.filters["day"] = lambda moment: _when(moment, timezone, time=False)
+
+    def render(
+        self,
+        template: str,
+        *,
+        status: int = 200,
+        visitor: Visitor | None = None,
+        **context: Any,
+    ) -> web.Response:
+        html = self._env.get_template(template).render(visitor=visitor, **context)
+        response = web.Response(text=html, content_type="text/html", status=status)
+        secured(response)
+        return response
+
+
+def secured(response: web.StreamResponse) -> web.StreamResponse:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def same_origin(request: web.Request) -> bool:
+    """A POST from a page of another site is refused, whatever it carries. Browsers say
+    where a request came from in ``Sec-Fetch-Site`` or ``Origin``."""
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+def set_cookie(response: web.StreamResponse, value: str, *, secure: bool, max_age: int) -> None:
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=max_age,
+        path="/console",
+        httponly=True,
+        samesite="Strict",
+        secure=secure,
+    )
+
+
+def clear_cookie(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE, path="/console")
+
+
+def form_value(form: Mapping[str, Any], name: str, limit: int = 200) -> str:
+    value = form.get(name, "")
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _when(moment: datetime, tz: ZoneInfo, time: bool = True) -> str:
+    return for_people(moment, tz, time=time)

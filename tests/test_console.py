@@ -1,0 +1,378 @@
+"""Signing in to the web console: single-use links, sessions, sign-out, losing the role,
+CSRF and the headers every console response carries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp import DummyCookieJar
+from aiohttp.test_utils import TestClient, TestServer
+from click.testing import CliRunner
+
+from adapters.local import LocalAdapter
+from bot.app import create_app, playground_path
+from bot.cli import cli
+from bot.clock import SystemClock
+from bot.console.web import COOKIE
+from bot.model import CommandReceived, Origin, Role, UserRef
+from bot.settings import Settings
+from storage import sqlite
+from storage.database import Database
+from storage.migrations import PLAYGROUND_MIGRATIONS
+from storage.playground import SqlitePlaygroundRepository
+from tests.support.console import Console, console_app
+from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
+
+LINK = re.compile(r"\((http://console\.test(/console/sign-in/[^)\s]+))\)")
+
+
+@pytest.fixture
+async def console(db_path: Path) -> AsyncIterator[Console]:
+    async with console_app(db_path) as c:
+        yield c
+
+
+async def test_cop_console_sends_a_facilitator_a_link_by_direct_message(db_path: Path) -> None:
+    settings = Settings(
+        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="https://copbot.example"
+    )
+    bot = Harness.open(db_path, settings)
+    try:
+        await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+        sent = await bot.command("console", PRIYA)
+        [direct] = [s for s in sent if s.kind == "direct"]
+        assert direct.user == PRIYA
+        assert "https://copbot.example/console/sign-in/" in direct.text
+        assert "10 minutes" in direct.text
+        [answer] = [s for s in sent if s.kind == "respond"]
+        assert "direct message" in answer.text
+    finally:
+        bot.close()
+
+
+async def test_cop_console_without_a_public_address_says_what_to_do(bot: Harness) -> None:
+    answer = await bot.reply_text("console", ALEX)
+    assert "COPBOT_PUBLIC_URL" in answer and "copbot console-link" in answer
+    assert not bot.adapter.of_kind("direct")
+
+
+async def test_cop_console_is_not_for_staff(bot: Harness) -> None:
+    sent = await bot.command("console", SAM)
+    assert not [s for s in sent if s.kind == "direct"]
+    assert "facilitator" in " ".join(s.text for s in sent)
+
+
+async def test_opening_the_link_only_shows_a_button_and_uses_nothing_up(console: Console) -> None:
+    path = console.link_path(PRIYA.identity)
+    await console.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    await console.meet(PRIYA)
+    for _ in range(2):  # a link checker, then the person
+        page = await console.get(path)
+        assert page.status == 200
+        html = await page.text()
+        assert '<button type="submit" class="primary">Sign in</button>' in html
+        assert COOKIE not in page.cookies
+    signed_in = await console.http.post(path, allow_redirects=False)
+    assert signed_in.status == 303 and signed_in.headers["Location"] == "/console"
+    home = await console.get("/console", signed_in.cookies[COOKIE].value)
+    assert home.status == 200
+    assert "Welcome, Priya" in await home.text()
+
+
+async def test_the_session_cookie_is_httponly_strict_and_lasts_eight_hours(
+    console: Console,
+) -> None:
+    response = await console.http.post(console.link_path(ALEX.identity), allow_redirects=False)
+    header = response.headers["Set-Cookie"]
+    assert header.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in header and "SameSite=Strict" in header and "Path=/console" in header
+    assert "Max-Age=28800" in header
+    assert "Secure" not in header  # copbot is served over http here
+
+
+async def test_the_session_cookie_is_secure_when_copbot_is_served_over_https(
+    db_path: Path,
+) -> None:
+    async with console_app(db_path, public_url="https://copbot.example.nhs.uk") as console:
+        response = await console.http.post(console.link_path(ALEX.identity), allow_redirects=False)
+        assert response.status == 303
+        assert "Secure" in response.headers["Set-Cookie"]
+
+
+async def test_a_used_link_says_so_kindly_and_how_to_get_another(console: Console) -> None:
+    path = console.link_path(ALEX.identity)
+    assert (await console.http.post(path, allow_redirects=False)).status == 303
+    for again in (await console.get(path), await console.http.post(path, allow_redirects=False)):
+        assert again.status == 410
+        text = await again.text()
+        assert "used already" in text and "/cop console" in text
+        assert COOKIE not in again.cookies
+
+
+async def test_a_link_expires_after_ten_minutes(console: Console) -> None:
+    path = console.link_path(ALEX.identity)
+    console.clock.advance(timedelta(minutes=9, seconds=59))
+    assert (await console.get(path)).status == 200
+    console.clock.advance(timedelta(seconds=1))
+    for late in (await console.get(path), await console.http.post(path, allow_redirects=False)):
+        assert late.status == 410
+        text = await late.text()
+        assert "expired" in text and "/cop console" in text
+
+
+async def test_an_altered_link_is_no_link(console: Console) -> None:
+    path = console.link_path(ALEX.identity)
+    token = path.rsplit("/", 1)[1]
+    forged = token.replace(token[3], "A" if token[3] != "A" else "B", 1)
+    for bad in (forged, "nonsense", "a.b", "²" * 40):
+        response = await console.http.post(f"/console/sign-in/{bad}", allow_redirects=False)
+        assert response.status == 404
+        assert "isn't a sign-in link copbot made" in await response.text()
+
+
+async def test_a_link_for_staff_signs_nobody_in(console: Console) -> None:
+    path = console.link_path(SAM.identity)
+    page = await console.get(path)
+    assert page.status == 403 and "The console is for facilitators and admins" in await page.text()
+    response = await console.http.post(path, allow_redirects=False)
+    assert response.status == 403
+    assert COOKIE not in response.cookies
+
+
+async def test_signing_out_ends_the_session_at_once(console: Console) -> None:
+    cookie = await console.sign_in(ALEX)
+    out = await console.post("/console/sign-out", cookie, {"csrf": await console.csrf(cookie)})
+    assert out.status == 200 and "You've signed out" in await out.text()
+    assert (await console.get("/console", cookie)).status == 401
+
+
+async def test_losing_the_role_ends_the_session(console: Console) -> None:
+    await console.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    cookie = await console.sign_in(PRIYA)
+    await console.core.roles.revoke(PRIYA.identity, Role.FACILITATOR)
+    refused = await console.get("/console", cookie)
+    assert refused.status == 403 and "your role has changed" in await refused.text()
+    # Given the role back, the old session stays ended: a new link is needed.
+    await console.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    assert (await console.get("/console", cookie)).status == 401
+
+
+async def test_a_session_lasts_eight_hours(console: Console) -> None:
+    cookie = await console.sign_in(ALEX)
+    console.clock.advance(timedelta(hours=7, minutes=59))
+    assert (await console.get("/console", cookie)).status == 200
+    console.clock.advance(timedelta(minutes=1))
+    assert (await console.get("/console", cookie)).status == 401
+
+
+async def test_a_forged_session_cookie_is_nobody(console: Console) -> None:
+    cookie = await console.sign_in(ALEX)
+    assert (await console.get("/console", cookie[:-2] + "xx")).status == 401
+    assert (await console.get("/console", "made.up")).status == 401
+
+
+@pytest.mark.parametrize(
+    ("csrf", "headers"),
+    [
+        (None, {}),  # no token
+        ("forged.token", {}),
+        ("good", {"Origin": "https://evil.example"}),  # the right token from another site
+        ("good", {"Sec-Fetch-Site": "cross-site"}),
+    ],
+    ids=["missing", "forged", "other-origin", "cross-site"],
+)
+async def test_a_post_without_its_csrf_token_changes_nothing(
+    console: Console, csrf: str | None, headers: dict[str, str]
+) -> None:
+    cookie = await console.sign_in(ALEX)
+    data = {} if csrf is None else {"csrf": await console.csrf(cookie) if csrf == "good" else csrf}
+    refused = await console.post("/console/sign-out", cookie, data, **headers)
+    assert refused.status == 403
+    assert "nothing was changed" in await refused.text()
+    assert (await console.get("/console", cookie)).status == 200  # still signed in
+
+
+async def test_another_persons_csrf_token_is_refused(console: Console) -> None:
+    await console.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    alex, priya = await console.sign_in(ALEX), await console.sign_in(PRIYA)
+    refused = await console.post("/console/sign-out", alex, {"csrf": await console.csrf(priya)})
+    assert refused.status == 403
+    assert (await console.get("/console", alex)).status == 200
+
+
+async def test_a_sign_in_from_another_site_is_refused(console: Console) -> None:
+    path = console.link_path(ALEX.identity)
+    response = await console.http.post(
+        path, headers={"Origin": "https://evil.example"}, allow_redirects=False
+    )
+    assert response.status == 403
+    assert (await console.get(path)).status == 200  # and the link is still unused
+
+
+async def test_every_console_response_carries_the_security_headers(console: Console) -> None:
+    cookie = await console.sign_in(ALEX)
+    responses = [
+        await console.get("/console", cookie),
+        await console.get("/console"),  # signed out
+        await console.get("/console/sign-in"),
+        await console.get(console.link_path(ALEX.identity)),
+        await console.get("/console/sign-in/nonsense"),
+        await console.get("/console/static/console.css"),
+        await console.post("/console/sign-out", cookie, {}),  # refused
+        await console.http.post(console.link_path(ALEX.identity), allow_redirects=False),
+    ]
+    for response in responses:
+        csp = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src" not in csp, csp
+        assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_the_audit_shows_admins_sign_ins_newest_first(console: Console) -> None:
+    await console.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    await console.sign_in(PRIYA)
+    console.clock.advance(timedelta(minutes=1))
+    alex = await console.sign_in(ALEX)
+    page = await console.get("/console/audit", alex)
+    assert page.status == 200
+    rows = re.findall(r"<tr><td>.*?</tr>", await page.text())
+    assert len(rows) == 2
+    assert "Alex" in rows[0] and "signed in" in rows[0]
+    assert "Priya" in rows[1] and "signed in" in rows[1]
+
+
+def test_console_link_prints_a_link_for_an_admin(db_path: Path) -> None:
+    CliRunner().invoke(cli, ["db", "migrate", "--db", str(db_path)])
+    env = {"COPBOT_ADMINS": "slack:U1", "COPBOT_PUBLIC_URL": "https://copbot.example.nhs.uk"}
+    result = CliRunner().invoke(
+        cli, ["console-link", "--user", "slack:U1", "--db", str(db_path)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"https://copbot\.example\.nhs\.uk/console/sign-in/\S+\n", result.output)
+
+
+def test_console_link_refuses_staff_in_one_line(db_path: Path) -> None:
+    CliRunner().invoke(cli, ["db", "migrate", "--db", str(db_path)])
+    result = CliRunner().invoke(cli, ["console-link", "--user", "slack:U9", "--db", str(db_path)])
+    assert result.exit_code != 0
+    assert len(result.output.strip().splitlines()) == 1
+    assert "slack:U9 is staff" in result.output
+    assert "/console/sign-in/" not in result.output
+
+
+@pytest.fixture
+async def playground(db_path: Path) -> AsyncIterator[TestClient]:
+    store = Database.open(playground_path(db_path), migrations=PLAYGROUND_MIGRATIONS)
+    adapter = LocalAdapter(SqlitePlaygroundRepository(store), SystemClock())
+    app = create_app(Settings(db_path=db_path), adapters=[adapter])
+    try:
+        async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
+            yield client
+    finally:
+        store.close()
+
+
+async def _playground_token(client: TestClient) -> str:
+    page = await client.get("/console/playground?as=priya")
+    assert page.status == 200
+    found = re.search(r'name="token" value="([^"]+)"', await page.text())
+    assert found
+    return found.group(1)
+
+
+async def test_the_playground_signs_a_facilitator_persona_in_directly(
+    playground: TestClient,
+) -> None:
+    token = await _playground_token(playground)
+    signed_in = await playground.post(
+        "/console/playground", data={"token": token, "persona": "local:priya"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert signed_in.status == 303
+    cookie = signed_in.cookies[COOKIE].value
+    home = await playground.get("/console", headers={"Cookie": f"{COOKIE}={cookie}"})
+    assert home.status == 200 and "Priya Shah" in await home.text()
+
+
+@pytest.mark.parametrize(
+    ("persona", "token_ok"),
+    [("local:sam", True), ("local:nobody", True), ("local:priya", False)],
+    ids=["staff", "unknown", "no-token"],
+)
+async def test_the_playground_signs_in_nobody_else(
+    playground: TestClient, persona: str, token_ok: bool
+) -> None:
+    token = await _playground_token(playground) if token_ok else "forged.token"
+    refused = await playground.post(
+        "/console/playground", data={"token": token, "persona": persona}, allow_redirects=False
+    )
+    assert refused.status == 403
+    assert COOKIE not in refused.cookies
+
+
+async def test_without_the_playground_there_is_no_direct_sign_in(console: Console) -> None:
+    assert (await console.get("/console/playground")).status == 404
+
+
+async def _say(console: Console, user: UserRef, text: str) -> None:
+    await console.core.inbox.accept(
+        CommandReceived(f"say-{text}", Origin(user, GENERAL), text, console.clock.now())
+    )
+    await console.core.inbox.drain()
+
+
+async def test_role_changes_in_chat_are_audited(console: Console) -> None:
+    await _say(console, ALEX, "role grant facilitator <@test:sam>")
+    await _say(console, ALEX, "role revoke facilitator <@test:sam>")
+    entries = await console.core.audit.newest()
+    assert [(e.done_by, e.action, e.detail) for e in entries] == [
+        (ALEX.identity, "role revoked", "facilitator: test:sam, in chat"),
+        (ALEX.identity, "role granted", "facilitator: test:sam, in chat"),
+    ]
+
+
+async def test_an_export_downloaded_from_a_chat_link_is_audited(console: Console) -> None:
+    await _say(console, ALEX, "export csv")
+    direct = console.adapter.of_kind("direct")[-1]
+    found = re.search(r"http://console\.test(/export/[^)\s]+)", direct.text)
+    assert found, direct.text
+    assert not await console.core.audit.newest()  # asked for, not yet downloaded
+    download = await console.http.post(found.group(1))
+    assert download.status == 200
+    entries = await console.core.audit.newest()
+    assert [(e.done_by, e.action) for e in entries] == [(ALEX.identity, "archive exported")]
+
+
+def test_erasure_export_and_roles_on_the_command_line_are_audited(db_path: Path) -> None:
+    db = ["--db", str(db_path)]
+    assert CliRunner().invoke(cli, ["erase", "--user", "slack:U9", *db]).exit_code == 0
+    assert (
+        CliRunner().invoke(cli, ["roles", "grant", "facilitator", "slack:U8", *db]).exit_code == 0
+    )
+    assert (
+        CliRunner().invoke(cli, ["roles", "grant", "facilitator", "slack:U8", *db]).exit_code == 0
+    )
+    assert (
+        CliRunner().invoke(cli, ["roles", "revoke", "facilitator", "slack:U8", *db]).exit_code == 0
+    )
+    assert CliRunner().invoke(cli, ["export", "--format", "csv", *db]).exit_code == 0
+    conn = sqlite.connect(db_path)
+    try:
+        rows = conn.execute("select done_by, action, detail from audit order by id desc").fetchall()
+    finally:
+        conn.close()
+    assert rows == [
+        ("cli", "archive exported", "csv, on the command line"),
+        ("cli", "role revoked", "facilitator: slack:U8, on the command line"),
+        (
+            "cli",
+            "role granted",
+            "facilitator: slack:U8, on the command line",
+        ),  # once: then no change
+        ("cli", "erased", "slack:U9: 0 record(s)"),
+    ]

@@ -1,0 +1,108 @@
+"""Prompts in the console: the library, suggestions, schedules and the most replied."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.model import BotAddedToChannel, CommandReceived, Origin, Role
+from bot.ports import Suggestion
+from bot.records import ArchivedMessage
+from bot.services.schedules import POST_PROMPT
+from storage.prompts import SqlitePromptRepository
+from tests.support.console import Console, console_app
+from tests.support.harness import ALEX, NORTH, PRIYA, SAM
+
+
+@pytest.fixture
+async def console(db_path: Path) -> AsyncIterator[Console]:
+    async with console_app(db_path) as c:
+        await c.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+        n = 0
+        for prompt, people in (("language-group-terms", 6), ("language-self-description", 2)):
+            for i in range(people):
+                n += 1
+                await c.core.archive.capture(
+                    ArchivedMessage("test", "T1", "C-north", "north", prompt, f"m{n}",
+                                    f"test:p{i}", f"P{i}", False, "a reply", c.clock.now(),
+                                    prompt_id=prompt, topic="language", region="north")
+                )  # fmt: skip
+        await SqlitePromptRepository(c.core.db).suggest(
+            Suggestion("language", "What words do <your> clients use?", SAM.identity, c.clock.now())
+        )
+        await c.meet(SAM)
+        yield c
+
+
+async def _command(c: Console, text: str) -> None:
+    await c.core.inbox.accept(BotAddedToChannel("join-north", NORTH, c.clock.now()))
+    await c.core.inbox.accept(CommandReceived("sched", Origin(PRIYA, NORTH), text, c.clock.now()))
+    await c.core.inbox.drain()
+
+
+async def test_the_prompts_page(console: Console) -> None:
+    await _command(console, "schedule prompt language every tuesday at 10:00")
+    page = await (await console.get("/console/prompts", await console.sign_in(PRIYA))).text()
+    library = await console.core.prompts.current()
+    counted, small = (
+        library.prompt("language-group-terms"),
+        library.prompt("language-self-description"),
+    )
+    assert counted and small
+    most = page.split("<h2>Most replies</h2>", 1)[1].split("<h2>", 1)[0]
+    rows = re.findall(
+        r"<tr><td>([^<]+)</td><td>[^<]*</td><td class=\"number\">(\d+)</td></tr>", most
+    )
+    # Two people's replies are not counted: too few to keep them from being picked out.
+    assert rows == [(html.escape(counted.title, quote=False), "6")]
+    assert "What words do &lt;your&gt; clients use?" in page and "<td>Sam</td>" in page
+    schedules = page.split("<h2>Schedules</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "#north" in schedules and "Tuesday" in schedules
+    assert html.escape(small.text, quote=False) in page  # the whole library is there
+
+
+async def _post(c: Console, cookie: str, path: str, **fields: str) -> tuple[int, str]:
+    response = await c.post(path, cookie, {"csrf": await c.csrf(cookie), **fields})
+    return response.status, html.unescape(await response.text())
+
+
+async def test_scheduling_and_stopping_prompts_from_the_console(console: Console) -> None:
+    await console.core.inbox.accept(BotAddedToChannel("join-north", NORTH, console.clock.now()))
+    await console.core.inbox.drain()
+    priya = await console.sign_in(PRIYA)
+    status, page = await _post(
+        console, priya, "/console/prompts/schedule",
+        topic="language", days="mon and thu", time="09:30", channel="north",
+    )  # fmt: skip
+    assert status == 200 and "Scheduled #1:" in page
+    [recurrence] = await console.core.scheduler.recurrences(POST_PROMPT)
+    assert "#north" in recurrence.description and recurrence.owner == PRIYA.identity
+    status, page = await _post(console, priya, "/console/prompts/unschedule", schedule="#1")
+    assert status == 200 and "Cancelled schedule #1" in page
+    assert not await console.core.scheduler.recurrences(POST_PROMPT)
+    actions = [e.action for e in await console.core.audit.newest()]
+    assert actions[:2] == ["schedule cancelled", "prompts scheduled"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"topic": "nonsense", "days": "tuesday", "time": "10:00", "channel": "north"}, "no topic"),
+        ({"topic": "any", "days": "someday", "time": "10:00", "channel": "north"}, "someday"),
+        ({"topic": "any", "days": "tuesday", "time": "10:00", "channel": "nowhere"}, "nowhere"),
+    ],
+)
+async def test_a_bad_schedule_says_what_is_wrong_and_changes_nothing(
+    console: Console, fields: dict[str, str], problem: str
+) -> None:
+    await console.core.inbox.accept(BotAddedToChannel("join-north", NORTH, console.clock.now()))
+    await console.core.inbox.drain()
+    status, page = await _post(
+        console, await console.sign_in(PRIYA), "/console/prompts/schedule", **fields
+    )
+    assert status == 400 and "Nothing was changed" in page and problem in page
+    assert not await console.core.scheduler.recurrences(POST_PROMPT)
