@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.calendar_feed import event_address
 from bot.events import Answer, Attendance
+from bot.markup import escape
 from bot.model import Button, Buttons, ButtonStyle, Context, Fields, OutgoingMessage, Text
 from bot.records import Event
 from bot.timefmt import for_people
@@ -57,19 +58,19 @@ def announcement(
 ) -> OutgoingMessage:
     pairs = [("When", when(event, tz)), ("Region", region)]
     if event.location:
-        pairs.append(("Where", event.location))
+        pairs.append(("Where", escape(event.location)))
     if event.cancelled:
         return OutgoingMessage(
             (
-                Text(f"**Cancelled: {event.title}**"),
+                Text(f"**Cancelled: {escape(event.title)}**"),
                 Text("This session won't go ahead. Sorry to anyone who was planning to come."),
                 Fields(tuple(pairs)),
             ),
             fallback=f"Cancelled: {event.title}",
         )
-    blocks: list[Text | Fields | Buttons | Context] = [Text(f"**{event.title}**")]
+    blocks: list[Text | Fields | Buttons | Context] = [Text(f"**{escape(event.title)}**")]
     if event.description:
-        blocks.append(Text(event.description))
+        blocks.append(Text(escape(event.description)))
     blocks.append(Fields(tuple(pairs)))
     blocks.append(Text(counts(event, attendance)))
     blocks.append(rsvp_buttons(event))
@@ -89,17 +90,19 @@ def reminder(event: Event, tz: ZoneInfo, now: datetime) -> OutgoingMessage:
     else:
         hours = round(left.total_seconds() / 3600)
         soon = "within the hour" if hours <= 1 else f"in {hours} hours"
-    where = f" {event.location}." if event.location else ""
+    where = f" {escape(event.location)}." if event.location else ""
     return OutgoingMessage.of(
-        f"A reminder: **{event.title}** starts {soon}, {when(event, tz)}.{where}"
+        f"A reminder: **{escape(event.title)}** starts {soon}, {when(event, tz)}.{where}"
     )
 
 
 def changed(event: Event, tz: ZoneInfo) -> OutgoingMessage:
     if event.cancelled:
         return OutgoingMessage.of(
-            f"**{event.title}** ({for_people(event.starts_at, tz)}) has been cancelled. "
+            f"**{escape(event.title)}** ({for_people(event.starts_at, tz)}) has been cancelled. "
             "Sorry to anyone who was looking forward to it."
         )
-    where = f" {event.location}." if event.location else ""
-    return OutgoingMessage.of(f"**{event.title}** has changed: it is now {when(event, tz)}.{where}")
+    where = f" {escape(event.location)}." if event.location else ""
+    return OutgoingMessage.of(
+        f"**{escape(event.title)}** has changed: it is now {when(event, tz)}.{where}"
+    )

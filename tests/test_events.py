@@ -582,3 +582,20 @@ async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> Non
     assert event.starts_at == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
     await bot.tick()
     assert "13:00 to 14:30" in bot.adapter.of_kind("update")[-1].text
+
+
+async def test_what_facilitators_write_is_shown_as_written_never_as_markup(bot: Harness) -> None:
+    """A title, place or description holding markup characters shows them literally: no
+    bold, no link smuggled into an announcement, a reminder or a change notice."""
+    from adapters.local.render import markup
+
+    await link(bot, NORTH, "North")
+    sly = "Race *and* work [join](https://evil.example)"
+    event_id = await announced(bot, title=sly, location="Room_2 (back) [map](https://evil.example)")
+    await feature(bot).edit(event_id, {"duration": "60"}, ALEX.identity, Role.ADMIN)
+    await bot.tick()
+    shown = [markup(s.text) for s in bot.adapter.sent if "Race" in s.text]
+    assert len(shown) >= 2, "the announcement and the change notice"
+    for html in shown:
+        assert "<a " not in html and "<strong>and</strong>" not in html
+        assert "Race *and* work [join](https://evil.example)" in html

@@ -24,6 +24,7 @@ from bot.feedback import (
     RoundState,
     new_key,
 )
+from bot.markup import escape
 from bot.model import (
     Buttons,
     ChannelRef,
@@ -87,7 +88,7 @@ class EventDelivery:
                     person,
                     OutgoingMessage.of(
                         f"Good news: a place has come up, so you're now going to "
-                        f"**{event.title}**, {when(event, self._tz)}. If you can't make it "
+                        f"**{escape(event.title)}**, {when(event, self._tz)}. If you can't make it "
                         "after all, press Can't go on its announcement to free the place."
                     ),
                 )
@@ -293,7 +294,8 @@ class EventDelivery:
         message = OutgoingMessage(
             (
                 Text(
-                    f"Thank you for coming to **{event.title}**. What did you take from it? "
+                    f"Thank you for coming to **{escape(event.title)}**. "
+                    "What did you take from it? "
                     "Four short questions; your answer is anonymous: nobody, admins included, "
                     "can see who wrote it."
                 ),

@@ -33,6 +33,7 @@ from bot.feedback import (
     FeedbackRepository,
 )
 from bot.interaction import Interaction
+from bot.markup import escape
 from bot.model import (
     ButtonPressed,
     Buttons,
@@ -340,7 +341,7 @@ class EventsFeature:
         except PlanProblems as e:
             raise CommandError(" ".join(e.problems.values())) from None
         await ix.reply(
-            f"Saved: **{updated.title}**, {when(updated, self._tz)}. I'm updating its "
+            f"Saved: **{escape(updated.title)}**, {when(updated, self._tz)}. I'm updating its "
             "announcements and telling the people going."
         )
 
@@ -372,13 +373,15 @@ class EventsFeature:
         label = self._regions.label(created.region)
         if not await self._regions.channels_for(created.region):
             await ix.reply(
-                f"Event {created.id} is planned: **{created.title}**, {when(created, self._tz)}. "
+                f"Event {created.id} is planned: **{escape(created.title)}**, "
+                f"{when(created, self._tz)}. "
                 f"No channel is linked to {label} yet, so nobody has heard of it: run "
                 f"`{ix.prefix} region link {label}` in the channel that should."
             )
             return
         await ix.reply(
-            f"Event {created.id} is planned: **{created.title}**, {when(created, self._tz)}. "
+            f"Event {created.id} is planned: **{escape(created.title)}**, "
+            f"{when(created, self._tz)}. "
             "I'm announcing it in the region's channels now."
         )
 
@@ -388,7 +391,8 @@ class EventsFeature:
         event_id = parse_number(args.get(0), "event", f"`{ix.prefix} events`")
         event = await self.cancel_event(event_id, ix.user.identity, ix.role)
         await ix.reply(
-            f"**{event.title}** is cancelled. I'm updating its announcements and telling the "
+            f"**{escape(event.title)}** is cancelled. "
+            "I'm updating its announcements and telling the "
             "people who were going."
         )
 
@@ -410,10 +414,10 @@ class EventsFeature:
         blocks: list[Text | Buttons | Context] = []
         for event in shown[:10]:
             attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-            where = f" · {event.location}" if event.location else ""
+            where = f" · {escape(event.location)}" if event.location else ""
             blocks.append(
                 Text(
-                    f"**{event.title}** (event {event.id}, "
+                    f"**{escape(event.title)}** (event {event.id}, "
                     f"{self._regions.label(event.region)})\n"
                     f"{when(event, self._tz)}{where}\n{counts(event, attendance)}"
                 )
@@ -448,7 +452,7 @@ class EventsFeature:
             if round_ is None:
                 continue
             lines.append(
-                f"**{event.title}** ({for_people(event.starts_at, self._tz, time=False)}): "
+                f"**{escape(event.title)}** ({for_people(event.starts_at, self._tz, time=False)}): "
                 f"feedback round {round_id}, {round_.state.value}, {round_.answers} answer(s): "
                 f"`{prefix} feedback results {round_id}`"
             )
@@ -466,12 +470,13 @@ class EventsFeature:
             raise CommandError("I can't find that event any more.")
         if event.cancelled:
             raise CommandError(
-                f"**{event.title}** has been cancelled, so it isn't taking answers. "
+                f"**{escape(event.title)}** has been cancelled, so it isn't taking answers. "
                 "Sorry about that."
             )
         if event.ends_at <= self._clock.now():
             raise CommandError(
-                f"**{event.title}** has already taken place, so it isn't taking answers now."
+                f"**{escape(event.title)}** has already taken place, "
+                "so it isn't taking answers now."
             )
         answer = Answer(answer_text)
         me = ix.user.identity
@@ -487,14 +492,16 @@ def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz:
     if answer is Answer.GOING and me in attendance.waiting:
         place = attendance.waiting.index(me) + 1
         return (
-            f"**{event.title}** is full, so you're on the waiting list (number {place}). "
+            f"**{escape(event.title)}** is full, so you're on the waiting list (number {place}). "
             "I'll message you if a place comes up."
         )
     if answer is Answer.GOING:
-        return f"You're going to **{event.title}**, {when(event, tz)}. See you there!"
+        return f"You're going to **{escape(event.title)}**, {when(event, tz)}. See you there!"
     if answer is Answer.MAYBE:
-        return f"Noted: maybe for **{event.title}**. You can change your answer at any time."
-    return f"Thanks for letting us know you can't make **{event.title}**."
+        return (
+            f"Noted: maybe for **{escape(event.title)}**. You can change your answer at any time."
+        )
+    return f"Thanks for letting us know you can't make **{escape(event.title)}**."
 
 
 def _with_status(event: Event, status: EventStatus) -> Event:

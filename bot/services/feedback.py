@@ -36,6 +36,7 @@ from bot.feedback import (
 )
 from bot.feedback_questions import from_lines
 from bot.interaction import Interaction
+from bot.markup import escape
 from bot.model import (
     Button,
     ButtonPressed,
@@ -302,7 +303,8 @@ class FeedbackFeature:
             await ix.reply(f"Round {round_.id} was closed already.")
             return
         await ix.reply(
-            f"Closed round {round_.id}, **{round_.title}**, with {_answers(round_.answers)}. "
+            f"Closed round {round_.id}, **{escape(round_.title)}**, "
+            f"with {_answers(round_.answers)}. "
             "The record of who answered is destroyed, so nobody can ever check a person "
             f"against it. `{ix.prefix} feedback results {round_.id}` shows the results."
         )
@@ -347,7 +349,7 @@ class FeedbackFeature:
             return
         blocks: list[Text | Context | Buttons] = [Text("**Feedback rounds open now**")]
         for r in rounds:
-            blocks.append(Text(f"**{r.title}** (round {r.id}){_until(r)}"))
+            blocks.append(Text(f"**{escape(r.title)}** (round {r.id}){_until(r)}"))
             blocks.append(
                 Buttons((Button(ANSWER, "Answer anonymously", str(r.id), opens_form=True),))
             )
@@ -427,7 +429,7 @@ class FeedbackFeature:
     def _announcement(self, round_: Round) -> OutgoingMessage:
         return OutgoingMessage(
             (
-                Text(f"**Feedback: {round_.title}**"),
+                Text(f"**Feedback: {escape(round_.title)}**"),
                 Text(
                     f"We'd value your view: {_how_many(round_.questions)}. "
                     f"{ANONYMOUS} Results are shared only once at least "
@@ -465,7 +467,7 @@ def answer_form(round_: Round, ticket: Ticket) -> Form:
         "Anonymous feedback",
         tuple(q.field() for q in round_.questions),
         submit_label="Send anonymously",
-        intro=f"**{round_.title}**\n{ANONYMOUS}\n{CANNOT_HIDE}",
+        intro=f"**{escape(round_.title)}**\n{ANONYMOUS}\n{CANNOT_HIDE}",
         context=ticket.encode(),
         anonymous=True,
         thanks=THANKS,
@@ -475,7 +477,7 @@ def answer_form(round_: Round, ticket: Ticket) -> Form:
 def results_message(results: Results) -> OutgoingMessage:
     r = results.round
     count = _answers(results.count)
-    head = Text(f"**Feedback: {r.title}** (round {r.id}, {r.state.value}): {count}")
+    head = Text(f"**Feedback: {escape(r.title)}** (round {r.id}, {r.state.value}): {count}")
     if not results.shown:
         return OutgoingMessage((head, Text(results.hidden_because)))
     blocks: list[Text | Context] = [head]

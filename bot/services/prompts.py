@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError, clip, did_you_mean
 from bot.interaction import Interaction
+from bot.markup import escape
 from bot.model import (
     Button,
     ButtonPressed,
@@ -110,7 +111,7 @@ class PromptPublisher:
         *,
         with_buttons: bool = True,
     ) -> OutgoingMessage:
-        blocks: list[Text | Context | Buttons] = [Text(f"**{prompt.title}**")]
+        blocks: list[Text | Context | Buttons] = [Text(f"**{escape(prompt.title)}**")]
         if prompt.content_note:
             blocks.append(Context(f"Content note: {prompt.content_note}"))
         blocks.append(Text(prompt.text))
@@ -272,7 +273,7 @@ class PromptsFeature:
         await ix.reply(
             OutgoingMessage(
                 (
-                    Text(f"I've posted **{prompt.title}** (`{prompt.id}`)."),
+                    Text(f"I've posted **{escape(prompt.title)}** (`{prompt.id}`)."),
                     Text(f"**Facilitator note:** {prompt.facilitator_note}"),
                 )
             )
@@ -325,7 +326,7 @@ class PromptsFeature:
             )
         await self._repo.add(prompt, self._clock.now())
         await ix.reply(
-            f"Added **{prompt.title}** to {prompt.topic} as `{prompt.id}`. It joins the "
+            f"Added **{escape(prompt.title)}** to {prompt.topic} as `{prompt.id}`. It joins the "
             f"rotation; post it now with `{ix.prefix} prompt {prompt.id}`."
         )
 
@@ -369,7 +370,7 @@ class PromptsFeature:
         topic = library.topic(slug)
         if topic is None:
             raise UsageError(_no_topic(slug, library, prompts=False))
-        lines = [f"`{p.id}`: {p.title}" for p in topic.prompts]
+        lines = [f"`{p.id}`: {escape(p.title)}" for p in topic.prompts]
         return OutgoingMessage(
             (
                 Text(f"**{topic.title}**: {topic.summary}"),
@@ -401,7 +402,7 @@ class PromptsFeature:
                 "remove the prompts you added, and admins can remove any."
             )
         await self._repo.remove(prompt.id)
-        await ix.reply(f"Removed **{prompt.title}** (`{prompt.id}`) from the library.")
+        await ix.reply(f"Removed **{escape(prompt.title)}** (`{prompt.id}`) from the library.")
 
     async def _names(self, identities: list[str]) -> dict[str, str]:
         return await self._people.names(identities) if self._people else {}
