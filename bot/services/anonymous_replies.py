@@ -262,7 +262,12 @@ class AnonymousRepliesFeature:
         ref = self._chat.message_at(links[-1])
         if ref is None:
             raise CommandError(UNREADABLE)
-        kept = await self._archive.get(ref)
+        # A private channel's replies are removed only by its members: to anyone else the
+        # link says no more than a link to nothing would.
+        visible = ref.channel.platform == ix.user.platform and await self._visibility.may_see(
+            ix.user, ref.channel
+        )
+        kept = await self._archive.get(ref) if visible else None
         if kept is None or not kept.anonymous:
             raise CommandError(NOT_ANONYMOUS)
         await self._chat.delete(ref)

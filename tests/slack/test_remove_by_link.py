@@ -78,3 +78,16 @@ async def test_removing_is_refused_kindly_and_deletes_nothing(
     await quick.fake.until(lambda: words[:40] in said_to(quick, user))
     assert not quick.fake.of("chat.delete")
     assert archived(quick) == before
+
+
+async def test_a_private_channels_reply_is_removed_only_by_its_members(quick: SlackBot) -> None:
+    quick.fake.private = {"C1NORTH"}
+    quick.fake.members = {"U1SAM": ["C1NORTH"], "U2PRIYA": ["C1NORTH"], ADMIN: []}
+    root, reply = await anonymous_reply(quick)
+    link = await quick.core.chat.permalink(MessageRef(NORTH, reply, root))
+    before = archived(quick)
+    # An admin who isn't in the private channel learns nothing from the link.
+    assert (await quick.command(f"remove {link}", user=ADMIN)).status == 200
+    await quick.fake.until(lambda: NOT_ANONYMOUS[:40] in said_to(quick, ADMIN))
+    assert not quick.fake.of("chat.delete")
+    assert archived(quick) == before
