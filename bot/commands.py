@@ -47,6 +47,9 @@ class Verb:
     handler: Handler | None = None
     details: str = ""  # longer help, shown by "help <verb>"
     raw: bool = False  # takes the rest of the text as typed (search), not shell-split words
+    # Asks for an anonymous form (``feedback``): who asked is used to answer them and then
+    # forgotten, never noted in the people directory, like a press of a private button.
+    private: bool = False
 
     def synopsis(self, prefix: str) -> str:
         return f"{prefix} {self.name}" + (f" {self.usage}" if self.usage else "")

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.commands import CommandBook, Handler, Verb
 from bot.interaction import Interaction
-from bot.model import ButtonPressed, FormSubmitted, InboundEvent, Role
+from bot.model import ButtonPressed, CommandReceived, FormSubmitted, InboundEvent, Role
 from bot.ports import FormInvalid
 from bot.scheduler import JobKind
 
@@ -100,8 +100,9 @@ class Registry:
         role: Role = Role.STAFF,
         details: str = "",
         raw: bool = False,
+        private: bool = False,
     ) -> None:
-        self.commands.add(Verb(name, summary, usage, role, handler, details, raw))
+        self.commands.add(Verb(name, summary, usage, role, handler, details, raw, private))
 
     def action(
         self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF, private: bool = False
@@ -166,7 +167,12 @@ class Registry:
 
     def unnoted(self, event: InboundEvent) -> bool:
         """Whether who acted must not be noted (the people directory): a press of a private
-        button, or a submission of an anonymous form."""
+        button, a private verb (asking for anonymous forms), or a submission of an anonymous
+        form."""
+        if isinstance(event, CommandReceived):
+            verb = self.commands.get(" ".join(event.text.lower().split()[:2]))
+            verb = verb or self.commands.get(" ".join(event.text.lower().split()[:1]))
+            return verb is not None and verb.private
         if isinstance(event, ButtonPressed):
             action = self.find_action(event.action_id)
             return action is not None and action.private

@@ -111,6 +111,7 @@ class FeedbackFeature:
             "feedback",
             "List the open feedback rounds, each with a button to answer anonymously",
             self.listing,
+            private=True,  # asking for the forms is not noted against the person
         )
         registry.verb(
             "feedback open",
@@ -343,6 +344,10 @@ class FeedbackFeature:
                 f"`{ix.prefix} feedback` on its own lists the open rounds; "
                 f"`{ix.prefix} help feedback` says more."
             )
+        # Asking, with who asked, was in the inbox until a moment ago (emptied before this
+        # ran): fold the write-ahead log so that its frames leave the disk too, as a press
+        # of an answer button does.
+        await self._repo.forget_traces()
         rounds = [r for r in await self._repo.rounds(open_only=True) if self._taking(r)]
         if not rounds:
             await ix.reply("There are no feedback rounds open right now.")

@@ -186,9 +186,9 @@ async def test_feedback_in_a_direct_message_offers_the_open_rounds(slack: SlackB
     }
     assert (await slack.interact(submission("U1SAM", modal, answer))).status == 200
     await slack.until(lambda: kept(slack))
-    # Writing "feedback" noted Sam in the people directory, as any command does; no other
-    # row names him or his direct conversation.
-    assert rows_naming(slack, "U1SAM") == ["people"]
+    # Asking for the forms ("feedback") is not noted against Sam, unlike other commands:
+    # no row names him or his direct conversation.
+    assert rows_naming(slack, "U1SAM") == []
     assert rows_naming(slack, "DU1SAM") == []
     [stored] = kept(slack)
     assert stored["impactful"] == "said from the direct message"
