@@ -293,17 +293,22 @@ def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
 def _service_urls(text: str) -> frozenset[str]:
     urls = [part.strip() for part in text.split(",") if part.strip()]
     for url in urls:
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 (read for the ValueError a bad port raises)
-        except ValueError:
-            parts = parts._replace(scheme="")
-        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        if not _plain_address(url):
             raise ConfigError(
                 f"COPBOT_TEAMS_SERVICE_URLS has '{url[:40]}'; list addresses like "
                 "http://emulator.example:56150, separated by commas"
             )
     return frozenset(urls)
+
+
+def _plain_address(url: str) -> bool:
+    """An http(s) address with a host, a number for a port, and no user part."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (read for the ValueError a bad port raises)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
 
 
 def _regions(text: str) -> tuple[str, ...]:
