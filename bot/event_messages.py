@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.calendar_feed import event_address
 from bot.events import Answer, Attendance
+from bot.localtime import repeated
 from bot.markup import escape
 from bot.model import Button, Buttons, ButtonStyle, Context, Fields, OutgoingMessage, Text
 from bot.records import Event
@@ -20,7 +21,13 @@ def when(event: Event, tz: ZoneInfo) -> str:
     end = event.ends_at.astimezone(tz)
     start = event.starts_at.astimezone(tz)
     until = f"{end:%H:%M}" if end.date() == start.date() else for_people(end, tz)
-    return f"{for_people(event.starts_at, tz)} to {until}"
+    return f"{for_people(event.starts_at, tz)}{_which(start)} to {until}{_which(end)}"
+
+
+def _which(local: datetime) -> str:
+    """ " BST" after a time the clocks go through twice (01:30 in late October), else ""."""
+    assert isinstance(local.tzinfo, ZoneInfo)
+    return f" {local.tzname()}" if repeated(local.replace(tzinfo=None), local.tzinfo) else ""
 
 
 def calendar_link(event: Event, public_url: str) -> str:
@@ -83,10 +90,10 @@ def announcement(
 
 def reminder(event: Event, tz: ZoneInfo, now: datetime) -> OutgoingMessage:
     left = event.starts_at - now
-    if left.days >= 2:
-        soon = f"in {left.days} days"
-    elif left.days == 1:
-        soon = "tomorrow" if left.total_seconds() < 36 * 3600 else "in 2 days"
+    # Days on the calendar: a day before across a clock change may be 23 or 25 hours.
+    days = (event.starts_at.astimezone(tz).date() - now.astimezone(tz).date()).days
+    if left >= timedelta(hours=23) and days >= 1:
+        soon = "tomorrow" if days == 1 else f"in {days} days"
     else:
         hours = round(left.total_seconds() / 3600)
         soon = "within the hour" if hours <= 1 else f"in {hours} hours"

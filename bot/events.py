@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from bot.localtime import skipped
 from bot.model import ChannelRef
 from bot.ports import WriteOp
 from bot.records import Event
@@ -179,7 +180,11 @@ def _start(text: str, tz: ZoneInfo, now: datetime, problems: dict[str, str]) -> 
             f"Please give the start as a date and time, like 2027-04-08 10:00, not '{text[:30]}'."
         )
         return None
-    starts_at = local_to_utc(local, tz)
+    gap = skipped(local, tz)
+    if gap is not None:  # silently moving it an hour would put people there at the wrong time
+        problems["start"] = gap
+        return None
+    starts_at = local_to_utc(local, tz)  # a time that happens twice: the first
     if starts_at <= now:
         problems["start"] = "That start time has already passed. Please choose a time to come."
         return None

@@ -45,6 +45,8 @@ class TeamsSettings:
     app_type: str = "MultiTenant"
     tenant_id: str = ""
     tenants: frozenset[str] = frozenset()  # tenants whose activities are accepted
+    # Unauthenticated only: service URLs besides this machine's that copbot may call back.
+    service_urls: frozenset[str] = frozenset()
 
     @property
     def authenticated(self) -> bool:
@@ -279,7 +281,34 @@ def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
             "COPBOT_TEAMS_TENANTS is empty: list your Microsoft 365 tenant id(s), separated by "
             "commas, so activities from other organisations are refused"
         )
-    return TeamsSettings(app_id, password, app_type, tenant_id, tenants)
+    service_urls = _service_urls(env.get("COPBOT_TEAMS_SERVICE_URLS", ""))
+    if app_id and service_urls:
+        raise ConfigError(
+            "COPBOT_TEAMS_SERVICE_URLS is for Teams without MicrosoftAppId only: with an app "
+            "id, Microsoft's token names the service URL; leave it empty"
+        )
+    return TeamsSettings(app_id, password, app_type, tenant_id, tenants, service_urls)
+
+
+def _service_urls(text: str) -> frozenset[str]:
+    urls = [part.strip() for part in text.split(",") if part.strip()]
+    for url in urls:
+        if not _plain_address(url):
+            raise ConfigError(
+                f"COPBOT_TEAMS_SERVICE_URLS has '{url[:40]}'; list addresses like "
+                "http://emulator.example:56150, separated by commas"
+            )
+    return frozenset(urls)
+
+
+def _plain_address(url: str) -> bool:
+    """An http(s) address with a host, a number for a port, and no user part."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (read for the ValueError a bad port raises)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
 
 
 def _regions(text: str) -> tuple[str, ...]:

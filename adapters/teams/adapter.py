@@ -54,6 +54,7 @@ from adapters.teams.translate import (
     tenant_of,
     well_formed,
 )
+from adapters.teams.unauthenticated import LocalOnly
 from bot.model import (
     ANONYMOUS_ID,
     ChannelRef,
@@ -88,6 +89,9 @@ class Credentials(AppCredentials, Protocol):
     @property
     def tenants(self) -> frozenset[str]: ...
 
+    @property
+    def service_urls(self) -> frozenset[str]: ...
+
 
 class TeamsAdapter:
     platform = PLATFORM
@@ -120,6 +124,7 @@ class TeamsAdapter:
     ) -> None:
         self._app_id = credentials.app_id
         self._tenants = credentials.tenants
+        self._local_only = LocalOnly.of(public_url, credentials.service_urls)
         self._gate = Gate(
             credentials,
             timeout=auth_timeout,
@@ -173,6 +178,11 @@ class TeamsAdapter:
     # -- inbound --------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
+        local_only = not self._gate.authenticated
+        refusal = self._local_only.refuse_request(request) if local_only else None
+        if refusal is not None:
+            log.warning("refused an unauthenticated Teams request: %s", refusal.reason)
+            return _refusal(refusal.status, refusal.reason)
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _refusal(413, "too large")
         try:
@@ -188,6 +198,10 @@ class TeamsAdapter:
         if not well_formed(raw):
             log.info("refused a request to %s that is not an activity", PATH)
             return _refusal(400, "not an activity")
+        if local_only and not self._local_only.calls_back(raw.get("serviceUrl")):
+            # With a token, botbuilder checks its serviceurl claim; without, only ours.
+            log.warning("refused an unauthenticated Teams activity naming another serviceUrl")
+            return _refusal(403, "serviceUrl not allowed")
         # What token validation reads; the whole activity is parsed only for a turn.
         seen = Activity(
             type=raw["type"],

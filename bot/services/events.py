@@ -33,6 +33,7 @@ from bot.feedback import (
     FeedbackRepository,
 )
 from bot.interaction import Interaction
+from bot.localtime import days_before
 from bot.markup import escape
 from bot.model import (
     ButtonPressed,
@@ -263,8 +264,9 @@ class EventsFeature:
         now = self._clock.now()
         starts = to_text(event.starts_at)
         base = {"event": event.id, "starts": starts}
+        zone = ZoneInfo(event.timezone)
         for offset in self._reminders:
-            due = event.starts_at - offset
+            due = _before(event.starts_at, offset, zone)
             if due > now:
                 minutes = int(offset.total_seconds() // 60)
                 await self._scheduler.once(
@@ -486,6 +488,15 @@ class EventsFeature:
         await ix.reply(_answered(event, answer, after, me, self._tz))
         await self._delivery.promote(event, before, after, skip=me)
         await self._delivery.refresh(event, after)
+
+
+def _before(starts_at: datetime, offset: timedelta, zone: ZoneInfo) -> datetime:
+    """When a reminder ``offset`` ahead of ``starts_at`` is due. Whole days count on the
+    event's local calendar, so "7 days before" a 10:00 session is at 10:00 even across a
+    clock change; hours and minutes are exact lengths of time."""
+    if offset % timedelta(days=1):
+        return starts_at - offset
+    return days_before(starts_at, offset.days, zone)
 
 
 def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz: ZoneInfo) -> str:
