@@ -202,7 +202,7 @@ def build_core(
         ),
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
-        RegionsFeature(regions, region_links, channels),
+        RegionsFeature(regions, region_links, channels, visibility),
         events,
         ConsoleFeature(
             SignInLinks(signing.signer("console-link"), sign_ins, clock),
