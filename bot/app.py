@@ -49,6 +49,7 @@ from bot.services.calendar_feeds import CalendarFeedsFeature
 from bot.services.channels import ChannelsFeature
 from bot.services.conversations import ConversationsFeature
 from bot.services.erasure import Erasure
+from bot.services.event_invitations import EventInvitations
 from bot.services.events import EventsFeature
 from bot.services.exports import ExportsFeature
 from bot.services.feedback import FeedbackFeature
@@ -187,7 +188,14 @@ def build_core(
             audit=audit,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
-        FeedbackFeature(SqliteFeedbackRepository(db), chat, clock, scheduler),
+        FeedbackFeature(
+            SqliteFeedbackRepository(db),
+            chat,
+            clock,
+            scheduler,
+            visibility,
+            EventInvitations(event_repo),
+        ),
         AnonymousRepliesFeature(
             SqliteAnonymousReplyRepository(db),
             archive,
