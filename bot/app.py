@@ -238,7 +238,7 @@ def build_core(
                     settings.timezone,
                     settings.regions,
                 ),
-                FeedbackPages(SqliteFeedbackRepository(db), templates),
+                FeedbackPages(SqliteFeedbackRepository(db), visibility, templates),
                 ParticipationPages(threads, scopes, catalogue, templates),
                 PromptsPages(
                     catalogue, prompt_repo, schedules, threads, scopes, people, audit, templates
