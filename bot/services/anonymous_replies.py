@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
+from bot.markup import escape
 from bot.model import (
     Button,
     ButtonPressed,
@@ -330,7 +331,8 @@ def reply_message(text: str) -> OutgoingMessage:
     return OutgoingMessage(
         (
             Text(f"**{AUTHOR}**"),
-            Text(text),
+            # Their words as written: a link or bold in them must not speak in copbot's voice.
+            Text(escape(text)),
             Context("Posted anonymously through copbot. Facilitators can remove it."),
             Buttons((Button(REMOVE, "Remove"),)),
         ),

@@ -261,7 +261,7 @@ class FeedbackFeature:
         round_ = await self.start(title, questions, closes_on, threshold, channel, ix.user.identity)
         await self._chat.post(channel, self._announcement(round_))
         await ix.reply(
-            f"Round {round_.id} is open: **{title}**. Results show once {threshold} people "
+            f"Round {round_.id} is open: **{escape(title)}**. Results show once {threshold} people "
             f"have answered: `{ix.prefix} feedback results {round_.id}`. Close it with "
             f"`{ix.prefix} feedback close {round_.id}`."
         )
@@ -519,17 +519,19 @@ def results_message(results: Results) -> OutgoingMessage:
     if not results.shown:
         return OutgoingMessage((head, Text(results.hidden_because)))
     blocks: list[Text | Context] = [head]
+    # Questions, options and answers are people's words: shown as written, never as markup.
     for q in results.questions:
+        label = escape(q.question.label)
         if q.question.kind is QuestionKind.RATING:
             dist = " · ".join(f"{v}: {n}" for v, n in q.distribution)
             mean = f"; mean {q.mean:.2f}" if q.mean is not None else ""
-            blocks.append(Text(f"**{q.question.label}**\n{dist}{mean}"))
+            blocks.append(Text(f"**{label}**\n{dist}{mean}"))
         elif q.question.kind is QuestionKind.CHOICE:
-            dist = " · ".join(f"{v}: {n}" for v, n in q.distribution)
-            blocks.append(Text(f"**{q.question.label}**\n{dist}"))
+            dist = " · ".join(f"{escape(v)}: {n}" for v, n in q.distribution)
+            blocks.append(Text(f"**{label}**\n{dist}"))
         else:
-            said = "\n".join(f"• {t}" for t in q.texts) or "(nobody answered this one)"
-            blocks.append(Text(f"**{q.question.label}**\n{said}"))
+            said = "\n".join(f"• {escape(t)}" for t in q.texts) or "(nobody answered this one)"
+            blocks.append(Text(f"**{label}**\n{said}"))
     blocks.append(Context("Written answers are in random order, never the order they came in."))
     return OutgoingMessage(tuple(blocks))
 

@@ -352,7 +352,9 @@ class PromptsFeature:
             return
         names = await self._names([s.by for s in found])
         lines = [
-            f"• {s.text} ({s.topic or 'any topic'}; from {names.get(s.by) or s.by}, "
+            # Staff's words and names, as written: never markup in copbot's voice.
+            f"• {escape(s.text)} ({escape(s.topic or 'any topic')}; "
+            f"from {escape(names.get(s.by) or s.by)}, "
             f"{for_people(s.at, self._tz, time=False)})"
             for s in found
         ]
