@@ -131,7 +131,7 @@ def build_core(
     inbox_repo = SqliteInboxRepository(db)
     erasure = Erasure(registry, archive, clock)
     visibility = Visibility(chat, channels, archive, clock)  # who may see which channels
-    signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
+    signing = Signing(settings.secret_key.encode() or stored_secret(db.path), clock)
     region_links = SqliteRegionLinkRepository(db, clock)
     regions = Regions(region_links, settings.regions)
     event_repo = SqliteEventRepository(db, clock)
@@ -322,7 +322,7 @@ def build_adapters(
         from adapters.teams import TeamsAdapter  # botbuilder, only where Teams is set up
 
         conversations = SqliteConversationRepository(db, clock)
-        signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
+        signing = Signing(settings.secret_key.encode() or stored_secret(db.path), clock)
         adapters.append(
             TeamsAdapter(
                 settings.teams,
