@@ -1,5 +1,5 @@
-"""What people write (an anonymous reply, a written feedback answer, a prompt suggestion)
-is shown as written: a link or bold in it never becomes copbot's own link or bold in the
+"""What people write (an anonymous reply, a written feedback answer, a prompt suggestion,
+a facilitator's own prompt) is shown as written: a link or bold in it never becomes copbot's own link or bold in the
 playground's rendering, and the archive keeps the words unchanged."""
 
 from __future__ import annotations
@@ -58,3 +58,22 @@ async def test_prompt_suggestions_are_shown_as_written(bot: Harness) -> None:
     await bot.submit(SUGGEST_FORM, {"topic": "language", "text": HOSTILE}, SAM)
     [listing] = [s for s in await bot.command("prompt suggestions", PRIYA) if s.kind == "respond"]
     as_written(rendered(listing.message))
+
+
+async def test_a_facilitators_own_prompt_is_posted_as_written(bot: Harness) -> None:
+    values = {
+        "topic": "language",
+        "title": "Front desk",
+        "text": HOSTILE,
+        "follow_ups": HOSTILE,
+        "facilitator_note": HOSTILE,
+        "content_note": HOSTILE,
+    }
+    await bot.submit("prompt-add", values, user=ALEX)
+    sent = await bot.command("prompt language-front-desk", ALEX)
+    [post] = [s for s in sent if s.kind == "post"]
+    html = rendered(post.message)
+    as_written(html)
+    assert html.count("evil.example") == 3  # the question, a follow-up, the content note
+    [note] = [s for s in sent if s.kind == "respond"]
+    as_written(rendered(note.message))
