@@ -1,6 +1,7 @@
 """What people write (an anonymous reply, a written feedback answer, a prompt suggestion,
-a facilitator's own prompt) is shown as written: a link or bold in it never becomes copbot's own link or bold in the
-playground's rendering, and the archive keeps the words unchanged."""
+a facilitator's own prompt) is shown as written: a link or bold in it never becomes
+copbot's own link or bold in the playground's rendering, and the archive keeps the words
+unchanged."""
 
 from __future__ import annotations
 
