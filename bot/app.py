@@ -49,6 +49,7 @@ from bot.services.calendar_feeds import CalendarFeedsFeature
 from bot.services.channels import ChannelsFeature
 from bot.services.conversations import ConversationsFeature
 from bot.services.erasure import Erasure
+from bot.services.event_invitations import EventInvitations
 from bot.services.events import EventsFeature
 from bot.services.exports import ExportsFeature
 from bot.services.feedback import FeedbackFeature
@@ -130,7 +131,7 @@ def build_core(
     inbox_repo = SqliteInboxRepository(db)
     erasure = Erasure(registry, archive, clock)
     visibility = Visibility(chat, channels, archive, clock)  # who may see which channels
-    signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
+    signing = Signing(settings.secret_key.encode() or stored_secret(db.path), clock)
     region_links = SqliteRegionLinkRepository(db, clock)
     regions = Regions(region_links, settings.regions)
     event_repo = SqliteEventRepository(db, clock)
@@ -187,7 +188,14 @@ def build_core(
             audit=audit,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
-        FeedbackFeature(SqliteFeedbackRepository(db), chat, clock, scheduler),
+        FeedbackFeature(
+            SqliteFeedbackRepository(db),
+            chat,
+            clock,
+            scheduler,
+            visibility,
+            EventInvitations(event_repo),
+        ),
         AnonymousRepliesFeature(
             SqliteAnonymousReplyRepository(db),
             archive,
@@ -202,7 +210,7 @@ def build_core(
         ),
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
-        RegionsFeature(regions, region_links, channels),
+        RegionsFeature(regions, region_links, channels, visibility),
         events,
         ConsoleFeature(
             SignInLinks(signing.signer("console-link"), sign_ins, clock),
@@ -230,7 +238,7 @@ def build_core(
                     settings.timezone,
                     settings.regions,
                 ),
-                FeedbackPages(SqliteFeedbackRepository(db), templates),
+                FeedbackPages(SqliteFeedbackRepository(db), visibility, templates),
                 ParticipationPages(threads, scopes, catalogue, templates),
                 PromptsPages(
                     catalogue, prompt_repo, schedules, threads, scopes, people, audit, templates
@@ -314,7 +322,7 @@ def build_adapters(
         from adapters.teams import TeamsAdapter  # botbuilder, only where Teams is set up
 
         conversations = SqliteConversationRepository(db, clock)
-        signing = Signing(settings.secret_key.encode() or stored_secret(db.path))
+        signing = Signing(settings.secret_key.encode() or stored_secret(db.path), clock)
         adapters.append(
             TeamsAdapter(
                 settings.teams,

@@ -264,6 +264,10 @@ class EventRepository(Protocol):
 
     async def feedback_round(self, event_id: int) -> int | None: ...
 
+    async def event_of_round(self, round_id: int) -> int | None:
+        """The event whose feedback round this is, if any."""
+        ...
+
     async def forget_person(self, identity: str) -> int: ...
 
 

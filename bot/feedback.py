@@ -266,3 +266,12 @@ class FeedbackRepository(Protocol):
         """Fold the write-ahead log into the file and truncate it: inbox rows already
         emptied (a press naming its person, a submission holding a ticket) leave the disk."""
         ...
+
+
+class Invitations(Protocol):
+    """Rounds meant for some people only (an event's round, sent to those going)."""
+
+    async def invited(self, round_id: int, identity: str) -> bool | None:
+        """Whether the person was asked to answer; None for a round that asks nobody in
+        particular (it follows its channel, or is open to all)."""
+        ...

@@ -242,6 +242,15 @@ class SqliteEventRepository:
 
         return await self._db.read(op)
 
+    async def event_of_round(self, round_id: int) -> int | None:
+        def op(db: sqlite_utils.Database) -> int | None:
+            row = db.execute(
+                "select id from events where feedback_round = ?", [round_id]
+            ).fetchone()
+            return int(row[0]) if row else None
+
+        return await self._db.read(op)
+
     async def forget_person(self, identity: str) -> int:
         def op(db: sqlite_utils.Database) -> int:
             n = db.execute("delete from event_rsvps where person = ?", [identity]).rowcount

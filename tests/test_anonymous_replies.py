@@ -17,6 +17,8 @@ from bot.services.anonymous_replies import (
     ALTERED,
     AUTHOR,
     EMPTY,
+    EXPIRED,
+    FORM_LIFETIME,
     NOT_HERE,
     NOT_REMOVABLE,
     OFF,
@@ -192,12 +194,13 @@ async def test_an_unsigned_or_altered_thread_is_refused_and_nothing_is_queued(
     prompt = await post_prompt(bot)
     other = MessageRef(GENERAL, "p-other")
     genuine = (await open_form(bot, prompt)).context
-    value, signature = genuine.split(".")
+    value, issued, signature = genuine.split(".")
     forged = [
         "",
         encode_thread(prompt),  # the right thread, but not signed
         signer(bot).sign(encode_thread(other))[: -len(signature)] + signature,
-        value + "." + signature[::-1],
+        f"{value}.{issued}.{signature[::-1]}",
+        f"{value}.{signature}",  # its time of issue left out
         bot.core.signing.signer("another purpose").sign(encode_thread(prompt)),
     ]
     for context in forged:
@@ -208,6 +211,28 @@ async def test_an_unsigned_or_altered_thread_is_refused_and_nothing_is_queued(
     assert due_times(bot) == []
     await bot.tick(timedelta(minutes=5))
     assert replies(bot) == []
+
+
+async def test_a_form_open_too_long_is_refused_kindly_and_nothing_is_posted(
+    bot: Harness,
+) -> None:
+    prompt = await post_prompt(bot)
+    over_lunch, forgotten = await open_form(bot, prompt), await open_form(bot, prompt)
+    bot.clock.advance(FORM_LIFETIME - timedelta(minutes=1))
+    await submit(bot, over_lunch, "Sent after lunch")
+    assert len(due_times(bot)) == 1
+    # The same context, kept and sent again past its lifetime: refused, nothing queued.
+    bot.clock.advance(timedelta(minutes=2))
+    for form in (forgotten, over_lunch):
+        with pytest.raises(FormInvalid) as refused:
+            await submit(bot, form, WORDS)
+        assert refused.value.errors == {"text": EXPIRED}
+    await bot.tick(timedelta(minutes=5))
+    assert [r for r in replies(bot) if WORDS in r] == []
+    assert len([r for r in replies(bot) if "Sent after lunch" in r]) == 1
+    # A fresh press works again.
+    await submit(bot, await open_form(bot, prompt), WORDS)
+    assert len(due_times(bot)) == 1
 
 
 async def test_only_facilitators_remove_an_anonymous_reply_and_its_archive_row_goes(

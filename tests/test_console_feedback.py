@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.feedback import DEFAULT_QUESTIONS, Round, RoundState, new_key, person_hash
-from bot.model import Role
+from bot.model import ChannelRef, Role
 from storage.feedback import SqliteFeedbackRepository
 from tests.support.console import Console, console_app
-from tests.support.harness import ALEX, PRIYA
+from tests.support.harness import ALEX, PRIYA, SAM
 
 
 @pytest.fixture
@@ -23,11 +23,20 @@ async def console(db_path: Path) -> AsyncIterator[Console]:
         yield c
 
 
-async def _round(c: Console, title: str, ratings: list[str], threshold: int = 3) -> int:
+async def _round(
+    c: Console,
+    title: str,
+    ratings: list[str],
+    threshold: int = 3,
+    channel: ChannelRef | None = None,
+) -> int:
     repo = SqliteFeedbackRepository(c.core.db)
     key = new_key()
     opened = await repo.open(
-        Round(0, title, DEFAULT_QUESTIONS, threshold, RoundState.OPEN, c.clock.now()), key
+        Round(
+            0, title, DEFAULT_QUESTIONS, threshold, RoundState.OPEN, c.clock.now(), None, channel
+        ),
+        key,
     )
     for n, rating in enumerate(ratings):
         answer = {"useful": rating, "impactful": f"<b>answer {n}</b>", "change": "more time"}
@@ -74,3 +83,17 @@ async def test_a_round_that_is_not_there_says_so(console: Console, given: str) -
     response = await console.get(f"/console/feedback/{given}", await console.sign_in(PRIYA))
     assert response.status == 404
     assert "no feedback round here" in await response.text()
+
+
+async def test_a_private_channels_round_is_shown_only_to_its_members(console: Console) -> None:
+    leads = ChannelRef("test", "C-leads", "T1", "leads")
+    console.adapter.private_channels[leads.id] = {PRIYA.id}
+    await console.core.roles.grant(SAM.identity, Role.FACILITATOR, by=ALEX.identity)
+    round_id = await _round(console, "Leads budget worries", ["4", "5", "5"], channel=leads)
+    outsider = await console.sign_in(SAM)
+    assert "Leads budget" not in await (await console.get("/console/feedback", outsider)).text()
+    response = await console.get(f"/console/feedback/{round_id}", outsider)
+    assert response.status == 404 and "Leads budget" not in await response.text()
+    member = await console.sign_in(PRIYA)
+    assert "Leads budget" in await (await console.get("/console/feedback", member)).text()
+    assert (await console.get(f"/console/feedback/{round_id}", member)).status == 200

@@ -10,16 +10,26 @@ from aiohttp import web
 
 from bot.console.charts import bar_chart
 from bot.console.web import Templates, Visitor
-from bot.feedback import FeedbackRepository, QuestionKind, summarise
+from bot.feedback import FeedbackRepository, QuestionKind, Round, summarise
+from bot.visibility import Visibility
 
 if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature
 
 
 class FeedbackPages:
-    def __init__(self, repository: FeedbackRepository, templates: Templates) -> None:
+    def __init__(
+        self, repository: FeedbackRepository, visibility: Visibility, templates: Templates
+    ) -> None:
         self._repo = repository
+        self._visibility = visibility
         self._templates = templates
+
+    async def _visible(self, visitor: Visitor, round_: Round) -> bool:
+        """As in chat: a round announced in a private channel is its members' alone."""
+        return round_.channel is None or await self._visibility.may_see(
+            visitor.user, round_.channel
+        )
 
     def routes(self, console: ConsoleFeature) -> list[web.RouteDef]:
         return [
@@ -28,7 +38,11 @@ class FeedbackPages:
         ]
 
     async def rounds(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        rounds = sorted(await self._repo.rounds(), key=lambda r: r.id, reverse=True)
+        rounds = sorted(
+            [r for r in await self._repo.rounds() if await self._visible(visitor, r)],
+            key=lambda r: r.id,
+            reverse=True,
+        )
         return self._templates.render("feedback.html", visitor=visitor, rounds=rounds)
 
     async def results(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
@@ -38,7 +52,7 @@ class FeedbackPages:
             if given.isascii() and given.isdigit() and len(given) < 10
             else None
         )
-        if round_ is None:
+        if round_ is None or not await self._visible(visitor, round_):
             return self._templates.render(
                 "refused.html",
                 status=404,

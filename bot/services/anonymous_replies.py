@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
+from bot.markup import escape
 from bot.model import (
     Button,
     ButtonPressed,
@@ -38,7 +39,7 @@ from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource,
 from bot.records import ArchivedMessage, Job
 from bot.registry import Registry
 from bot.scheduler import JobKind, Outcome, Scheduler
-from bot.signing import Signer
+from bot.signing import Expired, Signer
 from bot.visibility import Visibility
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ REPLY_FORM = "anonymous-reply"
 POST_JOB = "anonymous.reply"
 FIELD = "text"
 MAX_TEXT = 3000
+# How long a form's signed context is honoured: a form left open over lunch still works,
+# but one copied out of a platform's payload can't be replayed into the thread for ever.
+FORM_LIFETIME = timedelta(hours=6)
 AUTHOR = "Anonymous participant"
 
 ANONYMOUS = "Your reply is anonymous: nobody, admins included, can see who wrote it."
@@ -66,6 +70,7 @@ ALTERED = (
     "This form didn't reach copbot as copbot made it, so nothing was posted. Please press "
     "“Reply anonymously” under the prompt again."
 )
+EXPIRED = "This form has been open too long; press Reply anonymously again."
 EMPTY = "Write your reply before sending it."
 NOT_REMOVABLE = "That isn't an anonymous reply copbot can remove (it may be gone already)."
 NO_LINK = "Give the link to the anonymous reply: copy it from the reply's own menu (Copy link)."
@@ -175,8 +180,11 @@ class AnonymousRepliesFeature:
         problem = await self._problem(event)
         return {FIELD: problem} if problem else {}
 
-    async def _problem(self, event: FormSubmitted) -> str:
-        thread = self._signer.unsign(event.context)
+    async def _problem(self, event: FormSubmitted, *, fresh: bool = True) -> str:
+        try:
+            thread = self._signer.unsign(event.context, FORM_LIFETIME if fresh else None)
+        except Expired:
+            return EXPIRED
         if thread is None:
             return ALTERED
         root = decode_thread(thread)
@@ -191,7 +199,8 @@ class AnonymousRepliesFeature:
         # tell (the sender is anonymous), and nothing is logged that could point at them.
         thread = self._signer.unsign(event.context)
         root = decode_thread(thread) if thread is not None else None
-        if root is None or await self._problem(event):
+        # Its age was checked while the writer waited; a restart in between doesn't lose it.
+        if root is None or await self._problem(event, fresh=False):
             return
         wait = timedelta(seconds=self._rng.uniform(0, self._delay.total_seconds()))
         await self._scheduler.once(
@@ -330,7 +339,8 @@ def reply_message(text: str) -> OutgoingMessage:
     return OutgoingMessage(
         (
             Text(f"**{AUTHOR}**"),
-            Text(text),
+            # Their words as written: a link or bold in them must not speak in copbot's voice.
+            Text(escape(text)),
             Context("Posted anonymously through copbot. Facilitators can remove it."),
             Buttons((Button(REMOVE, "Remove"),)),
         ),

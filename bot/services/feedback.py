@@ -24,6 +24,7 @@ from bot.feedback import (
     MIN_THRESHOLD,
     AlreadyAnswered,
     FeedbackRepository,
+    Invitations,
     Question,
     QuestionKind,
     Results,
@@ -49,6 +50,7 @@ from bot.model import (
     OutgoingMessage,
     Role,
     Text,
+    UserRef,
 )
 from bot.ports import Clock
 from bot.records import Job
@@ -63,6 +65,7 @@ from bot.services.feedback_forms import (
     open_form,
     questions_problem,
 )
+from bot.visibility import Visibility
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +91,20 @@ FORGED = "This form wasn't one copbot opened for you. Please open it again from 
 
 class FeedbackFeature:
     def __init__(
-        self, repository: FeedbackRepository, chat: Chat, clock: Clock, scheduler: Scheduler
+        self,
+        repository: FeedbackRepository,
+        chat: Chat,
+        clock: Clock,
+        scheduler: Scheduler,
+        visibility: Visibility,
+        invitations: Invitations,
     ) -> None:
         self._repo = repository
         self._chat = chat
         self._clock = clock
         self._scheduler = scheduler
+        self._visibility = visibility
+        self._invitations = invitations
 
     @property
     def repository(self) -> FeedbackRepository:
@@ -250,7 +261,7 @@ class FeedbackFeature:
         round_ = await self.start(title, questions, closes_on, threshold, channel, ix.user.identity)
         await self._chat.post(channel, self._announcement(round_))
         await ix.reply(
-            f"Round {round_.id} is open: **{title}**. Results show once {threshold} people "
+            f"Round {round_.id} is open: **{escape(title)}**. Results show once {threshold} people "
             f"have answered: `{ix.prefix} feedback results {round_.id}`. Close it with "
             f"`{ix.prefix} feedback close {round_.id}`."
         )
@@ -332,7 +343,8 @@ class FeedbackFeature:
             raise UsageError("Give the round's id.")
         listing = f"{ix.prefix} feedback"
         round_ = await self._repo.get(parse_number(args.get(0), "a round's id", listing))
-        if round_ is None:
+        # A round announced in a channel they can't see doesn't exist for them, in these words.
+        if round_ is None or not await self._visible(ix.user, round_):
             raise CommandError(f"There's no round {clip(args.get(0))}; `{listing}` lists them.")
         return round_
 
@@ -348,7 +360,11 @@ class FeedbackFeature:
         # ran): fold the write-ahead log so that its frames leave the disk too, as a press
         # of an answer button does.
         await self._repo.forget_traces()
-        rounds = [r for r in await self._repo.rounds(open_only=True) if self._taking(r)]
+        rounds = [
+            r
+            for r in await self._repo.rounds(open_only=True)
+            if self._taking(r) and await self._may_answer(ix.user, r)
+        ]
         if not rounds:
             await ix.reply("There are no feedback rounds open right now.")
             return
@@ -365,7 +381,13 @@ class FeedbackFeature:
         value = event.value
         round_ = await self._repo.get(int(value)) if _is_id(value) else None
         key = await self._repo.key(round_.id) if round_ else None
-        if round_ is None or key is None or not self._taking(round_):
+        # Someone who may not answer hears what they would of a round that isn't there.
+        if (
+            round_ is None
+            or key is None
+            or not self._taking(round_)
+            or not await self._may_answer(ix.user, round_)
+        ):
             await ix.reply(CLOSED)
             return
         ticket = Ticket.issue(key, round_.id, ix.user.identity)
@@ -445,6 +467,17 @@ class FeedbackFeature:
             fallback=f"Feedback: {round_.title}",
         )
 
+    async def _visible(self, user: UserRef, round_: Round) -> bool:
+        """A round announced in a channel is for those the platform shows the channel to."""
+        return round_.channel is None or await self._visibility.may_see(user, round_.channel)
+
+    async def _may_answer(self, user: UserRef, round_: Round) -> bool:
+        """A channel's round: its channel's people; an event's round: those it was sent to
+        (those going); a round opened on the command line for no channel: everyone."""
+        if round_.channel is not None:
+            return await self._visibility.may_see(user, round_.channel)
+        return await self._invitations.invited(round_.id, user.identity) is not False
+
     def _taking(self, round_: Round) -> bool:
         """Open, and not past its closing day (the close job may not have run yet)."""
         if not round_.is_open:
@@ -486,17 +519,19 @@ def results_message(results: Results) -> OutgoingMessage:
     if not results.shown:
         return OutgoingMessage((head, Text(results.hidden_because)))
     blocks: list[Text | Context] = [head]
+    # Questions, options and answers are people's words: shown as written, never as markup.
     for q in results.questions:
+        label = escape(q.question.label)
         if q.question.kind is QuestionKind.RATING:
             dist = " · ".join(f"{v}: {n}" for v, n in q.distribution)
             mean = f"; mean {q.mean:.2f}" if q.mean is not None else ""
-            blocks.append(Text(f"**{q.question.label}**\n{dist}{mean}"))
+            blocks.append(Text(f"**{label}**\n{dist}{mean}"))
         elif q.question.kind is QuestionKind.CHOICE:
-            dist = " · ".join(f"{v}: {n}" for v, n in q.distribution)
-            blocks.append(Text(f"**{q.question.label}**\n{dist}"))
+            dist = " · ".join(f"{escape(v)}: {n}" for v, n in q.distribution)
+            blocks.append(Text(f"**{label}**\n{dist}"))
         else:
-            said = "\n".join(f"• {t}" for t in q.texts) or "(nobody answered this one)"
-            blocks.append(Text(f"**{q.question.label}**\n{said}"))
+            said = "\n".join(f"• {escape(t)}" for t in q.texts) or "(nobody answered this one)"
+            blocks.append(Text(f"**{label}**\n{said}"))
     blocks.append(Context("Written answers are in random order, never the order they came in."))
     return OutgoingMessage(tuple(blocks))
 

@@ -112,11 +112,12 @@ class PromptPublisher:
         with_buttons: bool = True,
     ) -> OutgoingMessage:
         blocks: list[Text | Context | Buttons] = [Text(f"**{escape(prompt.title)}**")]
+        # A prompt may be a facilitator's (`prompt add`): their words, never markup.
         if prompt.content_note:
-            blocks.append(Context(f"Content note: {prompt.content_note}"))
-        blocks.append(Text(prompt.text))
+            blocks.append(Context(f"Content note: {escape(prompt.content_note)}"))
+        blocks.append(Text(escape(prompt.text)))
         if prompt.follow_ups:
-            blocks.append(Text("\n".join(f"• {q}" for q in prompt.follow_ups)))
+            blocks.append(Text("\n".join(f"• {escape(q)}" for q in prompt.follow_ups)))
         if prompt.resources:
             links = " · ".join(f"[{r.title}]({r.url})" for r in prompt.resources)
             blocks.append(Context(f"To read: {links}"))
@@ -274,7 +275,7 @@ class PromptsFeature:
             OutgoingMessage(
                 (
                     Text(f"I've posted **{escape(prompt.title)}** (`{prompt.id}`)."),
-                    Text(f"**Facilitator note:** {prompt.facilitator_note}"),
+                    Text(f"**Facilitator note:** {escape(prompt.facilitator_note)}"),
                 )
             )
         )
@@ -298,7 +299,7 @@ class PromptsFeature:
                 (
                     Context(f"Preview of `{prompt.id}`: only you can see this."),
                     *shown.blocks,
-                    Text(f"**Facilitator note:** {prompt.facilitator_note}"),
+                    Text(f"**Facilitator note:** {escape(prompt.facilitator_note)}"),
                     Context(f"Post it here with `{ix.prefix} prompt {prompt.id}`."),
                 )
             )
@@ -352,7 +353,9 @@ class PromptsFeature:
             return
         names = await self._names([s.by for s in found])
         lines = [
-            f"• {s.text} ({s.topic or 'any topic'}; from {names.get(s.by) or s.by}, "
+            # Staff's words and names, as written: never markup in copbot's voice.
+            f"• {escape(s.text)} ({escape(s.topic or 'any topic')}; "
+            f"from {escape(names.get(s.by) or s.by)}, "
             f"{for_people(s.at, self._tz, time=False)})"
             for s in found
         ]

@@ -16,6 +16,7 @@ from bot.model import Channel, ChannelRef, Role
 from bot.ports import ChannelRepository
 from bot.registry import PersonalData, Registry
 from bot.services.channels import region_from_name
+from bot.visibility import Visibility
 
 NATIONAL = "national"
 
@@ -54,11 +55,16 @@ class Regions:
 
 class RegionsFeature:
     def __init__(
-        self, regions: Regions, links: RegionLinkRepository, channels: ChannelRepository
+        self,
+        regions: Regions,
+        links: RegionLinkRepository,
+        channels: ChannelRepository,
+        visibility: Visibility,
     ) -> None:
         self._regions = regions
         self._links = links
         self._channels = channels
+        self._visibility = visibility
 
     def register(self, registry: Registry) -> None:
         registry.verb(
@@ -138,7 +144,13 @@ class RegionsFeature:
 
     async def listing(self, ix: Interaction, args: Args) -> None:
         links = await self._links.links()
-        mine = [link for link in links if link.channel.platform == ix.origin.channel.platform]
+        # A private channel's name is its members' business: others never see it here.
+        mine = [
+            link
+            for link in links
+            if link.channel.platform == ix.origin.channel.platform
+            and await self._visibility.may_see(ix.user, link.channel)
+        ]
         if not mine:
             await ix.reply(
                 "No channel is linked to a region yet. A facilitator can run "

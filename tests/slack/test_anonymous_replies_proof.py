@@ -205,13 +205,13 @@ async def test_a_slack_submission_pointing_at_an_altered_thread_is_refused_and_k
     view = await press_reply(bot, "U1SAM", ts)
     metadata = json.loads(view["private_metadata"])
     genuine = metadata["context"]
-    value, signature = genuine.split(".")
+    value, issued, signature = genuine.split(".")
     other_thread = json.dumps(
         ["slack", "T1", "C1NORTH", "1699999999.000100"], separators=(",", ":")
     )
     forgeries = [
         other_thread,  # a thread named plainly, unsigned
-        f"{value[:-2]}AA.{signature}",  # the thread altered under its signature
+        f"{value[:-2]}AA.{issued}.{signature}",  # the thread altered under its signature
         "",
     ]
     for forged in forgeries:

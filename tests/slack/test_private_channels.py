@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from bot.model import ChannelRef, UserRef
+from bot.services.feedback import ANSWER_FORM, CLOSED
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, fixture
 from tests.slack.test_contract import texts
+from tests.slack.test_feedback_custom import answer_button, press, view_opened
 
 PRIYA = UserRef("slack", "U2PRIYA", "Priya Shah")
 LEADS = "C9LEADS"
@@ -124,3 +126,43 @@ def test_the_manifest_asks_for_the_scopes_users_conversations_needs() -> None:
     assert "client.users_conversations(" in source and "client.conversations_info(" in source
     # Public channels need channels:read; private ones groups:read.
     assert {"channels:read", "groups:read"} <= set(BOT_SCOPES)
+
+
+async def test_a_private_channels_feedback_round_is_for_its_members_only(
+    slack: SlackBot,
+) -> None:
+    fake = slack.fake
+    fake.channels[LEADS] = "leads"
+    fake.private = {LEADS}
+    fake.members = {"U2PRIYA": ["C1NORTH", LEADS], "U1SAM": ["C1NORTH"], ADMIN: [LEADS]}
+    opened = await slack.command(
+        'feedback open "Leads budget worries"', ADMIN, LEADS, "privategroup"
+    )
+    assert opened.status == 200
+    [announced] = await fake.until(
+        lambda: [c for c in fake.of("chat.postMessage") if c.args["channel"] == LEADS]
+    )
+    round_id = answer_button(announced)["value"]
+
+    # Sam, outside #leads, asks for the forms in a direct message: not offered.
+    envelope = fixture("message_im")
+    envelope["event"]["text"] = "feedback"
+    assert (await slack.event(envelope)).status == 200
+    [listing] = await fake.until(
+        lambda: [c for c in fake.of("chat.postMessage") if c.args["channel"] == "DU1SAM"]
+    )
+    assert "Leads budget" not in texts(listing.args)
+    assert "no feedback rounds open" in texts(listing.args)
+
+    # His press with the round's id gets the words of a round that isn't there; no form.
+    before = len(fake.calls)
+    await press(slack, "U1SAM", "DU1SAM", "1700000600.000100", round_id)
+    [refused] = await fake.until(
+        lambda: [c for c in fake.calls[before:] if CLOSED in texts(c.args)]
+    )
+    assert "Leads budget" not in texts(refused.args)
+    assert fake.of("views.open") == []
+
+    # Priya, a member, gets the form.
+    trigger = await press(slack, "U2PRIYA", LEADS, str(announced.answer["ts"]), round_id)
+    assert (await view_opened(slack, trigger))["callback_id"] == ANSWER_FORM

@@ -149,7 +149,7 @@ async def serve(
         teams,
         store,  # type: ignore[arg-type]
         SystemClock(),
-        sealer=Signing(b"k" * 32).signer("teams-form"),
+        sealer=Signing(b"k" * 32, SystemClock()).signer("teams-form"),
         sleep=sleeps,
         metadata_url=fake.metadata_url,
         emulator_metadata_url=fake.metadata_url,

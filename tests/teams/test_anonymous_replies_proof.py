@@ -64,7 +64,7 @@ async def quick(db_path: Path, fake: FakeConnector) -> AsyncIterator[TeamsBot]:
         teams,
         store,  # type: ignore[arg-type]
         SystemClock(),
-        sealer=Signing(b"k" * 32).signer("teams-form"),
+        sealer=Signing(b"k" * 32, SystemClock()).signer("teams-form"),
         sleep=sleeps,
         metadata_url=fake.metadata_url,
         emulator_metadata_url=fake.metadata_url,
@@ -177,9 +177,9 @@ async def test_a_teams_submission_pointing_at_an_altered_thread_is_refused_and_k
     root = await post_prompt(bot)
     aad = next(iter(ANSWERERS))
     data = await press_reply(bot, aad, root)
-    value, signature = data["context"].split(".")
+    value, issued, signature = data["context"].split(".")
     other = json.dumps(["teams", TENANT, NORTH, "1699999999999"], separators=(",", ":"))
-    forgeries = [other, f"{value[:-2]}AA.{signature}", ""]
+    forgeries = [other, f"{value[:-2]}AA.{issued}.{signature}", ""]
     for forged in forgeries:
         refused = await submit(bot, aad, root, data | {"context": forged}, {"text": "forged"})
         assert ALTERED in json.dumps(refused, ensure_ascii=False), forged

@@ -12,6 +12,7 @@ import pytest
 from adapters.teams import cards
 from adapters.teams.adapter import TeamsAdapter
 from adapters.teams.invokes import OUT_OF_DATE
+from bot.clock import SystemClock
 from bot.model import ChannelRef, MessageRef, Origin, OutgoingMessage, UserRef
 from bot.ports import OutcomeUnknown
 from bot.services.prompt_forms import suggest_form
@@ -184,7 +185,7 @@ async def test_a_form_opened_outside_a_dialog_is_a_button_in_the_chat_that_opens
 
 async def test_a_forged_form_button_opens_nothing(teams: TeamsBot) -> None:
     await teams.install()
-    forged = Signing(b"another copbot's key, 32 bytes..").signer("teams-form")
+    forged = Signing(b"another copbot's key, 32 bytes..", SystemClock()).signer("teams-form")
     where = {"form": {"__type__": "Form"}, "channel": NORTH}
     for reference in ("not signed", forged.sign(json.dumps(where))):
         data = {"copbot": "open", "form": reference, "msteams": {"type": "task/fetch"}}
