@@ -262,7 +262,7 @@ def build_core(
         people.noting(router.handle, roles.meet, registry.unnoted),
         clock,
         redact=registry.redact,
-        check=registry.check,
+        check=router.check,
     )
     return Core(
         settings=settings,
