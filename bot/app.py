@@ -90,6 +90,9 @@ log = logging.getLogger(__name__)
 
 CORE = web.AppKey("core", Core)
 STOP_TIMEOUT = 10.0  # seconds an adapter has to stop
+# No route takes a larger body: aiohttp refuses one with 413 as it streams past this, before
+# the rest arrives (Teams refuses past its own, smaller limit).
+MAX_BODY = 1024 * 1024
 DATABASES = web.AppKey("databases", tuple[Database, ...])
 
 
@@ -270,7 +273,7 @@ def build_core(
         people.noting(router.handle, roles.meet, registry.unnoted),
         clock,
         redact=registry.redact,
-        check=registry.check,
+        check=router.check,
     )
     return Core(
         settings=settings,
@@ -360,7 +363,9 @@ def create_app(
     )
     core = build_core(settings, db, clock, adapters, library, metrics.sent if metrics else None)
     guard_server_log()  # hostile requests must not write tracebacks quoting their headers
-    app = web.Application(middlewares=[metrics.middleware] if metrics else [])
+    app = web.Application(
+        middlewares=[metrics.middleware] if metrics else [], client_max_size=MAX_BODY
+    )
     app[CORE] = core
     app[DATABASES] = tuple(opened)
     app.router.add_get("/healthz", _healthz)

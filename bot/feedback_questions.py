@@ -40,8 +40,13 @@ TOML_KEYS = ("kind", "text", "options", "required")
 class QuestionProblems(WordedError):
     """Everything wrong with a set of questions, one line per mistake."""
 
+    SHOWN = 5  # thousands of bad lines must not make a message no platform would post
+
     def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
+        shown = list(problems[: self.SHOWN])
+        if len(problems) > self.SHOWN:
+            shown.append(f"…and {len(problems) - self.SHOWN:,} more like these.")
+        super().__init__("\n".join(shown))
         self.problems = tuple(problems)
 
 

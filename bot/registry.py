@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -146,6 +147,16 @@ class Registry:
         self.startup.append(step)
 
     # -- lookups ---------------------------------------------------------------------
+
+    @property
+    def actions(self) -> Mapping[str, ActionRoute]:
+        """Every button prefix declared, with who may press it."""
+        return MappingProxyType(self._actions)
+
+    @property
+    def forms(self) -> Mapping[str, FormRoute]:
+        """Every form declared, with who may submit it."""
+        return MappingProxyType(self._forms)
 
     def find_action(self, action_id: str) -> ActionRoute | None:
         return self._actions.get(action_id.split(":", 1)[0])

@@ -61,6 +61,16 @@ class Router:
             case BotAddedToChannel() | BotRemovedFromChannel() | MemberJoined() | HomeOpened():
                 await self._notify(event)
 
+    async def check(self, event: InboundEvent) -> None:
+        """A form's own check, run while the platform waits: only for someone who may
+        submit the form. Anyone else's submission goes on to be refused in words, and what
+        they typed is never looked up (an id's existence says something too)."""
+        if isinstance(event, FormSubmitted):
+            route = self._registry.find_form(event.form_id)
+            if route is None or not _allowed(await self._interaction(event.origin), route.role):
+                return
+        await self._registry.check(event)
+
     async def _interactive(self, event: CommandReceived | ButtonPressed | FormSubmitted) -> None:
         """Someone is waiting for an answer: they get one, even when a handler breaks.
 

@@ -346,3 +346,12 @@ async def test_a_channel_copbot_is_not_in_is_refused_and_nothing_is_opened(
     refused = await invoke(["feedback", "open", "T", "--channel", channel, "--db", db])
     assert refused.exit_code == 1 and words in refused.output
     assert not rows(bot, "select * from feedback_rounds")
+
+
+def test_thousands_of_bad_lines_are_summed_up_after_the_first_few() -> None:
+    with pytest.raises(QuestionProblems) as caught:
+        from_lines("no colon here\n" * 5000)
+    assert len(caught.value.problems) == 5000
+    assert caught.value.words.count("Line ") == QuestionProblems.SHOWN
+    assert caught.value.words.endswith("…and 4,995 more like these.")
+    assert len(caught.value.words) < 1000

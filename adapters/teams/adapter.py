@@ -193,7 +193,7 @@ class TeamsAdapter:
             return _refusal(413, "too large")
         try:
             raw = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
             raw = None
         if not well_formed(raw):
             log.info("refused a request to %s that is not an activity", PATH)

@@ -19,7 +19,7 @@ from bot.console.filters import ChosenFilters, read_filters
 from bot.console.ports import ThreadReader
 from bot.console.records import ThreadKey
 from bot.console.scope import Scopes
-from bot.console.web import Templates, Visitor, form_value, secured
+from bot.console.web import Templates, Visitor, form_value, read_form, secured
 from bot.model import Role
 from bot.ports import ArchiveReader, ArchiveRepository, Clock
 from bot.ranking import HIT_END, HIT_START
@@ -152,7 +152,7 @@ class ArchivePages:
         )
 
     async def export(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        form = await request.post()
+        form = await read_form(request)
         given = {name: form_value(form, name) for name in form if isinstance(form[name], str)}
         chosen = await self._chosen(given)
         fmt = form_value(form, "format")

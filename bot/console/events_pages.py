@@ -14,7 +14,7 @@ from aiohttp import web
 
 from bot.commands import CommandError
 from bot.console.audit import Audit
-from bot.console.web import Templates, Visitor, form_value
+from bot.console.web import Templates, Visitor, form_value, read_form
 from bot.events import Attendance, Plan, PlanProblems
 from bot.ports import Clock
 from bot.records import Event
@@ -114,7 +114,7 @@ class EventsPages:
         )
 
     async def plan(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        form = await request.post()
+        form = await read_form(request)
         given = {name: form_value(form, name, 3000) for name in PLAN_FIELDS}
         plan = Plan(**given)
         try:
@@ -191,7 +191,7 @@ class EventsPages:
         event = await self._changeable(request, visitor)
         if event is None:
             return await self.edit_page(request, visitor)
-        form = await request.post()
+        form = await read_form(request)
         given = {name: form_value(form, name, 3000) for name in PLAN_FIELDS}
         try:
             changed = await self._feature.edit(event.id, given, visitor.identity, visitor.role)
@@ -213,7 +213,7 @@ class EventsPages:
 
     async def cancel(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         """First a page that asks to confirm, naming the event; then the cancelling."""
-        form = await request.post()
+        form = await read_form(request)
         given = form_value(form, "event")
         event = (
             await self._events.event(int(given))

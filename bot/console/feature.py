@@ -34,6 +34,7 @@ from bot.console.web import (
     Visitor,
     clear_cookie,
     form_value,
+    read_form,
     same_origin,
     secured,
     set_cookie,
@@ -245,7 +246,7 @@ class ConsoleFeature:
                         message=f"This page is for {need.label}s.",
                     )
                 if request.method == "POST":
-                    form = await request.post()
+                    form = await read_form(request)
                     if not same_origin(request) or not self._sessions.csrf_ok(
                         checked.session, form_value(form, "csrf", 500)
                     ):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.console.audit import Audit
-from bot.console.web import Templates, Visitor, form_value
+from bot.console.web import Templates, Visitor, form_value, read_form
 from bot.model import Role, split_identity
 from bot.people import People
 from bot.roles import FROM_SETTINGS, RoleChange, RoleChangeRefused, Roles
@@ -73,7 +73,7 @@ class PeoplePages:
     async def _change(
         self, request: web.Request, visitor: Visitor, *, granting: bool
     ) -> web.StreamResponse:
-        form = await request.post()
+        form = await read_form(request)
         given_identity, given_role = form_value(form, "identity"), form_value(form, "role")
         try:
             platform, ident = split_identity(given_identity)
@@ -103,7 +103,7 @@ class PeoplePages:
 
     async def erase(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         """First a page that asks to confirm, naming the person; then the erasure."""
-        form = await request.post()
+        form = await read_form(request)
         try:
             platform, ident = split_identity(form_value(form, "identity"))
         except ValueError:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.console.sign_in import LINK_LIFETIME
-from bot.console.web import Templates, form_value, same_origin
+from bot.console.web import Templates, form_value, read_form, same_origin
 from bot.model import UserRef
 from bot.ports import Clock
 from bot.roles import Roles
@@ -41,7 +41,7 @@ class PlaygroundSignIn:
             return []
 
         async def sign_in(request: web.Request) -> web.StreamResponse:
-            form = await request.post()
+            form = await read_form(request)
             if not same_origin(request) or not self._token_ok(form_value(form, "token")):
                 return console.forbidden(
                     "That sign-in form had expired. Go back, reload the page and try again."

@@ -14,7 +14,7 @@ from bot.console.participation import count
 from bot.console.participation_pages import MIN_PEOPLE
 from bot.console.ports import ThreadReader
 from bot.console.scope import Scopes
-from bot.console.web import Templates, Visitor, form_value
+from bot.console.web import Templates, Visitor, form_value, read_form
 from bot.errors import WordedError
 from bot.people import People
 from bot.ports import PromptRepository
@@ -57,7 +57,7 @@ class PromptsPages:
         ]
 
     async def schedule(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        form = await request.post()
+        form = await read_form(request)
         topic, days = form_value(form, "topic") or "any", form_value(form, "days")
         at, channel = form_value(form, "time"), form_value(form, "channel")
         words = [topic, "every", *days.split(), "at", at]
@@ -74,7 +74,7 @@ class PromptsPages:
         return await self.page(request, visitor, done=done)
 
     async def unschedule(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        form = await request.post()
+        form = await read_form(request)
         try:
             done = await self._schedules.cancel(
                 form_value(form, "schedule").lstrip("#"), viewer=visitor.user

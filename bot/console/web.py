@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.console.records import ConsoleSession
 from bot.model import Role, UserRef
@@ -109,6 +110,19 @@ def set_cookie(response: web.StreamResponse, value: str, *, secure: bool, max_ag
 
 def clear_cookie(response: web.StreamResponse) -> None:
     response.del_cookie(COOKIE, path="/console")
+
+
+UNREADABLE = "That form couldn't be read, so nothing was changed. Go back and try again."
+
+
+async def read_form(request: web.Request) -> Mapping[str, Any]:
+    """The fields of a form sent to the console. A body that is no form in a known
+    encoding (bytes that aren't UTF-8, a bogus charset, broken multipart) is refused with
+    400; one past the size limit, by aiohttp with 413."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError):  # broken bytes or parts
+        raise web.HTTPBadRequest(text=UNREADABLE) from None
 
 
 def form_value(form: Mapping[str, Any], name: str, limit: int = 200) -> str:

@@ -311,7 +311,8 @@ class EventsFeature:
 
     async def _edited_event(self, submitted: FormSubmitted) -> Event | None:
         context = submitted.context
-        return await self._events.event(int(context)) if context.isdigit() else None
+        number = _event_number(context)
+        return await self._events.event(number) if number is not None else None
 
     async def check_edit(self, submitted: FormSubmitted) -> dict[str, str]:
         event = await self._edited_event(submitted)
@@ -465,9 +466,10 @@ class EventsFeature:
 
     async def rsvp(self, ix: Interaction, pressed: ButtonPressed) -> None:
         event_text, _, answer_text = pressed.value.partition(":")
-        if not event_text.isdigit() or answer_text not in {a.value for a in Answer}:
+        number = _event_number(event_text)
+        if number is None or answer_text not in {a.value for a in Answer}:
             raise CommandError("That button didn't come from an event I know.")
-        event = await self._events.event(int(event_text))
+        event = await self._events.event(number)
         if event is None:
             raise CommandError("I can't find that event any more.")
         if event.cancelled:
@@ -517,3 +519,10 @@ def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz:
 
 def _with_status(event: Event, status: EventStatus) -> Event:
     return replace(event, status=status)
+
+
+def _event_number(text: str) -> int | None:
+    """An event's number from a button's value or a form's context, which are copbot's own
+    but come back from outside: ``isdigit`` alone passes "²" and 5,000 digits, which
+    ``int`` and SQLite refuse."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None

@@ -13,9 +13,11 @@ from urllib.parse import quote
 
 import pytest
 
+from storage import sqlite
 from tests.slack import signing
 from tests.slack.conftest import ADMIN, SlackBot, fixture
 from tests.slack.fake_slack import SIGNING_SECRET
+from tests.support import authz
 
 JSON = "application/json"
 DEEP = '{"a":' * 1000 + "{}" + "}" * 1000  # past Python's recursion limit when parsed
@@ -210,3 +212,71 @@ async def test_commands_and_interactivity_from_another_workspace_are_refused(
     # From copbot's own workspace the same command is accepted.
     assert (await slack.command("help", user=ADMIN)).status == 200
     assert slack.inbox_count() == 1
+
+
+# -- the authorization matrix ----------------------------------------------------------------
+
+
+def refusals(slack: SlackBot) -> list[str]:
+    """Copbot's refusals for want of a role, in the order Slack was asked to show them."""
+    said = [json.dumps(c.args) for c in slack.fake.calls if c.ok]
+    return [s for s in said if authz.REFUSED.search(s)]
+
+
+async def something_to_change(slack: SlackBot) -> None:
+    """As the admin: a feedback round (number 1) and an answer to a scheduling."""
+    for text in ('feedback open "Session one" min 3', "schedule prompt any every 7 at 10:00"):
+        assert (await slack.command(text, user=ADMIN)).status == 200
+    await slack.fake.until(lambda: len(slack.fake.of("chat.postEphemeral")) >= 2)
+    assert _rows(slack, "select 1 from feedback_rounds")
+
+
+def _rows(slack: SlackBot, sql: str) -> list[Any]:
+    conn = sqlite.connect(slack.db_path)
+    try:
+        return list(conn.execute(sql).fetchall())
+    finally:
+        conn.close()
+
+
+async def test_every_privileged_verb_tried_by_staff_is_refused_and_changes_nothing(
+    slack: SlackBot,
+) -> None:
+    await something_to_change(slack)
+    verbs = authz.privileged_verbs(slack.core.registry)
+    assert verbs
+    before = authz.digest(slack.db_path, authz.BOOKKEEPING)
+    for n, verb in enumerate(verbs, start=1):
+        text = authz.command_text(verb, "<@U1SAM>", f"<@{ADMIN}>")
+        assert (await slack.command(text, user="U1SAM")).status == 200
+        said = await slack.fake.until(lambda n=n: refusals(slack)[n - 1 :])
+        assert f"/cop {verb.name}` is for" in said[-1], said[-1]
+    assert authz.changed(before, authz.digest(slack.db_path, authz.BOOKKEEPING)) == []
+
+
+async def test_privileged_buttons_and_forms_forged_by_staff_are_refused_and_change_nothing(
+    slack: SlackBot,
+) -> None:
+    await something_to_change(slack)
+    actions = authz.privileged_actions(slack.core.registry)
+    forms = authz.privileged_forms(slack.core.registry)
+    assert actions and forms
+    before = authz.digest(slack.db_path, authz.BOOKKEEPING)
+    n = 0
+    for action in actions:
+        press = fixture("block_actions")
+        press["actions"][0] |= {"action_id": f"{action}:1", "value": "1"}
+        press["trigger_id"] = f"t{action}"
+        assert (await slack.interact(press)).status == 200
+        n += 1
+        said = await slack.fake.until(lambda n=n: refusals(slack)[n - 1 :])
+        assert "That button is for" in said[-1]
+    for form in forms:
+        submit = changed("view_submission", lambda p, f=form: p["view"].update(callback_id=f))
+        submit["user"] = {"id": "U1SAM", "username": "sam", "name": "sam", "team_id": "T1"}
+        submit["view"]["id"] = submit["trigger_id"] = f"V{form}"
+        assert (await slack.interact(submit)).status == 200
+        n += 1
+        said = await slack.fake.until(lambda n=n: refusals(slack)[n - 1 :])
+        assert "That form is for" in said[-1]
+    assert authz.changed(before, authz.digest(slack.db_path, authz.BOOKKEEPING)) == []

@@ -3,6 +3,7 @@ one short line at most."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.teams.conftest import TeamsBot, fixture
+from tests.support import authz
+from tests.teams.conftest import ADMIN_AAD, TeamsBot, fixture
+from tests.teams.test_contract import command
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
@@ -86,3 +89,65 @@ async def test_a_mangled_activity_logs_one_line_without_content(
     assert response.status in (200, 400)
     assert "secret-words" not in caplog.text
     assert "Traceback" not in caplog.text
+
+
+# -- the authorization matrix ----------------------------------------------------------------
+
+SAM = {"id": "29:1sam-teams-id", "name": "Sam Okafor", "aadObjectId": "aad-sam-0001"}
+
+
+def refusals(teams: TeamsBot) -> list[str]:
+    """Copbot's refusals for want of a role, in the order they were sent to Teams."""
+    said = [json.dumps(c.body) for c in teams.fake.calls]
+    return [s for s in said if authz.REFUSED.search(s)]
+
+
+async def something_to_change(teams: TeamsBot) -> None:
+    """As the admin: copbot installed, and feedback round number 1 open."""
+    await teams.install()
+    text = 'feedback open "Session one" min 3'
+    assert (await teams.send(command(teams, text, "1700000090000"))).status == 200
+    await teams.until(lambda: teams.rows("select 1 from feedback_rounds"))
+
+
+async def test_every_privileged_verb_tried_by_staff_is_refused_and_changes_nothing(
+    teams: TeamsBot,
+) -> None:
+    await something_to_change(teams)
+    verbs = authz.privileged_verbs(teams.core.registry)
+    assert verbs
+    before = authz.digest(teams.db_path, authz.BOOKKEEPING)
+    for n, verb in enumerate(verbs, start=1):
+        text = authz.command_text(verb, "teams:aad-sam-0001", f"teams:{ADMIN_AAD}")
+        activity = command(teams, text, f"17000001{n:05d}", who=SAM)
+        assert (await teams.send(activity)).status == 200
+        said = await teams.until(lambda n=n: refusals(teams)[n - 1 :])
+        assert f"@copbot {verb.name} is for" in said[-1], said[-1]
+    assert authz.changed(before, authz.digest(teams.db_path, authz.BOOKKEEPING)) == []
+
+
+async def test_privileged_buttons_and_forms_forged_by_staff_are_refused_and_change_nothing(
+    teams: TeamsBot,
+) -> None:
+    await something_to_change(teams)
+    actions = authz.privileged_actions(teams.core.registry)
+    forms = authz.privileged_forms(teams.core.registry)
+    assert actions and forms
+    before = authz.digest(teams.db_path, authz.BOOKKEEPING)
+    for n, action in enumerate(actions, start=1):
+        data = {"copbot": "action", "action": f"{action}:1", "value": "1"}
+        press = teams.activity(
+            "adaptive_card_action",
+            id=f"17000002{n:05d}",
+            value={"action": {"type": "Action.Execute", "verb": action, "data": data}},
+            **{"from": SAM},
+        )
+        answer = await (await teams.send(press)).json()
+        assert "That button is for" in json.dumps(answer), answer
+    for n, form in enumerate(forms, start=1):
+        submit = teams.activity("form_submit", id=f"17000003{n:05d}")
+        submit["value"] |= {"form": form, "context": "1", "f.title": "Taken over"}
+        assert (await teams.send(submit)).status == 200
+        said = await teams.until(lambda n=n: refusals(teams)[len(actions) + n - 1 :])
+        assert "That form is for" in said[-1], said[-1]
+    assert authz.changed(before, authz.digest(teams.db_path, authz.BOOKKEEPING)) == []
