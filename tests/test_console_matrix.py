@@ -45,6 +45,8 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("GET", "/console/prompts", {}, (401, 403, 200, 200)),
     ("POST", "/console/prompts/schedule", {"days": "someday"}, (401, 403, 400, 400)),
     ("POST", "/console/prompts/unschedule", {"schedule": "9"}, (401, 403, 400, 400)),
+    ("POST", "/console/prompts/pause", {"schedule": "9"}, (401, 403, 400, 400)),
+    ("POST", "/console/prompts/resume", {"schedule": "9"}, (401, 403, 400, 400)),
     ("GET", "/console/people", {}, (401, 403, 403, 200)),
     (
         "POST",
