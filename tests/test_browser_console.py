@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,6 +250,25 @@ def test_a_playground_facilitator_plans_an_event_in_the_console_and_it_is_announ
     assert page.get_by_role("button", name="Cancel Use of language: a North session").is_visible()
     assert axe_serious(page) == []
     page.screenshot(path=shot("console-events.png", tmp_path), full_page=True)
+
+    # The event's own page: its details and answers, and a way to change it.
+    page.get_by_role("link", name="Use of language: a North session", exact=True).click()
+    page.get_by_role("heading", name="Use of language: a North session").wait_for()
+    assert page.get_by_role("link", name="Change this event").is_visible()
+    assert page.get_by_role("heading", name="Waiting list").is_visible()
+    assert axe_serious(page) == []
+
+    # A prompt schedule, set up and paused with a button.
+    nav.get_by_role("link", name="Prompts").click()
+    page.get_by_label("Every").fill("tuesday")
+    page.get_by_label("At", exact=True).fill("10:00")
+    page.get_by_label("In channel").fill("north")
+    page.get_by_role("button", name="Schedule", exact=True).click()
+    page.get_by_text(re.compile(r"Scheduled #\d+")).wait_for()
+    page.get_by_role("button", name=re.compile(r"^Pause schedule #\d+$")).click()
+    page.get_by_text(re.compile(r"Paused schedule #\d+")).wait_for()
+    assert page.get_by_role("button", name=re.compile(r"^Resume schedule #\d+$")).is_visible()
+    assert axe_serious(page) == []
 
     # copbot announces it in the playground's #north, as it would in Slack or Teams.
     page.goto(url + "/?channel=north")

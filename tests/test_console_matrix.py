@@ -39,6 +39,7 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
         (401, 403, 200, 200),
     ),
     ("POST", "/console/events/cancel", {"event": "1"}, (401, 403, 400, 400)),
+    ("GET", "/console/events/1", {}, (401, 403, 404, 404)),
     ("GET", "/console/events/1/edit", {}, (401, 403, 404, 404)),
     ("POST", "/console/events/1/edit", {"title": "T"}, (401, 403, 404, 404)),
     ("GET", "/console/participation", {}, (401, 403, 200, 200)),
@@ -122,6 +123,7 @@ def test_the_matrix_covers_every_console_route(console_routes: set[tuple[str, st
     covered = {(m, p.split("?")[0]) for m, p, _, _ in MATRIX}
     shapes = {
         ("GET", "/console/feedback/{id}"): ("GET", "/console/feedback/1"),
+        ("GET", "/console/events/{id}"): ("GET", "/console/events/1"),
         ("GET", "/console/events/{id}/edit"): ("GET", "/console/events/1/edit"),
         ("POST", "/console/events/{id}/edit"): ("POST", "/console/events/1/edit"),
     }
