@@ -147,3 +147,24 @@ def console_routes(db_path: Path) -> set[tuple[str, str]]:
         and r.resource.canonical.startswith("/console")
         and r.method in ("GET", "POST")
     }
+
+
+@pytest.mark.parametrize("who", [OUT, FAC], ids=["signed out", "facilitator"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/console/nothing-here"), ("GET", "/console/prompts/pause"), ("POST", "/console/x")],
+)
+async def test_an_address_with_no_page_gets_the_console_headers_and_no_data(
+    console: Console, who: Role | None, method: str, path: str
+) -> None:
+    cookie, csrf = await _session(console, who)
+    if method == "GET":
+        response = await console.get(path, cookie)
+    else:
+        response = await console.post(path, cookie, {"csrf": csrf})
+    body = await response.text()
+    assert response.status == 404 and "There&#39;s no such page" in body
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert SECRET_WORDS not in body and "csrf" not in body
