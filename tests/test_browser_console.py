@@ -210,6 +210,22 @@ def test_an_admin_signs_in_searches_exports_and_reads_feedback(site, tmp_path: P
     assert page.get_by_role("cell", name="signed in").is_visible()
     assert axe_serious(page) == []
 
+    # The steps that ask to confirm, an address with no page, and signing out pass too.
+    page.goto(url + "/console/people")
+    page.locator("#erase-identity").fill("local:jo")
+    page.get_by_role("button", name="Erase…").click()
+    page.get_by_role("heading", name=re.compile("^Erase everything copbot kept of")).wait_for()
+    assert axe_serious(page) == []
+    page.get_by_role("link", name="No, go back").click()
+    page.get_by_role("heading", name="People", exact=True).wait_for()
+    page.goto(url + "/console/no-such-page")
+    page.get_by_role("heading", name="There's no such page").wait_for()
+    assert axe_serious(page) == []
+    page.goto(url + "/console")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="You've signed out").wait_for()
+    assert axe_serious(page) == []
+
 
 def test_a_playground_facilitator_plans_an_event_in_the_console_and_it_is_announced(
     site, tmp_path: Path
@@ -257,6 +273,14 @@ def test_a_playground_facilitator_plans_an_event_in_the_console_and_it_is_announ
     assert page.get_by_role("link", name="Change this event").is_visible()
     assert page.get_by_role("heading", name="Waiting list").is_visible()
     assert axe_serious(page) == []
+    page.get_by_role("link", name="Change this event").click()
+    page.get_by_role("heading", name="Change Use of language: a North session").wait_for()
+    assert axe_serious(page) == []
+    page.go_back()
+    page.get_by_role("button", name="Cancel this event…").click()
+    page.get_by_role("heading", name="Cancel Use of language: a North session?").wait_for()
+    assert axe_serious(page) == []
+    page.get_by_role("link", name="No, keep it").click()
 
     # A prompt schedule, set up and paused with a button.
     nav.get_by_role("link", name="Prompts").click()
