@@ -196,9 +196,9 @@ class SqliteJobRepository:
     async def _set_paused(self, recurrence_id: int, paused_at: str | None) -> bool:
         # Only a change counts: pausing a paused schedule (or resuming a running one) is
         # refused, so the person hears it was already so.
-        already = "paused_at is null" if paused_at else "paused_at is not null"
+        currently = "paused_at is null" if paused_at else "paused_at is not null"
         changed = await self._db.execute(
-            f"update recurrences set paused_at = ? where id = ? and active = 1 and {already}",
+            f"update recurrences set paused_at = ? where id = ? and active = 1 and {currently}",
             [paused_at, recurrence_id],
         )
         return changed > 0
