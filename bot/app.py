@@ -247,7 +247,15 @@ def build_core(
                     catalogue, prompt_repo, schedules, threads, scopes, people, audit, templates
                 ),
                 EventsPages(
-                    events, settings.regions, catalogue, audit, clock, templates, settings.timezone
+                    events,
+                    settings.regions,
+                    catalogue,
+                    SqliteFeedbackRepository(db),
+                    people,
+                    audit,
+                    clock,
+                    templates,
+                    settings.timezone,
                 ),
                 PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),

@@ -288,6 +288,14 @@ class JobRepository(Protocol):
 
     async def cancel_recurrence(self, recurrence_id: int) -> bool: ...
 
+    async def pause_recurrence(self, recurrence_id: int) -> bool:
+        """Pause an active, running schedule; False when there is none such."""
+        ...
+
+    async def resume_recurrence(self, recurrence_id: int) -> bool:
+        """Resume an active, paused schedule; False when there is none such."""
+        ...
+
     async def forget_owner(self, identity: str) -> int:
         """Keep jobs and schedules, without whom to tell of their trouble."""
         ...

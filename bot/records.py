@@ -26,6 +26,7 @@ class JobState(enum.StrEnum):
     FAILED = "failed"  # every attempt failed
     INTERRUPTED = "interrupted"  # the process stopped mid-run; not re-run, to post at most once
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # due while its schedule was paused: recorded, not run, nobody told
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Recurrence:
     description: str
     active: bool = True
     next_at: datetime | None = None  # UTC of the next occurrence queued as a job
+    paused_at: datetime | None = None  # set while paused: occurrences are skipped
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
 
 @dataclass(frozen=True)
@@ -201,6 +207,7 @@ class Conversation:
 class EventStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # due while its schedule was paused: recorded, not run, nobody told
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,12 @@ Recurrences are RFC 5545 rules (python-dateutil's rrule) over naive local times 
 time zone, so "Tuesdays at 10:00" stays 10:00 local on both sides of a clock change. Each
 occurrence is one job, keyed by recurrence and local time; the next is queued in the same
 transaction that closes the current one.
+
+A recurrence can be paused. Its occurrences still come round as jobs, but each is closed
+as skipped when it comes due (nobody is told: the pause was asked for), and the next is
+queued as usual. So resuming needs no catching up: the job already queued is the next
+time due, and nothing missed during the pause is posted late. The pause is a column of
+the recurrence, so it holds across restarts.
 """
 
 from __future__ import annotations
@@ -161,6 +167,16 @@ class Scheduler:
     async def cancel(self, recurrence_id: int) -> bool:
         return await self._jobs.cancel_recurrence(recurrence_id)
 
+    async def pause(self, recurrence_id: int) -> bool:
+        """Skip the recurrence's occurrences until resumed; False unless it was running."""
+        return await self._jobs.pause_recurrence(recurrence_id)
+
+    async def resume(self, recurrence_id: int) -> bool:
+        """Carry on from the next occurrence due; False unless it was paused."""
+        resumed = await self._jobs.resume_recurrence(recurrence_id)
+        self._wake.set()
+        return resumed
+
     async def recurrences(self, kind: str) -> list[Recurrence]:
         return await self._jobs.recurrences(kind)
 
@@ -187,6 +203,11 @@ class Scheduler:
         if kind is None:
             await self._close(job, JobState.FAILED, f"no handler for jobs of kind {job.kind}")
             return
+        if job.schedule_id is not None:
+            recurrence = await self._jobs.recurrence(job.schedule_id)
+            if recurrence is not None and recurrence.paused:
+                await self._close(job, JobState.SKIPPED, "its schedule is paused")
+                return
         late = now - job.due_at
         if late > self._settings.grace and not kind.run_late:
             await self._close(job, JobState.MISSED, f"{_minutes(late)} late; not run stale")
@@ -232,9 +253,9 @@ class Scheduler:
             return None
         tz = ZoneInfo(recurrence.timezone)
         after = _occurrence_of(job.key)
-        if state is JobState.MISSED:
-            # Back after a long stop: carry on from now, not through every occurrence
-            # missed meanwhile (the owner hears once, from this job).
+        if state in (JobState.MISSED, JobState.SKIPPED):
+            # Back after a long stop (or paused through one): carry on from now, not
+            # through every occurrence missed meanwhile (the owner hears once, if at all).
             after = max(after, self._clock.now().astimezone(tz).replace(tzinfo=None))
         nxt = next_occurrence(recurrence.rule, recurrence.starts, after)
         if nxt is None:

@@ -13,7 +13,7 @@ from bot.records import Job, JobState, Recurrence
 from storage.database import Database
 
 _JOB = "id, kind, payload, due_at, key, state, attempts, owner, schedule_id, last_error"
-_REC = "id, kind, payload, rule, timezone, starts, owner, description, active, next_at"
+_REC = "id, kind, payload, rule, timezone, starts, owner, description, active, next_at, paused_at"
 
 
 class SqliteJobRepository:
@@ -185,6 +185,24 @@ class SqliteJobRepository:
 
         return await self._db.write(op)
 
+    async def pause_recurrence(self, recurrence_id: int) -> bool:
+        """Pause an active schedule that isn't paused; False when there's none such."""
+        return await self._set_paused(recurrence_id, to_text(self._clock.now()))
+
+    async def resume_recurrence(self, recurrence_id: int) -> bool:
+        """Resume a paused active schedule; False when there's none such."""
+        return await self._set_paused(recurrence_id, None)
+
+    async def _set_paused(self, recurrence_id: int, paused_at: str | None) -> bool:
+        # Only a change counts: pausing a paused schedule (or resuming a running one) is
+        # refused, so the person hears it was already so.
+        currently = "paused_at is null" if paused_at else "paused_at is not null"
+        changed = await self._db.execute(
+            f"update recurrences set paused_at = ? where id = ? and active = 1 and {currently}",
+            [paused_at, recurrence_id],
+        )
+        return changed > 0
+
     async def jobs(self, *, states: Sequence[JobState] = (), limit: int = 100) -> list[Job]:
         def op(db: sqlite_utils.Database) -> list[Job]:
             sql = f"select {_JOB} from jobs"
@@ -241,7 +259,7 @@ def _job(row: tuple[Any, ...]) -> Job:
 
 
 def _recurrence(row: tuple[Any, ...]) -> Recurrence:
-    ident, kind, payload, rule, tz, starts, owner, description, active, next_at = row
+    ident, kind, payload, rule, tz, starts, owner, description, active, next_at, paused = row
     return Recurrence(
         ident,
         kind,
@@ -253,6 +271,7 @@ def _recurrence(row: tuple[Any, ...]) -> Recurrence:
         description,
         bool(active),
         from_text(next_at) if next_at else None,
+        from_text(paused) if paused else None,
     )
 
 

@@ -506,3 +506,9 @@ def audit(db: sqlite_utils.Database) -> None:
         """,
         "create index audit_newest on audit (id desc)",
     )
+
+
+@MIGRATIONS(name="0017_schedule_pause")
+def schedule_pause(db: sqlite_utils.Database) -> None:
+    # Set while a schedule is paused: its occurrences are skipped until it is resumed.
+    _run(db, "alter table recurrences add column paused_at text")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,6 +210,22 @@ def test_an_admin_signs_in_searches_exports_and_reads_feedback(site, tmp_path: P
     assert page.get_by_role("cell", name="signed in").is_visible()
     assert axe_serious(page) == []
 
+    # The steps that ask to confirm, an address with no page, and signing out pass too.
+    page.goto(url + "/console/people")
+    page.locator("#erase-identity").fill("local:jo")
+    page.get_by_role("button", name="Erase…").click()
+    page.get_by_role("heading", name=re.compile("^Erase everything copbot kept of")).wait_for()
+    assert axe_serious(page) == []
+    page.get_by_role("link", name="No, go back").click()
+    page.get_by_role("heading", name="People", exact=True).wait_for()
+    page.goto(url + "/console/no-such-page")
+    page.get_by_role("heading", name="There's no such page").wait_for()
+    assert axe_serious(page) == []
+    page.goto(url + "/console")
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="You've signed out").wait_for()
+    assert axe_serious(page) == []
+
 
 def test_a_playground_facilitator_plans_an_event_in_the_console_and_it_is_announced(
     site, tmp_path: Path
@@ -249,6 +266,33 @@ def test_a_playground_facilitator_plans_an_event_in_the_console_and_it_is_announ
     assert page.get_by_role("button", name="Cancel Use of language: a North session").is_visible()
     assert axe_serious(page) == []
     page.screenshot(path=shot("console-events.png", tmp_path), full_page=True)
+
+    # The event's own page: its details and answers, and a way to change it.
+    page.get_by_role("link", name="Use of language: a North session", exact=True).click()
+    page.get_by_role("heading", name="Use of language: a North session").wait_for()
+    assert page.get_by_role("link", name="Change this event").is_visible()
+    assert page.get_by_role("heading", name="Waiting list").is_visible()
+    assert axe_serious(page) == []
+    page.get_by_role("link", name="Change this event").click()
+    page.get_by_role("heading", name="Change Use of language: a North session").wait_for()
+    assert axe_serious(page) == []
+    page.go_back()
+    page.get_by_role("button", name="Cancel this event…").click()
+    page.get_by_role("heading", name="Cancel Use of language: a North session?").wait_for()
+    assert axe_serious(page) == []
+    page.get_by_role("link", name="No, keep it").click()
+
+    # A prompt schedule, set up and paused with a button.
+    nav.get_by_role("link", name="Prompts").click()
+    page.get_by_label("Every").fill("tuesday")
+    page.get_by_label("At", exact=True).fill("10:00")
+    page.get_by_label("In channel").fill("north")
+    page.get_by_role("button", name="Schedule", exact=True).click()
+    page.get_by_text(re.compile(r"Scheduled #\d+")).wait_for()
+    page.get_by_role("button", name=re.compile(r"^Pause schedule #\d+$")).click()
+    page.get_by_text(re.compile(r"Paused schedule #\d+")).wait_for()
+    assert page.get_by_role("button", name=re.compile(r"^Resume schedule #\d+$")).is_visible()
+    assert axe_serious(page) == []
 
     # copbot announces it in the playground's #north, as it would in Slack or Teams.
     page.goto(url + "/?channel=north")

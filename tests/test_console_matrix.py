@@ -39,12 +39,15 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
         (401, 403, 200, 200),
     ),
     ("POST", "/console/events/cancel", {"event": "1"}, (401, 403, 400, 400)),
+    ("GET", "/console/events/1", {}, (401, 403, 404, 404)),
     ("GET", "/console/events/1/edit", {}, (401, 403, 404, 404)),
     ("POST", "/console/events/1/edit", {"title": "T"}, (401, 403, 404, 404)),
     ("GET", "/console/participation", {}, (401, 403, 200, 200)),
     ("GET", "/console/prompts", {}, (401, 403, 200, 200)),
     ("POST", "/console/prompts/schedule", {"days": "someday"}, (401, 403, 400, 400)),
     ("POST", "/console/prompts/unschedule", {"schedule": "9"}, (401, 403, 400, 400)),
+    ("POST", "/console/prompts/pause", {"schedule": "9"}, (401, 403, 400, 400)),
+    ("POST", "/console/prompts/resume", {"schedule": "9"}, (401, 403, 400, 400)),
     ("GET", "/console/people", {}, (401, 403, 403, 200)),
     (
         "POST",
@@ -120,6 +123,7 @@ def test_the_matrix_covers_every_console_route(console_routes: set[tuple[str, st
     covered = {(m, p.split("?")[0]) for m, p, _, _ in MATRIX}
     shapes = {
         ("GET", "/console/feedback/{id}"): ("GET", "/console/feedback/1"),
+        ("GET", "/console/events/{id}"): ("GET", "/console/events/1"),
         ("GET", "/console/events/{id}/edit"): ("GET", "/console/events/1/edit"),
         ("POST", "/console/events/{id}/edit"): ("POST", "/console/events/1/edit"),
     }
@@ -143,3 +147,24 @@ def console_routes(db_path: Path) -> set[tuple[str, str]]:
         and r.resource.canonical.startswith("/console")
         and r.method in ("GET", "POST")
     }
+
+
+@pytest.mark.parametrize("who", [OUT, FAC], ids=["signed out", "facilitator"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/console/nothing-here"), ("GET", "/console/prompts/pause"), ("POST", "/console/x")],
+)
+async def test_an_address_with_no_page_gets_the_console_headers_and_no_data(
+    console: Console, who: Role | None, method: str, path: str
+) -> None:
+    cookie, csrf = await _session(console, who)
+    if method == "GET":
+        response = await console.get(path, cookie)
+    else:
+        response = await console.post(path, cookie, {"csrf": csrf})
+    body = await response.text()
+    assert response.status == 404 and "There&#39;s no such page" in body
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert SECRET_WORDS not in body and "csrf" not in body

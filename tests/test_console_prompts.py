@@ -5,14 +5,15 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.model import BotAddedToChannel, CommandReceived, Origin, Role
+from bot.model import BotAddedToChannel, Channel, CommandReceived, Origin, Role
 from bot.ports import Suggestion
 from bot.records import ArchivedMessage
-from bot.services.schedules import POST_PROMPT
+from bot.services.schedules import POST_PROMPT, SchedulesFeature
 from storage.prompts import SqlitePromptRepository
 from tests.support.console import Console, console_app
 from tests.support.harness import ALEX, NORTH, PRIYA, SAM
@@ -88,6 +89,13 @@ async def test_scheduling_and_stopping_prompts_from_the_console(console: Console
     assert actions[:2] == ["schedule cancelled", "prompts scheduled"]
 
 
+async def _schedule(c: Console) -> None:
+    """Priya's schedule in #north, set up without the inbox (the app drains it too)."""
+    await c.core.channels.save(Channel(NORTH, "north", bot_member=True))
+    words = ["language", "every", "tuesday", "at", "10:00", "in", "#north"]
+    await c.core.feature(SchedulesFeature).schedule(words, "test", None, PRIYA.identity)
+
+
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
@@ -106,3 +114,61 @@ async def test_a_bad_schedule_says_what_is_wrong_and_changes_nothing(
     )
     assert status == 400 and "Nothing was changed" in page and problem in page
     assert not await console.core.scheduler.recurrences(POST_PROMPT)
+
+
+async def test_pausing_and_resuming_a_schedule_from_the_console(console: Console) -> None:
+    await _schedule(console)
+    alex = await console.sign_in(ALEX)  # any admin or facilitator, not only its owner
+    page = await (await console.get("/console/prompts", alex)).text()
+    assert 'action="/console/prompts/pause"' in page and "/console/prompts/resume" not in page
+    status, page = await _post(console, alex, "/console/prompts/pause", schedule="1")
+    assert status == 200 and "Paused schedule #1" in page
+    schedules = page.split("<h2>Schedules</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<strong>Paused</strong> since" in schedules
+    assert 'action="/console/prompts/resume"' in schedules
+    assert 'action="/console/prompts/pause"' not in schedules
+    [recurrence] = await console.core.scheduler.recurrences(POST_PROMPT)
+    assert recurrence.paused
+    # Paused across its time: nothing is posted.
+    console.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    await console.core.scheduler.tick()
+    assert console.adapter.of_kind("post") == []
+
+    alex = await console.sign_in(ALEX)  # days later: a new session
+    status, page = await _post(console, alex, "/console/prompts/pause", schedule="1")
+    assert status == 400 and "Nothing was changed" in page and "paused already" in page
+    status, page = await _post(console, alex, "/console/prompts/resume", schedule="1")
+    assert status == 200 and "Resumed schedule #1" in page and "Tue 8 Dec 2026, 10:00" in page
+    [recurrence] = await console.core.scheduler.recurrences(POST_PROMPT)
+    assert not recurrence.paused
+    actions = [
+        (e.action, e.done_by, e.detail.split(":")[0])
+        for e in await console.core.audit.newest()
+        if e.action.startswith("schedule")
+    ]
+    assert actions == [
+        ("schedule resumed", ALEX.identity, "Resumed schedule #1"),
+        ("schedule paused", ALEX.identity, "Paused schedule #1"),
+    ]
+
+
+@pytest.mark.parametrize("path", ["/console/prompts/pause", "/console/prompts/resume"])
+@pytest.mark.parametrize("given", ["", "one", "#7"])
+async def test_pausing_or_resuming_no_such_schedule_says_so(
+    console: Console, path: str, given: str
+) -> None:
+    await _schedule(console)
+    status, page = await _post(console, await console.sign_in(PRIYA), path, schedule=given)
+    assert status == 400 and "Nothing was changed" in page
+    assert ("no active schedule #7" if given == "#7" else "schedule number") in page
+    [recurrence] = await console.core.scheduler.recurrences(POST_PROMPT)
+    assert not recurrence.paused
+
+
+async def test_a_pause_without_its_form_token_is_refused(console: Console) -> None:
+    await _schedule(console)
+    cookie = await console.sign_in(PRIYA)
+    response = await console.post("/console/prompts/pause", cookie, {"schedule": "1"})
+    assert response.status == 403
+    [recurrence] = await console.core.scheduler.recurrences(POST_PROMPT)
+    assert not recurrence.paused

@@ -158,7 +158,9 @@ async def test_create_app_wires_every_declared_route_job_and_start_step(db_path:
     core = app[CORE]
     paths = {r.resource.canonical for r in app.router.routes() if r.resource is not None}
     for route in core.registry.routes:
-        assert route.path in paths  # type: ignore[attr-defined]
+        # aiohttp's canonical form drops a variable's pattern: {rest:.*} is {rest}.
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)  # type: ignore[attr-defined]
+        assert path in paths
     for kind in core.registry.job_kinds:
         assert core.scheduler._kinds[kind.name] is kind  # type: ignore[attr-defined]
     assert core.registry.startup  # the retention reconciler, at least

@@ -213,8 +213,14 @@ async def test_a_private_channels_schedules_are_only_for_those_in_it(bot: Harnes
     refused = await bot.reply_text("schedule prompt any every friday at 11:00 in #leads", SAM)
     assert "I'm not in #leads" in refused
     assert "no active schedule #1" in await bot.reply_text("schedule cancel 1", SAM)
+    assert "no active schedule #1" in await bot.reply_text("schedule pause 1", SAM)
     assert "#leads" in await bot.reply_text("schedule list", PRIYA)  # still there for her
-    assert len(await bot.core.scheduler.recurrences("prompt.post")) == 1
+    [recurrence] = await bot.core.scheduler.recurrences("prompt.post")
+    assert not recurrence.paused
+    assert "Paused schedule #1" in await bot.reply_text("schedule pause 1", PRIYA)
+    assert "no active schedule #1" in await bot.reply_text("schedule resume 1", SAM)
+    [recurrence] = await bot.core.scheduler.recurrences("prompt.post")
+    assert recurrence.paused
 
 
 @pytest.mark.parametrize("alex_in_leads", [False, True])

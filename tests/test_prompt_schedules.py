@@ -16,6 +16,7 @@ from bot.commands import UsageError
 from bot.model import Role
 from bot.records import JobState
 from bot.schedule_grammar import parse_schedule
+from bot.services.schedules import SchedulesFeature
 from storage.jobs import SqliteJobRepository
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
 
@@ -329,3 +330,138 @@ async def test_a_channel_copbot_was_removed_from_is_refused(sched: Harness) -> N
     await sched.deliver(BotRemovedFromChannel("left-north", NORTH, sched.clock.now()))
     text = await sched.reply_text("schedule prompt any every tuesday at 10:00 in #north", PRIYA)
     assert "I'm not in #north" in text
+
+
+TUESDAY_1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 10:00 in London too, in winter
+
+
+async def _states(h: Harness) -> list[JobState]:
+    return [j.state for j in await SqliteJobRepository(h.core.db, h.clock).jobs()]
+
+
+async def test_a_paused_schedule_posts_nothing_and_resumes_without_a_backlog(
+    sched: Harness,
+) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    assert await sched.reply_text("schedule pause 1", PRIYA) == (
+        "Paused schedule #1: a prompt from any topic, every Tuesday at 10:00, in #general. "
+        "Nothing will be posted until it's resumed with `schedule resume 1`."
+    )
+    listing = await sched.reply_text("schedule list", PRIYA)
+    assert "#1: a prompt from any topic, every Tuesday at 10:00, in #general; paused since " in (
+        listing
+    )
+    assert "next on" not in listing and "schedule resume ID" in listing
+    sched.clock.set(TUESDAY_1)
+    await sched.tick()
+    await sched.tick(timedelta(days=7))  # and the Tuesday after
+    assert sched.adapter.of_kind("post") == []
+    assert sched.adapter.of_kind("direct") == []  # a pause asked for is no trouble to report
+    assert await _states(sched) == [JobState.SKIPPED, JobState.SKIPPED, JobState.PENDING]
+
+    sched.clock.set(datetime(2026, 12, 9, 12, 0, tzinfo=UTC))
+    assert await sched.reply_text("schedule resume 1", PRIYA) == (
+        "Resumed schedule #1: a prompt from any topic, every Tuesday at 10:00, in #general. "
+        "The next prompt will be on Tue 15 Dec 2026, 10:00; the ones skipped while it was "
+        "paused won't be posted."
+    )
+    await sched.tick()
+    assert sched.adapter.of_kind("post") == []  # no backlog of the two Tuesdays skipped
+    assert "next on Tue 15 Dec 2026, 10:00" in await sched.reply_text("schedule list", PRIYA)
+    await sched.tick(datetime(2026, 12, 15, 10, 0, tzinfo=UTC) - sched.clock.now())
+    await sched.tick()
+    assert len(sched.adapter.of_kind("post")) == 1
+
+
+async def test_a_pause_holds_through_a_restart_and_a_long_stop(
+    sched: Harness, db_path: Path
+) -> None:
+    await sched.reply_text("schedule prompt any every day at 10:00", PRIYA)
+    await sched.reply_text("schedule pause 1", PRIYA)
+    sched.close()
+    again = Harness.open(db_path)
+    again.clock.set(datetime(2026, 12, 10, 12, 0, tzinfo=UTC))  # two weeks later
+    await again.tick()
+    assert again.adapter.of_kind("post") == [] and again.adapter.of_kind("direct") == []
+    # One occurrence skipped, then straight on from now: not one job per day stopped.
+    assert await _states(again) == [JobState.SKIPPED, JobState.PENDING]
+    await again.tick(timedelta(days=1))
+    assert again.adapter.of_kind("post") == []
+    # (The feature itself: a new process's command ids would look like repeats.)
+    schedules = again.core.feature(SchedulesFeature)
+    [line] = await schedules.listing()
+    assert "paused since" in line
+    resumed = await schedules.resume("1", viewer=PRIYA)
+    assert "The next prompt will be on Sat 12 Dec 2026, 10:00" in resumed
+    await again.tick(timedelta(hours=22))  # Saturday 10:00
+    assert len(again.adapter.of_kind("post")) == 1
+    again.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("schedule pause", "Give the number of the schedule to pause."),
+        ("schedule resume 1 2", "Give the number of the schedule to resume."),
+        ("schedule pause one", "isn't a schedule number"),
+        ("schedule pause 9", "There's no active schedule #9. `schedule list` shows them."),
+        ("schedule resume 9", "There's no active schedule #9."),
+        ("schedule resume 1", "Schedule #1 isn't paused, so there's nothing to resume."),
+    ],
+)
+async def test_pausing_and_resuming_the_wrong_schedule_explain_and_change_nothing(
+    sched: Harness, command: str, message: str
+) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    assert message in await sched.reply_text(command, PRIYA)
+    [recurrence] = await sched.core.scheduler.recurrences("prompt.post")
+    assert not recurrence.paused
+
+
+async def test_who_may_pause_and_resume(sched: Harness) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    refused = await sched.reply_text("schedule pause 1", SAM)
+    assert "is for facilitators" in refused
+    [recurrence] = await sched.core.scheduler.recurrences("prompt.post")
+    assert not recurrence.paused
+    # Not only its owner: any facilitator or admin, as with cancelling.
+    assert "Paused schedule #1" in await sched.reply_text("schedule pause 1", ALEX)
+    assert "Schedule #1 is paused already. `schedule resume 1`" in await sched.reply_text(
+        "schedule pause 1", PRIYA
+    )
+    assert "is for facilitators" in await sched.reply_text("schedule resume 1", SAM)
+    assert "Resumed schedule #1" in await sched.reply_text("schedule resume 1", PRIYA)
+    await sched.reply_text("schedule pause 1", PRIYA)
+    await sched.reply_text("schedule cancel 1", PRIYA)
+    assert "no active schedule #1" in await sched.reply_text("schedule resume 1", PRIYA)
+
+
+async def test_the_same_schedule_again_while_paused_says_how_to_resume(sched: Harness) -> None:
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    await sched.reply_text("schedule pause 1", PRIYA)
+    again = await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    assert "set up already: #1" in again and "`schedule resume 1` starts it again" in again
+
+
+def test_the_command_line_pauses_and_resumes(db_path: Path) -> None:
+    async def seed() -> None:
+        h = Harness.open(db_path)
+        await h.join(NORTH)
+        h.close()
+
+    asyncio.run(seed())
+    runner = CliRunner()
+    db = ["--db", str(db_path)]
+    runner.invoke(
+        cli, ["schedule", "prompt", "any", "every", "wed", "at", "16:00", "in", "#north", *db]
+    )
+    paused = runner.invoke(cli, ["schedule", "pause", "1", *db])
+    assert paused.exit_code == 0 and paused.output.startswith("Paused schedule #1")
+    assert "paused since" in runner.invoke(cli, ["schedule", "list", *db]).output
+    again = runner.invoke(cli, ["schedule", "pause", "1", *db])
+    assert again.exit_code == 1 and "paused already" in again.output
+    resumed = runner.invoke(cli, ["schedule", "resume", "1", *db])
+    assert resumed.exit_code == 0 and "The next prompt will be on Wed " in resumed.output
+    assert "next on Wed " in runner.invoke(cli, ["schedule", "list", *db]).output
+    bad = runner.invoke(cli, ["schedule", "resume", "7", *db])
+    assert bad.exit_code == 1 and "no active schedule #7" in bad.output

@@ -294,6 +294,44 @@ async def test_cancelling_a_recurrence_cancels_its_queued_job(world: World) -> N
     assert world.recorder.runs == []
 
 
+async def test_a_paused_recurrence_skips_its_occurrences_until_resumed(world: World) -> None:
+    s = world.scheduler
+    assert s is not None
+    rec = await s.repeat("post", {}, "FREQ=DAILY;BYHOUR=9;BYMINUTE=0", "slack:U1", "daily")
+    assert await s.pause(rec.id)
+    assert not await s.pause(rec.id)  # paused already: nothing changes
+    paused = await s.recurrence(rec.id)
+    assert paused is not None and paused.paused_at == START
+    world.clock.set(START + timedelta(hours=1))  # 09:00, Monday
+    for _ in range(3):  # Monday to Wednesday
+        await s.tick()
+        world.clock.advance(timedelta(days=1))
+    assert world.recorder.runs == [] and world.recorder.troubles == []
+    states = [j.state for j in await _all_jobs(world)]
+    assert states == [JobState.SKIPPED] * 3 + [JobState.PENDING]
+    world.stop()  # a restart keeps the pause
+    s = world.start()
+    await s.tick()  # Thursday
+    assert world.recorder.runs == [] and world.recorder.troubles == []
+    assert await s.resume(rec.id)
+    assert not await s.resume(rec.id)  # running already
+    await s.tick()
+    assert world.recorder.runs == []  # nothing owed from the pause
+    world.clock.advance(timedelta(days=1))
+    await s.tick()
+    assert len(world.recorder.runs) == 1
+
+
+async def test_only_an_active_recurrence_can_be_paused(world: World) -> None:
+    s = world.scheduler
+    assert s is not None
+    rec = await s.repeat("post", {}, "FREQ=DAILY;BYHOUR=9;BYMINUTE=0", "slack:U1", "daily")
+    assert await s.cancel(rec.id)
+    assert not await s.pause(rec.id)
+    assert not await s.pause(9999)
+    assert not await s.resume(rec.id)
+
+
 async def test_unreadable_rules_are_refused(world: World) -> None:
     s = world.scheduler
     assert s is not None

@@ -253,3 +253,27 @@ def schedule_cancel(schedule_id: str, db: str | None) -> None:
         return await core.feature(SchedulesFeature).cancel(schedule_id)
 
     click.echo(with_core(db, call))
+
+
+@schedule.command("pause")
+@click.argument("schedule_id")
+@db_option
+def schedule_pause(schedule_id: str, db: str | None) -> None:
+    """Pause a scheduled prompt: nothing is posted until it is resumed."""
+
+    async def call(core: Core) -> str:
+        return await core.feature(SchedulesFeature).pause(schedule_id)
+
+    click.echo(with_core(db, call))
+
+
+@schedule.command("resume")
+@click.argument("schedule_id")
+@db_option
+def schedule_resume(schedule_id: str, db: str | None) -> None:
+    """Start a paused scheduled prompt again, from the next time due."""
+
+    async def call(core: Core) -> str:
+        return await core.feature(SchedulesFeature).resume(schedule_id)
+
+    click.echo(with_core(db, call))

@@ -1,5 +1,8 @@
 """Events in the console: what is coming and what happened in the last 30 days, by
-region, with answers and waiting lists, and each past event's feedback round; planning
+region, with answers and waiting lists, and each past event's feedback round; a page for
+one event, with who is going and who waits (the console is for facilitators and admins
+only) and, once it has taken place, its feedback beside it, shown only from the round's
+threshold as on the feedback pages; planning
 an event (announced as one planned in chat is) and cancelling one, after a confirmation
 step. Changes are POSTs with the CSRF token, and in the audit trail."""
 
@@ -14,8 +17,11 @@ from aiohttp import web
 
 from bot.commands import CommandError
 from bot.console.audit import Audit
+from bot.console.charts import bar_chart
 from bot.console.web import Templates, Visitor, form_value, read_form
 from bot.events import Attendance, Plan, PlanProblems
+from bot.feedback import FeedbackRepository, QuestionKind, summarise
+from bot.people import People
 from bot.ports import Clock
 from bot.records import Event
 from bot.services.events import EventsFeature
@@ -42,11 +48,15 @@ class EventsPages:
         events: EventsFeature,
         regions: Sequence[str],
         catalogue: PromptCatalogue,
+        feedback: FeedbackRepository,
+        people: People,
         audit: Audit,
         clock: Clock,
         templates: Templates,
         timezone: ZoneInfo,
     ) -> None:
+        self._feedback = feedback
+        self._people = people
         self._feature = events
         self._events = events.repository
         # (slug, name): events keep the region in lower case, people read its name.
@@ -62,6 +72,7 @@ class EventsPages:
             web.get("/console/events", console.guarded(self.page)),
             web.post("/console/events/new", console.guarded(self.plan)),
             web.post("/console/events/cancel", console.guarded(self.cancel)),
+            web.get("/console/events/{id}", console.guarded(self.event_page)),
             web.get("/console/events/{id}/edit", console.guarded(self.edit_page)),
             web.post("/console/events/{id}/edit", console.guarded(self.edit)),
         ]
@@ -133,13 +144,52 @@ class EventsPages:
             ),
         )
 
-    async def _changeable(self, request: web.Request, visitor: Visitor) -> Event | None:
-        given = request.match_info["id"]
-        event = (
-            await self._events.event(int(given))
-            if given.isascii() and given.isdigit() and len(given) < 10
-            else None
+    async def event_page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        event = await self._event(request.match_info["id"])
+        if event is None:
+            return self._templates.render(
+                "refused.html",
+                status=404,
+                visitor=visitor,
+                message="There's no event here. The events page lists them all.",
+            )
+        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        names = await self._people.names([*attendance.going, *attendance.waiting, event.organiser])
+        past = event.ends_at <= self._clock.now()
+        round_id = await self._events.feedback_round(event.id) if past else None
+        round_ = await self._feedback.get(round_id) if round_id is not None else None
+        results = summarise(round_, await self._feedback.answers(round_.id)) if round_ else None
+        charts = {
+            q.question.id: bar_chart(q.distribution)
+            for q in (results.questions if results else ())
+            if q.question.kind in (QuestionKind.RATING, QuestionKind.CHOICE)
+        }
+        library = await self._catalogue.current()
+        topic = library.topic(event.topic) if event.topic else None
+        return self._templates.render(
+            "event.html",
+            visitor=visitor,
+            event=event,
+            region=dict(self._regions).get(event.region, event.region),
+            topic=topic.title if topic else event.topic,
+            attendance=attendance,
+            names=names,
+            past=past,
+            results=results,
+            charts=charts,
+            may_change=not past
+            and not event.cancelled
+            and (visitor.is_admin or event.organiser == visitor.identity),
         )
+
+    async def _event(self, given: str) -> Event | None:
+        """The event numbered ``given``; None for no such event or not a number."""
+        if given.isascii() and given.isdigit() and len(given) < 10:
+            return await self._events.event(int(given))
+        return None
+
+    async def _changeable(self, request: web.Request, visitor: Visitor) -> Event | None:
+        event = await self._event(request.match_info["id"])
         if event is None or event.cancelled or event.ends_at <= self._clock.now():
             return None
         return event if visitor.is_admin or event.organiser == visitor.identity else None

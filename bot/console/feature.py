@@ -132,6 +132,8 @@ class ConsoleFeature:
         ]
         for pages in self._pages:
             routes += pages.routes(self)
+        # Last, so it answers only what no page does: with the console's headers and words.
+        routes.append(web.route("*", "/console/{rest:.*}", self.not_found))
         registry.route(*routes)
 
     # -- links ----------------------------------------------------------------------------
@@ -216,6 +218,14 @@ class ConsoleFeature:
         status = 404 if problem is LinkProblem.NOT_GENUINE else 410
         return self.templates.render(
             "link_refused.html", status=status, problem=problem.value, new_link=NEW_LINK
+        )
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        return self.templates.render(
+            "refused.html",
+            status=404,
+            heading="There's no such page",
+            message="Check the address, or start from the console's home page: /console.",
         )
 
     def forbidden(self, message: str) -> web.StreamResponse:

@@ -1,10 +1,11 @@
 """Prompts in the console: the library and the prompts facilitators added, what staff
 suggested, which prompts drew the most replies (counted as the participation page counts,
-so that nobody can be picked out), and the schedules, set up and stopped here as in chat
-(each a POST with the CSRF token, in the audit trail)."""
+so that nobody can be picked out), and the schedules, set up, paused, resumed and stopped
+here as in chat (each a POST with the CSRF token, in the audit trail)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -54,6 +55,8 @@ class PromptsPages:
             web.get("/console/prompts", console.guarded(self.page)),
             web.post("/console/prompts/schedule", console.guarded(self.schedule)),
             web.post("/console/prompts/unschedule", console.guarded(self.unschedule)),
+            web.post("/console/prompts/pause", console.guarded(self.pause)),
+            web.post("/console/prompts/resume", console.guarded(self.resume)),
         ]
 
     async def schedule(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
@@ -82,6 +85,27 @@ class PromptsPages:
         except WordedError as problem:
             return await self.page(request, visitor, status=400, problem=str(problem))
         await self._audit.record(visitor.identity, "schedule cancelled", done)
+        return await self.page(request, visitor, done=done)
+
+    async def pause(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        return await self._change(request, visitor, self._schedules.pause, "schedule paused")
+
+    async def resume(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        return await self._change(request, visitor, self._schedules.resume, "schedule resumed")
+
+    async def _change(
+        self,
+        request: web.Request,
+        visitor: Visitor,
+        change: Callable[..., Awaitable[str]],
+        action: str,
+    ) -> web.StreamResponse:
+        form = await request.post()
+        try:
+            done = await change(form_value(form, "schedule").lstrip("#"), viewer=visitor.user)
+        except WordedError as problem:
+            return await self.page(request, visitor, status=400, problem=str(problem))
+        await self._audit.record(visitor.identity, action, done.split(". ")[0])
         return await self.page(request, visitor, done=done)
 
     async def page(
@@ -115,7 +139,7 @@ class PromptsPages:
             suggestions=suggestions,
             names=names,
             # A schedule in a private channel is, to someone outside it, as if it weren't.
-            schedules=await self._schedules.listing(visitor.user),
+            schedules=await self._schedules.schedules(visitor.user),
             most=[(library.prompt(p), n) for p, n in most],
             least=MIN_PEOPLE,
         )

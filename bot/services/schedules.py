@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from bot.interaction import Interaction
 from bot.model import ChannelRef, Context, OutgoingMessage, Role, Text, UserRef
 from bot.people import People
 from bot.ports import ChannelRepository, Clock, PromptRepository
-from bot.records import Job, JobState, PromptPost
+from bot.records import Job, JobState, PromptPost, Recurrence
 from bot.registry import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
 from bot.scheduler import JobError, JobKind, Outcome, Scheduler
@@ -75,6 +76,25 @@ class SchedulesFeature:
             usage="ID",
             role=Role.FACILITATOR,
         )
+        registry.verb(
+            "schedule pause",
+            "Pause a scheduled prompt, keeping it to resume later",
+            self.pause_verb,
+            usage="ID",
+            role=Role.FACILITATOR,
+            details=(
+                "Nothing is posted while a schedule is paused, for a break or a holiday. "
+                "`schedule resume ID` starts it again from the next time due, without "
+                "posting the prompts it skipped."
+            ),
+        )
+        registry.verb(
+            "schedule resume",
+            "Start a paused scheduled prompt again",
+            self.resume_verb,
+            usage="ID",
+            role=Role.FACILITATOR,
+        )
 
     # -- chat -------------------------------------------------------------------
 
@@ -99,7 +119,11 @@ class SchedulesFeature:
                 (
                     Text("**Scheduled prompts**"),
                     Text("\n".join(lines)),
-                    Context(f"Stop one with `{ix.prefix} schedule cancel ID`."),
+                    Context(
+                        f"Pause one with `{ix.prefix} schedule pause ID` (and start it again "
+                        f"with `{ix.prefix} schedule resume ID`), or stop it for good with "
+                        f"`{ix.prefix} schedule cancel ID`."
+                    ),
                 )
             )
         )
@@ -108,6 +132,16 @@ class SchedulesFeature:
         if len(args) != 1:
             raise UsageError("Give the number of the schedule to cancel.")
         await ix.reply(await self.cancel(args.get(0), viewer=ix.user))
+
+    async def pause_verb(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Give the number of the schedule to pause.")
+        await ix.reply(await self.pause(args.get(0), viewer=ix.user))
+
+    async def resume_verb(self, ix: Interaction, args: Args) -> None:
+        if len(args) != 1:
+            raise UsageError("Give the number of the schedule to resume.")
+        await ix.reply(await self.resume(args.get(0), viewer=ix.user))
 
     # -- shared with the command line -------------------------------------------------
 
@@ -138,9 +172,14 @@ class SchedulesFeature:
                 and payload.get("topic") == (topic.slug if topic else None)
                 and codec.from_json(ChannelRef, payload["channel"]) == channel
             ):
+                paused = (
+                    f" It's paused: `schedule resume {existing.id}` starts it again."
+                    if existing.paused
+                    else ""
+                )
                 raise CommandError(
-                    f"That schedule is set up already: #{existing.id}, {existing.description}. "
-                    "`schedule list` shows them all, and `schedule cancel` stops one."
+                    f"That schedule is set up already: #{existing.id}, {existing.description}."
+                    f"{paused} `schedule list` shows them all, and `schedule cancel` stops one."
                 )
         what = f"a prompt from {topic.title}" if topic else "a prompt from any topic"
         description = f"{what}, {request.when}, in {channel.label}"
@@ -158,6 +197,10 @@ class SchedulesFeature:
         )
 
     async def listing(self, viewer: UserRef | None = None) -> list[str]:
+        return [s.line for s in await self.schedules(viewer)]
+
+    async def schedules(self, viewer: UserRef | None = None) -> list[ScheduleLine]:
+        """The schedules ``viewer`` may see (everyone's, without a viewer), oldest first."""
         found = [
             r
             for r in await self._scheduler.recurrences(POST_PROMPT)
@@ -166,22 +209,60 @@ class SchedulesFeature:
         owners = [r.owner for r in found if r.owner]
         names = await self._people.names(owners) if self._people else {}
         return [
-            f"#{r.id}: {r.description}; next on {self._local(r.next_at)}"
-            + (f" (set up by {names.get(r.owner) or r.owner})" if r.owner else "")
+            ScheduleLine(
+                r.id,
+                r.description,
+                self._local(r.next_at),
+                names.get(r.owner) or r.owner,
+                self._local(r.paused_at) if r.paused_at else "",
+            )
             for r in found
         ]
 
     async def cancel(self, ident: str, viewer: UserRef | None = None) -> str:
+        recurrence = await self._schedule(ident, viewer)
+        if not await self._scheduler.cancel(recurrence.id):
+            raise _no_such(recurrence.id)
+        return f"Cancelled schedule #{recurrence.id}: {recurrence.description}."
+
+    async def pause(self, ident: str, viewer: UserRef | None = None) -> str:
+        recurrence = await self._schedule(ident, viewer)
+        if not await self._scheduler.pause(recurrence.id):
+            raise CommandError(
+                f"Schedule #{recurrence.id} is paused already. "
+                f"`schedule resume {recurrence.id}` starts it again."
+            )
+        return (
+            f"Paused schedule #{recurrence.id}: {recurrence.description}. Nothing will be "
+            f"posted until it's resumed with `schedule resume {recurrence.id}`."
+        )
+
+    async def resume(self, ident: str, viewer: UserRef | None = None) -> str:
+        recurrence = await self._schedule(ident, viewer)
+        if not await self._scheduler.resume(recurrence.id):
+            raise CommandError(
+                f"Schedule #{recurrence.id} isn't paused, so there's nothing to resume. "
+                f"`schedule pause {recurrence.id}` pauses it."
+            )
+        again = await self._scheduler.recurrence(recurrence.id)
+        return (
+            f"Resumed schedule #{recurrence.id}: {recurrence.description}. The next prompt "
+            f"will be on {self._local(again.next_at if again else None)}; the ones skipped "
+            "while it was paused won't be posted."
+        )
+
+    async def _schedule(self, ident: str, viewer: UserRef | None) -> Recurrence:
+        """The active prompt schedule numbered ``ident``, if ``viewer`` may see it."""
         number = parse_number(ident, "a schedule number", "schedule list")
         recurrence = await self._scheduler.recurrence(number)
         if (
             recurrence is None
+            or not recurrence.active
             or recurrence.kind != POST_PROMPT
             or not await self._visible(viewer, recurrence.payload)
-            or not await self._scheduler.cancel(recurrence.id)
         ):
-            raise CommandError(f"There's no active schedule #{number}. `schedule list` shows them.")
-        return f"Cancelled schedule #{recurrence.id}: {recurrence.description}."
+            raise _no_such(number)
+        return recurrence
 
     async def _visible(self, viewer: UserRef | None, payload: str) -> bool:
         """A schedule in a private channel is, to someone outside it, as if it weren't."""
@@ -263,6 +344,29 @@ class SchedulesFeature:
         if moment is None:
             return "no date (the schedule has ended)"
         return for_people(moment, self._tz)
+
+
+@dataclass(frozen=True)
+class ScheduleLine:
+    """A prompt schedule as people read it, in chat, on the command line and the console."""
+
+    id: int
+    description: str
+    next_on: str
+    owner: str  # their name, or "" when nobody is told of its trouble
+    paused_since: str = ""  # when it was paused, or "" while it runs
+
+    @property
+    def line(self) -> str:
+        state = (
+            f"paused since {self.paused_since}" if self.paused_since else f"next on {self.next_on}"
+        )
+        by = f" (set up by {self.owner})" if self.owner else ""
+        return f"#{self.id}: {self.description}; {state}{by}"
+
+
+def _no_such(number: int) -> CommandError:
+    return CommandError(f"There's no active schedule #{number}. `schedule list` shows them.")
 
 
 def _channel_token(text: str) -> str:

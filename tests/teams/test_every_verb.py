@@ -49,7 +49,9 @@ VERBS = {
     "role revoke": "facilitator teams:aad-sam-0001",
     "schedule cancel": "99",
     "schedule list": "",
+    "schedule pause": "99",
     "schedule prompt": "any every tuesday at 10:00",
+    "schedule resume": "99",
     "search": "privilege",
     "whoami": "",
 }
