@@ -75,15 +75,19 @@ SAMPLES = {
     "/console/prompts": "/console/prompts",
     "/console/prompts/schedule": "/console/prompts/schedule",
     "/console/prompts/unschedule": "/console/prompts/unschedule",
+    "/console/prompts/pause": "/console/prompts/pause",
+    "/console/prompts/resume": "/console/prompts/resume",
     "/console/events": "/console/events",
     "/console/events/new": "/console/events/new",
     "/console/events/cancel": "/console/events/cancel",
     "/console/events/{id}/edit": "/console/events/{}/edit",
+    "/console/events/{id}": "/console/events/{}",
     "/console/people": "/console/people",
     "/console/people/grant": "/console/people/grant",
     "/console/people/revoke": "/console/people/revoke",
     "/console/people/erase": "/console/people/erase",
     "/console/audit": "/console/audit",
+    "/console/{rest}": "/console/{}",  # any other address under /console: a kind 404
 }
 STREAMS = {"/api/playground/events"}  # stays open: only its refusals are sent here
 # Routes that read the body they are sent (the others refuse before reading any).
