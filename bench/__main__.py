@@ -5,7 +5,17 @@ python -m bench fanout [--channels N]"""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import platform
 import sys
+from collections.abc import Callable
+from typing import Any
+
+from storage import sqlite
+
+Bench = Callable[[list[str], dict[str, Any] | None], int]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
         "fanout",
         help="one event announced in N Slack and N Teams channels, within their rate limits",
     )
-    fanout.add_argument("--channels", type=int, default=200, metavar="N", help="per platform")
+    fanout.add_argument("--channels", type=int, default=None, metavar="N", help="per platform")
+    fanout.add_argument("--quick", action="store_true", help="20 channels each instead of 200")
+    for each in (archive, ingest, fanout):
+        each.add_argument(
+            "--json", action="store_true", help="one JSON object of every figure on stdout"
+        )
     return parser
 
 
@@ -46,21 +61,48 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # argparse answers --help (and mistakes) itself, before any benchmark starts.
     chosen = _parser().parse_args(args)
+    bench = _chosen(chosen)
+    rest = [a for a in args[1:] if a != "--json"]
+    if not chosen.json:
+        return bench(rest, None)
+    figures: dict[str, Any] = {}
+    with contextlib.redirect_stdout(sys.stderr):  # stdout is for the one JSON object
+        code = bench(rest, figures)
+    print(json.dumps(_report(args, figures, ok=code == 0), indent=2, sort_keys=True))
+    return code
+
+
+def _chosen(chosen: argparse.Namespace) -> Bench:
     if chosen.name == "archive":
         from bench.archive import main as archive
 
-        return archive(args[1:])
+        return archive
     if chosen.name == "fanout":
         from bench.fanout import main as fanout
 
-        return fanout(args[1:])
+        return fanout
     if chosen.platform == "teams":
         from bench.ingest_teams import main as ingest_teams
 
-        return ingest_teams(args[1:])
+        return ingest_teams
     from bench.ingest import main as ingest
 
-    return ingest(args[1:])
+    return ingest
+
+
+def _report(args: list[str], figures: dict[str, Any], *, ok: bool) -> dict[str, Any]:
+    return {
+        "benchmark": args[0],
+        "command": "python -m bench " + " ".join(args),
+        "ok": ok,  # every check the benchmark makes held (nothing lost, nothing doubled)
+        "figures": figures,  # copbot's, and its references measured in the same run
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "sqlite": sqlite.sqlite_version,
+            "system": platform.platform(),
+        },
+    }
 
 
 if __name__ == "__main__":

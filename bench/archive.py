@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.corpus import make_corpus, write_slack_export
 from bot.records import ArchiveFilter
@@ -208,7 +209,7 @@ def bench_export(db: Path) -> dict[str, float]:
     return {"export_s": ours, "export_peak_mib": peak / 1024, "sqlite_utils_rows_s": theirs}
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
     quick = "--quick" in argv
     size = 20_000 if quick else 1_000_000
     if "--size" in argv:
@@ -228,6 +229,8 @@ def main(argv: list[str]) -> int:
     if only in ("", "export"):
         figures.update(_report_export(db))
     (DATA / f"archive-{size}.json").write_text(json.dumps(figures, indent=2))
+    if out is not None:
+        out.update(figures)
     return 0
 
 

@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -240,14 +241,28 @@ def _span(times: list[float]) -> float:
     return max(times) - min(times) if times else 0.0
 
 
-def main(argv: list[str]) -> int:
+QUICK_CHANNELS = 20  # per platform: what CI can afford
+
+
+def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench fanout")
-    parser.add_argument("--channels", type=int, default=200, metavar="N")
+    parser.add_argument("--channels", type=int, default=None, metavar="N")
+    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    if args.channels < 1:
+    channels = args.channels or (QUICK_CHANNELS if args.quick else 200)
+    if channels < 1:
         parser.error("--channels must be at least 1")
+    args.channels = channels
     figures = asyncio.run(run(args.channels))
     bare = asyncio.run(reference(args.channels))
+    if out is not None:
+        out.update(
+            figures,
+            channels=args.channels,
+            reference_span=bare["span"],
+            reference_slack_429=bare["slack_429"],
+            reference_teams_429=bare["teams_429"],
+        )
     n = args.channels
     minimum = figures["minimum"]
     ratio = figures["span"] / minimum if minimum else float("nan")

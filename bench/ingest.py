@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import signal
 import statistics
 import sys
@@ -37,6 +38,8 @@ from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.support.server import copbot_command, free_port
 
 CLIENTS = 16
+LEVELS = (1, 16, 64)  # concurrent clients: one at a time is how a community's events arrive
+REDELIVERED = 0.02  # the share of requests the platform sends twice
 CHANNEL = "C1"
 MARK = "benchmarked"
 
@@ -80,32 +83,65 @@ def _replies(n: int, root: str, run: str, first: int = 0) -> list[tuple[str, dic
     return requests
 
 
+def with_redeliveries(
+    requests: list[tuple[str, dict[str, str]]], share: float = REDELIVERED, seed: int = 7
+) -> list[tuple[str, dict[str, str]]]:
+    """The requests, with ``share`` of them sent a second time later on, as the platforms
+    redeliver (the same event id: copbot must keep each message once)."""
+    rng = random.Random(seed)
+    out = list(requests)
+    for item in rng.sample(requests, int(len(requests) * share)):
+        out.insert(rng.randrange(out.index(item) + 1, len(out) + 1), item)
+    return out
+
+
 async def _load(
-    url: str, requests: list[tuple[str, dict[str, str]]]
+    url: str, requests: list[tuple[str, dict[str, str]]], clients: int = CLIENTS
 ) -> tuple[float, list[float], int]:
-    """Send every request with CLIENTS at a time; return seconds, latencies (ms), acks.
-    The seconds end at the last acknowledgement."""
+    """Send every request with ``clients`` at a time; return seconds, latencies (ms), and
+    how many different requests were acknowledged. The seconds end at the last one."""
     queue: asyncio.Queue[tuple[str, dict[str, str]]] = asyncio.Queue()
     for item in requests:
         queue.put_nowait(item)
     latencies: list[float] = []
-    acked = 0
+    acked: set[str] = set()
 
     async def client(session: aiohttp.ClientSession) -> None:
-        nonlocal acked
         while not queue.empty():
             body, headers = queue.get_nowait()
             start = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as response:
                 await response.read()
                 latencies.append((time.perf_counter() - start) * 1000)
-                acked += response.status == 200
+                if response.status == 200:
+                    acked.add(body)
 
-    connector = aiohttp.TCPConnector(limit=CLIENTS)
+    connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         start = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(CLIENTS)))
-        return time.perf_counter() - start, latencies, acked
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        return time.perf_counter() - start, latencies, len(acked)
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """The process's resident memory now (VmRSS) and at its peak so far (VmHWM), in KiB."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0])
+    return found
+
+
+def level_figures(
+    clients: int, sent: int, seconds: float, latencies: list[float]
+) -> dict[str, float]:
+    latencies = sorted(latencies)
+    return {
+        f"c{clients}_rps": sent / seconds,
+        f"c{clients}_ack_p50_ms": statistics.median(latencies),
+        f"c{clients}_ack_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+    }
 
 
 async def _wait_for_health(url: str, process: asyncio.subprocess.Process) -> None:
@@ -128,7 +164,9 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await asyncio.wait_for(process.wait(), 30)
 
 
-async def bench_copbot(n: int, folder: Path, crash: bool = False) -> dict[str, float]:
+async def bench_copbot(
+    n: int, folder: Path, crash: bool = False, levels: tuple[int, ...] = (CLIENTS,)
+) -> dict[str, float]:
     fake = await FakeSlack(
         users={"UBOT": "copbot", "UADMIN": "Alex"}, channels={CHANNEL: "ips-north"}
     ).start()
@@ -155,12 +193,17 @@ async def bench_copbot(n: int, folder: Path, crash: bool = False) -> dict[str, f
         base = f"http://127.0.0.1:{port}"
         await _wait_for_health(f"{base}/healthz", process)
         root = await _post_prompt(base, fake)
-        # Warm up (connections, caches), then the measured run.
+        # Warm up (connections, caches), then the measured runs, one a concurrency.
         await _load(f"{base}/slack/events", _replies(200, root, "warm"))
-        seconds, latencies, acked = await _load(
-            f"{base}/slack/events", _replies(n, root, "run", first=200)
-        )
+        idle = memory_kib(process.pid)["VmRSS"]
+        acked, per_level = 0, {}
+        for index, clients in enumerate(levels):
+            sent = with_redeliveries(_replies(n, root, f"run{clients}", first=200 + index * n))
+            seconds, latencies, level_acked = await _load(f"{base}/slack/events", sent, clients)
+            acked += level_acked
+            per_level |= level_figures(clients, len(sent), seconds, latencies)
         last_ack = time.perf_counter()
+        peak = memory_kib(process.pid)["VmHWM"]
         if crash:
             process.kill()  # as a power cut would, mid-drain
             await process.wait()
@@ -177,10 +220,18 @@ async def bench_copbot(n: int, folder: Path, crash: bool = False) -> dict[str, f
         await _stop(process)
         await fake.close()
         server_log.close()
+    main_level = CLIENTS if CLIENTS in levels else levels[0]
     figures = copbot_figures(
         n, seconds, latencies, acked, archived - 200, searchable - 200, drain, folder
     )
-    return {**figures, **replay}
+    figures |= {  # the headline figures are those at 16 clients, as before
+        "copbot_rps": per_level[f"c{main_level}_rps"],
+        "ack_p50_ms": per_level[f"c{main_level}_ack_p50_ms"],
+        "ack_p99_ms": per_level[f"c{main_level}_ack_p99_ms"],
+        "rss_idle_mib": idle / 1024,
+        "rss_peak_mib": peak / 1024,
+    }
+    return {**figures, **per_level, **replay}
 
 
 def copbot_figures(
@@ -306,7 +357,9 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-async def bench_reference(n: int, folder: Path) -> dict[str, float]:
+async def bench_reference(
+    n: int, folder: Path, levels: tuple[int, ...] = (CLIENTS,)
+) -> dict[str, float]:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", REFERENCE, str(port), str(folder / "reference.db"), SIGNING_SECRET,
@@ -316,31 +369,61 @@ async def bench_reference(n: int, folder: Path) -> dict[str, float]:
         base = f"http://127.0.0.1:{port}"
         await _wait_for_health(f"{base}/healthz", process)
         await _load(f"{base}/slack/events", _replies(200, "1.0", "warm"))
-        seconds, latencies, _ = await _load(f"{base}/slack/events", _replies(n, "1.0", "run"))
+        figures: dict[str, float] = {}
+        for index, clients in enumerate(levels):
+            sent = with_redeliveries(_replies(n, "1.0", f"run{clients}", first=index * n))
+            seconds, latencies, _ = await _load(f"{base}/slack/events", sent, clients)
+            figures |= {
+                f"reference_{k}": v
+                for k, v in level_figures(clients, len(sent), seconds, latencies).items()
+            }
     finally:
         await _stop(process)
-    latencies.sort()
-    return {
-        "reference_rps": n / seconds,
-        "reference_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+    main_level = CLIENTS if CLIENTS in levels else levels[0]
+    return figures | {
+        "reference_rps": figures[f"reference_c{main_level}_rps"],
+        "reference_p99_ms": figures[f"reference_c{main_level}_ack_p99_ms"],
     }
 
 
-async def run(n: int, crash: bool = False) -> dict[str, float]:
+async def run(n: int, crash: bool = False, levels: tuple[int, ...] = LEVELS) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        reference = await bench_reference(n, Path(folder))
-        ours = await bench_copbot(n, Path(folder), crash)
+        reference = await bench_reference(n, Path(folder), levels)
+        ours = await bench_copbot(n, Path(folder), crash, levels)
     return {**reference, **ours}
 
 
-def main(argv: list[str]) -> int:
-    n = 500 if "--quick" in argv else 5000
+def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
+    n = 300 if "--quick" in argv else 5000
     if "--size" in argv:
         n = int(argv[argv.index("--size") + 1])
-    figures = asyncio.run(run(n, crash="--crash" in argv))
+    levels = LEVELS
+    if "--clients" in argv:
+        levels = tuple(int(c) for c in argv[argv.index("--clients") + 1].split(","))
+    crash = "--crash" in argv
+    if crash:
+        levels = (CLIENTS,)  # the replay after a kill is timed once
+    figures = asyncio.run(run(n, crash=crash, levels=levels))
+    if out is not None:
+        out.update(figures, requests=n, levels=list(levels))
     share = figures["copbot_rps"] / figures["reference_rps"]
     print(
-        f"copbot Slack ingest benchmark: {n:,} signed thread replies, {CLIENTS} concurrent clients ({os.cpu_count()} cores)"
+        f"copbot Slack ingest benchmark: {n:,} signed thread replies (and 2% of them again, as"
+        f" Slack redelivers) at each of {', '.join(map(str, levels))} concurrent clients"
+        f" ({os.cpu_count()} cores)"
+    )
+    for clients in levels:
+        ours, ref = figures[f"c{clients}_rps"], figures[f"reference_c{clients}_rps"]
+        print(
+            f"{clients:>3} client{'s' if clients > 1 else ' '}  copbot {ours:6.0f} requests/s,"
+            f" ack p50 {figures[f'c{clients}_ack_p50_ms']:.1f} ms,"
+            f" p99 {figures[f'c{clients}_ack_p99_ms']:.1f} ms;"
+            f" reference {ref:6.0f} requests/s, p50 {figures[f'reference_c{clients}_ack_p50_ms']:.1f} ms"
+            f" ({ours / ref:.2f} of its throughput)"
+        )
+    print(
+        f"memory      copbot serve {figures['rss_idle_mib']:.0f} MiB idle,"
+        f" {figures['rss_peak_mib']:.0f} MiB at its peak under load"
     )
     print(
         f"copbot      {figures['copbot_rps']:7.0f} requests/s   ack p50 {figures['ack_p50_ms']:.1f} ms   "

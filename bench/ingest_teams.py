@@ -202,11 +202,13 @@ async def run(n: int) -> dict[str, float]:
     return {**reference, **ours}
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
     n = 500 if "--quick" in argv else 5000
     if "--size" in argv:
         n = int(argv[argv.index("--size") + 1])
     f = asyncio.run(run(n))
+    if out is not None:
+        out.update(f, requests=n, clients=CLIENTS)
     share = f["copbot_rps"] / f["reference_rps"]
     print(
         f"copbot Teams ingest benchmark: {n:,} channel replies, {CLIENTS} concurrent clients ({os.cpu_count()} cores), unauthenticated"
