@@ -73,7 +73,7 @@ class Server:
             *copbot_command(), "serve", "--port", str(self.port), "--db", str(self.db_path),
             env=self.env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while True:
                 assert self.process.returncode is None, "copbot serve stopped"
                 try:
@@ -104,6 +104,7 @@ class Platform:
     def __init__(self, name: str, send: Send) -> None:
         self.name, self._send = name, send
         self.acknowledged: set[int] = set()
+        self.refused = 0
         self._next = 0
         self._rng = random.Random(name)
 
@@ -118,7 +119,12 @@ class Platform:
             except aiohttp.ClientError:
                 await asyncio.sleep(0.05)  # copbot is down: send it again (same id) later
                 continue
-            assert status == 200, f"{self.name} reply {n} got {status}"
+            if status != 200:
+                # Refused (copbot starting or stopping, say): not acknowledged, so the
+                # platform sends it again, as it would.
+                self.refused += 1
+                await asyncio.sleep(0.05)
+                continue
             self.acknowledged.add(n)
             self._next += 1
             if self._rng.random() < 0.02:  # the platform's own redelivery
@@ -177,7 +183,7 @@ async def check_kills(
     load = [asyncio.create_task(p.run(stop)) for p in platforms]
     for life in range(1, KILLS + 1):
         await server.start(session)
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(120):  # generous: CI machines are shared
             while any(len(p.acknowledged) < life * PER_LIFE for p in platforms):
                 await asyncio.sleep(0.02)
         await server.kill()
@@ -187,7 +193,7 @@ async def check_kills(
 
     expected = {p.text(n) for p in platforms for n in p.acknowledged}
     assert len(expected) >= KILLS * PER_LIFE * 2
-    async with asyncio.timeout(60):
+    async with asyncio.timeout(120):
         while True:
             records = await export(server.db_path)
             texts = [r["text"] for r in records if " reply " in r["text"]]
