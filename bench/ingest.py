@@ -196,7 +196,8 @@ async def bench_copbot(
         # Warm up (connections, caches), then the measured runs, one a concurrency.
         await _load(f"{base}/slack/events", _replies(200, root, "warm"))
         idle = memory_kib(process.pid)["VmRSS"]
-        acked, per_level = 0, {}
+        acked = 0
+        per_level: dict[str, float] = {}
         for index, clients in enumerate(levels):
             sent = with_redeliveries(_replies(n, root, f"run{clients}", first=200 + index * n))
             seconds, latencies, level_acked = await _load(f"{base}/slack/events", sent, clients)
@@ -397,7 +398,7 @@ def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
     n = 300 if "--quick" in argv else 5000
     if "--size" in argv:
         n = int(argv[argv.index("--size") + 1])
-    levels = LEVELS
+    levels: tuple[int, ...] = LEVELS
     if "--clients" in argv:
         levels = tuple(int(c) for c in argv[argv.index("--clients") + 1].split(","))
     crash = "--crash" in argv

@@ -26,6 +26,7 @@ import aiohttp
 
 from bench.ingest import (
     CLIENTS,
+    LEVELS,
     MARK,
     _archived,
     _load,
@@ -33,6 +34,9 @@ from bench.ingest import (
     _stop,
     _wait_for_health,
     copbot_figures,
+    level_figures,
+    memory_kib,
+    with_redeliveries,
 )
 from tests.support.server import copbot_command, free_port
 from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
@@ -96,7 +100,7 @@ async def _until(check: Any) -> Any:
     raise SystemExit("the fake connector never saw what copbot should have sent")
 
 
-async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
+async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[str, float]:
     fake = await FakeConnector().start()
     db = folder / "copbot.db"
     port = free_port()
@@ -139,16 +143,38 @@ async def bench_copbot(n: int, folder: Path) -> dict[str, float]:
         )
         root = post[-1].activity_id
         await _load(url, _replies(fake.url, 200, root, "warm"))
-        seconds, latencies, acked = await _load(url, _replies(fake.url, n, root, "run", first=200))
+        idle = memory_kib(process.pid)["VmRSS"]
+        acked = 0
+        per_level: dict[str, float] = {}
+        for index, clients in enumerate(levels):
+            sent = with_redeliveries(
+                _replies(fake.url, n, root, f"run{clients}", first=200 + index * n)
+            )
+            seconds, latencies, level_acked = await _load(url, sent, clients)
+            acked += level_acked
+            per_level |= level_figures(clients, len(sent), seconds, latencies)
         last_ack = time.perf_counter()
+        peak = memory_kib(process.pid)["VmHWM"]
         searchable, drain = await _searchable(db, acked + 200, last_ack)
         archived = await _archived(db, acked + 200)
     finally:
         await _stop(process)
         await fake.close()
         server_log.close()
-    return copbot_figures(
+    main_level = CLIENTS if CLIENTS in levels else levels[0]
+    figures = copbot_figures(
         n, seconds, latencies, acked, archived - 200, searchable - 200, drain, folder
+    )
+    return (
+        figures
+        | per_level
+        | {  # the headline figures are those at 16 clients, as before
+            "copbot_rps": per_level[f"c{main_level}_rps"],
+            "ack_p50_ms": per_level[f"c{main_level}_ack_p50_ms"],
+            "ack_p99_ms": per_level[f"c{main_level}_ack_p99_ms"],
+            "rss_idle_mib": idle / 1024,
+            "rss_peak_mib": peak / 1024,
+        }
     )
 
 
@@ -174,7 +200,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-async def bench_reference(n: int, folder: Path) -> dict[str, float]:
+async def bench_reference(n: int, folder: Path, levels: tuple[int, ...]) -> dict[str, float]:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", REFERENCE, str(port), str(folder / "reference.db"),
@@ -185,33 +211,60 @@ async def bench_reference(n: int, folder: Path) -> dict[str, float]:
         await _wait_for_health(f"{base}/healthz", process)
         url = f"{base}/api/messages"
         await _load(url, _replies("http://127.0.0.1:9/", 200, "1", "warm"))
-        seconds, latencies, _ = await _load(url, _replies("http://127.0.0.1:9/", n, "1", "run"))
+        figures: dict[str, float] = {}
+        for index, clients in enumerate(levels):
+            sent = with_redeliveries(
+                _replies("http://127.0.0.1:9/", n, "1", f"run{clients}", first=index * n)
+            )
+            seconds, latencies, _ = await _load(url, sent, clients)
+            figures |= {
+                f"reference_{k}": v
+                for k, v in level_figures(clients, len(sent), seconds, latencies).items()
+            }
     finally:
         await _stop(process)
-    latencies.sort()
-    return {
-        "reference_rps": n / seconds,
-        "reference_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+    main_level = CLIENTS if CLIENTS in levels else levels[0]
+    return figures | {
+        "reference_rps": figures[f"reference_c{main_level}_rps"],
+        "reference_p99_ms": figures[f"reference_c{main_level}_ack_p99_ms"],
     }
 
 
-async def run(n: int) -> dict[str, float]:
+async def run(n: int, levels: tuple[int, ...] = LEVELS) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        reference = await bench_reference(n, Path(folder))
-        ours = await bench_copbot(n, Path(folder))
+        reference = await bench_reference(n, Path(folder), levels)
+        ours = await bench_copbot(n, Path(folder), levels)
     return {**reference, **ours}
 
 
 def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
-    n = 500 if "--quick" in argv else 5000
+    n = 300 if "--quick" in argv else 5000
     if "--size" in argv:
         n = int(argv[argv.index("--size") + 1])
-    f = asyncio.run(run(n))
+    levels: tuple[int, ...] = LEVELS
+    if "--clients" in argv:
+        levels = tuple(int(c) for c in argv[argv.index("--clients") + 1].split(","))
+    f = asyncio.run(run(n, levels))
     if out is not None:
-        out.update(f, requests=n, clients=CLIENTS)
+        out.update(f, requests=n, levels=list(levels))
     share = f["copbot_rps"] / f["reference_rps"]
     print(
-        f"copbot Teams ingest benchmark: {n:,} channel replies, {CLIENTS} concurrent clients ({os.cpu_count()} cores), unauthenticated"
+        f"copbot Teams ingest benchmark: {n:,} channel replies (and 2% of them again, as Teams"
+        f" redelivers) at each of {', '.join(map(str, levels))} concurrent clients"
+        f" ({os.cpu_count()} cores), unauthenticated"
+    )
+    for clients in levels:
+        ours, ref = f[f"c{clients}_rps"], f[f"reference_c{clients}_rps"]
+        print(
+            f"{clients:>3} client{'s' if clients > 1 else ' '}  copbot {ours:6.0f} requests/s,"
+            f" ack p50 {f[f'c{clients}_ack_p50_ms']:.1f} ms,"
+            f" p99 {f[f'c{clients}_ack_p99_ms']:.1f} ms;"
+            f" reference {ref:6.0f} requests/s, p50 {f[f'reference_c{clients}_ack_p50_ms']:.1f} ms"
+            f" ({ours / ref:.2f} of its throughput)"
+        )
+    print(
+        f"memory      copbot serve {f['rss_idle_mib']:.0f} MiB idle,"
+        f" {f['rss_peak_mib']:.0f} MiB at its peak under load"
     )
     print(
         f"copbot      {f['copbot_rps']:7.0f} requests/s   ack p50 {f['ack_p50_ms']:.1f} ms   "
