@@ -38,7 +38,7 @@ from bot.inbox import Inbox
 from bot.logs import guard_server_log
 from bot.metrics import Metrics
 from bot.people import People
-from bot.ports import ChatAdapter, Clock, HistorySource
+from bot.ports import ChatAdapter, Clock, HistorySource, RetryObserver, unobserved_retry
 from bot.registry import Feature, Registry
 from bot.roles import Roles
 from bot.router import Router
@@ -297,7 +297,11 @@ def load_prompt_library(settings: Settings) -> Library:
 
 
 def build_adapters(
-    settings: Settings, playground: Database | None, clock: Clock, db: Database | None = None
+    settings: Settings,
+    playground: Database | None,
+    clock: Clock,
+    db: Database | None = None,
+    observe_retry: RetryObserver = unobserved_retry,
 ) -> list[ChatAdapter]:
     adapters: list[ChatAdapter] = []
     if playground is not None:
@@ -309,7 +313,11 @@ def build_adapters(
         # Imported here: slack-bolt is loaded only by processes that talk to Slack.
         from adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter(settings.slack, clock, timezone=settings.timezone))
+        adapters.append(
+            SlackAdapter(
+                settings.slack, clock, timezone=settings.timezone, observe_retry=observe_retry
+            )
+        )
     if settings.teams is not None and db is not None:
         from adapters.teams import TeamsAdapter  # botbuilder, only where Teams is set up
 
@@ -322,6 +330,7 @@ def build_adapters(
                 clock,
                 settings.public_url,
                 sealer=signing.signer("teams-form"),  # forms opened from a one-button card
+                observe_retry=observe_retry,
             )
         )
     return adapters
@@ -337,6 +346,11 @@ def create_app(
     library = load_prompt_library(settings)
     db = Database.open(settings.db_path)
     opened = [db]
+    metrics = (
+        Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
+        if settings.metrics
+        else None
+    )
     if adapters is None:
         playground = None
         if settings.playground:
@@ -344,12 +358,9 @@ def create_app(
                 playground_path(settings.db_path), migrations=PLAYGROUND_MIGRATIONS
             )
             opened.append(playground)
-        adapters = build_adapters(settings, playground, clock, db)
-    metrics = (
-        Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
-        if settings.metrics
-        else None
-    )
+        adapters = build_adapters(
+            settings, playground, clock, db, metrics.retried if metrics else unobserved_retry
+        )
     core = build_core(settings, db, clock, adapters, library, metrics.sent if metrics else None)
     guard_server_log()  # hostile requests must not write tracebacks quoting their headers
     app = web.Application(middlewares=[metrics.middleware] if metrics else [])
