@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
+from azure.core.exceptions import DeserializationError
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
@@ -26,7 +27,6 @@ from botbuilder.schema import (
 from botbuilder.schema import ErrorResponseException as ConnectorError
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import AuthenticationConstants
-from msrest.exceptions import DeserializationError
 
 from adapters.teams import cards
 from adapters.teams.conversations import Conversations, Place
