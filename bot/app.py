@@ -70,7 +70,7 @@ from storage.archive_threads import SqliteThreadReader
 from storage.channels import SqliteChannelRepository
 from storage.console import SqliteAuditRepository, SqliteSessionRepository
 from storage.conversations import SqliteConversationRepository
-from storage.database import Database
+from storage.database import Database, Gate
 from storage.events import SqliteEventRepository
 from storage.exports import SqliteExportLinkRepository
 from storage.feedback import SqliteFeedbackRepository
@@ -341,10 +341,12 @@ def create_app(
     *,
     clock: Clock | None = None,
     adapters: Sequence[ChatAdapter] | None = None,
+    gate: Gate | None = None,
 ) -> web.Application:
+    """``gate`` runs before each unit of storage work: fault tests make storage fail there."""
     clock = clock or SystemClock()
     library = load_prompt_library(settings)
-    db = Database.open(settings.db_path)
+    db = Database.open(settings.db_path, gate=gate) if gate else Database.open(settings.db_path)
     opened = [db]
     metrics = (
         Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
