@@ -5,6 +5,7 @@ once storage is well, is accepted and archived once."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tests.teams.conftest import Sleeps as TeamsSleeps
 from tests.teams.fake_connector import NORTH, TENANT, Call, FakeConnector
 from tests.teams.test_contract import command
 from tests.teams.test_contract import reply as teams_reply
+from tests.test_cli_locked import HOLD
 
 ACCEPT = "SqliteInboxRepository.accept"
 FAULTS: dict[str, Callable[[], Exception]] = {"disk full": disk_full, "locked": locked}
@@ -141,3 +143,35 @@ async def test_teams_is_refused_while_storage_fails_and_its_retry_is_kept_once(
     assert (await teams.send(activity)).status == 200
     await until(lambda: archived(teams.db_path))
     assert archived(teams.db_path) == ["kept once"]
+
+
+@pytest.mark.slow  # the refused write waits out SQLite's busy timeout
+async def test_slack_is_refused_while_another_process_holds_the_write_lock(
+    slack: SlackBot,
+) -> None:
+    await slack.command("prompt language", user=ADMIN)
+    [post] = await slack.fake.until(lambda: slack.fake.of("chat.postMessage"))
+    envelope = slack_reply(2, post.answer["ts"])
+    await until(lambda: not pending(slack.db_path))  # the prompt is recorded: copbot is idle
+    locker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLD, str(slack.db_path),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert locker.stdin is not None and locker.stdout is not None
+    try:
+        assert await locker.stdout.readline() == b"held\n"
+        assert (await slack.event(envelope)).status >= 500  # not acknowledged
+    finally:
+        locker.stdin.close()
+        await locker.wait()
+    assert (await slack.event(envelope, retry=1)).status == 200
+    await until(lambda: archived(slack.db_path))
+    assert archived(slack.db_path) == ["outage reply 2"]
+
+
+def pending(db_path: Path) -> int:
+    conn = sqlite.connect(db_path)
+    try:
+        return int(conn.execute("select count(*) from inbox where state = 'pending'").fetchone()[0])
+    finally:
+        conn.close()
