@@ -38,7 +38,7 @@ from bot.inbox import Inbox
 from bot.logs import guard_server_log
 from bot.metrics import Metrics
 from bot.people import People
-from bot.ports import ChatAdapter, Clock, HistorySource
+from bot.ports import ChatAdapter, Clock, HistorySource, RetryObserver, unobserved_retry
 from bot.registry import Feature, Registry
 from bot.roles import Roles
 from bot.router import Router
@@ -71,7 +71,7 @@ from storage.archive_threads import SqliteThreadReader
 from storage.channels import SqliteChannelRepository
 from storage.console import SqliteAuditRepository, SqliteSessionRepository
 from storage.conversations import SqliteConversationRepository
-from storage.database import Database
+from storage.database import Database, Gate
 from storage.events import SqliteEventRepository
 from storage.exports import SqliteExportLinkRepository
 from storage.feedback import SqliteFeedbackRepository
@@ -316,7 +316,11 @@ def load_prompt_library(settings: Settings) -> Library:
 
 
 def build_adapters(
-    settings: Settings, playground: Database | None, clock: Clock, db: Database | None = None
+    settings: Settings,
+    playground: Database | None,
+    clock: Clock,
+    db: Database | None = None,
+    observe_retry: RetryObserver = unobserved_retry,
 ) -> list[ChatAdapter]:
     adapters: list[ChatAdapter] = []
     if playground is not None:
@@ -328,7 +332,11 @@ def build_adapters(
         # Imported here: slack-bolt is loaded only by processes that talk to Slack.
         from adapters.slack import SlackAdapter
 
-        adapters.append(SlackAdapter(settings.slack, clock, timezone=settings.timezone))
+        adapters.append(
+            SlackAdapter(
+                settings.slack, clock, timezone=settings.timezone, observe_retry=observe_retry
+            )
+        )
     if settings.teams is not None and db is not None:
         from adapters.teams import TeamsAdapter  # botbuilder, only where Teams is set up
 
@@ -341,6 +349,7 @@ def build_adapters(
                 clock,
                 settings.public_url,
                 sealer=signing.signer("teams-form"),  # forms opened from a one-button card
+                observe_retry=observe_retry,
             )
         )
     return adapters
@@ -351,11 +360,18 @@ def create_app(
     *,
     clock: Clock | None = None,
     adapters: Sequence[ChatAdapter] | None = None,
+    gate: Gate | None = None,
 ) -> web.Application:
+    """``gate`` runs before each unit of storage work: fault tests make storage fail there."""
     clock = clock or SystemClock()
     library = load_prompt_library(settings)
-    db = Database.open(settings.db_path)
+    db = Database.open(settings.db_path, gate=gate) if gate else Database.open(settings.db_path)
     opened = [db]
+    metrics = (
+        Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
+        if settings.metrics
+        else None
+    )
     if adapters is None:
         playground = None
         if settings.playground:
@@ -363,12 +379,9 @@ def create_app(
                 playground_path(settings.db_path), migrations=PLAYGROUND_MIGRATIONS
             )
             opened.append(playground)
-        adapters = build_adapters(settings, playground, clock, db)
-    metrics = (
-        Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
-        if settings.metrics
-        else None
-    )
+        adapters = build_adapters(
+            settings, playground, clock, db, metrics.retried if metrics else unobserved_retry
+        )
     core = build_core(settings, db, clock, adapters, library, metrics.sent if metrics else None)
     guard_server_log()  # hostile requests must not write tracebacks quoting their headers
     app = web.Application(

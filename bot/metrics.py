@@ -70,6 +70,13 @@ class Metrics:
             ["platform", "kind", "outcome"],
             registry=r,
         )
+        self.retries = Counter(
+            "copbot_platform_retries",
+            "Requests to Slack and Teams sent again, by the status that was answered "
+            "(429: rate limited)",
+            ["platform", "reason"],
+            registry=r,
+        )
         self.log_records = Counter(
             "copbot_log_records",
             "Warnings and errors logged, by level and logger",
@@ -97,6 +104,10 @@ class Metrics:
     def sent(self, platform: str, kind: str, outcome: str) -> None:
         """One message sent (or not): ``outcome`` is ok, failed or unknown."""
         self.posts.labels(platform, kind, outcome).inc()
+
+    def retried(self, platform: str, reason: str) -> None:
+        """One request to a platform sent again; ``reason`` is the status answered."""
+        self.retries.labels(platform, reason).inc()
 
     async def page(self, request: web.Request) -> web.Response:
         depth, oldest = await self._backlog.backlog()

@@ -61,6 +61,15 @@ class OutcomeUnknown(WordedError):
         )
 
 
+RetryObserver = Callable[[str, str], None]
+"""Told of every request an adapter sends again: (platform, reason), the reason the status
+that was answered ("429", "412", "502", "504"): a small fixed set, never an id or a text."""
+
+
+def unobserved_retry(platform: str, reason: str) -> None:
+    pass
+
+
 EventSink = Callable[[InboundEvent], Awaitable[bool]]
 """Durably accept an inbound event; True when new, False for a duplicate (a retry).
 

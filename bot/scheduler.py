@@ -192,7 +192,10 @@ class Scheduler:
         for job in await self._jobs.interrupted(now):
             await self._close(job, JobState.INTERRUPTED, "copbot stopped while this job ran")
             closed += 1
-        while due := await self._jobs.claim_due(now, now + self._settings.lease, limit=20):
+        # One job claimed at a time: a process killed mid-way leaves at most one job in
+        # doubt (recorded as interrupted, not run again); the rest stay pending and run
+        # after the restart, so a schedule due in many channels posts in each once.
+        while due := await self._jobs.claim_due(now, now + self._settings.lease, limit=1):
             for job in due:
                 await self._run(job, now)
                 closed += 1

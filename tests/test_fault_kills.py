@@ -22,7 +22,7 @@ from tests.slack import signing
 from tests.slack.conftest import fixture as slack_fixture
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.slack.test_end_to_end import C1, export, message
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, log_file
 from tests.teams.conftest import fixture as teams_fixture
 from tests.teams.fake_connector import TEAM, TENANT, FakeConnector
 from tests.teams.test_end_to_end import ADMIN, ADMIN_AAD, PEOPLE, in_thread
@@ -69,10 +69,11 @@ class Server:
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, session: aiohttp.ClientSession) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *copbot_command(), "serve", "--port", str(self.port), "--db", str(self.db_path),
-            env=self.env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        with log_file("fault-kills") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *copbot_command(), "serve", "--port", str(self.port), "--db", str(self.db_path),
+                env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
         async with asyncio.timeout(60):
             while True:
                 assert self.process.returncode is None, "copbot serve stopped"

@@ -21,7 +21,7 @@ def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(db_path: Path) -> No
         assert body["platforms"] == ["local"]
         served.process.send_signal(signal.SIGTERM)
         assert served.process.wait(timeout=15) == 0
-        output = served.process.stdout.read()  # type: ignore[union-attr]
+        output = served.output()
     assert f"copbot is running at {served.url}/" in output
     assert "copbot is stopping" in output
     assert "Traceback" not in output

@@ -61,7 +61,16 @@ from bot.model import (
     ThreadRef,
     UserRef,
 )
-from bot.ports import Capability, Clock, DeliveryError, EventSink, FormInvalid, OutcomeUnknown
+from bot.ports import (
+    Capability,
+    Clock,
+    DeliveryError,
+    EventSink,
+    FormInvalid,
+    OutcomeUnknown,
+    RetryObserver,
+    unobserved_retry,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +124,11 @@ class SlackAdapter:
         timezone: tzinfo = UTC,
         pacer: Pacer | None = None,
         name_budget: float = 1.0,
+        observe_retry: RetryObserver = unobserved_retry,
     ) -> None:
-        self._client: AsyncWebClient = make_client(credentials.bot_token, credentials.api_url)
+        self._client: AsyncWebClient = make_client(
+            credentials.bot_token, credentials.api_url, observe_retry
+        )
         self._clock = clock
         self._timezone = timezone
         self._pacer = pacer or Pacer()

@@ -17,8 +17,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ports import RetryObserver, unobserved_retry
 
 Listener = Callable[[dict[str, Any], AsyncAck], Awaitable[None]]
 
@@ -96,14 +102,36 @@ def _logger(name: str) -> logging.Logger:
     return logger
 
 
-def make_client(token: str, api_url: str = "") -> AsyncWebClient:
+class CountedRateLimitRetries(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's 429 retry (after Retry-After), telling the observer of each retry."""
+
+    def __init__(self, observe: RetryObserver, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._observe = observe
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is not None:
+            self._observe("slack", str(response.status_code))
+        await super().prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+def make_client(
+    token: str, api_url: str = "", observe_retry: RetryObserver = unobserved_retry
+) -> AsyncWebClient:
     kwargs: dict[str, Any] = {"base_url": api_url} if api_url else {}
-    return AsyncWebClient(
-        token=token,
-        logger=_logger(API_LOG),
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
-        **kwargs,
-    )
+    retries: list[AsyncRetryHandler] = [
+        CountedRateLimitRetries(observe_retry, max_retry_count=RATE_LIMIT_RETRIES)
+    ]
+    return AsyncWebClient(token=token, logger=_logger(API_LOG), retry_handlers=retries, **kwargs)
 
 
 def make_bolt(

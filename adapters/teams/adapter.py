@@ -73,6 +73,8 @@ from bot.ports import (
     Clock,
     DeliveryError,
     EventSink,
+    RetryObserver,
+    unobserved_retry,
 )
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,7 @@ class TeamsAdapter:
         metadata_url: str = "",
         emulator_metadata_url: str = "",
         dialog_timeout: float = DIALOG_TIMEOUT,
+        observe_retry: RetryObserver = unobserved_retry,
     ) -> None:
         self._app_id = credentials.app_id
         self._tenants = credentials.tenants
@@ -134,7 +137,12 @@ class TeamsAdapter:
         self._cloud = CloudAdapter(self._gate.authentication)
         self._conversations = Conversations(store)
         self._delivery = Delivery(
-            self._cloud, self._app_id, self._conversations, sleep, send_timeout
+            self._cloud,
+            self._app_id,
+            self._conversations,
+            sleep,
+            send_timeout,
+            observe_retry=observe_retry,
         )
         self._membership = ChannelMembership(Directory(self._delivery), self._conversations, clock)
         self._clock = clock

@@ -1,7 +1,7 @@
 """Sending to Teams: posts as new conversations, replies, 1:1 chats opened on demand,
 updates and deletions, through stored conversation references; every request paced within
 Teams' published limits (pacing.py); 429/412/502/504 retried with backoff and jitter, a
-timeout after sending reported as OutcomeUnknown."""
+timeout after sending, or an answer that can't be read, reported as OutcomeUnknown."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
+from azure.core.exceptions import DeserializationError
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
@@ -45,6 +46,8 @@ from bot.model import (
 from bot.ports import (
     DeliveryError,
     OutcomeUnknown,
+    RetryObserver,
+    unobserved_retry,
 )
 
 log = logging.getLogger(__name__)
@@ -68,8 +71,10 @@ class Delivery:
         sleep: Sleep,
         send_timeout: float,
         pacer: Pacer | None = None,
+        observe_retry: RetryObserver = unobserved_retry,
     ) -> None:
         self._cloud = cloud
+        self._observe_retry = observe_retry
         self._app_id = app_id
         self._conversations = conversations
         self._sleep = sleep
@@ -289,10 +294,15 @@ class Delivery:
             except TimeoutError:
                 # The request went out and no answer came back: Teams may have done it.
                 raise OutcomeUnknown(f"Teams didn't answer in time ({what})") from None
+            except DeserializationError:
+                # A success whose answer came back cut short or garbled: it was done, so
+                # trying again would do it twice.
+                raise OutcomeUnknown(f"Teams' answer could not be read ({what})") from None
             except ConnectorError as e:
                 status = int(getattr(e.response, "status_code", 0) or 0)
                 self._last_status = status
                 if status in RETRIED and attempt < RETRIES:
+                    self._observe_retry(PLATFORM, str(status))
                     await self._sleep(_backoff(attempt, e.response))
                     continue
                 refusal = _refusal_for(status)

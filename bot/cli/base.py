@@ -16,6 +16,7 @@ from bot.commands import CommandError
 from bot.model import Role, split_identity
 from bot.settings import DEFAULT_DB, ConfigError, Settings
 from prompts import LibraryError
+from storage import sqlite
 from storage.database import Database, StorageError
 
 if TYPE_CHECKING:
@@ -105,6 +106,21 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise click.ClickException(str(e)) from None
     except LibraryError as e:
         raise click.ClickException(f"the prompt library has problems:\n{e}") from None
+    except sqlite.OperationalError as e:
+        raise click.ClickException(storage_trouble(e)) from None
+
+
+def storage_trouble(error: sqlite.OperationalError) -> str:
+    """One line for SQLite refusing a write: what happened, and what to do."""
+    words = str(error).lower()
+    if "locked" in words or "busy" in words:
+        return (
+            "the database is locked by another process (an import, a restore, or a sqlite3 "
+            "shell holding a write), so this was not saved; try again when it is done"
+        )
+    if "full" in words:
+        return "the disk holding the database is full, so this was not saved; free some space"
+    return f"the database refused the change ({type(error).__name__}), so it was not saved"
 
 
 def with_core(

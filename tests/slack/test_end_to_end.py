@@ -28,7 +28,7 @@ import pytest
 from tests.slack import signing
 from tests.slack.conftest import fixture
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, keep_log
 
 pytestmark = pytest.mark.subprocess
 
@@ -128,6 +128,7 @@ async def copbot(fake: FakeSlack, db_path: Path) -> AsyncIterator[Copbot]:
                 process.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(process.wait(), 15)
             output = (await process.stdout.read()).decode()  # type: ignore[union-attr]
+            keep_log("slack-end-to-end", output)
             assert "Traceback" not in output, output
 
 

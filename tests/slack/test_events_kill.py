@@ -22,7 +22,7 @@ from tests.slack import signing
 from tests.slack.conftest import fixture
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.slack.test_events_end_to_end import text_of
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, log_file
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
@@ -58,10 +58,12 @@ class Served:
             "COPBOT_ADMINS": "slack:UADMIN",
             "PYTHONUNBUFFERED": "1",
         }
+        log = log_file("events-kill")
         process = await asyncio.create_subprocess_exec(
             *copbot_command(), "serve", "--port", str(port), "--db", str(db_path),
-            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
+        log.close()  # the process has its own copy
         served = cls(process, f"http://127.0.0.1:{port}")
         async with aiohttp.ClientSession() as session, asyncio.timeout(30):
             while True:

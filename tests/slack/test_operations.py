@@ -19,7 +19,7 @@ from tests.slack import signing
 from tests.slack.conftest import fixture
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.slack.test_end_to_end import C1, Copbot, export, message
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, log_file
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
@@ -44,10 +44,11 @@ async def serving(db_path: Path, fake: FakeSlack) -> AsyncIterator[Copbot]:
         "SLACK_API_URL": fake.api_url,
         "COPBOT_ADMINS": "slack:UADMIN",
     }
-    process = await asyncio.create_subprocess_exec(
-        *copbot_command(), "serve", "--port", str(port), "--db", str(db_path),
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    with log_file("operations") as log:
+        process = await asyncio.create_subprocess_exec(
+            *copbot_command(), "serve", "--port", str(port), "--db", str(db_path),
+            env=env, stdout=log, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
         try:

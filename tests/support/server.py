@@ -9,17 +9,42 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+# A folder (set for the whole test session by tests/conftest.py) where every `copbot serve`
+# the suite starts keeps its standard output and error, for tests/test_serve_logs.py to read.
+LOGS = "COPBOT_TEST_SERVE_LOGS"
 
 
 def copbot_command() -> list[str]:
     script = Path(sys.executable).parent / "copbot"
     return [str(script)] if script.exists() else [sys.executable, "-m", "bot"]
+
+
+def log_file(label: str) -> IO[bytes]:
+    """Where one `copbot serve` run writes its output: a new file in the session's folder
+    (in the system's temporary folder when there is none). The caller closes it."""
+    folder = os.environ.get(LOGS) or tempfile.gettempdir()
+    name = f"copbot-{label}-{os.getpid()}-{time.monotonic_ns()}.log"
+    return open(Path(folder) / name, "wb")
+
+
+def keep_log(label: str, output: str) -> None:
+    """Keep output a test read from a `copbot serve` run, beside the others."""
+    with log_file(label) as f:
+        f.write(output.encode())
+
+
+def kept_logs() -> list[Path]:
+    folder = os.environ.get(LOGS)
+    return sorted(Path(folder).glob("*.log")) if folder else []
 
 
 def free_port() -> int:
@@ -32,6 +57,14 @@ def free_port() -> int:
 class Served:
     url: str
     process: subprocess.Popen[str]
+    log: Path
+
+    def output(self) -> str:
+        """What the process has written so far (empty when its output is not kept)."""
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
 
     def get_json(self, path: str) -> tuple[int, dict]:
         try:
@@ -56,19 +89,20 @@ def serving(
     db: Path, env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[Served]:
     port = port or free_port()
+    log = log_file("serve")
     process = subprocess.Popen(
         [*copbot_command(), "serve", "--port", str(port), "--db", str(db)],
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
-    served = Served(f"http://127.0.0.1:{port}", process)
+    served = Served(f"http://127.0.0.1:{port}", process, Path(log.name))
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"copbot serve exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
+                raise AssertionError(f"copbot serve exited early:\n{served.output()}")
             with contextlib.suppress(OSError):
                 status, _ = served.get_json("/healthz")
                 if status == 200:
@@ -85,5 +119,4 @@ def serving(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stdout:
-            process.stdout.close()
+        log.close()

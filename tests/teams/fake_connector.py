@@ -3,7 +3,8 @@
 It answers the v3 REST calls botbuilder makes (create conversation, send, reply, update,
 delete, team channels with their ``membershipType``, members, a channel's members page by
 page), records each in order, can answer a method with an error
-status a number of times (``fail``), and serves OpenID metadata and signing keys so tests can
+status a number of times (``fail``; ``MALFORMED`` does the work and answers 200 with a body
+cut short, ``0`` never answers), and serves OpenID metadata and signing keys so tests can
 point token validation at it (``stall_keys`` makes the key fetch hang).
 """
 
@@ -25,6 +26,7 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TEAM = "19:general@thread.tacv2"
 NORTH = "19:north@thread.tacv2"
 BOT = "28:00000000-0000-0000-0000-00000000b0b0"
+MALFORMED = -1  # a status for ``fail``: done, and answered 200 with JSON cut short
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class FakeConnector:
     def fail(self, method: str, status: int, times: int = 1) -> None:
         self._failures[method].extend([status] * times)
 
+    def heal(self) -> None:
+        """Forget every failure still to come: the connector is well again."""
+        self._failures.clear()
+
     def stall_keys(self) -> None:
         self._stall = asyncio.Event()
 
@@ -121,6 +127,11 @@ class FakeConnector:
             await self._stall.wait()
             status = 503
         query = dict(request.query)
+        if status == MALFORMED:  # done, but the answer was lost on the way back
+            self.calls.append(Call(method, conversation, body, 200, activity_id, query))
+            return web.Response(
+                text=json.dumps(answer)[:7], status=200, content_type="application/json"
+            )
         if status is not None:
             self.calls.append(Call(method, conversation, body, status, activity_id, query))
             headers = {"Retry-After": retry_after} if status == 429 else {}

@@ -27,7 +27,7 @@ import aiohttp
 import jwt
 import pytest
 
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, keep_log
 from tests.teams.conftest import APP_ID, fixture, signer
 from tests.teams.fake_connector import TEAM, TENANT, FakeConnector
 
@@ -72,6 +72,7 @@ async def serving(db_path: Path, env: dict[str, str]) -> AsyncIterator[str]:
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), 15)
         output = (await process.stdout.read()).decode()  # type: ignore[union-attr]
+        keep_log("teams-end-to-end", output)
         assert "Traceback" not in output, output
 
 
