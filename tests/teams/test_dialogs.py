@@ -84,8 +84,11 @@ async def test_a_button_that_opens_a_form_asks_teams_for_a_dialog(teams: TeamsBo
             **{"from": {"id": "29:1admin-teams-id", "aadObjectId": "aad-admin-0009"}},
         )
     )
-    await teams.until(lambda: len(teams.fake.of("create")) > 1)
-    card = teams.fake.of("create")[-1].body["activity"]["attachments"][0]["content"]
+    # The prompt's own post, not a hello from installing (which may come after it).
+    [prompt] = await teams.until(
+        lambda: [c for c in teams.fake.of("create") if SUGGEST in json.dumps(c.body)]
+    )
+    card = prompt.body["activity"]["attachments"][0]["content"]
     actions = [a for b in card["body"] if b["type"] == "ActionSet" for a in b["actions"]]
     [suggest] = [a for a in actions if a["data"].get("action") == SUGGEST]
     assert suggest["data"]["msteams"] == {"type": "task/fetch"}
