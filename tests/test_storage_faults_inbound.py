@@ -80,7 +80,7 @@ async def teams(db_path: Path, faults: Faults) -> AsyncIterator[TeamsBot]:
         settings,
         store,  # type: ignore[arg-type]
         SystemClock(),
-        sealer=Signing(b"k" * 32).signer("teams-form"),
+        sealer=Signing(b"k" * 32, SystemClock()).signer("teams-form"),
     )
     config = Settings(
         db_path=db_path,
