@@ -64,8 +64,15 @@ async def prompt(bot: TeamsBot) -> str:
     before = len(bot.fake.of("create"))
     response = await bot.send(command(bot, "prompt language", "1700000001000"))
     assert response.status == 200
-    await bot.until(lambda: len(bot.fake.of("create")) > before)
-    created = bot.fake.of("create")[-1]
+    # The prompt's own new conversation: not a hello from installing, nor the 1:1 chat the
+    # facilitator's note goes to, either of which may be created around it.
+    [created] = await bot.until(
+        lambda: [
+            c
+            for c in bot.fake.of("create")[before:]
+            if c.body.get("isGroup") and SUGGEST in json.dumps(c.body)
+        ]
+    )
     assert created.body["channelData"]["channel"]["id"] == NORTH
     return created.activity_id
 
