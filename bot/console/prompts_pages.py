@@ -77,15 +77,7 @@ class PromptsPages:
         return await self.page(request, visitor, done=done)
 
     async def unschedule(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        form = await read_form(request)
-        try:
-            done = await self._schedules.cancel(
-                form_value(form, "schedule").lstrip("#"), viewer=visitor.user
-            )
-        except WordedError as problem:
-            return await self.page(request, visitor, status=400, problem=str(problem))
-        await self._audit.record(visitor.identity, "schedule cancelled", done)
-        return await self.page(request, visitor, done=done)
+        return await self._change(request, visitor, self._schedules.cancel, "schedule cancelled")
 
     async def pause(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         return await self._change(request, visitor, self._schedules.pause, "schedule paused")
@@ -100,7 +92,7 @@ class PromptsPages:
         change: Callable[..., Awaitable[str]],
         action: str,
     ) -> web.StreamResponse:
-        form = await request.post()
+        form = await read_form(request)  # unreadable forms are a 400 in words, not a 500
         try:
             done = await change(form_value(form, "schedule").lstrip("#"), viewer=visitor.user)
         except WordedError as problem:
