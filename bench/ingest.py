@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,47 @@ def level_figures(
     }
 
 
+Requests = list[tuple[str, dict[str, str]]]
+
+
+async def load_levels(
+    url: str, replies: Callable[[str, int], Requests], n: int, levels: tuple[int, ...]
+) -> tuple[int, dict[str, float]]:
+    """One measured load a concurrency, each of ``n`` fresh replies (``replies(run, first)``)
+    with 2% redelivered; returns the different requests acknowledged and each level's
+    figures (``c16_rps``, ...)."""
+    acked = 0
+    figures: dict[str, float] = {}
+    for index, clients in enumerate(levels):
+        sent = with_redeliveries(replies(f"run{clients}", index * n))
+        seconds, latencies, level_acked = await _load(url, sent, clients)
+        acked += level_acked
+        figures |= level_figures(clients, len(sent), seconds, latencies)
+    return acked, figures
+
+
+def headline(levels: tuple[int, ...]) -> int:
+    """The level the one-line figures are taken from: 16 clients, as before levels."""
+    return CLIENTS if CLIENTS in levels else levels[0]
+
+
+def print_levels(figures: dict[str, float], levels: tuple[int, ...]) -> None:
+    for clients in levels:
+        ours, ref = figures[f"c{clients}_rps"], figures[f"reference_c{clients}_rps"]
+        print(
+            f"{clients:>3} client{'s' if clients > 1 else ' '}  copbot {ours:6.0f} requests/s,"
+            f" ack p50 {figures[f'c{clients}_ack_p50_ms']:.1f} ms,"
+            f" p99 {figures[f'c{clients}_ack_p99_ms']:.1f} ms;"
+            f" reference {ref:6.0f} requests/s,"
+            f" p50 {figures[f'reference_c{clients}_ack_p50_ms']:.1f} ms"
+            f" ({ours / ref:.2f} of its throughput)"
+        )
+    print(
+        f"memory      copbot serve {figures['rss_idle_mib']:.0f} MiB idle,"
+        f" {figures['rss_peak_mib']:.0f} MiB at its peak under load"
+    )
+
+
 async def _wait_for_health(url: str, process: asyncio.subprocess.Process) -> None:
     async with aiohttp.ClientSession() as session, asyncio.timeout(30):
         while True:
@@ -196,13 +238,12 @@ async def bench_copbot(
         # Warm up (connections, caches), then the measured runs, one a concurrency.
         await _load(f"{base}/slack/events", _replies(200, root, "warm"))
         idle = memory_kib(process.pid)["VmRSS"]
-        acked = 0
-        per_level: dict[str, float] = {}
-        for index, clients in enumerate(levels):
-            sent = with_redeliveries(_replies(n, root, f"run{clients}", first=200 + index * n))
-            seconds, latencies, level_acked = await _load(f"{base}/slack/events", sent, clients)
-            acked += level_acked
-            per_level |= level_figures(clients, len(sent), seconds, latencies)
+        acked, per_level = await load_levels(
+            f"{base}/slack/events",
+            lambda run, first: _replies(n, root, run, first=200 + first),
+            n,
+            levels,
+        )
         last_ack = time.perf_counter()
         peak = memory_kib(process.pid)["VmHWM"]
         if crash:
@@ -221,43 +262,39 @@ async def bench_copbot(
         await _stop(process)
         await fake.close()
         server_log.close()
-    main_level = CLIENTS if CLIENTS in levels else levels[0]
     figures = copbot_figures(
-        n, seconds, latencies, acked, archived - 200, searchable - 200, drain, folder
+        levels, per_level, acked, archived - 200, searchable - 200, drain, folder, (idle, peak)
     )
-    figures |= {  # the headline figures are those at 16 clients, as before
-        "copbot_rps": per_level[f"c{main_level}_rps"],
-        "ack_p50_ms": per_level[f"c{main_level}_ack_p50_ms"],
-        "ack_p99_ms": per_level[f"c{main_level}_ack_p99_ms"],
-        "rss_idle_mib": idle / 1024,
-        "rss_peak_mib": peak / 1024,
-    }
-    return {**figures, **per_level, **replay}
+    return figures | replay
 
 
 def copbot_figures(
-    n: int,
-    seconds: float,
-    latencies: list[float],
+    levels: tuple[int, ...],
+    per_level: dict[str, float],
     acked: int,
     archived: int,
     searchable: int,
     drain: float,
     folder: Path,
+    memory_kib: tuple[int, int],
 ) -> dict[str, float]:
-    """The figures every ingest run reports, from its load and its server's log."""
+    """The figures every ingest run reports, from its loads, its server's log and memory
+    (idle, peak); the one-line figures are the headline level's."""
     # An error while draining (a failed write, say) stalls the inbox: count them.
     errors = sum(" ERROR " in line for line in (folder / "copbot.log").read_text().splitlines())
-    latencies.sort()
-    return {
-        "copbot_rps": n / seconds,
-        "ack_p50_ms": statistics.median(latencies),
-        "ack_p99_ms": latencies[int(0.99 * (len(latencies) - 1))],
+    main = headline(levels)
+    idle, peak = memory_kib
+    return per_level | {
+        "copbot_rps": per_level[f"c{main}_rps"],
+        "ack_p50_ms": per_level[f"c{main}_ack_p50_ms"],
+        "ack_p99_ms": per_level[f"c{main}_ack_p99_ms"],
         "acked": acked,
         "archived": archived,
         "searchable": searchable,
         "searchable_after_s": drain,
         "server_errors": errors,
+        "rss_idle_mib": idle / 1024,
+        "rss_peak_mib": peak / 1024,
     }
 
 
@@ -370,17 +407,13 @@ async def bench_reference(
         base = f"http://127.0.0.1:{port}"
         await _wait_for_health(f"{base}/healthz", process)
         await _load(f"{base}/slack/events", _replies(200, "1.0", "warm"))
-        figures: dict[str, float] = {}
-        for index, clients in enumerate(levels):
-            sent = with_redeliveries(_replies(n, "1.0", f"run{clients}", first=index * n))
-            seconds, latencies, _ = await _load(f"{base}/slack/events", sent, clients)
-            figures |= {
-                f"reference_{k}": v
-                for k, v in level_figures(clients, len(sent), seconds, latencies).items()
-            }
+        _, measured = await load_levels(
+            f"{base}/slack/events", lambda run, first: _replies(n, "1.0", run, first), n, levels
+        )
+        figures = {f"reference_{k}": v for k, v in measured.items()}
     finally:
         await _stop(process)
-    main_level = CLIENTS if CLIENTS in levels else levels[0]
+    main_level = headline(levels)
     return figures | {
         "reference_rps": figures[f"reference_c{main_level}_rps"],
         "reference_p99_ms": figures[f"reference_c{main_level}_ack_p99_ms"],
@@ -413,19 +446,7 @@ def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
         f" Slack redelivers) at each of {', '.join(map(str, levels))} concurrent clients"
         f" ({os.cpu_count()} cores)"
     )
-    for clients in levels:
-        ours, ref = figures[f"c{clients}_rps"], figures[f"reference_c{clients}_rps"]
-        print(
-            f"{clients:>3} client{'s' if clients > 1 else ' '}  copbot {ours:6.0f} requests/s,"
-            f" ack p50 {figures[f'c{clients}_ack_p50_ms']:.1f} ms,"
-            f" p99 {figures[f'c{clients}_ack_p99_ms']:.1f} ms;"
-            f" reference {ref:6.0f} requests/s, p50 {figures[f'reference_c{clients}_ack_p50_ms']:.1f} ms"
-            f" ({ours / ref:.2f} of its throughput)"
-        )
-    print(
-        f"memory      copbot serve {figures['rss_idle_mib']:.0f} MiB idle,"
-        f" {figures['rss_peak_mib']:.0f} MiB at its peak under load"
-    )
+    print_levels(figures, levels)
     print(
         f"copbot      {figures['copbot_rps']:7.0f} requests/s   ack p50 {figures['ack_p50_ms']:.1f} ms   "
         f"p99 {figures['ack_p99_ms']:.1f} ms (target < 100 ms)"

@@ -25,7 +25,6 @@ from typing import Any
 import aiohttp
 
 from bench.ingest import (
-    CLIENTS,
     LEVELS,
     MARK,
     _archived,
@@ -34,9 +33,10 @@ from bench.ingest import (
     _stop,
     _wait_for_health,
     copbot_figures,
-    level_figures,
+    headline,
+    load_levels,
     memory_kib,
-    with_redeliveries,
+    print_levels,
 )
 from tests.support.server import copbot_command, free_port
 from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
@@ -144,15 +144,9 @@ async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[st
         root = post[-1].activity_id
         await _load(url, _replies(fake.url, 200, root, "warm"))
         idle = memory_kib(process.pid)["VmRSS"]
-        acked = 0
-        per_level: dict[str, float] = {}
-        for index, clients in enumerate(levels):
-            sent = with_redeliveries(
-                _replies(fake.url, n, root, f"run{clients}", first=200 + index * n)
-            )
-            seconds, latencies, level_acked = await _load(url, sent, clients)
-            acked += level_acked
-            per_level |= level_figures(clients, len(sent), seconds, latencies)
+        acked, per_level = await load_levels(
+            url, lambda run, first: _replies(fake.url, n, root, run, first=200 + first), n, levels
+        )
         last_ack = time.perf_counter()
         peak = memory_kib(process.pid)["VmHWM"]
         searchable, drain = await _searchable(db, acked + 200, last_ack)
@@ -161,20 +155,8 @@ async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[st
         await _stop(process)
         await fake.close()
         server_log.close()
-    main_level = CLIENTS if CLIENTS in levels else levels[0]
-    figures = copbot_figures(
-        n, seconds, latencies, acked, archived - 200, searchable - 200, drain, folder
-    )
-    return (
-        figures
-        | per_level
-        | {  # the headline figures are those at 16 clients, as before
-            "copbot_rps": per_level[f"c{main_level}_rps"],
-            "ack_p50_ms": per_level[f"c{main_level}_ack_p50_ms"],
-            "ack_p99_ms": per_level[f"c{main_level}_ack_p99_ms"],
-            "rss_idle_mib": idle / 1024,
-            "rss_peak_mib": peak / 1024,
-        }
+    return copbot_figures(
+        levels, per_level, acked, archived - 200, searchable - 200, drain, folder, (idle, peak)
     )
 
 
@@ -211,19 +193,13 @@ async def bench_reference(n: int, folder: Path, levels: tuple[int, ...]) -> dict
         await _wait_for_health(f"{base}/healthz", process)
         url = f"{base}/api/messages"
         await _load(url, _replies("http://127.0.0.1:9/", 200, "1", "warm"))
-        figures: dict[str, float] = {}
-        for index, clients in enumerate(levels):
-            sent = with_redeliveries(
-                _replies("http://127.0.0.1:9/", n, "1", f"run{clients}", first=index * n)
-            )
-            seconds, latencies, _ = await _load(url, sent, clients)
-            figures |= {
-                f"reference_{k}": v
-                for k, v in level_figures(clients, len(sent), seconds, latencies).items()
-            }
+        _, measured = await load_levels(
+            url, lambda run, first: _replies("http://127.0.0.1:9/", n, "1", run, first), n, levels
+        )
+        figures = {f"reference_{k}": v for k, v in measured.items()}
     finally:
         await _stop(process)
-    main_level = CLIENTS if CLIENTS in levels else levels[0]
+    main_level = headline(levels)
     return figures | {
         "reference_rps": figures[f"reference_c{main_level}_rps"],
         "reference_p99_ms": figures[f"reference_c{main_level}_ack_p99_ms"],
@@ -253,19 +229,7 @@ def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
         f" redelivers) at each of {', '.join(map(str, levels))} concurrent clients"
         f" ({os.cpu_count()} cores), unauthenticated"
     )
-    for clients in levels:
-        ours, ref = f[f"c{clients}_rps"], f[f"reference_c{clients}_rps"]
-        print(
-            f"{clients:>3} client{'s' if clients > 1 else ' '}  copbot {ours:6.0f} requests/s,"
-            f" ack p50 {f[f'c{clients}_ack_p50_ms']:.1f} ms,"
-            f" p99 {f[f'c{clients}_ack_p99_ms']:.1f} ms;"
-            f" reference {ref:6.0f} requests/s, p50 {f[f'reference_c{clients}_ack_p50_ms']:.1f} ms"
-            f" ({ours / ref:.2f} of its throughput)"
-        )
-    print(
-        f"memory      copbot serve {f['rss_idle_mib']:.0f} MiB idle,"
-        f" {f['rss_peak_mib']:.0f} MiB at its peak under load"
-    )
+    print_levels(f, levels)
     print(
         f"copbot      {f['copbot_rps']:7.0f} requests/s   ack p50 {f['ack_p50_ms']:.1f} ms   "
         f"p99 {f['ack_p99_ms']:.1f} ms (target < 100 ms)"
