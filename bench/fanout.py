@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 
 from adapters.teams.conversations import Place
-from bench.ingest import _stop, _wait_for_health
+from bench.ingest import _stop
 from storage import sqlite
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack
 from tests.support.rate_limits import (
@@ -45,7 +45,7 @@ from tests.support.rate_limits import (
     Limits,
     Rate,
 )
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, until_healthy
 from tests.teams.fake_connector import BOT, TENANT, FakeConnector
 from tests.teams.fake_connector import TEAM as TEAMS_TEAM
 
@@ -134,7 +134,7 @@ async def run(n: int) -> dict[str, float]:
             env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         try:
-            await _wait_for_health(f"http://127.0.0.1:{port}/healthz", process)
+            await until_healthy(f"http://127.0.0.1:{port}/healthz", process)
             async with asyncio.timeout(120 + n):
                 while True:  # copbot writes the database; this process only reads it
                     if _announced(db):

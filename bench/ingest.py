@@ -36,7 +36,7 @@ import aiohttp
 
 from storage import sqlite
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, until_healthy
 
 CLIENTS = 16
 LEVELS = (1, 16, 64)  # concurrent clients: one at a time is how a community's events arrive
@@ -186,20 +186,6 @@ def print_levels(figures: dict[str, float], levels: tuple[int, ...]) -> None:
     )
 
 
-async def _wait_for_health(url: str, process: asyncio.subprocess.Process) -> None:
-    async with aiohttp.ClientSession() as session, asyncio.timeout(30):
-        while True:
-            if process.returncode is not None:
-                raise SystemExit("the server stopped while starting")
-            try:
-                async with session.get(url) as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-
-
 async def _stop(process: asyncio.subprocess.Process) -> None:
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
@@ -233,7 +219,7 @@ async def bench_copbot(
     replay: dict[str, float] = {}
     try:
         base = f"http://127.0.0.1:{port}"
-        await _wait_for_health(f"{base}/healthz", process)
+        await until_healthy(f"{base}/healthz", process)
         root = await _post_prompt(base, fake)
         # Warm up (connections, caches), then the measured runs, one a concurrency.
         await _load(f"{base}/slack/events", _replies(200, root, "warm"))
@@ -252,7 +238,7 @@ async def bench_copbot(
             replay["left_to_replay"] = _pending(db)
             restarted = time.perf_counter()
             process = await serve()
-            await _wait_for_health(f"{base}/healthz", process)
+            await until_healthy(f"{base}/healthz", process)
             searchable, drain = await _searchable(db, acked + 200, restarted)
             replay["replay_s"] = drain
         else:
@@ -405,7 +391,7 @@ async def bench_reference(
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        await _wait_for_health(f"{base}/healthz", process)
+        await until_healthy(f"{base}/healthz", process)
         await _load(f"{base}/slack/events", _replies(200, "1.0", "warm"))
         _, measured = await load_levels(
             f"{base}/slack/events", lambda run, first: _replies(n, "1.0", run, first), n, levels

@@ -31,14 +31,13 @@ from bench.ingest import (
     _load,
     _searchable,
     _stop,
-    _wait_for_health,
     copbot_figures,
     headline,
     load_levels,
     memory_kib,
     print_levels,
 )
-from tests.support.server import copbot_command, free_port
+from tests.support.server import copbot_command, free_port, until_healthy
 from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
 
 ADMIN = {"id": "29:1admin", "name": "Alex", "aadObjectId": "aad-admin"}
@@ -119,7 +118,7 @@ async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[st
     try:
         base = f"http://127.0.0.1:{port}"
         url = f"{base}/api/messages"
-        await _wait_for_health(f"{base}/healthz", process)
+        await until_healthy(f"{base}/healthz", process)
         install = _activity(fake.url, "install", TEAM, ADMIN, "") | {
             "type": "conversationUpdate",
             "membersAdded": [BOT],
@@ -190,7 +189,7 @@ async def bench_reference(n: int, folder: Path, levels: tuple[int, ...]) -> dict
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        await _wait_for_health(f"{base}/healthz", process)
+        await until_healthy(f"{base}/healthz", process)
         url = f"{base}/api/messages"
         await _load(url, _replies("http://127.0.0.1:9/", 200, "1", "warm"))
         _, measured = await load_levels(

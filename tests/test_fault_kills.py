@@ -22,7 +22,7 @@ from tests.slack import signing
 from tests.slack.conftest import fixture as slack_fixture
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.slack.test_end_to_end import C1, export, message
-from tests.support.server import copbot_command, free_port, log_file
+from tests.support.server import copbot_command, free_port, log_file, until_healthy
 from tests.teams.conftest import fixture as teams_fixture
 from tests.teams.fake_connector import TEAM, TENANT, FakeConnector
 from tests.teams.test_end_to_end import ADMIN, ADMIN_AAD, PEOPLE, in_thread
@@ -68,22 +68,13 @@ class Server:
         }
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, session: aiohttp.ClientSession) -> None:
+    async def start(self) -> None:
         with log_file("fault-kills") as log:
             self.process = await asyncio.create_subprocess_exec(
                 *copbot_command(), "serve", "--port", str(self.port), "--db", str(self.db_path),
                 env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
-        async with asyncio.timeout(60):
-            while True:
-                assert self.process.returncode is None, "copbot serve stopped"
-                try:
-                    async with session.get(f"{self.url}/healthz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
+        await until_healthy(f"{self.url}/healthz", self.process, timeout=60)
 
     async def kill(self) -> None:
         assert self.process is not None
@@ -138,7 +129,7 @@ async def test_three_kills_lose_nothing_acknowledged_and_double_nothing(
     server = Server(tmp_path / "copbot.db", slack)
     session = aiohttp.ClientSession()
     try:
-        await server.start(session)
+        await server.start()
         slack_root, teams_root = await prompts(server, session, slack, teams)
         await server.kill()
         await check_kills(server, session, slack_send_for(server, session, slack_root),
@@ -183,12 +174,12 @@ async def check_kills(
     stop = asyncio.Event()
     load = [asyncio.create_task(p.run(stop)) for p in platforms]
     for life in range(1, KILLS + 1):
-        await server.start(session)
+        await server.start()
         async with asyncio.timeout(120):  # generous: CI machines are shared
             while any(len(p.acknowledged) < life * PER_LIFE for p in platforms):
                 await asyncio.sleep(0.02)
         await server.kill()
-    await server.start(session)  # the load's unanswered sends get through now
+    await server.start()  # the load's unanswered sends get through now
     stop.set()
     await asyncio.gather(*load)
 

@@ -19,7 +19,7 @@ from tests.slack import signing
 from tests.slack.conftest import fixture
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.slack.test_end_to_end import C1, Copbot, export, message
-from tests.support.server import copbot_command, free_port, log_file
+from tests.support.server import copbot_command, free_port, log_file, until_healthy
 
 pytestmark = [pytest.mark.subprocess, pytest.mark.slow]
 
@@ -52,16 +52,7 @@ async def serving(db_path: Path, fake: FakeSlack) -> AsyncIterator[Copbot]:
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
         try:
-            async with asyncio.timeout(30):
-                while True:
-                    assert process.returncode is None, "copbot serve stopped"
-                    try:
-                        async with session.get(f"{url}/healthz") as r:
-                            if r.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        pass
-                    await asyncio.sleep(0.1)
+            await until_healthy(f"{url}/healthz", process)
             yield Copbot(url, process, session)
         finally:
             if process.returncode is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -21,6 +22,24 @@ from typing import IO
 # A folder (set for the whole test session by tests/conftest.py) where every `copbot serve`
 # the suite starts keeps its standard output and error, for tests/test_serve_logs.py to read.
 LOGS = "COPBOT_TEST_SERVE_LOGS"
+
+
+async def until_healthy(url: str, process: asyncio.subprocess.Process, timeout: float = 30) -> None:
+    """Wait until ``url`` (a server's /healthz) answers 200; fail at once if the server
+    stopped while starting."""
+    import aiohttp  # only the asynchronous callers need it
+
+    async with aiohttp.ClientSession() as session, asyncio.timeout(timeout):
+        while True:
+            if process.returncode is not None:
+                raise RuntimeError("the server stopped while starting")
+            try:
+                async with session.get(url) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
 
 
 def copbot_command() -> list[str]:
