@@ -16,12 +16,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.events import Answer, LedgerState, Plan, PlanProblems
+from bot.feedback_messages import ANSWER
 from bot.model import Buttons, ChannelRef, OutgoingMessage, Role, UserRef
 from bot.ports import Capability, FormInvalid
 from bot.records import JobState
 from bot.services.event_delivery import mark_of
 from bot.services.events import EventsFeature
-from bot.services.feedback import ANSWER
 from bot.settings import Settings
 from storage.regions import SqliteRegionLinkRepository
 from tests.support.fakes import Sent

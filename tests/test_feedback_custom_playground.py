@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.services.feedback import ANSWER
+from bot.feedback_messages import ANSWER
 from tests.test_feedback_proof import Client, _said, kept, pg
 
 QUESTIONS = (

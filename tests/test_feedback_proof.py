@@ -22,8 +22,9 @@ from adapters.local import LocalAdapter
 from adapters.local.world import PERSONAS, Persona
 from bot.app import CORE, create_app, playground_path
 from bot.clock import SystemClock
+from bot.feedback_messages import ANSWER
 from bot.model import Role
-from bot.services.feedback import ALREADY, ANSWER
+from bot.services.feedback import ALREADY
 from bot.settings import Settings
 from storage import sqlite
 from storage.database import Database

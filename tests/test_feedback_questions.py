@@ -15,10 +15,10 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.feedback import DEFAULT_QUESTIONS, QuestionKind
+from bot.feedback_messages import ANSWER
 from bot.feedback_questions import QuestionProblems, from_lines, from_toml
 from bot.model import Buttons, Choice, Form, LongText, Rating, Role, ShortText
 from bot.ports import FormInvalid
-from bot.services.feedback import ANSWER
 from bot.services.feedback_forms import OPEN_FORM
 from tests.support.harness import ALEX, NORTH, PRIYA, SAM, Harness
 from tests.test_feedback import PEOPLE, form_for, rows, submit

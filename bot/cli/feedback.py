@@ -16,9 +16,10 @@ from bot.cli.base import cli, db_option, with_core
 from bot.commands import UsageError
 from bot.core import Core
 from bot.feedback import DEFAULT_QUESTIONS, FeedbackRepository, Question, Results, summarise
+from bot.feedback_messages import results_message
 from bot.feedback_questions import QuestionProblems, from_toml
 from bot.model import ChannelRef
-from bot.services.feedback import FeedbackFeature, results_message
+from bot.services.feedback import FeedbackFeature
 
 _CLI = "cli"  # who opened it, when it was opened from the command line
 

@@ -24,6 +24,7 @@ from bot.feedback import (
     RoundState,
     new_key,
 )
+from bot.feedback_messages import answer_button
 from bot.markup import escape
 from bot.model import (
     Buttons,
@@ -37,7 +38,7 @@ from bot.model import (
 from bot.ports import Clock, DeliveryError, OutcomeUnknown
 from bot.records import Event, Job
 from bot.scheduler import Outcome, Scheduler
-from bot.services.feedback import CLOSE_JOB, answer_button
+from bot.services.feedback import CLOSE_JOB
 from bot.services.prompts import PromptCatalogue, PromptPublisher
 from bot.services.regions import Regions
 from bot.timefmt import for_people

@@ -26,14 +26,23 @@ from bot.feedback import (
     FeedbackRepository,
     Invitations,
     Question,
-    QuestionKind,
-    Results,
     Round,
     RoundClosed,
     RoundState,
     Ticket,
     new_key,
     summarise,
+)
+from bot.feedback_messages import (
+    ANONYMOUS,
+    ANSWER,
+    ANSWER_FORM,
+    answer_button,
+    answer_form,
+    answers,
+    how_many,
+    results_message,
+    until,
 )
 from bot.feedback_questions import from_lines
 from bot.interaction import Interaction
@@ -42,10 +51,8 @@ from bot.model import (
     Button,
     ButtonPressed,
     Buttons,
-    ButtonStyle,
     ChannelRef,
     Context,
-    Form,
     FormSubmitted,
     OutgoingMessage,
     Role,
@@ -69,18 +76,9 @@ from bot.visibility import Visibility
 
 log = logging.getLogger(__name__)
 
-ANSWER = "feedback.answer"
-ANSWER_FORM = "feedback-answer"
 CLOSE_JOB = "feedback.close"
 ANNOUNCE_JOB = "feedback.announce"
 
-ANONYMOUS = "Your answer is anonymous: nobody, admins included, can see who wrote it."
-CANNOT_HIDE = (
-    "What copbot cannot hide: the chat platform itself sees that you opened this form; in a "
-    "small group, what you write may show who you are; and if you write your name, you are "
-    "named. Results are shown only once enough people have answered."
-)
-THANKS = "Thank you. Your answer is in, with nothing to say it was yours."
 ALREADY = (
     "You have already answered this round. Thank you! Only one answer per person is kept, "
     "so that every voice counts the same."
@@ -316,7 +314,7 @@ class FeedbackFeature:
             return
         await ix.reply(
             f"Closed round {round_.id}, **{escape(round_.title)}**, "
-            f"with {_answers(round_.answers)}. "
+            f"with {answers(round_.answers)}. "
             "The record of who answered is destroyed, so nobody can ever check a person "
             f"against it. `{ix.prefix} feedback results {round_.id}` shows the results."
         )
@@ -370,7 +368,7 @@ class FeedbackFeature:
             return
         blocks: list[Text | Context | Buttons] = [Text("**Feedback rounds open now**")]
         for r in rounds:
-            blocks.append(Text(f"**{escape(r.title)}** (round {r.id}){_until(r)}"))
+            blocks.append(Text(f"**{escape(r.title)}** (round {r.id}){until(r)}"))
             blocks.append(
                 Buttons((Button(ANSWER, "Answer anonymously", str(r.id), opens_form=True),))
             )
@@ -458,9 +456,9 @@ class FeedbackFeature:
             (
                 Text(f"**Feedback: {escape(round_.title)}**"),
                 Text(
-                    f"We'd value your view: {_how_many(round_.questions)}. "
+                    f"We'd value your view: {how_many(round_.questions)}. "
                     f"{ANONYMOUS} Results are shared only once at least "
-                    f"{round_.threshold} people have answered.{_until(round_)}"
+                    f"{round_.threshold} people have answered.{until(round_)}"
                 ),
                 Buttons((answer_button(round_),)),
             ),
@@ -492,54 +490,6 @@ class FeedbackFeature:
         return datetime.combine(day + timedelta(days=1), time(0, 0), tz).astimezone(UTC)
 
 
-def answer_button(round_: Round) -> Button:
-    """The button that opens a round's anonymous form, wherever copbot offers it."""
-    return Button(
-        ANSWER, "Answer anonymously", str(round_.id), ButtonStyle.PRIMARY, opens_form=True
-    )
-
-
-def answer_form(round_: Round, ticket: Ticket) -> Form:
-    return Form(
-        ANSWER_FORM,
-        "Anonymous feedback",
-        tuple(q.field() for q in round_.questions),
-        submit_label="Send anonymously",
-        intro=f"**{escape(round_.title)}**\n{ANONYMOUS}\n{CANNOT_HIDE}",
-        context=ticket.encode(),
-        anonymous=True,
-        thanks=THANKS,
-    )
-
-
-def results_message(results: Results) -> OutgoingMessage:
-    r = results.round
-    count = _answers(results.count)
-    head = Text(f"**Feedback: {escape(r.title)}** (round {r.id}, {r.state.value}): {count}")
-    if not results.shown:
-        return OutgoingMessage((head, Text(results.hidden_because)))
-    blocks: list[Text | Context] = [head]
-    # Questions, options and answers are people's words: shown as written, never as markup.
-    for q in results.questions:
-        label = escape(q.question.label)
-        if q.question.kind is QuestionKind.RATING:
-            dist = " · ".join(f"{v}: {n}" for v, n in q.distribution)
-            mean = f"; mean {q.mean:.2f}" if q.mean is not None else ""
-            blocks.append(Text(f"**{label}**\n{dist}{mean}"))
-        elif q.question.kind is QuestionKind.CHOICE:
-            dist = " · ".join(f"{escape(v)}: {n}" for v, n in q.distribution)
-            blocks.append(Text(f"**{label}**\n{dist}"))
-        else:
-            said = "\n".join(f"• {escape(t)}" for t in q.texts) or "(nobody answered this one)"
-            blocks.append(Text(f"**{label}**\n{said}"))
-    blocks.append(Context("Written answers are in random order, never the order they came in."))
-    return OutgoingMessage(tuple(blocks))
-
-
-def question_labels(questions: tuple[Question, ...]) -> dict[str, str]:
-    return {q.id: q.label for q in questions}
-
-
 def _title(text: str) -> str:
     title = text.strip()
     if not title:
@@ -551,15 +501,6 @@ def _title(text: str) -> str:
 
 def _optional_threshold(text: str) -> int:
     return _threshold(text.strip()) if text.strip() else DEFAULT_THRESHOLD
-
-
-_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-
-
-def _how_many(questions: tuple[Question, ...]) -> str:
-    n = len(questions)
-    count = _NUMBERS[n] if n < len(_NUMBERS) else str(n)
-    return f"{count} short question{'s' if n != 1 else ''}"
 
 
 def _threshold(text: str) -> int:
@@ -576,14 +517,6 @@ def _threshold(text: str) -> int:
 
 def _is_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and 0 < len(text) <= 18
-
-
-def _until(round_: Round) -> str:
-    return f" Open until {round_.closes_on:%d %b %Y}." if round_.closes_on else ""
-
-
-def _answers(n: int) -> str:
-    return f"{n} answer{'s' if n != 1 else ''}"
 
 
 def _payload(job: Job) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import itertools
 import json
 from typing import Any
 
-from bot.services.feedback import ANSWER, ANSWER_FORM
+from bot.feedback_messages import ANSWER, ANSWER_FORM
 from bot.services.feedback_forms import OPEN_FORM
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, fixture

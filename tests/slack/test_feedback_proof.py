@@ -19,8 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
 from bot.feedback import DEFAULT_QUESTIONS, Round, RoundState, Ticket, summarise
+from bot.feedback_messages import ANSWER, answer_form
 from bot.model import ChannelRef, Origin, UserRef
-from bot.services.feedback import ALREADY, ANSWER, FeedbackFeature, answer_form
+from bot.services.feedback import ALREADY, FeedbackFeature
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, Sleeps, fixture, settings
 from tests.slack.fake_slack import FakeSlack

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from bot.feedback_messages import ANSWER_FORM
 from bot.model import ChannelRef, UserRef
-from bot.services.feedback import ANSWER_FORM, CLOSED
+from bot.services.feedback import CLOSED
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, fixture
 from tests.slack.test_contract import texts

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.services.feedback import ANSWER, ANSWER_FORM
+from bot.feedback_messages import ANSWER, ANSWER_FORM
 from bot.services.feedback_forms import OPEN_FORM
 from tests.teams.conftest import ADMIN, TeamsBot, open_dialog
 from tests.teams.fake_connector import NORTH, TENANT

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from bot.feedback import summarise
-from bot.services.feedback import ALREADY, ANSWER, ANSWER_FORM, FeedbackFeature
+from bot.feedback_messages import ANSWER, ANSWER_FORM
+from bot.services.feedback import ALREADY, FeedbackFeature
 from storage import sqlite
 from tests.teams.conftest import ADMIN, TeamsBot
 from tests.teams.fake_connector import NORTH, TENANT
