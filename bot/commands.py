@@ -123,6 +123,14 @@ class CommandBook:
     def available_to(self, role: Role) -> list[Verb]:
         return [v for v in self if v.role <= role]
 
+    def verb_of(self, text: str) -> tuple[Verb, int] | None:
+        """The verb ``text`` starts with, and how many words it takes; None if none."""
+        head = [w.lower() for w in text.split(maxsplit=2)[:2]]
+        for size in (2, 1):
+            if len(head) >= size and (verb := self._verbs.get(" ".join(head[:size]))):
+                return verb, size
+        return None
+
     def parse(self, text: str, prefix: str = "/cop") -> Parsed:
         # Verbs are plain words, so they are found before any quoting is read.
         head_words = text.split(maxsplit=2)
@@ -132,12 +140,13 @@ class CommandBook:
                 raise CommandError("Nothing to do: type a verb after the command.")
             return Parsed(help_verb, Args(()))
         head = [w.lower() for w in head_words[:2]]
-        for size in (2, 1):
-            if len(head) >= size and (verb := self._verbs.get(" ".join(head[:size]))):
-                rest = text.split(maxsplit=size)[size] if len(text.split()) > size else ""
-                if verb.raw:
-                    return Parsed(verb, Args(tuple(rest.split()), rest.strip()))
-                return Parsed(verb, Args(tuple(tokenize(rest)), rest.strip()))
+        found = self.verb_of(text)
+        if found is not None:
+            verb, size = found
+            rest = text.split(maxsplit=size)[size] if len(text.split()) > size else ""
+            if verb.raw:
+                return Parsed(verb, Args(tuple(rest.split()), rest.strip()))
+            return Parsed(verb, Args(tuple(tokenize(rest)), rest.strip()))
         words = tokenize(text.strip())
         subverbs = sorted(n.split()[1] for n in self._verbs if n.split()[0] == head[0])
         if subverbs:

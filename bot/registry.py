@@ -181,9 +181,8 @@ class Registry:
         button, a private verb (asking for anonymous forms), or a submission of an anonymous
         form."""
         if isinstance(event, CommandReceived):
-            verb = self.commands.get(" ".join(event.text.lower().split()[:2]))
-            verb = verb or self.commands.get(" ".join(event.text.lower().split()[:1]))
-            return verb is not None and verb.private
+            found = self.commands.verb_of(event.text)
+            return found is not None and found[0].private
         if isinstance(event, ButtonPressed):
             action = self.find_action(event.action_id)
             return action is not None and action.private
