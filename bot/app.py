@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -36,7 +37,6 @@ from bot.console.web import Templates
 from bot.core import Core
 from bot.inbox import Inbox
 from bot.logs import guard_server_log
-from bot.metrics import Metrics
 from bot.people import People
 from bot.ports import ChatAdapter, Clock, HistorySource, RetryObserver, unobserved_retry
 from bot.registry import Feature, Registry
@@ -84,6 +84,9 @@ from storage.prompts import SqlitePromptRepository
 from storage.regions import SqliteRegionLinkRepository
 from storage.roles import SqliteRoleRepository
 from storage.secret_key import stored_secret
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -367,11 +370,11 @@ def create_app(
     library = load_prompt_library(settings)
     db = Database.open(settings.db_path, gate=gate) if gate else Database.open(settings.db_path)
     opened = [db]
-    metrics = (
-        Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
-        if settings.metrics
-        else None
-    )
+    metrics: Metrics | None = None
+    if settings.metrics:
+        from bot.metrics import Metrics  # prometheus_client, only where metrics are on
+
+        metrics = Metrics(SqliteInboxRepository(db), SqliteJobRepository(db, clock), clock)
     if adapters is None:
         playground = None
         if settings.playground:

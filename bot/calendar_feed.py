@@ -10,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import icalendar
-from icalendar.enums import STATUS
-
 from bot.markup import kept_text
 from bot.records import Event
+
+if TYPE_CHECKING:
+    import icalendar
+
+# icalendar (and its time zone tables) is imported by the functions that build a calendar,
+# on the first calendar asked for: most copbots serve none, and it weighs some 4 MB.
 
 NATIONAL = "national"
 ALL = "all"  # /calendar/all.ics: every region's events
@@ -86,11 +90,15 @@ def feed(events: Iterable[Event], region: str, site: FeedSite) -> bytes:
 def single(event: Event, site: FeedSite) -> bytes:
     """One event, for "Add to calendar". No calendar name or refresh hint: with them, some
     calendars offer to add a whole new calendar rather than the event."""
+    import icalendar
+
     calendar = icalendar.Calendar.new(prodid=PRODID, uid=f"calendar-event-{event.id}@{site.host}")
     return _finished(calendar, [event], site)
 
 
 def _calendar(name: str, calendar_uid: str, site: FeedSite) -> icalendar.Calendar:
+    import icalendar
+
     calendar = icalendar.Calendar.new(
         prodid=PRODID,
         name=name,  # NAME and X-WR-CALNAME
@@ -115,6 +123,9 @@ def _finished(calendar: icalendar.Calendar, events: Sequence[Event], site: FeedS
 
 
 def _vevent(event: Event, site: FeedSite) -> icalendar.Event:
+    import icalendar
+    from icalendar.enums import STATUS
+
     zone = _zone(event.timezone)
     return icalendar.Event.new(
         uid=uid(event.id, site),

@@ -6,17 +6,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.console.records import ConsoleSession
 from bot.model import Role, UserRef
 from bot.timefmt import for_people
+
+if TYPE_CHECKING:
+    import jinja2
 
 COOKIE = "copbot_console"
 HEADERS = {
@@ -54,16 +56,30 @@ Page = Callable[[web.Request, Visitor], Awaitable[web.StreamResponse]]
 
 
 class Templates:
+    """The console's pages. Jinja2 is imported and its environment built on the first page
+    rendered, not at start: most of the time nobody has the console open."""
+
     def __init__(self, timezone: ZoneInfo) -> None:
-        self._env = jinja2.Environment(
-            loader=jinja2.PackageLoader("bot.console", "templates"),
-            autoescape=True,  # people's words are always escaped
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self._env.filters["when"] = lambda moment: _when(moment, timezone)
-        self._env.filters["day"] = lambda moment: _when(moment, timezone, time=False)
+        self._timezone = timezone
+        self._loaded: jinja2.Environment | None = None
+
+    @property
+    def _env(self) -> jinja2.Environment:
+        if self._loaded is None:
+            import jinja2
+
+            env = jinja2.Environment(
+                loader=jinja2.PackageLoader("bot.console", "templates"),
+                autoescape=True,  # people's words are always escaped
+                undefined=jinja2.StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
+            timezone = self._timezone
+            env.filters["when"] = lambda moment: _when(moment, timezone)
+            env.filters["day"] = lambda moment: _when(moment, timezone, time=False)
+            self._loaded = env
+        return self._loaded
 
     def render(
         self,
