@@ -1,6 +1,7 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
 python -m bench ingest [--platform slack|teams] [--quick] [--size N] [--crash]
-python -m bench fanout [--channels N]"""
+python -m bench fanout [--channels N]
+python -m bench startup [--quick] [--size N]"""
 
 from __future__ import annotations
 
@@ -47,7 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     fanout.add_argument("--channels", type=int, default=None, metavar="N", help="per platform")
     fanout.add_argument("--quick", action="store_true", help="20 channels each instead of 200")
-    for each in (archive, ingest, fanout):
+    startup = names.add_parser(
+        "startup",
+        help="`copbot serve` on a 1,000,000-message archive: time to /healthz, idle memory",
+    )
+    startup.add_argument("--quick", action="store_true", help="20,000 messages instead")
+    startup.add_argument("--size", type=int, metavar="N", help="this many messages")
+    for each in (archive, ingest, fanout, startup):
         each.add_argument(
             "--json", action="store_true", help="one JSON object of every figure on stdout"
         )
@@ -77,6 +84,10 @@ def _chosen(chosen: argparse.Namespace) -> Bench:
         from bench.archive import main as archive
 
         return archive
+    if chosen.name == "startup":
+        from bench.startup import main as startup
+
+        return startup
     if chosen.name == "fanout":
         from bench.fanout import main as fanout
 

@@ -65,6 +65,14 @@ def test_the_fanout_benchmark_posts_once_in_every_channel() -> None:
     assert figures["span"] > 0 and figures["reference_span"] > 0
 
 
+def test_the_startup_benchmark_times_every_configuration_beside_a_bare_server() -> None:
+    figures = bench("startup")
+    assert figures["size"] == 20_000 and figures["runs"] >= 1
+    for name in ("playground", "slack", "teams", "reference"):
+        assert figures[f"{name}_start_s"] > 0
+        assert figures[f"{name}_rss_mib"] > 0
+
+
 def test_without_json_a_benchmark_speaks_to_people() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "fanout", "--channels", "5"],

@@ -24,9 +24,11 @@ from typing import IO
 LOGS = "COPBOT_TEST_SERVE_LOGS"
 
 
-async def until_healthy(url: str, process: asyncio.subprocess.Process, timeout: float = 30) -> None:
-    """Wait until ``url`` (a server's /healthz) answers 200; fail at once if the server
-    stopped while starting."""
+async def until_healthy(
+    url: str, process: asyncio.subprocess.Process, timeout: float = 30, every: float = 0.1
+) -> None:
+    """Wait until ``url`` (a server's /healthz) answers 200, asking ``every`` so many
+    seconds; fail at once if the server stopped while starting."""
     import aiohttp  # only the asynchronous callers need it
 
     async with aiohttp.ClientSession() as session, asyncio.timeout(timeout):
@@ -39,7 +41,7 @@ async def until_healthy(url: str, process: asyncio.subprocess.Process, timeout: 
                         return
             except aiohttp.ClientConnectionError:
                 pass
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(every)
 
 
 def copbot_command() -> list[str]:

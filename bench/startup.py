@@ -1,0 +1,181 @@
+"""The start-up benchmark: `copbot serve` on a large archive, from starting the process to
+``/healthz`` answering, and its memory (resident, VmRSS) once idle.
+
+    python -m bench startup            # on an archive of 1,000,000 messages
+    python -m bench startup --quick    # 20,000 messages, for CI
+
+Each configuration people run is measured: the playground alone, Slack (against a fake Web
+API, which copbot asks who it is as it starts) and Teams (unauthenticated, as for local
+testing, with the playground). The archive is the archive benchmark's
+(bench/.data/archive-N.db, imported with `copbot import slack-export` when missing), copied
+so that the runs never change it. The first start of each configuration is not counted: it
+applies any pending migration, and warms the system's file cache as a running machine's is.
+
+The reference, measured in the same run on the same copy: the least a Python service of
+this kind costs, a bare aiohttp server answering ``/healthz`` with an SQLite ``select 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.archive import DATA, _copbot, _run, prepare
+from bench.ingest import _stop, memory_kib
+from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.support.server import copbot_command, free_port, until_healthy
+
+SIZE = 1_000_000
+QUICK_SIZE = 20_000
+RUNS = 3  # counted starts a configuration; the median is reported
+QUICK_RUNS = 2
+SETTLE_S = 1.0  # after /healthz first answers, before memory is read: start-up work ends
+POLL_S = 0.01  # how often /healthz is asked while starting
+TARGET_START_S = 1.0
+TARGET_RSS_MIB = 60.0
+
+CONFIGURATIONS: dict[str, dict[str, str]] = {
+    "playground": {"COPBOT_PLAYGROUND": "on"},
+    "slack": {
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "COPBOT_ADMINS": "slack:UADMIN",
+    },
+    "teams": {
+        "COPBOT_TEAMS": "on",
+        "COPBOT_TEAMS_TENANTS": "tenant-bench",
+        "COPBOT_ADMINS": "teams:aad-admin",
+        "COPBOT_PLAYGROUND": "auto",
+    },
+}
+
+# A service doing nothing but answer /healthz from SQLite: Python, aiohttp and sqlite3.
+REFERENCE = """
+import sqlite3, sys
+from aiohttp import web
+
+conn = sqlite3.connect(sys.argv[2], check_same_thread=False)
+
+async def healthz(request):
+    conn.execute("select 1").fetchone()
+    return web.json_response({"status": "ok"})
+
+app = web.Application()
+app.router.add_get("/healthz", healthz)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def archive(size: int) -> Path:
+    """The archive benchmark's database of ``size`` messages, imported when missing."""
+    db = DATA / f"archive-{size}.db"
+    if not db.exists():
+        DATA.mkdir(exist_ok=True)
+        export = prepare(size)
+        print(f"importing {size:,} messages into {db} …", flush=True)
+        partial = db.with_name(f"{db.name}.partial")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+        _run([*_copbot(), "import", "slack-export", str(export), "--db", str(partial)])
+        partial.rename(db)  # only a finished import takes the name
+    return db
+
+
+async def _start(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float]:
+    """Start ``command`` (it serves on ``env['PORT']``); return seconds to /healthz answering
+    and its resident memory (MiB) once idle."""
+    with log.open("ab") as output:
+        started = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=output
+        )
+        try:
+            await until_healthy(
+                f"http://127.0.0.1:{env['PORT']}/healthz", process, timeout=120, every=POLL_S
+            )
+            up = time.perf_counter() - started
+            await asyncio.sleep(SETTLE_S)
+            return up, memory_kib(process.pid)["VmRSS"] / 1024
+        finally:
+            await _stop(process)
+
+
+async def _copbot_runs(name: str, db: Path, runs: int, folder: Path) -> list[tuple[float, float]]:
+    fake = await FakeSlack(users={"UBOT": "copbot", "UADMIN": "Alex"}).start()
+    try:
+        port = free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("COPBOT_", "SLACK_"))},
+            **CONFIGURATIONS[name],
+            "SLACK_API_URL": fake.api_url,
+            "PORT": str(port),
+        }
+        command = [*copbot_command(), "serve", "--port", str(port), "--db", str(db)]
+        log = folder / f"copbot-{name}.log"
+        return [await _start(command, env, log) for _ in range(runs + 1)][1:]
+    finally:
+        await fake.close()
+
+
+async def _reference_runs(db: Path, runs: int, folder: Path) -> list[tuple[float, float]]:
+    port = free_port()
+    command = [sys.executable, "-c", REFERENCE, str(port), str(db)]
+    env = {**os.environ, "PORT": str(port)}
+    return [await _start(command, env, folder / "reference.log") for _ in range(runs + 1)][1:]
+
+
+def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+async def measure(db: Path, runs: int, folder: Path) -> dict[str, float]:
+    copy = folder / "copbot.db"
+    shutil.copyfile(db, copy)
+    figures: dict[str, float] = {}
+    # Taken in turn, so that a burst of load elsewhere on the machine falls on all of them.
+    for name in (*CONFIGURATIONS, "reference"):
+        if name == "reference":
+            measured = await _reference_runs(copy, runs, folder)
+        else:
+            measured = await _copbot_runs(name, copy, runs, folder)
+        start, rss = _median(measured)
+        figures[f"{name}_start_s"] = start
+        figures[f"{name}_rss_mib"] = rss
+    return figures
+
+
+def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench startup")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--size", type=int, metavar="N")
+    args = parser.parse_args(argv)
+    size = args.size or (QUICK_SIZE if args.quick else SIZE)
+    runs = QUICK_RUNS if args.quick else RUNS
+    db = archive(size)
+    print(f"copbot start-up benchmark: `copbot serve` on an archive of {size:,} messages")
+    with tempfile.TemporaryDirectory(prefix="copbot-startup-") as folder:
+        figures = asyncio.run(measure(db, runs, Path(folder)))
+    figures |= {"size": size, "runs": runs}
+    if out is not None:
+        out.update(figures)
+    ref_start, ref_rss = figures["reference_start_s"], figures["reference_rss_mib"]
+    for name in CONFIGURATIONS:
+        start, rss = figures[f"{name}_start_s"], figures[f"{name}_rss_mib"]
+        print(
+            f"{name:<10} to /healthz {start:5.2f} s (target < {TARGET_START_S:.0f} s),"
+            f" idle {rss:5.1f} MiB (target < {TARGET_RSS_MIB:.0f})"
+        )
+    print(
+        f"reference  to /healthz {ref_start:5.2f} s, idle {ref_rss:5.1f} MiB"
+        " (a bare aiohttp server answering /healthz from SQLite, same run, same file)"
+    )
+    print(f"medians of {runs} starts each, after one uncounted start")
+    return 0
