@@ -16,12 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, tzinfo
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
@@ -71,6 +70,9 @@ from bot.ports import (
     RetryObserver,
     unobserved_retry,
 )
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +173,10 @@ class SlackAdapter:
             self._me = await self._who_am_i()
             self._sink = sink
             if self.socket_mode:
-                # Built here: the Socket Mode client needs a running event loop.
+                # Built here: the Socket Mode client needs a running event loop. Imported
+                # here too: over HTTP, its client (and its websockets) is never loaded.
+                from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
                 self._socket = AsyncSocketModeHandler(self._bolt, self._app_token)
                 await self._socket.connect_async()  # type: ignore[no-untyped-call]
         except BaseException:
