@@ -119,28 +119,25 @@ async def _start(command: list[str], env: dict[str, str], log: Path) -> tuple[fl
             await _stop(process)
 
 
-async def _copbot_runs(name: str, db: Path, runs: int, folder: Path) -> list[tuple[float, float]]:
-    fake = await FakeSlack(users={"UBOT": "copbot", "UADMIN": "Alex"}).start()
-    try:
-        port = free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("COPBOT_", "SLACK_"))},
-            **CONFIGURATIONS[name],
-            "SLACK_API_URL": fake.api_url,
-            "PORT": str(port),
-        }
-        command = [*copbot_command(), "serve", "--port", str(port), "--db", str(db)]
-        log = folder / f"copbot-{name}.log"
-        return [await _start(command, env, log) for _ in range(runs + 1)][1:]
-    finally:
-        await fake.close()
+def _serve(
+    name: str, db: Path, slack_api: str, folder: Path
+) -> tuple[list[str], dict[str, str], Path]:
+    """The command, environment and log of `copbot serve` in one configuration."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("COPBOT_", "SLACK_"))},
+        **CONFIGURATIONS[name],
+        "SLACK_API_URL": slack_api,
+        "PORT": str(port),
+    }
+    command = [*copbot_command(), "serve", "--port", str(port), "--db", str(db)]
+    return command, env, folder / f"copbot-{name}.log"
 
 
-async def _reference_runs(db: Path, runs: int, folder: Path) -> list[tuple[float, float]]:
+def _reference(db: Path, folder: Path) -> tuple[list[str], dict[str, str], Path]:
     port = free_port()
     command = [sys.executable, "-c", REFERENCE, str(port), str(db)]
-    env = {**os.environ, "PORT": str(port)}
-    return [await _start(command, env, folder / "reference.log") for _ in range(runs + 1)][1:]
+    return command, {**os.environ, "PORT": str(port)}, folder / "reference.log"
 
 
 def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
@@ -150,14 +147,24 @@ def _median(runs: list[tuple[float, float]]) -> tuple[float, float]:
 async def measure(db: Path, runs: int, folder: Path) -> dict[str, float]:
     copy = folder / "copbot.db"
     shutil.copyfile(db, copy)
+    fake = await FakeSlack(users={"UBOT": "copbot", "UADMIN": "Alex"}).start()
+    names = (*CONFIGURATIONS, "reference")
+    measured: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    try:
+        # Round by round, each configuration in turn: a burst of load elsewhere on the
+        # machine then falls on all of them alike. Round 0 isn't counted.
+        for _ in range(runs + 1):
+            for name in names:
+                if name == "reference":
+                    command, env, log = _reference(copy, folder)
+                else:
+                    command, env, log = _serve(name, copy, fake.api_url, folder)
+                measured[name].append(await _start(command, env, log))
+    finally:
+        await fake.close()
     figures: dict[str, float] = {}
-    # Taken in turn, so that a burst of load elsewhere on the machine falls on all of them.
-    for name in (*CONFIGURATIONS, "reference"):
-        if name == "reference":
-            measured = await _reference_runs(copy, runs, folder)
-        else:
-            measured = await _copbot_runs(name, copy, runs, folder)
-        start, rss = _median(measured)
+    for name in names:
+        start, rss = _median(measured[name][1:])
         figures[f"{name}_start_s"] = start
         figures[f"{name}_rss_mib"] = rss
     return figures
