@@ -12,7 +12,7 @@ import contextlib
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -185,13 +185,32 @@ class Database:
     async def write(self, fn: Callable[[sqlite_utils.Database], T], *, durable: bool = False) -> T:
         """Run ``fn`` in one transaction on the writer thread. ``durable`` commits survive a
         power cut, not only a crash (an fsync each: keep them for what was promised)."""
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._writer_pool, self._write_sync, fn)
-        if durable:
-            # On the disk before this returns (with every earlier commit), while the writer
-            # thread goes on with the next writes: see storage/wal_sync.py.
-            await asyncio.wrap_future(self._wal_sync.request())
-        return result
+        if not durable:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_pool, self._write_sync, fn)
+        # On the disk before this returns (with every earlier commit), while the writer
+        # thread goes on with the next writes (see storage/wal_sync.py); the event loop
+        # hears once, when both are done.
+        kept: Future[T] = Future()
+        self._writer_pool.submit(self._write_durable, fn, kept)
+        return await asyncio.wrap_future(kept)
+
+    def _write_durable(self, fn: Callable[[sqlite_utils.Database], T], kept: Future[T]) -> None:
+        if not kept.set_running_or_notify_cancel():
+            return  # given up on before it began, as run_in_executor would
+        try:
+            result = self._write_sync(fn)
+        except BaseException as error:
+            kept.set_exception(error)
+            return
+
+        def synced(flushed: Future[None]) -> None:
+            if (error := flushed.exception()) is not None:
+                kept.set_exception(error)
+            else:
+                kept.set_result(result)
+
+        self._wal_sync.request().add_done_callback(synced)
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """One statement in its own transaction on the writer thread; rows changed."""
