@@ -11,6 +11,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -64,23 +65,42 @@ def _field_names(cls: Any) -> tuple[str, ...] | None:
 
 
 def _to_json(value: Any) -> Any:
-    # Strings first: most values are; str enums (ChannelKind) are strings too.
-    if value is None or isinstance(value, str | bool | int | float):
-        return value.value if isinstance(value, enum.Enum) else value
-    names = _field_names(value.__class__)
-    if names is not None:
-        out = {name: _to_json(getattr(value, name)) for name in names}
-        out["__type__"] = type(value).__name__
-        return out
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_to_json(v) for v in value]
-    if isinstance(value, frozenset):
-        return sorted(_to_json(v) for v in value)
-    if isinstance(value, enum.Enum):
-        return value.value
+    return _encoder(value.__class__)(value)
+
+
+def _same(value: Any) -> Any:
     return value
+
+
+# Each class's way of becoming JSON, worked out once: every event accepted is encoded while
+# the platform waits for its answer.
+@cache
+def _encoder(cls: Any) -> Callable[[Any], Any]:
+    if issubclass(cls, enum.Enum):
+        return _enum_value
+    if issubclass(cls, str | bool | int | float | types.NoneType):
+        return _same
+    names = _field_names(cls)
+    if names is not None:
+        type_name = cls.__name__
+
+        def dataclass_(value: Any) -> Any:
+            out = {name: _to_json(getattr(value, name)) for name in names}
+            out["__type__"] = type_name
+            return out
+
+        return dataclass_
+    if issubclass(cls, datetime):
+        return datetime.isoformat
+    if issubclass(cls, tuple | list):
+        return lambda value: [_to_json(v) for v in value]
+    if issubclass(cls, frozenset):
+        return lambda value: sorted(_to_json(v) for v in value)
+    return _same
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
 
 
 @cache
@@ -89,34 +109,57 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _from_json(tp: Any, value: Any) -> Any:
-    if value is None:
-        return None
+    return _decoder(tp)(value)
+
+
+# Each type's reader, worked out once from its hints: every event handled is decoded.
+# A dataclass's fields are worked out on its first use, so types may refer to themselves.
+@cache
+def _decoder(tp: Any) -> Callable[[Any], Any]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(tp) if a is not type(None)]
-        if isinstance(value, dict) and "__type__" in value:
-            for option in options:
-                if getattr(option, "__name__", None) == value["__type__"]:
-                    return _from_json(option, value)
-        return _from_json(options[0], value)
+        return _union([a for a in typing.get_args(tp) if a is not type(None)])
     if origin is frozenset:
         (item,) = typing.get_args(tp)
-        return frozenset(_from_json(item, v) for v in value)
+        return _none_or(lambda value: frozenset(_from_json(item, v) for v in value))
     if origin is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_from_json(args[0], v) for v in value)
-        return tuple(_from_json(a, v) for a, v in zip(args, value, strict=True))
+            return _none_or(lambda value: tuple(_from_json(args[0], v) for v in value))
+        return _none_or(
+            lambda value: tuple(_from_json(a, v) for a, v in zip(args, value, strict=True))
+        )
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        hints = _hints(tp)
-        kwargs = {
-            f.name: _from_json(hints[f.name], value[f.name])
-            for f in dataclasses.fields(tp)
-            if f.name in value
-        }
-        return tp(**kwargs)
+        return _dataclass_decoder(tp)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(value)
+        return _none_or(tp)
     if tp is datetime:
-        return datetime.fromisoformat(value)
-    return value
+        return _none_or(datetime.fromisoformat)
+    return _same
+
+
+def _none_or(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else read(value)
+
+
+def _union(options: list[Any]) -> Callable[[Any], Any]:
+    by_name = {getattr(option, "__name__", None): option for option in options}
+
+    def read(value: Any) -> Any:
+        if isinstance(value, dict) and "__type__" in value and value["__type__"] in by_name:
+            return _from_json(by_name[value["__type__"]], value)
+        return _from_json(options[0], value)
+
+    return _none_or(read)
+
+
+def _dataclass_decoder(cls: type) -> Callable[[Any], Any]:
+    plan: list[tuple[str, Callable[[Any], Any]]] = []
+
+    def read(value: Any) -> Any:
+        if not plan:
+            hints = _hints(cls)
+            plan.extend((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls))
+        return cls(**{name: decode(value[name]) for name, decode in plan if name in value})
+
+    return _none_or(read)

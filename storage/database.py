@@ -12,7 +12,7 @@ import contextlib
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -22,6 +22,7 @@ from sqlite_utils.migrations import Migrations
 from bot.errors import WordedError
 from storage import sqlite as sqlite3
 from storage.migrations import MIGRATIONS
+from storage.wal_sync import WalSync
 
 T = TypeVar("T")
 
@@ -101,7 +102,8 @@ def connect(path: Path) -> sqlite3.Connection:
     # Deleted and erased text must not linger in free pages.
     conn.execute("PRAGMA secure_delete = ON")
     # NORMAL in WAL mode survives a process crash; a power cut can lose the last commits.
-    # What a platform was told is safe is written with Database.write(durable=True).
+    # What a platform was told is safe is written with Database.write(durable=True), whose
+    # commit is then fsynced (storage/wal_sync.py).
     conn.execute("PRAGMA synchronous = NORMAL")
     # A larger page cache than SQLite's 2 MB keeps the archive's indexes in memory.
     conn.execute("PRAGMA cache_size = -32768")
@@ -130,6 +132,7 @@ class Database:
         self.path = path
         self._gate = gate
         self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="copbot-db-writer")
+        self._wal_sync = WalSync(path)
         self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="copbot-db-reader")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -167,18 +170,10 @@ class Database:
             self._local.db = db
         return db
 
-    def _write_sync(self, fn: Callable[[sqlite_utils.Database], T], durable: bool) -> T:
+    def _write_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         db = self._db()
-        if not durable:
-            with transaction(db):
-                return _run_owned(db, fn, self._gate, write=True)
-        # This commit reaches the disk before it returns (and with it every earlier one).
-        db.execute("PRAGMA synchronous = FULL")
-        try:
-            with transaction(db):
-                return _run_owned(db, fn, self._gate, write=True)
-        finally:
-            db.execute("PRAGMA synchronous = NORMAL")
+        with transaction(db):
+            return _run_owned(db, fn, self._gate, write=True)
 
     def _read_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         return _run_owned(self._db(), fn, self._gate, write=False)
@@ -190,8 +185,32 @@ class Database:
     async def write(self, fn: Callable[[sqlite_utils.Database], T], *, durable: bool = False) -> T:
         """Run ``fn`` in one transaction on the writer thread. ``durable`` commits survive a
         power cut, not only a crash (an fsync each: keep them for what was promised)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_pool, self._write_sync, fn, durable)
+        if not durable:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._writer_pool, self._write_sync, fn)
+        # On the disk before this returns (with every earlier commit), while the writer
+        # thread goes on with the next writes (see storage/wal_sync.py); the event loop
+        # hears once, when both are done.
+        kept: Future[T] = Future()
+        self._writer_pool.submit(self._write_durable, fn, kept)
+        return await asyncio.wrap_future(kept)
+
+    def _write_durable(self, fn: Callable[[sqlite_utils.Database], T], kept: Future[T]) -> None:
+        if not kept.set_running_or_notify_cancel():
+            return  # given up on before it began, as run_in_executor would
+        try:
+            result = self._write_sync(fn)
+        except BaseException as error:
+            kept.set_exception(error)
+            return
+
+        def synced(flushed: Future[None]) -> None:
+            if (error := flushed.exception()) is not None:
+                kept.set_exception(error)
+            else:
+                kept.set_result(result)
+
+        self._wal_sync.request().add_done_callback(synced)
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
         """One statement in its own transaction on the writer thread; rows changed."""
@@ -251,6 +270,7 @@ class Database:
         for task in self._pending_checkpoints:
             task.cancel()
         self._writer_pool.shutdown(wait=True)
+        self._wal_sync.close()
         self._reader_pool.shutdown(wait=True)
         with self._lock:
             for conn in self._connections:

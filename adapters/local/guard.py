@@ -8,6 +8,7 @@ evil.example in ``Host``: only the addresses copbot serves are accepted there.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,27 +25,33 @@ class Served:
     local: tuple[str, int] | None
 
     def hosts(self) -> frozenset[str]:
-        names: set[str] = set()
-        if self.public_url:
-            parts = urlsplit(self.public_url)
-            if parts.hostname:
-                try:
-                    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
-                except ValueError:
-                    port = DEFAULT_PORTS.get(parts.scheme, 80)
-                names |= _forms(parts.hostname, port, parts.scheme)
-        if self.local is not None:
-            host, port = self.local
-            names |= _forms(host, port, "http")
-            if _loopback(host):
-                # Someone at this machine typing localhost: not a name another site controls.
-                names |= _forms("localhost", port, "http")
-        return frozenset(names)
+        return _hosts(self.public_url, self.local)
 
     def accepts(self, host_header: str | None) -> bool:
         if host_header is None:  # HTTP/1.0 without Host: the connection's own address
             return True
         return host_header.strip().lower().rstrip(".") in self.hosts()
+
+
+# Worked out once for each of the few addresses copbot listens on, not for every request.
+@functools.lru_cache(maxsize=32)
+def _hosts(public_url: str, local: tuple[str, int] | None) -> frozenset[str]:
+    names: set[str] = set()
+    if public_url:
+        parts = urlsplit(public_url)
+        if parts.hostname:
+            try:
+                port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
+            except ValueError:
+                port = DEFAULT_PORTS.get(parts.scheme, 80)
+            names |= _forms(parts.hostname, port, parts.scheme)
+    if local is not None:
+        host, port = local
+        names |= _forms(host, port, "http")
+        if _loopback(host):
+            # Someone at this machine typing localhost: not a name another site controls.
+            names |= _forms("localhost", port, "http")
+    return frozenset(names)
 
 
 def _forms(host: str, port: int, scheme: str) -> set[str]:

@@ -313,10 +313,7 @@ class SlackAdapter:
             await ack()  # an empty answer closes the modal
 
     async def _names(self, lookups: Lookups) -> Names:
-        users, channels = await asyncio.gather(
-            self._directory.users(lookups.users), self._directory.channels(lookups.channels)
-        )
-        return Names(users, channels)
+        return Names(*await self._directory.names(lookups.users, lookups.channels))
 
     @contextmanager
     def _set_aside(self, what: str) -> Iterator[None]:

@@ -8,7 +8,7 @@ a person's are read from storage each time, so erasure takes effect at once.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
 from bot.records import Conversation
@@ -119,7 +119,7 @@ class Conversations:
     async def remember_person(self, identity: str, place: Place) -> None:
         known = self._people.get(identity) or await self.person(identity)
         if known is not None and not place.conversation:
-            place = Place(**{**asdict(place), "conversation": known.conversation})
+            place = replace(place, conversation=known.conversation)
         if known == place:
             return
         await self._store.save(Conversation(PERSON, identity, place.dumps(), identity))

@@ -23,6 +23,9 @@ _SKIPPED = frozenset({"script", "style", "head", "title"})
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _LINES = re.compile(r"\n{2,}")
 _COMMAND_PREFIX = re.compile(r"^\s*/cop\b", re.I)
+# Text with no entity, no mention and no tag but paragraphs and line breaks.
+_SIMPLE_TAGS = re.compile(r"</?(?:p|div)>|<br ?/?>")
+_SIMPLE = re.compile(rf"(?:[^<&]|{_SIMPLE_TAGS.pattern})*")
 
 
 class _Reader(HTMLParser):
@@ -84,10 +87,15 @@ class MentionWriter:
 
 
 def _read(html: str, mention: MentionWriter) -> str:
-    reader = _Reader(mention)
-    reader.feed(html)
-    reader.close()
-    lines = (_SPACES.sub(" ", line).strip() for line in "".join(reader.parts).split("\n"))
+    if _SIMPLE.fullmatch(html):
+        # Most messages: paragraphs of plain words, read as the parser would, much faster.
+        text = _SIMPLE_TAGS.sub("\n", html)
+    else:
+        reader = _Reader(mention)
+        reader.feed(html)
+        reader.close()
+        text = "".join(reader.parts)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     # Teams wraps every line in its own <p>: a paragraph is a line.
     return _LINES.sub("\n", "\n".join(lines)).strip()
 

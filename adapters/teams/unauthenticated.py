@@ -11,6 +11,7 @@ requests: only this machine's, or those ``COPBOT_TEAMS_SERVICE_URLS`` names, are
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,5 +81,11 @@ class LocalOnly:
 
     def calls_back(self, service_url: object) -> bool:
         """Whether copbot may send requests to the activity's ``serviceUrl``."""
-        site = site_of(service_url) if isinstance(service_url, str) else None
-        return site is not None and (_loopback(site) or site in self.service_sites)
+        return isinstance(service_url, str) and _may_call(service_url, self.service_sites)
+
+
+# Every activity names its serviceUrl, and an emulator or a test names the same few.
+@functools.lru_cache(maxsize=64)
+def _may_call(service_url: str, service_sites: frozenset[str]) -> bool:
+    site = site_of(service_url)
+    return site is not None and (_loopback(site) or site in service_sites)

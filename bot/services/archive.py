@@ -3,7 +3,6 @@ opting out and in; channels opting in; search; and the retention purge."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import replace
@@ -125,10 +124,10 @@ class ArchiveFeature:
             return
         ref = event.message
         root = ref.thread
-        channel, context = await asyncio.gather(
-            self._channels.get(ref.channel),
-            self._context(MessageRef(ref.channel, root.root_id)) if root else _none(),
-        )
+        # One after the other, not gathered: both are nearly always remembered, and a
+        # gather's tasks would cost the inbox a turn of the event loop per message.
+        channel = await self._channels.get(ref.channel)
+        context = await self._context(MessageRef(ref.channel, root.root_id)) if root else None
         if context is None and not (channel and channel.archive):
             return
         private = await self._visibility.is_private(ref.channel, channel)
@@ -327,7 +326,3 @@ class ArchiveFeature:
 
 def _with_archive(channel: Channel, on: bool) -> Channel:
     return replace(channel, archive=on)
-
-
-async def _none() -> None:
-    return None

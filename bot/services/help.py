@@ -61,7 +61,11 @@ class HelpFeature:
         words = text.split(maxsplit=1)
         if not words or not prefix.startswith("/"):
             return None
-        first, rest = words[0].lower(), clip(words[1].strip() if len(words) > 1 else "")
+        first = words[0].lower()
+        named = ("cop", "copbot", prefix[1:] + "bot")
+        if not first.startswith("/") and first not in named:
+            return None  # most messages: checked before the verbs are gathered
+        rest = clip(words[1].strip() if len(words) > 1 else "")
         verbs = {v.name.split()[0] for v in self._commands}
         said_verb = rest.split()[0].lower() if rest else ""
         if first.startswith("/") and first != prefix:
@@ -70,7 +74,7 @@ class HelpFeature:
                 return None
             if said_verb and said_verb not in verbs:
                 return None
-        elif first not in ("cop", "copbot", prefix[1:] + "bot") or said_verb not in verbs:
+        elif first not in named or said_verb not in verbs:
             return None
         return f"{prefix} {rest}" if rest else f"{prefix} help"
 
