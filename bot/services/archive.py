@@ -103,19 +103,26 @@ class ArchiveFeature:
             "Stop copbot keeping your messages, and erase what it kept",
             self.opt_out,
         )
-        registry.verb("optin", "Let copbot keep your messages in the archive again", self.opt_in)
+        registry.verb(
+            "optin",
+            "Let copbot keep your messages in the archive again",
+            self.opt_in,
+            in_turn=True,  # what they wrote while opted out is not kept: see bot.inbox
+        )
         registry.verb("archive", "Say what copbot keeps from this channel", self.status)
         registry.verb(
             "archive on",
             "Keep every message in this channel in the archive",
             self.channel_on,
             role=Role.ADMIN,
+            in_turn=True,  # what was written before is not kept: see bot.inbox
         )
         registry.verb(
             "archive off",
             "Stop keeping this channel's messages (prompt threads are still kept)",
             self.channel_off,
             role=Role.ADMIN,
+            in_turn=True,  # what was written before is still kept: see bot.inbox
         )
 
     # -- capture ------------------------------------------------------------------------
