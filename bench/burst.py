@@ -51,6 +51,7 @@ class Answers:
     fake: FakeSlack
     sent: dict[str, deque[tuple[str, float]]] = field(default_factory=lambda: defaultdict(deque))
     times: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    acks: list[float] = field(default_factory=list)  # until copbot's 200 to the command
     seen: int = 0
     answered: asyncio.Event = field(default_factory=asyncio.Event)  # none left waiting
 
@@ -80,9 +81,9 @@ class Answers:
             async with asyncio.timeout(60):
                 await self.answered.wait()
 
-    def take(self) -> dict[str, list[float]]:
-        taken, self.times = self.times, defaultdict(list)
-        return dict(taken)
+    def take(self) -> tuple[dict[str, list[float]], list[float]]:
+        (taken, self.times), (acks, self.acks) = (self.times, defaultdict(list)), (self.acks, [])
+        return dict(taken), acks
 
 
 def _command(text: str, user: str, trigger: str) -> tuple[str, dict[str, str]]:
@@ -113,9 +114,11 @@ async def _probe(
     async with aiohttp.ClientSession() as session:
 
         async def one(body: str, headers: dict[str, str]) -> None:
+            start = time.perf_counter()
             async with session.post(url, data=body, headers=headers) as r:
                 await r.read()
                 assert r.status == 200, r.status
+            answers.acks.append((time.perf_counter() - start) * 1000)
 
         next_at = time.perf_counter()
         while not until.is_set() and sent < most:
@@ -169,7 +172,8 @@ def summary(times: list[float]) -> dict[str, float]:
     }
 
 
-def _figures(label: str, times: dict[str, list[float]]) -> dict[str, float]:
+def _figures(label: str, measured: tuple[dict[str, list[float]], list[float]]) -> dict[str, float]:
+    times, acks = measured
     figures = {
         f"{label}_{k}": v for k, v in summary(list(itertools.chain(*times.values()))).items()
     }
@@ -177,6 +181,7 @@ def _figures(label: str, times: dict[str, list[float]]) -> dict[str, float]:
         name = command.split()[0]
         figures |= {f"{label}_{name}_{k}": v for k, v in summary(each).items()}
     figures[f"{label}_answered"] = sum(len(each) for each in times.values())
+    figures[f"{label}_ack_p95_ms"] = summary(acks)["p95_ms"]
     return figures
 
 
@@ -275,7 +280,8 @@ def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
         print(
             f"{what:<17} answer p50 {figures[f'{label}_p50_ms']:7.1f} ms"
             f"   p95 {figures[f'{label}_p95_ms']:7.1f} ms   max {figures[f'{label}_max_ms']:7.1f} ms"
-            f"   ({figures[f'{label}_answered']:.0f} commands; whoami p95"
+            f"   ({figures[f'{label}_answered']:.0f} commands; acknowledged p95"
+            f" {figures[f'{label}_ack_p95_ms']:.1f} ms; whoami p95"
             f" {figures[f'{label}_whoami_p95_ms']:.1f} ms, search p95"
             f" {figures[f'{label}_search_p95_ms']:.1f} ms)"
         )

@@ -285,9 +285,10 @@ class ArchiveFeature:
                 + (f"\n{view.note}" if view.note else "")
             )
             return
+        # Each result's link is a round trip to the platform: asked for all at once.
+        results = await asyncio.gather(*(self._result(hit) for hit in hits))
         blocks: list[Text | Context] = [Text(f"**Top {len(hits)} from the archive**")]
-        for hit in hits:
-            blocks.append(Text(await self._result(hit)))
+        blocks.extend(Text(result) for result in results)
         if view.note:
             blocks.append(Context(view.note))
         blocks.append(Context("Only you can see these results."))
