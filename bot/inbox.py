@@ -43,6 +43,7 @@ BATCH = 100  # people's interactions taken at once
 # Captured messages taken at once. Each batch's lanes queue their writes on the one writer
 # thread, where a person's command also writes: a small batch keeps that queue short.
 CAPTURE_BATCH = 25
+YIELD_FOR = timedelta(milliseconds=50)  # a capture waits for people's interactions this long
 KEEP_HANDLED = timedelta(days=3)  # long enough to recognise any platform's late retry
 KEEP_FAILED = timedelta(days=14)  # time to look into an event set aside, then it goes
 PURGE_EVERY = timedelta(minutes=10)  # also how long a message's words may linger in the file
@@ -237,12 +238,17 @@ class Inbox:
         lanes: dict[str, list[InboxItem]] = defaultdict(list)
         for item in items:
             lanes[conversation_of(item.event)].append(item)
-        await asyncio.gather(*(self._run_lane(lane) for lane in lanes.values()))
+        await asyncio.gather(*(self._run_lane(lane, yielding=True) for lane in lanes.values()))
         return len(items)
 
-    async def _run_lane(self, items: list[InboxItem]) -> None:
+    async def _run_lane(self, items: list[InboxItem], yielding: bool = False) -> None:
         handled: list[int] = []
         for item in items:
+            if yielding:
+                # A person's interaction under way goes first: its reads, its writes and
+                # its share of the event loop. Bounded, so that one waiting on a slow
+                # platform only slows capture down.
+                await self._people.quiet(YIELD_FOR.total_seconds())
             if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
                 # A person's command, click or submission runs at most once: it is marked
                 # done before it runs, so neither a failure nor a crash can run it again.
