@@ -142,6 +142,7 @@ class Inbox:
         self._in_turn = in_turn
         self._wake = _Wakes()
         self._claimed: set[int] = set()  # interactions taken and not yet ended
+        self._taking = asyncio.Lock()
         self._people = Lanes()
         self._waiting: list[tuple[str, InboundEvent, str | None, asyncio.Future[bool]]] = []
         self._committing: asyncio.Task[None] | None = None
@@ -197,11 +198,20 @@ class Inbox:
         """Start every waiting interaction of a person's, ahead of whatever captures are
         waiting or running: each conversation's in the order they came, conversations side
         by side. Returns the tasks started."""
-        items = [
-            item
-            for item in await self._repo.pending(BATCH, self._clock.now(), interactive=True)
-            if item.id not in self._claimed and not self._in_turn(item.event)
-        ]
+        async with self._taking:  # one taker at a time: none can take what another ran
+            started: list[asyncio.Task[None]] = []
+            while True:
+                page = await self._repo.pending(BATCH, self._clock.now(), interactive=True)
+                items = [
+                    item
+                    for item in page
+                    if item.id not in self._claimed and not self._in_turn(item.event)
+                ]
+                started += await self._start(items)
+                if len(page) < BATCH or not items:
+                    return started
+
+    async def _start(self, items: list[InboxItem]) -> list[asyncio.Task[None]]:
         self._claimed.update(item.id for item in items)
         try:
             # A person's command, click or submission runs at most once: marked done
@@ -225,7 +235,7 @@ class Inbox:
             log.error("handling inbox item %s hit an error", item.id, exc_info=True)
         finally:
             self._claimed.discard(item.id)
-            self._wake.capture.set()  # a capture batch may have skipped it: look again
+            self._wake.set()  # a page may have held it, skipped: look again
 
     async def _capture_batch(self) -> int:
         """Handle one batch of captured messages (and of the interactions that must wait
