@@ -1,7 +1,8 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
 python -m bench ingest [--platform slack|teams] [--quick] [--size N] [--crash]
 python -m bench fanout [--channels N]
-python -m bench startup [--quick] [--size N]"""
+python -m bench startup [--quick] [--size N]
+python -m bench burst [--quick] [--size N]"""
 
 from __future__ import annotations
 
@@ -54,7 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     startup.add_argument("--quick", action="store_true", help="20,000 messages instead")
     startup.add_argument("--size", type=int, metavar="N", help="this many messages")
-    for each in (archive, ingest, fanout, startup):
+    burst = names.add_parser(
+        "burst",
+        help="people's commands answered while a burst of Slack thread replies waits (25,000)",
+    )
+    burst.add_argument("--quick", action="store_true", help="2,000 replies instead")
+    burst.add_argument("--size", type=int, metavar="N", help="this many replies")
+    for each in (archive, ingest, fanout, startup, burst):
         each.add_argument(
             "--json", action="store_true", help="one JSON object of every figure on stdout"
         )
@@ -88,6 +95,10 @@ def _chosen(chosen: argparse.Namespace) -> Bench:
         from bench.startup import main as startup
 
         return startup
+    if chosen.name == "burst":
+        from bench.burst import main as burst
+
+        return burst
     if chosen.name == "fanout":
         from bench.fanout import main as fanout
 

@@ -285,6 +285,7 @@ def build_core(
         clock,
         redact=registry.redact,
         check=router.check,
+        in_turn=registry.in_turn,
     )
     return Core(
         settings=settings,

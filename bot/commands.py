@@ -50,6 +50,9 @@ class Verb:
     # Asks for an anonymous form (``feedback``): who asked is used to answer them and then
     # forgotten, never noted in the people directory, like a press of a private button.
     private: bool = False
+    # Changes how its conversation's messages are kept (``archive on``): handled in turn
+    # with the messages accepted before it, not ahead of them as other commands are.
+    in_turn: bool = False
 
     def synopsis(self, prefix: str) -> str:
         return f"{prefix} {self.name}" + (f" {self.usage}" if self.usage else "")

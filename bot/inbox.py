@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from bot.lanes import Lanes
 from bot.logs import stack_only
 from bot.model import (
     BotAddedToChannel,
@@ -38,10 +39,20 @@ RETRY_AFTER = (  # a failed event waits this long before each further attempt
     timedelta(minutes=5),
 )
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
-BATCH = 100
+BATCH = 100  # people's interactions taken at once
+# Captured messages taken at once. Each batch's lanes queue their writes on the one writer
+# thread, where a person's command also writes: a small batch keeps that queue short.
+CAPTURE_BATCH = 25
+YIELD_FOR = timedelta(milliseconds=50)  # a capture waits for people's interactions this long
 KEEP_HANDLED = timedelta(days=3)  # long enough to recognise any platform's late retry
 KEEP_FAILED = timedelta(days=14)  # time to look into an event set aside, then it goes
 PURGE_EVERY = timedelta(minutes=10)  # also how long a message's words may linger in the file
+
+
+# What a person waits on: handled ahead of captured messages, never behind them.
+INTERACTIVE = (CommandReceived, ButtonPressed, FormSubmitted, HomeOpened)
+# Run at most once (a home tab is only shown, so it may be shown again after a failure).
+ONCE = (CommandReceived, ButtonPressed, FormSubmitted)
 
 
 def identity_of(event: InboundEvent) -> str | None:
@@ -85,7 +96,35 @@ def conversation_of(event: InboundEvent) -> str:
             return event.user.identity
 
 
+class _Wakes:
+    """accept() rings once for every new event; both loops hear it."""
+
+    def __init__(self) -> None:
+        self.interactions = asyncio.Event()
+        self.capture = asyncio.Event()
+
+    def set(self) -> None:
+        self.interactions.set()
+        self.capture.set()
+
+
 class Inbox:
+    """Two loops drain the inbox. People's interactions are taken as soon as they are
+    accepted and run at once, each conversation's in order, while captured messages are
+    handled in small batches, oldest first, each conversation's in order.
+
+    Why an interaction may overtake the captures accepted before it: none of them reads a
+    message still waiting. Search and export see the archive as it is, as if asked a moment
+    earlier; `optout` erases what was kept and capture() refuses what comes after, so
+    messages overtaken are left out either way; buttons and forms refer to copbot's own
+    posts (prompts, events, anonymous replies), which exist before anyone can press or
+    answer them. The interactions that change how a conversation's messages are kept
+    (`archive on`, `archive off`, `optin`: declared ``in_turn`` by their verbs) would
+    change the fate of messages written before them, so they stay in the capture loop and
+    take their turn there, in order with the conversation's messages, as every event once
+    did.
+    """
+
     def __init__(
         self,
         repository: InboxRepository,
@@ -93,13 +132,18 @@ class Inbox:
         clock: Clock,
         redact: Callable[[InboundEvent], InboundEvent] = lambda e: e,
         check: Callable[[InboundEvent], Awaitable[None]] | None = None,
+        in_turn: Callable[[InboundEvent], bool] = lambda e: False,
     ) -> None:
         self._repo = repository
         self._handler = handler
         self._clock = clock
         self._redact = redact
         self._check = check
-        self._wake = asyncio.Event()
+        self._in_turn = in_turn
+        self._wake = _Wakes()
+        self._claimed: set[int] = set()  # interactions taken and not yet ended
+        self._taking = asyncio.Lock()
+        self._people = Lanes()
         self._waiting: list[tuple[str, InboundEvent, str | None, asyncio.Future[bool]]] = []
         self._committing: asyncio.Task[None] | None = None
 
@@ -138,19 +182,83 @@ class Inbox:
                     kept.set_result(new)
 
     async def drain(self) -> int:
-        """Handle everything pending now; return how many events were handled."""
+        """Handle everything pending now, people's interactions first; return how many
+        events were handled."""
         handled = 0
-        while items := await self._repo.pending(BATCH, self._clock.now()):
-            lanes: dict[str, list[InboxItem]] = defaultdict(list)
-            for item in items:
-                lanes[conversation_of(item.event)].append(item)
-            await asyncio.gather(*(self._run_lane(lane) for lane in lanes.values()))
-            handled += len(items)
-        return handled
+        while True:
+            if started := await self._take_interactions():
+                await asyncio.gather(*started)
+                handled += len(started)
+            elif taken := await self._capture_batch():
+                handled += taken
+            else:
+                return handled
 
-    async def _run_lane(self, items: list[InboxItem]) -> None:
+    async def _take_interactions(self) -> list[asyncio.Task[None]]:
+        """Start every waiting interaction of a person's, ahead of whatever captures are
+        waiting or running: each conversation's in the order they came, conversations side
+        by side. Returns the tasks started."""
+        async with self._taking:  # one taker at a time: none can take what another ran
+            started: list[asyncio.Task[None]] = []
+            while True:
+                page = await self._repo.pending(BATCH, self._clock.now(), interactive=True)
+                items = [
+                    item
+                    for item in page
+                    if item.id not in self._claimed and not self._in_turn(item.event)
+                ]
+                started += await self._start(items)
+                if len(page) < BATCH or not items:
+                    return started
+
+    async def _start(self, items: list[InboxItem]) -> list[asyncio.Task[None]]:
+        self._claimed.update(item.id for item in items)
+        try:
+            # A person's command, click or submission runs at most once: marked done
+            # before it runs (in one write for all taken together), so neither a failure
+            # nor a crash can run it again.
+            if once := [item.id for item in items if isinstance(item.event, ONCE)]:
+                await self._repo.done(once)
+        except BaseException:
+            self._claimed.difference_update(item.id for item in items)
+            raise
+        return [self._people.start(conversation_of(i.event), self._interaction(i)) for i in items]
+
+    async def _interaction(self, item: InboxItem) -> None:
+        try:
+            if isinstance(item.event, ONCE):
+                await self._interact(item)
+            else:
+                await self._run_lane([item])  # a home tab: seen again if it fails
+        except Exception:
+            # Storage failing to note the outcome: the item is still pending, seen again.
+            log.error("handling inbox item %s hit an error", item.id, exc_info=True)
+        finally:
+            self._claimed.discard(item.id)
+            self._wake.set()  # a page may have held it, skipped: look again
+
+    async def _capture_batch(self) -> int:
+        """Handle one batch of captured messages (and of the interactions that must wait
+        their turn behind them), oldest first; return how many were handled."""
+        items = [
+            item
+            for item in await self._repo.pending(CAPTURE_BATCH, self._clock.now())
+            if self._in_turn(item.event) or not isinstance(item.event, INTERACTIVE)
+        ]
+        lanes: dict[str, list[InboxItem]] = defaultdict(list)
+        for item in items:
+            lanes[conversation_of(item.event)].append(item)
+        await asyncio.gather(*(self._run_lane(lane, yielding=True) for lane in lanes.values()))
+        return len(items)
+
+    async def _run_lane(self, items: list[InboxItem], yielding: bool = False) -> None:
         handled: list[int] = []
         for item in items:
+            if yielding:
+                # A person's interaction under way goes first: its reads, its writes and
+                # its share of the event loop. Bounded, so that one waiting on a slow
+                # platform only slows capture down.
+                await self._people.quiet(YIELD_FOR.total_seconds())
             if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
                 # A person's command, click or submission runs at most once: it is marked
                 # done before it runs, so neither a failure nor a crash can run it again.
@@ -195,11 +303,28 @@ class Inbox:
         await self._repo.failed(item.id, error, give_up, retry_at)
 
     async def run_forever(self) -> None:
+        try:
+            await asyncio.gather(self._serve_people(), self._capture_forever())
+        finally:
+            self._people.cancel()
+
+    async def _serve_people(self) -> None:
+        while True:
+            self._wake.interactions.clear()
+            try:
+                await self._take_interactions()
+            except Exception:
+                log.error("the inbox hit an error taking interactions; retrying", exc_info=True)
+                await asyncio.sleep(1)
+            await _rung(self._wake.interactions)
+
+    async def _capture_forever(self) -> None:
         purge_due = self._clock.now()
         while True:
-            self._wake.clear()
+            self._wake.capture.clear()
             try:
-                await self.drain()
+                while await self._capture_batch():
+                    pass
                 if self._clock.now() >= purge_due:
                     now = self._clock.now()
                     await self._repo.purge(now - KEEP_HANDLED, now - KEEP_FAILED)
@@ -207,8 +332,13 @@ class Inbox:
             except Exception:
                 log.error("the inbox loop hit an error; retrying shortly", exc_info=True)
                 await asyncio.sleep(1)
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
-            # cancellation that arrives as the wait ends, and this loop would never stop.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await self._wake.wait()
+            await _rung(self._wake.capture)
+
+
+async def _rung(bell: asyncio.Event) -> None:
+    """Wait until ``bell`` rings, or 5 s (events waiting to retry come due meanwhile)."""
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+    # that arrives as the wait ends, and the loop would never stop.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            await bell.wait()

@@ -102,8 +102,10 @@ class Registry:
         details: str = "",
         raw: bool = False,
         private: bool = False,
+        in_turn: bool = False,
     ) -> None:
-        self.commands.add(Verb(name, summary, usage, role, handler, details, raw, private))
+        """``in_turn`` verbs change how messages are kept: see bot.inbox.Inbox."""
+        self.commands.add(Verb(name, summary, usage, role, handler, details, raw, private, in_turn))
 
     def action(
         self, prefix: str, handler: ActionHandler, *, role: Role = Role.STAFF, private: bool = False
@@ -189,6 +191,13 @@ class Registry:
         if isinstance(event, FormSubmitted):
             form = self.find_form(event.form_id)
             return form is not None and form.anonymous
+        return False
+
+    def in_turn(self, event: InboundEvent) -> bool:
+        """Whether a command must wait its turn behind the messages accepted before it."""
+        if isinstance(event, CommandReceived):
+            found = self.commands.verb_of(event.text)
+            return found is not None and found[0].in_turn
         return False
 
     def redact(self, event: InboundEvent) -> InboundEvent:

@@ -12,6 +12,11 @@ from bot.model import InboundEvent
 from bot.records import InboxItem
 from storage.database import Database
 
+# The kinds of event a person waits on, as the index inbox_pending_interactive (migration
+# 0018) names them: written as that index's condition is, so that SQLite uses it.
+INTERACTIVE_KINDS = ("ButtonPressed", "CommandReceived", "FormSubmitted", "HomeOpened")
+INTERACTIVE = "kind in ({})".format(", ".join(f"'{kind}'" for kind in INTERACTIVE_KINDS))
+
 
 class SqliteInboxRepository:
     """Events accepted from platforms, kept until the core has handled them.
@@ -48,17 +53,21 @@ class SqliteInboxRepository:
 
         return await self._db.write(op, durable=True)
 
-    async def pending(self, limit: int, now: datetime) -> list[InboxItem]:
-        """Events waiting to be handled (and not waiting to retry), oldest first. One that
-        can't be read back (say, from an older copbot) is set aside, not allowed to block
-        the rest."""
+    async def pending(
+        self, limit: int, now: datetime, *, interactive: bool = False
+    ) -> list[InboxItem]:
+        """Events waiting to be handled (and not waiting to retry), oldest first; only
+        people's commands, clicks, forms and home tabs when ``interactive``. One that can't
+        be read back (say, from an older copbot) is set aside, not allowed to block the
+        rest."""
+        only = f" and {INTERACTIVE}" if interactive else ""
+        query = (
+            "select id, payload, attempts from inbox where state = 'pending'"
+            f"{only} and (retry_at is null or retry_at <= ?) order by id limit ?"
+        )
 
         def op(db: sqlite_utils.Database) -> tuple[list[InboxItem], list[int]]:
-            rows = db.execute(
-                "select id, payload, attempts from inbox where state = 'pending'"
-                " and (retry_at is null or retry_at <= ?) order by id limit ?",
-                [to_text(now), limit],
-            ).fetchall()
+            rows = db.execute(query, [to_text(now), limit]).fetchall()
             items, unreadable = [], []
             for ident, payload, attempts in rows:
                 try:

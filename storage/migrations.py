@@ -512,3 +512,16 @@ def audit(db: sqlite_utils.Database) -> None:
 def schedule_pause(db: sqlite_utils.Database) -> None:
     # Set while a schedule is paused: its occurrences are skipped until it is resumed.
     _run(db, "alter table recurrences add column paused_at text")
+
+
+@MIGRATIONS(name="0018_inbox_priority")
+def inbox_priority(db: sqlite_utils.Database) -> None:
+    # A person's command, click, form or home tab is taken ahead of captured messages:
+    # this index finds the few of them among thousands of captures waiting (a burst, or
+    # the replay after downtime). Its condition is repeated word for word by the query
+    # that uses it (storage/inbox.py), as SQLite requires of a partial index.
+    _run(
+        db,
+        "create index inbox_pending_interactive on inbox (id) where state = 'pending'"
+        " and kind in ('ButtonPressed', 'CommandReceived', 'FormSubmitted', 'HomeOpened')",
+    )

@@ -73,6 +73,20 @@ def test_the_startup_benchmark_times_every_configuration_beside_a_bare_server() 
         assert figures[f"{name}_rss_mib"] > 0
 
 
+def test_the_burst_benchmark_answers_every_command_beside_the_idle_reference() -> None:
+    figures = bench("burst")
+    assert figures["burst_size"] == 2000
+    assert figures["archived"] == figures["acked"] == 2000
+    assert figures["burst_answered"] == figures["burst_commands"] > 0
+    assert figures["idle_answered"] == figures["idle_commands"] == 20
+    for label in ("burst", "idle"):
+        assert 0 < figures[f"{label}_p50_ms"] <= figures[f"{label}_p95_ms"]
+        assert figures[f"{label}_p95_ms"] <= figures[f"{label}_max_ms"]
+        assert figures[f"{label}_whoami_p95_ms"] > 0 and figures[f"{label}_search_p95_ms"] > 0
+    assert figures["burst_rps"] > 0
+    assert figures["server_errors"] == 0
+
+
 def test_without_json_a_benchmark_speaks_to_people() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "fanout", "--channels", "5"],

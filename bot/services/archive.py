@@ -102,19 +102,26 @@ class ArchiveFeature:
             "Stop copbot keeping your messages, and erase what it kept",
             self.opt_out,
         )
-        registry.verb("optin", "Let copbot keep your messages in the archive again", self.opt_in)
+        registry.verb(
+            "optin",
+            "Let copbot keep your messages in the archive again",
+            self.opt_in,
+            in_turn=True,  # what they wrote while opted out is not kept: see bot.inbox
+        )
         registry.verb("archive", "Say what copbot keeps from this channel", self.status)
         registry.verb(
             "archive on",
             "Keep every message in this channel in the archive",
             self.channel_on,
             role=Role.ADMIN,
+            in_turn=True,  # what was written before is not kept: see bot.inbox
         )
         registry.verb(
             "archive off",
             "Stop keeping this channel's messages (prompt threads are still kept)",
             self.channel_off,
             role=Role.ADMIN,
+            in_turn=True,  # what was written before is still kept: see bot.inbox
         )
 
     # -- capture ------------------------------------------------------------------------
@@ -277,9 +284,10 @@ class ArchiveFeature:
                 + (f"\n{view.note}" if view.note else "")
             )
             return
+        # Each result's link is a round trip to the platform: asked for all at once.
+        results = await asyncio.gather(*(self._result(hit) for hit in hits))
         blocks: list[Text | Context] = [Text(f"**Top {len(hits)} from the archive**")]
-        for hit in hits:
-            blocks.append(Text(await self._result(hit)))
+        blocks.extend(Text(result) for result in results)
         if view.note:
             blocks.append(Context(view.note))
         blocks.append(Context("Only you can see these results."))
