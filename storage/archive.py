@@ -328,16 +328,33 @@ def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any,
     """Every archived row the filter selects, as export records (``FIELDS`` order), read
     on a connection of its own so that memory stays flat however large the archive is."""
     where, params = filter_sql(f)
-    order = "m.channel_id, m.thread_key, m.created_us" if by_thread else "m.id"
     conn = connect(path)
     try:
-        cursor = conn.execute(
-            f"select {EXPORT} from archive_messages m where {where} order by {order}", params
-        )
-        while batch := cursor.fetchmany(1000):
-            yield from batch
+        if not by_thread:
+            yield from _batches(
+                conn, f"select {EXPORT} from archive_messages m where {where} order by m.id", params
+            )
+            return
+        # Threads channel by channel, in the order of the channels' ids: each channel's
+        # rows come in thread order straight from archive_by_thread, with nothing to sort.
+        channels = [
+            r[0] for r in conn.execute("select id from archive_channels order by channel_id, id")
+        ]
+        for channel in channels:
+            yield from _batches(
+                conn,
+                f"select {EXPORT} from archive_messages m where {where} and m.channel_key = ?"
+                " order by m.thread_key, m.created_us",
+                [*params, channel],
+            )
     finally:
         conn.close()
+
+
+def _batches(conn: Any, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+    cursor = conn.execute(sql, params)
+    while batch := cursor.fetchmany(1000):
+        yield from batch
 
 
 def authors(path: Path, f: ArchiveFilter) -> list[tuple[str, str]]:
