@@ -189,3 +189,39 @@ async def test_writes_after_migrating_keep_to_the_rules(migrated: Database) -> N
         conn.execute("insert into archive_fts (archive_fts) values ('integrity-check')")
     finally:
         conn.close()
+
+
+def test_a_migrated_archive_gives_the_old_layouts_space_back(db_path: Path) -> None:
+    conn = connect(db_path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    MIGRATIONS.apply(sqlite_utils.Database(conn), stop_before="0019_archive_compact")
+    words = ["reflection", "supervision", "language", "equality", "careful", "listening"]
+    with conn:
+        conn.executemany(
+            f"insert into archive_messages ({OLD_COLUMNS}) values ({','.join('?' * 19)})",
+            [
+                (i, "slack", "T1", f"C{i % 7}", f"ips-{i % 7}", f"17000{i:05d}.000100",
+                 f"17000{i:05d}.000100", f"slack:U{i % 40}", f"Person {i % 40}", 0,
+                 " ".join(words[(i + k) % len(words)] for k in range(40)),
+                 "2024-01-02T03:04:05.000000Z", None, 0, "", "", "north", 0, "x")
+                for i in range(1, 4001)
+            ],
+        )  # fmt: skip
+        conn.execute(
+            "insert into archive_fts (rowid, text, tags) select id, text, tags"
+            " from archive_messages"
+        )
+    conn.execute("pragma wal_checkpoint(truncate)")
+    conn.close()
+    before = db_path.stat().st_size
+
+    Database.open(db_path).close()
+
+    conn = connect(db_path)
+    try:
+        assert conn.execute("pragma freelist_count").fetchone()[0] == 0
+        assert conn.execute("select count(*) from archive_messages").fetchone()[0] == 4000
+        conn.execute("pragma wal_checkpoint(truncate)")
+    finally:
+        conn.close()
+    assert db_path.stat().st_size < before * 0.8  # 1.4x before, without VACUUM
