@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.records import ArchiveFilter, Prompt
@@ -42,6 +42,13 @@ THREADED = frozenset({"markdown", "html"})  # these need rows in thread order
 
 Row = tuple[Any, ...]
 PromptLookup = Callable[[str], Prompt | None]
+
+# The record formats storage can write itself (storage/archive_encode.py): it hands them
+# over as chunks, each some records joined by the format's separator, with their count.
+Encoding = Literal["jsonl", "json", "csv"]
+ENCODINGS: tuple[Encoding, ...] = ("jsonl", "json", "csv")
+SEPARATORS: dict[Encoding, str] = {"jsonl": "\n", "json": ",\n", "csv": "\r\n"}
+Chunk = tuple[int, str]
 
 _AUTHOR_ID = FIELDS.index("author_id")
 _AUTHOR_NAME = FIELDS.index("author_name")
@@ -139,6 +146,7 @@ def write_json(rows: Iterable[Row], out: TextIO) -> int:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_HEADER = ",".join(FIELDS) + "\r\n"
 
 
 def neutralise_cell(value: Any) -> Any:
@@ -157,6 +165,28 @@ def write_csv(rows: Iterable[Row], out: TextIO) -> int:
         values[_ANONYMOUS] = "true" if row[_ANONYMOUS] else "false"
         values[_PRIVATE] = "true" if row[_PRIVATE] else "false"
         writer.writerow(values)
+    return n
+
+
+def write_encoded(encoding: Encoding, chunks: Iterable[Chunk], out: TextIO) -> int:
+    """Write records storage already wrote in ``encoding`` (the same bytes as write_jsonl,
+    write_json and write_csv give); return how many there were."""
+    n = 0
+    between = SEPARATORS[encoding]
+    if encoding == "csv":
+        out.write(CSV_HEADER)
+    elif encoding == "json":
+        out.write("[")
+    for count, text in chunks:
+        if encoding == "json":
+            out.write("\n" if n == 0 else between)
+            out.write(text)
+        else:
+            out.write(text)
+            out.write(between)
+        n += count
+    if encoding == "json":
+        out.write("\n]\n" if n else "]\n")
     return n
 
 

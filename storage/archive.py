@@ -11,10 +11,12 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.archive_export import FIELDS, SEPARATORS, Chunk, Encoding
 from bot.clock import to_text
 from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
+from storage.archive_encode import record_sql
 from storage.archive_rows import COLUMNS, EXPORT, SELECT, filter_sql, message_from_row
 from storage.archive_search import search, tags_for
 from storage.database import Database, connect
@@ -246,6 +248,39 @@ class SqliteArchiveRepository:
         return await self._db.write(op)
 
 
+# Ids one query of an encoded export covers: a few hundred kilobytes of text at a time.
+ENCODED_CHUNK = 2000
+# A page cache for reading straight through the table once: a large one would only hold
+# pages never read again, and count in the export's memory.
+EXPORT_CACHE_KIB = 4096
+
+
+def stream_encoded(path: Path, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
+    """The rows the filter selects as records SQLite writes in ``encoding``, in id order,
+    a chunk of ids a query, all in one read transaction (one consistent snapshot)."""
+    where, params = filter_sql(f)
+    sql = (
+        f"with r({', '.join(FIELDS)}) as (select {EXPORT} from archive_messages m"
+        f" where m.id >= ? and m.id < ? and {where} order by m.id)"
+        f" select count(*), group_concat({record_sql(encoding)}, ?) from r"
+    )
+    separator = SEPARATORS[encoding]
+    conn = connect(path)
+    conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
+    try:
+        conn.execute("begin")
+        first, last = conn.execute("select min(id), max(id) from archive_messages").fetchone()
+        for start in range(first or 0, (last or -1) + 1, ENCODED_CHUNK):
+            count, text = conn.execute(
+                sql, [start, start + ENCODED_CHUNK, *params, separator]
+            ).fetchone()
+            if count:
+                yield count, text
+        conn.execute("commit")
+    finally:
+        conn.close()
+
+
 def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
     """Every archived row the filter selects, as export records (``FIELDS`` order), read
     on a connection of its own so that memory stays flat however large the archive is."""
@@ -287,6 +322,9 @@ class SqliteArchiveReader:
 
     def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
         return stream(self._path, f, by_thread)
+
+    def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
+        return stream_encoded(self._path, f, encoding)
 
     def authors(self, f: ArchiveFilter) -> list[tuple[str, str]]:
         return authors(self._path, f)
