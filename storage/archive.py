@@ -4,6 +4,7 @@ export."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +18,8 @@ from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.archive_encode import record_sql
-from storage.archive_rows import COLUMNS, EXPORT, SELECT, filter_sql, message_from_row
-from storage.archive_search import search, tags_for
+from storage.archive_rows import EXPORT, SELECT, filter_sql, id_key, message_from_row, micros
+from storage.archive_search import search
 from storage.database import Database, connect
 
 
@@ -28,31 +29,35 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
     transaction; return how many were new. Opt-outs and deletions are read in the same
     transaction as the insert, so no message slips in beside one."""
     keep = _not_refused(db, messages)
-    last = db.execute("select coalesce(max(id), 0) from archive_messages").fetchone()[0]
+    if not keep:
+        return 0
+    channels = _channel_keys(db, keep)
+    labels = _label_keys(
+        db, {v for m in keep for v in (m.channel_name, m.prompt_id, m.topic, m.region)}
+    )
+    authors = _author_keys(db, keep)
+    last = db.execute("select coalesce(max(id), 0) from archive_entries").fetchone()[0]
     before = db.conn.total_changes
     db.conn.executemany(
-        f"insert or ignore into archive_messages ({', '.join(COLUMNS)}, tags)"
-        f" values ({','.join('?' * (len(COLUMNS) + 1))})",
+        "insert or ignore into archive_entries (channel, message_id, thread_id, channel_name,"
+        " author, anonymous, text, created_at, edited_at, edit_count, prompt, topic, region,"
+        " private) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
-                m.platform,
-                m.workspace,
-                m.channel_id,
-                m.channel_name,
-                m.thread_id,
-                m.message_id,
-                m.author_id or None,
-                m.author_name,
+                channels[m.platform, m.workspace, m.channel_id],
+                id_key(m.message_id),
+                id_key(m.thread_id),
+                labels.get(m.channel_name),
+                authors.get((m.author_id, m.author_name)),
                 int(m.anonymous),
                 m.text,
-                to_text(m.created_at),
-                to_text(m.edited_at) if m.edited_at else None,
+                micros(m.created_at),
+                micros(m.edited_at) if m.edited_at else None,
                 m.edit_count,
-                m.prompt_id,
-                m.topic,
-                m.region,
+                labels.get(m.prompt_id),
+                labels.get(m.topic),
+                labels.get(m.region),
                 int(m.private),
-                tags_for(m),
             )
             for m in keep
         ],
@@ -62,10 +67,78 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
         # One writer, inside one transaction: the rows above `last` are exactly the new ones.
         db.execute(
             "insert into archive_fts (rowid, text, tags)"
-            " select id, text, tags from archive_messages where id > ?",
+            " select id, text, tags from archive_fts_content where id > ?",
             [last],
         )
     return added
+
+
+def _channel_keys(
+    db: sqlite_utils.Database, messages: list[ArchivedMessage]
+) -> dict[tuple[str, str, str], int]:
+    places = {(m.platform, m.workspace, m.channel_id) for m in messages}
+    workspaces = _label_keys(db, {f"{p}:{w}" for p, w, _ in places})
+    db.conn.executemany(
+        "insert or ignore into archive_channels (platform, workspace_id, channel_id, workspace)"
+        " values (?, ?, ?, ?)",
+        [(p, w, c, workspaces[f"{p}:{w}"]) for p, w, c in places],
+    )
+    return {
+        (r[1], r[2], r[3]): r[0]
+        for r in db.execute(
+            "select id, platform, workspace_id, channel_id from archive_channels"
+            " where channel_id in (select value from json_each(?))",
+            [json.dumps(sorted({c for _, _, c in places}))],
+        )
+        if (r[1], r[2], r[3]) in places
+    }
+
+
+def _label_keys(db: sqlite_utils.Database, values: set[str]) -> dict[str, int]:
+    """Keys of channel names, topics, regions, prompt ids and workspaces ("" has none)."""
+    values = values - {""}
+    db.conn.executemany(
+        "insert or ignore into archive_labels (value) values (?)", [(v,) for v in values]
+    )
+    return {
+        r[1]: r[0]
+        for r in db.execute(
+            "select id, value from archive_labels where value in (select value from json_each(?))",
+            [json.dumps(sorted(values))],
+        )
+    }
+
+
+def _author_keys(
+    db: sqlite_utils.Database, messages: list[ArchivedMessage]
+) -> dict[tuple[str, str], int]:
+    """Keys of (identity, name) as messages give them; an anonymous message has none."""
+    people = {(m.author_id, m.author_name) for m in messages if m.author_id or m.author_name}
+    db.conn.executemany(
+        "insert or ignore into archive_authors (author_id, author_name) values (?, ?)",
+        sorted(people),
+    )
+    return {
+        (r[1], r[2]): r[0]
+        for r in db.execute(
+            "select id, author_id, author_name from archive_authors"
+            " where author_id in (select value from json_each(?))",
+            [json.dumps(sorted({i for i, _ in people}))],
+        )
+        if (r[1], r[2]) in people
+    }
+
+
+# The row of a message, by its place and id, as the compact table keys it.
+_BY_REF = (
+    "channel = (select id from archive_channels where platform = ? and workspace_id = ?"
+    " and channel_id = ?) and message_id = ?"
+)
+
+
+def _ref_params(ref: MessageRef) -> list[Any]:
+    c = ref.channel
+    return [c.platform, c.workspace, c.id, id_key(ref.id)]
 
 
 def _not_refused(
@@ -133,13 +206,11 @@ class SqliteArchiveRepository:
         return await self._db.write(lambda db: insert_rows(db, messages))
 
     async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool:
-        c = ref.channel
-
         def op(db: sqlite_utils.Database) -> bool:
             cur = db.execute(
-                "update archive_messages set text = ?, edited_at = ?, edit_count = edit_count + 1"
-                " where platform = ? and workspace = ? and channel_id = ? and message_id = ?",
-                [text, to_text(at), c.platform, c.workspace, c.id, ref.id],
+                "update archive_entries set text = ?, edited_at = ?, edit_count = edit_count + 1"
+                f" where {_BY_REF}",
+                [text, micros(at), *_ref_params(ref)],
             )
             return bool(cur.rowcount)
 
@@ -159,11 +230,7 @@ class SqliteArchiveRepository:
                 " (platform, workspace, channel_id, message_id) values (?, ?, ?, ?)",
                 key,
             )
-            cur = db.execute(
-                "delete from archive_messages"
-                " where platform = ? and workspace = ? and channel_id = ? and message_id = ?",
-                key,
-            )
+            cur = db.execute(f"delete from archive_entries where {_BY_REF}", _ref_params(ref))
             return bool(cur.rowcount)
 
         deleted = await self._db.write(op)
@@ -173,9 +240,13 @@ class SqliteArchiveRepository:
 
     async def erase_author(self, identity: str) -> int:
         def op(db: sqlite_utils.Database) -> int:
-            return db.execute(
-                "delete from archive_messages where author_id = ?", [identity]
+            erased: int = db.execute(
+                "delete from archive_entries where author in"
+                " (select id from archive_authors where author_id = ?)",
+                [identity],
             ).rowcount
+            db.execute("delete from archive_authors where author_id = ?", [identity])
+            return erased
 
         erased = await self._db.write(op)
         await self._db.checkpoint()
@@ -183,9 +254,16 @@ class SqliteArchiveRepository:
 
     async def purge_before(self, cutoff: datetime) -> int:
         def op(db: sqlite_utils.Database) -> int:
-            return db.execute(
-                "delete from archive_messages where created_at < ?", [to_text(cutoff)]
+            purged: int = db.execute(
+                "delete from archive_entries where created_at < ?", [micros(cutoff)]
             ).rowcount
+            if purged:
+                # Names of people none of whose messages are left go with them (one scan).
+                db.execute(
+                    "delete from archive_authors where id not in"
+                    " (select author from archive_entries where author is not null)"
+                )
+            return purged
 
         purged = await self._db.write(op)
         if purged:
@@ -221,13 +299,12 @@ class SqliteArchiveRepository:
         )
 
     async def get(self, ref: MessageRef) -> ArchivedMessage | None:
-        c = ref.channel
-
         def op(db: sqlite_utils.Database) -> ArchivedMessage | None:
             row = db.execute(
-                f"select {SELECT} from archive_messages m where platform = ? and workspace = ?"
-                " and channel_id = ? and message_id = ?",
-                [c.platform, c.workspace, c.id, ref.id],
+                f"select {SELECT} from archive_messages m where m.channel_key ="
+                " (select id from archive_channels where platform = ? and workspace_id = ?"
+                " and channel_id = ?) and m.message_key = ?",
+                _ref_params(ref),
             ).fetchone()
             return message_from_row(row) if row else None
 
@@ -239,8 +316,9 @@ class SqliteArchiveRepository:
     async def mark_private(self, channel: ChannelRef, private: bool) -> int:
         def op(db: sqlite_utils.Database) -> int:
             cursor = db.execute(
-                "update archive_messages set private = ? where platform = ? and workspace = ?"
-                " and channel_id = ? and private != ?",
+                "update archive_entries set private = ? where channel = (select id from"
+                " archive_channels where platform = ? and workspace_id = ? and channel_id = ?)"
+                " and private != ?",
                 [int(private), channel.platform, channel.workspace, channel.id, int(private)],
             )
             return int(cursor.rowcount)
@@ -285,7 +363,7 @@ def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any,
     """Every archived row the filter selects, as export records (``FIELDS`` order), read
     on a connection of its own so that memory stays flat however large the archive is."""
     where, params = filter_sql(f)
-    order = "m.channel_id, m.thread_id, m.created_at" if by_thread else "m.id"
+    order = "m.channel_id, m.thread_key, m.created_us" if by_thread else "m.id"
     conn = connect(path)
     try:
         cursor = conn.execute(

@@ -1,13 +1,20 @@
 """Archive rows: the columns, and the SQL conditions of a filter, shared by writing,
-search and export."""
+search and export.
+
+Rows live in ``archive_entries`` in compact form (names, channels and people as small
+integer keys, times as microseconds, Slack message ids as integers); the view
+``archive_messages`` (migration 0019) shows them with the columns the archive always had,
+plus the raw keys (``channel_key``, ``created_us``, …) that conditions use, so that SQLite
+reads indexes rather than computing every row's text."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.archive_export import FIELDS
-from bot.clock import from_text, to_text
 from bot.records import ArchivedMessage, ArchiveFilter
 
 COLUMNS = (
@@ -21,8 +28,8 @@ COLUMNS = (
     "author_name",
     "anonymous",
     "text",
-    "created_at",
-    "edited_at",
+    "created_us",
+    "edited_us",
     "edit_count",
     "prompt_id",
     "topic",
@@ -32,21 +39,57 @@ COLUMNS = (
 SELECT = ", ".join(f"m.{c}" for c in COLUMNS)
 EXPORT = ", ".join(f"m.{c}" for c in FIELDS)
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Slack's message ids ("1700000000.123456"), kept as one integer; see migration 0019.
+_SLACK_TS = re.compile(r"[1-9][0-9]{9}\.[0-9]{6}")
+
+
+def micros(moment: datetime) -> int:
+    """A moment as stored: whole microseconds since 1970, UTC."""
+    if moment.tzinfo is None:
+        raise ValueError("refusing a naive datetime: times in copbot are timezone-aware")
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def id_key(message_id: str) -> int | str:
+    """A message or thread id as stored (an integer for a Slack ts, else the text)."""
+    if _SLACK_TS.fullmatch(message_id):
+        return int(message_id[:10] + message_id[11:])
+    return message_id
+
+
+def id_from_key(key: int | str) -> str:
+    return f"{key // 1_000_000}.{key % 1_000_000:06d}" if isinstance(key, int) else key
+
 
 def filter_sql(f: ArchiveFilter) -> tuple[str, list[Any]]:
     """SQL conditions on ``m`` for a filter, for reads that do not go through the index."""
     clauses: list[str] = []
     params: list[Any] = []
     if f.workspace:
-        clauses.append("m.platform = ? and m.workspace = ?")
+        clauses.append(
+            "m.channel_key in (select id from archive_channels"
+            " where platform = ? and workspace_id = ?)"
+        )
         params += list(f.workspace)
     if f.channel:
-        clauses.append("(m.channel_id = ? or m.channel_name = ?)")
+        clauses.append(
+            "(m.channel_key in (select id from archive_channels where channel_id = ?)"
+            " or m.name_key = (select id from archive_labels where value = ?))"
+        )
         params += [f.channel.lstrip("#"), f.channel.lstrip("#")]
-    for column, value in (("topic", f.topic), ("region", f.region), ("author_id", f.author)):
+    for column, value in (("topic", f.topic), ("region", f.region)):
         if value:
-            clauses.append(f"m.{column} = ?")
+            clauses.append(f"m.{column}_key = (select id from archive_labels where value = ?)")
             params.append(value)
+    if f.author:
+        clauses.append("m.author_key in (select id from archive_authors where author_id = ?)")
+        params.append(f.author)
     clauses += date_clauses(f, params) + visibility_clauses(f, params)
     return (" and ".join(clauses) or "1"), params
 
@@ -54,11 +97,11 @@ def filter_sql(f: ArchiveFilter) -> tuple[str, list[Any]]:
 def date_clauses(f: ArchiveFilter, params: list[Any]) -> list[str]:
     clauses = []
     if f.since:
-        clauses.append("m.created_at >= ?")
-        params.append(to_text(f.since))
+        clauses.append("m.created_us >= ?")
+        params.append(micros(f.since))
     if f.until:
-        clauses.append("m.created_at < ?")
-        params.append(to_text(f.until))
+        clauses.append("m.created_us < ?")
+        params.append(micros(f.until))
     return clauses
 
 
@@ -68,7 +111,10 @@ def visibility_clauses(f: ArchiveFilter, params: list[Any]) -> list[str]:
         return []
     params.append(json.dumps(sorted(f.viewer_channels)))
     # One parameter however many channels someone is in (SQLite limits parameters).
-    return ["(m.private = 0 or m.channel_id in (select value from json_each(?)))"]
+    return [
+        "(m.private = 0 or m.channel_key in (select id from archive_channels"
+        " where channel_id in (select value from json_each(?))))"
+    ]
 
 
 def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
@@ -86,8 +132,8 @@ def message_from_row(row: tuple[Any, ...]) -> ArchivedMessage:
         author_name,
         bool(anonymous),
         text,
-        from_text(created_at),
-        from_text(edited_at) if edited_at else None,
+        from_micros(created_at),
+        from_micros(edited_at) if edited_at is not None else None,
         edit_count,
         prompt_id,
         topic,

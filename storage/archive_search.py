@@ -8,19 +8,18 @@ which stops early, finds where that window starts. SQLite ranks it when its phra
 cheap to weigh; otherwise bot/ranking.py does, with the same BM25.
 
 Filters by channel, topic, region, author, month and workspace are words in a second
-indexed column (``tags``), so they narrow the match inside the index, not row by row.
+indexed column (``tags``), so they narrow the match inside the index, not row by row. The
+words are computed from the row's keys (the view ``archive_fts_content``), never stored.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.ranking import HIT_END, HIT_START, rank, snippet
-from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
+from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.archive_rows import (
     COLUMNS,
@@ -37,34 +36,6 @@ CHEAP_TO_WEIGH = 100_000  # rows bm25() may count to weigh a query's phrases (~5
 MAX_MONTHS = 36  # a longer date range hardly narrows a search
 
 
-@functools.lru_cache(maxsize=4096)
-def _tag(kind: str, value: str) -> str:
-    """A word for the index that stands for a filter value (letters and digits only, so
-    the tokenizer keeps it whole; hashed, so any value fits)."""
-    digest = hashlib.blake2s(value.lower().encode(), digest_size=6).hexdigest()
-    return f"z{kind}{digest}"
-
-
-def _month(moment: datetime) -> str:
-    return f"zm{moment.year:04d}{moment.month:02d}"
-
-
-def tags_for(m: ArchivedMessage) -> str:
-    tags = [
-        _tag("w", f"{m.platform}:{m.workspace}"),
-        _tag("c", m.channel_id),
-        _tag("n", m.channel_name),
-        _month(m.created_at),
-    ]
-    if m.topic:
-        tags.append(_tag("t", m.topic))
-    if m.region:
-        tags.append(_tag("r", m.region))
-    if m.author_id:
-        tags.append(_tag("a", m.author_id))
-    return " ".join(tags)
-
-
 def _months(since: datetime | None, until: datetime | None) -> list[str]:
     """Month words covering [since, until), when that narrows the search at all."""
     if since is None:
@@ -78,23 +49,46 @@ def _months(since: datetime | None, until: datetime | None) -> list[str]:
     return months if len(months) <= MAX_MONTHS else []
 
 
-def filter_tags(f: ArchiveFilter) -> list[str]:
-    """FTS5 expressions on the tags column, one a filter."""
+def filter_tags(conn: Any, f: ArchiveFilter) -> list[str]:
+    """FTS5 expressions on the tags column, one a filter. A row's words name its keys in
+    the archive's small tables (migration 0019): ``zc`` and its channel's key, and so on."""
     tags = []
     if f.workspace:
-        tags.append(_tag("w", ":".join(f.workspace)))
+        tags.append(
+            _any(
+                conn, "zw", "select id from archive_labels where value = ?", [":".join(f.workspace)]
+            )
+        )
     if f.channel:
         name = f.channel.lstrip("#")
-        tags.append(f"({_tag('c', name)} OR {_tag('n', name)})")
+        channels = _keys(conn, "select id from archive_channels where channel_id = ?", [name])
+        names = _keys(conn, "select id from archive_labels where value = ?", [name])
+        tags.append(_words([f"zc{k}" for k in channels] + [f"zn{k}" for k in names]))
     if f.topic:
-        tags.append(_tag("t", f.topic))
+        tags.append(_any(conn, "zt", "select id from archive_labels where value = ?", [f.topic]))
     if f.region:
-        tags.append(_tag("r", f.region))
+        tags.append(_any(conn, "zr", "select id from archive_labels where value = ?", [f.region]))
     if f.author:
-        tags.append(_tag("a", f.author))
+        tags.append(
+            _any(conn, "za", "select id from archive_authors where author_id = ?", [f.author])
+        )
     if months := _months(f.since, f.until):
         tags.append("(" + " OR ".join(months) + ")")
     return tags
+
+
+def _keys(conn: Any, sql: str, params: list[Any]) -> list[int]:
+    return [int(r[0]) for r in conn.execute(sql, params)]
+
+
+def _any(conn: Any, kind: str, sql: str, params: list[Any]) -> str:
+    return _words([f"{kind}{k}" for k in _keys(conn, sql, params)])
+
+
+def _words(words: list[str]) -> str:
+    """Any of the words; a word no row holds when there are none (the filter matches
+    nothing)."""
+    return "(" + " OR ".join(words) + ")" if words else "znone"
 
 
 def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> list[SearchHit]:
@@ -107,7 +101,8 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
     """
     if not terms:
         return []
-    phrases = [f"text : ({t.fts()})" for t in terms] + [f"tags : {t}" for t in filter_tags(f)]
+    tags = filter_tags(conn, f)
+    phrases = [f"text : ({t.fts()})" for t in terms] + [f"tags : {t}" for t in tags]
     match = " AND ".join(phrases)
     params: list[Any] = []
     # Conditions on the row itself, beside the match: its dates, and whether the viewer
@@ -115,7 +110,7 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
     dates = date_clauses(f, params) + visibility_clauses(f, params)
     date_sql = "".join(f" and {c}" for c in dates)
     join = " join archive_messages m on m.id = f.rowid"
-    documents = max(1, conn.execute("select max(id) from archive_messages").fetchone()[0] or 1)
+    documents = max(1, conn.execute("select max(id) from archive_entries").fetchone()[0] or 1)
     # How common each term is (for its weight), and how much bm25() would read to weigh it:
     # a phrase costs what reading each of its words does.
     frequencies, cost = [], 0
@@ -127,7 +122,7 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
         else:
             frequencies.append(_frequency(conn, f"text : ({term.fts()})", documents))
             cost += frequencies[-1]
-    cost += sum(_frequency(conn, f"tags : {tag}", documents) for tag in filter_tags(f))
+    cost += sum(_frequency(conn, f"tags : {tag}", documents) for tag in tags)
     if cost <= CHEAP_TO_WEIGH:
         floor = _nth_newest(conn, match, RANK_WINDOW, join if dates else "", date_sql, params)
         rows = conn.execute(

@@ -7,10 +7,9 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.clock import from_text
 from bot.console.records import ThreadKey, ThreadSummary
 from bot.records import ArchivedMessage, ArchiveFilter
-from storage.archive_rows import SELECT, filter_sql, message_from_row
+from storage.archive_rows import SELECT, filter_sql, from_micros, id_key, message_from_row
 from storage.database import Database
 
 
@@ -23,14 +22,14 @@ class SqliteThreadReader:
 
         def op(db: sqlite_utils.Database) -> list[ThreadSummary]:
             rows = db.execute(
-                "with g as (select m.platform, m.workspace, m.channel_id, m.thread_id,"
+                "with g as (select m.channel_key, m.thread_key,"
                 " max(m.channel_name) as name, max(m.topic) as topic, max(m.region) as region,"
-                " max(m.prompt_id) as prompt, min(m.created_at) as started,"
-                " max(m.created_at) as last, count(*) as n, min(m.id) as first"
+                " max(m.prompt_id) as prompt, min(m.created_us) as started,"
+                " max(m.created_us) as last, count(*) as n, min(m.id) as first"
                 f" from archive_messages m where {where}"
-                " group by m.platform, m.workspace, m.channel_id, m.thread_id"
+                " group by m.channel_key, m.thread_key"
                 " order by last desc limit ?)"
-                " select g.platform, g.workspace, g.channel_id, g.thread_id, g.name, g.topic,"
+                " select x.platform, x.workspace, x.channel_id, x.thread_id, g.name, g.topic,"
                 " g.region, g.prompt, g.started, g.last, g.n, x.text"
                 " from g join archive_messages x on x.id = g.first order by g.last desc",
                 [*params, limit],
@@ -44,10 +43,10 @@ class SqliteThreadReader:
 
         def op(db: sqlite_utils.Database) -> list[ArchivedMessage]:
             rows = db.execute(
-                f"select {SELECT} from archive_messages m where {where} and m.platform = ?"
-                " and m.workspace = ? and m.channel_id = ? and m.thread_id = ?"
-                " order by m.created_at, m.id",
-                [*params, key.platform, key.workspace, key.channel_id, key.thread_id],
+                f"select {SELECT} from archive_messages m where {where} and m.channel_key ="
+                " (select id from archive_channels where platform = ? and workspace_id = ?"
+                " and channel_id = ?) and m.thread_key = ? order by m.created_us, m.id",
+                [*params, key.platform, key.workspace, key.channel_id, id_key(key.thread_id)],
             )
             return [message_from_row(r) for r in rows]
 
@@ -60,7 +59,8 @@ class SqliteThreadReader:
         def op(db: sqlite_utils.Database) -> list[tuple[str, str, str, str, str, int]]:
             rows = db.execute(
                 "select coalesce(m.topic, ''), coalesce(m.region, ''),"
-                " substr(m.created_at, 1, 7), coalesce(m.prompt_id, ''),"
+                " strftime('%Y-%m', m.created_us / 1000000, 'unixepoch'),"
+                " coalesce(m.prompt_id, ''),"
                 " coalesce(m.author_id, ''), count(*)"
                 f" from archive_messages m where {where} group by 1, 2, 3, 4, 5",
                 params,
@@ -85,8 +85,9 @@ class SqliteThreadReader:
     async def workspaces(self, platform: str) -> list[str]:
         def op(db: sqlite_utils.Database) -> list[str]:
             rows = db.execute(
-                "select workspace from archive_messages where platform = ?"
-                " group by workspace order by count(*) desc, workspace",
+                "select c.workspace_id from archive_entries e"
+                " join archive_channels c on c.id = e.channel where c.platform = ?"
+                " group by c.workspace_id order by count(*) desc, c.workspace_id",
                 [platform],
             )
             return [r[0] for r in rows]
@@ -103,8 +104,8 @@ def _summary(row: tuple[Any, ...]) -> ThreadSummary:
         topic or "",
         region or "",
         prompt_id or "",
-        from_text(started),
-        from_text(last),
+        from_micros(started),
+        from_micros(last),
         int(count),
         opening or "",
     )

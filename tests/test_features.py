@@ -110,7 +110,7 @@ async def test_erasing_a_person_reaches_everything_every_feature_keeps(db_path: 
         before = _places_naming(db_path, PRIYA.identity)
         # Everything the features declared holds a trace, so the check below means something.
         assert {
-            "archive_messages.author_id",
+            "archive_authors.author_id",
             "prompt_posts.posted_by",
             "recurrences.owner",
             "prompt_suggestions.suggested_by",

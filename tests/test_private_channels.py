@@ -186,12 +186,17 @@ async def test_admins_exports_keep_private_channels_and_say_so(bot: Harness) -> 
 
 
 async def test_messages_kept_before_copbot_knew_count_as_private(bot: Harness) -> None:
-    # What migration 0005 does to rows already there: the column's default applies to them.
+    # What migration 0005 did to rows already there, and 0019 keeps: a row that doesn't
+    # say otherwise is private.
     def legacy(db: Any) -> None:
+        db.execute("insert into archive_labels (value) values ('test:T1')")
         db.execute(
-            "insert into archive_messages (platform, workspace, channel_id, thread_id,"
-            " message_id, text, created_at) values ('test', 'T1', 'C-old', '1', '1', 'old',"
-            " '2026-01-01T00:00:00.000000Z')"
+            "insert into archive_channels (platform, workspace_id, channel_id, workspace)"
+            " values ('test', 'T1', 'C-old', last_insert_rowid())"
+        )
+        db.execute(
+            "insert into archive_entries (channel, thread_id, message_id, text, created_at)"
+            " values (last_insert_rowid(), '1', '1', 'old', 1767225600000000)"
         )
 
     await bot.core.db.write(legacy)

@@ -72,7 +72,11 @@ class ArchiveFeature:
         registry.keeps(
             PersonalData(
                 ARCHIVED,
-                ("archive_messages.author_id", "archive_messages.author_name"),
+                (
+                    "archive_entries.author",
+                    "archive_authors.author_id",
+                    "archive_authors.author_name",
+                ),
                 erase=self._archive.erase_author,
                 expire=self._archive.purge_before,
             )

@@ -1,0 +1,191 @@
+"""Migration 0019 turns an archive kept the old way into the compact one in place: the same
+rows, threads, edits, private flags, opt-outs and deletions, found and exported as before."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+
+from bot.archive_export import FIELDS
+from bot.console.records import ThreadKey
+from bot.model import ChannelRef, MessageRef
+from bot.records import ArchivedMessage, ArchiveFilter
+from bot.search_query import parse_terms
+from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
+from storage.archive_threads import SqliteThreadReader
+from storage.database import Database, connect
+from storage.migrations import MIGRATIONS
+
+OLD_COLUMNS = (
+    "id, platform, workspace, channel_id, channel_name, thread_id, message_id, author_id,"
+    " author_name, anonymous, text, created_at, edited_at, edit_count, prompt_id, topic,"
+    " region, private, tags"
+)
+# Rows as the archive kept them before 0019: a Slack thread with an edited reply, an
+# anonymous reply, a private channel, a Teams thread (ids that are not Slack's), and a
+# reply by someone who opted out since.
+OLD_ROWS = [
+    (1, "slack", "T1", "C1", "ips-north", "1700000000.000100", "1700000000.000100",
+     "slack:U1", "Priya", 0, "How do we talk about racism at work?",
+     "2023-11-14T22:13:20.000100Z", None, 0, "p-lang", "language", "north", 0, "x"),
+    (2, "slack", "T1", "C1", "ips-north", "1700000000.000100", "1700000100.000200",
+     "slack:U2", "Sam", 0, "We named it out loud, carefully",
+     "2023-11-14T22:15:00.000200Z", "2023-11-15T08:00:00.000000Z", 2, "p-lang", "language",
+     "north", 0, "x"),
+    (3, "slack", "T1", "C1", "ips-north", "1700000000.000100", "1700000200.000300",
+     None, "Anonymous colleague", 1, "I felt unheard in supervision",
+     "2023-11-14T22:16:40.000300Z", None, 0, "p-lang", "language", "north", 0, "x"),
+    (4, "slack", "T1", "G9", "leads", "1700000300.000000", "1700000300.000000",
+     "slack:U1", "Priya", 0, "Private words about rotas", "2023-11-14T22:18:20.000000Z",
+     None, 0, "", "", "", 1, "x"),
+    (5, "teams", "tenant", "19:abc@thread.tacv2", "General", "1700000400000",
+     "1700000400000", "teams:aad-7", "Jo", 0, "Teams thread opening words",
+     "2023-12-01T09:00:00.123456Z", None, 0, "", "", "london", 0, "x"),
+    (6, "teams", "tenant", "19:abc@thread.tacv2", "General", "1700000400000",
+     "1700000500000", "slack:U3", "Kit", 0, "A reply from someone who left",
+     "2023-12-01T09:01:40.000000Z", None, 0, "", "", "london", 0, "x"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def old_archive(db_path: Path) -> Path:
+    conn = connect(db_path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    db = sqlite_utils.Database(conn)
+    MIGRATIONS.apply(db, stop_before="0019_archive_compact")
+    with conn:
+        conn.executemany(
+            f"insert into archive_messages ({OLD_COLUMNS}) values ({','.join('?' * 19)})",
+            OLD_ROWS,
+        )
+        conn.execute(
+            "insert into archive_fts (rowid, text, tags) select id, text, tags"
+            " from archive_messages"
+        )
+        conn.execute("insert into archive_optouts values ('slack:U3', '2024-01-01T00:00:00Z')")
+        conn.execute(
+            "insert into archive_deleted values ('slack', 'T1', 'C1', '1700000900.000900')"
+        )
+    conn.close()
+    return db_path
+
+
+def _export(path: Path, f: ArchiveFilter, by_thread: bool = False) -> list[tuple[Any, ...]]:
+    return list(SqliteArchiveReader(path).rows(f, by_thread))
+
+
+@pytest.fixture
+async def migrated(old_archive: Path) -> Iterator[Database]:
+    before = _before(old_archive)
+    db = Database.open(old_archive)
+    assert _export(old_archive, ArchiveFilter()) == before
+    yield db
+    db.close()
+
+
+def _before(path: Path) -> list[tuple[Any, ...]]:
+    conn = connect(path)
+    try:
+        return conn.execute(
+            f"select {', '.join(FIELDS)} from archive_messages order by id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+async def _found(repo: SqliteArchiveRepository, words: str, f: ArchiveFilter) -> list[str]:
+    return [h.message.message_id for h in await repo.search(parse_terms(words), f, 10)]
+
+
+async def test_the_same_rows_come_out_of_a_migrated_archive(old_archive: Path) -> None:
+    before = _before(old_archive)
+    Database.open(old_archive).close()
+    assert _export(old_archive, ArchiveFilter()) == before
+    assert [r[FIELDS.index("message_id")] for r in _export(old_archive, ArchiveFilter(), True)] == [
+        "1700000400000", "1700000500000", "1700000000.000100", "1700000100.000200",
+        "1700000200.000300", "1700000300.000000",
+    ]  # fmt: skip
+    conn = connect(old_archive)
+    try:
+        conn.execute("insert into archive_fts (archive_fts) values ('integrity-check')")
+        tables = {r[0] for r in conn.execute("select name from sqlite_master")}
+        assert "archive_messages_0018" not in tables
+    finally:
+        conn.close()
+
+
+async def test_search_and_its_filters_work_after_migrating(migrated: Database) -> None:
+    repo = SqliteArchiveRepository(migrated)
+    everyone = ArchiveFilter()
+    assert await _found(repo, "racism", everyone) == ["1700000000.000100"]
+    assert await _found(repo, '"out loud"', everyone) == ["1700000100.000200"]
+    assert await _found(repo, "supervi*", everyone) == ["1700000200.000300"]
+    assert await _found(repo, "words", ArchiveFilter(region="london")) == ["1700000400000"]
+    assert await _found(repo, "words", ArchiveFilter(channel="#leads")) == ["1700000300.000000"]
+    assert await _found(repo, "words", ArchiveFilter(author="slack:U1")) == ["1700000300.000000"]
+    assert await _found(repo, "words", ArchiveFilter(author="nobody")) == []
+    since = datetime(2023, 12, 1, tzinfo=UTC)
+    assert await _found(repo, "reply", ArchiveFilter(since=since)) == ["1700000500000"]
+    # Someone outside the private channel doesn't find what was said in it.
+    assert await _found(repo, "rotas", ArchiveFilter(viewer_channels=frozenset())) == []
+    assert await _found(repo, "rotas", ArchiveFilter(viewer_channels=frozenset({"G9"}))) == [
+        "1700000300.000000"
+    ]
+
+
+async def test_threads_edits_and_anonymity_survive_migrating(migrated: Database) -> None:
+    repo = SqliteArchiveRepository(migrated)
+    channel = ChannelRef("slack", "C1", workspace="T1")
+    thread = await SqliteThreadReader(migrated).thread(
+        ThreadKey("slack", "T1", "C1", "1700000000.000100"), ArchiveFilter()
+    )
+    assert [m.author_name for m in thread] == ["Priya", "Sam", "Anonymous colleague"]
+    edited = await repo.get(MessageRef(channel, "1700000100.000200"))
+    assert edited is not None and edited.edit_count == 2
+    assert edited.edited_at == datetime(2023, 11, 15, 8, tzinfo=UTC)
+    assert edited.created_at == datetime(2023, 11, 14, 22, 15, 0, 200, tzinfo=UTC)
+    assert thread[2].anonymous and thread[2].author_id == ""
+    [summary] = await SqliteThreadReader(migrated).threads(ArchiveFilter(channel="C1"), 10)
+    assert summary.messages == 3 and summary.opening.startswith("How do we talk")
+
+
+async def test_writes_after_migrating_keep_to_the_rules(migrated: Database) -> None:
+    repo = SqliteArchiveRepository(migrated)
+    channel = ChannelRef("slack", "C1", workspace="T1")
+    at = datetime(2024, 2, 1, tzinfo=UTC)
+
+    def message(ident: str, author: str, text: str) -> ArchivedMessage:
+        return ArchivedMessage(
+            "slack", "T1", "C1", "ips-north", "1700000000.000100", ident, author, "Someone",
+            False, text, at, topic="language", region="north",
+        )  # fmt: skip
+
+    # A deleted message delivered late, and an opted-out author's, are not kept.
+    assert not await repo.capture(message("1700000900.000900", "slack:U2", "late"))
+    assert not await repo.capture(message("1700001000.000000", "slack:U3", "opted out"))
+    assert await repo.capture(message("1700001100.000000", "slack:U2", "fresh thoughts"))
+    assert not await repo.capture(message("1700001100.000000", "slack:U2", "fresh thoughts"))
+    assert await _found(repo, "fresh", ArchiveFilter(region="north")) == ["1700001100.000000"]
+
+    assert await repo.edit(MessageRef(channel, "1700000100.000200"), "changed my mind", at)
+    assert await _found(repo, "loud", ArchiveFilter()) == []
+    assert await _found(repo, "changed", ArchiveFilter(topic="language")) == ["1700000100.000200"]
+    assert await repo.delete(MessageRef(channel, "1700000000.000100"))
+    assert await _found(repo, "racism", ArchiveFilter()) == []
+    assert await repo.mark_private(channel, True) == 3
+
+    assert await repo.erase_author("slack:U1") == 1
+    assert await _found(repo, "rotas", ArchiveFilter()) == []
+    assert await repo.purge_before(datetime(2023, 12, 1, tzinfo=UTC)) == 2
+    conn = connect(migrated.path)
+    try:
+        names = {r[0] for r in conn.execute("select author_name from archive_authors")}
+        assert names == {"Jo", "Kit", "Someone"}  # nobody erased or purged is named
+        conn.execute("insert into archive_fts (archive_fts) values ('integrity-check')")
+    finally:
+        conn.close()
