@@ -17,7 +17,7 @@ from bot.clock import to_text
 from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
-from storage.archive_encode import record_sql
+from storage.archive_encode import needs_care, record_sql
 from storage.archive_rows import EXPORT, SELECT, filter_sql, id_key, message_from_row, micros
 from storage.archive_search import search
 from storage.database import Database, connect
@@ -333,25 +333,32 @@ ENCODED_CHUNK = 2000
 EXPORT_CACHE_KIB = 4096
 
 
-def stream_encoded(path: Path, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
+def stream_encoded(
+    path: Path, f: ArchiveFilter, encoding: Encoding, chunk_ids: int = ENCODED_CHUNK
+) -> Iterator[Chunk]:
     """The rows the filter selects as records SQLite writes in ``encoding``, in id order,
     a chunk of ids a query, all in one read transaction (one consistent snapshot)."""
     where, params = filter_sql(f)
-    sql = (
-        f"with r({', '.join(FIELDS)}) as (select {EXPORT} from archive_messages m"
-        f" where m.id >= ? and m.id < ? and {where} order by m.id)"
-        f" select count(*), group_concat({record_sql(encoding)}, ?) from r"
-    )
+
+    def chunk(record: str) -> str:
+        return (
+            f"with r({', '.join(FIELDS)}) as (select {EXPORT} from archive_messages m"
+            f" where m.id >= ? and m.id < ? and {where} order by m.id)"
+            f" select count(*), group_concat({record}, ?) from r"
+        )
+
+    quick, careful = chunk(record_sql(encoding, careful=False)), chunk(record_sql(encoding))
     separator = SEPARATORS[encoding]
     conn = connect(path)
     conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
     try:
         conn.execute("begin")
         first, last = conn.execute("select min(id), max(id) from archive_messages").fetchone()
-        for start in range(first or 0, (last or -1) + 1, ENCODED_CHUNK):
-            count, text = conn.execute(
-                sql, [start, start + ENCODED_CHUNK, *params, separator]
-            ).fetchone()
+        for start in range(first or 0, (last or -1) + 1, chunk_ids):
+            bounds = [start, start + chunk_ids, *params, separator]
+            count, text = conn.execute(quick, bounds).fetchone()
+            if count and needs_care(encoding, text, count):
+                count, text = conn.execute(careful, bounds).fetchone()
             if count:
                 yield count, text
         conn.execute("commit")
@@ -395,14 +402,15 @@ def authors(path: Path, f: ArchiveFilter) -> list[tuple[str, str]]:
 class SqliteArchiveReader:
     """Blocking, streaming reads for export; call from a worker thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, chunk_ids: int = ENCODED_CHUNK) -> None:
         self._path = path
+        self._chunk_ids = chunk_ids
 
     def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
         return stream(self._path, f, by_thread)
 
     def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
-        return stream_encoded(self._path, f, encoding)
+        return stream_encoded(self._path, f, encoding, self._chunk_ids)
 
     def authors(self, f: ArchiveFilter) -> list[tuple[str, str]]:
         return authors(self._path, f)
