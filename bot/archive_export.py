@@ -211,7 +211,7 @@ def _threads(rows: Iterable[Row]) -> Iterator[_Thread]:
 
 
 def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # "…Z" is UTC
 
 
 def _where(row: Row) -> str:
@@ -305,10 +305,16 @@ _MD_ENTITY = re.compile(r"&(?=#?\w+;)")  # "&amp;" would show as "&"
 _MD_LINE_START = re.compile(r"^([#>+=-]|\d{1,9}(?=[.)]))")
 
 
+# Most messages hold none of these: one line, nothing to escape, no leading space.
+_MD_PLAIN = re.compile(r"[^\s\\`*\[\]<|~_&][^\\`*\[\]<|~_&\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*")
+
+
 def md_escape(text: str, *, mid_line: bool = False) -> str:
     """Text people wrote, as Markdown that shows it exactly and formats nothing; only the
     characters that would format something are escaped, so the file stays readable.
     ``mid_line``: the text follows other text on its first line (a heading, a label)."""
+    if _MD_PLAIN.fullmatch(text) and (mid_line or not _MD_LINE_START.match(text)):
+        return text
     lines = []
     for number, line in enumerate(text.splitlines() or [""]):
         # Leading spaces would make an indented code block: keep them, unbreakable.
@@ -354,10 +360,14 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
                 out.writelines(f"> - {e(q)}\n" for q in prompt.follow_ups)
         else:
             out.write(f"\n## Conversation in {where}, {cover.when(first[_CREATED])}\n")
-        for row in thread.rows:
-            n += 1
-            out.write(f"\n**{inline(_author(row))}**, {cover.when(row[_CREATED])}  \n")
-            out.write(e(row[_TEXT]) + "\n")
+        # One write a thread: a call per line costs as much as formatting it.
+        out.write(
+            "".join(
+                f"\n**{inline(_author(row))}**, {cover.when(row[_CREATED])}  \n{e(row[_TEXT])}\n"
+                for row in thread.rows
+            )
+        )
+        n += len(thread.rows)
     if n == 0:
         out.write(f"\n{EMPTY_NOTE}\n")
     return n
@@ -375,7 +385,8 @@ _PAGE_STYLE = (
 
 
 def _time_html(text: str, cover: Cover) -> str:
-    return f'<time datetime="{html.escape(text)}">{html.escape(cover.when(text))}</time>'
+    # cover.when's words are copbot's own (letters, digits, commas, a colon): nothing to escape.
+    return f'<time datetime="{html.escape(text)}">{cover.when(text)}</time>'
 
 
 def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
@@ -405,13 +416,15 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
             )
         else:
             out.write(f"<h2>Conversation in {where}, {_time_html(first[_CREATED], cover)}</h2>\n")
-        for row in thread.rows:
-            n += 1
-            out.write(
+        out.write(
+            "".join(
                 f"<div class=msg><div class=meta><strong>{e(_author(row))}</strong>, "
                 f"{_time_html(row[_CREATED], cover)}</div>"
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
+                for row in thread.rows
             )
+        )
+        n += len(thread.rows)
         out.write("</section>\n")
     if n == 0:
         out.write(f"<p class=empty>{e(EMPTY_NOTE)}</p>\n")
