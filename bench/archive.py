@@ -249,7 +249,41 @@ def _report_import(export: Path, db: Path) -> dict[str, float]:
         f"import      {imported['import_s']:8.1f} s   raw floor (executemany + FTS5 build) "
         f"{imported['floor_s']:.1f} s   target < 60 s at 1M"
     )
-    return imported
+    sized = bench_size(db)
+    print(
+        f"size        {sized['db_mb']:8.0f} MB on disk for {sized['text_mb']:.0f} MB of message "
+        f"text ({sized['db_per_text']:.2f}x)   target < 3x"
+    )
+    for key, value in sized.items():
+        if key.startswith("mb "):
+            print(f"              {key[3:]:<36} {value:7.1f} MB")
+    return imported | sized
+
+
+def bench_size(db: Path) -> dict[str, float]:
+    """The file's size beside the text it holds, and where the bytes go (the dbstat table:
+    every table and index, the search index's parts included)."""
+    conn = connect(db)
+    try:
+        text = conn.execute("select sum(length(cast(text as blob))) from archive_messages")
+        text_mb = (text.fetchone()[0] or 0) / 1e6
+        parts = conn.execute(
+            "select name, sum(pgsize) from dbstat group by name order by 2 desc"
+        ).fetchall()
+    finally:
+        conn.close()
+    on_disk = sum(
+        Path(f"{db}{suffix}").stat().st_size
+        for suffix in ("", "-wal")
+        if Path(f"{db}{suffix}").exists()
+    )
+    sized = {
+        "db_mb": on_disk / 1e6,
+        "text_mb": text_mb,
+        "db_per_text": on_disk / 1e6 / max(text_mb, 1e-9),
+    }
+    sized.update({f"mb {name}": size / 1e6 for name, size in parts if size >= 1e6})
+    return sized
 
 
 def _report_search(db: Path) -> dict[str, float]:
