@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.records import ArchiveFilter, Prompt
@@ -42,6 +42,13 @@ THREADED = frozenset({"markdown", "html"})  # these need rows in thread order
 
 Row = tuple[Any, ...]
 PromptLookup = Callable[[str], Prompt | None]
+
+# The record formats storage can write itself (storage/archive_encode.py): it hands them
+# over as chunks, each some records joined by the format's separator, with their count.
+Encoding = Literal["jsonl", "json", "csv"]
+ENCODINGS: tuple[Encoding, ...] = ("jsonl", "json", "csv")
+SEPARATORS: dict[Encoding, str] = {"jsonl": "\n", "json": ",\n", "csv": "\r\n"}
+Chunk = tuple[int, str]
 
 _AUTHOR_ID = FIELDS.index("author_id")
 _AUTHOR_NAME = FIELDS.index("author_name")
@@ -139,6 +146,7 @@ def write_json(rows: Iterable[Row], out: TextIO) -> int:
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_HEADER = ",".join(FIELDS) + "\r\n"
 
 
 def neutralise_cell(value: Any) -> Any:
@@ -157,6 +165,28 @@ def write_csv(rows: Iterable[Row], out: TextIO) -> int:
         values[_ANONYMOUS] = "true" if row[_ANONYMOUS] else "false"
         values[_PRIVATE] = "true" if row[_PRIVATE] else "false"
         writer.writerow(values)
+    return n
+
+
+def write_encoded(encoding: Encoding, chunks: Iterable[Chunk], out: TextIO) -> int:
+    """Write records storage already wrote in ``encoding`` (the same bytes as write_jsonl,
+    write_json and write_csv give); return how many there were."""
+    n = 0
+    between = SEPARATORS[encoding]
+    if encoding == "csv":
+        out.write(CSV_HEADER)
+    elif encoding == "json":
+        out.write("[")
+    for count, text in chunks:
+        if encoding == "json":
+            out.write("\n" if n == 0 else between)
+            out.write(text)
+        else:
+            out.write(text)
+            out.write(between)
+        n += count
+    if encoding == "json":
+        out.write("\n]\n" if n else "]\n")
     return n
 
 
@@ -181,7 +211,7 @@ def _threads(rows: Iterable[Row]) -> Iterator[_Thread]:
 
 
 def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)  # "…Z" is UTC
 
 
 def _where(row: Row) -> str:
@@ -275,10 +305,16 @@ _MD_ENTITY = re.compile(r"&(?=#?\w+;)")  # "&amp;" would show as "&"
 _MD_LINE_START = re.compile(r"^([#>+=-]|\d{1,9}(?=[.)]))")
 
 
+# Most messages hold none of these: one line, nothing to escape, no leading space.
+_MD_PLAIN = re.compile(r"[^\s\\`*\[\]<|~_&][^\\`*\[\]<|~_&\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*")
+
+
 def md_escape(text: str, *, mid_line: bool = False) -> str:
     """Text people wrote, as Markdown that shows it exactly and formats nothing; only the
     characters that would format something are escaped, so the file stays readable.
     ``mid_line``: the text follows other text on its first line (a heading, a label)."""
+    if _MD_PLAIN.fullmatch(text) and (mid_line or not _MD_LINE_START.match(text)):
+        return text
     lines = []
     for number, line in enumerate(text.splitlines() or [""]):
         # Leading spaces would make an indented code block: keep them, unbreakable.
@@ -324,10 +360,14 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
                 out.writelines(f"> - {e(q)}\n" for q in prompt.follow_ups)
         else:
             out.write(f"\n## Conversation in {where}, {cover.when(first[_CREATED])}\n")
-        for row in thread.rows:
-            n += 1
-            out.write(f"\n**{inline(_author(row))}**, {cover.when(row[_CREATED])}  \n")
-            out.write(e(row[_TEXT]) + "\n")
+        # One write a thread: a call per line costs as much as formatting it.
+        out.write(
+            "".join(
+                f"\n**{inline(_author(row))}**, {cover.when(row[_CREATED])}  \n{e(row[_TEXT])}\n"
+                for row in thread.rows
+            )
+        )
+        n += len(thread.rows)
     if n == 0:
         out.write(f"\n{EMPTY_NOTE}\n")
     return n
@@ -345,7 +385,8 @@ _PAGE_STYLE = (
 
 
 def _time_html(text: str, cover: Cover) -> str:
-    return f'<time datetime="{html.escape(text)}">{html.escape(cover.when(text))}</time>'
+    # cover.when's words are copbot's own (letters, digits, commas, a colon): nothing to escape.
+    return f'<time datetime="{html.escape(text)}">{cover.when(text)}</time>'
 
 
 def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
@@ -375,13 +416,15 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
             )
         else:
             out.write(f"<h2>Conversation in {where}, {_time_html(first[_CREATED], cover)}</h2>\n")
-        for row in thread.rows:
-            n += 1
-            out.write(
+        out.write(
+            "".join(
                 f"<div class=msg><div class=meta><strong>{e(_author(row))}</strong>, "
                 f"{_time_html(row[_CREATED], cover)}</div>"
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
+                for row in thread.rows
             )
+        )
+        n += len(thread.rows)
         out.write("</section>\n")
     if n == 0:
         out.write(f"<p class=empty>{e(EMPTY_NOTE)}</p>\n")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.archive_export import Chunk, Encoding
 from bot.errors import WordedError
 from bot.model import (
     Channel,
@@ -447,6 +448,11 @@ class ArchiveReader(Protocol):
 
     def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
         """Export records in ``bot.archive_export.FIELDS`` order."""
+        ...
+
+    def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
+        """The same records, in id order, already written in ``encoding`` by storage:
+        chunks of records joined by ``bot.archive_export.SEPARATORS``, with their count."""
         ...
 
     def authors(self, f: ArchiveFilter) -> list[tuple[str, str]]: ...

@@ -23,4 +23,5 @@ def for_people(moment: datetime, tz: ZoneInfo, *, time: bool = True) -> str:
         raise ValueError("refusing a naive datetime: times in copbot are timezone-aware")
     local = moment.astimezone(tz)
     day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
-    return f"{day}, {local:%H:%M}" if time else day
+    # Fields rather than strftime: exports people read format one time a message.
+    return f"{day}, {local.hour:02d}:{local.minute:02d}" if time else day

@@ -12,10 +12,12 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.archive_export import FIELDS, SEPARATORS, Chunk, Encoding
 from bot.clock import to_text
 from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
+from storage.archive_encode import needs_care, record_sql
 from storage.archive_rows import EXPORT, SELECT, filter_sql, id_key, message_from_row, micros
 from storage.archive_search import search
 from storage.database import Database, connect
@@ -324,35 +326,79 @@ class SqliteArchiveRepository:
         return await self._db.write(op)
 
 
-def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
-    """Every archived row the filter selects, as export records (``FIELDS`` order), read
-    on a connection of its own so that memory stays flat however large the archive is."""
+# Ids one query of an encoded export covers: a few hundred kilobytes of text at a time.
+ENCODED_CHUNK = 2000
+# A page cache for reading straight through the table once: a large one would only hold
+# pages never read again, and count in the export's memory.
+EXPORT_CACHE_KIB = 4096
+
+
+def stream_encoded(
+    path: Path, f: ArchiveFilter, encoding: Encoding, chunk_ids: int = ENCODED_CHUNK
+) -> Iterator[Chunk]:
+    """The rows the filter selects as records SQLite writes in ``encoding``, in id order,
+    a chunk of ids a query, all in one read transaction (one consistent snapshot)."""
     where, params = filter_sql(f)
+
+    def chunk(record: str) -> str:
+        return (
+            f"with r({', '.join(FIELDS)}) as (select {EXPORT} from archive_messages m"
+            f" where m.id >= ? and m.id < ? and {where} order by m.id)"
+            f" select count(*), group_concat({record}, ?) from r"
+        )
+
+    quick, careful = chunk(record_sql(encoding, careful=False)), chunk(record_sql(encoding))
+    separator = SEPARATORS[encoding]
     conn = connect(path)
+    conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
     try:
-        if not by_thread:
-            yield from _batches(
-                conn, f"select {EXPORT} from archive_messages m where {where} order by m.id", params
-            )
-            return
-        # Threads channel by channel, in the order of the channels' ids: each channel's
-        # rows come in thread order straight from archive_by_thread, with nothing to sort.
-        channels = [
-            r[0] for r in conn.execute("select id from archive_channels order by channel_id, id")
-        ]
-        for channel in channels:
-            yield from _batches(
-                conn,
-                f"select {EXPORT} from archive_messages m where {where} and m.channel_key = ?"
-                " order by m.thread_key, m.created_us",
-                [*params, channel],
-            )
+        conn.execute("begin")
+        first, last = conn.execute("select min(id), max(id) from archive_messages").fetchone()
+        for start in range(first or 0, (last or -1) + 1, chunk_ids):
+            bounds = [start, start + chunk_ids, *params, separator]
+            count, text = conn.execute(quick, bounds).fetchone()
+            if count and needs_care(encoding, text, count):
+                count, text = conn.execute(careful, bounds).fetchone()
+            if count:
+                yield count, text
+        conn.execute("commit")
     finally:
         conn.close()
 
 
-def _batches(conn: Any, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
-    cursor = conn.execute(sql, params)
+def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
+    """Every archived row the filter selects, as export records (``FIELDS`` order), read
+    on a connection of its own so that memory stays flat however large the archive is.
+    By thread: by channel id, then thread, then time; one channel a query, so that the
+    thread index gives the order rather than a sort of the whole selection."""
+    where, params = filter_sql(f)
+    select = f"select {EXPORT} from archive_messages m where {where}"
+    conn = connect(path)
+    conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
+    try:
+        conn.execute("begin")  # one snapshot across the queries
+        if not by_thread:
+            yield from _batches(conn.execute(f"{select} order by m.id", params))
+        else:
+            channels = conn.execute(
+                "select channel_id, group_concat(id) from archive_channels"
+                " group by channel_id order by channel_id"
+            ).fetchall()
+            for _, keys in channels:
+                # Channels of one id in several workspaces share a place in the order.
+                yield from _batches(
+                    conn.execute(
+                        f"{select} and m.channel_key in ({keys})"
+                        " order by m.thread_key, m.created_us",
+                        params,
+                    )
+                )
+        conn.execute("commit")
+    finally:
+        conn.close()
+
+
+def _batches(cursor: Any) -> Iterator[tuple[Any, ...]]:
     while batch := cursor.fetchmany(1000):
         yield from batch
 
@@ -361,6 +407,7 @@ def authors(path: Path, f: ArchiveFilter) -> list[tuple[str, str]]:
     """(identity, name) of everyone who wrote in the selection, in order of first message."""
     where, params = filter_sql(f)
     conn = connect(path)
+    conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
     try:
         return [
             (r[0], r[1])
@@ -377,11 +424,15 @@ def authors(path: Path, f: ArchiveFilter) -> list[tuple[str, str]]:
 class SqliteArchiveReader:
     """Blocking, streaming reads for export; call from a worker thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, chunk_ids: int = ENCODED_CHUNK) -> None:
         self._path = path
+        self._chunk_ids = chunk_ids
 
     def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
         return stream(self._path, f, by_thread)
+
+    def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
+        return stream_encoded(self._path, f, encoding, self._chunk_ids)
 
     def authors(self, f: ArchiveFilter) -> list[tuple[str, str]]:
         return authors(self._path, f)
@@ -389,6 +440,7 @@ class SqliteArchiveReader:
     def count(self, f: ArchiveFilter) -> int:
         where, params = filter_sql(f)
         conn = connect(self._path)
+        conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
         try:
             row = conn.execute(f"select count(*) from archive_messages m where {where}", params)
             return int(row.fetchone()[0])

@@ -114,7 +114,15 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
     # How common each term is (for its weight), and how much bm25() would read to weigh it:
     # a phrase costs what reading each of its words does.
     frequencies, cost = [], 0
-    for term in terms:
+    window: list[tuple[int, str]] | None = None
+    if len(terms) == 1 and len(terms[0].words) == 1 and not tags and not dates:
+        # One word (or prefix) and nothing else: the newest matches it would be weighed by
+        # are the start of the window it would be ranked in, so one read serves both (a
+        # prefix's read merges every word it starts, the dearest part of its search).
+        window = _newest(conn, match, COMMON_WINDOW, "", "", [])
+        frequencies.append(_estimate(window, documents))
+        cost = frequencies[0]
+    for term in terms if window is None else ():
         if len(term.words) > 1:
             each = [_frequency(conn, f'text : ("{w}")', documents) for w in term.words]
             frequencies.append(min(each))
@@ -132,12 +140,8 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
             [match, *([floor] if floor else []), *params, limit],
         ).fetchall()
         return [SearchHit(message_from_row(r[:-1]), r[-1]) for r in rows]
-    floor = _nth_newest(conn, match, COMMON_WINDOW, join if dates else "", date_sql, params)
-    window = conn.execute(
-        f"select f.rowid, f.text from archive_fts f{join if dates else ''}"
-        f" where archive_fts match ?{' and f.rowid >= ?' if floor else ''}{date_sql}",
-        [match, *([floor] if floor else []), *params],
-    ).fetchall()
+    if window is None:
+        window = _newest(conn, match, COMMON_WINDOW, join if dates else "", date_sql, params)
     best = rank(window, terms, frequencies, documents, limit)
     if not best:
         return []
@@ -167,6 +171,29 @@ def _nth_newest(
         [match, *params, n - 1],
     ).fetchone()
     return int(row[0]) if row else None
+
+
+def _newest(
+    conn: Any, match: str, n: int, join: str, date_sql: str, params: list[Any]
+) -> list[tuple[int, str]]:
+    """The n newest matches (rowid, text), newest first: one read, which stops at the n-th."""
+    return [
+        (int(r[0]), r[1])
+        for r in conn.execute(
+            f"select f.rowid, f.text from archive_fts f{join} where archive_fts match ?"
+            f"{date_sql} order by f.rowid desc limit ?",
+            [match, *params, n],
+        )
+    ]
+
+
+def _estimate(newest: list[tuple[int, str]], documents: int) -> int:
+    """_frequency's figure, from the newest matches already read (at least
+    ``FREQUENCY_SAMPLE`` of them, or all there are)."""
+    if len(newest) < FREQUENCY_SAMPLE:
+        return len(newest)
+    floor = newest[FREQUENCY_SAMPLE - 1][0]
+    return min(documents, round(FREQUENCY_SAMPLE * documents / max(1, documents - floor + 1)))
 
 
 def _frequency(conn: Any, match: str, documents: int) -> int:

@@ -40,6 +40,8 @@ def test_the_archive_benchmark_reports_import_search_and_export_beside_reference
     assert figures["db_mb"] > figures["text_mb"] > 0 and figures["mb archive_entries"] > 0
     assert figures["search_p95_ms"] > 0 and figures["like_median_ms"] > 0
     assert figures["export_s"] > 0 and figures["sqlite_utils_rows_s"] > 0
+    for fmt in ("json", "csv", "markdown", "html"):
+        assert figures[f"export_{fmt}_s"] > 0
 
 
 @pytest.mark.parametrize("platform", ["slack", "teams"])
