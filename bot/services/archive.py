@@ -3,6 +3,7 @@ opting out and in; channels opting in; search; and the retention purge."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import replace
