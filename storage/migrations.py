@@ -8,6 +8,16 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from storage.archive_sql import (
+    archive_tags,
+    id_in,
+    id_out,
+    label_id,
+    micros_in,
+    micros_out,
+    workspace_of,
+)
+
 MIGRATIONS = Migrations("copbot")
 
 # The local playground is a small chat platform of its own. It keeps its messages in a
@@ -527,62 +537,6 @@ def inbox_priority(db: sqlite_utils.Database) -> None:
     )
 
 
-# How 0019 computes the filter words of an archive row (see storage/archive_search.py)
-# from its integer columns, in the index's content view and in the triggers that take a
-# row out of the index: the words are never stored, and the same expression always gives
-# the same words for a row, so a delete finds exactly what was indexed.
-def _archive_tags(row: str, workspace: str) -> str:
-    return (
-        f"'zw' || {workspace} || ' zc' || {row}.channel"
-        f" || coalesce(' zn' || {row}.channel_name, '')"
-        f" || ' zm' || strftime('%Y%m', {row}.created_at / 1000000, 'unixepoch')"
-        f" || coalesce(' zt' || {row}.topic, '') || coalesce(' zr' || {row}.region, '')"
-        f" || coalesce(' za' || {row}.author, '')"
-    )
-
-
-def _archive_workspace_of(row: str) -> str:
-    return f"(select c.workspace from archive_channels c where c.id = {row}.channel)"
-
-
-# A Slack message id ("1700000000.123456") as one integer, 8 bytes instead of 17; any other
-# id stays text (the column has no type, so SQLite keeps each value as given).
-_SLACK_TS = "'[1-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]'"
-
-
-def _id_in(value: str) -> str:
-    return (
-        f"case when {value} glob {_SLACK_TS}"
-        f" then cast(substr({value}, 1, 10) || substr({value}, 12, 6) as integer)"
-        f" else {value} end"
-    )
-
-
-def _id_out(column: str) -> str:
-    return (
-        f"case when typeof({column}) = 'integer'"
-        f" then printf('%d.%06d', {column} / 1000000, {column} % 1000000) else {column} end"
-    )
-
-
-def _micros_in(value: str) -> str:
-    return (
-        f"cast(strftime('%s', substr({value}, 1, 19)) as integer) * 1000000"
-        f" + cast(substr({value}, 21, 6) as integer)"
-    )
-
-
-def _micros_out(column: str) -> str:
-    return (
-        f"strftime('%Y-%m-%dT%H:%M:%S', {column} / 1000000, 'unixepoch')"
-        f" || printf('.%06dZ', {column} % 1000000)"
-    )
-
-
-def _label(value: str) -> str:
-    return f"(select id from archive_labels where value = {value})"
-
-
 @MIGRATIONS(name="0019_archive_compact")
 def archive_compact(db: sqlite_utils.Database) -> None:
     """The archive in about half the bytes: names, channels and people once each in small
@@ -656,13 +610,13 @@ def archive_compact(db: sqlite_utils.Database) -> None:
         f"""
         insert into archive_entries (id, channel, message_id, thread_id, channel_name, author,
             anonymous, text, created_at, edited_at, edit_count, prompt, topic, region, private)
-        select m.id, c.id, {_id_in("m.message_id")}, {_id_in("m.thread_id")},
-            {_label("m.channel_name")},
+        select m.id, c.id, {id_in("m.message_id")}, {id_in("m.thread_id")},
+            {label_id("m.channel_name")},
             (select a.id from archive_authors a
              where a.author_id = coalesce(m.author_id, '') and a.author_name = m.author_name),
-            m.anonymous, m.text, {_micros_in("m.created_at")},
-            case when m.edited_at is null then null else {_micros_in("m.edited_at")} end,
-            m.edit_count, {_label("m.prompt_id")}, {_label("m.topic")}, {_label("m.region")},
+            m.anonymous, m.text, {micros_in("m.created_at")},
+            case when m.edited_at is null then null else {micros_in("m.edited_at")} end,
+            m.edit_count, {label_id("m.prompt_id")}, {label_id("m.topic")}, {label_id("m.region")},
             m.private
         from archive_messages_0018 m
         join archive_channels c on c.platform = m.platform and c.workspace_id = m.workspace
@@ -681,14 +635,14 @@ def archive_compact(db: sqlite_utils.Database) -> None:
             c.workspace_id as workspace,
             c.channel_id as channel_id,
             coalesce(n.value, '') as channel_name,
-            {_id_out("e.thread_id")} as thread_id,
-            {_id_out("e.message_id")} as message_id,
+            {id_out("e.thread_id")} as thread_id,
+            {id_out("e.message_id")} as message_id,
             nullif(a.author_id, '') as author_id,
             coalesce(a.author_name, '') as author_name,
             e.anonymous as anonymous,
             e.text as text,
-            {_micros_out("e.created_at")} as created_at,
-            case when e.edited_at is null then null else {_micros_out("e.edited_at")} end
+            {micros_out("e.created_at")} as created_at,
+            case when e.edited_at is null then null else {micros_out("e.edited_at")} end
                 as edited_at,
             e.edit_count as edit_count,
             coalesce(p.value, '') as prompt_id,
@@ -721,7 +675,7 @@ def archive_compact(db: sqlite_utils.Database) -> None:
         # What the search index reads: the text, and the filter words computed from the row.
         f"""
         create view archive_fts_content as select
-            e.id as id, e.text as text, {_archive_tags("e", "c.workspace")} as tags
+            e.id as id, e.text as text, {archive_tags("e", "c.workspace")} as tags
         from archive_entries e join archive_channels c on c.id = e.channel
         """,
         # No prefix index: it doubled the index, and a prefix of four letters or more
@@ -738,7 +692,7 @@ def archive_compact(db: sqlite_utils.Database) -> None:
         f"""
         create trigger archive_fts_delete after delete on archive_entries begin
             insert into archive_fts (archive_fts, rowid, text, tags) values
-            ('delete', old.id, old.text, {_archive_tags("old", _archive_workspace_of("old"))});
+            ('delete', old.id, old.text, {archive_tags("old", workspace_of("old"))});
         end
         """,
         f"""
@@ -746,9 +700,9 @@ def archive_compact(db: sqlite_utils.Database) -> None:
             text, channel, channel_name, created_at, topic, region, author on archive_entries
         begin
             insert into archive_fts (archive_fts, rowid, text, tags) values
-            ('delete', old.id, old.text, {_archive_tags("old", _archive_workspace_of("old"))});
+            ('delete', old.id, old.text, {archive_tags("old", workspace_of("old"))});
             insert into archive_fts (rowid, text, tags) values
-            (new.id, new.text, {_archive_tags("new", _archive_workspace_of("new"))});
+            (new.id, new.text, {archive_tags("new", workspace_of("new"))});
         end
         """,
         "insert into archive_fts (archive_fts) values ('rebuild')",
