@@ -8,8 +8,8 @@ reference measured in the same run on the same machine.
   table with no index, then an FTS5 build), from the same parsed messages;
 - search: p50/p95 over rare words, common words, phrases, prefixes and filtered queries,
   against what archive bots usually do (LIKE '%word%' ordered by time);
-- export: `copbot export --format jsonl` against `sqlite-utils rows --nl` on the same
-  table, with the export's peak memory (its own rusage); then JSON, CSV, Markdown and HTML,
+- export: `copbot export --format jsonl` against `sqlite-utils rows --nl` on a plain
+  table of the same records, with the export's peak memory (its own rusage); then JSON, CSV, Markdown and HTML,
   each beside JSON Lines' time.
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import make_corpus, write_slack_export
+from bot.archive_export import FIELDS
 from bot.records import ArchiveFilter
 from bot.search_query import parse_terms
 from storage import sqlite
@@ -204,12 +205,32 @@ def _p95(values: list[float]) -> float:
 EXPORT_FORMATS = ("json", "csv", "markdown", "html")  # beside JSON Lines, the one compared
 
 
+def plain_table(db: Path) -> Path:
+    """The export's records as one plain table in a file of their own: what
+    ``sqlite-utils rows`` is fairly measured on (copbot's ``archive_messages`` is a view
+    over compact tables, which would slow the reference down, not copbot up)."""
+    plain = db.with_name(f"{db.stem}-plain.db")
+    if plain.exists() and plain.stat().st_mtime >= db.stat().st_mtime:
+        return plain
+    plain.unlink(missing_ok=True)
+    conn = sqlite.connect(plain, isolation_level=None)
+    try:
+        conn.execute("attach database ? as archive", [str(db)])
+        conn.execute(
+            f"create table archive_messages as select {', '.join(FIELDS)}"
+            " from archive.archive_messages order by id"
+        )
+    finally:
+        conn.close()
+    return plain
+
+
 def bench_export(db: Path) -> dict[str, float]:
     ours, peak = _run([*_copbot(), "export", "--format", "jsonl", "--db", str(db)])
     reference = (
         shutil.which("sqlite-utils", path=str(Path(sys.executable).parent)) or "sqlite-utils"
     )
-    theirs, _ = _run([reference, "rows", str(db), "archive_messages", "--nl"])
+    theirs, _ = _run([reference, "rows", str(plain_table(db)), "archive_messages", "--nl"])
     figures = {"export_s": ours, "export_peak_mib": peak / 1024, "sqlite_utils_rows_s": theirs}
     for fmt in EXPORT_FORMATS:
         elapsed, peak = _run([*_copbot(), "export", "--format", fmt, "--db", str(db)])
@@ -247,16 +268,14 @@ def _report_import(export: Path, db: Path) -> dict[str, float]:
     imported = bench_import(export, db)
     print(
         f"import      {imported['import_s']:8.1f} s   raw floor (executemany + FTS5 build) "
-        f"{imported['floor_s']:.1f} s   target < 60 s at 1M"
+        f"{imported['floor_s']:.1f} s   target < 20 s at 1M"
     )
     sized = bench_size(db)
     print(
         f"size        {sized['db_mb']:8.0f} MB on disk for {sized['text_mb']:.0f} MB of message "
         f"text ({sized['db_per_text']:.2f}x)   target < 3x"
     )
-    for key, value in sized.items():
-        if key.startswith("mb "):
-            print(f"              {key[3:]:<36} {value:7.1f} MB")
+    _print_parts(sized, "mb ", "{:7.1f} MB", width=36)
     return imported | sized
 
 
@@ -297,10 +316,18 @@ def _report_search(db: Path) -> dict[str, float]:
         f"            the same searches as a LIKE '%word%' scan ordered by time: median "
         f"{searched['like_median_ms']:.0f} ms; copbot's median is {ratio:.0f}x faster   target ≥ 20x"
     )
-    for key, value in searched.items():
-        if key.startswith("p95 "):
-            print(f"              {key[4:-3]:<16} p95 {value:7.2f} ms")
+    _print_parts(searched, "p95 ", "p95 {:7.2f} ms", width=16, cut=3)
     return searched
+
+
+def _print_parts(
+    figures: dict[str, float], prefix: str, shape: str, width: int, cut: int = 0
+) -> None:
+    """The figures under ``prefix`` (a breakdown), one indented line each."""
+    for key, value in figures.items():
+        if key.startswith(prefix):
+            name = key[len(prefix) : len(key) - cut]
+            print(f"              {name:<{width}} {shape.format(value)}")
 
 
 def _report_export(db: Path) -> dict[str, float]:

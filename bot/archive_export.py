@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, TextIO
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,8 @@ FIELDS = (
 )
 FORMATS = ("jsonl", "json", "csv", "markdown", "html")
 THREADED = frozenset({"markdown", "html"})  # these need rows in thread order
+# What those readable formats show, or group by; storage need not read the rest.
+READABLE_FIELDS = frozenset(FIELDS) - {"message_id", "edited_at", "region"}
 
 Row = tuple[Any, ...]
 PromptLookup = Callable[[str], Prompt | None]
@@ -260,6 +262,10 @@ class Cover:
     def when(self, text: str) -> str:
         return for_people(_moment(text), self.timezone)
 
+    def clock(self) -> Callable[[str], str]:
+        """``when``, for writing many messages: each hour's date is worked out once."""
+        return _HourClock(self.timezone)
+
     def facts(self) -> list[tuple[str, str]]:
         """(label, words) lines for the opening, in reading order."""
         facts = []
@@ -273,6 +279,45 @@ class Cover:
             facts.append(("Exported", f"{for_people(self.exported_at, self.timezone)}{by}"))
         facts.append(("Times", f"{self.timezone.key} time, 24-hour clock"))
         return facts
+
+
+_LAST_SECOND = timedelta(minutes=59, seconds=59)
+_HH_MM = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60))
+
+
+class _HourClock:
+    """``Cover.when`` at a fraction of the cost, for storage's own times
+    ("2026-03-03T14:05:59.123456Z", UTC): the local date and clock of each UTC hour are
+    worked out once, and a time within it is its minutes past. An hour in which the offset
+    changes, or whose minutes cross midnight or are not whole, takes the long way."""
+
+    _KEEP = 1 << 16  # hours remembered (7 years): a few MB at most, however long the archive
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self._tz = tz
+        self._hours: dict[str, tuple[str, int] | None] = {}
+
+    def __call__(self, text: str) -> str:
+        key = text[:13]
+        if len(text) == 27 and text[26] == "Z":
+            hour = self._hours[key] if key in self._hours else self._learn(key)
+            if hour is not None:
+                day, start = hour
+                minute = start + int(text[14:16])
+                if minute < 1440:
+                    return day + _HH_MM[minute]
+        return for_people(_moment(text), self._tz)
+
+    def _learn(self, key: str) -> tuple[str, int] | None:
+        utc = datetime.fromisoformat(key + ":00:00+00:00")
+        start, end = utc.astimezone(self._tz), (utc + _LAST_SECOND).astimezone(self._tz)
+        offset = start.utcoffset()
+        steady = offset == end.utcoffset() and offset is not None and offset.seconds % 60 == 0
+        hour = (for_people(start, self._tz, time=False) + ", ", start.hour * 60 + start.minute)
+        if len(self._hours) >= self._KEEP:
+            self._hours.clear()
+        self._hours[key] = kept = hour if steady else None
+        return kept
 
 
 def describe_filter(f: ArchiveFilter, topic_name: Callable[[str], str], tz: ZoneInfo) -> str:
@@ -346,6 +391,7 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
     for label, words in cover.facts():
         out.write(f"- **{label}:** {inline(words)}\n")
     out.write(f"\n> {e(CARE_NOTE)}\n")
+    when = cover.clock()
     n = 0
     for thread in _threads(rows):
         first = thread.rows[0]
@@ -359,11 +405,11 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
                 out.write(">\n> Follow-up questions:\n>\n")
                 out.writelines(f"> - {e(q)}\n" for q in prompt.follow_ups)
         else:
-            out.write(f"\n## Conversation in {where}, {cover.when(first[_CREATED])}\n")
+            out.write(f"\n## Conversation in {where}, {when(first[_CREATED])}\n")
         # One write a thread: a call per line costs as much as formatting it.
         out.write(
             "".join(
-                f"\n**{inline(_author(row))}**, {cover.when(row[_CREATED])}  \n{e(row[_TEXT])}\n"
+                f"\n**{inline(_author(row))}**, {when(row[_CREATED])}  \n{e(row[_TEXT])}\n"
                 for row in thread.rows
             )
         )
@@ -384,9 +430,9 @@ _PAGE_STYLE = (
 )
 
 
-def _time_html(text: str, cover: Cover) -> str:
-    # cover.when's words are copbot's own (letters, digits, commas, a colon): nothing to escape.
-    return f'<time datetime="{html.escape(text)}">{cover.when(text)}</time>'
+def _time_html(text: str, when: Callable[[str], str]) -> str:
+    # when's words are copbot's own (letters, digits, commas, a colon): nothing to escape.
+    return f'<time datetime="{html.escape(text)}">{when(text)}</time>'
 
 
 def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
@@ -399,6 +445,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         f"<h1>{e(cover.title)}</h1>\n<dl class=cover>{facts}</dl>\n"
         f"<p class=care>{e(CARE_NOTE)}</p>\n"
     )
+    when = cover.clock()
     n = 0
     for thread in _threads(rows):
         first = thread.rows[0]
@@ -415,11 +462,11 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
                 + "</blockquote>\n"
             )
         else:
-            out.write(f"<h2>Conversation in {where}, {_time_html(first[_CREATED], cover)}</h2>\n")
+            out.write(f"<h2>Conversation in {where}, {_time_html(first[_CREATED], when)}</h2>\n")
         out.write(
             "".join(
                 f"<div class=msg><div class=meta><strong>{e(_author(row))}</strong>, "
-                f"{_time_html(row[_CREATED], cover)}</div>"
+                f"{_time_html(row[_CREATED], when)}</div>"
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
                 for row in thread.rows
             )

@@ -446,8 +446,11 @@ class ThreadSource(Protocol):
 class ArchiveReader(Protocol):
     """Blocking, streaming reads of the archive for export; call from a worker thread."""
 
-    def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
-        """Export records in ``bot.archive_export.FIELDS`` order."""
+    def rows(
+        self, f: ArchiveFilter, by_thread: bool, shown: frozenset[str] | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """Export records in ``bot.archive_export.FIELDS`` order; fields not in ``shown``
+        (when given) come as None, unread."""
         ...
 
     def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:

@@ -18,7 +18,7 @@ from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.archive_encode import needs_care, record_sql
-from storage.archive_rows import EXPORT, SELECT, filter_sql, id_key, message_from_row, micros
+from storage.archive_rows import EXPORT, KEYS, SELECT, filter_sql, id_key, message_from_row, micros
 from storage.archive_search import search
 from storage.database import Database, connect
 
@@ -366,13 +366,20 @@ def stream_encoded(
         conn.close()
 
 
-def stream(path: Path, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
+def stream(
+    path: Path, f: ArchiveFilter, by_thread: bool, shown: frozenset[str] | None = None
+) -> Iterator[tuple[Any, ...]]:
     """Every archived row the filter selects, as export records (``FIELDS`` order), read
     on a connection of its own so that memory stays flat however large the archive is.
     By thread: by channel id, then thread, then time; one channel a query, so that the
-    thread index gives the order rather than a sort of the whole selection."""
+    thread index gives the order rather than a sort of the whole selection. Fields not in
+    ``shown`` (when given) come as None."""
     where, params = filter_sql(f)
-    select = f"select {EXPORT} from archive_messages m where {where}"
+    # Each column of the view is worked out from the compact tables: skip unread ones.
+    columns = (
+        EXPORT if shown is None else ", ".join(f"m.{c}" if c in shown else "null" for c in FIELDS)
+    )
+    select = f"select {columns} from archive_messages m where {where}"
     conn = connect(path)
     conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
     try:
@@ -428,8 +435,10 @@ class SqliteArchiveReader:
         self._path = path
         self._chunk_ids = chunk_ids
 
-    def rows(self, f: ArchiveFilter, by_thread: bool) -> Iterator[tuple[Any, ...]]:
-        return stream(self._path, f, by_thread)
+    def rows(
+        self, f: ArchiveFilter, by_thread: bool, shown: frozenset[str] | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        return stream(self._path, f, by_thread, shown)
 
     def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
         return stream_encoded(self._path, f, encoding, self._chunk_ids)
@@ -442,7 +451,7 @@ class SqliteArchiveReader:
         conn = connect(self._path)
         conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
         try:
-            row = conn.execute(f"select count(*) from archive_messages m where {where}", params)
+            row = conn.execute(f"select count(*) from {KEYS} m where {where}", params)
             return int(row.fetchone()[0])
         finally:
             conn.close()

@@ -37,6 +37,13 @@ COLUMNS = (
     "private",
 )
 SELECT = ", ".join(f"m.{c}" for c in COLUMNS)
+# The raw keys alone, under the view's names: enough for ``filter_sql``'s conditions, so
+# that counting reads an index instead of working out every row's names and times.
+KEYS = (
+    "(select e.id as id, e.channel as channel_key, e.channel_name as name_key,"
+    " e.author as author_key, e.topic as topic_key, e.region as region_key,"
+    " e.created_at as created_us, e.private as private from archive_entries e)"
+)
 EXPORT = ", ".join(f"m.{c}" for c in FIELDS)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.archive_export import ENCODINGS, Encoding, write, write_encoded
+from bot.archive_export import ENCODINGS, FIELDS, Encoding, write, write_encoded
 from bot.records import ArchivedMessage, ArchiveFilter
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
 from storage.database import Database
@@ -126,3 +126,25 @@ def test_private_channels_reach_only_their_members(archive: Path) -> None:
     _, member = _sqlite(reader, "jsonl", ArchiveFilter(viewer_channels=frozenset({"G9"})))
     assert '"channel_id":"G9"' not in outsider and '"private":true' not in outsider
     assert '"channel_id":"G9"' in member and '"private":true' in member
+
+
+MORE_FILTERS = [
+    ArchiveFilter(topic="language"),
+    ArchiveFilter(author="slack:U3"),
+    ArchiveFilter(workspace=("slack", "T1")),
+    ArchiveFilter(until=datetime(2025, 1, 1, 5, tzinfo=UTC), channel="ips-north"),
+]
+
+
+@pytest.mark.parametrize("f", FILTERS + MORE_FILTERS, ids=range(len(FILTERS + MORE_FILTERS)))
+def test_the_count_and_the_readable_rows_match_the_full_records(
+    archive: Path, f: ArchiveFilter
+) -> None:
+    reader = SqliteArchiveReader(archive)
+    full = list(reader.rows(f, by_thread=True))
+    assert reader.count(f) == len(full)  # counted from the keys alone
+    shown = frozenset({"channel_id", "text", "created_at"})
+    lean = list(reader.rows(f, by_thread=True, shown=shown))
+    keep = [i for i, name in enumerate(FIELDS) if name in shown]
+    assert [tuple(r[i] for i in keep) for r in full] == [tuple(r[i] for i in keep) for r in lean]
+    assert all(v is None for r in lean for i, v in enumerate(r) if i not in keep)

@@ -98,7 +98,9 @@ def run_export(
     pseudonyms = Pseudonyms(reader.authors(f)) if pseudonymise else None
     if fmt in THREADED and cover.count is None:
         cover = replace(cover, count=reader.count(f))  # people read it before the messages
-    rows = archive_export.records(reader.rows(f, by_thread=fmt in THREADED), pseudonyms)
+    threaded = fmt in THREADED
+    shown = archive_export.READABLE_FIELDS if threaded else None
+    rows = archive_export.records(reader.rows(f, threaded, shown), pseudonyms)
     if progress is not None:
         rows = _counted(rows, progress)
     return archive_export.write(fmt, rows, out, cover)
