@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Literal, TextIO
 from zoneinfo import ZoneInfo
 
@@ -192,24 +194,10 @@ def write_encoded(encoding: Encoding, chunks: Iterable[Chunk], out: TextIO) -> i
     return n
 
 
-@dataclass(frozen=True)
-class _Thread:
-    key: tuple[str, str]
-    rows: list[Row]
-
-
-def _threads(rows: Iterable[Row]) -> Iterator[_Thread]:
+def _threads(rows: Iterable[Row]) -> Iterator[list[Row]]:
     """Consecutive rows of one thread (rows arrive in thread order), one thread at a time."""
-    current: _Thread | None = None
-    for row in rows:
-        key = (row[_CHANNEL_ID], row[_THREAD])
-        if current is None or current.key != key:
-            if current is not None:
-                yield current
-            current = _Thread(key, [])
-        current.rows.append(row)
-    if current is not None:
-        yield current
+    for _, thread in groupby(rows, key=itemgetter(_CHANNEL_ID, _THREAD)):
+        yield list(thread)
 
 
 def _moment(text: str) -> datetime:
@@ -394,7 +382,7 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
     when = cover.clock()
     n = 0
     for thread in _threads(rows):
-        first = thread.rows[0]
+        first = thread[0]
         prompt = cover.prompt_of(first[_PROMPT]) if first[_PROMPT] else None
         where = inline(_where(first))
         if prompt is not None:
@@ -410,10 +398,10 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         out.write(
             "".join(
                 f"\n**{inline(_author(row))}**, {when(row[_CREATED])}  \n{e(row[_TEXT])}\n"
-                for row in thread.rows
+                for row in thread
             )
         )
-        n += len(thread.rows)
+        n += len(thread)
     if n == 0:
         out.write(f"\n{EMPTY_NOTE}\n")
     return n
@@ -448,7 +436,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
     when = cover.clock()
     n = 0
     for thread in _threads(rows):
-        first = thread.rows[0]
+        first = thread[0]
         prompt = cover.prompt_of(first[_PROMPT]) if first[_PROMPT] else None
         where = e(_where(first))
         out.write("<section>\n")
@@ -468,10 +456,10 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
                 f"<div class=msg><div class=meta><strong>{e(_author(row))}</strong>, "
                 f"{_time_html(row[_CREATED], when)}</div>"
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
-                for row in thread.rows
+                for row in thread
             )
         )
-        n += len(thread.rows)
+        n += len(thread)
         out.write("</section>\n")
     if n == 0:
         out.write(f"<p class=empty>{e(EMPTY_NOTE)}</p>\n")
