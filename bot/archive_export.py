@@ -419,8 +419,9 @@ _PAGE_STYLE = (
 
 
 def _time_html(text: str, when: Callable[[str], str]) -> str:
-    # when's words are copbot's own (letters, digits, commas, a colon): nothing to escape.
-    return f'<time datetime="{html.escape(text)}">{when(text)}</time>'
+    # Both are copbot's own: storage writes times as ISO 8601 from integers, and when's
+    # words are letters, digits, commas and a colon. Nothing to escape.
+    return f'<time datetime="{text}">{when(text)}</time>'
 
 
 def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
@@ -454,7 +455,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         out.write(
             "".join(
                 f"<div class=msg><div class=meta><strong>{e(_author(row))}</strong>, "
-                f"{_time_html(row[_CREATED], when)}</div>"
+                f'<time datetime="{row[_CREATED]}">{when(row[_CREATED])}</time></div>'
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
                 for row in thread
             )
