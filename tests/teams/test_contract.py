@@ -95,7 +95,12 @@ async def test_a_prompt_is_a_new_conversation_and_its_replies_are_archived(
     teams: TeamsBot,
 ) -> None:
     root = await prompt(teams)
-    card = teams.fake.of("create")[-1].body["activity"]
+    # The prompt's conversation, not the 1:1 chat the facilitator's note may open after it.
+    [card] = [
+        c.body["activity"]
+        for c in teams.fake.of("create")
+        if c.body.get("isGroup") and SUGGEST in json.dumps(c.body)
+    ]
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     first = reply(teams, root, "1700000002001", "<p>Names <b>matter</b> &amp; so do we</p>")
     assert (await teams.send(first)).status == 200
