@@ -271,6 +271,9 @@ def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
         raise ConfigError(
             "Teams is half set up: MicrosoftAppPassword (the bot's secret) is missing"
         )
+    if app_type != "MultiTenant" and not app_id:
+        # Refused here, at start: botbuilder would only say so at the first activity.
+        raise ConfigError(f"MicrosoftAppType {app_type} needs MicrosoftAppId (the bot's id)")
     if app_type != "MultiTenant" and not tenant_id:
         raise ConfigError(f"MicrosoftAppType {app_type} needs MicrosoftAppTenantId (a tenant id)")
     if app_type == "SingleTenant" and not tenants:

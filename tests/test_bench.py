@@ -74,6 +74,8 @@ def test_the_startup_benchmark_times_every_configuration_beside_a_bare_server() 
     for name in ("playground", "slack", "teams", "reference"):
         assert figures[f"{name}_start_s"] > 0 and figures[f"{name}_start_cpu_s"] > 0
         assert figures[f"{name}_rss_mib"] > 0
+    # Teams loads botbuilder at first use: its memory is also read after a reply and a turn.
+    assert figures["teams_after_message_rss_mib"] > 0 and figures["teams_after_turn_rss_mib"] > 0
 
 
 def test_the_burst_benchmark_answers_every_command_beside_the_idle_reference() -> None:

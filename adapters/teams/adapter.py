@@ -15,6 +15,10 @@ Outbound, Teams is not Slack: a post is a new conversation in the channel; there
 messages only one person sees, so private answers go to the person's 1:1 chat with copbot;
 and 429, 412, 502 and 504 are retried here with backoff and jitter (botbuilder does not),
 while a timeout after a request went out is ``OutcomeUnknown``, never retried blindly.
+
+botbuilder (with the connector's msrest, requests, msal, PyJWT and cryptography: some 640
+modules, 24 MiB) is imported at its first use, not at start: checking a token, a turn, or
+sending. Without an app id, plain messages, edits and deletions never need it.
 """
 
 from __future__ import annotations
@@ -24,15 +28,9 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
-from botbuilder.core import InvokeResponse, TurnContext
-from botbuilder.core.teams import TeamsInfo
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import (
-    Activity,
-)
 
 from adapters.teams import cards, links
 from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
@@ -76,6 +74,10 @@ from bot.ports import (
     RetryObserver,
     unobserved_retry,
 )
+
+if TYPE_CHECKING:
+    from botbuilder.core import InvokeResponse, TurnContext
+    from botbuilder.integration.aiohttp import CloudAdapter
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ class TeamsAdapter:
             metadata_url=metadata_url,
             emulator_metadata_url=emulator_metadata_url,
         )
-        self._cloud = CloudAdapter(self._gate.authentication)
+        self._cloud_adapter: CloudAdapter | None = None
         self._conversations = Conversations(store)
         self._delivery = Delivery(
             self._cloud,
@@ -183,6 +185,14 @@ class TeamsAdapter:
         self._sink = None
         self._gate.close()
 
+    def _cloud(self) -> CloudAdapter:
+        """botbuilder's adapter, built (and botbuilder imported) at first use."""
+        if self._cloud_adapter is None:
+            from botbuilder.integration.aiohttp import CloudAdapter
+
+            self._cloud_adapter = CloudAdapter(self._gate.authentication())
+        return self._cloud_adapter
+
     # -- inbound --------------------------------------------------------------------
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
@@ -210,14 +220,8 @@ class TeamsAdapter:
             # With a token, botbuilder checks its serviceurl claim; without, only ours.
             log.warning("refused an unauthenticated Teams activity naming another serviceUrl")
             return _refusal(403, "serviceUrl not allowed")
-        # What token validation reads; the whole activity is parsed only for a turn.
-        seen = Activity(
-            type=raw["type"],
-            channel_id=str(raw.get("channelId") or ""),
-            service_url=str(raw.get("serviceUrl") or ""),
-        )
         try:
-            auth = await self._gate.check(seen, request.headers.get("Authorization", ""))
+            auth = await self._gate.check(raw, request.headers.get("Authorization", ""))
         except Refused as e:
             log.warning("refused a Teams request: %s", e.reason)
             return _refusal(401, "unauthorized")
@@ -241,6 +245,9 @@ class TeamsAdapter:
 
         try:
             if _needs_turn(raw):
+                from botbuilder.schema import Activity
+
+                cloud = self._cloud()
                 try:
                     activity = Activity().deserialize(raw)
                 except Exception:  # msrest's own errors, for shapes it can't read
@@ -248,7 +255,7 @@ class TeamsAdapter:
                     return _refusal(400, "not an activity")
                 if auth is None:
                     auth = await self._gate.anonymous(activity)
-                await self._cloud.process_activity(auth, activity, turn)
+                await cloud.process_activity(auth, activity, turn)
             else:
                 # The busy path (every reply in every channel): no botbuilder turn, whose
                 # connector client, credentials and pipeline cost more than the rest of the
@@ -272,6 +279,8 @@ class TeamsAdapter:
         if not anonymous_submission(raw):
             await self._remember(raw)
         if raw.get("type") == "invoke":
+            from botbuilder.core import InvokeResponse  # loaded already: invokes take a turn
+
             body = await self._invokes.answer(raw)
             # Teams waits for an answer to every invoke, even one copbot doesn't use.
             return InvokeResponse(status=200, body=body if body is not None else {})
@@ -339,6 +348,8 @@ class TeamsAdapter:
         mentioned = [e.get("mentioned") or {} for e in entities if e.get("type") == "mention"]
         if not any(m.get("id") == me for m in mentioned):
             return {}
+        from botbuilder.core.teams import TeamsInfo
+
         people: dict[str, str] = {}
         for m in mentioned:
             teams_id = str(m.get("id") or "")
@@ -396,6 +407,8 @@ class TeamsAdapter:
 
     async def _team_channels(self, context: TurnContext, team: str) -> dict[str, str]:
         """The team's channels by id; General (the team's own id) at least."""
+        from botbuilder.core.teams import TeamsInfo
+
         try:
             connector = await TeamsInfo.get_teams_connector_client(context)
             # botbuilder's Teams connector is synchronous (requests): on a thread, with a

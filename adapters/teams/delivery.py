@@ -1,7 +1,10 @@
 """Sending to Teams: posts as new conversations, replies, 1:1 chats opened on demand,
 updates and deletions, through stored conversation references; every request paced within
 Teams' published limits (pacing.py); 429/412/502/504 retried with backoff and jitter, a
-timeout after sending, or an answer that can't be read, reported as OutcomeUnknown."""
+timeout after sending, or an answer that can't be read, reported as OutcomeUnknown.
+
+botbuilder is imported at the first send (``cloud`` builds its adapter then), not at start.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +13,8 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
-
-from azure.core.exceptions import DeserializationError
-from botbuilder.core import TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import (
-    Activity,
-    ActivityTypes,
-    ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
-    ConversationReference,
-)
-from botbuilder.schema import ErrorResponseException as ConnectorError
-from botframework.connector.aio import ConnectorClient
-from botframework.connector.auth import AuthenticationConstants
 
 from adapters.teams import cards
 from adapters.teams.conversations import Conversations, Place
@@ -50,6 +38,12 @@ from bot.ports import (
     unobserved_retry,
 )
 
+if TYPE_CHECKING:
+    from botbuilder.core import TurnContext
+    from botbuilder.integration.aiohttp import CloudAdapter
+    from botbuilder.schema import Activity
+    from botframework.connector.aio import ConnectorClient
+
 log = logging.getLogger(__name__)
 
 CHANNEL_ID = "msteams"
@@ -65,7 +59,7 @@ Sleep = Callable[[float], Awaitable[None]]
 class Delivery:
     def __init__(
         self,
-        cloud: CloudAdapter,
+        cloud: Callable[[], CloudAdapter],
         app_id: str,
         conversations: Conversations,
         sleep: Sleep,
@@ -73,7 +67,7 @@ class Delivery:
         pacer: Pacer | None = None,
         observe_retry: RetryObserver = unobserved_retry,
     ) -> None:
-        self._cloud = cloud
+        self._cloud = cloud  # botbuilder's adapter, built at its first use
         self._observe_retry = observe_retry
         self._app_id = app_id
         self._conversations = conversations
@@ -92,6 +86,8 @@ class Delivery:
                 "in Teams (Apps, then Add to a team), then try again."
             )
         place = known.place
+        from botbuilder.schema import ChannelAccount, ConversationParameters
+
         params = ConversationParameters(
             is_group=True,
             bot=ChannelAccount(id=place.bot) if place.bot else None,
@@ -184,9 +180,12 @@ class Delivery:
         Teams' 50 posts a second that was most of an announcement's time."""
         client = self._connectors.get(service_url)
         if client is None:
-            identity = self._cloud.create_claims_identity(self._app_id)
+            from botframework.connector.auth import AuthenticationConstants
+
+            cloud = self._cloud()
+            identity = cloud.create_claims_identity(self._app_id)
             identity.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
-            auth = self._cloud.bot_framework_authentication
+            auth = cloud.bot_framework_authentication
             client = await auth.create_connector_factory(identity).create(service_url, None)
             self._connectors[service_url] = client
         return client
@@ -228,6 +227,8 @@ class Delivery:
                 "someone who has talked to it or is in a team it is installed in."
             )
         if not person.conversation:
+            from botbuilder.schema import ChannelAccount, ConversationParameters
+
             params = ConversationParameters(
                 is_group=False,
                 bot=ChannelAccount(id=person.bot) if person.bot else None,
@@ -237,6 +238,7 @@ class Delivery:
             )
             created: list[str] = []
             service_url = person.service_url
+            cloud = self._cloud()
 
             async def opened(context: TurnContext) -> None:
                 created.append(str(context.activity.conversation.id or ""))
@@ -244,7 +246,7 @@ class Delivery:
             await self._retrying(
                 "open a chat",
                 person.account,
-                lambda: self._cloud.create_conversation(
+                lambda: cloud.create_conversation(
                     self._app_id, opened, params, CHANNEL_ID, service_url
                 ),
             )
@@ -277,15 +279,22 @@ class Delivery:
     async def _continue(
         self, place: Place, conversation: str, logic: Callable[[TurnContext], Awaitable[None]]
     ) -> None:
+        from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
+
         reference = ConversationReference(
             channel_id=CHANNEL_ID,
             service_url=place.service_url,
             bot=ChannelAccount(id=place.bot) if place.bot else None,
             conversation=ConversationAccount(id=conversation, tenant_id=place.tenant),
         )
-        await self._cloud.continue_conversation(reference, logic, self._app_id)
+        await self._cloud().continue_conversation(reference, logic, self._app_id)
 
     async def _retrying(self, what: str, conversation: str, call: Callable[[], Awaitable[T]]) -> T:
+        # botbuilder loaded before any deadline starts: its first import takes a while.
+        self._cloud()
+        from azure.core.exceptions import DeserializationError
+        from botbuilder.schema import ErrorResponseException as ConnectorError
+
         for attempt in range(RETRIES + 1):
             try:
                 # The pacer's wait is not part of the deadline: only Teams' answer is.
@@ -331,6 +340,8 @@ def _refusal_for(status: int) -> DeliveryError | None:
 
 
 def _activity(doc: dict[str, Any]) -> Activity:
+    from botbuilder.schema import Activity, ActivityTypes
+
     activity: Activity = Activity().deserialize(doc)
     activity.type = ActivityTypes.message
     return activity

@@ -9,13 +9,13 @@ the answer's JSON. Anything that goes wrong raises; the caller fails closed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
-from botbuilder.core import BotAdapter, TurnContext
-from botbuilder.core.teams import TeamsInfo
+from typing import TYPE_CHECKING, Any
 
 from adapters.teams.conversations import Place
 from adapters.teams.delivery import Delivery
+
+if TYPE_CHECKING:
+    from botbuilder.core import TurnContext
 
 PAGE = 500  # members a page; Teams caps it at 500
 MAX_PAGES = 20  # 10,000 members; past that, say "can't tell" rather than page on
@@ -43,6 +43,7 @@ class Directory:
     async def channel_kinds(self, place: Place) -> dict[str, str]:
         """The kind of each channel of the place's team, as Teams lists them."""
         found: dict[str, str] = {}
+        from botbuilder.core.teams import TeamsInfo  # botbuilder at first use
 
         async def ask(context: TurnContext) -> None:
             connector = await TeamsInfo.get_teams_connector_client(context)
@@ -58,6 +59,7 @@ class Directory:
     async def members(self, place: Place, channel_id: str) -> frozenset[str]:
         """The Entra object ids of the channel's members."""
         ids: set[str] = set()
+        from botbuilder.core import BotAdapter  # botbuilder at first use
 
         async def ask(context: TurnContext) -> None:
             client = context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)

@@ -38,6 +38,18 @@ def test_a_single_tenant_app_serves_its_own_tenant() -> None:
         ({"MicrosoftAppId": "app-1", "COPBOT_TEAMS_TENANTS": "t"}, "MicrosoftAppPassword"),
         (APP | {"MicrosoftAppType": "Sometimes"}, "MicrosoftAppType"),
         (APP | {"MicrosoftAppType": "SingleTenant"}, "MicrosoftAppTenantId"),
+        (
+            {"COPBOT_TEAMS": "on", "MicrosoftAppType": "SingleTenant", "MicrosoftAppTenantId": "t"},
+            "MicrosoftAppId",
+        ),
+        (
+            {
+                "COPBOT_TEAMS": "on",
+                "MicrosoftAppType": "UserAssignedMSI",
+                "MicrosoftAppTenantId": "t",
+            },
+            "MicrosoftAppId",
+        ),
         ({"COPBOT_TEAMS": "maybe"}, "COPBOT_TEAMS"),
         ({"COPBOT_TEAMS": "on", "COPBOT_PLAYGROUND": "off"}, "MicrosoftAppId"),
     ],
