@@ -180,7 +180,10 @@ def _newest(
     return [
         (int(r[0]), r[1])
         for r in conn.execute(
-            f"select f.rowid, f.text from archive_fts f{join} where archive_fts match ?"
+            # The text from the row itself: f.text would read the index's content view,
+            # which works out every row's filter words too.
+            "select f.rowid, (select e.text from archive_entries e where e.id = f.rowid)"
+            f" from archive_fts f{join} where archive_fts match ?"
             f"{date_sql} order by f.rowid desc limit ?",
             [match, *params, n],
         )
