@@ -163,7 +163,12 @@ class Inbox:
             self._committing = asyncio.create_task(self._commit())
         new = await kept
         if new:
-            self._wake.set()
+            # The loop that takes people's interactions reads only those: a message
+            # would cost it a read for nothing.
+            if isinstance(event, INTERACTIVE):
+                self._wake.set()
+            else:
+                self._wake.capture.set()
         return new
 
     async def _commit(self) -> None:
@@ -189,7 +194,7 @@ class Inbox:
             if started := await self._take_interactions():
                 await asyncio.gather(*started)
                 handled += len(started)
-            elif taken := await self._capture_batch():
+            elif taken := (await self._capture_batch())[0]:
                 handled += taken
             else:
                 return handled
@@ -237,44 +242,59 @@ class Inbox:
             self._claimed.discard(item.id)
             self._wake.set()  # a page may have held it, skipped: look again
 
-    async def _capture_batch(self) -> int:
+    async def _capture_batch(self) -> tuple[int, bool]:
         """Handle one batch of captured messages (and of the interactions that must wait
-        their turn behind them), oldest first; return how many were handled."""
+        their turn behind them), oldest first; return how many were handled, and whether
+        more may be waiting (the batch was full)."""
+        page = await self._repo.pending(CAPTURE_BATCH, self._clock.now())
         items = [
             item
-            for item in await self._repo.pending(CAPTURE_BATCH, self._clock.now())
+            for item in page
             if self._in_turn(item.event) or not isinstance(item.event, INTERACTIVE)
         ]
         lanes: dict[str, list[InboxItem]] = defaultdict(list)
         for item in items:
             lanes[conversation_of(item.event)].append(item)
-        await asyncio.gather(*(self._run_lane(lane, yielding=True) for lane in lanes.values()))
-        return len(items)
+        if len(lanes) == 1:
+            await self._run_lane(items, yielding=True)  # no task to start for one lane
+        else:
+            await asyncio.gather(*(self._run_lane(lane, yielding=True) for lane in lanes.values()))
+        return len(items), len(page) == CAPTURE_BATCH and bool(items)
 
     async def _run_lane(self, items: list[InboxItem], yielding: bool = False) -> None:
-        handled: list[int] = []
-        for item in items:
-            if yielding:
-                # A person's interaction under way goes first: its reads, its writes and
-                # its share of the event loop. Bounded, so that one waiting on a slow
-                # platform only slows capture down.
-                await self._people.quiet(YIELD_FOR.total_seconds())
-            if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
-                # A person's command, click or submission runs at most once: it is marked
-                # done before it runs, so neither a failure nor a crash can run it again.
-                # The router answers them itself and never raises.
-                await self._repo.done([item.id])
-                await self._interact(item)
-                continue
-            try:
-                await self._handler(item.event)
-            except Exception as e:
-                await self._failed(item, e)
-            else:
-                # Safe to see again (the archive keeps a message once): marked in one write.
-                handled.append(item.id)
-        if handled:
-            await self._repo.done(handled)
+        # The lane's messages are kept together: their archive writes are held and
+        # committed in one transaction with the marking of them done (one trip to the
+        # writer thread and one commit a lane, not two a message).
+        async with self._repo.batch() as batch:
+            handled: list[InboxItem] = []
+            for item in items:
+                if yielding:
+                    # A person's interaction under way goes first: its reads, its writes
+                    # and its share of the event loop. Bounded, so that one waiting on a
+                    # slow platform only slows capture down.
+                    await self._people.quiet(YIELD_FOR.total_seconds())
+                if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
+                    # A person's command, click or submission runs at most once: it is
+                    # marked done before it runs, so neither a failure nor a crash can run
+                    # it again (that write first commits what the batch holds: the
+                    # messages before it go in before it). The router never raises.
+                    await self._repo.done([item.id])
+                    await self._interact(item)
+                    continue
+                try:
+                    with batch.item(item.id):
+                        await self._handler(item.event)
+                except Exception as e:
+                    await self._failed(item, e)
+                else:
+                    handled.append(item)
+            if handled:
+                # Safe to see again (the archive keeps a message once), so a crash before
+                # this commit only means the lane is handled again.
+                failed = await batch.done([item.id for item in handled])
+                for item in handled:
+                    if (error := failed.get(item.id)) is not None:
+                        await self._failed(item, error)
 
     async def _interact(self, item: InboxItem) -> None:
         try:
@@ -323,7 +343,8 @@ class Inbox:
         while True:
             self._wake.capture.clear()
             try:
-                while await self._capture_batch():
+                # Until a batch comes short: what is accepted meanwhile rings the bell.
+                while (await self._capture_batch())[1]:
                     pass
                 if self._clock.now() >= purge_due:
                     now = self._clock.now()
