@@ -44,6 +44,10 @@ BATCH = 100  # people's interactions taken at once
 # thread, where a person's command also writes: a small batch keeps that queue short.
 CAPTURE_BATCH = 25
 YIELD_FOR = timedelta(milliseconds=50)  # a capture waits for people's interactions this long
+# Woken by a message, capture waits this long for a batch's worth to gather (unless one
+# has): one message at a time, its read, write and commit would each cost as much as a
+# batch's, and slow down the acknowledgement of the next one, arriving meanwhile.
+LINGER = timedelta(milliseconds=20)
 KEEP_HANDLED = timedelta(days=3)  # long enough to recognise any platform's late retry
 KEEP_FAILED = timedelta(days=14)  # time to look into an event set aside, then it goes
 PURGE_EVERY = timedelta(minutes=10)  # also how long a message's words may linger in the file
@@ -97,15 +101,37 @@ def conversation_of(event: InboundEvent) -> str:
 
 
 class _Wakes:
-    """accept() rings once for every new event; both loops hear it."""
+    """accept() rings for every new event: a person's interaction wakes both loops, a
+    message the capture loop only, and a batch's worth of messages (or an interaction)
+    ends the capture loop's wait for more."""
 
     def __init__(self) -> None:
         self.interactions = asyncio.Event()
         self.capture = asyncio.Event()
+        self.batch_ready = asyncio.Event()
+        self._messages = 0  # accepted since the capture loop last looked
 
     def set(self) -> None:
         self.interactions.set()
         self.capture.set()
+        self.batch_ready.set()
+
+    def message(self) -> None:
+        self.capture.set()
+        self._messages += 1
+        if self._messages >= CAPTURE_BATCH:
+            self.batch_ready.set()
+
+    def looking(self) -> None:
+        """The capture loop reads what waits: what comes after counts towards the next."""
+        self._messages = 0
+        self.batch_ready.clear()
+
+    async def gathered(self, within: float) -> None:
+        """Wait until a batch's worth waits, or ``within`` seconds at most."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self.batch_ready.wait()
 
 
 class Inbox:
@@ -168,7 +194,7 @@ class Inbox:
             if isinstance(event, INTERACTIVE):
                 self._wake.set()
             else:
-                self._wake.capture.set()
+                self._wake.message()
         return new
 
     async def _commit(self) -> None:
@@ -344,8 +370,9 @@ class Inbox:
             self._wake.capture.clear()
             try:
                 # Until a batch comes short: what is accepted meanwhile rings the bell.
+                self._wake.looking()
                 while (await self._capture_batch())[1]:
-                    pass
+                    self._wake.looking()
                 if self._clock.now() >= purge_due:
                     now = self._clock.now()
                     await self._repo.purge(now - KEEP_HANDLED, now - KEEP_FAILED)
@@ -354,6 +381,7 @@ class Inbox:
                 log.error("the inbox loop hit an error; retrying shortly", exc_info=True)
                 await asyncio.sleep(1)
             await _rung(self._wake.capture)
+            await self._wake.gathered(LINGER.total_seconds())
 
 
 async def _rung(bell: asyncio.Event) -> None:
