@@ -20,7 +20,7 @@ from bot.search_query import Term
 from storage.archive_encode import needs_care, record_sql
 from storage.archive_rows import EXPORT, SELECT, filter_sql, id_key, message_from_row, micros
 from storage.archive_search import search
-from storage.database import Database, connect
+from storage.database import Database, Together, connect
 
 
 def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:
@@ -154,25 +154,21 @@ def _not_refused(
             authors,
         )
     }
-    by_place: dict[tuple[str, str, str], list[str]] = {}
-    for m in messages:
-        by_place.setdefault((m.platform, m.workspace, m.channel_id), []).append(m.message_id)
-    deleted: set[tuple[str, str, str, str]] = set()
-    for place, ids in by_place.items():
-        deleted.update(
-            (*place, row[0])
-            for row in db.execute(
-                "select message_id from archive_deleted where platform = ? and workspace = ?"
-                f" and channel_id = ? and message_id in ({_marks(ids)})",
-                [*place, *ids],
-            )
-        )
+    deleted = _deleted_of(db, messages)
     return [
         m
         for m in messages
         if m.author_id not in opted_out
         and (m.platform, m.workspace, m.channel_id, m.message_id) not in deleted
     ]
+
+
+def _capture_all(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> list[bool]:
+    """Keep messages; for each, whether it is a late delivery of one deleted already."""
+    if insert_rows(db, messages) == len(messages):
+        return [False] * len(messages)
+    deleted = _deleted_of(db, messages)
+    return [(m.platform, m.workspace, m.channel_id, m.message_id) in deleted for m in messages]
 
 
 def _capture(db: sqlite_utils.Database, m: ArchivedMessage) -> tuple[bool, bool]:
@@ -208,6 +204,26 @@ def _delete(db: sqlite_utils.Database, ref: MessageRef) -> bool:
     return bool(cur.rowcount)
 
 
+def _deleted_of(
+    db: sqlite_utils.Database, messages: list[ArchivedMessage]
+) -> set[tuple[str, str, str, str]]:
+    """Which of the messages were deleted already (platform, workspace, channel, id)."""
+    by_place: dict[tuple[str, str, str], list[str]] = {}
+    for m in messages:
+        by_place.setdefault((m.platform, m.workspace, m.channel_id), []).append(m.message_id)
+    deleted: set[tuple[str, str, str, str]] = set()
+    for place, ids in by_place.items():
+        deleted.update(
+            (*place, row[0])
+            for row in db.execute(
+                "select message_id from archive_deleted where platform = ? and workspace = ?"
+                f" and channel_id = ? and message_id in ({_marks(ids)})",
+                [*place, *ids],
+            )
+        )
+    return deleted
+
+
 def _marks(values: list[str]) -> str:
     return ",".join("?" * len(values)) or "null"
 
@@ -222,7 +238,16 @@ class SqliteArchiveRepository:
         return new
 
     async def record(self, message: ArchivedMessage) -> None:
-        await self._db.write_later(lambda db: _capture(db, message), then=self._after_capture)
+        # In a batch, beside the batch's other messages: one insert and one index update.
+        await self._db.write_later(
+            lambda db: _capture_all(db, [message])[0],
+            then=self._after_record,
+            together=Together(_capture_all, message),
+        )
+
+    def _after_record(self, late: bool) -> None:
+        if late:
+            self._db.scrub_soon()  # its words came in with the late delivery
 
     def _after_capture(self, outcome: tuple[bool, bool]) -> None:
         if outcome[1]:

@@ -86,6 +86,15 @@ def _plain(fn: Callable[..., object], result: T) -> T:
 
 
 @dataclass(frozen=True)
+class Together:
+    """How a held write can go in beside others of its kind as one: ``run`` over all their
+    ``arg``s at once (a result each, in order), as each one's ``fn`` would have done."""
+
+    run: Callable[[sqlite_utils.Database, list[Any]], list[Any]]
+    arg: Any
+
+
+@dataclass(frozen=True)
 class _Held:
     """A write held by a batch: made for ``item``, with what to do with its result once
     it is committed."""
@@ -93,6 +102,7 @@ class _Held:
     item: int
     fn: Callable[[sqlite_utils.Database], Any]
     then: Callable[[Any], None] | None
+    together: Together | None = None
 
 
 @dataclass(frozen=True)
@@ -110,33 +120,94 @@ def _run_held(
 ) -> _Outcome:
     """On the writer thread, inside one transaction: each item's writes in a savepoint of
     their own (one failing undoes that item's writes only), then ``last`` with the items
-    whose writes failed (here or before). Each write passes the gate, as on its own."""
+    whose writes failed (here or before). Each write passes the gate, as on its own.
+
+    Items of one write each, of the same kind (``Together``) and next to each other, go in
+    as one (a capture batch's messages: one insert, one index update); should that fail,
+    they go in one by one, so that only the item at fault fails."""
     results: list[tuple[_Held, Any]] = []
     failed: dict[int, Exception] = {}
-    start = 0
-    while start < len(held):
-        item = held[start].item
-        end = start
-        while end < len(held) and held[end].item == item:
-            end += 1
-        db.conn.execute("SAVEPOINT item")
-        done: list[tuple[_Held, Any]] = []
-        try:
-            for h in held[start:end]:
-                gate(h.fn, write=True)
-                done.append((h, _plain(h.fn, h.fn(db))))
-        except Exception as error:
-            _forget_frames(error)
-            db.conn.execute("ROLLBACK TO item")
-            failed[item] = error
+    groups: list[list[_Held]] = []
+    for h in held:
+        if groups and groups[-1][0].item == h.item:
+            groups[-1].append(h)
         else:
-            results += done
-        db.conn.execute("RELEASE item")
+            groups.append([h])
+    start = 0
+    while start < len(groups):
+        end = start + 1
+        run = _together(groups[start])
+        while run is not None and end < len(groups) and _together(groups[end]) is run:
+            end += 1
+        if end - start > 1 and run is not None:
+            ops = [group[0] for group in groups[start:end]]
+            results += _run_together(db, ops, run, gate, failed)
+        else:
+            for group in groups[start:end]:
+                results += _run_item(db, group, gate, failed, gated=False)
         start = end
     if last is not None:
         gate(last, write=True)
         last(db, failed_before | failed.keys())
     return _Outcome(results, failed)
+
+
+def _together(group: list[_Held]) -> Callable[..., list[Any]] | None:
+    return group[0].together.run if len(group) == 1 and group[0].together else None
+
+
+def _run_item(
+    db: sqlite_utils.Database,
+    group: list[_Held],
+    gate: Gate,
+    failed: dict[int, Exception],
+    gated: bool,
+) -> list[tuple[_Held, Any]]:
+    """One item's writes in a savepoint: all of them go in, or (noted in ``failed``) none."""
+    db.conn.execute("SAVEPOINT item")
+    done: list[tuple[_Held, Any]] = []
+    try:
+        for h in group:
+            if not gated:
+                gate(h.fn, write=True)
+            done.append((h, _plain(h.fn, h.fn(db))))
+    except Exception as error:
+        _forget_frames(error)
+        db.conn.execute("ROLLBACK TO item")
+        failed[group[0].item] = error
+        done = []
+    db.conn.execute("RELEASE item")
+    return done
+
+
+def _run_together(
+    db: sqlite_utils.Database,
+    ops: list[_Held],
+    run: Callable[..., list[Any]],
+    gate: Gate,
+    failed: dict[int, Exception],
+) -> list[tuple[_Held, Any]]:
+    passed = []
+    for h in ops:
+        try:
+            gate(h.fn, write=True)
+        except Exception as error:  # the gate fails this one write, as on its own
+            failed[h.item] = error
+        else:
+            passed.append(h)
+    db.conn.execute("SAVEPOINT together")
+    try:
+        outcomes = run(db, [h.together.arg for h in passed if h.together])
+    except Exception as error:
+        _forget_frames(error)
+        db.conn.execute("ROLLBACK TO together")
+        db.conn.execute("RELEASE together")
+        results: list[tuple[_Held, Any]] = []
+        for h in passed:
+            results += _run_item(db, [h], gate, failed, gated=True)
+        return results
+    db.conn.execute("RELEASE together")
+    return list(zip(passed, outcomes, strict=True))
 
 
 def check_path(path: str | Path) -> Path:
@@ -216,13 +287,16 @@ class WriteBatch:
             self._item = None
 
     def hold(
-        self, fn: Callable[[sqlite_utils.Database], Any], then: Callable[[Any], None] | None
+        self,
+        fn: Callable[[sqlite_utils.Database], Any],
+        then: Callable[[Any], None] | None,
+        together: Together | None = None,
     ) -> bool:
         """Hold ``fn`` for the item being handled; False when there is none (run it now)."""
         if not self._open or self._item is None:
             return False
         if self._item not in self.failed:  # an item whose writes failed is handled again
-            self._held.append(_Held(self._item, fn, then))
+            self._held.append(_Held(self._item, fn, then, together))
         return True
 
     async def flush(
@@ -331,12 +405,14 @@ class Database:
         self,
         fn: Callable[[sqlite_utils.Database], T],
         then: Callable[[T], None] | None = None,
+        together: Together | None = None,
     ) -> None:
         """Write as ``write`` does and pass the result to ``then``; but while an item of a
-        write batch is handled in this task, hold the write for the batch's commit. For
-        writes whose caller goes on without their result; a failure is the item's."""
+        write batch is handled in this task, hold the write for the batch's commit (beside
+        others of its kind as one, given ``together``). For writes whose caller goes on
+        without their result; a failure is the item's."""
         batch = self._batch.get()
-        if batch is not None and batch.hold(fn, then):
+        if batch is not None and batch.hold(fn, then, together):
             return
         result = await self.write(fn)
         if then is not None:

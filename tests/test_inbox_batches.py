@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from bot.app import build_core
 from bot.inbox import Inbox
@@ -27,7 +28,7 @@ from bot.records import ArchivedMessage
 from bot.settings import Settings
 from storage import sqlite as sqlite3
 from storage.archive import SqliteArchiveRepository
-from storage.database import Database
+from storage.database import Database, Together
 from storage.inbox import SqliteInboxRepository
 from tests.support.fakes import FakeAdapter, ManualClock
 from tests.support.faults import Faults, disk_full, locked
@@ -284,3 +285,33 @@ async def test_an_in_turn_command_in_a_batch_commits_the_messages_before_it_firs
     )
     assert await bot.core.inbox.drain() == 3
     assert await kept(bot) == {"m2": "after opting in"}
+
+
+async def test_writes_that_go_in_together_fall_back_to_one_by_one_when_one_is_at_fault(
+    db_path: Path,
+) -> None:
+    db = Database.open(db_path)
+    await db.execute("create table words (word text not null check (word != 'bad'))")
+
+    def insert_all(d: sqlite_utils.Database, words: list[str]) -> list[int]:
+        d.conn.executemany("insert into words values (?)", [(w,) for w in words])
+        return [len(w) for w in words]
+
+    seen: list[int] = []
+    try:
+        async with db.batch() as batch:
+            for n, word in enumerate(["one", "bad", "three"]):
+                with batch.item(n):
+                    await db.write_later(
+                        lambda d, w=word: insert_all(d, [w])[0],
+                        then=seen.append,
+                        together=Together(insert_all, word),
+                    )
+            await batch.flush()
+            assert list(batch.failed) == [1]
+            assert isinstance(batch.failed[1], sqlite3.IntegrityError)
+        assert seen == [3, 5]
+        rows = await db.read(lambda d: [r[0] for r in d.execute("select word from words")])
+        assert rows == ["one", "three"]
+    finally:
+        db.close()
