@@ -40,8 +40,8 @@ RETRY_AFTER = (  # a failed event waits this long before each further attempt
 )
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 BATCH = 100  # people's interactions taken at once
-# Captured messages taken at once. Each batch's lanes queue their writes on the one writer
-# thread, where a person's command also writes: a small batch keeps that queue short.
+# Captured messages taken at once. Each lane of a batch is one write on the one writer
+# thread, where a person's command also writes: a small batch keeps that write short.
 CAPTURE_BATCH = 25
 YIELD_FOR = timedelta(milliseconds=50)  # a capture waits for people's interactions this long
 # Woken by a message, capture waits this long for a batch's worth to gather (unless one
