@@ -101,9 +101,9 @@ def conversation_of(event: InboundEvent) -> str:
 
 
 class _Wakes:
-    """accept() rings for every new event: a person's interaction wakes both loops, a
-    message the capture loop only, and a batch's worth of messages (or an interaction)
-    ends the capture loop's wait for more."""
+    """accept() rings for every new event: a message wakes the capture loop only, anything
+    else both loops; and a batch's worth of messages (or anything else) ends the capture
+    loop's wait for more."""
 
     def __init__(self) -> None:
         self.interactions = asyncio.Event()
@@ -190,11 +190,12 @@ class Inbox:
         new = await kept
         if new:
             # The loop that takes people's interactions reads only those: a message
-            # would cost it a read for nothing.
-            if isinstance(event, INTERACTIVE):
-                self._wake.set()
-            else:
+            # would cost it a read for nothing. A channel's news (copbot added, someone
+            # joining) is handled at once, as before, without waiting for messages.
+            if isinstance(event, MessagePosted | MessageEdited | MessageDeleted):
                 self._wake.message()
+            else:
+                self._wake.set()  # rare, and not to wait for messages to gather
         return new
 
     async def _commit(self) -> None:
