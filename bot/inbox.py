@@ -40,10 +40,14 @@ RETRY_AFTER = (  # a failed event waits this long before each further attempt
 )
 MAX_ATTEMPTS = len(RETRY_AFTER) + 1
 BATCH = 100  # people's interactions taken at once
-# Captured messages taken at once. Each batch's lanes queue their writes on the one writer
-# thread, where a person's command also writes: a small batch keeps that queue short.
+# Captured messages taken at once. Each lane of a batch is one write on the one writer
+# thread, where a person's command also writes: a small batch keeps that write short.
 CAPTURE_BATCH = 25
 YIELD_FOR = timedelta(milliseconds=50)  # a capture waits for people's interactions this long
+# Woken by a message, capture waits this long for a batch's worth to gather (unless one
+# has): one message at a time, its read, write and commit would each cost as much as a
+# batch's, and slow down the acknowledgement of the next one, arriving meanwhile.
+LINGER = timedelta(milliseconds=20)
 KEEP_HANDLED = timedelta(days=3)  # long enough to recognise any platform's late retry
 KEEP_FAILED = timedelta(days=14)  # time to look into an event set aside, then it goes
 PURGE_EVERY = timedelta(minutes=10)  # also how long a message's words may linger in the file
@@ -97,15 +101,37 @@ def conversation_of(event: InboundEvent) -> str:
 
 
 class _Wakes:
-    """accept() rings once for every new event; both loops hear it."""
+    """accept() rings for every new event: a message wakes the capture loop only, anything
+    else both loops; and a batch's worth of messages (or anything else) ends the capture
+    loop's wait for more."""
 
     def __init__(self) -> None:
         self.interactions = asyncio.Event()
         self.capture = asyncio.Event()
+        self.batch_ready = asyncio.Event()
+        self._messages = 0  # accepted since the capture loop last looked
 
     def set(self) -> None:
         self.interactions.set()
         self.capture.set()
+        self.batch_ready.set()
+
+    def message(self) -> None:
+        self.capture.set()
+        self._messages += 1
+        if self._messages >= CAPTURE_BATCH:
+            self.batch_ready.set()
+
+    def looking(self) -> None:
+        """The capture loop reads what waits: what comes after counts towards the next."""
+        self._messages = 0
+        self.batch_ready.clear()
+
+    async def gathered(self, within: float) -> None:
+        """Wait until a batch's worth waits, or ``within`` seconds at most."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self.batch_ready.wait()
 
 
 class Inbox:
@@ -163,7 +189,13 @@ class Inbox:
             self._committing = asyncio.create_task(self._commit())
         new = await kept
         if new:
-            self._wake.set()
+            # The loop that takes people's interactions reads only those: a message
+            # would cost it a read for nothing. A channel's news (copbot added, someone
+            # joining) is handled at once, as before, without waiting for messages.
+            if isinstance(event, MessagePosted | MessageEdited | MessageDeleted):
+                self._wake.message()
+            else:
+                self._wake.set()  # rare, and not to wait for messages to gather
         return new
 
     async def _commit(self) -> None:
@@ -189,7 +221,7 @@ class Inbox:
             if started := await self._take_interactions():
                 await asyncio.gather(*started)
                 handled += len(started)
-            elif taken := await self._capture_batch():
+            elif taken := (await self._capture_batch())[0]:
                 handled += taken
             else:
                 return handled
@@ -237,44 +269,59 @@ class Inbox:
             self._claimed.discard(item.id)
             self._wake.set()  # a page may have held it, skipped: look again
 
-    async def _capture_batch(self) -> int:
+    async def _capture_batch(self) -> tuple[int, bool]:
         """Handle one batch of captured messages (and of the interactions that must wait
-        their turn behind them), oldest first; return how many were handled."""
+        their turn behind them), oldest first; return how many were handled, and whether
+        more may be waiting (the batch was full)."""
+        page = await self._repo.pending(CAPTURE_BATCH, self._clock.now())
         items = [
             item
-            for item in await self._repo.pending(CAPTURE_BATCH, self._clock.now())
+            for item in page
             if self._in_turn(item.event) or not isinstance(item.event, INTERACTIVE)
         ]
         lanes: dict[str, list[InboxItem]] = defaultdict(list)
         for item in items:
             lanes[conversation_of(item.event)].append(item)
-        await asyncio.gather(*(self._run_lane(lane, yielding=True) for lane in lanes.values()))
-        return len(items)
+        if len(lanes) == 1:
+            await self._run_lane(items, yielding=True)  # no task to start for one lane
+        else:
+            await asyncio.gather(*(self._run_lane(lane, yielding=True) for lane in lanes.values()))
+        return len(items), len(page) == CAPTURE_BATCH and bool(items)
 
     async def _run_lane(self, items: list[InboxItem], yielding: bool = False) -> None:
-        handled: list[int] = []
-        for item in items:
-            if yielding:
-                # A person's interaction under way goes first: its reads, its writes and
-                # its share of the event loop. Bounded, so that one waiting on a slow
-                # platform only slows capture down.
-                await self._people.quiet(YIELD_FOR.total_seconds())
-            if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
-                # A person's command, click or submission runs at most once: it is marked
-                # done before it runs, so neither a failure nor a crash can run it again.
-                # The router answers them itself and never raises.
-                await self._repo.done([item.id])
-                await self._interact(item)
-                continue
-            try:
-                await self._handler(item.event)
-            except Exception as e:
-                await self._failed(item, e)
-            else:
-                # Safe to see again (the archive keeps a message once): marked in one write.
-                handled.append(item.id)
-        if handled:
-            await self._repo.done(handled)
+        # The lane's messages are kept together: their archive writes are held and
+        # committed in one transaction with the marking of them done (one trip to the
+        # writer thread and one commit a lane, not two a message).
+        async with self._repo.batch() as batch:
+            handled: list[InboxItem] = []
+            for item in items:
+                if yielding:
+                    # A person's interaction under way goes first: its reads, its writes
+                    # and its share of the event loop. Bounded, so that one waiting on a
+                    # slow platform only slows capture down.
+                    await self._people.quiet(YIELD_FOR.total_seconds())
+                if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
+                    # A person's command, click or submission runs at most once: it is
+                    # marked done before it runs, so neither a failure nor a crash can run
+                    # it again (that write first commits what the batch holds: the
+                    # messages before it go in before it). The router never raises.
+                    await self._repo.done([item.id])
+                    await self._interact(item)
+                    continue
+                try:
+                    with batch.item(item.id):
+                        await self._handler(item.event)
+                except Exception as e:
+                    await self._failed(item, e)
+                else:
+                    handled.append(item)
+            if handled:
+                # Safe to see again (the archive keeps a message once), so a crash before
+                # this commit only means the lane is handled again.
+                failed = await batch.done([item.id for item in handled])
+                for item in handled:
+                    if (error := failed.get(item.id)) is not None:
+                        await self._failed(item, error)
 
     async def _interact(self, item: InboxItem) -> None:
         try:
@@ -323,8 +370,10 @@ class Inbox:
         while True:
             self._wake.capture.clear()
             try:
-                while await self._capture_batch():
-                    pass
+                # Until a batch comes short: what is accepted meanwhile rings the bell.
+                self._wake.looking()
+                while (await self._capture_batch())[1]:
+                    self._wake.looking()
                 if self._clock.now() >= purge_due:
                     now = self._clock.now()
                     await self._repo.purge(now - KEEP_HANDLED, now - KEEP_FAILED)
@@ -333,6 +382,7 @@ class Inbox:
                 log.error("the inbox loop hit an error; retrying shortly", exc_info=True)
                 await asyncio.sleep(1)
             await _rung(self._wake.capture)
+            await self._wake.gathered(LINGER.total_seconds())
 
 
 async def _rung(bell: asyncio.Event) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -228,7 +229,29 @@ class ChannelRepository(Protocol):
     async def list(self, platform: str | None = None) -> list[Channel]: ...
 
 
+class InboxBatch(Protocol):
+    """Inbox items handled together, whose writes go in together: what storage writes for
+    an item while it is handled inside ``item()`` may be held (see
+    ``ArchiveRepository.record``), to be committed with the other items' writes, in one
+    transaction, as ``done()`` marks them done. Anything else the handling task reads or
+    writes first commits what is held, so that it sees it and never overtakes it."""
+
+    def item(self, item_id: int) -> AbstractContextManager[None]:
+        """Handle one item inside; if that raises, what was held for it is dropped."""
+        ...
+
+    async def done(self, item_ids: Sequence[int]) -> dict[int, Exception]:
+        """Commit what is held and mark ``item_ids`` done, in one transaction, except the
+        items one of whose writes failed: returned, with why, still pending. Raises when
+        the transaction fails (then nothing held went in, and every item is pending)."""
+        ...
+
+
 class InboxRepository(Protocol):
+    def batch(self) -> AbstractAsyncContextManager[InboxBatch]:
+        """Open a batch for the current task; what is still held when it closes is dropped."""
+        ...
+
     async def accept(
         self, items: Sequence[tuple[str, InboundEvent, str | None]], at: datetime
     ) -> list[bool]:
@@ -414,6 +437,15 @@ class ArchiveRepository(Protocol):
     async def delete(self, ref: MessageRef) -> bool:
         """Forget a message at once, text and index entry both."""
         ...
+
+    # capture(), edit() and delete() as they follow the conversation, their outcome left
+    # unsaid: inside an inbox batch's item (InboxBatch.item) the write is held, committed
+    # with the batch's others when its items are marked done.
+    async def record(self, message: ArchivedMessage) -> None: ...
+
+    async def record_edit(self, ref: MessageRef, text: str, at: datetime) -> None: ...
+
+    async def record_delete(self, ref: MessageRef) -> None: ...
 
     async def erase_author(self, identity: str) -> int: ...
 

@@ -20,7 +20,7 @@ from bot.search_query import Term
 from storage.archive_encode import needs_care, record_sql
 from storage.archive_rows import EXPORT, KEYS, SELECT, filter_sql, id_key, message_from_row, micros
 from storage.archive_search import search
-from storage.database import Database, connect
+from storage.database import Database, Together, connect
 
 
 def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:
@@ -154,6 +154,60 @@ def _not_refused(
             authors,
         )
     }
+    deleted = _deleted_of(db, messages)
+    return [
+        m
+        for m in messages
+        if m.author_id not in opted_out
+        and (m.platform, m.workspace, m.channel_id, m.message_id) not in deleted
+    ]
+
+
+def _capture_all(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> list[bool]:
+    """Keep messages; for each, whether it is a late delivery of one deleted already."""
+    if insert_rows(db, messages) == len(messages):
+        return [False] * len(messages)
+    deleted = _deleted_of(db, messages)
+    return [(m.platform, m.workspace, m.channel_id, m.message_id) in deleted for m in messages]
+
+
+def _capture(db: sqlite_utils.Database, m: ArchivedMessage) -> tuple[bool, bool]:
+    """Keep one message; (new, a late delivery of one deleted already)."""
+    if insert_rows(db, [m]):
+        return True, False
+    late = db.execute(
+        "select 1 from archive_deleted where platform = ? and workspace = ?"
+        " and channel_id = ? and message_id = ?",
+        [m.platform, m.workspace, m.channel_id, m.message_id],
+    ).fetchone()
+    return False, late is not None
+
+
+def _edit(db: sqlite_utils.Database, ref: MessageRef, text: str, at: datetime) -> bool:
+    cur = db.execute(
+        "update archive_entries set text = ?, edited_at = ?, edit_count = edit_count + 1"
+        f" where {_BY_REF}",
+        [text, micros(at), *_ref_params(ref)],
+    )
+    return bool(cur.rowcount)
+
+
+def _delete(db: sqlite_utils.Database, ref: MessageRef) -> bool:
+    c = ref.channel
+    # Remembered even when nothing is kept yet: the message may arrive after this.
+    db.execute(
+        "insert or ignore into archive_deleted"
+        " (platform, workspace, channel_id, message_id) values (?, ?, ?, ?)",
+        [c.platform, c.workspace, c.id, ref.id],
+    )
+    cur = db.execute(f"delete from archive_entries where {_BY_REF}", _ref_params(ref))
+    return bool(cur.rowcount)
+
+
+def _deleted_of(
+    db: sqlite_utils.Database, messages: list[ArchivedMessage]
+) -> set[tuple[str, str, str, str]]:
+    """Which of the messages were deleted already (platform, workspace, channel, id)."""
     by_place: dict[tuple[str, str, str], list[str]] = {}
     for m in messages:
         by_place.setdefault((m.platform, m.workspace, m.channel_id), []).append(m.message_id)
@@ -167,12 +221,7 @@ def _not_refused(
                 [*place, *ids],
             )
         )
-    return [
-        m
-        for m in messages
-        if m.author_id not in opted_out
-        and (m.platform, m.workspace, m.channel_id, m.message_id) not in deleted
-    ]
+    return deleted
 
 
 def _marks(values: list[str]) -> str:
@@ -184,59 +233,52 @@ class SqliteArchiveRepository:
         self._db = db
 
     async def capture(self, message: ArchivedMessage) -> bool:
-        if await self._db.write(lambda db: insert_rows(db, [message])):
-            return True
-        if await self._deleted(message):
-            self._db.scrub_soon()  # its words came in with the late delivery
-        return False
+        new, late = await self._db.write(lambda db: _capture(db, message))
+        self._after_capture((new, late))
+        return new
 
-    async def _deleted(self, m: ArchivedMessage) -> bool:
-        return await self._db.read(
-            lambda db: (
-                db.execute(
-                    "select 1 from archive_deleted where platform = ? and workspace = ?"
-                    " and channel_id = ? and message_id = ?",
-                    [m.platform, m.workspace, m.channel_id, m.message_id],
-                ).fetchone()
-                is not None
-            )
+    async def record(self, message: ArchivedMessage) -> None:
+        # In a batch, beside the batch's other messages: one insert and one index update.
+        await self._db.write_later(
+            lambda db: _capture_all(db, [message])[0],
+            then=self._after_record,
+            together=Together(_capture_all, message),
         )
+
+    def _after_record(self, late: bool) -> None:
+        if late:
+            self._db.scrub_soon()  # its words came in with the late delivery
+
+    def _after_capture(self, outcome: tuple[bool, bool]) -> None:
+        if outcome[1]:
+            self._db.scrub_soon()  # its words came in with the late delivery
 
     async def capture_many(self, messages: list[ArchivedMessage]) -> int:
         return await self._db.write(lambda db: insert_rows(db, messages))
 
     async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool:
-        def op(db: sqlite_utils.Database) -> bool:
-            cur = db.execute(
-                "update archive_entries set text = ?, edited_at = ?, edit_count = edit_count + 1"
-                f" where {_BY_REF}",
-                [text, micros(at), *_ref_params(ref)],
-            )
-            return bool(cur.rowcount)
-
-        edited = await self._db.write(op)
-        if edited:
-            self._db.scrub_soon()  # what it said before goes, as deleted words do
+        edited = await self._db.write(lambda db: _edit(db, ref, text, at))
+        self._after_edit(edited)
         return edited
 
+    async def record_edit(self, ref: MessageRef, text: str, at: datetime) -> None:
+        await self._db.write_later(lambda db: _edit(db, ref, text, at), then=self._after_edit)
+
+    def _after_edit(self, edited: bool) -> None:
+        if edited:
+            self._db.scrub_soon()  # what it said before goes, as deleted words do
+
     async def delete(self, ref: MessageRef) -> bool:
-        c = ref.channel
+        deleted = await self._db.write(lambda db: _delete(db, ref))
+        self._after_delete(deleted)
+        return deleted
 
-        def op(db: sqlite_utils.Database) -> bool:
-            key = [c.platform, c.workspace, c.id, ref.id]
-            # Remembered even when nothing is kept yet: the message may arrive after this.
-            db.execute(
-                "insert or ignore into archive_deleted"
-                " (platform, workspace, channel_id, message_id) values (?, ?, ?, ?)",
-                key,
-            )
-            cur = db.execute(f"delete from archive_entries where {_BY_REF}", _ref_params(ref))
-            return bool(cur.rowcount)
+    async def record_delete(self, ref: MessageRef) -> None:
+        await self._db.write_later(lambda db: _delete(db, ref), then=self._after_delete)
 
-        deleted = await self._db.write(op)
+    def _after_delete(self, deleted: bool) -> None:
         # Checkpointed once the delete event itself is marked handled (and its copy gone).
         self._db.scrub_soon()
-        return deleted
 
     async def erase_author(self, identity: str) -> int:
         def op(db: sqlite_utils.Database) -> int:

@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -72,11 +74,140 @@ def _run_owned(
     except BaseException as e:
         _forget_frames(e)
         raise
+    return _plain(fn, result)
+
+
+def _plain(fn: Callable[..., object], result: T) -> T:
     if isinstance(result, sqlite3.Cursor | Iterator):
         if isinstance(result, sqlite3.Cursor):
             result.close()
         raise CursorEscaped(f"{getattr(fn, '__qualname__', fn)} returned {type(result).__name__}")
     return result
+
+
+@dataclass(frozen=True)
+class Together:
+    """How a held write can go in beside others of its kind as one: ``run`` over all their
+    ``arg``s at once (a result each, in order), as each one's ``fn`` would have done."""
+
+    run: Callable[[sqlite_utils.Database, list[Any]], list[Any]]
+    arg: Any
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A write held by a batch: made for ``item``, with what to do with its result once
+    it is committed."""
+
+    item: int
+    fn: Callable[[sqlite_utils.Database], Any]
+    then: Callable[[Any], None] | None
+    together: Together | None = None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    results: list[tuple[_Held, Any]]  # the writes that went in, with their results
+    failed: dict[int, Exception]  # the items one of whose writes failed
+
+
+def _run_held(
+    db: sqlite_utils.Database,
+    held: list[_Held],
+    last: Callable[[sqlite_utils.Database, set[int]], None] | None,
+    gate: Gate,
+    failed_before: set[int],
+) -> _Outcome:
+    """On the writer thread, inside one transaction: each item's writes in a savepoint of
+    their own (one failing undoes that item's writes only), then ``last`` with the items
+    whose writes failed (here or before). Each write passes the gate, as on its own.
+
+    Items of one write each, of the same kind (``Together``) and next to each other, go in
+    as one (a capture batch's messages: one insert, one index update); should that fail,
+    they go in one by one, so that only the item at fault fails."""
+    results: list[tuple[_Held, Any]] = []
+    failed: dict[int, Exception] = {}
+    groups: list[list[_Held]] = []
+    for h in held:
+        if groups and groups[-1][0].item == h.item:
+            groups[-1].append(h)
+        else:
+            groups.append([h])
+    start = 0
+    while start < len(groups):
+        end = start + 1
+        run = _together(groups[start])
+        while run is not None and end < len(groups) and _together(groups[end]) is run:
+            end += 1
+        if end - start > 1 and run is not None:
+            ops = [group[0] for group in groups[start:end]]
+            results += _run_together(db, ops, run, gate, failed)
+        else:
+            for group in groups[start:end]:
+                results += _run_item(db, group, gate, failed, gated=False)
+        start = end
+    if last is not None:
+        gate(last, write=True)
+        last(db, failed_before | failed.keys())
+    return _Outcome(results, failed)
+
+
+def _together(group: list[_Held]) -> Callable[..., list[Any]] | None:
+    return group[0].together.run if len(group) == 1 and group[0].together else None
+
+
+def _run_item(
+    db: sqlite_utils.Database,
+    group: list[_Held],
+    gate: Gate,
+    failed: dict[int, Exception],
+    gated: bool,
+) -> list[tuple[_Held, Any]]:
+    """One item's writes in a savepoint: all of them go in, or (noted in ``failed``) none."""
+    db.conn.execute("SAVEPOINT item")
+    done: list[tuple[_Held, Any]] = []
+    try:
+        for h in group:
+            if not gated:
+                gate(h.fn, write=True)
+            done.append((h, _plain(h.fn, h.fn(db))))
+    except Exception as error:
+        _forget_frames(error)
+        db.conn.execute("ROLLBACK TO item")
+        failed[group[0].item] = error
+        done = []
+    db.conn.execute("RELEASE item")
+    return done
+
+
+def _run_together(
+    db: sqlite_utils.Database,
+    ops: list[_Held],
+    run: Callable[..., list[Any]],
+    gate: Gate,
+    failed: dict[int, Exception],
+) -> list[tuple[_Held, Any]]:
+    passed = []
+    for h in ops:
+        try:
+            gate(h.fn, write=True)
+        except Exception as error:  # the gate fails this one write, as on its own
+            failed[h.item] = error
+        else:
+            passed.append(h)
+    db.conn.execute("SAVEPOINT together")
+    try:
+        outcomes = run(db, [h.together.arg for h in passed if h.together])
+    except Exception as error:
+        _forget_frames(error)
+        db.conn.execute("ROLLBACK TO together")
+        db.conn.execute("RELEASE together")
+        results: list[tuple[_Held, Any]] = []
+        for h in passed:
+            results += _run_item(db, [h], gate, failed, gated=True)
+        return results
+    db.conn.execute("RELEASE together")
+    return list(zip(passed, outcomes, strict=True))
 
 
 def check_path(path: str | Path) -> Path:
@@ -125,6 +256,79 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     conn.execute("COMMIT")
 
 
+class WriteBatch:
+    """Writes held to be committed together: the writes made for many inbox items, each
+    held on its way in (``Database.write_later``) while its item is handled, then
+    committed in one transaction (one trip to the writer thread, one commit).
+
+    Held writes are committed, in the order they were made, before anything else this
+    batch's task does with the database (a read, another write, a checkpoint): whatever
+    the task reads sees them, and no later write of its overtakes them. Only when they
+    are committed is anything they report acted on (``then``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._held: list[_Held] = []
+        self._item: int | None = None
+        self._open = True
+        self.failed: dict[int, Exception] = {}  # items whose writes failed, and why
+
+    @contextlib.contextmanager
+    def item(self, key: int) -> Iterator[None]:
+        """Writes held meanwhile are ``key``'s; if handling it raises, they are dropped
+        (it is handled again, writes and all)."""
+        self._item = key
+        try:
+            yield
+        except BaseException:
+            self._held = [h for h in self._held if h.item != key]
+            raise
+        finally:
+            self._item = None
+
+    def hold(
+        self,
+        fn: Callable[[sqlite_utils.Database], Any],
+        then: Callable[[Any], None] | None,
+        together: Together | None = None,
+    ) -> bool:
+        """Hold ``fn`` for the item being handled; False when there is none (run it now)."""
+        if not self._open or self._item is None:
+            return False
+        if self._item not in self.failed:  # an item whose writes failed is handled again
+            self._held.append(_Held(self._item, fn, then, together))
+        return True
+
+    async def flush(
+        self, last: Callable[[sqlite_utils.Database, set[int]], None] | None = None
+    ) -> None:
+        """Commit the writes held, then ``last`` given the items whose writes failed, in
+        one transaction. An item whose write fails is noted in ``failed`` (the others go
+        in); when the transaction itself fails, every item in it is, and the error is
+        raised only if ``last`` was given (its caller acts on it)."""
+        held, self._held = self._held, []
+        if not held and last is None:
+            return
+        try:
+            outcome = await self._db._write_now(
+                lambda db: _run_held(db, held, last, self._db._gate, set(self.failed))
+            )
+        except Exception as error:
+            for h in held:
+                self.failed.setdefault(h.item, error)
+            if last is not None:
+                raise
+            return
+        self.failed.update(outcome.failed)
+        for h, result in outcome.results:
+            if h.then is not None:
+                h.then(result)
+
+    def close(self) -> None:
+        self._open = False
+        self._held.clear()
+
+
 class Database:
     """The copbot database file. Create with ``Database.open(path)``; close when done."""
 
@@ -140,6 +344,9 @@ class Database:
         self._closed = False
         self._pending_checkpoints: set[asyncio.Task[None]] = set()
         self._scrub_due = False
+        # The write batch open in the current task, if any (see batch()): a context
+        # variable, so that each inbox lane's task has its own.
+        self._batch: ContextVar[WriteBatch | None] = ContextVar(f"batch-{id(self)}", default=None)
 
     @classmethod
     def open(
@@ -182,9 +389,49 @@ class Database:
         # On the writer thread, outside a transaction (a checkpoint can't run inside one).
         return _run_owned(self._db(), fn, self._gate, write=True)
 
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[WriteBatch]:
+        """Open a write batch for the current task (see WriteBatch). Writes still held when
+        it closes are dropped: the caller flushes what it means to keep."""
+        batch = WriteBatch(self)
+        token = self._batch.set(batch)
+        try:
+            yield batch
+        finally:
+            batch.close()
+            self._batch.reset(token)
+
+    async def write_later(
+        self,
+        fn: Callable[[sqlite_utils.Database], T],
+        then: Callable[[T], None] | None = None,
+        together: Together | None = None,
+    ) -> None:
+        """Write as ``write`` does and pass the result to ``then``; but while an item of a
+        write batch is handled in this task, hold the write for the batch's commit (beside
+        others of its kind as one, given ``together``). For writes whose caller goes on
+        without their result; a failure is the item's."""
+        batch = self._batch.get()
+        if batch is not None and batch.hold(fn, then, together):
+            return
+        result = await self.write(fn)
+        if then is not None:
+            then(result)
+
+    async def _flush_held(self) -> None:
+        # Before this task's next read or write: what it wrote first goes in first.
+        if (batch := self._batch.get()) is not None:
+            await batch.flush()
+
     async def write(self, fn: Callable[[sqlite_utils.Database], T], *, durable: bool = False) -> T:
         """Run ``fn`` in one transaction on the writer thread. ``durable`` commits survive a
         power cut, not only a crash (an fsync each: keep them for what was promised)."""
+        await self._flush_held()
+        return await self._write_now(fn, durable=durable)
+
+    async def _write_now(
+        self, fn: Callable[[sqlite_utils.Database], T], *, durable: bool = False
+    ) -> T:
         if not durable:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._writer_pool, self._write_sync, fn)
@@ -217,6 +464,7 @@ class Database:
         return await self.write(lambda db: db.execute(sql, params).rowcount)
 
     async def read(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        await self._flush_held()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader_pool, self._read_sync, fn)
 
@@ -243,6 +491,7 @@ class Database:
             await self.checkpoint()
 
     async def _try_checkpoint(self) -> bool:
+        await self._flush_held()
         loop = asyncio.get_running_loop()
         busy, _, _ = await loop.run_in_executor(
             self._writer_pool,

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
 import sqlite_utils
@@ -10,7 +11,7 @@ from bot.clock import from_text, to_text
 from bot.codec import decode_event, encode_event
 from bot.model import InboundEvent
 from bot.records import InboxItem
-from storage.database import Database
+from storage.database import Database, WriteBatch
 
 # The kinds of event a person waits on, as the index inbox_pending_interactive (migration
 # 0018) names them: written as that index's condition is, so that SQLite uses it.
@@ -93,17 +94,24 @@ class SqliteInboxRepository:
         return await self._db.read(op)
 
     async def done(self, item_ids: Sequence[int]) -> None:
-        def op(db: sqlite_utils.Database) -> None:
-            db.conn.executemany(
-                "update inbox set state = 'done', payload = null, identity = null,"
-                " attempts = attempts + 1, retry_at = null where id = ?",
-                [(i,) for i in item_ids],
-            )
-
-        await self._db.write(op)
+        await self._db.write(lambda db: self.done_rows(db, item_ids))
         # Now that these events' own copies are gone, words removed while handling them
         # can leave the file (see Database.scrub_soon).
         await self._db.scrub_if_due()
+
+    @staticmethod
+    def done_rows(db: sqlite_utils.Database, item_ids: Sequence[int]) -> None:
+        db.conn.executemany(
+            "update inbox set state = 'done', payload = null, identity = null,"
+            " attempts = attempts + 1, retry_at = null where id = ?",
+            [(i,) for i in item_ids],
+        )
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[_Batch]:
+        """Handle items together: see bot.ports.InboxBatch."""
+        async with self._db.batch() as batch:
+            yield _Batch(self._db, batch)
 
     async def failed(
         self, item_id: int, error: str, give_up: bool, retry_at: datetime | None = None
@@ -141,3 +149,29 @@ class SqliteInboxRepository:
         purged = await self._db.write(op)
         await self._db.checkpoint()
         return purged
+
+
+class _Batch:
+    def __init__(self, db: Database, batch: WriteBatch) -> None:
+        self._db = db
+        self._batch = batch
+
+    @contextmanager
+    def item(self, item_id: int) -> Iterator[None]:
+        with self._batch.item(item_id):
+            yield
+
+    async def done(self, item_ids: Sequence[int]) -> dict[int, Exception]:
+        wanted = list(item_ids)
+        await self._batch.flush(_marking_done(wanted))
+        await self._db.scrub_if_due()  # as done() does, once the items' copies are gone
+        return {i: e for i, e in self._batch.failed.items() if i in wanted}
+
+
+def _marking_done(item_ids: list[int]) -> Callable[[sqlite_utils.Database, set[int]], None]:
+    def op(db: sqlite_utils.Database, failed: set[int]) -> None:
+        SqliteInboxRepository.done_rows(db, [i for i in item_ids if i not in failed])
+
+    # Named as done()'s write is, so that a fault aimed at marking items done finds it.
+    op.__qualname__ = "SqliteInboxRepository.done_together"
+    return op

@@ -143,8 +143,9 @@ class ArchiveFeature:
         if context is None and not (channel and channel.archive):
             return
         private = await self._visibility.is_private(ref.channel, channel)
-        # capture() leaves out people who opted out, checking in the same transaction.
-        await self._archive.capture(
+        # Leaves out people who opted out, checking in the same transaction; held, inside
+        # an inbox batch, to be committed with the batch's other messages.
+        await self._archive.record(
             ArchivedMessage(
                 platform=ref.channel.platform,
                 workspace=ref.channel.workspace,
@@ -171,10 +172,10 @@ class ArchiveFeature:
         return None
 
     async def on_edited(self, event: MessageEdited) -> None:
-        await self._archive.edit(event.message, kept_text(event.text), event.at)
+        await self._archive.record_edit(event.message, kept_text(event.text), event.at)
 
     async def on_deleted(self, event: MessageDeleted) -> None:
-        await self._archive.delete(event.message)
+        await self._archive.record_delete(event.message)
 
     # -- consent ------------------------------------------------------------------------
 
