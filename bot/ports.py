@@ -427,7 +427,8 @@ class ArchiveRepository(Protocol):
         ...
 
     async def capture_many(self, messages: list[ArchivedMessage]) -> int:
-        """Keep those not kept already, in one transaction; return how many were new."""
+        """Keep those not kept already, in one transaction; return how many were new. For
+        imports: one of a run of large batches."""
         ...
 
     async def opted_out_all(self) -> frozenset[str]: ...

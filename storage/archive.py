@@ -150,8 +150,9 @@ def _not_refused(
     opted_out = {
         row[0]
         for row in db.execute(
-            f"select identity from archive_optouts where identity in ({_marks(authors)})",
-            authors,
+            "select identity from archive_optouts where identity in"
+            " (select value from json_each(?))",
+            [json.dumps(authors)],
         )
     }
     deleted = _deleted_of(db, messages)
@@ -208,6 +209,8 @@ def _deleted_of(
     db: sqlite_utils.Database, messages: list[ArchivedMessage]
 ) -> set[tuple[str, str, str, str]]:
     """Which of the messages were deleted already (platform, workspace, channel, id)."""
+    if db.execute("select 1 from archive_deleted limit 1").fetchone() is None:
+        return set()  # nothing ever deleted: an import into a new archive, say
     by_place: dict[tuple[str, str, str], list[str]] = {}
     for m in messages:
         by_place.setdefault((m.platform, m.workspace, m.channel_id), []).append(m.message_id)
@@ -217,15 +220,11 @@ def _deleted_of(
             (*place, row[0])
             for row in db.execute(
                 "select message_id from archive_deleted where platform = ? and workspace = ?"
-                f" and channel_id = ? and message_id in ({_marks(ids)})",
-                [*place, *ids],
+                " and channel_id = ? and message_id in (select value from json_each(?))",
+                [*place, json.dumps(ids)],
             )
         )
     return deleted
-
-
-def _marks(values: list[str]) -> str:
-    return ",".join("?" * len(values)) or "null"
 
 
 class SqliteArchiveRepository:
@@ -254,7 +253,7 @@ class SqliteArchiveRepository:
             self._db.scrub_soon()  # its words came in with the late delivery
 
     async def capture_many(self, messages: list[ArchivedMessage]) -> int:
-        return await self._db.write(lambda db: insert_rows(db, messages))
+        return await self._db.write_bulk(lambda db: insert_rows(db, messages))
 
     async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool:
         edited = await self._db.write(lambda db: _edit(db, ref, text, at))

@@ -65,7 +65,8 @@ def from_micros(value: int) -> datetime:
 
 def id_key(message_id: str) -> int | str:
     """A message or thread id as stored (an integer for a Slack ts, else the text)."""
-    if _SLACK_TS.fullmatch(message_id):
+    # The length first: cheaper than the pattern for Teams' and the playground's ids.
+    if len(message_id) == 17 and message_id[10] == "." and _SLACK_TS.fullmatch(message_id):
         return int(message_id[:10] + message_id[11:])
     return message_id
 

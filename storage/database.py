@@ -29,6 +29,8 @@ from storage.wal_sync import WalSync
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
+WAL_PAGES = 1000  # SQLite's own autocheckpoint
+BULK_WAL_PAGES = 50_000  # about 200 MB of WAL during an import (see write_bulk)
 
 
 class StorageError(WordedError):
@@ -382,6 +384,17 @@ class Database:
         with transaction(db):
             return _run_owned(db, fn, self._gate, write=True)
 
+    def _write_bulk(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        # Folding the WAL into the file after every commit would copy the same index pages
+        # over and over during a run of large writes: let it grow, up to a limit, until
+        # the next ordinary commit (or the last connection's close) folds it once.
+        conn = self._db().conn
+        conn.execute(f"PRAGMA wal_autocheckpoint = {BULK_WAL_PAGES}")
+        try:
+            return self._write_sync(fn)
+        finally:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+
     def _read_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         return _run_owned(self._db(), fn, self._gate, write=False)
 
@@ -428,6 +441,13 @@ class Database:
         power cut, not only a crash (an fsync each: keep them for what was promised)."""
         await self._flush_held()
         return await self._write_now(fn, durable=durable)
+
+    async def write_bulk(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """``write``, for one of a run of large writes (an import): the WAL is folded into
+        the file once after the run rather than after each of them."""
+        await self._flush_held()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_pool, self._write_bulk, fn)
 
     async def _write_now(
         self, fn: Callable[[sqlite_utils.Database], T], *, durable: bool = False

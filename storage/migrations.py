@@ -19,6 +19,7 @@ from storage.archive_sql import (
 )
 
 MIGRATIONS = Migrations("copbot")
+FTS_HASH_BYTES = 32 << 20  # see 0021
 
 # The local playground is a small chat platform of its own. It keeps its messages in a
 # file of its own, beside copbot's: what copbot erases from its archive is copbot's copy,
@@ -720,3 +721,14 @@ def archive_vacuum(db: sqlite_utils.Database) -> None:
     )
     if free * 4 > total:
         db.execute("vacuum")
+
+
+@MIGRATIONS(name="0021_archive_fts_hashsize")
+def archive_fts_hashsize(db: sqlite_utils.Database) -> None:
+    # FTS5 writes a new index segment whenever its pending terms pass 1 MB (the default),
+    # and merges segments as they pile up. An import's transaction of thousands of
+    # messages would otherwise write and merge several; with room for them, one. A live
+    # message's transaction stays far under either size, so nothing else changes.
+    db.execute(
+        "insert into archive_fts (archive_fts, rank) values ('hashsize', ?)", [FTS_HASH_BYTES]
+    )

@@ -326,6 +326,26 @@ async def test_a_message_deleted_before_it_arrives_is_never_kept(bot: Harness) -
     assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
 
 
+async def test_an_import_never_brings_back_a_message_deleted_here(bot: Harness) -> None:
+    from bot.records import ArchivedMessage
+    from bot.services.history import HistoryImport
+
+    gone, kept = (
+        ArchivedMessage(
+            NORTH.platform, NORTH.workspace, NORTH.id, "north", mid, mid, "test:U9", "Sam",
+            False, f"{word} {SECRET_WORD}" if mid == "old-1" else word,
+            datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        )
+        for mid, word in (("old-1", "deleted"), ("old-2", "kept"))
+    )  # fmt: skip
+    await bot.deliver(MessageDeleted("ev-del-old", gone.ref, bot.clock.now()))
+    result = await HistoryImport(bot.core.archive).run([gone, kept])
+    assert (result.read, result.added) == (2, 1)
+    assert await bot.core.archive.get(gone.ref) is None
+    assert await bot.core.archive.get(kept.ref) is not None
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+
+
 async def test_search_in_chat_stays_in_the_askers_community(bot: Harness) -> None:
     root = await prompt_thread(bot)
     await say(bot, "interpreters help here", root)

@@ -155,3 +155,27 @@ async def test_no_cursor_leaves_the_thread_that_owns_its_connection(database: Da
     assert await database.read(lambda db: db.execute("select count(*) from notes").fetchone()) == (
         0,
     )
+
+
+async def test_a_run_of_bulk_writes_folds_the_wal_into_the_file_once_afterwards(
+    db_path: Path, database: Database
+) -> None:
+    def fill(db: sqlite_utils.Database) -> None:
+        db.execute("create table if not exists filler (x blob)")
+        db.conn.executemany("insert into filler values (randomblob(3000))", [()] * 800)
+
+    before = db_path.stat().st_size
+    await database.write_bulk(fill)
+    await database.write_bulk(fill)  # past SQLite's 1,000 pages, yet still in the WAL
+    assert db_path.stat().st_size == before
+    await database.write(lambda db: db.execute("insert into filler values (1)").rowcount)
+    assert db_path.stat().st_size > before + 1600 * 3000
+
+
+def test_the_archive_index_takes_an_import_batch_in_one_piece(database: Database) -> None:
+    from storage.migrations import FTS_HASH_BYTES
+
+    conn = sqlite.connect(database.path)
+    config = dict(conn.execute("select k, v from archive_fts_config").fetchall())
+    conn.close()
+    assert config["hashsize"] == FTS_HASH_BYTES > 1 << 20
