@@ -214,6 +214,19 @@ def _author(row: Row) -> str:
     return "Anonymous" if row[_ANONYMOUS] else (row[_AUTHOR_NAME] or row[_AUTHOR_ID] or "Someone")
 
 
+def _shown_authors(escape: Callable[[str], str]) -> Callable[[Row], str]:
+    """``escape(_author(row))``, each name escaped once however many messages it wrote."""
+    shown: dict[tuple[Any, Any, Any], str] = {}
+
+    def author(row: Row) -> str:
+        key = (row[_ANONYMOUS], row[_AUTHOR_NAME], row[_AUTHOR_ID])
+        if (found := shown.get(key)) is None:
+            found = shown[key] = escape(_author(row))
+        return found
+
+    return author
+
+
 # -- the readable formats ---------------------------------------------------------------
 
 CARE_NOTE = (
@@ -251,8 +264,8 @@ class Cover:
         return for_people(_moment(text), self.timezone)
 
     def clock(self) -> Callable[[str], str]:
-        """``when``, for writing many messages: each hour's date is worked out once."""
-        return _HourClock(self.timezone)
+        """``when``, for writing many messages: each day's offset is worked out once."""
+        return _DayClock(self.timezone)
 
     def facts(self) -> list[tuple[str, str]]:
         """(label, words) lines for the opening, in reading order."""
@@ -269,42 +282,57 @@ class Cover:
         return facts
 
 
-_LAST_SECOND = timedelta(minutes=59, seconds=59)
 _HH_MM = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60))
+_MINUTE_OF = {text: minute for minute, text in enumerate(_HH_MM)}
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+_UTC = ZoneInfo("UTC")  # dates as they are: the offset is added to the minutes
+_LAST_SECOND = timedelta(hours=23, minutes=59, seconds=59)
 
 
-class _HourClock:
+class _DayClock:
     """``Cover.when`` at a fraction of the cost, for storage's own times
-    ("2026-03-03T14:05:59.123456Z", UTC): the local date and clock of each UTC hour are
-    worked out once, and a time within it is its minutes past. An hour in which the offset
-    changes, or whose minutes cross midnight or are not whole, takes the long way."""
+    ("2026-03-03T14:05:59.123456Z", UTC): each UTC day's offset and the local dates it
+    touches are worked out once, and a time within it is its minutes past midnight plus
+    the offset. A day in which the offset changes, or is not whole minutes, takes the
+    long way."""
 
-    _KEEP = 1 << 16  # hours remembered (7 years): a few MB at most, however long the archive
+    _KEEP = 1 << 14  # days remembered (45 years): a few MB at most, however long the archive
 
     def __init__(self, tz: ZoneInfo) -> None:
         self._tz = tz
-        self._hours: dict[str, tuple[str, int] | None] = {}
+        self._days: dict[str, tuple[int, tuple[str, str, str]] | None] = {}
 
     def __call__(self, text: str) -> str:
-        key = text[:13]
-        if len(text) == 27 and text[26] == "Z":
-            hour = self._hours[key] if key in self._hours else self._learn(key)
-            if hour is not None:
-                day, start = hour
-                minute = start + int(text[14:16])
-                if minute < 1440:
-                    return day + _HH_MM[minute]
+        key = text[:10]
+        if len(text) == 27 and text[26] == "Z" and text[13] == ":":
+            day = self._days[key] if key in self._days else self._learn(key)
+            minute = _MINUTE_OF.get(text[11:16])
+            if day is not None and minute is not None:
+                offset, dates = day
+                local = minute + offset
+                return dates[local // 1440 + 1] + _HH_MM[local % 1440]
         return for_people(_moment(text), self._tz)
 
-    def _learn(self, key: str) -> tuple[str, int] | None:
-        utc = datetime.fromisoformat(key + ":00:00+00:00")
-        start, end = utc.astimezone(self._tz), (utc + _LAST_SECOND).astimezone(self._tz)
-        offset = start.utcoffset()
-        steady = offset == end.utcoffset() and offset is not None and offset.seconds % 60 == 0
-        hour = (for_people(start, self._tz, time=False) + ", ", start.hour * 60 + start.minute)
-        if len(self._hours) >= self._KEEP:
-            self._hours.clear()
-        self._hours[key] = kept = hour if steady else None
+    def _learn(self, key: str) -> tuple[int, tuple[str, str, str]] | None:
+        try:
+            midnight = datetime.fromisoformat(key + "T00:00:00+00:00")
+            moments = [midnight + n * _HOUR for n in range(24)] + [midnight + _LAST_SECOND]
+            offsets = {moment.astimezone(self._tz).utcoffset() for moment in moments}
+            dates = tuple(
+                for_people(midnight + n * _DAY, _UTC, time=False) + ", " for n in (-1, 0, 1)
+            )
+        except (ValueError, OverflowError):  # not a date, or at the calendar's very ends
+            offsets, dates = set(), ("", "", "")
+        offset = offsets.pop() if len(offsets) == 1 else None
+        steady = offset is not None and offset.total_seconds() % 60 == 0
+        if len(self._days) >= self._KEEP:
+            self._days.clear()
+        self._days[key] = kept = (
+            (int(offset.total_seconds()) // 60, (dates[0], dates[1], dates[2]))
+            if steady and offset is not None
+            else None
+        )
         return kept
 
 
@@ -380,6 +408,7 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         out.write(f"- **{label}:** {inline(words)}\n")
     out.write(f"\n> {e(CARE_NOTE)}\n")
     when = cover.clock()
+    author = _shown_authors(inline)
     n = 0
     for thread in _threads(rows):
         first = thread[0]
@@ -397,8 +426,7 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         # One write a thread: a call per line costs as much as formatting it.
         out.write(
             "".join(
-                f"\n**{inline(_author(row))}**, {when(row[_CREATED])}  \n{e(row[_TEXT])}\n"
-                for row in thread
+                f"\n**{author(row)}**, {when(row[_CREATED])}  \n{e(row[_TEXT])}\n" for row in thread
             )
         )
         n += len(thread)
@@ -435,6 +463,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         f"<p class=care>{e(CARE_NOTE)}</p>\n"
     )
     when = cover.clock()
+    author = _shown_authors(e)
     n = 0
     for thread in _threads(rows):
         first = thread[0]
@@ -454,7 +483,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
             out.write(f"<h2>Conversation in {where}, {_time_html(first[_CREATED], when)}</h2>\n")
         out.write(
             "".join(
-                f"<div class=msg><div class=meta><strong>{e(_author(row))}</strong>, "
+                f"<div class=msg><div class=meta><strong>{author(row)}</strong>, "
                 f'<time datetime="{row[_CREATED]}">{when(row[_CREATED])}</time></div>'
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
                 for row in thread
