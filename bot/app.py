@@ -71,13 +71,14 @@ from storage.archive_threads import SqliteThreadReader
 from storage.channels import SqliteChannelRepository
 from storage.console import SqliteAuditRepository, SqliteSessionRepository
 from storage.conversations import SqliteConversationRepository
-from storage.database import Database, Gate
+from storage.database import Database
 from storage.events import SqliteEventRepository
 from storage.exports import SqliteExportLinkRepository
 from storage.feedback import SqliteFeedbackRepository
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.migrations import PLAYGROUND_MIGRATIONS
+from storage.owned import Gate
 from storage.people import SqlitePeopleRepository
 from storage.playground import SqlitePlaygroundRepository
 from storage.prompts import SqlitePromptRepository

@@ -20,7 +20,8 @@ from bot.search_query import Term
 from storage.archive_encode import needs_care, record_sql
 from storage.archive_rows import EXPORT, KEYS, SELECT, filter_sql, id_key, message_from_row, micros
 from storage.archive_search import search
-from storage.database import Database, Together, connect
+from storage.database import Database, connect
+from storage.held_writes import Together
 
 
 def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:

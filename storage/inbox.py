@@ -11,7 +11,8 @@ from bot.clock import from_text, to_text
 from bot.codec import decode_event, encode_event
 from bot.model import InboundEvent
 from bot.records import InboxItem
-from storage.database import Database, WriteBatch
+from storage.database import Database
+from storage.held_writes import WriteBatch
 
 # The kinds of event a person waits on, as the index inbox_pending_interactive (migration
 # 0018) names them: written as that index's condition is, so that SQLite uses it.

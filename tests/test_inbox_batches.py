@@ -28,7 +28,8 @@ from bot.records import ArchivedMessage
 from bot.settings import Settings
 from storage import sqlite as sqlite3
 from storage.archive import SqliteArchiveRepository
-from storage.database import Database, Together
+from storage.database import Database
+from storage.held_writes import Together
 from storage.inbox import SqliteInboxRepository
 from tests.support.fakes import FakeAdapter, ManualClock
 from tests.support.faults import Faults, disk_full, locked

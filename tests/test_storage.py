@@ -11,8 +11,9 @@ import sqlite_utils
 from bot.model import Channel, ChannelRef, Role
 from storage import sqlite
 from storage.channels import SqliteChannelRepository
-from storage.database import CursorEscaped, Database, StorageError, check_path, migrate
+from storage.database import Database, StorageError, check_path, migrate
 from storage.migrations import MIGRATIONS
+from storage.owned import CursorEscaped
 from storage.roles import SqliteRoleRepository
 from tests.support.fakes import ManualClock
 
