@@ -16,7 +16,7 @@ from bot.feedback import DEFAULT_QUESTIONS, QuestionKind, Round, RoundState, Tic
 from bot.feedback_messages import ANSWER, ANSWER_FORM, THANKS
 from bot.model import Buttons, Form, FormSubmitted, Origin, Role, UserRef
 from bot.ports import FormInvalid
-from bot.services.feedback import ALREADY, CLOSED, FORGED
+from bot.services.feedback_answers import ALREADY, CLOSED, FORGED
 from storage import sqlite as sqlite3
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 

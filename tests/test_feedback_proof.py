@@ -24,7 +24,7 @@ from bot.app import CORE, create_app, playground_path
 from bot.clock import SystemClock
 from bot.feedback_messages import ANSWER
 from bot.model import Role
-from bot.services.feedback import ALREADY
+from bot.services.feedback_answers import ALREADY
 from bot.settings import Settings
 from storage import sqlite
 from storage.database import Database

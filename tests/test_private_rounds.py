@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.model import Buttons, ChannelRef, Form, Role, UserRef
-from bot.services.feedback import CLOSED
+from bot.services.feedback_answers import CLOSED
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 from tests.test_events import announced, feature, link
 from tests.test_feedback import form_for

@@ -22,14 +22,11 @@ from bot.feedback import (
     MAX_THRESHOLD,
     MAX_TITLE,
     MIN_THRESHOLD,
-    AlreadyAnswered,
     FeedbackRepository,
     Invitations,
     Question,
     Round,
-    RoundClosed,
     RoundState,
-    Ticket,
     new_key,
     summarise,
 )
@@ -38,7 +35,6 @@ from bot.feedback_messages import (
     ANSWER,
     ANSWER_FORM,
     answer_button,
-    answer_form,
     answers,
     how_many,
     results_message,
@@ -49,7 +45,6 @@ from bot.interaction import Interaction
 from bot.markup import escape
 from bot.model import (
     Button,
-    ButtonPressed,
     Buttons,
     ChannelRef,
     Context,
@@ -63,6 +58,7 @@ from bot.ports import Clock
 from bot.records import Job
 from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Scheduler
+from bot.services.feedback_answers import FeedbackAnswers
 from bot.services.feedback_forms import (
     CLOSES,
     MIN,
@@ -78,13 +74,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_JOB = "feedback.close"
 ANNOUNCE_JOB = "feedback.announce"
-
-ALREADY = (
-    "You have already answered this round. Thank you! Only one answer per person is kept, "
-    "so that every voice counts the same."
-)
-CLOSED = "This round has closed, so it isn't taking answers any more. Thank you all the same."
-FORGED = "This form wasn't one copbot opened for you. Please open it again from the round's button."
 
 
 class FeedbackFeature:
@@ -103,6 +92,9 @@ class FeedbackFeature:
         self._scheduler = scheduler
         self._visibility = visibility
         self._invitations = invitations
+        self._answers = FeedbackAnswers(
+            repository, visibility, invitations, clock, scheduler.timezone
+        )
 
     @property
     def repository(self) -> FeedbackRepository:
@@ -158,8 +150,10 @@ class FeedbackFeature:
             role=Role.FACILITATOR,
             details="Only until the first answer is in: after that it stays as it was.",
         )
-        registry.action(ANSWER, self.open_answer, private=True)
-        registry.form(ANSWER_FORM, self.answered, anonymous=True, check=self.check_answer)
+        registry.action(ANSWER, self._answers.open_form, private=True)
+        registry.form(
+            ANSWER_FORM, self._answers.answered, anonymous=True, check=self._answers.check
+        )
         registry.form(OPEN_FORM, self.opened, role=Role.FACILITATOR, check=self.check_open)
         registry.job(JobKind(CLOSE_JOB, self._close_job, run_late=True))
         registry.job(JobKind(ANNOUNCE_JOB, self._announce_job, run_late=True))
@@ -361,7 +355,7 @@ class FeedbackFeature:
         rounds = [
             r
             for r in await self._repo.rounds(open_only=True)
-            if self._taking(r) and await self._may_answer(ix.user, r)
+            if self._taking(r) and await self._answers.may_answer(ix.user, r)
         ]
         if not rounds:
             await ix.reply("There are no feedback rounds open right now.")
@@ -374,70 +368,6 @@ class FeedbackFeature:
             )
         blocks.append(Context(ANONYMOUS))
         await ix.reply(OutgoingMessage(tuple(blocks)))
-
-    async def open_answer(self, ix: Interaction, event: ButtonPressed) -> None:
-        value = event.value
-        round_ = await self._repo.get(int(value)) if _is_id(value) else None
-        key = await self._repo.key(round_.id) if round_ else None
-        # Someone who may not answer hears what they would of a round that isn't there.
-        if (
-            round_ is None
-            or key is None
-            or not self._taking(round_)
-            or not await self._may_answer(ix.user, round_)
-        ):
-            await ix.reply(CLOSED)
-            return
-        ticket = Ticket.issue(key, round_.id, ix.user.identity)
-        # The press, with who pressed, was in the inbox until a moment ago: fold the
-        # write-ahead log so that its frames leave the disk too.
-        await self._repo.forget_traces()
-        if await self._repo.has_answered(round_.id, ticket.hash):
-            await ix.reply(ALREADY)
-            return
-        await ix.open_form(answer_form(round_, ticket))
-
-    async def check_answer(self, event: FormSubmitted) -> dict[str, str]:
-        """While the platform waits: a forged, stale or repeated answer, or one with a
-        problem, keeps the form open with a message; nothing is stored. The person is
-        known here only by the ticket's hash."""
-        ticket = Ticket.decode(event.context)
-        round_ = await self._repo.get(ticket.round_id) if ticket else None
-        key = await self._repo.key(round_.id) if round_ else None
-        # A message for the whole form goes under its first question.
-        questions = round_.questions if round_ else DEFAULT_QUESTIONS
-        first = event.values[0][0] if event.values else questions[0].id
-        if ticket is None or round_ is None:
-            return {first: FORGED}
-        if key is None or not self._taking(round_):
-            return {first: CLOSED}
-        if not ticket.valid(key):
-            return {first: FORGED}
-        if await self._repo.has_answered(round_.id, ticket.hash):
-            return {first: ALREADY}
-        values = dict(event.values)
-        return {q.id: p for q in round_.questions if (p := q.problem(values.get(q.id, "")))}
-
-    async def answered(self, ix: Interaction, event: FormSubmitted) -> None:
-        # The check passed a moment ago; what changed since (the round closed, a second
-        # form of theirs got in first) is refused by the store in the same transaction.
-        ticket = Ticket.decode(event.context)
-        if ticket is None:
-            return
-        round_ = await self._repo.get(ticket.round_id)
-        key = await self._repo.key(ticket.round_id)
-        if round_ is None or key is None or not ticket.valid(key):
-            return
-        values = dict(event.values)
-        answers = {q.id: values.get(q.id, "").strip() for q in round_.questions}
-        if any(q.problem(answers[q.id]) for q in round_.questions):
-            return
-        try:
-            await self._repo.answer(round_.id, ticket.hash, answers, self._today())
-        except (AlreadyAnswered, RoundClosed):
-            # Nobody to tell (the sender is anonymous), and nothing to log that could help
-            # line this up with a person: the form's check already said so in nearly all cases.
-            return
 
     # -- jobs and helpers ---------------------------------------------------------------
 
@@ -469,18 +399,8 @@ class FeedbackFeature:
         """A round announced in a channel is for those the platform shows the channel to."""
         return round_.channel is None or await self._visibility.may_see(user, round_.channel)
 
-    async def _may_answer(self, user: UserRef, round_: Round) -> bool:
-        """A channel's round: its channel's people; an event's round: those it was sent to
-        (those going); a round opened on the command line for no channel: everyone."""
-        if round_.channel is not None:
-            return await self._visibility.may_see(user, round_.channel)
-        return await self._invitations.invited(round_.id, user.identity) is not False
-
     def _taking(self, round_: Round) -> bool:
-        """Open, and not past its closing day (the close job may not have run yet)."""
-        if not round_.is_open:
-            return False
-        return round_.closes_on is None or self._today() <= round_.closes_on
+        return self._answers.taking(round_)
 
     def _today(self) -> date:
         return self._clock.now().astimezone(self._scheduler.timezone).date()
@@ -513,10 +433,6 @@ def _threshold(text: str) -> int:
             f"(and at most {MAX_THRESHOLD:,}); fewer could reveal who said what."
         )
     return k
-
-
-def _is_id(text: str) -> bool:
-    return text.isascii() and text.isdigit() and 0 < len(text) <= 18
 
 
 def _payload(job: Job) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from bot.app import create_app
 from bot.clock import SystemClock
 from bot.feedback_messages import ANSWER
 from bot.services.anonymous_replies import ALTERED, AUTHOR, POST_JOB, REPLY, REPLY_FORM
-from bot.services.feedback import ALREADY
+from bot.services.feedback_answers import ALREADY
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, Sleeps, fixture, settings
 from tests.slack.fake_slack import FakeSlack

@@ -21,7 +21,8 @@ from bot.app import create_app
 from bot.feedback import DEFAULT_QUESTIONS, Round, RoundState, Ticket, summarise
 from bot.feedback_messages import ANSWER, answer_form
 from bot.model import ChannelRef, Origin, UserRef
-from bot.services.feedback import ALREADY, FeedbackFeature
+from bot.services.feedback import FeedbackFeature
+from bot.services.feedback_answers import ALREADY
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, Sleeps, fixture, settings
 from tests.slack.fake_slack import FakeSlack

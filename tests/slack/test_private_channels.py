@@ -11,7 +11,7 @@ import pytest
 
 from bot.feedback_messages import ANSWER_FORM
 from bot.model import ChannelRef, UserRef
-from bot.services.feedback import CLOSED
+from bot.services.feedback_answers import CLOSED
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot, fixture
 from tests.slack.test_contract import texts

@@ -21,7 +21,7 @@ from adapters.teams import TeamsAdapter
 from bot.app import CORE, create_app
 from bot.clock import SystemClock
 from bot.services.anonymous_replies import ALTERED, AUTHOR, POST_JOB, REPLY, REPLY_FORM
-from bot.services.feedback import ALREADY
+from bot.services.feedback_answers import ALREADY
 from bot.settings import Settings, TeamsSettings
 from bot.signing import Signing
 from storage.conversations import SqliteConversationRepository

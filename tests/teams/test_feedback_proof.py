@@ -15,7 +15,8 @@ import pytest
 
 from bot.feedback import summarise
 from bot.feedback_messages import ANSWER, ANSWER_FORM
-from bot.services.feedback import ALREADY, FeedbackFeature
+from bot.services.feedback import FeedbackFeature
+from bot.services.feedback_answers import ALREADY
 from storage import sqlite
 from tests.teams.conftest import ADMIN, TeamsBot
 from tests.teams.fake_connector import NORTH, TENANT
