@@ -8,13 +8,10 @@ inbox like Slack's and Teams' events do.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -24,8 +21,10 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from adapters.local import links
+from adapters.local.changes import Changes
 from adapters.local.guard import Served
-from adapters.local.render import form_html, markup, message_html, subject, summary
+from adapters.local.open_forms import OpenForms
+from adapters.local.render import form_html, message_json, persona_json
 from adapters.local.requests import (
     BadRequest,
     check_form,
@@ -45,7 +44,7 @@ from adapters.local.world import (
     Persona,
     command_in,
 )
-from bot.codec import dumps, loads
+from bot.codec import dumps
 from bot.model import (
     BotAddedToChannel,
     ButtonPressed,
@@ -72,23 +71,14 @@ from bot.ports import (
     PlaygroundMessage,
     PlaygroundRepository,
 )
-from bot.timefmt import UK, for_people
+from bot.timefmt import UK
 
 log = logging.getLogger(__name__)
 
 HISTORY = 300
-SSE_LIFETIME = 25.0  # seconds; the browser reconnects, and shutdown never waits long
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class _OpenForm:
-    token: str
-    form: Form
-    origin: Origin
-    page: str = ""  # the page that showed it first; any other page (a reload) drops it
 
 
 class LocalAdapter:
@@ -122,9 +112,8 @@ class LocalAdapter:
         self._channels = tuple(channels) + tuple(c for c in self._private if c not in channels)
         self._personas = {p.id: p for p in personas}
         self._sink: EventSink | None = None
-        self._forms: dict[str, _OpenForm] = {}
-        self._version = 0
-        self._changed = asyncio.Condition()
+        self._forms = OpenForms()
+        self._changes = Changes()
         self._role_of: Callable[[str], Awaitable[Role]] | None = None
 
     def show_roles_from(self, role_of: Callable[[str], Awaitable[Role]]) -> None:
@@ -144,7 +133,7 @@ class LocalAdapter:
             web.get("/", g(self._page)),
             web.get("/static/{name}", g(self._static)),
             web.get("/api/playground/state", g(self._state)),
-            web.get("/api/playground/events", g(self._events)),
+            web.get("/api/playground/events", g(self._changes.stream)),
             web.post("/api/playground/messages", g(self._post_message)),
             web.post("/api/playground/messages/{id}/edit", g(self._edit_message)),
             web.post("/api/playground/messages/{id}/delete", g(self._delete_message)),
@@ -192,17 +181,16 @@ class LocalAdapter:
         await self._bot_says(origin.channel, message, root, visible_to=origin.user.identity)
 
     async def open_form(self, origin: Origin, form: Form) -> None:
-        token = secrets.token_urlsafe(12)
-        self._forms[token] = _OpenForm(token, form, origin)
-        await self._notify()
+        self._forms.open(form, origin)
+        await self._changes.notify()
 
     async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
         await self._store.edit(ref.id, dumps(message), self._now())
-        await self._notify()
+        await self._changes.notify()
 
     async def delete(self, ref: MessageRef) -> None:
         await self._store.delete(ref.id)
-        await self._notify()
+        await self._changes.notify()
 
     async def permalink(self, ref: MessageRef) -> str:
         root = f"&thread={ref.thread_root}" if ref.thread_root else ""
@@ -254,13 +242,8 @@ class LocalAdapter:
                 visible_to,
             )
         )
-        await self._notify()
+        await self._changes.notify()
         return MessageRef(channel, stored.id, thread_root)
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._version += 1
-            self._changed.notify_all()
 
     async def _emit(self, event: Any) -> None:
         if self._sink is None:
@@ -291,11 +274,9 @@ class LocalAdapter:
         messages = await self._store.conversation(channel, persona.user.identity, HISTORY)
         return web.json_response(
             {
-                "version": self._version,
-                "me": _persona_json(persona, await self._role(persona)),
-                "personas": [
-                    _persona_json(p, await self._role(p)) for p in self._personas.values()
-                ],
+                "version": self._changes.version,
+                "me": persona_json(persona, await self._role(persona)),
+                "personas": [persona_json(p, await self._role(p)) for p in self._personas.values()],
                 "channels": [
                     {"id": c, "name": f"#{c}" + (" (private)" if c in self._private else "")}
                     for c in self._channels
@@ -303,39 +284,13 @@ class LocalAdapter:
                 ],
                 "direct": {"id": self._direct(persona.id).id, "name": "copbot (direct)"},
                 "channel": channel,
-                "messages": [self._message_json(m, persona) for m in messages],
+                "messages": [message_json(m, persona.user.identity, self._tz) for m in messages],
                 "forms": [
                     {"token": f.token, "html": form_html(f.form, f.token)}
-                    for f in self._forms_for(persona, request.query.get("page", ""))
+                    for f in self._forms.on_page(persona.id, request.query.get("page", ""))
                 ],
             }
         )
-
-    async def _events(self, request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        loop = asyncio.get_running_loop()
-        ends = loop.time() + SSE_LIFETIME
-        seen = self._version
-        try:
-            await response.prepare(request)
-            await response.write(f"retry: 500\ndata: {seen}\n\n".encode())
-            while (left := ends - loop.time()) > 0:
-                if await self._changed_since(seen, left):
-                    seen = self._version
-                    await response.write(f"data: {seen}\n\n".encode())
-        except ConnectionResetError:
-            # A closed or reloaded tab ends its stream: everyday, not an error to log.
-            log.debug("a playground page stopped listening")
-        return response
-
-    async def _changed_since(self, version: int, within: float) -> bool:
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(within):  # not wait_for, which may eat a cancel
-                    await self._changed.wait_for(lambda: self._version != version)
-        return self._version != version
 
     async def _post_message(self, request: web.Request) -> web.StreamResponse:
         body = await json_body(request)
@@ -362,7 +317,7 @@ class LocalAdapter:
                 "", channel.id, persona.user.identity, persona.name, text, self._now(), root
             )
         )
-        await self._notify()
+        await self._changes.notify()
         ref = MessageRef(channel, stored.id, root)
         await self._emit(MessagePosted(f"msg:{stored.id}", ref, persona.user, text, self._now()))
         return web.json_response({"ok": True, "id": stored.id})
@@ -392,7 +347,7 @@ class LocalAdapter:
             raise BadRequest("An edited message can't be empty; delete it instead.")
         at = self._now()
         await self._store.edit(message.id, text, at)
-        await self._notify()
+        await self._changes.notify()
         ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
         event_id = f"edit:{message.id}:{secrets.token_hex(4)}"
         await self._emit(MessageEdited(event_id, ref, text, at, persona.user))
@@ -401,7 +356,7 @@ class LocalAdapter:
     async def _delete_message(self, request: web.Request) -> web.StreamResponse:
         _, message = await self._own_message(request, await json_body(request))
         await self._store.delete(message.id)
-        await self._notify()
+        await self._changes.notify()
         ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
         await self._emit(MessageDeleted(f"delete:{message.id}", ref, self._now()))
         return web.json_response({"ok": True})
@@ -416,7 +371,7 @@ class LocalAdapter:
         if message is None or message.visible_to != persona.user.identity:
             raise BadRequest("That message isn't there any more.")
         await self._store.delete(message.id)
-        await self._notify()
+        await self._changes.notify()
         return web.json_response({"ok": True})
 
     async def _press(self, request: web.Request) -> web.StreamResponse:
@@ -470,14 +425,14 @@ class LocalAdapter:
             )
         except FormInvalid as invalid:  # the form stays open, with their words
             return web.json_response({"ok": False, "errors": invalid.errors}, status=422)
-        self._forms.pop(token, None)
+        self._forms.close(token)
         if opened.form.thanks:
             # Where they are: the channel they acted in, not a thread they may not have open.
             await self.respond(
                 Origin(opened.origin.user, opened.origin.channel),
                 OutgoingMessage.of(opened.form.thanks),
             )
-        await self._notify()
+        await self._changes.notify()
         return web.json_response({"ok": True, "thanks": opened.form.thanks})
 
     async def _close_form(self, request: web.Request) -> web.StreamResponse:
@@ -486,26 +441,11 @@ class LocalAdapter:
         opened = self._forms.get(request.match_info["token"])
         if opened is not None and opened.origin.user.id != persona.id:
             raise BadRequest("That form has closed. Please open it again.")  # not theirs
-        self._forms.pop(request.match_info["token"], None)
-        await self._notify()
+        self._forms.close(request.match_info["token"])
+        await self._changes.notify()
         return web.json_response({"ok": True})
 
     # -- helpers --------------------------------------------------------------------
-
-    def _forms_for(self, persona: Persona, page: str) -> list[_OpenForm]:
-        """The persona's open forms for this page. A form belongs to the first page that
-        shows it; another page (a reload, the next visit) means it was abandoned."""
-        shown = []
-        for form in list(self._forms.values()):
-            if form.origin.user.id != persona.id:
-                continue
-            if form.page and page and form.page != page:
-                del self._forms[form.token]
-                continue
-            if page and not form.page:
-                form = self._forms[form.token] = replace(form, page=page)
-            shown.append(form)
-        return shown
 
     def _persona(self, persona_id: object) -> Persona:
         persona = self._personas.get(str(persona_id))
@@ -538,36 +478,8 @@ class LocalAdapter:
         # A private channel is not there at all for those outside it, as on Slack.
         return channel_id in self._channels and self._may_see(persona.id, channel_id)
 
-    def _message_json(self, m: PlaygroundMessage, viewer: Persona) -> dict[str, Any]:
-        is_bot = m.author == BOT.identity
-        if is_bot:
-            outgoing = loads(OutgoingMessage, m.body)
-            html, about = message_html(outgoing, m.id), subject(outgoing)
-        else:
-            html, about = markup(m.body), summary(m.body)
-        return {
-            "id": m.id,
-            "author": m.author,
-            "author_name": m.author_name,
-            "bot": is_bot,
-            "html": html,
-            "subject": about,  # names the buttons repeated on every message
-            "text": "" if is_bot else m.body,
-            "thread_root": m.thread_root,
-            "private": m.visible_to is not None,
-            "edited": m.edited_at is not None,
-            "mine": m.author == viewer.user.identity,
-            "at": m.created_at.isoformat(),
-            # Shown in copbot's time zone (as in chat), not the browser's.
-            "when": for_people(m.created_at, self._tz),
-        }
-
     def _now(self) -> datetime:
         return self._clock.now()
-
-
-def _persona_json(p: Persona, role: Role) -> dict[str, str]:
-    return {"id": p.id, "name": p.name, "title": p.title, "role": role.label}
 
 
 def _asset(name: str) -> str:

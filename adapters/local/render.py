@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from adapters.local.world import BOT, Persona
+from bot.codec import loads
 from bot.markup import ESCAPED
 from bot.model import (
     Buttons,
@@ -18,9 +22,12 @@ from bot.model import (
     LongText,
     OutgoingMessage,
     Rating,
+    Role,
     ShortText,
     Text,
 )
+from bot.ports import PlaygroundMessage
+from bot.timefmt import for_people
 
 _CODE = re.compile(r"`([^`\n]+)`")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
@@ -169,3 +176,33 @@ def _field(field: FormField) -> str:
             f' value="{html.escape(field.initial)}"{required}>'
         )
     return f'<div class="field"><label for="f-{fid}">{label}</label>{control}</div>'
+
+
+def message_json(m: PlaygroundMessage, viewer: str, tz: ZoneInfo) -> dict[str, Any]:
+    """A stored message as the page shows it to ``viewer`` (an identity)."""
+    is_bot = m.author == BOT.identity
+    if is_bot:
+        outgoing = loads(OutgoingMessage, m.body)
+        shown, about = message_html(outgoing, m.id), subject(outgoing)
+    else:
+        shown, about = markup(m.body), summary(m.body)
+    return {
+        "id": m.id,
+        "author": m.author,
+        "author_name": m.author_name,
+        "bot": is_bot,
+        "html": shown,
+        "subject": about,  # names the buttons repeated on every message
+        "text": "" if is_bot else m.body,
+        "thread_root": m.thread_root,
+        "private": m.visible_to is not None,
+        "edited": m.edited_at is not None,
+        "mine": m.author == viewer,
+        "at": m.created_at.isoformat(),
+        # Shown in copbot's time zone (as in chat), not the browser's.
+        "when": for_people(m.created_at, tz),
+    }
+
+
+def persona_json(p: Persona, role: Role) -> dict[str, str]:
+    return {"id": p.id, "name": p.name, "title": p.title, "role": role.label}

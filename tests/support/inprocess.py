@@ -48,7 +48,7 @@ class Records(logging.Handler):
 def recording() -> Iterator[Records]:
     """Everything logged while inside, down to the playground adapter's DEBUG lines."""
     records = Records()
-    root, adapter = logging.getLogger(), logging.getLogger("adapters.local.adapter")
+    root, adapter = logging.getLogger(), logging.getLogger("adapters.local")
     level = adapter.level
     root.addHandler(records)
     adapter.setLevel(logging.DEBUG)
