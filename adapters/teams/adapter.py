@@ -37,18 +37,16 @@ from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
 from adapters.teams.conversations import Conversations, ConversationStore, Place
 from adapters.teams.delivery import Delivery, Sleep, where
 from adapters.teams.directory import Directory
+from adapters.teams.installs import TeamInstalls
 from adapters.teams.invokes import Invokes, Sealer
 from adapters.teams.membership import ChannelMembership
 from adapters.teams.text import PLATFORM
 from adapters.teams.translate import (
     Known,
-    TeamChange,
     anonymous_submission,
-    channel_name,
     from_activity,
     is_personal,
     team_change,
-    team_events,
     tenant_of,
     well_formed,
 )
@@ -150,7 +148,6 @@ class TeamsAdapter:
         self._clock = clock
         self._public_url = public_url
         self._sleep = sleep
-        self._send_timeout = send_timeout
         self._sink: EventSink | None = None
         self._invokes = Invokes(
             self._accept, self._known, self._delivery, clock, sealer, dialog_timeout
@@ -161,8 +158,7 @@ class TeamsAdapter:
         # Not read from storage: after a restart a notice is taken in again, harmlessly
         # (the core greets a channel only when copbot wasn't in it), so one whose events
         # never got committed before a crash is not lost.
-        self._installed: set[str] = set()
-        self._installing = asyncio.Lock()
+        self._installs = TeamInstalls(self._conversations, clock, self._accept, send_timeout)
         self.refused_tenants = 0  # activities refused for their tenant, since start
 
     # -- lifecycle ------------------------------------------------------------------
@@ -286,7 +282,7 @@ class TeamsAdapter:
             return InvokeResponse(status=200, body=body if body is not None else {})
         change = team_change(raw)
         if change is not None and context is not None:
-            await self._team_changed(context, change, raw)
+            await self._installs.changed(context, change, raw)
         else:
             known = Known(
                 me=str((raw.get("recipient") or {}).get("id") or ""),
@@ -363,67 +359,6 @@ class TeamsAdapter:
             if member.aad_object_id:
                 people[teams_id] = str(member.aad_object_id)
         return people
-
-    async def _team_changed(
-        self, context: TurnContext, change: TeamChange, raw: dict[str, Any]
-    ) -> None:
-        if change.kind != "installed":
-            await self._take_in(context, change, raw)
-            self._installed.discard(change.team if change.kind == "removed" else "")
-            return
-        async with self._installing:
-            if change.team in self._installed:
-                log.info("Teams told again of an installation copbot has taken in")
-                return
-            await self._take_in(context, change, raw)
-            self._installed.add(change.team)  # only once its events are committed
-
-    async def _take_in(self, context: TurnContext, change: TeamChange, raw: dict[str, Any]) -> None:
-        service_url = str(raw.get("serviceUrl") or "")
-        bot = str((raw.get("recipient") or {}).get("id") or "")
-        group = str(((raw.get("channelData") or {}).get("team") or {}).get("aadGroupId") or "")
-        place = Place(service_url, change.tenant, bot, change.team, group)
-        channels: dict[str, str] = {}
-        if change.kind == "installed":
-            for channel_id, name in (await self._team_channels(context, change.team)).items():
-                await self._conversations.remember_channel(channel_id, name, place)
-                channels[channel_id] = name
-        elif change.kind == "removed":
-            channels = {c.id: c.name for c in self._conversations.of_team(change.team)}
-        elif change.kind in ("channel_created", "channel_renamed"):
-            name = channel_name(change.channel, change.name, change.team)
-            await self._conversations.remember_channel(change.channel, name, place)
-        elif change.kind == "channel_deleted":
-            known = self._conversations.channel(change.channel)
-            channels = {change.channel: known.name if known else change.name}
-        activity_id = str(raw.get("id") or "")
-        for event in team_events(change, channels, activity_id, self._clock.now()):
-            await self._accept(event)
-        if change.kind == "channel_deleted":
-            await self._conversations.forget_channel(change.channel)
-        elif change.kind == "removed":
-            for channel_id in channels:
-                await self._conversations.forget_channel(channel_id)
-
-    async def _team_channels(self, context: TurnContext, team: str) -> dict[str, str]:
-        """The team's channels by id; General (the team's own id) at least."""
-        from botbuilder.core.teams import TeamsInfo
-
-        try:
-            connector = await TeamsInfo.get_teams_connector_client(context)
-            # botbuilder's Teams connector is synchronous (requests): on a thread, with a
-            # deadline, so the event loop never waits on it.
-            async with asyncio.timeout(self._send_timeout):
-                listing = await asyncio.to_thread(connector.teams.get_teams_channels, team)
-            infos = listing.conversations
-        except Exception as e:
-            log.warning("Teams did not list the team's channels (%s)", type(e).__name__)
-            infos = []
-        channels = {team: channel_name(team, "", team)}
-        for info in infos or ():
-            if info.id:
-                channels[str(info.id)] = channel_name(str(info.id), str(info.name or ""), team)
-        return channels
 
     # -- outbound -------------------------------------------------------------------
 
