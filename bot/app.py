@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from adapters.local import LocalAdapter
+from bot.archive_ports import HistorySource
 from bot.calendar_feed import FeedSite
 from bot.chat import Chat, SendObserver
 from bot.clock import SystemClock
@@ -38,7 +39,7 @@ from bot.core import Core
 from bot.inbox import Inbox
 from bot.logs import guard_server_log
 from bot.people import People
-from bot.ports import ChatAdapter, Clock, HistorySource, RetryObserver, unobserved_retry
+from bot.ports import ChatAdapter, Clock, RetryObserver, unobserved_retry
 from bot.registry import Feature, Registry
 from bot.roles import Roles
 from bot.router import Router

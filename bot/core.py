@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from bot.archive_ports import ArchiveRepository
 from bot.chat import Chat
 from bot.console.audit import Audit
 from bot.inbox import Inbox
-from bot.ports import ArchiveRepository, ChannelRepository, ChatAdapter, Clock
+from bot.ports import ChannelRepository, ChatAdapter, Clock
 from bot.registry import Feature, Registry
 from bot.roles import Roles
 from bot.scheduler import Scheduler

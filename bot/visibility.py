@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from bot.archive_ports import ArchiveRepository
 from bot.chat import Chat
 from bot.model import Channel, ChannelRef, UserRef
-from bot.ports import ArchiveRepository, ChannelRepository, Clock
+from bot.ports import ChannelRepository, Clock
 
 log = logging.getLogger(__name__)
 

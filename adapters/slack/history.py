@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.slack.text import plain_text
-from bot.ports import HistoryUnreadable
+from bot.archive_ports import HistoryUnreadable
 from bot.records import ArchivedMessage
 
 PLATFORM = "slack"

@@ -276,7 +276,7 @@ def import_slack_export(path: Path, db: str | None) -> None:
     """Load a Slack export (the zip, or its unpacked folder, in Slack's standard layout) into
     the archive, threads intact. Running it twice adds nothing new."""
     from bot.app import slack_history
-    from bot.ports import HistoryUnreadable
+    from bot.archive_ports import HistoryUnreadable
     from bot.services.channels import region_from_name
     from bot.services.history import HistoryImport
 

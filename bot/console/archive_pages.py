@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.archive_export import FORMATS
+from bot.archive_ports import ArchiveReader, ArchiveRepository
 from bot.console.audit import Audit
 from bot.console.filters import ChosenFilters, read_filters
 from bot.console.ports import ThreadReader
@@ -21,7 +22,7 @@ from bot.console.records import ThreadKey
 from bot.console.scope import Scopes
 from bot.console.web import Templates, Visitor, form_value, read_form, secured
 from bot.model import Role
-from bot.ports import ArchiveReader, ArchiveRepository, Clock
+from bot.ports import Clock
 from bot.ranking import HIT_END, HIT_START
 from bot.records import ArchiveFilter
 from bot.search_query import parse_terms

@@ -17,6 +17,7 @@ import secrets
 from datetime import timedelta
 from typing import Any, Protocol
 
+from bot.archive_ports import ArchiveRepository, ThreadSource
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
@@ -35,7 +36,7 @@ from bot.model import (
     Role,
     Text,
 )
-from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource, WriteOp
+from bot.ports import ChannelRepository, Clock, WriteOp
 from bot.records import ArchivedMessage, Job
 from bot.registry import Registry
 from bot.scheduler import JobKind, Outcome, Scheduler

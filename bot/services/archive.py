@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from bot.archive_ports import ArchiveRepository, ThreadSource
 from bot.chat import Chat, PlatformUnavailable
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
@@ -24,7 +25,7 @@ from bot.model import (
     Role,
     Text,
 )
-from bot.ports import ArchiveRepository, ChannelRepository, Clock, ThreadSource
+from bot.ports import ChannelRepository, Clock
 from bot.ranking import HIT_END, HIT_START
 from bot.records import ArchivedMessage, ArchiveFilter, Job, SearchHit, ThreadContext
 from bot.registry import PersonalData, Registry

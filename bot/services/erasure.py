@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.ports import ArchiveRepository, Clock
+from bot.archive_ports import ArchiveRepository
+from bot.ports import Clock
 from bot.registry import Registry
 
 

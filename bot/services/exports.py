@@ -36,12 +36,13 @@ from bot.archive_export import (
     Row,
     describe_filter,
 )
+from bot.archive_ports import ArchiveReader, ExportLinkRepository
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
 from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role, split_identity
-from bot.ports import ArchiveReader, Clock, ExportLinkRepository
+from bot.ports import Clock
 from bot.records import ArchiveFilter, ExportLink
 from bot.registry import PersonalData, Registry
 from bot.router import RoleLookup

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from bot.archive_ports import ArchiveRepository
 from bot.markup import CONTROL, kept_text
-from bot.ports import ArchiveRepository
 from bot.records import ArchivedMessage
 
 # Messages a transaction: a larger one is indexed in one piece (migration 0021), yet it
