@@ -44,18 +44,29 @@ def _count(tokens: list[str], term: Term) -> int:
     return len(_occurrences(tokens, term))
 
 
-def _occurrences(tokens: Sequence[str], term: Term) -> list[int]:
+def _occurrences(tokens: list[str], term: Term) -> list[int]:
     """Where in ``tokens`` a term starts (a word, a prefix*, or a phrase)."""
     first = fold(term.words[0])
     if len(term.words) == 1:
         if term.prefix:
             return [i for i, t in enumerate(tokens) if t.startswith(first)]
-        return [i for i, t in enumerate(tokens) if t == first]
+        return _positions(tokens, first)
     rest = [fold(w) for w in term.words[1:]]
     n = len(rest)
-    return [
-        i for i, t in enumerate(tokens) if t == first and list(tokens[i + 1 : i + 1 + n]) == rest
-    ]
+    return [i for i in _positions(tokens, first) if tokens[i + 1 : i + 1 + n] == rest]
+
+
+def _positions(tokens: list[str], word: str) -> list[int]:
+    """Where ``word`` is in ``tokens``, found by list.index (in C) rather than a loop here:
+    a phrase's first word is often a common one, in every candidate."""
+    found: list[int] = []
+    at = -1
+    try:
+        while True:
+            at = tokens.index(word, at + 1)
+            found.append(at)
+    except ValueError:
+        return found
 
 
 @dataclass(frozen=True)
