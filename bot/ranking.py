@@ -24,6 +24,8 @@ HIT_START, HIT_END = "\x02", "\x03"  # matched words in a snippet, for the calle
 SNIPPET_WORDS = 24
 
 _WORD = re.compile(r"[^\W_]+")
+# What separates _WORD's words in ASCII: everything but letters and digits.
+_ASCII_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
 
 
 def fold(text: str) -> str:
@@ -35,13 +37,21 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
+    folded = fold(text)
+    if folded.isascii():  # most messages: split in C, twice as fast as the pattern
+        return folded.translate(_ASCII_SEPARATORS).split()
+    return _WORD.findall(folded)
 
 
 def _count(tokens: list[str], term: Term) -> int:
-    if len(term.words) == 1 and not term.prefix:
-        return tokens.count(fold(term.words[0]))  # the common case, counted in C
-    return len(_occurrences(tokens, term))
+    if len(term.words) > 1:
+        return len(_occurrences(tokens, term))
+    word = fold(term.words[0])
+    if term.prefix:
+        # Words that start with it: each follows a space once the words are joined by
+        # spaces, so counting " " + prefix counts them (in C, not a loop here).
+        return (" " + " ".join(tokens)).count(" " + word)
+    return tokens.count(word)  # the common case, counted in C
 
 
 def _occurrences(tokens: list[str], term: Term) -> list[int]:

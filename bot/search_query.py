@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 # A word is what FTS5's unicode61 tokenizer keeps: runs of letters and digits.
 _WORD = re.compile(r"[^\W_]+(\*?)")
-_MIN_PREFIX = 3  # "ab*" would match much of the archive, slowly (and 3 is indexed)
+_MIN_PREFIX = 3  # "ab*" would match much of the archive, slowly
 
 
 @dataclass(frozen=True)

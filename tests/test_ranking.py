@@ -3,7 +3,12 @@ the same words, phrases and prefixes FTS5 matches, counted the same way."""
 
 from __future__ import annotations
 
-from bot.ranking import HIT_END, HIT_START, rank, snippet
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.ranking import HIT_END, HIT_START, fold, rank, snippet, words
 from bot.search_query import Term, parse_terms
 
 DOCUMENTS = 1_000
@@ -54,3 +59,9 @@ def test_the_snippet_marks_every_word_of_a_phrase_found() -> None:
     shown = snippet("We spoke about race at length", [Term(("about", "race"))])
     assert f"{HIT_START}about{HIT_END} {HIT_START}race{HIT_END}" in shown
     assert f"{HIT_START}spoke" not in shown
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x24F)))
+def test_words_are_what_the_word_pattern_finds_in_folded_text(text: str) -> None:
+    """ASCII text is split by a translation table, the rest by the pattern: the same words."""
+    assert words(text) == re.findall(r"[^\W_]+", fold(text))

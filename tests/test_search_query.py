@@ -113,3 +113,64 @@ def test_short_prefixes_are_plain_words() -> None:
 @given(st.text(max_size=60))
 def test_any_text_is_a_valid_search(conn, text: str) -> None:
     search(conn, parse_terms(text), ArchiveFilter(region="north"), 5)
+
+
+def _archive(path: Path, texts: list[str]) -> sqlite_utils.Database:
+    Database.open(path).close()
+    db = sqlite_utils.Database(connect(path))
+    messages = [
+        ArchivedMessage(
+            "local", "", "north", "north", f"m{i}", f"m{i}", "local:sam", "Sam", False, t, AT
+        )
+        for i, t in enumerate(texts)
+    ]
+    with transaction(db):
+        insert_rows(db, messages)
+    return db
+
+
+def _fts5_prefix(conn, prefix: str) -> set[str]:
+    """What FTS5's own prefix query finds: the reference for the words a prefix is read as."""
+    return {
+        r[0]
+        for r in conn.execute(
+            "select e.text from archive_fts f join archive_entries e on e.id = f.rowid"
+            " where archive_fts match ?",
+            [f'text : ("{prefix}"*)'],
+        )
+    }
+
+
+def test_a_prefix_finds_every_word_it_starts_as_fts5_would(tmp_path: Path) -> None:
+    texts = [f"training {w}" for w in ("recruit", "recruits", "Recruitment", "récord")]
+    texts += ["rec room", "wreck", "nothing", "a record"]
+    db = _archive(tmp_path / "copbot.db", texts)
+    for prefix in ("recr", "rec", "REC", "réc", "trai", "zzz"):
+        hits = [
+            h.message.text for h in search(db.conn, parse_terms(prefix + "*"), ArchiveFilter(), 20)
+        ]
+        assert set(hits) == _fts5_prefix(db.conn, prefix.lower().replace("é", "e")), prefix
+    assert len(found(db.conn, "rec*")) == 6  # not "wreck": words that start with it
+
+
+def test_a_prefix_of_more_words_than_are_listed_is_still_found_whole(tmp_path: Path) -> None:
+    from storage.archive_search import MAX_EXPANSION
+
+    suffixes = [f"{a}{b}" for a in "abcdefghijklmnopqrstuvwxyz" for b in "abcdefghij"]
+    assert len(suffixes) > MAX_EXPANSION
+    db = _archive(tmp_path / "copbot.db", [f"pre{s} and more" for s in suffixes])
+    hits = search(db.conn, parse_terms("pre*"), ArchiveFilter(), 10)
+    assert len(hits) == 10
+    assert len(_fts5_prefix(db.conn, "pre")) == len(suffixes)
+    assert {h.message.text for h in search(db.conn, parse_terms("prez*"), ArchiveFilter(), 20)} == {
+        f"prez{b} and more" for b in "abcdefghij"
+    }
+
+
+def test_a_prefix_whose_only_message_was_deleted_finds_nothing(tmp_path: Path) -> None:
+    db = _archive(tmp_path / "copbot.db", ["the quokka sighting", "another message"])
+    assert found(db.conn, "quok*") == ["the quokka sighting"]
+    with transaction(db):
+        db.execute("delete from archive_entries where text = ?", ["the quokka sighting"])
+    assert found(db.conn, "quok*") == []
+    assert found(db.conn, "anot*") == ["another message"]
