@@ -175,6 +175,8 @@ def _expression(conn: Any, term: Term) -> str:
     if not term.prefix:
         return term.fts()
     start = fold(term.words[0])
+    if not start or start[-1] == "\U0010ffff":
+        return term.fts()
     conn.execute(
         "create virtual table if not exists temp.archive_vocab"
         " using fts5vocab(main, 'archive_fts', 'row')"
