@@ -263,7 +263,7 @@ class Cover:
     def when(self, text: str) -> str:
         return for_people(_moment(text), self.timezone)
 
-    def clock(self) -> Callable[[str], str]:
+    def clock(self) -> _DayClock:
         """``when``, for writing many messages: each day's offset is worked out once."""
         return _DayClock(self.timezone)
 
@@ -288,6 +288,9 @@ _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 _UTC = ZoneInfo("UTC")  # dates as they are: the offset is added to the minutes
 _LAST_SECOND = timedelta(hours=23, minutes=59, seconds=59)
+_DAY_US = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+_EPOCH_DATE = _EPOCH.date()
 
 
 class _DayClock:
@@ -302,8 +305,14 @@ class _DayClock:
     def __init__(self, tz: ZoneInfo) -> None:
         self._tz = tz
         self._days: dict[str, tuple[int, tuple[str, str, str]] | None] = {}
+        self._dates: dict[int, str] = {}
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, moment: str | int) -> str:
+        """When, in words: of storage's text, or of microseconds since 1970 (UTC), which
+        spare SQLite from spelling out every row's time for an export that only shows it."""
+        if isinstance(moment, int):
+            return self._at(moment)
+        text = moment
         key = text[:10]
         if len(text) == 27 and text[26] == "Z" and text[13] == ":":
             day = self._days[key] if key in self._days else self._learn(key)
@@ -313,6 +322,32 @@ class _DayClock:
                 local = minute + offset
                 return dates[local // 1440 + 1] + _HH_MM[local % 1440]
         return for_people(_moment(text), self._tz)
+
+    def text(self, moment: str | int) -> str:
+        """Storage's text for a time ("2026-03-03T14:05:59.123456Z")."""
+        if isinstance(moment, str):
+            return moment
+        days, rest = divmod(moment, _DAY_US)
+        seconds, micro = divmod(rest, 1_000_000)
+        return f"{self._date(days)}T{_HH_MM[seconds // 60]}:{seconds % 60:02d}.{micro:06d}Z"
+
+    def _at(self, us: int) -> str:
+        days, rest = divmod(us, _DAY_US)
+        key = self._date(days)
+        day = self._days[key] if key in self._days else self._learn(key)
+        if day is None:
+            return for_people(_EPOCH + timedelta(microseconds=us), self._tz)
+        offset, dates = day
+        local = rest // 60_000_000 + offset
+        return dates[local // 1440 + 1] + _HH_MM[local % 1440]
+
+    def _date(self, days: int) -> str:
+        """The UTC date ``days`` after 1970-01-01, as text ("2026-03-03")."""
+        if (found := self._dates.get(days)) is None:
+            if len(self._dates) >= self._KEEP:
+                self._dates.clear()
+            found = self._dates[days] = (_EPOCH_DATE + timedelta(days=days)).isoformat()
+        return found
 
     def _learn(self, key: str) -> tuple[int, tuple[str, str, str]] | None:
         try:
@@ -446,10 +481,10 @@ _PAGE_STYLE = (
 )
 
 
-def _time_html(text: str, when: Callable[[str], str]) -> str:
-    # Both are copbot's own: storage writes times as ISO 8601 from integers, and when's
+def _time_html(moment: str | int, when: _DayClock) -> str:
+    # Both are copbot's own: storage's times are ISO 8601 made from integers, and when's
     # words are letters, digits, commas and a colon. Nothing to escape.
-    return f'<time datetime="{text}">{when(text)}</time>'
+    return f'<time datetime="{when.text(moment)}">{when(moment)}</time>'
 
 
 def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
@@ -484,7 +519,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         out.write(
             "".join(
                 f"<div class=msg><div class=meta><strong>{author(row)}</strong>, "
-                f'<time datetime="{row[_CREATED]}">{when(row[_CREATED])}</time></div>'
+                f'<time datetime="{when.text(row[_CREATED])}">{when(row[_CREATED])}</time></div>'
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
                 for row in thread
             )

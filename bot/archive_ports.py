@@ -73,10 +73,17 @@ class ArchiveReader(Protocol):
     """Blocking, streaming reads of the archive for export; call from a worker thread."""
 
     def rows(
-        self, f: ArchiveFilter, by_thread: bool, shown: frozenset[str] | None = None
+        self,
+        f: ArchiveFilter,
+        by_thread: bool,
+        shown: frozenset[str] | None = None,
+        *,
+        as_stored: bool = False,
     ) -> Iterator[tuple[Any, ...]]:
         """Export records in ``bot.archive_export.FIELDS`` order; fields not in ``shown``
-        (when given) come as None, unread."""
+        (when given) come as None, unread. With ``as_stored``, ``created_at`` is
+        microseconds since 1970 (UTC) and ``thread_id`` the thread's key as stored (an
+        integer for a Slack ts): for writers that show times in words and group by thread."""
         ...
 
     def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:

@@ -409,18 +409,23 @@ def stream_encoded(
 
 
 def stream(
-    path: Path, f: ArchiveFilter, by_thread: bool, shown: frozenset[str] | None = None
+    path: Path,
+    f: ArchiveFilter,
+    by_thread: bool,
+    shown: frozenset[str] | None = None,
+    *,
+    as_stored: bool = False,
 ) -> Iterator[tuple[Any, ...]]:
     """Every archived row the filter selects, as export records (``FIELDS`` order), read
     on a connection of its own so that memory stays flat however large the archive is.
     By thread: by channel id, then thread, then time; one channel a query, so that the
     thread index gives the order rather than a sort of the whole selection. Fields not in
-    ``shown`` (when given) come as None."""
+    ``shown`` (when given) come as None; with ``as_stored``, ``created_at`` and
+    ``thread_id`` as stored (spelling them out for every row costs SQLite a third of a
+    readable export's reading)."""
     where, params = filter_sql(f)
     # Each column of the view is worked out from the compact tables: skip unread ones.
-    columns = (
-        EXPORT if shown is None else ", ".join(f"m.{c}" if c in shown else "null" for c in FIELDS)
-    )
+    columns = _export_columns(shown, as_stored)
     select = f"select {columns} from archive_messages m where {where}"
     conn = connect(path)
     conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
@@ -445,6 +450,21 @@ def stream(
         conn.execute("commit")
     finally:
         conn.close()
+
+
+_STORED = {"created_at": "m.created_us", "thread_id": "m.thread_key"}
+
+
+def _export_columns(shown: frozenset[str] | None, as_stored: bool) -> str:
+    if shown is None and not as_stored:
+        return EXPORT
+
+    def column(name: str) -> str:
+        if as_stored and name in _STORED:
+            return _STORED[name]
+        return f"m.{name}" if shown is None or name in shown else "null"
+
+    return ", ".join(column(name) for name in FIELDS)
 
 
 def _batches(cursor: Any) -> Iterator[tuple[Any, ...]]:
@@ -478,9 +498,14 @@ class SqliteArchiveReader:
         self._chunk_ids = chunk_ids
 
     def rows(
-        self, f: ArchiveFilter, by_thread: bool, shown: frozenset[str] | None = None
+        self,
+        f: ArchiveFilter,
+        by_thread: bool,
+        shown: frozenset[str] | None = None,
+        *,
+        as_stored: bool = False,
     ) -> Iterator[tuple[Any, ...]]:
-        return stream(self._path, f, by_thread, shown)
+        return stream(self._path, f, by_thread, shown, as_stored=as_stored)
 
     def encoded(self, f: ArchiveFilter, encoding: Encoding) -> Iterator[Chunk]:
         return stream_encoded(self._path, f, encoding, self._chunk_ids)

@@ -48,3 +48,29 @@ def test_times_not_in_storage_form_are_still_right() -> None:
     for text in ("2026-07-01T12:30:00+00:00", "2026-07-01T12:30:00Z", "2026-07-01T23:59:59.5Z"):
         assert clock(text) == cover.when(text)
     assert clock("2026-07-01T12:30:00.000000Z") == "Wed 1 Jul 2026, 13:30"
+
+
+@settings(max_examples=400)
+@given(
+    zone=st.sampled_from(ZONES),
+    moment=st.datetimes(min_value=datetime(1840, 1, 1), max_value=datetime(2100, 1, 1)),
+)
+def test_the_clock_reads_microseconds_as_it_reads_storage_text(zone: str, moment: datetime) -> None:
+    """Readable exports give the clock the stored integer, not text: the same words, and
+    the same text for HTML's ``datetime`` attribute."""
+    at = moment.replace(tzinfo=UTC)
+    us = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    cover = Cover(timezone=ZoneInfo(zone))
+    clock = cover.clock()
+    assert clock(us) == cover.when(to_text(at))
+    assert clock.text(us) == to_text(at)
+
+
+def test_microseconds_around_the_changes_of_the_clocks() -> None:
+    cover = Cover(timezone=ZoneInfo("Europe/London"))
+    clock = cover.clock()
+    start = datetime(2026, 3, 29, 0, tzinfo=UTC)
+    for minute in range(3 * 60):
+        at = start + timedelta(minutes=minute, seconds=59.5)
+        us = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        assert clock(us) == cover.when(to_text(at)), at

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.archive_export import ENCODINGS, FIELDS, Encoding, write, write_encoded
+from bot.clock import to_text
 from bot.records import ArchivedMessage, ArchiveFilter
 from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
+from storage.archive_rows import from_micros, id_from_key
 from storage.database import Database
 
 HOSTILE = [
@@ -148,3 +150,24 @@ def test_the_count_and_the_readable_rows_match_the_full_records(
     keep = [i for i, name in enumerate(FIELDS) if name in shown]
     assert [tuple(r[i] for i in keep) for r in full] == [tuple(r[i] for i in keep) for r in lean]
     assert all(v is None for r in lean for i, v in enumerate(r) if i not in keep)
+
+
+@pytest.mark.parametrize("f", FILTERS + MORE_FILTERS, ids=range(len(FILTERS + MORE_FILTERS)))
+def test_rows_as_stored_carry_times_and_threads_as_kept_in_the_same_order(
+    archive: Path, f: ArchiveFilter
+) -> None:
+    """What the readable formats read: the time as microseconds and the thread as its key,
+    so SQLite need not spell either out; the same rows, in the same order, otherwise."""
+    reader = SqliteArchiveReader(archive)
+    shown = frozenset(FIELDS) - {"message_id"}
+    spelt = list(reader.rows(f, by_thread=True, shown=shown))
+    stored = list(reader.rows(f, by_thread=True, shown=shown, as_stored=True))
+    created, thread = FIELDS.index("created_at"), FIELDS.index("thread_id")
+    assert len(stored) == len(spelt)
+    for s, r in zip(stored, spelt, strict=True):
+        assert isinstance(s[created], int)
+        assert to_text(from_micros(s[created])) == r[created]
+        assert id_from_key(s[thread]) == r[thread]
+        assert [v for i, v in enumerate(s) if i not in (created, thread)] == [
+            v for i, v in enumerate(r) if i not in (created, thread)
+        ]

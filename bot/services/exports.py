@@ -101,7 +101,7 @@ def run_export(
         cover = replace(cover, count=reader.count(f))  # people read it before the messages
     threaded = fmt in THREADED
     shown = archive_export.READABLE_FIELDS if threaded else None
-    rows = archive_export.records(reader.rows(f, threaded, shown), pseudonyms)
+    rows = archive_export.records(reader.rows(f, threaded, shown, as_stored=threaded), pseudonyms)
     if progress is not None:
         rows = _counted(rows, progress)
     return archive_export.write(fmt, rows, out, cover)
