@@ -133,9 +133,9 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
             frequencies.append(_frequency(conn, f"text : ({expr})", documents))
             cost += frequencies[-1]
     cost += sum(_frequency(conn, f"tags : {tag}", documents) for tag in tags)
-    # A prefix is merged from every word it starts each time it is read: SQLite's ranking
-    # would read it twice more (for the window's start and for bm25's counts), so a search
-    # with one is ranked here, from the one read of its newest matches.
+    # A prefix stands for many words, often common ones: SQLite's ranking would read them
+    # twice more (for the window's start, and in full for bm25's counts), so a search with
+    # one is ranked here, from the one read of its newest matches.
     if cost <= CHEAP_TO_WEIGH and not any(t.prefix for t in terms):
         floor = _nth_newest(conn, match, RANK_WINDOW, join if dates else "", date_sql, params)
         rows = conn.execute(

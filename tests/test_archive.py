@@ -207,6 +207,18 @@ async def test_search_in_chat_is_private_ranked_and_linked(bot: Harness) -> None
     assert "Give me a word or two" in await bot.reply_text("search ***", SAM)
 
 
+async def test_a_prefix_search_in_chat_finds_every_word_it_starts(bot: Harness) -> None:
+    """Through the server's own read connections, which read the index's vocabulary."""
+    root = await prompt_thread(bot)
+    await say(bot, "Recruitment fairs went well", root)
+    await say(bot, "We recruit from the job centre", root, PRIYA)
+    await say(bot, "Nothing about it", root)
+    answer = await bot.reply_text("search recr*", SAM)
+    assert answer.startswith("**Top 2 from the archive**")
+    assert "**Recruitment**" in answer and "**recruit**" in answer
+    assert (await bot.reply_text("search zzq*", SAM)).startswith("Nothing in the archive matches")
+
+
 async def test_export_links_work_once_and_expire(db_path: Path) -> None:
     h = Harness.open(
         db_path,
