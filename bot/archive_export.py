@@ -13,12 +13,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, Literal, TextIO
 from zoneinfo import ZoneInfo
 
+from bot.export_clock import DayClock
 from bot.records import ArchiveFilter, Prompt
 from bot.timefmt import UK, for_people
 
@@ -263,9 +264,9 @@ class Cover:
     def when(self, text: str) -> str:
         return for_people(_moment(text), self.timezone)
 
-    def clock(self) -> _DayClock:
+    def clock(self) -> DayClock:
         """``when``, for writing many messages: each day's offset is worked out once."""
-        return _DayClock(self.timezone)
+        return DayClock(self.timezone)
 
     def facts(self) -> list[tuple[str, str]]:
         """(label, words) lines for the opening, in reading order."""
@@ -280,95 +281,6 @@ class Cover:
             facts.append(("Exported", f"{for_people(self.exported_at, self.timezone)}{by}"))
         facts.append(("Times", f"{self.timezone.key} time, 24-hour clock"))
         return facts
-
-
-_HH_MM = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60))
-_MINUTE_OF = {text: minute for minute, text in enumerate(_HH_MM)}
-_HOUR = timedelta(hours=1)
-_DAY = timedelta(days=1)
-_UTC = ZoneInfo("UTC")  # dates as they are: the offset is added to the minutes
-_LAST_SECOND = timedelta(hours=23, minutes=59, seconds=59)
-_DAY_US = 86_400_000_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
-_EPOCH_DATE = _EPOCH.date()
-
-
-class _DayClock:
-    """``Cover.when`` at a fraction of the cost, for storage's own times
-    ("2026-03-03T14:05:59.123456Z", UTC): each UTC day's offset and the local dates it
-    touches are worked out once, and a time within it is its minutes past midnight plus
-    the offset. A day in which the offset changes, or is not whole minutes, takes the
-    long way."""
-
-    _KEEP = 1 << 14  # days remembered (45 years): a few MB at most, however long the archive
-
-    def __init__(self, tz: ZoneInfo) -> None:
-        self._tz = tz
-        self._days: dict[str, tuple[int, tuple[str, str, str]] | None] = {}
-        self._dates: dict[int, str] = {}
-
-    def __call__(self, moment: str | int) -> str:
-        """When, in words: of storage's text, or of microseconds since 1970 (UTC), which
-        spare SQLite from spelling out every row's time for an export that only shows it."""
-        if isinstance(moment, int):
-            return self._at(moment)
-        text = moment
-        key = text[:10]
-        if len(text) == 27 and text[26] == "Z" and text[13] == ":":
-            day = self._days[key] if key in self._days else self._learn(key)
-            minute = _MINUTE_OF.get(text[11:16])
-            if day is not None and minute is not None:
-                offset, dates = day
-                local = minute + offset
-                return dates[local // 1440 + 1] + _HH_MM[local % 1440]
-        return for_people(_moment(text), self._tz)
-
-    def text(self, moment: str | int) -> str:
-        """Storage's text for a time ("2026-03-03T14:05:59.123456Z")."""
-        if isinstance(moment, str):
-            return moment
-        days, rest = divmod(moment, _DAY_US)
-        seconds, micro = divmod(rest, 1_000_000)
-        return f"{self._date(days)}T{_HH_MM[seconds // 60]}:{seconds % 60:02d}.{micro:06d}Z"
-
-    def _at(self, us: int) -> str:
-        days, rest = divmod(us, _DAY_US)
-        key = self._date(days)
-        day = self._days[key] if key in self._days else self._learn(key)
-        if day is None:
-            return for_people(_EPOCH + timedelta(microseconds=us), self._tz)
-        offset, dates = day
-        local = rest // 60_000_000 + offset
-        return dates[local // 1440 + 1] + _HH_MM[local % 1440]
-
-    def _date(self, days: int) -> str:
-        """The UTC date ``days`` after 1970-01-01, as text ("2026-03-03")."""
-        if (found := self._dates.get(days)) is None:
-            if len(self._dates) >= self._KEEP:
-                self._dates.clear()
-            found = self._dates[days] = (_EPOCH_DATE + timedelta(days=days)).isoformat()
-        return found
-
-    def _learn(self, key: str) -> tuple[int, tuple[str, str, str]] | None:
-        try:
-            midnight = datetime.fromisoformat(key + "T00:00:00+00:00")
-            moments = [midnight + n * _HOUR for n in range(24)] + [midnight + _LAST_SECOND]
-            offsets = {moment.astimezone(self._tz).utcoffset() for moment in moments}
-            dates = tuple(
-                for_people(midnight + n * _DAY, _UTC, time=False) + ", " for n in (-1, 0, 1)
-            )
-        except (ValueError, OverflowError):  # not a date, or at the calendar's very ends
-            offsets, dates = set(), ("", "", "")
-        offset = offsets.pop() if len(offsets) == 1 else None
-        steady = offset is not None and offset.total_seconds() % 60 == 0
-        if len(self._days) >= self._KEEP:
-            self._days.clear()
-        self._days[key] = kept = (
-            (int(offset.total_seconds()) // 60, (dates[0], dates[1], dates[2]))
-            if steady and offset is not None
-            else None
-        )
-        return kept
 
 
 def describe_filter(f: ArchiveFilter, topic_name: Callable[[str], str], tz: ZoneInfo) -> str:
@@ -481,7 +393,7 @@ _PAGE_STYLE = (
 )
 
 
-def _time_html(moment: str | int, when: _DayClock) -> str:
+def _time_html(moment: str | int, when: DayClock) -> str:
     # Both are copbot's own: storage's times are ISO 8601 made from integers, and when's
     # words are letters, digits, commas and a colon. Nothing to escape.
     return f'<time datetime="{when.text(moment)}">{when(moment)}</time>'
@@ -519,7 +431,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         out.write(
             "".join(
                 f"<div class=msg><div class=meta><strong>{author(row)}</strong>, "
-                f'<time datetime="{when.text(row[_CREATED])}">{when(row[_CREATED])}</time></div>'
+                f"{_time_html(row[_CREATED], when)}</div>"
                 f"<div class=text>{e(row[_TEXT])}</div></div>\n"
                 for row in thread
             )
