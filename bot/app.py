@@ -67,7 +67,8 @@ from bot.signing import Signing
 from bot.visibility import Visibility
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.anonymous_replies import SqliteAnonymousReplyRepository
-from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
+from storage.archive import SqliteArchiveRepository
+from storage.archive_reader import SqliteArchiveReader
 from storage.archive_threads import SqliteThreadReader
 from storage.channels import SqliteChannelRepository
 from storage.console import SqliteAuditRepository, SqliteSessionRepository

@@ -23,7 +23,7 @@ from bot.model import (
 )
 from bot.search_query import parse_terms
 from bot.settings import Settings
-from storage.archive import SqliteArchiveReader
+from storage.archive_reader import SqliteArchiveReader
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
 
 SECRET_WORD = "quizzaciously"  # unlike any other word here, so a byte scan can find it

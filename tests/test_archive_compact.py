@@ -16,7 +16,8 @@ from bot.console.records import ThreadKey
 from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter
 from bot.search_query import parse_terms
-from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
+from storage.archive import SqliteArchiveRepository
+from storage.archive_reader import SqliteArchiveReader
 from storage.archive_threads import SqliteThreadReader
 from storage.database import Database, connect
 from storage.migrations import MIGRATIONS

@@ -14,7 +14,8 @@ import pytest
 from bot.archive_export import ENCODINGS, FIELDS, Encoding, write, write_encoded
 from bot.clock import to_text
 from bot.records import ArchivedMessage, ArchiveFilter
-from storage.archive import SqliteArchiveReader, SqliteArchiveRepository
+from storage.archive import SqliteArchiveRepository
+from storage.archive_reader import SqliteArchiveReader
 from storage.archive_rows import from_micros, id_from_key
 from storage.database import Database
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from bot.archive_export import FIELDS
 from bot.cli import cli
 from bot.records import ArchiveFilter
-from storage.archive import SqliteArchiveReader
+from storage.archive_reader import SqliteArchiveReader
 
 CHANNELS = [{"id": "C1", "name": "ips-north"}, {"id": "C2", "name": "general"}]
 USERS = [

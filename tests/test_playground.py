@@ -360,7 +360,7 @@ async def test_the_archive_follows_the_playground_capture_edit_delete_optout_era
     from bot.archive_export import FIELDS
     from bot.cli import cli
     from bot.records import ArchiveFilter
-    from storage.archive import SqliteArchiveReader
+    from storage.archive_reader import SqliteArchiveReader
 
     def archive() -> list[dict[str, Any]]:
         reader = SqliteArchiveReader(db_path)

@@ -23,7 +23,7 @@ from bot.ports import Capability
 from bot.records import ArchiveFilter
 from bot.settings import Settings
 from bot.visibility import UNSURE_NOTE, Visibility
-from storage.archive import SqliteArchiveReader
+from storage.archive_reader import SqliteArchiveReader
 from tests.support.fakes import FakeAdapter, ManualClock
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 

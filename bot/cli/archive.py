@@ -23,7 +23,7 @@ from bot.services.archive import ARCHIVED
 from bot.services.erasure import Erased
 from bot.services.exports import community_of, cover_for, run_export
 from bot.timefmt import for_people
-from storage.archive import SqliteArchiveReader
+from storage.archive_reader import SqliteArchiveReader
 
 if TYPE_CHECKING:
     from bot.core import Core
