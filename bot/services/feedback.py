@@ -91,7 +91,6 @@ class FeedbackFeature:
         self._clock = clock
         self._scheduler = scheduler
         self._visibility = visibility
-        self._invitations = invitations
         self._answers = FeedbackAnswers(
             repository, visibility, invitations, clock, scheduler.timezone
         )
@@ -297,7 +296,7 @@ class FeedbackFeature:
             raise UsageError(
                 f"`{clip(text)}` isn't a date; write it as YYYY-MM-DD, like 2026-12-01."
             ) from None
-        if day < self._today():
+        if day < self._answers.today():
             raise UsageError(f"{day:%d %b %Y} has passed; pick today or a later day.")
         return day
 
@@ -401,9 +400,6 @@ class FeedbackFeature:
 
     def _taking(self, round_: Round) -> bool:
         return self._answers.taking(round_)
-
-    def _today(self) -> date:
-        return self._clock.now().astimezone(self._scheduler.timezone).date()
 
     def _end_of(self, day: date) -> datetime:
         tz = self._scheduler.timezone
