@@ -396,7 +396,8 @@ _PAGE_STYLE = (
 def _time_html(moment: str | int, when: DayClock) -> str:
     # Both are copbot's own: storage's times are ISO 8601 made from integers, and when's
     # words are letters, digits, commas and a colon. Nothing to escape.
-    return f'<time datetime="{when.text(moment)}">{when(moment)}</time>'
+    text, words = when.stamp(moment)
+    return f'<time datetime="{text}">{words}</time>'
 
 
 def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:

@@ -10,6 +10,7 @@ from bot.timefmt import for_people
 
 _HH_MM = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60))
 _MINUTE_OF = {text: minute for minute, text in enumerate(_HH_MM)}
+_SECONDS = tuple(f":{s:02d}." for s in range(60))  # a table beats formatting, a million times
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 _UTC = ZoneInfo("UTC")  # dates as they are: the offset is added to the minutes
@@ -48,13 +49,17 @@ class DayClock:
                 return found
         return for_people(datetime.fromisoformat(text), self._tz)
 
-    def text(self, moment: str | int) -> str:
-        """Storage's text for a time ("2026-03-03T14:05:59.123456Z")."""
+    def stamp(self, moment: str | int) -> tuple[str, str]:
+        """Storage's text for a time ("2026-03-03T14:05:59.123456Z") and its words, which
+        HTML shows together: one reading of the moment for both."""
         if isinstance(moment, str):
-            return moment
+            return moment, self(moment)
         days, rest = divmod(moment, _DAY_US)
+        date = self._date(days)
         seconds, micro = divmod(rest, 1_000_000)
-        return f"{self._date(days)}T{_HH_MM[seconds // 60]}:{seconds % 60:02d}.{micro:06d}Z"
+        minute = seconds // 60
+        text = f"{date}T{_HH_MM[minute]}{_SECONDS[seconds % 60]}{micro:06d}Z"
+        return text, self._in_words(date, minute) or self(moment)
 
     def _in_words(self, key: str, minute: int) -> str:
         """``minute`` past midnight (UTC) of day ``key``, in words; "" on a day whose offset

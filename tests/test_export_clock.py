@@ -63,7 +63,8 @@ def test_the_clock_reads_microseconds_as_it_reads_storage_text(zone: str, moment
     cover = Cover(timezone=ZoneInfo(zone))
     clock = cover.clock()
     assert clock(us) == cover.when(to_text(at))
-    assert clock.text(us) == to_text(at)
+    assert clock.stamp(us) == (to_text(at), cover.when(to_text(at)))
+    assert clock.stamp(to_text(at)) == (to_text(at), cover.when(to_text(at)))
 
 
 def test_microseconds_around_the_changes_of_the_clocks() -> None:
@@ -74,3 +75,4 @@ def test_microseconds_around_the_changes_of_the_clocks() -> None:
         at = start + timedelta(minutes=minute, seconds=59.5)
         us = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
         assert clock(us) == cover.when(to_text(at)), at
+        assert clock.stamp(us) == (to_text(at), cover.when(to_text(at))), at
