@@ -1,5 +1,5 @@
 """python -m bench archive [--quick] [--size N] [--only import|search|export]
-python -m bench ingest [--platform slack|teams] [--quick] [--size N] [--crash]
+python -m bench ingest [--platform slack|teams] [--quick] [--size N] [--clients 1,16,64] [--crash]
 python -m bench fanout [--channels N]
 python -m bench startup [--quick] [--size N]
 python -m bench burst [--quick] [--size N]"""
@@ -36,8 +36,16 @@ def _parser() -> argparse.ArgumentParser:
         "ingest", help="signed Slack thread replies (or Teams activities) into copbot's inbox"
     )
     ingest.add_argument("--platform", choices=("slack", "teams"), default="slack")
-    ingest.add_argument("--quick", action="store_true", help="500 requests instead of 5,000")
+    ingest.add_argument(
+        "--quick", action="store_true", help="300 requests a level instead of 5,000"
+    )
     ingest.add_argument("--size", type=int, metavar="N", help="this many requests")
+    ingest.add_argument(
+        "--clients",
+        type=_levels,
+        metavar="1,16,64",
+        help="the numbers of concurrent clients to measure at, one after another",
+    )
     ingest.add_argument(
         "--crash",
         action="store_true",
@@ -66,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
             "--json", action="store_true", help="one JSON object of every figure on stdout"
         )
     return parser
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",")]
+    except ValueError:
+        levels = []
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("give numbers of clients, 1 or more, like 1,16,64")
+    return levels
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """The Slack ingest benchmark: signed thread replies through POST /slack/events.
 
-    python -m bench ingest [--quick] [--size N] [--crash]
+    python -m bench ingest [--quick] [--size N] [--clients 1,16,64] [--crash]
 
 16 concurrent clients send signed `message` events (replies in a prompt's thread) to
 `copbot serve`, configured for Slack against a fake Slack Web API. The reference, measured

@@ -1,6 +1,6 @@
 """The Teams ingest benchmark: channel replies through POST /api/messages.
 
-    python -m bench ingest --platform teams [--quick] [--size N]
+    python -m bench ingest --platform teams [--quick] [--size N] [--clients 1,16,64]
 
 16 concurrent clients send Teams `message` activities (replies in a prompt's thread) to
 `copbot serve` with Teams on and a fake Bot Framework connector as the activities'

@@ -44,9 +44,14 @@ def test_the_archive_benchmark_reports_import_search_and_export_beside_reference
         assert figures[f"export_{fmt}_s"] > 0
 
 
-@pytest.mark.parametrize("platform", ["slack", "teams"])
-def test_the_ingest_benchmark_archives_every_acknowledged_reply_once(platform: str) -> None:
-    figures = bench("ingest", "--platform", platform)
+@pytest.mark.parametrize(
+    ("platform", "levels"), [("slack", [1, 16, 64]), ("teams", [2, 5])], ids=["slack", "teams"]
+)
+def test_the_ingest_benchmark_archives_every_acknowledged_reply_once(
+    platform: str, levels: list[int]
+) -> None:
+    chosen = [] if levels == [1, 16, 64] else ["--clients", ",".join(map(str, levels))]
+    figures = bench("ingest", "--platform", platform, *chosen)
     levels = figures.get("levels", [16])
     assert figures["acked"] == figures["requests"] * len(levels)  # redeliveries counted once
     assert figures["archived"] == figures["acked"]
@@ -56,7 +61,7 @@ def test_the_ingest_benchmark_archives_every_acknowledged_reply_once(platform: s
     assert figures["server_errors"] == 0
     for clients in figures.get("levels", []):
         assert figures[f"c{clients}_rps"] > 0 and figures[f"reference_c{clients}_rps"] > 0
-    assert figures["levels"] == [1, 16, 64]
+    assert figures["levels"] == levels
     assert 0 < figures["rss_idle_mib"] <= figures["rss_peak_mib"]
 
 
@@ -90,6 +95,19 @@ def test_the_burst_benchmark_answers_every_command_beside_the_idle_reference() -
         assert figures[f"{label}_whoami_p95_ms"] > 0 and figures[f"{label}_search_p95_ms"] > 0
     assert figures["burst_rps"] > 0
     assert figures["server_errors"] == 0
+
+
+@pytest.mark.parametrize("clients", ["0", "x", "1,,4", ""])
+def test_a_wrong_number_of_clients_is_refused_before_anything_runs(clients: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "ingest", "--clients", clients],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "give numbers of clients, 1 or more, like 1,16,64" in done.stderr
 
 
 def test_without_json_a_benchmark_speaks_to_people() -> None:
