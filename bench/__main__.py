@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         "archive", help="import, search and export a synthetic archive (1,000,000 messages)"
     )
     archive.add_argument("--quick", action="store_true", help="20,000 messages instead")
-    archive.add_argument("--size", type=int, metavar="N", help="this many messages")
+    archive.add_argument("--size", type=_count, metavar="N", help="this many messages")
     archive.add_argument("--only", choices=("import", "search", "export"), help="one part only")
     ingest = names.add_parser(
         "ingest", help="signed Slack thread replies (or Teams activities) into copbot's inbox"
@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--quick", action="store_true", help="300 requests a level instead of 5,000"
     )
-    ingest.add_argument("--size", type=int, metavar="N", help="this many requests")
+    ingest.add_argument("--size", type=_count, metavar="N", help="this many requests a level")
     ingest.add_argument(
         "--clients",
         type=_levels,
@@ -55,20 +55,20 @@ def _parser() -> argparse.ArgumentParser:
         "fanout",
         help="one event announced in N Slack and N Teams channels, within their rate limits",
     )
-    fanout.add_argument("--channels", type=int, default=None, metavar="N", help="per platform")
+    fanout.add_argument("--channels", type=_count, metavar="N", help="per platform")
     fanout.add_argument("--quick", action="store_true", help="20 channels each instead of 200")
     startup = names.add_parser(
         "startup",
         help="`copbot serve` on a 1,000,000-message archive: time to /healthz, idle memory",
     )
     startup.add_argument("--quick", action="store_true", help="20,000 messages instead")
-    startup.add_argument("--size", type=int, metavar="N", help="this many messages")
+    startup.add_argument("--size", type=_count, metavar="N", help="this many messages")
     burst = names.add_parser(
         "burst",
         help="people's commands answered while a burst of Slack thread replies waits (25,000)",
     )
     burst.add_argument("--quick", action="store_true", help="2,000 replies instead")
-    burst.add_argument("--size", type=int, metavar="N", help="this many replies")
+    burst.add_argument("--size", type=_count, metavar="N", help="this many replies")
     for each in (archive, ingest, fanout, startup, burst):
         each.add_argument(
             "--json", action="store_true", help="one JSON object of every figure on stdout"
@@ -76,14 +76,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_CLIENTS = 1000
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"give a whole number, 1 or more (not {text!r})")
+    return value
+
+
 def _levels(text: str) -> list[int]:
     try:
         levels = [int(part) for part in text.split(",")]
     except ValueError:
         levels = []
-    if not levels or min(levels) < 1:
-        raise argparse.ArgumentTypeError("give numbers of clients, 1 or more, like 1,16,64")
+    if not levels or min(levels) < 1 or max(levels) > MAX_CLIENTS or len(set(levels)) < len(levels):
+        raise argparse.ArgumentTypeError(
+            f"give numbers of clients, each once, from 1 to {MAX_CLIENTS:,}, like 1,16,64"
+        )
     return levels
+
+
+def _argv(chosen: argparse.Namespace) -> list[str]:
+    """The options as each benchmark reads them (``--size N``), whichever way they were
+    written (``--size=N``, ``--si N``): argparse has read and checked them already."""
+    argv: list[str] = []
+    for key, value in vars(chosen).items():
+        if key in ("name", "json") or value is None or value is False:
+            continue
+        argv.append(f"--{key}")
+        if isinstance(value, list):
+            argv.append(",".join(map(str, value)))
+        elif value is not True:
+            argv.append(str(value))
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,9 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help()
         return 0
     # argparse answers --help (and mistakes) itself, before any benchmark starts.
-    chosen = _parser().parse_args(args)
+    parser = _parser()
+    chosen = parser.parse_args(args)
+    if chosen.name == "ingest" and chosen.crash:
+        if chosen.platform != "slack":
+            parser.error("--crash is for Slack only")
+        if chosen.clients:
+            parser.error("--crash times the replay once, at 16 clients: leave out --clients")
     bench = _chosen(chosen)
-    rest = [a for a in args[1:] if a != "--json"]
+    rest = _argv(chosen)
     if not chosen.json:
         return bench(rest, None)
     figures: dict[str, Any] = {}

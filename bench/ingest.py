@@ -2,8 +2,9 @@
 
     python -m bench ingest [--quick] [--size N] [--clients 1,16,64] [--crash]
 
-16 concurrent clients send signed `message` events (replies in a prompt's thread) to
-`copbot serve`, configured for Slack against a fake Slack Web API. The reference, measured
+Concurrent clients (1, then 16, then 64, unless --clients names others) send signed
+`message` events (replies in a prompt's thread) to `copbot serve`, configured for Slack
+against a fake Slack Web API; with --crash, 16 clients, once. The reference, measured
 in the same run with the same clients: a minimal aiohttp handler that verifies the
 signature and inserts one row per request into SQLite (WAL, with SQLite's default
 synchronous=FULL: the same promise copbot makes, that an acknowledged event survives even

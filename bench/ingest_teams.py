@@ -2,8 +2,8 @@
 
     python -m bench ingest --platform teams [--quick] [--size N] [--clients 1,16,64]
 
-16 concurrent clients send Teams `message` activities (replies in a prompt's thread) to
-`copbot serve` with Teams on and a fake Bot Framework connector as the activities'
+Concurrent clients (1, then 16, then 64, unless --clients names others) send Teams
+`message` activities (replies in a prompt's thread) to `copbot serve` with Teams on and a fake Bot Framework connector as the activities'
 serviceUrl. Teams runs unauthenticated here (no app id: no token to validate), so the
 figures leave out JWT validation, which a real deployment adds to each request. The
 reference, measured in the same run with the same clients: a minimal aiohttp handler that
