@@ -10,7 +10,7 @@ from bot.timefmt import for_people
 
 _HH_MM = tuple(f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60))
 _MINUTE_OF = {text: minute for minute, text in enumerate(_HH_MM)}
-_SECONDS = tuple(f":{s:02d}." for s in range(60))  # a table beats formatting, a million times
+_SECOND_FIELDS = tuple(f":{s:02d}." for s in range(60))  # ":05.", looked up, not formatted
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 _UTC = ZoneInfo("UTC")  # dates as they are: the offset is added to the minutes
@@ -40,8 +40,7 @@ class DayClock:
     def __call__(self, moment: str | int) -> str:
         if isinstance(moment, int):
             days, rest = divmod(moment, _DAY_US)
-            found = self._in_words(self._date(days), rest // 60_000_000)
-            return found or for_people(_EPOCH + timedelta(microseconds=moment), self._tz)
+            return self._micros_in_words(moment, self._date(days), rest // 60_000_000)
         text = moment
         if len(text) == 27 and text[26] == "Z" and text[13] == ":":
             minute = _MINUTE_OF.get(text[11:16])
@@ -58,8 +57,14 @@ class DayClock:
         date = self._date(days)
         seconds, micro = divmod(rest, 1_000_000)
         minute = seconds // 60
-        text = f"{date}T{_HH_MM[minute]}{_SECONDS[seconds % 60]}{micro:06d}Z"
-        return text, self._in_words(date, minute) or self(moment)
+        text = f"{date}T{_HH_MM[minute]}{_SECOND_FIELDS[seconds % 60]}{micro:06d}Z"
+        return text, self._micros_in_words(moment, date, minute)
+
+    def _micros_in_words(self, moment: int, date: str, minute: int) -> str:
+        """``moment`` (microseconds), which is ``minute`` past midnight of ``date`` (UTC)."""
+        return self._in_words(date, minute) or for_people(
+            _EPOCH + timedelta(microseconds=moment), self._tz
+        )
 
     def _in_words(self, key: str, minute: int) -> str:
         """``minute`` past midnight (UTC) of day ``key``, in words; "" on a day whose offset
