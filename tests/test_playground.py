@@ -36,6 +36,8 @@ from bot.model import (
     ShortText,
     UserRef,
 )
+from bot.records import ArchiveFilter
+from bot.search_query import parse_terms
 from bot.settings import Settings
 from bot.timefmt import for_people
 
@@ -359,7 +361,6 @@ async def test_the_archive_follows_the_playground_capture_edit_delete_optout_era
 
     from bot.archive_export import FIELDS
     from bot.cli import cli
-    from bot.records import ArchiveFilter
     from storage.archive_reader import SqliteArchiveReader
 
     def archive() -> list[dict[str, Any]]:
@@ -514,6 +515,9 @@ async def test_search_finds_a_private_channels_messages_for_its_members_only(
     await pg.say("/cop archive on", "alex", "general")
     await pg.until(lambda: _said(pg, "alex", "general", "is now kept in the archive"))
     await pg.say("zanzibarian, said where it is kept", "priya", "general")
+    # Both kept before anyone searches: a search is answered ahead of capture, so it could
+    # otherwise come before the messages reach the archive.
+    await pg.until(lambda: _archived_hits(pg, "zanzibarian", 2))
     # The attack: Sam, outside #leads, searches a word from it.
     await pg.say("/cop search zanzibarian", "sam", "general")
     outside = await pg.until(lambda: _said(pg, "sam", "general", "from the archive"))
@@ -522,6 +526,11 @@ async def test_search_finds_a_private_channels_messages_for_its_members_only(
     await pg.say("/cop search zanzibarian", "priya", "general")
     inside = await pg.until(lambda: _said(pg, "priya", "general", "from the archive"))
     assert "budget" in inside and "#leads" in inside
+
+
+async def _archived_hits(pg: Playground, word: str, n: int) -> bool:
+    """The archive holds ``n`` messages with ``word``, whoever may see them."""
+    return len(await pg.core.archive.search(parse_terms(word), ArchiveFilter(), 10)) == n
 
 
 async def _with_messages_as(pg: Playground, who: str, channel: str) -> bool:
