@@ -15,117 +15,11 @@ from bot.clock import to_text
 from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
+from storage.archive_insert import RowBatch, insert_batch, insert_rows
 from storage.archive_rows import SELECT, id_key, message_from_row, micros
 from storage.archive_search import search
 from storage.database import Database
 from storage.held_writes import Together
-
-
-def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> int:
-    """Insert messages that are not in the archive yet, unless their author opted out or
-    they were deleted already (a late delivery), and index them, in the caller's
-    transaction; return how many were new. Opt-outs and deletions are read in the same
-    transaction as the insert, so no message slips in beside one."""
-    keep = _not_refused(db, messages)
-    if not keep:
-        return 0
-    channels = _channel_keys(db, keep)
-    labels = _label_keys(
-        db, {v for m in keep for v in (m.channel_name, m.prompt_id, m.topic, m.region)}
-    )
-    authors = _author_keys(db, keep)
-    last = db.execute("select coalesce(max(id), 0) from archive_entries").fetchone()[0]
-    before = db.conn.total_changes
-    db.conn.executemany(
-        "insert or ignore into archive_entries (channel, message_id, thread_id, channel_name,"
-        " author, anonymous, text, created_at, edited_at, edit_count, prompt, topic, region,"
-        " private) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                channels[m.platform, m.workspace, m.channel_id],
-                id_key(m.message_id),
-                id_key(m.thread_id),
-                labels.get(m.channel_name),
-                authors.get((m.author_id, m.author_name)),
-                int(m.anonymous),
-                m.text,
-                micros(m.created_at),
-                micros(m.edited_at) if m.edited_at else None,
-                m.edit_count,
-                labels.get(m.prompt_id),
-                labels.get(m.topic),
-                labels.get(m.region),
-                int(m.private),
-            )
-            for m in keep
-        ],
-    )
-    added: int = db.conn.total_changes - before
-    if added:
-        # One writer, inside one transaction: the rows above `last` are exactly the new ones.
-        db.execute(
-            "insert into archive_fts (rowid, text, tags)"
-            " select id, text, tags from archive_fts_content where id > ?",
-            [last],
-        )
-    return added
-
-
-def _channel_keys(
-    db: sqlite_utils.Database, messages: list[ArchivedMessage]
-) -> dict[tuple[str, str, str], int]:
-    places = {(m.platform, m.workspace, m.channel_id) for m in messages}
-    workspaces = _label_keys(db, {f"{p}:{w}" for p, w, _ in places})
-    db.conn.executemany(
-        "insert or ignore into archive_channels (platform, workspace_id, channel_id, workspace)"
-        " values (?, ?, ?, ?)",
-        [(p, w, c, workspaces[f"{p}:{w}"]) for p, w, c in places],
-    )
-    return {
-        (r[1], r[2], r[3]): r[0]
-        for r in db.execute(
-            "select id, platform, workspace_id, channel_id from archive_channels"
-            " where channel_id in (select value from json_each(?))",
-            [json.dumps(sorted({c for _, _, c in places}))],
-        )
-        if (r[1], r[2], r[3]) in places
-    }
-
-
-def _label_keys(db: sqlite_utils.Database, values: set[str]) -> dict[str, int]:
-    """Keys of channel names, topics, regions, prompt ids and workspaces ("" has none)."""
-    values = values - {""}
-    db.conn.executemany(
-        "insert or ignore into archive_labels (value) values (?)", [(v,) for v in values]
-    )
-    return {
-        r[1]: r[0]
-        for r in db.execute(
-            "select id, value from archive_labels where value in (select value from json_each(?))",
-            [json.dumps(sorted(values))],
-        )
-    }
-
-
-def _author_keys(
-    db: sqlite_utils.Database, messages: list[ArchivedMessage]
-) -> dict[tuple[str, str], int]:
-    """Keys of (identity, name) as messages give them; an anonymous message has none."""
-    people = {(m.author_id, m.author_name) for m in messages if m.author_id or m.author_name}
-    db.conn.executemany(
-        "insert or ignore into archive_authors (author_id, author_name) values (?, ?)",
-        sorted(people),
-    )
-    return {
-        (r[1], r[2]): r[0]
-        for r in db.execute(
-            "select id, author_id, author_name from archive_authors"
-            " where author_id in (select value from json_each(?))",
-            [json.dumps(sorted({i for i, _ in people}))],
-        )
-        if (r[1], r[2]) in people
-    }
-
 
 # The row of a message, by its place and id, as the compact table keys it.
 _BY_REF = (
@@ -137,29 +31,6 @@ _BY_REF = (
 def _ref_params(ref: MessageRef) -> list[Any]:
     c = ref.channel
     return [c.platform, c.workspace, c.id, id_key(ref.id)]
-
-
-def _not_refused(
-    db: sqlite_utils.Database, messages: list[ArchivedMessage]
-) -> list[ArchivedMessage]:
-    """The messages whose authors haven't opted out and that weren't deleted already,
-    asked of the database once a batch."""
-    authors = list({m.author_id for m in messages if m.author_id})
-    opted_out = {
-        row[0]
-        for row in db.execute(
-            "select identity from archive_optouts where identity in"
-            " (select value from json_each(?))",
-            [json.dumps(authors)],
-        )
-    }
-    deleted = _deleted_of(db, messages)
-    return [
-        m
-        for m in messages
-        if m.author_id not in opted_out
-        and (m.platform, m.workspace, m.channel_id, m.message_id) not in deleted
-    ]
 
 
 def _capture_all(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> list[bool]:
@@ -251,7 +122,8 @@ class SqliteArchiveRepository:
             self._db.scrub_soon()  # its words came in with the late delivery
 
     async def capture_many(self, messages: list[ArchivedMessage]) -> int:
-        return await self._db.write_bulk(lambda db: insert_rows(db, messages))
+        batch = RowBatch.of(messages)  # here, while the writer thread inserts the last
+        return await self._db.write_bulk(lambda db: insert_batch(db, batch))
 
     async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool:
         edited = await self._db.write(lambda db: _edit(db, ref, text, at))

@@ -3,6 +3,7 @@ rows, threads, edits, private flags, opt-outs and deletions, found and exported 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 
 import pytest
 import sqlite_utils
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bot.archive_export import FIELDS
 from bot.console.records import ThreadKey
@@ -18,6 +21,7 @@ from bot.records import ArchivedMessage, ArchiveFilter
 from bot.search_query import parse_terms
 from storage.archive import SqliteArchiveRepository
 from storage.archive_reader import SqliteArchiveReader
+from storage.archive_rows import id_from_key, id_key
 from storage.archive_threads import SqliteThreadReader
 from storage.database import Database, connect
 from storage.migrations import MIGRATIONS
@@ -226,3 +230,26 @@ def test_a_migrated_archive_gives_the_old_layouts_space_back(db_path: Path) -> N
     finally:
         conn.close()
     assert db_path.stat().st_size < before * 0.8  # 1.4x before, without VACUUM
+
+
+SLACK_TS = re.compile(r"[1-9][0-9]{9}\.[0-9]{6}")
+# Ids shaped like a Slack ts, their characters mostly ASCII digits, sometimes a leading
+# zero, another script's digit, a letter or a dot; and the same at other lengths.
+DIGITISH = st.sampled_from("0123456789" * 3 + "٣x.")
+NEAR_TS = st.builds(
+    lambda head, tail: f"{head}.{tail}",
+    st.text(DIGITISH, min_size=9, max_size=11),
+    st.text(DIGITISH, min_size=5, max_size=7),
+)
+
+
+@given(NEAR_TS | st.text())
+@example("1700000000.123456")
+@example("170000000٣.123456")  # another script's digit
+@example("0700000000.123456")  # a leading zero
+@example("1700000000x123456")
+@example("1700000000.12345.")
+def test_only_a_slack_ts_is_kept_as_an_integer_and_every_id_reads_back(message_id: str) -> None:
+    key = id_key(message_id)
+    assert isinstance(key, int) == bool(SLACK_TS.fullmatch(message_id))
+    assert id_from_key(key) == message_id

@@ -46,6 +46,7 @@ class HistoryImport:
                 if writing is not None:
                     added += await writing
                 writing = asyncio.ensure_future(self._archive.capture_many(batch))
+                await asyncio.sleep(0)  # lets the write begin before the next batch is read
                 batch = []
         if writing is not None:
             added += await writing
