@@ -8,7 +8,7 @@ import sqlite_utils
 from bot.model import ChannelRef
 from bot.ports import WriteOp
 from bot.records import ArchivedMessage
-from storage.archive import insert_rows
+from storage.archive_insert import insert_rows
 from storage.database import Database
 
 

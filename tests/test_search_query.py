@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.records import ArchivedMessage, ArchiveFilter
 from bot.search_query import parse_terms
-from storage.archive import insert_rows
+from storage.archive_insert import insert_rows
 from storage.archive_search import search
 from storage.database import Database, connect, transaction
 
