@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.archive_export import Chunk, Encoding
 from bot.errors import WordedError
@@ -13,15 +13,24 @@ from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, ExportLink, SearchHit, ThreadContext
 from bot.search_query import Term
 
+_Done = TypeVar("_Done")
+
 
 class ArchiveRepository(Protocol):
     async def capture(self, message: ArchivedMessage) -> bool:
         """Keep a message; False when it is kept already (a retry) or its author opted out."""
         ...
 
-    async def capture_many(self, messages: list[ArchivedMessage]) -> int:
-        """Keep those not kept already, in one transaction; return how many were new. For
-        imports: one of a run of large batches."""
+    @property
+    def preparer(self) -> Callable[[list[ArchivedMessage]], object]:
+        """For imports: the Python half of writing a batch, done where the messages are
+        read, for ``capture_prepared``. A plain function: it may be sent to a worker
+        process, so that this work shares out across cores."""
+        ...
+
+    async def capture_prepared(self, batch: object) -> int:
+        """Keep a prepared batch's messages not kept already, in one transaction; return how
+        many were new. For imports: one of a run of large batches."""
         ...
 
     async def opted_out_all(self) -> frozenset[str]: ...
@@ -119,11 +128,14 @@ class HistorySource(Protocol):
         """How many units of work there are, for a progress bar."""
         ...
 
-    def messages(
+    def batches(
         self,
+        work: Callable[[list[ArchivedMessage]], _Done],
+        size: int,
         progress: Callable[[int], None] | None = None,
         region_of: Callable[[str], str] | None = None,
-    ) -> Iterator[ArchivedMessage]:
-        """Messages in time order; ``region_of`` names a channel's region (a plain function:
-        it may be sent to a worker process)."""
+    ) -> Iterator[_Done]:
+        """The messages in time order, at least ``size`` at a time (the last batch may be
+        smaller), each batch passed through ``work`` where it was read. ``region_of`` names
+        a channel's region. Both are plain objects: they may be sent to a worker process."""
         ...

@@ -5,7 +5,7 @@ export: storage/archive_reader.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -121,8 +121,13 @@ class SqliteArchiveRepository:
         if outcome[1]:
             self._db.scrub_soon()  # its words came in with the late delivery
 
-    async def capture_many(self, messages: list[ArchivedMessage]) -> int:
-        batch = RowBatch.of(messages)  # here, while the writer thread inserts the last
+    @property
+    def preparer(self) -> Callable[[list[ArchivedMessage]], RowBatch]:
+        return RowBatch.of
+
+    async def capture_prepared(self, batch: object) -> int:
+        if not isinstance(batch, RowBatch):
+            raise TypeError(f"expected a RowBatch from this archive's preparer, not {batch!r:.80}")
         return await self._db.write_bulk(lambda db: insert_batch(db, batch))
 
     async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool:

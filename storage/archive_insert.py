@@ -3,9 +3,10 @@
 A batch is prepared in two halves. ``RowBatch.of`` is Python and needs no database: each
 message's fields as one JSON array, and the names the batch brings. ``insert_batch`` is
 SQL alone: it keys the names in the small tables and inserts the rows in a few statements,
-each run by SQLite without the interpreter lock. An import prepares the next batch on its
-own thread while the writer thread inserts this one; were the rows bound one at a time
-(executemany), the writer would need the lock back for every row, and wait for it.
+each run by SQLite without the interpreter lock. An import prepares its batches in the
+export reader's worker process (``RowBatch`` is plain data, sent back pickled) while the
+writer thread inserts the last; were the rows bound one at a time (executemany), the
+writer would need the lock back for every row, and wait for it.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from bot.search_query import parse_terms
 from bot.settings import Settings
 from storage.archive_reader import SqliteArchiveReader
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, SAM, Harness
+from tests.support.history import ListHistory
 
 SECRET_WORD = "quizzaciously"  # unlike any other word here, so a byte scan can find it
 
@@ -338,6 +339,12 @@ async def test_a_message_deleted_before_it_arrives_is_never_kept(bot: Harness) -
     assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
 
 
+async def test_the_archive_takes_only_batches_its_own_preparer_made(bot: Harness) -> None:
+    with pytest.raises(TypeError, match="RowBatch"):
+        await bot.core.archive.capture_prepared([("slack", "T1", "C1")])
+    assert archived(bot) == []
+
+
 async def test_an_import_never_brings_back_a_message_deleted_here(bot: Harness) -> None:
     from bot.records import ArchivedMessage
     from bot.services.history import HistoryImport
@@ -351,7 +358,7 @@ async def test_an_import_never_brings_back_a_message_deleted_here(bot: Harness) 
         for mid, word in (("old-1", "deleted"), ("old-2", "kept"))
     )  # fmt: skip
     await bot.deliver(MessageDeleted("ev-del-old", gone.ref, bot.clock.now()))
-    result = await HistoryImport(bot.core.archive).run([gone, kept])
+    result = await HistoryImport(bot.core.archive).run(ListHistory([gone, kept]))
     assert (result.read, result.added) == (2, 1)
     assert await bot.core.archive.get(gone.ref) is None
     assert await bot.core.archive.get(kept.ref) is not None
@@ -453,6 +460,6 @@ async def test_imported_history_loses_control_characters_too(bot: Harness) -> No
         "slack", "T1", "C1", "general", "1", "1", "slack:U1", "Sam", False,
         "bell\x07 and NUL\x00 gone", datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
     )  # fmt: skip
-    await HistoryImport(bot.core.archive).run([message])
+    await HistoryImport(bot.core.archive).run(ListHistory([message]))
     kept = await bot.core.archive.get(message.ref)
     assert kept is not None and kept.text == "bell and NUL gone"

@@ -37,6 +37,7 @@ def test_the_archive_benchmark_reports_import_search_and_export_beside_reference
     figures = bench("archive")
     assert figures["size"] == 20_000
     assert figures["import_s"] > 0 and figures["floor_s"] > 0
+    assert 20 < figures["import_peak_mib"] < 2_000  # a process's peak, in MiB
     assert figures["db_mb"] > figures["text_mb"] > 0 and figures["mb archive_entries"] > 0
     assert figures["search_p95_ms"] > 0 and figures["like_median_ms"] > 0
     assert figures["export_s"] > 0 and figures["sqlite_utils_rows_s"] > 0

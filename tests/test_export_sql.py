@@ -82,7 +82,9 @@ def _messages(n: int, rng: random.Random) -> list[ArchivedMessage]:
 async def archive(db_path: Path) -> Path:
     db = Database.open(db_path)
     try:
-        await SqliteArchiveRepository(db).capture_many(_messages(700, random.Random(3)))
+        repository = SqliteArchiveRepository(db)
+        messages = _messages(700, random.Random(3))
+        await repository.capture_prepared(repository.preparer(messages))
     finally:
         db.close()
     return db_path

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from adapters.slack.history import WORKER_THRESHOLD, SlackExport
 from bot.archive_export import FIELDS
 from bot.cli import cli
 from bot.records import ArchiveFilter
@@ -172,3 +175,65 @@ def test_broken_json_inside_an_export_names_the_file(tmp_path: Path, db_path: Pa
     result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
     assert result.exit_code == 1
     assert "general/2023-11-16.json in the export isn't valid JSON" in result.output
+
+
+def many_days(root: Path, days: int) -> Path:
+    """An export with more day files than are read in-process: read by a worker process.
+    Two messages a day (Ade's, then Sam's), one of Ade's with a control character."""
+    write_export(root)
+    start = 1_700_200_000
+    for n in range(days):
+        ts = start + n * 86_400
+        day = [
+            {"type": "message", "user": "U1", "text": f"day {n} \x07bell", "ts": f"{ts}.000100"},
+            {"type": "message", "user": "U2", "text": f"reply {n}", "ts": f"{ts}.000200",
+             "thread_ts": f"{ts}.000100"},
+        ]  # fmt: skip
+        name = time.strftime("%Y-%m-%d", time.gmtime(ts))
+        (root / "general" / f"{name}.json").write_text(json.dumps(day))
+    return root
+
+
+def _where_and_how_many(messages: list) -> tuple[int, int]:
+    return os.getpid(), len(messages)
+
+
+def test_a_large_export_is_read_in_a_worker_process_batch_by_batch(tmp_path: Path) -> None:
+    export = many_days(tmp_path / "export", WORKER_THRESHOLD)
+    told: list[int] = []
+    batches = list(SlackExport(export).batches(_where_and_how_many, 100, told.append))
+    assert {pid for pid, _ in batches} != {os.getpid()}  # the work ran in the worker
+    sizes = [n for _, n in batches]
+    assert sum(sizes) == 2 * WORKER_THRESHOLD + 4  # every message once, the first export's too
+    assert all(n >= 100 for n in sizes[:-1]) and len(sizes) == 9
+    assert sum(told) == SlackExport(export).day_files()  # the progress bar reaches its end
+
+
+def test_a_large_import_in_many_batches_keeps_everything_once(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.services.history.BATCH", 64)
+    export = many_days(tmp_path / "export", WORKER_THRESHOLD + 10)
+    runner = CliRunner()
+    runner.invoke(cli, ["erase", "--user", "slack:U2", "--db", str(db_path)])
+    args = ["import", "slack-export", str(export), "--db", str(db_path)]
+    first = runner.invoke(cli, args)
+    assert first.output.strip() == (
+        "Read 824 message(s): 412 added to the archive, 0 already there,"
+        " 412 skipped (their authors opted out)."
+    )
+    again = runner.invoke(cli, args)
+    assert "0 added to the archive, 412 already there" in again.output
+    rows = archived(db_path)
+    assert {r["author_id"] for r in rows} == {"slack:U1"}
+    general = [r["text"] for r in rows if r["channel_id"] == "C2"]
+    assert general == [f"day {n} bell" for n in range(WORKER_THRESHOLD + 10)]
+
+
+def test_broken_json_read_by_the_worker_names_the_file(tmp_path: Path, db_path: Path) -> None:
+    export = many_days(tmp_path / "export", WORKER_THRESHOLD)
+    (export / "general" / "2030-01-01.json").write_text("[{not json")
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "general/2030-01-01.json in the export isn't valid JSON" in result.output
+    assert "Traceback" not in result.output

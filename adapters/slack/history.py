@@ -6,9 +6,10 @@ Only people's messages come through, threads intact (a reply's thread is its
 are read day by day across channels, so rows reach the archive in time order, as live
 messages do.
 
-A large export is parsed in a worker process: parsing is Python work that would otherwise
-hold this process's interpreter lock against the thread writing to SQLite, so the two
-would take turns instead of sharing the machine's cores.
+A large export is read in a worker process, which also does the caller's work on each
+batch (for an import, the Python half of writing it): that work would otherwise hold this
+process's interpreter lock against the thread writing to SQLite, so the two would take
+turns instead of sharing the machine's cores.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import os
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.slack.text import plain_text
 from bot.archive_ports import HistoryUnreadable
@@ -34,11 +35,11 @@ _SKIPPED = frozenset(
     {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name",
      "bot_message", "tombstone", "pinned_item", "reminder_add"}
 )  # fmt: skip
-CHUNK = 250  # day files a worker parses at a time
-IN_FLIGHT = 4  # chunks parsed ahead of the writer: memory stays bounded
-WORKER_THRESHOLD = 400  # smaller exports are parsed in-process: a worker costs ~0.3 s to start
+IN_FLIGHT = 2  # batches read ahead of the writer: memory stays bounded
+WORKER_THRESHOLD = 400  # smaller exports are read in-process: a worker costs ~0.3 s to start
 
 Region = Callable[[str], str]
+_Done = TypeVar("_Done")
 
 
 class ExportError(HistoryUnreadable):
@@ -53,46 +54,45 @@ class SlackExport:
         """How many channel-day files the export holds (for a progress bar)."""
         return len(_open(self.path).days())
 
-    def messages(
+    def batches(
         self,
+        work: Callable[[list[ArchivedMessage]], _Done],
+        size: int,
         progress: Callable[[int], None] | None = None,
         region_of: Region | None = None,
-    ) -> Iterator[ArchivedMessage]:
-        """Every person's message in the export, day by day across channels."""
+    ) -> Iterator[_Done]:
+        """Every person's message in the export, day by day across channels, at least
+        ``size`` at a time (a day file is never split), each batch passed through ``work``
+        where it was read; ``progress`` is told of the day files read."""
         files = _open(self.path)
         days = files.days()
         region_of = region_of or _no_region
         reader = _Reader(files, region_of)  # fails early, with a sentence, on a non-export
-        chunks = [days[i : i + CHUNK] for i in range(0, len(days), CHUNK)]
         if len(days) < WORKER_THRESHOLD:
-            for chunk in chunks:
-                yield from (ArchivedMessage(*row) for row in reader.rows(chunk))
+            for done, messages in reader.batches(days, size):
+                yield work(messages)
                 if progress is not None:
-                    progress(len(chunk))
+                    progress(done)
             return
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
         with ProcessPoolExecutor(
-            1, mp_context=context, initializer=_start_worker, initargs=(self.path, region_of)
+            1,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(self.path, region_of, days, work, size),
         ) as pool:
-            pending: deque[tuple[int, Future[list[tuple[Any, ...]]]]] = deque()
-            todo = iter(chunks)
-            for chunk in todo:
-                pending.append((len(chunk), pool.submit(_worker_rows, chunk)))
-                if len(pending) >= IN_FLIGHT:
-                    break
-            while pending:
-                size, future = pending.popleft()
-                rows = future.result()
-                next_chunk = next(todo, None)
-                if next_chunk is not None:
-                    pending.append((len(next_chunk), pool.submit(_worker_rows, next_chunk)))
-                yield from (ArchivedMessage(*row) for row in rows)
+            # One worker: it takes the calls in turn, each returning its next batch.
+            pending = deque(pool.submit(_worker_next) for _ in range(IN_FLIGHT))
+            while (read := pending.popleft().result()) is not None:
+                pending.append(pool.submit(_worker_next))
+                done, result = read
+                yield result
                 if progress is not None:
-                    progress(size)
+                    progress(done)
 
 
 class _Reader:
-    """The export's people and channels, and the rows of its day files."""
+    """The export's people and channels, and the messages of its day files."""
 
     def __init__(self, files: _Files, region_of: Region) -> None:
         try:
@@ -107,23 +107,33 @@ class _Reader:
         self._workspace = next((u.get("team_id", "") for u in people if u.get("team_id")), "")
         self._region = {name: region_of(name) for name in channels}
 
-    def rows(self, days: Iterable[str]) -> list[tuple[Any, ...]]:
-        """ArchivedMessage fields, in order, for every message of these day files."""
-        rows = []
+    def batches(
+        self, days: Iterable[str], size: int
+    ) -> Iterator[tuple[int, list[ArchivedMessage]]]:
+        """The messages of these day files, at least ``size`` at a time (the last batch
+        may be smaller), each with how many day files it took."""
+        batch: list[ArchivedMessage] = []
+        done = 0
         for day in days:
-            channel_name = day.split("/", 1)[0]
-            channel_id = self._channels.get(channel_name)
-            if channel_id is None:
-                continue
-            for raw in self._files.load(day):
-                row = self._row(raw, channel_id, channel_name)
-                if row is not None:
-                    rows.append(row)
-        return rows
+            done += 1
+            batch += self._messages(day)
+            if len(batch) >= size:
+                yield done, batch
+                batch, done = [], 0
+        if done:
+            yield done, batch
 
-    def _row(
+    def _messages(self, day: str) -> list[ArchivedMessage]:
+        channel_name = day.split("/", 1)[0]
+        channel_id = self._channels.get(channel_name)
+        if channel_id is None:
+            return []
+        messages = (self._message(raw, channel_id, channel_name) for raw in self._files.load(day))
+        return [m for m in messages if m is not None]
+
+    def _message(
         self, raw: dict[str, Any], channel_id: str, channel_name: str
-    ) -> tuple[Any, ...] | None:
+    ) -> ArchivedMessage | None:
         if raw.get("type") != "message" or raw.get("subtype") in _SKIPPED or raw.get("bot_id"):
             return None
         user, ts = raw.get("user"), raw.get("ts")
@@ -135,7 +145,7 @@ class _Reader:
         if not text.strip():
             return None  # e.g. a file shared with no comment
         edited = raw.get("edited") or {}
-        return (
+        return ArchivedMessage(
             PLATFORM,
             raw.get("team") or self._workspace,
             channel_id,
@@ -155,18 +165,23 @@ class _Reader:
         )
 
 
-# The worker process's reader, made once when the worker starts (per process, not shared).
-_worker: _Reader | None = None
+# The worker process's batches, begun once when the worker starts (per process, not shared).
+_worker: Iterator[tuple[int, Any]] | None = None
 
 
-def _start_worker(path: Path, region_of: Region) -> None:
+def _start_worker(
+    path: Path, region_of: Region, days: list[str], work: Callable[[list[ArchivedMessage]], Any],
+    size: int,
+) -> None:  # fmt: skip
     global _worker
-    _worker = _Reader(_open(path), region_of)
+    batches = _Reader(_open(path), region_of).batches(days, size)
+    _worker = ((done, work(messages)) for done, messages in batches)
 
 
-def _worker_rows(days: list[str]) -> list[tuple[Any, ...]]:
+def _worker_next() -> tuple[int, Any] | None:
+    """The next batch: the day files it took and ``work``'s result; None after the last."""
     assert _worker is not None
-    return _worker.rows(days)
+    return next(_worker, None)
 
 
 def _no_region(channel_name: str) -> str:

@@ -292,8 +292,8 @@ def import_slack_export(path: Path, db: str | None) -> None:
                 with click.progressbar(
                     length=source.day_files(), label="Importing", file=sys.stderr
                 ) as bar:
-                    return await importer.run(source.messages(bar.update, region_of))
-            return await importer.run(source.messages(region_of=region_of))
+                    return await importer.run(source, bar.update, region_of)
+            return await importer.run(source, region_of=region_of)
         except HistoryUnreadable as e:
             raise click.ClickException(str(e)) from None
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.archive_ports import ArchiveRepository
+from bot.archive_ports import ArchiveRepository, HistorySource
 from bot.markup import CONTROL, kept_text
 from bot.records import ArchivedMessage
 
@@ -22,34 +22,57 @@ class ImportResult:
     skipped: int  # by people who opted out
 
 
+@dataclass(frozen=True)
+class KeptBatch:
+    read: int
+    skipped: int  # by people who opted out
+    prepared: object  # the kept messages, as the archive's preparer made them ready
+
+
+@dataclass(frozen=True)
+class Keeping:
+    """What an import keeps of a batch it read, made ready for the archive. A plain object,
+    so that a platform's reader can run it in its worker process, beside the parsing."""
+
+    opted_out: frozenset[str]
+    prepare: Callable[[list[ArchivedMessage]], object]
+
+    def __call__(self, messages: list[ArchivedMessage]) -> KeptBatch:
+        kept = [_clean(m) for m in messages if m.author_id not in self.opted_out]
+        return KeptBatch(len(messages), len(messages) - len(kept), self.prepare(kept))
+
+
 class HistoryImport:
     def __init__(self, archive: ArchiveRepository) -> None:
         self._archive = archive
 
-    async def run(self, messages: Iterable[ArchivedMessage]) -> ImportResult:
-        """Keep every message not kept yet, honouring opt-outs (messages should carry their
-        region: see ``HistorySource.messages``). Reading the next batch
-        overlaps with writing the last one (the writer has a thread of its own)."""
-        opted_out = await self._archive.opted_out_all()
+    async def run(
+        self,
+        source: HistorySource,
+        progress: Callable[[int], None] | None = None,
+        region_of: Callable[[str], str] | None = None,
+    ) -> ImportResult:
+        """Keep every message not kept yet, honouring opt-outs (the archive refuses an
+        opted-out author's message too, should they opt out meanwhile). Reading and
+        preparing the next batch overlaps with writing the last one."""
+        keeping = Keeping(await self._archive.opted_out_all(), self._archive.preparer)
         read = added = skipped = 0
-        batch: list[ArchivedMessage] = []
         writing: asyncio.Future[int] | None = None
-        for message in messages:
-            read += 1
-            if message.author_id in opted_out:
-                skipped += 1
-                continue
-            if CONTROL.search(message.text):  # rare: a search costs less than a copy
-                message = replace(message, text=kept_text(message.text))
-            batch.append(message)
-            if len(batch) >= BATCH:
-                if writing is not None:
-                    added += await writing
-                writing = asyncio.ensure_future(self._archive.capture_many(batch))
+        for batch in source.batches(keeping, BATCH, progress, region_of):
+            read += batch.read
+            skipped += batch.skipped
+            if writing is not None:
+                added += await writing
+                writing = None
+            if batch.read > batch.skipped:
+                writing = asyncio.ensure_future(self._archive.capture_prepared(batch.prepared))
                 await asyncio.sleep(0)  # lets the write begin before the next batch is read
-                batch = []
         if writing is not None:
             added += await writing
-        if batch:
-            added += await self._archive.capture_many(batch)
         return ImportResult(read, added, skipped)
+
+
+def _clean(message: ArchivedMessage) -> ArchivedMessage:
+    if CONTROL.search(message.text):  # rare: a search costs less than a copy
+        return replace(message, text=kept_text(message.text))
+    return message
