@@ -170,9 +170,12 @@ _worker: Iterator[tuple[int, Any]] | None = None
 
 
 def _start_worker(
-    path: Path, region_of: Region, days: list[str], work: Callable[[list[ArchivedMessage]], Any],
+    path: Path,
+    region_of: Region,
+    days: list[str],
+    work: Callable[[list[ArchivedMessage]], Any],
     size: int,
-) -> None:  # fmt: skip
+) -> None:
     global _worker
     batches = _Reader(_open(path), region_of).batches(days, size)
     _worker = ((done, work(messages)) for done, messages in batches)
