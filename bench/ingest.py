@@ -135,6 +135,23 @@ def memory_kib(pid: int) -> dict[str, int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """The processor time the process has used so far, user and system, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_request(figures: dict[str, float]) -> dict[str, float]:
+    """Each server's processor time a request (ms), where both were measured: copbot's
+    from its warm-up to the last message archived, the reference's over its loads."""
+    if "cpu_s" not in figures:
+        return figures  # a crash run: the restarted process's time would be a part only
+    ours, ref = (
+        1000 * figures[f"{who}cpu_s"] / figures[f"{who}sent"] for who in ("", "reference_")
+    )
+    return figures | {"cpu_ms_per_request": ours, "reference_cpu_ms_per_request": ref}
+
+
 def level_figures(
     clients: int, sent: int, seconds: float, latencies: list[float]
 ) -> dict[str, float]:
@@ -162,6 +179,7 @@ async def load_levels(
         seconds, latencies, level_acked = await _load(url, sent, clients)
         acked += level_acked
         figures |= level_figures(clients, len(sent), seconds, latencies)
+        figures["sent"] = figures.get("sent", 0) + len(sent)
     return acked, figures
 
 
@@ -180,6 +198,12 @@ def print_levels(figures: dict[str, float], levels: tuple[int, ...]) -> None:
             f" reference {ref:6.0f} requests/s,"
             f" p50 {figures[f'reference_c{clients}_ack_p50_ms']:.1f} ms"
             f" ({ours / ref:.2f} of its throughput)"
+        )
+    if "cpu_ms_per_request" in figures:
+        ours, ref = figures["cpu_ms_per_request"], figures["reference_cpu_ms_per_request"]
+        print(
+            f"processor   copbot {ours:.2f} ms a request, acknowledged and archived;"
+            f" reference {ref:.2f} ms ({ours / ref:.1f}×)"
         )
     print(
         f"memory      copbot serve {figures['rss_idle_mib']:.0f} MiB idle,"
@@ -218,6 +242,7 @@ async def bench_copbot(
 
     process = await serve()
     replay: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     try:
         base = f"http://127.0.0.1:{port}"
         await until_healthy(f"{base}/healthz", process)
@@ -225,6 +250,7 @@ async def bench_copbot(
         # Warm up (connections, caches), then the measured runs, one a concurrency.
         await _load(f"{base}/slack/events", _replies(200, root, "warm"))
         idle = memory_kib(process.pid)["VmRSS"]
+        cpu_before = cpu_seconds(process.pid)
         acked, per_level = await load_levels(
             f"{base}/slack/events",
             lambda run, first: _replies(n, root, run, first=200 + first),
@@ -244,6 +270,8 @@ async def bench_copbot(
             replay["replay_s"] = drain
         else:
             searchable, drain = await _searchable(db, acked + 200, last_ack)
+            # Everything acknowledged has been archived: its whole cost is counted.
+            cpu["cpu_s"] = cpu_seconds(process.pid) - cpu_before
         archived = await _archived(db, acked + 200)
     finally:
         await _stop(process)
@@ -252,7 +280,7 @@ async def bench_copbot(
     figures = copbot_figures(
         levels, per_level, acked, archived - 200, searchable - 200, drain, folder, (idle, peak)
     )
-    return figures | replay
+    return figures | replay | cpu
 
 
 def copbot_figures(
@@ -394,9 +422,11 @@ async def bench_reference(
         base = f"http://127.0.0.1:{port}"
         await until_healthy(f"{base}/healthz", process)
         await _load(f"{base}/slack/events", _replies(200, "1.0", "warm"))
+        cpu_before = cpu_seconds(process.pid)
         _, measured = await load_levels(
             f"{base}/slack/events", lambda run, first: _replies(n, "1.0", run, first), n, levels
         )
+        measured["cpu_s"] = cpu_seconds(process.pid) - cpu_before
         figures = {f"reference_{k}": v for k, v in measured.items()}
     finally:
         await _stop(process)
@@ -411,7 +441,7 @@ async def run(n: int, crash: bool = False, levels: tuple[int, ...] = LEVELS) -> 
     with tempfile.TemporaryDirectory() as folder:
         reference = await bench_reference(n, Path(folder), levels)
         ours = await bench_copbot(n, Path(folder), crash, levels)
-    return {**reference, **ours}
+    return per_request({**reference, **ours})
 
 
 def main(argv: list[str], out: dict[str, Any] | None = None) -> int:

@@ -32,9 +32,11 @@ from bench.ingest import (
     _searchable,
     _stop,
     copbot_figures,
+    cpu_seconds,
     headline,
     load_levels,
     memory_kib,
+    per_request,
     print_levels,
 )
 from tests.support.server import copbot_command, free_port, until_healthy
@@ -143,20 +145,23 @@ async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[st
         root = post[-1].activity_id
         await _load(url, _replies(fake.url, 200, root, "warm"))
         idle = memory_kib(process.pid)["VmRSS"]
+        cpu_before = cpu_seconds(process.pid)
         acked, per_level = await load_levels(
             url, lambda run, first: _replies(fake.url, n, root, run, first=200 + first), n, levels
         )
         last_ack = time.perf_counter()
         peak = memory_kib(process.pid)["VmHWM"]
         searchable, drain = await _searchable(db, acked + 200, last_ack)
+        cpu_s = cpu_seconds(process.pid) - cpu_before  # everything acknowledged archived
         archived = await _archived(db, acked + 200)
     finally:
         await _stop(process)
         await fake.close()
         server_log.close()
-    return copbot_figures(
+    figures = copbot_figures(
         levels, per_level, acked, archived - 200, searchable - 200, drain, folder, (idle, peak)
     )
+    return figures | {"cpu_s": cpu_s}
 
 
 REFERENCE = """
@@ -192,9 +197,11 @@ async def bench_reference(n: int, folder: Path, levels: tuple[int, ...]) -> dict
         await until_healthy(f"{base}/healthz", process)
         url = f"{base}/api/messages"
         await _load(url, _replies("http://127.0.0.1:9/", 200, "1", "warm"))
+        cpu_before = cpu_seconds(process.pid)
         _, measured = await load_levels(
             url, lambda run, first: _replies("http://127.0.0.1:9/", n, "1", run, first), n, levels
         )
+        measured["cpu_s"] = cpu_seconds(process.pid) - cpu_before
         figures = {f"reference_{k}": v for k, v in measured.items()}
     finally:
         await _stop(process)
@@ -209,7 +216,7 @@ async def run(n: int, levels: tuple[int, ...] = LEVELS) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         reference = await bench_reference(n, Path(folder), levels)
         ours = await bench_copbot(n, Path(folder), levels)
-    return {**reference, **ours}
+    return per_request({**reference, **ours})
 
 
 def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
