@@ -21,14 +21,13 @@ from bot import model
 T = TypeVar("T")
 
 _EVENT_TYPES: dict[str, type] = {t.__name__: t for t in model.INBOUND_EVENT_TYPES}
+# Made once: json.dumps with options builds a new encoder each call, as long again as
+# the encoding itself (every event accepted is encoded while the platform waits).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def encode_event(event: model.InboundEvent) -> str:
-    return json.dumps(
-        {"type": type(event).__name__, "data": _to_json(event)},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    return _COMPACT.encode({"type": type(event).__name__, "data": _to_json(event)})
 
 
 def decode_event(text: str) -> model.InboundEvent:
@@ -40,7 +39,7 @@ def decode_event(text: str) -> model.InboundEvent:
 
 def dumps(value: object) -> str:
     """Any model dataclass as compact JSON."""
-    return json.dumps(_to_json(value), ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode(_to_json(value))
 
 
 def loads(cls: type[T], text: str) -> T:
@@ -72,6 +71,9 @@ def _same(value: Any) -> Any:
     return value
 
 
+_PLAIN = frozenset({str, bool, int, float, types.NoneType})  # JSON as they are
+
+
 # Each class's way of becoming JSON, worked out once: every event accepted is encoded while
 # the platform waits for its answer.
 @cache
@@ -85,7 +87,10 @@ def _encoder(cls: Any) -> Callable[[Any], Any]:
         type_name = cls.__name__
 
         def dataclass_(value: Any) -> Any:
-            out = {name: _to_json(getattr(value, name)) for name in names}
+            out = {}
+            for name in names:
+                field = getattr(value, name)
+                out[name] = field if field.__class__ in _PLAIN else _to_json(field)
             out["__type__"] = type_name
             return out
 
@@ -118,7 +123,9 @@ def _from_json(tp: Any, value: Any) -> Any:
 def _decoder(tp: Any) -> Callable[[Any], Any]:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        return _union([a for a in typing.get_args(tp) if a is not type(None)])
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        # One option besides None: its own reader, which lets None through.
+        return _decoder(options[0]) if len(options) == 1 else _union(options)
     if origin is frozenset:
         (item,) = typing.get_args(tp)
         return _none_or(lambda value: frozenset(_from_json(item, v) for v in value))
@@ -154,12 +161,19 @@ def _union(options: list[Any]) -> Callable[[Any], Any]:
 
 
 def _dataclass_decoder(cls: type) -> Callable[[Any], Any]:
-    plan: list[tuple[str, Callable[[Any], Any]]] = []
+    plan: list[tuple[str, Callable[[Any], Any] | None]] = []  # None: taken as it is
 
     def read(value: Any) -> Any:
         if not plan:
             hints = _hints(cls)
-            plan.extend((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(cls))
-        return cls(**{name: decode(value[name]) for name, decode in plan if name in value})
+            for f in dataclasses.fields(cls):
+                reader = _decoder(hints[f.name])
+                plan.append((f.name, None if reader is _same else reader))
+        fields = {}
+        for name, decode in plan:
+            if name in value:
+                field = value[name]
+                fields[name] = field if decode is None else decode(field)
+        return cls(**fields)
 
     return _none_or(read)
