@@ -4,13 +4,17 @@ retention; search in chat; export links."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.archive_ports import HistoryUnreadable
 from bot.model import (
     ChannelKind,
     ChannelRef,
@@ -21,6 +25,7 @@ from bot.model import (
     Role,
     UserRef,
 )
+from bot.records import ArchivedMessage
 from bot.search_query import parse_terms
 from bot.settings import Settings
 from storage.archive_reader import SqliteArchiveReader
@@ -463,3 +468,40 @@ async def test_imported_history_loses_control_characters_too(bot: Harness) -> No
     await HistoryImport(bot.core.archive).run(ListHistory([message]))
     kept = await bot.core.archive.get(message.ref)
     assert kept is not None and kept.text == "bell and NUL gone"
+
+
+@dataclass(frozen=True)
+class _BreaksAfterOneBatch(ListHistory):
+    """An export that changes under the import: one batch read, then an error."""
+
+    def batches(
+        self,
+        work: Callable[[list[ArchivedMessage]], Any],
+        size: int,
+        progress: Callable[[int], None] | None = None,
+        region_of: Callable[[str], str] | None = None,
+    ) -> Iterator[Any]:
+        yield work(self.messages)
+        raise HistoryUnreadable("the export changed while it was being read")
+
+
+async def test_an_import_that_fails_part_way_finishes_the_batch_it_was_writing(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.services.history import HistoryImport
+
+    archive = bot.core.archive
+    write = archive.capture_prepared
+
+    async def slow_write(batch: object) -> int:
+        await asyncio.sleep(0.05)  # still writing when the reading fails
+        return await write(batch)
+
+    monkeypatch.setattr(archive, "capture_prepared", slow_write)
+    message = ArchivedMessage(
+        "slack", "T1", "C1", "general", "1", "1", "slack:U1", "Sam", False,
+        "read before the export changed", datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+    )  # fmt: skip
+    with pytest.raises(HistoryUnreadable):
+        await HistoryImport(archive).run(_BreaksAfterOneBatch([message]))
+    assert await archive.get(message.ref) is not None  # as the error says: what was read is in

@@ -6,12 +6,16 @@ import json
 import os
 import time
 import zipfile
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from adapters.slack.history import WORKER_THRESHOLD, SlackExport
+from adapters.slack import history
+from adapters.slack.history import WORKER_THRESHOLD, ExportError, SlackExport
 from bot.archive_export import FIELDS
 from bot.cli import cli
 from bot.records import ArchiveFilter
@@ -236,4 +240,51 @@ def test_broken_json_read_by_the_worker_names_the_file(tmp_path: Path, db_path: 
     result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
     assert result.exit_code == 1
     assert "general/2030-01-01.json in the export isn't valid JSON" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_day_file_gone_while_reading_is_one_clear_line(tmp_path: Path) -> None:
+    export = write_export(tmp_path / "export")
+    later = export / "general" / "2023-11-15.json"
+
+    def work(messages: list) -> int:
+        later.unlink(missing_ok=True)  # the export changes after the import began
+        return len(messages)
+
+    read: list[int] = []
+    with pytest.raises(ExportError, match=r"general/2023-11-15.json went from .* moved or changed"):
+        read.extend(SlackExport(export).batches(work, 1))
+    assert read == [3]  # the day read before it: ips-north, three messages
+
+
+def test_an_export_gone_before_the_worker_opens_it_is_the_workers_first_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history, "_worker", None)
+    history._start_worker(tmp_path / "gone", history._no_region, [], len, 10)  # no raise
+    with pytest.raises(ExportError, match="gone is not there"):
+        history._worker_next()
+
+
+def test_a_worker_that_died_is_a_sentence_not_a_broken_pool() -> None:
+    died: Future[tuple[int, Any] | None] = Future()
+    died.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+    with pytest.raises(ExportError, match=r"stopped before the end.*run the import again"):
+        history._result(died)
+
+
+def test_a_damaged_zip_names_the_file(tmp_path: Path, db_path: Path) -> None:
+    path = zipped(write_export(tmp_path / "export"))
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        member = z.getinfo("general/2023-11-15.json")
+    # The member's stored bytes, just past its local header: flipped, its checksum fails.
+    start = member.header_offset + 30 + len(member.filename.encode()) + len(member.extra)
+    data[start] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(path), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "general/2023-11-15.json in the export can't be read: the zip file is damaged" in (
+        result.output
+    )
     assert "Traceback" not in result.output

@@ -18,9 +18,11 @@ import json
 import multiprocessing
 import os
 import zipfile
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +42,7 @@ WORKER_THRESHOLD = 400  # smaller exports are read in-process: a worker costs ~0
 
 Region = Callable[[str], str]
 _Done = TypeVar("_Done")
+_Read = tuple[int, Any]  # a batch from the worker: the day files it took, and work's result
 
 
 class ExportError(HistoryUnreadable):
@@ -83,12 +86,24 @@ class SlackExport:
         ) as pool:
             # One worker: it takes the calls in turn, each returning its next batch.
             pending = deque(pool.submit(_worker_next) for _ in range(IN_FLIGHT))
-            while (read := pending.popleft().result()) is not None:
+            while (read := _result(pending.popleft())) is not None:
                 pending.append(pool.submit(_worker_next))
                 done, result = read
                 yield result
                 if progress is not None:
                     progress(done)
+
+
+def _result(future: Future[_Read | None]) -> _Read | None:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        # Killed (out of memory, say): what it had read is kept, and a second run adds
+        # only the rest.
+        raise ExportError(
+            "the process reading the export stopped before the end; what was read is"
+            " imported: run the import again to add the rest"
+        ) from None
 
 
 class _Reader:
@@ -128,7 +143,15 @@ class _Reader:
         channel_id = self._channels.get(channel_name)
         if channel_id is None:
             return []
-        messages = (self._message(raw, channel_id, channel_name) for raw in self._files.load(day))
+        try:
+            raws = self._files.load(day)
+        except KeyError:
+            raise ExportError(
+                f"{day} went from {self._files.where} while it was being read: was the export"
+                " moved or changed? What was read is imported: run the import again to add"
+                " the rest"
+            ) from None
+        messages = (self._message(raw, channel_id, channel_name) for raw in raws)
         return [m for m in messages if m is not None]
 
     def _message(
@@ -166,7 +189,7 @@ class _Reader:
 
 
 # The worker process's batches, begun once when the worker starts (per process, not shared).
-_worker: Iterator[tuple[int, Any]] | None = None
+_worker: Iterator[_Read] | None = None
 
 
 def _start_worker(
@@ -177,11 +200,23 @@ def _start_worker(
     size: int,
 ) -> None:
     global _worker
-    batches = _Reader(_open(path), region_of).batches(days, size)
-    _worker = ((done, work(messages)) for done, messages in batches)
+    try:
+        reader = _Reader(_open(path), region_of)
+    except ExportError as error:
+        # Raised here, it would only break the pool; raised by the first call, it is the
+        # importer's to show (the export changed since the importer opened it).
+        _worker = _raising(error)
+        return
+    _worker = ((done, work(messages)) for done, messages in reader.batches(days, size))
 
 
-def _worker_next() -> tuple[int, Any] | None:
+def _raising(error: Exception) -> Iterator[_Read]:
+    """Batches whose first next() raises ``error``."""
+    yield from ()
+    raise error
+
+
+def _worker_next() -> _Read | None:
     """The next batch: the day files it took and ``work``'s result; None after the last."""
     assert _worker is not None
     return next(_worker, None)
@@ -204,6 +239,8 @@ def _moment(ts: str) -> datetime:
 
 
 def _open(path: Path) -> _Files:
+    if not path.exists():
+        raise ExportError(f"{path} is not there")
     if path.is_dir():
         return _Folder(path)
     if zipfile.is_zipfile(path):
@@ -229,9 +266,12 @@ class _Folder(_Files):
     def load(self, name: str) -> Any:
         try:
             with open(os.path.join(self._root, name), "rb") as f:
-                return _parse(name, f.read())
+                data = f.read()
         except FileNotFoundError:
             raise KeyError(name) from None
+        except OSError as e:
+            raise ExportError(f"{name} in the export can't be read ({e.strerror})") from None
+        return _parse(name, data)
 
     def days(self) -> list[str]:
         found = []
@@ -254,7 +294,12 @@ class _Zip(_Files):
     def load(self, name: str) -> Any:
         if name not in self._names:
             raise KeyError(name)
-        return _parse(name, self._zip.read(name))
+        try:
+            data = self._zip.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+            damaged = f"{name} in the export can't be read: the zip file is damaged"
+            raise ExportError(damaged) from None
+        return _parse(name, data)
 
     def days(self) -> list[str]:
         return _in_time_order(n for n in self._names if n.count("/") == 1 and n.endswith(".json"))

@@ -58,17 +58,21 @@ class HistoryImport:
         keeping = Keeping(await self._archive.opted_out_all(), self._archive.preparer)
         read = added = skipped = 0
         writing: asyncio.Future[int] | None = None
-        for batch in source.batches(keeping, BATCH, progress, region_of):
-            read += batch.read
-            skipped += batch.skipped
+        try:
+            for batch in source.batches(keeping, BATCH, progress, region_of):
+                read += batch.read
+                skipped += batch.skipped
+                if writing is not None:
+                    added += await writing
+                    writing = None
+                if batch.read > batch.skipped:
+                    writing = asyncio.ensure_future(self._archive.capture_prepared(batch.prepared))
+                    await asyncio.sleep(0)  # lets the write begin before the next batch is read
+        finally:
+            # Reading may fail part way (the export changed under it): the batch being
+            # written is finished, so that what the error says was imported, was.
             if writing is not None:
                 added += await writing
-                writing = None
-            if batch.read > batch.skipped:
-                writing = asyncio.ensure_future(self._archive.capture_prepared(batch.prepared))
-                await asyncio.sleep(0)  # lets the write begin before the next batch is read
-        if writing is not None:
-            added += await writing
         return ImportResult(read, added, skipped)
 
 
