@@ -65,6 +65,9 @@ def test_the_ingest_benchmark_archives_every_acknowledged_reply_once(
     for clients in levels:
         assert figures[f"c{clients}_rps"] > 0 and figures[f"reference_c{clients}_rps"] > 0
     assert 0 < figures["rss_idle_mib"] <= figures["rss_peak_mib"]
+    # Processor time a request: both servers, over the same requests, redeliveries included.
+    assert figures["sent"] == figures["reference_sent"] > figures["requests"] * len(levels)
+    assert figures["cpu_ms_per_request"] > 0 and figures["reference_cpu_ms_per_request"] > 0
 
 
 def test_the_fanout_benchmark_posts_once_in_every_channel() -> None:
