@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import MAXYEAR, UTC, date, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -117,7 +117,7 @@ def _finished(calendar: icalendar.Calendar, events: Sequence[Event], site: FeedS
     if events:
         # Only the years these events need: a zone's whole history would weigh far more.
         first = date(min(e.starts_at for e in events).year - 1, 1, 1)
-        last = date(max(e.ends_at for e in events).year + 2, 1, 1)
+        last = date(min(max(e.ends_at for e in events).year + 2, MAXYEAR), 1, 1)
         calendar.add_missing_timezones(first_date=first, last_date=last)
     return bytes(calendar.to_ical())
 

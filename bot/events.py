@@ -18,11 +18,15 @@ from bot.model import ChannelRef
 from bot.ports import WriteOp
 from bot.records import Event
 from bot.scheduler import local_to_utc  # the scheduler's rule for clock changes
+from bot.timefmt import for_people
 
 MAX_TITLE = 150
 MAX_DURATION = timedelta(days=1)
 DEFAULT_DURATION = timedelta(minutes=90)
 RECENT = timedelta(days=30)  # ended events stay in the feeds this long
+# How far ahead an event may be planned: further is a slip of the keyboard (9999 for
+# 2029), and a time near the calendar's end cannot be moved between zones or lengthened.
+PLAN_AHEAD = timedelta(days=5 * 365)
 
 
 class Answer(enum.StrEnum):
@@ -178,6 +182,13 @@ def _start(text: str, tz: ZoneInfo, now: datetime, problems: dict[str, str]) -> 
     if local is None or len(text) not in (16, 19):
         problems["start"] = (
             f"Please give the start as a date and time, like 2027-04-08 10:00, not '{text[:30]}'."
+        )
+        return None
+    latest = (now.astimezone(tz) + PLAN_AHEAD).replace(tzinfo=None)
+    if local > latest:  # checked first: the checks below move it between zones
+        problems["start"] = (
+            "That's more than five years away. Please choose a start before "
+            f"{for_people(latest.replace(tzinfo=tz), tz, time=False)}."
         )
         return None
     gap = skipped(local, tz)

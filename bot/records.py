@@ -155,6 +155,11 @@ class ThreadContext:
     topic: str = ""
 
 
+# Every archived message is from these years: a filter's date outside them narrows
+# nothing (and one near year 1 or 9999 can't be moved between time zones or by a day).
+ARCHIVED_YEARS = range(1970, 3000)
+
+
 @dataclass(frozen=True)
 class ArchiveFilter:
     channel: str = ""  # a channel id, or a name ("#north" or "north")

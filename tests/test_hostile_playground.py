@@ -222,3 +222,34 @@ def test_no_playground_request_gets_a_500_or_stores_anything_malformed(
         for e in site.pg.events
         if isinstance(e, MessagePosted | MessageEdited)
     )
+
+
+def test_the_console_is_refused_to_a_rebound_host_while_the_playground_is_on(site: Site) -> None:
+    """Anyone may act as anyone at the playground's sign-in page: a page on a rebound host
+    must reach none of the console, or it could sign in as the admin and export."""
+    evil = f"evil.example:{site.port}"
+    for method, path in [
+        ("GET", "/console/playground"),
+        ("POST", "/console/playground"),
+        ("GET", "/console"),
+        ("GET", "/console/archive"),
+        ("POST", "/console/archive/export"),
+        ("GET", "/console/sign-in"),
+        ("GET", "/console/no-such-page"),
+    ]:
+        status, _ = site.send(
+            method,
+            path,
+            b"persona=local%3Aalex",
+            {
+                "Host": evil,
+                "Origin": f"http://{evil}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        assert status == 421, (method, path)
+    # At its own address the sign-in page is there, as before.
+    status, page = site.send(
+        "GET", "/console/playground", headers={"Host": f"127.0.0.1:{site.port}"}
+    )
+    assert status == 200 and b"token" in page

@@ -128,7 +128,7 @@ class LocalAdapter:
     # -- the ChatAdapter protocol -----------------------------------------------
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
-        g = self._guarded
+        g = self.guarded
         return [
             web.get("/", g(self._page)),
             web.get("/static/{name}", g(self._static)),
@@ -143,9 +143,11 @@ class LocalAdapter:
             web.post("/api/playground/forms/{token}/close", g(self._close_form)),
         ]
 
-    def _guarded(self, handler: Handler) -> Handler:
-        """Every route answers only requests addressed to copbot (see guard.py); the
-        state-changing ones also read their body through _json, which checks Origin."""
+    def guarded(self, handler: Handler) -> Handler:
+        """``handler``, answering only requests addressed to copbot (see guard.py): every
+        playground route, and the web console's while the playground is on. The
+        playground's state-changing routes also read their body through _json, which
+        checks Origin."""
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             served = Served(self._base_url, local_address(request))

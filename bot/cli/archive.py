@@ -17,7 +17,7 @@ import click
 from bot.archive_export import FORMATS, Cover
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, with_core
 from bot.commands import did_you_mean
-from bot.records import ArchiveFilter, SearchHit
+from bot.records import ARCHIVED_YEARS, ArchiveFilter, SearchHit
 from bot.search_query import parse_terms
 from bot.services.archive import ARCHIVED
 from bot.services.erasure import Erased
@@ -38,6 +38,8 @@ def _date(value: str | None, name: str, tz: ZoneInfo, end: bool = False) -> date
         raise click.BadParameter(
             f"'{value}' isn't a date; write it as YYYY-MM-DD", param_hint=name
         ) from None
+    if day.year not in ARCHIVED_YEARS:
+        return None  # narrows nothing, and a time zone could move it past year 1 or 9999
     # A day is a day where copbot's people are (COPBOT_TIMEZONE), as exports show it.
     if day.tzinfo is None:
         day = day.replace(tzinfo=tz)

@@ -75,6 +75,7 @@ class ConsoleFeature:
         *,
         pages: Sequence[ConsolePages] = (),
         names: Mapping[str, str] | None = None,
+        addressed: Callable[[Handler], Handler] | None = None,
     ) -> None:
         self._links = links
         self._sessions = sessions
@@ -90,6 +91,10 @@ class ConsoleFeature:
         self._pages = tuple(pages)
         # Names known before copbot meets their owners (the playground's personas).
         self._names = dict(names or {})
+        # With the playground on, anyone at its page may act as anyone: every console
+        # route then answers only requests addressed to copbot itself, so that a page on
+        # another site (DNS rebinding) can't sign in as a persona and read the archive.
+        self._addressed = addressed
         self._stylesheet = resources.files("bot.console").joinpath("static/console.css").read_text()
 
     def register(self, registry: Registry) -> None:
@@ -134,6 +139,8 @@ class ConsoleFeature:
             routes += pages.routes(self)
         # Last, so it answers only what no page does: with the console's headers and words.
         routes.append(web.route("*", "/console/{rest:.*}", self.not_found))
+        if (addressed := self._addressed) is not None:
+            routes = [web.route(r.method, r.path, addressed(r.handler), **r.kwargs) for r in routes]
         registry.route(*routes)
 
     # -- links ----------------------------------------------------------------------------

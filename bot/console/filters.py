@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.model import split_identity
-from bot.records import ArchiveFilter
+from bot.records import ARCHIVED_YEARS, ArchiveFilter
 
 LIMIT = 200  # characters kept of any one filter
 
@@ -71,5 +71,7 @@ def _day(text: str, name: str, tz: ZoneInfo, problems: list[str]) -> datetime | 
     except ValueError:
         problems.append(f"'{name}' needs a date like 2026-03-31.")
         return None
+    if day.year not in ARCHIVED_YEARS:
+        return None  # narrows nothing, and 9999-12-31 has no day after it
     # A day is a day where copbot's people are (COPBOT_TIMEZONE), as exports show it.
     return datetime.combine(day, time.min, tz).astimezone(UTC)

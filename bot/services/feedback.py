@@ -74,6 +74,9 @@ log = logging.getLogger(__name__)
 
 CLOSE_JOB = "feedback.close"
 ANNOUNCE_JOB = "feedback.announce"
+# A round may stay open this long at most: further is a slip of the keyboard (9999 for
+# 2029), and a day near the calendar's end has no day after it to close at.
+CLOSES_WITHIN = timedelta(days=5 * 365)
 
 
 class FeedbackFeature:
@@ -296,8 +299,14 @@ class FeedbackFeature:
             raise UsageError(
                 f"`{clip(text)}` isn't a date; write it as YYYY-MM-DD, like 2026-12-01."
             ) from None
-        if day < self._answers.today():
+        today = self._answers.today()
+        if day < today:
             raise UsageError(f"{day:%d %b %Y} has passed; pick today or a later day.")
+        if day > today + CLOSES_WITHIN:
+            raise UsageError(
+                "That's more than five years away; pick a closing day on or before "
+                f"{today + CLOSES_WITHIN:%d %b %Y}."
+            )
         return day
 
     async def close(self, ix: Interaction, args: Args) -> None:
