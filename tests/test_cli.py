@@ -231,6 +231,20 @@ def test_a_filter_that_could_never_match_says_why(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("command", ["export", "search"])
+def test_dates_at_the_ends_of_the_calendar_narrow_nothing_in_any_time_zone(
+    db_path: Path, command: str
+) -> None:
+    # East of UTC, 0001-01-01's midnight is in year 0; 9999-12-31 has no day after it.
+    env = {"COPBOT_TIMEZONE": "Asia/Tokyo"}
+    invoke("db", "migrate", "--db", str(db_path), env=env)
+    words = ["privilege"] if command == "search" else []
+    ends = ["--since", "0001-01-01", "--until", "9999-12-31"]
+    result = invoke(command, *words, *ends, "--db", str(db_path), env=env)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
 def test_the_region_filter_follows_the_configured_regions(db_path: Path) -> None:
     env = {"COPBOT_REGIONS": "Scotland,Wales,National"}
     invoke("db", "migrate", "--db", str(db_path), env=env)

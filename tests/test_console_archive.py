@@ -150,6 +150,30 @@ async def test_bad_filters_say_what_is_wrong_and_show_nothing(
     assert "<h3>" not in page and "<mark>" not in page
 
 
+@pytest.mark.parametrize(
+    "query", ["until=9999-12-31", "q=language&until=9999-12-31", "since=0001-01-01"]
+)
+async def test_dates_at_the_ends_of_the_calendar_narrow_nothing(
+    console: Console, query: str
+) -> None:
+    priya = await console.sign_in(PRIYA)
+    page = await _page(console, f"/console/archive?{query}", priya)
+    if "q=" in query:  # the hits, as without the date
+        shown = re.sub(r"</?mark>", "", html.unescape(page))
+        assert "Language shapes how clients feel welcome" in shown
+    else:  # every thread, as without the date
+        everything = await _page(console, "/console/archive", priya)
+        found = re.findall(r"<h3>.*?</h3>", page)
+        assert len(found) == 3 and found == re.findall(r"<h3>.*?</h3>", everything)
+    alex = await console.sign_in(ALEX)
+    response = await console.post(
+        "/console/archive/export", alex,
+        {"csrf": await console.csrf(alex), "format": "csv", "until": "9999-12-31"},
+    )  # fmt: skip
+    assert response.status == 200
+    assert "Language shapes how clients feel welcome" in await response.text()
+
+
 async def test_an_admin_downloads_an_export_and_it_is_audited(console: Console) -> None:
     alex = await console.sign_in(ALEX)
     form = await _page(console, "/console/archive/export", alex)

@@ -62,6 +62,16 @@ async def test_a_bad_grant_says_what_is_wrong_and_changes_nothing(
     assert "role granted" not in await (await console.get("/console/audit", alex)).text()
 
 
+async def test_an_identity_too_long_is_refused_not_cut_to_someone_elses(console: Console) -> None:
+    alex = await console.sign_in(ALEX)
+    typed = "test:" + "a" * 220
+    status, page = await _change(console, alex, "grant", typed, "facilitator")
+    assert status == 400 and "'identity' field is longer than 200 characters" in page
+    assert "nothing was changed" in page
+    assert await console.core.roles.role_of(typed[:200]) is Role.STAFF
+    assert "role granted" not in await (await console.get("/console/audit", alex)).text()
+
+
 async def test_an_admin_listed_in_the_settings_cannot_be_revoked_here(console: Console) -> None:
     alex = await console.sign_in(ALEX)
     status, page = await _change(console, alex, "revoke", ALEX.identity, "admin")

@@ -125,6 +125,7 @@ async def test_the_archive_region_follows_the_link_and_falls_back_to_the_name(
     ("field", "value", "words"),
     [
         ("start", "2026-11-20 10:00", "already passed"),
+        ("start", "9999-12-31 23:30", "more than five years away"),  # 90 minutes: past 9999
         ("start", "next tuesday", "like 2027-04-08 10:00"),
         ("duration", "0", "at least a minute"),
         ("duration", "1441", "up to a day"),
@@ -143,6 +144,25 @@ async def test_every_bad_plan_gets_its_own_words_and_nothing_is_kept(
     assert words in refused.value.problems[field]
     assert await feature(bot).repository.upcoming_and_recent(None) == []
     assert await bot.tick() == 0
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York", "Pacific/Kiritimati"])
+def test_a_start_years_away_is_refused_in_words_in_any_time_zone(zone: str) -> None:
+    """Near the calendar's end a start can't be moved to UTC (west of it) or lengthened:
+    refused before either is tried. Four years ahead is fine."""
+    from zoneinfo import ZoneInfo
+
+    from bot.events import check_plan
+
+    def check(start: str) -> datetime:
+        now, tz = datetime(2026, 12, 1, 9, 0, tzinfo=UTC), ZoneInfo(zone)
+        return check_plan(plan(start=start), regions=["North"], topics=[], now=now, tz=tz).starts_at
+
+    for start in ("9999-12-31 23:30", "2032-01-01 10:00"):
+        with pytest.raises(PlanProblems) as refused:
+            check(start)
+        assert "more than five years away" in refused.value.problems["start"]
+    assert check("2030-11-30 10:00").year == 2030
 
 
 async def test_the_form_opens_for_facilitators_and_keeps_problems_beside_fields(
@@ -599,3 +619,12 @@ async def test_what_facilitators_write_is_shown_as_written_never_as_markup(bot: 
     for html in shown:
         assert "<a " not in html and "<strong>and</strong>" not in html
         assert "Race *and* work [join](https://evil.example)" in html
+
+
+@pytest.mark.parametrize("verb", ["edit", "cancel"])
+async def test_a_number_that_is_no_number_says_where_the_numbers_are(
+    bot: Harness, verb: str
+) -> None:
+    await facilitator(bot)
+    text = await bot.reply_text(f"event {verb} 9{'9' * 40}", PRIYA)
+    assert "isn't an event's number; `/cop events` shows them" in text

@@ -70,6 +70,7 @@ def test_edit_changes_what_is_given(db: Path) -> None:
     ("args", "words"),
     [
         (("--start", "2020-01-01 10:00"), "already passed"),
+        (("--start", "9998-06-01 10:00"), "more than five years away"),
         (("--duration", "0"), "at least a minute"),
         (("--duration", "2000"), "up to a day"),
         (("--region", "Atlantis"), "I don't know the region 'Atlantis'"),

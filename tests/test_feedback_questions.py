@@ -295,7 +295,11 @@ async def test_a_bad_questions_file_is_one_line_a_mistake_and_keeps_nothing(
 
 @pytest.mark.parametrize(
     ("extra", "words"),
-    [(["--min", "2"], "at least 3"), (["--closes", "2020-01-01"], "has passed")],
+    [
+        (["--min", "2"], "at least 3"),
+        (["--closes", "2020-01-01"], "has passed"),
+        (["--closes", "9999-12-31"], "more than five years away"),
+    ],
 )
 async def test_bad_settings_on_the_command_line_keep_nothing(
     bot: Harness, extra: list[str], words: str

@@ -142,8 +142,18 @@ async def read_form(request: web.Request) -> Mapping[str, Any]:
 
 
 def form_value(form: Mapping[str, Any], name: str, limit: int = 200) -> str:
+    """A field's text, trimmed. Longer than ``limit``, the form is refused (400), never
+    cut short: a shortened identity could be someone else's."""
     value = form.get(name, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    value = value.strip()
+    if len(value) > limit:
+        raise web.HTTPBadRequest(
+            text=f"The '{name[:40]}' field is longer than {limit:,} characters, so nothing"
+            " was changed. Go back, shorten it and try again."
+        )
+    return value
 
 
 def _when(moment: datetime, tz: ZoneInfo, time: bool = True) -> str:

@@ -176,7 +176,7 @@ class EventsFeature:
     async def edit_verb(self, ix: Interaction, args: Args) -> None:
         if len(args) != 1:
             raise UsageError("Which event? Give its number, as `events` shows it.")
-        event_id = parse_number(args.get(0), "event", f"`{ix.prefix} events`")
+        event_id = parse_number(args.get(0), "an event's number", f"{ix.prefix} events")
         event = await self._planning.may_change(event_id, ix.user.identity, ix.role)
         if event.cancelled:
             raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
@@ -264,7 +264,7 @@ class EventsFeature:
     async def cancel(self, ix: Interaction, args: Args) -> None:
         if len(args) != 1:
             raise UsageError("Which event? Give its number, as `events` shows it.")
-        event_id = parse_number(args.get(0), "event", f"`{ix.prefix} events`")
+        event_id = parse_number(args.get(0), "an event's number", f"{ix.prefix} events")
         event = await self.cancel_event(event_id, ix.user.identity, ix.role)
         await ix.reply(
             f"**{escape(event.title)}** is cancelled. "
