@@ -111,15 +111,21 @@ def test_closing_a_form_is_guarded_like_every_other_change(site: Site) -> None:
     assert site.post("/forms/anything/close", {"as": "sam"})[0] == 200
 
 
-def test_public_url_and_bound_address_are_the_only_hosts() -> None:
+def test_public_url_bound_address_and_this_machine_are_the_only_hosts() -> None:
     served = Served("https://copbot.example.nhs.uk", ("0.0.0.0", 3978))
     assert served.accepts("copbot.example.nhs.uk")
     assert served.accepts("COPBOT.example.nhs.uk:443")
     assert served.accepts("0.0.0.0:3978")
     assert not served.accepts("copbot.example.nhs.uk.evil.example")
-    assert not served.accepts("localhost:3978")  # bound to all addresses, not loopback
     assert not served.accepts("evil.example:3978")
-    assert Served("", ("127.0.0.1", 3978)).accepts("localhost:3978")
+    assert not served.accepts("localhost.evil.example:3978")
+    assert not served.accepts("127.0.0.1.evil.example")
+    # This machine's own names, at any port: no other site controls them, and in a
+    # container (bound to its own address, 172.17.0.2) the browser's port is the host's.
+    in_docker = Served("", ("172.17.0.2", 3978))
+    for host in ("localhost:8080", "127.0.0.1:3978", "[::1]:8080", "localhost"):
+        assert in_docker.accepts(host), host
+    assert not in_docker.accepts("localhost:http")
     assert Served("", ("::1", 3978)).accepts("[::1]:3978")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,25 @@ def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(db_path: Path) -> No
     assert f"copbot is running at {served.url}/" in output
     assert "copbot is stopping" in output
     assert "Traceback" not in output
+
+
+def test_on_every_address_as_in_a_container_the_playground_answers_at_localhost(
+    db_path: Path,
+) -> None:
+    """`copbot serve --host 0.0.0.0` (the Dockerfile's): the address it prints is one a
+    browser opens, and the playground answers a browser at this machine's own name, at the
+    port a mapping (`docker run -p 8080:3978`) gives it, and no other site's."""
+    with serving(db_path, host="0.0.0.0") as served:
+        port = served.url.rsplit(":", 1)[1]
+        for host, status in (("localhost:8080", 200), (f"evil.example:{port}", 421)):
+            request = urllib.request.Request(served.url + "/", headers={"Host": host})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as r:
+                    assert r.status == status and b"<html" in r.read()
+            except urllib.error.HTTPError as e:
+                assert e.code == status, host
+        output = served.output()
+    assert f"copbot is running at http://localhost:{port}/" in output
 
 
 def test_a_taken_port_is_one_line(db_path: Path) -> None:

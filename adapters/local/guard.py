@@ -30,7 +30,8 @@ class Served:
     def accepts(self, host_header: str | None) -> bool:
         if host_header is None:  # HTTP/1.0 without Host: the connection's own address
             return True
-        return host_header.strip().lower().rstrip(".") in self.hosts()
+        host = host_header.strip().lower().rstrip(".")
+        return host in self.hosts() or _this_machine(host)
 
 
 # Worked out once for each of the few addresses copbot listens on, not for every request.
@@ -62,6 +63,16 @@ def _forms(host: str, port: int, scheme: str) -> set[str]:
     if DEFAULT_PORTS.get(scheme) == port:
         forms.add(host)
     return forms
+
+
+def _this_machine(host: str) -> bool:
+    """A name for this machine, at any port: no other site controls it (a rebound page's
+    requests name the page's own host), and behind a port mapping (Docker's ``-p
+    8080:3978``) the browser's port is not the one copbot listens on."""
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not port.isdigit():
+        name = host
+    return name in ("localhost", "127.0.0.1", "[::1]")
 
 
 def _loopback(host: str) -> bool:

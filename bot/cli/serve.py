@@ -51,6 +51,10 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     from bot.app import CORE, create_app
 
     host, port = sock.getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # every address (as in a container): this machine's name
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as a URL writes it
     if not settings.public_url:
         # Links copbot sends (exports, the playground) point here unless told otherwise.
         settings = replace(settings, public_url=f"http://{host}:{port}")

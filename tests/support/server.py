@@ -107,12 +107,13 @@ def run(args: list[str], env: dict[str, str] | None = None, timeout: float = 30)
 
 @contextlib.contextmanager
 def serving(
-    db: Path, env: dict[str, str] | None = None, port: int | None = None
+    db: Path, env: dict[str, str] | None = None, port: int | None = None, host: str = ""
 ) -> Iterator[Served]:
     port = port or free_port()
     log = log_file("serve")
+    bind = ["--host", host] if host else []
     process = subprocess.Popen(
-        [*copbot_command(), "serve", "--port", str(port), "--db", str(db)],
+        [*copbot_command(), "serve", *bind, "--port", str(port), "--db", str(db)],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
