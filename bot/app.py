@@ -22,6 +22,7 @@ from bot.archive_ports import HistorySource
 from bot.calendar_feed import FeedSite
 from bot.chat import Chat, SendObserver
 from bot.clock import SystemClock
+from bot.console.about_pages import AboutPages
 from bot.console.archive_pages import ArchivePages
 from bot.console.audit import Audit
 from bot.console.audit_pages import AuditPages
@@ -265,6 +266,7 @@ def build_core(
                 ),
                 PeoplePages(roles, people, erasure, audit, templates),
                 AuditPages(audit, people, templates),
+                AboutPages(templates, settings.retention_days, erasure),
                 PlaygroundSignIn(  # local mode only: no personas, no page
                     [user for user, _ in personas],
                     signing.signer("console-playground"),

@@ -90,6 +90,7 @@ def test_nginx_passes_on_only_routes_copbot_serves(tmp_path: Path) -> None:
             assert any(s.startswith(path) for s in served), f"nothing under {path}"
     passed = {path for _, path in locations}
     assert not passed & {"/metrics", "/", "/api/playground"}
+    assert {"/privacy", "/terms"} <= passed  # the Teams manifest links to them
     assert re.search(r"location / \{\s*#[^\n]*\n\s*return 404;", text)
 
 

@@ -309,6 +309,9 @@ def test_cli_search_and_erase(seeded: Path) -> None:
     assert "[North] in May" in runner.invoke(cli, ["search", "North", *db]).output
     erased = runner.invoke(cli, ["erase", "--user", "slack:U2", *db])
     assert erased.exit_code == 0 and erased.output.startswith("Erased 1 message(s) by slack:U2")
+    # What stays, and why, as the features declare it: an admin answering a request says so.
+    assert "Kept: roles, because a role is access" in erased.output
+    assert "audit trail, because admins answer for access with it" in erased.output
     assert runner.invoke(cli, ["search", "north", "--format", "json", *db]).output.strip() == "[]"
     assert b"north in may" not in seeded.read_bytes().lower()
 

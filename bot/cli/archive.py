@@ -264,6 +264,10 @@ def erase(user: str, db: str | None) -> None:
         + ". Nothing they write will be kept from now on (they can choose otherwise with"
         " /cop optin)."
     )
+    if erased.kept:
+        click.echo(
+            "Kept: " + "; ".join(f"{what}, because {why}" for what, why in erased.kept) + "."
+        )
 
 
 @cli.group("import")

@@ -46,19 +46,28 @@ RESOURCE_SPECIFIC = (
 PERMISSIONS = ("identity", "messageTeamMembers")  # who people are; 1:1 private answers
 
 
-def manifest(app_id: str, name: str, public_url: str) -> dict[str, Any]:
+def manifest(
+    app_id: str,
+    name: str,
+    public_url: str,
+    *,
+    version: str = "1.0.0",
+    privacy_url: str = "",
+    terms_url: str = "",
+) -> dict[str, Any]:
     host = urlsplit(public_url).hostname or ""
     site = public_url.rstrip("/")
     return {
         "$schema": SCHEMA_URL,
         "manifestVersion": MANIFEST_VERSION,
-        "version": "1.0.0",
+        "version": version,
         "id": app_id,
         "developer": {
             "name": name,
             "websiteUrl": site,
-            "privacyUrl": f"{site}/privacy",
-            "termsOfUseUrl": f"{site}/terms",
+            # copbot's own pages (bot/console/about_pages.py), unless the organisation's.
+            "privacyUrl": privacy_url or f"{site}/privacy",
+            "termsOfUseUrl": terms_url or f"{site}/terms",
         },
         "name": {"short": name[:30], "full": f"{name}: reflection for communities of practice"},
         "description": {
@@ -93,10 +102,12 @@ def manifest(app_id: str, name: str, public_url: str) -> dict[str, Any]:
     }
 
 
-def package(app_id: str, name: str, public_url: str) -> bytes:
+def package(app_id: str, name: str, public_url: str, **details: str) -> bytes:
+    """The app package; ``details`` are manifest()'s version and links."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("manifest.json", json.dumps(manifest(app_id, name, public_url), indent=2))
+        doc = manifest(app_id, name, public_url, **details)
+        z.writestr("manifest.json", json.dumps(doc, indent=2))
         z.writestr("color.png", color_icon())
         z.writestr("outline.png", outline_icon())
     return buffer.getvalue()
@@ -117,13 +128,41 @@ def teams() -> None:
     help="Where people reach copbot (default: COPBOT_PUBLIC_URL), e.g. https://copbot.example.org",
 )
 @click.option(
+    "--version",
+    "version",
+    default="1.0.0",
+    show_default=True,
+    metavar="X.Y.Z",
+    help="The app's version: raise it to update an app already uploaded.",
+)
+@click.option(
+    "--privacy-url",
+    default="",
+    metavar="URL",
+    help="Your organisation's privacy notice (default: copbot's own page, URL/privacy).",
+)
+@click.option(
+    "--terms-url",
+    default="",
+    metavar="URL",
+    help="Your organisation's terms of use (default: copbot's own page, URL/terms).",
+)
+@click.option(
     "-o",
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The zip file to write.",
 )
-def teams_package(app_id: str, name: str, url: str | None, output: Path) -> None:
+def teams_package(
+    app_id: str,
+    name: str,
+    url: str | None,
+    version: str,
+    privacy_url: str,
+    terms_url: str,
+    output: Path,
+) -> None:
     """Write the Teams app package (a zip) to upload in Teams: Apps, Manage your apps,
     Upload an app (or in the Teams admin centre, for the whole organisation)."""
     app_id = app_id.strip()
@@ -141,5 +180,17 @@ def teams_package(app_id: str, name: str, url: str | None, output: Path) -> None
             "give copbot's public https:// address with --url or COPBOT_PUBLIC_URL, "
             "e.g. https://copbot.example.org (Teams only talks to https)"
         )
-    output.write_bytes(package(app_id, name, url))
+    version = version.strip()
+    if not re.fullmatch(r"[0-9]{1,5}\.[0-9]{1,5}\.[0-9]{1,5}", version):
+        raise click.ClickException(f"--version must be three numbers like 1.0.1, not '{version}'")
+    links = {"privacy_url": privacy_url.strip(), "terms_url": terms_url.strip()}
+    for option, link in links.items():
+        if link and not re.fullmatch(r"https://[^\s/?#]+[^\s]*", link):
+            flag = "--" + option.replace("_", "-")
+            raise click.ClickException(f"{flag} must be an https:// address, not '{link}'")
+    zipped = package(app_id, name, url, version=version, **links)
+    try:
+        output.write_bytes(zipped)
+    except OSError as e:
+        raise click.ClickException(f"can't write {output}: {e.strerror}") from None
     click.echo(f"Wrote {output}: upload it in Teams (Apps, Manage your apps, Upload an app).")

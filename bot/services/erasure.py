@@ -18,6 +18,7 @@ from bot.registry import Registry
 @dataclass(frozen=True)
 class Erased:
     counts: tuple[tuple[str, int], ...]  # (what, how many records), as features declared them
+    kept: tuple[tuple[str, str], ...] = ()  # (what, why) for what erasure leaves in place
 
     @property
     def total(self) -> int:
@@ -49,7 +50,15 @@ class Erasure:
             if data.erase is None or (opting_out and not data.on_opt_out):
                 continue
             counts.append((data.what, await data.erase(identity)))
-        return Erased(tuple(counts))
+        return Erased(tuple(counts), self.kept())
+
+    def kept(self) -> tuple[tuple[str, str], ...]:
+        """What erasing a person leaves in place, and why: (what, why)."""
+        return tuple(
+            (data.what, data.kept_because)
+            for data in self._registry.personal_data
+            if data.erase is None
+        )
 
     async def expire(self, before: datetime) -> int:
         """Forget everything kept from before ``before`` that is kept for a limited time."""

@@ -23,7 +23,7 @@ class RolesFeature:
             PersonalData(
                 "roles",
                 ("roles.identity", "roles.granted_by"),
-                kept_because="a role is access: an admin takes it away with `role revoke`",
+                kept_because="a role is access, which an admin takes away by revoking it",
             )
         )
         registry.verb("whoami", "Show your name, identity and role", self.whoami)

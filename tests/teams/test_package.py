@@ -90,6 +90,37 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "https://" in result.output
 
 
+def test_the_links_are_copbots_own_pages_unless_the_organisation_gives_its_own(
+    tmp_path: Path,
+) -> None:
+    manifest = json.loads(build(tmp_path).read("manifest.json"))
+    assert manifest["developer"]["privacyUrl"] == "https://copbot.example.org/privacy"
+    assert manifest["developer"]["termsOfUseUrl"] == "https://copbot.example.org/terms"
+    assert manifest["version"] == "1.0.0"
+    trust = "https://www.example-trust.nhs.uk/privacy-notice"
+    given = build(tmp_path, "--privacy-url", trust, "--version", "1.2.0")
+    manifest = json.loads(given.read("manifest.json"))
+    assert manifest["developer"]["privacyUrl"] == trust
+    assert manifest["developer"]["termsOfUseUrl"] == "https://copbot.example.org/terms"
+    assert manifest["version"] == "1.2.0"
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(manifest)
+
+
+def test_a_package_that_cannot_be_written_or_a_bad_detail_is_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"COPBOT_PUBLIC_URL": "https://copbot.example.org"}
+    base = ["teams", "package", "--app-id", APP_ID]
+    cases = [
+        (["-o", str(tmp_path / "no" / "such" / "x.zip")], "can't write"),
+        (["-o", str(tmp_path / "x.zip"), "--version", "1.0"], "three numbers like 1.0.1"),
+        (["-o", str(tmp_path / "x.zip"), "--terms-url", "http://x.org"], "--terms-url must"),
+    ]
+    for args, said in cases:
+        result = runner.invoke(cli, [*base, *args], env=env)
+        assert result.exit_code == 1 and said in result.output, result.output
+        assert "Traceback" not in result.output and not (tmp_path / "x.zip").exists()
+
+
 async def test_every_listed_command_is_a_copbot_verb(bot: Harness) -> None:
     verbs = {v.name.split()[0] for v in bot.core.registry.commands.available_to(Role.ADMIN)}
     for title, _ in COMMANDS:
