@@ -178,7 +178,10 @@ def _question(draft: Draft, qid: str) -> tuple[Question | None, list[str]]:
 
 def _option_problems(where: str, options: tuple[str, ...]) -> list[str]:
     if len(options) < 2:
-        return [f"{where}: a choice question needs at least two options, like `| Yes | No`."]
+        return [
+            f"{where}: a choice question needs at least two options, like `| Yes | No` in"
+            ' chat, or options = ["Yes", "No"] in a file.'
+        ]
     problems = []
     if len(options) > MAX_OPTIONS:
         problems.append(f"{where}: keep it to {MAX_OPTIONS} options; there are {len(options)}.")

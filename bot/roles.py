@@ -81,7 +81,7 @@ class Roles:
         if self._people is not None and not await self._people.known(identity):
             done += (
                 f" Note: copbot hasn't met {identity} yet, so please check it is the right "
-                "person (mentioning them, like @name, avoids typos). `role revoke` undoes it."
+                "person (mentioning them, like @name, avoids typos). Revoking the role undoes it."
             )
         return RoleChange(True, done)
 

@@ -12,10 +12,10 @@ from storage.database import BUSY_TIMEOUT_MS, StorageError, check_path
 from storage.migrations import MIGRATIONS
 
 # What a person means by "the database holds": counted in a check's report.
-COUNTED = (
-    ("archived messages", "archive_messages"),
-    ("feedback rounds", "feedback_rounds"),
-    ("events", "events"),
+COUNTED = (  # (what one is called, its table)
+    ("archived message", "archive_messages"),
+    ("feedback round", "feedback_rounds"),
+    ("event", "events"),
 )
 SEARCH_INDEX = "archive_fts"
 

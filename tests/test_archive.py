@@ -379,7 +379,7 @@ async def test_search_in_chat_stays_in_the_askers_community(bot: Harness) -> Non
     await say(bot, "interpreters in another workspace", other_root, channel=elsewhere)
     text = await bot.reply_text("search interpreters", SAM, channel=NORTH)
     assert "help here" in text and "another workspace" not in text
-    assert "Top 1 from the archive" in text
+    assert "The best match from the archive" in text
 
 
 async def test_erasure_waits_out_a_long_read_then_clears_the_journal(bot: Harness) -> None:

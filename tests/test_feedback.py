@@ -284,7 +284,11 @@ async def test_the_command_line_lists_shows_and_exports_only_from_k(bot: Harness
         return await asyncio.to_thread(CliRunner().invoke, cli, words)
 
     listed = await run(cli, ["feedback", "list", "--db", db])
-    assert listed.exit_code == 0 and "2 answer(s)" in listed.output and "k=3" in listed.output
+    assert (
+        listed.exit_code == 0
+        and "2 answer(s)" in listed.output
+        and "results from 3" in listed.output
+    )
     hidden = await run(cli, ["feedback", "results", str(round_id), "--format", "json", "--db", db])
     assert json.loads(hidden.output)["shown"] is False and "SUM" not in hidden.output
     empty = await run(cli, ["feedback", "export", str(round_id), "--format", "json", "--db", db])

@@ -118,7 +118,8 @@ def test_a_question_in_the_file_is_pointed_at_by_its_number() -> None:
     with pytest.raises(QuestionProblems) as refused:
         from_toml(bad)
     assert refused.value.problems == (
-        "Question 5: a choice question needs at least two options, like `| Yes | No`.",
+        "Question 5: a choice question needs at least two options, like `| Yes | No` in chat,"
+        ' or options = ["Yes", "No"] in a file.',
     )
 
 

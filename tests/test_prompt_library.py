@@ -190,6 +190,9 @@ def test_validate_accepts_exactly_the_files_prompts_add_accepts(tmp_path: Path) 
         again = CliRunner().invoke(cli, ["prompts", command, str(good), "--db", db])
         assert again.exit_code == 1
         assert "prompt 'language-front-desk': id: already in the library" in again.output
+        assert "prompt library has problems" not in again.output  # the file's, not the library's
+    added_again = CliRunner().invoke(cli, ["prompts", "add", str(good), "--db", db])
+    assert added_again.output.startswith("Error: Nothing was added: good.toml has problems.")
 
 
 def test_validate_reports_every_problem_of_a_file_to_add_not_the_first(tmp_path: Path) -> None:

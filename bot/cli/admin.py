@@ -67,7 +67,8 @@ def db_backup(path: Path, db: str | None) -> None:
 @db.command("check")
 @db_option
 def db_check(db: str | None) -> None:
-    """Check the database file: SQLite's integrity and foreign-key checks, and migrations."""
+    """Check the database file: SQLite's integrity and foreign-key checks, the search
+    index's own check, and migrations."""
     settings = existing(load_settings(db))
     try:
         report = check_database(settings.db_path)
@@ -91,7 +92,9 @@ def db_check(db: str | None) -> None:
 
 
 def _counted(report: CheckReport) -> str:
-    return ", ".join(f"{n:,} {label}" for label, n in report.counts) or "empty"
+    return (
+        ", ".join(f"{n:,} {label}{'' if n == 1 else 's'}" for label, n in report.counts) or "empty"
+    )
 
 
 @cli.group()

@@ -55,7 +55,9 @@ def filter_options(fn: Any) -> Any:
             click.option("--channel", default="", help="A channel id, or its name like '#north'."),
             click.option("--topic", default="", help="A prompt topic, like language."),
             click.option(
-                "--region", default="", help="north, midlands, london, south or national."
+                "--region",
+                default="",
+                help="One of COPBOT_REGIONS (by default North, Midlands, London, South, National).",
             ),
             click.option("--author", default="", help="An identity, like slack:U123."),
             click.option(

@@ -99,7 +99,7 @@ def feedback_list(db: str | None) -> None:
     async def call(core: Core) -> None:
         for r in await _repo(core).rounds():
             closes = f" closes {r.closes_on}" if r.closes_on else ""
-            counts = f"{r.answers} answer(s)\tk={r.threshold}"
+            counts = f"{r.answers} answer(s)\tresults from {r.threshold}"
             click.echo(f"{r.id}\t{r.state.value}\t{counts}\t{r.title}{closes}")
 
     with_core(db, call)
@@ -167,7 +167,8 @@ def feedback_results(round_id: int, fmt: str, db: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), required=True)
 @db_option
 def feedback_export(round_id: int, fmt: str, db: str | None) -> None:
-    """Export a round's answers, one a row, in random order (empty, saying why, below k)."""
+    """Export a round's answers, one a row, in random order (empty, saying why, until
+    enough people have answered)."""
 
     async def call(core: Core) -> None:
         results = await _results(core, round_id)
@@ -227,7 +228,8 @@ async def _channel(core: Core, text: str) -> ChannelRef:
 
 
 def _counts_csv(results: Results) -> str:
-    """Each rating's and choice's counts, one option a row (the header only below k)."""
+    """Each rating's and choice's counts, one option a row (the header only, until enough
+    people have answered)."""
     if not results.shown:
         click.echo(results.hidden_because, err=True)
     out = io.StringIO()

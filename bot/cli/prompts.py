@@ -129,7 +129,10 @@ def prompts_add(file: Path, by: str, db: str | None) -> None:
 
     async def call(core: Core) -> list[str]:
         library = await core.prompts.current()
-        found = _check_added(file, data, library, by)
+        try:
+            found = _check_added(file, data, library, by)
+        except LibraryError as e:  # the file's problems, not the library's
+            raise CommandError(f"Nothing was added: {file.name} has problems.\n{e}") from None
         repo = SqlitePromptRepository(core.db)
         for prompt in found:
             await repo.add(prompt, core.clock.now())

@@ -293,7 +293,8 @@ class ArchiveFeature:
             return
         # Each result's link is a round trip to the platform: asked for all at once.
         results = await asyncio.gather(*(self._result(hit) for hit in hits))
-        blocks: list[Text | Context] = [Text(f"**Top {len(hits)} from the archive**")]
+        top = "The best match" if len(hits) == 1 else f"Top {len(hits)}"
+        blocks: list[Text | Context] = [Text(f"**{top} from the archive**")]
         blocks.extend(Text(result) for result in results)
         if view.note:
             blocks.append(Context(view.note))

@@ -134,7 +134,9 @@ class EventPlanning:
     async def may_change(self, event_id: int, actor: str, role: Role) -> Event:
         event = await self._events.event(event_id)
         if event is None:
-            raise CommandError(f"There's no event {event_id}. `events` lists what's coming.")
+            raise CommandError(
+                f"There's no event {event_id}; the list of events shows what's coming."
+            )
         if role < Role.ADMIN and event.organiser != actor:
             raise CommandError(
                 "Only the facilitator who planned this event, or an admin, can change it."
