@@ -145,7 +145,10 @@ def check_plan(
     capacity = _capacity(plan.capacity, problems)
     topic = plan.topic.strip().lower()
     if topic and topic not in topics:
-        problems["topic"] = f"There's no prompt topic '{topic[:40]}'. Leave it empty, or pick one."
+        problems["topic"] = (
+            f"There's no prompt topic '{topic[:40]}'. Leave it empty, or pick one of: "
+            f"{', '.join(topics)}."
+        )
     if problems:
         raise PlanProblems(problems)
     assert region is not None

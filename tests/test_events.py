@@ -132,7 +132,7 @@ async def test_the_archive_region_follows_the_link_and_falls_back_to_the_name(
         ("region", "Narnia", "I don't know the region 'Narnia'"),
         ("capacity", "0", "at least 1"),
         ("title", "x" * 151, "150 characters (this one has 151)"),
-        ("topic", "astrology", "no prompt topic 'astrology'"),
+        ("topic", "astrology", "no prompt topic 'astrology'. Leave it empty, or pick one of: "),
     ],
 )
 async def test_every_bad_plan_gets_its_own_words_and_nothing_is_kept(

@@ -16,7 +16,13 @@ from bot.settings import Settings
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=3978, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=3978,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The port to listen on (0: any free one).",
+)
 @db_option
 def serve(host: str, port: int, db: str | None) -> None:
     """Run the bot: every configured platform, the scheduler and (without Slack or Teams
