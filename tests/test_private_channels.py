@@ -254,6 +254,29 @@ async def test_an_admins_export_in_chat_holds_only_the_private_channels_they_are
         bot.close()
 
 
+async def test_a_private_channel_left_after_asking_is_not_in_the_download(db_path: Path) -> None:
+    settings = Settings(
+        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+    )
+    bot = Harness.open(db_path, settings)
+    try:
+        await private_leads(bot, {PRIYA.id, ALEX.id})
+        await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
+        await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
+        await bot.reply_text("export jsonl", ALEX)
+        [dm] = bot.adapter.of_kind("direct")
+        path = dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
+        bot.adapter.private_channels[LEADS.id] = {PRIYA.id}  # Alex leaves #leads
+        bot.clock.advance(timedelta(minutes=2))  # past what copbot remembers of his channels
+        app = web.Application()
+        app.router.add_routes(bot.core.registry.routes)
+        async with TestClient(TestServer(app)) as client:
+            lines = (await (await client.post(path)).text()).splitlines()
+        assert {json.loads(line)["channel_name"] for line in lines} == {"general"}
+    finally:
+        bot.close()
+
+
 async def test_an_export_asked_for_while_the_platform_cannot_say_tells_the_admin(
     db_path: Path,
 ) -> None:

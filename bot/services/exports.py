@@ -41,7 +41,7 @@ from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
 from bot.interaction import Interaction
-from bot.model import OutgoingMessage, Role, split_identity
+from bot.model import OutgoingMessage, Role, UserRef, split_identity
 from bot.ports import Clock
 from bot.records import ArchiveFilter, ExportLink
 from bot.registry import PersonalData, Registry
@@ -310,6 +310,7 @@ class ExportsFeature:
             )
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
             raise web.HTTPForbidden(text="Whoever asked for this export is no longer an admin.")
+        chosen = await self._still_visible(link)
         if self._audit is not None:
             await self._audit.record(
                 link.created_by, "archive exported", f"{link.format}, from a link sent in chat"
@@ -332,7 +333,7 @@ class ExportsFeature:
         )
         cover = cover_for(
             library,
-            link.filter,
+            chosen,
             community=asker.community,
             exported_by=asker.name,
             at=now,
@@ -340,10 +341,19 @@ class ExportsFeature:
         )
         await stream_download(
             response,
-            lambda out: run_export(self._reader, link.format, link.filter, out, cover),
+            lambda out: run_export(self._reader, link.format, chosen, out, cover),
         )
         await response.write_eof()
         return response
+
+    async def _still_visible(self, link: ExportLink) -> ArchiveFilter:
+        """The link's filter, narrowed to the private channels its asker is in now: one
+        they left since asking is left out, as their search would leave it out."""
+        asked = link.filter.viewer_channels
+        if asked is None:
+            return link.filter
+        now = await self._visibility.view_of(UserRef.parse(link.created_by))
+        return replace(link.filter, viewer_channels=asked & now.channels)
 
 
 def _sign(key: bytes, link_id: str, expires: int) -> str:
