@@ -60,6 +60,8 @@ SAMPLES = {
     "/export/{token}": "/export/{}",
     "/calendar/event/{id}.ics": "/calendar/event/{}.ics",
     "/calendar/{region}.ics": "/calendar/{}.ics",
+    "/privacy": "/privacy",
+    "/terms": "/terms",
     "/console": "/console",
     "/console/static/console.css": "/console/static/console.css",
     "/console/sign-in": "/console/sign-in",
