@@ -104,6 +104,10 @@ class ArchiveReader(Protocol):
 
     def count(self, f: ArchiveFilter) -> int: ...
 
+    def holds_any(self, f: ArchiveFilter) -> bool:
+        """Whether any message matches: stops at the first."""
+        ...
+
 
 class ExportLinkRepository(Protocol):
     async def create(self, link: ExportLink) -> None: ...

@@ -158,6 +158,15 @@ class SqliteArchiveReader:
     def authors(self, f: ArchiveFilter) -> list[tuple[str, str]]:
         return authors(self._path, f)
 
+    def holds_any(self, f: ArchiveFilter) -> bool:
+        where, params = filter_sql(f)
+        conn = connect(self._path)
+        try:
+            row = conn.execute(f"select exists(select 1 from {KEYS} m where {where})", params)
+            return bool(row.fetchone()[0])
+        finally:
+            conn.close()
+
     def count(self, f: ArchiveFilter) -> int:
         where, params = filter_sql(f)
         conn = connect(self._path)

@@ -218,6 +218,7 @@ def test_bench_help_prints_help_and_runs_nothing(name: str) -> None:
         (["--region", "moon"], "there's no region 'moon'"),
         (["--topic", "langauge"], "Did you mean language?"),
         (["--since", "2026-12-01", "--until", "2026-01-01"], "--since is after --until"),
+        (["--channel", "#nosuch"], "nothing in the archive is from the channel '#nosuch'"),
     ],
 )
 @pytest.mark.parametrize("command", ["export", "search"])

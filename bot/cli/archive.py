@@ -106,6 +106,14 @@ def _filter(
 
 async def _known_filter(core: Core, chosen: ArchiveFilter) -> None:
     """A typo in a filter would match nothing and look like an empty archive: say so."""
+    if chosen.channel and not SqliteArchiveReader(core.db.path).holds_any(
+        ArchiveFilter(channel=chosen.channel)
+    ):
+        raise click.BadParameter(
+            f"nothing in the archive is from the channel '{chosen.channel[:40]}'; give its"
+            " name as the platform shows it (like '#north') or its id",
+            param_hint="--channel",
+        )
     if chosen.topic:
         slugs = [t.slug for t in (await core.prompts.current()).topics]
         if chosen.topic not in slugs:
