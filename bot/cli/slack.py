@@ -172,4 +172,11 @@ def slack_manifest(url: str | None, socket_mode: bool) -> None:
             f"{url}. Put copbot behind https (a reverse proxy or tunnel), or use --socket-mode.",
             err=True,
         )
+    if url and socket_mode:
+        # Over Socket Mode Slack sends nothing to an address: the manifest names none.
+        click.echo(
+            f"Note: with --socket-mode, Slack sends nothing to {url}, so the manifest leaves"
+            " it out; copbot connects out to Slack with SLACK_APP_TOKEN.",
+            err=True,
+        )
     click.echo(to_yaml(manifest(url, socket_mode)))

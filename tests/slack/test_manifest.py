@@ -87,6 +87,16 @@ def test_socket_mode_needs_no_public_address() -> None:
     assert "http" not in output
 
 
+def test_a_url_with_socket_mode_is_said_to_be_left_out() -> None:
+    result = CliRunner().invoke(
+        cli, ["slack", "manifest", "--socket-mode", "--url", "https://bot.example.org"]
+    )
+    assert result.exit_code == 0
+    assert "Slack sends nothing to https://bot.example.org" in result.stderr
+    doc = yaml.safe_load(result.stdout)
+    assert doc["settings"]["socket_mode_enabled"] is True and "http" not in result.stdout
+
+
 @pytest.mark.parametrize(
     "url", ["ftp://bot.example.org", "bot.example.org", "https://", "https://a b"]
 )
