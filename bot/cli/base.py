@@ -144,12 +144,17 @@ def with_core(
 
 
 def role_arg(text: str) -> Role:
+    """A role to grant or revoke, refused in the chat's words: staff is no role to grant."""
     try:
         role = Role.parse(text)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
+    except ValueError:
+        raise click.BadParameter(
+            f"'{text[:40]}' isn't a role. Roles are facilitator and admin."
+        ) from None
     if role is Role.STAFF:
-        raise click.BadParameter("everyone is staff; grant facilitator or admin")
+        raise click.BadParameter(
+            "everyone is staff already. Roles you can grant are facilitator and admin."
+        )
     return role
 
 

@@ -131,7 +131,8 @@ def events_list(region: str | None, fmt: str, db: str | None) -> None:
             )
             if slug is None:
                 raise CommandError(
-                    f"unknown region '{region}'; choose one of: {', '.join(core.settings.regions)}"
+                    f"I don't know the region '{region.strip()[:40]}'. "
+                    f"Choose one of: {', '.join(core.settings.regions)}."
                 )
         rows: list[dict[str, Any]] = []
         for event in await repo.upcoming_and_recent(slug):
