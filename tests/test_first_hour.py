@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.model import Role, UserRef
 from prompts import load_library
 from tests.support.harness import ALEX, PRIYA, SAM, Harness
 
 LIBRARY = load_library()
+
+
+def shown(text: str) -> str:
+    """The neutral markup as people read it: escaped characters as themselves."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 ADD = {
     "topic": "language",
     "title": "Words at the front desk",
@@ -24,10 +33,20 @@ async def test_people_are_shown_by_name_and_admins_also_see_identities(bot: Harn
     for_staff = await bot.reply_text("role list", SAM)
     assert "Priya: facilitator" in for_staff
     assert "test:priya" not in for_staff
-    assert "Alex (test:alex): admin" in await bot.reply_text("role list", ALEX)
-    assert await bot.reply_text("whoami", SAM) == (
+    assert "Alex (test:alex): admin" in shown(await bot.reply_text("role list", ALEX))
+    assert shown(await bot.reply_text("whoami", SAM)) == (
         "You are Sam (test:sam), and your role is staff."
     )
+
+
+async def test_a_name_that_looks_like_markup_is_shown_as_written(bot: Harness) -> None:
+    """A display name is the person's own choice: never a link or bold in copbot's words."""
+    mallory = UserRef("test", "mal", "[Sam (IT)](https://evil.example/sso) **admin**")
+    await bot.command("whoami", mallory)
+    await bot.core.roles.grant(mallory.identity, Role.FACILITATOR, by=ALEX.identity)
+    for text in (await bot.reply_text("role list", SAM), await bot.reply_text("whoami", mallory)):
+        assert "](" not in text.replace("\\]\\(", "") and "**admin" not in text
+        assert "[Sam (IT)](https://evil.example/sso) **admin**" in shown(text)
 
 
 async def test_a_name_learnt_later_replaces_the_identity_and_is_kept(bot: Harness) -> None:

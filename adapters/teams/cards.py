@@ -60,8 +60,6 @@ TRY_AGAIN = "Please try again: copbot took too long to answer."
 SHORT = 200  # a card action's answer, shown beside the card
 OPENER_LIMIT = 20000  # a signed form in a button; a card may be about 28 KB
 
-_CODE = re.compile(r"`([^`\n]+)`")
-
 
 @dataclass(frozen=True)
 class ActionData:
@@ -92,9 +90,31 @@ class FormData:
 
 def markdown(text: str) -> str:
     """The neutral markup as Teams markdown: **bold**, _italic_ and links are the same;
-    `code` is shown as it is (cards don't render it); escapes become the plain character."""
-    text = _CODE.sub(lambda m: m.group(1), text)
-    return ESCAPED.sub(lambda m: m.group(1), text)
+    `code` is shown as it is (cards don't render it); an escaped character is shown as
+    itself and never forms markup with its neighbours (_literal)."""
+    return _MARKUP.sub(_shown, text)
+
+
+# An escaped character, or a `code` span: read left to right in one pass, so that an
+# escaped backtick (people's words) never opens or closes a span.
+_MARKUP = re.compile(r"\\([\\*_`\[\]()])|`([^`\n]+)`")
+
+
+def _shown(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return _literal(match.group(1))
+    return ESCAPED.sub(lambda m: _literal(m.group(1)), match.group(2))
+
+
+def _literal(char: str) -> str:
+    """Teams' markdown honours no backslash: a zero-width space, which shows as nothing,
+    keeps what people wrote from becoming a link (no "](") or bold (no "**") in
+    copbot's own message."""
+    if char == "]":
+        return "]\u200b"
+    if char in "*_":
+        return f"\u200b{char}\u200b"
+    return char
 
 
 def _clip(text: str) -> str:

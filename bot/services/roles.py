@@ -3,6 +3,7 @@ from __future__ import annotations
 from bot.commands import Args, UsageError, parse_person, parse_role
 from bot.console.audit import Audit
 from bot.interaction import Interaction
+from bot.markup import escape
 from bot.model import Role, UserRef
 from bot.people import People
 from bot.registry import PersonalData, Registry
@@ -47,7 +48,8 @@ class RolesFeature:
     async def whoami(self, ix: Interaction, args: Args) -> None:
         name = ix.user.name or await self._people.name(ix.user.identity)
         shown = f"{name} ({ix.user.identity})" if name != ix.user.identity else name
-        await ix.reply(f"You are {shown}, and your role is {ix.role.label}.")
+        # A name is what someone chose on their platform: shown as written, never as markup.
+        await ix.reply(f"You are {escape(shown)}, and your role is {ix.role.label}.")
 
     async def grant(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
@@ -81,8 +83,8 @@ class RolesFeature:
             [g.identity for g in grants] + [g.granted_by for g in grants], with_identity=admin
         )
         lines = [
-            f"{shown[g.identity]}: {g.role.label}"
-            + (f" (by {shown.get(g.granted_by, g.granted_by)})" if admin else "")
+            f"{escape(shown[g.identity])}: {g.role.label}"
+            + (f" (by {escape(shown.get(g.granted_by, g.granted_by))})" if admin else "")
             for g in grants
         ]
         await ix.reply("Facilitators and admins:\n" + "\n".join(lines))

@@ -350,3 +350,26 @@ def test_a_dialog_shows_problems_beside_their_fields_and_keeps_what_was_written(
     data = card["actions"][0]["data"]
     assert cards.form_spec(data, "ctx") == form  # shown again from the dialog's own data
     assert cards.form_spec(data | {"spec": {"__type__": "Form", "fields": 3}}, "ctx") is None
+
+
+@given(
+    st.text(alphabet=st.characters(blacklist_characters="\u200b", max_codepoint=0x2FF))
+    | st.text(alphabet=st.sampled_from("ab `*_[]()\\\n"))
+)
+def test_what_people_wrote_shows_as_written_and_never_as_teams_markup(text: str) -> None:
+    """Teams honours no backslash escape: what people wrote must not become a link or bold
+    in copbot's own message, and must read as they wrote it."""
+    from bot.markup import escape
+
+    shown = cards.markdown(escape(text))
+    assert shown.replace("\u200b", "") == text
+    assert "](" not in shown and "**" not in shown and "__" not in shown
+
+
+def test_a_link_in_an_anonymous_reply_is_no_link_on_teams() -> None:
+    from bot.markup import escape
+
+    phishing = "[Reset your NHS password here](https://evil.example/login) **URGENT from IT**"
+    shown = cards.markdown(f"**Anonymous participant**\n{escape(phishing)}")
+    assert shown.startswith("**Anonymous participant**\n")  # copbot's own markup stays
+    assert "](https://evil.example" not in shown and "**URGENT" not in shown
