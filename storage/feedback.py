@@ -133,6 +133,7 @@ class SqliteFeedbackRepository:
                 " values (?, ?, ?, ?)",
                 [secrets.token_hex(16), round_id, on.isoformat(), doc],
             )
+            _rewrite_in_key_order(db, round_id)
             return "kept"
 
         outcome = await self._db.write(op)
@@ -189,6 +190,35 @@ class SqliteFeedbackRepository:
         return await self._db.execute(
             "update feedback_rounds set opened_by = '' where opened_by = ?", [identity]
         )
+
+
+def _rewrite_in_key_order(db: sqlite_utils.Database, round_id: int) -> None:
+    """Write the round's answers and hashes again, each table in its key's order.
+
+    Rows sit in key order (random), but inside a page SQLite puts each new row's bytes
+    below the last one's: where the bytes lie would tell the order people answered, in
+    both tables, and while the round is open its key names whose hash is whose. Written
+    again together (the old bytes zeroed by secure_delete), every row's place follows its
+    random key, so the two tables' orders say nothing of each other or of who came when.
+    A round has tens of answers, not thousands: this costs little, once an answer.
+    """
+    answers = db.execute(
+        "select id, answered_on, answers from feedback_answers where round_id = ? order by id",
+        [round_id],
+    ).fetchall()
+    hashes = db.execute(
+        "select hash from feedback_answered where round_id = ? order by hash", [round_id]
+    ).fetchall()
+    db.execute("delete from feedback_answers where round_id = ?", [round_id])
+    db.execute("delete from feedback_answered where round_id = ?", [round_id])
+    db.conn.executemany(
+        "insert into feedback_answers (id, round_id, answered_on, answers) values (?, ?, ?, ?)",
+        [(ident, round_id, day, doc) for ident, day, doc in answers],
+    )
+    db.conn.executemany(
+        "insert into feedback_answered (round_id, hash) values (?, ?)",
+        [(round_id, h) for (h,) in hashes],
+    )
 
 
 def _question_doc(q: Question) -> dict[str, Any]:
