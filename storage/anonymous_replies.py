@@ -49,11 +49,13 @@ class SqliteAnonymousReplyRepository:
         return op
 
     def forgetting(self, job_id: int) -> WriteOp:
-        """Empty a finished job's payload (the reply's words and thread) and set its
-        created time to its due time, so the row doesn't say when Submit was pressed."""
+        """Delete a finished job's row (secure_delete zeroes its bytes). Emptied, it would
+        still say, by its id and its finishing time, which submission became which post:
+        ids count up in the order people pressed Submit, and the random delay is there to
+        keep that order from the thread."""
 
         def op(db: sqlite_utils.Database) -> None:
-            db.execute("update jobs set payload = '{}', created_at = due_at where id = ?", [job_id])
+            db.execute("delete from jobs where id = ?", [job_id])
 
         return op
 
