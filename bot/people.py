@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
+from bot.markup import escape
 from bot.model import (
     ButtonPressed,
     CommandReceived,
@@ -67,12 +68,16 @@ class People:
         """The person's name, or their identity when copbot doesn't know it."""
         return (await self.names([identity])).get(identity) or identity
 
-    async def labels(self, identities: Iterable[str], *, with_identity: bool) -> dict[str, str]:
+    async def labels(
+        self, identities: Iterable[str], *, with_identity: bool, markup: bool = False
+    ) -> dict[str, str]:
         """How to show each person: their name, and their identity too where an admin
-        needs it (to grant or revoke a role with it)."""
+        needs it (to grant or revoke a role with it). With ``markup``, for a chat message:
+        a name is what someone chose on their platform, shown as written, never as markup."""
         wanted = [i for i in identities if i]
         names = await self.names(wanted)
-        return {i: _label(i, names.get(i, ""), with_identity) for i in wanted}
+        shown = escape if markup else str
+        return {i: _label(i, shown(names.get(i, "")), with_identity) for i in wanted}
 
     async def label(self, identity: str, *, with_identity: bool) -> str:
         return (await self.labels([identity], with_identity=with_identity)).get(identity, "")

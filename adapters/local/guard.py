@@ -69,10 +69,12 @@ def _this_machine(host: str) -> bool:
     """A name for this machine, at any port: no other site controls it (a rebound page's
     requests name the page's own host), and behind a port mapping (Docker's ``-p
     8080:3978``) the browser's port is not the one copbot listens on."""
-    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-    if not port.isdigit():
-        name = host
-    return name in ("localhost", "127.0.0.1", "[::1]")
+    try:
+        parts = urlsplit(f"//{host}")
+        _ = parts.port  # a port that is no number raises here
+    except ValueError:
+        return False
+    return parts.hostname in ("localhost", "127.0.0.1", "::1") and "@" not in host
 
 
 def _loopback(host: str) -> bool:

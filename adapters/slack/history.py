@@ -43,6 +43,8 @@ WORKER_THRESHOLD = 400  # smaller exports are read in-process: a worker costs ~0
 Region = Callable[[str], str]
 _Done = TypeVar("_Done")
 _Read = tuple[int, Any]  # a batch from the worker: the day files it took, and work's result
+# Batches are written as they are read, and an import adds nothing twice.
+_RUN_AGAIN = "What was read is imported: run the import again to add the rest."
 
 
 class ExportError(HistoryUnreadable):
@@ -101,8 +103,7 @@ def _result(future: Future[_Read | None]) -> _Read | None:
         # Killed (out of memory, say): what it had read is kept, and a second run adds
         # only the rest.
         raise ExportError(
-            "the process reading the export stopped before the end; what was read is"
-            " imported: run the import again to add the rest"
+            f"the process reading the export stopped before the end. {_RUN_AGAIN}"
         ) from None
 
 
@@ -148,8 +149,7 @@ class _Reader:
         except KeyError:
             raise ExportError(
                 f"{day} went from {self._files.where} while it was being read: was the export"
-                " moved or changed? What was read is imported: run the import again to add"
-                " the rest"
+                f" moved or changed? {_RUN_AGAIN}"
             ) from None
         messages = (self._message(raw, channel_id, channel_name) for raw in raws)
         return [m for m in messages if m is not None]

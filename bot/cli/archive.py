@@ -254,13 +254,13 @@ def erase(user: str, db: str | None) -> None:
     from now on. The text leaves the file, its search index and its journal."""
     identity = identity_arg(user)
 
-    async def call(core: Core) -> Erased:
+    async def call(core: Core) -> tuple[Erased, tuple[tuple[str, str], ...]]:
         erased = await core.erasure.erase(identity)
         await core.audit.record("cli", "erased", f"{identity}: {erased.total} record(s)")
-        return erased
+        return erased, core.erasure.kept()
 
     # May come first on a new database: an opt-out before history is imported holds too.
-    erased = with_core(db, call, create=True)
+    erased, kept = with_core(db, call, create=True)
     if not erased.total:
         click.echo(
             f"Found nothing of {identity} to erase (check the identity, e.g. slack:U123). "
@@ -274,10 +274,8 @@ def erase(user: str, db: str | None) -> None:
         + ". Nothing they write will be kept from now on (they can choose otherwise with"
         " /cop optin)."
     )
-    if erased.kept:
-        click.echo(
-            "Kept: " + "; ".join(f"{what}, because {why}" for what, why in erased.kept) + "."
-        )
+    if kept:
+        click.echo("Kept: " + "; ".join(f"{what}, because {why}" for what, why in kept) + ".")
 
 
 @cli.group("import")

@@ -18,7 +18,6 @@ from bot.registry import Registry
 @dataclass(frozen=True)
 class Erased:
     counts: tuple[tuple[str, int], ...]  # (what, how many records), as features declared them
-    kept: tuple[tuple[str, str], ...] = ()  # (what, why) for what erasure leaves in place
 
     @property
     def total(self) -> int:
@@ -50,7 +49,7 @@ class Erasure:
             if data.erase is None or (opting_out and not data.on_opt_out):
                 continue
             counts.append((data.what, await data.erase(identity)))
-        return Erased(tuple(counts), self.kept())
+        return Erased(tuple(counts))
 
     def kept(self) -> tuple[tuple[str, str], ...]:
         """What erasing a person leaves in place, and why: (what, why)."""

@@ -47,7 +47,8 @@ class RolesFeature:
 
     async def whoami(self, ix: Interaction, args: Args) -> None:
         name = ix.user.name or await self._people.name(ix.user.identity)
-        shown = _label(ix.user.identity, "" if name == ix.user.identity else name, True)
+        # A name is what someone chose on their platform: shown as written, never as markup.
+        shown = f"{escape(name)} ({ix.user.identity})" if name != ix.user.identity else name
         await ix.reply(f"You are {shown}, and your role is {ix.role.label}.")
 
     async def grant(self, ix: Interaction, args: Args) -> None:
@@ -78,12 +79,14 @@ class RolesFeature:
             return
         # Admins manage roles by identity, so they see it; everyone else sees names.
         admin = ix.role is Role.ADMIN
-        names = await self._people.names(
-            [g.identity for g in grants] + [g.granted_by for g in grants]
+        shown = await self._people.labels(
+            [g.identity for g in grants] + [g.granted_by for g in grants],
+            with_identity=admin,
+            markup=True,
         )
         lines = [
-            f"{_label(g.identity, names.get(g.identity, ''), admin)}: {g.role.label}"
-            + (f" (by {_label(g.granted_by, names.get(g.granted_by, ''), admin)})" if admin else "")
+            f"{shown[g.identity]}: {g.role.label}"
+            + (f" (by {shown.get(g.granted_by, g.granted_by)})" if admin else "")
             for g in grants
         ]
         await ix.reply("Facilitators and admins:\n" + "\n".join(lines))
@@ -93,11 +96,3 @@ def _role_and_person(args: Args) -> tuple[Role, UserRef]:
     if len(args) != 2:
         raise UsageError("I need a role and a person, in that order.")
     return parse_role(args.get(0)), parse_person(args.get(1))
-
-
-def _label(identity: str, name: str, with_identity: bool) -> str:
-    """How a person is shown in chat: their name, as written (it is what they chose on
-    their platform, never markup), and their identity beside it where asked."""
-    if not name:
-        return identity
-    return f"{escape(name)} ({identity})" if with_identity else escape(name)
