@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -68,3 +69,85 @@ def test_an_export_link_keeps_its_filter_whole(tmp_path_factory: Any, f: Archive
         assert asyncio.run(trip()) == link
     finally:
         db.close()
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(value=JSON_VALUES, ascii_only=st.booleans(), as_bytes=st.booleans())
+def test_request_json_reads_as_json_loads_reads_it(
+    value: Any, ascii_only: bool, as_bytes: bool
+) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    data: bytes | str = text.encode() if as_bytes else text
+    assert codec.parse_json(data) == json.loads(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"text": "\\ud800 alone"}',  # a lone surrogate: json reads it, orjson refuses
+        '{"n": NaN, "m": Infinity}',
+        '{"big": 1e999}',
+    ],
+)
+def test_what_orjson_refuses_is_read_as_json_loads_reads_it(text: str) -> None:
+    got, want = codec.parse_json(text), json.loads(text)
+    assert repr(got) == repr(want)  # NaN is not equal to itself, its repr is
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "\ufeff{}", "[1,]"])
+def test_text_that_is_not_json_raises_as_json_loads_does(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        codec.parse_json(text)
+
+
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_nesting_past_json_s_limit_is_refused_as_json_loads_refuses_it(depth: int) -> None:
+    # orjson alone would read 1,000 levels; json.loads raises, and so must this.
+    deep = '{"event": ' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(RecursionError):
+        codec.parse_json(deep)
+    with pytest.raises(RecursionError):
+        codec.parse_json(deep.encode())
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 12, 1, 9, 30, 0, 5, tzinfo=UTC),
+        datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        # orjson writes offsets in whole minutes: this one's seconds must not be lost.
+        datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(seconds=-37))),
+        datetime(2026, 12, 1, 9, 30),
+    ],
+)
+def test_an_event_keeps_its_time_to_the_second_of_its_offset(at: datetime) -> None:
+    user = model.UserRef("slack", "U1", "Sam")
+    channel = model.ChannelRef("slack", "C1", "T1", "ips-north")
+    event = model.MessagePosted("Ev1", model.MessageRef(channel, "1.2", "1.1"), user, "hi", at)
+    decoded = codec.decode_event(codec.encode_event(event))
+    assert decoded == event and decoded.at.utcoffset() == at.utcoffset()
+
+
+def test_an_event_orjson_cannot_write_is_written_as_json_writes_it() -> None:
+    # A lone surrogate: orjson won't write it, json does (the inbox then refuses it whole).
+    user = model.UserRef("slack", "U1", "\ud800")
+    event = model.HomeOpened("Ev1", user, datetime(2026, 12, 1, tzinfo=UTC))
+    assert codec.decode_event(codec.encode_event(event)) == event
+
+
+def test_every_inbox_event_is_written_by_orjson_directly() -> None:
+    # What makes accepting an event fast: no event type needs the by-hand encoding.
+    slow = [t.__name__ for t in model.INBOUND_EVENT_TYPES if not codec._native(t)]
+    assert slow == []
+    assert not codec._native(model.OutgoingMessage)  # its blocks are a union: by hand

@@ -9,7 +9,6 @@ isn't ASCII, or a body that isn't UTF-8.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from slack_sdk.signature import SignatureVerifier
+
+from bot.codec import parse_json
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -103,7 +104,7 @@ def _unreadable(payload: dict[str, Any]) -> str | None:
 
 def _object(text: str, what: str) -> dict[str, Any] | Refusal:
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError:
         return Refusal(400, f"{what} is not JSON")
     except RecursionError:

@@ -24,7 +24,6 @@ sending. Without an app id, plain messages, edits and deletions never need it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -51,6 +50,7 @@ from adapters.teams.translate import (
     well_formed,
 )
 from adapters.teams.unauthenticated import LocalOnly
+from bot.codec import parse_json
 from bot.model import (
     ANONYMOUS_ID,
     ChannelRef,
@@ -206,7 +206,7 @@ class TeamsAdapter:
         if len(body) > MAX_BODY:
             return _refusal(413, "too large")
         try:
-            raw = json.loads(body)
+            raw = parse_json(body)
         except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
             raw = None
         if not well_formed(raw):
