@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
@@ -18,6 +18,7 @@ from storage.held_writes import WriteBatch
 # 0018) names them: written as that index's condition is, so that SQLite uses it.
 INTERACTIVE_KINDS = ("ButtonPressed", "CommandReceived", "FormSubmitted", "HomeOpened")
 INTERACTIVE = "kind in ({})".format(", ".join(f"'{kind}'" for kind in INTERACTIVE_KINDS))
+FRESH = 10_000  # at most this many accepted events kept as they came, to hand on undecoded
 
 
 class SqliteInboxRepository:
@@ -26,10 +27,16 @@ class SqliteInboxRepository:
     A handled event keeps only its dedup key (so a late retry is still recognised); its
     payload, which may hold message text, is dropped at once. An event that keeps failing
     is set aside with its payload, for someone to look into, until it is purged.
+
+    The events this process accepts are also kept in memory as they came, until handled:
+    handing one on needn't decode it again. Each is handed on only while its row still
+    has its dedup key (a deleted row's id may be given again), and goes once its row is
+    handled, set aside, erased or passed by.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._fresh: dict[int, tuple[str, InboundEvent, str | None]] = {}
 
     async def accept(
         self, items: Sequence[tuple[str, InboundEvent, str | None]], at: datetime
@@ -42,18 +49,22 @@ class SqliteInboxRepository:
             for key, e, identity in items
         ]
 
-        def op(db: sqlite_utils.Database) -> list[bool]:
-            new = []
+        def op(db: sqlite_utils.Database) -> list[int | None]:
+            ids = []
             for row in rows:
                 cur = db.execute(
                     "insert or ignore into inbox"
                     " (dedup_key, kind, payload, received_at, identity) values (?, ?, ?, ?, ?)",
                     row,
                 )
-                new.append(bool(cur.rowcount))
-            return new
+                ids.append(cur.lastrowid if cur.rowcount else None)
+            return ids
 
-        return await self._db.write(op, durable=True)
+        ids = await self._db.write(op, durable=True)
+        for ident, item in zip(ids, items, strict=True):
+            if ident is not None and len(self._fresh) < FRESH:
+                self._fresh[ident] = item
+        return [ident is not None for ident in ids]
 
     async def pending(
         self, limit: int, now: datetime, *, interactive: bool = False
@@ -64,14 +75,19 @@ class SqliteInboxRepository:
         rest."""
         only = f" and {INTERACTIVE}" if interactive else ""
         query = (
-            "select id, payload, attempts from inbox where state = 'pending'"
+            "select id, dedup_key, payload, attempts from inbox where state = 'pending'"
             f"{only} and (retry_at is null or retry_at <= ?) order by id limit ?"
         )
+        fresh = self._fresh
 
         def op(db: sqlite_utils.Database) -> tuple[list[InboxItem], list[int]]:
             rows = db.execute(query, [to_text(now), limit]).fetchall()
             items, unreadable = [], []
-            for ident, payload, attempts in rows:
+            for ident, key, payload, attempts in rows:
+                kept = fresh.get(ident)
+                if kept is not None and kept[0] == key:
+                    items.append(InboxItem(ident, kept[1], attempts))
+                    continue
                 try:
                     items.append(InboxItem(ident, decode_event(payload), attempts))
                 except (ValueError, KeyError, TypeError, json.JSONDecodeError):
@@ -79,9 +95,18 @@ class SqliteInboxRepository:
             return items, unreadable
 
         items, unreadable = await self._db.read(op)
+        if items and not interactive:
+            # Every event due up to the last one read was read: one kept in memory and not
+            # among them was handled or erased elsewhere, or waits to retry (read then).
+            read, last = {item.id for item in items}, items[-1].id
+            self._forget([i for i in self._fresh if i < last and i not in read])
         for ident in unreadable:
             await self.failed(ident, "unreadable", give_up=True)
         return items
+
+    def _forget(self, item_ids: Iterable[int]) -> None:
+        for ident in item_ids:
+            self._fresh.pop(ident, None)
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many events wait to be handled, and when the oldest arrived."""
@@ -95,6 +120,7 @@ class SqliteInboxRepository:
         return await self._db.read(op)
 
     async def done(self, item_ids: Sequence[int]) -> None:
+        self._forget(item_ids)
         await self._db.write(lambda db: self.done_rows(db, item_ids))
         # Now that these events' own copies are gone, words removed while handling them
         # can leave the file (see Database.scrub_soon).
@@ -112,11 +138,12 @@ class SqliteInboxRepository:
     async def batch(self) -> AsyncIterator[_Batch]:
         """Handle items together: see bot.ports.InboxBatch."""
         async with self._db.batch() as batch:
-            yield _Batch(self._db, batch)
+            yield _Batch(self._db, batch, self._forget)
 
     async def failed(
         self, item_id: int, error: str, give_up: bool, retry_at: datetime | None = None
     ) -> None:
+        self._forget([item_id])
         state = "failed" if give_up else "pending"
         when = to_text(retry_at) if retry_at and not give_up else None
         await self._db.execute(
@@ -127,6 +154,7 @@ class SqliteInboxRepository:
 
     async def erase(self, identity: str) -> int:
         """Forget the events of one person that still hold their words."""
+        self._forget([i for i, (*_, whose) in self._fresh.items() if whose == identity])
         return await self._db.write(
             lambda db: (
                 db.execute(
@@ -153,9 +181,12 @@ class SqliteInboxRepository:
 
 
 class _Batch:
-    def __init__(self, db: Database, batch: WriteBatch) -> None:
+    def __init__(
+        self, db: Database, batch: WriteBatch, forget: Callable[[Iterable[int]], None]
+    ) -> None:
         self._db = db
         self._batch = batch
+        self._forget = forget
 
     @contextmanager
     def item(self, item_id: int) -> Iterator[None]:
@@ -164,6 +195,7 @@ class _Batch:
 
     async def done(self, item_ids: Sequence[int]) -> dict[int, Exception]:
         wanted = list(item_ids)
+        self._forget(wanted)
         await self._batch.flush(_marking_done(wanted))
         await self._db.scrub_if_due()  # as done() does, once the items' copies are gone
         return {i: e for i, e in self._batch.failed.items() if i in wanted}

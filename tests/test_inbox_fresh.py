@@ -1,0 +1,128 @@
+"""Events this process accepted are handed on as they came, without decoding them again,
+and never in place of another event, nor after their row is gone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import storage.inbox
+from bot import codec
+from bot.model import MessagePosted, MessageRef, UserRef
+from storage.database import Database
+from storage.inbox import SqliteInboxRepository
+from tests.support.harness import GENERAL, SAM
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ALEX = UserRef("slack", "UALEX", "Alex")
+
+
+def posted(event_id: str, text: str = "hello", author: UserRef = SAM) -> MessagePosted:
+    return MessagePosted(event_id, MessageRef(GENERAL, event_id), author, text, NOW)
+
+
+def item(event: MessagePosted) -> tuple[str, MessagePosted, str]:
+    return f"slack:{event.event_id}", event, event.author.identity
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    db = Database.open(db_path)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The payloads decoded from the file, in order."""
+    seen: list[str] = []
+
+    def counting(payload: str) -> object:
+        seen.append(payload)
+        return codec.decode_event(payload)
+
+    monkeypatch.setattr(storage.inbox, "decode_event", counting)
+    return seen
+
+
+async def test_accepted_events_are_handed_on_without_decoding(
+    db: Database, decoded: list[str]
+) -> None:
+    repo = SqliteInboxRepository(db)
+    events = [posted(f"Ev{i}", f"reply {i}") for i in range(3)]
+    assert await repo.accept([item(e) for e in events], NOW) == [True] * 3
+    assert [i.event for i in await repo.pending(10, NOW)] == events
+    assert decoded == []
+    # Another process (a restart) has nothing in memory: it reads the same from the file.
+    assert [i.event for i in await SqliteInboxRepository(db).pending(10, NOW)] == events
+    assert len(decoded) == 3
+
+
+async def test_a_retry_does_not_replace_the_event_kept(db: Database) -> None:
+    repo = SqliteInboxRepository(db)
+    await repo.accept([item(posted("Ev1", "first"))], NOW)
+    assert await repo.accept([item(posted("Ev1", "changed in a retry"))], NOW) == [False]
+    [pending] = await repo.pending(10, NOW)
+    assert isinstance(pending.event, MessagePosted) and pending.event.text == "first"
+
+
+async def test_a_row_id_given_again_hands_on_its_own_event(
+    db: Database, decoded: list[str]
+) -> None:
+    repo = SqliteInboxRepository(db)
+    await repo.accept([item(posted("Ev1", "Sam's words"))], NOW)
+    # Another process erases the newest row; SQLite then gives its id to the next one.
+    other = SqliteInboxRepository(db)
+    assert await other.erase(SAM.identity) == 1
+    await other.accept([item(posted("Ev2", "Alex's words", ALEX))], NOW)
+    [pending] = await repo.pending(10, NOW)
+    assert pending.event == posted("Ev2", "Alex's words", ALEX)
+    assert len(decoded) == 1  # read from the file, not taken from memory
+
+
+async def test_an_erased_person_s_events_leave_memory_too(db: Database) -> None:
+    repo = SqliteInboxRepository(db)
+    await repo.accept([item(posted("Ev1", "Sam's")), item(posted("Ev2", "Alex's", ALEX))], NOW)
+    assert await repo.erase(SAM.identity) == 1
+    held = [event for _, event, _ in repo._fresh.values()]
+    assert held == [posted("Ev2", "Alex's", ALEX)]
+
+
+async def test_handled_set_aside_and_passed_by_events_leave_memory(db: Database) -> None:
+    repo = SqliteInboxRepository(db)
+    await repo.accept([item(posted(f"Ev{i}")) for i in range(5)], NOW)
+    first, second, third, fourth, fifth = await repo.pending(10, NOW)
+    await repo.done([first.id])
+    await repo.failed(second.id, "ValueError", give_up=True)
+    async with repo.batch() as batch:
+        assert await batch.done([third.id]) == {}
+    # Another process handles the fourth: the next read passes it by.
+    await SqliteInboxRepository(db).done([fourth.id])
+    assert [i.id for i in await repo.pending(10, NOW)] == [fifth.id]
+    assert list(repo._fresh) == [fifth.id]
+
+
+async def test_memory_holds_a_bounded_number_of_events(
+    db: Database, decoded: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.inbox, "FRESH", 2)
+    repo = SqliteInboxRepository(db)
+    events = [posted(f"Ev{i}", f"reply {i}") for i in range(5)]
+    await repo.accept([item(e) for e in events], NOW)
+    assert [i.event for i in await repo.pending(10, NOW)] == events
+    assert len(decoded) == 3 and len(repo._fresh) == 2
+
+
+async def test_an_event_kept_in_memory_is_the_one_written(db: Database) -> None:
+    # What is handed on from memory equals what the file holds, names included (they
+    # don't take part in equality).
+    repo = SqliteInboxRepository(db)
+    event = replace(posted("Ev1"), author=UserRef("slack", "U9", "Named"))
+    await repo.accept([item(event)], NOW)
+    [fresh] = await repo.pending(10, NOW)
+    [read] = await SqliteInboxRepository(db).pending(10, NOW)
+    assert codec.encode_event(fresh.event) == codec.encode_event(read.event)
