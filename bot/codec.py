@@ -105,7 +105,11 @@ def _native(cls: Any) -> bool:
     """Whether orjson can write ``cls`` as a plain dataclass: its union fields have one
     option besides None (the others need ``__type__`` to be read back), and its fields
     hold only strings, integers, enums, datetimes, tuples and such dataclasses."""
-    return all(_native_hint(hint) for hint in _hints(cls).values())
+    hints = _hints(cls)
+    # orjson leaves out a field whose name starts with "_": such a class is written by hand.
+    return all(
+        not name.startswith("_") and _native_hint(hints[name]) for name in _field_names(cls) or ()
+    )
 
 
 def _native_hint(hint: Any) -> bool:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
@@ -13,12 +13,12 @@ from bot.model import InboundEvent
 from bot.records import InboxItem
 from storage.database import Database
 from storage.held_writes import WriteBatch
+from storage.inbox_memory import AcceptedEvents
 
 # The kinds of event a person waits on, as the index inbox_pending_interactive (migration
 # 0018) names them: written as that index's condition is, so that SQLite uses it.
 INTERACTIVE_KINDS = ("ButtonPressed", "CommandReceived", "FormSubmitted", "HomeOpened")
 INTERACTIVE = "kind in ({})".format(", ".join(f"'{kind}'" for kind in INTERACTIVE_KINDS))
-FRESH = 10_000  # at most this many accepted events kept as they came, to hand on undecoded
 
 
 class SqliteInboxRepository:
@@ -28,15 +28,13 @@ class SqliteInboxRepository:
     payload, which may hold message text, is dropped at once. An event that keeps failing
     is set aside with its payload, for someone to look into, until it is purged.
 
-    The events this process accepts are also kept in memory as they came, until handled:
-    handing one on needn't decode it again. Each is handed on only while its row still
-    has its dedup key (a deleted row's id may be given again), and goes once its row is
-    handled, set aside, erased or passed by.
+    The events this process accepts are also kept in memory as they came, until handled
+    (see storage/inbox_memory.py): handing one on needn't decode it again.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, memory: AcceptedEvents | None = None) -> None:
         self._db = db
-        self._fresh: dict[int, tuple[str, InboundEvent, str | None]] = {}
+        self._memory = memory or AcceptedEvents()
 
     async def accept(
         self, items: Sequence[tuple[str, InboundEvent, str | None]], at: datetime
@@ -49,22 +47,30 @@ class SqliteInboxRepository:
             for key, e, identity in items
         ]
 
-        def op(db: sqlite_utils.Database) -> list[int | None]:
-            ids = []
-            for row in rows:
+        memory = self._memory
+        added: list[int] = []  # kept in memory by this write, forgotten if it fails
+
+        def op(db: sqlite_utils.Database) -> list[bool]:
+            new = []
+            for (key, event, identity), row in zip(items, rows, strict=True):
                 cur = db.execute(
                     "insert or ignore into inbox"
                     " (dedup_key, kind, payload, received_at, identity) values (?, ?, ?, ?, ?)",
                     row,
                 )
-                ids.append(cur.lastrowid if cur.rowcount else None)
-            return ids
+                new.append(bool(cur.rowcount))
+                if cur.rowcount and cur.lastrowid is not None:
+                    # Here, on the writer thread, before any later write can mark it done
+                    # or erase it (which then forget it in turn).
+                    memory.add(cur.lastrowid, key, event, identity, len(row[2]))
+                    added.append(cur.lastrowid)
+            return new
 
-        ids = await self._db.write(op, durable=True)
-        for ident, item in zip(ids, items, strict=True):
-            if ident is not None and len(self._fresh) < FRESH:
-                self._fresh[ident] = item
-        return [ident is not None for ident in ids]
+        try:
+            return await self._db.write(op, durable=True)
+        except BaseException:
+            memory.forget(added)
+            raise
 
     async def pending(
         self, limit: int, now: datetime, *, interactive: bool = False
@@ -78,15 +84,15 @@ class SqliteInboxRepository:
             "select id, dedup_key, payload, attempts from inbox where state = 'pending'"
             f"{only} and (retry_at is null or retry_at <= ?) order by id limit ?"
         )
-        fresh = self._fresh
+        memory = self._memory
+        before = memory.row_ids()
 
         def op(db: sqlite_utils.Database) -> tuple[list[InboxItem], list[int]]:
             rows = db.execute(query, [to_text(now), limit]).fetchall()
             items, unreadable = [], []
             for ident, key, payload, attempts in rows:
-                kept = fresh.get(ident)
-                if kept is not None and kept[0] == key:
-                    items.append(InboxItem(ident, kept[1], attempts))
+                if (kept := memory.get(ident, key)) is not None:
+                    items.append(InboxItem(ident, kept, attempts))
                     continue
                 try:
                     items.append(InboxItem(ident, decode_event(payload), attempts))
@@ -95,18 +101,16 @@ class SqliteInboxRepository:
             return items, unreadable
 
         items, unreadable = await self._db.read(op)
-        if items and not interactive:
-            # Every event due up to the last one read was read: one kept in memory and not
-            # among them was handled or erased elsewhere, or waits to retry (read then).
-            read, last = {item.id for item in items}, items[-1].id
-            self._forget([i for i in self._fresh if i < last and i not in read])
+        if not interactive:
+            # Every event due, up to the last one read (or at all, when fewer came than
+            # asked for), was read: one kept since before the read and not among them was
+            # handled or erased by another process, or waits to retry (decoded then).
+            read = {item.id for item in items} | set(unreadable)
+            last = max(read) if len(read) >= limit else None
+            memory.forget(i for i in before if i not in read and (last is None or i < last))
         for ident in unreadable:
             await self.failed(ident, "unreadable", give_up=True)
         return items
-
-    def _forget(self, item_ids: Iterable[int]) -> None:
-        for ident in item_ids:
-            self._fresh.pop(ident, None)
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many events wait to be handled, and when the oldest arrived."""
@@ -120,48 +124,51 @@ class SqliteInboxRepository:
         return await self._db.read(op)
 
     async def done(self, item_ids: Sequence[int]) -> None:
-        self._forget(item_ids)
         await self._db.write(lambda db: self.done_rows(db, item_ids))
         # Now that these events' own copies are gone, words removed while handling them
         # can leave the file (see Database.scrub_soon).
         await self._db.scrub_if_due()
 
-    @staticmethod
-    def done_rows(db: sqlite_utils.Database, item_ids: Sequence[int]) -> None:
+    def done_rows(self, db: sqlite_utils.Database, item_ids: Sequence[int]) -> None:
         db.conn.executemany(
             "update inbox set state = 'done', payload = null, identity = null,"
             " attempts = attempts + 1, retry_at = null where id = ?",
             [(i,) for i in item_ids],
         )
+        self._memory.forget(item_ids)  # with the payload, whether or not this commits
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[_Batch]:
         """Handle items together: see bot.ports.InboxBatch."""
         async with self._db.batch() as batch:
-            yield _Batch(self._db, batch, self._forget)
+            yield _Batch(self, self._db, batch)
 
     async def failed(
         self, item_id: int, error: str, give_up: bool, retry_at: datetime | None = None
     ) -> None:
-        self._forget([item_id])
         state = "failed" if give_up else "pending"
         when = to_text(retry_at) if retry_at and not give_up else None
-        await self._db.execute(
-            "update inbox set state = ?, error = ?, attempts = attempts + 1, retry_at = ?"
-            " where id = ?",
-            [state, error, when, item_id],
-        )
+
+        def op(db: sqlite_utils.Database) -> None:
+            db.execute(
+                "update inbox set state = ?, error = ?, attempts = attempts + 1, retry_at = ?"
+                " where id = ?",
+                [state, error, when, item_id],
+            )
+            self._memory.forget([item_id])  # read again from the file, if it is retried
+
+        await self._db.write(op)
 
     async def erase(self, identity: str) -> int:
         """Forget the events of one person that still hold their words."""
-        self._forget([i for i, (*_, whose) in self._fresh.items() if whose == identity])
-        return await self._db.write(
-            lambda db: (
-                db.execute(
-                    "delete from inbox where identity = ? and state != 'done'", [identity]
-                ).rowcount
-            )
-        )
+
+        def op(db: sqlite_utils.Database) -> int:
+            self._memory.forget_person(identity)
+            return db.execute(
+                "delete from inbox where identity = ? and state != 'done'", [identity]
+            ).rowcount
+
+        return await self._db.write(op)
 
     async def purge(self, handled_before: datetime, failed_before: datetime) -> int:
         """Forget old events, and fold the journal: the words of messages that passed
@@ -181,12 +188,10 @@ class SqliteInboxRepository:
 
 
 class _Batch:
-    def __init__(
-        self, db: Database, batch: WriteBatch, forget: Callable[[Iterable[int]], None]
-    ) -> None:
+    def __init__(self, repo: SqliteInboxRepository, db: Database, batch: WriteBatch) -> None:
+        self._repo = repo
         self._db = db
         self._batch = batch
-        self._forget = forget
 
     @contextmanager
     def item(self, item_id: int) -> Iterator[None]:
@@ -195,15 +200,16 @@ class _Batch:
 
     async def done(self, item_ids: Sequence[int]) -> dict[int, Exception]:
         wanted = list(item_ids)
-        self._forget(wanted)
-        await self._batch.flush(_marking_done(wanted))
+        await self._batch.flush(_marking_done(self._repo, wanted))
         await self._db.scrub_if_due()  # as done() does, once the items' copies are gone
         return {i: e for i, e in self._batch.failed.items() if i in wanted}
 
 
-def _marking_done(item_ids: list[int]) -> Callable[[sqlite_utils.Database, set[int]], None]:
+def _marking_done(
+    repo: SqliteInboxRepository, item_ids: list[int]
+) -> Callable[[sqlite_utils.Database, set[int]], None]:
     def op(db: sqlite_utils.Database, failed: set[int]) -> None:
-        SqliteInboxRepository.done_rows(db, [i for i in item_ids if i not in failed])
+        repo.done_rows(db, [i for i in item_ids if i not in failed])
 
     # Named as done()'s write is, so that a fault aimed at marking items done finds it.
     op.__qualname__ = "SqliteInboxRepository.done_together"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -89,7 +90,8 @@ def test_request_json_reads_as_json_loads_reads_it(
 ) -> None:
     text = json.dumps(value, ensure_ascii=ascii_only)
     data: bytes | str = text.encode() if as_bytes else text
-    assert codec.parse_json(data) == json.loads(data)
+    # repr, not ==: 1 == 1.0 == True, and each must come back as the type it was.
+    assert repr(codec.parse_json(data)) == repr(json.loads(data))
 
 
 @pytest.mark.parametrize(
@@ -105,10 +107,15 @@ def test_what_orjson_refuses_is_read_as_json_loads_reads_it(text: str) -> None:
     assert repr(got) == repr(want)  # NaN is not equal to itself, its repr is
 
 
-@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "\ufeff{}", "[1,]"])
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "\ufeff{}", "[1,]", '{"a" 1}'])
 def test_text_that_is_not_json_raises_as_json_loads_does(text: str) -> None:
-    with pytest.raises(json.JSONDecodeError):
+    with pytest.raises(json.JSONDecodeError) as want:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as got:
         codec.parse_json(text)
+    # json's own error, where json puts it (orjson's is a subclass, worded its own way).
+    assert type(got.value) is json.JSONDecodeError
+    assert (got.value.msg, got.value.pos) == (want.value.msg, want.value.pos)
 
 
 @pytest.mark.parametrize("depth", [1000, 5000])
@@ -143,7 +150,9 @@ def test_an_event_orjson_cannot_write_is_written_as_json_writes_it() -> None:
     # A lone surrogate: orjson won't write it, json does (the inbox then refuses it whole).
     user = model.UserRef("slack", "U1", "\ud800")
     event = model.HomeOpened("Ev1", user, datetime(2026, 12, 1, tzinfo=UTC))
-    assert codec.decode_event(codec.encode_event(event)) == event
+    decoded = codec.decode_event(codec.encode_event(event))
+    assert isinstance(decoded, model.HomeOpened)
+    assert decoded == event and decoded.user.name == "\ud800"  # names don't take part in ==
 
 
 def test_every_inbox_event_is_written_by_orjson_directly() -> None:
@@ -151,3 +160,13 @@ def test_every_inbox_event_is_written_by_orjson_directly() -> None:
     slow = [t.__name__ for t in model.INBOUND_EVENT_TYPES if not codec._native(t)]
     assert slow == []
     assert not codec._native(model.OutgoingMessage)  # its blocks are a union: by hand
+
+
+def test_a_field_orjson_would_leave_out_is_written_by_hand() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Hidden:
+        shown: str
+        _hidden: str
+
+    assert not codec._native(Hidden)
+    assert codec.from_json(Hidden, json.loads(codec.dumps(Hidden("a", "b")))) == Hidden("a", "b")

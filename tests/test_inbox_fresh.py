@@ -3,6 +3,8 @@ and never in place of another event, nor after their row is gone."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from bot import codec
 from bot.model import MessagePosted, MessageRef, UserRef
 from storage.database import Database
 from storage.inbox import SqliteInboxRepository
+from storage.inbox_memory import AcceptedEvents
 from tests.support.harness import GENERAL, SAM
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -85,36 +88,93 @@ async def test_a_row_id_given_again_hands_on_its_own_event(
 
 
 async def test_an_erased_person_s_events_leave_memory_too(db: Database) -> None:
-    repo = SqliteInboxRepository(db)
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
     await repo.accept([item(posted("Ev1", "Sam's")), item(posted("Ev2", "Alex's", ALEX))], NOW)
     assert await repo.erase(SAM.identity) == 1
-    held = [event for _, event, _ in repo._fresh.values()]
-    assert held == [posted("Ev2", "Alex's", ALEX)]
+    assert memory.events() == [posted("Ev2", "Alex's", ALEX)]
+
+
+async def test_an_erasure_while_the_event_is_accepted_leaves_nothing_in_memory(
+    db: Database,
+) -> None:
+    # The erasure's write runs while the acceptance waits for its fsync: it must find the
+    # event already in memory, not see it arrive after it has run.
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    accepted, erased = await asyncio.gather(
+        repo.accept([item(posted("Ev1", "Sam's words"))], NOW), repo.erase(SAM.identity)
+    )
+    assert (accepted, erased) == ([True], 1)
+    assert memory.events() == []
+
+
+async def test_an_erasure_by_another_process_leaves_memory_at_the_next_read(
+    db: Database,
+) -> None:
+    # `copbot erase` runs in its own process: the next look at the inbox, even one that
+    # finds nothing waiting, lets go of what that process deleted.
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    await repo.accept([item(posted("Ev1", "Sam's words"))], NOW)
+    assert await SqliteInboxRepository(db).erase(SAM.identity) == 1
+    assert await repo.pending(25, NOW) == []
+    assert memory.events() == []
 
 
 async def test_handled_set_aside_and_passed_by_events_leave_memory(db: Database) -> None:
-    repo = SqliteInboxRepository(db)
-    await repo.accept([item(posted(f"Ev{i}")) for i in range(5)], NOW)
-    first, second, third, fourth, fifth = await repo.pending(10, NOW)
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    await repo.accept([item(posted(f"Ev{i}")) for i in range(6)], NOW)
+    first, second, third, fourth, fifth, sixth = await repo.pending(10, NOW)
     await repo.done([first.id])
     await repo.failed(second.id, "ValueError", give_up=True)
     async with repo.batch() as batch:
         assert await batch.done([third.id]) == {}
-    # Another process handles the fourth: the next read passes it by.
+    # Another process handles the fourth: a full page's read passes it by, and keeps
+    # what lies beyond the page (the sixth), still to be read.
     await SqliteInboxRepository(db).done([fourth.id])
-    assert [i.id for i in await repo.pending(10, NOW)] == [fifth.id]
-    assert list(repo._fresh) == [fifth.id]
+    assert [i.id for i in await repo.pending(1, NOW)] == [fifth.id]
+    assert memory.row_ids() == [fifth.id, sixth.id]
 
 
-async def test_memory_holds_a_bounded_number_of_events(
-    db: Database, decoded: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(storage.inbox, "FRESH", 2)
-    repo = SqliteInboxRepository(db)
+async def test_a_retry_is_read_from_the_file(db: Database, decoded: list[str]) -> None:
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    await repo.accept([item(posted("Ev1", "first try"))], NOW)
+    [first] = await repo.pending(10, NOW)
+    await repo.failed(first.id, "ValueError", give_up=False, retry_at=NOW)
+    assert memory.row_ids() == []
+    [again] = await repo.pending(10, NOW)
+    assert again.event == posted("Ev1", "first try") and len(decoded) == 1
+
+
+async def test_reading_people_s_interactions_keeps_messages_in_memory(db: Database) -> None:
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    await repo.accept([item(posted("Ev1"))], NOW)
+    assert await repo.pending(10, NOW, interactive=True) == []
+    assert len(memory.row_ids()) == 1
+
+
+async def test_memory_holds_a_bounded_number_of_events(db: Database, decoded: list[str]) -> None:
+    memory = AcceptedEvents(max_events=2)
+    repo = SqliteInboxRepository(db, memory)
     events = [posted(f"Ev{i}", f"reply {i}") for i in range(5)]
     await repo.accept([item(e) for e in events], NOW)
+    assert memory.events() == events[:2]
     assert [i.event for i in await repo.pending(10, NOW)] == events
-    assert len(decoded) == 3 and len(repo._fresh) == 2
+    assert len(decoded) == 3
+
+
+async def test_memory_holds_a_bounded_amount_of_text(db: Database, decoded: list[str]) -> None:
+    long = posted("Ev1", "x" * 5_000)
+    memory = AcceptedEvents(max_chars=len(codec.encode_event(long)) + 100)
+    repo = SqliteInboxRepository(db, memory)
+    await repo.accept([item(long), item(posted("Ev2", "y" * 5_000))], NOW)
+    assert memory.events() == [long]  # the second would pass the budget: left on disk
+    assert [i.event.event_id for i in await repo.pending(10, NOW)] == ["Ev1", "Ev2"]
+    assert len(decoded) == 1
 
 
 async def test_an_event_kept_in_memory_is_the_one_written(db: Database) -> None:
@@ -126,3 +186,17 @@ async def test_an_event_kept_in_memory_is_the_one_written(db: Database) -> None:
     [fresh] = await repo.pending(10, NOW)
     [read] = await SqliteInboxRepository(db).pending(10, NOW)
     assert codec.encode_event(fresh.event) == codec.encode_event(read.event)
+
+
+async def test_an_acceptance_that_fails_leaves_nothing_in_memory(db: Database) -> None:
+    # The row is written, then its fsync fails: the platform hears an error and sends the
+    # event again, so memory keeps nothing of this attempt.
+    def failing(fd: int) -> None:
+        raise OSError(5, os.strerror(5))
+
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    db._wal_sync._fsync_fd = failing  # the test hook WalSync keeps for a disk's fsync
+    with pytest.raises(OSError, match="Input/output"):
+        await repo.accept([item(posted("Ev1"))], NOW)
+    assert memory.row_ids() == []
