@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from adapters.payload import OBJECT
+
 Payload = Mapping[str, Any]
 EMPTY: Payload = MappingProxyType({})
 
@@ -36,7 +38,7 @@ def obj(parent: Payload, key: str) -> Payload:
     value = parent.get(key)
     if value is None:
         return EMPTY
-    if isinstance(value, Mapping):
+    if isinstance(value, OBJECT):
         return value
     raise Malformed(f"{key} is not an object")
 
@@ -46,7 +48,7 @@ def objects(parent: Payload, key: str) -> Sequence[Payload]:
     value = parent.get(key)
     if value is None:
         return ()
-    if isinstance(value, list) and all(isinstance(v, Mapping) for v in value):
+    if isinstance(value, list) and all(isinstance(v, OBJECT) for v in value):
         return value
     raise Malformed(f"{key} is not a list of objects")
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from adapters.payload import OBJECT
 from adapters.slack import metadata
 from adapters.slack.schema import (
     Malformed,
@@ -342,10 +343,10 @@ def submission_values(state: Payload) -> tuple[tuple[str, str], ...]:
     """``view.state.values`` as (field id, value) pairs; copbot names each block after its field."""
     pairs = []
     for block_id, elements in state.items():
-        if not isinstance(elements, Mapping):
+        if not isinstance(elements, OBJECT):
             raise Malformed("state.values holds a block that is not an object")
         for element in list(elements.values())[:1]:
-            if not isinstance(element, Mapping):
+            if not isinstance(element, OBJECT):
                 raise Malformed("state.values holds an input that is not an object")
             pairs.append((clean(block_id), _input_value(element)))
     return tuple(pairs)
@@ -383,7 +384,7 @@ def _person(body: Payload, names: Names) -> UserRef:
     """The person in an interactivity payload, named by lookup or else by their Slack handle."""
     ref = _user(required(_id(body, "user"), "user"), names)
     user = body.get("user")
-    if ref.name or not isinstance(user, Mapping):
+    if ref.name or not isinstance(user, OBJECT):
         return ref
     return UserRef(
         PLATFORM, ref.id, text(user, "name", NAME_LIMIT) or text(user, "username", NAME_LIMIT)
@@ -443,7 +444,7 @@ def _at(payload: Payload, now: datetime) -> datetime:
 def _id(body: Payload, key: str) -> str:
     """An id given either as itself or as an object's ``id`` (``user``, ``team``, ``channel``)."""
     value = body.get(key)
-    return ident(value, "id") if isinstance(value, Mapping) else ident(body, key)
+    return ident(value, "id") if isinstance(value, OBJECT) else ident(body, key)
 
 
 def _team(body: Payload) -> str:

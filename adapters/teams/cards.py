@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from adapters.payload import OBJECT
 from bot.codec import from_json, to_json
 from bot.markup import ESCAPED
 from bot.model import (
@@ -368,11 +369,11 @@ def form_values(form: FormData, data: Mapping[str, Any]) -> tuple[tuple[str, str
 def after_submit(data: Any, problems: Mapping[str, str] | None) -> OutgoingMessage | None:
     """What to say in the chat after a form card is submitted: each problem by its field's
     label (the card above still holds what they wrote), or the form's thanks, or nothing."""
-    if not isinstance(data, Mapping):
+    if not isinstance(data, OBJECT):
         return None
     if problems:
         given = data.get("labels")
-        labels: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+        labels: Mapping[str, Any] = given if isinstance(given, OBJECT) else {}
         lines = [
             f"• {_str(labels.get(field), 200) or field}: {message}"
             for field, message in problems.items()
@@ -454,7 +455,7 @@ def form_spec(data: Mapping[str, Any], context: str) -> Form | None:
     """The form a dialog's submission came from, as its data describes it (sent by copbot,
     returned unchanged by Teams; anything else is not trusted to be a form)."""
     spec = data.get("spec")
-    if not isinstance(spec, Mapping) or spec.get("__type__") != "Form":
+    if not isinstance(spec, OBJECT) or spec.get("__type__") != "Form":
         return None
     try:
         form = replace(from_json(Form, dict(spec)), context=context)
@@ -465,4 +466,4 @@ def form_spec(data: Mapping[str, Any], context: str) -> Form | None:
 
 
 def thanks_of(data: Any) -> str:
-    return (_str(data.get("thanks"), 2000) if isinstance(data, Mapping) else "") or DONE
+    return (_str(data.get("thanks"), 2000) if isinstance(data, OBJECT) else "") or DONE

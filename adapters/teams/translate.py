@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.payload import OBJECT
 from adapters.teams import cards
 from adapters.teams.text import PLATFORM, command_text, mention_ids, plain_text
 from bot.model import (
@@ -71,31 +72,32 @@ class Known:
 
 _OBJECTS = ("from", "recipient", "conversation", "channelData")
 _LISTS = ("entities", "attachments", "membersAdded", "membersRemoved")
+_FIELD = (str, bool, list, *OBJECT)  # what a field of those objects may hold
 _STRINGS = ("type", "id", "text", "serviceUrl", "name", "timestamp", "replyToId", "action")
 
 
 def well_formed(activity: Any) -> bool:
     """The shape translation relies on: the fields it reads have the types Teams sends.
     Anything else is refused before it is looked at further (a 400)."""
-    if not isinstance(activity, Mapping) or not isinstance(activity.get("type"), str):
+    if not isinstance(activity, OBJECT) or not isinstance(activity.get("type"), str):
         return False
     for key in _OBJECTS:
         value = activity.get(key)
-        if value is not None and not isinstance(value, Mapping):
+        if value is not None and not isinstance(value, OBJECT):
             return False
-        if isinstance(value, Mapping) and any(
-            v is not None and not isinstance(v, str | bool | Mapping | list) for v in value.values()
+        if isinstance(value, OBJECT) and any(
+            v is not None and not isinstance(v, _FIELD) for v in value.values()
         ):
             return False
     for key in _LISTS:
         value = activity.get(key)
         if value is not None and not (
-            isinstance(value, list) and all(isinstance(v, Mapping) for v in value)
+            isinstance(value, list) and all(isinstance(v, OBJECT) for v in value)
         ):
             return False
     data = activity.get("channelData") or {}
     for key in ("team", "channel", "tenant", "settings"):
-        if data.get(key) is not None and not isinstance(data.get(key), Mapping):
+        if data.get(key) is not None and not isinstance(data.get(key), OBJECT):
             return False
     return all(activity.get(key) is None or isinstance(activity.get(key), str) for key in _STRINGS)
 
@@ -139,7 +141,7 @@ def channel_of(activity: Payload, known: Known) -> ChannelRef:
 
 def person(account: Any, known: Known) -> UserRef:
     """A ``from`` or ``mentioned`` account as a person, named by aad object id."""
-    if not isinstance(account, Mapping):
+    if not isinstance(account, OBJECT):
         return UserRef(PLATFORM, "")
     teams_id = str(account.get("id") or "")
     aad = str(account.get("aadObjectId") or known.people.get(teams_id) or "")
@@ -170,7 +172,7 @@ def message_ref(activity: Payload, known: Known, message_id: str | None = None) 
 def words(activity: Payload) -> str:
     """The message's HTML, from its ``text/html`` attachment when there is one."""
     for attachment in activity.get("attachments") or ():
-        if isinstance(attachment, Mapping) and attachment.get("contentType") == "text/html":
+        if isinstance(attachment, OBJECT) and attachment.get("contentType") == "text/html":
             content = attachment.get("content")
             if isinstance(content, str) and content.strip():
                 return content
@@ -210,7 +212,7 @@ def anonymous_submission(activity: Payload) -> bool:
             data = _get(activity, "value", "action", "data")
     else:
         data = activity.get("value")
-    card = cards.read_data(data) if isinstance(data, Mapping) else None
+    card = cards.read_data(data) if isinstance(data, OBJECT) else None
     return isinstance(card, cards.FormData) and card.anonymous
 
 
@@ -282,7 +284,7 @@ def _card_submit(activity: Payload, known: Known, now: datetime) -> InboundEvent
 def _submitted(activity: Payload, data: Any, known: Known, now: datetime) -> InboundEvent | None:
     """An ``Action.Submit``/``Action.Execute`` of a card copbot sent: a button or a form."""
     ident = str(activity.get("id") or "")
-    if not ident or not isinstance(data, Mapping):
+    if not ident or not isinstance(data, OBJECT):
         return None
     card = cards.read_data(data)
     # Where it happened, so two conversations' ids can't collide; but never for an
@@ -330,8 +332,8 @@ def _form_origin(activity: Payload, card: cards.FormData, known: Known) -> Origi
 
 def _aad_of(teams_id: str, activity: Payload, known: Known) -> str | None:
     for entity in activity.get("entities") or ():
-        mentioned = entity.get("mentioned") if isinstance(entity, Mapping) else None
-        if isinstance(mentioned, Mapping) and mentioned.get("id") == teams_id:
+        mentioned = entity.get("mentioned") if isinstance(entity, OBJECT) else None
+        if isinstance(mentioned, OBJECT) and mentioned.get("id") == teams_id:
             aad = mentioned.get("aadObjectId")
             if aad:
                 return str(aad)
@@ -447,7 +449,7 @@ def team_events(
 
 def _get(payload: Any, *path: str) -> Any:
     for key in path:
-        if not isinstance(payload, Mapping):
+        if not isinstance(payload, OBJECT):
             return None
         payload = payload.get(key)
     return payload
@@ -455,5 +457,5 @@ def _get(payload: Any, *path: str) -> Any:
 
 def _has(accounts: Any, ident: str) -> bool:
     return bool(ident) and any(
-        isinstance(a, Mapping) and a.get("id") == ident for a in accounts or ()
+        isinstance(a, OBJECT) and a.get("id") == ident for a in accounts or ()
     )

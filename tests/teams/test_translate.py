@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.teams import cards
+from adapters.teams import text as teams_text
 from adapters.teams.text import command_text, plain_text
 from adapters.teams.translate import (
     Known,
@@ -373,3 +374,24 @@ def test_a_link_in_an_anonymous_reply_is_no_link_on_teams() -> None:
     shown = cards.markdown(f"**Anonymous participant**\n{escape(phishing)}")
     assert shown.startswith("**Anonymous participant**\n")  # copbot's own markup stays
     assert "](https://evil.example" not in shown and "**URGENT" not in shown
+
+
+SIMPLE_TAGS = ["<p>", "</p>", "<div>", "</div>", "<br>", "<br/>", "<br />"]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=st.characters(blacklist_characters="<&"), max_size=20),
+            st.sampled_from(SIMPLE_TAGS),
+        ),
+        max_size=12,
+    )
+)
+def test_a_simple_message_reads_as_the_html_parser_reads_it(parts: list[str]) -> None:
+    # Paragraphs of plain words take a shorter way than the HTML parser: it must be taken,
+    # and give the same text. An empty <span> sends the same message the parser's way.
+    html = "".join(parts)
+    assert teams_text._SIMPLE.fullmatch(html)
+    assert plain_text(html) == plain_text(html + "<span></span>")
