@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
@@ -18,6 +19,7 @@ from storage.inbox_memory import AcceptedEvents
 # The kinds of event a person waits on, as the index inbox_pending_interactive (migration
 # 0018) names them: written as that index's condition is, so that SQLite uses it.
 INTERACTIVE_KINDS = ("ButtonPressed", "CommandReceived", "FormSubmitted", "HomeOpened")
+CHECK_EVERY_S = 1.0  # how often a busy inbox asks the file which kept events still wait
 INTERACTIVE = "kind in ({})".format(", ".join(f"'{kind}'" for kind in INTERACTIVE_KINDS))
 
 
@@ -32,9 +34,16 @@ class SqliteInboxRepository:
     (see storage/inbox_memory.py): handing one on needn't decode it again.
     """
 
-    def __init__(self, db: Database, memory: AcceptedEvents | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        memory: AcceptedEvents | None = None,
+        check_every_s: float = CHECK_EVERY_S,
+    ) -> None:
         self._db = db
-        self._memory = memory or AcceptedEvents()
+        self._memory = memory if memory is not None else AcceptedEvents()
+        self._check_every_s = check_every_s
+        self._next_check = 0.0  # when pending() next asks which kept rows still wait
 
     async def accept(
         self, items: Sequence[tuple[str, InboundEvent, str | None]], at: datetime
@@ -86,8 +95,14 @@ class SqliteInboxRepository:
         )
         memory = self._memory
         before = memory.row_ids()
+        # Rows another process erased or handled while a backlog waits ahead of them are
+        # asked of the file, at most once a second; a read passes by those before its
+        # last row anyway.
+        check = bool(before) and not interactive and time.monotonic() >= self._next_check
+        if check:
+            self._next_check = time.monotonic() + self._check_every_s
 
-        def op(db: sqlite_utils.Database) -> tuple[list[InboxItem], list[int]]:
+        def op(db: sqlite_utils.Database) -> tuple[list[InboxItem], list[int], set[int] | None]:
             rows = db.execute(query, [to_text(now), limit]).fetchall()
             items, unreadable = [], []
             for ident, key, payload, attempts in rows:
@@ -98,16 +113,28 @@ class SqliteInboxRepository:
                     items.append(InboxItem(ident, decode_event(payload), attempts))
                 except (ValueError, KeyError, TypeError, json.JSONDecodeError):
                     unreadable.append(ident)
-            return items, unreadable
+            waiting = None
+            if check:
+                marks = ", ".join("?" * len(before))
+                found = db.execute(
+                    f"select id from inbox where state = 'pending' and id in ({marks})", before
+                )
+                waiting = {row[0] for row in found}
+            return items, unreadable, waiting
 
-        items, unreadable = await self._db.read(op)
-        if not interactive:
+        items, unreadable, waiting = await self._db.read(op)
+        if not interactive and limit != 0:
             # Every event due, up to the last one read (or at all, when fewer came than
             # asked for), was read: one kept since before the read and not among them was
             # handled or erased by another process, or waits to retry (decoded then).
             read = {item.id for item in items} | set(unreadable)
-            last = max(read) if len(read) >= limit else None
-            memory.forget(i for i in before if i not in read and (last is None or i < last))
+            last = max(read) if 0 < limit <= len(read) else None
+            memory.forget(
+                i
+                for i in before
+                if (waiting is not None and i not in waiting)
+                or (i not in read and (last is None or i < last))
+            )
         for ident in unreadable:
             await self.failed(ident, "unreadable", give_up=True)
         return items

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from bot.model import InboundEvent
 
 MAX_EVENTS = 1_000  # enough for a burst's next reads; a longer backlog waits on disk
-MAX_CHARS = 2_000_000  # of encoded events in all: long messages don't fill memory either
+MAX_CHARS = 2_000_000  # characters of encoded events in all: nor do long messages fill it
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,9 @@ class AcceptedEvents:
     ) -> None:
         """Keep ``event`` (``size`` characters encoded) for row ``row_id``, room allowing."""
         with self._lock:
+            self._drop(row_id)  # a deleted row's id, given again: its old event goes
             if len(self._kept) >= self._max_events or self._chars + size > self._max_chars:
                 return
-            self._drop(row_id)
             self._kept[row_id] = _Kept(key, event, identity, size)
             self._chars += size
 

@@ -124,18 +124,46 @@ async def test_an_erasure_by_another_process_leaves_memory_at_the_next_read(
 
 async def test_handled_set_aside_and_passed_by_events_leave_memory(db: Database) -> None:
     memory = AcceptedEvents()
-    repo = SqliteInboxRepository(db, memory)
-    await repo.accept([item(posted(f"Ev{i}")) for i in range(6)], NOW)
-    first, second, third, fourth, fifth, sixth = await repo.pending(10, NOW)
+    # The file is asked which kept events still wait at the first read only: the later
+    # ones forget by what they read alone.
+    repo = SqliteInboxRepository(db, memory, check_every_s=float("inf"))
+    await repo.accept([item(posted(f"Ev{i}")) for i in range(7)], NOW)
+    first, second, third, fourth, fifth, sixth, seventh = await repo.pending(10, NOW)
     await repo.done([first.id])
+    assert first.id not in memory.row_ids()
     await repo.failed(second.id, "ValueError", give_up=True)
+    assert second.id not in memory.row_ids()
     async with repo.batch() as batch:
         assert await batch.done([third.id]) == {}
-    # Another process handles the fourth: a full page's read passes it by, and keeps
-    # what lies beyond the page (the sixth), still to be read.
-    await SqliteInboxRepository(db).done([fourth.id])
-    assert [i.id for i in await repo.pending(1, NOW)] == [fifth.id]
-    assert memory.row_ids() == [fifth.id, sixth.id]
+    assert memory.row_ids() == [fourth.id, fifth.id, sixth.id, seventh.id]
+    # Another process handles the fifth: a full page's read (the fourth, the sixth)
+    # passes it by, and keeps what lies beyond the page (the seventh), still to be read.
+    await SqliteInboxRepository(db).done([fifth.id])
+    assert [i.id for i in await repo.pending(2, NOW)] == [fourth.id, sixth.id]
+    assert memory.row_ids() == [fourth.id, sixth.id, seventh.id]
+
+
+async def test_an_erasure_by_another_process_behind_a_backlog_leaves_memory(
+    db: Database,
+) -> None:
+    # A full page reads only the oldest events; the erased one waits behind them. The
+    # file is asked which kept events still wait, so memory lets go of it at once.
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    backlog = [item(posted(f"Ev{i}", author=ALEX)) for i in range(60)]
+    await repo.accept([*backlog, item(posted("EvSam", "Sam's words"))], NOW)
+    assert await SqliteInboxRepository(db).erase(SAM.identity) == 1
+    assert len(await repo.pending(25, NOW)) == 25
+    assert all(event.author == ALEX for event in memory.events())
+    assert len(memory.row_ids()) == 60
+
+
+async def test_reading_nothing_forgets_nothing(db: Database) -> None:
+    memory = AcceptedEvents()
+    repo = SqliteInboxRepository(db, memory)
+    await repo.accept([item(posted("Ev1"))], NOW)
+    assert await repo.pending(0, NOW) == []
+    assert len(memory.row_ids()) == 1
 
 
 async def test_a_retry_is_read_from_the_file(db: Database, decoded: list[str]) -> None:
@@ -200,3 +228,16 @@ async def test_an_acceptance_that_fails_leaves_nothing_in_memory(db: Database) -
     with pytest.raises(OSError, match="Input/output"):
         await repo.accept([item(posted("Ev1"))], NOW)
     assert memory.row_ids() == []
+
+
+def test_forgetting_gives_back_room_for_text() -> None:
+    memory = AcceptedEvents(max_chars=100)
+    memory.add(1, "k1", posted("Ev1"), None, 60)
+    memory.add(2, "k2", posted("Ev2"), None, 60)  # past the budget: not kept
+    assert memory.row_ids() == [1]
+    memory.forget([1])
+    memory.add(2, "k2", posted("Ev2"), None, 60)
+    assert memory.row_ids() == [2]
+    # A row id given again replaces its event, and its text's share of the budget.
+    memory.add(2, "k3", posted("Ev3"), None, 90)
+    assert memory.get(2, "k3") == posted("Ev3") and memory.get(2, "k2") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -395,3 +396,14 @@ def test_a_simple_message_reads_as_the_html_parser_reads_it(parts: list[str]) ->
     html = "".join(parts)
     assert teams_text._SIMPLE.fullmatch(html)
     assert plain_text(html) == plain_text(html + "<span></span>")
+
+
+# What _SIMPLE matched when it was written one alternative a character: the runs-of-words
+# form must match exactly the same messages.
+ONE_A_CHARACTER = re.compile(r"(?:[^<&]|</?(?:p|div)>|<br ?/?>)*")
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.text(alphabet="<>/pdivbr &x\n", max_size=24))
+def test_the_simple_form_matches_what_it_always_matched(html: str) -> None:
+    assert bool(teams_text._SIMPLE.fullmatch(html)) == bool(ONE_A_CHARACTER.fullmatch(html))
