@@ -19,8 +19,8 @@ from storage.inbox_memory import AcceptedEvents
 # The kinds of event a person waits on, as the index inbox_pending_interactive (migration
 # 0018) names them: written as that index's condition is, so that SQLite uses it.
 INTERACTIVE_KINDS = ("ButtonPressed", "CommandReceived", "FormSubmitted", "HomeOpened")
-CHECK_EVERY_S = 1.0  # how often a busy inbox asks the file which kept events still wait
 INTERACTIVE = "kind in ({})".format(", ".join(f"'{kind}'" for kind in INTERACTIVE_KINDS))
+CHECK_EVERY_S = 1.0  # how often a busy inbox asks the file which kept events still wait
 
 
 class SqliteInboxRepository:
