@@ -37,6 +37,9 @@ FREQUENCY_SAMPLE = 200
 CHEAP_TO_WEIGH = 100_000  # rows bm25() may count to weigh a query's phrases (~5 ms)
 MAX_MONTHS = 36  # a longer date range hardly narrows a search
 RANGE_MARGIN = 1.25  # a phrase's next range of rowids: what is still wanted, and a quarter
+MAX_RANGES = 3  # ranges read forwards; the rest, if any, newest first
+RANGE_ROWS = 4  # a range returns at most this many times the matches wanted
+GROWTH_WHEN_EMPTY = 8  # the next range after one with no match at all
 MAX_EXPANSION = 200  # words a prefix is read as, at most; more, and FTS5 merges them
 
 
@@ -115,6 +118,7 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
     dates = date_clauses(f, params) + visibility_clauses(f, params)
     date_sql = "".join(f" and {c}" for c in dates)
     join = " join archive_messages m on m.id = f.rowid"
+    row_join = join if dates else ""  # for reads that need the row only for its conditions
     documents = max(1, conn.execute("select max(id) from archive_entries").fetchone()[0] or 1)
     # How common each term is (for its weight), and how much bm25() would read to weigh it:
     # a phrase costs what reading each of its words does.
@@ -140,7 +144,7 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
     # twice more (for the window's start, and in full for bm25's counts), so a search with
     # one is ranked here, from the one read of its newest matches.
     if cost <= CHEAP_TO_WEIGH and not any(t.prefix for t in terms):
-        floor = _nth_newest(conn, match, RANK_WINDOW, join if dates else "", date_sql, params)
+        floor = _nth_newest(conn, match, RANK_WINDOW, row_join, date_sql, params)
         rows = conn.execute(
             f"select {SELECT}, snippet(archive_fts, 0, '{HIT_START}', '{HIT_END}', '…', 24)"
             f" from archive_fts f{join} where archive_fts match ?"
@@ -149,23 +153,25 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
         ).fetchall()
         return [SearchHit(message_from_row(r[:-1]), r[-1]) for r in rows]
     if window is None and any(len(t.words) > 1 for t in terms):
-        # No match is commoner than its rarest term.
-        where = (join if dates else "", date_sql, params)
+        # No match is commoner than its rarest term is among the newest messages.
         density = min(frequencies) / documents
-        window = _texts(
-            conn, _newest_in_ranges(conn, match, COMMON_WINDOW, where, documents, density)
+        ids = _newest_in_ranges(
+            conn, match, COMMON_WINDOW, row_join, date_sql, params, documents, density
         )
+        window = _texts(conn, ids)
     if window is None:
-        window = _newest(conn, match, COMMON_WINDOW, join if dates else "", date_sql, params)
+        window = _newest(conn, match, COMMON_WINDOW, row_join, date_sql, params)
     best = rank(window, terms, frequencies, documents, limit)
     if not best:
         return []
+    # The row's conditions again: a channel made private since the matches were read
+    # stays out.
     rows = {
         r[0]: r[1:]
         for r in conn.execute(
             f"select m.id, {SELECT} from archive_messages m"
-            f" where m.id in ({','.join('?' * len(best))})",
-            [b.rowid for b in best],
+            f" where m.id in ({','.join('?' * len(best))}){date_sql}",
+            [*(b.rowid for b in best), *params],
         )
     }
     text = COLUMNS.index("text")
@@ -233,7 +239,14 @@ def _newest(
 
 
 def _newest_in_ranges(
-    conn: Any, match: str, n: int, where: tuple[str, str, list[Any]], top: int, density: float
+    conn: Any,
+    match: str,
+    n: int,
+    join: str,
+    date_sql: str,
+    params: list[Any],
+    top: int,
+    density: float,
 ) -> list[int]:
     """The rowids of the n newest matches, newest first, as ``_newest`` finds them, read as
     ranges of rowids from the newest back, each range oldest first.
@@ -243,31 +256,46 @@ def _newest_in_ranges(
     backwards), and a phrase whose rarer word is in many more messages than the phrase
     reads many pages to find its newest matches (bench, 10M messages: ``"of caring"``'s
     newest 300, 31 ms backwards, 18 ms forwards from where they start). Where they start
-    is guessed: first from ``density``, the most matches a rowid there can be, then from
-    what has been found.
+    is guessed: first from ``density``, how many matches a rowid the phrase's rarest word
+    has among the newest messages (the phrase has no more), then from what has been found.
+    A guess can be wrong either way, so the ranges are few and each returns a bounded
+    number of rows; what is still wanted after them is read newest first, as before.
     """
-    join, date_sql, params = where
     found: list[int] = []
     high = top + 1
     span = max(n, round(RANGE_MARGIN * n / max(density, 1e-9)))
-    while high > 1 and len(found) < n:
+    cap = RANGE_ROWS * n
+    for _ in range(MAX_RANGES):
+        if high <= 1 or len(found) >= n:
+            return found[:n]
         low = max(1, high - span)
         rows = conn.execute(
             f"select f.rowid from archive_fts f{join} where archive_fts match ?"
-            f" and f.rowid >= ? and f.rowid < ?{date_sql} order by f.rowid",
-            [match, low, high, *params],
+            f" and f.rowid >= ? and f.rowid < ?{date_sql} order by f.rowid limit ?",
+            [match, low, high, *params, cap],
         ).fetchall()
+        if len(rows) == cap:
+            break  # far denser than guessed: the range's newest were not read
         found.extend(int(r[0]) for r in reversed(rows))
         if found:  # the rest, at the density found so far
             span = round(RANGE_MARGIN * (n - len(found)) * (top + 1 - low) / len(found))
-        else:
-            span *= 8
+        else:  # none yet: the guess was far too dense
+            span *= GROWTH_WHEN_EMPTY
         high = low
+    if high > 1 and len(found) < n:
+        found += (
+            int(r[0])
+            for r in conn.execute(
+                f"select f.rowid from archive_fts f{join} where archive_fts match ?"
+                f" and f.rowid < ?{date_sql} order by f.rowid desc limit ?",
+                [match, high, *params, n - len(found)],
+            )
+        )
     return found[:n]
 
 
 def _texts(conn: Any, ids: list[int]) -> list[tuple[int, str]]:
-    """(rowid, text) for each of ``ids``, in their order."""
+    """(rowid, text) for each of ``ids`` still in the archive, in their order."""
     texts = dict(
         conn.execute(
             f"select id, text from archive_entries where id in ({','.join('?' * len(ids))})", ids
