@@ -35,9 +35,8 @@ def _texts(count: int) -> list[str]:
     return [" ".join(rng.choices(vocabulary, [9, 9, 6, 3, 3, 1], k=8)) for _ in range(count)]
 
 
-@pytest.fixture(scope="module")
-def conn(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path: Path = tmp_path_factory.mktemp("ranges") / "copbot.db"
+def _small_archive(path: Path, rows: list[tuple[str, str, bool]]) -> Any:
+    """An archive of (channel, text, private), oldest first: rowids 1, 2, …"""
     Database.open(path).close()
     c = connect(path)
     db = sqlite_utils.Database(c)
@@ -45,8 +44,8 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> Any:
         ArchivedMessage(
             "local",
             "",
-            "north",
-            "north",
+            channel,
+            channel,
             f"m{i}",
             f"m{i}",
             "local:sam",
@@ -54,11 +53,19 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> Any:
             False,
             text,
             AT + timedelta(hours=i),
+            private=private,
         )
-        for i, text in enumerate(_texts(1500))
+        for i, (channel, text, private) in enumerate(rows)
     ]
     with transaction(db):
         insert_rows(db, messages)
+    return c
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path: Path = tmp_path_factory.mktemp("ranges") / "copbot.db"
+    c = _small_archive(path, [("north", text, False) for text in _texts(1500)])
     yield c
     c.close()
 
@@ -142,33 +149,6 @@ def test_a_phrase_search_ranks_the_same_newest_matches(
         ]
         best = rank(window, terms, [min(frequencies)], documents, 10)
         assert [h.message.text for h in hits] == [dict(window)[b.rowid] for b in best], phrase
-
-
-def _small_archive(path: Path, rows: list[tuple[str, str, bool]]) -> Any:
-    """An archive of (channel, text, private), oldest first: rowids 1, 2, …"""
-    Database.open(path).close()
-    c = connect(path)
-    db = sqlite_utils.Database(c)
-    messages = [
-        ArchivedMessage(
-            "local",
-            "",
-            channel,
-            channel,
-            f"m{i}",
-            f"m{i}",
-            "local:sam",
-            "Sam",
-            False,
-            text,
-            AT + timedelta(hours=i),
-            private=private,
-        )
-        for i, (channel, text, private) in enumerate(rows)
-    ]
-    with transaction(db):
-        insert_rows(db, messages)
-    return c
 
 
 class _Counting:
