@@ -186,8 +186,11 @@ def _expression(conn: Any, term: Term) -> str:
     """A term as FTS5 reads it; a prefix as the words it starts, when there are at most
     ``MAX_EXPANSION``. FTS5 reads a prefix by merging every word's list of matches into
     one, in full, each time; a list of words is read lazily, newest first, and stops at
-    the limit. Finding the words reads their lists once (fts5vocab), which is still about
-    half of one merge (bench: ``like*`` at 10M messages, 31 ms merged, 12 ms this way)."""
+    the limit. Finding the words reads their lists once (fts5vocab counts each word's
+    matches before it names it), except the prefix's own word, often the commonest of them
+    (``like``, ``help``, ``the``): it is read as a word whether there is one or not (if not,
+    it matches nothing), and the vocabulary from just after it (bench: finding ``like*``'s
+    words at 10M messages, 25 ms through fts5vocab alone, 2.4 ms this way)."""
     if not term.prefix:
         return term.fts()
     start = fold(term.words[0])
@@ -197,13 +200,20 @@ def _expression(conn: Any, term: Term) -> str:
         "create virtual table if not exists temp.archive_vocab"
         " using fts5vocab(main, 'archive_fts', 'row')"
     )
-    words = [
+    words: list[str] = []
+    after = start
+    if term.words[0].isascii() and term.words[0].isalnum():
+        # One word, as FTS5 splits and folds text (not so for "x²", which folding here
+        # reads as "x2").
+        words.append(start)
+        after = start + "\x00"  # the least text after it: no word lies between
+    words += (
         str(r[0])
         for r in conn.execute(
             "select term from temp.archive_vocab where term >= ? and term < ? limit ?",
-            [start, start[:-1] + chr(ord(start[-1]) + 1), MAX_EXPANSION + 1],
+            [after, start[:-1] + chr(ord(start[-1]) + 1), MAX_EXPANSION + 1 - len(words)],
         )
-    ]
+    )
     if not words or len(words) > MAX_EXPANSION:
         return term.fts()  # none (a word folded otherwise than here): FTS5 decides
     return "(" + " OR ".join('"' + w.replace('"', '""') + '"' for w in words) + ")"

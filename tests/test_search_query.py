@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
+from itertools import product
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,58 @@ def test_a_prefix_whose_only_message_was_deleted_finds_nothing(tmp_path: Path) -
         db.execute("delete from archive_entries where text = ?", ["the quokka sighting"])
     assert found(db.conn, "quok*") == []
     assert found(db.conn, "anot*") == ["another message"]
+
+
+def _every_prefix_as_fts5_would(conn) -> None:
+    for a, b, c in product("abé²", repeat=3):
+        for prefix in (a + b + c, *(a + b + c + d for d in "ab²")):
+            hits = search(conn, parse_terms(prefix + "*"), ArchiveFilter(), 1000)
+            expected = _fts5_prefix(conn, prefix.replace("é", "e"))
+            assert {h.message.text for h in hits} == expected, prefix
+            assert len(hits) == len(expected), prefix
+
+
+def test_a_prefix_that_is_a_word_itself_finds_what_fts5_would(tmp_path: Path) -> None:
+    # Words of "a", "b", "é" (read as "e") and "²" (which FTS5 keeps, and copbot's folding
+    # reads as "2"), so that every prefix below is a word, a start of words, both or
+    # neither; the prefix's own word is read apart from the rest of the words it starts.
+    rng = random.Random(7)
+    words = ["".join(rng.choice("abé²AB") for _ in range(rng.randint(3, 5))) for _ in range(150)]
+    texts = [" ".join(rng.sample(words, 3)) + f" n{i}" for i in range(200)]
+    db = _archive(tmp_path / "copbot.db", texts)
+    assert any(_fts5_prefix(db.conn, w.lower()) for w in ("aaa", "abab", "bab"))
+    _every_prefix_as_fts5_would(db.conn)
+    # The filter words of the index's second column are not words of the text.
+    assert found(db.conn, "zm2026*") == []
+    with transaction(db):  # a word's last message gone: it is no longer a word
+        db.execute("delete from archive_entries where id % 3 = 0")
+    _every_prefix_as_fts5_would(db.conn)
+
+
+class _Statements:
+    """A connection that notes each statement and its parameters."""
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+        self.seen: list[tuple[str, list]] = []
+
+    def execute(self, sql: str, params=()):
+        self.seen.append((sql, list(params)))
+        return self._conn.execute(sql, params)
+
+
+def test_a_prefix_that_is_a_word_is_not_counted_through_the_vocabulary(tmp_path: Path) -> None:
+    # fts5vocab counts every match of each word it names: the prefix's own word, often the
+    # commonest (like, help, the), is asked of the index directly, one match read.
+    db = _archive(tmp_path / "copbot.db", ["I like it", "likely so", "we liked that"])
+    traced = _Statements(db.conn)
+    hits = search(traced, parse_terms("like*"), ArchiveFilter(), 10)
+    assert {h.message.text for h in hits} == {"I like it", "likely so", "we liked that"}
+    vocab = [p for sql, p in traced.seen if "archive_vocab where" in sql]
+    assert vocab and all(p[0] > "like" for p in vocab)
+    # Not a word itself: the vocabulary names them all.
+    assert {h.message.text for h in search(db.conn, parse_terms("lik*"), ArchiveFilter(), 10)} == {
+        "I like it",
+        "likely so",
+        "we liked that",
+    }
