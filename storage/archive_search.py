@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.ranking import HIT_END, HIT_START, fold, rank, snippet
+from bot.ranking import HIT_END, HIT_START, rank, snippet
 from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.archive_rows import (
@@ -184,38 +184,35 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
 
 def _expression(conn: Any, term: Term) -> str:
     """A term as FTS5 reads it; a prefix as the words it starts, when there are at most
-    ``MAX_EXPANSION``. FTS5 reads a prefix by merging every word's list of matches into
-    one, in full, each time; a list of words is read lazily, newest first, and stops at
-    the limit. Finding the words reads their lists once (fts5vocab counts each word's
-    matches before it names it), except the prefix's own word, often the commonest of them
-    (``like``, ``help``, ``the``): it is read as a word whether there is one or not (if not,
-    it matches nothing), and the vocabulary from just after it (bench: finding ``like*``'s
-    words at 10M messages, 25 ms through fts5vocab alone, 2.4 ms this way)."""
-    if not term.prefix:
+    ``MAX_EXPANSION`` (the prefix's own word counted among them, whether or not a message
+    holds it). FTS5 reads a prefix by merging every word's list of matches into one, in
+    full, each time; a list of words is read lazily, newest first, and stops at the limit.
+    Finding the words reads their lists once (fts5vocab counts each word's matches before
+    it names it), except the prefix's own word, often the commonest of them (``like``,
+    ``help``, ``the``): it is read as a word, matching nothing if there is none, and the
+    vocabulary from just after it (bench: finding ``like*``'s words at 10M messages, 25 ms
+    through fts5vocab alone, 2.4 ms this way)."""
+    typed = term.words[0]
+    if not term.prefix or not (typed.isascii() and typed.isalnum()):
+        # Beyond ASCII letters and digits, copbot's folding and FTS5's can differ ("x²"
+        # is "x2" here, not to FTS5): FTS5 reads the prefix itself.
         return term.fts()
-    start = fold(term.words[0])
-    if not start or start[-1] == "\U0010ffff":
-        return term.fts()
+    start = typed.lower()  # a word as FTS5 splits and folds text, and no other
     conn.execute(
         "create virtual table if not exists temp.archive_vocab"
         " using fts5vocab(main, 'archive_fts', 'row')"
     )
-    words: list[str] = []
-    after = start
-    if term.words[0].isascii() and term.words[0].isalnum():
-        # One word, as FTS5 splits and folds text (not so for "x²", which folding here
-        # reads as "x2").
-        words.append(start)
-        after = start + "\x00"  # the least text after it: no word lies between
-    words += (
+    # From the least text after the prefix (no word holds a NUL, and fts5vocab compares
+    # the whole bound value, NUL included), to the last text it starts.
+    words = [start] + [
         str(r[0])
         for r in conn.execute(
             "select term from temp.archive_vocab where term >= ? and term < ? limit ?",
-            [after, start[:-1] + chr(ord(start[-1]) + 1), MAX_EXPANSION + 1 - len(words)],
+            [start + "\x00", start[:-1] + chr(ord(start[-1]) + 1), MAX_EXPANSION],
         )
-    )
-    if not words or len(words) > MAX_EXPANSION:
-        return term.fts()  # none (a word folded otherwise than here): FTS5 decides
+    ]
+    if len(words) > MAX_EXPANSION:
+        return term.fts()
     return "(" + " OR ".join('"' + w.replace('"', '""') + '"' for w in words) + ")"
 
 

@@ -179,29 +179,48 @@ def test_a_prefix_whose_only_message_was_deleted_finds_nothing(tmp_path: Path) -
 
 
 def _every_prefix_as_fts5_would(conn) -> None:
-    for a, b, c in product("abé²", repeat=3):
-        for prefix in (a + b + c, *(a + b + c + d for d in "ab²")):
+    for a, b, c in product("ab9é²й", repeat=3):
+        for prefix in (a + b + c, *(a + b + c + d for d in "ab9")):
             hits = search(conn, parse_terms(prefix + "*"), ArchiveFilter(), 1000)
-            expected = _fts5_prefix(conn, prefix.replace("é", "e"))
+            expected = _fts5_prefix(conn, prefix)
             assert {h.message.text for h in hits} == expected, prefix
             assert len(hits) == len(expected), prefix
 
 
 def test_a_prefix_that_is_a_word_itself_finds_what_fts5_would(tmp_path: Path) -> None:
-    # Words of "a", "b", "é" (read as "e") and "²" (which FTS5 keeps, and copbot's folding
-    # reads as "2"), so that every prefix below is a word, a start of words, both or
-    # neither; the prefix's own word is read apart from the rest of the words it starts.
+    # Words of "a", "b", "9", "é" (which FTS5 reads as "e"), "²" (which it keeps, and
+    # copbot's folding reads as "2") and "й" (which it keeps, and NFD would not), so that
+    # every prefix below is a word, a start of words, both or neither.
     rng = random.Random(7)
-    words = ["".join(rng.choice("abé²AB") for _ in range(rng.randint(3, 5))) for _ in range(150)]
+    letters = "ab9é²йAB"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 5))) for _ in range(150)]
     texts = [" ".join(rng.sample(words, 3)) + f" n{i}" for i in range(200)]
     db = _archive(tmp_path / "copbot.db", texts)
-    assert any(_fts5_prefix(db.conn, w.lower()) for w in ("aaa", "abab", "bab"))
+    assert any(_fts5_prefix(db.conn, w) for w in ("aaa", "ab9", "bab"))
     _every_prefix_as_fts5_would(db.conn)
     # The filter words of the index's second column are not words of the text.
     assert found(db.conn, "zm2026*") == []
     with transaction(db):  # a word's last message gone: it is no longer a word
         db.execute("delete from archive_entries where id % 3 = 0")
     _every_prefix_as_fts5_would(db.conn)
+
+
+@pytest.mark.parametrize("own_word", [True, False])
+@pytest.mark.parametrize("more", [-1, 0, 1])
+def test_a_prefix_of_as_many_words_as_are_listed_finds_them_all(
+    tmp_path: Path, own_word: bool, more: int
+) -> None:
+    # Read as the words it starts up to MAX_EXPANSION of them, its own word counted
+    # whether a message holds it or not; by FTS5 beyond.
+    from storage.archive_search import MAX_EXPANSION
+
+    suffixes = [f"{a}{b}" for a in "abcdefghijklmnopqrstuvwxyz" for b in "abcdefghij"]
+    words = ["pre"] if own_word else []
+    words += [f"pre{s}" for s in suffixes[: MAX_EXPANSION + more - len(words)]]
+    db = _archive(tmp_path / "copbot.db", [f"{w} and more" for w in words])
+    hits = search(db.conn, parse_terms("pre*"), ArchiveFilter(), 1000)
+    assert {h.message.text for h in hits} == _fts5_prefix(db.conn, "pre")
+    assert len(hits) == len(words)
 
 
 class _Statements:
