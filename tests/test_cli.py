@@ -181,6 +181,81 @@ main()
 """
 
 
+STUBBORN_COMMAND = """
+import asyncio, sys, time
+from bot.cli import cli, main
+from bot.cli.base import run
+
+async def stubborn() -> None:
+    try:
+        print("started", flush=True)  # under way, inside the try
+        await asyncio.sleep(60)
+    except asyncio.CancelledError:
+        print("cleaning up", flush=True)
+        time.sleep(60)  # a clean-up that never ends
+
+@cli.command("stubborn")
+def command() -> None:
+    run(stubborn())
+
+sys.argv = ["copbot", "stubborn"]
+main()
+"""
+
+
+@pytest.mark.subprocess
+def test_a_second_ctrl_c_stops_a_clean_up_that_hangs() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", STUBBORN_COMMAND],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "started"
+    child.send_signal(signal.SIGINT)
+    assert child.stdout.readline().strip() == "cleaning up"  # the first asked it to stop
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("copbot stopped (Ctrl+C)")
+
+
+# A Ctrl+C that lands the moment a SIGINT handler is installed, as copbot (or asyncio.run,
+# which on Python 3.11 then lost it, or turned it into a CancelledError traceback) starts
+# the command: sent from inside signal.signal, so it lands there every time.
+CTRL_C_AS_IT_STARTS = (
+    """
+import os, signal
+install = signal.signal
+sent = []
+
+def installing(signum, handler):
+    previous = install(signum, handler)
+    if signum == signal.SIGINT and callable(handler) and not sent:
+        if handler is not signal.default_int_handler:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+    return previous
+
+signal.signal = installing
+"""
+    + SLOW_COMMAND
+)
+
+
+@pytest.mark.subprocess
+def test_ctrl_c_as_a_command_starts_is_one_line() -> None:
+    child = subprocess.run(
+        [sys.executable, "-c", CTRL_C_AS_IT_STARTS], capture_output=True, text=True, timeout=30
+    )
+    assert child.stdout.strip() == "started"
+    assert child.returncode == 130, child.stderr
+    assert child.stderr.strip().splitlines() == [
+        "copbot stopped (Ctrl+C) before finishing; anything it was writing may be incomplete."
+    ]
+
+
 @pytest.mark.subprocess
 def test_ctrl_c_on_a_long_command_is_one_line() -> None:
     child = subprocess.Popen(

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Coroutine
+from contextlib import suppress
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -98,7 +102,7 @@ def load_settings(db: str | None) -> Settings:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return asyncio.run(coro)
+        return _run_to_ctrl_c(coro)
     except KeyboardInterrupt:
         coro.close()  # Ctrl+C before it started: no "never awaited" warning at exit
         raise
@@ -108,6 +112,45 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise click.ClickException(f"the prompt library has problems:\n{e}") from None
     except sqlite.OperationalError as e:
         raise click.ClickException(storage_trouble(e)) from None
+
+
+def _run_to_ctrl_c(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with Ctrl+C cancelling the command's task from inside its loop.
+
+    Python's own KeyboardInterrupt can land inside the loop's machinery, and leave the
+    clean-up waiting forever for a step it lost; asyncio.run's handler (Python 3.11) loses
+    a Ctrl+C that lands as it starts, or turns it into a CancelledError traceback. Here the
+    handler only notes the Ctrl+C and asks the loop to cancel the task; one before the
+    task exists cancels it as it is made. A second Ctrl+C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return asyncio.run(coro)  # no signals here
+    pressed: list[int] = []
+    loop: asyncio.AbstractEventLoop | None = None
+    task: asyncio.Task[T] | None = None
+
+    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        pressed.append(signum)
+        if len(pressed) > 1:
+            raise KeyboardInterrupt
+        if loop is not None and task is not None and not task.done():
+            with suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(task.cancel)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        with asyncio.Runner() as runner:  # leaves a handler other than Python's alone
+            loop = runner.get_loop()
+            task = loop.create_task(coro)
+            if pressed:
+                task.cancel()
+            try:
+                return loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                if pressed:
+                    raise KeyboardInterrupt from None
+                raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def storage_trouble(error: sqlite.OperationalError) -> str:
