@@ -181,6 +181,22 @@ main()
 """
 
 
+STOPPED = "copbot stopped (Ctrl+C) before finishing; anything it was writing may be incomplete."
+
+
+def _started(command: str) -> subprocess.Popen[str]:
+    """``command`` in a Python of its own, once it has printed "started" (under way)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "started"
+    return child
+
+
 STUBBORN_COMMAND = """
 import asyncio, sys, time
 from bot.cli import cli, main
@@ -205,20 +221,14 @@ main()
 
 @pytest.mark.subprocess
 def test_a_second_ctrl_c_stops_a_clean_up_that_hangs() -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", STUBBORN_COMMAND],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = _started(STUBBORN_COMMAND)
     assert child.stdout is not None
-    assert child.stdout.readline().strip() == "started"
     child.send_signal(signal.SIGINT)
     assert child.stdout.readline().strip() == "cleaning up"  # the first asked it to stop
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=30)
     assert child.returncode == 130
-    assert err.strip().splitlines()[-1].startswith("copbot stopped (Ctrl+C)")
+    assert err.strip().splitlines()[-1] == STOPPED
 
 
 # A Ctrl+C that lands the moment a SIGINT handler is installed, as copbot (or asyncio.run,
@@ -251,27 +261,16 @@ def test_ctrl_c_as_a_command_starts_is_one_line() -> None:
     )
     assert child.stdout.strip() == "started"
     assert child.returncode == 130, child.stderr
-    assert child.stderr.strip().splitlines() == [
-        "copbot stopped (Ctrl+C) before finishing; anything it was writing may be incomplete."
-    ]
+    assert child.stderr.strip().splitlines() == [STOPPED]
 
 
 @pytest.mark.subprocess
 def test_ctrl_c_on_a_long_command_is_one_line() -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", SLOW_COMMAND],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == "started"  # the command is under way
+    child = _started(SLOW_COMMAND)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=30)
     assert child.returncode == 130
-    assert err.strip().splitlines() == [
-        "copbot stopped (Ctrl+C) before finishing; anything it was writing may be incomplete."
-    ]
+    assert err.strip().splitlines() == [STOPPED]
 
 
 @pytest.mark.subprocess
