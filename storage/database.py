@@ -148,7 +148,16 @@ class Database:
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
 
     def _read_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
-        return run_owned(self._db(), fn, self._gate, write=False)
+        # One snapshot for the whole read: a read of several statements (a search reads
+        # its matches, then their rows) never mixes what was there before a write that
+        # lands between them with what came after it.
+        db = self._db()
+        db.conn.execute("BEGIN")
+        try:
+            return run_owned(db, fn, self._gate, write=False)
+        finally:
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")  # nothing to keep: it only read
 
     def _write_unlocked(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         # On the writer thread, outside a transaction (a checkpoint can't run inside one).

@@ -19,6 +19,7 @@ from bot.ranking import rank
 from bot.records import ArchivedMessage, ArchiveFilter
 from bot.search_query import parse_terms
 from storage import archive_search
+from storage.archive import SqliteArchiveRepository
 from storage.archive_insert import insert_rows
 from storage.archive_rows import date_clauses, visibility_clauses
 from storage.archive_search import _newest, _newest_in_ranges, search
@@ -239,3 +240,42 @@ def test_a_channel_made_private_while_a_search_runs_stays_out(tmp_path: Path) ->
     assert len(search(conn, terms, ArchiveFilter(viewer_channels=frozenset()), 10)) == 10
     midway = _MadePrivateMidway(conn)
     assert search(midway, terms, ArchiveFilter(viewer_channels=frozenset()), 10) == []
+
+
+async def test_a_search_reads_one_snapshot_while_another_connection_writes(
+    tmp_path: Path,
+) -> None:
+    """A search reads its matches, then their rows. The newest match deleted and another
+    channel's message written in between, in the rowid the deletion freed, must not reach
+    the results: the search sees the archive as it was when it began."""
+    path = tmp_path / "copbot.db"
+    _small_archive(path, [("north", "budget planning", False), ("north", "budgeting again", False)])
+    database = Database.open(path, readers=1)  # one reader: the traced connection serves all
+    writer = sqlite_utils.Database(connect(path))
+    elsewhere = ArchivedMessage(
+        "local", "", "south", "south", "s1", "s1", "local:kim", "Kim", False,
+        "budgie facts from another channel", AT + timedelta(days=1),
+    )  # fmt: skip
+    written: list[str] = []
+
+    def between(sql: str) -> None:
+        if not written and sql.startswith("select m.id,"):  # the read of the rows found
+            written.append(sql)
+            with transaction(writer):
+                writer.execute("delete from archive_entries where id = 2")
+                insert_rows(writer, [elsewhere])
+
+    try:
+        await database.read(lambda db: db.conn.set_trace_callback(between))
+        hits = await SqliteArchiveRepository(database).search(
+            parse_terms("budg*"), ArchiveFilter(channel="north", viewer_channels=frozenset()), 10
+        )
+        assert written, "the write did not land between the search's statements"
+        assert writer.execute("select id, channel_name from archive_messages").fetchall() == [
+            (1, "north"),
+            (2, "south"),
+        ]  # the rowid was reused
+        assert sorted(h.message.text for h in hits) == ["budget planning", "budgeting again"]
+    finally:
+        database.close()
+        writer.conn.close()

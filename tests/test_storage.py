@@ -142,6 +142,38 @@ async def test_channels_repository_finds_by_name_or_id(database: Database) -> No
     assert found is not None and found.region == "midlands" and not found.bot_member
 
 
+async def test_a_read_sees_one_snapshot_though_a_write_lands_between_its_statements(
+    db_path: Path,
+) -> None:
+    database = Database.open(db_path, readers=1)
+    await database.execute("create table notes (n integer)")
+    await database.execute("insert into notes values (1)")
+    elsewhere = sqlite.connect(db_path, isolation_level=None, check_same_thread=False)
+
+    def counted_twice(db: sqlite_utils.Database) -> tuple[int, int]:
+        before = db.execute("select count(*) from notes").fetchone()[0]
+        elsewhere.execute("insert into notes values (2)")
+        return before, db.execute("select count(*) from notes").fetchone()[0]
+
+    def failing(db: sqlite_utils.Database) -> None:
+        db.execute("select count(*) from notes").fetchone()
+        raise ValueError("a read that fails half-way")
+
+    try:
+        assert await database.read(counted_twice) == (1, 1)
+        with pytest.raises(ValueError, match="half-way"):
+            await database.read(failing)
+        # Each read begins afresh: the next sees both rows, and none is left in a transaction.
+        assert (
+            await database.read(lambda db: db.execute("select count(*) from notes").fetchone()[0])
+            == 2
+        )
+        assert await database.read(lambda db: db.conn.in_transaction) is True
+    finally:
+        elsewhere.close()
+        database.close()
+
+
 async def test_no_cursor_leaves_the_thread_that_owns_its_connection(database: Database) -> None:
     """A cursor freed on the event loop's thread resets a statement its connection's cache
     shares with the worker thread's next call: returning one is refused, and its write
