@@ -71,16 +71,18 @@ PRIVATE_MARK = "private channel"
 
 class Pseudonyms:
     """Authors become "Participant 1", "Participant 2"… in order of their first message,
-    consistently through one export; their names are replaced in the text too."""
+    consistently through one export; their names are replaced in the text too, every name
+    each is known by (``authors`` may list an identity once for each)."""
 
     def __init__(self, authors: Iterable[tuple[str, str]]) -> None:
         self._by_id: dict[str, tuple[str, str]] = {}
         names: dict[str, str] = {}
-        for n, (identity, name) in enumerate(authors, start=1):
-            label = f"Participant {n}"
-            self._by_id[identity] = (f"participant-{n}", label)
+        for identity, name in authors:
+            if identity not in self._by_id:
+                n = len(self._by_id) + 1
+                self._by_id[identity] = (f"participant-{n}", f"Participant {n}")
             if name.strip():
-                names.setdefault(name.strip(), label)
+                names.setdefault(name.strip(), self._by_id[identity][1])
         # Longest first, so "Sam Okafor" is replaced whole before "Sam" could be.
         ordered = sorted(names, key=len, reverse=True)
         self._names = names

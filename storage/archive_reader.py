@@ -118,7 +118,9 @@ def _batches(cursor: Any) -> Iterator[tuple[Any, ...]]:
 
 
 def authors(path: Path, f: ArchiveFilter) -> list[tuple[str, str]]:
-    """(identity, name) of everyone who wrote in the selection, in order of first message."""
+    """(identity, name) of everyone who wrote in the selection, in order of first message;
+    every name the archive knows them by, whichever messages it came with (someone who
+    changed their display name is mentioned by either)."""
     where, params = filter_sql(f)
     conn = connect(path)
     conn.execute(f"PRAGMA cache_size = -{EXPORT_CACHE_KIB}")
@@ -126,8 +128,10 @@ def authors(path: Path, f: ArchiveFilter) -> list[tuple[str, str]]:
         return [
             (r[0], r[1])
             for r in conn.execute(
-                f"select author_id, author_name, min(id) as first from archive_messages m"
-                f" where {where} and author_id is not null group by author_id order by first",
+                "select a.author_id, a.author_name from"
+                " (select author_id, min(id) as first from archive_messages m"
+                f"  where {where} and author_id is not null group by author_id) w"
+                " join archive_authors a on a.author_id = w.author_id order by w.first, a.id",
                 params,
             )
         ]

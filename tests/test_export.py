@@ -32,7 +32,8 @@ from bot.archive_export import (
     write_markdown,
 )
 from bot.cli import cli
-from bot.records import ArchiveFilter, Prompt
+from bot.records import ArchivedMessage, ArchiveFilter, Prompt
+from bot.services.exports import run_export
 
 
 def row(
@@ -314,6 +315,49 @@ def test_cli_search_and_erase(seeded: Path) -> None:
     assert "audit trail, because admins answer for access with it" in erased.output
     assert runner.invoke(cli, ["search", "north", "--format", "json", *db]).output.strip() == "[]"
     assert b"north in may" not in seeded.read_bytes().lower()
+
+
+def test_every_name_someone_wrote_under_is_replaced_by_their_one_label() -> None:
+    p = Pseudonyms([("slack:U1", "Ann"), ("slack:U1", "Annabel Okafor"), ("slack:U2", "Bob")])
+    out = dict(
+        zip(
+            FIELDS,
+            p.row(row("thanks @Annabel Okafor and Ann", author="slack:U2", name="Bob")),
+            strict=True,
+        )
+    )
+    assert (out["author_id"], out["text"]) == (
+        "participant-2",
+        "thanks Participant 1 and Participant 1",
+    )
+
+
+async def test_a_pseudonymised_export_hides_a_renamed_author_s_every_name(tmp_path: Path) -> None:
+    from storage.archive import SqliteArchiveRepository
+    from storage.archive_reader import SqliteArchiveReader
+    from storage.database import Database
+
+    path = tmp_path / "copbot.db"
+    db = Database.open(path)
+    repo = SqliteArchiveRepository(db)
+    said = [
+        ("slack:U1", "Ann", "hello"),
+        ("slack:U1", "Annabel Okafor", "I changed my display name"),
+        ("slack:U2", "Bob", "thanks @Annabel Okafor and Ann"),
+    ]
+    for i, (author, name, text) in enumerate(said):
+        await repo.capture(
+            ArchivedMessage(
+                "slack", "T1", "C1", "north", f"m{i}", f"m{i}", author, name, False, text,
+                datetime(2026, 3, 1, 10, i, tzinfo=UTC),
+            )
+        )  # fmt: skip
+    db.close()
+    for fmt in ("jsonl", "markdown", "html"):
+        out = io.StringIO()
+        run_export(SqliteArchiveReader(path), fmt, ArchiveFilter(), out, Cover(), pseudonymise=True)
+        assert "Ann" not in out.getvalue() and "Okafor" not in out.getvalue(), fmt
+        assert "thanks Participant 1 and Participant 1" in out.getvalue(), fmt
 
 
 def test_someone_unknown_when_the_export_began_is_still_pseudonymised() -> None:
