@@ -213,6 +213,19 @@ async def test_search_in_chat_is_private_ranked_and_linked(bot: Harness) -> None
     assert "Give me a word or two" in await bot.reply_text("search ***", SAM)
 
 
+async def test_a_search_longer_than_copbot_reads_is_refused_in_chat(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    await say(bot, "Bias shows up in job matching", root)
+    many = " ".join(f"word{i}" for i in range(20))
+    answer = await bot.reply_text(f"search {many}", SAM)
+    assert answer.startswith("That search has 20 words and phrases; search for at most 16")
+    phrase = " ".join(["bias"] * 17)
+    assert "that one has 17" in await bot.reply_text(f'search "{phrase}"', SAM)
+    # The same word pasted again and again is one word, and is searched.
+    answer = await bot.reply_text("search " + "bias " * 500, SAM)
+    assert answer.startswith("**The best match from the archive**")
+
+
 async def test_a_prefix_search_in_chat_finds_every_word_it_starts(bot: Harness) -> None:
     """Through the server's own read connections, which read the index's vocabulary."""
     root = await prompt_thread(bot)

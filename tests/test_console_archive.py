@@ -110,6 +110,15 @@ async def test_search_highlights_the_matches(console: Console) -> None:
     assert "Read the thread" in page
 
 
+async def test_a_search_longer_than_copbot_reads_is_refused_on_the_page(
+    console: Console,
+) -> None:
+    many = "+".join(f"w{i}" for i in range(17))
+    page = await _page(console, f"/console/archive?q={many}", await console.sign_in(PRIYA), 400)
+    assert "That search has 17 words and phrases; search for at most 16" in page
+    assert "<mark>" not in page
+
+
 async def test_search_takes_the_filters_too(console: Console) -> None:
     cookie = await console.sign_in(PRIYA)
     page = await _page(console, "/console/archive?q=language&region=north", cookie)

@@ -302,6 +302,15 @@ def test_cli_export_shows_no_progress_bar_in_a_pipe(seeded: Path) -> None:
     assert result.output.startswith("# Community archive")
 
 
+def test_cli_search_longer_than_copbot_reads_is_refused_in_words(seeded: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["search", *[f"word{i}" for i in range(17)], "--db", str(seeded)]
+    )
+    assert result.exit_code == 2
+    assert "Invalid value for QUERY: That search has 17 words and phrases" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_cli_search_and_erase(seeded: Path) -> None:
     runner = CliRunner()
     db = ["--db", str(seeded)]

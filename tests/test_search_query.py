@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime
 from itertools import product
 from pathlib import Path
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.records import ArchivedMessage, ArchiveFilter
-from bot.search_query import parse_terms
+from bot.search_query import MAX_PHRASE_WORDS, MAX_TERMS, SearchTooLong, Term, parse_terms
 from storage.archive_insert import insert_rows
 from storage.archive_search import search
 from storage.database import Database, connect, transaction
@@ -114,7 +115,40 @@ def test_short_prefixes_are_plain_words() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
 def test_any_text_is_a_valid_search(conn, text: str) -> None:
-    search(conn, parse_terms(text), ArchiveFilter(region="north"), 5)
+    try:
+        terms = parse_terms(text)
+    except SearchTooLong:
+        assert len(re.findall(r"[^\W_]+", text)) > MAX_TERMS  # refused in words, not an error
+        return
+    search(conn, terms, ArchiveFilter(region="north"), 5)
+
+
+def test_a_word_or_phrase_given_twice_is_searched_once() -> None:
+    assert parse_terms('bias job bias "of the" bias "of the" job*') == [
+        Term(("bias",)),
+        Term(("job",)),
+        Term(("of", "the")),
+        Term(("job",), prefix=True),
+    ]
+    # However often it is pasted, one phrase is one read.
+    assert parse_terms('"of the" ' * 5000) == [Term(("of", "the"))]
+
+
+def test_a_search_longer_than_copbot_reads_is_refused_in_words() -> None:
+    words = [f"word{i}" for i in range(MAX_TERMS + 1)]
+    assert len(parse_terms(" ".join(words[:MAX_TERMS]))) == MAX_TERMS
+    with pytest.raises(
+        SearchTooLong,
+        match=f"has {MAX_TERMS + 1} words and phrases; search for at most {MAX_TERMS}",
+    ):
+        parse_terms(" ".join(words))
+    phrase = " ".join(words[:MAX_PHRASE_WORDS])
+    assert parse_terms(f'"{phrase}"') == [Term(tuple(words[:MAX_PHRASE_WORDS]))]
+    with pytest.raises(
+        SearchTooLong,
+        match=f"at most {MAX_PHRASE_WORDS} words long; that one has {MAX_PHRASE_WORDS + 1}",
+    ):
+        parse_terms(f'"{phrase} more"')
 
 
 def _archive(path: Path, texts: list[str]) -> sqlite_utils.Database:

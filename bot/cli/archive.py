@@ -18,7 +18,7 @@ from bot.archive_export import FORMATS, Cover
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, with_core
 from bot.commands import did_you_mean
 from bot.records import ARCHIVED_YEARS, ArchiveFilter, SearchHit
-from bot.search_query import parse_terms
+from bot.search_query import SearchTooLong, parse_terms
 from bot.services.archive import ARCHIVED
 from bot.services.erasure import Erased
 from bot.services.exports import community_of, cover_for, run_export
@@ -133,7 +133,10 @@ async def _known_filter(core: Core, chosen: ArchiveFilter) -> None:
 def search(query: tuple[str, ...], limit: int, fmt: str, db: str | None, **filters: Any) -> None:
     """Search the archive. Any text works: "quoted phrases" and prefix* are understood,
     everything else is matched as plain words."""
-    terms = parse_terms(" ".join(query))
+    try:
+        terms = parse_terms(" ".join(query))
+    except SearchTooLong as e:
+        raise click.BadParameter(e.words, param_hint="QUERY") from None
     if not terms:
         raise click.BadParameter("give at least one word to look for", param_hint="QUERY")
     settings = load_settings(db)

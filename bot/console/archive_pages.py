@@ -25,7 +25,7 @@ from bot.model import Role
 from bot.ports import Clock
 from bot.ranking import HIT_END, HIT_START
 from bot.records import ArchiveFilter
-from bot.search_query import parse_terms
+from bot.search_query import SearchTooLong, parse_terms
 from bot.services.exports import (
     CONTENT_TYPES,
     community_of,
@@ -92,10 +92,15 @@ class ArchivePages:
         chosen = await self._chosen(dict(request.query))
         context = await self._form_context(viewer)
         query = chosen.values["q"]
-        terms = parse_terms(query)
         problems = list(chosen.problems)
-        if query and not terms:
-            problems.append("Give a word or two to look for, like bias or recruit*.")
+        try:
+            terms = parse_terms(query)
+        except SearchTooLong as e:
+            terms = []
+            problems.append(e.words)
+        else:
+            if query and not terms:
+                problems.append("Give a word or two to look for, like bias or recruit*.")
         if problems or chosen.filter is None:
             return self._templates.render(
                 "archive.html", status=400, visitor=visitor, chosen=chosen,
