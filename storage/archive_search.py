@@ -43,17 +43,57 @@ GROWTH_WHEN_EMPTY = 8  # the next range after one with no match at all
 MAX_EXPANSION = 200  # words a prefix is read as, at most; more, and FTS5 merges them
 
 
-def _months(since: datetime | None, until: datetime | None) -> list[str]:
-    """Month words covering [since, until), when that narrows the search at all."""
+def _months(conn: Any, since: datetime | None, until: datetime | None) -> list[str]:
+    """Month words covering [since, until), when that narrows the search at all; with no
+    ``until``, to this month or the latest a message is dated in, if later."""
     if since is None:
         return []
-    end = until or datetime.now(UTC)
+    end = until or _latest_month(conn, datetime.now(UTC))
     months: list[str] = []
     year, month = since.year, since.month
     while (year, month) <= (end.year, end.month) and len(months) <= MAX_MONTHS:
         months.append(f"zm{year:04d}{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months if len(months) <= MAX_MONTHS else []
+
+
+def _latest_month(conn: Any, now: datetime) -> datetime:
+    """``now``, or the first of the latest month after it that a message is dated in (a
+    platform's clock ahead of copbot's, an import): its word follows this month's in the
+    index's vocabulary, where words after this month's are few (text could hold one too,
+    so each is checked as a filter word, latest first)."""
+    this = f"zm{now.year:04d}{now.month:02d}"
+    later = [
+        (int(word[2:6]), int(word[6:]), word)
+        for word in _vocabulary(conn, this + "\x00", "zn", limit=-1)
+        if len(word) == 8 and word[2:].isascii() and word[2:].isdigit()
+    ]
+    for year, month, word in sorted(later, reverse=True):
+        if (
+            1 <= month <= 12
+            and conn.execute(
+                "select 1 from archive_fts where archive_fts match ? limit 1", [f"tags : {word}"]
+            ).fetchone()
+        ):
+            return datetime(year, month, 1, tzinfo=UTC)
+    return now
+
+
+def _vocabulary(conn: Any, start: str, end: str, limit: int) -> list[str]:
+    """The index's words in [start, end), at most ``limit`` (-1: all). fts5vocab reads each
+    word's list of matches in full before it names it, so the range should skip words
+    that are common."""
+    conn.execute(
+        "create virtual table if not exists temp.archive_vocab"
+        " using fts5vocab(main, 'archive_fts', 'row')"
+    )
+    return [
+        str(r[0])
+        for r in conn.execute(
+            "select term from temp.archive_vocab where term >= ? and term < ? limit ?",
+            [start, end, limit],
+        )
+    ]
 
 
 def filter_tags(conn: Any, f: ArchiveFilter) -> list[str]:
@@ -79,7 +119,7 @@ def filter_tags(conn: Any, f: ArchiveFilter) -> list[str]:
         tags.append(
             _any(conn, "za", "select id from archive_authors where author_id = ?", [f.author])
         )
-    if months := _months(f.since, f.until):
+    if months := _months(conn, f.since, f.until):
         tags.append("(" + " OR ".join(months) + ")")
     return tags
 
@@ -198,19 +238,10 @@ def _expression(conn: Any, term: Term) -> str:
         # is "x2" here, not to FTS5): FTS5 reads the prefix itself.
         return term.fts()
     start = typed.lower()  # a word as FTS5 splits and folds text, and no other
-    conn.execute(
-        "create virtual table if not exists temp.archive_vocab"
-        " using fts5vocab(main, 'archive_fts', 'row')"
-    )
     # From the least text after the prefix (no word holds a NUL, and fts5vocab compares
     # the whole bound value, NUL included), to the last text it starts.
-    words = [start] + [
-        str(r[0])
-        for r in conn.execute(
-            "select term from temp.archive_vocab where term >= ? and term < ? limit ?",
-            [start + "\x00", start[:-1] + chr(ord(start[-1]) + 1), MAX_EXPANSION],
-        )
-    ]
+    after = start[:-1] + chr(ord(start[-1]) + 1)
+    words = [start, *_vocabulary(conn, start + "\x00", after, MAX_EXPANSION)]
     if len(words) > MAX_EXPANSION:
         return term.fts()
     return "(" + " OR ".join('"' + w.replace('"', '""') + '"' for w in words) + ")"

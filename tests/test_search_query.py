@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import product
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot.records import ArchivedMessage, ArchiveFilter
 from bot.search_query import MAX_PHRASE_WORDS, MAX_TERMS, SearchTooLong, Term, parse_terms
 from storage.archive_insert import insert_rows
-from storage.archive_search import search
+from storage.archive_search import filter_tags, search
 from storage.database import Database, connect, transaction
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
@@ -284,3 +284,31 @@ def test_a_prefix_that_is_a_word_is_not_counted_through_the_vocabulary(tmp_path:
         "likely so",
         "we liked that",
     }
+
+
+def test_messages_dated_after_this_month_are_found_since_a_date(tmp_path: Path) -> None:
+    """Month words narrow a search with a start date and no end to the months up to now,
+    or to the latest month a message is dated in (a platform's clock ahead of copbot's, an
+    import); a word in someone's text that looks like one changes nothing."""
+    now = datetime.now(UTC)
+    ahead = (now.replace(day=1) + timedelta(days=40)).replace(day=2)  # next month
+    db = _archive(tmp_path / "copbot.db", [])
+    messages = [
+        ArchivedMessage("local", "", "north", "north", f"m{i}", f"m{i}", "local:sam", "Sam",
+                        False, text, at)
+        for i, (text, at) in enumerate([
+            ("rota planning now", now - timedelta(hours=1)),
+            ("rota planning ahead", ahead),
+            ("rota zm209912 zm2026121 zmzz", now - timedelta(days=400)),
+        ])
+    ]  # fmt: skip
+    with transaction(db):
+        insert_rows(db, messages)
+    since = ArchiveFilter(since=now - timedelta(days=3))
+    assert sorted(h.message.text for h in search(db.conn, parse_terms("rota"), since, 10)) == [
+        "rota planning ahead",
+        "rota planning now",
+    ]
+    [months] = filter_tags(db.conn, since)
+    assert f"zm{ahead.year:04d}{ahead.month:02d}" in months
+    assert "zm209912" not in months  # the month list still narrows the search
