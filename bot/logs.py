@@ -6,6 +6,7 @@ import json
 import logging
 import traceback
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import EofStream
@@ -54,6 +55,18 @@ def guard_server_log() -> None:
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class TextLines(logging.Formatter):
+    """Lines for people reading a terminal or journald: an error's type and stack under its
+    line, never its message, whichever logger (copbot's or a library's) logged it."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatException(self, ei: Any) -> str:
+        error = ei[1]
+        return stack_only(error) if isinstance(error, BaseException) else "an error"
+
+
 class JsonLines(logging.Formatter):
     """One JSON object a line, for log collectors: time (UTC), level, logger, message, and
     where an error happened (its stack, never its message: it may quote someone)."""
@@ -73,5 +86,5 @@ class JsonLines(logging.Formatter):
 def configure_logging(log_format: str) -> None:
     """Log INFO and above to standard error, as text or JSON lines."""
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonLines() if log_format == "json" else TextLines())
     logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import create_app
-from bot.logs import JsonLines
+from bot.logs import JsonLines, TextLines
 from bot.metrics import Metrics
 from bot.settings import ConfigError, Settings
 from storage.database import Database
@@ -123,6 +124,26 @@ def test_json_log_lines_carry_where_an_error_happened_but_not_its_words() -> Non
     assert parsed["message"] == "handling a command failed"
     assert parsed["error"].startswith("ValueError at")
     assert "Priya" not in line
+
+
+def test_text_log_lines_carry_where_an_error_happened_but_not_its_words() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.text_lines")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextLines())
+    logger.addHandler(handler)
+    words = "Priya said something private"
+    try:
+        try:
+            raise ValueError(words)
+        except ValueError:
+            logger.error("handling %s hit an error", "inbox item 7", exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert " ERROR tests.text_lines: handling inbox item 7 hit an error\nValueError at\n" in text
+    assert "test_text_log_lines_carry_where_an_error_happened" in text  # its stack
+    assert "Priya" not in text
 
 
 @pytest.mark.parametrize(
