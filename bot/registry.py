@@ -49,8 +49,10 @@ class PersonalData:
     erase: Callable[[str], Awaitable[int]] | None = None
     # Forget everything from before a moment (COPBOT_RETENTION_DAYS).
     expire: Callable[[datetime], Awaitable[int]] | None = None
-    # Whether `/cop optout` erases it too, not only `copbot erase`.
-    on_opt_out: bool = True
+    # Whether `/cop optout` erases it too, not only `copbot erase`: what holds the words
+    # copbot kept of someone. What they did through copbot on purpose (an answer to an
+    # event, a round they opened, a schedule) stays theirs until an erasure.
+    on_opt_out: bool = False
     # Why it is kept after erasure, when ``erase`` is None.
     kept_because: str = ""
 

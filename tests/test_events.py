@@ -628,3 +628,23 @@ async def test_a_number_that_is_no_number_says_where_the_numbers_are(
     await facilitator(bot)
     text = await bot.reply_text(f"event {verb} 9{'9' * 40}", PRIYA)
     assert "isn't an event's number; `/cop events` shows them" in text
+
+
+async def test_opting_out_of_the_archive_keeps_a_place_and_the_events_someone_planned(
+    bot: Harness,
+) -> None:
+    """`optout` is about the messages copbot keeps: someone's place at an event, and the
+    events they planned, stay theirs (only `copbot erase` removes those)."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="1")
+    await bot.press("event.rsvp", f"{event_id}:going", SAM)
+    await bot.press("event.rsvp", f"{event_id}:going", ALEX)
+    assert "I had kept none of your messages" in await bot.reply_text("optout", SAM)
+    assert "I had kept none of your messages" in await bot.reply_text("optout", PRIYA)
+    rsvps = await feature(bot).repository.rsvps(event_id)
+    going = [r.person for r in rsvps if r.answer is Answer.GOING]
+    assert going == [SAM.identity, ALEX.identity]  # Sam's place, Alex still waiting
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and event.organiser == PRIYA.identity
+    # Still Priya's to change: as its organiser, not as an admin.
+    await feature(bot).cancel_event(event_id, PRIYA.identity, Role.FACILITATOR)

@@ -138,6 +138,31 @@ async def test_opting_out_leaves_suggestions_given_by_name(bot: Harness) -> None
     assert "prompt_suggestions.suggested_by" in _places_naming(bot.core.db.path, SAM.identity)
 
 
+async def test_opting_out_erases_the_words_kept_and_leaves_what_was_done_on_purpose(
+    db_path: Path,
+) -> None:
+    h = Harness.open(
+        db_path,
+        Settings(
+            db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+        ),
+    )
+    try:
+        await _leave_traces_everywhere(h)
+        before = _places_naming(db_path, PRIYA.identity)
+        await h.command("optout", PRIYA)
+        left = _places_naming(db_path, PRIYA.identity)
+        declared = _declared(h.core.registry)
+        erased = {place for place in before if declared[place].on_opt_out}
+        assert {"archive_authors.author_id", "inbox.identity"} <= erased, before
+        assert not erased & left, f"opting out missed: {sorted(erased & left)}"
+        # Schedules, posted prompts, suggestions and export links stay theirs.
+        assert before - erased <= left, sorted((before - erased) - left)
+        assert {"recurrences.owner", "prompt_posts.posted_by", "export_links.created_by"} <= left
+    finally:
+        h.close()
+
+
 async def test_a_feature_can_be_built_twice(bot: Harness) -> None:
     # Job kinds are declared in register(), not claimed in constructors.
     core = bot.core

@@ -80,6 +80,7 @@ class ArchiveFeature:
                 ),
                 erase=self._archive.erase_author,
                 expire=self._archive.purge_before,
+                on_opt_out=True,
             )
         )
         registry.keeps(
@@ -183,9 +184,13 @@ class ArchiveFeature:
     async def opt_out(self, ix: Interaction, args: Args) -> None:
         identity = ix.user.identity
         already = await self._archive.opted_out(identity)
-        # Suggestions stay: they were given to facilitators by name, on purpose.
+        # What they did on purpose stays (an event answer, a suggestion): see on_opt_out.
         erased = (await self._erasure.erase(identity, opting_out=True)).of(ARCHIVED)
-        kept = f"I've erased the {erased} message{'s' if erased != 1 else ''} of yours I had kept"
+        kept = (
+            f"I've erased the {erased} message{'s' if erased != 1 else ''} of yours I had kept"
+            if erased
+            else "I had kept none of your messages"
+        )
         if already and not erased:
             await ix.reply(
                 "You've already opted out: I keep nothing you write. "

@@ -24,6 +24,5 @@ class ConversationsFeature:
                 erase=self._conversations.forget_person,
                 # How copbot answers them privately (its answer to `optout` too): only
                 # `copbot erase` forgets it.
-                on_opt_out=False,
             )
         )

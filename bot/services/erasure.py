@@ -40,8 +40,9 @@ class Erasure:
     async def erase(self, identity: str, *, opting_out: bool = False) -> Erased:
         """Keep nothing more of ``identity`` (an opt-out), and erase what was kept.
 
-        ``opting_out``: the person asked with `/cop optout`, which leaves what they gave
-        others by name on purpose (a prompt suggestion) for `copbot erase`.
+        ``opting_out``: the person asked with `/cop optout`, which erases the words kept of
+        them and leaves what they did on purpose (an event answer, a prompt suggestion) for
+        `copbot erase` (``PersonalData.on_opt_out``).
         """
         await self._archive.opt_out(identity, self._clock.now())
         counts = []

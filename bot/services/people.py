@@ -17,6 +17,5 @@ class PeopleFeature:
                 ("people.identity", "people.name"),
                 erase=self._people.erase,
                 # Opting out stops the archive; roles and schedules still name the person.
-                on_opt_out=False,
             )
         )

@@ -175,7 +175,6 @@ class PromptsFeature:
                 ("prompt_suggestions.suggested_by",),
                 erase=self._repo.erase_suggestions,
                 # Given to facilitators by name, on purpose: `copbot erase` removes them.
-                on_opt_out=False,
             )
         )
         registry.keeps(

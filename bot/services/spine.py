@@ -17,6 +17,7 @@ class SpineData:
                 "event(s) not yet handled",
                 ("inbox.identity", "inbox.payload"),
                 erase=self._inbox.erase,
+                on_opt_out=True,  # it may hold their words, not yet archived
             )
         )
         registry.keeps(
