@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -406,8 +406,20 @@ def create_app(
     app.router.add_routes(core.registry.routes)
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
+        if isinstance(adapter, LocalAdapter):
+            app.on_shutdown.append(_ending_streams(adapter))
     app.cleanup_ctx.append(_running)
     return app
+
+
+def _ending_streams(local: LocalAdapter) -> Callable[[web.Application], Awaitable[None]]:
+    """Before the server waits for requests in flight: an open playground page's event
+    stream would otherwise hold a stop for its whole lifetime."""
+
+    async def ending(app: web.Application) -> None:
+        await local.end_streams()
+
+    return ending
 
 
 def _counting_logs(metrics: Metrics) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -169,6 +169,10 @@ class LocalAdapter:
     async def stop(self) -> None:
         self._sink = None
 
+    async def end_streams(self) -> None:
+        """copbot is stopping: open pages' event streams end now (a page reconnects)."""
+        await self._changes.close()
+
     async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
         return await self._bot_says(channel, message)
 

@@ -12,13 +12,14 @@ from aiohttp import web
 
 log = logging.getLogger(__name__)
 
-SSE_LIFETIME = 25.0  # seconds; the browser reconnects, and shutdown never waits long
+SSE_LIFETIME = 25.0  # seconds; the browser reconnects
 
 
 class Changes:
     def __init__(self) -> None:
         self._version = 0
         self._changed = asyncio.Condition()
+        self._closed = False
 
     @property
     def version(self) -> int:
@@ -27,6 +28,12 @@ class Changes:
     async def notify(self) -> None:
         async with self._changed:
             self._version += 1
+            self._changed.notify_all()
+
+    async def close(self) -> None:
+        """End every stream now, and any opened later at its first line."""
+        async with self._changed:
+            self._closed = True
             self._changed.notify_all()
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
@@ -40,7 +47,7 @@ class Changes:
         try:
             await response.prepare(request)
             await response.write(f"retry: 500\ndata: {seen}\n\n".encode())
-            while (left := ends - loop.time()) > 0:
+            while not self._closed and (left := ends - loop.time()) > 0:
                 if await self._changed_since(seen, left):
                     seen = self._version
                     await response.write(f"data: {seen}\n\n".encode())
@@ -53,5 +60,5 @@ class Changes:
         async with self._changed:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(within):  # not wait_for, which may eat a cancel
-                    await self._changed.wait_for(lambda: self._version != version)
+                    await self._changed.wait_for(lambda: self._version != version or self._closed)
         return self._version != version
