@@ -268,7 +268,7 @@ def main(argv: list[str], out: dict[str, Any] | None = None) -> int:
     if only in ("", "import") or not db.exists():
         figures.update(_report_import(export, db))
     if only in ("", "search"):
-        figures.update(_report_search(db))
+        figures.update(_report_search(db, like_target=100 if size >= 10_000_000 else 20))
     if only in ("", "export"):
         figures.update(_report_export(db))
     (DATA / f"archive-{size}.json").write_text(json.dumps(figures, indent=2))
@@ -319,7 +319,7 @@ def bench_size(db: Path) -> dict[str, float]:
     return sized
 
 
-def _report_search(db: Path) -> dict[str, float]:
+def _report_search(db: Path, like_target: int) -> dict[str, float]:
     searched = bench_search(db)
     ratio = searched["like_median_ms"] / searched["search_p50_ms"]
     print(
@@ -328,7 +328,7 @@ def _report_search(db: Path) -> dict[str, float]:
     )
     print(
         f"            the same searches as a LIKE '%word%' scan ordered by time: median "
-        f"{searched['like_median_ms']:.0f} ms; copbot's median is {ratio:.0f}x faster   target ≥ 20x"
+        f"{searched['like_median_ms']:.0f} ms; copbot's median is {ratio:.0f}x faster   target ≥ {like_target}x"
     )
     _print_parts(searched, "p95 ", "p95 {:7.2f} ms", width=16, cut=3)
     return searched
