@@ -275,18 +275,21 @@ class FeedbackFeature:
         rest = list(args.words[1:])
         while rest:
             word = rest.pop(0).lower()
+            if word not in ("closes", "min"):
+                # Most often the second word of a title that has spaces.
+                raise UsageError(
+                    f"I don't know `{clip(word)}`. Put the title in quotes if it has spaces "
+                    '(`"Reflection session"`), then `closes YYYY-MM-DD` and `min N` if you '
+                    "want them."
+                )
             if not rest:
-                raise UsageError(f"`{clip(word)}` needs a value after it.")
+                example = "closes 2026-12-01" if word == "closes" else "min 5"
+                raise UsageError(f"`{word}` needs a value after it, like `{example}`.")
             value = rest.pop(0)
             if word == "closes":
                 closes_on = self._closing_date(value)
-            elif word == "min":
-                threshold = _threshold(value)
             else:
-                raise UsageError(
-                    f"I don't know `{clip(word)}`. After the title, put the title in quotes "
-                    "if it has spaces, then `closes YYYY-MM-DD` and `min N` if you want them."
-                )
+                threshold = _threshold(value)
         return title, closes_on, threshold
 
     def _optional_date(self, text: str) -> date | None:
