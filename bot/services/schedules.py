@@ -291,9 +291,11 @@ class SchedulesFeature:
             and not await self._visibility.may_see(viewer, found.ref)
         )
         if found is None or not found.bot_member or hidden:
+            # The same words whichever it is: a private channel stays unseen by outsiders.
             raise UsageError(
-                f"I'm not in #{wanted}, so I couldn't post there. Add me to the channel first "
-                "(in Slack: `/invite @copbot`; in Teams: add copbot to the team), then try again."
+                f"I can't post in #{wanted}: it isn't a channel you and I are both in. Check "
+                "its name; if it's right, add me to it first (in Slack: `/invite @copbot`; in "
+                "Teams: add copbot to the team), then try again."
             )
         return found.ref
 
