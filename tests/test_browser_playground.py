@@ -232,6 +232,29 @@ def test_a_private_answer_can_be_dismissed(site) -> None:
     assert page.page_errors == []
 
 
+def test_a_message_s_link_is_copied_from_its_menu_and_copbot_reads_it(site) -> None:
+    """As Slack's and Teams' menus give it: the link `/cop remove` asks for."""
+    url, browser, _ = site
+    page = browser.new_page(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
+    page.set_default_timeout(15_000)
+    page.goto(f"{url}/?channel=london")
+    say(page, "A message to point at")
+    mine = page.locator(".msg", has_text="A message to point at")
+    copy = mine.get_by_role("button", name="Copy link: 'A message to point at'")
+    copy.click()
+    mine.get_by_role("button", name="Copied").wait_for()
+    link = page.evaluate("navigator.clipboard.readText()")
+    assert link == f"{url}/?channel=london#{mine.get_attribute('id')}"
+    page.select_option("#persona", "priya")  # a facilitator: `remove` is theirs
+    say(page, f"/cop remove {link}")
+    page.locator(
+        ".msg.private", has_text="isn't an anonymous reply, so nothing was removed"
+    ).wait_for()
+    elsewhere = browser.new_page(viewport=DESKTOP)  # and it leads back to the message
+    elsewhere.goto(link)
+    elsewhere.locator(".msg.highlight", has_text="A message to point at").wait_for()
+
+
 def test_the_page_has_a_favicon(site) -> None:
     url, browser, _ = site
     page = open_page(browser, url, DESKTOP)

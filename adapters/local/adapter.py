@@ -199,8 +199,12 @@ class LocalAdapter:
         await self._changes.notify()
 
     async def permalink(self, ref: MessageRef) -> str:
-        root = f"&thread={ref.thread_root}" if ref.thread_root else ""
-        return f"{self._base_url}/?channel={quote(ref.channel.id)}{root}#{ref.id}"
+        return self._link(ref.channel.id, ref.thread_root, ref.id)
+
+    def _link(self, channel: str, thread_root: str | None, message: str) -> str:
+        """A message's link, as its menu's Copy link gives it and `remove` reads it."""
+        root = f"&thread={thread_root}" if thread_root else ""
+        return f"{self._base_url}/?channel={quote(channel)}{root}#{message}"
 
     def message_at(self, link: str) -> MessageRef | None:
         return links.message_at(link, self._channels, urlsplit(self._base_url).netloc)
@@ -290,7 +294,11 @@ class LocalAdapter:
                 ],
                 "direct": {"id": self._direct(persona.id).id, "name": "copbot (direct)"},
                 "channel": channel,
-                "messages": [message_json(m, persona.user.identity, self._tz) for m in messages],
+                "messages": [
+                    message_json(m, persona.user.identity, self._tz)
+                    | {"link": self._link(m.channel, m.thread_root, m.id)}
+                    for m in messages
+                ],
                 "forms": [
                     {"token": f.token, "html": form_html(f.form, f.token)}
                     for f in self._forms.on_page(persona.id, request.query.get("page", ""))

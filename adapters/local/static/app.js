@@ -135,6 +135,7 @@ function messageItem(m, replies, inThread = false) {
     const row = body.querySelector(".b-buttons");
     if (m.bot && row) row.prepend(reply); else tools.append(reply);
   }
+  if (!m.private) tools.append(tool("Copy link", (e) => copyLink(m.link, e.currentTarget)));
   if (m.private) tools.append(tool("Dismiss", () => dismiss(m.id)));
   if (m.mine) {
     tools.append(tool("Edit", () => { view.editing = m.id; render(); }));
@@ -142,6 +143,19 @@ function messageItem(m, replies, inThread = false) {
   }
   if (tools.childElementCount) item.append(tools);
   return item;
+}
+
+// As Slack's and Teams' message menus do: the link `/cop remove` (and anyone) reads.
+async function copyLink(link, button) {
+  try {
+    await navigator.clipboard.writeText(link);
+    const label = button.getAttribute("aria-label");
+    button.textContent = "Copied";
+    button.setAttribute("aria-label", "Copied"); // what a screen reader says, too
+    setTimeout(() => { button.textContent = "Copy link"; button.setAttribute("aria-label", label); }, 1500);
+  } catch {
+    window.prompt("Copy this link:", link); // no clipboard here (a page not on localhost)
+  }
 }
 
 function editor(m) {
