@@ -232,7 +232,7 @@ def _capacity(text: str, problems: dict[str, str]) -> int | None:
         problems["capacity"] = f"Please give the number of places, like 30, not '{text[:20]}'."
         return None
     if int(text) < 1:
-        problems["capacity"] = "Capacity needs to be at least 1, or leave it empty for no limit."
+        problems["capacity"] = "Give at least 1 place, or leave it empty for no limit."
         return None
     return int(text)
 

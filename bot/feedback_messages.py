@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.feedback import Question, QuestionKind, Results, Round, Ticket
 from bot.markup import escape
 from bot.model import Button, ButtonStyle, Context, Form, OutgoingMessage, Text
+from bot.timefmt import date_for_people
 
 ANSWER = "feedback.answer"
 ANSWER_FORM = "feedback-answer"
@@ -74,7 +75,7 @@ def how_many(questions: tuple[Question, ...]) -> str:
 
 
 def until(round_: Round) -> str:
-    return f" Open until {round_.closes_on:%d %b %Y}." if round_.closes_on else ""
+    return f" Open until {date_for_people(round_.closes_on)}." if round_.closes_on else ""
 
 
 def answers(n: int) -> str:

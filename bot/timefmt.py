@@ -7,7 +7,7 @@ ISO 8601 UTC and never come through here.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 UK = ZoneInfo("Europe/London")  # the default COPBOT_TIMEZONE
@@ -25,3 +25,8 @@ def for_people(moment: datetime, tz: ZoneInfo, *, time: bool = True) -> str:
     day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
     # Fields rather than strftime: exports people read format one time a message.
     return f"{day}, {local.hour:02d}:{local.minute:02d}" if time else day
+
+
+def date_for_people(day: date) -> str:
+    """A calendar day as ``for_people`` writes one: "3 Mar 2026"."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"

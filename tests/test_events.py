@@ -130,7 +130,7 @@ async def test_the_archive_region_follows_the_link_and_falls_back_to_the_name(
         ("duration", "0", "at least a minute"),
         ("duration", "1441", "up to a day"),
         ("region", "Narnia", "I don't know the region 'Narnia'"),
-        ("capacity", "0", "at least 1"),
+        ("capacity", "0", "Give at least 1 place"),
         ("title", "x" * 151, "150 characters (this one has 151)"),
         ("topic", "astrology", "no prompt topic 'astrology'. Leave it empty, or pick one of: "),
     ],

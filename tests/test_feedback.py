@@ -235,7 +235,7 @@ async def test_forged_and_unknown_tickets_are_refused(bot: Harness) -> None:
     ("command", "words"),
     [
         ('feedback open "T" closes 2026-13-01', "isn't a date"),
-        ('feedback open "T" closes 2020-01-01', "has passed"),
+        ('feedback open "T" closes 2020-01-01', "1 Jan 2020 has passed"),
         ('feedback open "T" closes 9999-12-31', "more than five years away"),
         ('feedback open "T" min 2', "at least 3"),
         ('feedback open "T" soon', "I don't know `soon`. Put the title in quotes"),

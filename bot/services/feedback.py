@@ -68,6 +68,7 @@ from bot.services.feedback_forms import (
     open_form,
     questions_problem,
 )
+from bot.timefmt import date_for_people
 from bot.visibility import Visibility
 
 log = logging.getLogger(__name__)
@@ -304,11 +305,11 @@ class FeedbackFeature:
             ) from None
         today = self._answers.today()
         if day < today:
-            raise UsageError(f"{day:%d %b %Y} has passed; pick today or a later day.")
+            raise UsageError(f"{date_for_people(day)} has passed; pick today or a later day.")
         if day > today + CLOSES_WITHIN:
             raise UsageError(
                 "That's more than five years away; pick a closing day on or before "
-                f"{today + CLOSES_WITHIN:%d %b %Y}."
+                f"{date_for_people(today + CLOSES_WITHIN)}."
             )
         return day
 
