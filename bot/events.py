@@ -282,6 +282,10 @@ class EventRepository(Protocol):
         """The event whose feedback round this is, if any."""
         ...
 
+    async def answered_by(self, identity: str) -> Sequence[int]:
+        """The events ``identity`` has an answer to, by id."""
+        ...
+
     async def forget_person(self, identity: str) -> int: ...
 
 

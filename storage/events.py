@@ -251,6 +251,16 @@ class SqliteEventRepository:
 
         return await self._db.read(op)
 
+    async def answered_by(self, identity: str) -> list[int]:
+        def op(db: sqlite_utils.Database) -> list[int]:
+            rows = db.execute(
+                "select distinct event_id from event_rsvps where person = ? order by event_id",
+                [identity],
+            ).fetchall()
+            return [int(r[0]) for r in rows]
+
+        return await self._db.read(op)
+
     async def forget_person(self, identity: str) -> int:
         def op(db: sqlite_utils.Database) -> int:
             n = db.execute("delete from event_rsvps where person = ?", [identity]).rowcount

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -648,3 +649,36 @@ async def test_opting_out_of_the_archive_keeps_a_place_and_the_events_someone_pl
     assert event is not None and event.organiser == PRIYA.identity
     # Still Priya's to change: as its organiser, not as an admin.
     await feature(bot).cancel_event(event_id, PRIYA.identity, Role.FACILITATOR)
+
+
+async def test_an_erasure_frees_a_place_and_the_next_on_the_waiting_list_is_told(
+    bot: Harness,
+) -> None:
+    """`copbot erase` may run from the command line, which posts nothing: the place goes to
+    the next on the waiting list at once, and `serve`'s job tells them and updates the
+    announcement, as pressing Can't go would."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="1")
+    first, second, third = PEOPLE[:3]
+    for person in (first, second, third):
+        await bot.press("event.rsvp", f"{event_id}:going", person)
+    await bot.core.erasure.erase(first.identity)
+    bot.adapter.sent.clear()
+    await bot.tick()
+    told = bot.adapter.of_kind("direct")
+    assert [s.user for s in told] == [second] and "a place has come up" in told[0].text
+    assert "Going 1 of 1 places · waiting list 1" in bot.adapter.of_kind("update")[-1].text
+    # Erasing someone who was only waiting frees nothing: no one is told, the counts change.
+    await bot.core.erasure.erase(third.identity)
+    bot.adapter.sent.clear()
+    await bot.tick()
+    assert bot.adapter.of_kind("direct") == []
+    assert "Going 1 of 1 places" in bot.adapter.of_kind("update")[-1].text
+    assert "waiting list" not in bot.adapter.of_kind("update")[-1].text
+    conn = sqlite3.connect(bot.core.db.path)
+    try:
+        payloads = conn.execute("select payload from jobs where kind = 'event.freed'").fetchall()
+    finally:
+        conn.close()
+    assert len(payloads) == 2
+    assert all("test:" not in payload for (payload,) in payloads)  # no identity in a job

@@ -85,14 +85,31 @@ class EventDelivery:
     ) -> None:
         for person in after.going:
             if person not in before.going and person in before.waiting and person != skip:
-                await self.direct(
-                    person,
-                    OutgoingMessage.of(
-                        f"Good news: a place has come up, so you're now going to "
-                        f"**{escape(event.title)}**, {when(event, self._tz)}. If you can't make it "
-                        "after all, press Can't go on its announcement to free the place."
-                    ),
-                )
+                await self.direct(person, self._place_came_up(event))
+
+    def _place_came_up(self, event: Event) -> OutgoingMessage:
+        return OutgoingMessage.of(
+            f"Good news: a place has come up, so you're now going to "
+            f"**{escape(event.title)}**, {when(event, self._tz)}. If you can't make it "
+            "after all, press Can't go on its announcement to free the place."
+        )
+
+    async def freed_job(self, job: Job) -> None:
+        """After an erasure took someone's answers: whoever holds a place now and answered
+        after the last place held before (``after_seq``, when one was freed) moved up from
+        the waiting list, and is told; every announcement shows the new numbers."""
+        payload = _payload(job)
+        event = await self._events.event(payload["event"])
+        if event is None or event.cancelled or event.ends_at <= self._clock.now():
+            return
+        rsvps = await self._events.rsvps(event.id)
+        after = Attendance.of(rsvps, event.capacity)
+        if (last := payload.get("after_seq")) is not None:
+            later = {r.person for r in rsvps if r.seq > last}
+            for person in after.going:
+                if person in later:
+                    await self.direct(person, self._place_came_up(event))
+        await self.refresh(event, after)
 
     async def direct(self, person: str, message: OutgoingMessage) -> None:
         try:

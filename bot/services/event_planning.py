@@ -23,6 +23,7 @@ from bot.services.regions import Regions
 
 ANNOUNCE = "event.announce"
 CHANGED = "event.changed"
+FREED = "event.freed"  # an erasure freed places: who moved up is told, the counts updated
 REMIND = "event.remind"
 START = "event.start"
 END = "event.end"

@@ -10,12 +10,14 @@ an event added from the command line is announced by the running copbot.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.calendar_feed import ALL, feed_address
 from bot.chat import Chat
+from bot.clock import to_text
 from bot.commands import Args, CommandError, UsageError, parse_number
 from bot.event_messages import RSVP, counts, rsvp_buttons, when
 from bot.events import (
@@ -46,7 +48,15 @@ from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Scheduler
 from bot.services.event_delivery import EventDelivery
 from bot.services.event_forms import EDIT_FORM, NEW_FORM, event_form
-from bot.services.event_planning import ANNOUNCE, CHANGED, END, REMIND, START, EventPlanning
+from bot.services.event_planning import (
+    ANNOUNCE,
+    CHANGED,
+    END,
+    FREED,
+    REMIND,
+    START,
+    EventPlanning,
+)
 from bot.services.prompts import PromptCatalogue, PromptPublisher
 from bot.services.regions import Regions
 from bot.timefmt import for_people
@@ -71,6 +81,7 @@ class EventsFeature:
         reminders: Sequence[timedelta],
     ) -> None:
         self._events = events
+        self._scheduler = scheduler
         self._regions = regions
         self._feedback = feedback
         self._catalogue = catalogue
@@ -137,6 +148,7 @@ class EventsFeature:
         registry.form(NEW_FORM, self.submitted, role=Role.FACILITATOR, check=self.check_form)
         registry.job(JobKind(ANNOUNCE, self._delivery.announce_job, run_late=True))
         registry.job(JobKind(CHANGED, self._delivery.changed_job, run_late=True))
+        registry.job(JobKind(FREED, self._delivery.freed_job, run_late=True))
         registry.job(JobKind(REMIND, self._delivery.remind_job))
         registry.job(JobKind(START, self._delivery.start_job))
         registry.job(JobKind(END, self._delivery.end_job, run_late=True))
@@ -145,9 +157,36 @@ class EventsFeature:
             PersonalData(
                 "event answers and events organised",
                 ("event_rsvps.person", "events.organiser"),
-                erase=self._events.forget_person,
+                erase=self._forget_person,
             )
         )
+
+    async def _forget_person(self, identity: str) -> int:
+        """Erase someone's answers and organising. A place they held goes to the next on
+        the waiting list: a job tells them and updates the announcements, run by `serve`
+        (an erasure may come from the command line, which posts nothing)."""
+        now = self._clock.now()
+        freed: list[tuple[int, int | None]] = []
+        for event_id in await self._events.answered_by(identity):
+            event = await self._events.event(event_id)
+            if event is None or event.cancelled or event.ends_at <= now:
+                continue
+            rsvps = await self._events.rsvps(event_id)
+            before = Attendance.of(rsvps, event.capacity)
+            seq = {r.person: r.seq for r in rsvps}
+            # The last place held before: whoever answered after it and holds one now
+            # moved up. No identity goes in the job.
+            last = seq[before.going[-1]] if identity in before.going and before.waiting else None
+            freed.append((event_id, last))
+        erased = await self._events.forget_person(identity)
+        for event_id, last in freed:
+            await self._scheduler.once(
+                FREED,
+                {"event": event_id, "after_seq": last},
+                now,
+                f"event-freed:{event_id}@{to_text(now)}:{uuid.uuid4().hex}",  # each erasure
+            )
+        return erased
 
     # -- planning (bot/services/event_planning.py) ---------------------------------------
 
