@@ -292,7 +292,7 @@ def test_bench_help_prints_help_and_runs_nothing(name: str) -> None:
 @pytest.mark.parametrize(
     ("args", "said"),
     [
-        (["--region", "moon"], "there's no region 'moon'"),
+        (["--region", "moon"], "there's no region 'moon'. The regions are: North, Midlands"),
         (["--topic", "langauge"], "Did you mean language?"),
         (["--since", "2026-12-01", "--until", "2026-01-01"], "--since is after --until"),
         (["--channel", "#nosuch"], "nothing in the archive is from the channel '#nosuch'"),
@@ -329,4 +329,4 @@ def test_the_region_filter_follows_the_configured_regions(db_path: Path) -> None
     assert invoke("export", "--region", "scotland", "--db", str(db_path), env=env).exit_code == 0
     refused = invoke("export", "--region", "north", "--db", str(db_path), env=env)
     assert refused.exit_code == 2 and "there's no region 'north'" in refused.output
-    assert "scotland, wales, national" in refused.output
+    assert "Scotland, Wales, National" in refused.output

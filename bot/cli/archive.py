@@ -85,7 +85,7 @@ def _filter(
     region = region.strip().lower()
     slugs = [r.lower() for r in regions]  # COPBOT_REGIONS
     if region and region not in slugs:
-        names = ", ".join(slugs)
+        names = ", ".join(regions)  # as chat and the console name them
         raise click.BadParameter(
             f"there's no region '{region[:40]}'.{did_you_mean(region, slugs, '{}')} "
             f"The regions are: {names}.",
