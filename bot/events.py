@@ -68,6 +68,24 @@ class Attendance:
         )
 
 
+@dataclass(frozen=True)
+class AnswersTaken:
+    """An event's answers as they stood when an erasure took one person's away."""
+
+    event_id: int
+    capacity: int | None
+    rsvps: tuple[Rsvp, ...]
+
+    def moved_up(self, person: str) -> tuple[int, ...]:
+        """The seqs of those who hold a place once ``person``'s answers are gone and did
+        not before: seqs, not identities, and a seq changes when its person answers again."""
+        before = Attendance.of(self.rsvps, self.capacity)
+        rest = [r for r in self.rsvps if r.person != person]
+        after = Attendance.of(rest, self.capacity)
+        seq = {r.person: r.seq for r in rest}
+        return tuple(seq[p] for p in after.going if p not in before.going)
+
+
 class LedgerState(enum.StrEnum):
     POSTING = "posting"  # written before the post: found after a restart, it may be there
     POSTED = "posted"
@@ -282,11 +300,10 @@ class EventRepository(Protocol):
         """The event whose feedback round this is, if any."""
         ...
 
-    async def answered_by(self, identity: str) -> Sequence[int]:
-        """The events ``identity`` has an answer to, by id."""
+    async def forget_person(self, identity: str) -> tuple[int, Sequence[AnswersTaken]]:
+        """Erase ``identity``'s answers and organising, in one write; how many records
+        changed, and the answers of each event they had answered, as they stood."""
         ...
-
-    async def forget_person(self, identity: str) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import from_text, to_text
-from bot.events import RECENT, Announcement, Answer, LedgerState, Rsvp
+from bot.events import RECENT, Announcement, Answer, AnswersTaken, LedgerState, Rsvp
 from bot.model import ChannelRef
 from bot.ports import Clock, WriteOp
 from bot.records import Event, EventStatus
@@ -251,23 +251,25 @@ class SqliteEventRepository:
 
         return await self._db.read(op)
 
-    async def answered_by(self, identity: str) -> list[int]:
-        def op(db: sqlite_utils.Database) -> list[int]:
-            rows = db.execute(
-                "select distinct event_id from event_rsvps where person = ? order by event_id",
+    async def forget_person(self, identity: str) -> tuple[int, list[AnswersTaken]]:
+        def op(db: sqlite_utils.Database) -> tuple[int, list[AnswersTaken]]:
+            taken = []
+            for event_id, capacity in db.execute(
+                "select id, capacity from events where id in"
+                " (select event_id from event_rsvps where person = ?) order by id",
                 [identity],
-            ).fetchall()
-            return [int(r[0]) for r in rows]
-
-        return await self._db.read(op)
-
-    async def forget_person(self, identity: str) -> int:
-        def op(db: sqlite_utils.Database) -> int:
+            ).fetchall():
+                rows = db.execute(
+                    "select person, answer, seq from event_rsvps where event_id = ? order by seq",
+                    [event_id],
+                ).fetchall()
+                rsvps = tuple(Rsvp(event_id, p, Answer(a), s) for p, a, s in rows)
+                taken.append(AnswersTaken(event_id, capacity, rsvps))
             n = db.execute("delete from event_rsvps where person = ?", [identity]).rowcount
             n += db.execute(
                 "update events set organiser = '' where organiser = ?", [identity]
             ).rowcount
-            return n
+            return n, taken
 
         return await self._db.write(op)
 

@@ -655,30 +655,76 @@ async def test_an_erasure_frees_a_place_and_the_next_on_the_waiting_list_is_told
     bot: Harness,
 ) -> None:
     """`copbot erase` may run from the command line, which posts nothing: the place goes to
-    the next on the waiting list at once, and `serve`'s job tells them and updates the
-    announcement, as pressing Can't go would."""
+    the next on the waiting list at once, and `serve`'s job tells them (only them) and
+    updates the announcement, as pressing Can't go would."""
     await link(bot, NORTH, "North")
-    event_id = await announced(bot, capacity="1")
-    first, second, third = PEOPLE[:3]
-    for person in (first, second, third):
+    event_id = await announced(bot, capacity="2")
+    for person in PEOPLE[:4]:
         await bot.press("event.rsvp", f"{event_id}:going", person)
-    await bot.core.erasure.erase(first.identity)
+    await bot.core.erasure.erase(PEOPLE[0].identity)
     bot.adapter.sent.clear()
     await bot.tick()
-    told = bot.adapter.of_kind("direct")
-    assert [s.user for s in told] == [second] and "a place has come up" in told[0].text
-    assert "Going 1 of 1 places · waiting list 1" in bot.adapter.of_kind("update")[-1].text
+    assert [s.user for s in bot.adapter.of_kind("direct")] == [PEOPLE[2]]
+    assert "a place has come up" in bot.adapter.of_kind("direct")[0].text
+    assert "Going 2 of 2 places · waiting list 1" in bot.adapter.of_kind("update")[-1].text
     # Erasing someone who was only waiting frees nothing: no one is told, the counts change.
-    await bot.core.erasure.erase(third.identity)
+    await bot.core.erasure.erase(PEOPLE[3].identity)
     bot.adapter.sent.clear()
     await bot.tick()
     assert bot.adapter.of_kind("direct") == []
-    assert "Going 1 of 1 places" in bot.adapter.of_kind("update")[-1].text
-    assert "waiting list" not in bot.adapter.of_kind("update")[-1].text
+    last = bot.adapter.of_kind("update")[-1].text
+    assert "Going 2 of 2 places" in last and "waiting list" not in last
+    payloads = [p for (p,) in _rows(bot, "select payload from jobs where kind = 'event.freed'")]
+    assert len(payloads) == 2
+    assert all("test:" not in p for p in payloads)  # no identity in a job
+
+
+async def _waiting_for_one(bot: Harness) -> int:
+    """One place, PEOPLE[0] in it, PEOPLE[1] and PEOPLE[2] waiting in that order."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="1")
+    for person in PEOPLE[:3]:
+        await bot.press("event.rsvp", f"{event_id}:going", person)
+    return event_id
+
+
+async def test_a_place_freed_by_an_erasure_is_told_once_whatever_happens_before_the_job(
+    bot: Harness,
+) -> None:
+    event_id = await _waiting_for_one(bot)
+    await bot.core.erasure.erase(PEOPLE[0].identity)  # PEOPLE[1] moves up
+    bot.adapter.sent.clear()
+    # Before serve's job runs, PEOPLE[1] can't go after all: PEOPLE[2] is told by that.
+    await bot.press("event.rsvp", f"{event_id}:not_going", PEOPLE[1])
+    await bot.tick()
+    assert [s.user for s in bot.adapter.of_kind("direct")] == [PEOPLE[2]]
+
+
+async def test_two_erasures_before_the_job_tell_the_one_who_moved_up_once(bot: Harness) -> None:
+    await _waiting_for_one(bot)
+    await bot.core.erasure.erase(PEOPLE[0].identity)  # PEOPLE[1] moves up…
+    await bot.core.erasure.erase(PEOPLE[1].identity)  # …and is erased: PEOPLE[2] moves up
+    bot.adapter.sent.clear()
+    await bot.tick()
+    assert [s.user for s in bot.adapter.of_kind("direct")] == [PEOPLE[2]]
+
+
+async def test_answering_again_after_an_erasure_is_not_a_place_come_up(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="2")
+    for person in PEOPLE[:3]:
+        await bot.press("event.rsvp", f"{event_id}:going", person)
+    await bot.core.erasure.erase(PEOPLE[0].identity)  # PEOPLE[2] moves up
+    await bot.press("event.rsvp", f"{event_id}:maybe", PEOPLE[1])
+    await bot.press("event.rsvp", f"{event_id}:going", PEOPLE[1])  # a place, pressed anew
+    bot.adapter.sent.clear()
+    await bot.tick()
+    assert [s.user for s in bot.adapter.of_kind("direct")] == [PEOPLE[2]]
+
+
+def _rows(bot: Harness, sql: str) -> list[tuple[object, ...]]:
     conn = sqlite3.connect(bot.core.db.path)
     try:
-        payloads = conn.execute("select payload from jobs where kind = 'event.freed'").fetchall()
+        return list(conn.execute(sql).fetchall())
     finally:
         conn.close()
-    assert len(payloads) == 2
-    assert all("test:" not in payload for (payload,) in payloads)  # no identity in a job

@@ -95,20 +95,20 @@ class EventDelivery:
         )
 
     async def freed_job(self, job: Job) -> None:
-        """After an erasure took someone's answers: whoever holds a place now and answered
-        after the last place held before (``after_seq``, when one was freed) moved up from
-        the waiting list, and is told; every announcement shows the new numbers."""
+        """After an erasure took someone's answers: those it moved up from the waiting list
+        (``moved``, their seqs then) who still hold that place are told, and every
+        announcement shows the new numbers."""
         payload = _payload(job)
         event = await self._events.event(payload["event"])
         if event is None or event.cancelled or event.ends_at <= self._clock.now():
             return
         rsvps = await self._events.rsvps(event.id)
         after = Attendance.of(rsvps, event.capacity)
-        if (last := payload.get("after_seq")) is not None:
-            later = {r.person for r in rsvps if r.seq > last}
-            for person in after.going:
-                if person in later:
-                    await self.direct(person, self._place_came_up(event))
+        moved = set(payload.get("moved", []))
+        seq = {r.person: r.seq for r in rsvps}
+        for person in after.going:
+            if seq[person] in moved:
+                await self.direct(person, self._place_came_up(event))
         await self.refresh(event, after)
 
     async def direct(self, person: str, message: OutgoingMessage) -> None:

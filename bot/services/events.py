@@ -166,25 +166,15 @@ class EventsFeature:
         the waiting list: a job tells them and updates the announcements, run by `serve`
         (an erasure may come from the command line, which posts nothing)."""
         now = self._clock.now()
-        freed: list[tuple[int, int | None]] = []
-        for event_id in await self._events.answered_by(identity):
-            event = await self._events.event(event_id)
-            if event is None or event.cancelled or event.ends_at <= now:
-                continue
-            rsvps = await self._events.rsvps(event_id)
-            before = Attendance.of(rsvps, event.capacity)
-            seq = {r.person: r.seq for r in rsvps}
-            # The last place held before: whoever answered after it and holds one now
-            # moved up. No identity goes in the job.
-            last = seq[before.going[-1]] if identity in before.going and before.waiting else None
-            freed.append((event_id, last))
-        erased = await self._events.forget_person(identity)
-        for event_id, last in freed:
+        erased, taken = await self._events.forget_person(identity)
+        for answers in taken:
             await self._scheduler.once(
                 FREED,
-                {"event": event_id, "after_seq": last},
+                # Seqs, not identities: the job names no one, and a seq changes when its
+                # person answers again (a place pressed for anew is not a place come up).
+                {"event": answers.event_id, "moved": list(answers.moved_up(identity))},
                 now,
-                f"event-freed:{event_id}@{to_text(now)}:{uuid.uuid4().hex}",  # each erasure
+                f"event-freed:{answers.event_id}@{to_text(now)}:{uuid.uuid4().hex}",
             )
         return erased
 
