@@ -45,10 +45,10 @@ MAX_EXPANSION = 200  # words a prefix is read as, at most; more, and FTS5 merges
 
 def _months(conn: Any, since: datetime | None, until: datetime | None) -> list[str]:
     """Month words covering [since, until), when that narrows the search at all; with no
-    ``until``, to this month or the latest a message is dated in, if later."""
+    ``until``, to this month, or further when a message is dated after it."""
     if since is None:
         return []
-    end = until or _latest_month(conn, datetime.now(UTC))
+    end = until or _latest_month(conn, since, datetime.now(UTC))
     months: list[str] = []
     year, month = since.year, since.month
     while (year, month) <= (end.year, end.month) and len(months) <= MAX_MONTHS:
@@ -57,26 +57,26 @@ def _months(conn: Any, since: datetime | None, until: datetime | None) -> list[s
     return months if len(months) <= MAX_MONTHS else []
 
 
-def _latest_month(conn: Any, now: datetime) -> datetime:
-    """``now``, or the first of the latest month after it that a message is dated in (a
-    platform's clock ahead of copbot's, an import): its word follows this month's in the
-    index's vocabulary, where words after this month's are few (text could hold one too,
-    so each is checked as a filter word, latest first)."""
-    this = f"zm{now.year:04d}{now.month:02d}"
-    later = [
-        (int(word[2:6]), int(word[6:]), word)
-        for word in _vocabulary(conn, this + "\x00", "zn", limit=-1)
-        if len(word) == 8 and word[2:].isascii() and word[2:].isdigit()
-    ]
-    for year, month, word in sorted(later, reverse=True):
-        if (
-            1 <= month <= 12
-            and conn.execute(
-                "select 1 from archive_fts where archive_fts match ? limit 1", [f"tags : {word}"]
-            ).fetchone()
-        ):
-            return datetime(year, month, 1, tzinfo=UTC)
-    return now
+def _latest_month(conn: Any, since: datetime, now: datetime) -> datetime:
+    """``now``; or, when a message is dated in a month after this one (a platform's clock
+    ahead of copbot's, an import), the last month a list of month words from ``since``
+    may reach and still narrow (a word no message holds costs little). One read of the
+    index, at most ``MAX_MONTHS`` words, whatever the archive holds. A message dated later
+    than that is left to searches without a start date."""
+    later: list[tuple[int, int]] = []
+    year, month = now.year, now.month
+    if (since.year, since.month) > (year, month):
+        return now  # no month list at all: the row's date alone decides
+    while (year - since.year) * 12 + (month - since.month) + 1 < MAX_MONTHS:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        later.append((year, month))
+    if not later:
+        return now
+    words = " OR ".join(f"zm{y:04d}{m:02d}" for y, m in later)
+    found = conn.execute(
+        "select 1 from archive_fts where archive_fts match ? limit 1", [f"tags : ({words})"]
+    ).fetchone()
+    return datetime(*later[-1], 1, tzinfo=UTC) if found else now
 
 
 def _vocabulary(conn: Any, start: str, end: str, limit: int) -> list[str]:

@@ -309,6 +309,15 @@ def test_messages_dated_after_this_month_are_found_since_a_date(tmp_path: Path) 
         "rota planning ahead",
         "rota planning now",
     ]
+    read: list[str] = []
+    db.conn.set_trace_callback(read.append)
     [months] = filter_tags(db.conn, since)
+    db.conn.set_trace_callback(None)
     assert f"zm{ahead.year:04d}{ahead.month:02d}" in months
     assert "zm209912" not in months  # the month list still narrows the search
+    # One read of the index, whatever words people wrote: none of its vocabulary.
+    ours = [sql for sql in read if not sql.startswith("--")]  # not FTS5's own
+    assert len(ours) == 1 and "archive_vocab" not in ours[0]
+    far = ArchiveFilter(since=datetime(9999, 1, 1, tzinfo=UTC))  # a start in the future
+    assert filter_tags(db.conn, far) == []
+    assert search(db.conn, parse_terms("rota"), far, 10) == []
