@@ -36,6 +36,7 @@ COMMON_WINDOW = 300  # candidates ranked in Python when a phrase is common
 FREQUENCY_SAMPLE = 200
 CHEAP_TO_WEIGH = 100_000  # rows bm25() may count to weigh a query's phrases (~5 ms)
 MAX_MONTHS = 36  # a longer date range hardly narrows a search
+AHEAD_MONTHS = 12  # months after this one a since-only search looks for messages in
 RANGE_MARGIN = 1.25  # a phrase's next range of rowids: what is still wanted, and a quarter
 MAX_RANGES = 3  # ranges read forwards; the rest, if any, newest first
 RANGE_ROWS = 4  # a range returns at most this many times the matches wanted
@@ -58,16 +59,17 @@ def _months(conn: Any, since: datetime | None, until: datetime | None) -> list[s
 
 
 def _latest_month(conn: Any, since: datetime, now: datetime) -> datetime:
-    """``now``; or, when a message is dated in a month after this one (a platform's clock
-    ahead of copbot's, an import), the last month a list of month words from ``since``
-    may reach and still narrow (a word no message holds costs little). One read of the
-    index, at most ``MAX_MONTHS`` words, whatever the archive holds. A message dated later
-    than that is left to searches without a start date."""
+    """``now``; or, when a message is dated in one of the next ``AHEAD_MONTHS`` months (a
+    platform's clock ahead of copbot's, an import), the last of them that a list of month
+    words from ``since`` may reach and still narrow (a word no message holds costs
+    little). One read of the index, whatever the archive holds. A message dated later
+    than that is an error in its data, left to searches without a start date."""
     later: list[tuple[int, int]] = []
     year, month = now.year, now.month
     if (since.year, since.month) > (year, month):
         return now  # no month list at all: the row's date alone decides
-    while (year - since.year) * 12 + (month - since.month) + 1 < MAX_MONTHS:
+    room = MAX_MONTHS - ((year - since.year) * 12 + (month - since.month) + 1)
+    for _ in range(min(room, AHEAD_MONTHS)):
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         later.append((year, month))
     if not later:
