@@ -62,6 +62,14 @@ class TextLines(logging.Formatter):
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
 
+    def format(self, record: logging.LogRecord) -> str:
+        # Another handler's formatter may have cached the error's text, message and all.
+        cached, record.exc_text = record.exc_text, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
     def formatException(self, ei: Any) -> str:
         error = ei[1]
         return stack_only(error) if isinstance(error, BaseException) else "an error"

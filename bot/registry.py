@@ -49,16 +49,19 @@ class PersonalData:
     erase: Callable[[str], Awaitable[int]] | None = None
     # Forget everything from before a moment (COPBOT_RETENTION_DAYS).
     expire: Callable[[datetime], Awaitable[int]] | None = None
-    # Whether `/cop optout` erases it too, not only `copbot erase`: what holds the words
-    # copbot kept of someone. What they did through copbot on purpose (an answer to an
-    # event, a round they opened, a schedule) stays theirs until an erasure.
-    on_opt_out: bool = False
+    # Whether `/cop optout` erases it too, not only `copbot erase`: yes for what holds the
+    # words copbot kept of someone; no for what they did through copbot on purpose (an
+    # answer to an event, a round they opened, a schedule), theirs until an erasure. Every
+    # feature that erases says which: there is no default to forget.
+    on_opt_out: bool | None = None
     # Why it is kept after erasure, when ``erase`` is None.
     kept_because: str = ""
 
     def __post_init__(self) -> None:
         if self.erase is None and not self.kept_because:
             raise ValueError(f"{self.what}: say how it is erased, or why it is kept")
+        if self.erase is not None and self.on_opt_out is None:
+            raise ValueError(f"{self.what}: say whether opting out erases it (on_opt_out)")
 
 
 @dataclass(frozen=True)

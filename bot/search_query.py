@@ -51,7 +51,13 @@ def parse_terms(text: str) -> list[Term]:
         for m in _WORD.finditer(part):
             word = m.group(0).rstrip("*")
             terms.append(Term((word,), prefix=bool(m.group(1)) and len(word) >= _MIN_PREFIX))
-    unique = list(dict.fromkeys(terms))  # a word (or phrase) given twice narrows nothing more
+    # A word (or phrase) given twice narrows nothing more; in ASCII, FTS5 ignores case (and
+    # beyond it folds as Python may not, so those are compared as written).
+    firsts: dict[tuple[tuple[str, ...], bool], Term] = {}
+    for term in terms:
+        key = tuple(w.lower() if w.isascii() else w for w in term.words)
+        firsts.setdefault((key, term.prefix), term)
+    unique = list(firsts.values())
     if len(unique) > MAX_TERMS:
         raise SearchTooLong(
             f"That search has {len(unique)} words and phrases; search for at most {MAX_TERMS}"

@@ -154,10 +154,15 @@ class Database:
         db = self._db()
         db.conn.execute("BEGIN")
         try:
-            return run_owned(db, fn, self._gate, write=False)
-        finally:
+            result = run_owned(db, fn, self._gate, write=False)
+        except BaseException:
             if db.conn.in_transaction:
-                db.conn.execute("ROLLBACK")  # nothing to keep: it only read
+                db.conn.execute("ROLLBACK")
+            raise
+        # It only read; committing keeps what it set up on its own connection (search's
+        # temporary vocabulary table), which a rollback would make it build every time.
+        db.conn.execute("COMMIT")
+        return result
 
     def _write_unlocked(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         # On the writer thread, outside a transaction (a checkpoint can't run inside one).

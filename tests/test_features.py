@@ -59,6 +59,14 @@ def test_personal_data_says_how_it_is_erased_or_why_it_is_kept() -> None:
     with pytest.raises(ValueError, match="say how it is erased"):
         PersonalData("notes", ("notes.author",))
 
+    async def forget(identity: str) -> int:
+        return 0
+
+    # And whether opting out erases it: no default to forget.
+    with pytest.raises(ValueError, match="say whether opting out erases it"):
+        PersonalData("notes", ("notes.author",), erase=forget)
+    assert PersonalData("notes", ("notes.author",), erase=forget, on_opt_out=True).on_opt_out
+
 
 async def _leave_traces_everywhere(h: Harness) -> None:
     """Priya, a facilitator and admin, does everything copbot can keep a trace of."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -141,6 +142,15 @@ def test_text_log_lines_carry_where_an_error_happened_but_not_its_words() -> Non
     finally:
         logger.removeHandler(handler)
     text = stream.getvalue()
+    # Nor when another handler's formatter already wrote the error out, message and all.
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), None)
+    try:
+        raise ValueError(words)
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    logging.Formatter().format(record)
+    assert words in (record.exc_text or "")
+    assert words not in TextLines().format(record)
     assert " ERROR tests.text_lines: handling inbox item 7 hit an error\nValueError at\n" in text
     assert "test_text_log_lines_carry_where_an_error_happened" in text  # its stack
     assert "Priya" not in text

@@ -130,8 +130,11 @@ def test_a_word_or_phrase_given_twice_is_searched_once() -> None:
         Term(("of", "the")),
         Term(("job",), prefix=True),
     ]
-    # However often it is pasted, one phrase is one read.
+    # However often it is pasted, one phrase is one read; ASCII in any case is one word.
     assert parse_terms('"of the" ' * 5000) == [Term(("of", "the"))]
+    assert parse_terms('Bias BIAS bias "Of The" "of the"') == [Term(("Bias",)), Term(("Of", "The"))]
+    # Beyond ASCII, FTS5 folds case in its own way: such words are compared as written.
+    assert len(parse_terms("Éire éire")) == 2
 
 
 def test_a_search_longer_than_copbot_reads_is_refused_in_words() -> None:

@@ -103,6 +103,7 @@ class ConsoleFeature:
                 "console sign-ins",
                 ("console_links_used.identity", "console_sessions.identity"),
                 erase=self._repo.forget,
+                on_opt_out=False,
                 expire=self._repo.purge_before,
             )
         )

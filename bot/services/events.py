@@ -158,6 +158,7 @@ class EventsFeature:
                 "event answers and events organised",
                 ("event_rsvps.person", "events.organiser"),
                 erase=self._forget_person,
+                on_opt_out=False,
             )
         )
 

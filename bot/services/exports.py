@@ -198,6 +198,7 @@ class ExportsFeature:
                 "export link(s)",
                 ("export_links.created_by",),
                 erase=self._links.forget_creator,
+                on_opt_out=False,
                 expire=self._links.purge_before,
             )
         )

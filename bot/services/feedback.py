@@ -109,6 +109,7 @@ class FeedbackFeature:
                 "feedback round(s) opened",
                 ("feedback_rounds.opened_by",),
                 erase=self._repo.forget_opener,
+                on_opt_out=False,
             )
         )
         registry.verb(

@@ -174,6 +174,7 @@ class PromptsFeature:
                 "prompt suggestion(s)",
                 ("prompt_suggestions.suggested_by",),
                 erase=self._repo.erase_suggestions,
+                on_opt_out=False,
                 # Given to facilitators by name, on purpose: `copbot erase` removes them.
             )
         )
@@ -182,6 +183,7 @@ class PromptsFeature:
                 "prompt(s) added or posted",
                 ("custom_prompts.added_by", "prompt_posts.posted_by"),
                 erase=self._repo.forget_person,
+                on_opt_out=False,
             )
         )
         registry.verb(

@@ -89,6 +89,7 @@ class RegionsFeature:
                 "region links made",
                 ("region_links.linked_by",),
                 erase=self._links.forget_linker,
+                on_opt_out=False,
             )
         )
 

@@ -25,5 +25,6 @@ class SpineData:
                 "schedule(s) they set up (kept, without their name)",
                 ("jobs.owner", "recurrences.owner"),
                 erase=self._jobs.forget_owner,
+                on_opt_out=False,
             )
         )

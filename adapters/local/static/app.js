@@ -135,7 +135,10 @@ function messageItem(m, replies, inThread = false) {
     const row = body.querySelector(".b-buttons");
     if (m.bot && row) row.prepend(reply); else tools.append(reply);
   }
-  if (!m.private) tools.append(tool("Copy link", (e) => copyLink(m.link, e.currentTarget)));
+  if (!m.private) {
+    const copy = tool("Copy link", () => copyLink(m.link, copy, named("Copy link", m.subject)));
+    tools.append(copy);
+  }
   if (m.private) tools.append(tool("Dismiss", () => dismiss(m.id)));
   if (m.mine) {
     tools.append(tool("Edit", () => { view.editing = m.id; render(); }));
@@ -146,10 +149,9 @@ function messageItem(m, replies, inThread = false) {
 }
 
 // As Slack's and Teams' message menus do: the link `/cop remove` (and anyone) reads.
-async function copyLink(link, button) {
+async function copyLink(link, button, label) {
   try {
     await navigator.clipboard.writeText(link);
-    const label = button.getAttribute("aria-label");
     button.textContent = "Copied";
     button.setAttribute("aria-label", "Copied"); // what a screen reader says, too
     setTimeout(() => { button.textContent = "Copy link"; button.setAttribute("aria-label", label); }, 1500);
