@@ -30,7 +30,6 @@ from bot.services.anonymous_replies import (
 )
 from bot.settings import ConfigError, Settings
 from bot.signing import Signer
-from storage import sqlite as sqlite3
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 from tests.test_anonymity import stored_bytes
 
@@ -61,16 +60,8 @@ async def submit(bot: Harness, form: Form, text: str) -> None:
     )
 
 
-def rows(bot: Harness, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(bot.core.db.path)
-    try:
-        return list(conn.execute(sql).fetchall())
-    finally:
-        conn.close()
-
-
 def due_times(bot: Harness) -> list[datetime]:
-    found = rows(bot, f"select due_at from jobs where kind = '{POST_JOB}' and state = 'pending'")
+    found = bot.rows(f"select due_at from jobs where kind = '{POST_JOB}' and state = 'pending'")
     return [from_text(str(r[0])) for r in found]
 
 
@@ -90,7 +81,7 @@ async def test_a_prompt_offers_an_anonymous_form_that_names_the_thread_not_the_p
     assert SAM.id not in form.context and SAM.name not in form.context
     # Private: the press leaves no note of Sam in the people directory.
     assert await bot.core.roles.role_of(SAM.identity) is Role.STAFF
-    assert not [r for r in rows(bot, "select * from people") if SAM.id in str(r)]
+    assert not [r for r in bot.rows("select * from people") if SAM.id in str(r)]
 
 
 async def test_a_reply_is_posted_once_after_its_random_delay_and_archived_with_no_author(
@@ -102,7 +93,7 @@ async def test_a_reply_is_posted_once_after_its_random_delay_and_archived_with_n
     [due] = due_times(bot)
     wait = due - bot.clock.now()
     assert timedelta(0) <= wait <= timedelta(seconds=120)
-    [payload] = rows(bot, f"select payload, owner from jobs where kind = '{POST_JOB}'")
+    [payload] = bot.rows(f"select payload, owner from jobs where kind = '{POST_JOB}'")
     assert "sam" not in str(payload).lower() and payload[1] == ""
 
     if wait > timedelta(seconds=1):
@@ -114,15 +105,14 @@ async def test_a_reply_is_posted_once_after_its_random_delay_and_archived_with_n
     await bot.tick(timedelta(minutes=30))
     assert len(replies(bot)) == 1  # never twice
 
-    [kept] = rows(
-        bot,
+    [kept] = bot.rows(
         "select author_id, author_name, anonymous, text, thread_id, prompt_id"
         " from archive_messages where anonymous = 1",
     )
     assert kept[:5] == (None, AUTHOR, 1, WORDS, prompt.id) and kept[5]
     # The job is gone whole: its id and finishing time would line the post up with the
     # submission (ids count up in the order people press Submit).
-    assert rows(bot, f"select * from jobs where kind = '{POST_JOB}'") == []
+    assert bot.rows(f"select * from jobs where kind = '{POST_JOB}'") == []
     await bot.core.db.checkpoint()
     data = stored_bytes(bot.core.db.path)
     assert b"test:sam" not in data
@@ -248,14 +238,14 @@ async def test_only_facilitators_remove_an_anonymous_reply_and_its_archive_row_g
 
     refused = await bot.press(REMOVE, "", SAM, message=posted.ref)
     assert [s.kind for s in refused] == ["respond"] and "facilitator" in refused[0].text
-    assert len(rows(bot, "select 1 from archive_messages where anonymous = 1")) == 1
+    assert len(bot.rows("select 1 from archive_messages where anonymous = 1")) == 1
 
     not_anonymous = await bot.press(REMOVE, "", PRIYA, message=prompt)
     assert [s.text for s in not_anonymous] == [NOT_REMOVABLE]
 
     done = await bot.press(REMOVE, "", PRIYA, message=posted.ref)
     assert [s.kind for s in done] == ["delete", "respond"] and done[0].ref == posted.ref
-    assert rows(bot, "select 1 from archive_messages where anonymous = 1") == []
+    assert bot.rows("select 1 from archive_messages where anonymous = 1") == []
 
 
 async def test_an_admin_switches_anonymous_replies_off_in_a_channel(bot: Harness) -> None:
@@ -275,7 +265,7 @@ async def test_an_admin_switches_anonymous_replies_off_in_a_channel(bot: Harness
     await bot.reply_text("anonymous off", ALEX)  # off again before it is posted: dropped
     await bot.tick(timedelta(minutes=3))
     assert replies(bot) == []
-    assert rows(bot, f"select * from jobs where kind = '{POST_JOB}'") == []
+    assert bot.rows(f"select * from jobs where kind = '{POST_JOB}'") == []
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("", 120), ("0", 0), (" 30 ", 30)])

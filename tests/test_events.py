@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -674,7 +673,7 @@ async def test_an_erasure_frees_a_place_and_the_next_on_the_waiting_list_is_told
     assert bot.adapter.of_kind("direct") == []
     last = bot.adapter.of_kind("update")[-1].text
     assert "Going 2 of 2 places" in last and "waiting list" not in last
-    payloads = [p for (p,) in _rows(bot, "select payload from jobs where kind = 'event.freed'")]
+    payloads = [p for (p,) in bot.rows("select payload from jobs where kind = 'event.freed'")]
     assert len(payloads) == 2
     assert all("test:" not in p for p in payloads)  # no identity in a job
 
@@ -720,11 +719,3 @@ async def test_answering_again_after_an_erasure_is_not_a_place_come_up(bot: Harn
     bot.adapter.sent.clear()
     await bot.tick()
     assert [s.user for s in bot.adapter.of_kind("direct")] == [PEOPLE[2]]
-
-
-def _rows(bot: Harness, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(bot.core.db.path)
-    try:
-        return list(conn.execute(sql).fetchall())
-    finally:
-        conn.close()

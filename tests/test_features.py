@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,9 @@ def _places_naming(path: Path, needle: str) -> set[str]:
         conn.close()
 
 
-async def test_erasing_a_person_reaches_everything_every_feature_keeps(db_path: Path) -> None:
+@pytest.fixture
+async def traced(db_path: Path) -> AsyncIterator[Harness]:
+    """A copbot in which Priya has left a trace everywhere she can."""
     h = Harness.open(
         db_path,
         Settings(
@@ -115,29 +118,34 @@ async def test_erasing_a_person_reaches_everything_every_feature_keeps(db_path: 
     )
     try:
         await _leave_traces_everywhere(h)
-        before = _places_naming(db_path, PRIYA.identity)
-        # Everything the features declared holds a trace, so the check below means something.
-        assert {
-            "archive_authors.author_id",
-            "prompt_posts.posted_by",
-            "recurrences.owner",
-            "prompt_suggestions.suggested_by",
-            "custom_prompts.added_by",
-            "export_links.created_by",
-            "inbox.identity",
-        } <= before, before
-
-        erased = await h.core.erasure.erase(PRIYA.identity)
-
-        kept = {p for p, d in _declared(h.core.registry).items() if d.erase is None}
-        left = _places_naming(db_path, PRIYA.identity)
-        assert left <= kept, f"erasure missed: {sorted(left - kept)}"
-        assert erased.of("archived message(s)") == 1
-        assert erased.of("prompt suggestion(s)") == 1
-        assert erased.of("event(s) not yet handled") == 1
-        assert await h.core.roles.role_of(PRIYA.identity) is Role.ADMIN  # roles are kept
+        yield h
     finally:
         h.close()
+
+
+async def test_erasing_a_person_reaches_everything_every_feature_keeps(traced: Harness) -> None:
+    h, db_path = traced, traced.core.db.path
+    before = _places_naming(db_path, PRIYA.identity)
+    # Everything the features declared holds a trace, so the check below means something.
+    assert {
+        "archive_authors.author_id",
+        "prompt_posts.posted_by",
+        "recurrences.owner",
+        "prompt_suggestions.suggested_by",
+        "custom_prompts.added_by",
+        "export_links.created_by",
+        "inbox.identity",
+    } <= before, before
+
+    erased = await h.core.erasure.erase(PRIYA.identity)
+
+    kept = {p for p, d in _declared(h.core.registry).items() if d.erase is None}
+    left = _places_naming(db_path, PRIYA.identity)
+    assert left <= kept, f"erasure missed: {sorted(left - kept)}"
+    assert erased.of("archived message(s)") == 1
+    assert erased.of("prompt suggestion(s)") == 1
+    assert erased.of("event(s) not yet handled") == 1
+    assert await h.core.roles.role_of(PRIYA.identity) is Role.ADMIN  # roles are kept
 
 
 async def test_opting_out_leaves_suggestions_given_by_name(bot: Harness) -> None:
@@ -147,28 +155,19 @@ async def test_opting_out_leaves_suggestions_given_by_name(bot: Harness) -> None
 
 
 async def test_opting_out_erases_the_words_kept_and_leaves_what_was_done_on_purpose(
-    db_path: Path,
+    traced: Harness,
 ) -> None:
-    h = Harness.open(
-        db_path,
-        Settings(
-            db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
-        ),
-    )
-    try:
-        await _leave_traces_everywhere(h)
-        before = _places_naming(db_path, PRIYA.identity)
-        await h.command("optout", PRIYA)
-        left = _places_naming(db_path, PRIYA.identity)
-        declared = _declared(h.core.registry)
-        erased = {place for place in before if declared[place].on_opt_out}
-        assert {"archive_authors.author_id", "inbox.identity"} <= erased, before
-        assert not erased & left, f"opting out missed: {sorted(erased & left)}"
-        # Schedules, posted prompts, suggestions and export links stay theirs.
-        assert before - erased <= left, sorted((before - erased) - left)
-        assert {"recurrences.owner", "prompt_posts.posted_by", "export_links.created_by"} <= left
-    finally:
-        h.close()
+    h, db_path = traced, traced.core.db.path
+    before = _places_naming(db_path, PRIYA.identity)
+    await h.command("optout", PRIYA)
+    left = _places_naming(db_path, PRIYA.identity)
+    declared = _declared(h.core.registry)
+    erased = {place for place in before if declared[place].on_opt_out}
+    assert {"archive_authors.author_id", "inbox.identity"} <= erased, before
+    assert not erased & left, f"opting out missed: {sorted(erased & left)}"
+    # Schedules, posted prompts, suggestions and export links stay theirs.
+    assert before - erased <= left, sorted((before - erased) - left)
+    assert {"recurrences.owner", "prompt_posts.posted_by", "export_links.created_by"} <= left
 
 
 async def test_a_feature_can_be_built_twice(bot: Harness) -> None:

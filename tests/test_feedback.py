@@ -17,7 +17,6 @@ from bot.feedback_messages import ANSWER, ANSWER_FORM, THANKS
 from bot.model import Buttons, Form, FormSubmitted, Origin, Role, UserRef
 from bot.ports import FormInvalid
 from bot.services.feedback_answers import ALREADY, CLOSED, FORGED
-from storage import sqlite as sqlite3
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 
 PEOPLE = [UserRef("test", f"person{n}", f"Person {n}") for n in range(1, 7)]
@@ -70,14 +69,6 @@ async def answer(bot: Harness, user: UserRef, round_id: int, values: dict[str, s
     await submit(bot, form, values)
 
 
-def rows(bot: Harness, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(bot.core.db.path)
-    try:
-        return list(conn.execute(sql).fetchall())
-    finally:
-        conn.close()
-
-
 async def test_a_round_is_announced_with_a_button_and_the_form_says_it_is_anonymous(
     bot: Harness,
 ) -> None:
@@ -96,7 +87,7 @@ async def test_a_round_is_announced_with_a_button_and_the_form_says_it_is_anonym
 async def test_staff_cannot_open_a_round(bot: Harness) -> None:
     text = await bot.reply_text('feedback open "Mine"', SAM)
     assert "for facilitators and admins" in text
-    assert not rows(bot, "select * from feedback_rounds")
+    assert not bot.rows("select * from feedback_rounds")
 
 
 async def test_one_answer_per_person_and_a_second_try_is_told_kindly(bot: Harness) -> None:
@@ -109,8 +100,8 @@ async def test_one_answer_per_person_and_a_second_try_is_told_kindly(bot: Harnes
         await submit(bot, second, answer_values(2))
     assert list(refused.value.errors.values()) == [ALREADY]
     assert await form_for(bot, SAM, round_id) == ALREADY  # the button says so too
-    assert len(rows(bot, "select * from feedback_answers")) == 1
-    [(stored,)] = rows(bot, "select answers from feedback_answers")
+    assert len(bot.rows("select * from feedback_answers")) == 1
+    [(stored,)] = bot.rows("select answers from feedback_answers")
     assert "number 1" in str(stored) and "number 2" not in str(stored)
 
 
@@ -118,13 +109,13 @@ async def test_answers_keep_no_person_channel_or_time_of_day(bot: Harness) -> No
     round_id = await open_round(bot)
     for n, person in enumerate(PEOPLE[:3]):
         await answer(bot, person, round_id, answer_values(n))
-    answers = rows(bot, "select * from feedback_answers")
+    answers = bot.rows("select * from feedback_answers")
     assert len(answers) == 3
     for key, stored_round, on, _ in answers:
         assert len(str(key)) == 32 and stored_round == round_id
         assert on == bot.clock.now().date().isoformat()  # the date, never the time
     # The hashes are apart from the answers, and are not the identities.
-    hashes = rows(bot, "select * from feedback_answered")
+    hashes = bot.rows("select * from feedback_answered")
     assert len(hashes) == 3 and all(isinstance(h, bytes) for _, h in hashes)
     data = Path(bot.core.db.path).read_bytes() + Path(f"{bot.core.db.path}-wal").read_bytes()
     assert b"impactful words number 0" in data
@@ -160,28 +151,28 @@ async def test_closing_destroys_the_key_and_who_answered(bot: Harness) -> None:
     round_id = await open_round(bot)
     late = await form_for(bot, PEOPLE[1], round_id)
     await answer(bot, SAM, round_id, answer_values(1))
-    assert rows(bot, "select * from feedback_keys") and rows(bot, "select * from feedback_answered")
+    assert bot.rows("select * from feedback_keys") and bot.rows("select * from feedback_answered")
     closed = await bot.reply_text(f"feedback close {round_id}", PRIYA)
     assert "Closed round" in closed and "1 answer" in closed
-    assert not rows(bot, "select * from feedback_keys")
-    assert not rows(bot, "select * from feedback_answered")
-    assert len(rows(bot, "select * from feedback_answers")) == 1  # the answers stay
+    assert not bot.rows("select * from feedback_keys")
+    assert not bot.rows("select * from feedback_answered")
+    assert len(bot.rows("select * from feedback_answers")) == 1  # the answers stay
     assert await form_for(bot, PEOPLE[2], round_id) == CLOSED
     assert isinstance(late, Form)
     with pytest.raises(FormInvalid) as refused:  # a form opened before it closed
         await submit(bot, late, answer_values(2))
     assert list(refused.value.errors.values()) == [CLOSED]
-    assert len(rows(bot, "select * from feedback_answers")) == 1
+    assert len(bot.rows("select * from feedback_answers")) == 1
 
 
 async def test_a_round_closes_itself_after_its_closing_day(bot: Harness) -> None:
     round_id = await open_round(bot, " closes 2026-11-26")  # the clock says 25 Nov 2026
-    assert rows(bot, "select state from feedback_rounds") == [("open",)]
+    assert bot.rows("select state from feedback_rounds") == [("open",)]
     await bot.tick(timedelta(days=1, hours=12))
-    assert rows(bot, "select state from feedback_rounds") == [("open",)]  # 26th, 21:00
+    assert bot.rows("select state from feedback_rounds") == [("open",)]  # 26th, 21:00
     await bot.tick(timedelta(hours=3, minutes=1))
-    assert rows(bot, "select state from feedback_rounds") == [("closed",)]
-    assert not rows(bot, "select * from feedback_keys")
+    assert bot.rows("select state from feedback_rounds") == [("closed",)]
+    assert not bot.rows("select * from feedback_keys")
     assert await form_for(bot, SAM, round_id) == CLOSED
 
 
@@ -204,10 +195,10 @@ async def test_bad_answers_keep_the_form_open_and_store_nothing(
     with pytest.raises(FormInvalid) as refused:
         await submit(bot, form, values)
     assert words in refused.value.errors[field]
-    assert not rows(bot, "select * from feedback_answers")
-    assert not rows(bot, "select * from feedback_answered")
+    assert not bot.rows("select * from feedback_answers")
+    assert not bot.rows("select * from feedback_answered")
     await submit(bot, form, answer_values(1))  # fixed, it goes in
-    assert len(rows(bot, "select * from feedback_answers")) == 1
+    assert len(bot.rows("select * from feedback_answers")) == 1
 
 
 async def test_forged_and_unknown_tickets_are_refused(bot: Harness) -> None:
@@ -228,7 +219,7 @@ async def test_forged_and_unknown_tickets_are_refused(bot: Harness) -> None:
         assert list(refused.value.errors.values()) == [FORGED], name
     assert await form_for(bot, SAM, round_id + 9) == CLOSED
     assert await form_for(bot, SAM, "x" * 30) == CLOSED  # type: ignore[arg-type]
-    assert not rows(bot, "select * from feedback_answers")
+    assert not bot.rows("select * from feedback_answers")
 
 
 @pytest.mark.parametrize(
@@ -253,7 +244,7 @@ async def test_bad_commands_are_explained_and_change_nothing(
 ) -> None:
     await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
     assert words in await bot.reply_text(command, PRIYA)
-    assert not rows(bot, "select * from feedback_rounds")
+    assert not bot.rows("select * from feedback_rounds")
 
 
 def test_summary_counts_and_shuffles() -> None:

@@ -22,8 +22,8 @@ class ConversationsFeature:
                 "chat reference(s)",
                 ("teams_conversations.person", "teams_conversations.reference"),
                 erase=self._conversations.forget_person,
-                on_opt_out=False,
                 # How copbot answers them privately (its answer to `optout` too): only
                 # `copbot erase` forgets it.
+                on_opt_out=False,
             )
         )

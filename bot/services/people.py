@@ -16,7 +16,7 @@ class PeopleFeature:
                 "name(s) in the people directory",
                 ("people.identity", "people.name"),
                 erase=self._people.erase,
-                on_opt_out=False,
                 # Opting out stops the archive; roles and schedules still name the person.
+                on_opt_out=False,
             )
         )

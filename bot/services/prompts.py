@@ -174,8 +174,8 @@ class PromptsFeature:
                 "prompt suggestion(s)",
                 ("prompt_suggestions.suggested_by",),
                 erase=self._repo.erase_suggestions,
-                on_opt_out=False,
                 # Given to facilitators by name, on purpose: `copbot erase` removes them.
+                on_opt_out=False,
             )
         )
         registry.keeps(

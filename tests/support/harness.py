@@ -22,6 +22,7 @@ from bot.model import (
     UserRef,
 )
 from bot.settings import Settings
+from storage import sqlite as sqlite3
 from storage.database import Database
 from tests.support.fakes import FakeAdapter, ManualClock, Sent
 
@@ -49,6 +50,14 @@ class Harness:
 
     def close(self) -> None:
         self.core.db.close()
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        """What the database file holds, read as another process would."""
+        conn = sqlite3.connect(self.core.db.path)
+        try:
+            return list(conn.execute(sql).fetchall())
+        finally:
+            conn.close()
 
     def event_id(self) -> str:
         return f"e{next(self._ids)}"
