@@ -31,7 +31,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bench.ingest import CHANNEL, CLIENTS, _load, _post_prompt, _replies, _signed, _stop
+from bench.ingest import CHANNEL, _post_prompt, _replies, _signed
+from bench.load import CLIENTS, load, stop
 from storage import sqlite
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.support.server import copbot_command, free_port, until_healthy
@@ -212,7 +213,7 @@ async def run(n: int, idle_commands: int) -> dict[str, float]:
             await until_healthy(f"{base}/healthz", process)
             root = await _post_prompt(base, fake)
             # Warm up: connections, caches, and each person's name looked up once.
-            await _load(f"{base}/slack/events", _replies(200, root, "warm"))
+            await load(f"{base}/slack/events", _replies(200, root, "warm"))
             await _probe(f"{base}/slack/events", answers, "warm", asyncio.Event(), len(PEOPLE) * 2)
             await answers.settled()
             answers.take()
@@ -222,7 +223,7 @@ async def run(n: int, idle_commands: int) -> dict[str, float]:
             drained = asyncio.Event()
             watching = asyncio.create_task(_until_archived(db, warm + n, drained, 600))
             probing = asyncio.create_task(_probe(f"{base}/slack/events", answers, "burst", drained))
-            burst_s, _, acked = await _load(
+            burst_s, _, acked = await load(
                 f"{base}/slack/events", _replies(n, root, "burst", first=200), CLIENTS
             )
             last_ack = time.perf_counter()
@@ -239,7 +240,7 @@ async def run(n: int, idle_commands: int) -> dict[str, float]:
             archived, _ = _counts(db)
         finally:
             watcher.cancel()
-            await _stop(process)
+            await stop(process)
             await fake.close()
             log.close()
         errors = sum(

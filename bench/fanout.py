@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 
 from adapters.teams.conversations import Place
-from bench.ingest import _stop
+from bench.load import stop
 from storage import sqlite
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, TEAM, FakeSlack
 from tests.support.rate_limits import (
@@ -141,7 +141,7 @@ async def run(n: int) -> dict[str, float]:
                         break
                     await asyncio.sleep(0.05)
         finally:
-            await _stop(process)
+            await stop(process)
             log.close()
         errors = [
             line

@@ -24,21 +24,18 @@ from typing import Any
 
 import aiohttp
 
-from bench.ingest import (
+from bench.ingest import MARK, _archived, _searchable, copbot_figures
+from bench.load import (
     CLIENTS,
     LEVELS,
-    MARK,
-    _archived,
-    _load,
-    _searchable,
-    _stop,
-    copbot_figures,
     cpu_seconds,
     headline,
+    load,
     load_levels,
     memory_kib,
     per_request,
     print_levels,
+    stop,
 )
 from tests.support.server import copbot_command, free_port, until_healthy
 from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
@@ -144,7 +141,7 @@ async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[st
             ]
         )
         root = post[-1].activity_id
-        await _load(url, _replies(fake.url, 200, root, "warm"))
+        await load(url, _replies(fake.url, 200, root, "warm"))
         idle = memory_kib(process.pid)["VmRSS"]
         cpu_before = cpu_seconds(process.pid)
         acked, per_level = await load_levels(
@@ -156,7 +153,7 @@ async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[st
         cpu_s = cpu_seconds(process.pid) - cpu_before  # everything acknowledged archived
         archived = await _archived(db, acked + 200)
     finally:
-        await _stop(process)
+        await stop(process)
         await fake.close()
         server_log.close()
     figures = copbot_figures(
@@ -197,7 +194,7 @@ async def bench_reference(n: int, folder: Path, levels: tuple[int, ...]) -> dict
         base = f"http://127.0.0.1:{port}"
         await until_healthy(f"{base}/healthz", process)
         url = f"{base}/api/messages"
-        await _load(url, _replies("http://127.0.0.1:9/", 200, "1", "warm"))
+        await load(url, _replies("http://127.0.0.1:9/", 200, "1", "warm"))
         cpu_before = cpu_seconds(process.pid)
         _, measured = await load_levels(
             url, lambda run, first: _replies("http://127.0.0.1:9/", n, "1", run, first), n, levels
@@ -205,7 +202,7 @@ async def bench_reference(n: int, folder: Path, levels: tuple[int, ...]) -> dict
         measured["cpu_s"] = cpu_seconds(process.pid) - cpu_before
         figures = {f"reference_{k}": v for k, v in measured.items()}
     finally:
-        await _stop(process)
+        await stop(process)
     main_level = headline(levels)
     return figures | {
         "reference_rps": figures[f"reference_c{main_level}_rps"],

@@ -40,8 +40,8 @@ from typing import Any
 import aiohttp
 
 from bench.archive import DATA, _copbot, _run, prepare
-from bench.ingest import _stop, memory_kib
 from bench.ingest_teams import ADMIN, BOT, _activity
+from bench.load import memory_kib, stop
 from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.support.server import copbot_command, free_port, until_healthy
 from tests.teams.fake_connector import TEAM, TENANT, FakeConnector
@@ -176,7 +176,7 @@ async def _start(
                 after.append(memory_kib(process.pid)["VmRSS"] / 1024)
             return up, cpu, idle, tuple(after)
         finally:
-            await _stop(process)
+            await stop(process)
 
 
 def _serve(
