@@ -22,7 +22,7 @@ def for_people(moment: datetime, tz: ZoneInfo, *, time: bool = True) -> str:
     if moment.tzinfo is None:
         raise ValueError("refusing a naive datetime: times in copbot are timezone-aware")
     local = moment.astimezone(tz)
-    day = f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}"
+    day = f"{_DAYS[local.weekday()]} {date_for_people(local)}"
     # Fields rather than strftime: exports people read format one time a message.
     return f"{day}, {local.hour:02d}:{local.minute:02d}" if time else day
 
