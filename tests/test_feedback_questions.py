@@ -21,7 +21,7 @@ from bot.model import Buttons, Choice, Form, LongText, Rating, Role, ShortText
 from bot.ports import FormInvalid
 from bot.services.feedback_forms import OPEN_FORM
 from tests.support.harness import ALEX, NORTH, PRIYA, SAM, Harness
-from tests.test_feedback import PEOPLE, form_for, rows, submit
+from tests.test_feedback import PEOPLE, form_for, submit
 
 TOML = """
 [[question]]
@@ -158,7 +158,7 @@ async def test_the_open_form_takes_typed_questions_and_the_round_asks_them(bot: 
         await submit(bot, answer_form, good | {"q2": "Something else"})
     assert refused.value.errors == {"q2": "Pick one of the options."}
     await submit(bot, answer_form, good)
-    [(stored,)] = rows(bot, "select answers from feedback_answers")
+    [(stored,)] = bot.rows("select answers from feedback_answers")
     assert json.loads(str(stored))["q2"] == "Small groups"
 
 
@@ -174,7 +174,7 @@ async def test_two_questions_are_announced_as_two(bot: Harness) -> None:
 async def test_an_empty_questions_box_keeps_the_usual_four(bot: Harness) -> None:
     await open_form_for(bot)
     await bot.submit(OPEN_FORM, {"title": "Usual", "questions": "  "}, PRIYA)
-    [(questions,)] = rows(bot, "select questions from feedback_rounds")
+    [(questions,)] = bot.rows("select questions from feedback_rounds")
     assert [q["label"] for q in json.loads(str(questions))] == [q.label for q in DEFAULT_QUESTIONS]
 
 
@@ -195,13 +195,13 @@ async def test_mistakes_in_the_open_form_are_shown_there_and_nothing_is_kept(
         await bot.submit(OPEN_FORM, values, PRIYA)
     assert list(refused.value.errors) == [field]
     assert words in refused.value.errors[field]
-    assert not rows(bot, "select * from feedback_rounds")
+    assert not bot.rows("select * from feedback_rounds")
 
 
 async def test_staff_cannot_submit_the_open_form(bot: Harness) -> None:
     sent = await bot.submit(OPEN_FORM, {"title": "Mine"}, SAM)
     assert "for facilitators and admins" in sent[0].text
-    assert not rows(bot, "select * from feedback_rounds")
+    assert not bot.rows("select * from feedback_rounds")
 
 
 # -- the command line -------------------------------------------------------------------
@@ -223,7 +223,7 @@ async def test_the_command_line_opens_a_round_from_a_file_and_exports_choice_cou
     )
     assert opened.exit_code == 0, opened.output
     assert "4 question(s)" in opened.output and "direct message" in opened.output
-    [(round_id,)] = rows(bot, "select id from feedback_rounds")
+    [(round_id,)] = bot.rows("select id from feedback_rounds")
     assert isinstance(round_id, int)
     # Offered by /cop feedback, though announced nowhere.
     listing = await bot.command("feedback", SAM)
@@ -291,7 +291,7 @@ async def test_a_bad_questions_file_is_one_line_a_mistake_and_keeps_nothing(
     assert lines[1].startswith("Question 1: `poll` isn't a kind of question")
     assert lines[2].startswith("Question 2: a choice question needs at least two options")
     assert len(lines) == 3
-    assert not rows(bot, "select * from feedback_rounds")
+    assert not bot.rows("select * from feedback_rounds")
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ async def test_bad_settings_on_the_command_line_keep_nothing(
 ) -> None:
     refused = await invoke(["feedback", "open", "T", *extra, "--db", str(bot.core.db.path)])
     assert refused.exit_code == 1 and words in refused.output
-    assert not rows(bot, "select * from feedback_rounds")
+    assert not bot.rows("select * from feedback_rounds")
 
 
 async def test_the_command_line_has_the_running_copbot_announce_a_round_in_a_channel(
@@ -350,7 +350,7 @@ async def test_a_channel_copbot_is_not_in_is_refused_and_nothing_is_opened(
     db = str(bot.core.db.path)
     refused = await invoke(["feedback", "open", "T", "--channel", channel, "--db", db])
     assert refused.exit_code == 1 and words in refused.output
-    assert not rows(bot, "select * from feedback_rounds")
+    assert not bot.rows("select * from feedback_rounds")
 
 
 def test_thousands_of_bad_lines_are_summed_up_after_the_first_few() -> None:
