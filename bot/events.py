@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -196,11 +196,16 @@ def region_label(slug: str, regions: Sequence[str]) -> str:
 
 def _start(text: str, tz: ZoneInfo, now: datetime, problems: dict[str, str]) -> datetime | None:
     text = text.strip().replace("T", " ")
-    try:
-        local = datetime.strptime(text[:16], "%Y-%m-%d %H:%M") if len(text) >= 16 else None
-    except ValueError:
-        local = None
-    if local is None or len(text) not in (16, 19):
+    moment = _moment(text)
+    local: datetime | None
+    if moment is not None:  # a picker that sends an instant (Slack's): no local time to settle
+        local = moment.astimezone(tz).replace(tzinfo=None)
+    else:
+        try:
+            local = datetime.strptime(text[:16], "%Y-%m-%d %H:%M") if len(text) >= 16 else None
+        except ValueError:
+            local = None
+    if local is None or (moment is None and len(text) not in (16, 19)):
         problems["start"] = (
             f"Please give the start as a date and time, like 2027-04-08 10:00, not '{text[:30]}'."
         )
@@ -212,15 +217,29 @@ def _start(text: str, tz: ZoneInfo, now: datetime, problems: dict[str, str]) -> 
             f"{for_people(latest.replace(tzinfo=tz), tz, time=False)}."
         )
         return None
-    gap = skipped(local, tz)
-    if gap is not None:  # silently moving it an hour would put people there at the wrong time
-        problems["start"] = gap
-        return None
-    starts_at = local_to_utc(local, tz)  # a time that happens twice: the first
+    if moment is not None:
+        starts_at = moment.astimezone(UTC)
+    else:
+        gap = skipped(local, tz)
+        if gap is not None:  # silently moving it an hour would put people there at the wrong time
+            problems["start"] = gap
+            return None
+        starts_at = local_to_utc(local, tz)  # a time that happens twice: the first
     if starts_at <= now:
         problems["start"] = "That start time has already passed. Please choose a time to come."
         return None
     return starts_at
+
+
+def _moment(text: str) -> datetime | None:
+    """``2026-12-14 10:00:00+00:00``, a date and time with its offset from UTC, to the minute."""
+    if len(text) != 25 or text[19] not in "+-":
+        return None
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S%z")
+    except ValueError:
+        return None
+    return moment.replace(second=0)
 
 
 def _duration(text: str, problems: dict[str, str]) -> timedelta | None:

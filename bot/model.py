@@ -409,9 +409,19 @@ class DateTimeField:
     label: str
     required: bool = True
     initial: str = ""  # ISO 8601 local time, e.g. 2026-12-01T10:00
+    # The zone a typed time is read in (e.g. Europe/London), shown beside the label. A picker
+    # that shows each person their own zone and sends an instant (Slack's) says so instead.
+    zone: str = ""
 
 
 FormField = ShortText | LongText | Choice | Rating | DateTimeField
+
+
+def label_of(field: FormField) -> str:
+    """A field's label as a form that reads typed times in one zone shows it."""
+    if isinstance(field, DateTimeField) and field.zone:
+        return f"{field.label} ({field.zone})"
+    return field.label
 
 
 @dataclass(frozen=True)

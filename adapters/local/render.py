@@ -25,6 +25,7 @@ from bot.model import (
     Role,
     ShortText,
     Text,
+    label_of,
 )
 from bot.ports import PlaygroundMessage
 from bot.timefmt import for_people
@@ -135,7 +136,7 @@ def form_html(form: Form, token: str) -> str:
 
 def _field(field: FormField) -> str:
     fid = html.escape(field.id)
-    label = html.escape(field.label)
+    label = html.escape(label_of(field))
     required = " required" if field.required else ""
     if isinstance(field, ShortText):
         control = (

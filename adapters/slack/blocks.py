@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from bot.markup import ESCAPED
 from bot.model import (
@@ -305,6 +306,9 @@ def _input(field: FormField, timezone: tzinfo) -> Json:
     }
     if not field.required:
         block["optional"] = True
+    if isinstance(field, DateTimeField) and field.zone:
+        # Slack shows the picker in each person's own zone and sends the moment they chose.
+        block["hint"] = plain("In your own time zone, as Slack shows it.", INPUT_LABEL)
     return block
 
 
@@ -321,9 +325,9 @@ def _element(field: FormField, timezone: tzinfo) -> Json:
             if len(options) > RADIO_OPTIONS:
                 return _select(options, "")
             return {"type": "radio_buttons", "options": [_option(v, t) for v, t in options]}
-        case DateTimeField(initial=initial):
+        case DateTimeField(initial=initial, zone=zone):
             element: Json = {"type": "datetimepicker"}
-            if (stamp := _timestamp(initial, timezone)) is not None:
+            if (stamp := _timestamp(initial, ZoneInfo(zone) if zone else timezone)) is not None:
                 element["initial_date_time"] = stamp
             return element
 

@@ -44,6 +44,7 @@ from bot.model import (
     ShortText,
     Text,
     UserRef,
+    label_of,
 )
 
 Json = dict[str, Any]
@@ -286,7 +287,7 @@ def _longest(f: FormField) -> int:
 
 
 def _inputs(f: FormField) -> list[Json]:
-    common: Json = {"id": f"f.{f.id}", "label": f.label, "isRequired": f.required}
+    common: Json = {"id": f"f.{f.id}", "label": label_of(f), "isRequired": f.required}
     if f.required:
         common["errorMessage"] = f"Please fill in “{f.label}”."
     if isinstance(f, ShortText | LongText):

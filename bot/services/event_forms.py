@@ -38,7 +38,7 @@ def event_form(
                 tuple((r, r) for r in regions.names),
                 initial=regions.label(event.region) if event else "",
             ),
-            DateTimeField("start", f"Date and start time ({tz.key})", initial=start),
+            DateTimeField("start", "Date and start time", initial=start, zone=tz.key),
             ShortText(
                 "duration",
                 "Length in minutes",
