@@ -273,6 +273,7 @@ def build_core(
                     roles,
                     clock,
                     templates,
+                    beside_platforms=settings.slack is not None or settings.teams is not None,
                 ),
             ),
             names={user.identity: user.display for user, _ in personas},

@@ -17,6 +17,7 @@ from bot.records import RoleGrant
 
 FROM_SETTINGS = "COPBOT_ADMINS"
 FROM_PLAYGROUND = "playground"
+PLAYGROUND_PREFIX = "local:"  # the playground's identities
 
 
 class RoleChangeRefused(WordedError):
@@ -64,6 +65,16 @@ class Roles:
             if await self._people.note(user):
                 await self.meet(user)
 
+    def _check_reach(self, identity: str, by: str) -> None:
+        """The playground lets anyone act as any persona, so a persona's admin role reaches
+        the playground's people only, never someone in Slack or Teams."""
+        if by.startswith(PLAYGROUND_PREFIX) and not identity.startswith(PLAYGROUND_PREFIX):
+            raise RoleChangeRefused(
+                "In the playground you can change only the playground people's roles. "
+                "Roles in Slack or Teams are changed by an admin there, or with "
+                "`copbot roles` on the server."
+            )
+
     def _starting(self, identity: str) -> Role | None:
         return next((r for u, r in self._personas if u.identity == identity), None)
 
@@ -71,6 +82,7 @@ class Roles:
         return self._people is None or await self._people.known(identity)
 
     async def grant(self, identity: str, role: Role, by: str) -> RoleChange:
+        self._check_reach(identity, by)
         await self._meet_persona(identity)
         who = await self._who(identity)
         if identity in self._admins:
@@ -85,7 +97,8 @@ class Roles:
             )
         return RoleChange(True, done)
 
-    async def revoke(self, identity: str, role: Role) -> RoleChange:
+    async def revoke(self, identity: str, role: Role, by: str) -> RoleChange:
+        self._check_reach(identity, by)
         await self._meet_persona(identity)
         who = await self._who(identity)
         if role is Role.ADMIN and identity in self._admins:

@@ -444,7 +444,7 @@ async def test_an_export_link_dies_with_its_admins_role(db_path: Path) -> None:
         await h.core.roles.grant(ALEX.identity, Role.ADMIN, by="test")
         await h.reply_text("export", PRIYA)
         url = h.adapter.of_kind("direct")[-1].text.split("](", 1)[1].split(")", 1)[0]
-        await h.core.roles.revoke(PRIYA.identity, Role.ADMIN)
+        await h.core.roles.revoke(PRIYA.identity, Role.ADMIN, by="cli")
         app = web.Application()
         app.router.add_routes(h.core.registry.routes)
         async with TestClient(TestServer(app)) as client:

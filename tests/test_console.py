@@ -19,7 +19,7 @@ from bot.cli import cli
 from bot.clock import SystemClock
 from bot.console.web import COOKIE
 from bot.model import CommandReceived, Origin, Role, UserRef
-from bot.settings import Settings
+from bot.settings import Settings, SlackSettings
 from storage import sqlite
 from storage.database import Database
 from storage.migrations import PLAYGROUND_MIGRATIONS
@@ -153,7 +153,7 @@ async def test_signing_out_ends_the_session_at_once(console: Console) -> None:
 async def test_losing_the_role_ends_the_session(console: Console) -> None:
     await console.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
     cookie = await console.sign_in(PRIYA)
-    await console.core.roles.revoke(PRIYA.identity, Role.FACILITATOR)
+    await console.core.roles.revoke(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
     refused = await console.get("/console", cookie)
     assert refused.status == 403 and "your role has changed" in await refused.text()
     # Given the role back, the old session stays ended: a new link is needed.
@@ -313,6 +313,73 @@ async def test_the_playground_signs_in_nobody_else(
     )
     assert refused.status == 403
     assert COOKIE not in refused.cookies
+
+
+@pytest.fixture
+async def playground_beside_slack(db_path: Path) -> AsyncIterator[TestClient]:
+    """The playground switched on while copbot also serves Slack (COPBOT_PLAYGROUND=on)."""
+    store = Database.open(playground_path(db_path), migrations=PLAYGROUND_MIGRATIONS)
+    adapter = LocalAdapter(SqlitePlaygroundRepository(store), SystemClock())
+    settings = Settings(db_path=db_path, slack=SlackSettings("xoxb-test", "secret"))
+    app = create_app(settings, adapters=[adapter])
+    try:
+        async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
+            yield client
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["X-Forwarded-For", "X-Real-IP", "Forwarded"],
+)
+async def test_beside_slack_the_playground_sign_in_is_not_reached_through_a_proxy(
+    playground_beside_slack: TestClient, header: str
+) -> None:
+    client = playground_beside_slack
+    # At the machine itself it works as ever.
+    token = await _playground_token(client)
+    proxied = {header: "203.0.113.9"}
+    assert (await client.get("/console/playground", headers=proxied)).status == 404
+    refused = await client.post(
+        "/console/playground",
+        data={"token": token, "persona": "local:alex"},
+        headers=proxied,
+        allow_redirects=False,
+    )
+    assert refused.status == 404 and COOKIE not in refused.cookies
+
+
+async def test_a_playground_admin_cannot_change_roles_in_slack_or_teams(
+    playground_beside_slack: TestClient,
+) -> None:
+    client = playground_beside_slack
+    token = await _playground_token(client)
+    signed_in = await client.post(
+        "/console/playground", data={"token": token, "persona": "local:alex"},
+        allow_redirects=False,
+    )  # fmt: skip
+    cookie = {"Cookie": f"{COOKIE}={signed_in.cookies[COOKIE].value}"}
+    people = await client.get("/console/people", headers=cookie)
+    found = re.search(r'name="csrf" value="([^"]+)"', await people.text())
+    assert found
+    csrf = found.group(1)
+    for identity in ("slack:UEVIL", "teams:00000000-0000-0000-0000-000000000001"):
+        refused = await client.post(
+            "/console/people/grant",
+            data={"csrf": csrf, "identity": identity, "role": "admin"},
+            headers=cookie,
+        )
+        assert refused.status == 400
+        assert "only the playground people" in await refused.text()
+    granted = await client.post(
+        "/console/people/grant",
+        data={"csrf": csrf, "identity": "local:sam", "role": "facilitator"},
+        headers=cookie,
+    )
+    assert granted.status == 200 and "is now a facilitator" in await granted.text()
+    listed = await (await client.get("/console/people", headers=cookie)).text()
+    assert "UEVIL" not in listed
 
 
 async def test_without_the_playground_there_is_no_direct_sign_in(console: Console) -> None:

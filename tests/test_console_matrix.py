@@ -97,7 +97,7 @@ async def _session(c: Console, who: Role | None) -> tuple[str | None, str]:
     cookie = await c.sign_in(user)
     csrf = await c.csrf(cookie)
     if who is STAFF:
-        await c.core.roles.revoke(user.identity, Role.FACILITATOR)
+        await c.core.roles.revoke(user.identity, Role.FACILITATOR, by="cli")
     return cookie, csrf
 
 

@@ -159,7 +159,7 @@ def roles_revoke(role: str, identity: str, db: str | None) -> None:
 
     async def call(roles: Roles) -> RoleChange:
         try:
-            return await roles.revoke(who, r)
+            return await roles.revoke(who, r, by="cli")
         except RoleChangeRefused as e:
             raise click.ClickException(str(e)) from None
 

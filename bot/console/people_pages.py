@@ -93,7 +93,7 @@ class PeoplePages:
             if granting:
                 change = await self._roles.grant(identity, role, by=visitor.identity)
             else:
-                change = await self._roles.revoke(identity, role)
+                change = await self._roles.revoke(identity, role, by=visitor.identity)
         except RoleChangeRefused as refused:
             return await self.page(request, visitor, status=400, problem=str(refused))
         if change.changed:

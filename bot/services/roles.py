@@ -53,7 +53,10 @@ class RolesFeature:
 
     async def grant(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
-        change = await self._roles.grant(person.identity, role, by=ix.user.identity)
+        try:
+            change = await self._roles.grant(person.identity, role, by=ix.user.identity)
+        except RoleChangeRefused as e:
+            raise UsageError(str(e)) from None
         if change.changed and self._audit is not None:
             await self._audit.record(
                 ix.user.identity, "role granted", f"{role.label}: {person.identity}, in chat"
@@ -63,7 +66,7 @@ class RolesFeature:
     async def revoke(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
         try:
-            change = await self._roles.revoke(person.identity, role)
+            change = await self._roles.revoke(person.identity, role, by=ix.user.identity)
         except RoleChangeRefused as e:
             raise UsageError(str(e)) from None
         if change.changed and self._audit is not None:

@@ -81,7 +81,7 @@ class Console:
         if role is Role.FACILITATOR:
             return await self.sign_in(PRIYA)
         cookie = await self.sign_in(SAM)
-        await self.core.roles.revoke(SAM.identity, Role.FACILITATOR)
+        await self.core.roles.revoke(SAM.identity, Role.FACILITATOR, by="cli")
         return cookie
 
 
