@@ -310,8 +310,11 @@ class TeamsAdapter:
         return True
 
     async def _remember(self, raw: dict[str, Any]) -> None:
-        """Keep the references posting needs: the channel's, and the person's (not for a
-        card submission: it may be an anonymous form, and the row's time would tell)."""
+        """Keep the references posting needs: the channel's, and the person's, so that
+        someone who has only pressed a button (Going, say) can still be sent a direct
+        message. Never for an anonymous form (the caller leaves those out), nor for a press
+        that opens a dialog: that may be an anonymous form's, and the row's time would tell
+        when its answer came."""
         service_url = str(raw.get("serviceUrl") or "")
         tenant = tenant_of(raw)
         bot = str((raw.get("recipient") or {}).get("id") or "")
@@ -326,7 +329,8 @@ class TeamsAdapter:
             await self._conversations.remember_channel(channel, "", place)
         sender = raw.get("from") or {}
         aad = str(sender.get("aadObjectId") or "")
-        if aad and raw.get("value") is None and raw.get("type") != "invoke":
+        opens_dialog = raw.get("type") == "invoke" and raw.get("name") == "task/fetch"
+        if aad and not opens_dialog:
             conversation = str((raw.get("conversation") or {}).get("id") or "")
             place = Place(
                 service_url,

@@ -48,6 +48,8 @@ class FakeConnector:
     # A channel's members (accounts with aadObjectId), served a page of ``page_size`` at a time.
     channel_members: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     page_size: int = 2
+    # 29: ids of people who have blocked copbot: Teams refuses to open a chat with them.
+    blocked: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
     jwks: list[dict[str, Any]] = field(default_factory=list)
     key_fetches: int = 0
@@ -148,7 +150,11 @@ class FakeConnector:
             channel = body["channelData"]["channel"]["id"]
             answer = {"id": f"{channel};messageid={new}", "activityId": new}
         else:
-            answer = {"id": f"a:1dm-{body['members'][0]['id']}", "activityId": ""}
+            member = body["members"][0]["id"]
+            if member in self.blocked:
+                refused = {"error": {"code": "ConversationBlockedByUser", "message": "blocked"}}
+                return web.json_response(refused, status=403)
+            answer = {"id": f"a:1dm-{member}", "activityId": ""}
         return await self._answer("create", request, answer, new)
 
     async def _send(self, request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from bot.events import Plan
+from bot.model import Role
 from bot.records import Event
 from bot.services.events import EventsFeature
 from tests.teams.conftest import TeamsBot
@@ -137,3 +138,35 @@ async def test_an_event_card_sent_before_still_updates_in_place_by_action_submit
     [updated] = await teams.until(lambda: teams.fake.of("update"))
     assert updated.activity_id == created.activity_id
     assert "Going 1 · Maybe 0" in json.dumps(updated.body, ensure_ascii=False)
+
+
+async def test_someone_who_has_only_pressed_going_is_told_in_a_chat_when_a_place_frees(
+    teams: TeamsBot,
+) -> None:
+    """Jo has never written to copbot: their press is all it knows of them, and enough to
+    open a 1:1 chat when they move up from the waiting list."""
+    event, created = await announced(teams)
+    events = teams.core.feature(EventsFeature)
+    await events.edit(event.id, {"capacity": "1"}, "teams:aad-admin-0009", Role.ADMIN)
+    going = next(b for b in rsvp_buttons(created) if b["title"] == "Going")
+    admin = {"id": "29:1admin-teams-id", "name": "Alex Morgan", "aadObjectId": "aad-admin-0009"}
+    await teams.send(execute(teams, created, going["data"], "1700000007101", who=admin))
+    await teams.send(execute(teams, created, going["data"], "1700000007102"))
+    assert teams.rows("select person, answer from event_rsvps order by person") == [
+        ("teams:aad-admin-0009", "going"),
+        ("teams:aad-jo-0042", "going"),
+    ]
+    jo_chat = f"a:1dm-{JO['id']}"
+
+    def to_jo() -> list[str]:
+        return [
+            json.dumps(c.body, ensure_ascii=False)
+            for c in teams.fake.of("send")
+            if c.conversation == jo_chat
+        ]
+
+    cant = next(b for b in rsvp_buttons(created) if b["title"] == "Can't go")
+    await teams.send(execute(teams, created, cant["data"], "1700000007103", who=admin))
+    await teams.core.scheduler.tick()
+    told = await teams.until(lambda: [s for s in to_jo() if "place" in s])
+    assert "Use of language" in told[-1]
