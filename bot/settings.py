@@ -23,9 +23,10 @@ class ConfigError(WordedError):
 
 @dataclass(frozen=True)
 class SlackSettings:
-    bot_token: str
-    signing_secret: str = ""
-    app_token: str = ""  # set: Socket Mode instead of HTTP
+    # The secrets stay out of repr(), and so out of logs and tracebacks that show settings.
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(default="", repr=False)
+    app_token: str = field(default="", repr=False)  # set: Socket Mode instead of HTTP
     api_url: str = ""  # set: talk to this Web API base URL instead of Slack's own
 
     @property
@@ -41,7 +42,7 @@ class TeamsSettings:
     """Microsoft Teams, configured with botbuilder's own variable names."""
 
     app_id: str = ""  # "": unauthenticated, for local testing only
-    app_password: str = ""
+    app_password: str = field(default="", repr=False)  # kept out of logs, as a secret
     app_type: str = "MultiTenant"
     tenant_id: str = ""
     tenants: frozenset[str] = frozenset()  # tenants whose activities are accepted
