@@ -33,6 +33,7 @@ def test_copbot_db_environment_variable_is_honoured(db_path: Path) -> None:
 
 def test_roles_grant_list_revoke(db_path: Path) -> None:
     db = ["--db", str(db_path)]
+    invoke("db", "migrate", *db)
     assert (
         "slack:U1 is now a facilitator."
         in invoke("roles", "grant", "facilitator", "slack:U1", *db).output
@@ -59,6 +60,7 @@ def test_roles_grant_list_revoke(db_path: Path) -> None:
 
 def test_refusing_to_remove_the_last_admin_is_an_error_exit(db_path: Path) -> None:
     db = ["--db", str(db_path)]
+    invoke("db", "migrate", *db)
     invoke("roles", "grant", "admin", "slack:U2", *db)
     result = invoke("roles", "revoke", "admin", "slack:U2", *db)
     assert result.exit_code == 1 and "the only admin" in result.output
@@ -95,8 +97,9 @@ def test_malformed_configuration_is_one_line(db_path: Path) -> None:
 
 def test_db_works_before_or_after_the_subcommand(tmp_path: Path) -> None:
     first, second = tmp_path / "first.db", tmp_path / "second.db"
-    assert invoke("--db", str(first), "roles", "grant", "admin", "slack:U1").exit_code == 0
+    assert invoke("--db", str(first), "db", "migrate").exit_code == 0
     assert first.exists()
+    assert invoke("--db", str(first), "roles", "grant", "admin", "slack:U1").exit_code == 0
     assert "slack:U1" in invoke("--db", str(first), "roles", "list").output
     assert "slack:U1" in invoke("roles", "list", "--db", str(first)).output
     # the one nearer the command wins, and both beat COPBOT_DB

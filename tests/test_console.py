@@ -417,6 +417,7 @@ async def test_an_export_downloaded_from_a_chat_link_is_audited(console: Console
 
 def test_erasure_export_and_roles_on_the_command_line_are_audited(db_path: Path) -> None:
     db = ["--db", str(db_path)]
+    assert CliRunner().invoke(cli, ["db", "migrate", *db]).exit_code == 0
     assert CliRunner().invoke(cli, ["erase", "--user", "slack:U9", *db]).exit_code == 0
     assert (
         CliRunner().invoke(cli, ["roles", "grant", "facilitator", "slack:U8", *db]).exit_code == 0

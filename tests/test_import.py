@@ -140,6 +140,7 @@ def test_an_export_is_imported_with_threads_intact_and_only_once(
 def test_people_who_opted_out_are_not_imported(tmp_path: Path, db_path: Path) -> None:
     export = write_export(tmp_path / "export")
     runner = CliRunner()
+    runner.invoke(cli, ["db", "migrate", "--db", str(db_path)])
     runner.invoke(cli, ["erase", "--user", "slack:U2", "--db", str(db_path)])
     result = runner.invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
     assert "2 skipped (their authors opted out)" in result.output
@@ -219,6 +220,7 @@ def test_a_large_import_in_many_batches_keeps_everything_once(
     monkeypatch.setattr("bot.services.history.BATCH", 64)
     export = many_days(tmp_path / "export", WORKER_THRESHOLD + 10)
     runner = CliRunner()
+    runner.invoke(cli, ["db", "migrate", "--db", str(db_path)])
     runner.invoke(cli, ["erase", "--user", "slack:U2", "--db", str(db_path)])
     args = ["import", "slack-export", str(export), "--db", str(db_path)]
     first = runner.invoke(cli, args)

@@ -184,6 +184,7 @@ def test_validate_accepts_exactly_the_files_prompts_add_accepts(tmp_path: Path) 
     assert checked.exit_code == 0, checked.output
     assert "adds 1 prompt(s) to language" in checked.output
     assert not (tmp_path / "copbot.db").exists()  # validating creates no database
+    assert CliRunner().invoke(cli, ["db", "migrate", "--db", db]).exit_code == 0
     assert CliRunner().invoke(cli, ["prompts", "add", str(good), "--db", db]).exit_code == 0
     # Once added, the same file is refused by both, for the same reason.
     for command in ("validate", "add"):

@@ -102,10 +102,9 @@ def roles() -> None:
     """Who is a facilitator or an admin (everyone else is staff)."""
 
 
-def _roles_call(
-    db: str | None, call: Callable[[Roles], Coroutine[Any, Any, T]], *, create: bool = False
-) -> T:
-    settings = load_settings(db) if create else existing(load_settings(db))
+def _roles_call(db: str | None, call: Callable[[Roles], Coroutine[Any, Any, T]]) -> T:
+    # Never creates the database: a grant kept in a new, wrong file would change nothing.
+    settings = existing(load_settings(db))
 
     async def go() -> T:
         database = Database.open(settings.db_path)
@@ -143,7 +142,7 @@ def _audit(db: str | None, action: str, detail: str) -> None:
 def roles_grant(role: str, identity: str, db: str | None) -> None:
     """Give IDENTITY (e.g. slack:U123) the ROLE facilitator or admin."""
     r, who = role_arg(role), identity_arg(identity)
-    change = _roles_call(db, lambda roles: roles.grant(who, r, by="cli"), create=True)
+    change = _roles_call(db, lambda roles: roles.grant(who, r, by="cli"))
     if change.changed:
         _audit(db, "role granted", f"{r.label}: {who}, on the command line")
     click.echo(change.message)

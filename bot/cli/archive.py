@@ -262,8 +262,8 @@ def erase(user: str, db: str | None) -> None:
         await core.audit.record("cli", "erased", f"{identity}: {erased.total} record(s)")
         return erased, core.erasure.kept()
 
-    # May come first on a new database: an opt-out before history is imported holds too.
-    erased, kept = with_core(db, call, create=True)
+    # Never on a new database: a wrong --db would make an empty one and find nothing to erase.
+    erased, kept = with_core(db, call)
     if not erased.total:
         click.echo(
             f"Found nothing of {identity} to erase (check the identity, e.g. slack:U123). "

@@ -138,7 +138,7 @@ def prompts_add(file: Path, by: str, db: str | None) -> None:
             await repo.add(prompt, core.clock.now())
         return [p.id for p in found]
 
-    added = with_core(db, call, create=True)
+    added = with_core(db, call)
     click.echo(f"Added {len(added)} prompt(s): {', '.join(added)}")
 
 
