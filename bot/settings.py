@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import WordedError
-from bot.model import split_identity
+from bot.model import IdentityError, checked_identity
 
 DEFAULT_DB = "copbot.db"
 
@@ -162,13 +162,9 @@ def _admins(text: str) -> frozenset[str]:
         if not part.strip():
             continue
         try:
-            platform, ident = split_identity(part)
-        except ValueError:
-            raise ConfigError(
-                f"COPBOT_ADMINS has '{part.strip()}', which is not an identity; "
-                "list identities like slack:U123,teams:29f1c8e2-…,local:alex separated by commas"
-            ) from None
-        admins.add(f"{platform}:{ident}")
+            admins.add(checked_identity(part))
+        except IdentityError as e:
+            raise ConfigError(f"COPBOT_ADMINS has '{e.value}', which {e.reason}") from None
     return frozenset(admins)
 
 

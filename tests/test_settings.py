@@ -22,7 +22,7 @@ def test_values_are_read_and_normalised() -> None:
         {
             "COPBOT_DB": "/data/cop.db",
             "COPBOT_TIMEZONE": "Europe/Dublin",
-            "COPBOT_ADMINS": " slack:U1 , Teams:abc ,,",
+            "COPBOT_ADMINS": " slack:U1 , Teams:29F1C8E2-0000-4000-8000-00000000000A ,,",
             "COPBOT_SCHEDULE_GRACE_MINUTES": "30",
             "COPBOT_PUBLIC_URL": "https://bot.example.org/",
         },
@@ -30,7 +30,7 @@ def test_values_are_read_and_normalised() -> None:
     )
     assert s.db_path == Path("/override.db")
     assert s.timezone.key == "Europe/Dublin"
-    assert s.admins == {"slack:U1", "teams:abc"}
+    assert s.admins == {"slack:U1", "teams:29f1c8e2-0000-4000-8000-00000000000a"}
     assert s.schedule_grace == timedelta(minutes=30)
     assert s.public_url == "https://bot.example.org"
 

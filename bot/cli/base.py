@@ -17,7 +17,7 @@ import click
 
 from bot.clock import SystemClock
 from bot.commands import CommandError
-from bot.model import Role, split_identity
+from bot.model import Role, checked_identity
 from bot.settings import DEFAULT_DB, ConfigError, Settings
 from prompts import LibraryError
 from storage import sqlite
@@ -203,7 +203,6 @@ def role_arg(text: str) -> Role:
 
 def identity_arg(text: str) -> str:
     try:
-        platform, ident = split_identity(text)
+        return checked_identity(text)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
-    return f"{platform}:{ident}"
