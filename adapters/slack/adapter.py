@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -85,6 +86,11 @@ FIND_PAGES = 2
 # copbot serves one community: one workspace's payloads, whoever else shares the app.
 FOREIGN = "refused a Slack %s from another workspace than copbot's (nothing kept)"
 ELSEWHERE = "This copbot serves another Slack workspace, so it can't help you here."
+
+
+class SlackUnavailable(DeliveryError):
+    """Slack can't be used at start: it refused the bot token, or couldn't be reached. Worded
+    for the person starting copbot, who can put it right (`copbot serve` shows it as it is)."""
 
 
 class Credentials(Protocol):
@@ -202,9 +208,15 @@ class SlackAdapter:
         try:
             answer = await self._client.auth_test()
         except SlackApiError as e:
-            raise RuntimeError(
+            raise SlackUnavailable(
                 f"Slack refused copbot's bot token ({code_of(e)}); check SLACK_BOT_TOKEN "
                 "is the app's current Bot User OAuth Token (xoxb-…)"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError):
+            host = urlsplit(self._client.base_url).netloc or self._client.base_url
+            raise SlackUnavailable(
+                f"copbot couldn't reach Slack at {host}; check this server's network "
+                "connection and proxy settings (HTTPS_PROXY), and SLACK_API_URL if it is set"
             ) from None
         return Me(
             str(answer.get("user_id") or ""),

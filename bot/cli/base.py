@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from bot.clock import SystemClock
-from bot.commands import CommandError
+from bot.errors import WordedError
 from bot.model import Role, checked_identity
 from bot.settings import DEFAULT_DB, ConfigError, Settings
 from prompts import LibraryError
 from storage import sqlite
-from storage.database import Database, StorageError
+from storage.database import Database
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -106,10 +106,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     except KeyboardInterrupt:
         coro.close()  # Ctrl+C before it started: no "never awaited" warning at exit
         raise
-    except (StorageError, ConfigError, CommandError) as e:
-        raise click.ClickException(str(e)) from None
     except LibraryError as e:
         raise click.ClickException(f"the prompt library has problems:\n{e}") from None
+    except WordedError as e:
+        # Storage, configuration, a command's own words, a platform refusing copbot's
+        # credentials at start: written for people, so one line, never a traceback.
+        raise click.ClickException(str(e)) from None
     except sqlite.OperationalError as e:
         raise click.ClickException(storage_trouble(e)) from None
 

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack import metadata
+from adapters.slack.adapter import SlackUnavailable
 from bot.app import CORE, create_app
 from bot.interaction import Interaction
 from bot.model import (
@@ -300,7 +301,9 @@ async def test_a_refused_bot_token_stops_copbot_starting_with_a_sentence(
     fake.fail("auth.test", "invalid_auth")
     app = create_app(settings(db_path, fake))
     server = TestServer(app)
-    with pytest.raises(RuntimeError, match=r"Slack refused copbot's bot token \(invalid_auth\)"):
+    with pytest.raises(
+        SlackUnavailable, match=r"Slack refused copbot's bot token \(invalid_auth\)"
+    ):
         await server.start_server()
     await server.close()
 

@@ -1,0 +1,73 @@
+"""`copbot serve` when Slack can't be used at start: a refused bot token, or Slack out of
+reach. Either way, one sentence on standard error and exit status 1, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.support.server import copbot_command, free_port, keep_log
+
+pytestmark = pytest.mark.subprocess
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    slack = await FakeSlack(users={"UBOT": "copbot"}, channels={"C1": "general"}).start()
+    yield slack
+    await slack.close()
+
+
+async def serve(db_path: Path, token: str, api_url: str) -> tuple[int, str, str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("COPBOT_", "SLACK_"))},
+        "SLACK_BOT_TOKEN": token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": api_url,
+        "COPBOT_PUBLIC_URL": "https://copbot.example.nhs.uk",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = await asyncio.create_subprocess_exec(
+        *copbot_command(), "serve", "--port", str(free_port()), "--db", str(db_path),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    keep_log("slack-start-refused", out.decode() + err.decode())
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+def closed_port() -> int:
+    """A port on this machine that nothing listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_a_refused_bot_token_ends_in_one_sentence(db_path: Path, fake: FakeSlack) -> None:
+    code, out, err = await serve(db_path, "xoxb-not-the-right-token", fake.api_url)
+    assert code == 1
+    assert err == (
+        "Error: Slack refused copbot's bot token (invalid_auth); check SLACK_BOT_TOKEN is the "
+        "app's current Bot User OAuth Token (xoxb-…)\n"
+    )
+    assert "Traceback" not in out + err
+    assert "copbot is running" not in out
+    assert [c.method for c in fake.calls] == ["auth.test"]  # tried once, then stopped
+
+
+async def test_slack_out_of_reach_ends_in_one_sentence_naming_where(db_path: Path) -> None:
+    port = closed_port()
+    code, out, err = await serve(db_path, BOT_TOKEN, f"http://127.0.0.1:{port}/api/")
+    assert code == 1
+    assert err == (
+        f"Error: copbot couldn't reach Slack at 127.0.0.1:{port}; check this server's network "
+        "connection and proxy settings (HTTPS_PROXY), and SLACK_API_URL if it is set\n"
+    )
+    assert "Traceback" not in out + err and "ClientConnectorError" not in out + err
