@@ -4,6 +4,7 @@ variable and says what a good value looks like."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -97,12 +98,9 @@ class Settings:
             raise ConfigError(
                 f"COPBOT_PLAYGROUND must be on, off or auto, not '{playground_setting}'"
             )
-        if teams is not None and not teams.authenticated and playground_setting in _OFF:
-            # Unauthenticated Teams lets anyone act as anyone, like the playground.
-            raise ConfigError(
-                "COPBOT_TEAMS=on without MicrosoftAppId accepts activities from anyone, "
-                "like the playground, which COPBOT_PLAYGROUND=off forbids; set MicrosoftAppId"
-            )
+        public_url = _url(env.get("COPBOT_PUBLIC_URL", ""))
+        if teams is not None and not teams.authenticated:
+            _only_on_this_machine(slack, playground_setting, public_url)
         return cls(
             db_path=Path(db or env.get("COPBOT_DB") or DEFAULT_DB),
             timezone=_timezone(env.get("COPBOT_TIMEZONE", "").strip() or "Europe/London"),
@@ -111,7 +109,7 @@ class Settings:
                 minutes=_positive_int(env, "COPBOT_SCHEDULE_GRACE_MINUTES", 15, most=7 * 24 * 60)
             ),
             playground=playground,
-            public_url=_url(env.get("COPBOT_PUBLIC_URL", "")),
+            public_url=public_url,
             retention_days=_positive_int(env, "COPBOT_RETENTION_DAYS", 0, most=100 * 366) or None,
             anonymous_delay=timedelta(seconds=_anonymous_delay(env)),
             secret_key=_secret_key(env.get("COPBOT_SECRET_KEY", "")),
@@ -129,6 +127,39 @@ class Settings:
 
 _OFF = ("off", "0", "false", "no")
 _ON = ("on", "1", "true", "yes")
+
+
+def _only_on_this_machine(
+    slack: SlackSettings | None, playground_setting: str, public_url: str
+) -> None:
+    """Teams without MicrosoftAppId lets anyone who reaches /api/messages act as anyone, as
+    the playground does: copbot runs it only when nothing and nobody beyond this machine is
+    involved (no Slack but a fake one on this machine, no public address, the playground not
+    forbidden), for trying copbot with an emulator."""
+    if slack is not None and not _on_this_machine(slack.api_url):
+        why = "Slack is set up too"
+    elif public_url and not _on_this_machine(public_url):
+        why = f"COPBOT_PUBLIC_URL is {public_url}, not this machine"
+    elif playground_setting in _OFF:
+        why = "COPBOT_PLAYGROUND=off forbids that"
+    else:
+        return
+    raise ConfigError(
+        "COPBOT_TEAMS=on without MicrosoftAppId lets anyone act as anyone, so copbot allows it "
+        f"only for trying it on this machine alone, but {why}; set MicrosoftAppId, "
+        "MicrosoftAppPassword and COPBOT_TEAMS_TENANTS (see docs/teams.md), or COPBOT_TEAMS=off"
+    )
+
+
+def _on_this_machine(url: str) -> bool:
+    """An address on this machine (localhost, 127.0.0.1, [::1]); "" (Slack's own) is not."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _switch(env: Mapping[str, str], name: str) -> bool:
