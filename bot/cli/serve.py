@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import signal
 import socket
 from dataclasses import replace
@@ -12,6 +13,8 @@ from aiohttp import web
 from bot.cli.base import cli, db_option, load_settings, run
 from bot.logs import configure_logging
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @cli.command()
@@ -53,6 +56,15 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _real_platforms(settings: Settings) -> str:
+    """The platforms people reach copbot from other machines, as words ("" for none): Slack,
+    and Teams with an app id (without one it runs only on this machine, for an emulator)."""
+    names = ["Slack"] if settings.slack is not None else []
+    if settings.teams is not None and settings.teams.authenticated:
+        names.append("Teams")
+    return " and ".join(names)
+
+
 async def _serve(settings: Settings, sock: socket.socket) -> None:
     from bot.app import CORE, create_app
 
@@ -62,8 +74,19 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     elif ":" in host:
         host = f"[{host}]"  # an IPv6 address, as a URL writes it
     if not settings.public_url:
-        # Links copbot sends (exports, the playground) point here unless told otherwise.
-        settings = replace(settings, public_url=f"http://{host}:{port}")
+        elsewhere = _real_platforms(settings)
+        if elsewhere:
+            # Links to this machine would reach nobody in Slack or Teams: copbot sends none,
+            # and says so (exports and console sign-ins answer that COPBOT_PUBLIC_URL isn't set).
+            log.warning(
+                "COPBOT_PUBLIC_URL isn't set, so copbot can't send people in %s links to "
+                "export downloads, console sign-ins or event calendars; set it to the "
+                "address they reach copbot at, like https://copbot.example.nhs.uk",
+                elsewhere,
+            )
+        else:
+            # Only this machine's playground (or an emulator): links point here.
+            settings = replace(settings, public_url=f"http://{host}:{port}")
     app = create_app(settings)
     runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
     await runner.setup()

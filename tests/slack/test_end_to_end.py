@@ -101,6 +101,8 @@ async def copbot(fake: FakeSlack, db_path: Path) -> AsyncIterator[Copbot]:
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_API_URL": fake.api_url,
         "COPBOT_ADMINS": "slack:UADMIN",
+        # Where people reach copbot, for the links it sends them (calendars, exports).
+        "COPBOT_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PYTHONUNBUFFERED": "1",
     }
     process = await asyncio.create_subprocess_exec(
