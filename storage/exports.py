@@ -62,7 +62,9 @@ class SqliteExportLinkRepository:
         )
 
     async def key(self) -> bytes:
-        """The secret that signs links, made on first use and kept in the database."""
+        """The secret that signs links when COPBOT_SECRET_KEY is not set, made on first use
+        and kept in the database (with COPBOT_SECRET_KEY, the links' key is derived from it,
+        and this is never asked for)."""
 
         def op(db: sqlite_utils.Database) -> str:
             db.execute(

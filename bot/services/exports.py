@@ -1,9 +1,12 @@
 """Exporting the archive: the runner shared by the command line and chat, and one-time
 download links for admins who ask in chat.
 
-A link is ``/export/<id>.<expiry>.<signature>``: the signature (HMAC-SHA256 with a key
-kept in the database) makes it unguessable and untamperable, the expiry makes it short
-lived, and the database marks it used on the first download.
+A link is ``/export/<id>.<expiry>.<signature>``: the signature (HMAC-SHA256) makes it
+unguessable and untamperable, the expiry makes it short lived, and the database marks it
+used on the first download. The key is derived from COPBOT_SECRET_KEY when it is set, so
+that changing it voids every link already sent, and nothing in the database file (or a
+backup of it) can sign one; without it, it is a key made on first use and kept in the
+database.
 """
 
 from __future__ import annotations
@@ -177,13 +180,19 @@ class ExportsFeature:
         visibility: Visibility,
         timezone: ZoneInfo = UK,
         audit: Audit | None = None,
+        secret_key: str = "",
     ) -> None:
+        """``secret_key``: COPBOT_SECRET_KEY, or "" for the key kept in the database."""
         self._visibility = visibility
         self._tz = timezone
         self._audit = audit
         self._asked: dict[str, _Asker] = {}
         self._roles = roles
-        self._signing_key: bytes | None = None
+        self._signing_key: bytes | None = (
+            hmac.new(secret_key.encode(), LINK_KEY_PURPOSE, hashlib.sha256).digest()
+            if secret_key
+            else None
+        )
         self._reader = reader
         self._links = links
         self._catalogue = catalogue
@@ -246,7 +255,8 @@ class ExportsFeature:
         return link_id, expires
 
     async def _key(self) -> bytes:
-        # Read once: a link checked is then no write to the database.
+        # Derived from COPBOT_SECRET_KEY when it is set (the database's key is then neither
+        # made nor read); otherwise read once: a link checked is then no write to the database.
         if self._signing_key is None:
             self._signing_key = await self._links.key()
         return self._signing_key
@@ -355,6 +365,11 @@ class ExportsFeature:
             return link.filter
         now = await self._visibility.view_of(UserRef.parse(link.created_by))
         return replace(link.filter, viewer_channels=asked & now.channels)
+
+
+# What the export links' key is derived for, from COPBOT_SECRET_KEY: a key of their own, as
+# each Signer has (bot/signing.py), so that no other signature can pass for a link's.
+LINK_KEY_PURPOSE = b"copbot export links"
 
 
 def _sign(key: bytes, link_id: str, expires: int) -> str:
