@@ -196,6 +196,7 @@ def build_core(
             visibility,
             timezone=settings.timezone,
             audit=audit,
+            secret_key=settings.secret_key,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat),
         FeedbackFeature(
