@@ -34,7 +34,7 @@ from aiohttp import web
 from adapters.teams import cards, links
 from adapters.teams.auth import AppCredentials, Gate, Refused, Unavailable
 from adapters.teams.conversations import Conversations, ConversationStore, Place
-from adapters.teams.delivery import Delivery, Sleep, where
+from adapters.teams.delivery import CHANNEL_ID, Delivery, Sleep, where
 from adapters.teams.directory import Directory
 from adapters.teams.installs import TeamInstalls
 from adapters.teams.invokes import Invokes, Sealer
@@ -212,6 +212,11 @@ class TeamsAdapter:
         if not well_formed(raw):
             log.info("refused a request to %s that is not an activity", PATH)
             return _refusal(400, "not an activity")
+        if raw.get("channelId") != CHANNEL_ID:
+            # Web Chat and Direct Line clients choose their own "from" and "channelData":
+            # only Teams vouches for who a person is and which tenant they are in.
+            log.warning("refused an activity from a Bot Framework channel other than Teams")
+            return _refusal(403, "only Microsoft Teams is served here")
         if local_only and not self._local_only.calls_back(raw.get("serviceUrl")):
             # With a token, botbuilder checks its serviceurl claim; without, only ours.
             log.warning("refused an unauthenticated Teams activity naming another serviceUrl")

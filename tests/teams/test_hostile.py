@@ -151,3 +151,19 @@ async def test_privileged_buttons_and_forms_forged_by_staff_are_refused_and_chan
         said = await teams.until(lambda n=n: refusals(teams)[len(actions) + n - 1 :])
         assert "That form is for" in said[-1], said[-1]
     assert authz.changed(before, authz.digest(teams.db_path, authz.BOOKKEEPING)) == []
+
+
+@pytest.mark.parametrize("channel", ["webchat", "directline", "emulator", "", None])
+async def test_only_activities_from_teams_itself_are_taken(
+    teams: TeamsBot, channel: str | None
+) -> None:
+    """Web Chat and Direct Line clients write their own "from" and tenant: such an activity,
+    claiming to be the admin, changes nothing and is kept nowhere."""
+    await teams.install()
+    before = teams.inbox_count(), teams.rows("select count(*) from teams_conversations")
+    forged = command(teams, "role grant admin <at>Mallory</at>", "1700000099001")
+    forged["channelId"] = channel
+    response = await teams.send(forged)
+    assert response.status == 403
+    assert (teams.inbox_count(), teams.rows("select count(*) from teams_conversations")) == before
+    assert teams.rows("select count(*) from roles") == [(0,)]
