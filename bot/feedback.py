@@ -121,25 +121,34 @@ class QuestionResult:
 class Results:
     round: Round
     count: int
-    shown: bool  # False below the round's threshold: only the count is told
+    shown: bool  # False while open, or below the round's threshold: only the count is told
     questions: tuple[QuestionResult, ...] = ()
 
     @property
     def hidden_because(self) -> str:
         if self.shown:
             return ""
+        k, n = self.round.threshold, self.count
+        if self.round.is_open:
+            return (
+                f"Results show once the round closes, if at least {k} people have answered "
+                f"({n} so far). Until then only the count is shown: results read before and "
+                "after one more answer would show what that person said."
+            )
         return (
-            f"Results stay hidden until at least {self.round.threshold} people have answered "
-            f"({self.count} so far), so that no answer can be traced to the few who gave it."
+            f"This round closed with {n} {'answer' if n == 1 else 'answers'}, fewer than the "
+            f"{k} needed, so its results stay hidden: with so few, an answer could be traced "
+            "to the person who gave it."
         )
 
 
 def summarise(
     round_: Round, answers: Sequence[Mapping[str, str]], rng: random.Random | None = None
 ) -> Results:
-    """Counts, rating distributions and means, and free text shuffled; nothing below k."""
+    """Counts, rating distributions and means, and free text shuffled; nothing while the
+    round is open (two readings a new answer apart would show that answer), nor below k."""
     count = len(answers)
-    if count < round_.threshold:
+    if round_.is_open or count < round_.threshold:
         return Results(round_, count, shown=False)
     shuffle = (rng or random.SystemRandom()).shuffle
     results = []

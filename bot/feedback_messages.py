@@ -16,7 +16,7 @@ ANONYMOUS = "Your answer is anonymous: nobody, admins included, can see who wrot
 CANNOT_HIDE = (
     "What copbot cannot hide: the chat platform itself sees that you opened this form; in a "
     "small group, what you write may show who you are; and if you write your name, you are "
-    "named. Results are shown only once enough people have answered."
+    "named. Results are shown only after the round closes, and only if enough people answered."
 )
 THANKS = "Thank you. Your answer is in, with nothing to say it was yours."
 

@@ -29,6 +29,7 @@ async def _round(
     ratings: list[str],
     threshold: int = 3,
     channel: ChannelRef | None = None,
+    closed: bool = False,
 ) -> int:
     repo = SqliteFeedbackRepository(c.core.db)
     key = new_key()
@@ -41,6 +42,8 @@ async def _round(
     for n, rating in enumerate(ratings):
         answer = {"useful": rating, "impactful": f"<b>answer {n}</b>", "change": "more time"}
         await repo.answer(opened.id, person_hash(key, f"test:p{n}"), answer, c.clock.now().date())
+    if closed:
+        await repo.close(opened.id, c.clock.now())
     return opened.id
 
 
@@ -53,7 +56,7 @@ async def test_rounds_are_listed_with_their_counts(console: Console) -> None:
 
 
 async def test_results_at_the_threshold_show_a_chart_and_its_table(console: Console) -> None:
-    round_id = await _round(console, "Workshop", ["5", "4", "5"])
+    round_id = await _round(console, "Workshop", ["5", "4", "5"], closed=True)
     response = await console.get(f"/console/feedback/{round_id}", await console.sign_in(PRIYA))
     page = await response.text()
     assert response.status == 200
@@ -69,13 +72,23 @@ async def test_results_at_the_threshold_show_a_chart_and_its_table(console: Cons
 
 
 async def test_below_the_threshold_only_the_count_shows(console: Console) -> None:
-    round_id = await _round(console, "Small group", ["1", "5"], threshold=3)
+    round_id = await _round(console, "Small group", ["1", "5"], threshold=3, closed=True)
     page = await (
         await console.get(f"/console/feedback/{round_id}", await console.sign_in(PRIYA))
     ).text()
     assert "<svg" not in page and "answer 0" not in page and "mean" not in page
     assert "2 answers" in page
-    assert "Results stay hidden until at least 3 people have answered" in page
+    assert "closed with 2 answers, fewer than the 3 needed" in page
+
+
+async def test_while_a_round_is_open_only_its_count_shows(console: Console) -> None:
+    """Even at k: results read before and after one more answer would show that answer."""
+    round_id = await _round(console, "Open round", ["5", "4", "5", "1"], threshold=3)
+    page = await (
+        await console.get(f"/console/feedback/{round_id}", await console.sign_in(PRIYA))
+    ).text()
+    assert "<svg" not in page and "answer 0" not in page and "mean" not in page
+    assert "4 answers" in page and "Results show once the round closes" in page
 
 
 @pytest.mark.parametrize("given", ["999", "abc", "1" * 30])

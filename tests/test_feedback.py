@@ -123,14 +123,20 @@ async def test_answers_keep_no_person_channel_or_time_of_day(bot: Harness) -> No
         assert person.identity.encode() not in data and person.name.encode() not in data
 
 
-async def test_results_are_hidden_below_k_and_shown_at_k(bot: Harness) -> None:
+async def test_results_show_only_once_the_round_closes_with_k_answers(bot: Harness) -> None:
     round_id = await open_round(bot, " min 3")
     for n, person in enumerate(PEOPLE[:2]):
         await answer(bot, person, round_id, answer_values(n, useful="4"))
     hidden = await bot.reply_text(f"feedback results {round_id}", PRIYA)
-    assert "2 answers" in hidden and "hidden until at least 3" in hidden
+    assert "2 answers" in hidden and "Results show once the round closes" in hidden
     assert "impactful words" not in hidden
     await answer(bot, PEOPLE[2], round_id, answer_values(2, useful="1"))
+    # k answers, but still open: results read now and after one more answer would show
+    # what that one person said, so only the count shows.
+    still = await bot.reply_text(f"feedback results {round_id}", PRIYA)
+    assert "3 answers" in still and "impactful words" not in still and "mean" not in still
+    closed = await bot.reply_text(f"feedback close {round_id}", PRIYA)
+    assert f"feedback results {round_id}` shows the results" in closed
     shown = await bot.reply_text(f"feedback results {round_id}", PRIYA)
     assert "3 answers" in shown and "mean 3.00" in shown
     assert "1: 1 · 2: 0 · 3: 0 · 4: 2 · 5: 0" in shown
@@ -138,9 +144,20 @@ async def test_results_are_hidden_below_k_and_shown_at_k(bot: Harness) -> None:
         assert f"impactful words number {n}" in shown
 
 
+async def test_a_round_closed_below_k_says_its_results_stay_hidden(bot: Harness) -> None:
+    round_id = await open_round(bot, " min 3")
+    await answer(bot, SAM, round_id, answer_values(1))
+    closed = await bot.reply_text(f"feedback close {round_id}", PRIYA)
+    assert "fewer than 3 answers, its results stay hidden" in closed
+    assert "feedback results" not in closed  # nothing to point at
+    hidden = await bot.reply_text(f"feedback results {round_id}", PRIYA)
+    assert "closed with 1 answer, fewer than the 3 needed" in hidden
+    assert "impactful words" not in hidden
+
+
 async def test_k_is_fixed_once_the_first_answer_is_in(bot: Harness) -> None:
     round_id = await open_round(bot)
-    assert "once 7 people" in await bot.reply_text(f"feedback min {round_id} 7", PRIYA)
+    assert "if at least 7 people" in await bot.reply_text(f"feedback min {round_id} 7", PRIYA)
     assert "at least 3" in await bot.reply_text(f"feedback min {round_id} 2", PRIYA)
     await answer(bot, SAM, round_id, answer_values(1))
     refused = await bot.reply_text(f"feedback min {round_id} 3", PRIYA)
@@ -251,8 +268,9 @@ def test_summary_counts_and_shuffles() -> None:
     from datetime import UTC, datetime
     from random import Random
 
-    round_ = Round(1, "T", DEFAULT_QUESTIONS, 3, RoundState.OPEN, datetime.now(UTC))
+    round_ = Round(1, "T", DEFAULT_QUESTIONS, 3, RoundState.CLOSED, datetime.now(UTC))
     answers = [answer_values(n, useful=str(n + 1)) for n in range(4)]
+    assert not summarise(dataclasses.replace(round_, state=RoundState.OPEN), answers).shown
     results = summarise(round_, answers, Random(3))
     assert results.shown and results.count == 4
     rating = results.questions[0]
@@ -290,6 +308,7 @@ async def test_the_command_line_lists_shows_and_exports_only_from_k(bot: Harness
     assert "at least 3" in json.loads(empty.output)["empty_because"]
 
     await answer(bot, PEOPLE[2], round_id, answer_values(2, useful="5"))
+    await bot.reply_text(f"feedback close {round_id}", PRIYA)
     shown = json.loads(
         (
             await run(cli, ["feedback", "results", str(round_id), "--format", "json", "--db", db])

@@ -1,7 +1,7 @@
 """Anonymous feedback in the playground, through HTTP and the whole core, proved from the
 bytes: several people answer a round; afterwards copbot's database file, its WAL and every
 log line at DEBUG hold none of their ids or names, every answer is there once, a second
-answer is refused and absent, and results show at k and not at k - 1.
+answer is refused and absent, and results show once the round closes with k, never while it is open.
 
 (On Slack: tests/slack/test_feedback_proof.py.)"""
 
@@ -149,14 +149,21 @@ async def test_playground_feedback_leaves_no_trace_of_who_answered(
         await pg.until(lambda n=n: _at_least(db_path, n))
         results = f"/cop feedback results {round_id}"
         await pg.post("/messages", {"as": "priya", "channel": "north", "text": results})
-        if n == 2:  # k - 1: the count only
-            await pg.until(lambda: _said(pg, "priya", "hidden until at least 3"))
-            assert not [t for t in await pg.texts("priya") if words("noor") in t]
-        else:  # k: shown
-            await pg.until(lambda: _said(pg, "priya", words("noor")))
+        # While the round is open, the count only, at k - 1 and at k alike.
+        await pg.until(lambda n=n: _said(pg, "priya", f"({n} so far)"))
+        assert not [t for t in await pg.texts("priya") if words("noor") in t]
 
     await pg.press("sam", message_id, round_id)  # a third try, by the button
     await pg.until(lambda: _said(pg, "sam", "You have already answered"))
+    # Closed with k answers: now shown.
+    await pg.post(
+        "/messages", {"as": "priya", "channel": "north", "text": f"/cop feedback close {round_id}"}
+    )
+    await pg.post(
+        "/messages",
+        {"as": "priya", "channel": "north", "text": f"/cop feedback results {round_id}"},
+    )
+    await pg.until(lambda: _said(pg, "priya", words("noor")))
 
     stored = kept(db_path)
     assert sorted(a["impactful"] for a in stored) == sorted(words(w) for w in ANSWERERS)

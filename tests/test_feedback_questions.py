@@ -249,8 +249,9 @@ async def test_the_command_line_opens_a_round_from_a_file_and_exports_choice_cou
                 ["feedback", "results", str(round_id), "--format", "csv", "--db", db]
             )
             assert none.stdout.splitlines() == ["question,text,kind,option,count"]
-            assert "hidden until at least 3" in none.stderr
+            assert "Results show once the round closes" in none.stderr
         await submit(bot, form, {"q1": "5", "q2": pick, "q3": "", "q4": f"words {n}"})
+    await bot.reply_text(f"feedback close {round_id}", ALEX)
 
     results = json.loads(
         (

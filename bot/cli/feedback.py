@@ -168,7 +168,7 @@ def feedback_results(round_id: int, fmt: str, db: str | None) -> None:
 @db_option
 def feedback_export(round_id: int, fmt: str, db: str | None) -> None:
     """Export a round's answers, one a row, in random order (empty, saying why, until
-    enough people have answered)."""
+    the round has closed with enough answers)."""
 
     async def call(core: Core) -> None:
         results = await _results(core, round_id)
@@ -228,8 +228,8 @@ async def _channel(core: Core, text: str) -> ChannelRef:
 
 
 def _counts_csv(results: Results) -> str:
-    """Each rating's and choice's counts, one option a row (the header only, until enough
-    people have answered)."""
+    """Each rating's and choice's counts, one option a row (the header only, until the
+    round has closed with enough answers)."""
     if not results.shown:
         click.echo(results.hidden_because, err=True)
     out = io.StringIO()

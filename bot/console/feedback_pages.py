@@ -1,6 +1,6 @@
-"""Feedback in the console: rounds with their counts; a round's results only once enough
-people have answered (the round's threshold, as in chat), drawn as bar charts with a text
-table beside each; below the threshold, only the count."""
+"""Feedback in the console: rounds with their counts; a round's results only once it has
+closed with enough answers (the round's threshold, as in chat), drawn as bar charts with a
+text table beside each; before that, only the count."""
 
 from __future__ import annotations
 

@@ -128,8 +128,9 @@ class FeedbackFeature:
                 "With a title, asks the usual four: how useful the session was (1 to 5), what "
                 "was most impactful, what you would change, and anything else. With nothing "
                 "after it, opens a form where you can write your own questions (ratings, "
-                f"choices, short or long answers). Results show from {DEFAULT_THRESHOLD} "
-                f"answers; `min N` asks for more (never fewer than {MIN_THRESHOLD})."
+                f"choices, short or long answers). Results show once the round closes, with at "
+                f"least {DEFAULT_THRESHOLD} answers; `min N` asks for more (never fewer than "
+                f"{MIN_THRESHOLD})."
             ),
         )
         registry.verb(
@@ -141,7 +142,7 @@ class FeedbackFeature:
         )
         registry.verb(
             "feedback results",
-            "See a round's results (only once enough people have answered)",
+            "See a round's results (once it has closed with enough answers)",
             self.results,
             usage="ID",
             role=Role.FACILITATOR,
@@ -257,9 +258,9 @@ class FeedbackFeature:
         round_ = await self.start(title, questions, closes_on, threshold, channel, ix.user.identity)
         await self._chat.post(channel, self._announcement(round_))
         await ix.reply(
-            f"Round {round_.id} is open: **{escape(title)}**. Results show once {threshold} people "
-            f"have answered: `{ix.prefix} feedback results {round_.id}`. Close it with "
-            f"`{ix.prefix} feedback close {round_.id}`."
+            f"Round {round_.id} is open: **{escape(title)}**. Close it with "
+            f"`{ix.prefix} feedback close {round_.id}`; then, if at least {threshold} people "
+            f"have answered, `{ix.prefix} feedback results {round_.id}` shows the results."
         )
 
     @staticmethod
@@ -323,7 +324,7 @@ class FeedbackFeature:
             f"Closed round {round_.id}, **{escape(round_.title)}**, "
             f"with {answers(round_.answers)}. "
             "The record of who answered is destroyed, so nobody can ever check a person "
-            f"against it. `{ix.prefix} feedback results {round_.id}` shows the results."
+            f"against it. {_after_closing(round_, ix.prefix)}"
         )
 
     async def results(self, ix: Interaction, args: Args) -> None:
@@ -341,7 +342,10 @@ class FeedbackFeature:
                 f"Round {round_.id} has answers already, so it keeps needing "
                 f"{round_.threshold}: changing it now could reveal who answered."
             )
-        await ix.reply(f"Round {round_.id}'s results will show once {k} people have answered.")
+        await ix.reply(
+            f"Round {round_.id}'s results will show once it closes, "
+            f"if at least {k} people have answered."
+        )
 
     async def _round(self, ix: Interaction, args: Args) -> Round:
         if len(args) != 1:
@@ -400,8 +404,8 @@ class FeedbackFeature:
                 Text(f"**Feedback: {escape(round_.title)}**"),
                 Text(
                     f"We'd value your view: {how_many(round_.questions)}. "
-                    f"{ANONYMOUS} Results are shared only once at least "
-                    f"{round_.threshold} people have answered.{until(round_)}"
+                    f"{ANONYMOUS} Results are shared only after the round closes, and "
+                    f"only if at least {round_.threshold} people have answered.{until(round_)}"
                 ),
                 Buttons((answer_button(round_),)),
             ),
@@ -448,3 +452,12 @@ def _threshold(text: str) -> int:
 def _payload(job: Job) -> dict[str, Any]:
     doc = json.loads(job.payload)
     return doc if isinstance(doc, dict) else {}
+
+
+def _after_closing(round_: Round, prefix: str) -> str:
+    if round_.answers >= round_.threshold:
+        return f"`{prefix} feedback results {round_.id}` shows the results."
+    return (
+        f"With fewer than {round_.threshold} answers, its results stay hidden, so that no "
+        "answer can be traced to the person who gave it."
+    )

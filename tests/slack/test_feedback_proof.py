@@ -6,6 +6,7 @@ answer is there once, a second answer is refused and absent, and results show on
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import logging
@@ -30,6 +31,11 @@ from tests.test_anonymity import stored_bytes
 
 ANSWERERS = {"U1SAM": "Sam Okafor", "U2PRIYA": "Priya Shah", "U3NOOR": "Noor Hassan"}
 _views = itertools.count(1)
+
+
+def closed(round_: Round) -> Round:
+    """The round as results read it once closed (closing it here would end the test's round)."""
+    return dataclasses.replace(round_, state=RoundState.CLOSED)
 
 
 def words(user: str) -> str:
@@ -162,12 +168,13 @@ async def test_slack_feedback_leaves_no_trace_of_who_answered(
     assert (await answer(slack, "U2PRIYA", round_id, ts)).status == 200
     await slack.until(lambda: len(kept(slack)) == 2)
     round_ = await repo.get(round_id)
-    assert not summarise(round_, await repo.answers(round_id)).shown  # k - 1
+    assert not summarise(closed(round_), await repo.answers(round_id)).shown  # k - 1
 
     assert (await answer(slack, "U3NOOR", round_id, ts)).status == 200
     await slack.until(lambda: len(kept(slack)) == 3)
     round_ = await repo.get(round_id)
-    assert summarise(round_, await repo.answers(round_id)).shown  # k
+    assert summarise(closed(round_), await repo.answers(round_id)).shown  # k
+    assert not summarise(round_, await repo.answers(round_id)).shown  # still open
 
     await press(slack, "U1SAM", round_id, ts)  # a third try, by the button
     await slack.fake.until(lambda: ALREADY in private_answers(slack, "U1SAM"))

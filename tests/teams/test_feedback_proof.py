@@ -6,6 +6,7 @@ refused and absent; results are hidden at k - 1 and shown at k."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.feedback import summarise
+from bot.feedback import Round, RoundState, summarise
 from bot.feedback_messages import ANSWER, ANSWER_FORM
 from bot.services.feedback import FeedbackFeature
 from bot.services.feedback_answers import ALREADY
@@ -29,6 +30,11 @@ ANSWERERS = {
     "aad-kofi-0004": ("29:1kofi-teams-id", "Kofi Mensah"),
 }
 _ids = itertools.count(1)
+
+
+def closed(round_: Round) -> Round:
+    """The round as results read it once closed (closing it here would end the test's round)."""
+    return dataclasses.replace(round_, state=RoundState.CLOSED)
 
 
 def words(aad: str) -> str:
@@ -155,14 +161,15 @@ async def test_teams_feedback_through_dialogs_leaves_no_trace_of_who_answered(
     await teams.until(lambda: len(kept(teams)) == 2)
     round_ = await repo.get(round_id)
     assert round_ is not None
-    assert not summarise(round_, await repo.answers(round_id)).shown  # k - 1
+    assert not summarise(closed(round_), await repo.answers(round_id)).shown  # k - 1
 
     data = form_data(await press(teams, kofi, round_id, root))
     assert (await submit(teams, kofi, root, data, answers(kofi)))["task"]["type"] == "message"
     await teams.until(lambda: len(kept(teams)) == 3)
     round_ = await repo.get(round_id)
     assert round_ is not None
-    assert summarise(round_, await repo.answers(round_id)).shown  # k
+    assert summarise(closed(round_), await repo.answers(round_id)).shown  # k
+    assert not summarise(round_, await repo.answers(round_id)).shown  # still open
 
     # A third try, by the button: told so in place of a dialog.
     assert (await press(teams, priya, round_id, root))["task"] == {
