@@ -40,7 +40,8 @@ from bench.load import (
 from tests.support.server import copbot_command, free_port, until_healthy
 from tests.teams.fake_connector import NORTH, TEAM, TENANT, FakeConnector
 
-ADMIN = {"id": "29:1admin", "name": "Alex", "aadObjectId": "aad-admin"}
+ADMIN_AAD = "00000000-0000-0000-0000-00000000ad01"  # an Entra object id, as COPBOT_ADMINS needs
+ADMIN = {"id": "29:1admin", "name": "Alex", "aadObjectId": ADMIN_AAD}
 BOT = {"id": "28:bench-bot", "name": "copbot"}
 HEADERS = {"Content-Type": "application/json"}
 
@@ -107,7 +108,7 @@ async def bench_copbot(n: int, folder: Path, levels: tuple[int, ...]) -> dict[st
         **os.environ,
         "COPBOT_TEAMS": "on",
         "COPBOT_TEAMS_TENANTS": TENANT,
-        "COPBOT_ADMINS": "teams:aad-admin",
+        "COPBOT_ADMINS": f"teams:{ADMIN_AAD}",
         "COPBOT_PLAYGROUND": "auto",
     }
     server_log = (folder / "copbot.log").open("wb")

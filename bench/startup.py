@@ -67,7 +67,7 @@ CONFIGURATIONS: dict[str, dict[str, str]] = {
     "teams": {
         "COPBOT_TEAMS": "on",
         "COPBOT_TEAMS_TENANTS": TENANT,
-        "COPBOT_ADMINS": "teams:aad-admin",
+        "COPBOT_ADMINS": "teams:00000000-0000-0000-0000-00000000ad01",
         "COPBOT_PLAYGROUND": "auto",
     },
 }

@@ -38,7 +38,7 @@ FIELDS = (
     "prompt_id",
     "topic",
     "region",
-    "private",  # from a private channel: only its members could see it there
+    "private",  # from a channel only its members could see (every Teams channel: its team)
 )
 FORMATS = ("jsonl", "json", "csv", "markdown", "html")
 THREADED = frozenset({"markdown", "html"})  # these need rows in thread order
@@ -66,7 +66,7 @@ _CHANNEL_ID = FIELDS.index("channel_id")
 _PROMPT = FIELDS.index("prompt_id")
 _TOPIC = FIELDS.index("topic")
 _PRIVATE = FIELDS.index("private")
-PRIVATE_MARK = "private channel"
+PRIVATE_MARK = "members only"
 
 
 class Pseudonyms:
@@ -301,7 +301,7 @@ def describe_filter(f: ArchiveFilter, topic_name: Callable[[str], str], tz: Zone
     if f.until:
         parts.append(f"up to {for_people(f.until, tz, time=False)}")
     if f.viewer_channels is not None:
-        parts.append("private channels: only those the person who asked is in")
+        parts.append("members-only channels: only those the person who asked is in")
     return "; ".join(parts) if parts else "none (the whole archive)"
 
 

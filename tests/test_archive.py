@@ -304,7 +304,9 @@ async def test_a_chat_export_tells_uk_time_and_opens_with_what_it_is(db_path: Pa
         opening = text.split("\n## ", 1)[0]
         assert "- **Community:** test workspace T1" in opening
         # An admin's export in chat holds what they can see: private channels they are in.
-        assert "- **Filters:** private channels: only those the person who asked is in" in opening
+        assert (
+            "- **Filters:** members-only channels: only those the person who asked is in" in opening
+        )
         assert "- **Messages:** 1" in opening
         assert "- **Exported:** Wed 1 Jul 2026, 14:50 by Alex" in opening
         assert "colleagues' words" in opening

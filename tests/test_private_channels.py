@@ -181,7 +181,7 @@ async def test_admins_exports_keep_private_channels_and_say_so(bot: Harness) -> 
 
     markdown = io.StringIO()
     write_markdown(rows, markdown, Cover())
-    assert "Conversation in #leads (private channel)" in markdown.getvalue()
+    assert "Conversation in #leads (members only)" in markdown.getvalue()
     assert "Conversation in #general," in markdown.getvalue()
 
 

@@ -109,7 +109,12 @@ def test_no_serve_log_holds_a_secret_or_an_anonymous_answer(tmp_path: Path) -> N
     with serving(tmp_path / "copbot.db", env) as served:
         anonymous_reply(served, anonymous)
         # Refused requests whose bodies and headers carry secrets and anonymous words.
-        forged = {"type": "message", "text": anonymous, "serviceUrl": "http://127.0.0.1:9/"}
+        forged = {
+            "type": "message",
+            "text": anonymous,
+            "serviceUrl": "http://127.0.0.1:9/",
+            "channelId": "msteams",
+        }
         status, _ = post(served, "/api/messages", forged, Authorization=f"Bearer {APP_PASSWORD}")
         assert status == 401
         status, _ = post(served, "/api/playground/messages", {"as": "nobody", "text": SECRET_KEY})

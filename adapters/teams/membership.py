@@ -1,11 +1,13 @@
 """Who can see which Teams channels (the adapter's ``ChannelVisibility``).
 
-General and standard channels are open to their whole team. A private or shared channel,
-or one Teams hasn't said the kind of, is open to its members only: copbot asks Teams for
-its member list, and keeps it for a minute so one search doesn't ask again for each
-person. When Teams can't say (an error, a timeout, too many members), the answer is
-None and the core fails closed: that person sees no private channel's messages, and is
-told why.
+No Teams channel is open to everyone copbot serves: General and standard channels are open
+to their team's members (a private team's are not even visible to the rest of the
+organisation), a private or shared channel to its own members. So every channel counts as
+private to the core, and copbot asks Teams for the member list that opens it (the team's
+roster for a standard channel, the channel's own for the others), keeping each for a
+minute so one search doesn't ask again for each person. When Teams can't say (an error, a
+timeout, too many members), the answer is None and the core fails closed: that person sees
+no Teams channel's messages, and is told why.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from adapters.teams.conversations import Conversations, KnownChannel, Place
+from adapters.teams.conversations import Conversations, Place
 from bot.model import ChannelRef, UserRef
 from bot.ports import Clock
 
@@ -58,20 +60,21 @@ class ChannelMembership:
         self._reading = asyncio.Lock()
 
     async def channel_is_private(self, channel: ChannelRef) -> bool | None:
-        kind = await self._kind(channel.id)
-        return None if kind is None else kind != STANDARD
+        # Open to a team at most, never to everyone: see the module's note.
+        return None if await self._kind(channel.id) is None else True
 
     async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
         if not user.id:
             return None
         visible: set[str] = set()
         for channel in self._conversations.channels():
-            if await self._kind(channel.id) == STANDARD:
-                visible.add(channel.id)
-                continue
-            members = await self._members_of(channel)
+            # A standard channel opens to its team: the members of General, whose id is the
+            # team's. Any other, to its own members.
+            standard = await self._kind(channel.id) == STANDARD
+            opens = channel.place.team if standard and channel.place.team else channel.id
+            members = await self._members_of(channel.place, opens)
             if members is None:
-                return None  # one private channel unknown: the core shows public ones only
+                return None  # one channel unknown: the core shows none of the platform's
             if user.id in members:
                 visible.add(channel.id)
         return frozenset(visible)
@@ -105,19 +108,19 @@ class ChannelMembership:
         self._kinds.update({cid: kind for cid, kind in kinds.items() if kind})
         return self._kinds.get(channel_id)
 
-    async def _members_of(self, channel: KnownChannel) -> frozenset[str] | None:
+    async def _members_of(self, place: Place, conversation: str) -> frozenset[str] | None:
         async with self._reading:
-            return await self._read_members(channel)
+            return await self._read_members(place, conversation)
 
-    async def _read_members(self, channel: KnownChannel) -> frozenset[str] | None:
+    async def _read_members(self, place: Place, conversation: str) -> frozenset[str] | None:
         now = self._clock.now()
-        kept = self._members.get(channel.id)
+        kept = self._members.get(conversation)
         if kept is not None and now - kept.at < self._ttl:
             return kept.ids
         try:
-            ids = await self._teams.members(channel.place, channel.id)
+            ids = await self._teams.members(place, conversation)
         except Exception as e:  # not kept: asked again next time
             log.warning("Teams did not say who is in a channel (%s)", type(e).__name__)
             return None
-        self._members[channel.id] = _Members(ids, now)
+        self._members[conversation] = _Members(ids, now)
         return ids

@@ -26,6 +26,24 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 TEAM = "19:general@thread.tacv2"
 NORTH = "19:north@thread.tacv2"
 BOT = "28:00000000-0000-0000-0000-00000000b0b0"
+# The team's roster (General's members, whose id is the team's): everyone the tests bring in,
+# unless a test says otherwise. Someone outside it sees none of the team's channels.
+PEOPLE = (
+    "sam-0001",
+    "priya-0002",
+    "noor-0003",
+    "kofi-0004",
+    "admin-0009",
+    "jo-0042",
+    "sam",
+    "priya",
+    "admin",
+    "bea",
+    "ade",
+    "cal",
+    *(f"member-{n}" for n in range(10)),
+)
+ROSTER = [{"id": f"29:1{p}", "name": p, "aadObjectId": f"aad-{p}"} for p in PEOPLE]
 MALFORMED = -1  # a status for ``fail``: done, and answered 200 with JSON cut short
 
 
@@ -46,7 +64,9 @@ class FakeConnector:
     # membershipType by channel id: "standard" when not given, left out of the list when "".
     kinds: dict[str, str] = field(default_factory=dict)
     # A channel's members (accounts with aadObjectId), served a page of ``page_size`` at a time.
-    channel_members: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    channel_members: dict[str, list[dict[str, str]]] = field(
+        default_factory=lambda: {TEAM: list(ROSTER)}
+    )
     page_size: int = 2
     # 29: ids of people who have blocked copbot: Teams refuses to open a chat with them.
     blocked: set[str] = field(default_factory=set)

@@ -1,6 +1,6 @@
-"""Who sees which Teams channels, over time: member lists kept for a minute, failures not
-kept, a team's channel list asked at most once a minute, and a channel of unknown kind
-open to its members only."""
+"""Who sees which Teams channels, over time: a team's channels open to its roster only,
+member lists kept for a minute, failures not kept, a team's channel list asked at most once
+a minute, and a channel of unknown kind open to its members only."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ LEADS = "19:leads@thread.tacv2"
 NEW = "19:new@thread.tacv2"
 PRIYA = UserRef("teams", "aad-priya")
 SAM = UserRef("teams", "aad-sam")
+OUTSIDER = UserRef("teams", "aad-other-team")
 
 
 @dataclass
@@ -64,7 +65,10 @@ async def setup(*channels: str) -> tuple[ChannelMembership, Teams, ManualClock, 
     place = Place("https://teams.test/", "tenant", "28:bot", TEAM)
     for channel in (TEAM, *channels):
         await conversations.remember_channel(channel, "", place)
-    teams = Teams(kinds={TEAM: "standard", LEADS: "private"}, in_channels={LEADS: {PRIYA.id}})
+    teams = Teams(
+        kinds={TEAM: "standard", LEADS: "private"},
+        in_channels={TEAM: {PRIYA.id, SAM.id}, LEADS: {PRIYA.id}},  # TEAM: the team's roster
+    )
     clock = ManualClock()
     return ChannelMembership(teams, conversations, clock), teams, clock, conversations
 
@@ -73,7 +77,7 @@ async def test_a_member_list_is_kept_for_a_minute() -> None:
     membership, teams, clock, _ = await setup(LEADS)
     assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}
     assert await membership.channels_visible_to(SAM) == {TEAM}
-    assert teams.asked == [f"channels of {TEAM}", f"members of {LEADS}"]
+    assert teams.asked == [f"members of {TEAM}", f"channels of {TEAM}", f"members of {LEADS}"]
     teams.in_channels[LEADS].add(SAM.id)  # Sam joins Leads
     assert await membership.channels_visible_to(SAM) == {TEAM}  # still the list of before
     clock.advance(timedelta(seconds=61))
@@ -100,7 +104,8 @@ async def test_a_teams_channel_list_is_asked_at_most_once_a_minute() -> None:
     assert teams.asked == [f"channels of {TEAM}"]
     teams.kinds[NEW] = "standard"
     clock.advance(timedelta(seconds=61))
-    assert await membership.channel_is_private(ChannelRef("teams", NEW)) is False
+    # Standard: open to the team, not to everyone copbot serves, so private to the core.
+    assert await membership.channel_is_private(ChannelRef("teams", NEW)) is True
     assert teams.asked == [f"channels of {TEAM}", f"channels of {TEAM}"]
 
 
@@ -109,5 +114,13 @@ async def test_a_channel_of_unknown_kind_is_open_to_its_members_only() -> None:
     teams.in_channels[NEW] = {SAM.id}
     assert await membership.channels_visible_to(SAM) == {TEAM, NEW}
     assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}
-    # General never needs asking: its id is the team's, and it is open to the team.
-    assert await membership.channel_is_private(ChannelRef("teams", TEAM)) is False
+    # General never needs asking: its id is the team's, and it is open to the team only.
+    assert await membership.channel_is_private(ChannelRef("teams", TEAM)) is True
+
+
+async def test_someone_outside_the_team_sees_none_of_its_channels() -> None:
+    membership, teams, clock, _ = await setup(LEADS)
+    assert await membership.channels_visible_to(OUTSIDER) == frozenset()
+    teams.in_channels[TEAM].add(OUTSIDER.id)  # they join the team: its standard channels open
+    clock.advance(timedelta(seconds=61))
+    assert await membership.channels_visible_to(OUTSIDER) == {TEAM}

@@ -1,7 +1,8 @@
 """Private channels on Teams: the real botbuilder asks a fake connector which channels are
-private (the team's channel list, ``membershipType``) and who is in one (``pagedmembers``,
-page by page); search and an admin's export show a private channel's words to its members
-only, and when Teams can't say, to nobody, with a line saying why."""
+private (the team's channel list, ``membershipType``) and who is in one, or in the team
+(``pagedmembers``, page by page); search and an admin's export show a private channel's
+words to its members only, a standard channel's to its team's members only, and when Teams
+can't say, to nobody, with a line saying why."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from tests.teams.fake_connector import NORTH, TEAM, TENANT
 LEADS = "19:leads@thread.tacv2"
 PRIYA = {"id": "29:1priya-teams-id", "name": "Priya Shah", "aadObjectId": "aad-priya-0002"}
 SAM = {"id": "29:1sam-teams-id", "name": "Sam Okafor", "aadObjectId": "aad-sam-0001"}
+# In the organisation, talking with copbot, but not in the team copbot's channels are in.
+OUTSIDER = {"id": "29:1kim-teams-id", "name": "Kim Other", "aadObjectId": "aad-kim-0077"}
 WORD = "zanzibarian"  # a word only the test's messages hold
 UNSURE = "I couldn't check which private channels you're in just now"
 
@@ -86,7 +89,7 @@ async def leads_kept(bot: TeamsBot, members: list[dict[str, str]]) -> None:
     kept = "select channel_id, private from archive_messages order by channel_id"
     assert await bot.until(lambda: len(bot.rows(kept)) == 2 and bot.rows(kept)) == [
         (LEADS, 1),
-        (NORTH, 0),
+        (NORTH, 1),  # open to the team, not to everyone copbot serves
     ]
 
 
@@ -114,8 +117,9 @@ async def test_the_kind_of_a_channel_comes_from_the_teams_channel_list(teams: Te
         return ChannelRef("teams", channel_id, TENANT)
 
     assert await teams.adapter.channel_is_private(ref(LEADS)) is True
-    assert await teams.adapter.channel_is_private(ref(NORTH)) is False
-    assert await teams.adapter.channel_is_private(ref(TEAM)) is False  # General
+    # Standard channels and General are open to the team's members only.
+    assert await teams.adapter.channel_is_private(ref(NORTH)) is True
+    assert await teams.adapter.channel_is_private(ref(TEAM)) is True
     assert await teams.adapter.channel_is_private(ref("19:unknown@thread.tacv2")) is None
 
 
@@ -146,9 +150,9 @@ async def test_an_admins_export_holds_a_private_channel_only_if_they_are_in_it(
     records = [json.loads(line) for line in (await export(teams, "1700000093000")).splitlines()]
     kept = {(r["channel_id"], r["private"]) for r in records}
     if admin_in_leads:
-        assert kept == {(LEADS, True), (NORTH, False)}
+        assert kept == {(LEADS, True), (NORTH, True)}
     else:
-        assert kept == {(NORTH, False)}
+        assert kept == {(NORTH, True)}
         assert not any("budget" in r["text"] for r in records)
 
 
@@ -159,13 +163,27 @@ async def test_when_teams_cannot_say_who_is_in_a_channel_its_words_are_shown_to_
     teams.fake.fail("pagedmembers", 403, times=2)
     with caplog.at_level(logging.INFO):
         said = await answer_in_chat(teams, "1700000094000", f"search {WORD}", PRIYA)
-    assert "budget" not in said and "job fair" in said
+    # The team's roster was the list Teams didn't give: none of its channels is shown.
+    assert "budget" not in said and "job fair" not in said
     assert UNSURE in said  # told why, in one line
     lines = [r.getMessage() for r in caplog.records if r.name == "adapters.teams.membership"]
     assert lines == ["Teams did not say who is in a channel (HttpOperationError)"]
     assert WORD not in caplog.text and PRIYA["aadObjectId"] not in caplog.text
 
     exported = await export(teams, "1700000094001")
-    assert "job fair" in exported and "budget" not in exported
+    assert "job fair" not in exported and "budget" not in exported
     direct = [c for c in teams.fake.of("send") if "/export/" in str(c.body)]
     assert UNSURE in json.dumps(direct[-1].body)
+
+
+async def test_someone_outside_the_team_finds_none_of_its_channels_words(
+    teams: TeamsBot,
+) -> None:
+    """A private team's standard channel: only its members may read it in Teams."""
+    await leads_kept(teams, [PRIYA])
+    outside = await answer_in_chat(teams, "1700000095000", f"search {WORD}", OUTSIDER)
+    assert "job fair" not in outside and "budget" not in outside
+    inside = await answer_in_chat(teams, "1700000095001", f"search {WORD}", SAM)
+    assert "job fair" in inside and "budget" not in inside
+    roster = [c for c in teams.fake.of("pagedmembers") if c.conversation == TEAM]
+    assert roster  # asked Teams who is in the team
