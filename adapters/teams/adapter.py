@@ -277,6 +277,7 @@ class TeamsAdapter:
     async def _turn(
         self, context: TurnContext | None, raw: dict[str, Any]
     ) -> InvokeResponse | None:
+        self._invokes.drop_unsigned_origin(raw)
         if not anonymous_submission(raw):
             await self._remember(raw)
         if raw.get("type") == "invoke":
@@ -404,7 +405,7 @@ class TeamsAdapter:
         await self.send_direct(origin.user, replace(message, blocks=(note, *message.blocks)))
 
     async def open_form(self, origin: Origin, form: Form) -> None:
-        if self._invokes.dialog(origin, cards.dialog(form, origin)):
+        if self._invokes.dialog(origin, self._invokes.form_dialog(form, origin)):
             return  # opened as a dialog, in the answer to the press
         # Teams opens a dialog only from a button: one that opens this form, in their chat.
         activity = self._invokes.opener(form, origin)

@@ -19,6 +19,7 @@ message beside its field, without copbot keeping anything about the open dialog.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -206,9 +207,12 @@ def form_card(
     values: Mapping[str, str] | None = None,
     *,
     dialog: bool = False,
+    seal: str = "",
 ) -> Json:
     """The form as a card; with ``problems`` (field id -> message) each is shown under its
-    field, and ``values`` (field id -> what the person wrote) are filled in again."""
+    field, and ``values`` (field id -> what the person wrote) are filled in again. ``seal``
+    signs where it was opened (``where_sealed``): a submission naming another place is not
+    believed."""
     problems = problems or {}
     values = values or {}
     body: list[Json] = [
@@ -264,6 +268,7 @@ def form_card(
         data["channel"] = origin.channel.id
         data["direct"] = origin.channel.is_direct
         data["thread"] = origin.thread.root_id if origin.thread else ""
+        data["seal"] = seal
     submit = {
         "type": "Action.Submit",
         "title": form.submit_label,
@@ -403,9 +408,11 @@ def dialog(
     origin: Origin,
     problems: Mapping[str, str] | None = None,
     values: Mapping[str, str] | None = None,
+    *,
+    seal: str = "",
 ) -> Json:
     """Open (or keep open) a dialog showing the form."""
-    content = form_card(form, origin, problems, values, dialog=True)
+    content = form_card(form, origin, problems, values, dialog=True, seal=seal)
     return {
         "task": {
             "type": "continue",
@@ -468,3 +475,8 @@ def form_spec(data: Mapping[str, Any], context: str) -> Form | None:
 
 def thanks_of(data: Any) -> str:
     return (_str(data.get("thanks"), 2000) if isinstance(data, OBJECT) else "") or DONE
+
+
+def where_sealed(channel: str, direct: bool, thread: str) -> str:
+    """What a form's seal signs: the place it was opened for, as its data names it."""
+    return json.dumps(["form-origin", channel, direct, thread], separators=(",", ":"))

@@ -27,7 +27,7 @@ import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -41,6 +41,7 @@ from adapters.teams.translate import (
     from_activity,
     invoke_of,
     person,
+    submitted_data,
     tenant_of,
 )
 from bot.codec import from_json, to_json
@@ -185,7 +186,7 @@ class Invokes:
         except FormInvalid as invalid:
             form = cards.form_spec(data, event.context)
             if form is not None:
-                return cards.dialog(form, event.origin, invalid.errors, dict(event.values))
+                return self.form_dialog(form, event.origin, invalid.errors, dict(event.values))
             said = cards.after_submit(data, invalid.errors)
             return cards.dialog_message(said.text if said else cards.TRY_AGAIN)
         return cards.dialog_message(cards.thanks_of(data))
@@ -262,7 +263,40 @@ class Invokes:
         if not channel.id:
             channel = channel_of(raw, self._known(raw, ""))
         thread = ThreadRef(channel, str(doc["thread"])) if doc.get("thread") else None
-        return cards.dialog(form, Origin(person(raw.get("from"), Known()), channel, thread))
+        return self.form_dialog(form, Origin(person(raw.get("from"), Known()), channel, thread))
+
+    # -- where a form was opened, signed -------------------------------------------------
+
+    def form_dialog(
+        self,
+        form: Form,
+        origin: Origin,
+        problems: Mapping[str, str] | None = None,
+        values: Mapping[str, str] | None = None,
+    ) -> Json:
+        """The form as a dialog, carrying where it was opened, signed: what the core does
+        with an answer (post in that channel, reply privately there) follows that place."""
+        thread = origin.thread.root_id if origin.thread else ""
+        where = cards.where_sealed(origin.channel.id, origin.channel.is_direct, thread)
+        seal = "" if form.anonymous else self._sealer.sign(where)
+        return cards.dialog(form, origin, problems, values, seal=seal)
+
+    def drop_unsigned_origin(self, raw: dict[str, Any]) -> None:
+        """A submitted form naming a place its seal doesn't vouch for (a card made or altered
+        by someone else) loses that place: it then counts as sent from the conversation
+        Teams delivered it in, which Teams vouches for."""
+        data = submitted_data(raw)
+        if data is None or data.get("copbot") != "form" or not data.get("channel"):
+            return
+        where = cards.where_sealed(
+            str(data.get("channel")), data.get("direct") is True, str(data.get("thread") or "")
+        )
+        seal = data.get("seal")
+        if isinstance(seal, str) and self._sealer.unsign(seal) == where:
+            return
+        log.warning("a Teams form came back naming a place copbot did not sign; ignored it")
+        for key in ("channel", "direct", "thread"):
+            data.pop(key, None)
 
     # -- what the core does while an invoke waits ------------------------------------------
 

@@ -203,16 +203,22 @@ def from_activity(activity: Payload, known: Known, now: datetime) -> InboundEven
     return None
 
 
-def anonymous_submission(activity: Payload) -> bool:
-    """Whether the activity sends back an anonymous form (as a card or a dialog): then
-    nothing about where it came from may be kept, not even a conversation reference."""
+def submitted_data(activity: Payload) -> dict[str, Any] | None:
+    """The card data a press or a form sends back (a card's or a dialog's), if any."""
     if activity.get("type") == "invoke":
         data = _get(activity, "value", "data")
         if activity.get("name") == "adaptiveCard/action":
             data = _get(activity, "value", "action", "data")
     else:
         data = activity.get("value")
-    card = cards.read_data(data) if isinstance(data, OBJECT) else None
+    return data if isinstance(data, dict) else None
+
+
+def anonymous_submission(activity: Payload) -> bool:
+    """Whether the activity sends back an anonymous form (as a card or a dialog): then
+    nothing about where it came from may be kept, not even a conversation reference."""
+    data = submitted_data(activity)
+    card = cards.read_data(data) if data is not None else None
     return isinstance(card, cards.FormData) and card.anonymous
 
 

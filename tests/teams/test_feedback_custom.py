@@ -12,7 +12,7 @@ from typing import Any
 from bot.feedback_messages import ANSWER, ANSWER_FORM
 from bot.services.feedback_forms import OPEN_FORM
 from tests.teams.conftest import ADMIN, TeamsBot, open_dialog
-from tests.teams.fake_connector import NORTH, TENANT
+from tests.teams.fake_connector import NORTH, TEAM, TENANT
 from tests.teams.test_dialogs import bot_submit, dialog_card, submit_data
 from tests.teams.test_feedback_proof import account, form_data, kept, press, submit
 
@@ -140,3 +140,26 @@ async def test_feedback_in_the_one_to_one_chat_offers_the_open_rounds(teams: Tea
     response = await teams.send(fetch)
     assert response.status == 200
     assert form_data(await response.json())["form"] == ANSWER_FORM
+
+
+async def test_a_form_naming_a_place_copbot_did_not_sign_is_not_believed(
+    teams: TeamsBot,
+) -> None:
+    """The form's data names where it was opened; altered to name another channel, its seal
+    no longer fits, and the round is not announced or filed there."""
+    await teams.install()
+    assert (await teams.send(command(teams, "feedback open", "1700000009300"))).status == 200
+    [opener] = await teams.until(lambda: teams.fake.of("send"))
+    data = submit_data(await open_dialog(teams, opener, **{"from": ADMIN}))
+    assert data["channel"] == NORTH and data["seal"]
+    forged = data | {"channel": TEAM}  # General, where the form was never opened
+    sent = bot_submit(teams, forged, "f:forged", ADMIN, title="Forged round", questions=QUESTIONS)
+    assert (await (await teams.send(sent)).json())["task"]["type"] == "message"
+    [(channel,)] = await teams.until(lambda: teams.rows("select channel_id from feedback_rounds"))
+    assert channel != TEAM
+    assert not [
+        c
+        for c in teams.fake.of("create") + teams.fake.of("send")
+        if "Forged round" in json.dumps(c.body)
+        and TEAM in c.conversation + json.dumps(c.body.get("channelData"))
+    ]
