@@ -569,6 +569,31 @@ async def test_after_the_end_people_going_get_the_feedback_button(bot: Harness) 
     assert f"feedback round {round_id}, open, 0 answer(s)" in listing
 
 
+async def test_the_feedback_message_names_the_last_day_it_takes_answers(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)  # Thu 3 Dec 2026, 10:00 to 11:30
+    await bot.press("event.rsvp", f"{event_id}:going", SAM)
+    bot.clock.set(datetime(2026, 12, 3, 11, 30, tzinfo=UTC))
+    await bot.tick()
+    [dm] = [s for s in bot.adapter.of_kind("direct") if "Thank you for coming" in s.text]
+    assert bot.rows("select closes_on from feedback_rounds") == [("2026-12-17",)]
+    assert "until the end of Thu 17 Dec 2026" in dm.text  # its last day, not the 18th
+
+
+async def test_a_longer_event_is_thanked_at_its_new_end_not_its_old_one(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)  # Thu 3 Dec 2026, 10:00 to 11:30
+    await bot.press("event.rsvp", f"{event_id}:going", SAM)
+    await feature(bot).edit(event_id, {"duration": "180"}, PRIYA.identity, Role.FACILITATOR)
+    bot.clock.set(datetime(2026, 12, 3, 11, 35, tzinfo=UTC))  # the old end: mid-session now
+    await bot.tick()
+    assert not [s for s in bot.adapter.of_kind("direct") if "Thank you for coming" in s.text]
+    assert await feature(bot).repository.feedback_round(event_id) is None
+    bot.clock.set(datetime(2026, 12, 3, 13, 0, tzinfo=UTC))  # the new end
+    await bot.tick()
+    assert [s for s in bot.adapter.of_kind("direct") if "Thank you for coming" in s.text]
+
+
 async def test_events_lists_what_is_coming_with_buttons(bot: Harness) -> None:
     await link(bot, NORTH, "North")
     assert "There are no events planned yet" in await bot.reply_text("events", SAM)

@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -256,10 +256,13 @@ class EventDelivery:
             await self.announce(event)  # a new region's channels hear of it too
 
     async def _current(self, job: Job) -> Event | None:
-        """The job's event, if it is still on at the time the job was queued for."""
+        """The job's event, if it is still on at the time the job was queued for (and, for
+        the end's job, still ends then: a longer session must not be thanked halfway)."""
         payload = _payload(job)
         event = await self._events.event(payload["event"])
         if event is None or event.cancelled or to_text(event.starts_at) != payload["starts"]:
+            return None
+        if "ends" in payload and to_text(event.ends_at) != payload["ends"]:
             return None
         return event
 
@@ -318,7 +321,9 @@ class EventDelivery:
                     "can see who wrote it."
                 ),
                 Buttons((answer_button(round_),)),
-                Context(f"It takes answers until {for_people(closing, self._tz, time=False)}."),
+                # The last day it takes answers (it closes as the next begins), as
+                # `feedback` lists it.
+                Context(f"It takes answers until the end of {_day_named(closes_on, self._tz)}."),
             ),
             fallback=f"Feedback on {event.title}",
         )
@@ -345,3 +350,8 @@ def _ref(posted: Announcement) -> MessageRef:
 def _payload(job: Job) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads(job.payload)
     return payload
+
+
+def _day_named(day: date, tz: ZoneInfo) -> str:
+    """ "Fri 18 Dec 2026": a calendar day with its weekday, as ``for_people`` names days."""
+    return for_people(datetime.combine(day, time(12), tz), tz, time=False)

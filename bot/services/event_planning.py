@@ -179,7 +179,11 @@ class EventPlanning:
             await self._scheduler.once(
                 START, base, event.starts_at, f"event-start:{event.id}@{starts}"
             )
-        await self._scheduler.once(END, base, event.ends_at, f"event-end:{event.id}@{starts}")
+        # Keyed by the end too: a new length queues a new end, and the old one does nothing.
+        ends = to_text(event.ends_at)
+        await self._scheduler.once(
+            END, base | {"ends": ends}, event.ends_at, f"event-end:{event.id}@{starts}-{ends}"
+        )
 
     async def _queue_changed(self, event: Event) -> None:
         await self._scheduler.once(
