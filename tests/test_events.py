@@ -433,6 +433,39 @@ async def test_a_full_event_keeps_a_waiting_list_promoted_in_order(bot: Harness)
     assert told.user == second and "a place has come up" in told.text
 
 
+async def test_maybe_on_a_full_event_says_the_place_has_gone_to_the_next_person(
+    bot: Harness,
+) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="1")
+    first, second = PEOPLE[:2]
+    await bot.press("event.rsvp", f"{event_id}:going", first)
+    await bot.press("event.rsvp", f"{event_id}:going", second)
+    said = await bot.press("event.rsvp", f"{event_id}:maybe", first)
+    answer = next(s.text for s in said if s.kind == "respond")
+    assert "your place has gone to the next person on the waiting list" in answer
+    # With room to spare, a maybe gives nothing up and says nothing of it.
+    other = await announced(bot, title="Roomy session")
+    await bot.press("event.rsvp", f"{other}:going", first)
+    said = await bot.press("event.rsvp", f"{other}:maybe", first)
+    answer = next(s.text for s in said if s.kind == "respond")
+    assert "Noted: maybe" in answer and "waiting list" not in answer
+
+
+async def test_fewer_places_tell_those_moved_to_the_waiting_list_their_number(
+    bot: Harness,
+) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="3")
+    for person in PEOPLE[:3]:
+        await bot.press("event.rsvp", f"{event_id}:going", person)
+    await feature(bot).edit(event_id, {"capacity": "1"}, PRIYA.identity, Role.FACILITATOR)
+    told = {s.user: s.text for s in bot.adapter.of_kind("direct") if "fewer than before" in s.text}
+    assert set(told) == {PEOPLE[1], PEOPLE[2]}
+    assert "waiting list (number 1)" in told[PEOPLE[1]]
+    assert "waiting list (number 2)" in told[PEOPLE[2]]
+
+
 async def test_answers_to_cancelled_or_past_events_are_refused_kindly(bot: Harness) -> None:
     await link(bot, NORTH, "North")
     event_id = await announced(bot)

@@ -87,6 +87,19 @@ class EventDelivery:
             if person not in before.going and person in before.waiting and person != skip:
                 await self.direct(person, self._place_came_up(event))
 
+    async def moved_down(self, event: Event, before: Attendance, after: Attendance) -> None:
+        """Fewer places: those who had one and now wait are told, with their number."""
+        for number, person in enumerate(after.waiting, start=1):
+            if person in before.going:
+                await self.direct(
+                    person,
+                    OutgoingMessage.of(
+                        f"**{escape(event.title)}**, {when(event, self._tz)}, now has "
+                        f"{event.capacity} places, fewer than before, so you're on its waiting "
+                        f"list (number {number}). I'll message you if a place comes up."
+                    ),
+                )
+
     def _place_came_up(self, event: Event) -> OutgoingMessage:
         return OutgoingMessage.of(
             f"Good news: a place has come up, so you're now going to "

@@ -120,6 +120,7 @@ class EventPlanning:
         await self._queue_changed(updated)
         after = Attendance.of(await self._events.rsvps(event.id), updated.capacity)
         await self._delivery.promote(updated, before, after, skip="")
+        await self._delivery.moved_down(updated, before, after)
         return updated
 
     async def cancel(self, event_id: int, actor: str, role: Role) -> Event:

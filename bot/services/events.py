@@ -390,12 +390,26 @@ class EventsFeature:
         before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
         await self._events.answer(event.id, me, answer)
         after = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        await ix.reply(_answered(event, answer, after, me, self._tz))
+        await ix.reply(_answered(event, answer, after, me, self._tz, before))
         await self._delivery.promote(event, before, after, skip=me)
         await self._delivery.refresh(event, after)
 
 
-def _answered(event: Event, answer: Answer, attendance: Attendance, me: str, tz: ZoneInfo) -> str:
+def _answered(
+    event: Event,
+    answer: Answer,
+    attendance: Attendance,
+    me: str,
+    tz: ZoneInfo,
+    before: Attendance,
+) -> str:
+    gave_up = me in before.going and any(p in before.waiting for p in attendance.going)
+    if answer is Answer.MAYBE and gave_up:
+        return (
+            f"Noted: maybe for **{escape(event.title)}**. It was full, so your place has gone "
+            "to the next person on the waiting list; if you decide to go, press Going and "
+            "I'll put you on the waiting list."
+        )
     if answer is Answer.GOING and me in attendance.waiting:
         place = attendance.waiting.index(me) + 1
         return (
