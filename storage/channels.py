@@ -67,18 +67,18 @@ class SqliteChannelRepository:
 
         return await self._db.read(op)
 
-    async def find(self, platform: str, name_or_id: str) -> Channel | None:
+    async def find(self, platform: str, name_or_id: str) -> list[Channel]:
         name = name_or_id.lstrip("#")
 
-        def op(db: sqlite_utils.Database) -> Channel | None:
-            row = db.execute(
+        def op(db: sqlite_utils.Database) -> list[Channel]:
+            rows = db.execute(
                 # Teams names keep their case ("North"); people type #north.
                 f"select {_COLUMNS} from channels where platform = ?"
                 " and (id = ? or name = ? collate nocase)"
-                " order by bot_member desc, (id = ?) desc limit 1",
+                " order by bot_member desc, (id = ?) desc limit 50",
                 [platform, name, name, name],
-            ).fetchone()
-            return _channel(row) if row else None
+            ).fetchall()
+            return [_channel(r) for r in rows]
 
         return await self._db.read(op)
 

@@ -93,7 +93,7 @@ async def _schedule(c: Console) -> None:
     """Priya's schedule in #north, set up without the inbox (the app drains it too)."""
     await c.core.channels.save(Channel(NORTH, "north", bot_member=True))
     words = ["language", "every", "tuesday", "at", "10:00", "in", "#north"]
-    await c.core.feature(SchedulesFeature).schedule(words, "test", None, PRIYA.identity)
+    await c.core.feature(SchedulesFeature).schedule(words, "test", None, PRIYA.identity, prefix="")
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ async def test_the_same_schedule_twice_is_refused_with_a_pointer_to_the_first(
     await sched.reply_text("schedule prompt language every tuesday at 10:00", PRIYA)
     again = await sched.reply_text("schedule prompt LANGUAGE every tue at 10:00", PRIYA)
     assert again.startswith("That schedule is set up already: #1, a prompt from Use of language")
-    assert "`schedule list`" in again
+    assert "`/cop schedule list`" in again
     assert len(await sched.core.scheduler.recurrences("prompt.post")) == 1
     # Another time or topic is another schedule.
     assert "Scheduled #2" in await sched.reply_text(
@@ -345,7 +345,7 @@ async def test_a_paused_schedule_posts_nothing_and_resumes_without_a_backlog(
     await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
     assert await sched.reply_text("schedule pause 1", PRIYA) == (
         "Paused schedule #1: a prompt from any topic, every Tuesday at 10:00, in #general. "
-        "Nothing will be posted until it's resumed with `schedule resume 1`."
+        "Nothing will be posted until it's resumed with `/cop schedule resume 1`."
     )
     listing = await sched.reply_text("schedule list", PRIYA)
     assert "#1: a prompt from any topic, every Tuesday at 10:00, in #general; paused since " in (
@@ -391,7 +391,7 @@ async def test_a_pause_holds_through_a_restart_and_a_long_stop(
     schedules = again.core.feature(SchedulesFeature)
     [line] = await schedules.listing()
     assert "paused since" in line
-    resumed = await schedules.resume("1", viewer=PRIYA)
+    resumed = await schedules.resume("1", viewer=PRIYA, prefix="/cop")
     assert "The next prompt will be on Sat 12 Dec 2026, 10:00" in resumed
     await again.tick(timedelta(hours=22))  # Saturday 10:00
     assert len(again.adapter.of_kind("post")) == 1
@@ -404,7 +404,7 @@ async def test_a_pause_holds_through_a_restart_and_a_long_stop(
         ("schedule pause", "Give the number of the schedule to pause."),
         ("schedule resume 1 2", "Give the number of the schedule to resume."),
         ("schedule pause one", "isn't a schedule number"),
-        ("schedule pause 9", "There's no active schedule #9. `schedule list` shows them."),
+        ("schedule pause 9", "There's no active schedule #9. `/cop schedule list` shows them."),
         ("schedule resume 9", "There's no active schedule #9."),
         ("schedule resume 1", "Schedule #1 isn't paused, so there's nothing to resume."),
     ],
@@ -426,7 +426,7 @@ async def test_who_may_pause_and_resume(sched: Harness) -> None:
     assert not recurrence.paused
     # Not only its owner: any facilitator or admin, as with cancelling.
     assert "Paused schedule #1" in await sched.reply_text("schedule pause 1", ALEX)
-    assert "Schedule #1 is paused already. `schedule resume 1`" in await sched.reply_text(
+    assert "Schedule #1 is paused already. `/cop schedule resume 1`" in await sched.reply_text(
         "schedule pause 1", PRIYA
     )
     assert "is for facilitators" in await sched.reply_text("schedule resume 1", SAM)
@@ -440,7 +440,7 @@ async def test_the_same_schedule_again_while_paused_says_how_to_resume(sched: Ha
     await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
     await sched.reply_text("schedule pause 1", PRIYA)
     again = await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
-    assert "set up already: #1" in again and "`schedule resume 1` starts it again" in again
+    assert "set up already: #1" in again and "`/cop schedule resume 1` starts it again" in again
 
 
 def test_the_command_line_pauses_and_resumes(db_path: Path) -> None:

@@ -220,7 +220,9 @@ def schedule_prompt(
 
     async def call(core: Core) -> str:
         chosen = platform or await _only_platform(core)
-        return await core.feature(SchedulesFeature).schedule(words, chosen, None, who)
+        return await core.feature(SchedulesFeature).schedule(
+            words, chosen, None, who, prefix="copbot"
+        )
 
     click.echo(with_core(db, call))
 
@@ -253,7 +255,7 @@ def schedule_cancel(schedule_id: str, db: str | None) -> None:
     """Stop a scheduled prompt."""
 
     async def call(core: Core) -> str:
-        return await core.feature(SchedulesFeature).cancel(schedule_id)
+        return await core.feature(SchedulesFeature).cancel(schedule_id, prefix="copbot")
 
     click.echo(with_core(db, call))
 
@@ -265,7 +267,7 @@ def schedule_pause(schedule_id: str, db: str | None) -> None:
     """Pause a scheduled prompt: nothing is posted until it is resumed."""
 
     async def call(core: Core) -> str:
-        return await core.feature(SchedulesFeature).pause(schedule_id)
+        return await core.feature(SchedulesFeature).pause(schedule_id, prefix="copbot")
 
     click.echo(with_core(db, call))
 
@@ -277,6 +279,6 @@ def schedule_resume(schedule_id: str, db: str | None) -> None:
     """Start a paused scheduled prompt again, from the next time due."""
 
     async def call(core: Core) -> str:
-        return await core.feature(SchedulesFeature).resume(schedule_id)
+        return await core.feature(SchedulesFeature).resume(schedule_id, prefix="copbot")
 
     click.echo(with_core(db, call))

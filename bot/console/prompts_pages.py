@@ -69,7 +69,7 @@ class PromptsPages:
         try:
             # As in chat: only channels the person can see on their platform.
             done = await self._schedules.schedule(
-                words, visitor.user.platform, None, visitor.identity, viewer=visitor.user
+                words, visitor.user.platform, None, visitor.identity, viewer=visitor.user, prefix=""
             )
         except WordedError as problem:
             return await self.page(request, visitor, status=400, problem=str(problem))
@@ -94,7 +94,9 @@ class PromptsPages:
     ) -> web.StreamResponse:
         form = await read_form(request)  # unreadable forms are a 400 in words, not a 500
         try:
-            done = await change(form_value(form, "schedule").lstrip("#"), viewer=visitor.user)
+            done = await change(
+                form_value(form, "schedule").lstrip("#"), viewer=visitor.user, prefix=""
+            )
         except WordedError as problem:
             return await self.page(request, visitor, status=400, problem=str(problem))
         await self._audit.record(visitor.identity, action, done.split(". ")[0])

@@ -102,7 +102,12 @@ class SchedulesFeature:
         here = None if ix.origin.channel.is_direct else ix.origin.channel
         await ix.reply(
             await self.schedule(
-                args.words, ix.origin.channel.platform, here, ix.user.identity, viewer=ix.user
+                args.words,
+                ix.origin.channel.platform,
+                here,
+                ix.user.identity,
+                viewer=ix.user,
+                prefix=ix.prefix,
             )
         )
 
@@ -131,17 +136,17 @@ class SchedulesFeature:
     async def cancel_verb(self, ix: Interaction, args: Args) -> None:
         if len(args) != 1:
             raise UsageError("Give the number of the schedule to cancel.")
-        await ix.reply(await self.cancel(args.get(0), viewer=ix.user))
+        await ix.reply(await self.cancel(args.get(0), viewer=ix.user, prefix=ix.prefix))
 
     async def pause_verb(self, ix: Interaction, args: Args) -> None:
         if len(args) != 1:
             raise UsageError("Give the number of the schedule to pause.")
-        await ix.reply(await self.pause(args.get(0), viewer=ix.user))
+        await ix.reply(await self.pause(args.get(0), viewer=ix.user, prefix=ix.prefix))
 
     async def resume_verb(self, ix: Interaction, args: Args) -> None:
         if len(args) != 1:
             raise UsageError("Give the number of the schedule to resume.")
-        await ix.reply(await self.resume(args.get(0), viewer=ix.user))
+        await ix.reply(await self.resume(args.get(0), viewer=ix.user, prefix=ix.prefix))
 
     # -- shared with the command line -------------------------------------------------
 
@@ -152,9 +157,13 @@ class SchedulesFeature:
         here: ChannelRef | None,
         owner: str,
         viewer: UserRef | None = None,
+        *,
+        prefix: str,
     ) -> str:
         """Schedule prompts as ``words`` say; returns the confirmation to show. ``viewer``
-        (someone in chat) can name only channels they can see on the platform."""
+        (someone in chat) can name only channels they can see on the platform. ``prefix``
+        starts the commands the answer names (``/cop`` in chat, ``copbot`` on the command
+        line; "" on the console, which has buttons)."""
         request = parse_schedule(words)
         library = await self._catalogue.current()
         topic = None if request.topic == "any" else library.topic(request.topic)
@@ -173,13 +182,15 @@ class SchedulesFeature:
                 and codec.from_json(ChannelRef, payload["channel"]) == channel
             ):
                 paused = (
-                    f" It's paused: `schedule resume {existing.id}` starts it again."
+                    f" It's paused: {_cmd(prefix, f'schedule resume {existing.id}')} starts it"
+                    " again."
                     if existing.paused
                     else ""
                 )
                 raise CommandError(
                     f"That schedule is set up already: #{existing.id}, {existing.description}."
-                    f"{paused} `schedule list` shows them all, and `schedule cancel` stops one."
+                    f"{paused} {_cmd(prefix, 'schedule list')} shows them all, and "
+                    f"{_cmd(prefix, 'schedule cancel')} stops one."
                 )
         what = f"a prompt from {topic.title}" if topic else "a prompt from any topic"
         description = f"{what}, {request.when}, in {channel.label}"
@@ -219,30 +230,30 @@ class SchedulesFeature:
             for r in found
         ]
 
-    async def cancel(self, ident: str, viewer: UserRef | None = None) -> str:
-        recurrence = await self._schedule(ident, viewer)
+    async def cancel(self, ident: str, viewer: UserRef | None = None, *, prefix: str) -> str:
+        recurrence = await self._schedule(ident, viewer, prefix)
         if not await self._scheduler.cancel(recurrence.id):
-            raise _no_such(recurrence.id)
+            raise _no_such(recurrence.id, prefix)
         return f"Cancelled schedule #{recurrence.id}: {recurrence.description}."
 
-    async def pause(self, ident: str, viewer: UserRef | None = None) -> str:
-        recurrence = await self._schedule(ident, viewer)
+    async def pause(self, ident: str, viewer: UserRef | None = None, *, prefix: str) -> str:
+        recurrence = await self._schedule(ident, viewer, prefix)
         if not await self._scheduler.pause(recurrence.id):
             raise CommandError(
                 f"Schedule #{recurrence.id} is paused already. "
-                f"`schedule resume {recurrence.id}` starts it again."
+                f"{_cmd(prefix, f'schedule resume {recurrence.id}')} starts it again."
             )
         return (
             f"Paused schedule #{recurrence.id}: {recurrence.description}. Nothing will be "
-            f"posted until it's resumed with `schedule resume {recurrence.id}`."
+            f"posted until it's resumed with {_cmd(prefix, f'schedule resume {recurrence.id}')}."
         )
 
-    async def resume(self, ident: str, viewer: UserRef | None = None) -> str:
-        recurrence = await self._schedule(ident, viewer)
+    async def resume(self, ident: str, viewer: UserRef | None = None, *, prefix: str) -> str:
+        recurrence = await self._schedule(ident, viewer, prefix)
         if not await self._scheduler.resume(recurrence.id):
             raise CommandError(
                 f"Schedule #{recurrence.id} isn't paused, so there's nothing to resume. "
-                f"`schedule pause {recurrence.id}` pauses it."
+                f"{_cmd(prefix, f'schedule pause {recurrence.id}')} pauses it."
             )
         again = await self._scheduler.recurrence(recurrence.id)
         return (
@@ -251,9 +262,9 @@ class SchedulesFeature:
             "while it was paused won't be posted."
         )
 
-    async def _schedule(self, ident: str, viewer: UserRef | None) -> Recurrence:
+    async def _schedule(self, ident: str, viewer: UserRef | None, prefix: str) -> Recurrence:
         """The active prompt schedule numbered ``ident``, if ``viewer`` may see it."""
-        number = parse_number(ident, "a schedule number", "schedule list")
+        number = parse_number(ident, "a schedule number", f"{prefix} schedule list".strip())
         recurrence = await self._scheduler.recurrence(number)
         if (
             recurrence is None
@@ -261,7 +272,7 @@ class SchedulesFeature:
             or recurrence.kind != POST_PROMPT
             or not await self._visible(viewer, recurrence.payload)
         ):
-            raise _no_such(number)
+            raise _no_such(number, prefix)
         return recurrence
 
     async def _visible(self, viewer: UserRef | None, payload: str) -> bool:
@@ -283,21 +294,23 @@ class SchedulesFeature:
                 raise UsageError("Say which channel, like `in #north`.")
             return here
         wanted = _channel_token(request.channel)
-        found = await self._channels.find(platform, wanted)
-        hidden = (
-            found is not None
-            and viewer is not None
-            and self._visibility is not None
-            and not await self._visibility.may_see(viewer, found.ref)
-        )
-        if found is None or not found.bot_member or hidden:
+        usable = []
+        for found in await self._channels.find(platform, wanted):
+            seen = (
+                viewer is None
+                or self._visibility is None
+                or await self._visibility.may_see(viewer, found.ref)
+            )
+            if found.bot_member and seen:
+                usable.append(found.ref)
+        if not usable:
             # The same words whichever it is: a private channel stays unseen by outsiders.
             raise UsageError(
                 f"I can't post in #{wanted}: it isn't a channel you and I are both in. Check "
                 "its name; if it's right, add me to it first (in Slack: `/invite @copbot`; in "
                 "Teams: add copbot to the team), then try again."
             )
-        return found.ref
+        return _one_of(usable, wanted, here)
 
     # -- the job ----------------------------------------------------------------------
 
@@ -367,8 +380,14 @@ class ScheduleLine:
         return f"#{self.id}: {self.description}; {state}{by}"
 
 
-def _no_such(number: int) -> CommandError:
-    return CommandError(f"There's no active schedule #{number}. `schedule list` shows them.")
+def _no_such(number: int, prefix: str) -> CommandError:
+    return CommandError(
+        f"There's no active schedule #{number}. {_cmd(prefix, 'schedule list')} shows them."
+    )
+
+
+def _cmd(prefix: str, words: str) -> str:
+    return f"`{prefix} {words}`" if prefix else f"`{words}`"
 
 
 def _channel_token(text: str) -> str:
@@ -378,3 +397,19 @@ def _channel_token(text: str) -> str:
         ident, _, name = text[2:-1].partition("|")
         return ident or name
     return text.lstrip("#")
+
+
+def _one_of(usable: list[ChannelRef], wanted: str, here: ChannelRef | None) -> ChannelRef:
+    """The channel meant by a name several share (two workspaces' #general, every Teams
+    team's General): its id if given, else the one in the asker's own workspace, else
+    none: guessing could post in the wrong community."""
+    if len(usable) == 1 or usable[0].id == wanted:
+        return usable[0]
+    if here is not None:
+        same = [c for c in usable if c.workspace == here.workspace]
+        if len(same) == 1:
+            return same[0]
+    raise UsageError(
+        f"More than one channel you and I are both in is called #{wanted}, so I can't tell "
+        f"which you mean. Run the command in that channel, leaving out `in #{wanted}`."
+    )
