@@ -54,10 +54,12 @@ def _capture(db: sqlite_utils.Database, m: ArchivedMessage) -> tuple[bool, bool]
 
 
 def _edit(db: sqlite_utils.Database, ref: MessageRef, text: str, at: datetime) -> bool:
+    # An older edit delivered late (a platform's retry after an outage) changes nothing: it
+    # would bring back words their author has since taken out.
     cur = db.execute(
         "update archive_entries set text = ?, edited_at = ?, edit_count = edit_count + 1"
-        f" where {_BY_REF}",
-        [text, micros(at), *_ref_params(ref)],
+        f" where {_BY_REF} and (edited_at is null or edited_at <= ?)",
+        [text, micros(at), *_ref_params(ref), micros(at)],
     )
     return bool(cur.rowcount)
 

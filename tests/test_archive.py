@@ -128,6 +128,25 @@ async def test_edits_replace_the_text_and_deletes_remove_it(bot: Harness) -> Non
     assert b"first draft" not in file_bytes(bot.core.db.path)
 
 
+async def test_an_older_edit_delivered_late_does_not_bring_back_what_was_taken_out(
+    bot: Harness,
+) -> None:
+    root = await prompt_thread(bot)
+    first = await say(bot, "first draft", root)
+    now = bot.clock.now()
+    # 10:05 an edit with something regretted; 10:06 it is taken out again. The platform
+    # delivers the 10:06 one first, then retries the 10:05 one after an outage.
+    newer = MessageEdited("edit-at-0906", first, "all fine now", now + timedelta(minutes=6))
+    older = MessageEdited(
+        "edit-at-0905", first, f"{SECRET_WORD} regretted", now + timedelta(minutes=5)
+    )
+    await bot.deliver(newer)
+    await bot.deliver(older)
+    [kept] = archived(bot)
+    assert kept["text"] == "all fine now"
+    assert kept["edited_at"] == "2026-11-25T09:06:00.000000Z"
+
+
 async def test_opting_out_erases_for_real_and_stops_capture(bot: Harness) -> None:
     root = await prompt_thread(bot)
     await say(bot, f"I said {SECRET_WORD} once", root)
