@@ -76,6 +76,7 @@ async def _seed(db_path: Path) -> None:
                 "change": "More time",
             }
             await repo.answer(opened.id, person_hash(key, f"local:p{n}"), answer, start.date())
+        await repo.close(opened.id, start)  # results show once a round has closed
     finally:
         db.close()
 

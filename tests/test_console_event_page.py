@@ -70,6 +70,7 @@ async def _round(c: Console, title: str, answers: int) -> int:
     for n in range(answers):
         answer = {"useful": "4", "impactful": f"<i>moment {n}</i>", "change": "more time"}
         await repo.answer(opened.id, person_hash(key, f"test:p{n}"), answer, c.clock.now().date())
+    await repo.close(opened.id, c.clock.now())  # the event is past, and so is its round
     return opened.id
 
 

@@ -46,6 +46,7 @@ async def test_written_feedback_answers_are_shown_as_written(bot: Harness) -> No
     round_id = await open_round(bot, " min 3")
     for n, person in enumerate(PEOPLE[:3]):
         await answer(bot, person, round_id, answer_values(n, impactful=HOSTILE))
+    await bot.reply_text(f"feedback close {round_id}", PRIYA)
     [results] = [
         s for s in await bot.command(f"feedback results {round_id}", PRIYA) if s.kind == "respond"
     ]
