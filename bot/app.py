@@ -198,7 +198,7 @@ def build_core(
             audit=audit,
             secret_key=settings.secret_key,
         ),
-        HomeFeature(prompt_repo, catalogue, roles, chat),
+        HomeFeature(prompt_repo, catalogue, roles, chat, settings.timezone),
         FeedbackFeature(
             SqliteFeedbackRepository(db),
             chat,

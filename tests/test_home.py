@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.model import HomeOpened
 from tests.support.harness import ALEX, NORTH, SAM, Harness
 
@@ -26,3 +28,13 @@ async def test_home_shows_the_latest_prompts_with_links(bot: Harness) -> None:
         "You're an admin: `/cop prompt` posts the next prompt"
         in bot.adapter.of_kind("home")[-1].text
     )
+
+
+async def test_home_dates_a_prompt_by_the_communitys_calendar(bot: Harness) -> None:
+    """Posted at 00:30 on 1 July in London (23:30 on 30 June in UTC): "1 Jul"."""
+    bot.clock.set(datetime(2027, 6, 30, 23, 30, tzinfo=UTC))
+    await bot.join(NORTH)
+    await bot.command("prompt language", ALEX, channel=NORTH)
+    await bot.deliver(HomeOpened("home-summer", SAM, bot.clock.now()))
+    home = bot.adapter.of_kind("home")[-1]
+    assert "in #north, 1 Jul" in home.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from bot.chat import Chat, PlatformUnavailable
 from bot.markup import escape
 from bot.model import Context, HomeOpened, OutgoingMessage, Role, Text
@@ -15,8 +17,14 @@ LATEST = 5
 
 class HomeFeature:
     def __init__(
-        self, prompts: PromptRepository, catalogue: PromptCatalogue, roles: Roles, chat: Chat
+        self,
+        prompts: PromptRepository,
+        catalogue: PromptCatalogue,
+        roles: Roles,
+        chat: Chat,
+        timezone: ZoneInfo,
     ) -> None:
+        self._tz = timezone  # a prompt posted at 00:30 in June was posted on the day it says
         self._prompts = prompts
         self._catalogue = catalogue
         self._roles = roles
@@ -37,7 +45,8 @@ class HomeFeature:
             prompt = library.prompt(post.prompt_id)
             title = escape(prompt.title) if prompt else post.prompt_id
             where = escape(post.message.channel.label)
-            when = f"{post.posted_at.day} {post.posted_at:%b}"
+            local = post.posted_at.astimezone(self._tz)
+            when = f"{local.day} {local:%b}"
             try:
                 link = await self._chat.permalink(post.message)
             except PlatformUnavailable:
