@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -135,3 +136,16 @@ async def test_an_erasure_without_its_csrf_token_erases_nothing(console: Console
 
 def _ref() -> MessageRef:
     return MessageRef(ChannelRef("test", "C-north", "T1", "north"), "m1", "t1")
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [("slack:@alex", "is not a Slack identity"), ("teams:Priya Shah", "is not a Teams identity")],
+)
+async def test_a_mistyped_identity_is_refused_in_words(
+    console: Console, typed: str, says: str
+) -> None:
+    alex = await console.sign_in(ALEX)
+    status, page = await _change(console, alex, "grant", typed, "admin")
+    assert status == 400 and says in html.unescape(page)
+    assert await console.core.roles.role_of(typed) is Role.STAFF

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.model import Role, UserRef
 from prompts import load_library
 from tests.support.harness import ALEX, PRIYA, SAM, Harness
@@ -130,3 +132,19 @@ async def test_a_slack_mention_names_the_person_as_help_says(bot: Harness) -> No
     typed = command_text("role grant facilitator <@U2PRIYA|priya>")
     assert "slack:U2PRIYA is now a facilitator" in await bot.reply_text(typed, ALEX)
     assert await bot.core.roles.role_of("slack:U2PRIYA") is Role.FACILITATOR
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("slak:U012ABC", "is not an identity copbot knows"),
+        ("slack:@alex", "is not a Slack identity"),
+        ("teams:Priya", "is not a Teams identity"),
+    ],
+)
+async def test_a_mistyped_identity_is_refused_and_nothing_is_granted(
+    bot: Harness, typed: str, says: str
+) -> None:
+    text = await bot.reply_text(f"role grant admin {typed}", ALEX)
+    assert says in text and "Mentioning the person (@name) avoids typos" in text
+    assert bot.rows("select count(*) from roles") == [(0,)]

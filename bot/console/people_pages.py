@@ -10,10 +10,11 @@ from aiohttp import web
 
 from bot.console.audit import Audit
 from bot.console.web import Templates, Visitor, form_value, read_form
-from bot.model import Role, split_identity
+from bot.model import IdentityError, Role, checked_identity, split_identity
 from bot.people import People
 from bot.roles import FROM_SETTINGS, RoleChange, RoleChangeRefused, Roles
 from bot.services.erasure import Erasure
+from bot.services.roles import TYPED_PLATFORMS
 
 if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature
@@ -88,6 +89,11 @@ class PeoplePages:
                 request, visitor, status=400, problem="Pick facilitator or admin."
             )
         identity = f"{platform}:{ident}"
+        if granting and platform in TYPED_PLATFORMS:
+            try:  # typed into a form: a typo would grant a role to nobody
+                identity = checked_identity(identity)
+            except IdentityError as e:
+                return await self.page(request, visitor, status=400, problem=f"{e}.")
         change: RoleChange
         try:
             if granting:

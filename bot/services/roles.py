@@ -4,7 +4,7 @@ from bot.commands import Args, UsageError, parse_person, parse_role
 from bot.console.audit import Audit
 from bot.interaction import Interaction
 from bot.markup import escape
-from bot.model import Role, UserRef
+from bot.model import IdentityError, Role, UserRef, checked_identity
 from bot.people import People
 from bot.registry import PersonalData, Registry
 from bot.roles import RoleChangeRefused, Roles
@@ -53,6 +53,13 @@ class RolesFeature:
 
     async def grant(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
+        typed = args.get(1)
+        served = person.platform in ix.chat.platforms
+        if not typed.startswith("<@") and (person.platform in TYPED_PLATFORMS or not served):
+            try:  # a mention is the platform's own; a typed identity may hold a typo
+                checked_identity(typed)
+            except IdentityError as e:
+                raise UsageError(f"{e} Mentioning the person (@name) avoids typos.") from None
         try:
             change = await self._roles.grant(person.identity, role, by=ix.user.identity)
         except RoleChangeRefused as e:
@@ -93,6 +100,9 @@ class RolesFeature:
             for g in grants
         ]
         await ix.reply("Facilitators and admins:\n" + "\n".join(lines))
+
+
+TYPED_PLATFORMS = frozenset({"slack", "teams", "local"})  # those checked_identity knows
 
 
 def _role_and_person(args: Args) -> tuple[Role, UserRef]:
