@@ -258,7 +258,8 @@ async def test_buttons_on_bot_messages_come_back_as_presses(pg: Playground) -> N
         pressed.append(event)
 
     pg.core.registry.action("demo", on_press)
-    channel = (await pg.core.channels.find("local", "north")).ref  # type: ignore[union-attr]
+    [north] = await pg.core.channels.find("local", "north")
+    channel = north.ref
     ref = await pg.core.chat.post(
         channel, OutgoingMessage.of("Pick", Buttons((Button("demo:1", "Yes <b>", "v&1"),)))
     )

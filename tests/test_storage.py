@@ -134,9 +134,13 @@ async def test_channels_repository_finds_by_name_or_id(database: Database) -> No
     channels = SqliteChannelRepository(database, ManualClock())
     north = ChannelRef("slack", "C1", "T1", "ips-north")
     await channels.save(Channel(north, "north"))
-    assert (await channels.find("slack", "#ips-north")) == Channel(north, "north")
-    assert (await channels.find("slack", "C1")) == Channel(north, "north")
-    assert await channels.find("teams", "ips-north") is None
+    assert (await channels.find("slack", "#ips-north")) == [Channel(north, "north")]
+    assert (await channels.find("slack", "C1")) == [Channel(north, "north")]
+    assert await channels.find("teams", "ips-north") == []
+    # Names repeat (another workspace's #ips-north): every one is found, copbot's first.
+    elsewhere = ChannelRef("slack", "C9", "T9", "ips-north")
+    await channels.save(Channel(elsewhere, "", bot_member=False))
+    assert [c.ref for c in await channels.find("slack", "ips-north")] == [north, elsewhere]
     await channels.save(Channel(north, "midlands", bot_member=False))
     found = await channels.get(north)
     assert found is not None and found.region == "midlands" and not found.bot_member

@@ -351,8 +351,8 @@ async def test_teams_channels_are_found_by_name_whatever_its_case(teams: TeamsBo
     await teams.install()
     query = "select count(*) from channels where platform = 'teams'"
     await teams.until(lambda: teams.rows(query) == [(2,)])
-    found = await teams.core.channels.find("teams", "#north")
-    assert found is not None and found.ref.id == NORTH and found.ref.name == "North"
+    [found] = await teams.core.channels.find("teams", "#north")
+    assert found.ref.id == NORTH and found.ref.name == "North"
 
 
 async def test_a_form_with_a_problem_says_what_to_fix_in_the_chat_and_keeps_nothing(
