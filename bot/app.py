@@ -265,7 +265,7 @@ def build_core(
                     templates,
                     settings.timezone,
                 ),
-                PeoplePages(roles, people, erasure, audit, templates),
+                PeoplePages(roles, people, erasure, audit, templates, chat.platforms),
                 AuditPages(audit, people, templates),
                 AboutPages(templates, settings.retention_days, erasure),
                 PlaygroundSignIn(  # local mode only: no personas, no page

@@ -732,3 +732,19 @@ def archive_fts_hashsize(db: sqlite_utils.Database) -> None:
     db.execute(
         "insert into archive_fts (archive_fts, rank) values ('hashsize', ?)", [FTS_HASH_BYTES]
     )
+
+
+@MIGRATIONS(name="0022_teams_channels_members_only")
+def teams_channels_members_only(db: sqlite_utils.Database) -> None:
+    # Every Teams channel is open to its team at most, never to everyone copbot serves
+    # (adapters/teams/membership.py). Standard channels were kept as public before, and so
+    # were their messages: from now on they show only to those Teams shows them to.
+    _run(
+        db,
+        "update channels set private = 1 where platform = 'teams' and kind != 'direct'",
+        """
+        update archive_entries set private = 1
+        where private = 0
+          and channel in (select id from archive_channels where platform = 'teams')
+        """,
+    )

@@ -380,6 +380,14 @@ async def test_a_playground_admin_cannot_change_roles_in_slack_or_teams(
     assert granted.status == 200 and "is now a facilitator" in await granted.text()
     listed = await (await client.get("/console/people", headers=cookie)).text()
     assert "UEVIL" not in listed
+    # Nor can a persona erase someone in Slack or Teams.
+    erased = await client.post(
+        "/console/people/erase",
+        data={"csrf": csrf, "identity": "slack:U0REAL", "confirm": "yes"},
+        headers=cookie,
+    )
+    assert erased.status == 400
+    assert "only the playground people" in await erased.text()
 
 
 async def test_without_the_playground_there_is_no_direct_sign_in(console: Console) -> None:

@@ -15,12 +15,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.clock import to_text
 from bot.events import Answer, LedgerState, Plan, PlanProblems
 from bot.feedback_messages import ANSWER
 from bot.model import Buttons, ChannelRef, OutgoingMessage, Role, UserRef
 from bot.ports import Capability, FormInvalid
 from bot.records import JobState
 from bot.services.event_delivery import mark_of
+from bot.services.event_planning import END
 from bot.services.events import EventsFeature
 from bot.settings import Settings
 from storage.regions import SqliteRegionLinkRepository
@@ -625,6 +627,24 @@ async def test_a_longer_event_is_thanked_at_its_new_end_not_its_old_one(bot: Har
     bot.clock.set(datetime(2026, 12, 3, 13, 0, tzinfo=UTC))  # the new end
     await bot.tick()
     assert [s for s in bot.adapter.of_kind("direct") if "Thank you for coming" in s.text]
+
+
+async def test_an_end_queued_before_ends_were_keyed_does_nothing_once_made_longer(
+    bot: Harness,
+) -> None:
+    """An end job from an older copbot carries only the start: it still waits for the end."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)  # Thu 3 Dec 2026, 10:00 to 11:30
+    await bot.press("event.rsvp", f"{event_id}:going", SAM)
+    old_end = datetime(2026, 12, 3, 11, 30, tzinfo=UTC)
+    starts = to_text(datetime(2026, 12, 3, 10, 0, tzinfo=UTC))
+    await bot.core.scheduler.once(
+        END, {"event": event_id, "starts": starts}, old_end, f"event-end:{event_id}@{starts}"
+    )
+    await feature(bot).edit(event_id, {"duration": "180"}, PRIYA.identity, Role.FACILITATOR)
+    bot.clock.set(old_end + timedelta(minutes=5))
+    await bot.tick()
+    assert not [s for s in bot.adapter.of_kind("direct") if "Thank you for coming" in s.text]
 
 
 async def test_events_lists_what_is_coming_with_buttons(bot: Harness) -> None:

@@ -148,3 +148,9 @@ async def test_a_mistyped_identity_is_refused_and_nothing_is_granted(
     text = await bot.reply_text(f"role grant admin {typed}", ALEX)
     assert says in text and "Mentioning the person (@name) avoids typos" in text
     assert bot.rows("select count(*) from roles") == [(0,)]
+
+
+async def test_a_typed_identity_is_granted_as_its_platform_writes_it(bot: Harness) -> None:
+    text = await bot.reply_text("role grant facilitator slack:u012abcdef", ALEX)
+    assert "slack:U012ABCDEF" in text
+    assert bot.rows("select identity from roles") == [("slack:U012ABCDEF",)]

@@ -4,6 +4,7 @@ token, and each change is in the audit trail."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -12,9 +13,9 @@ from bot.console.audit import Audit
 from bot.console.web import Templates, Visitor, form_value, read_form
 from bot.model import IdentityError, Role, checked_identity, split_identity
 from bot.people import People
-from bot.roles import FROM_SETTINGS, RoleChange, RoleChangeRefused, Roles
+from bot.roles import FROM_SETTINGS, PLAYGROUND_PREFIX, RoleChange, RoleChangeRefused, Roles
 from bot.services.erasure import Erasure
-from bot.services.roles import TYPED_PLATFORMS
+from bot.services.roles import needs_checking
 
 if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature
@@ -24,8 +25,15 @@ GRANTABLE = (Role.FACILITATOR, Role.ADMIN)
 
 class PeoplePages:
     def __init__(
-        self, roles: Roles, people: People, erasure: Erasure, audit: Audit, templates: Templates
+        self,
+        roles: Roles,
+        people: People,
+        erasure: Erasure,
+        audit: Audit,
+        templates: Templates,
+        platforms: Sequence[str],
     ) -> None:
+        self._platforms = tuple(platforms)  # those copbot serves
         self._roles = roles
         self._erasure = erasure
         self._people = people
@@ -89,7 +97,7 @@ class PeoplePages:
                 request, visitor, status=400, problem="Pick facilitator or admin."
             )
         identity = f"{platform}:{ident}"
-        if granting and platform in TYPED_PLATFORMS:
+        if granting and needs_checking(platform, self._platforms):
             try:  # typed into a form: a typo would grant a role to nobody
                 identity = checked_identity(identity)
             except IdentityError as e:
@@ -118,6 +126,11 @@ class PeoplePages:
                 problem="Write the person to erase as an identity, like slack:U123.",
             )  # fmt: skip
         identity = f"{platform}:{ident}"
+        if visitor.identity.startswith(PLAYGROUND_PREFIX) and platform != "local":
+            return await self.page(
+                request, visitor, status=400,
+                problem="In the playground you can erase only the playground people's data.",
+            )  # fmt: skip
         if form_value(form, "confirm") != "yes":
             name = await self._people.label(identity, with_identity=True)
             return self._templates.render(

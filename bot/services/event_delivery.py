@@ -305,6 +305,8 @@ class EventDelivery:
         event = await self._current(job)
         if event is None or await self._events.feedback_round(event.id) is not None:
             return
+        if event.ends_at > self._clock.now():
+            return  # made longer since this job was queued: the new end has its own
         closes_on = (event.ends_at.astimezone(self._tz) + timedelta(FEEDBACK_OPEN_DAYS)).date()
         round_ = await self._feedback.open(
             Round(

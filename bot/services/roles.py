@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.commands import Args, UsageError, parse_person, parse_role
 from bot.console.audit import Audit
 from bot.interaction import Interaction
@@ -54,10 +56,9 @@ class RolesFeature:
     async def grant(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
         typed = args.get(1)
-        served = person.platform in ix.chat.platforms
-        if not typed.startswith("<@") and (person.platform in TYPED_PLATFORMS or not served):
+        if not typed.startswith("<@") and needs_checking(person.platform, ix.chat.platforms):
             try:  # a mention is the platform's own; a typed identity may hold a typo
-                checked_identity(typed)
+                person = UserRef.parse(checked_identity(typed))  # as the platform writes it
             except IdentityError as e:
                 raise UsageError(f"{e} Mentioning the person (@name) avoids typos.") from None
         try:
@@ -103,6 +104,12 @@ class RolesFeature:
 
 
 TYPED_PLATFORMS = frozenset({"slack", "teams", "local"})  # those checked_identity knows
+
+
+def needs_checking(platform: str, served: Sequence[str]) -> bool:
+    """Whether a typed identity's shape is checked before a role is granted to it: on the
+    platforms whose ids copbot knows, and on any platform copbot doesn't serve (a typo)."""
+    return platform in TYPED_PLATFORMS or platform not in served
 
 
 def _role_and_person(args: Args) -> tuple[Role, UserRef]:
