@@ -94,13 +94,20 @@ async def migrated(old_archive: Path) -> Iterator[Database]:
 
 
 def _before(path: Path) -> list[tuple[Any, ...]]:
+    """The rows as a migrated archive gives them back: the same, but that every Teams
+    channel is members-only from migration 0022 on."""
     conn = connect(path)
     try:
-        return conn.execute(
+        rows = conn.execute(
             f"select {', '.join(FIELDS)} from archive_messages order by id"
         ).fetchall()
     finally:
         conn.close()
+    platform, private = FIELDS.index("platform"), FIELDS.index("private")
+    return [
+        tuple(1 if i == private and r[platform] == "teams" else v for i, v in enumerate(r))
+        for r in rows
+    ]
 
 
 async def _found(repo: SqliteArchiveRepository, words: str, f: ArchiveFilter) -> list[str]:
