@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import WordedError
-from bot.model import IdentityError, checked_identity
+from bot.identities import IdentityError, checked_identity
 
 DEFAULT_DB = "copbot.db"
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.model import IdentityError, checked_identity
+from bot.identities import IdentityError, checked_identity
 from bot.settings import ConfigError, Settings
 
 GOOD = [

@@ -17,7 +17,8 @@ import click
 
 from bot.clock import SystemClock
 from bot.errors import WordedError
-from bot.model import Role, checked_identity
+from bot.identities import checked_identity
+from bot.model import Role
 from bot.settings import DEFAULT_DB, ConfigError, Settings
 from prompts import LibraryError
 from storage import sqlite

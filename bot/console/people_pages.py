@@ -11,11 +11,11 @@ from aiohttp import web
 
 from bot.console.audit import Audit
 from bot.console.web import Templates, Visitor, form_value, read_form
-from bot.model import IdentityError, Role, checked_identity, split_identity
+from bot.identities import IdentityError, checked_identity, needs_checking
+from bot.model import Role, split_identity
 from bot.people import People
 from bot.roles import FROM_SETTINGS, PLAYGROUND_PREFIX, RoleChange, RoleChangeRefused, Roles
 from bot.services.erasure import Erasure
-from bot.services.roles import needs_checking
 
 if TYPE_CHECKING:
     from bot.console.feature import ConsoleFeature

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bot.commands import Args, UsageError, parse_person, parse_role
 from bot.console.audit import Audit
+from bot.identities import IdentityError, checked_identity, needs_checking
 from bot.interaction import Interaction
 from bot.markup import escape
-from bot.model import IdentityError, Role, UserRef, checked_identity
+from bot.model import Role, UserRef
 from bot.people import People
 from bot.registry import PersonalData, Registry
 from bot.roles import RoleChangeRefused, Roles
@@ -101,15 +100,6 @@ class RolesFeature:
             for g in grants
         ]
         await ix.reply("Facilitators and admins:\n" + "\n".join(lines))
-
-
-TYPED_PLATFORMS = frozenset({"slack", "teams", "local"})  # those checked_identity knows
-
-
-def needs_checking(platform: str, served: Sequence[str]) -> bool:
-    """Whether a typed identity's shape is checked before a role is granted to it: on the
-    platforms whose ids copbot knows, and on any platform copbot doesn't serve (a typo)."""
-    return platform in TYPED_PLATFORMS or platform not in served
 
 
 def _role_and_person(args: Args) -> tuple[Role, UserRef]:
