@@ -294,6 +294,7 @@ def build_core(
         redact=registry.redact,
         check=router.check,
         in_turn=registry.in_turn,
+        unnoted=registry.unnoted,
     )
     return Core(
         settings=settings,

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -159,6 +162,7 @@ class Inbox:
         redact: Callable[[InboundEvent], InboundEvent] = lambda e: e,
         check: Callable[[InboundEvent], Awaitable[None]] | None = None,
         in_turn: Callable[[InboundEvent], bool] = lambda e: False,
+        unnoted: Callable[[InboundEvent], bool] = lambda e: False,
     ) -> None:
         self._repo = repository
         self._handler = handler
@@ -166,6 +170,10 @@ class Inbox:
         self._redact = redact
         self._check = check
         self._in_turn = in_turn
+        self._unnoted = unnoted
+        # Keys the inbox's names for unnoted events (see _key): this process's alone, never
+        # written anywhere, so the file can't be used to undo them.
+        self._veil = secrets.token_bytes(32)
         self._wake = _Wakes()
         self._claimed: set[int] = set()  # interactions taken and not yet ended
         self._taking = asyncio.Lock()
@@ -182,7 +190,7 @@ class Inbox:
         event = self._redact(event)
         if self._check is not None:
             await self._check(event)  # FormInvalid reaches the adapter; nothing is kept
-        key = f"{platform_of(event)}:{event.event_id}"
+        key = self._key(event)
         kept: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((key, event, identity_of(event), kept))
         if self._committing is None or self._committing.done():
@@ -197,6 +205,20 @@ class Inbox:
             else:
                 self._wake.set()  # rare, and not to wait for messages to gather
         return new
+
+    def _key(self, event: InboundEvent) -> str:
+        """The name a platform's retry of ``event`` is recognised by. A platform's own id
+        may name the conversation (on Teams, a press in someone's 1:1 chat is named by that
+        chat), so an unnoted event (a press or command that opens an anonymous form, or its
+        submission) is named by a keyed hash of it instead: the handled row, kept three days
+        to recognise retries, then says only that something came at that time, not from
+        whom. A retry that reaches a restarted copbot is handled again: for these events,
+        that opens the form again or says the round was answered already."""
+        key = f"{platform_of(event)}:{event.event_id}"
+        if not self._unnoted(event):
+            return key
+        digest = hmac.new(self._veil, key.encode(), hashlib.sha256).hexdigest()
+        return f"{platform_of(event)}:unnoted:{digest}"
 
     async def _commit(self) -> None:
         while self._waiting:

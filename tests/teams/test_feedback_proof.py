@@ -196,3 +196,40 @@ async def test_teams_feedback_through_dialogs_leaves_no_trace_of_who_answered(
             assert trace.encode() not in stored, trace
             assert trace not in logged, trace
         assert words(aad) not in logged
+
+
+async def test_a_press_in_a_personal_chat_leaves_no_trace_of_the_chat(teams: TeamsBot) -> None:
+    """A round's button pressed in someone's 1:1 chat (as an event's feedback message is
+    sent): the inbox, which remembers handled deliveries for days, must not name the chat,
+    which copbot's other tables would tie to the person."""
+    round_id, _ = await open_round(teams)
+    before = teams.inbox_count()
+    priya = "aad-priya-0002"
+    chat = "a:1priya-personal-chat-4f1e"
+    personal = {"conversationType": "personal", "tenantId": TENANT, "id": chat}
+    data = {"msteams": {"type": "task/fetch"}, "copbot": "action", "action": ANSWER}
+    fetch = {"type": "task/fetch", "data": data | {"value": str(round_id)}, "context": {}}
+    pressed = teams.activity(
+        "task_fetch", id="f:chat-press-1", value=fetch, conversation=personal,
+        **{"from": account(priya)},
+    )  # fmt: skip
+    opened = await teams.send(pressed)
+    assert opened.status == 200
+    form = form_data(dict(await opened.json()))
+    inputs = {f"f.{k}": v for k, v in answers(priya).items()}
+    submitted = teams.activity(
+        "task_submit", id="f:chat-submit-1", conversation=personal, **{"from": account(priya)},
+        value={"type": "task/submit", "data": form | inputs, "context": {}},
+    )  # fmt: skip
+    sent = await teams.send(submitted)
+    assert (await sent.json())["task"]["type"] == "message"
+    await teams.until(lambda: len(kept(teams)) == 1)
+    # Teams sending the press again is still recognised while copbot runs.
+    assert (await teams.send(pressed)).status == 200
+    assert teams.inbox_count() == before + 2  # the press and the answer, each once
+
+    await teams.core.db.checkpoint()
+    stored = stored_bytes(teams.db_path)
+    assert words(priya).encode() in stored  # kept, so the scan means something
+    for trace in (chat, "chat-press-1", priya, "Priya"):
+        assert trace.encode() not in stored, trace
