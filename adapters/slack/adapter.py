@@ -183,7 +183,11 @@ class SlackAdapter:
                 # here too: over HTTP, its client (and its websockets) is never loaded.
                 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+                # The SDK's connect retries a refused app token forever: its first address
+                # is asked for here, so that a wrong token stops copbot in one sentence.
+                address = await self._socket_address()
                 self._socket = AsyncSocketModeHandler(self._bolt, self._app_token)
+                self._socket.client.wss_uri = address
                 await self._socket.connect_async()  # type: ignore[no-untyped-call]
         except BaseException:
             await self.stop()  # nobody else will: the app stops only adapters that started
@@ -203,6 +207,23 @@ class SlackAdapter:
         if self._client.session is not None:
             await self._client.session.close()
             self._client.session = None
+
+    async def _socket_address(self) -> str:
+        """A Socket Mode address, from Slack's ``apps.connections.open``."""
+        try:
+            answer = await self._client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as e:
+            raise SlackUnavailable(
+                f"Slack refused copbot's app-level token ({code_of(e)}); check SLACK_APP_TOKEN "
+                "is the app's current App-Level Token (xapp-…) with the connections:write scope"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError):
+            host = urlsplit(self._client.base_url).netloc or self._client.base_url
+            raise SlackUnavailable(
+                f"copbot couldn't reach Slack at {host} for Socket Mode; check this server's "
+                "network connection and proxy settings (HTTPS_PROXY)"
+            ) from None
+        return str(answer.get("url") or "")
 
     async def _who_am_i(self) -> Me:
         try:

@@ -24,11 +24,17 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await slack.close()
 
 
-async def serve(db_path: Path, token: str, api_url: str) -> tuple[int, str, str]:
+async def serve(
+    db_path: Path, token: str, api_url: str, app_token: str = ""
+) -> tuple[int, str, str]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("COPBOT_", "SLACK_"))},
         "SLACK_BOT_TOKEN": token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        **(
+            {"SLACK_APP_TOKEN": app_token}
+            if app_token
+            else {"SLACK_SIGNING_SECRET": SIGNING_SECRET}
+        ),
         "SLACK_API_URL": api_url,
         "COPBOT_PUBLIC_URL": "https://copbot.example.nhs.uk",
         "PYTHONUNBUFFERED": "1",
@@ -71,3 +77,17 @@ async def test_slack_out_of_reach_ends_in_one_sentence_naming_where(db_path: Pat
         "connection and proxy settings (HTTPS_PROXY), and SLACK_API_URL if it is set\n"
     )
     assert "Traceback" not in out + err and "ClientConnectorError" not in out + err
+
+
+async def test_a_refused_app_token_ends_socket_mode_in_one_sentence(
+    db_path: Path, fake: FakeSlack
+) -> None:
+    """Slack's SDK would ask again for a Socket Mode address every few seconds, for ever."""
+    code, out, err = await serve(db_path, BOT_TOKEN, fake.api_url, app_token="xapp-1-revoked")
+    assert code == 1
+    assert err == (
+        "Error: Slack refused copbot's app-level token (invalid_auth); check SLACK_APP_TOKEN is "
+        "the app's current App-Level Token (xapp-…) with the connections:write scope\n"
+    )
+    assert "Traceback" not in out + err and "xapp-1-revoked" not in out + err
+    assert [c.method for c in fake.calls] == ["auth.test", "apps.connections.open"]
