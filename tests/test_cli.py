@@ -58,6 +58,28 @@ def test_roles_grant_list_revoke(db_path: Path) -> None:
     conn.close()
 
 
+def test_a_grant_kept_as_typed_before_identities_were_checked_can_be_revoked(
+    db_path: Path,
+) -> None:
+    """Older copbots kept ``slack:u012abc`` as typed; ``revoke`` reads it as ``slack:U012ABC``."""
+    db = ["--db", str(db_path)]
+    invoke("db", "migrate", *db)
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute(
+            "insert into roles (identity, role, granted_by, granted_at)"
+            " values ('slack:u012abc', 'facilitator', 'cli', '2026-11-01T09:00:00+00:00')"
+        )
+    conn.close()
+    result = invoke("roles", "revoke", "facilitator", "slack:u012abc", *db)
+    assert result.exit_code == 0 and "no longer a facilitator" in result.output
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("select identity from roles").fetchall() == []
+    conn.close()
+    again = invoke("roles", "revoke", "facilitator", "slack:u012abc", *db)
+    assert again.exit_code == 0 and "nothing changed" in again.output
+
+
 def test_refusing_to_remove_the_last_admin_is_an_error_exit(db_path: Path) -> None:
     db = ["--db", str(db_path)]
     invoke("db", "migrate", *db)

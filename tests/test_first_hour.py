@@ -154,3 +154,22 @@ async def test_a_typed_identity_is_granted_as_its_platform_writes_it(bot: Harnes
     text = await bot.reply_text("role grant facilitator slack:u012abcdef", ALEX)
     assert "slack:U012ABCDEF" in text
     assert bot.rows("select identity from roles") == [("slack:U012ABCDEF",)]
+
+
+async def test_a_typed_identity_is_revoked_however_it_was_granted(bot: Harness) -> None:
+    """``revoke`` reads a typed identity as ``grant`` does, and still finds a grant an older
+    copbot kept as it was typed."""
+    await bot.reply_text("role grant facilitator slack:u012abcdef", ALEX)
+    text = await bot.reply_text("role revoke facilitator slack:u012abcdef", ALEX)
+    assert "is no longer a facilitator" in text
+    assert bot.rows("select count(*) from roles") == [(0,)]
+
+    await bot.core.db.execute(
+        "insert into roles (identity, role, granted_by, granted_at)"
+        " values ('slack:u0old', 'facilitator', 'cli', '2026-11-01T09:00:00+00:00')"
+    )
+    text = await bot.reply_text("role revoke facilitator slack:u0old", ALEX)
+    assert "is no longer a facilitator" in text
+    assert bot.rows("select count(*) from roles") == [(0,)]
+    audit = bot.rows("select action, detail from audit order by id")
+    assert audit[-1] == ("role revoked", "facilitator: slack:u0old, in chat")

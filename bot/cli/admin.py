@@ -156,15 +156,19 @@ def roles_revoke(role: str, identity: str, db: str | None) -> None:
     """Take ROLE away from IDENTITY."""
     r, who = role_arg(role), identity_arg(identity)
 
-    async def call(roles: Roles) -> RoleChange:
+    async def call(roles: Roles) -> tuple[RoleChange, str]:
         try:
-            return await roles.revoke(who, r, by="cli")
+            change = await roles.revoke(who, r, by="cli")
+            if change.changed or identity == who:
+                return change, who
+            # A grant kept as it was typed, before typed identities were checked.
+            return await roles.revoke(identity, r, by="cli"), identity
         except RoleChangeRefused as e:
             raise click.ClickException(str(e)) from None
 
-    change = _roles_call(db, call)
+    change, revoked = _roles_call(db, call)
     if change.changed:
-        _audit(db, "role revoked", f"{r.label}: {who}, on the command line")
+        _audit(db, "role revoked", f"{r.label}: {revoked}, on the command line")
     click.echo(change.message)
 
 
