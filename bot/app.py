@@ -198,7 +198,7 @@ def build_core(
             audit=audit,
             secret_key=settings.secret_key,
         ),
-        HomeFeature(prompt_repo, catalogue, roles, chat, settings.timezone),
+        HomeFeature(prompt_repo, catalogue, roles, chat, settings.timezone, visibility),
         FeedbackFeature(
             SqliteFeedbackRepository(db),
             chat,

@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.model import HomeOpened
-from tests.support.harness import ALEX, NORTH, SAM, Harness
+from tests.support.harness import ALEX, NORTH, PRIYA, SAM, Harness
+from tests.test_private_channels import LEADS, private_leads
 
 
 async def test_home_shows_the_latest_prompts_with_links(bot: Harness) -> None:
@@ -38,3 +39,16 @@ async def test_home_dates_a_prompt_by_the_communitys_calendar(bot: Harness) -> N
     await bot.deliver(HomeOpened("home-summer", SAM, bot.clock.now()))
     home = bot.adapter.of_kind("home")[-1]
     assert "in #north, 1 Jul" in home.text
+
+
+async def test_home_shows_a_private_channels_prompts_only_to_its_members(bot: Harness) -> None:
+    await private_leads(bot, {PRIYA.id})
+    await bot.command("prompt language", ALEX, channel=LEADS)
+    await bot.join(NORTH)
+    await bot.command("prompt privilege", ALEX, channel=NORTH)
+    await bot.deliver(HomeOpened("home-sam", SAM, bot.clock.now()))
+    home = bot.adapter.of_kind("home")[-1].text
+    assert "in #north" in home
+    assert "leads" not in home
+    await bot.deliver(HomeOpened("home-priya", PRIYA, bot.clock.now()))
+    assert "in #leads" in bot.adapter.of_kind("home")[-1].text

@@ -11,8 +11,11 @@ from bot.ports import PromptRepository
 from bot.registry import Registry
 from bot.roles import Roles
 from bot.services.prompts import PromptCatalogue
+from bot.visibility import Visibility
 
 LATEST = 5
+# Posts read to find the latest the person may see: some may be in private channels.
+LOOKED_AT = 50
 
 
 class HomeFeature:
@@ -23,7 +26,9 @@ class HomeFeature:
         roles: Roles,
         chat: Chat,
         timezone: ZoneInfo,
+        visibility: Visibility,
     ) -> None:
+        self._visibility = visibility
         self._tz = timezone  # a prompt posted at 00:30 in June was posted on the day it says
         self._prompts = prompts
         self._catalogue = catalogue
@@ -39,9 +44,15 @@ class HomeFeature:
     async def home(self, event: HomeOpened) -> OutgoingMessage:
         prefix = self._chat.command_prefix(event.user.platform)
         library = await self._catalogue.current()
-        posts = await self._prompts.recent(event.user.platform, LATEST)
-        lines = []
+        posts = await self._prompts.recent(event.user.platform, LOOKED_AT)
+        lines: list[str] = []
         for post in posts:
+            if len(lines) == LATEST:
+                break
+            # A private channel's prompts (its name, what it talks of) are for its members,
+            # as on the platform itself.
+            if not await self._visibility.may_see(event.user, post.message.channel):
+                continue
             prompt = library.prompt(post.prompt_id)
             title = escape(prompt.title) if prompt else post.prompt_id
             where = escape(post.message.channel.label)
