@@ -285,7 +285,13 @@ class Cover:
         return facts
 
 
-def describe_filter(f: ArchiveFilter, topic_name: Callable[[str], str], tz: ZoneInfo) -> str:
+def describe_filter(
+    f: ArchiveFilter,
+    topic_name: Callable[[str], str],
+    tz: ZoneInfo,
+    *,
+    pseudonymised: bool = False,
+) -> str:
     """The filters an export was made with, in words."""
     parts = []
     if f.channel:
@@ -295,7 +301,8 @@ def describe_filter(f: ArchiveFilter, topic_name: Callable[[str], str], tz: Zone
     if f.region:
         parts.append(f"region {f.region.title()}")
     if f.author:
-        parts.append(f"messages by {f.author}")
+        # A pseudonymised export must not name, on its cover, whom its messages are by.
+        parts.append("messages by one participant" if pseudonymised else f"messages by {f.author}")
     if f.since:
         parts.append(f"from {for_people(f.since, tz, time=False)}")
     if f.until:

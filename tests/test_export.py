@@ -295,6 +295,19 @@ def test_cli_export_formats_filters_and_file_output(seeded: Path, tmp_path: Path
     assert bad.exit_code == 2 and "isn't a date" in bad.output
 
 
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_a_pseudonymised_export_of_one_author_does_not_name_them_on_its_cover(
+    seeded: Path, fmt: str
+) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["export", "--format", fmt, "--author", "slack:U2", "--pseudonymise", "--db", str(seeded)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "North in May" in result.output
+    assert "U2" not in result.output and "messages by one participant" in result.output
+
+
 def test_cli_export_shows_no_progress_bar_in_a_pipe(seeded: Path) -> None:
     result = CliRunner().invoke(cli, ["export", "--format", "markdown", "--db", str(seeded)])
     assert result.exit_code == 0

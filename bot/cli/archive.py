@@ -212,6 +212,7 @@ def export(
             exported_by=_who_runs_this(),
             at=core.clock.now(),
             tz=settings.timezone,
+            pseudonymised=pseudonymise,
         )
 
     cover = with_core(db, call)

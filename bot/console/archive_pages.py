@@ -186,6 +186,7 @@ class ArchivePages:
             exported_by=visitor.user.display,
             at=now,
             tz=self._tz,
+            pseudonymised=pseudonymise,
         )
         content_type, suffix = CONTENT_TYPES[fmt]
         response = web.StreamResponse(

@@ -118,6 +118,7 @@ def cover_for(
     exported_by: str,
     at: datetime,
     tz: ZoneInfo,
+    pseudonymised: bool = False,
 ) -> Cover:
     """What a Markdown or HTML export says about itself, with the library's names."""
 
@@ -127,7 +128,7 @@ def cover_for(
 
     return Cover(
         community=community,
-        filters=describe_filter(f, topic_name, tz),
+        filters=describe_filter(f, topic_name, tz, pseudonymised=pseudonymised),
         exported_by=exported_by,
         exported_at=at,
         timezone=tz,
