@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import from_text
-from bot.model import Form, FormSubmitted, MessageRef, Origin, Role, UserRef
+from bot.model import Form, FormSubmitted, MessageDeleted, MessageRef, Origin, Role, UserRef
 from bot.ports import FormInvalid
 from bot.services.anonymous_replies import (
     ALTERED,
@@ -245,6 +245,18 @@ async def test_only_facilitators_remove_an_anonymous_reply_and_its_archive_row_g
 
     done = await bot.press(REMOVE, "", PRIYA, message=posted.ref)
     assert [s.kind for s in done] == ["delete", "respond"] and done[0].ref == posted.ref
+    assert bot.rows("select 1 from archive_messages where anonymous = 1") == []
+
+
+async def test_an_anonymous_reply_deleted_on_the_platform_leaves_the_archive(
+    bot: Harness,
+) -> None:
+    prompt = await post_prompt(bot)
+    await submit(bot, await open_form(bot, prompt), WORDS)
+    await bot.tick(timedelta(minutes=3))
+    [posted] = bot.adapter.of_kind("reply")
+    assert posted.ref is not None
+    await bot.deliver(MessageDeleted("ev-admin-deleted", posted.ref, bot.clock.now()))
     assert bot.rows("select 1 from archive_messages where anonymous = 1") == []
 
 

@@ -226,8 +226,8 @@ def _deleted(
     event_id: str, event: Payload, team: str, me: Me, names: Names, now: datetime
 ) -> InboundEvent | None:
     previous = obj(event, "previous_message")
-    if me.wrote(previous):
-        return None
+    # copbot's own posts too: an anonymous reply a workspace admin deleted in Slack is
+    # archived, and must leave the archive with the post.
     gone = required(ts(event, "deleted_ts") or ts(previous, "ts"), "deleted_ts")
     ref = _ref(_channel(event, team, names), gone, ts(previous, "thread_ts"))
     return MessageDeleted(event_id, ref, _at(event, now))

@@ -118,6 +118,16 @@ def test_a_delete_carries_deleted_ts_and_the_thread_of_the_previous_message() ->
     assert deleted.at == at("1700000400.000700")
 
 
+def test_copbots_own_post_deleted_in_slack_is_a_delete() -> None:
+    """An anonymous reply is copbot's post: a workspace admin who deletes it in Slack
+    takes it out of the archive too."""
+    body = load("message_deleted")
+    body["event"]["previous_message"] |= {"user": "UBOT", "bot_id": "BBOT"}
+    deleted = from_event(body, ME, NAMES, NOW)
+    assert isinstance(deleted, MessageDeleted)
+    assert deleted.message == MessageRef(NORTH, "1700000100.000200", ROOT)
+
+
 def test_a_thread_root_deleted_under_its_replies_is_a_delete() -> None:
     deleted = event("message_tombstone")
     assert isinstance(deleted, MessageDeleted)
