@@ -46,7 +46,11 @@ class ArchiveRepository(Protocol):
     # with the batch's others when its items are marked done.
     async def record(self, message: ArchivedMessage) -> None: ...
 
-    async def record_edit(self, ref: MessageRef, text: str, at: datetime) -> None: ...
+    async def record_edit(
+        self, ref: MessageRef, text: str, at: datetime, edited: ArchivedMessage | None = None
+    ) -> None:
+        """Change a kept message's words; when none is kept yet, keep ``edited`` (the message
+        as changed), since its original may arrive late."""
 
     async def record_delete(self, ref: MessageRef) -> None: ...
 

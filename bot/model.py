@@ -182,6 +182,10 @@ class MessageEdited:
     text: str
     at: datetime
     editor: UserRef | None = None
+    # Who posted the message and when, where the platform says: an edit that arrives
+    # before its message (a retry after an outage) is then kept as the message it changed.
+    posted_by: UserRef | None = None
+    posted_at: datetime | None = None
 
 
 @dataclass(frozen=True)

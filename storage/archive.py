@@ -53,7 +53,13 @@ def _capture(db: sqlite_utils.Database, m: ArchivedMessage) -> tuple[bool, bool]
     return False, late is not None
 
 
-def _edit(db: sqlite_utils.Database, ref: MessageRef, text: str, at: datetime) -> bool:
+def _edit(
+    db: sqlite_utils.Database,
+    ref: MessageRef,
+    text: str,
+    at: datetime,
+    edited: ArchivedMessage | None,
+) -> bool:
     # An older edit delivered late (a platform's retry after an outage) changes nothing: it
     # would bring back words their author has since taken out.
     cur = db.execute(
@@ -61,7 +67,14 @@ def _edit(db: sqlite_utils.Database, ref: MessageRef, text: str, at: datetime) -
         f" where {_BY_REF} and (edited_at is null or edited_at <= ?)",
         [text, micros(at), *_ref_params(ref), micros(at)],
     )
-    return bool(cur.rowcount)
+    if cur.rowcount or edited is None:
+        return bool(cur.rowcount)
+    if db.execute(f"select 1 from archive_entries where {_BY_REF}", _ref_params(ref)).fetchone():
+        return False  # kept, with a newer edit
+    # Nothing kept yet: the edit came before its message. Kept now, as edited (unless it
+    # was deleted, or its author opted out), so the late original, kept once, can't bring
+    # the words back.
+    return not _capture_all(db, [edited])[0]
 
 
 def _delete(db: sqlite_utils.Database, ref: MessageRef) -> bool:
@@ -133,12 +146,16 @@ class SqliteArchiveRepository:
         return await self._db.write_bulk(lambda db: insert_batch(db, batch))
 
     async def edit(self, ref: MessageRef, text: str, at: datetime) -> bool:
-        edited = await self._db.write(lambda db: _edit(db, ref, text, at))
+        edited = await self._db.write(lambda db: _edit(db, ref, text, at, None))
         self._after_edit(edited)
         return edited
 
-    async def record_edit(self, ref: MessageRef, text: str, at: datetime) -> None:
-        await self._db.write_later(lambda db: _edit(db, ref, text, at), then=self._after_edit)
+    async def record_edit(
+        self, ref: MessageRef, text: str, at: datetime, edited: ArchivedMessage | None = None
+    ) -> None:
+        await self._db.write_later(
+            lambda db: _edit(db, ref, text, at, edited), then=self._after_edit
+        )
 
     def _after_edit(self, edited: bool) -> None:
         if edited:

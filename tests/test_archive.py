@@ -147,6 +147,49 @@ async def test_an_older_edit_delivered_late_does_not_bring_back_what_was_taken_o
     assert kept["edited_at"] == "2026-11-25T09:06:00.000000Z"
 
 
+async def test_an_edit_delivered_before_its_message_is_kept_and_the_original_cannot_undo_it(
+    bot: Harness,
+) -> None:
+    """A platform's retries after an outage may bring an edit before the message it changed:
+    kept as edited, so that the late original (kept once) can't bring the old words back."""
+    root = await prompt_thread(bot)
+    posted = bot.clock.now()
+    ref = MessageRef(NORTH, "m-early", root.id)
+    edit = MessageEdited(
+        "edit-early", ref, "all fine now", posted + timedelta(minutes=1), SAM, SAM, posted
+    )
+    await bot.deliver(edit)
+    await bot.deliver(MessagePosted("ev-late", ref, SAM, f"{SECRET_WORD} regretted", posted))
+    [kept] = archived(bot)
+    assert (kept["text"], kept["author_id"], kept["message_id"]) == (
+        "all fine now",
+        SAM.identity,
+        "m-early",
+    )
+    assert kept["created_at"] == "2026-11-25T09:00:00.000000Z"
+    assert kept["edited_at"] == "2026-11-25T09:01:00.000000Z"
+    assert kept["prompt_id"] and kept["thread_id"] == root.id
+    await bot.core.db.checkpoint()
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+
+
+async def test_an_early_edit_keeps_nothing_where_its_message_would_not_be_kept(
+    bot: Harness,
+) -> None:
+    root = await prompt_thread(bot)
+    now = bot.clock.now()
+    outside = MessageRef(NORTH, "m-outside", None)  # not in a prompt's thread
+    await bot.deliver(MessageEdited("early-1", outside, "no thread", now, SAM, SAM, now))
+    deleted = MessageRef(NORTH, "m-deleted", root.id)
+    await bot.deliver(MessageDeleted("early-d2", deleted, now))
+    await bot.deliver(MessageEdited("early-2", deleted, "deleted first", now, SAM, SAM, now))
+    await bot.command("optout", PRIYA, channel=NORTH)
+    opted = MessageRef(NORTH, "m-opted", root.id)
+    await bot.deliver(MessageEdited("early-3", opted, "opted out", now, PRIYA, PRIYA, now))
+    await bot.deliver(MessageEdited("early-4", MessageRef(NORTH, "m-old", root.id), "unknown", now))
+    assert [(m["message_id"], m["text"]) for m in archived(bot)] == []
+
+
 async def test_opting_out_erases_for_real_and_stops_capture(bot: Harness) -> None:
     root = await prompt_thread(bot)
     await say(bot, f"I said {SECRET_WORD} once", root)

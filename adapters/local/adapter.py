@@ -364,7 +364,10 @@ class LocalAdapter:
         await self._changes.notify()
         ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
         event_id = f"edit:{message.id}:{secrets.token_hex(4)}"
-        await self._emit(MessageEdited(event_id, ref, text, at, persona.user))
+        edited = MessageEdited(
+            event_id, ref, text, at, persona.user, persona.user, message.created_at
+        )
+        await self._emit(edited)
         return web.json_response({"ok": True})
 
     async def _delete_message(self, request: web.Request) -> web.StreamResponse:

@@ -213,12 +213,15 @@ def _edited(
     edited = obj(message, "edited")
     editor = ident(edited, "user") or ident(message, "user")
     when = _at(edited, now) if ts(edited, "ts") else _at(event, now)
+    author = ident(message, "user") or ident(previous, "user")
     return MessageEdited(
         event_id,
         ref,
         plain_text(words, names.users, names.channels),
         when,
         _user(editor, names) if editor else None,
+        _user(author, names) if author else None,
+        _at({"ts": at}, now),
     )
 
 

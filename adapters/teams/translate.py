@@ -271,7 +271,16 @@ def _edited(activity: Payload, known: Known, now: datetime) -> InboundEvent | No
         text,
         at(activity, now),
         editor if editor.id else None,
+        editor if editor.id else None,  # in Teams, people change only their own messages
+        _posted_at(ident),
     )
+
+
+def _posted_at(ident: str) -> datetime | None:
+    """When a Teams message was posted: its id is that moment, in milliseconds."""
+    if not ident.isascii() or not ident.isdigit() or len(ident) > 15:
+        return None
+    return datetime.fromtimestamp(int(ident) / 1000, UTC)
 
 
 def _deleted(activity: Payload, known: Known, now: datetime) -> InboundEvent | None:

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.archive_ports import ArchiveRepository, ThreadSource
 from bot.chat import Chat, PlatformUnavailable
@@ -24,6 +24,7 @@ from bot.model import (
     OutgoingMessage,
     Role,
     Text,
+    UserRef,
 )
 from bot.ports import ChannelRepository, Clock
 from bot.ranking import HIT_END, HIT_START
@@ -136,35 +137,41 @@ class ArchiveFeature:
     async def on_posted(self, event: MessagePosted) -> None:
         if event.from_bot or event.is_direct:
             return
-        ref = event.message
+        message = await self._kept_as(event.message, event.author, event.text, event.at)
+        if message is not None:
+            # Leaves out people who opted out, checking in the same transaction; held, inside
+            # an inbox batch, to be committed with the batch's other messages.
+            await self._archive.record(message)
+
+    async def _kept_as(
+        self, ref: MessageRef, author: UserRef, text: str, at: datetime
+    ) -> ArchivedMessage | None:
+        """The message as the archive would keep it, or None when it keeps nothing of this
+        channel or thread."""
         root = ref.thread
         # One after the other, not gathered: both are nearly always remembered, and a
         # gather's tasks would cost the inbox a turn of the event loop per message.
         channel = await self._channels.get(ref.channel)
         context = await self._context(MessageRef(ref.channel, root.root_id)) if root else None
         if context is None and not (channel and channel.archive):
-            return
+            return None
         private = await self._visibility.is_private(ref.channel, channel)
-        # Leaves out people who opted out, checking in the same transaction; held, inside
-        # an inbox batch, to be committed with the batch's other messages.
-        await self._archive.record(
-            ArchivedMessage(
-                platform=ref.channel.platform,
-                workspace=ref.channel.workspace,
-                channel_id=ref.channel.id,
-                channel_name=ref.channel.name or (channel.ref.name if channel else ""),
-                thread_id=root.root_id if root else ref.id,
-                message_id=ref.id,
-                author_id=event.author.identity,
-                author_name=event.author.display,
-                anonymous=False,
-                text=kept_text(event.text),
-                created_at=event.at,
-                prompt_id=context.prompt_id if context else "",
-                topic=context.topic if context else "",
-                region=channel.region if channel else "",
-                private=private,
-            )
+        return ArchivedMessage(
+            platform=ref.channel.platform,
+            workspace=ref.channel.workspace,
+            channel_id=ref.channel.id,
+            channel_name=ref.channel.name or (channel.ref.name if channel else ""),
+            thread_id=root.root_id if root else ref.id,
+            message_id=ref.id,
+            author_id=author.identity,
+            author_name=author.display,
+            anonymous=False,
+            text=kept_text(text),
+            created_at=at,
+            prompt_id=context.prompt_id if context else "",
+            topic=context.topic if context else "",
+            region=channel.region if channel else "",
+            private=private,
         )
 
     async def _context(self, root: MessageRef) -> ThreadContext | None:
@@ -174,7 +181,14 @@ class ArchiveFeature:
         return None
 
     async def on_edited(self, event: MessageEdited) -> None:
-        await self._archive.record_edit(event.message, kept_text(event.text), event.at)
+        # The message as edited, for the archive to keep should the edit come before the
+        # message itself (a platform's retry after an outage): the late original would
+        # otherwise bring back words its author took out.
+        edited = None
+        if event.posted_by and event.posted_at and not event.message.channel.is_direct:
+            kept = await self._kept_as(event.message, event.posted_by, event.text, event.posted_at)
+            edited = replace(kept, edited_at=event.at, edit_count=1) if kept else None
+        await self._archive.record_edit(event.message, kept_text(event.text), event.at, edited)
 
     async def on_deleted(self, event: MessageDeleted) -> None:
         await self._archive.record_delete(event.message)

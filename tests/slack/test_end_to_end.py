@@ -249,6 +249,26 @@ async def test_the_slack_scenario_end_to_end(
     )
     assert await copbot.event(edit) == 200
     assert await copbot.event(delete) == 200
+    # Ade rewords a reply whose first delivery failed: Slack's retry of it comes after the edit.
+    reworded = {"type": "message", "user": "U1", "ts": "1800000013.000100", "thread_ts": root}
+    early = _envelope(
+        "EvD-edit",
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": C1,
+            "hidden": True,
+            "ts": "1800000022.000100",
+            "event_ts": "1800000022.000100",
+            "channel_type": "channel",
+            "message": reworded
+            | {"text": "I put that better now.", "edited": {"user": "U1", "ts": "1800000022.0"}},
+            "previous_message": reworded | {"text": "A clumsy first go"},
+        },
+    )
+    assert await copbot.event(early) == 200
+    late = message("EvD", "U1", "A clumsy first go", "1800000013.000100", root)
+    assert await copbot.event(late, retry=1) == 200
     # a top-level message in C1, outside the prompt's thread: no consent to keep it
     assert (
         await copbot.event(
@@ -261,6 +281,7 @@ async def test_the_slack_scenario_end_to_end(
     expected = [
         ("U1", "Asking people how they describe themselves helps."),
         ("U2", "We say minority too often; I'm learning to ask instead."),
+        ("U1", "I put that better now."),
     ]
     async with asyncio.timeout(20):
         while True:
@@ -269,7 +290,7 @@ async def test_the_slack_scenario_end_to_end(
             if got == expected:
                 break
             await asyncio.sleep(0.2)
-    ade_record, bea_record = records
+    ade_record, bea_record, _ = records
     assert ade_record["thread_id"] == root and ade_record["channel_id"] == C1
     assert ade_record["author_name"] == "Ade" and ade_record["platform"] == "slack"
     assert ade_record["prompt_id"] and ade_record["topic"]
@@ -277,3 +298,4 @@ async def test_the_slack_scenario_end_to_end(
     everything = json.dumps(records)
     assert "FORGED" not in everything and "original words" not in everything
     assert "Lunch" not in everything and "take back" not in everything
+    assert "clumsy" not in everything

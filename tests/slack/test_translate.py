@@ -105,6 +105,9 @@ def test_an_edit_carries_the_new_text_and_the_thread_from_message() -> None:
     assert edited.text == "I hadn't thought about the words we use in referral letters."
     assert edited.editor == UserRef("slack", "U1SAM")
     assert edited.at == at("1700000200.000000")
+    # Who posted it and when: kept as such, should the edit come before the message.
+    assert edited.posted_by is not None and edited.posted_by.id == "U1SAM"
+    assert edited.posted_at == at("1700000100.000200")
 
 
 def test_a_link_preview_arriving_is_not_an_edit() -> None:

@@ -117,6 +117,11 @@ def test_an_edit_and_a_second_edit_of_the_same_message_are_different_events() ->
     assert first.message.id == "1700000000100"
     assert first.message.thread_root == "1700000000001"
     assert first.text == "I've been thinking about naming, edited"
+    # A Teams message's id is when it was posted, in milliseconds.
+    assert first.posted_at == datetime(2023, 11, 14, 22, 13, 20, 100000, tzinfo=UTC)
+    assert first.posted_by is not None and first.posted_by == first.editor
+    garbled = from_activity(fixture("message_update") | {"id": "9" * 40}, KNOWN, NOW)
+    assert isinstance(garbled, MessageEdited) and garbled.posted_at is None
     # Teams reuses the message's activity id for every edit.
     second = from_activity(
         fixture("message_update")
