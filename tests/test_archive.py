@@ -335,6 +335,8 @@ async def test_export_links_work_once_and_expire(db_path: Path) -> None:
             )
             again = await client.post(path)
             assert again.status == 410 and "used already" in await again.text()
+            # The page can't know the platform: each way to ask again is named.
+            assert "/cop export in Slack, or export in your chat" in await again.text()
             await h.reply_text("export html", ALEX)
             url2 = h.adapter.of_kind("direct")[-1].text.split("](", 1)[1].split(")", 1)[0]
             h.clock.advance(timedelta(minutes=16))

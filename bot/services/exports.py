@@ -63,6 +63,11 @@ TOKEN = re.compile(
     r"(?P<id>[A-Za-z0-9_-]{1,64})\.(?P<expires>[0-9]{1,10})\.(?P<signature>[A-Za-z0-9_-]{43})",
     re.ASCII,
 )
+# The page can't tell which platform the link was asked for on: it names each way to ask.
+ASK_AGAIN = (
+    "Ask copbot for a new one: /cop export in Slack, or export in your chat with copbot in "
+    "Teams or the playground."
+)
 LANDING = """<!doctype html>
 <html lang="en-GB"><head><meta charset="utf-8"><title>copbot export</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
@@ -250,9 +255,7 @@ class ExportsFeature:
         link_id = shape["id"]
         expires = datetime.fromtimestamp(int(shape["expires"]), UTC)
         if expires < self._clock.now():
-            raise web.HTTPGone(
-                text="This link has expired. Ask copbot for a new one with /cop export."
-            )
+            raise web.HTTPGone(text=f"This link has expired. {ASK_AGAIN}")
         return link_id, expires
 
     async def _key(self) -> bytes:
@@ -317,9 +320,7 @@ class ExportsFeature:
         now = self._clock.now()
         link = await self._links.use(link_id, now)
         if link is None:
-            raise web.HTTPGone(
-                text="This link has been used already. Ask copbot for a new one with /cop export."
-            )
+            raise web.HTTPGone(text=f"This link has been used already. {ASK_AGAIN}")
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
             raise web.HTTPForbidden(text="Whoever asked for this export is no longer an admin.")
         chosen = await self._still_visible(link)
