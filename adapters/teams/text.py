@@ -24,7 +24,9 @@ _BLOCKS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
 _SKIPPED = frozenset({"script", "style", "head", "title"})
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _LINES = re.compile(r"\n{2,}")
-_COMMAND_PREFIX = re.compile(r"^\s*/cop\b", re.I)
+# What may start a command before its verb: /cop (as in Slack), and copbot's name written
+# out, as its answers say ("@copbot help"), which in the 1:1 chat arrives as plain text.
+_COMMAND_PREFIX = re.compile(r"^\s*(?:/cop|@?copbot:?|cop)(?=\s|$)", re.I)
 # Text with no entity, no mention and no tag but paragraphs and line breaks.
 _SIMPLE_TAGS = re.compile(r"</?(?:p|div)>|<br ?/?>")
 # Written as runs of plain characters between tags: one alternative a character was

@@ -111,6 +111,13 @@ def test_the_whole_text_is_the_command_in_the_personal_chat_with_or_without_cop(
     assert isinstance(again, CommandReceived) and again.text == "help"
 
 
+@pytest.mark.parametrize("said", ["@copbot help", "copbot help", "Copbot: help", "cop help"])
+def test_the_personal_chat_takes_a_command_written_as_copbot_says_to(said: str) -> None:
+    # Every answer says "type @copbot help"; in the 1:1 chat that arrives as plain text.
+    event = from_activity(fixture("personal_command") | {"text": said}, KNOWN, NOW)
+    assert isinstance(event, CommandReceived) and event.text == "help"
+
+
 def test_an_edit_and_a_second_edit_of_the_same_message_are_different_events() -> None:
     first = from_activity(fixture("message_update"), KNOWN, NOW)
     assert isinstance(first, MessageEdited)
