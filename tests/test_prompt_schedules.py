@@ -332,6 +332,20 @@ async def test_a_channel_copbot_was_removed_from_is_refused(sched: Harness) -> N
     assert "I can't post in #north" in text
 
 
+async def test_a_schedule_here_in_a_channel_copbot_is_not_in_is_refused(sched: Harness) -> None:
+    # A slash command works in any channel, copbot's or not (and a Teams group chat is no
+    # team's channel): a schedule there would only fail each time it came due.
+    text = await sched.reply_text(
+        "schedule prompt any every tuesday at 10:00", PRIYA, channel=NORTH
+    )
+    assert text.startswith("I'm not in this channel, so I couldn't post prompts here.")
+    assert await sched.core.scheduler.recurrences("prompt.post") == []
+    await sched.join(NORTH)
+    assert "Scheduled #1" in await sched.reply_text(
+        "schedule prompt any every tuesday at 10:00", PRIYA, channel=NORTH
+    )
+
+
 TUESDAY_1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 10:00 in London too, in winter
 
 

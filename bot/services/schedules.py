@@ -292,6 +292,15 @@ class SchedulesFeature:
         if request.channel is None:
             if here is None:
                 raise UsageError("Say which channel, like `in #north`.")
+            known = await self._channels.get(here)
+            if known is None or not known.bot_member:
+                # A slash command reaches copbot from any channel (and a Teams group chat
+                # is no team's channel): a schedule here would fail each time it came due.
+                raise UsageError(
+                    "I'm not in this channel, so I couldn't post prompts here. Add me to it "
+                    "first (in Slack: `/invite @copbot`; in Teams: add copbot to the team), "
+                    "then try again, or name a channel I'm in, like `in #north`."
+                )
             return here
         wanted = _channel_token(request.channel)
         usable = []
