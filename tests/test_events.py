@@ -104,6 +104,19 @@ async def test_an_unknown_region_or_staff_linking_changes_nothing(bot: Harness) 
     assert "No channel is linked" in await bot.reply_text("regions", SAM)
 
 
+async def test_linking_a_channel_copbot_is_not_in_is_refused_and_changes_nothing(
+    bot: Harness,
+) -> None:
+    # A slash command works in channels copbot isn't in: their announcements would fail,
+    # and the channel must not be taken for one copbot is in (schedules "in #north" look).
+    await facilitator(bot)
+    refused = await bot.reply_text("region link North", PRIYA, channel=NORTH)
+    assert refused.startswith("I'm not in this channel, so I couldn't announce events here.")
+    assert "No channel is linked" in await bot.reply_text("regions", SAM)
+    assert await bot.core.channels.get(NORTH) is None
+    assert "Done: North events" in await link(bot, NORTH, "North")
+
+
 async def test_the_archive_region_follows_the_link_and_falls_back_to_the_name(
     bot: Harness,
 ) -> None:

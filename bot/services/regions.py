@@ -104,17 +104,26 @@ class RegionsFeature:
             )
         return region
 
-    def _channel(self, ix: Interaction) -> ChannelRef:
+    async def _channel(self, ix: Interaction) -> ChannelRef:
         if ix.origin.channel.is_direct:
             raise CommandError(
                 "Link a region from the channel that should hear about its events: "
                 "run this there, not in a direct message."
             )
+        known = await self._channels.get(ix.origin.channel)
+        if known is None or not known.bot_member:
+            # A slash command reaches copbot from any channel (and a Teams group chat is no
+            # team's channel): announcements there would fail.
+            raise CommandError(
+                "I'm not in this channel, so I couldn't announce events here. Add me to it "
+                "first (in Slack: `/invite @copbot`; in Teams: add copbot to the team), "
+                "then try again."
+            )
         return ix.origin.channel
 
     async def link(self, ix: Interaction, args: Args) -> None:
         region = self._region(args)
-        channel = self._channel(ix)
+        channel = await self._channel(ix)
         label = self._regions.label(region)
         if not await self._links.link(channel, region, ix.user.identity):
             await ix.reply(f"{channel.label} already hears about {label} events.")
@@ -127,7 +136,7 @@ class RegionsFeature:
 
     async def unlink(self, ix: Interaction, args: Args) -> None:
         region = self._region(args)
-        channel = self._channel(ix)
+        channel = await self._channel(ix)
         label = self._regions.label(region)
         if not await self._links.unlink(channel, region):
             await ix.reply(f"{channel.label} wasn't linked to {label}, so nothing has changed.")
