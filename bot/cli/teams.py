@@ -37,6 +37,11 @@ COMMANDS = (
     ("whoami", "Show your identity and role"),
     ("optout", "Stop copbot keeping your messages, and erase them"),
 )
+# Left out of the 1:1 chat's menu: they act on the channel they are typed in.
+CHANNEL_ONLY = frozenset({"prompt"})
+# A team's channels and each person's 1:1 chat. Not group chats: a prompt's thread, the
+# archive, schedules and region links all need a team's channel.
+SCOPES = ("team", "personal")
 # Each permission, and why copbot asks for it (the README says the same).
 RESOURCE_SPECIFIC = (
     # Read every message in the team's channels without an @mention: replies under
@@ -84,14 +89,22 @@ def manifest(
         "bots": [
             {
                 "botId": app_id,
-                "scopes": ["team", "personal", "groupChat"],
+                "scopes": list(SCOPES),
                 "supportsFiles": False,
                 "isNotificationOnly": False,
                 "commandLists": [
                     {
-                        "scopes": ["team", "personal", "groupChat"],
+                        "scopes": ["team"],
                         "commands": [{"title": t, "description": d} for t, d in COMMANDS],
-                    }
+                    },
+                    {
+                        "scopes": ["personal"],
+                        "commands": [
+                            {"title": t, "description": d}
+                            for t, d in COMMANDS
+                            if t not in CHANNEL_ONLY
+                        ],
+                    },
                 ],
             }
         ],

@@ -12,9 +12,9 @@ import jsonschema
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.cli.teams import COMMANDS, MANIFEST_VERSION
-from bot.model import Role
-from tests.support.harness import Harness
+from bot.cli.teams import CHANNEL_ONLY, COMMANDS, MANIFEST_VERSION
+from bot.model import ChannelKind, ChannelRef, Role
+from tests.support.harness import ALEX, Harness
 
 SCHEMA = Path(__file__).parent / "schema" / f"MicrosoftTeams.schema.v{MANIFEST_VERSION}.json"
 APP_ID = "8f1d2c3b-4a5e-4f60-9a7b-1c2d3e4f5a6b"
@@ -40,7 +40,10 @@ def test_the_manifest_is_valid_against_microsofts_schema(tmp_path: Path) -> None
     assert manifest["manifestVersion"] == MANIFEST_VERSION
     [bot] = manifest["bots"]
     assert bot["botId"] == APP_ID == manifest["id"] == manifest["webApplicationInfo"]["id"]
-    assert bot["scopes"] == ["team", "personal", "groupChat"]
+    # No group chats: a prompt's thread, the archive and schedules need a team's channel.
+    assert bot["scopes"] == ["team", "personal"]
+    menus = {tuple(m["scopes"]): [c["title"] for c in m["commands"]] for m in bot["commandLists"]}
+    assert "prompt" in menus[("team",)] and "prompt" not in menus[("personal",)]
     assert manifest["validDomains"] == ["copbot.example.org"]
     rsc = manifest["authorization"]["permissions"]["resourceSpecific"]
     assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in rsc
@@ -125,3 +128,15 @@ async def test_every_listed_command_is_a_copbot_verb(bot: Harness) -> None:
     verbs = {v.name.split()[0] for v in bot.core.registry.commands.available_to(Role.ADMIN)}
     for title, _ in COMMANDS:
         assert title in verbs, title
+
+
+async def test_every_command_in_the_personal_menu_works_in_a_direct_chat(bot: Harness) -> None:
+    chat = ChannelRef("test", "D-alex", "T1", "", ChannelKind.DIRECT)
+    for title, _ in COMMANDS:
+        if title in CHANNEL_ONLY:
+            continue
+        answer = await bot.reply_text(title, ALEX, channel=chat)
+        assert "run this in" not in answer.lower() and "in a channel" not in answer, title
+    # And what is left out is left out for that reason.
+    for title in CHANNEL_ONLY:
+        assert "channel" in await bot.reply_text(title, ALEX, channel=chat)
