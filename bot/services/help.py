@@ -48,20 +48,32 @@ class HelpFeature:
         if meant is None:
             return
         origin = Origin(event.author, event.message.channel, event.thread)
-        await self._chat.respond(
-            origin,
-            OutgoingMessage.of(
-                f"Did you mean `{meant}`? Commands start with `{prefix}`; "
-                "then only you see my answer."
-            ),
+        how = (
+            f"Choose copbot from the list Teams shows as you type `{prefix}`, so that it "
+            "becomes a mention; otherwise I take it as an ordinary message."
+            if prefix.startswith("@")
+            else f"Commands start with `{prefix}`; then only you see my answer."
         )
+        await self._chat.respond(origin, OutgoingMessage.of(f"Did you mean `{meant}`? {how}"))
 
     def _meant(self, text: str, prefix: str) -> str | None:
         """The command a message seems meant to be, or None when it's just a message."""
         words = text.split(maxsplit=1)
-        if not words or not prefix.startswith("/"):
+        if not words:
             return None
         first = words[0].lower()
+        if prefix.startswith("@"):
+            # Teams: "@copbot help" typed without choosing copbot from Teams' list is plain
+            # text, not a mention, so it comes as a message, not a command.
+            if first.rstrip(":,") != prefix.lower():
+                return None
+            rest = clip(words[1].strip() if len(words) > 1 else "")
+            said = rest.split()[0].lower() if rest else ""
+            if said and said not in {v.name.split()[0] for v in self._commands}:
+                return None
+            return f"{prefix} {rest}" if rest else f"{prefix} help"
+        if not prefix.startswith("/"):
+            return None
         named = ("cop", "copbot", prefix[1:] + "bot")
         if not first.startswith("/") and first not in named:
             return None  # most messages: checked before the verbs are gathered

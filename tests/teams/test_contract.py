@@ -382,3 +382,26 @@ async def test_a_form_with_a_problem_says_what_to_fix_in_the_chat_and_keeps_noth
     assert "passed your suggestion on" in json.dumps(teams.fake.of("send")[-1].body)
     await teams.until(lambda: teams.rows("select text from prompt_suggestions"))
     assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
+
+
+async def test_a_command_whose_mention_teams_did_not_make_gets_a_private_hint(
+    teams: TeamsBot,
+) -> None:
+    # "@copbot help" typed without choosing copbot from Teams' list is plain text: without
+    # a word it would sit in the channel unanswered, as "/cops help" would in Slack.
+    root = await prompt(teams)
+    before = len(teams.fake.calls)
+    said = reply(teams, root, "1700000001900", "<p>@copbot search bias</p>")
+    assert (await teams.send(said)).status == 200
+    [hint] = await teams.until(
+        lambda: [c for c in teams.fake.calls[before:] if "Did you mean" in json.dumps(c.body)]
+    )
+    assert hint.conversation.startswith("a:1dm-")  # the 1:1 chat, not the channel
+    assert "@copbot search bias" in json.dumps(hint.body)
+    assert "Choose copbot from the list Teams shows" in json.dumps(hint.body)
+    chatter = reply(teams, root, "1700000001901", "<p>@copbot is a good idea, I think</p>")
+    assert (await teams.send(chatter)).status == 200
+    await teams.until(
+        lambda: teams.rows("select count(*) from inbox where state = 'pending'") == [(0,)]
+    )
+    assert len([c for c in teams.fake.calls[before:] if "Did you mean" in json.dumps(c.body)]) == 1
