@@ -395,7 +395,7 @@ class TeamsAdapter:
 
     async def _answer_privately(self, origin: Origin, message: OutgoingMessage) -> None:
         if origin.channel.is_direct and origin.channel.id not in ("", ANONYMOUS_ID):
-            await self._delivery.send_to(origin.channel, message)
+            await self._delivery.send_to(origin.channel, message, origin.user)
             return
         # Teams has no message only one person sees: the answer goes to their 1:1 chat.
         note = Context(

@@ -117,7 +117,7 @@ class Delivery:
 
     async def send_direct(self, user: UserRef, message: OutgoingMessage) -> MessageRef:
         channel = await self.direct(user)
-        return await self.send_to(channel, message)
+        return await self.send_to(channel, message, user)
 
     async def update(self, ref: MessageRef, message: OutgoingMessage) -> None:
         place, conversation = await self._message_place(ref)
@@ -256,8 +256,11 @@ class Delivery:
             await self._conversations.remember_person(user.identity, person)
         return ChannelRef(PLATFORM, person.conversation, person.tenant, "", ChannelKind.DIRECT)
 
-    async def send_to(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
-        place = await self.direct_place(channel, None)
+    async def send_to(
+        self, channel: ChannelRef, message: OutgoingMessage, user: UserRef | None = None
+    ) -> MessageRef:
+        # The person's own place first: before copbot is in any team, it is the only one.
+        place = await self.direct_place(channel, user)
         sent = await self.send_activity(place, channel.id, cards.message_activity(message))
         return MessageRef(channel, sent)
 

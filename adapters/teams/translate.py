@@ -200,7 +200,27 @@ def from_activity(activity: Payload, known: Known, now: datetime) -> InboundEven
             # A button asking for a dialog, or the dialog sent back: the card's data with
             # the inputs' values, as for Action.Submit.
             return _submitted(activity, _get(activity, "value", "data"), known, now)
+        case "installationUpdate" | "conversationUpdate" if is_personal(activity):
+            return _added_to_chat(activity, known, now)
     return None
+
+
+def _added_to_chat(activity: Payload, known: Known, now: datetime) -> InboundEvent | None:
+    """copbot added to someone's 1:1 chat (the app's Chat): Teams says so with both an
+    ``installationUpdate`` and a ``conversationUpdate``, in either order; both get one event
+    id, so that the hello is said once."""
+    if activity.get("type") == "installationUpdate":
+        added = str(activity.get("action") or "").startswith("add")
+    else:
+        me = known.me or str(_get(activity, "recipient", "id") or "")
+        added = _has(activity.get("membersAdded"), me)
+    if not added:
+        return None
+    channel = channel_of(activity, known)
+    by = person(activity.get("from"), known)
+    return BotAddedToChannel(
+        f"chat-added:{channel.id}", channel, at(activity, now), by if by.id else None
+    )
 
 
 def submitted_data(activity: Payload) -> dict[str, Any] | None:

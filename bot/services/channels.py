@@ -47,6 +47,14 @@ class ChannelsFeature:
 
     async def on_added(self, event: BotAddedToChannel) -> None:
         ref = event.channel
+        if ref.is_direct:
+            # Someone's own chat with copbot (Teams' app Chat): a hello, and no channel.
+            welcome = hello_in_chat(self._chat.command_prefix(ref.platform))
+            if event.greet and event.by is not None:
+                await self._chat.send_direct(event.by, welcome)
+            elif event.greet:
+                await self._chat.post(ref, welcome)
+            return
         known = await self._channels.get(ref)
         region = (
             known.region if known and known.region else region_from_name(ref.name, self._regions)
@@ -64,4 +72,14 @@ def hello(channel: ChannelRef, prefix: str) -> OutgoingMessage:
         "practice, and the conversation happens in each prompt's thread. None of us are "
         "experts here; we each bring our own perspective.",
         f"Type `{prefix} help` to see what I can do.",
+    )
+
+
+def hello_in_chat(prefix: str) -> OutgoingMessage:
+    return OutgoingMessage.of(
+        "Hello! I'm copbot. I post reflection prompts for this community of practice, and the "
+        "conversation happens in each prompt's thread. None of us are experts here; we each "
+        "bring our own perspective.",
+        "This chat is just between us. Type `help` here to see what I can do; in a channel, "
+        f"write `{prefix} help`. My answers to what you ask in a channel come here too.",
     )

@@ -5,6 +5,7 @@ either may come again; copbot stores the team's channels and says hello in Gener
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,36 @@ async def test_a_notice_again_after_a_restart_does_not_greet_again(
         assert len([c for c in fake.of("create") if c.body.get("isGroup")]) == 1
         query = "select id, bot_member from channels where platform = 'teams' order by id"
         assert teams.rows(query) == [(TEAM, 1), (NORTH, 1)]
+
+
+def _in_chat(teams: TeamsBot, name: str) -> dict[str, object]:
+    """The notice as Teams sends it when someone adds copbot to their own 1:1 chat."""
+    chat = {"conversationType": "personal", "tenantId": TENANT, "id": "a:1personal-chat-sam"}
+    return teams.activity(name, conversation=chat, channelData={"tenant": {"id": TENANT}})
+
+
+@pytest.mark.parametrize("order", [BOTH, BOTH[::-1]])
+async def test_added_to_a_one_to_one_chat_copbot_says_hello_there_once(
+    teams: TeamsBot, order: tuple[str, str]
+) -> None:
+    # Without it, someone opening copbot's Chat sees nothing, and a "hi" is a puzzle.
+    for name in (*order, *order):
+        assert (await teams.send(_in_chat(teams, name))).status == 200
+    await settle(teams)
+    await teams.until(lambda: teams.fake.of("send"))
+    hellos = [c for c in teams.fake.of("send") if c.conversation == "a:1personal-chat-sam"]
+    assert len(hellos) == 1
+    assert "Type help here to see what I can do" in hellos[0].body["text"]
+    assert "@copbot help" in hellos[0].body["text"]
+    assert teams.rows("select count(*) from channels where id = 'a:1personal-chat-sam'") == [(0,)]
+
+
+async def test_the_one_to_one_chat_is_answered_before_copbot_is_in_any_team(
+    teams: TeamsBot,
+) -> None:
+    # The chat's own reference reaches Teams: no team's is needed to answer there.
+    assert (await teams.send(teams.activity("personal_command", text="help"))).status == 200
+    [answer] = await teams.until(
+        lambda: [c for c in teams.fake.of("send") if c.conversation == "a:1personal-chat-with-sam"]
+    )
+    assert "what you can ask me to do" in json.dumps(answer.body)
