@@ -255,6 +255,16 @@ async def test_a_schedule_for_a_channel_copbot_left_fails_clearly(sched: Harness
     assert sched.adapter.of_kind("post") == []
     [told] = sched.adapter.of_kind("direct")
     assert "copbot is no longer in #north" in told.text
+    assert "So I've paused the schedule" in told.text and "`/cop schedule resume 1`" in told.text
+    # Paused: the weeks after bring neither a post nor another message.
+    for week in (1, 2):
+        await sched.tick(timedelta(days=7))
+    assert sched.adapter.of_kind("post") == [] and len(sched.adapter.of_kind("direct")) == 1
+    # Back in the channel and resumed, it posts again.
+    await sched.core.channels.save(Channel(NORTH, "north", bot_member=True))
+    assert "Resumed schedule #1" in await sched.reply_text("schedule resume 1", PRIYA)
+    await sched.tick(timedelta(days=7))
+    assert len(sched.adapter.of_kind("post")) == 1
 
 
 def test_the_command_line_schedules_lists_and_cancels(db_path: Path) -> None:

@@ -328,6 +328,9 @@ class SchedulesFeature:
         channel = codec.from_json(ChannelRef, payload["channel"])
         known = await self._channels.get(channel)
         if known is None or not known.bot_member:
+            if job.schedule_id is not None:
+                # Paused, not failed again each time it comes due: its owner is told once.
+                await self._scheduler.pause(job.schedule_id)
             raise JobError(f"copbot is no longer in {channel.label}")
         try:
             prompt, topic = await self._catalogue.choose(channel, payload["topic"])
@@ -360,6 +363,16 @@ class SchedulesFeature:
                 "it would appear twice: please have a look."
             ),
         }
+        recurrence = await self._scheduler.recurrence(job.schedule_id) if job.schedule_id else None
+        if state is JobState.FAILED and recurrence is not None and recurrence.paused:
+            again = _cmd(
+                self._chat.command_prefix(owner.platform), f"schedule resume {recurrence.id}"
+            )
+            says[state] = (
+                f"I couldn't post the scheduled prompt in {channel.label} due on {when}: "
+                f"{job.last_error}. So I've paused the schedule. Once copbot is back in the "
+                f"channel, {again} starts it again."
+            )
         if state in says:
             suffix = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
             await self._chat.send_direct(owner, OutgoingMessage.of(says[state] + suffix))
