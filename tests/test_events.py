@@ -695,6 +695,30 @@ async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> Non
     assert "13:00 to 14:30" in bot.adapter.of_kind("update")[-1].text
 
 
+async def test_an_event_that_has_taken_place_cant_be_changed_in_chat(bot: Harness) -> None:
+    """As in the console: nobody who went is told a session they've been to has "changed",
+    and its reminders and feedback aren't queued again."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM, first_announcement(bot).ref)
+    [opened] = await bot.command(f"event edit {event_id}", PRIYA)  # opened before the end
+    assert opened.form is not None
+    values = {f.id: getattr(f, "initial", "") for f in opened.form.fields}
+    bot.clock.set(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
+    await bot.tick()
+    refused = await bot.reply_text(f"event edit {event_id}", PRIYA)
+    assert f"Event {event_id} has already taken place, so it can't be changed." in refused
+    sent = await bot.submit(
+        "event-edit", values | {"title": "Renamed"}, PRIYA, context=str(event_id)
+    )
+    assert "already taken place" in sent[-1].text
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and event.title != "Renamed" and event.sequence == 0
+    before = len(bot.adapter.sent)
+    await bot.tick()
+    assert bot.adapter.sent[before:] == []
+
+
 async def test_what_facilitators_write_is_shown_as_written_never_as_markup(bot: Harness) -> None:
     """A title, place or description holding markup characters shows them literally: no
     bold, no link smuggled into an announcement, a reminder or a change notice."""

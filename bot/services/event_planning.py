@@ -81,9 +81,7 @@ class EventPlanning:
     async def edit(self, event_id: int, changes: dict[str, str], actor: str, role: Role) -> Event:
         """Change an event (fields as the form or command line give them). Raises
         PlanProblems, or CommandError for someone who may not change it."""
-        event = await self.may_change(event_id, actor, role)
-        if event.cancelled:
-            raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
+        event = await self.may_edit(event_id, actor, role)
         local = event.starts_at.astimezone(self._tz)
         plan = Plan(
             changes.get("title", event.title),
@@ -132,6 +130,16 @@ class EventPlanning:
         cancelled = await self._events.save(_with_status(event, EventStatus.CANCELLED))
         await self._queue_changed(cancelled)
         return cancelled
+
+    async def may_edit(self, event_id: int, actor: str, role: Role) -> Event:
+        """The event, if ``actor`` may change it and it is still to come (or under way):
+        people told of a change to a session they've been to would look for a new one."""
+        event = await self.may_change(event_id, actor, role)
+        if event.cancelled:
+            raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
+        if event.ends_at <= self._clock.now():
+            raise CommandError(f"Event {event_id} has already taken place, so it can't be changed.")
+        return event
 
     async def may_change(self, event_id: int, actor: str, role: Role) -> Event:
         event = await self._events.event(event_id)

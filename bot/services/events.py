@@ -207,9 +207,7 @@ class EventsFeature:
         if len(args) != 1:
             raise UsageError("Which event? Give its number, as `events` shows it.")
         event_id = parse_number(args.get(0), "an event's number", f"{ix.prefix} events")
-        event = await self._planning.may_change(event_id, ix.user.identity, ix.role)
-        if event.cancelled:
-            raise CommandError(f"Event {event_id} has been cancelled, so it can't be changed.")
+        event = await self._planning.may_edit(event_id, ix.user.identity, ix.role)
         await ix.open_form(await self.form(event))
 
     async def _edited_event(self, submitted: FormSubmitted) -> Event | None:
