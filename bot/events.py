@@ -201,11 +201,13 @@ def _start(text: str, tz: ZoneInfo, now: datetime, problems: dict[str, str]) -> 
     if moment is not None:  # a picker that sends an instant (Slack's): no local time to settle
         local = moment.astimezone(tz).replace(tzinfo=None)
     else:
+        # The whole text, seconds included: "2027-04-08 02:00 pm" is not 02:00.
+        pattern = {16: "%Y-%m-%d %H:%M", 19: "%Y-%m-%d %H:%M:%S"}.get(len(text))
         try:
-            local = datetime.strptime(text[:16], "%Y-%m-%d %H:%M") if len(text) >= 16 else None
+            local = datetime.strptime(text, pattern).replace(second=0) if pattern else None
         except ValueError:
             local = None
-    if local is None or (moment is None and len(text) not in (16, 19)):
+    if local is None:
         problems["start"] = (
             f"Please give the start as a date and time, like 2027-04-08 10:00, not '{text[:30]}'."
         )

@@ -142,6 +142,8 @@ async def test_the_archive_region_follows_the_link_and_falls_back_to_the_name(
         ("start", "2026-11-20 10:00", "already passed"),
         ("start", "9999-12-31 23:30", "more than five years away"),  # 90 minutes: past 9999
         ("start", "next tuesday", "like 2027-04-08 10:00"),
+        ("start", "2026-12-03 02:00 pm", "like 2027-04-08 10:00"),  # not 02:00
+        ("start", "2026-12-03 10:00+05", "like 2027-04-08 10:00"),  # not 10:00 here
         ("duration", "0", "at least a minute"),
         ("duration", "1441", "up to a day"),
         ("region", "Narnia", "I don't know the region 'Narnia'"),
