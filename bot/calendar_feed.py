@@ -148,8 +148,10 @@ def _vevent(event: Event, site: FeedSite) -> icalendar.Event:
 
 def _text(text: str) -> str:
     """Text as iCalendar may carry it: one kind of line break, no control characters
-    (RFC 5545 allows none but tab). The library escapes the rest."""
-    return kept_text(text.replace("\r\n", "\n").replace("\r", "\n"))
+    (RFC 5545 allows none but tab), each backslash kept as written."""
+    from bot.calendar_text import LiteralText
+
+    return LiteralText(kept_text(text.replace("\r\n", "\n").replace("\r", "\n")))
 
 
 def _zone(name: str) -> ZoneInfo:

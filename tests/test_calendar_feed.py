@@ -107,6 +107,15 @@ TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80) | st.sampl
 )
 
 
+def test_a_backslash_before_a_capital_n_stays_a_backslash() -> None:
+    """A shared drive's name, not a line break in the middle of it."""
+    share = "Slides: \\\\NHSFS01\\IPS\\North"
+    data = single(event(location=share, description=share, title="A \\N"), SITE)
+    [vevent] = parsed(data).events
+    assert str(vevent["LOCATION"]) == str(vevent["DESCRIPTION"]) == share
+    assert str(vevent["SUMMARY"]) == "A \\N"
+
+
 @given(title=TEXT, description=TEXT, location=TEXT)
 def test_text_survives_the_round_trip(title: str, description: str, location: str) -> None:
     data = single(event(title=title, description=description, location=location), SITE)
