@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import MAXYEAR, UTC, date, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,8 +130,8 @@ def _vevent(event: Event, site: FeedSite) -> icalendar.Event:
     return icalendar.Event.new(
         uid=uid(event.id, site),
         summary=_text(event.title),
-        start=event.starts_at.astimezone(zone),
-        end=event.ends_at.astimezone(zone),
+        start=_local(event.starts_at, zone),
+        end=_local(event.ends_at, zone),
         # No METHOD: DTSTAMP is when the event last changed (RFC 5545 3.8.7.2), which also
         # keeps a feed's bytes, and so its ETag, the same until something changes.
         stamp=event.updated_at.astimezone(UTC),
@@ -152,6 +152,14 @@ def _text(text: str) -> str:
     from bot.calendar_text import LiteralText
 
     return LiteralText(kept_text(text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The moment in its zone; in UTC when it falls in the hour the clocks go through twice
+    for the second time: calendars read a repeated local time as the first, so a session
+    ending at 01:30 GMT on the night they go back would end as it starts, at 01:30 BST."""
+    local = moment.astimezone(zone)
+    return moment.astimezone(UTC) if local.fold else local
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -70,6 +70,15 @@ def test_a_session_at_10_london_is_10_local_in_its_zone_after_each_clock_change(
     )
 
 
+def test_a_session_ending_in_the_hour_the_clocks_repeat_ends_when_it_does() -> None:
+    """01:30 BST for an hour, on the night the clocks go back: it ends at 01:30 GMT, which
+    a calendar can't tell from 01:30 BST written in the zone."""
+    starts_at = datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
+    [vevent] = parsed(single(event(starts_at=starts_at, duration=timedelta(hours=1)), SITE)).events
+    assert vevent.start.astimezone(UTC) == starts_at
+    assert vevent.end.astimezone(UTC) == starts_at + timedelta(hours=1)
+
+
 def test_uids_are_stable_and_name_the_event_and_the_public_host() -> None:
     first = vevents(single(event(), SITE))
     assert list(first) == ["event-7@copbot.example.org"]
