@@ -146,6 +146,9 @@ async def test_the_organiser_changes_an_event(console: Console) -> None:
         timedelta(minutes=120),
     )
     assert (await console.core.audit.newest())[0].action == "event changed"
+    again = await console.post(f"/console/events/{event.id}/edit", priya, fields)
+    assert "Nothing has changed in Workshop on language" in await again.text()
+    assert (await repo.event(event.id)).sequence == changed.sequence
 
 
 async def test_someone_elses_event_cannot_be_changed(console: Console) -> None:

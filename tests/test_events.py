@@ -697,6 +697,22 @@ async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> Non
     assert "13:00 to 14:30" in bot.adapter.of_kind("update")[-1].text
 
 
+async def test_saving_the_edit_form_unchanged_tells_nobody(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM, first_announcement(bot).ref)
+    [opened] = await bot.command(f"event edit {event_id}", PRIYA)
+    assert opened.form is not None
+    values = {f.id: getattr(f, "initial", "") for f in opened.form.fields}
+    before = len(bot.adapter.sent)
+    sent = await bot.submit("event-edit", values, PRIYA, context=str(event_id))
+    assert "Nothing has changed in **Race equity" in sent[-1].text
+    await bot.tick()
+    assert [s.kind for s in bot.adapter.sent[before:]] == ["respond"]
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and event.sequence == 0
+
+
 async def test_an_event_that_has_taken_place_cant_be_changed_in_chat(bot: Harness) -> None:
     """As in the console: nobody who went is told a session they've been to has "changed",
     and its reminders and feedback aren't queued again."""

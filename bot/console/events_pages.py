@@ -251,6 +251,12 @@ class EventsPages:
             )
         except CommandError as refused:
             return await self.page(request, visitor, status=400, problem=str(refused))
+        if changed.sequence == event.sequence:
+            return await self.page(
+                request,
+                visitor,
+                done=f"Nothing has changed in {changed.title}, so nobody has been messaged.",
+            )
         await self._audit.record(visitor.identity, "event changed", f"{event.id}: {changed.title}")
         return await self.page(
             request,

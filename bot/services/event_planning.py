@@ -79,8 +79,9 @@ class EventPlanning:
         return event
 
     async def edit(self, event_id: int, changes: dict[str, str], actor: str, role: Role) -> Event:
-        """Change an event (fields as the form or command line give them). Raises
-        PlanProblems, or CommandError for someone who may not change it."""
+        """Change an event (fields as the form or command line give them); the event as it
+        was, same ``sequence``, when nothing changes. Raises PlanProblems, or CommandError
+        for someone who may not change it."""
         event = await self.may_edit(event_id, actor, role)
         local = event.starts_at.astimezone(self._tz)
         plan = Plan(
@@ -94,26 +95,21 @@ class EventPlanning:
             changes.get("topic", event.topic),
         )
         checked = await self.check(plan, keep_start=event.starts_at)
-        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        updated = await self._events.save(
-            Event(
-                event.id,
-                checked.title,
-                checked.region,
-                checked.starts_at,
-                checked.duration,
-                event.timezone,
-                event.created_at,
-                event.updated_at,
-                checked.location,
-                checked.description,
-                checked.capacity,
-                checked.topic,
-                event.organiser,
-                event.status,
-                event.sequence,
-            )
+        proposed = replace(
+            event,
+            title=checked.title,
+            region=checked.region,
+            starts_at=checked.starts_at,
+            duration=checked.duration,
+            location=checked.location,
+            description=checked.description,
+            capacity=checked.capacity,
+            topic=checked.topic,
         )
+        if proposed == event:
+            return event  # saved as it was: nobody is told it "has changed"
+        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        updated = await self._events.save(proposed)
         await self._queue_timed(updated)
         await self._queue_changed(updated)
         after = Attendance.of(await self._events.rsvps(event.id), updated.capacity)

@@ -244,6 +244,12 @@ class EventsFeature:
             updated = await self.edit(event.id, changes, ix.user.identity, ix.role)
         except PlanProblems as e:
             raise CommandError(" ".join(e.problems.values())) from None
+        if updated.sequence == event.sequence:
+            await ix.reply(
+                f"Nothing has changed in **{escape(updated.title)}**, so its announcements "
+                "stay as they are and nobody has been messaged."
+            )
+            return
         await ix.reply(
             f"Saved: **{escape(updated.title)}**, {when(updated, self._tz)}. I'm updating its "
             "announcements and telling the people going."
