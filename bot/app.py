@@ -221,7 +221,7 @@ def build_core(
         ),
         SpineData(inbox_repo, jobs),
         ConversationsFeature(SqliteConversationRepository(db, clock)),
-        RegionsFeature(regions, region_links, channels, visibility),
+        RegionsFeature(regions, region_links, channels, visibility, events.announce_upcoming),
         events,
         ConsoleFeature(
             SignInLinks(signing.signer("console-link"), sign_ins, clock),

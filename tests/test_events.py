@@ -255,6 +255,32 @@ async def test_an_announcement_links_to_its_calendar_file_and_the_link_resolves(
         bot.close()
 
 
+async def test_a_channel_linked_after_planning_hears_of_the_events_to_come(bot: Harness) -> None:
+    """As planning tells a facilitator whose region has no channel yet: link one, and the
+    events already planned are announced there, once, and nowhere twice."""
+    await facilitator(bot)
+    north = await feature(bot).create(plan(), PRIYA.identity)
+    national = await feature(bot).create(
+        plan(region="National", title="All regions"), PRIYA.identity
+    )
+    await feature(bot).create(plan(region="London", title="London only"), PRIYA.identity)
+    await bot.tick()
+    done = await link(bot, NORTH, "North")
+    assert "I'm announcing the 2 events already planned here now." in done
+    await bot.tick()
+    assert [t.split("\n")[0] for t in posts_in(bot, NORTH)] == [
+        f"**{north.title}**",
+        f"**{national.title}**",
+    ]
+    assert "the 2 events already planned" in await link(bot, LEEDS, "London")
+    await bot.tick()
+    assert len(posts_in(bot, LEEDS)) == 2  # London's and the national one
+    again = await bot.reply_text("region link London", PRIYA, channel=NORTH)
+    assert "I'm announcing the event already planned here now." in again
+    await bot.tick()
+    assert len(posts_in(bot, NORTH)) == 3  # London's joins; none posted twice
+
+
 async def test_a_failed_post_is_retried_and_still_posted_once(bot: Harness) -> None:
     await link(bot, NORTH, "North")
     await link(bot, LEEDS, "North")

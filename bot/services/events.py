@@ -35,6 +35,7 @@ from bot.markup import escape
 from bot.model import (
     ButtonPressed,
     Buttons,
+    ChannelRef,
     Context,
     Form,
     FormSubmitted,
@@ -58,7 +59,7 @@ from bot.services.event_planning import (
     EventPlanning,
 )
 from bot.services.prompts import PromptCatalogue, PromptPublisher
-from bot.services.regions import Regions
+from bot.services.regions import NATIONAL, Regions
 from bot.timefmt import for_people
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,26 @@ class EventsFeature:
                 f"event-freed:{answers.event_id}@{to_text(now)}:{uuid.uuid4().hex}",
             )
         return erased
+
+    async def announce_upcoming(self, region: str, channel: ChannelRef) -> int:
+        """After ``channel`` is linked to ``region``: its events to come, and the national
+        ones, that it hasn't had are announced there (announcing posts only where the ledger
+        has no post yet). How many events that is."""
+        now = self._clock.now()
+        events = [
+            e
+            for e in await self._events.upcoming(None, now)
+            if e.region in (region, NATIONAL)
+            and all(a.channel != channel for a in await self._events.announcements(e.id))
+        ]
+        for event in events:
+            await self._scheduler.once(
+                ANNOUNCE,
+                {"event": event.id},
+                now,
+                f"event-announce:{event.id}@{to_text(now)}:{uuid.uuid4().hex}",
+            )
+        return len(events)
 
     # -- planning (bot/services/event_planning.py) ---------------------------------------
 

@@ -6,7 +6,7 @@ guessed from the channel's name (bot/services/channels.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from bot.commands import Args, CommandError, UsageError
@@ -60,11 +60,14 @@ class RegionsFeature:
         links: RegionLinkRepository,
         channels: ChannelRepository,
         visibility: Visibility,
+        announce_upcoming: Callable[[str, ChannelRef], Awaitable[int]],
     ) -> None:
         self._regions = regions
         self._links = links
         self._channels = channels
         self._visibility = visibility
+        # The events feature's: a newly linked channel hears of the events already planned.
+        self._announce_upcoming = announce_upcoming
 
     def register(self, registry: Registry) -> None:
         registry.verb(
@@ -129,10 +132,14 @@ class RegionsFeature:
             await ix.reply(f"{channel.label} already hears about {label} events.")
             return
         await self._set_archive_region(channel, region)
-        await ix.reply(
-            f"Done: {label} events will be announced in {channel.label}"
-            + ("." if region == "national" else ", along with national ones.")
+        coming = await self._announce_upcoming(region, channel)
+        done = f"Done: {label} events will be announced in {channel.label}" + (
+            "." if region == "national" else ", along with national ones."
         )
+        if coming:
+            planned = "the event" if coming == 1 else f"the {coming} events"
+            done += f" I'm announcing {planned} already planned here now."
+        await ix.reply(done)
 
     async def unlink(self, ix: Interaction, args: Args) -> None:
         region = self._region(args)
