@@ -66,6 +66,16 @@ async def test_a_facilitator_plans_an_event_and_it_is_announced(console: Console
     assert (audit[0].done_by, audit[0].action) == (PRIYA.identity, "event planned")
 
 
+async def test_an_event_for_a_region_no_channel_hears_says_so(console: Console) -> None:
+    priya = await console.sign_in(PRIYA)
+    status, page = await _plan(
+        console, priya, title="Race equity in IPS: South", region="South", start=_start(console)
+    )
+    assert status == 200 and "Planned: Race equity in IPS: South" in page
+    assert "No channel is linked to South yet, so nobody has heard of it" in html.unescape(page)
+    assert "within a minute" not in page
+
+
 async def test_a_bad_plan_says_what_is_wrong_beside_each_field_and_keeps_what_was_typed(
     console: Console,
 ) -> None:

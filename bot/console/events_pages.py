@@ -135,13 +135,21 @@ class EventsPages:
                 request, visitor, status=400, plan=given, plan_problems=problems.problems
             )
         await self._audit.record(visitor.identity, "event planned", f"{event.id}: {event.title}")
+        planned = f"Planned: {event.title}, {for_people(event.starts_at, self._tz)}."
+        if not await self._feature.linked(event.region):
+            label = dict(self._regions).get(event.region, event.region)
+            return await self.page(
+                request,
+                visitor,
+                done=f"{planned} No channel is linked to {label} yet, so nobody has heard of "
+                f"it: a facilitator's 'region link {label}' command, in the channel that "
+                "should, announces it there.",
+            )
         return await self.page(
             request,
             visitor,
-            done=(
-                f"Planned: {event.title}, {for_people(event.starts_at, self._tz)}. copbot "
-                "announces it in the channels linked to its region within a minute."
-            ),
+            done=f"{planned} copbot announces it in the channels linked to its region within "
+            "a minute.",
         )
 
     async def event_page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:

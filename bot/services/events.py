@@ -180,6 +180,10 @@ class EventsFeature:
             )
         return erased
 
+    async def linked(self, region: str) -> bool:
+        """Whether any channel hears of ``region``'s events."""
+        return bool(await self._regions.channels_for(region))
+
     async def announce_upcoming(self, region: str, channel: ChannelRef) -> int:
         """After ``channel`` is linked to ``region``: its events to come, and the national
         ones, that it hasn't had are announced there (announcing posts only where the ledger
@@ -302,7 +306,7 @@ class EventsFeature:
         except PlanProblems as e:
             raise CommandError(" ".join(e.problems.values())) from None
         label = self._regions.label(created.region)
-        if not await self._regions.channels_for(created.region):
+        if not await self.linked(created.region):
             await ix.reply(
                 f"Event {created.id} is planned: **{escape(created.title)}**, "
                 f"{when(created, self._tz)}. "
