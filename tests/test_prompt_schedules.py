@@ -257,7 +257,7 @@ async def test_a_schedule_for_a_channel_copbot_left_fails_clearly(sched: Harness
     assert "copbot is no longer in #north" in told.text
     assert "So I've paused the schedule" in told.text and "`/cop schedule resume 1`" in told.text
     # Paused: the weeks after bring neither a post nor another message.
-    for week in (1, 2):
+    for _ in range(2):
         await sched.tick(timedelta(days=7))
     assert sched.adapter.of_kind("post") == [] and len(sched.adapter.of_kind("direct")) == 1
     # Back in the channel and resumed, it posts again.
