@@ -573,6 +573,8 @@ async def test_an_edit_moves_reminders_and_a_cancellation_removes_them(bot: Harn
     event_id = await announced(bot)
     post = first_announcement(bot)
     await bot.press("event.rsvp", f"{event_id}:going", SAM, post.ref)
+    await bot.press("event.rsvp", f"{event_id}:maybe", ALEX, post.ref)
+    await bot.press("event.rsvp", f"{event_id}:not_going", PRIYA, post.ref)
     moved = await feature(bot).edit(
         event_id, {"start": "2026-12-04 14:00"}, PRIYA.identity, Role.FACILITATOR
     )
@@ -580,6 +582,10 @@ async def test_an_edit_moves_reminders_and_a_cancellation_removes_them(bot: Harn
     await bot.tick()
     [told] = [s for s in bot.adapter.of_kind("direct") if s.user == SAM]
     assert "Fri 4 Dec 2026, 14:00 to 15:30" in told.text
+    # Maybe may still come, at the new time; Can't go is left in peace.
+    [maybe] = [s for s in bot.adapter.of_kind("direct") if s.user == ALEX]
+    assert maybe.text == told.text
+    assert [s for s in bot.adapter.of_kind("direct") if s.user == PRIYA] == []
     assert "Fri 4 Dec 2026, 14:00" in bot.adapter.of_kind("update")[-1].text
     bot.clock.set(datetime(2026, 12, 3, 9, 0, tzinfo=UTC))  # 1h before the old time
     await bot.tick()

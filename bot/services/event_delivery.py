@@ -263,7 +263,8 @@ class EventDelivery:
             return  # a later change has its own job
         await self.refresh(event)
         attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        for person in (*attendance.going, *attendance.waiting):
+        # Maybe too: they may still come, and would come to the wrong time or place.
+        for person in (*attendance.going, *attendance.waiting, *attendance.maybe):
             await self.direct(person, changed(event, self._tz))
         if not event.cancelled:
             await self.announce(event)  # a new region's channels hear of it too
