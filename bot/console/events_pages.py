@@ -271,7 +271,7 @@ class EventsPages:
             visitor,
             done=(
                 f"Changed: {changed.title}, {for_people(changed.starts_at, self._tz)}. Its "
-                "announcements are updated, and people going are told."
+                "announcements are updated, and people going or maybe are told."
             ),
         )
 
@@ -301,5 +301,8 @@ class EventsPages:
         return await self.page(
             request,
             visitor,
-            done=f"Cancelled {event.title}. Its announcements say so, and people going are told.",
+            done=(
+                f"Cancelled {event.title}. Its announcements say so, and people going or "
+                "maybe are told."
+            ),
         )
