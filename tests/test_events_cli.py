@@ -64,6 +64,10 @@ def test_edit_changes_what_is_given(db: Path) -> None:
     assert edited.exit_code == 0 and "14:30" in edited.output
     [row] = json.loads(invoke(db, "events", "list", "--format", "json").output)
     assert row["title"] == "T" and row["region"] == "south"
+    assert edited.output.startswith("event 1 changed: T")
+    same = invoke(db, "events", "edit", "1", "--title", "T")
+    assert same.exit_code == 0 and same.output.startswith("event 1 unchanged: it is already T")
+    assert "nobody was told" in same.output
 
 
 @pytest.mark.parametrize(

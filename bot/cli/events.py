@@ -90,13 +90,16 @@ def events_edit(event_id: int, db: str | None, **changes: str | None) -> None:
         raise click.UsageError('say what to change, e.g. --start "2027-04-08 10:00"')
 
     async def call(core: Core) -> None:
+        before = await _feature(core).repository.event(event_id)
         try:
             event = await _feature(core).edit(event_id, given, _CLI, Role.ADMIN)
         except PlanProblems as e:
             raise _problems(e) from None
-        click.echo(
-            f"event {event.id} changed: {event.title}, {when(event, core.settings.timezone)}"
-        )
+        described = f"{event.title}, {when(event, core.settings.timezone)}"
+        if before is not None and event.sequence == before.sequence:
+            click.echo(f"event {event.id} unchanged: it is already {described}; nobody was told")
+            return
+        click.echo(f"event {event.id} changed: {described}")
 
     with_core(db, call)
 
