@@ -95,12 +95,23 @@ def reminder(event: Event, tz: ZoneInfo, now: datetime) -> OutgoingMessage:
     if left >= timedelta(hours=23) and days >= 1:
         soon = "tomorrow" if days == 1 else f"in {days} days"
     else:
-        hours = round(left.total_seconds() / 3600)
-        soon = "within the hour" if hours <= 1 else f"in {hours} hours"
+        soon = _in(round(left.total_seconds() / 60))
     where = f" {escape(event.location)}." if event.location else ""
     return OutgoingMessage.of(
         f"A reminder: **{escape(event.title)}** starts {soon}, {when(event, tz)}.{where}"
     )
+
+
+def _in(minutes: int) -> str:
+    """How soon, as people say it: minutes up to two hours (a 90-minute reminder is not
+    "in 2 hours"), then whole hours."""
+    if minutes <= 1:
+        return "in a minute"
+    if minutes == 60:
+        return "in an hour"
+    if minutes < 120:
+        return f"in {minutes} minutes"
+    return f"in {round(minutes / 60)} hours"
 
 
 def changed(event: Event, tz: ZoneInfo) -> OutgoingMessage:

@@ -176,3 +176,28 @@ async def test_a_start_the_clocks_go_through_twice_is_the_first_and_says_so(
     assert event.starts_at == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)  # 01:30 BST
     text = first_announcement(bot).text
     assert "Sun 31 Oct 2027, 01:30 BST to 01:00 GMT" in text
+
+
+@pytest.mark.parametrize(
+    ("before", "says"),
+    [
+        (timedelta(days=7), "starts in 7 days"),
+        (timedelta(days=1), "starts tomorrow"),
+        (timedelta(hours=3), "starts in 3 hours"),
+        (timedelta(minutes=90), "starts in 90 minutes"),  # not "in 2 hours"
+        (timedelta(hours=1), "starts in an hour"),
+        (timedelta(minutes=59, seconds=40), "starts in an hour"),  # a tick late
+        (timedelta(minutes=15), "starts in 15 minutes"),
+        (timedelta(seconds=20), "starts in a minute"),
+    ],
+)
+async def test_a_reminder_says_how_soon_as_people_would(
+    bot: Harness, before: timedelta, says: str
+) -> None:
+    from bot.event_messages import reminder
+
+    await link(bot, NORTH, "North")
+    event = await feature(bot).repository.event(await announced(bot))
+    assert event is not None
+    said = reminder(event, LONDON, event.starts_at - before).text
+    assert says + "," in said
