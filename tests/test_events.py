@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.clock import to_text
 from bot.events import Answer, LedgerState, Plan, PlanProblems
 from bot.feedback_messages import ANSWER
-from bot.model import Buttons, ChannelRef, OutgoingMessage, Role, UserRef
+from bot.model import Buttons, Channel, ChannelRef, OutgoingMessage, Role, UserRef
 from bot.ports import Capability, FormInvalid
 from bot.records import JobState
 from bot.services.event_delivery import mark_of
@@ -104,16 +104,18 @@ async def test_an_unknown_region_or_staff_linking_changes_nothing(bot: Harness) 
     assert "No channel is linked" in await bot.reply_text("regions", SAM)
 
 
-async def test_linking_a_channel_copbot_is_not_in_is_refused_and_changes_nothing(
+async def test_linking_a_channel_copbot_has_left_is_refused_and_changes_nothing(
     bot: Harness,
 ) -> None:
-    # A slash command works in channels copbot isn't in: their announcements would fail,
+    # A slash command works in channels copbot has left: their announcements would fail,
     # and the channel must not be taken for one copbot is in (schedules "in #north" look).
     await facilitator(bot)
+    await bot.core.channels.save(Channel(NORTH, "north", bot_member=False))
     refused = await bot.reply_text("region link North", PRIYA, channel=NORTH)
     assert refused.startswith("I'm not in this channel, so I couldn't announce events here.")
     assert "No channel is linked" in await bot.reply_text("regions", SAM)
-    assert await bot.core.channels.get(NORTH) is None
+    known = await bot.core.channels.get(NORTH)
+    assert known is not None and not known.bot_member
     assert "Done: North events" in await link(bot, NORTH, "North")
 
 

@@ -342,9 +342,12 @@ async def test_a_channel_copbot_was_removed_from_is_refused(sched: Harness) -> N
     assert "I can't post in #north" in text
 
 
-async def test_a_schedule_here_in_a_channel_copbot_is_not_in_is_refused(sched: Harness) -> None:
-    # A slash command works in any channel, copbot's or not (and a Teams group chat is no
-    # team's channel): a schedule there would only fail each time it came due.
+async def test_a_schedule_here_in_a_channel_copbot_has_left_is_refused(sched: Harness) -> None:
+    # A slash command works in any channel, copbot's or not: a schedule in one copbot has
+    # left would only fail when it came due.
+    from bot.model import Channel
+
+    await sched.core.channels.save(Channel(NORTH, "north", bot_member=False))
     text = await sched.reply_text(
         "schedule prompt any every tuesday at 10:00", PRIYA, channel=NORTH
     )

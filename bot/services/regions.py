@@ -114,9 +114,11 @@ class RegionsFeature:
                 "run this there, not in a direct message."
             )
         known = await self._channels.get(ix.origin.channel)
-        if known is None or not known.bot_member:
-            # A slash command reaches copbot from any channel (and a Teams group chat is no
-            # team's channel): announcements there would fail.
+        if known is not None and not known.bot_member:
+            # A slash command reaches copbot from a channel it has left: announcements there
+            # would fail. (A channel copbot has never heard of may still be one it is in,
+            # its arrival missed: refusing would leave no way on, as /invite then says
+            # nothing.)
             raise CommandError(
                 "I'm not in this channel, so I couldn't announce events here. Add me to it "
                 "first (in Slack: `/invite @copbot`; in Teams: add copbot to the team), "

@@ -293,9 +293,10 @@ class SchedulesFeature:
             if here is None:
                 raise UsageError("Say which channel, like `in #north`.")
             known = await self._channels.get(here)
-            if known is None or not known.bot_member:
-                # A slash command reaches copbot from any channel (and a Teams group chat
-                # is no team's channel): a schedule here would fail each time it came due.
+            if known is not None and not known.bot_member:
+                # A slash command reaches copbot from a channel it has left: a schedule here
+                # would fail when it came due. (One copbot has never heard of may still be
+                # one it is in, its arrival missed: see RegionsFeature._channel.)
                 raise UsageError(
                     "I'm not in this channel, so I couldn't post prompts here. Add me to it "
                     "first (in Slack: `/invite @copbot`; in Teams: add copbot to the team), "
