@@ -20,6 +20,7 @@ from bot.model import (
     BotAddedToChannel,
     BotRemovedFromChannel,
     ButtonPressed,
+    ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
     HomeOpened,
@@ -84,7 +85,12 @@ def platform_of(event: InboundEvent) -> str:
             return event.message.channel.platform
         case CommandReceived() | ButtonPressed() | FormSubmitted():
             return event.origin.channel.platform
-        case BotAddedToChannel() | BotRemovedFromChannel() | MemberJoined():
+        case (
+            BotAddedToChannel()
+            | BotRemovedFromChannel()
+            | MemberJoined()
+            | ChannelVisibilityChanged()
+        ):
             return event.channel.platform
         case HomeOpened():
             return event.user.platform
@@ -97,7 +103,12 @@ def conversation_of(event: InboundEvent) -> str:
             return event.message.channel.key
         case CommandReceived() | ButtonPressed() | FormSubmitted():
             return event.origin.channel.key
-        case BotAddedToChannel() | BotRemovedFromChannel() | MemberJoined():
+        case (
+            BotAddedToChannel()
+            | BotRemovedFromChannel()
+            | MemberJoined()
+            | ChannelVisibilityChanged()
+        ):
             return event.channel.key
         case HomeOpened():
             return event.user.identity

@@ -258,6 +258,16 @@ class MemberJoined:
 
 
 @dataclass(frozen=True)
+class ChannelVisibilityChanged:
+    """A channel made private (only its members see it) or public, on its platform."""
+
+    event_id: str
+    channel: ChannelRef
+    private: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class HomeOpened:
     """Someone opened the bot's home (Slack's App Home tab)."""
 
@@ -276,6 +286,7 @@ InboundEvent = (
     | BotAddedToChannel
     | BotRemovedFromChannel
     | MemberJoined
+    | ChannelVisibilityChanged
     | HomeOpened
 )
 
@@ -289,6 +300,7 @@ INBOUND_EVENT_TYPES: tuple[type, ...] = (
     BotAddedToChannel,
     BotRemovedFromChannel,
     MemberJoined,
+    ChannelVisibilityChanged,
     HomeOpened,
 )
 

@@ -19,6 +19,7 @@ from bot.model import (
     BotAddedToChannel,
     BotRemovedFromChannel,
     ButtonPressed,
+    ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
     HomeOpened,
@@ -58,7 +59,13 @@ class Router:
                 await self._interactive(event)
             case MessagePosted() | MessageEdited() | MessageDeleted():
                 await self._notify(event)
-            case BotAddedToChannel() | BotRemovedFromChannel() | MemberJoined() | HomeOpened():
+            case (
+                BotAddedToChannel()
+                | BotRemovedFromChannel()
+                | MemberJoined()
+                | ChannelVisibilityChanged()
+                | HomeOpened()
+            ):
                 await self._notify(event)
 
     async def check(self, event: InboundEvent) -> None:

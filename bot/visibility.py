@@ -127,6 +127,17 @@ class Visibility:
         await self._archive.mark_private(ref, private)
         return private
 
+    async def changed(self, ref: ChannelRef, private: bool) -> None:
+        """The platform made the channel private or public: what copbot shows of it, kept
+        before or after, follows at once (as the platform's own history does)."""
+        known = await self._channels.get(ref)
+        if known is not None:
+            await self._channels.save(replace(known, private=private))
+        else:
+            self._keep(self._kinds, ref, private)
+        self._unsure.pop(ref, None)
+        await self._archive.mark_private(ref, private)
+
     async def may_see(self, user: UserRef, ref: ChannelRef) -> bool:
         """Whether ``user`` can see the channel on its platform: a public one, or a private
         one they belong to. What copbot shows or does about a channel follows this."""

@@ -298,3 +298,28 @@ async def test_an_export_asked_for_while_the_platform_cannot_say_tells_the_admin
         assert '"viewer_channels": []' in link[0] or '"viewer_channels":[]' in link[0]
     finally:
         bot.close()
+
+
+async def test_a_channel_made_private_stays_with_its_members_from_then_on(bot: Harness) -> None:
+    """Made private on its platform: what copbot kept of it before, and keeps after, shows
+    only to its members at once, as the platform's own history does; made public again,
+    it shows to everyone again."""
+    from bot.model import ChannelVisibilityChanged
+
+    await private_leads(bot, set())
+    bot.adapter.private_channels.pop(LEADS.id)  # #leads starts public
+    await say(bot, f"{WORD} said while public", PRIYA, LEADS)
+    assert await found(bot, SAM) == ["#leads"]
+
+    bot.adapter.private_channels[LEADS.id] = {PRIYA.id}
+    await bot.deliver(ChannelVisibilityChanged("made-private", LEADS, True, bot.clock.now()))
+    await say(bot, f"{WORD} said once private", PRIYA, LEADS)
+    assert await found(bot, SAM) == []  # neither before nor after
+    assert "Nothing in the archive" in await bot.reply_text(f"search {WORD}", SAM)
+    answer = await bot.reply_text(f"search {WORD}", PRIYA)
+    assert "said while public" in answer and "said once private" in answer
+    assert bot.rows("select private from archive_entries") == [(1,), (1,)]
+
+    bot.adapter.private_channels.pop(LEADS.id)
+    await bot.deliver(ChannelVisibilityChanged("made-public", LEADS, False, bot.clock.now()))
+    assert await found(bot, SAM) == ["#leads", "#leads"]

@@ -49,6 +49,7 @@ from bot.model import (
     ButtonPressed,
     ChannelKind,
     ChannelRef,
+    ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
     HomeOpened,
@@ -63,6 +64,8 @@ from bot.model import (
     UserRef,
 )
 
+# A channel made private or public: Slack says so in the channel, as a message.
+CONVERTED = {"channel_convert_to_private": True, "channel_convert_to_public": False}
 # Message subtypes that are someone saying something; the rest (joins, topic changes, pins…)
 # are Slack's own notices and copbot ignores them.
 SPOKEN = frozenset({None, "thread_broadcast", "bot_message", "file_share", "me_message"})
@@ -175,6 +178,9 @@ def _message(
         return _edited(event_id, event, team, me, names, now)
     if subtype == "message_deleted":
         return _deleted(event_id, event, team, me, names, now)
+    if subtype in CONVERTED:
+        channel = _channel(event, team, names)
+        return ChannelVisibilityChanged(event_id, channel, CONVERTED[subtype], _at(event, now))
     if subtype not in SPOKEN or me.wrote(event):
         return None
     at = required(ts(event, "ts"), "ts")

@@ -16,6 +16,7 @@ from bot.interaction import Interaction
 from bot.markup import escape, kept_text
 from bot.model import (
     Channel,
+    ChannelVisibilityChanged,
     Context,
     MessageDeleted,
     MessageEdited,
@@ -94,6 +95,7 @@ class ArchiveFeature:
         registry.listen(MessagePosted, self.on_posted)
         registry.listen(MessageEdited, self.on_edited)
         registry.listen(MessageDeleted, self.on_deleted)
+        registry.listen(ChannelVisibilityChanged, self.on_visibility_changed)
         registry.verb(
             "search",
             "Search the archive of discussions (only you see the results)",
@@ -189,6 +191,9 @@ class ArchiveFeature:
             kept = await self._kept_as(event.message, event.posted_by, event.text, event.posted_at)
             edited = replace(kept, edited_at=event.at, edit_count=1) if kept else None
         await self._archive.record_edit(event.message, kept_text(event.text), event.at, edited)
+
+    async def on_visibility_changed(self, event: ChannelVisibilityChanged) -> None:
+        await self._visibility.changed(event.channel, event.private)
 
     async def on_deleted(self, event: MessageDeleted) -> None:
         await self._archive.record_delete(event.message)

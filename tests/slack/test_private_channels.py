@@ -70,6 +70,14 @@ def _archived(slack: SlackBot) -> int:
         conn.close()
 
 
+def _private_flags(slack: SlackBot) -> list[int]:
+    conn = sqlite.connect(slack.db_path)
+    try:
+        return [int(r[0]) for r in conn.execute("select private from archive_entries")]
+    finally:
+        conn.close()
+
+
 async def _answer_to(slack: SlackBot, user: str, before: int) -> dict[str, Any]:
     answers = await slack.fake.until(
         lambda: [c for c in slack.fake.of("chat.postEphemeral")[before:] if c.args["user"] == user]
@@ -116,6 +124,48 @@ async def test_over_http_only_a_member_of_a_private_channel_finds_its_messages(
     assert "budget" in inside and "leads" in inside
     asked = {c.args["user"] for c in fake.of("users.conversations")}
     assert asked == {"U1SAM", "U2PRIYA"}
+
+
+async def test_a_channel_made_private_in_slack_hides_what_was_kept_before(
+    slack: SlackBot,
+) -> None:
+    """Slack says so with a message in the channel: from then on, its messages kept while
+    it was public show only to its members, as Slack's own history does."""
+    fake = slack.fake
+    fake.channels[LEADS] = "leads"
+    fake.members = {"U2PRIYA": ["C1NORTH", LEADS], "U1SAM": ["C1NORTH"], ADMIN: ["C1NORTH"]}
+    joined = fixture("member_joined_bot")
+    joined["event"] |= {"channel": LEADS}
+    joined["event_id"] = "Ev98LEADSJOINED"
+    assert (await slack.event(joined)).status == 200
+    await slack.until(lambda: any(getattr(e, "channel", None) for e in slack.seen))
+    await slack.command("archive on", user=ADMIN, channel=LEADS, channel_name="leads")
+    await fake.until(lambda: any("kept in the archive" in texts(c.args) for c in fake.calls))
+    message = fixture("message_top_level")
+    message["event"] |= {
+        "channel": LEADS,
+        "user": "U2PRIYA",
+        "text": f"Said in the open: {WORD} rota",
+        "ts": "1700000500.000100",
+    }
+    message["event_id"] = "Ev98LEADSMSG"
+    assert (await slack.event(message)).status == 200
+    await slack.until(lambda: _archived(slack) == 1)
+
+    async def search(user: str) -> str:
+        before = len(fake.of("chat.postEphemeral"))
+        assert (await slack.command(f"search {WORD}", user=user)).status == 200
+        return texts(await _answer_to(slack, user, before))
+
+    assert "rota" in await search("U1SAM")  # public: anyone finds it
+    fake.private = {LEADS}
+    converted = fixture("message_channel_convert_to_private")
+    converted["event"] |= {"channel": LEADS}
+    assert (await slack.event(converted)).status == 200
+    await slack.until(lambda: _private_flags(slack) == [1])
+    outside = await search("U1SAM")
+    assert "Nothing in the archive matches" in outside and "rota" not in outside
+    assert "rota" in await search("U2PRIYA")
 
 
 def test_the_manifest_asks_for_the_scopes_users_conversations_needs() -> None:

@@ -30,6 +30,7 @@ from bot.model import (
     ButtonPressed,
     ChannelKind,
     ChannelRef,
+    ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
     HomeOpened,
@@ -108,6 +109,17 @@ def test_an_edit_carries_the_new_text_and_the_thread_from_message() -> None:
     # Who posted it and when: kept as such, should the edit come before the message.
     assert edited.posted_by is not None and edited.posted_by.id == "U1SAM"
     assert edited.posted_at == at("1700000100.000200")
+
+
+def test_a_channel_made_private_or_public_says_so() -> None:
+    made_private = event("message_channel_convert_to_private")
+    assert made_private == ChannelVisibilityChanged(
+        "Ev12CONVERTED", NORTH, True, at("1700000960.000100")
+    )
+    body = load("message_channel_convert_to_private")
+    body["event"]["subtype"] = "channel_convert_to_public"
+    made_public = from_event(body, ME, NAMES, NOW)
+    assert isinstance(made_public, ChannelVisibilityChanged) and not made_public.private
 
 
 def test_a_link_preview_arriving_is_not_an_edit() -> None:
