@@ -342,6 +342,11 @@ async def test_export_links_work_once_and_expire(db_path: Path) -> None:
             h.clock.advance(timedelta(minutes=16))
             late = await client.post(url2.removeprefix("http://copbot.test"))
             assert late.status == 410 and "expired" in await late.text()
+            # Who asked for a link that expired unused is forgotten once it has.
+            from bot.services.exports import ExportsFeature
+
+            await h.reply_text("export html", ALEX)
+            assert len(h.core.feature(ExportsFeature)._asked) == 1  # the new link's alone
     finally:
         h.close()
 

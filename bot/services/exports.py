@@ -171,6 +171,7 @@ def _counted(rows: Iterable[Row], progress: Callable[[int], None]) -> Iterator[R
 class _Asker:
     community: str
     name: str
+    until: datetime  # the link's expiry: after it, nobody needs the name
 
 
 class ExportsFeature:
@@ -295,8 +296,10 @@ class ExportsFeature:
             now + LINK_LIFETIME,
         )
         await self._links.create(link)
+        # Names of those whose links expired unused go: kept no longer than the link.
+        self._asked = {k: a for k, a in self._asked.items() if a.until > now}
         self._asked[link.id] = _Asker(
-            community_of([(where.platform, where.workspace)]), ix.user.display
+            community_of([(where.platform, where.workspace)]), ix.user.display, link.expires_at
         )
         url = f"{self._public_url}/export/{await self._token(link)}"
         until = for_people(link.expires_at, self._tz)
@@ -342,7 +345,7 @@ class ExportsFeature:
         library = await self._catalogue.current()
         # Who asked, by name, is known in this process; after a restart, by identity.
         asker = self._asked.pop(link.id, None) or _Asker(
-            community_of([(split_identity(link.created_by)[0], "")]), link.created_by
+            community_of([(split_identity(link.created_by)[0], "")]), link.created_by, now
         )
         cover = cover_for(
             library,
