@@ -25,6 +25,7 @@ from storage.database import Database
 from storage.migrations import PLAYGROUND_MIGRATIONS
 from storage.playground import SqlitePlaygroundRepository
 from tests.support.console import Console, console_app
+from tests.support.faults import Faults, disk_full
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
 
 LINK = re.compile(r"\((http://console\.test(/console/sign-in/[^)\s]+))\)")
@@ -231,6 +232,25 @@ async def test_every_console_response_carries_the_security_headers(console: Cons
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_a_fault_of_copbots_is_a_page_in_words_with_the_consoles_headers(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults = Faults()
+    async with console_app(db_path, gate=faults) as console:
+        cookie = await console.sign_in(ALEX)
+        faults.fail("SqliteFeedbackRepository.rounds", disk_full)
+        response = await console.get("/console/feedback", cookie)
+        page = await response.text()
+    assert response.status == 500
+    assert response.content_type == "text/html"
+    assert "Sorry, something went wrong" in page and "try again in a minute" in page
+    assert "disk is full" not in page and "Traceback" not in page
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "disk is full" not in caplog.text  # logged by type and place, not its message
+    assert "OperationalError" in caplog.text
 
 
 async def test_the_audit_shows_admins_sign_ins_newest_first(console: Console) -> None:

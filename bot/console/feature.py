@@ -40,6 +40,7 @@ from bot.console.web import (
     set_cookie,
 )
 from bot.interaction import Interaction
+from bot.logs import stack_only
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
 from bot.people import People
 from bot.ports import Clock
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NEEDS_ROLE = "The console is for facilitators and admins."
 NEW_LINK = "Type /cop console in chat and copbot will send you a fresh link."
+BROKE = (
+    "Something went wrong on copbot's side and that page couldn't be shown. Please try again "
+    "in a minute; if it keeps happening, let your copbot admin know."
+)
 
 
 class ConsolePages(Protocol):
@@ -140,6 +145,9 @@ class ConsoleFeature:
             routes += pages.routes(self)
         # Last, so it answers only what no page does: with the console's headers and words.
         routes.append(web.route("*", "/console/{rest:.*}", self.not_found))
+        routes = [
+            web.route(r.method, r.path, self._failsafe(r.handler), **r.kwargs) for r in routes
+        ]
         if (addressed := self._addressed) is not None:
             routes = [web.route(r.method, r.path, addressed(r.handler), **r.kwargs) for r in routes]
         registry.route(*routes)
@@ -240,6 +248,26 @@ class ConsoleFeature:
         return self.templates.render("refused.html", status=403, message=message)
 
     # -- every page -------------------------------------------------------------------------
+
+    def _failsafe(self, handler: Handler) -> Handler:
+        """``handler``, with a fault of copbot's answered by a page in words under the
+        console's headers, not aiohttp's bare text (which carries none of them); logged by
+        type and place, never its message (it may quote someone)."""
+
+        async def failsafe(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except Exception as error:
+                if request.writer.output_size > 0:  # a download under way: it stops there
+                    raise
+                log.error("a console page failed: %s", stack_only(error))
+                return self.templates.render(
+                    "refused.html", status=500, heading="Sorry, something went wrong", message=BROKE
+                )
+
+        return failsafe
 
     async def home(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         return self.templates.render("home.html", visitor=visitor)

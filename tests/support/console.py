@@ -18,6 +18,7 @@ from bot.console.web import COOKIE
 from bot.core import Core
 from bot.model import CommandReceived, Origin, Role, UserRef
 from bot.settings import Settings
+from storage.owned import Gate
 from tests.support.fakes import FakeAdapter, ManualClock
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM
 
@@ -91,12 +92,15 @@ def _cookie(value: str | None) -> dict[str, str]:
 
 @asynccontextmanager
 async def console_app(
-    db_path: Path, public_url: str = "http://console.test", adapter: FakeAdapter | None = None
+    db_path: Path,
+    public_url: str = "http://console.test",
+    adapter: FakeAdapter | None = None,
+    gate: Gate | None = None,
 ) -> AsyncIterator[Console]:
     clock = ManualClock()
     adapter = adapter or FakeAdapter()
     settings = Settings(db_path=db_path, admins=frozenset({ALEX.identity}), public_url=public_url)
-    app = create_app(settings, clock=clock, adapters=[adapter])
+    app = create_app(settings, clock=clock, adapters=[adapter], gate=gate)
     # Cookies are sent by hand, each request as whoever the test says.
     async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
         yield Console(client, app[CORE], clock, adapter)
