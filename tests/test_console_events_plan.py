@@ -132,6 +132,30 @@ async def test_only_the_organiser_or_an_admin_cancels(console: Console) -> None:
     assert (await repo.event(event.id)).status is EventStatus.SCHEDULED
 
 
+async def test_no_confirmation_is_offered_for_a_cancelling_that_would_be_refused(
+    console: Console,
+) -> None:
+    alex = await console.sign_in(ALEX)
+    await _plan(console, alex, title="Alex's session", region="North", start=_start(console))
+    [event] = await console.core.feature(EventsFeature).repository.upcoming_and_recent(None)
+    priya = await console.sign_in(PRIYA)
+    asked = await console.post(
+        "/console/events/cancel", priya, {"csrf": await console.csrf(priya), "event": str(event.id)}
+    )
+    page = await asked.text()
+    assert asked.status == 400 and "Yes, cancel it" not in page
+    assert "Only the facilitator who planned this event" in page
+    await console.post(
+        "/console/events/cancel", alex,
+        {"csrf": await console.csrf(alex), "event": str(event.id), "confirm": "yes"},
+    )  # fmt: skip
+    again = await console.post(
+        "/console/events/cancel", alex, {"csrf": await console.csrf(alex), "event": str(event.id)}
+    )
+    assert again.status == 400 and "Yes, cancel it" not in await again.text()
+    assert "already cancelled" in await again.text()
+
+
 async def test_the_organiser_changes_an_event(console: Console) -> None:
     priya = await console.sign_in(PRIYA)
     await _plan(console, priya, title="Workshop", region="North", start=_start(console))

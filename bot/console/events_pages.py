@@ -289,6 +289,10 @@ class EventsPages:
                 request, visitor, status=400, problem="There's no such event to cancel."
             )
         if form_value(form, "confirm") != "yes":
+            try:  # refused now, not after a confirmation that promised otherwise
+                await self._feature.may_cancel(event.id, visitor.identity, visitor.role)
+            except CommandError as refused:
+                return await self.page(request, visitor, status=400, problem=str(refused))
             going = len(Attendance.of(await self._events.rsvps(event.id), event.capacity).going)
             return self._templates.render(
                 "cancel_event.html", visitor=visitor, event=event, going=going

@@ -118,14 +118,20 @@ class EventPlanning:
         return updated
 
     async def cancel(self, event_id: int, actor: str, role: Role) -> Event:
+        event = await self.may_cancel(event_id, actor, role)
+        cancelled = await self._events.save(_with_status(event, EventStatus.CANCELLED))
+        await self._queue_changed(cancelled)
+        return cancelled
+
+    async def may_cancel(self, event_id: int, actor: str, role: Role) -> Event:
+        """The event, if ``actor`` may cancel it: asked before a confirmation is offered,
+        so that nobody is asked to confirm what would then be refused."""
         event = await self.may_change(event_id, actor, role)
         if event.cancelled:
             raise CommandError(f"Event {event_id} was already cancelled.")
         if event.ends_at <= self._clock.now():
             raise CommandError(f"Event {event_id} has already taken place.")
-        cancelled = await self._events.save(_with_status(event, EventStatus.CANCELLED))
-        await self._queue_changed(cancelled)
-        return cancelled
+        return event
 
     async def may_edit(self, event_id: int, actor: str, role: Role) -> Event:
         """The event, if ``actor`` may change it and it is still to come (or under way):

@@ -218,6 +218,9 @@ class EventsFeature:
     async def cancel_event(self, event_id: int, actor: str, role: Role) -> Event:
         return await self._planning.cancel(event_id, actor, role)
 
+    async def may_cancel(self, event_id: int, actor: str, role: Role) -> Event:
+        return await self._planning.may_cancel(event_id, actor, role)
+
     # -- chat ---------------------------------------------------------------------------
 
     async def new(self, ix: Interaction, args: Args) -> None:
