@@ -118,6 +118,12 @@ class Roles:
     async def list(self) -> list[RoleGrant]:
         always = datetime.min.replace(tzinfo=UTC)
         listed = [RoleGrant(i, Role.ADMIN, FROM_SETTINGS, always) for i in sorted(self._admins)]
+        # A persona copbot hasn't met yet holds its starting role all the same: listed too,
+        # or the playground's first admin would read that nobody has a role.
+        for user, role in self._personas:
+            ident = user.identity
+            if role is not Role.STAFF and ident not in self._admins and not await self._met(ident):
+                listed.append(RoleGrant(ident, role, FROM_PLAYGROUND, always))
         fixed = {g.identity for g in listed}
         return listed + [g for g in await self._repo.list() if g.identity not in fixed]
 

@@ -319,6 +319,21 @@ async def test_the_playground_signs_a_facilitator_persona_in_directly(
     assert home.status == 200 and "Priya Shah" in await home.text()
 
 
+async def test_the_playgrounds_people_page_lists_the_personas_roles_from_the_start(
+    playground: TestClient,
+) -> None:
+    signed_in = await playground.post(
+        "/console/playground",
+        data={"token": await _playground_token(playground), "persona": "local:alex"},
+        allow_redirects=False,
+    )
+    cookie = {"Cookie": f"{COOKIE}={signed_in.cookies[COOKIE].value}"}
+    page = await (await playground.get("/console/people", headers=cookie)).text()
+    assert "Nobody has a role yet" not in page
+    assert 'name="identity" value="local:priya"' in page  # her revoke button
+    assert "local:sam" not in page.split("<h2>Give someone a role</h2>")[0]
+
+
 @pytest.mark.parametrize(
     ("persona", "token_ok"),
     [("local:sam", True), ("local:nobody", True), ("local:priya", False)],
