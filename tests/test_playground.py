@@ -301,6 +301,15 @@ async def test_healthz_and_the_page_itself(pg: Playground) -> None:
     assert (await pg.client.get("/static/app.js")).status == 200
     assert (await pg.client.get("/static/../bot/app.py")).status == 404
     assert (await pg.client.get("/static/nothing.js")).status == 404
+    # Anyone who opens it acts as anyone: no other site may frame it, and only its own
+    # script runs, talking only to this server.
+    for path in ("/", "/static/app.js"):
+        headers = (await pg.client.get(path)).headers
+        policy = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+        assert "connect-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["X-Content-Type-Options"] == "nosniff"
 
 
 _ALLOWED = re.compile(

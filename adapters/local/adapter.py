@@ -74,6 +74,17 @@ from bot.ports import (
 from bot.timefmt import UK
 
 log = logging.getLogger(__name__)
+# Anyone who opens the playground acts as anyone: no other site may frame it (to click for
+# them), and its page runs only its own script, which talks only to this server.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 HISTORY = 300
 
@@ -263,7 +274,9 @@ class LocalAdapter:
     # -- the page's API -----------------------------------------------------------
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
-        return web.Response(text=_asset("index.html"), content_type="text/html")
+        return web.Response(
+            text=_asset("index.html"), content_type="text/html", headers=PAGE_HEADERS
+        )
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -272,7 +285,7 @@ class LocalAdapter:
         if suffix not in types or "/" in name:
             raise web.HTTPNotFound()
         try:
-            return web.Response(text=_asset(name), content_type=types[suffix])
+            return web.Response(text=_asset(name), content_type=types[suffix], headers=PAGE_HEADERS)
         except FileNotFoundError:
             raise web.HTTPNotFound() from None
 
