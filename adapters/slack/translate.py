@@ -220,13 +220,17 @@ def _edited(
     editor = ident(edited, "user") or ident(message, "user")
     when = _at(edited, now) if ts(edited, "ts") else _at(event, now)
     author = ident(message, "user") or ident(previous, "user")
+    # A bot's message is never kept, so an edit of one names no poster to keep it under.
+    by_bot = any(
+        ident(m, "bot_id") or word(m, "subtype") == "bot_message" for m in (message, previous)
+    )
     return MessageEdited(
         event_id,
         ref,
         plain_text(words, names.users, names.channels),
         when,
         _user(editor, names) if editor else None,
-        _user(author, names) if author else None,
+        _user(author, names) if author and not by_bot else None,
         _at({"ts": at}, now),
     )
 

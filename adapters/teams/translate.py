@@ -291,7 +291,8 @@ def _edited(activity: Payload, known: Known, now: datetime) -> InboundEvent | No
         text,
         at(activity, now),
         editor if editor.id else None,
-        editor if editor.id else None,  # in Teams, people change only their own messages
+        # In Teams, people change only their own messages; a bot's are never kept.
+        editor if editor.id and _get(activity, "from", "role") != "bot" else None,
         _posted_at(ident),
     )
 

@@ -111,6 +111,16 @@ def test_an_edit_carries_the_new_text_and_the_thread_from_message() -> None:
     assert edited.posted_at == at("1700000100.000200")
 
 
+def test_an_edit_of_another_bots_message_names_no_poster() -> None:
+    """A bot's messages are never archived: an edit arriving before one must not be kept
+    as a person's message either."""
+    body = load("message_changed")
+    for part in ("message", "previous_message"):
+        body["event"][part] |= {"user": "U9JIRA", "bot_id": "B9JIRA"}
+    edited = from_event(body, ME, NAMES, NOW)
+    assert isinstance(edited, MessageEdited) and edited.posted_by is None
+
+
 def test_a_channel_made_private_or_public_says_so() -> None:
     made_private = event("message_channel_convert_to_private")
     assert made_private == ChannelVisibilityChanged(

@@ -118,6 +118,14 @@ def test_the_personal_chat_takes_a_command_written_as_copbot_says_to(said: str) 
     assert isinstance(event, CommandReceived) and event.text == "help"
 
 
+def test_an_edit_of_a_bots_message_names_no_poster() -> None:
+    # A bot's messages are never archived, so an early edit of one must not be kept.
+    activity = fixture("message_update")
+    activity["from"] = activity["from"] | {"role": "bot"}
+    edited = from_activity(activity, KNOWN, NOW)
+    assert isinstance(edited, MessageEdited) and edited.posted_by is None
+
+
 def test_an_edit_and_a_second_edit_of_the_same_message_are_different_events() -> None:
     first = from_activity(fixture("message_update"), KNOWN, NOW)
     assert isinstance(first, MessageEdited)
