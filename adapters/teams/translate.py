@@ -291,10 +291,18 @@ def _edited(activity: Payload, known: Known, now: datetime) -> InboundEvent | No
         text,
         at(activity, now),
         editor if editor.id else None,
-        # In Teams, people change only their own messages; a bot's are never kept.
-        editor if editor.id and _get(activity, "from", "role") != "bot" else None,
+        # In Teams, people change only their own messages; a bot's are never kept, nor
+        # is a command (a message mentioning copbot).
+        editor if editor.id and _kept_kind(activity, known) else None,
         _posted_at(ident),
     )
+
+
+def _kept_kind(activity: Payload, known: Known) -> bool:
+    """Whether the message is of a kind the archive keeps: a person's, not a command."""
+    me = known.me or str(_get(activity, "recipient", "id") or "")
+    mentioned = me in mention_ids(activity.get("entities"))
+    return _get(activity, "from", "role") != "bot" and not mentioned
 
 
 def _posted_at(ident: str) -> datetime | None:
