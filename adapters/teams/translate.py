@@ -210,7 +210,8 @@ def _added_to_chat(activity: Payload, known: Known, now: datetime) -> InboundEve
     ``installationUpdate`` and a ``conversationUpdate``, in either order; both get one event
     id, so that the hello is said once."""
     if activity.get("type") == "installationUpdate":
-        added = str(activity.get("action") or "").startswith("add")
+        # Not "add-upgrade": a new version of the app reaches every chat it is in.
+        added = activity.get("action") == "add"
     else:
         me = known.me or str(_get(activity, "recipient", "id") or "")
         added = _has(activity.get("membersAdded"), me)

@@ -232,6 +232,17 @@ def test_anonymous_form_cards_carry_nothing_of_where_they_were_opened() -> None:
     assert "aad-sam" not in json.dumps(card)
 
 
+def test_copbot_added_to_a_one_to_one_chat_greets_but_an_app_upgrade_does_not() -> None:
+    # Every new version of the app package reaches each person's chat as "add-upgrade":
+    # a hello then, to everyone, would repeat itself at every upgrade.
+    chat = {"conversationType": "personal", "tenantId": TENANT, "id": "a:1personal-chat-sam"}
+    added = fixture("installation_update_add") | {"conversation": chat, "action": "add"}
+    event = from_activity(added, KNOWN, NOW)
+    assert isinstance(event, BotAddedToChannel) and event.channel.is_direct
+    assert from_activity(added | {"action": "add-upgrade"}, KNOWN, NOW) is None
+    assert from_activity(added | {"action": "remove"}, KNOWN, NOW) is None
+
+
 def test_installation_in_a_team_adds_every_channel_and_greets_only_in_general() -> None:
     change = team_change(fixture("installed_in_team"))
     assert change is not None and change.kind == "installed" and change.team == TEAM
