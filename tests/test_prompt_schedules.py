@@ -359,6 +359,25 @@ async def test_a_schedule_here_in_a_channel_copbot_has_left_is_refused(sched: Ha
     )
 
 
+async def test_a_schedule_here_in_a_channel_copbot_never_heard_of_posts_when_due(
+    sched: Harness,
+) -> None:
+    # Taken as one copbot is in, its arrival missed (nothing says it left): its prompts are
+    # posted, not the schedule paused as if copbot had left.
+    assert await sched.core.channels.get(NORTH) is None
+    text = await sched.reply_text(
+        "schedule prompt any every tuesday at 10:00", PRIYA, channel=NORTH
+    )
+    assert "Scheduled #1" in text
+    sched.adapter.sent.clear()
+    await sched.tick(datetime(2026, 12, 1, 10, 0, tzinfo=UTC) - sched.clock.now())
+    [posted] = sched.adapter.of_kind("post")
+    assert posted.channel == NORTH
+    assert sched.adapter.of_kind("direct") == []
+    [schedule] = await sched.core.scheduler.recurrences("prompt.post")
+    assert not schedule.paused
+
+
 TUESDAY_1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 10:00 in London too, in winter
 
 

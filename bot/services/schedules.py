@@ -328,7 +328,9 @@ class SchedulesFeature:
         payload = json.loads(job.payload)
         channel = codec.from_json(ChannelRef, payload["channel"])
         known = await self._channels.get(channel)
-        if known is None or not known.bot_member:
+        # Only a channel copbot is known to have left: one it never heard of may be one it
+        # is in, its arrival missed (as the schedule was taken); the platform says if not.
+        if known is not None and not known.bot_member:
             if job.schedule_id is not None:
                 # Paused, not failed again each time it comes due: its owner is told once.
                 await self._scheduler.pause(job.schedule_id)
