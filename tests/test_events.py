@@ -615,6 +615,7 @@ async def test_only_the_organiser_or_an_admin_may_cancel(bot: Harness) -> None:
     assert event is not None and not event.cancelled and event.sequence == 0
     done = await bot.reply_text(f"event cancel {event_id}", ALEX)
     assert "is cancelled" in done
+    assert "telling the people who were going, waiting or maybe." in done
 
 
 # -- the start and the end ------------------------------------------------------------
@@ -717,13 +718,16 @@ async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> Non
     assert "Only the facilitator who planned this event" in refused
     [opened] = await bot.command(f"event edit {event_id}", PRIYA)
     assert opened.form is not None and opened.form.context == str(event_id)
+    # Those who said Maybe, or wait for a place, are told too.
+    assert opened.form.intro.endswith("people going, waiting or maybe told.")
     initial = {f.id: getattr(f, "initial", "") for f in opened.form.fields}
     assert initial["title"] == "Race equity: conversations with clients"
     assert initial["start"] == "2026-12-03T10:00" and initial["capacity"] == "12"
     values = {k: v for k, v in initial.items() if v} | {"start": "2026-12-03T13:00"}
     with pytest.raises(FormInvalid):
         await bot.submit("event-edit", values | {"duration": "0"}, PRIYA, context=str(event_id))
-    await bot.submit("event-edit", values, PRIYA, context=str(event_id))
+    saved = await bot.submit("event-edit", values, PRIYA, context=str(event_id))
+    assert "telling the people going, waiting or maybe." in saved[-1].text
     event = await feature(bot).repository.event(event_id)
     assert event is not None and event.sequence == 1
     assert event.starts_at == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)

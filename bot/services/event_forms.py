@@ -79,6 +79,6 @@ def event_form(
         intro="copbot will announce it in every channel linked to the region, take "
         "answers, send reminders, and ask for anonymous feedback afterwards."
         if event is None
-        else "The announcements will be updated, and the people going told.",
+        else "The announcements will be updated, and the people going, waiting or maybe told.",
         context="" if event is None else str(event.id),
     )

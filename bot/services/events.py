@@ -280,7 +280,7 @@ class EventsFeature:
             return
         await ix.reply(
             f"Saved: **{escape(updated.title)}**, {when(updated, self._tz)}. I'm updating its "
-            "announcements and telling the people going."
+            "announcements and telling the people going, waiting or maybe."
         )
 
     @staticmethod
@@ -331,7 +331,7 @@ class EventsFeature:
         await ix.reply(
             f"**{escape(event.title)}** is cancelled. "
             "I'm updating its announcements and telling the "
-            "people who were going."
+            "people who were going, waiting or maybe."
         )
 
     async def listing(self, ix: Interaction, args: Args) -> None:
