@@ -190,6 +190,16 @@ async def test_an_early_edit_keeps_nothing_where_its_message_would_not_be_kept(
     assert [(m["message_id"], m["text"]) for m in archived(bot)] == []
 
 
+async def test_a_mistyped_command_is_kept_though_its_hint_cannot_be_sent(bot: Harness) -> None:
+    """The hint that a message looks like a command is a courtesy: the platform failing to
+    take it must not keep the message out of the archive, or send the hint again on retry."""
+    root = await prompt_thread(bot)
+    bot.adapter.fail_responses = 1
+    await say(bot, f"/cops search {SECRET_WORD}", root)
+    assert [m["text"] for m in archived(bot)] == [f"/cops search {SECRET_WORD}"]
+    assert bot.rows("select count(*) from inbox where state != 'done'") == [(0,)]
+
+
 async def test_opting_out_erases_for_real_and_stops_capture(bot: Harness) -> None:
     root = await prompt_thread(bot)
     await say(bot, f"I said {SECRET_WORD} once", root)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 
 from bot.chat import Chat
 from bot.commands import Args, CommandBook, UsageError, clip
@@ -15,6 +16,8 @@ _ROLE_NOTE = {
     Role.ADMIN: "You're an admin, so you see every command.",
 }
 
+
+log = logging.getLogger(__name__)
 
 PRIVATE_NOTE = (
     "Here, nobody else can see a message only for you, so my answers to your commands "
@@ -54,7 +57,12 @@ class HelpFeature:
             if prefix.startswith("@")
             else f"Commands start with `{prefix}`; then only you see my answer."
         )
-        await self._chat.respond(origin, OutgoingMessage.of(f"Did you mean `{meant}`? {how}"))
+        try:
+            await self._chat.respond(origin, OutgoingMessage.of(f"Did you mean `{meant}`? {how}"))
+        except Exception as e:
+            # A courtesy, given up: failing, it would keep the message from the archive
+            # (retried, the hint could come twice). The type only: a message may quote.
+            log.warning("could not send a hint for a mistyped command (%s)", type(e).__name__)
 
     def _meant(self, text: str, prefix: str) -> str | None:
         """The command a message seems meant to be, or None when it's just a message."""
