@@ -84,7 +84,7 @@ def events_add(
 @click.option("--topic", default=None)
 @db_option
 def events_edit(event_id: int, db: str | None, **changes: str | None) -> None:
-    """Change an event; announcements are updated and people going or maybe are told."""
+    """Change an event; announcements are updated and people going, waiting or maybe are told."""
     given = {k: v for k, v in changes.items() if v is not None}
     if not given:
         raise click.UsageError('say what to change, e.g. --start "2027-04-08 10:00"')
@@ -108,7 +108,7 @@ def events_edit(event_id: int, db: str | None, **changes: str | None) -> None:
 @click.argument("event_id", type=int, metavar="ID")
 @db_option
 def events_cancel(event_id: int, db: str | None) -> None:
-    """Cancel an event; announcements say so and people going or maybe are told."""
+    """Cancel an event; announcements say so and people going, waiting or maybe are told."""
 
     async def call(core: Core) -> None:
         event = await _feature(core).cancel_event(event_id, _CLI, Role.ADMIN)

@@ -271,7 +271,7 @@ class EventsPages:
             visitor,
             done=(
                 f"Changed: {changed.title}, {for_people(changed.starts_at, self._tz)}. Its "
-                "announcements are updated, and people going or maybe are told."
+                "announcements are updated, and people going, waiting or maybe are told."
             ),
         )
 
@@ -306,7 +306,7 @@ class EventsPages:
             request,
             visitor,
             done=(
-                f"Cancelled {event.title}. Its announcements say so, and people going or "
-                "maybe are told."
+                f"Cancelled {event.title}. Its announcements say so, and people going, "
+                "waiting or maybe are told."
             ),
         )

@@ -126,14 +126,16 @@ class EventsFeature:
         )
         registry.verb(
             "event edit",
-            "Change an event you organised (admins: any event); people going or maybe are told",
+            "Change an event you organised (admins: any event); people going, waiting or "
+            "maybe are told",
             self.edit_verb,
             usage="ID",
             role=Role.FACILITATOR,
         )
         registry.verb(
             "event cancel",
-            "Cancel an event you organised (admins: any event); people going or maybe are told",
+            "Cancel an event you organised (admins: any event); people going, waiting or "
+            "maybe are told",
             self.cancel,
             usage="ID",
             role=Role.FACILITATOR,
