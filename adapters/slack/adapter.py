@@ -88,6 +88,21 @@ FOREIGN = "refused a Slack %s from another workspace than copbot's (nothing kept
 ELSEWHERE = "This copbot serves another Slack workspace, so it can't help you here."
 
 
+# What Slack answers when a token itself is wrong: anything else may pass.
+TOKEN_REFUSED = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "not_allowed_token_type",
+        "missing_scope",
+        "no_permission",
+    }
+)
+
+
 class SlackUnavailable(DeliveryError):
     """Slack can't be used at start: it refused the bot token, or couldn't be reached. Worded
     for the person starting copbot, who can put it right (`copbot serve` shows it as it is)."""
@@ -187,7 +202,8 @@ class SlackAdapter:
                 # is asked for here, so that a wrong token stops copbot in one sentence.
                 address = await self._socket_address()
                 self._socket = AsyncSocketModeHandler(self._bolt, self._app_token)
-                self._socket.client.wss_uri = address
+                if address:
+                    self._socket.client.wss_uri = address
                 await self._socket.connect_async()  # type: ignore[no-untyped-call]
         except BaseException:
             await self.stop()  # nobody else will: the app stops only adapters that started
@@ -209,10 +225,14 @@ class SlackAdapter:
             self._client.session = None
 
     async def _socket_address(self) -> str:
-        """A Socket Mode address, from Slack's ``apps.connections.open``."""
+        """A Socket Mode address, from Slack's ``apps.connections.open``; "" when Slack is
+        only busy (the SDK then asks again, waiting as Slack says)."""
         try:
             answer = await self._client.apps_connections_open(app_token=self._app_token)
         except SlackApiError as e:
+            if code_of(e) not in TOKEN_REFUSED:
+                log.warning("Slack didn't give a Socket Mode address yet (%s)", code_of(e))
+                return ""
             raise SlackUnavailable(
                 f"Slack refused copbot's app-level token ({code_of(e)}); check SLACK_APP_TOKEN "
                 "is the app's current App-Level Token (xapp-…) with the connections:write scope"

@@ -97,3 +97,16 @@ async def test_a_malformed_event_is_set_aside_the_same_way_through_bolt_and_the_
     fast = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
     reason = "set aside a Slack event copbot could not read: ts is not a Slack timestamp"
     assert through_bolt == fast == [reason]
+
+
+async def test_slack_failing_at_start_is_asked_again_not_taken_for_a_refused_token(
+    db_path: Path, fake: FakeSlack
+) -> None:
+    """An error of Slack's own from apps.connections.open (not the token's) is passed by:
+    copbot starts, and connects once Slack gives it an address."""
+    fake.fail("apps.connections.open", "internal_error")
+    app = create_app(settings(db_path, fake, socket_mode=True))
+    async with TestClient(TestServer(app)):
+        await fake.until(lambda: fake.socket_connected, timeout=20)
+        opened = [c.outcome for c in fake.calls if c.method == "apps.connections.open"]
+        assert opened[0] == "internal_error" and "ok" in opened
