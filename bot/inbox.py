@@ -174,6 +174,7 @@ class Inbox:
         check: Callable[[InboundEvent], Awaitable[None]] | None = None,
         in_turn: Callable[[InboundEvent], bool] = lambda e: False,
         unnoted: Callable[[InboundEvent], bool] = lambda e: False,
+        veil: bytes | None = None,
     ) -> None:
         self._repo = repository
         self._handler = handler
@@ -182,9 +183,10 @@ class Inbox:
         self._check = check
         self._in_turn = in_turn
         self._unnoted = unnoted
-        # Keys the inbox's names for unnoted events (see _key): this process's alone, never
-        # written anywhere, so the file can't be used to undo them.
-        self._veil = secrets.token_bytes(32)
+        # Keys the inbox's names for unnoted events (see _key): derived from
+        # COPBOT_SECRET_KEY, or this process's alone; never in the database file, so the
+        # file can't be used to undo them.
+        self._veil = veil or secrets.token_bytes(32)
         self._wake = _Wakes()
         self._claimed: set[int] = set()  # interactions taken and not yet ended
         self._taking = asyncio.Lock()
@@ -223,8 +225,8 @@ class Inbox:
         chat), so an unnoted event (a press or command that opens an anonymous form, or its
         submission) is named by a keyed hash of it instead: the handled row, kept three days
         to recognise retries, then says only that something came at that time, not from
-        whom. A retry that reaches a restarted copbot is handled again: for these events,
-        that opens the form again or says the round was answered already."""
+        whom. Without COPBOT_SECRET_KEY, the key is this process's, so a retry that reaches
+        a restarted copbot is handled again."""
         key = f"{platform_of(event)}:{event.event_id}"
         if not self._unnoted(event):
             return key

@@ -324,3 +324,31 @@ async def test_a_batch_whose_done_write_fails_is_handled_once_more_and_not_lost(
     states = await db.read(lambda d: d.execute("select state, count(*) from inbox").fetchall())
     assert states == [("done", 3)]
     db.close()
+
+
+async def test_unnoted_deliveries_are_named_by_a_key_outside_the_file(db_path: Path) -> None:
+    """A delivery that leads to an anonymous form may be named by the person's chat: the
+    inbox keeps a keyed hash instead. With COPBOT_SECRET_KEY, a retry after a restart is
+    still recognised; without it, the key was the process's own."""
+    from bot.app import inbox_veil
+
+    db = Database.open(db_path)
+
+    async def handle(event: InboundEvent) -> None:
+        pass
+
+    def restarted(veil: bytes | None) -> Inbox:
+        repo = SqliteInboxRepository(db)
+        return Inbox(repo, handle, ManualClock(), unnoted=lambda e: True, veil=veil)
+
+    veil = inbox_veil("a-secret-key-of-at-least-32-characters!")
+    press = posted("a:1priya-personal-chat:f:9")
+    assert await restarted(veil).accept(press)
+    assert not await restarted(veil).accept(press)  # after a restart: recognised
+    assert await restarted(None).accept(press)  # the process's own key: not
+    assert await restarted(None).accept(press)
+    db.close()
+    conn = sqlite3.connect(db_path)
+    keys = [r[0] for r in conn.execute("select dedup_key from inbox")]
+    conn.close()
+    assert len(keys) == 3 and not any("priya" in k for k in keys)
