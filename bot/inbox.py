@@ -222,13 +222,15 @@ class Inbox:
     def _key(self, event: InboundEvent) -> str:
         """The name a platform's retry of ``event`` is recognised by. A platform's own id
         may name the conversation (on Teams, a press in someone's 1:1 chat is named by that
-        chat), so an unnoted event (a press or command that opens an anonymous form, or its
-        submission) is named by a keyed hash of it instead: the handled row, kept three days
+        chat), so an unnoted press or command (one that opens an anonymous form) is named
+        by a keyed hash of it instead: the handled row, kept three days
         to recognise retries, then says only that something came at that time, not from
         whom. Without COPBOT_SECRET_KEY, the key is this process's, so a retry that reaches
-        a restarted copbot is handled again."""
+        a restarted copbot is handled again: the form opens again."""
         key = f"{platform_of(event)}:{event.event_id}"
-        if not self._unnoted(event):
+        if isinstance(event, FormSubmitted) or not self._unnoted(event):
+            # An anonymous form's submission is named by nothing of the person's already
+            # (the adapters see to it), and a retry of it must never be kept twice.
             return key
         digest = hmac.new(self._veil, key.encode(), hashlib.sha256).hexdigest()
         return f"{platform_of(event)}:unnoted:{digest}"

@@ -347,8 +347,14 @@ async def test_unnoted_deliveries_are_named_by_a_key_outside_the_file(db_path: P
     assert not await restarted(veil).accept(press)  # after a restart: recognised
     assert await restarted(None).accept(press)  # the process's own key: not
     assert await restarted(None).accept(press)
+    # A form's submission names nothing of the person's: kept by its own id, so that a
+    # retry, even after a restart, is never kept twice (an anonymous reply posted twice).
+    origin = Origin(SAM, GENERAL).anonymised()
+    sent = FormSubmitted("view:V123", origin, "anon-reply", (("text", "hi"),), NOW)
+    assert await restarted(None).accept(sent)
+    assert not await restarted(None).accept(sent)
     db.close()
     conn = sqlite3.connect(db_path)
     keys = [r[0] for r in conn.execute("select dedup_key from inbox")]
     conn.close()
-    assert len(keys) == 3 and not any("priya" in k for k in keys)
+    assert len(keys) == 4 and not any("priya" in k for k in keys)
