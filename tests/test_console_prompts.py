@@ -123,6 +123,9 @@ async def test_pausing_and_resuming_a_schedule_from_the_console(console: Console
     assert 'action="/console/prompts/pause"' in page and "/console/prompts/resume" not in page
     status, page = await _post(console, alex, "/console/prompts/pause", schedule="1")
     assert status == 200 and "Paused schedule #1" in page
+    # The answer chat gives, shown as a page shows commands: as code, not in backticks.
+    notice = page.split('class="notice"', 1)[1].split("</p>", 1)[0]
+    assert "<code>schedule resume 1</code>" in notice and "`" not in notice
     schedules = page.split("<h2>Schedules</h2>", 1)[1].split("<h2>", 1)[0]
     assert "<strong>Paused</strong> since" in schedules
     assert 'action="/console/prompts/resume"' in schedules

@@ -3,6 +3,7 @@ the session cookie, and the checks on who is asking."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,6 +79,7 @@ class Templates:
             timezone = self._timezone
             env.filters["when"] = lambda moment: _when(moment, timezone)
             env.filters["day"] = lambda moment: _when(moment, timezone, time=False)
+            env.filters["said"] = _said
             self._loaded = env
         return self._loaded
 
@@ -154,6 +156,15 @@ def form_value(form: Mapping[str, Any], name: str, limit: int = 200) -> str:
             " was changed. Go back, shorten it and try again."
         )
     return value
+
+
+def _said(text: str) -> Any:
+    """An answer copbot also gives in chat, for a page: escaped, its `commands` as code
+    rather than with chat's backticks."""
+    import markupsafe  # with jinja2: loaded when a page is first rendered
+
+    escaped = str(markupsafe.escape(text))
+    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
 def _when(moment: datetime, tz: ZoneInfo, time: bool = True) -> str:
