@@ -79,6 +79,10 @@ class JobKind:
     on_trouble: Trouble | None = None
     # A job whose moment matters (a prompt) is missed when late; housekeeping runs late.
     run_late: bool = False
+    # A job whose row must not outlive it, however it ends (an anonymous reply: its words,
+    # id and queueing time would line it up with a submission): deleted in the same
+    # transaction that closes it, failed or interrupted as well as done.
+    forget: Callable[[int], WriteOp] | None = None
 
 
 class JobError(WordedError):
@@ -238,10 +242,12 @@ class Scheduler:
         self, job: Job, state: JobState, error: str = "", also: Sequence[WriteOp] = ()
     ) -> None:
         then = await self._successor(job, state)
+        kind = self._kinds.get(job.kind)
+        if kind is not None and kind.forget is not None:
+            also = (*also, kind.forget(job.id))
         await self._jobs.finish(job, state, error, also=also, then=then)
         if state in (JobState.MISSED, JobState.FAILED, JobState.INTERRUPTED):
             log.info("job %s (%s) %s: %s", job.id, job.kind, state.value, error)
-            kind = self._kinds.get(job.kind)
             if kind and kind.on_trouble:
                 try:
                     await kind.on_trouble(replace(job, state=state, last_error=error), state)

@@ -294,3 +294,16 @@ def test_a_bad_delay_setting_is_named(value: str) -> None:
 
 def test_the_form_context_is_the_thread_only() -> None:
     assert json.loads(encode_thread(MessageRef(GENERAL, "p1"))) == ["test", "T1", "C-general", "p1"]
+
+
+async def test_a_reply_that_cannot_be_posted_leaves_nothing_behind(bot: Harness) -> None:
+    prompt = await post_prompt(bot)
+    await submit(bot, await open_form(bot, prompt), WORDS)
+    bot.adapter.fail_next = 10  # the platform refuses every try
+    for _ in range(6):
+        await bot.tick(timedelta(minutes=15))
+    assert replies(bot) == []
+    # Failed for good: its words and its submission time go, as a posted reply's job does.
+    assert bot.rows(f"select * from jobs where kind = '{POST_JOB}'") == []
+    await bot.core.db.checkpoint()
+    assert WORDS.encode() not in stored_bytes(bot.core.db.path)

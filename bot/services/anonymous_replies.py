@@ -146,8 +146,9 @@ class AnonymousRepliesFeature:
             "replies can be removed this way.",
             raw=True,
         )
-        # Late is better than lost: a reply queued before a restart is still posted.
-        registry.job(JobKind(POST_JOB, self._post, run_late=True))
+        # Late is better than lost: a reply queued before a restart is still posted. Posted,
+        # dropped, failed or interrupted, its job is forgotten whole as it closes.
+        registry.job(JobKind(POST_JOB, self._post, run_late=True, forget=self._repo.forgetting))
         registry.verb(
             "anonymous off",
             "Switch off anonymous replies under prompts in this channel",
@@ -219,14 +220,13 @@ class AnonymousRepliesFeature:
         )
         await self._repo.forget_traces()
 
-    async def _post(self, job: Job) -> Outcome:
+    async def _post(self, job: Job) -> Outcome | None:
         doc = _payload(job)
         channel = ChannelRef(str(doc["platform"]), str(doc["channel"]), str(doc["workspace"]))
         root = MessageRef(channel, str(doc["root"]))
-        forget = self._repo.forgetting(job.id)
         context = await self._threads.thread_context(root)
         if context is None or await self._repo.is_off(channel):
-            return Outcome(also=(forget,))  # switched off meanwhile: dropped, and forgotten
+            return None  # switched off meanwhile: dropped (and forgotten, as every such job)
         text = str(doc["text"])
         ref = await self._chat.reply(root.as_thread, reply_message(text))
         known = await self._channels.get(channel)
@@ -247,9 +247,9 @@ class AnonymousRepliesFeature:
             region=known.region if known else "",
             private=await self._visibility.is_private(channel, known),
         )
-        # Archived and forgotten with the job's completion, in one transaction: copbot's
-        # own posts are not captured from the platform, so this is the only copy.
-        return Outcome(also=(self._repo.archiving(message), forget))
+        # Archived with the job's completion (which forgets the job), in one transaction:
+        # copbot's own posts are not captured from the platform, so this is the only copy.
+        return Outcome(also=(self._repo.archiving(message),))
 
     # -- facilitators and admins --------------------------------------------------------
 
