@@ -14,9 +14,11 @@ ANSWER = "feedback.answer"
 ANSWER_FORM = "feedback-answer"
 ANONYMOUS = "Your answer is anonymous: nobody, admins included, can see who wrote it."
 CANNOT_HIDE = (
-    "What copbot cannot hide: the chat platform itself sees that you opened this form; in a "
-    "small group, what you write may show who you are; and if you write your name, you are "
-    "named. Results are shown only after the round closes, and only if enough people answered."
+    "What copbot cannot hide: the chat platform itself sees that you opened and sent this "
+    "form, and carries what you send, with your name, to copbot (which drops your name before "
+    "keeping anything); in a small group, what you write may show who you are; and if you "
+    "write your name, you are named. Results are shown only after the round closes, and only "
+    "if enough people answered."
 )
 THANKS = "Thank you. Your answer is in, with nothing to say it was yours."
 

@@ -76,6 +76,7 @@ async def test_a_prompt_offers_an_anonymous_form_that_names_the_thread_not_the_p
     form = await open_form(bot, prompt)
     assert form.id == REPLY_FORM and form.anonymous
     assert "nobody, admins included" in form.intro and "cannot hide" in form.intro
+    assert "carries what you send, with your name" in form.intro
     assert "within 2 minutes" in (form.thanks or "")
     assert signer(bot).unsign(form.context) == encode_thread(prompt)
     assert SAM.id not in form.context and SAM.name not in form.context

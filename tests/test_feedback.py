@@ -78,6 +78,8 @@ async def test_a_round_is_announced_with_a_button_and_the_form_says_it_is_anonym
     assert form.id == ANSWER_FORM and form.anonymous and form.thanks == THANKS
     assert "nobody, admins included, can see who wrote it" in form.intro
     assert "cannot hide" in form.intro and "write your name" in form.intro
+    # Honest about the platform: it carries the answer, with the name, not only the opening.
+    assert "carries what you send, with your name" in form.intro
     assert [f.label for f in form.fields] == [q.label for q in DEFAULT_QUESTIONS]
     assert SAM.id not in form.context  # the ticket holds a keyed hash, not the person
     listing = await bot.reply_text("feedback", SAM)

@@ -58,9 +58,10 @@ AUTHOR = "Anonymous participant"
 
 ANONYMOUS = "Your reply is anonymous: nobody, admins included, can see who wrote it."
 CANNOT_HIDE = (
-    "What copbot cannot hide: the chat platform itself sees that you opened this form; in a "
-    "small group, what you write may show who you are; and if you write your name, you are "
-    "named. Facilitators can remove an anonymous reply."
+    "What copbot cannot hide: the chat platform itself sees that you opened and sent this "
+    "form, and carries what you send, with your name, to copbot (which drops your name before "
+    "keeping anything); in a small group, what you write may show who you are; and if you "
+    "write your name, you are named. Facilitators can remove an anonymous reply."
 )
 OFF = "Anonymous replies are switched off in this channel, so this button does nothing here."
 NOT_HERE = (
