@@ -89,7 +89,7 @@ def check(path: Path) -> CheckReport:
             ]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if SEARCH_INDEX in tables:
-                problems += _search_index_problems(conn)
+                problems += _search_index_problems(conn, p)
             applied = (
                 {
                     r[0]
@@ -108,19 +108,40 @@ def check(path: Path) -> CheckReport:
             )
         finally:
             conn.close()
+    except sqlite3.OperationalError as e:
+        raise StorageError(f"cannot check {p}: {_why_not(e)}") from None
     except sqlite3.DatabaseError as e:
         return CheckReport(p, (f"SQLite cannot read it: {e}",), (), ())
     pending = tuple(m.name for m in MIGRATIONS._migrations if m.name not in applied)
     return CheckReport(p, tuple(problems), pending, counts)
 
 
-def _search_index_problems(conn: sqlite3.Connection) -> list[str]:
+def _search_index_problems(conn: sqlite3.Connection, path: Path) -> list[str]:
     # FTS5's own check: that the index matches the messages (it changes nothing).
     try:
         conn.execute(f"INSERT INTO {SEARCH_INDEX}({SEARCH_INDEX}) VALUES ('integrity-check')")
+    except sqlite3.OperationalError as e:
+        # It runs as a write: a lock held elsewhere or a file this user can't write stops it
+        # before it looks, which says nothing about the file (and a restore would lose data).
+        raise StorageError(f"cannot check the search index of {path}: {_why_not(e)}") from None
     except sqlite3.DatabaseError:
         return ["the search index does not match the archived messages"]
     return []
+
+
+def _why_not(error: sqlite3.OperationalError) -> str:
+    words = str(error).lower()
+    if "locked" in words or "busy" in words:
+        return (
+            "the database is locked by another process (an import, or a sqlite3 shell "
+            "holding a write); try again when it is done"
+        )
+    if "readonly" in words or "read-only" in words:
+        return (
+            "its check writes nothing but needs write access, and this user can't write the "
+            "file; run it as the file's owner (sudo copbot-admin db check --db FILE)"
+        )
+    return f"SQLite refused ({error})"
 
 
 def _existing(path: Path) -> Path:
