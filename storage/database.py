@@ -45,8 +45,14 @@ def check_path(path: str | Path) -> Path:
     if not p.parent.exists():
         raise StorageError(f"cannot open database {p}: folder {p.parent} does not exist")
     if p.exists():
-        with p.open("rb") as f:
-            header = f.read(16)
+        try:
+            with p.open("rb") as f:
+                header = f.read(16)
+        except PermissionError:
+            # A file left by another user (root, say): say so, not a traceback.
+            raise StorageError(
+                f"cannot read {p}: permission denied; check its owner and mode"
+            ) from None
         if header and not header.startswith(b"SQLite format 3"):
             raise StorageError(f"{p} exists but is not an SQLite database")
     return p
@@ -316,7 +322,11 @@ class Database:
 def migrate(path: str | Path) -> list[str]:
     """Apply pending migrations; return the names applied."""
     p = check_path(path)
-    conn = connect(p)
+    try:
+        # Opening can fail too: a new file in a folder this user can't write.
+        conn = connect(p)
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot migrate database {p}: {e}") from None
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         db = sqlite_utils.Database(conn)

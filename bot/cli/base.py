@@ -164,6 +164,12 @@ def storage_trouble(error: sqlite.OperationalError) -> str:
             "the database is locked by another process (an import, a restore, or a sqlite3 "
             "shell holding a write), so this was not saved; try again when it is done"
         )
+    if "readonly" in words:
+        # A file (or its -wal or -shm beside it) another user made, or kept read-only.
+        return (
+            "the database file, or its -wal or -shm file beside it, is read-only for this "
+            "user, so this was not saved; check their owner and mode"
+        )
     if "full" in words:
         return "the disk holding the database is full, so this was not saved; free some space"
     return f"the database refused the change ({type(error).__name__}), so it was not saved"
