@@ -6,6 +6,7 @@ import getpass
 import json
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import UTC, datetime, time
 from functools import partial
 from pathlib import Path
@@ -236,9 +237,23 @@ def export(
                 )
         else:
             written = run_export(reader, fmt, chosen, out, cover, pseudonymise=pseudonymise)
-    finally:
         if output:
             out.close()
+    except OSError as e:
+        if not output:
+            raise
+        # A half-written export would pass for the whole archive: keep none of it.
+        with suppress(OSError):
+            out.close()
+        if output.is_file():
+            output.unlink()
+        raise click.ClickException(
+            f"can't write {output}: {e.strerror}; nothing was kept"
+        ) from None
+    finally:
+        if output:
+            with suppress(OSError):
+                out.close()
     if output:
         click.echo(f"Exported {written} message(s) to {output}.", err=True)
 

@@ -4,6 +4,7 @@ known failure into one line."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import sys
@@ -56,6 +57,11 @@ class Interrupted(click.ClickException):
         click.echo(f"{lead}copbot {self.message}.", err=True)
 
 
+# A command's output that can't be written for want of space (`copbot export > FILE` on a
+# full disk): one line, like copbot's other failures, not a traceback.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -65,6 +71,23 @@ class _Group(click.Group):
             # clean-up complaints at exit are noise now that copbot is only stopping.
             sys.unraisablehook = lambda _: None
             raise Interrupted() from None
+        except OSError as e:
+            if e.errno not in _NO_ROOM:
+                raise
+            _drop_standard_output()
+            raise click.ClickException(
+                f"couldn't write all of its output ({e.strerror}), so what was written is "
+                "incomplete; free some space and run it again"
+            ) from None
+
+
+def _drop_standard_output() -> None:
+    """Send what is still buffered for standard output nowhere: flushing it at exit would
+    fail again, with Python's own complaint after copbot's sentence."""
+    with suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
