@@ -53,7 +53,11 @@ def backup(source: Path, target: Path) -> CheckReport:
     try:
         src = _open(src_path)
         try:
-            dst = sqlite3.connect(partial)
+            try:
+                dst = sqlite3.connect(partial)
+                dst.execute("PRAGMA user_version")  # opens the file: a folder it can't write
+            except sqlite3.Error as e:
+                raise StorageError(f"cannot write the backup in {target.parent}: {e}") from None
             try:
                 src.backup(dst)  # pages=-1: everything in one step, one consistent snapshot
                 dst.execute("PRAGMA journal_mode = DELETE")

@@ -87,3 +87,21 @@ def test_a_change_to_a_read_only_database_says_it_is_read_only(
     monkeypatch.setattr(database, "connect", connect)
     line = one_line(invoke(db, "roles", "grant", "admin", "slack:U1SAM"))
     assert "read-only" in line and "not saved" in line
+
+
+def test_a_backup_folder_copbot_cannot_write_is_named_not_the_database(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_connect = maintenance.sqlite3.connect
+
+    def connect(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith(".partial"):  # the folder refuses the new file, as 0555 would
+            raise sqlite.OperationalError("unable to open database file")
+        return real_connect(path, *args, **kwargs)
+
+    monkeypatch.setattr(maintenance.sqlite3, "connect", connect)
+    target = tmp_path / "backups" / "copbot-backup.db"
+    target.parent.mkdir()
+    line = one_line(invoke(db, "db", "backup", str(target)))
+    assert f"cannot write the backup in {target.parent}" in line
+    assert "cannot back up" not in line and not target.exists()
