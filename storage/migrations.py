@@ -748,3 +748,17 @@ def teams_channels_members_only(db: sqlite_utils.Database) -> None:
           and channel in (select id from archive_channels where platform = 'teams')
         """,
     )
+
+
+@MIGRATIONS(name="0023_feedback_answers_dated_by_round")
+def feedback_answers_dated_by_round(db: sqlite_utils.Database) -> None:
+    # An answer's day picked it out when only one person answered that day: every answer
+    # now carries its round's opening day (UTC, as copbot writes it) instead.
+    _run(
+        db,
+        """
+        update feedback_answers set answered_on = (
+            select substr(r.opened_at, 1, 10) from feedback_rounds r where r.id = round_id
+        )
+        """,
+    )

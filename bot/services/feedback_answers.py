@@ -8,7 +8,7 @@ alone. Nothing here logs, stores or counts who answered (docs/anonymity.md).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
 from bot.feedback import (
@@ -107,7 +107,10 @@ class FeedbackAnswers:
         if any(q.problem(answers[q.id]) for q in round_.questions):
             return
         try:
-            await self._repo.answer(round_.id, ticket.hash, answers, self.today())
+            # Dated as the round opened, not as answered: a day only one person answered on
+            # would pick out their answer to anyone with the database file.
+            on = round_.opened_at.astimezone(UTC).date()
+            await self._repo.answer(round_.id, ticket.hash, answers, on)
         except (AlreadyAnswered, RoundClosed):
             # Nobody to tell (the sender is anonymous), and nothing to log that could help
             # line this up with a person: the form's check already said so in nearly all cases.
