@@ -72,3 +72,24 @@ def test_an_export_to_a_file_on_a_full_disk_keeps_nothing(
         f"Error: can't write {target}: No space left on device; nothing was kept"
     ]
     assert not target.exists()
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, MemoryError])
+def test_an_export_to_a_file_stopped_part_way_keeps_nothing(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: type[BaseException]
+) -> None:
+    # Interrupted (Ctrl-C) or failed for another reason than the disk, a half-written
+    # export would pass for the whole archive all the same.
+    def stops_part_way(*args: Any, **kwargs: Any) -> int:
+        out = args[3]
+        out.write("[" + "{}," * 1000)
+        out.flush()
+        raise stop()
+
+    monkeypatch.setattr(archive, "run_export", stops_part_way)
+    target = tmp_path / "export.json"
+    result = CliRunner().invoke(
+        cli, ["export", "--format", "json", "-o", str(target), "--db", str(db)], env={}
+    )
+    assert result.exit_code != 0
+    assert not target.exists()

@@ -239,14 +239,17 @@ def export(
             written = run_export(reader, fmt, chosen, out, cover, pseudonymise=pseudonymise)
         if output:
             out.close()
-    except OSError as e:
+    except BaseException as e:
         if not output:
             raise
-        # A half-written export would pass for the whole archive: keep none of it.
+        # A half-written export would pass for the whole archive: keep none of it, however
+        # it stopped (a full disk, Ctrl-C, a fault).
         with suppress(OSError):
             out.close()
         if output.is_file():
             output.unlink()
+        if not isinstance(e, OSError):
+            raise
         raise click.ClickException(
             f"can't write {output}: {e.strerror}; nothing was kept"
         ) from None
