@@ -378,6 +378,20 @@ async def test_a_schedule_here_in_a_channel_copbot_never_heard_of_posts_when_due
     assert not schedule.paused
 
 
+async def test_a_schedule_in_a_channel_copbot_never_heard_of_pauses_once_it_is_removed(
+    sched: Harness,
+) -> None:
+    from bot.model import BotRemovedFromChannel
+
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA, channel=NORTH)
+    await sched.deliver(BotRemovedFromChannel("left-north", NORTH, sched.clock.now()))
+    sched.adapter.sent.clear()
+    await sched.tick(datetime(2026, 12, 1, 10, 0, tzinfo=UTC) - sched.clock.now())
+    assert sched.adapter.of_kind("post") == []
+    [schedule] = await sched.core.scheduler.recurrences("prompt.post")
+    assert schedule.paused
+
+
 TUESDAY_1 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 10:00 in London too, in winter
 
 

@@ -41,9 +41,13 @@ class ChannelsFeature:
         registry.listen(BotRemovedFromChannel, self.on_removed)
 
     async def on_removed(self, event: BotRemovedFromChannel) -> None:
-        known = await self._channels.get(event.channel)
-        if known is not None:
-            await self._channels.save(replace(known, bot_member=False))
+        ref = event.channel
+        if ref.is_direct:
+            return
+        known = await self._channels.get(ref)
+        # Remembered even if its arrival was missed: a schedule taken there then pauses.
+        left = Channel(ref, region_from_name(ref.name, self._regions), bot_member=False)
+        await self._channels.save(replace(known, bot_member=False) if known else left)
 
     async def on_added(self, event: BotAddedToChannel) -> None:
         ref = event.channel
