@@ -487,3 +487,20 @@ def test_erasure_export_and_roles_on_the_command_line_are_audited(db_path: Path)
         ),  # once: then no change
         ("cli", "erased", "slack:U9: 0 record(s)"),
     ]
+
+
+@pytest.mark.parametrize("hostile", [False, True])
+def test_an_answer_shared_with_chat_never_brings_html_into_a_page(hostile: bool) -> None:
+    from zoneinfo import ZoneInfo
+
+    import markupsafe
+
+    from bot.console.web import Templates
+
+    words = 'Changed: <img src=x onerror=alert(1)> `schedule <b>resume</b> 1` & "so"'
+    # Even words marked safe somewhere on the way: chat's answers are never HTML.
+    given = markupsafe.Markup(words) if hostile else words
+    env = Templates(ZoneInfo("Europe/London"))._env
+    shown = env.from_string("<p>{{ done|said }}</p>").render(done=given)
+    assert "<img" not in shown and "<b>" not in shown
+    assert "<code>schedule &lt;b&gt;resume&lt;/b&gt; 1</code>" in shown

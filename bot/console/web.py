@@ -160,10 +160,11 @@ def form_value(form: Mapping[str, Any], name: str, limit: int = 200) -> str:
 
 def _said(text: str) -> Any:
     """An answer copbot also gives in chat, for a page: escaped, its `commands` as code
-    rather than with chat's backticks."""
+    rather than with chat's backticks. Never HTML, even marked safe: escape() would pass
+    that through as it is."""
     import markupsafe  # with jinja2: loaded when a page is first rendered
 
-    escaped = str(markupsafe.escape(text))
+    escaped = str(markupsafe.escape(str(text)))
     return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
