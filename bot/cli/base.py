@@ -74,6 +74,10 @@ class _Group(click.Group):
         except OSError as e:
             if e.errno not in _NO_ROOM:
                 raise
+            if e.filename is not None:  # a file of its own, not its output
+                raise click.ClickException(
+                    f"couldn't write {e.filename} ({e.strerror}); free some space and run it again"
+                ) from None
             _drop_standard_output()
             raise click.ClickException(
                 f"couldn't write all of its output ({e.strerror}), so what was written is "

@@ -7,6 +7,7 @@ code. Like the Slack manifest it is plain data, so it lives here rather than in 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -205,5 +206,9 @@ def teams_package(
     try:
         output.write_bytes(zipped)
     except OSError as e:
+        # Half a zip is no app package: keep none of it.
+        with contextlib.suppress(OSError):
+            if output.is_file():
+                output.unlink()
         raise click.ClickException(f"can't write {output}: {e.strerror}") from None
     click.echo(f"Wrote {output}: upload it in Teams (Apps, Manage your apps, Upload an app).")

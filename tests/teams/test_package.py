@@ -9,6 +9,7 @@ import zlib
 from pathlib import Path
 
 import jsonschema
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
@@ -140,3 +141,26 @@ async def test_every_command_in_the_personal_menu_works_in_a_direct_chat(bot: Ha
     # And what is left out is left out for that reason.
     for title in CHANNEL_ONLY:
         assert "channel" in await bot.reply_text(title, ALEX, channel=chat)
+
+
+def test_a_package_that_cannot_be_written_whole_is_not_left_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    out = tmp_path / "copbot.zip"
+
+    def fills_the_disk(self: Path, data: bytes) -> int:
+        with open(self, "wb") as f:
+            f.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", fills_the_disk)
+    result = CliRunner().invoke(
+        cli,
+        ["teams", "package", "--app-id", APP_ID, "-o", str(out)],
+        env={"COPBOT_PUBLIC_URL": "https://copbot.example.org"},
+    )
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: can't write {out}: No space left on device"
+    assert not out.exists()
