@@ -88,6 +88,8 @@ FOREIGN = "refused a Slack %s from another workspace than copbot's (nothing kept
 ELSEWHERE = "This copbot serves another Slack workspace, so it can't help you here."
 
 
+SOCKET_TRIES = 3  # asking Slack for a Socket Mode address at start, before giving up
+SOCKET_WAIT_S = 2.0
 # What Slack answers when a token itself is wrong: anything else may pass.
 TOKEN_REFUSED = frozenset(
     {
@@ -202,8 +204,7 @@ class SlackAdapter:
                 # is asked for here, so that a wrong token stops copbot in one sentence.
                 address = await self._socket_address()
                 self._socket = AsyncSocketModeHandler(self._bolt, self._app_token)
-                if address:
-                    self._socket.client.wss_uri = address
+                self._socket.client.wss_uri = address
                 await self._socket.connect_async()  # type: ignore[no-untyped-call]
         except BaseException:
             await self.stop()  # nobody else will: the app stops only adapters that started
@@ -225,25 +226,36 @@ class SlackAdapter:
             self._client.session = None
 
     async def _socket_address(self) -> str:
-        """A Socket Mode address, from Slack's ``apps.connections.open``; "" when Slack is
-        only busy (the SDK then asks again, waiting as Slack says)."""
-        try:
-            answer = await self._client.apps_connections_open(app_token=self._app_token)
-        except SlackApiError as e:
-            if code_of(e) not in TOKEN_REFUSED:
-                log.warning("Slack didn't give a Socket Mode address yet (%s)", code_of(e))
-                return ""
-            raise SlackUnavailable(
-                f"Slack refused copbot's app-level token ({code_of(e)}); check SLACK_APP_TOKEN "
-                "is the app's current App-Level Token (xapp-…) with the connections:write scope"
-            ) from None
-        except (aiohttp.ClientError, TimeoutError):
-            host = urlsplit(self._client.base_url).netloc or self._client.base_url
-            raise SlackUnavailable(
-                f"copbot couldn't reach Slack at {host} for Socket Mode; check this server's "
-                "network connection and proxy settings (HTTPS_PROXY)"
-            ) from None
-        return str(answer.get("url") or "")
+        """A Socket Mode address, from Slack's ``apps.connections.open``: asked a few times
+        while Slack answers with an error of its own, never again for a refused token."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = await self._client.apps_connections_open(app_token=self._app_token)
+                return str(answer.get("url") or "")
+            except SlackApiError as e:
+                code = code_of(e)
+                if code in TOKEN_REFUSED:
+                    raise SlackUnavailable(
+                        f"Slack refused copbot's app-level token ({code}); check "
+                        "SLACK_APP_TOKEN is the app's current App-Level Token (xapp-…) with the "
+                        "connections:write scope"
+                    ) from None
+                if attempt == SOCKET_TRIES:
+                    raise SlackUnavailable(
+                        f"Slack didn't open a Socket Mode connection for copbot "
+                        f"({code or 'no answer'}, {SOCKET_TRIES} tries); Slack may be having "
+                        "trouble (status.slack.com): start copbot again later"
+                    ) from None
+                log.warning("Slack didn't give a Socket Mode address yet (%s)", code)
+                await asyncio.sleep(SOCKET_WAIT_S)
+            except (aiohttp.ClientError, TimeoutError):
+                host = urlsplit(self._client.base_url).netloc or self._client.base_url
+                raise SlackUnavailable(
+                    f"copbot couldn't reach Slack at {host} for Socket Mode; check this "
+                    "server's network connection and proxy settings (HTTPS_PROXY)"
+                ) from None
 
     async def _who_am_i(self) -> Me:
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.support.server import copbot_command, free_port, keep_log
 
 pytestmark = pytest.mark.subprocess
@@ -91,3 +91,21 @@ async def test_a_refused_app_token_ends_socket_mode_in_one_sentence(
     )
     assert "Traceback" not in out + err and "xapp-1-revoked" not in out + err
     assert [c.method for c in fake.calls] == ["auth.test", "apps.connections.open"]
+
+
+async def test_slack_failing_at_every_socket_mode_try_ends_in_one_sentence(
+    db_path: Path, fake: FakeSlack
+) -> None:
+    """An error of Slack's own is asked again, a few times, then copbot stops saying so."""
+    from adapters.slack.adapter import SOCKET_TRIES
+
+    fake.fail("apps.connections.open", "internal_error", times=SOCKET_TRIES)
+    code, out, err = await serve(db_path, BOT_TOKEN, fake.api_url, app_token=APP_TOKEN)
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "Error: Slack didn't open a Socket Mode connection for copbot (internal_error, 3 "
+        "tries); Slack may be having trouble (status.slack.com): start copbot again later"
+    )
+    assert "Traceback" not in out + err
+    opened = [c.outcome for c in fake.calls if c.method == "apps.connections.open"]
+    assert opened == ["internal_error"] * SOCKET_TRIES  # asked no more
