@@ -275,8 +275,10 @@ class InboxRepository(Protocol):
 
 
 class JobRepository(Protocol):
-    async def add(self, job: Job) -> Job | None:
-        """Queue a job; None when a job with its key exists already."""
+    async def add(self, job: Job, *, untraced: bool = False) -> Job | None:
+        """Queue a job; None when a job with its key exists already. ``untraced``: its row
+        says nothing of when or in what order it was queued (a random id, and its due time
+        as its creation time), for a job an anonymous submission queued."""
         ...
 
     async def add_recurrence(self, recurrence: Recurrence, first: Job) -> Recurrence:

@@ -135,7 +135,11 @@ class Scheduler:
         self, kind: str, payload: dict[str, Any], due_at: datetime, key: str, owner: str = ""
     ) -> Job | None:
         """Queue a one-off job; None when a job with this key exists already."""
-        job = await self._jobs.add(Job(0, kind, _dump(payload), due_at, key, owner=owner))
+        # A job that must not outlive its run leaves no trace of when it was queued either.
+        untraced = (found := self._kinds.get(kind)) is not None and found.forget is not None
+        job = await self._jobs.add(
+            Job(0, kind, _dump(payload), due_at, key, owner=owner), untraced=untraced
+        )
         self._wake.set()
         return job
 

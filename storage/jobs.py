@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -14,6 +15,7 @@ from storage.database import Database
 
 _JOB = "id, kind, payload, due_at, key, state, attempts, owner, schedule_id, last_error"
 _REC = "id, kind, payload, rule, timezone, starts, owner, description, active, next_at, paused_at"
+UNTRACED_IDS = 2**61  # untraced jobs' ids are drawn from [2**61, 2**62)
 
 
 class SqliteJobRepository:
@@ -23,9 +25,15 @@ class SqliteJobRepository:
         self._db = db
         self._clock = clock
 
-    async def add(self, job: Job) -> Job | None:
-        now = to_text(self._clock.now())
-        return await self._db.write(lambda db: _insert_job(db, job, now))
+    async def add(self, job: Job, *, untraced: bool = False) -> Job | None:
+        if not untraced:
+            now = to_text(self._clock.now())
+            return await self._db.write(lambda db: _insert_job(db, job, now))
+        # Ids count up as jobs are queued, and so do creation times: either would line an
+        # anonymous reply up with the moment it was sent.
+        return await self._db.write(
+            lambda db: _insert_job(db, job, to_text(job.due_at), ident=_random_id(db))
+        )
 
     async def add_recurrence(self, recurrence: Recurrence, first: Job) -> Recurrence:
         now = to_text(self._clock.now())
@@ -216,11 +224,22 @@ class SqliteJobRepository:
         return await self._db.read(op)
 
 
-def _insert_job(db: sqlite_utils.Database, job: Job, now: str) -> Job | None:
+def _random_id(db: sqlite_utils.Database) -> int:
+    """An unused job id, drawn at random from far above the ids that count up."""
+    while True:
+        ident = UNTRACED_IDS + secrets.randbelow(UNTRACED_IDS)
+        if db.execute("select 1 from jobs where id = ?", [ident]).fetchone() is None:
+            return ident
+
+
+def _insert_job(
+    db: sqlite_utils.Database, job: Job, now: str, ident: int | None = None
+) -> Job | None:
     cur = db.execute(
-        "insert or ignore into jobs (kind, payload, due_at, key, state, attempts, owner,"
-        " schedule_id, created_at) values (?,?,?,?,?,?,?,?,?)",
+        "insert or ignore into jobs (id, kind, payload, due_at, key, state, attempts, owner,"
+        " schedule_id, created_at) values (?,?,?,?,?,?,?,?,?,?)",
         [
+            ident,
             job.kind,
             job.payload,
             to_text(job.due_at),

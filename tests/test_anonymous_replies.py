@@ -96,6 +96,12 @@ async def test_a_reply_is_posted_once_after_its_random_delay_and_archived_with_n
     assert timedelta(0) <= wait <= timedelta(seconds=120)
     [payload] = bot.rows(f"select payload, owner from jobs where kind = '{POST_JOB}'")
     assert "sam" not in str(payload).lower() and payload[1] == ""
+    # While it waits, its row says nothing of when it was sent: created at its due time,
+    # with an id drawn at random rather than the next one counting up.
+    [(ident, created, due_text)] = bot.rows(
+        f"select id, created_at, due_at from jobs where kind = '{POST_JOB}'"
+    )
+    assert created == due_text and int(str(ident)) >= 2**61
 
     if wait > timedelta(seconds=1):
         await bot.tick(wait - timedelta(seconds=1))
