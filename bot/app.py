@@ -267,7 +267,15 @@ def build_core(
                     templates,
                     settings.timezone,
                 ),
-                PeoplePages(roles, people, erasure, audit, templates, chat.platforms),
+                PeoplePages(
+                    roles,
+                    people,
+                    erasure,
+                    audit,
+                    templates,
+                    chat.platforms,
+                    names={user.identity: user.display for user, _ in personas},
+                ),
                 AuditPages(audit, people, templates),
                 AboutPages(templates, settings.retention_days, erasure),
                 PlaygroundSignIn(  # local mode only: no personas, no page

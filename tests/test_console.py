@@ -332,6 +332,8 @@ async def test_the_playgrounds_people_page_lists_the_personas_roles_from_the_sta
     assert "Nobody has a role yet" not in page
     assert 'name="identity" value="local:priya"' in page  # her revoke button
     assert "local:sam" not in page.split("<h2>Give someone a role</h2>")[0]
+    # By their names, as chat shows them, before they have said anything there.
+    assert "Priya Shah (local:priya)" in page
 
 
 @pytest.mark.parametrize(

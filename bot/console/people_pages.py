@@ -4,7 +4,7 @@ token, and each change is in the audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -32,8 +32,11 @@ class PeoplePages:
         audit: Audit,
         templates: Templates,
         platforms: Sequence[str],
+        names: Mapping[str, str] | None = None,
     ) -> None:
         self._platforms = tuple(platforms)  # those copbot serves
+        # Names known before copbot meets their owners (the playground's personas).
+        self._names = dict(names or {})
         self._roles = roles
         self._erasure = erasure
         self._people = people
@@ -61,6 +64,7 @@ class PeoplePages:
         labels = await self._people.labels(
             [g.identity for g in grants] + [g.granted_by for g in grants], with_identity=True
         )
+        labels |= {i: f"{name} ({i})" for i, name in self._names.items() if labels.get(i, i) == i}
         return self._templates.render(
             "people.html",
             status=status,
