@@ -43,7 +43,12 @@ async def serve(
         *copbot_command(), "serve", "--port", str(free_port()), "--db", str(db_path),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    except TimeoutError:
+        process.kill()  # a start that never ends must not outlive the test
+        await process.wait()
+        raise
     keep_log("slack-start-refused", out.decode() + err.decode())
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
