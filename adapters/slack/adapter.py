@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -33,6 +32,7 @@ from adapters.slack.directory import Directory
 from adapters.slack.errors import NOT_HERE, code_of, delivery_error, place
 from adapters.slack.pacing import Pacer
 from adapters.slack.schema import Malformed, ident, text
+from adapters.slack.startup import socket_address, who_am_i
 from adapters.slack.translate import (
     NAME_LIMIT,
     PRIVATE_CHANNEL_NAMES,
@@ -86,28 +86,6 @@ FIND_PAGES = 2
 # copbot serves one community: one workspace's payloads, whoever else shares the app.
 FOREIGN = "refused a Slack %s from another workspace than copbot's (nothing kept)"
 ELSEWHERE = "This copbot serves another Slack workspace, so it can't help you here."
-
-
-SOCKET_TRIES = 3  # asking Slack for a Socket Mode address at start, before giving up
-SOCKET_WAIT_S = 2.0
-# What Slack answers when a token itself is wrong: anything else may pass.
-TOKEN_REFUSED = frozenset(
-    {
-        "invalid_auth",
-        "not_authed",
-        "token_revoked",
-        "token_expired",
-        "account_inactive",
-        "not_allowed_token_type",
-        "missing_scope",
-        "no_permission",
-    }
-)
-
-
-class SlackUnavailable(DeliveryError):
-    """Slack can't be used at start: it refused the bot token, or couldn't be reached. Worded
-    for the person starting copbot, who can put it right (`copbot serve` shows it as it is)."""
 
 
 class Credentials(Protocol):
@@ -193,7 +171,7 @@ class SlackAdapter:
             timeout=aiohttp.ClientTimeout(total=self._client.timeout)
         )
         try:
-            self._me = await self._who_am_i()
+            self._me = await who_am_i(self._client)
             self._sink = sink
             if self.socket_mode:
                 # Built here: the Socket Mode client needs a running event loop. Imported
@@ -202,7 +180,7 @@ class SlackAdapter:
 
                 # The SDK's connect retries a refused app token forever: its first address
                 # is asked for here, so that a wrong token stops copbot in one sentence.
-                address = await self._socket_address()
+                address = await socket_address(self._client, self._app_token)
                 self._socket = AsyncSocketModeHandler(self._bolt, self._app_token)
                 self._socket.client.wss_uri = address
                 await self._socket.connect_async()  # type: ignore[no-untyped-call]
@@ -224,59 +202,6 @@ class SlackAdapter:
         if self._client.session is not None:
             await self._client.session.close()
             self._client.session = None
-
-    async def _socket_address(self) -> str:
-        """A Socket Mode address, from Slack's ``apps.connections.open``: asked a few times
-        while Slack answers with an error of its own, never again for a refused token."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                answer = await self._client.apps_connections_open(app_token=self._app_token)
-                return str(answer.get("url") or "")
-            except SlackApiError as e:
-                code = code_of(e)
-                if code in TOKEN_REFUSED:
-                    raise SlackUnavailable(
-                        f"Slack refused copbot's app-level token ({code}); check "
-                        "SLACK_APP_TOKEN is the app's current App-Level Token (xapp-…) with the "
-                        "connections:write scope"
-                    ) from None
-                if attempt == SOCKET_TRIES:
-                    raise SlackUnavailable(
-                        f"Slack didn't open a Socket Mode connection for copbot "
-                        f"({code or 'no answer'}, {SOCKET_TRIES} tries); Slack may be having "
-                        "trouble (status.slack.com): start copbot again later"
-                    ) from None
-                log.warning("Slack didn't give a Socket Mode address yet (%s)", code)
-                await asyncio.sleep(SOCKET_WAIT_S)
-            except (aiohttp.ClientError, TimeoutError):
-                host = urlsplit(self._client.base_url).netloc or self._client.base_url
-                raise SlackUnavailable(
-                    f"copbot couldn't reach Slack at {host} for Socket Mode; check this "
-                    "server's network connection and proxy settings (HTTPS_PROXY)"
-                ) from None
-
-    async def _who_am_i(self) -> Me:
-        try:
-            answer = await self._client.auth_test()
-        except SlackApiError as e:
-            raise SlackUnavailable(
-                f"Slack refused copbot's bot token ({code_of(e)}); check SLACK_BOT_TOKEN "
-                "is the app's current Bot User OAuth Token (xoxb-…)"
-            ) from None
-        except (aiohttp.ClientError, TimeoutError):
-            host = urlsplit(self._client.base_url).netloc or self._client.base_url
-            raise SlackUnavailable(
-                f"copbot couldn't reach Slack at {host}; check this server's network "
-                "connection and proxy settings (HTTPS_PROXY), and SLACK_API_URL if it is set"
-            ) from None
-        return Me(
-            str(answer.get("user_id") or ""),
-            str(answer.get("bot_id") or ""),
-            str(answer.get("team_id") or ""),
-            str(answer.get("user") or "copbot"),
-        )
 
     # -- inbound --------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack import metadata
-from adapters.slack.adapter import SlackUnavailable
+from adapters.slack.startup import SlackUnavailable
 from bot.app import CORE, create_app
 from bot.interaction import Interaction
 from bot.model import (

@@ -102,7 +102,7 @@ async def test_slack_failing_at_every_socket_mode_try_ends_in_one_sentence(
     db_path: Path, fake: FakeSlack
 ) -> None:
     """An error of Slack's own is asked again, a few times, then copbot stops saying so."""
-    from adapters.slack.adapter import SOCKET_TRIES
+    from adapters.slack.startup import SOCKET_TRIES
 
     fake.fail("apps.connections.open", "internal_error", times=SOCKET_TRIES)
     code, out, err = await serve(db_path, BOT_TOKEN, fake.api_url, app_token=APP_TOKEN)
