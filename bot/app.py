@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -39,7 +37,7 @@ from bot.console.scope import Scopes
 from bot.console.sign_in import Sessions, SignInLinks
 from bot.console.web import Templates
 from bot.core import Core
-from bot.inbox import Inbox
+from bot.inbox import Inbox, veil_of
 from bot.logs import guard_server_log
 from bot.people import People
 from bot.ports import ChatAdapter, Clock, RetryObserver, unobserved_retry
@@ -305,7 +303,7 @@ def build_core(
         check=router.check,
         in_turn=registry.in_turn,
         unnoted=registry.unnoted,
-        veil=inbox_veil(settings.secret_key),
+        veil=veil_of(settings.secret_key),
     )
     return Core(
         settings=settings,
@@ -499,14 +497,3 @@ def _version() -> str:
         return version("copbot")
     except PackageNotFoundError:
         return "unknown"
-
-
-def inbox_veil(secret_key: str) -> bytes | None:
-    """The inbox's key for naming deliveries that lead to anonymous forms (Inbox._key): from
-    COPBOT_SECRET_KEY, which is never in the database file, so that a retry after a restart
-    is still recognised; None without it (a key of the process's own)."""
-    if not secret_key:
-        return None
-    return hmac.new(
-        secret_key.encode(), b"copbot inbox: unnoted deliveries", hashlib.sha256
-    ).digest()

@@ -114,6 +114,17 @@ def conversation_of(event: InboundEvent) -> str:
             return event.user.identity
 
 
+def veil_of(secret_key: str) -> bytes | None:
+    """The inbox's key for naming deliveries that lead to anonymous forms (Inbox._key), from
+    COPBOT_SECRET_KEY, which is never in the database file, so that a retry after a restart
+    is still recognised; None without it (a key of the process's own)."""
+    if not secret_key:
+        return None
+    return hmac.new(
+        secret_key.encode(), b"copbot inbox: unnoted deliveries", hashlib.sha256
+    ).digest()
+
+
 class _Wakes:
     """accept() rings for every new event: a message wakes the capture loop only, anything
     else both loops; and a batch's worth of messages (or anything else) ends the capture

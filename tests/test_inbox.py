@@ -330,7 +330,7 @@ async def test_unnoted_deliveries_are_named_by_a_key_outside_the_file(db_path: P
     """A delivery that leads to an anonymous form may be named by the person's chat: the
     inbox keeps a keyed hash instead. With COPBOT_SECRET_KEY, a retry after a restart is
     still recognised; without it, the key was the process's own."""
-    from bot.app import inbox_veil
+    from bot.inbox import veil_of
 
     db = Database.open(db_path)
 
@@ -341,7 +341,7 @@ async def test_unnoted_deliveries_are_named_by_a_key_outside_the_file(db_path: P
         repo = SqliteInboxRepository(db)
         return Inbox(repo, handle, ManualClock(), unnoted=lambda e: True, veil=veil)
 
-    veil = inbox_veil("a-secret-key-of-at-least-32-characters!")
+    veil = veil_of("a-secret-key-of-at-least-32-characters!")
     press = posted("a:1priya-personal-chat:f:9")
     assert await restarted(veil).accept(press)
     assert not await restarted(veil).accept(press)  # after a restart: recognised
