@@ -85,44 +85,47 @@ async def _answer_to(slack: SlackBot, user: str, before: int) -> dict[str, Any]:
     return answers[0].args  # type: ignore[no-any-return]
 
 
-async def test_over_http_only_a_member_of_a_private_channel_finds_its_messages(
-    slack: SlackBot,
-) -> None:
+async def _leads_kept(slack: SlackBot, private: bool, text: str) -> None:
+    """#leads (Priya's; private or not), archived whole, holding Priya's ``text``."""
     fake = slack.fake
     fake.channels[LEADS] = "leads"
-    fake.private = {LEADS}
+    fake.private = {LEADS} if private else set()
     fake.members = {"U2PRIYA": ["C1NORTH", LEADS], "U1SAM": ["C1NORTH"], ADMIN: ["C1NORTH"]}
+    kind = {"channel_type": "G"} if private else {}
     joined = fixture("member_joined_bot")
-    joined["event"] |= {"channel": LEADS, "channel_type": "G"}
+    joined["event"] |= {"channel": LEADS, **kind}
     joined["event_id"] = "Ev99LEADSJOINED"
     assert (await slack.event(joined)).status == 200
     await slack.until(lambda: any(getattr(e, "channel", None) for e in slack.seen))
-    await slack.command("archive on", user=ADMIN, channel=LEADS, channel_name="privategroup")
+    name = "privategroup" if private else "leads"
+    await slack.command("archive on", user=ADMIN, channel=LEADS, channel_name=name)
     await fake.until(lambda: any("kept in the archive" in texts(c.args) for c in fake.calls))
-
     message = fixture("message_top_level")
-    message["event"] |= {
-        "channel": LEADS,
-        "channel_type": "group",
-        "user": "U2PRIYA",
-        "text": f"Between us leads: {WORD} budget worries",
-        "ts": "1700000500.000100",
-    }
+    message["event"] |= {"channel": LEADS, "user": "U2PRIYA", "text": text}
+    message["event"] |= {"channel_type": "group"} if private else {}
+    message["event"] |= {"ts": "1700000500.000100"}
     message["event_id"] = "Ev99LEADSMSG"
     assert (await slack.event(message)).status == 200
     await slack.until(lambda: _archived(slack) == 1)
 
-    async def search(user: str) -> str:
-        before = len(fake.of("chat.postEphemeral"))
-        assert (await slack.command(f"search {WORD}", user=user)).status == 200
-        return texts(await _answer_to(slack, user, before))
+
+async def _search(slack: SlackBot, user: str) -> str:
+    before = len(slack.fake.of("chat.postEphemeral"))
+    assert (await slack.command(f"search {WORD}", user=user)).status == 200
+    return texts(await _answer_to(slack, user, before))
+
+
+async def test_over_http_only_a_member_of_a_private_channel_finds_its_messages(
+    slack: SlackBot,
+) -> None:
+    await _leads_kept(slack, True, f"Between us leads: {WORD} budget worries")
 
     # The attack: staff outside #leads search a word from it, and get nothing from it.
-    outside = await search("U1SAM")
+    outside = await _search(slack, "U1SAM")
     assert "Nothing in the archive matches" in outside and "budget" not in outside
-    inside = await search("U2PRIYA")
+    inside = await _search(slack, "U2PRIYA")
     assert "budget" in inside and "leads" in inside
-    asked = {c.args["user"] for c in fake.of("users.conversations")}
+    asked = {c.args["user"] for c in slack.fake.of("users.conversations")}
     assert asked == {"U1SAM", "U2PRIYA"}
 
 
@@ -131,41 +134,16 @@ async def test_a_channel_made_private_in_slack_hides_what_was_kept_before(
 ) -> None:
     """Slack says so with a message in the channel: from then on, its messages kept while
     it was public show only to its members, as Slack's own history does."""
-    fake = slack.fake
-    fake.channels[LEADS] = "leads"
-    fake.members = {"U2PRIYA": ["C1NORTH", LEADS], "U1SAM": ["C1NORTH"], ADMIN: ["C1NORTH"]}
-    joined = fixture("member_joined_bot")
-    joined["event"] |= {"channel": LEADS}
-    joined["event_id"] = "Ev98LEADSJOINED"
-    assert (await slack.event(joined)).status == 200
-    await slack.until(lambda: any(getattr(e, "channel", None) for e in slack.seen))
-    await slack.command("archive on", user=ADMIN, channel=LEADS, channel_name="leads")
-    await fake.until(lambda: any("kept in the archive" in texts(c.args) for c in fake.calls))
-    message = fixture("message_top_level")
-    message["event"] |= {
-        "channel": LEADS,
-        "user": "U2PRIYA",
-        "text": f"Said in the open: {WORD} rota",
-        "ts": "1700000500.000100",
-    }
-    message["event_id"] = "Ev98LEADSMSG"
-    assert (await slack.event(message)).status == 200
-    await slack.until(lambda: _archived(slack) == 1)
-
-    async def search(user: str) -> str:
-        before = len(fake.of("chat.postEphemeral"))
-        assert (await slack.command(f"search {WORD}", user=user)).status == 200
-        return texts(await _answer_to(slack, user, before))
-
-    assert "rota" in await search("U1SAM")  # public: anyone finds it
-    fake.private = {LEADS}
+    await _leads_kept(slack, False, f"Said in the open: {WORD} rota")
+    assert "rota" in await _search(slack, "U1SAM")  # public: anyone finds it
+    slack.fake.private = {LEADS}
     converted = fixture("message_channel_convert_to_private")
     converted["event"] |= {"channel": LEADS}
     assert (await slack.event(converted)).status == 200
     await slack.until(lambda: _private_flags(slack) == [1])
-    outside = await search("U1SAM")
+    outside = await _search(slack, "U1SAM")
     assert "Nothing in the archive matches" in outside and "rota" not in outside
-    assert "rota" in await search("U2PRIYA")
+    assert "rota" in await _search(slack, "U2PRIYA")
 
 
 def test_the_manifest_asks_for_the_scopes_users_conversations_needs() -> None:
