@@ -18,10 +18,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.clock import to_text
 from bot.events import Answer, LedgerState, Plan, PlanProblems
 from bot.feedback_messages import ANSWER
-from bot.model import Buttons, Channel, ChannelRef, OutgoingMessage, Role, UserRef
+from bot.model import Buttons, Channel, ChannelRef, Choice, OutgoingMessage, Role, UserRef
 from bot.ports import Capability, FormInvalid
 from bot.records import JobState
 from bot.services.event_delivery import mark_of
+from bot.services.event_forms import NO_TOPIC
 from bot.services.event_planning import END
 from bot.services.events import EventsFeature
 from bot.settings import Settings
@@ -749,6 +750,31 @@ async def test_saving_the_edit_form_unchanged_tells_nobody(bot: Harness) -> None
     assert [s.kind for s in bot.adapter.sent[before:]] == ["respond"]
     event = await feature(bot).repository.event(event_id)
     assert event is not None and event.sequence == 0
+
+
+async def test_the_edit_form_can_take_an_events_prompt_topic_away(bot: Harness) -> None:
+    """Slack's select and Teams' choices can't be emptied once picked: "No prompt" is an
+    option of its own, read as no topic."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, topic="language")
+    [opened] = await bot.command(f"event edit {event_id}", PRIYA)
+    assert opened.form is not None
+    [topic] = [f for f in opened.form.fields if isinstance(f, Choice) and f.id == "topic"]
+    assert topic.options[0] == (NO_TOPIC, "No prompt") and topic.initial == "language"
+    values = {f.id: getattr(f, "initial", "") for f in opened.form.fields}
+    saved = await bot.submit(
+        "event-edit", values | {"topic": NO_TOPIC}, PRIYA, context=str(event_id)
+    )
+    assert "Saved:" in saved[-1].text
+    event = await feature(bot).repository.event(event_id)
+    assert event is not None and event.topic == "" and event.sequence == 1
+    # Opened again, the form shows "No prompt" picked, and saving it changes nothing.
+    [again] = await bot.command(f"event edit {event_id}", PRIYA)
+    assert again.form is not None
+    values = {f.id: getattr(f, "initial", "") for f in again.form.fields}
+    assert values["topic"] == NO_TOPIC
+    unchanged = await bot.submit("event-edit", values, PRIYA, context=str(event_id))
+    assert "Nothing has changed" in unchanged[-1].text
 
 
 async def test_an_event_that_has_taken_place_cant_be_changed_in_chat(bot: Harness) -> None:

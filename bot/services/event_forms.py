@@ -12,6 +12,14 @@ from prompts import Library
 
 NEW_FORM = "event-new"
 EDIT_FORM = "event-edit"
+# Slack's select and Teams' choices can't be emptied once something is picked, so "no
+# prompt" is an option of its own. Not a slug (prompts/library.py): no topic can take it.
+NO_TOPIC = "_none"
+
+
+def topic_of(value: str) -> str:
+    """The topic a form's answer names: empty for "no prompt"."""
+    return "" if value == NO_TOPIC else value
 
 
 def event_form(
@@ -70,9 +78,9 @@ def event_form(
             Choice(
                 "topic",
                 "Post a reflection prompt from this topic when it starts (optional)",
-                tuple((t.slug, t.title) for t in library.topics),
+                ((NO_TOPIC, "No prompt"), *((t.slug, t.title) for t in library.topics)),
                 required=False,
-                initial=was(event.topic if event else ""),
+                initial=was((event.topic or NO_TOPIC) if event else ""),
             ),
         ),
         submit_label="Announce" if event is None else "Save changes",

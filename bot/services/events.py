@@ -48,7 +48,7 @@ from bot.records import Event
 from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Scheduler
 from bot.services.event_delivery import EventDelivery
-from bot.services.event_forms import EDIT_FORM, NEW_FORM, event_form
+from bot.services.event_forms import EDIT_FORM, NEW_FORM, event_form, topic_of
 from bot.services.event_planning import (
     ANNOUNCE,
     CHANGED,
@@ -295,7 +295,7 @@ class EventsFeature:
             event.value("location"),
             event.value("capacity"),
             event.value("description"),
-            event.value("topic"),
+            topic_of(event.value("topic")),
         )
 
     async def check_form(self, event: FormSubmitted) -> dict[str, str]:

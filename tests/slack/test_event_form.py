@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.services.event_forms import EDIT_FORM, NEW_FORM
+from bot.services.event_forms import EDIT_FORM, NEW_FORM, NO_TOPIC
 from storage import sqlite
 from tests.slack.conftest import ADMIN, SlackBot
 from tests.slack.test_feedback_custom import picked, submission, typed, view_opened
@@ -110,3 +110,39 @@ async def test_an_event_changed_in_the_modal_moves_to_the_moment_picked(slack: S
         return datetime.fromisoformat(starts_at) == later.astimezone(UTC)
 
     await slack.until(moved)
+
+
+async def test_an_events_prompt_topic_can_be_taken_away_in_the_modal(slack: SlackBot) -> None:
+    """Slack's select can't be emptied once picked, so "No prompt" is one of its options."""
+    assert (await slack.command("event new", user=ADMIN, trigger="t-topic")).status == 200
+    form = await view_opened(slack, "t-topic")
+    [select] = [b for b in form["blocks"] if b.get("block_id") == "topic"]
+    assert select["element"]["options"][0]["value"] == NO_TOPIC
+    state = {
+        "title": typed("Workshop"),
+        "region": picked("static_select", "North"),
+        "start": picker(next_july()),
+        "duration": typed("60"),
+        "topic": picked("static_select", "language"),
+    }
+    assert (await slack.interact(submission(ADMIN, form, state))).status == 200
+    [(event_id, *_)] = await slack.until(lambda: events(slack))
+    assert topic_of(slack, event_id) == "language"
+
+    assert (
+        await slack.command(f"event edit {event_id}", user=ADMIN, trigger="t-untopic")
+    ).status == 200
+    form = await view_opened(slack, "t-untopic")
+    [select] = [b for b in form["blocks"] if b.get("block_id") == "topic"]
+    assert select["element"]["initial_option"]["value"] == "language"
+    changed = state | {"topic": picked("static_select", NO_TOPIC)}
+    assert (await slack.interact(submission(ADMIN, form, changed))).status == 200
+    await slack.until(lambda: topic_of(slack, event_id) == "")
+
+
+def topic_of(bot: SlackBot, event_id: int) -> str:
+    conn = sqlite.connect(bot.db_path)
+    try:
+        return str(conn.execute("select topic from events where id = ?", [event_id]).fetchone()[0])
+    finally:
+        conn.close()
