@@ -66,6 +66,9 @@ class Outcome:
     """What a job did, for the record: writes to commit with the job's completion."""
 
     also: tuple[WriteOp, ...] = ()
+    # Once the job is closed, best effort (telling someone what it did): a failure here is
+    # logged, never retried, since retrying the job would repeat its effect.
+    then: Callable[[], Awaitable[None]] | None = None
 
 
 Trouble = Callable[[Job, JobState], Awaitable[None]]
@@ -241,6 +244,12 @@ class Scheduler:
                 await self._jobs.retry(job, now + delay, error)
         else:
             await self._close(job, JobState.DONE, also=outcome.also if outcome else ())
+            if outcome is not None and outcome.then is not None:
+                try:
+                    async with asyncio.timeout(self._settings.lease.total_seconds() / 2):
+                        await outcome.then()
+                except Exception:
+                    log.warning("job %s (%s) done; what follows it failed", job.id, job.kind)
 
     async def _close(
         self, job: Job, state: JobState, error: str = "", also: Sequence[WriteOp] = ()

@@ -228,7 +228,49 @@ async def test_platform_errors_are_retried_with_backoff_and_posted_once(sched: H
     await sched.tick(timedelta(minutes=2))
     assert len(sched.adapter.of_kind("post")) == 1
     assert len(await sched.core.prompts._repo.history(GENERAL)) == 1  # type: ignore[attr-defined]
-    assert sched.adapter.of_kind("direct") == []
+    # The owner hears only what was posted, with its note: nothing of the retries.
+    [note] = sched.adapter.of_kind("direct")
+    assert note.text.startswith("I've posted your scheduled prompt")
+
+
+async def test_the_owner_of_a_schedule_gets_each_posts_facilitator_note_privately(
+    sched: Harness,
+) -> None:
+    await sched.reply_text("schedule prompt language every tuesday at 10:00", PRIYA)
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    await sched.tick()
+    [post] = sched.adapter.of_kind("post")
+    [note] = sched.adapter.of_kind("direct")
+    assert note.user is not None and note.user.identity == PRIYA.identity
+    assert note.text == (
+        "I've posted your scheduled prompt **BAME, ethnic minority, global majority** "
+        "(`language-group-terms`) in #general (schedule #1).\n"
+        "**Facilitator note:** There is no single right answer here, and people in the room "
+        "may hold strong and different views, including about how they describe themselves. "
+        "Let those views sit side by side rather than trying to agree one preferred term."
+    )
+    assert "Facilitator note" not in post.text  # the channel never sees it
+    # Next week's post brings next week's note, once.
+    await sched.tick(timedelta(days=7))
+    await sched.tick()
+    assert len(sched.adapter.of_kind("post")) == len(sched.adapter.of_kind("direct")) == 2
+
+
+async def test_a_note_that_cannot_be_sent_never_posts_the_prompt_again(
+    sched: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def closed(*_: object) -> None:
+        raise ConnectionError("the platform is unavailable")
+
+    monkeypatch.setattr(sched.adapter, "send_direct", closed)
+    await sched.reply_text("schedule prompt any every tuesday at 10:00", PRIYA)
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    for _ in range(5):
+        await sched.tick(timedelta(minutes=10))
+    assert len(sched.adapter.of_kind("post")) == 1
+    assert len(await sched.core.prompts._repo.history(GENERAL)) == 1  # type: ignore[attr-defined]
+    jobs = await SqliteJobRepository(sched.core.db, sched.clock).jobs()
+    assert sorted(j.state for j in jobs) == sorted([JobState.DONE, JobState.PENDING])
 
 
 async def test_the_owner_hears_when_a_post_fails_after_the_last_attempt(sched: Harness) -> None:
@@ -373,7 +415,8 @@ async def test_a_schedule_here_in_a_channel_copbot_never_heard_of_posts_when_due
     await sched.tick(datetime(2026, 12, 1, 10, 0, tzinfo=UTC) - sched.clock.now())
     [posted] = sched.adapter.of_kind("post")
     assert posted.channel == NORTH
-    assert sched.adapter.of_kind("direct") == []
+    [note] = sched.adapter.of_kind("direct")  # its note; no trouble
+    assert note.text.startswith("I've posted your scheduled prompt")
     [schedule] = await sched.core.scheduler.recurrences("prompt.post")
     assert not schedule.paused
 

@@ -209,7 +209,12 @@ def schedule() -> None:
 @schedule.command("prompt")
 @click.argument("words", nargs=-1, required=True)
 @click.option("--platform", help="The channel's platform (slack, teams, local), if several.")
-@click.option("--owner", default="", help="Identity to tell when a post is missed or fails.")
+@click.option(
+    "--owner",
+    default="",
+    help="Identity to send each post's facilitator note to, and to tell when a post is "
+    "missed or fails.",
+)
 @db_option
 def schedule_prompt(
     words: tuple[str, ...], platform: str | None, owner: str, db: str | None

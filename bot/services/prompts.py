@@ -276,7 +276,7 @@ class PromptsFeature:
             OutgoingMessage(
                 (
                     Text(f"I've posted **{escape(prompt.title)}** (`{prompt.id}`)."),
-                    Text(f"**Facilitator note:** {escape(prompt.facilitator_note)}"),
+                    facilitator_note(prompt),
                 )
             )
         )
@@ -300,7 +300,7 @@ class PromptsFeature:
                 (
                     Context(f"Preview of `{prompt.id}`: only you can see this."),
                     *shown.blocks,
-                    Text(f"**Facilitator note:** {escape(prompt.facilitator_note)}"),
+                    facilitator_note(prompt),
                     Context(f"Post it here with `{ix.prefix} prompt {prompt.id}`."),
                 )
             )
@@ -413,6 +413,11 @@ class PromptsFeature:
 
     async def _name(self, identity: str) -> str:
         return (await self._names([identity])).get(identity) or identity
+
+
+def facilitator_note(prompt: Prompt) -> Text:
+    """The note for whoever posts ``prompt``, shown to them alone."""
+    return Text(f"**Facilitator note:** {escape(prompt.facilitator_note)}")
 
 
 def _no_topic(topic: str, library: Library, *, prompts: bool = True) -> str:

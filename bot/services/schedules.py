@@ -5,20 +5,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot import codec
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError, clip, did_you_mean, parse_number
 from bot.interaction import Interaction
+from bot.markup import escape
 from bot.model import ChannelRef, Context, OutgoingMessage, Role, Text, UserRef
 from bot.people import People
 from bot.ports import ChannelRepository, Clock, PromptRepository
-from bot.records import Job, JobState, PromptPost, Recurrence
+from bot.records import Job, JobState, Prompt, PromptPost, Recurrence
 from bot.registry import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
 from bot.scheduler import JobError, JobKind, Outcome, Scheduler
-from bot.services.prompts import PromptCatalogue, PromptPublisher
+from bot.services.prompts import PromptCatalogue, PromptPublisher, facilitator_note
 from bot.timefmt import for_people
 from bot.visibility import Visibility
 
@@ -341,7 +343,24 @@ class SchedulesFeature:
             raise JobError(str(e)) from None
         ref = await self._chat.post(channel, self._publisher.message(prompt, topic, channel))
         post = PromptPost(prompt.id, prompt.topic, ref, self._clock.now(), "", job.schedule_id)
-        return Outcome(also=(self._prompts.recording(post, job.key),))
+        # The note is for whoever posts a prompt; a schedule's posts are its owner's.
+        note = partial(self._send_note, job, prompt, channel) if job.owner else None
+        return Outcome(also=(self._prompts.recording(post, job.key),), then=note)
+
+    async def _send_note(self, job: Job, prompt: Prompt, channel: ChannelRef) -> None:
+        which = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
+        await self._chat.send_direct(
+            UserRef.parse(job.owner),
+            OutgoingMessage(
+                (
+                    Text(
+                        f"I've posted your scheduled prompt **{escape(prompt.title)}** "
+                        f"(`{prompt.id}`) in {channel.label}{which}."
+                    ),
+                    facilitator_note(prompt),
+                )
+            ),
+        )
 
     async def _trouble(self, job: Job, state: JobState) -> None:
         if not job.owner:
