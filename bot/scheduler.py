@@ -72,13 +72,16 @@ class Outcome:
 
 
 Trouble = Callable[[Job, JobState], Awaitable[None]]
+# The error of a job found running after its lease lapsed: its process stopped mid-run.
+STOPPED = "copbot stopped while this job ran"
 
 
 @dataclass(frozen=True)
 class JobKind:
     name: str
     run: Callable[[Job], Awaitable[Outcome | None]]
-    # Told when a job of this kind is missed, fails for good, or is interrupted.
+    # Told when a job of this kind is missed, fails for good, or is interrupted. The job's
+    # last_error is then worded for people, or "" where it was not (it may quote anyone).
     on_trouble: Trouble | None = None
     # A job whose moment matters (a prompt) is missed when late; housekeeping runs late.
     run_late: bool = False
@@ -113,6 +116,13 @@ def occurrence_key(recurrence_id: int | str, local: datetime) -> str:
 
 def _occurrence_of(key: str) -> datetime:
     return datetime.fromisoformat(key.partition("@")[2])
+
+
+def first_due(job: Job, tz: ZoneInfo) -> datetime:
+    """When ``job`` was first due: a retry moves its due time, not its occurrence's."""
+    if job.schedule_id is None or "@" not in job.key:
+        return job.due_at
+    return local_to_utc(_occurrence_of(job.key), tz)
 
 
 class Scheduler:
@@ -201,7 +211,7 @@ class Scheduler:
         now = self._clock.now()
         closed = 0
         for job in await self._jobs.interrupted(now):
-            await self._close(job, JobState.INTERRUPTED, "copbot stopped while this job ran")
+            await self._close(job, JobState.INTERRUPTED, STOPPED)
             closed += 1
         # One job claimed at a time: a process killed mid-way leaves at most one job in
         # doubt (recorded as interrupted, not run again); the rest stay pending and run
@@ -233,12 +243,12 @@ class Scheduler:
             await self._close(job, JobState.FAILED, str(e))
         except OutcomeUnknown as e:
             # At most once: a job that may have had its effect is not tried again.
-            await self._close(job, JobState.INTERRUPTED, str(e)[:300])
+            await self._close(job, JobState.INTERRUPTED, str(e)[:300], told="")
         except Exception as e:
             error = f"{type(e).__name__}: {e}"[:300]
             log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
             if job.attempts >= self._settings.max_attempts:
-                await self._close(job, JobState.FAILED, error)
+                await self._close(job, JobState.FAILED, error, told="")
             else:
                 delay = self._settings.backoff[job.attempts - 1]
                 await self._jobs.retry(job, now + delay, error)
@@ -252,8 +262,14 @@ class Scheduler:
                     log.warning("job %s (%s) done; what follows it failed", job.id, job.kind)
 
     async def _close(
-        self, job: Job, state: JobState, error: str = "", also: Sequence[WriteOp] = ()
+        self,
+        job: Job,
+        state: JobState,
+        error: str = "",
+        also: Sequence[WriteOp] = (),
+        told: str | None = None,
     ) -> None:
+        """``told``: the error as the kind's on_trouble may repeat it, if not ``error``."""
         then = await self._successor(job, state)
         kind = self._kinds.get(job.kind)
         if kind is not None and kind.forget is not None:
@@ -263,7 +279,8 @@ class Scheduler:
             log.info("job %s (%s) %s: %s", job.id, job.kind, state.value, error)
             if kind and kind.on_trouble:
                 try:
-                    await kind.on_trouble(replace(job, state=state, last_error=error), state)
+                    said = error if told is None else told
+                    await kind.on_trouble(replace(job, state=state, last_error=said), state)
                 except Exception:
                     log.exception("telling the owner of job %s about it failed", job.id)
 

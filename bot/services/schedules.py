@@ -15,11 +15,11 @@ from bot.interaction import Interaction
 from bot.markup import escape
 from bot.model import ChannelRef, Context, OutgoingMessage, Role, Text, UserRef
 from bot.people import People
-from bot.ports import ChannelRepository, Clock, PromptRepository
+from bot.ports import ChannelRepository, Clock, DeliveryError, PromptRepository
 from bot.records import Job, JobState, Prompt, PromptPost, Recurrence
 from bot.registry import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
-from bot.scheduler import JobError, JobKind, Outcome, Scheduler
+from bot.scheduler import STOPPED, JobError, JobKind, Outcome, Scheduler, first_due
 from bot.services.prompts import PromptCatalogue, PromptPublisher, facilitator_note
 from bot.timefmt import for_people
 from bot.visibility import Visibility
@@ -327,16 +327,24 @@ class SchedulesFeature:
     # -- the job ----------------------------------------------------------------------
 
     async def _run(self, job: Job) -> Outcome:
+        try:
+            return await self._post(job)
+        except (JobError, DeliveryError):
+            # Refused in words (copbot left, the channel was archived, the topic is gone):
+            # it would be refused again each time it came due, so the schedule is paused
+            # and its owner told once.
+            if job.schedule_id is not None:
+                await self._scheduler.pause(job.schedule_id)
+            raise
+
+    async def _post(self, job: Job) -> Outcome:
         payload = json.loads(job.payload)
         channel = codec.from_json(ChannelRef, payload["channel"])
         known = await self._channels.get(channel)
         # Only a channel copbot is known to have left: one it never heard of may be one it
         # is in, its arrival missed (as the schedule was taken); the platform says if not.
         if known is not None and not known.bot_member:
-            if job.schedule_id is not None:
-                # Paused, not failed again each time it comes due: its owner is told once.
-                await self._scheduler.pause(job.schedule_id)
-            raise JobError(f"copbot is no longer in {channel.label}")
+            raise JobError(f"I'm no longer in {channel.label}, so I can't post there.")
         try:
             prompt, topic = await self._catalogue.choose(channel, payload["topic"])
         except CommandError as e:
@@ -367,34 +375,50 @@ class SchedulesFeature:
             return
         owner = UserRef.parse(job.owner)
         channel = codec.from_json(ChannelRef, json.loads(job.payload)["channel"])
-        when = self._local(job.due_at)
+        recurrence = await self._scheduler.recurrence(job.schedule_id) if job.schedule_id else None
+        tz = ZoneInfo(recurrence.timezone) if recurrence else self._tz
+        when = self._local(first_due(job, tz))
+        again = (
+            _cmd(self._chat.command_prefix(owner.platform), f"schedule resume {recurrence.id}")
+            if recurrence is not None and recurrence.paused
+            else ""
+        )
+        failed = f"I couldn't post the scheduled prompt in {channel.label} due on {when}."
+        if not job.last_error:
+            # Not in words (a platform's own error may quote anyone): only what happened.
+            failed += " The chat platform kept failing, even after I tried again."
+        else:
+            failed += f" {_sentence(job.last_error)}"
+        if again and job.last_error:
+            failed += (
+                " So I've paused the schedule rather than have it fail each time it comes "
+                f"due. Once that's put right, {again} starts it again."
+            )
+        elif again:
+            failed += f" The schedule is paused; {again} starts it again."
+        else:
+            failed += (
+                " The schedule carries on; if this keeps happening, check that copbot is "
+                "still in the channel."
+            )
+        unsure = (
+            f"copbot restarted while posting the scheduled prompt in {channel.label} due on {when}."
+            if job.last_error == STOPPED
+            else f"The chat platform didn't answer when I posted the scheduled prompt in "
+            f"{channel.label} due on {when}."
+        )
         says = {
             JobState.MISSED: (
                 f"copbot wasn't running on {when}, so it didn't post the scheduled prompt in "
                 f"{channel.label} then; a late prompt can land in the middle of other things. "
                 "The schedule carries on as normal."
             ),
-            JobState.FAILED: (
-                f"I couldn't post the scheduled prompt in {channel.label} due on {when}, even "
-                f"after trying again: {job.last_error}. The schedule carries on; if this keeps "
-                "happening, check that copbot is still in the channel."
-            ),
+            JobState.FAILED: failed,
             JobState.INTERRUPTED: (
-                f"copbot restarted while posting the scheduled prompt in {channel.label} due on "
-                f"{when}. It may or may not have gone out, so I haven't tried again in case "
+                f"{unsure} It may or may not have gone out, so I haven't tried again in case "
                 "it would appear twice: please have a look."
             ),
         }
-        recurrence = await self._scheduler.recurrence(job.schedule_id) if job.schedule_id else None
-        if state is JobState.FAILED and recurrence is not None and recurrence.paused:
-            again = _cmd(
-                self._chat.command_prefix(owner.platform), f"schedule resume {recurrence.id}"
-            )
-            says[state] = (
-                f"I couldn't post the scheduled prompt in {channel.label} due on {when}: "
-                f"{job.last_error}. So I've paused the schedule. Once copbot is back in the "
-                f"channel, {again} starts it again."
-            )
         if state in says:
             suffix = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
             await self._chat.send_direct(owner, OutgoingMessage.of(says[state] + suffix))
@@ -428,6 +452,14 @@ def _no_such(number: int, prefix: str) -> CommandError:
     return CommandError(
         f"There's no active schedule #{number}. {_cmd(prefix, 'schedule list')} shows them."
     )
+
+
+def _sentence(text: str) -> str:
+    """A platform's or copbot's refusal as a whole sentence, to follow another."""
+    text = text.strip()
+    if not text.endswith((".", "!", "?")):
+        text += "."
+    return text[:1].upper() + text[1:]
 
 
 def _cmd(prefix: str, words: str) -> str:

@@ -320,3 +320,28 @@ async def test_slacks_url_check_is_answered_with_its_challenge(slack: SlackBot) 
     assert response.status == 200
     assert (await response.json())["challenge"].startswith("3eZbrw1a")
     assert slack.inbox_count() == 0
+
+
+async def test_a_schedule_in_a_channel_archived_since_is_paused_and_its_owner_told(
+    slack: SlackBot,
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.clock import to_text
+
+    await slack.command("schedule prompt any every tuesday at 10:00", user=ADMIN)
+    await slack.fake.until(lambda: slack.fake.of("chat.postEphemeral"))
+    slack.fake.fail("chat.postMessage", "is_archived")
+    # Its time comes.
+    await slack.core.db.execute("update jobs set due_at = ?", [to_text(datetime.now(UTC))])
+    await slack.core.scheduler.tick()
+    [schedule] = await slack.core.scheduler.recurrences("prompt.post")
+    assert schedule.paused
+    [refused, told] = [c for c in slack.fake.calls if c.method == "chat.postMessage"]
+    assert refused.args["channel"] == "C1NORTH" and refused.outcome == "is_archived"
+    assert told.args["channel"] == "DUADMIN"  # the owner's direct messages
+    assert (
+        "#north has been archived, so I can't post there. Unarchive it or pick another "
+        "channel. So I've paused the schedule" in texts(told.args)
+    )
+    assert "`/cop schedule resume 1`" in texts(told.args)

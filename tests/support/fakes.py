@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
-from bot.ports import Capability, EventSink
+from bot.ports import Capability, DeliveryError, EventSink
 
 
 class ManualClock:
@@ -70,6 +70,7 @@ class FakeAdapter:
     visibility_asked: list[str] = field(default_factory=list)  # user ids, in order
     sent: list[Sent] = field(default_factory=list)
     fail_next: int = 0  # make the next N posts raise, like a platform outage
+    refuse_posts: str = ""  # refuse every post in these words, as for an archived channel
     fail_responses: int = 0  # make the next N private answers raise
     hang_after_post: asyncio.Event | None = None  # a post goes out, then the process "dies"
     sink: EventSink | None = None
@@ -91,6 +92,8 @@ class FakeAdapter:
 
     async def post(self, channel: ChannelRef, message: OutgoingMessage) -> MessageRef:
         self._maybe_fail()
+        if self.refuse_posts:
+            raise DeliveryError(self.refuse_posts)
         ref = MessageRef(channel, f"p{next(self._ids)}")
         self.sent.append(Sent("post", message, channel=channel, ref=ref))
         if self.hang_after_post is not None:
