@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.commands import UsageError, clip
 
@@ -21,6 +21,10 @@ _DAYS = {
     "daily": DAY_CODES,
 }
 _TIME = re.compile(r"^([0-9]{1,2})(?:[:.]([0-9]{2}))?\s*(am|pm)?$", re.ASCII)
+_NAMED_TIMES = {"noon": (12, 0), "midday": (12, 0), "midnight": (0, 0)}
+# "every other tuesday", "every second tuesday", "every 2 weeks on tuesday": fortnightly.
+_OTHER = ("other", "second", "alternate")
+_TWO = ("2", "two")
 MAX_CHANNEL = 100  # characters; Slack's channel names stop at 80
 MAX_DAY_WORDS = 13  # seven days and six "and"s: any more is no week
 EXAMPLE = "every tuesday at 10:00"
@@ -33,13 +37,20 @@ class ScheduleRequest:
     hour: int
     minute: int
     channel: str | None = None  # as written after "in", if it was
+    weeks: int = 1  # 2: every other week
 
     @property
     def rule(self) -> str:
+        interval = f"INTERVAL={self.weeks};" if self.weeks > 1 else ""
         return (
-            f"FREQ=WEEKLY;BYDAY={','.join(self.days)};"
+            f"FREQ=WEEKLY;{interval}BYDAY={','.join(self.days)};"
             f"BYHOUR={self.hour};BYMINUTE={self.minute};BYSECOND=0"
         )
+
+    @property
+    def weekly(self) -> ScheduleRequest:
+        """The same days and time every week: where a fortnightly one starts counting."""
+        return replace(self, weeks=1)
 
     @property
     def when(self) -> str:
@@ -51,6 +62,8 @@ class ScheduleRequest:
         else:
             names = [DAY_NAMES[DAY_CODES.index(d)] for d in self.days]
             days = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        if self.weeks > 1:
+            days = f"other week on {'weekdays' if days == 'weekday' else days}"
         return f"every {days} at {self.hour:02d}:{self.minute:02d}"
 
 
@@ -63,14 +76,25 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
             "Start with the topic (or `any`), then when: like `any every tuesday at 10:00`."
         )
     topic = lowered[0]
+    channel = None
+    if "in" in lowered[1:] and "at" in lowered and lowered.index("in", 1) < lowered.index("at"):
+        # The channel named first: "any in #north every tuesday at 10:00".
+        split = lowered.index("in", 1)
+        channel = words[split + 1]
+        if len(channel) > MAX_CHANNEL:
+            raise UsageError("After `in`, name one channel, like `in #north`.")
+        words, lowered = _without(words, split), _without(lowered, split)
+    if lowered[1:2] == ["fortnightly"]:
+        lowered[1:2] = ["every", "other", "week"]
+        words[1:2] = lowered[1:4]
     if len(words) < 2 or lowered[1] != "every":
         raise UsageError(f"After the topic, say how often, like `{clip(topic)} {EXAMPLE}`.")
     try:
         at = lowered.index("at")
     except ValueError:
         raise UsageError(f"Say what time, like `{clip(topic)} {EXAMPLE}`.") from None
-    days = _days(lowered[2:at])
-    channel = None
+    weeks, when = _weeks(lowered[2:at])
+    days = _days(when)
     rest = words[at + 1 :]
     if "in" in (w.lower() for w in rest):
         split = [w.lower() for w in rest].index("in")
@@ -79,7 +103,34 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
             raise UsageError("After `in`, name one channel, like `in #north`.")
         channel = where[0]
     hour, minute = _time(" ".join(rest))
-    return ScheduleRequest(topic, days, hour, minute, channel)
+    return ScheduleRequest(topic, days, hour, minute, channel, weeks)
+
+
+def _without(words: Sequence[str], split: int) -> list[str]:
+    """``words`` without ``in #channel`` at ``split``."""
+    return [*words[:split], *words[split + 2 :]]
+
+
+def _weeks(words: Sequence[str]) -> tuple[int, list[str]]:
+    """How many weeks apart, and the words that name the days: "other tuesday" is 2 and
+    ["tuesday"]; "2 weeks on mon and thu" is 2 and ["mon", "and", "thu"]."""
+    words = list(words)
+    weeks = 1
+    if words[:1] and words[0] in _OTHER:
+        weeks, words = 2, words[1:]
+        if words[:1] and _DAYS.get(words[0].removesuffix("s"), ()) in (DAY_CODES, DAY_CODES[:5]):
+            # "every other day" or "weekday" is every other day, not every other week.
+            raise UsageError(
+                "I can post every day or every weekday, or every other week on the days you "
+                "name (like every other tuesday), but not every other day."
+            )
+    elif words[:1] == ["fortnight"]:
+        weeks, words = 2, words[1:]
+    elif words[:2] and words[0] in _TWO and words[1] in ("weeks", "week"):
+        weeks, words = 2, words[2:]
+    if words[:1] == ["week"] and words[1:2] == ["on"]:
+        words = words[1:]  # "every week on tuesday", "every other week on tuesday"
+    return weeks, [w for w in words if w != "on"]
 
 
 def _days(words: Sequence[str]) -> tuple[str, ...]:
@@ -106,7 +157,10 @@ def _days(words: Sequence[str]) -> tuple[str, ...]:
 
 
 def _time(text: str) -> tuple[int, int]:
-    m = _TIME.match(text.strip().lower())
+    text = text.strip().rstrip(".!")  # the end of a sentence, not of the time
+    if text.lower() in _NAMED_TIMES:
+        return _NAMED_TIMES[text.lower()]
+    m = _TIME.match(text.lower())
     if not m:
         shown = clip(text.strip()) or "nothing"
         raise UsageError(

@@ -51,6 +51,42 @@ LONDON = ZoneInfo("Europe/London")
             None,
         ),
         ("any every day at 7", "BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=7", "every day at 07:00", None),
+        (
+            "any every other Tuesday at 10:00",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=10",
+            "every other week on Tuesday at 10:00",
+            None,
+        ),
+        (
+            "any every second tuesday at noon",
+            "INTERVAL=2;BYDAY=TU;BYHOUR=12;BYMINUTE=0",
+            "every other week on Tuesday at 12:00",
+            None,
+        ),
+        (
+            "any every 2 weeks on mon and thu at 9:30 in #north",
+            "INTERVAL=2;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=30",
+            "every other week on Monday and Thursday at 09:30",
+            "#north",
+        ),
+        (
+            "any fortnightly on friday at 2pm.",
+            "INTERVAL=2;BYDAY=FR;BYHOUR=14",
+            "every other week on Friday at 14:00",
+            None,
+        ),
+        (
+            "any every other week on weekdays at midday",
+            "INTERVAL=2;BYDAY=MO,TU,WE,TH,FR;BYHOUR=12",
+            "every other week on weekdays at 12:00",
+            None,
+        ),
+        (
+            "language in #north every week on tuesday at 10:00.",
+            "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "#north",
+        ),
     ],
 )
 def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) -> None:
@@ -66,7 +102,10 @@ def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) 
         ("", "Start with the topic (or `any`)"),
         ("any at 10:00", "After the topic, say how often"),
         ("any every tuesday", "Say what time"),
-        ("any every fortnight at 10:00", "I couldn't read `fortnight` as a day"),
+        ("any every fortnight at 10:00", "Say which days"),
+        ("any every other day at 10:00", "but not every other day"),
+        ("any every other weekday at 10:00", "but not every other day"),
+        ("any every 3 weeks on tuesday at 10:00", "I couldn't read `3` as a day"),
         ("any every at 10:00", "Say which days"),
         ("any every tuesday at 25:00", "`25:00` isn't a time of day"),
         ("any every tuesday at 10:75", "`10:75` isn't a time of day"),
@@ -130,7 +169,7 @@ async def test_the_same_schedule_twice_is_refused_with_a_pointer_to_the_first(
     [
         ("schedule prompt racism every tuesday at 10:00", "There's no topic `racism`"),
         ("schedule prompt any every tuesday at 25:00", "`25:00` isn't a time of day"),
-        ("schedule prompt any every fortnight at 10:00", "couldn't read `fortnight` as a day"),
+        ("schedule prompt any every blue moon at 10:00", "couldn't read `blue` as a day"),
         ("schedule prompt any every tuesday at 10:00 in #north", "I can't post in #north"),
     ],
 )
@@ -142,6 +181,28 @@ async def test_bad_schedules_explain_and_schedule_nothing(
     assert "Usage: `/cop schedule prompt TOPIC|any every DAYS at HH:MM [in #channel]`" in text
     assert await sched.core.scheduler.recurrences("prompt.post") == []
     assert "is for facilitators" in await sched.reply_text(command, SAM)
+
+
+async def test_every_other_week_starts_on_the_next_of_its_days_then_skips_a_week(
+    sched: Harness,
+) -> None:
+    # Wednesday 25 November: the first Tuesday is the 1st, not the 8th.
+    text = await sched.reply_text("schedule prompt any every other tuesday at 10:00", PRIYA)
+    assert text == (
+        "Scheduled #1: a prompt from any topic, every other week on Tuesday at 10:00, in "
+        "#general (Europe/London time). The first will be on Tue 1 Dec 2026, 10:00."
+    )
+    while sched.clock.now() < datetime(2027, 1, 1, tzinfo=UTC):
+        await sched.tick(timedelta(minutes=20))
+    history = await sched.core.prompts._repo.history(GENERAL)  # type: ignore[attr-defined]
+    assert [h.posted_at.astimezone(LONDON).strftime("%a %d %b %H:%M") for h in history] == [
+        "Tue 01 Dec 10:00",
+        "Tue 15 Dec 10:00",
+        "Tue 29 Dec 10:00",
+    ]
+    assert "every other week on Tuesday at 10:00, in #general; next on Tue 12 Jan 2027" in (
+        await sched.reply_text("schedule list", PRIYA)
+    )
 
 
 async def test_weekly_prompt_posts_at_local_time_across_both_clock_changes_once(

@@ -19,7 +19,15 @@ from bot.ports import ChannelRepository, Clock, DeliveryError, PromptRepository
 from bot.records import Job, JobState, Prompt, PromptPost, Recurrence
 from bot.registry import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
-from bot.scheduler import STOPPED, JobError, JobKind, Outcome, Scheduler, first_due
+from bot.scheduler import (
+    STOPPED,
+    JobError,
+    JobKind,
+    Outcome,
+    Scheduler,
+    first_due,
+    next_occurrence,
+)
 from bot.services.prompts import PromptCatalogue, PromptPublisher, facilitator_note
 from bot.timefmt import for_people
 from bot.visibility import Visibility
@@ -63,8 +71,10 @@ class SchedulesFeature:
             usage="TOPIC|any every DAYS at HH:MM [in #channel]",
             role=Role.FACILITATOR,
             details=(
-                "For example: `schedule prompt language every tuesday at 10:00`, or "
-                "`schedule prompt any every mon and thu at 9:30 in #north`. Times are "
+                "For example: `schedule prompt language every tuesday at 10:00`, "
+                "`schedule prompt any every mon and thu at 9:30 in #north`, or "
+                "`schedule prompt any every other friday at 2pm`. The days can be `weekday` "
+                "or `day`. Times are "
                 f"{self._tz.key} time, and stay so when the clocks change."
             ),
         )
@@ -196,12 +206,19 @@ class SchedulesFeature:
                 )
         what = f"a prompt from {topic.title}" if topic else "a prompt from any topic"
         description = f"{what}, {request.when}, in {channel.label}"
+        starts = None
+        if request.weeks > 1:
+            # Counted from its first post, the next of its days: "every other tuesday"
+            # said on a Wednesday starts next Tuesday, not the one after.
+            now = self._clock.now().astimezone(self._tz).replace(tzinfo=None, microsecond=0)
+            starts = next_occurrence(request.weekly.rule, now.replace(second=0), now)
         recurrence = await self._scheduler.repeat(
             POST_PROMPT,
             {"channel": codec.to_json(channel), "topic": topic.slug if topic else None},
             request.rule,
             owner,
             description,
+            starts,
         )
         first = self._local(recurrence.next_at)
         return (
