@@ -128,8 +128,8 @@ def _weeks(words: Sequence[str]) -> tuple[int, list[str]]:
         weeks, words = 2, words[1:]
     elif words[:2] and words[0] in _TWO and words[1] in ("weeks", "week"):
         weeks, words = 2, words[2:]
-    if words[:1] == ["week"] and words[1:2] == ["on"]:
-        words = words[1:]  # "every week on tuesday", "every other week on tuesday"
+    if words[:1] == ["week"]:
+        words = words[1:]  # "every week on tuesday", "every other week tuesday"
     return weeks, [w for w in words if w != "on"]
 
 

@@ -82,6 +82,12 @@ LONDON = ZoneInfo("Europe/London")
             None,
         ),
         (
+            "any fortnightly friday at 9",
+            "INTERVAL=2;BYDAY=FR;BYHOUR=9",
+            "every other week on Friday at 09:00",
+            None,
+        ),
+        (
             "language in #north every week on tuesday at 10:00.",
             "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
             "every Tuesday at 10:00",
