@@ -30,6 +30,14 @@ async def test_staff_cannot_post_prompts(bot: Harness) -> None:
     assert bot.adapter.of_kind("post") == []
 
 
+async def test_prompt_any_posts_the_next_in_rotation_as_schedules_read_it(bot: Harness) -> None:
+    await facilitator(bot)
+    sent = await bot.command("prompt any", PRIYA, channel=NORTH)
+    [post] = [s for s in sent if s.kind == "post"]
+    [record] = await bot.core.prompts._repo.history(NORTH)  # type: ignore[attr-defined]
+    assert record.message == post.ref and LIBRARY.prompt(record.prompt_id) is not None
+
+
 async def test_a_facilitator_posts_a_prompt_as_a_new_thread_with_its_buttons(bot: Harness) -> None:
     await facilitator(bot)
     sent = await bot.command("prompt language", PRIYA, channel=NORTH)

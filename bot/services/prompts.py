@@ -266,6 +266,8 @@ class PromptsFeature:
             raise UsageError("Give one topic or one prompt id.")
         library = await self._catalogue.current()
         wanted = args.get(0).lower()
+        if wanted == "any":  # as `schedule prompt any` reads it: any topic, in rotation
+            wanted = ""
         prompt = library.prompt(wanted) if wanted else None
         if prompt is not None:
             topic = library.topic(prompt.topic)
