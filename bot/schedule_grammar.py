@@ -21,6 +21,8 @@ _DAYS = {
     "daily": DAY_CODES,
 }
 _TIME = re.compile(r"^([0-9]{1,2})(?:[:.]([0-9]{2}))?\s*(am|pm)?$", re.ASCII)
+# A time zone written after the time ("10:00 GMT", "10am UK time"): schedules keep copbot's.
+_ZONE = re.compile(r"\s*\b(?:gmt|bst|utc|uk|london|uk time|london time|local time)\s*$", re.I)
 _NAMED_TIMES = {"noon": (12, 0), "midday": (12, 0), "midnight": (0, 0)}
 # "every other tuesday", "every second tuesday", "every 2 weeks on tuesday": fortnightly.
 _OTHER = ("other", "second", "alternate")
@@ -163,6 +165,12 @@ def _time(text: str) -> tuple[int, int]:
     m = _TIME.match(text.lower())
     if not m:
         shown = clip(text.strip()) or "nothing"
+        bare = _ZONE.sub("", text).strip().lower()
+        if _ZONE.search(text) and (bare in _NAMED_TIMES or _TIME.match(bare)):
+            raise UsageError(
+                f"I couldn't read `{shown}` as a time: leave out the time zone. Schedules "
+                "keep copbot's own, summer time included, so write just the time, like 10:00."
+            )
         raise UsageError(
             f"I couldn't read `{shown}` as a time. Use the 24-hour clock, like 10:00 or 14:30."
         )

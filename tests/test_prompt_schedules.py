@@ -118,6 +118,10 @@ def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) 
         ("any every tuesday at 13pm", "`13pm` isn't a time of day"),
         ("any every tuesday at noonish", "I couldn't read `noonish` as a time"),
         ("any every tuesday at 10:00 in", "After `in`, name one channel"),
+        ("any every tuesday at 10:00 GMT", "`10:00 GMT` as a time: leave out the time zone"),
+        ("any every tuesday at 2pm UK time in #north", "leave out the time zone"),
+        ("any every tuesday at noon BST", "`noon BST` as a time: leave out the time zone"),
+        ("any every tuesday at soon GMT", "I couldn't read `soon GMT` as a time. Use the 24-hour"),
     ],
 )
 def test_schedule_grammar_errors_say_how_to_fix_them(text: str, message: str) -> None:
