@@ -25,6 +25,10 @@ FORM = "application/x-www-form-urlencoded"
 _STAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds; Slack allows five minutes of skew anyway
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _UTF8 = frozenset({"utf-8", "utf8"})
+# The payload types copbot answers. bolt's matchers for the others (shortcuts, option
+# lists, legacy attachments, workflow steps) index their fields unchecked, so they are
+# refused before bolt sees them, as bolt would refuse them anyway: unhandled.
+KINDS = frozenset({"event_callback", "url_verification", "block_actions", "view_submission"})
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,19 @@ def read(body: bytes, content_type: str, charset: str | None) -> Delivery | Refu
         return Refusal(400, "its content type is not one Slack sends")
     if isinstance(payload, Refusal):
         return payload
+    if (refusal := unusable(payload)) is not None:
+        return refusal
+    return Delivery(text, payload, content_type == JSON)
+
+
+def unusable(payload: dict[str, Any], command: bool = False) -> Refusal | None:
+    """Why copbot can't take ``payload`` (a slash command's fields if ``command``), if it
+    can't: a kind it doesn't use, or a field bolt would trip on."""
     if (wrong := _unreadable(payload)) is not None:
         return Refusal(400, f"{wrong} is not what Slack sends")
-    return Delivery(text, payload, content_type == JSON)
+    if not command and payload.get("type") not in KINDS:  # a string, checked just above
+        return Refusal(404, "it is of a kind copbot doesn't use")
+    return None
 
 
 def _unreadable(payload: dict[str, Any]) -> str | None:

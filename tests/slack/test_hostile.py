@@ -88,6 +88,22 @@ SIGNED: dict[str, tuple[str, str, int]] = {
     "datetime_1e20": (datetime_value(1e20), "", 200),
     "state_values_blocks_a_list": (form_view(state={"values": {"when": [1]}}), "", 200),
     "private_metadata_nested_1400_deep": (form_view(private_metadata=NESTED), "", 200),
+    # Kinds copbot doesn't use, each of which bolt's matchers tripped on (a 500).
+    "legacy_attachment_button_without_actions": (
+        interaction({"type": "interactive_message", "callback_id": "cb", "user": {"id": "U1"}}),
+        "",
+        404,
+    ),
+    "workflow_step_edit_without_its_step": (
+        interaction({"type": "workflow_step_edit", "callback_id": "cb", "user": {"id": "U1"}}),
+        "",
+        404,
+    ),
+    "option_list_for_a_numbered_action": (
+        interaction({"type": "block_suggestion", "action_id": 1, "block_id": "b", "value": "x"}),
+        "",
+        404,
+    ),
 }
 
 
