@@ -73,7 +73,7 @@ from bot.ports import (
 )
 
 if TYPE_CHECKING:
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from adapters.slack.socket import CheckedSocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class SlackAdapter:
             on_action=self._on_action,
             on_view=self._on_view,
         )
-        self._socket: AsyncSocketModeHandler | None = None
+        self._socket: CheckedSocketModeHandler | None = None
         self._sink: EventSink | None = None
         self._me = Me("", "", "")
         self._direct: dict[str, str] = {}  # user id -> the id of copbot's DM with them
@@ -176,12 +176,12 @@ class SlackAdapter:
             if self.socket_mode:
                 # Built here: the Socket Mode client needs a running event loop. Imported
                 # here too: over HTTP, its client (and its websockets) is never loaded.
-                from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+                from adapters.slack.socket import CheckedSocketModeHandler
 
                 # The SDK's connect retries a refused app token forever: its first address
                 # is asked for here, so that a wrong token stops copbot in one sentence.
                 address = await socket_address(self._client, self._app_token)
-                self._socket = AsyncSocketModeHandler(self._bolt, self._app_token)
+                self._socket = CheckedSocketModeHandler(self._bolt, self._app_token)
                 self._socket.client.wss_uri = address
                 await self._socket.connect_async()  # type: ignore[no-untyped-call]
         except BaseException:

@@ -110,3 +110,46 @@ async def test_slack_failing_at_start_is_asked_again_not_taken_for_a_refused_tok
         await fake.until(lambda: fake.socket_connected, timeout=20)
         opened = [c.outcome for c in fake.calls if c.method == "apps.connections.open"]
         assert opened[0] == "internal_error" and "ok" in opened
+
+
+# Envelopes the HTTP route refuses before bolt reads them: each tripped bolt into a logged
+# stack, and, never acknowledged, would have come back again.
+UNUSABLE: dict[str, tuple[str, Any]] = {
+    "event_a_string": ("events_api", fixture("message_thread_reply") | {"event": "x"}),
+    "actions_a_string": ("interactive", fixture("block_actions") | {"actions": "x"}),
+    "legacy_attachment_without_actions": (
+        "interactive",
+        {"type": "interactive_message", "callback_id": "cb", "user": {"id": "U1SAM"}},
+    ),
+    "command_a_list": ("slash_commands", fixture("slash_command") | {"command": ["/cop"]}),
+    "payload_a_string": ("events_api", "MARKER"),
+}
+
+
+async def test_envelopes_copbot_cannot_take_are_acknowledged_and_set_aside_in_one_line(
+    db_path: Path, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = create_app(settings(db_path, fake, socket_mode=True))
+    async with TestClient(TestServer(app)) as client:
+        bot = SlackBot(client, fake, db_path, Sleeps())
+        await fake.until(lambda: fake.socket_connected)
+        for case, (kind, payload) in UNUSABLE.items():
+            caplog.clear()
+            await fake.send_envelope({"envelope_id": case, "type": kind, "payload": payload})
+            await fake.until(lambda case=case: acked(fake, case))
+            assert bot.inbox_count() == 0
+            assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+            said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+            assert said and "set aside a Slack Socket Mode message" in said[0], (case, said)
+            assert len(said) == 1 and "MARKER" not in said[0]
+        # The connection goes on: a genuine event after them is kept.
+        await fake.send_envelope(
+            {
+                "envelope_id": "env-ok",
+                "type": "events_api",
+                "payload": fixture("message_thread_reply"),
+            }
+        )
+        await fake.until(lambda: acked(fake, "env-ok"))
+        assert bot.inbox_count() == 1
