@@ -222,6 +222,9 @@ class SlackAdapter:
         if isinstance(delivery, inbound.Refusal):
             log.warning("refused a signed Slack request: %s", delivery.reason)
             return web.json_response({"error": "invalid request"}, status=delivery.status)
+        if delivery.is_json and delivery.payload.get("type") == inbound.RATE_LIMITED:
+            log.warning(inbound.HELD_BACK)
+            return web.Response(status=200)
         if delivery.is_json and delivery.payload.get("type") == "event_callback":
             # The busiest path (every message in every channel copbot is in) skips bolt's
             # dispatch, which costs more than the rest of the request: the signature is

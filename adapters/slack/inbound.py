@@ -25,10 +25,20 @@ FORM = "application/x-www-form-urlencoded"
 _STAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds; Slack allows five minutes of skew anyway
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _UTF8 = frozenset({"utf-8", "utf8"})
+# Slack's notice that it has stopped sending copbot events for a while: acknowledged and
+# logged, since what people say meanwhile never reaches copbot.
+RATE_LIMITED = "app_rate_limited"
+HELD_BACK = (
+    "Slack says it is holding back this workspace's events from copbot (over 30,000 in an "
+    "hour, or too many left unanswered): messages sent meanwhile won't reach copbot or "
+    "its archive"
+)
 # The payload types copbot answers. bolt's matchers for the others (shortcuts, option
 # lists, legacy attachments, workflow steps) index their fields unchecked, so they are
 # refused before bolt sees them, as bolt would refuse them anyway: unhandled.
-KINDS = frozenset({"event_callback", "url_verification", "block_actions", "view_submission"})
+KINDS = frozenset(
+    {"event_callback", "url_verification", "block_actions", "view_submission", RATE_LIMITED}
+)
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,18 @@ log = logging.getLogger(__name__)
 class CheckedSocketModeHandler(AsyncSocketModeHandler):
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         payload: object = req.payload  # the SDK lets a string through too
-        if isinstance(payload, dict):
-            refusal = inbound.unusable(payload, command=req.type == "slash_commands")
+        if not isinstance(payload, dict):
+            refusal: inbound.Refusal | None = inbound.Refusal(400, "its payload is not an object")
         else:
-            refusal = inbound.Refusal(400, "its payload is not an object")
-        if refusal is None:
+            refusal = inbound.unusable(payload, command=req.type == "slash_commands")
+        if refusal is not None:
+            # Acknowledged, or Slack sends it again; bolt would trip on it (a logged stack).
+            log.warning(
+                "set aside a Slack Socket Mode message copbot could not take: %s", refusal.reason
+            )
+        elif isinstance(payload, dict) and payload.get("type") == inbound.RATE_LIMITED:
+            log.warning(inbound.HELD_BACK)
+        else:
             await super().handle(client, req)  # type: ignore[arg-type]
             return
-        # Acknowledged, or Slack sends it again; bolt would have tripped on it (a logged stack).
-        log.warning(
-            "set aside a Slack Socket Mode message copbot could not take: %s", refusal.reason
-        )
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from adapters.slack.inbound import HELD_BACK
 from adapters.slack.wiring import REJECTED, UNHANDLED, make_bolt, make_client
 from bot.app import create_app
 from tests.slack import signing
@@ -192,3 +193,35 @@ def test_starting_with_a_token_in_the_environment_logs_no_warning(
         on_view=nothing,
     )
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+RATE_LIMITED = {
+    "token": "unused",
+    "type": "app_rate_limited",
+    "team_id": "T1",
+    "minute_rate_limited": 1518467820,
+    "api_app_id": "A1",
+}
+
+
+async def test_slack_holding_back_events_is_acknowledged_and_said_plainly_in_the_log(
+    slack: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    body, kind = signing.event_body(RATE_LIMITED)
+    assert (await slack.deliver(body, kind)).status == 200
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [HELD_BACK]
+    assert slack.inbox_count() == 0
+
+
+async def test_slack_holding_back_events_over_socket_mode_is_said_the_same_way(
+    db_path: Path, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with TestClient(TestServer(create_app(settings(db_path, fake, socket_mode=True)))):
+        await fake.until(lambda: fake.socket_connected)
+        envelope = {"envelope_id": "env-held", "type": "events_api", "payload": RATE_LIMITED}
+        await fake.send_envelope(envelope)
+        await fake.until(lambda: [a for a in fake.acks if a.get("envelope_id") == "env-held"])
+    assert HELD_BACK in [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
