@@ -93,6 +93,8 @@ def read(body: bytes, content_type: str, charset: str | None) -> Delivery | Refu
 def unusable(payload: dict[str, Any], command: bool = False) -> Refusal | None:
     """Why copbot can't take ``payload`` (a slash command's fields if ``command``), if it
     can't: a kind it doesn't use, or a field bolt would trip on."""
+    if command and "command" not in payload:
+        return Refusal(400, "command is missing")
     if (wrong := _unreadable(payload)) is not None:
         return Refusal(400, f"{wrong} is not what Slack sends")
     if not command and payload.get("type") not in KINDS:  # a string, checked just above

@@ -123,6 +123,12 @@ UNUSABLE: dict[str, tuple[str, Any]] = {
     ),
     "command_a_list": ("slash_commands", fixture("slash_command") | {"command": ["/cop"]}),
     "payload_a_string": ("events_api", "MARKER"),
+    "user_a_number": ("interactive", fixture("block_actions") | {"user": 1}),
+    "event_user_a_number": (
+        "events_api",
+        fixture("message_thread_reply") | {"event": {"type": "message", "user": 1}},
+    ),
+    "command_missing": ("slash_commands", {"text": "MARKER"}),
 }
 
 
