@@ -25,6 +25,7 @@ FORM = "application/x-www-form-urlencoded"
 _STAMP = re.compile(r"[0-9]{1,12}")  # Unix seconds; Slack allows five minutes of skew anyway
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 _UTF8 = frozenset({"utf-8", "utf8"})
+SSL_CHECK_MAX = 200  # bytes: "ssl_check=1&token=" and a verification token
 # Slack's notice that it has stopped sending copbot events for a while: acknowledged and
 # logged, since what people say meanwhile never reaches copbot.
 RATE_LIMITED = "app_rate_limited"
@@ -64,6 +65,19 @@ def signed(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str])
     except UnicodeDecodeError:
         return False  # Slack sends UTF-8, so this was not signed by Slack
     return verifier.is_valid(text, timestamp, signature)
+
+
+def ssl_check(body: bytes, content_type: str) -> bool:
+    """Whether ``body`` is Slack checking the slash command URL's certificate, which it
+    sends unsigned (bolt answers it before its signature check): ``ssl_check=1`` and a
+    token, nothing else, so answering it reveals and changes nothing."""
+    if content_type != FORM or len(body) > SSL_CHECK_MAX:
+        return False
+    try:
+        fields = dict(parse_qsl(body.decode("ascii"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return fields.get("ssl_check") == "1" and set(fields) <= {"ssl_check", "token"}
 
 
 def read(body: bytes, content_type: str, charset: str | None) -> Delivery | Refusal:

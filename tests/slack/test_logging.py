@@ -225,3 +225,22 @@ async def test_slack_holding_back_events_over_socket_mode_is_said_the_same_way(
         await fake.send_envelope(envelope)
         await fake.until(lambda: [a for a in fake.acks if a.get("envelope_id") == "env-held"])
     assert HELD_BACK in [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+async def test_slacks_unsigned_certificate_check_is_answered_and_nothing_else_is(
+    db_path: Path, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack checks a slash command URL's certificate with an unsigned ``ssl_check=1``
+    (bolt answers it before its signature check): answered, with no warning that would send
+    an admin looking for a forger. Anything more in the body still needs a signature."""
+    caplog.set_level(logging.DEBUG)
+    app = create_app(settings(db_path, fake))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with TestClient(TestServer(app)) as client:
+        check = await client.post("/slack/events", data="ssl_check=1&token=abc123", headers=form)
+        assert check.status == 200 and await check.text() == ""
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        for body in ("ssl_check=1&token=abc&command=%2Fcop&text=help", "ssl_check=2&token=a"):
+            refused = await client.post("/slack/events", data=body, headers=form)
+            assert refused.status == 401
+    assert fake.of("chat.postEphemeral") == [] and fake.of("chat.postMessage") == []
