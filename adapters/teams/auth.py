@@ -6,7 +6,10 @@ something else (a 500), and a token naming a Bot Framework or emulator issuer ma
 signing keys with a blocking ``requests.get`` that has no timeout. So copbot:
 
 - checks the token's shape first, without the network (bearer, a JWT signed RS256, a key id,
-  not expired): anything else is refused at once;
+  issued by the Bot Framework channel service, not expired): anything else is refused at
+  once. botbuilder would also take emulator and skill tokens, which any token minted for
+  copbot's app id passes (copbot's own, sent to every serviceUrl, included) and whose
+  ``serviceurl`` it never checks: Teams sends only the channel service's;
 - runs botbuilder's validation on a small pool of its own threads, with a deadline: the
   event loop never blocks, and while the keys cannot be had the answer is 503;
 - turns every other failure of validation into a refusal.
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from botframework.connector.auth import AuthenticateRequestResult
 
 CLOCK_SKEW = 300  # seconds of leeway on expiry, as botbuilder allows
+# Who issues the tokens Teams sends (Microsoft's public cloud, the only one copbot serves).
+CHANNEL_ISSUER = "https://api.botframework.com"
 AUTH_THREADS = 2
 
 
@@ -209,6 +214,8 @@ def _shape(header: str) -> str:
         raise Refused("unexpected signing algorithm or key")
     if not isinstance(claims, dict) or not isinstance(claims.get("iss"), str):
         raise Refused("malformed token")
+    if claims["iss"] != CHANNEL_ISSUER:
+        raise Refused("not issued by the Bot Framework channel service")
     expires = claims.get("exp")
     if not isinstance(expires, int | float) or expires < time.time() - CLOCK_SKEW:
         raise Refused("expired token")

@@ -20,6 +20,7 @@ from tests.teams.fake_connector import TENANT, FakeConnector
 
 TRUSTED = signer("key-1")
 STRANGER = signer("key-1")  # the same key id, another key: a forgery
+EMULATOR_ISSUER = "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/"
 
 
 @pytest.fixture
@@ -50,6 +51,12 @@ def _refusals(bot: TeamsBot) -> list[str]:
         "Bearer " + TRUSTED.token(bot.fake.url, exp=int(time.time()) - 3600),  # expired
         "Bearer "
         + TRUSTED.token(bot.fake.url, iss="https://sts.windows.net/evil/"),  # emulator-ish
+        # Signed with a key botbuilder trusts for emulator and skill tokens, and minted for
+        # copbot's app id: such a token is anything Entra ID issues to copbot itself (the
+        # one it sends with every reply, say), never one Teams sends.
+        "Bearer " + TRUSTED.token(bot.fake.url, iss=EMULATOR_ISSUER, ver="1.0", appid=APP_ID),
+        "Bearer " + TRUSTED.token(bot.fake.url, iss=EMULATOR_ISSUER, ver="2.0", azp=APP_ID),
+        "Bearer " + TRUSTED.token(bot.fake.url, iss=EMULATOR_ISSUER, ver="1.0", appid="a-skill"),
     ]
 
 
