@@ -351,7 +351,11 @@ class TeamsAdapter:
         """aad ids of people mentioned without one, asked of Teams (commands only)."""
         me = str((raw.get("recipient") or {}).get("id") or "")
         entities = [e for e in raw.get("entities") or () if isinstance(e, dict)]
-        mentioned = [e.get("mentioned") or {} for e in entities if e.get("type") == "mention"]
+        mentioned = [
+            e["mentioned"]
+            for e in entities
+            if e.get("type") == "mention" and isinstance(e.get("mentioned"), dict)
+        ]
         if not any(m.get("id") == me for m in mentioned):
             return {}
         from botbuilder.core.teams import TeamsInfo

@@ -342,10 +342,10 @@ def read_data(data: Mapping[str, Any]) -> ActionData | FormData | OpenerData | N
             return OpenerData(_str(data.get("form"), OPENER_LIMIT))
         case "form":
             fields: list[tuple[str, int]] = []
-            for item in data.get("fields") or ():
+            for item in _list(data.get("fields")):
                 if isinstance(item, list) and len(item) == 2 and isinstance(item[1], int):
                     fields.append((_str(item[0], 100), max(0, min(item[1], VALUE_LIMIT))))
-            datetimes = frozenset(str(d) for d in data.get("datetimes") or () if isinstance(d, str))
+            datetimes = frozenset(d for d in _list(data.get("datetimes")) if isinstance(d, str))
             return FormData(
                 _str(data.get("form"), 100),
                 _str(data.get("context"), 2000),
@@ -391,6 +391,11 @@ def after_submit(data: Any, problems: Mapping[str, str] | None) -> OutgoingMessa
         )
     thanks = _str(data.get("thanks"), 2000)
     return OutgoingMessage.of(thanks) if thanks else None
+
+
+def _list(value: Any) -> list[Any]:
+    """A list a card's data should hold, or none: the data may come from anyone's card."""
+    return value if isinstance(value, list) else []
 
 
 def _str(value: Any, limit: int) -> str:

@@ -194,8 +194,7 @@ def from_activity(activity: Payload, known: Known, now: datetime) -> InboundEven
         case "messageDelete":
             return _deleted(activity, known, now)
         case "invoke" if activity.get("name") == "adaptiveCard/action":
-            action = _get(activity, "value", "action") or {}
-            return _submitted(activity, action.get("data"), known, now)
+            return _submitted(activity, _get(activity, "value", "action", "data"), known, now)
         case "invoke" if activity.get("name") in ("task/fetch", "task/submit"):
             # A button asking for a dialog, or the dialog sent back: the card's data with
             # the inputs' values, as for Action.Submit.

@@ -167,3 +167,36 @@ async def test_only_activities_from_teams_itself_are_taken(
     assert response.status == 403
     assert (teams.inbox_count(), teams.rows("select count(*) from teams_conversations")) == before
     assert teams.rows("select count(*) from roles") == [(0,)]
+
+
+# Card data and entities of the wrong types, each where copbot reads it: Teams passes a
+# card's data on as the card wrote it, and anyone may write a card.
+MISSHAPEN = [
+    ("adaptive_card_action", {"value": {"action": "Going"}}),
+    ("adaptive_card_action", {"value": {"action": {"type": "Action.Execute", "data": [1]}}}),
+    ("task_submit", {"value": {"data": {"copbot": "form", "form": "prompt-add", "fields": 5}}}),
+    ("task_submit", {"value": {"data": {"copbot": "form", "form": "x", "datetimes": True}}}),
+    ("task_fetch", {"value": {"data": {"copbot": "form", "form": "x", "fields": 1.5}}}),
+    ("form_submit", {"value": {"copbot": "form", "form": "prompt-add", "fields": 7}}),
+    ("form_submit", {"value": {"copbot": "form", "form": "prompt-add", "datetimes": 7}}),
+    (
+        "channel_command",
+        {
+            "entities": [
+                {"type": "mention", "mentioned": "Mallory"},
+                {"type": "mention", "mentioned": {"id": "28:00000000-0000-0000-0000-00000000b0b0"}},
+                {"type": "mention", "mentioned": {"id": "29:1someone-without-aad"}},
+            ]
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "changes"), MISSHAPEN)
+async def test_card_data_and_mentions_of_the_wrong_types_are_answered_never_a_5xx(
+    teams: TeamsBot, caplog: pytest.LogCaptureFixture, name: str, changes: dict[str, Any]
+) -> None:
+    caplog.set_level(logging.INFO)
+    response = await teams.send(teams.activity(name, **changes))
+    assert response.status in (200, 400), response.status
+    assert "could not accept a Teams activity" not in caplog.text
