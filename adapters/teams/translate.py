@@ -258,6 +258,8 @@ def _message(activity: Payload, known: Known, now: datetime) -> InboundEvent | N
     me = known.me or str(_get(activity, "recipient", "id") or "")
     mentioned = mention_ids(activity.get("entities"))
     if ref.channel.is_direct or me in mentioned:
+        if not author.id:
+            return None  # Teams names every person: without an Entra id, no one to answer
         # A command: the whole text in the 1:1 chat, what follows @copbot elsewhere.
         aads = [me if m == me else _aad_of(m, activity, known) for m in mentioned]
         origin = Origin(author, ref.channel, ref.thread, _handle(activity))
@@ -336,6 +338,8 @@ def _submitted(activity: Payload, data: Any, known: Known, now: datetime) -> Inb
     anonymous = isinstance(card, cards.FormData) and card.anonymous
     where = "" if anonymous else f"{channel_of(activity, known).id}:"
     event_id = f"act:{where}{ident}"
+    if not anonymous and not person(activity.get("from"), known).id:
+        return None  # a press or a form of no one Teams names: no one to act for or answer
     if isinstance(card, cards.FormData):
         origin = _form_origin(activity, card, known)
         values = cards.form_values(card, data)

@@ -200,3 +200,29 @@ async def test_card_data_and_mentions_of_the_wrong_types_are_answered_never_a_5x
     response = await teams.send(teams.activity(name, **changes))
     assert response.status in (200, 400), response.status
     assert "could not accept a Teams activity" not in caplog.text
+
+
+NAMELESS = [None, {"id": "29:1nameless", "name": "Someone"}]
+
+
+@pytest.mark.parametrize("sender", NAMELESS, ids=["no from", "no aad id"])
+@pytest.mark.parametrize(
+    "name", ["channel_command", "personal_command", "adaptive_card_action", "form_submit"]
+)
+async def test_a_command_press_or_form_from_no_one_teams_names_is_not_taken(
+    teams: TeamsBot, caplog: pytest.LogCaptureFixture, name: str, sender: dict[str, str] | None
+) -> None:
+    """Teams names every person by their Entra id: without one there is no one to check the
+    role of, or to answer. Nothing is kept, and nothing goes wrong."""
+    caplog.set_level(logging.INFO)
+    await teams.install()
+    calls, kept = len(teams.fake.calls), teams.inbox_count()
+    activity = teams.activity(name, id="1700000770001")
+    activity.pop("from")
+    if sender is not None:
+        activity["from"] = sender
+    response = await teams.send(activity)
+    assert response.status == 200
+    assert teams.inbox_count() == kept
+    assert teams.fake.calls[calls:] == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
