@@ -194,9 +194,10 @@ class Invokes:
     async def card_submitted(self, event: FormSubmitted, raw: dict[str, Any]) -> None:
         """A form card sent back as a message: kept, or (with problems) not kept and the
         person told what to fix in the same chat, where their card still holds what they
-        wrote."""
+        wrote. Sent again by Teams, it was thanked already."""
         try:
-            await self._accept(event)
+            if not await self._accept(event):
+                return
             said = cards.after_submit(raw.get("value"), None)
         except FormInvalid as invalid:
             said = cards.after_submit(raw.get("value"), invalid.errors)

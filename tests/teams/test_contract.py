@@ -384,6 +384,23 @@ async def test_a_form_with_a_problem_says_what_to_fix_in_the_chat_and_keeps_noth
     assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
 
 
+async def test_a_form_card_teams_sends_again_is_kept_and_thanked_once(teams: TeamsBot) -> None:
+    await teams.install()
+    form = suggest_form(load_library(LIBRARY_DIR), "language")
+    channel = ChannelRef("teams", NORTH, TENANT, "North")
+    card = cards.form_card(form, Origin(UserRef("teams", SAM_AAD), channel))
+    values = {"f.topic": "language", "f.text": "What do we call people?"}
+    submit = teams.activity("form_submit", value=card["actions"][0]["data"] | values)
+    assert (await teams.send(submit)).status == 200
+    thanked = await teams.until(
+        lambda: [c for c in teams.fake.of("send") if "passed your suggestion on" in str(c.body)]
+    )
+    assert (await teams.send(submit)).status == 200  # answered once the chat has been
+    again = [c for c in teams.fake.of("send") if "passed your suggestion on" in str(c.body)]
+    assert again == thanked
+    assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
+
+
 async def test_a_command_whose_mention_teams_did_not_make_gets_a_private_hint(
     teams: TeamsBot,
 ) -> None:
