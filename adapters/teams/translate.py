@@ -266,7 +266,9 @@ def _message(activity: Payload, known: Known, now: datetime) -> InboundEvent | N
         return CommandReceived(
             f"msg:{ref.channel.id}:{ident}", origin, command_text(html, aads, me), at(activity, now)
         )
-    from_bot = _get(activity, "from", "role") == "bot"
+    # Only people have an Entra id: a post without one is a bot's or a workflow's, which
+    # Teams doesn't always mark with a role.
+    from_bot = _get(activity, "from", "role") == "bot" or not author.id
     return MessagePosted(
         f"msg:{ref.channel.id}:{ident}",
         ref,

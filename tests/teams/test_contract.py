@@ -107,6 +107,32 @@ async def test_a_prompt_is_a_new_conversation_and_its_replies_are_archived(
     assert thread == root
 
 
+@pytest.mark.parametrize(
+    "sender",
+    [
+        {"id": "28:a-workflow-bot", "name": "Workflows"},  # another bot, no role given
+        {"id": "28:another-bot", "name": "Rota bot", "role": "bot"},
+    ],
+)
+async def test_what_other_bots_post_in_a_thread_is_not_kept_as_a_persons(
+    teams: TeamsBot, sender: dict[str, str]
+) -> None:
+    """Only people have an Entra id; a bot's post has none, so it is no one's words to keep
+    (as on Slack), nor a person to remember."""
+    root = await prompt(teams)
+    posted = reply(teams, root, "1700000002001", "<p>Rota for next week</p>")
+    posted["from"] = sender
+    assert (await teams.send(posted)).status == 200
+    said = reply(teams, root, "1700000002002", "<p>Names matter</p>")
+    assert (await teams.send(said)).status == 200
+    await teams.until(lambda: teams.rows("select 1 from archive_messages"))
+    await teams.until(
+        lambda: teams.rows("select count(*) from inbox where state = 'pending'") == [(0,)]
+    )
+    assert teams.rows("select text from archive_messages") == [("Names matter",)]
+    assert teams.rows("select count(*) from people where identity = 'teams:'") == [(0,)]
+
+
 async def test_edits_and_deletions_keep_the_archive_in_step(teams: TeamsBot) -> None:
     root = await prompt(teams)
     await teams.send(reply(teams, root, "1700000003001", "<p>first words</p>"))
