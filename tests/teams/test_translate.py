@@ -187,7 +187,7 @@ def test_action_execute_is_a_button_press_too() -> None:
 def test_a_form_submission_goes_back_where_the_form_was_opened() -> None:
     event = from_activity(fixture("form_submit"), KNOWN, NOW)
     assert isinstance(event, FormSubmitted)
-    assert event.form_id == "suggest"
+    assert event.form_id == "prompt-suggest"
     assert event.values == (("topic", "language"), ("text", "Talk about names"))
     assert event.context == "ctx-1"
     assert event.origin.channel == ChannelRef("teams", NORTH, TENANT)
