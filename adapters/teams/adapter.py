@@ -78,6 +78,16 @@ if TYPE_CHECKING:
     from botbuilder.integration.aiohttp import CloudAdapter
 
 log = logging.getLogger(__name__)
+# msrest warns of every channelData field its models don't name (Teams sends several on
+# each turn): no content, but a WARNING an admin would go looking into for nothing.
+MSREST_LOG = "msrest.serialization"
+UNKNOWN_ATTRIBUTE = "%s is not a known attribute of class %s and will be ignored"
+
+
+class _KnownUnknowns(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != UNKNOWN_ATTRIBUTE
+
 
 PATH = "/api/messages"
 MAX_BODY = 256 * 1024  # Teams activities are a few KB; a card submission at most tens
@@ -127,6 +137,9 @@ class TeamsAdapter:
     ) -> None:
         self._app_id = credentials.app_id
         self._tenants = credentials.tenants
+        msrest_log = logging.getLogger(MSREST_LOG)  # not msrest itself: it loads at first use
+        if not any(isinstance(f, _KnownUnknowns) for f in msrest_log.filters):
+            msrest_log.addFilter(_KnownUnknowns())
         self._local_only = LocalOnly.of(public_url, credentials.service_urls)
         self._gate = Gate(
             credentials,
