@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from pathlib import Path
@@ -22,7 +22,7 @@ from sqlite_utils.migrations import Migrations
 from bot.errors import WordedError
 from storage import sqlite as sqlite3
 from storage.held_writes import Together, WriteBatch
-from storage.migrations import MIGRATIONS
+from storage.migrations import MIGRATIONS, RETIRED_MIGRATIONS
 from storage.owned import Gate, open_gate, run_owned
 from storage.wal_sync import WalSync
 
@@ -56,6 +56,23 @@ def check_path(path: str | Path) -> Path:
         if header and not header.startswith(b"SQLite format 3"):
             raise StorageError(f"{p} exists but is not an SQLite database")
     return p
+
+
+def newer_migrations(migrations: Migrations, applied: Iterable[str]) -> list[str]:
+    """Migrations the file records and this copbot doesn't know: a newer copbot updated it
+    (its code rolled back without the backup taken before the upgrade, say)."""
+    known = {m.name for m in migrations._migrations} | RETIRED_MIGRATIONS
+    return sorted(set(applied) - known)
+
+
+def refuse_newer(path: Path, unknown: Sequence[str]) -> None:
+    # Its tables may have changed in ways this code can't keep right: refused, not half-used.
+    if unknown:
+        raise StorageError(
+            f"{path} was updated by a newer version of copbot (migration "
+            f"{', '.join(unknown)}); run that version, or put back the backup taken before "
+            "the upgrade (see Upgrading in docs/operations.md)"
+        )
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -120,9 +137,15 @@ class Database:
         p = check_path(path)
         try:
             conn = connect(p)
-            conn.execute("PRAGMA journal_mode = WAL")
-            migrations.apply(sqlite_utils.Database(conn))
-            conn.close()
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                db = sqlite_utils.Database(conn)
+                refuse_newer(
+                    p, newer_migrations(migrations, (m.name for m in migrations.applied(db)))
+                )
+                migrations.apply(db)
+            finally:
+                conn.close()
         except sqlite3.Error as e:
             raise StorageError(f"cannot open database {p}: {e}") from None
         return cls(p, readers=readers, gate=gate)
@@ -330,6 +353,7 @@ def migrate(path: str | Path) -> list[str]:
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         db = sqlite_utils.Database(conn)
+        refuse_newer(p, newer_migrations(MIGRATIONS, (m.name for m in MIGRATIONS.applied(db))))
         pending = [m.name for m in MIGRATIONS.pending(db)]
         MIGRATIONS.apply(db)
         return pending

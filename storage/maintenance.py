@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage import sqlite as sqlite3
-from storage.database import BUSY_TIMEOUT_MS, StorageError, check_path
+from storage.database import BUSY_TIMEOUT_MS, StorageError, check_path, newer_migrations
 from storage.migrations import MIGRATIONS
 
 # What a person means by "the database holds": counted in a check's report.
@@ -26,6 +26,8 @@ class CheckReport:
     problems: tuple[str, ...]
     pending_migrations: tuple[str, ...]
     counts: tuple[tuple[str, int], ...]
+    # Applied by a newer copbot, unknown to this one (see storage.database.refuse_newer).
+    newer_migrations: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -117,7 +119,8 @@ def check(path: Path) -> CheckReport:
     except sqlite3.DatabaseError as e:
         return CheckReport(p, (f"SQLite cannot read it: {e}",), (), ())
     pending = tuple(m.name for m in MIGRATIONS._migrations if m.name not in applied)
-    return CheckReport(p, tuple(problems), pending, counts)
+    newer = tuple(newer_migrations(MIGRATIONS, applied))
+    return CheckReport(p, tuple(problems), pending, counts, newer)
 
 
 def _search_index_problems(conn: sqlite3.Connection, path: Path) -> list[str]:

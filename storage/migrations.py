@@ -26,6 +26,11 @@ FTS_HASH_BYTES = 32 << 20  # see 0021
 # and the platform's copy lives elsewhere, as it does in Slack and Teams.
 PLAYGROUND_MIGRATIONS = Migrations("copbot-playground")
 
+# Names an older file may record that no migration here has any more, so that such a file
+# isn't taken for one a newer copbot updated (storage.database.refuse_newer): 0002_playground
+# moved to the playground's own file.
+RETIRED_MIGRATIONS = frozenset({"0002_playground"})
+
 
 def _run(db: sqlite_utils.Database, *statements: str) -> None:
     # Statement by statement: executescript() would commit the migration's transaction.

@@ -78,3 +78,19 @@ async def test_the_readme_marks_what_is_coming_until_it_lands(bot: Harness) -> N
             assert "(coming)" in line, f"{feature} does not exist yet: the README must say so"
     if not (ROOT / "adapters" / "teams").exists():
         assert re.search(r"Teams\*\*\s+is coming", intro), "Teams is not built yet: say so"
+
+
+def test_every_section_an_error_points_at_is_there() -> None:
+    # "see Backups in docs/operations.md": people follow these when something has gone wrong.
+    named = [
+        (source, section, page)
+        for folder in ("bot", "storage", "adapters")
+        for source in (ROOT / folder).rglob("*.py")
+        for section, page in re.findall(
+            r"[Ss]ee ([A-Z][\w' ]+) in (docs/\w+\.md)", source.read_text()
+        )
+    ]
+    assert named, "no error points at a section of the docs any more: update this test"
+    for source, section, page in named:
+        headings = re.findall(r"^#+ (.+)$", (ROOT / page).read_text(), re.M)
+        assert section in headings, f"{source.name} points at '{section}' in {page}: not there"

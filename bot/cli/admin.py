@@ -15,7 +15,7 @@ from bot.console.audit import Audit
 from bot.people import People
 from bot.roles import RoleChange, RoleChangeRefused, Roles
 from storage.console import SqliteAuditRepository
-from storage.database import Database, StorageError, migrate
+from storage.database import Database, StorageError, migrate, refuse_newer
 from storage.maintenance import CheckReport
 from storage.maintenance import backup as backup_database
 from storage.maintenance import check as check_database
@@ -72,6 +72,7 @@ def db_check(db: str | None) -> None:
     settings = existing(load_settings(db))
     try:
         report = check_database(settings.db_path)
+        refuse_newer(report.path, report.newer_migrations)
     except StorageError as e:
         raise click.ClickException(str(e)) from None
     if report.pending_migrations:
