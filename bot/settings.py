@@ -346,6 +346,12 @@ def _regions(text: str) -> tuple[str, ...]:
     if not text.strip():
         return Settings.regions
     names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        # Commas alone would leave no region to plan an event for, link a channel to or feed.
+        raise ConfigError(
+            "COPBOT_REGIONS names no region; list them separated by commas, like "
+            "North,Midlands,London,South,National, or leave it unset for those"
+        )
     seen: set[str] = set()
     for name in names:
         if len(name) > 40 or not all(c.isalnum() or c in " -'" for c in name):

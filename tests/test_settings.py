@@ -54,6 +54,8 @@ def test_the_playground_is_off_once_a_real_platform_is_connected() -> None:
         ({"COPBOT_PUBLIC_URL": "http://x:99999"}, "is not a web address copbot can be reached at"),
         ({"COPBOT_PUBLIC_URL": "https:///north"}, "is not a web address copbot can be reached at"),
         ({"COPBOT_PLAYGROUND": "maybe"}, "COPBOT_PLAYGROUND must be on, off or auto"),
+        ({"COPBOT_REGIONS": ",,"}, "COPBOT_REGIONS names no region"),
+        ({"COPBOT_REGIONS": " , "}, "COPBOT_REGIONS names no region"),
         ({"COPBOT_PUBLIC_URL": "bot.example.org"}, "COPBOT_PUBLIC_URL must start with https://"),
         ({"SLACK_SIGNING_SECRET": "s"}, "SLACK_BOT_TOKEN (xoxb-…) is missing"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is missing"),
