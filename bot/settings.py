@@ -235,22 +235,43 @@ def _secret_key(text: str) -> str:
 
 
 def _url(text: str) -> str:
-    text = text.strip().rstrip("/")
-    if not text:
-        return text
-    if not text.startswith(("http://", "https://")):
-        raise ConfigError(f"COPBOT_PUBLIC_URL must start with https:// (or http://), not '{text}'")
+    written = text.strip()
+    if not written:
+        return written
+    if not written.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"COPBOT_PUBLIC_URL must start with https:// (or http://), not '{written[:80]}'"
+        )
+    address = web_address(written)
+    if address is None:
+        raise ConfigError(
+            f"COPBOT_PUBLIC_URL '{written[:80]}' is not a web address copbot can be reached "
+            "at; write it like https://copbot.example.org"
+        )
+    return address
+
+
+def web_address(text: str) -> str | None:
+    """``text`` as an address people and platforms reach copbot at (without its last
+    slash), or None: http(s), a host, a port that is a number, no user part, query or
+    fragment. COPBOT_PUBLIC_URL, the Slack manifest's and the Teams package's --url are
+    all checked by this one rule, so none takes an address another refuses."""
+    address = text.strip().rstrip("/")
     try:
-        parts = urlsplit(text)
+        parts = urlsplit(address)
         parts.port  # noqa: B018  (raises ValueError for a port out of range)
     except ValueError:
-        parts = None
-    if parts is None or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(
-            f"COPBOT_PUBLIC_URL '{text[:80]}' is not a web address copbot can be reached at; "
-            "write it like https://copbot.example.org"
-        )
-    return text
+        return None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in address)
+    ):
+        return None
+    return address
 
 
 def _slack(env: Mapping[str, str]) -> SlackSettings | None:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from bot.cli.base import cli
+from bot.settings import web_address
 
 EVENTS_PATH = "/slack/events"
 COMMAND = "/cop"
@@ -161,7 +162,7 @@ def slack_manifest(url: str | None, socket_mode: bool) -> None:
             "give the address Slack can reach copbot at, e.g. --url https://copbot.example.org "
             "(or use --socket-mode)"
         )
-    if url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+    if url and web_address(url) is None:
         raise click.ClickException(
             f"--url must be a web address starting with https:// (or http://), not '{url}'"
         )

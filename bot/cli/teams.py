@@ -20,6 +20,7 @@ import click
 
 from bot.cli.base import cli
 from bot.cli.icons import color_icon, outline_icon
+from bot.settings import web_address
 
 MANIFEST_VERSION = "1.30"
 SCHEMA_URL = (
@@ -189,7 +190,7 @@ def teams_package(
     if not 1 <= len(name) <= 30:
         raise click.ClickException("--name must be 1 to 30 characters long")
     url = (url or "").strip()
-    if not re.fullmatch(r"https://[^\s/?#]+(/[^\s?#]*)?", url):
+    if not url.startswith("https://") or web_address(url) is None:
         raise click.ClickException(
             "give copbot's public https:// address with --url or COPBOT_PUBLIC_URL, "
             "e.g. https://copbot.example.org (Teams only talks to https)"
