@@ -355,3 +355,23 @@ def test_the_region_filter_follows_the_configured_regions(db_path: Path) -> None
     refused = invoke("export", "--region", "north", "--db", str(db_path), env=env)
     assert refused.exit_code == 2 and "there's no region 'north'" in refused.output
     assert "Scotland, Wales, National" in refused.output
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (("feedback", "list"), "No feedback rounds yet."),
+        (("events", "list"), "No events to come, nor in the last 30 days."),
+        (("events", "list", "--region", "north"), "No events in North to come"),
+        (("schedule", "list"), "No prompts are scheduled."),
+        (("roles", "list"), "Nobody has a role yet"),
+        (("search", "anything"), "No matches."),
+    ],
+)
+def test_a_list_with_nothing_in_it_says_so(
+    db_path: Path, command: tuple[str, ...], said: str
+) -> None:
+    # An empty answer reads as a command that did nothing, or looked in the wrong file.
+    invoke("db", "migrate", "--db", str(db_path))
+    result = invoke(*command, "--db", str(db_path))
+    assert result.exit_code == 0 and said in result.output, result.output

@@ -174,6 +174,10 @@ def events_list(region: str | None, fmt: str, db: str | None) -> None:
             click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return
         tz = core.settings.timezone
+        if not rows:
+            named = [r for r in core.settings.regions if r.lower() == slug]
+            where = f" in {named[0]}" if named else ""
+            click.echo(f"No events{where} to come, nor in the last 30 days.")
         for row in rows:
             round_ = f"\tfeedback round {row['feedback_round']}" if row["feedback_round"] else ""
             if row["in_doubt"]:

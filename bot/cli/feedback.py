@@ -97,7 +97,10 @@ def feedback_list(db: str | None) -> None:
     """List feedback rounds: id, state, answers, threshold, title."""
 
     async def call(core: Core) -> None:
-        for r in await _repo(core).rounds():
+        rounds = await _repo(core).rounds()
+        if not rounds:
+            click.echo("No feedback rounds yet.")
+        for r in rounds:
             closes = f" closes {r.closes_on}" if r.closes_on else ""
             counts = f"{r.answers} answer(s)\tresults from {r.threshold}"
             click.echo(f"{r.id}\t{r.state.value}\t{counts}\t{r.title}{closes}")
