@@ -84,6 +84,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
+        _no_quotes(env)
         slack = _slack(env)
         teams = _teams(env)
         playground_setting = env.get("COPBOT_PLAYGROUND", "").strip().lower()
@@ -127,6 +128,21 @@ class Settings:
 
 _OFF = ("off", "0", "false", "no")
 _ON = ("on", "1", "true", "yes")
+_PREFIXES = ("COPBOT_", "SLACK_", "Microsoft")  # every setting's (docs/configuration.md)
+
+
+def _no_quotes(env: Mapping[str, str]) -> None:
+    """`docker run --env-file` keeps quotes as part of a value, where a shell and systemd's
+    EnvironmentFile take them away: a setting in quotes would be a token, id or password
+    nobody meant, failing much later (a Teams sign-in refused) and far from its cause."""
+    for name in sorted(env):
+        text = env[name].strip()
+        if name.startswith(_PREFIXES) and len(text) >= 2 and text[0] == text[-1] in "'\"":
+            # Never echo the value: it may be a secret.
+            raise ConfigError(
+                f"{name} is written in quotes, which `docker run --env-file` keeps as part "
+                "of the value; write it without them"
+            )
 
 
 def _only_on_this_machine(

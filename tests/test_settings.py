@@ -72,3 +72,27 @@ def test_malformed_configuration_is_one_clear_sentence(env: dict[str, str], mess
 
 def test_an_empty_time_zone_means_the_default() -> None:
     assert Settings.from_env({"COPBOT_TIMEZONE": " "}).timezone.key == "Europe/London"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MicrosoftAppPassword", "'s3cret~value'"),
+        ("MicrosoftAppId", '"00000000-0000-0000-0000-000000000001"'),
+        ("SLACK_BOT_TOKEN", '"xoxb-s3cret"'),
+        ("COPBOT_SECRET_KEY", "'" + "k" * 40 + "'"),
+        ("COPBOT_PUBLIC_URL", '"https://copbot.example.org"'),
+        ("COPBOT_TIMEZONE", "'Europe/London'"),
+    ],
+)
+def test_a_setting_in_quotes_is_named_and_its_value_never_shown(name: str, value: str) -> None:
+    # docker run --env-file keeps the quotes a shell or systemd would take away.
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env({name: value})
+    assert str(e.value).startswith(f"{name} is written in quotes")
+    assert value.strip("'\"") not in str(e.value)
+
+
+def test_a_quote_inside_a_value_is_no_quoting() -> None:
+    s = Settings.from_env({"COPBOT_REGIONS": "King's Lynn,North"})
+    assert s.regions == ("King's Lynn", "North")
