@@ -91,6 +91,8 @@ async def test_a_facilitator_links_a_channel_to_regions_whatever_the_case(bot: H
     listing = await bot.reply_text("regions", SAM)
     assert "**North**: #north" in listing and "**London**: #north" in listing
     assert "**South**: no channel yet" in listing
+    # National events go to every linked channel, so none of its own is needed.
+    assert "**National**: every channel linked to a region" in listing
     unlinked = await bot.reply_text("region unlink London", PRIYA, channel=NORTH)
     assert "won't hear about new London events" in unlinked
     assert "**London**: no channel yet" in await bot.reply_text("regions", SAM)

@@ -181,5 +181,9 @@ class RegionsFeature:
         for name in self._regions.names:
             slug = name.lower()
             here = [link.channel.label for link in mine if link.region == slug]
-            lines.append(f"**{name}**: {', '.join(here) if here else 'no channel yet'}")
+            if slug == NATIONAL:
+                # Announced in every linked channel: "no channel yet" would say nowhere.
+                lines.append(f"**{name}**: every channel linked to a region")
+            else:
+                lines.append(f"**{name}**: {', '.join(here) if here else 'no channel yet'}")
         await ix.reply("\n".join(["Channels by region:", *lines]))
