@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import signal
 import socket
 import urllib.error
@@ -28,6 +29,18 @@ def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(db_path: Path) -> No
     assert f"copbot is running at {served.url}/" in output
     assert "copbot is stopping" in output
     assert "Traceback" not in output
+
+
+def test_with_json_logs_everything_serve_writes_is_a_json_line(db_path: Path) -> None:
+    # journald and docker collect stdout and stderr alike: one plain line breaks a parser.
+    with serving(db_path, env={"COPBOT_LOG_FORMAT": "json"}) as served:
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=15) == 0
+        output = served.output()
+    records = [json.loads(line) for line in output.splitlines() if line.strip()]
+    messages = [r["message"] for r in records]
+    assert f"copbot is running at {served.url}/" in " ".join(messages)
+    assert "copbot is stopping…" in messages
 
 
 def test_ctrl_c_with_a_playground_page_open_stops_at_once(db_path: Path) -> None:

@@ -95,7 +95,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     where = f"http://{host}:{port}/"
     platforms = app[CORE].chat.platforms
     playground = " (open it in your browser for the playground)" if "local" in platforms else ""
-    click.echo(f"copbot is running at {where}{playground}. Press Ctrl+C to stop.")
+    _say(settings, f"copbot is running at {where}{playground}. Press Ctrl+C to stop.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -103,5 +103,14 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     try:
         await stop.wait()
     finally:
-        click.echo("copbot is stopping…")
+        _say(settings, "copbot is stopping…")
         await runner.cleanup()
+
+
+def _say(settings: Settings, text: str) -> None:
+    """For the person at the terminal; with COPBOT_LOG_FORMAT=json a log record instead, so
+    that a log collector reading the output (journald, docker) gets JSON lines alone."""
+    if settings.log_format == "json":
+        log.info("%s", text)
+    else:
+        click.echo(text)
