@@ -17,6 +17,7 @@ import click
 
 from bot.archive_export import FORMATS, Cover
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, with_core
+from bot.command_words import everywhere
 from bot.commands import did_you_mean
 from bot.records import ARCHIVED_YEARS, ArchiveFilter, SearchHit
 from bot.search_query import SearchTooLong, parse_terms
@@ -287,14 +288,15 @@ def erase(user: str, db: str | None) -> None:
         click.echo(
             f"Found nothing of {identity} to erase (check the identity, e.g. slack:U123). "
             "Nothing they write will be kept from now "
-            "on (they can choose otherwise with /cop optin)."
+            f"on (they can choose otherwise with {everywhere('optin')})."
         )
         return
     click.echo(
         f"Erased {erased.of(ARCHIVED)} message(s) by {identity} from the archive"
         + erased.others(but=ARCHIVED)
-        + ". Nothing they write will be kept from now on (they can choose otherwise with"
-        " /cop optin)."
+        + ". Nothing they write will be kept from now on (they can choose otherwise with "
+        + everywhere("optin")
+        + ")."
     )
     if kept:
         click.echo("Kept: " + "; ".join(f"{what}, because {why}" for what, why in kept) + ".")

@@ -16,6 +16,7 @@ from typing import Protocol
 from aiohttp import web
 
 from bot.chat import Chat
+from bot.command_words import everywhere
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
 from bot.console.ports import SessionRepository
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NEEDS_ROLE = "The console is for facilitators and admins."
-NEW_LINK = "Type /cop console in chat and copbot will send you a fresh link."
+NEW_LINK = f"Type {everywhere('console')} in chat and copbot will send you a fresh link."
 BROKE = (
     "Something went wrong on copbot's side and that page couldn't be shown. Please try again "
     "in a minute; if it keeps happening, let your copbot admin know."

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.command_words import everywhere
 from bot.console.audit import Audit
 from bot.console.web import Templates, Visitor, form_value, read_form
 from bot.identities import IdentityError, checked_identity, needs_checking
@@ -146,9 +147,9 @@ class PeoplePages:
         )
         done = (
             f"Erased {erased.total} record(s) of {identity}. Nothing they write will be kept "
-            "from now on (they can choose otherwise with /cop optin)."
+            f"from now on (they can choose otherwise with {everywhere('optin')})."
             if erased.total
             else f"Found nothing of {identity} to erase. Nothing they write will be kept "
-            "from now on (they can choose otherwise with /cop optin)."
+            f"from now on (they can choose otherwise with {everywhere('optin')})."
         )
         return await self.page(request, visitor, done=done)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.command_words import everywhere
 from bot.console.records import ConsoleSession
 from bot.model import Role, UserRef
 from bot.timefmt import for_people
@@ -80,6 +81,7 @@ class Templates:
             env.filters["when"] = lambda moment: _when(moment, timezone)
             env.filters["day"] = lambda moment: _when(moment, timezone, time=False)
             env.filters["said"] = _said
+            env.globals["command"] = lambda words: _said(everywhere(words))
             self._loaded = env
         return self._loaded
 

@@ -1,0 +1,64 @@
+"""Where copbot can't tell which platform the reader uses (the console's pages, the command
+line), a command it names is written for Teams too: in a Teams channel `/cop` is an ordinary
+message, and the command is `@copbot`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from adapters.local.adapter import LocalAdapter
+from adapters.slack.adapter import SlackAdapter
+from adapters.teams.adapter import TeamsAdapter
+from bot.cli import cli
+from bot.command_words import SLASH, TEAMS
+from tests.support.console import Console, console_app
+from tests.support.harness import ALEX
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "bot" / "console" / "templates"
+
+
+@pytest.fixture
+async def console(db_path: Path) -> AsyncIterator[Console]:
+    async with console_app(db_path) as console:
+        yield console
+
+
+def test_the_words_are_the_platforms_own() -> None:
+    assert SlackAdapter.command_prefix == LocalAdapter.command_prefix == SLASH
+    assert TeamsAdapter.command_prefix == TEAMS
+
+
+def test_no_console_page_names_a_command_for_slack_alone() -> None:
+    for page in sorted(TEMPLATES.glob("*.html")):
+        for line in page.read_text().splitlines():
+            if re.search(r"/cop\b", line):
+                assert "@copbot" in line, f"{page.name}: {line.strip()}"
+
+
+async def test_signing_in_says_how_on_teams_too(console: Console) -> None:
+    signed_out = await (await console.get("/console")).text()
+    assert "/cop console" in signed_out and "@copbot console" in signed_out
+    used = console.link_path(ALEX.identity)
+    await console.http.post(used, allow_redirects=False)
+    again = await (await console.get(used)).text()
+    assert "/cop console" in again and "@copbot console" in again
+
+
+async def test_a_signed_in_page_names_commands_for_teams_too(console: Console) -> None:
+    cookie = await console.sign_in(ALEX)
+    events = await (await console.get("/console/events", cookie)).text()
+    assert "<code>@copbot region link REGION</code>" in events
+
+
+def test_erasing_on_the_command_line_says_how_to_opt_in_on_teams_too(db_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "migrate", "--db", str(db_path)]).exit_code == 0
+    erased = runner.invoke(
+        cli, ["erase", "--user", "teams:29f1c8e2-0000-4000-8000-000000000001", "--db", str(db_path)]
+    )
+    assert "`/cop optin` (in Teams, `@copbot optin`)" in erased.output, erased.output
