@@ -325,6 +325,9 @@ async def test_export_links_work_once_and_expire(db_path: Path) -> None:
         assert "direct message" in await h.reply_text("export jsonl", ALEX)
         [dm] = h.adapter.of_kind("direct")
         assert dm.user == ALEX and "works once" in dm.text
+        # Asked in the direct chat itself, the link is the answer: no "sent you" beside it.
+        asked_there = await h.command("export jsonl", ALEX, channel=dm.channel)  # type: ignore[arg-type]
+        assert [s.kind for s in asked_there] == ["direct"] and "works once" in asked_there[0].text
         url = dm.text.split("](", 1)[1].split(")", 1)[0]
         path = url.removeprefix("http://copbot.test")
         app = web.Application()

@@ -51,6 +51,9 @@ async def test_cop_console_sends_a_facilitator_a_link_by_direct_message(db_path:
         assert "10 minutes" in direct.text
         [answer] = [s for s in sent if s.kind == "respond"]
         assert "direct message" in answer.text
+        # Asked in the direct chat itself, the link is the answer: no "sent you" beside it.
+        there = await bot.command("console", PRIYA, channel=direct.channel)  # type: ignore[arg-type]
+        assert [s.kind for s in there] == ["direct"]
     finally:
         bot.close()
 

@@ -303,7 +303,7 @@ class ExportsFeature:
         )
         url = f"{self._public_url}/export/{await self._token(link)}"
         until = for_people(link.expires_at, self._tz)
-        await self._chat.send_direct(
+        sent = await self._chat.send_direct(
             ix.user,
             OutgoingMessage.of(
                 f"Here's your export of the archive ({fmt}): [download it]({url})",
@@ -312,7 +312,8 @@ class ExportsFeature:
                 *((view.note,) if view.note else ()),
             ),
         )
-        await ix.reply("I've sent you a download link by direct message.")
+        if sent.channel.id != ix.origin.channel.id:  # asked there: the link is the answer
+            await ix.reply("I've sent you a download link by direct message.")
 
     async def _token(self, link: ExportLink) -> str:
         expires = int(link.expires_at.timestamp())
