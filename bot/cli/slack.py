@@ -68,8 +68,8 @@ def manifest(url: str, socket_mode: bool = False) -> dict[str, Any]:
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
             "name": "copbot",
-            "description": "Reflection prompts, anonymous feedback and a discussion archive "
-            "for communities of practice.",
+            "description": "Reflection prompts, regional events, anonymous feedback and a "
+            "discussion archive for communities of practice.",
             "background_color": "#1d4f5c",
         },
         "features": {

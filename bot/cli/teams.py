@@ -36,6 +36,8 @@ COMMANDS = (
     ("prompt", "Post a reflection prompt here (facilitators)"),
     ("prompts", "List the prompt topics"),
     ("search", "Search the discussion archive"),
+    ("events", "See the regional events coming up"),
+    ("feedback", "Answer an open feedback round anonymously"),
     ("whoami", "Show your identity and role"),
     ("optout", "Stop copbot keeping your messages, and erase them"),
 )
@@ -78,11 +80,12 @@ def manifest(
         },
         "name": {"short": name[:30], "full": f"{name}: reflection for communities of practice"},
         "description": {
-            "short": "Reflection prompts, anonymous feedback and a discussion archive.",
+            "short": "Reflection prompts, regional events, anonymous feedback, a shared archive.",
             "full": (
                 f"{name} posts reflection prompts for a community of practice, keeps the "
                 "conversation under each prompt in a searchable archive (edits and deletions "
-                "followed), takes anonymous feedback, and answers privately in your chat "
+                "followed), announces regional events with answers, reminders and calendar "
+                "feeds, takes anonymous feedback, and answers privately in your chat "
                 "with it. Type @" + name + " help in a channel, or help in the chat."
             ),
         },
