@@ -39,7 +39,7 @@ from adapters.teams.directory import Directory
 from adapters.teams.installs import TeamInstalls
 from adapters.teams.invokes import Invokes, Sealer
 from adapters.teams.membership import ChannelMembership
-from adapters.teams.text import PLATFORM
+from adapters.teams.text import DEFAULT_NAME, PLATFORM, own_name
 from adapters.teams.translate import (
     Known,
     anonymous_submission,
@@ -107,7 +107,6 @@ class Credentials(AppCredentials, Protocol):
 
 class TeamsAdapter:
     platform = PLATFORM
-    command_prefix = "@copbot"
     # No PRIVATE_REPLIES: Teams has no messages only one person sees.
     capabilities = frozenset(
         {
@@ -148,6 +147,7 @@ class TeamsAdapter:
             emulator_metadata_url=emulator_metadata_url,
         )
         self._cloud_adapter: CloudAdapter | None = None
+        self._name = DEFAULT_NAME  # until a mention of copbot says what Teams calls it
         self._conversations = Conversations(store)
         self._delivery = Delivery(
             self._cloud,
@@ -173,6 +173,12 @@ class TeamsAdapter:
         # never got committed before a crash is not lost.
         self._installs = TeamInstalls(self._conversations, clock, self._accept, send_timeout)
         self.refused_tenants = 0  # activities refused for their tenant, since start
+
+    @property
+    def command_prefix(self) -> str:
+        """How people write a command to copbot: as they mention it in Teams, by the name
+        the organisation's app package gave it (``copbot teams package --name``)."""
+        return f"@{self._name}"
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -291,6 +297,8 @@ class TeamsAdapter:
         self, context: TurnContext | None, raw: dict[str, Any]
     ) -> InvokeResponse | None:
         self._invokes.drop_unsigned_origin(raw)
+        me = str(_object(raw, "recipient").get("id") or "")
+        self._name = own_name(raw.get("entities"), me) or self._name
         if not anonymous_submission(raw):
             await self._remember(raw)
         if raw.get("type") == "invoke":
@@ -304,7 +312,8 @@ class TeamsAdapter:
             await self._installs.changed(context, change, raw)
         else:
             known = Known(
-                me=str((raw.get("recipient") or {}).get("id") or ""),
+                me=me,
+                name=self._name,
                 channels=self._conversations.names(),
                 people=await self._mentioned(context, raw) if context else {},
             )
@@ -316,8 +325,8 @@ class TeamsAdapter:
         return None
 
     def _known(self, raw: dict[str, Any], invoke: str = "") -> Known:
-        me = str((raw.get("recipient") or {}).get("id") or "")
-        return Known(me=me, channels=self._conversations.names(), invoke=invoke)
+        me = str(_object(raw, "recipient").get("id") or "")
+        return Known(me=me, name=self._name, channels=self._conversations.names(), invoke=invoke)
 
     async def _accept(self, event: InboundEvent) -> bool:
         sink = self._sink
@@ -477,3 +486,8 @@ def _needs_turn(raw: dict[str, Any]) -> bool:
 
 def _refusal(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
+
+
+def _object(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}

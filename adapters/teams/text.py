@@ -26,6 +26,10 @@ _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _LINES = re.compile(r"\n{2,}")
 # What may start a command before its verb: /cop (as in Slack), and copbot's name written
 # out, as its answers say ("@copbot help"), which in the 1:1 chat arrives as plain text.
+DEFAULT_NAME = "copbot"
+# A Teams app's short name (at most 30 characters), as copbot will write it in answers
+# before a command: nothing that would read as markup or break out of a code span.
+_APP_NAME = re.compile(r"[^\s<>`*_~@\\|\[\]][^<>`*_~@\\|\[\]\n\r\t]{0,29}")
 _COMMAND_PREFIX = re.compile(r"^\s*(?:/cop|@?copbot:?|cop)(?=\s|$)", re.I)
 # Text with no entity, no mention and no tag but paragraphs and line breaks.
 _SIMPLE_TAGS = re.compile(r"</?(?:p|div)>|<br ?/?>")
@@ -129,15 +133,36 @@ def command_text(
     html: str,
     mentions: Sequence[str | None],
     me: str = "",
+    name: str = DEFAULT_NAME,
 ) -> str:
     """The command in a message: copbot's mention dropped, others as ``<@teams:aad>``.
 
     ``mentions`` holds, for each ``<at>`` in order, the aad object id of the person
-    mentioned, ``me`` for copbot itself, or None when unknown.
+    mentioned, ``me`` for copbot itself, or None when unknown. ``name``: the app's name
+    in this organisation's Teams, which its answers write before commands ("@IPS CoP help").
     """
     text = _read(html, _CommandMentions(mentions, me))
     text = _SPACES.sub(" ", text.replace("\n", " ")).strip()
+    if name != DEFAULT_NAME:
+        text = re.sub(rf"^@{re.escape(name)}:?(?=\s|$)", "", text, count=1, flags=re.I).strip()
     return _COMMAND_PREFIX.sub("", text, count=1).strip()
+
+
+def own_name(entities: object, me: str) -> str | None:
+    """copbot's name as Teams shows it in this organisation (the app package's, which an
+    admin may have changed), from a mention of copbot; None without one it can use."""
+    if not me or not isinstance(entities, list):
+        return None
+    for entity in entities:
+        if not isinstance(entity, dict) or entity.get("type") != "mention":
+            continue
+        mentioned = entity.get("mentioned")
+        if isinstance(mentioned, dict) and mentioned.get("id") == me:
+            # The name Teams knows, not the mention's text: a person may shorten that.
+            name = mentioned.get("name")
+            if isinstance(name, str) and _APP_NAME.fullmatch(name.strip()):
+                return name.strip()
+    return None
 
 
 def mention_ids(entities: Sequence[Mapping[str, object]] | None) -> list[str]:

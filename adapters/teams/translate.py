@@ -29,7 +29,7 @@ from typing import Any
 
 from adapters.payload import OBJECT
 from adapters.teams import cards
-from adapters.teams.text import PLATFORM, command_text, mention_ids, plain_text
+from adapters.teams.text import DEFAULT_NAME, PLATFORM, command_text, mention_ids, plain_text
 from bot.model import (
     BotAddedToChannel,
     BotRemovedFromChannel,
@@ -59,6 +59,7 @@ class Known:
     """What the adapter knows before it translates."""
 
     me: str = ""  # copbot's own Teams id (``28:<app id>``), from the activity's recipient
+    name: str = DEFAULT_NAME  # copbot's name in this organisation's Teams
     channels: Mapping[str, str] = field(default_factory=dict)  # channel id -> name
     people: Mapping[str, str] = field(default_factory=dict)  # ``29:…`` id -> aad object id
     # For an invoke (``task/fetch``, ``adaptiveCard/action``): the token under which the
@@ -264,7 +265,10 @@ def _message(activity: Payload, known: Known, now: datetime) -> InboundEvent | N
         aads = [me if m == me else _aad_of(m, activity, known) for m in mentioned]
         origin = Origin(author, ref.channel, ref.thread, _handle(activity))
         return CommandReceived(
-            f"msg:{ref.channel.id}:{ident}", origin, command_text(html, aads, me), at(activity, now)
+            f"msg:{ref.channel.id}:{ident}",
+            origin,
+            command_text(html, aads, me, known.name),
+            at(activity, now),
         )
     # Only people have an Entra id: a post without one is a bot's or a workflow's, which
     # Teams doesn't always mark with a role.

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from adapters.teams import cards
-from adapters.teams.adapter import TeamsAdapter
 from adapters.teams.invokes import OUT_OF_DATE
 from bot.clock import SystemClock
 from bot.model import ChannelRef, MessageRef, Origin, OutgoingMessage, UserRef
@@ -21,7 +20,7 @@ from bot.services.prompts import SUGGEST, SUGGEST_FORM
 from bot.signing import Signing
 from prompts import LIBRARY_DIR, load_library
 from tests.teams.conftest import ADMIN, ADMIN_AAD, TeamsBot, fixture, open_dialog
-from tests.teams.fake_connector import NORTH, TEAM, TENANT
+from tests.teams.fake_connector import BOT, NORTH, TEAM, TENANT
 
 SAM_AAD = "aad-sam-0001"
 SAM = fixture("card_button")["from"]
@@ -187,6 +186,33 @@ async def test_help_in_the_personal_chat_is_answered_there(teams: TeamsBot) -> N
     assert "@copbot" in str(sent.body)
 
 
+async def test_copbot_renamed_in_the_app_package_writes_commands_by_that_name(
+    teams: TeamsBot,
+) -> None:
+    """An organisation's package may call copbot something else (``copbot teams package
+    --name``): its answers write commands as people mention it there, and that name typed
+    out in the 1:1 chat is read as copbot's."""
+    await teams.install()
+    renamed = command(teams, "help", "1700000004100")
+    renamed["text"] = "<at>IPS CoP</at> help"
+    renamed["entities"] = [
+        {"type": "mention", "mentioned": {"id": BOT, "name": "IPS CoP"}, "text": "<at>IPS CoP</at>"}
+    ]
+    assert (await teams.send(renamed)).status == 200
+    [sent] = await teams.until(lambda: teams.fake.of("send"))
+    assert "@IPS CoP" in str(sent.body) and "@copbot" not in str(sent.body)
+    personal = teams.activity("personal_command", text="@IPS CoP whoami", **{"from": ADMIN})
+    assert (await teams.send(personal)).status == 200
+    answers = await teams.until(lambda: teams.fake.of("send")[1:])
+    assert f"teams:{ADMIN_AAD}" in str(answers[-1].body)
+    # A name that would read as markup is not taken up.
+    odd = command(teams, "help", "1700000004200")
+    odd["entities"] = [{"type": "mention", "mentioned": {"id": BOT, "name": "`x` *y*"}}]
+    assert (await teams.send(odd)).status == 200
+    again = await teams.until(lambda: teams.fake.of("send")[2:])
+    assert "@IPS CoP" in str(again[-1].body)
+
+
 async def test_a_form_opened_outside_a_dialog_is_a_button_in_the_chat_that_opens_it(
     teams: TeamsBot,
 ) -> None:
@@ -333,7 +359,6 @@ async def test_an_oversized_body_is_a_413(teams: TeamsBot) -> None:
 def test_a_message_ref_for_a_thread_names_its_root() -> None:
     ref = MessageRef(ChannelRef("teams", NORTH, TENANT), "2", "1")
     assert ref.as_thread.root_id == "1"
-    assert TeamsAdapter.command_prefix == "@copbot"
 
 
 async def test_erasing_a_person_forgets_their_chat_reference(teams: TeamsBot) -> None:

@@ -102,8 +102,9 @@ async def export(bot: TeamsBot, ident: str) -> str:
     def sent() -> list[str]:
         return [json.dumps(c.body) for c in bot.fake.of("send")[before:] if c.conversation == chat]
 
-    await bot.until(lambda: any("sent you a download link" in s for s in sent()))
-    [link] = [s for s in sent() if "/export/" in s]
+    [link] = await bot.until(lambda: [s for s in sent() if "/export/" in s])
+    # Asked in the chat itself, the link is the answer: nothing says it was sent there.
+    assert not [s for s in sent() if "sent you a download link" in s]
     path = "/export/" + link.split("/export/", 1)[1].split(")", 1)[0]
     response = await bot.client.post(path)
     assert response.status == 200

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from adapters.teams import cards
 from adapters.teams import text as teams_text
-from adapters.teams.text import command_text, plain_text
+from adapters.teams.text import command_text, own_name, plain_text
 from adapters.teams.translate import (
     Known,
     from_activity,
@@ -116,6 +116,33 @@ def test_the_personal_chat_takes_a_command_written_as_copbot_says_to(said: str) 
     # Every answer says "type @copbot help"; in the 1:1 chat that arrives as plain text.
     event = from_activity(fixture("personal_command") | {"text": said}, KNOWN, NOW)
     assert isinstance(event, CommandReceived) and event.text == "help"
+
+
+@pytest.mark.parametrize("said", ["@IPS CoP help", "@ips cop: help", "@copbot help", "help"])
+def test_the_personal_chat_takes_a_command_written_with_the_apps_own_name(said: str) -> None:
+    renamed = replace(KNOWN, name="IPS CoP")
+    event = from_activity(fixture("personal_command") | {"text": said}, renamed, NOW)
+    assert isinstance(event, CommandReceived) and event.text == "help"
+
+
+@pytest.mark.parametrize(
+    ("name", "taken"),
+    [
+        ("IPS CoP", "IPS CoP"),
+        (" North CoP ", "North CoP"),
+        ("`x`", None),
+        ("a" * 31, None),
+        ("<b>x</b>", None),
+        ("@x", None),
+        ("", None),
+        (7, None),
+    ],
+)
+def test_copbots_name_comes_from_a_mention_of_it_alone(name: object, taken: str | None) -> None:
+    mention = {"type": "mention", "mentioned": {"id": "28:bot", "name": name}}
+    someone = {"type": "mention", "mentioned": {"id": "29:sam", "name": "Sam"}}
+    assert own_name([someone, mention], "28:bot") == taken
+    assert own_name([someone], "28:bot") is None and own_name("x", "28:bot") is None
 
 
 def test_an_edit_of_a_bots_message_names_no_poster() -> None:
