@@ -375,3 +375,15 @@ def test_a_list_with_nothing_in_it_says_so(
     invoke("db", "migrate", "--db", str(db_path))
     result = invoke(*command, "--db", str(db_path))
     assert result.exit_code == 0 and said in result.output, result.output
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]", "127.0.0.1"])
+def test_serve_listens_on_an_address_written_either_way(host: str) -> None:
+    """`--host [::1]`, as a URL writes an IPv6 address, is the same as `--host ::1`."""
+    from bot.cli.serve import _listen
+
+    sock = _listen(host, 0)
+    try:
+        assert sock.getsockname()[0] == host.strip("[]")
+    finally:
+        sock.close()

@@ -38,6 +38,8 @@ def serve(host: str, port: int, db: str | None) -> None:
 
 def _listen(host: str, port: int) -> socket.socket:
     """Bind first, so that a taken port fails before anything starts."""
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # an IPv6 address as a URL writes it, [::1]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
