@@ -65,7 +65,9 @@ Json = dict[str, Any]
 Accept = Callable[[InboundEvent], Awaitable[bool]]
 KnownFor = Callable[[dict[str, Any], str], Known]
 
-DIALOG, CARD_ACTION = "d.", "c."  # what a press's invoke waits for, by its token
+# What an invoke waits for, by its token: a press's dialog, a press's answer, or the
+# answer to a dialog sent back.
+DIALOG, CARD_ACTION, SUBMITTED = "d.", "c.", "s."
 GONE = "That button no longer does anything. It may be from an older message."
 OUT_OF_DATE = "That form is out of date. Please open it again."
 ALREADY = "That's done already."
@@ -89,6 +91,8 @@ class Waiting:
     carrier: MessageRef | None = None  # the card whose button was pressed
     card: Json | None = None  # that card as the handler last updated it
     said: str = ""  # what the handler answered the person, privately
+    # For a dialog sent back: what it closes with when the handler says nothing.
+    thanks: str | None = None
 
 
 class Invokes:
@@ -177,19 +181,30 @@ class Invokes:
     async def _dialog_submitted(self, raw: dict[str, Any]) -> Json:
         """A dialog sent back: kept and thanked, or shown again with its problems (and the
         person's values) while nothing is kept."""
-        event = from_activity(raw, self._known(raw, ""), self._clock.now())
+        token = SUBMITTED + secrets.token_urlsafe(16)
+        event = from_activity(raw, self._known(raw, token), self._clock.now())
         if not isinstance(event, FormSubmitted):
             return cards.dialog_message(OUT_OF_DATE)
         data = _data(raw)
+        thanks = cards.thanks_of(data)
+        # Someone named waits for what the core says (refused: a form for another role, or
+        # one no longer offered), shown as the dialog closes; nobody is told of an
+        # anonymous one, so its thanks come at once.
+        waiting = Waiting(asyncio.get_running_loop().create_future(), False, thanks=thanks)
+        if not event.origin.user.is_anonymous:
+            self._waiting[token] = waiting
         try:
-            await self._accept(event)
+            if not await self._accept(event) or event.origin.user.is_anonymous:
+                return cards.dialog_message(thanks)
+            return await self._wait(waiting, cards.dialog_message(thanks))
         except FormInvalid as invalid:
             form = cards.form_spec(data, event.context)
             if form is not None:
                 return self.form_dialog(form, event.origin, invalid.errors, dict(event.values))
             said = cards.after_submit(data, invalid.errors)
             return cards.dialog_message(said.text if said else cards.TRY_AGAIN)
-        return cards.dialog_message(cards.thanks_of(data))
+        finally:
+            self._waiting.pop(token, None)
 
     async def card_submitted(self, event: FormSubmitted, raw: dict[str, Any]) -> None:
         """A form card sent back as a message: kept, or (with problems) not kept and the
@@ -341,7 +356,9 @@ class Invokes:
         waiting = self._waiting.get(token) if token else None
         if waiting is None or waiting.answer.done():
             return
-        if waiting.dialog:
+        if waiting.thanks is not None:
+            waiting.answer.set_result(cards.dialog_message(waiting.said or waiting.thanks))
+        elif waiting.dialog:
             waiting.answer.set_result(cards.dialog_message(cards.DONE))
         elif waiting.card is not None:
             waiting.answer.set_result(

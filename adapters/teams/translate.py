@@ -381,7 +381,8 @@ def _form_origin(activity: Payload, card: cards.FormData, known: Known) -> Origi
     if card.anonymous:
         # Dropped here, before the event exists: nothing downstream can keep who it was.
         return Origin(UserRef.anonymous(PLATFORM), channel, thread).anonymised()
-    return Origin(person(activity.get("from"), known), channel, thread, _handle(activity))
+    handle = _handle(activity, known.invoke)
+    return Origin(person(activity.get("from"), known), channel, thread, handle)
 
 
 def _aad_of(teams_id: str, activity: Payload, known: Known) -> str | None:

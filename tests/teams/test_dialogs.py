@@ -134,6 +134,22 @@ async def test_an_accepted_submit_closes_the_dialog_with_thanks(teams: TeamsBot)
     assert teams.rows("select text from prompt_suggestions") == [(words,)]
 
 
+@pytest.mark.parametrize(
+    ("form", "refused"), [("prompt-add", "That form is for"), ("no-such-form", "out of date")]
+)
+async def test_a_refused_submit_closes_the_dialog_with_the_refusal_not_thanks(
+    teams: TeamsBot, form: str, refused: str
+) -> None:
+    """A form for another role, or one copbot no longer offers: the dialog says so as it
+    closes, rather than thanking them for what is not kept."""
+    data = submit_data(await open_suggestion(teams)) | {"form": form}
+    response = await teams.send(submit(teams, data, "f:3", topic="language", text="Hello"))
+    answer = await response.json()
+    assert answer["task"]["type"] == "message"
+    assert refused in answer["task"]["value"] and data["thanks"] not in answer["task"]["value"]
+    assert teams.rows("select count(*) from prompt_suggestions") == [(0,)]
+
+
 async def test_a_press_answered_with_words_shows_them_in_place_of_a_dialog(
     teams: TeamsBot,
 ) -> None:
