@@ -276,7 +276,34 @@ async def test_buttons_on_bot_messages_come_back_as_presses(pg: Playground) -> N
     assert status == 200
     await pg.until(lambda: _count_list(pressed, 1))
     assert pressed[0].message == ref and pressed[0].value == "v&1"
-    assert pressed[0].origin.thread is not None and pressed[0].origin.thread.root_id == ref.id
+
+
+async def test_a_button_s_answer_shows_where_it_was_pressed(pg: Playground) -> None:
+    """Under a message in the channel, the private answer is in the channel (not tucked
+    into the message's thread, unopened); pressed in the thread the page has open, there."""
+
+    async def on_press(ix: Interaction, event: ButtonPressed) -> None:
+        await ix.reply(f"Noted: {event.value}")
+
+    pg.core.registry.action("demo", on_press)
+    [north] = await pg.core.channels.find("local", "north")
+    ref = await pg.core.chat.post(
+        north.ref, OutgoingMessage.of("Pick", Buttons((Button("demo:1", "Yes", "yes"),)))
+    )
+    for where, in_thread in (("channel", False), ("thread", True)):
+        status, _ = await pg.post(
+            "/actions",
+            {"as": "sam", "message_id": ref.id, "action_id": "demo:1", "value": where,
+             "in_thread": in_thread},
+        )  # fmt: skip
+        assert status == 200
+        answer = await pg.until(lambda w=where: _said_privately(pg, f"Noted: {w}"))
+        assert answer["thread_root"] == (ref.id if in_thread else None), where
+
+
+async def _said_privately(pg: Playground, words: str) -> dict[str, Any] | None:
+    state = await pg.state("sam", "north")
+    return next((m for m in state["messages"] if m["private"] and words in m["html"]), None)
 
 
 async def test_direct_messages_are_seen_only_by_their_person(pg: Playground) -> None:

@@ -412,7 +412,11 @@ class LocalAdapter:
             raise BadRequest("That message isn't there any more.")
         channel = self._ref_of(message.channel)
         ref = MessageRef(channel, message.id, message.thread_root)
-        origin = Origin(persona.user, channel, ref.thread or ThreadRef(channel, message.id))
+        # The answer goes where the button was pressed, as Slack's does: under a message in
+        # the channel, in the channel; in a thread the page has open, in that thread. (In
+        # the message's own thread, unopened, it would be one more "reply" nobody reads.)
+        root = message.thread_root or (message.id if body.get("in_thread") is True else None)
+        origin = Origin(persona.user, channel, ThreadRef(channel, root) if root else None)
         await self._emit(
             ButtonPressed(
                 f"press:{secrets.token_hex(8)}",

@@ -275,6 +275,7 @@ document.addEventListener("click", async (e) => {
   try {
     await call("/actions", {
       message_id: button.dataset.message, action_id: button.dataset.action, value: button.dataset.value,
+      in_thread: Boolean(button.closest("#thread")), // where copbot's answer should show
     });
   } catch (err) { alert(err.message); }
   finally { button.disabled = false; }
