@@ -5,6 +5,7 @@ copbot runs in this process (tests/support/inprocess.py) so that caplog sees its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from itertools import combinations
 from pathlib import Path
@@ -282,3 +283,53 @@ def test_the_page_has_a_favicon(site) -> None:
         href,
     )
     assert drawn is True
+
+
+def focused_on(page: Any, name: str) -> None:
+    """Wait until the focused control is ``name`` (its accessible name, or its id)."""
+    page.wait_for_function(
+        """(name) => { const a = document.activeElement;
+             return a && (a.getAttribute("aria-label") === name || a.id === name); }""",
+        arg=name,
+    )
+
+
+def test_with_a_keyboard_focus_stays_on_what_was_used_as_the_page_redraws(site) -> None:
+    url, browser, _ = site
+    page = open_page(browser, url, DESKTOP)
+    prompt, title = post_prompt(page, "discomfort")
+    page.select_option("#persona", "sam")
+    page.wait_for_function("document.querySelector('#console-link').href.endsWith('as=sam')")
+
+    # A thread opened and closed from the keyboard: back on the button that opened it.
+    prompt.get_by_role("button", name=f"Reply in thread: '{title}'", exact=True).press("Enter")
+    focused_on(page, "thread-message")
+    say(page, "Saying it feels awkward helps.", "#thread-message")
+    page.locator("#thread .msg", has_text="feels awkward").wait_for()
+    page.get_by_role("button", name="Close thread").press("Enter")
+    focused_on(page, f"1 reply: '{title}'")
+
+    # A button that opens a form, whose answer redraws the channel: focus comes back to it
+    # once the form is sent, and once it is closed with Escape.
+    anonymously = f"Reply anonymously: '{title}'"
+    for close in ("send", "escape"):
+        prompt.get_by_role("button", name=anonymously, exact=True).press("Enter")
+        dialog = page.locator("#form-dialog")
+        dialog.locator("form").wait_for()
+        if close == "send":
+            dialog.get_by_label("Your reply").fill("I worry about saying the wrong thing.")
+            dialog.get_by_label("Your reply").press("Tab")
+            page.keyboard.press("Tab")
+            page.keyboard.press("Enter")  # Send anonymously
+            page.locator(".msg.private", has_text="Thank you").wait_for()
+        else:
+            page.keyboard.press("Escape")
+        dialog.wait_for(state="hidden")
+        focused_on(page, anonymously)
+
+    # An answer dismissed: focus goes to the message box, not the top of the page.
+    thanks = page.locator(".msg.private", has_text="Thank you")
+    thanks.get_by_role("button", name=re.compile("^Dismiss")).press("Enter")
+    thanks.wait_for(state="detached")
+    focused_on(page, "message")
+    assert page.page_errors == []

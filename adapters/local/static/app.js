@@ -58,8 +58,36 @@ async function load() {
   }
 }
 
+// Every change redraws the lists. The control that had focus is found again in the new
+// ones (the same message's button, by its name, else at the same place), so that someone
+// using a keyboard or a screen reader is not sent back to the top of the page; when it has
+// gone (a dismissed answer, a closed menu), focus goes to the message box beside it.
+const FOCUSABLE = "button, a[href], textarea";
+const nameOf = (c) => c.getAttribute("aria-label") || c.textContent.trim();
+
+function focusKey(control = document.activeElement) {
+  const pane = control?.closest("#messages, #thread-messages, #channels, #direct");
+  const item = pane && control.closest("li");
+  if (!item) return null; // the message boxes, the picker and the form stay in place
+  const controls = [...item.querySelectorAll(FOCUSABLE)];
+  return { pane: pane.id, item: item.dataset.key, name: nameOf(control), at: controls.indexOf(control) };
+}
+
+function refocus(key) {
+  if (!key) return;
+  const item = [...document.querySelectorAll(`#${key.pane} > li`)].find((li) => li.dataset.key === key.item);
+  const controls = item ? [...item.querySelectorAll(FOCUSABLE)].filter((c) => c.checkVisibility()) : [];
+  const box = key.pane === "thread-messages" && !$("#thread").hidden ? "#thread-message" : "#message";
+  const target = controls.find((c) => nameOf(c) === key.name || c.textContent.trim() === key.text) ||
+    controls[key.at];
+  (target || $(box)).focus();
+}
+
+const lost = () => !document.activeElement || document.activeElement === document.body;
+
 function render() {
   const d = view.data;
+  const focused = focusKey();
   const persona = $("#persona");
   if (!persona.options.length) {
     for (const p of d.personas) persona.append(el("option", { value: p.id }, `${p.name} (${p.role}): ${p.title}`));
@@ -68,7 +96,7 @@ function render() {
   // The console signs in whoever is chosen here (the playground only).
   $("#console-link").href = `/console/playground?as=${encodeURIComponent(d.me.id)}`;
 
-  const link = (id, name) => el("li", {}, el("a", {
+  const link = (id, name) => el("li", { "data-key": id }, el("a", {
     href: `?channel=${encodeURIComponent(id)}`,
     ...(id === view.channel ? { "aria-current": "page" } : {}),
     onclick: (e) => { e.preventDefault(); openChannel(id); },
@@ -105,6 +133,7 @@ function render() {
   layout.classList.toggle("menu-open", view.menu);
   layout.classList.toggle("in-thread", Boolean(root));
   $("#menu").setAttribute("aria-expanded", String(view.menu));
+  if (lost()) refocus(focused);
   showForm(d.forms[0]);
   if (location.hash) document.getElementById(location.hash.slice(1))?.classList.add("highlight");
 }
@@ -119,7 +148,7 @@ function messageItem(m, replies, inThread = false) {
   if (m.edited) head.append(" ", el("span", { class: "tag" }, "edited"));
   const body = el("div", { class: "msg-body" });
   body.innerHTML = m.html; // rendered and escaped by the server
-  const item = el("li", { class: `msg${m.private ? " private" : ""}`, id: m.id, "data-author": m.author }, head, body);
+  const item = el("li", { class: `msg${m.private ? " private" : ""}`, id: m.id, "data-key": m.id, "data-author": m.author }, head, body);
   if (view.editing === m.id) {
     item.replaceChild(editor(m), body);
     return item;
@@ -131,7 +160,7 @@ function messageItem(m, replies, inThread = false) {
     const label = replies.length ? `${replies.length} repl${replies.length === 1 ? "y" : "ies"}` : "Reply in thread";
     // Replying is what a prompt is for: on the bot's messages it is the boldest button,
     // first in the row of the message's own buttons.
-    const reply = tool(label, () => openThread(m.id), m.bot ? "btn btn-primary btn-reply" : "linkish");
+    const reply = tool(label, () => openThread(m.id), m.bot ? "btn btn-primary btn-reply opens-thread" : "linkish opens-thread");
     const row = body.querySelector(".b-buttons");
     if (m.bot && row) row.prepend(reply); else tools.append(reply);
   }
@@ -165,15 +194,22 @@ function editor(m) {
   box.value = m.text;
   const form = el("form", { class: "composer" }, box,
     el("button", { type: "submit", class: "btn btn-primary" }, "Save"),
-    el("button", { type: "button", class: "btn", onclick: () => { view.editing = null; render(); } }, "Cancel"),
+    el("button", { type: "button", class: "btn", onclick: () => stopEditing(m) }, "Cancel"),
     el("p", { class: "composer-error", role: "alert" }));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    try { await call(`/messages/${m.id}/edit`, { text: box.value }); view.editing = null; load(); }
+    try { await call(`/messages/${m.id}/edit`, { text: box.value }); stopEditing(m); load(); }
     catch (err) { form.querySelector(".composer-error").textContent = err.message; }
   });
   setTimeout(() => box.focus());
   return form;
+}
+
+function stopEditing(m) {
+  view.editing = null;
+  render();
+  refocus({ pane: $("#thread").contains(document.getElementById(m.id)) ? "thread-messages" : "messages",
+    item: m.id, text: "Edit", at: -1 });
 }
 
 async function removeMessage(id) {
@@ -265,12 +301,17 @@ function showForm(form) {
     } catch (err) { f.querySelector(".form-error").textContent = err.message; }
   });
   dialog.oncancel = () => call(`/forms/${form.token}/close`, {});
-  if (!dialog.open) dialog.showModal();
+  if (!dialog.open) {
+    const opener = focusKey();
+    dialog.onclose = () => { if (lost() || dialog.contains(document.activeElement)) refocus(opener); };
+    dialog.showModal();
+  }
 }
 
 document.addEventListener("click", async (e) => {
   const button = e.target.closest("button[data-action]");
   if (!button) return;
+  const key = focusKey(button);
   button.disabled = true;
   try {
     await call("/actions", {
@@ -278,7 +319,10 @@ document.addEventListener("click", async (e) => {
       in_thread: Boolean(button.closest("#thread")), // where copbot's answer should show
     });
   } catch (err) { alert(err.message); }
-  finally { button.disabled = false; }
+  finally {
+    button.disabled = false;
+    if (lost()) refocus(key);
+  }
 });
 
 $("#persona").addEventListener("change", (e) => {
@@ -289,9 +333,12 @@ $("#persona").addEventListener("change", (e) => {
   if (view.channel.startsWith("@")) openChannel("general"); else load();
 });
 $("#close-thread").addEventListener("click", () => {
+  const root = view.thread;
   view.thread = null;
   history.replaceState(null, "", `?channel=${encodeURIComponent(view.channel)}`);
   render();
+  const opener = [...document.querySelectorAll("#messages > li")].find((li) => li.dataset.key === root);
+  (opener?.querySelector(".opens-thread") || $("#message")).focus();
 });
 $("#menu").addEventListener("click", () => { view.menu = !view.menu; render(); });
 wireComposer($("#composer"), $("#message"), () => null);
