@@ -333,3 +333,30 @@ def test_with_a_keyboard_focus_stays_on_what_was_used_as_the_page_redraws(site) 
     thanks.wait_for(state="detached")
     focused_on(page, "message")
     assert page.page_errors == []
+
+
+def test_a_channel_the_persona_cannot_see_gives_way_to_general(site) -> None:
+    """#leads is Priya's and Alex's: Sam, picked while it is open (or sent a link to it),
+    gets #general and a line saying why, never #leads' messages or a page that does nothing."""
+    url, browser, _ = site
+    page = open_page(browser, url, DESKTOP, "general")
+    page.select_option("#persona", "priya")
+    page.get_by_role("link", name="#leads (private)").click()
+    page.locator("#channel-title", has_text="#leads").wait_for()
+    say(page, "Only for leads: the rota is thin this month.")
+    page.locator(".msg", has_text="rota is thin").wait_for()
+
+    page.select_option("#persona", "sam")
+    page.locator(".msg", has_text="Hello #general!").wait_for()
+    assert page.locator(".msg", has_text="rota is thin").count() == 0
+    assert page.locator("#composer .composer-error").inner_text() == (
+        "There's no channel called #leads here."
+    )
+    assert page.get_by_role("link", name=re.compile("#leads")).count() == 0
+
+    again = open_page(browser, url, DESKTOP, "general")
+    again.goto(f"{url}/?channel=leads")  # Sam, from a copied link
+    again.locator(".msg", has_text="Hello #general!").wait_for()
+    assert again.locator("#persona option").count() == 3
+    assert again.url == f"{url}/?channel=general"
+    assert page.page_errors == again.page_errors == []

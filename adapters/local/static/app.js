@@ -51,6 +51,16 @@ async function load() {
     const q = new URLSearchParams({ as: view.as, channel: view.channel, page });
     const response = await fetch(`${api}/state?${q}`);
     if (response.ok) { view.data = await response.json(); render(); }
+    else if (response.status === 400 && view.channel !== "general") {
+      // A channel this persona can't see (#leads, for Sam) or that isn't there: say so and
+      // show #general, never a page that can't be used or the last persona's channel.
+      const { error } = await response.json().catch(() => ({}));
+      view.channel = "general";
+      view.thread = null;
+      history.replaceState(null, "", "?channel=general");
+      $("#composer .composer-error").textContent = error || "That channel isn't there.";
+      again = true;
+    }
   })();
   try { await loading; } finally {
     loading = null;
