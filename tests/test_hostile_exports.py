@@ -40,6 +40,15 @@ class Links:
 
         return self.runner.run(go())
 
+    def page(self, method: str, segment: str) -> tuple[int, str, str]:
+        """The status, content type and text of what a browser is shown."""
+
+        async def go() -> tuple[int, str, str]:
+            async with self.client.request(method, "/export/" + quote(segment, safe="")) as r:
+                return r.status, r.content_type, await r.text()
+
+        return self.runner.run(go())
+
 
 @pytest.fixture
 def links(db_path: Path) -> Iterator[Links]:
@@ -135,3 +144,20 @@ def test_the_genuine_link_still_downloads_once(links: Links) -> None:
     assert links.status("GET", links.token) == 200
     assert links.status("POST", links.token) == 200
     assert links.status("POST", links.token) == 410
+
+
+def test_the_link_s_page_says_when_it_can_no_longer_be_used(links: Links) -> None:
+    """Opened again after its download, the page says so, instead of "ready" and a button
+    that can only fail; every refusal is a page a phone shows at its own width."""
+    status, kind, page = links.page("GET", links.token)
+    assert (status, kind) == (200, "text/html") and "is ready" in page
+    assert links.status("POST", links.token) == 200
+    for method in ("GET", "POST"):
+        status, kind, page = links.page(method, links.token)
+        assert (status, kind) == (410, "text/html"), method
+        assert "This link has been used already." in page and "is ready" not in page
+        assert "<form" not in page
+    status, kind, missing = links.page("GET", "not-a-link")
+    assert (status, kind) == (404, "text/html") and "no export at this address" in missing
+    for shown in (page, missing):
+        assert "<main>" in shown and 'name="viewport"' in shown

@@ -16,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import html
 import io
 import logging
 import re
@@ -68,15 +69,30 @@ ASK_AGAIN = (
     "Ask copbot for a new one: /cop export in Slack, or export in your chat with copbot in "
     "Teams or the playground."
 )
-LANDING = """<!doctype html>
-<html lang="en-GB"><head><meta charset="utf-8"><title>copbot export</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}
-button{font:inherit;padding:.5rem 1.2rem}</style></head><body>
-<h1>Your export of the archive is ready</h1>
-<p>It holds people's words: keep the file somewhere safe. The download works once.</p>
-<form method="post"><button type="submit">Download</button></form>
-</body></html>
+PAGE = """<!doctype html>
+<html lang="en-GB"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · copbot</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}
+button{{font:inherit;padding:.5rem 1.2rem}}</style></head><body><main>
+<h1>{title}</h1>
+<p>{words}</p>{form}
+</main></body></html>
 """
+LANDING = PAGE.format(
+    title="Your export of the archive is ready",
+    words="It holds people's words: keep the file somewhere safe. The download works once.",
+    form='\n<form method="post"><button type="submit">Download</button></form>',
+)
+USED = "This link has been used already."
+
+
+def _refusal(refused: type[web.HTTPException], title: str, words: str = "") -> web.HTTPException:
+    """A link that can't be used, said as a page: people open these links in a browser."""
+    page = PAGE.format(title=html.escape(title), words=html.escape(words), form="")
+    return refused(text=page, content_type="text/html")
+
+
 CONTENT_TYPES = {
     "jsonl": ("application/x-ndjson", "jsonl"),
     "json": ("application/json", "json"),
@@ -239,7 +255,9 @@ class ExportsFeature:
         ]
 
     async def landing(self, request: web.Request) -> web.StreamResponse:
-        await self._valid(request.match_info["token"])
+        link_id, _ = await self._valid(request.match_info["token"])
+        if not await self._links.unused(link_id):  # not "ready" when it can't be downloaded
+            raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
         return web.Response(text=LANDING, content_type="text/html")
 
     async def _valid(self, token: str) -> tuple[str, datetime]:
@@ -252,11 +270,11 @@ class ExportsFeature:
             shape["signature"], _sign(await self._key(), shape["id"], int(shape["expires"]))
         ):
             log.info("an export address that is not a genuine link was refused")
-            raise web.HTTPNotFound(text="There's no export at this address.")
+            raise _refusal(web.HTTPNotFound, "There's no export at this address.")
         link_id = shape["id"]
         expires = datetime.fromtimestamp(int(shape["expires"]), UTC)
         if expires < self._clock.now():
-            raise web.HTTPGone(text=f"This link has expired. {ASK_AGAIN}")
+            raise _refusal(web.HTTPGone, "This link has expired.", ASK_AGAIN)
         return link_id, expires
 
     async def _key(self) -> bytes:
@@ -324,9 +342,11 @@ class ExportsFeature:
         now = self._clock.now()
         link = await self._links.use(link_id, now)
         if link is None:
-            raise web.HTTPGone(text=f"This link has been used already. {ASK_AGAIN}")
+            raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
-            raise web.HTTPForbidden(text="Whoever asked for this export is no longer an admin.")
+            raise _refusal(
+                web.HTTPForbidden, "Whoever asked for this export is no longer an admin."
+            )
         chosen = await self._still_visible(link)
         if self._audit is not None:
             await self._audit.record(
