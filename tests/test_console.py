@@ -217,6 +217,16 @@ async def test_a_sign_in_from_another_site_is_refused(console: Console) -> None:
     assert (await console.get(path)).status == 200  # and the link is still unused
 
 
+async def test_console_pages_name_an_icon_that_loads(console: Console) -> None:
+    """Without one a browser asks for /favicon.ico, and every page logs a 404."""
+    cookie = await console.sign_in(ALEX)
+    for response in (await console.get("/console", cookie), await console.get("/console")):
+        [href] = re.findall(r'<link rel="icon" href="([^"]+)"', await response.text())
+        icon = await console.get(href)
+        assert icon.status == 200 and icon.content_type == "image/svg+xml"
+        assert (await icon.text()).lstrip().startswith("<svg")
+
+
 async def test_every_console_response_carries_the_security_headers(console: Console) -> None:
     cookie = await console.sign_in(ALEX)
     responses = [
@@ -226,6 +236,7 @@ async def test_every_console_response_carries_the_security_headers(console: Cons
         await console.get(console.link_path(ALEX.identity)),
         await console.get("/console/sign-in/nonsense"),
         await console.get("/console/static/console.css"),
+        await console.get("/console/static/favicon.svg"),
         await console.post("/console/sign-out", cookie, {}),  # refused
         await console.http.post(console.link_path(ALEX.identity), allow_redirects=False),
     ]

@@ -66,6 +66,7 @@ MATRIX: list[tuple[str, str, dict[str, str], tuple[int, int, int, int]]] = [
     ("POST", "/console/sign-out", {}, (401, 403, 200, 200)),
     ("GET", "/console/sign-in", {}, (200, 200, 200, 200)),
     ("GET", "/console/static/console.css", {}, (200, 200, 200, 200)),
+    ("GET", "/console/static/favicon.svg", {}, (200, 200, 200, 200)),
 ]
 CASES = [
     pytest.param(method, path, form, who, statuses[i], id=f"{method} {path} as {who.label if who is not None else 'signed out'}")

@@ -161,3 +161,4 @@ def test_the_link_s_page_says_when_it_can_no_longer_be_used(links: Links) -> Non
     assert (status, kind) == (404, "text/html") and "no export at this address" in missing
     for shown in (page, missing):
         assert "<main>" in shown and 'name="viewport"' in shown
+        assert '<link rel="icon" href="/console/static/favicon.svg"' in shown

@@ -64,6 +64,7 @@ SAMPLES = {
     "/terms": "/terms",
     "/console": "/console",
     "/console/static/console.css": "/console/static/console.css",
+    "/console/static/favicon.svg": "/console/static/favicon.svg",
     "/console/sign-in": "/console/sign-in",
     "/console/sign-in/{token}": "/console/sign-in/{}",
     "/console/sign-out": "/console/sign-out",

@@ -101,7 +101,9 @@ class ConsoleFeature:
         # route then answers only requests addressed to copbot itself, so that a page on
         # another site (DNS rebinding) can't sign in as a persona and read the archive.
         self._addressed = addressed
-        self._stylesheet = resources.files("bot.console").joinpath("static/console.css").read_text()
+        static = resources.files("bot.console").joinpath("static")
+        self._stylesheet = static.joinpath("console.css").read_text()
+        self._icon = static.joinpath("favicon.svg").read_text()
 
     def register(self, registry: Registry) -> None:
         registry.keeps(
@@ -136,6 +138,7 @@ class ConsoleFeature:
         )
         routes = [
             web.get("/console/static/console.css", self.stylesheet),
+            web.get("/console/static/favicon.svg", self.icon),
             web.get("/console/sign-in", self.how_to_sign_in),
             web.get("/console/sign-in/{token}", self.sign_in_page),
             web.post("/console/sign-in/{token}", self.sign_in),
@@ -183,6 +186,12 @@ class ConsoleFeature:
 
     async def stylesheet(self, request: web.Request) -> web.StreamResponse:
         response = web.Response(text=self._stylesheet, content_type="text/css")
+        response.headers["Cache-Control"] = "max-age=3600"
+        return secured(response)
+
+    async def icon(self, request: web.Request) -> web.StreamResponse:
+        # Without one, a browser asks for /favicon.ico on every page: a 404 each time.
+        response = web.Response(text=self._icon, content_type="image/svg+xml")
         response.headers["Cache-Control"] = "max-age=3600"
         return secured(response)
 

@@ -73,6 +73,7 @@ PAGE = """<!doctype html>
 <html lang="en-GB"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · copbot</title>
+<link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
 <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}
 button{{font:inherit;padding:.5rem 1.2rem}}</style></head><body><main>
 <h1>{title}</h1>
