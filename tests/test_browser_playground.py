@@ -360,3 +360,27 @@ def test_a_channel_the_persona_cannot_see_gives_way_to_general(site) -> None:
     assert again.locator("#persona option").count() == 3
     assert again.url == f"{url}/?channel=general"
     assert page.page_errors == again.page_errors == []
+
+
+def test_the_channel_changes_only_where_something_changed(site) -> None:
+    """The channel is a live region: a screen reader says what is added to it. A change
+    elsewhere adds nothing; a new message adds that message alone, not the channel again."""
+    url, browser, _ = site
+    page = open_page(browser, url, DESKTOP)
+    say(page, "First thoughts on the workshop.")
+    page.locator(".msg", has_text="First thoughts").wait_for()
+    page.evaluate(
+        """() => { window.added = []; window.removed = 0;
+             new MutationObserver((records) => { for (const r of records) {
+               window.added.push(...[...r.addedNodes].map((n) => n.textContent));
+               window.removed += r.removedNodes.length; } })
+             .observe(document.querySelector("#messages"), { childList: true, subtree: true });
+           }"""
+    )
+    post_message(url, "Meanwhile, in #general.", channel="general")
+    post_message(url, "A second thought.", channel="london")
+    page.locator(".msg", has_text="A second thought.").wait_for()
+    added = page.evaluate("window.added")
+    assert len(added) == 1 and "A second thought." in added[0], added
+    assert page.evaluate("window.removed") == 0
+    assert page.page_errors == []

@@ -95,6 +95,20 @@ function refocus(key) {
 
 const lost = () => !document.activeElement || document.activeElement === document.body;
 
+// Lists change only where they differ: a message drawn the same is left in place. The
+// channel is a live region, so that a screen reader says what is new, and only that,
+// rather than the whole channel again at every change anywhere in the playground.
+function patch(list, nodes) {
+  const old = new Map([...list.children].map((c) => [c.dataset.key, c]));
+  const wanted = nodes.map((n) => {
+    const same = old.get(n.dataset.key);
+    return same && same.isEqualNode(n) ? same : n;
+  });
+  const keep = new Set(wanted);
+  for (const child of [...list.children]) if (!keep.has(child)) child.remove();
+  wanted.forEach((n, i) => { if (list.children[i] !== n) list.insertBefore(n, list.children[i] || null); });
+}
+
 function render() {
   const d = view.data;
   const focused = focusKey();
@@ -111,8 +125,8 @@ function render() {
     ...(id === view.channel ? { "aria-current": "page" } : {}),
     onclick: (e) => { e.preventDefault(); openChannel(id); },
   }, name));
-  $("#channels").replaceChildren(...d.channels.map((c) => link(c.id, c.name)));
-  $("#direct").replaceChildren(link(d.direct.id, d.direct.name));
+  patch($("#channels"), d.channels.map((c) => link(c.id, c.name)));
+  patch($("#direct"), [link(d.direct.id, d.direct.name)]);
 
   const isDirect = view.channel === d.direct.id;
   const title = isDirect ? d.direct.name : `#${view.channel}`;
@@ -126,8 +140,8 @@ function render() {
   }
   const list = $("#messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.replaceChildren(...(roots.length ? roots.map((m) => messageItem(m, replies.get(m.id) || [])) :
-    [el("li", { class: "empty" }, "No messages yet. Say hello, or type /cop help.")]));
+  patch(list, roots.length ? roots.map((m) => messageItem(m, replies.get(m.id) || [])) :
+    [el("li", { class: "empty", "data-key": "empty" }, "No messages yet. Say hello, or type /cop help.")]);
   if (atBottom) list.scrollTop = list.scrollHeight;
 
   const panel = $("#thread");
@@ -135,8 +149,8 @@ function render() {
   panel.hidden = !root;
   if (root) {
     $("#thread-title").replaceChildren("Thread", el("span", { class: "thread-about" }, root.subject));
-    $("#thread-messages").replaceChildren(messageItem(root, [], true),
-      ...(replies.get(root.id) || []).map((m) => messageItem(m, [], true)));
+    patch($("#thread-messages"), [messageItem(root, [], true),
+      ...(replies.get(root.id) || []).map((m) => messageItem(m, [], true))]);
   }
   // On a narrow screen the channel list and a thread each take the whole width (style.css).
   const layout = $("#layout");
@@ -145,7 +159,6 @@ function render() {
   $("#menu").setAttribute("aria-expanded", String(view.menu));
   if (lost()) refocus(focused);
   showForm(d.forms[0]);
-  if (location.hash) document.getElementById(location.hash.slice(1))?.classList.add("highlight");
 }
 
 function messageItem(m, replies, inThread = false) {
@@ -158,7 +171,9 @@ function messageItem(m, replies, inThread = false) {
   if (m.edited) head.append(" ", el("span", { class: "tag" }, "edited"));
   const body = el("div", { class: "msg-body" });
   body.innerHTML = m.html; // rendered and escaped by the server
-  const item = el("li", { class: `msg${m.private ? " private" : ""}`, id: m.id, "data-key": m.id, "data-author": m.author }, head, body);
+  // The message a copied link points at (the address's #id) stands out.
+  const highlight = location.hash === `#${m.id}` ? " highlight" : "";
+  const item = el("li", { class: `msg${m.private ? " private" : ""}${highlight}`, id: m.id, "data-key": m.id, "data-author": m.author }, head, body);
   if (view.editing === m.id) {
     item.replaceChild(editor(m), body);
     return item;
