@@ -203,6 +203,23 @@ async def test_an_admin_downloads_an_export_and_it_is_audited(console: Console) 
     assert "archive exported" in audit and "markdown; region north" in audit
 
 
+async def test_the_export_form_names_its_formats_and_keeps_the_one_chosen(
+    console: Console,
+) -> None:
+    alex = await console.sign_in(ALEX)
+    form = await _page(console, "/console/archive/export", alex)
+    options = re.findall(r'<option value="(\w+)"( selected)?>([^<]+)</option>', form)
+    assert ("csv", "", "CSV (.csv), for a spreadsheet") in options
+    assert ("markdown", " selected", "Markdown (.md), to read or publish") in options
+    # A date that can't be read: the form comes back with CSV still chosen.
+    response = await console.post(
+        "/console/archive/export", alex,
+        {"csrf": await console.csrf(alex), "format": "csv", "since": "someday"},
+    )  # fmt: skip
+    assert response.status == 400
+    assert '<option value="csv" selected>' in await response.text()
+
+
 async def test_a_bad_export_format_changes_nothing(console: Console) -> None:
     alex = await console.sign_in(ALEX)
     response = await console.post(

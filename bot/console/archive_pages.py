@@ -42,6 +42,17 @@ THREADS_SHOWN = 100
 HITS_SHOWN = 50
 
 
+# Each format as the page's own words name it, with the file it makes.
+FORMAT_NAMES = {
+    "jsonl": "JSON Lines (.jsonl), for analysis",
+    "json": "JSON (.json), for analysis",
+    "csv": "CSV (.csv), for a spreadsheet",
+    "markdown": "Markdown (.md), to read or publish",
+    "html": "HTML (.html), a web page to read or publish",
+}
+FORMAT_CHOICES = tuple((f, FORMAT_NAMES[f]) for f in FORMATS)
+
+
 class ArchivePages:
     def __init__(
         self,
@@ -154,8 +165,9 @@ class ArchivePages:
         context = await self._form_context(await self._scopes.of(visitor))
         chosen = await self._chosen({})
         return self._templates.render(
-            "export.html", visitor=visitor, chosen=chosen, problems=[], formats=FORMATS, **context
-        )
+            "export.html", visitor=visitor, chosen=chosen, problems=[], formats=FORMAT_CHOICES,
+            chosen_format="markdown", **context,
+        )  # fmt: skip
 
     async def export(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         form = await read_form(request)
@@ -170,7 +182,8 @@ class ArchivePages:
             context = await self._form_context(viewer)
             return self._templates.render(
                 "export.html", status=400, visitor=visitor, chosen=chosen,
-                problems=problems, formats=FORMATS, **context,
+                problems=problems, formats=FORMAT_CHOICES,
+                chosen_format=fmt if fmt in FORMATS else "markdown", **context,
             )  # fmt: skip
         # Admins export what they may read: private channels only if they are members.
         scope = Scopes.narrowed(chosen.filter, viewer)
