@@ -9,6 +9,7 @@ own bookkeeping in one transaction. So:
   period late: those are recorded as missed and their owner is told, not posted stale;
 - a job whose process died mid-run is found by its lapsed lease and recorded as
   interrupted (owner told) rather than run again, because its effect may have happened;
+  so is one that ran out of time part way;
 - a failing job is retried with backoff, then recorded as failed and its owner told.
 
 Recurrences are RFC 5545 rules (python-dateutil's rrule) over naive local times in a named
@@ -74,6 +75,7 @@ class Outcome:
 Trouble = Callable[[Job, JobState], Awaitable[None]]
 # The error of a job found running after its lease lapsed: its process stopped mid-run.
 STOPPED = "copbot stopped while this job ran"
+TIMED_OUT = "the job ran out of time part way"
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,10 @@ class Scheduler:
         except OutcomeUnknown as e:
             # At most once: a job that may have had its effect is not tried again.
             await self._close(job, JobState.INTERRUPTED, str(e)[:300], told="")
+        except TimeoutError:
+            # Stopped by the guard (or a timeout of its own) part way: its post may have
+            # gone out, so it is not tried again either.
+            await self._close(job, JobState.INTERRUPTED, TIMED_OUT, told="")
         except Exception as e:
             error = f"{type(e).__name__}: {e}"[:300]
             log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)

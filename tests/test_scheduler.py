@@ -229,6 +229,28 @@ async def test_a_restart_mid_run_neither_reruns_nor_silently_drops_the_job(world
     assert [j.due_at for j in nxt] == [datetime(2026, 3, 10, 10, 0, tzinfo=UTC)]
 
 
+async def test_a_job_that_hangs_past_its_guard_is_interrupted_not_run_again(
+    world: World,
+) -> None:
+    s = world.scheduler
+    assert s is not None
+    # A guard of a tenth of a second (half the lease), so the hang ends quickly.
+    s._settings = SchedulerSettings(timezone=LONDON, lease=timedelta(seconds=0.2))
+    await s.once("post", {}, world.clock.now(), "hangs", owner="slack:U1")
+    world.recorder.block = asyncio.Event()  # its post went out; the answer never comes
+    await s.tick()
+    job = await world.job("hangs")
+    assert job.state is JobState.INTERRUPTED
+    assert world.recorder.troubles == [(job.id, JobState.INTERRUPTED)]
+    assert job.last_error != ""
+    world.recorder.block = None
+    for _ in range(4):  # past every backoff: it must not come round again
+        world.clock.advance(timedelta(minutes=15))
+        await s.tick()
+    assert len(world.recorder.runs) == 1
+    assert world.recorder.troubles == [(job.id, JobState.INTERRUPTED)]
+
+
 async def test_weekly_schedule_keeps_local_time_across_both_clock_changes(world: World) -> None:
     s = world.scheduler
     assert s is not None
