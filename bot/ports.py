@@ -308,11 +308,15 @@ class JobRepository(Protocol):
         *,
         also: Sequence[WriteOp] = (),
         then: Job | None = None,
-    ) -> None:
-        """Close a job, run ``also`` and queue ``then`` (its successor) in one transaction."""
+    ) -> bool:
+        """Close a job, run ``also`` and queue ``then`` (its successor) in one transaction;
+        False when another process had closed this run already (then only a done job's
+        ``also`` runs)."""
         ...
 
-    async def retry(self, job: Job, due_at: datetime, error: str) -> None: ...
+    async def retry(self, job: Job, due_at: datetime, error: str) -> None:
+        """Queue the run again, unless another process has closed it meanwhile."""
+        ...
 
     async def next_due(self) -> datetime | None: ...
 

@@ -280,7 +280,10 @@ class Scheduler:
         kind = self._kinds.get(job.kind)
         if kind is not None and kind.forget is not None:
             also = (*also, kind.forget(job.id))
-        await self._jobs.finish(job, state, error, also=also, then=then)
+        if not await self._jobs.finish(job, state, error, also=also, then=then):
+            # Another process closed it first (found its lease lapsed): told once, by it.
+            log.info("job %s (%s) was closed elsewhere first", job.id, job.kind)
+            return
         if state in (JobState.MISSED, JobState.FAILED, JobState.INTERRUPTED):
             log.info("job %s (%s) %s: %s", job.id, job.kind, state.value, error)
             if kind and kind.on_trouble:

@@ -16,6 +16,9 @@ from storage.database import Database
 _JOB = "id, kind, payload, due_at, key, state, attempts, owner, schedule_id, last_error"
 _REC = "id, kind, payload, rule, timezone, starts, owner, description, active, next_at, paused_at"
 UNTRACED_IDS = 2**61  # untraced jobs' ids are drawn from [2**61, 2**62)
+# The run a caller claimed (or found lapsed) is still the job's: not closed, nor claimed
+# again, by another process meanwhile.
+_STILL_HELD = "id = ? and state = 'running' and attempts = ?"
 
 
 class SqliteJobRepository:
@@ -107,32 +110,38 @@ class SqliteJobRepository:
         *,
         also: Sequence[WriteOp] = (),
         then: Job | None = None,
-    ) -> None:
+    ) -> bool:
         now = to_text(self._clock.now())
 
-        def op(db: sqlite_utils.Database) -> None:
-            db.execute(
+        def op(db: sqlite_utils.Database) -> bool:
+            closed = db.execute(
                 "update jobs set state = ?, last_error = ?, finished_at = ?, lease_until = null"
-                " where id = ?",
-                [state.value, error, now, job.id],
-            )
+                f" where {_STILL_HELD}",
+                [state.value, error, now, job.id, job.attempts],
+            ).rowcount
+            if not closed and state is not JobState.DONE:
+                return False  # another process closed it first: its closing stands
+            # Done here though closed elsewhere (its lease lapsed meanwhile): what it did
+            # happened, so its bookkeeping is kept; the closer queued its successor.
             for write in also:
                 write(db)
-            if then is not None:
+            if closed and then is not None:
                 _insert_job(db, then, now)
                 if then.schedule_id is not None:
                     db.execute(
                         "update recurrences set next_at = ? where id = ?",
                         [to_text(then.due_at), then.schedule_id],
                     )
+            return bool(closed)
 
-        await self._db.write(op)
+        return await self._db.write(op)
 
     async def retry(self, job: Job, due_at: datetime, error: str) -> None:
+        # Only a run still held: one another process has closed meanwhile stays closed.
         await self._db.execute(
-            "update jobs set state = 'pending', due_at = ?, last_error = ?,"
-            " lease_until = null where id = ?",
-            [to_text(due_at), error, job.id],
+            "update jobs set state = 'pending', due_at = ?, last_error = ?, lease_until = null"
+            f" where {_STILL_HELD}",
+            [to_text(due_at), error, job.id, job.attempts],
         )
 
     async def next_due(self) -> datetime | None:

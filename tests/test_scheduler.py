@@ -64,6 +64,7 @@ class World:
     recorder: Recorder
     db: Database | None = None
     scheduler: Scheduler | None = None
+    others: list[Database] = field(default_factory=list)  # other processes' handles
 
     def start(self) -> Scheduler:
         """(Re)start the process: a new database handle and a new scheduler."""
@@ -79,6 +80,8 @@ class World:
     def stop(self) -> None:
         assert self.db is not None
         self.db.close()
+        for other in self.others:
+            other.close()
 
     async def effects(self) -> list[str]:
         assert self.db is not None
@@ -249,6 +252,93 @@ async def test_a_job_that_hangs_past_its_guard_is_interrupted_not_run_again(
         await s.tick()
     assert len(world.recorder.runs) == 1
     assert world.recorder.troubles == [(job.id, JobState.INTERRUPTED)]
+
+
+class Overtaken(SqliteJobRepository):
+    """Another process closes the lapsed jobs this one has just found, before it can."""
+
+    def __init__(self, db: Database, clock: ManualClock, other: Scheduler) -> None:
+        super().__init__(db, clock)
+        self._other = other
+
+    async def interrupted(self, now: datetime) -> list[Job]:
+        found = await super().interrupted(now)
+        await self._other.tick()
+        return found
+
+
+def another_process(world: World, jobs: SqliteJobRepository | None = None) -> Scheduler:
+    db = Database.open(world.path)
+    world.others.append(db)
+    scheduler = Scheduler(
+        jobs or SqliteJobRepository(db, world.clock),
+        world.clock,
+        SchedulerSettings(timezone=LONDON, grace=timedelta(minutes=15)),
+    )
+    scheduler.register(JobKind("post", world.recorder.run, world.recorder.trouble))
+    return scheduler
+
+
+async def test_a_lapsed_job_two_processes_find_is_closed_and_told_once(world: World) -> None:
+    s = world.scheduler
+    assert s is not None
+    await s.once("post", {}, world.clock.now(), "lapsed", owner="slack:U1")
+    assert world.db is not None
+    now = world.clock.now()
+    # A process claims it, then stops mid-run; two others find its lease lapsed.
+    await SqliteJobRepository(world.db, world.clock).claim_due(now, now + timedelta(minutes=10), 1)
+    world.clock.advance(timedelta(minutes=11))
+    first = another_process(world)
+    second_db = Database.open(world.path)
+    world.others.append(second_db)
+    second = another_process(world, Overtaken(second_db, world.clock, first))
+    await second.tick()
+    job = await world.job("lapsed")
+    assert job.state is JobState.INTERRUPTED
+    assert world.recorder.troubles == [(job.id, JobState.INTERRUPTED)]
+
+
+async def test_a_run_closed_elsewhere_meanwhile_is_not_tried_again(world: World) -> None:
+    s = world.scheduler
+    assert s is not None
+    await s.once("post", {}, world.clock.now(), "slow", owner="slack:U1")
+    world.recorder.block = asyncio.Event()
+    world.recorder.fail = 1  # once it goes on, it fails: ordinarily tried again later
+    running = asyncio.create_task(s.tick())
+    while not world.recorder.runs:
+        await asyncio.sleep(0.01)
+    world.clock.advance(timedelta(minutes=11))  # its lease lapses while it hangs
+    await another_process(world).tick()  # another process records it interrupted
+    world.recorder.block.set()
+    await running
+    job = await world.job("slow")
+    assert job.state is JobState.INTERRUPTED
+    world.recorder.block = None
+    for _ in range(4):
+        world.clock.advance(timedelta(minutes=15))
+        await s.tick()
+    assert len(world.recorder.runs) == 1
+    assert world.recorder.troubles == [(job.id, JobState.INTERRUPTED)]
+
+
+async def test_a_run_done_after_another_process_closed_it_keeps_its_effect_told_once(
+    world: World,
+) -> None:
+    s = world.scheduler
+    assert s is not None
+    await s.once("post", {}, world.clock.now(), "late-done", owner="slack:U1")
+    world.recorder.block = asyncio.Event()
+    running = asyncio.create_task(s.tick())
+    while not world.recorder.runs:
+        await asyncio.sleep(0.01)
+    world.clock.advance(timedelta(minutes=11))
+    await another_process(world).tick()
+    world.recorder.block.set()
+    await running
+    job = await world.job("late-done")
+    assert job.state is JobState.INTERRUPTED  # as its owner was told
+    assert world.recorder.troubles == [(job.id, JobState.INTERRUPTED)]
+    assert await world.effects() == ["late-done"]  # what it did is recorded all the same
 
 
 async def test_weekly_schedule_keeps_local_time_across_both_clock_changes(world: World) -> None:
