@@ -296,13 +296,19 @@ class Inbox:
         try:
             # A person's command, click or submission runs at most once: marked done
             # before it runs (in one write for all taken together), so neither a failure
-            # nor a crash can run it again.
-            if once := [item.id for item in items if isinstance(item.event, ONCE)]:
-                await self._repo.done(once)
+            # nor a crash can run it again; one another process took first is its to run.
+            once = [item.id for item in items if isinstance(item.event, ONCE)]
+            taken = set(await self._repo.done(once)) if once else set()
         except BaseException:
             self._claimed.difference_update(item.id for item in items)
             raise
-        return [self._people.start(conversation_of(i.event), self._interaction(i)) for i in items]
+        gone = {i for i in once if i not in taken}
+        self._claimed.difference_update(gone)
+        return [
+            self._people.start(conversation_of(i.event), self._interaction(i))
+            for i in items
+            if i.id not in gone
+        ]
 
     async def _interaction(self, item: InboxItem) -> None:
         try:
@@ -353,8 +359,8 @@ class Inbox:
                     # marked done before it runs, so neither a failure nor a crash can run
                     # it again (that write first commits what the batch holds: the
                     # messages before it go in before it). The router never raises.
-                    await self._repo.done([item.id])
-                    await self._interact(item)
+                    if await self._repo.done([item.id]):
+                        await self._interact(item)
                     continue
                 try:
                     with batch.item(item.id):

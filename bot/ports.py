@@ -261,7 +261,10 @@ class InboxRepository(Protocol):
         """Waiting events, oldest first; only people's interactions when ``interactive``."""
         ...
 
-    async def done(self, item_ids: Sequence[int]) -> None: ...
+    async def done(self, item_ids: Sequence[int]) -> list[int]:
+        """Mark events handled; return those this call took from waiting (another
+        process sharing the file may have taken some first)."""
+        ...
 
     async def failed(
         self, item_id: int, error: str, give_up: bool, retry_at: datetime | None = None

@@ -20,6 +20,10 @@ from storage.inbox_memory import AcceptedEvents
 # 0018) names them: written as that index's condition is, so that SQLite uses it.
 INTERACTIVE_KINDS = ("ButtonPressed", "CommandReceived", "FormSubmitted", "HomeOpened")
 INTERACTIVE = "kind in ({})".format(", ".join(f"'{kind}'" for kind in INTERACTIVE_KINDS))
+_DONE = (
+    "update inbox set state = 'done', payload = null, identity = null,"
+    " attempts = attempts + 1, retry_at = null where id = ?"
+)
 CHECK_EVERY_S = 1.0  # how often a busy inbox asks the file which kept events still wait
 
 
@@ -150,18 +154,24 @@ class SqliteInboxRepository:
 
         return await self._db.read(op)
 
-    async def done(self, item_ids: Sequence[int]) -> None:
-        await self._db.write(lambda db: self.done_rows(db, item_ids))
+    async def done(self, item_ids: Sequence[int]) -> list[int]:
+        """Mark events handled; return those this call took from waiting (not those
+        another process, or an erasure, had taken first)."""
+
+        def op(db: sqlite_utils.Database) -> list[int]:
+            waiting = f"{_DONE} and state = 'pending'"
+            taken = [i for i in item_ids if db.execute(waiting, [i]).rowcount]
+            self._memory.forget(item_ids)
+            return taken
+
+        taken = await self._db.write(op)
         # Now that these events' own copies are gone, words removed while handling them
         # can leave the file (see Database.scrub_soon).
         await self._db.scrub_if_due()
+        return taken
 
     def done_rows(self, db: sqlite_utils.Database, item_ids: Sequence[int]) -> None:
-        db.conn.executemany(
-            "update inbox set state = 'done', payload = null, identity = null,"
-            " attempts = attempts + 1, retry_at = null where id = ?",
-            [(i,) for i in item_ids],
-        )
+        db.conn.executemany(_DONE, [(i,) for i in item_ids])
         self._memory.forget(item_ids)  # with the payload, whether or not this commits
 
     @asynccontextmanager

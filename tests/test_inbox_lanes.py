@@ -8,6 +8,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 
 from bot.clock import to_text
@@ -22,6 +23,7 @@ from bot.model import (
     MessageRef,
     Origin,
 )
+from bot.records import InboxItem
 from storage.database import Database, connect
 from storage.inbox import INTERACTIVE as KINDS
 from storage.inbox import INTERACTIVE_KINDS, SqliteInboxRepository
@@ -204,6 +206,46 @@ async def test_opting_in_again_keeps_nothing_written_while_opted_out(bot: Harnes
         lambda d: [r[0] for r in d.execute("select message_id from archive_messages")]
     )
     assert kept == ["back-in"]
+
+
+class Overtaken(SqliteInboxRepository):
+    """Another process sharing the file handles what this one has just read, first (at
+    the reads of people's interactions, or at those of the capture loop)."""
+
+    def __init__(self, db: Database, other: Inbox, interactive: bool) -> None:
+        super().__init__(db)
+        self._other = other
+        self._interactive = interactive
+
+    async def pending(
+        self, limit: int, now: datetime, *, interactive: bool = False
+    ) -> list[InboxItem]:
+        found = await super().pending(limit, now, interactive=interactive)
+        if found and interactive == self._interactive:
+            await self._other.drain()
+        return found
+
+
+@pytest.mark.parametrize("overtaken_at", ["interactions", "captures"])
+async def test_a_command_two_processes_read_at_once_runs_once(
+    db_path: Path, overtaken_at: str
+) -> None:
+    """Both kinds: one taken at once, and one that waits its turn behind messages."""
+    handled = Recorder()
+
+    def in_turn(event: InboundEvent) -> bool:
+        return isinstance(event, CommandReceived) and event.text == "archive on"
+
+    first_db, second_db = Database.open(db_path), Database.open(db_path)
+    first = Inbox(SqliteInboxRepository(first_db), handled, ManualClock(NOW), in_turn=in_turn)
+    repo = Overtaken(second_db, first, interactive=overtaken_at == "interactions")
+    second = Inbox(repo, handled, ManualClock(NOW), in_turn=in_turn)
+    await second.accept(command("once"))
+    await second.accept(command("on", text="archive on"))
+    await second.drain()
+    assert sorted(handled.order) == ["on", "once"]
+    first_db.close()
+    second_db.close()
 
 
 def test_the_storage_names_the_same_kinds_the_core_puts_first() -> None:
