@@ -107,3 +107,21 @@ def test_malformed_configuration_is_one_line(db_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "Error: COPBOT_TIMEZONE 'Middle/Earth' is not a time zone; use a name like Europe/London"
     ]
+
+
+def test_a_second_serve_on_the_same_database_is_refused_until_the_first_is_gone(
+    db_path: Path,
+) -> None:
+    """Two would both take people's events and scheduled jobs, and announce an event twice."""
+    with serving(db_path) as first:
+        result = run(["serve", "--port", str(free_port()), "--db", str(db_path)])
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [
+            f"Error: copbot is already running on {db_path} (process {first.process.pid}); "
+            "stop it first, or give this one a database of its own with --db"
+        ]
+        assert first.get_json("/healthz")[0] == 200
+        first.process.kill()  # however it ends, the database is free again
+        first.process.wait(timeout=15)
+    with serving(db_path) as second:
+        assert second.get_json("/healthz")[0] == 200

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import signal
@@ -13,6 +14,8 @@ from aiohttp import web
 from bot.cli.base import cli, db_option, load_settings, run
 from bot.logs import configure_logging
 from bot.settings import Settings
+from storage.database import StorageError
+from storage.one_server import serving
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,13 @@ def serve(host: str, port: int, db: str | None) -> None:
     credentials) the playground at http://HOST:PORT/."""
     settings = load_settings(db)
     configure_logging(settings.log_format)
-    sock = _listen(host, port)
-    run(_serve(settings, sock))
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(serving(settings.db_path))
+        except StorageError as e:
+            raise click.ClickException(str(e)) from None
+        sock = _listen(host, port)
+        run(_serve(settings, sock))
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -1,0 +1,46 @@
+"""One `copbot serve` a database at a time. A second on the same file would take people's
+events and scheduled jobs beside the first, announce an event the first is announcing
+(each run takes a half-done announcement for one a stopped run left), and pace posts to
+Slack and Teams as if it were alone. The lock is the kernel's, so it goes with its
+process, however that process ends (kill -9 included)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from storage.database import StorageError, check_path
+
+
+def lock_path(db_path: Path) -> Path:
+    """Beside the database: copbot.db -> copbot.db-serve.lock."""
+    return db_path.with_name(f"{db_path.name}-serve.lock")
+
+
+@contextlib.contextmanager
+def serving(db_path: Path) -> Iterator[None]:
+    """Hold the database's serve lock while the block runs; StorageError, worded for the
+    person starting copbot, when another process holds it."""
+    path = lock_path(check_path(db_path))
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise StorageError(f"cannot open {path}: {e.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            which = f" (process {holder})" if holder.isdigit() else ""
+            raise StorageError(
+                f"copbot is already running on {db_path}{which}; stop it first, or give "
+                "this one a database of its own with --db"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # the lock goes with it
