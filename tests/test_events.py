@@ -18,7 +18,17 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.clock import to_text
 from bot.events import Answer, LedgerState, Plan, PlanProblems
 from bot.feedback_messages import ANSWER
-from bot.model import Buttons, Channel, ChannelRef, Choice, OutgoingMessage, Role, UserRef
+from bot.model import (
+    Buttons,
+    Channel,
+    ChannelRef,
+    Choice,
+    MessageRef,
+    OutgoingMessage,
+    Role,
+    ThreadRef,
+    UserRef,
+)
 from bot.ports import Capability, FormInvalid
 from bot.records import JobState
 from bot.services.event_delivery import mark_of
@@ -571,6 +581,48 @@ async def test_10_london_stays_10_local_across_a_clock_change(
     # Never twice: running the scheduler again sends nothing more.
     await bot.tick()
     assert len(bot.adapter.of_kind("reply")) == 3
+
+
+async def test_a_reminder_failing_in_one_channel_is_sent_once_in_the_others(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await link(bot, NORTH, "North")
+    await link(bot, LEEDS, "North")
+    event_id = await announced(bot)
+    post = first_announcement(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM, post.ref)
+    replies = 0
+    reply = bot.adapter.reply
+
+    async def second_fails(thread: ThreadRef, message: OutgoingMessage) -> MessageRef:
+        nonlocal replies
+        replies += 1
+        if replies == 2:
+            raise ConnectionError("the platform is unavailable")
+        return await reply(thread, message)
+
+    monkeypatch.setattr(bot.adapter, "reply", second_fails)
+    jobs = await bot.core.scheduler._jobs.jobs(states=[JobState.PENDING])
+    bot.clock.set(min(j.due_at for j in jobs if j.kind == "event.remind"))
+    await bot.tick()
+    for _ in range(4):  # past every retry
+        await bot.tick(timedelta(minutes=15))
+    assert replies == 2 and len(bot.adapter.of_kind("reply")) == 1
+    assert len([s for s in bot.adapter.of_kind("direct") if s.user == SAM]) == 1
+
+
+async def test_a_change_whose_new_announcement_fails_tells_people_once(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    await link(bot, LONDON, "London")
+    event_id = await announced(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM, first_announcement(bot).ref)
+    bot.adapter.fail_next = 1  # London's announcement: the platform is away a moment
+    await feature(bot).edit(event_id, {"region": "London"}, PRIYA.identity, Role.FACILITATOR)
+    await bot.tick()
+    for _ in range(4):
+        await bot.tick(timedelta(minutes=15))
+    assert len([s for s in bot.adapter.of_kind("direct") if s.user == SAM]) == 1
+    assert len(posts_in(bot, LONDON)) == 1  # announced there all the same, on its retry
 
 
 async def test_an_edit_moves_reminders_and_a_cancellation_removes_them(bot: Harness) -> None:

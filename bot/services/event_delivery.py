@@ -51,6 +51,7 @@ FEEDBACK_OPEN_DAYS = 14  # how long the round after an event takes answers
 # Teams' 50 requests a second at 150 ms a request. Where copbot can't look for a post in
 # doubt (Teams), a kill leaves each post then in flight 'unknown', for a person to check.
 FANOUT = 8
+ANNOUNCE = "event.announce"  # the job kind that announces an event
 
 
 class EventDelivery:
@@ -261,13 +262,21 @@ class EventDelivery:
         event = await self._events.event(payload["event"])
         if event is None or event.sequence != payload["sequence"]:
             return  # a later change has its own job
-        await self.refresh(event)
+        if not event.cancelled:
+            # A new region's channels hear of it too, in a job of its own: retrying a
+            # failed announcement must not tell people of the change again.
+            await self._scheduler.once(
+                ANNOUNCE,
+                {"event": event.id},
+                self._clock.now(),
+                f"event-announce:{event.id}#{event.sequence}",
+            )
         attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        # Nothing below raises: once someone is told, the job must not be tried again.
+        await self.refresh(event, attendance)
         # Maybe too: they may still come, and would come to the wrong time or place.
         for person in (*attendance.going, *attendance.waiting, *attendance.maybe):
             await self.direct(person, changed(event, self._tz))
-        if not event.cancelled:
-            await self.announce(event)  # a new region's channels hear of it too
 
     async def _current(self, job: Job) -> Event | None:
         """The job's event, if it is still on at the time the job was queued for (and, for
@@ -285,10 +294,12 @@ class EventDelivery:
         if event is None:
             return
         message = reminder(event, self._tz, self._clock.now())
-        for posted in await self._events.announcements(event.id):
-            if posted.state is LedgerState.POSTED:
-                await self._chat.reply(_ref(posted).as_thread, message)
+        # Everything is read before the first message goes: a retry after one has gone
+        # would send it again.
+        posted = await self._posted(event)
         attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        for announced in posted:
+            await self._reply(announced, message)
         for person in attendance.going:
             await self.direct(person, message)
 
@@ -296,11 +307,24 @@ class EventDelivery:
         event = await self._current(job)
         if event is None or not event.topic:
             return
-        for posted in await self._events.announcements(event.id):
-            if posted.state is LedgerState.POSTED:
-                prompt, topic = await self._catalogue.choose(posted.channel, event.topic)
-                message = self._publisher.message(prompt, topic, posted.channel)
-                await self._chat.reply(_ref(posted).as_thread, message)
+        prompts = []
+        for announced in await self._posted(event):  # chosen before any goes, as above
+            prompt, topic = await self._catalogue.choose(announced.channel, event.topic)
+            prompts.append((announced, self._publisher.message(prompt, topic, announced.channel)))
+        for announced, message in prompts:
+            await self._reply(announced, message)
+
+    async def _posted(self, event: Event) -> list[Announcement]:
+        return [
+            a for a in await self._events.announcements(event.id) if a.state is LedgerState.POSTED
+        ]
+
+    async def _reply(self, announced: Announcement, message: OutgoingMessage) -> None:
+        try:
+            await self._chat.reply(_ref(announced).as_thread, message)
+        except Exception:
+            # One channel failing mustn't stop the others, nor have them sent it twice.
+            log.warning("a message in an event's announcement thread could not be sent")
 
     async def end_job(self, job: Job) -> None:
         event = await self._current(job)

@@ -17,11 +17,10 @@ from bot.model import Role
 from bot.ports import Clock
 from bot.records import Event, EventStatus
 from bot.scheduler import Scheduler
-from bot.services.event_delivery import EventDelivery
+from bot.services.event_delivery import ANNOUNCE, EventDelivery
 from bot.services.prompts import PromptCatalogue
 from bot.services.regions import Regions
 
-ANNOUNCE = "event.announce"
 CHANGED = "event.changed"
 FREED = "event.freed"  # an erasure freed places: who moved up is told, the counts updated
 REMIND = "event.remind"

@@ -47,10 +47,9 @@ from bot.ports import Clock
 from bot.records import Event
 from bot.registry import PersonalData, Registry
 from bot.scheduler import JobKind, Scheduler
-from bot.services.event_delivery import EventDelivery
+from bot.services.event_delivery import ANNOUNCE, EventDelivery
 from bot.services.event_forms import EDIT_FORM, NEW_FORM, event_form, topic_of
 from bot.services.event_planning import (
-    ANNOUNCE,
     CHANGED,
     END,
     FREED,
