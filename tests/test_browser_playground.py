@@ -384,3 +384,29 @@ def test_the_channel_changes_only_where_something_changed(site) -> None:
     assert len(added) == 1 and "A second thought." in added[0], added
     assert page.evaluate("window.removed") == 0
     assert page.page_errors == []
+
+
+def test_enter_pressed_twice_sends_a_message_and_a_command_once(site) -> None:
+    """A second Enter (or click) while the first is on its way adds nothing: one message
+    kept, one command run."""
+    url, browser, _ = site
+    page = open_page(browser, url, DESKTOP)
+    box = page.locator("#message")
+    for text, lands in (
+        ("Said once, pressed twice", page.locator(".msg", has_text="Said once")),
+        ("/cop help", page.locator(".msg.private", has_text="Here's what you can ask me")),
+    ):
+        box.fill(text)
+        # Both before the first request is answered, however quick the server is.
+        page.evaluate(
+            """() => { const box = document.querySelector("#message");
+                for (let i = 0; i < 2; i++)
+                  box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+            }"""
+        )
+        lands.first.wait_for()
+        page.wait_for_function("document.querySelector('#message').value === ''")
+    say(page, "and then this")  # after anything a second press sent
+    page.locator(".msg", has_text="and then this").wait_for()
+    assert page.locator(".msg", has_text="Said once, pressed twice").count() == 1
+    assert page.locator(".msg.private", has_text="Here's what you can ask me to do").count() == 1

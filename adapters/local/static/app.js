@@ -221,11 +221,11 @@ function editor(m) {
     el("button", { type: "submit", class: "btn btn-primary" }, "Save"),
     el("button", { type: "button", class: "btn", onclick: () => stopEditing(m) }, "Cancel"),
     el("p", { class: "composer-error", role: "alert" }));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  const save = once(async () => {
     try { await call(`/messages/${m.id}/edit`, { text: box.value }); stopEditing(m); load(); }
     catch (err) { form.querySelector(".composer-error").textContent = err.message; }
   });
+  form.addEventListener("submit", (e) => { e.preventDefault(); save(); });
   setTimeout(() => box.focus());
   return form;
 }
@@ -263,8 +263,19 @@ function openThread(id) {
   $("#thread-message").focus();
 }
 
+// One request at a time from a control: a second Enter or click while the first is on its
+// way would post the message (or run the command) twice.
+function once(work) {
+  let busy = false;
+  return async (...args) => {
+    if (busy) return;
+    busy = true;
+    try { await work(...args); } finally { busy = false; }
+  };
+}
+
 function wireComposer(form, box, threadRoot) {
-  const send = async () => {
+  const send = once(async () => {
     const text = box.value.trim();
     const error = form.querySelector(".composer-error");
     if (!text) return;
@@ -274,7 +285,7 @@ function wireComposer(form, box, threadRoot) {
       box.value = "";
       load();
     } catch (err) { error.textContent = err.message; }
-  };
+  });
   form.addEventListener("submit", (e) => { e.preventDefault(); send(); });
   box.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(); }
@@ -315,8 +326,7 @@ function showForm(form) {
     await call(`/forms/${form.token}/close`, {});
     dialog.close();
   });
-  f.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  const submit = once(async () => {
     const values = {};
     for (const [k, v] of new FormData(f)) values[k] = v;
     try {
@@ -325,6 +335,7 @@ function showForm(form) {
       showErrors(f, result.errors || {});
     } catch (err) { f.querySelector(".form-error").textContent = err.message; }
   });
+  f.addEventListener("submit", (e) => { e.preventDefault(); submit(); });
   dialog.oncancel = () => call(`/forms/${form.token}/close`, {});
   if (!dialog.open) {
     const opener = focusKey();
