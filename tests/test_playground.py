@@ -242,6 +242,31 @@ async def test_forms_open_for_one_person_are_checked_and_come_back_submitted(
     assert status == 400  # submitted once only
 
 
+async def test_a_form_sent_twice_at_once_is_kept_once_and_thanked_once(pg: Playground) -> None:
+    submitted: list[FormSubmitted] = []
+    form = Form("twice", "Tell us", (ShortText("name", "Name"),), thanks="Thank you, noted.")
+
+    async def open_it(ix: Interaction, args: Args) -> None:
+        await ix.open_form(form)
+
+    async def on_submit(ix: Interaction, event: FormSubmitted) -> None:
+        submitted.append(event)
+
+    pg.core.registry.verb("openit", "opens a form", open_it)
+    pg.core.registry.form("twice", on_submit)
+    await pg.say("/cop openit")
+    token = (await pg.until(lambda: _form_for(pg, "sam")))["forms"][0]["token"]
+    body = {"as": "sam", "values": {"name": "Sam"}}
+    # A double click: the second arrives while the first is being kept.
+    answers = await asyncio.gather(*(pg.post(f"/forms/{token}", body) for _ in range(2)))
+    assert [status for status, _ in answers] == [200, 200]
+    await pg.until(lambda: _count_list(submitted, 1))
+    await pg.say("and then this")  # after anything the second send brought
+    said = texts(await pg.state())
+    assert said.count("Thank you, noted.") == 1
+    assert len(submitted) == 1
+
+
 async def _form_for(pg: Playground, who: str) -> dict[str, Any] | None:
     state = await pg.state(who)
     return state if state["forms"] else None

@@ -266,10 +266,11 @@ class LocalAdapter:
         await self._changes.notify()
         return MessageRef(channel, stored.id, thread_root)
 
-    async def _emit(self, event: Any) -> None:
+    async def _emit(self, event: Any) -> bool:
+        """Hand ``event`` on; False when it was handed on before (the same form sent twice)."""
         if self._sink is None:
             raise web.HTTPServiceUnavailable(text="copbot is starting or stopping; try again")
-        await self._sink(event)
+        return await self._sink(event)
 
     # -- the page's API -----------------------------------------------------------
 
@@ -447,7 +448,7 @@ class LocalAdapter:
             return web.json_response({"ok": False, "errors": errors}, status=422)
         origin = opened.origin.anonymised() if opened.form.anonymous else opened.origin
         try:
-            await self._emit(
+            new = await self._emit(
                 FormSubmitted(
                     f"form:{token}",
                     origin,
@@ -460,7 +461,7 @@ class LocalAdapter:
         except FormInvalid as invalid:  # the form stays open, with their words
             return web.json_response({"ok": False, "errors": invalid.errors}, status=422)
         self._forms.close(token)
-        if opened.form.thanks:
+        if opened.form.thanks and new:  # a second send of it, meanwhile, thanks nobody again
             # Where they are: the channel they acted in, not a thread they may not have open.
             await self.respond(
                 Origin(opened.origin.user, opened.origin.channel),
