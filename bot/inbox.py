@@ -293,27 +293,18 @@ class Inbox:
 
     async def _start(self, items: list[InboxItem]) -> list[asyncio.Task[None]]:
         self._claimed.update(item.id for item in items)
-        try:
-            # A person's command, click or submission runs at most once: marked done
-            # before it runs (in one write for all taken together), so neither a failure
-            # nor a crash can run it again; one another process took first is its to run.
-            once = [item.id for item in items if isinstance(item.event, ONCE)]
-            taken = set(await self._repo.done(once)) if once else set()
-        except BaseException:
-            self._claimed.difference_update(item.id for item in items)
-            raise
-        gone = {i for i in once if i not in taken}
-        self._claimed.difference_update(gone)
-        return [
-            self._people.start(conversation_of(i.event), self._interaction(i))
-            for i in items
-            if i.id not in gone
-        ]
+        return [self._people.start(conversation_of(i.event), self._interaction(i)) for i in items]
 
     async def _interaction(self, item: InboxItem) -> None:
         try:
             if isinstance(item.event, ONCE):
-                await self._interact(item)
+                # A person's command, click or submission runs at most once: marked done
+                # as it begins, so neither a failure nor a crash can run it again (one
+                # another process took first is its to run). Not sooner: one still waiting
+                # behind another of its conversation when copbot stops is kept for the
+                # restart.
+                if await self._repo.done([item.id]):
+                    await self._interact(item)
             else:
                 await self._run_lane([item])  # a home tab: seen again if it fails
         except Exception:

@@ -120,6 +120,38 @@ async def test_a_command_runs_while_a_capture_batch_is_stuck(db_path: Path) -> N
     db.close()
 
 
+async def test_commands_waiting_behind_one_running_are_kept_through_a_stop(
+    db_path: Path,
+) -> None:
+    """Stopped (SIGTERM) while one command of a conversation runs and two wait behind it:
+    the one that ran is not run again; those that never began run after the restart."""
+    db = Database.open(db_path)
+    running, ran = asyncio.Event(), Recorder()
+
+    async def slow(event: InboundEvent) -> None:
+        ran.order.append(event.event_id)
+        running.set()
+        await asyncio.Event().wait()  # still at it when copbot stops
+
+    inbox = Inbox(SqliteInboxRepository(db), slow, ManualClock(NOW))
+    for name in ("First", "Second", "Third"):
+        await inbox.accept(command(name))
+    loops = asyncio.create_task(inbox.run_forever())
+    async with asyncio.timeout(10):
+        await running.wait()
+    loops.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loops
+    db.close()
+    assert ran.order == ["First"]
+
+    db = Database.open(db_path)
+    handled = Recorder()
+    assert await Inbox(SqliteInboxRepository(db), handled, ManualClock(NOW)).drain() == 2
+    assert handled.order == ["Second", "Third"]
+    db.close()
+
+
 async def test_after_a_crash_both_kinds_are_handled_people_first(db_path: Path) -> None:
     db = Database.open(db_path)
 
