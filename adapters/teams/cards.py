@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -85,6 +86,9 @@ class FormData:
     anonymous: bool
     fields: tuple[tuple[str, int], ...]  # (field id, longest answer)
     datetimes: frozenset[str]
+    # A dialog's own name, new each time it is shown: the same dialog sent twice (a double
+    # click, or Teams sending it again under a new activity id) is recognised as one.
+    shown: str = ""
 
 
 # ---------------------------------------------------------------------------
@@ -262,6 +266,7 @@ def form_card(
     if dialog:
         # To show the form again with its problems; the context travels on its own.
         data["spec"] = to_json(replace(form, context=""))
+        data["shown"] = secrets.token_hex(16)  # random: it names nothing of the person
     if form.anonymous:
         data["anonymous"] = True  # and nothing of where it was opened: that may be their chat
     else:
@@ -355,6 +360,7 @@ def read_data(data: Mapping[str, Any]) -> ActionData | FormData | OpenerData | N
                 data.get("anonymous") is True,
                 tuple(fields),
                 datetimes,
+                _str(data.get("shown"), 32),
             )
     return None
 

@@ -344,6 +344,8 @@ def _submitted(activity: Payload, data: Any, known: Known, now: datetime) -> Inb
     anonymous = isinstance(card, cards.FormData) and card.anonymous
     where = "" if anonymous else f"{channel_of(activity, known).id}:"
     event_id = f"act:{where}{ident}"
+    if isinstance(card, cards.FormData) and card.shown:
+        event_id = f"act:dialog:{card.shown}"  # the dialog's, however often it is sent
     if not anonymous and not person(activity.get("from"), known).id:
         return None  # a press or a form of no one Teams names: no one to act for or answer
     if isinstance(card, cards.FormData):

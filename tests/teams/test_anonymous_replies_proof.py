@@ -205,3 +205,23 @@ async def test_a_teams_submission_pointing_at_an_altered_thread_is_refused_and_k
     assert not posted_replies(bot, root) and archived(bot) == []
     await bot.core.db.checkpoint()
     assert b"forged" not in stored_bytes(bot.db_path)
+
+
+async def test_a_dialog_sent_twice_posts_its_anonymous_reply_once(quick: TeamsBot) -> None:
+    """A double click on Send, or Teams sending the dialog again under a new activity id:
+    one reply, as on Slack (one view) and in the playground (one form)."""
+    bot = quick
+    await bot.install()
+    root = await post_prompt(bot)
+    aad, other = list(ANSWERERS)[:2]
+    data = await press_reply(bot, aad, root)
+    for _ in range(2):
+        thanked = await submit(bot, aad, root, data, {"text": words(aad)})
+        assert thanked["task"]["type"] == "message"
+    assert bot.rows("select count(*) from inbox where kind = 'FormSubmitted'") == [(1,)]
+    # Someone else's reply after it, so that anything the second send queued came first.
+    later = await press_reply(bot, other, root)
+    await submit(bot, other, root, later, {"text": words(other)})
+    await bot.until(lambda: any(words(other) in json.dumps(r) for r in posted_replies(bot, root)))
+    assert sum(words(aad) in json.dumps(r) for r in posted_replies(bot, root)) == 1
+    assert [row[3] for row in archived(bot)].count(words(aad)) == 1
