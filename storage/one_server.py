@@ -7,12 +7,16 @@ process, however that process ends (kill -9 included)."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from storage.database import StorageError, check_path
+
+log = logging.getLogger(__name__)
 
 
 def lock_path(db_path: Path) -> Path:
@@ -30,17 +34,29 @@ def serving(db_path: Path) -> Iterator[None]:
     except OSError as e:
         raise StorageError(f"cannot open {path}: {e.strerror}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if _lock(fd, path):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        else:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
             which = f" (process {holder})" if holder.isdigit() else ""
             raise StorageError(
                 f"copbot is already running on {db_path}{which}; stop it first, or give "
                 "this one a database of its own with --db"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            )
         yield
     finally:
         os.close(fd)  # the lock goes with it
+
+
+def _lock(fd: int, path: Path) -> bool:
+    """Whether this process now holds the lock (or none can be had here): False when
+    another process holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return False
+        # A filesystem without locks (some network mounts): said, not stopped for.
+        log.warning("couldn't lock %s (%s); make sure one copbot serves it", path, e.strerror)
+    return True

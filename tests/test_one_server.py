@@ -1,0 +1,37 @@
+"""One `copbot serve` a database: the lock beside it, and a filesystem without locks."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+from pathlib import Path
+
+import pytest
+
+from storage.database import StorageError
+from storage.one_server import lock_path, serving
+
+
+def test_a_second_hold_on_the_same_database_is_refused_while_the_first_lasts(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "copbot.db"
+    with serving(db):
+        assert lock_path(db).read_text().strip().isdigit()
+        with pytest.raises(StorageError, match="already running"), serving(db):
+            pass
+    with serving(db):  # the first gone, the lock is free
+        pass
+
+
+def test_a_filesystem_without_locks_is_said_and_not_stopped_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level(logging.WARNING), serving(tmp_path / "copbot.db"):
+        pass
+    assert any("make sure one copbot serves it" in r.getMessage() for r in caplog.records)
