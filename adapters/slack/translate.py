@@ -317,7 +317,9 @@ def from_block_actions(body: Payload, names: Names, now: datetime) -> ButtonPres
         message = obj(body, "message")
         at = ts(container, "message_ts") or ts(message, "ts")
         root = ts(message, "thread_ts") or ts(container, "thread_ts")
-        thread = ThreadRef(channel, root) if root else None
+        # A thread's first message (an announcement with replies) is in the channel: an
+        # answer into its thread would hide where nobody pressing it is looking.
+        thread = ThreadRef(channel, root) if root and root != at else None
         if not flag(container, "is_ephemeral"):
             ref = _ref(channel, required(at, "message_ts"), root)
     else:

@@ -264,10 +264,20 @@ def test_a_button_press_names_the_message_its_thread_and_the_trigger() -> None:
     assert pressed.event_id == "action:5432109876.738474920.bbbb"
     assert pressed.action_id == "prompt-suggest" and pressed.value == "language"
     assert pressed.message == MessageRef(NORTH, ROOT)
-    assert pressed.origin.thread == ThreadRef(NORTH, ROOT)
+    # The thread's first message is in the channel: the answer is too, where it was pressed.
+    assert pressed.origin.thread is None
     assert pressed.origin.user.name == "Sam Okafor"
     assert pressed.origin.handle == "5432109876.738474920.bbbb"
     assert pressed.at == at("1700001400.123456")
+
+
+def test_a_button_on_a_reply_in_a_thread_is_answered_in_that_thread() -> None:
+    body = load("block_actions")
+    reply = "1700000000.000200"
+    body["container"] = body["container"] | {"message_ts": reply}
+    body["message"] = body["message"] | {"ts": reply}
+    pressed = from_block_actions(body, NAMES, NOW)
+    assert pressed is not None and pressed.origin.thread == ThreadRef(NORTH, ROOT)
 
 
 def test_a_button_in_the_home_tab_answers_by_direct_message() -> None:
