@@ -765,6 +765,19 @@ async def test_events_lists_what_is_coming_with_buttons(bot: Harness) -> None:
     assert answer.channel == GENERAL  # privately, where it was asked
 
 
+async def test_events_says_what_the_asker_answered(bot: Harness) -> None:
+    await link(bot, NORTH, "North")
+    full = await announced(bot, capacity="1")
+    other = await announced(bot, title="London session", region="London")
+    await bot.press("event.rsvp", f"{full}:going", PRIYA, first_announcement(bot).ref)
+    await bot.press("event.rsvp", f"{full}:going", SAM, first_announcement(bot).ref)
+    await bot.press("event.rsvp", f"{other}:maybe", SAM, first_announcement(bot).ref)
+    listed = await bot.reply_text("events", SAM)
+    assert "You're on the waiting list (number 1)." in listed and "You said maybe." in listed
+    assert "You're going." in await bot.reply_text("events north", PRIYA)
+    assert "You" not in await bot.reply_text("events north", ALEX)  # no answer, no line
+
+
 async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> None:
     await link(bot, NORTH, "North")
     event_id = await announced(bot, capacity="12")

@@ -354,11 +354,13 @@ class EventsFeature:
         for event in shown[:10]:
             attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
             where = f" · {escape(event.location)}" if event.location else ""
+            yours = attendance.answer_of(ix.user.identity)
             blocks.append(
                 Text(
                     f"**{escape(event.title)}** (event {event.id}, "
                     f"{self._regions.label(event.region)})\n"
                     f"{when(event, self._tz)}{where}\n{counts(event, attendance)}"
+                    + (f"\n**{yours}**" if yours else "")
                 )
             )
             blocks.append(rsvp_buttons(event))
