@@ -202,6 +202,7 @@ class Inbox:
         self._claimed: set[int] = set()  # interactions taken and not yet ended
         self._taking = asyncio.Lock()
         self._people = Lanes()
+        self._stopping = False  # set as copbot stops: no interaction begins after it
         self._waiting: list[tuple[str, InboundEvent, str | None, asyncio.Future[bool]]] = []
         self._committing: asyncio.Task[None] | None = None
 
@@ -296,6 +297,8 @@ class Inbox:
         return [self._people.start(conversation_of(i.event), self._interaction(i)) for i in items]
 
     async def _interaction(self, item: InboxItem) -> None:
+        if self._stopping:
+            return  # still waiting in the file: run after the restart
         try:
             if isinstance(item.event, ONCE):
                 # A person's command, click or submission runs at most once: marked done
@@ -346,6 +349,8 @@ class Inbox:
                     # slow platform only slows capture down.
                     await self._people.quiet(YIELD_FOR.total_seconds())
                 if isinstance(item.event, CommandReceived | ButtonPressed | FormSubmitted):
+                    if self._stopping:
+                        break  # it, and what came after it, wait in the file for the restart
                     # A person's command, click or submission runs at most once: it is
                     # marked done before it runs, so neither a failure nor a crash can run
                     # it again (that write first commits what the batch holds: the
@@ -393,6 +398,13 @@ class Inbox:
         )
         retry_at = None if give_up else self._clock.now() + RETRY_AFTER[attempt - 1]
         await self._repo.failed(item.id, error, give_up, retry_at)
+
+    async def finish_running(self, within: float) -> None:
+        """As copbot stops: begin no more interactions (those waiting stay in the file for
+        the restart), and give those running up to ``within`` seconds to end, so that a
+        click or command under way isn't cut off half done."""
+        self._stopping = True
+        await self._people.quiet(within)
 
     async def run_forever(self) -> None:
         try:

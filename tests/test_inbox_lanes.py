@@ -317,3 +317,39 @@ async def test_the_migration_adds_the_index_to_a_database_in_use(db_path: Path) 
     assert await Inbox(repo, handled, ManualClock()).drain() == 21
     assert handled.order == ["Cmd"] + [f"Ev{i}" for i in range(20)]
     db.close()
+
+
+async def test_as_copbot_stops_a_command_under_way_ends_and_none_begins(db_path: Path) -> None:
+    """SIGTERM mid-command: the one running is given time to end (its answer is not cut off
+    half done); those waiting behind it don't begin, and run after the restart."""
+    db = Database.open(db_path)
+    running, release, ran, ended = asyncio.Event(), asyncio.Event(), Recorder(), []
+
+    async def slow(event: InboundEvent) -> None:
+        ran.order.append(event.event_id)
+        running.set()
+        await release.wait()
+        ended.append(event.event_id)
+
+    inbox = Inbox(SqliteInboxRepository(db), slow, ManualClock(NOW))
+    for name in ("First", "Second"):
+        await inbox.accept(command(name))
+    loops = asyncio.create_task(inbox.run_forever())
+    async with asyncio.timeout(10):
+        await running.wait()
+    stopping = asyncio.create_task(inbox.finish_running(within=10))
+    await asyncio.sleep(0)
+    release.set()
+    async with asyncio.timeout(10):
+        await stopping
+    loops.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loops
+    db.close()
+    assert ran.order == ["First"] and ended == ["First"]
+
+    db = Database.open(db_path)
+    handled = Recorder()
+    assert await Inbox(SqliteInboxRepository(db), handled, ManualClock(NOW)).drain() == 1
+    assert handled.order == ["Second"]
+    db.close()
