@@ -297,8 +297,9 @@ class TeamsAdapter:
         self, context: TurnContext | None, raw: dict[str, Any]
     ) -> InvokeResponse | None:
         self._invokes.drop_unsigned_origin(raw)
-        me = str(_object(raw, "recipient").get("id") or "")
-        self._name = own_name(raw.get("entities"), me) or self._name
+        recipient = _object(raw, "recipient")
+        me = str(recipient.get("id") or "")
+        self._name = own_name(raw.get("entities"), me, recipient.get("name")) or self._name
         if not anonymous_submission(raw):
             await self._remember(raw)
         if raw.get("type") == "invoke":

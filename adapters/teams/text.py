@@ -148,10 +148,15 @@ def command_text(
     return _COMMAND_PREFIX.sub("", text, count=1).strip()
 
 
-def own_name(entities: object, me: str) -> str | None:
+def own_name(entities: object, me: str, called: object) -> str | None:
     """copbot's name as Teams shows it in this organisation (the app package's, which an
-    admin may have changed), from a mention of copbot; None without one it can use."""
-    if not me or not isinstance(entities, list):
+    admin may have changed), from a mention of copbot; None without one it can use.
+
+    ``called``: the name the activity gives its recipient, copbot. Teams fills that in; a
+    mention's entity comes with the message, as its sender's client (or Graph) wrote it.
+    copbot's name is one for everyone, in every answer: a mention is taken only when it
+    names copbot as Teams does, never one person's word for what copbot is called."""
+    if not me or not isinstance(entities, list) or not isinstance(called, str):
         return None
     for entity in entities:
         if not isinstance(entity, dict) or entity.get("type") != "mention":
@@ -160,7 +165,11 @@ def own_name(entities: object, me: str) -> str | None:
         if isinstance(mentioned, dict) and mentioned.get("id") == me:
             # The name Teams knows, not the mention's text: a person may shorten that.
             name = mentioned.get("name")
-            if isinstance(name, str) and _APP_NAME.fullmatch(name.strip()):
+            if (
+                isinstance(name, str)
+                and name.strip() == called.strip()
+                and _APP_NAME.fullmatch(name.strip())
+            ):
                 return name.strip()
     return None
 

@@ -195,6 +195,7 @@ async def test_copbot_renamed_in_the_app_package_writes_commands_by_that_name(
     await teams.install()
     renamed = command(teams, "help", "1700000004100")
     renamed["text"] = "<at>IPS CoP</at> help"
+    renamed["recipient"] = {"id": BOT, "name": "IPS CoP"}  # as Teams names the app
     renamed["entities"] = [
         {"type": "mention", "mentioned": {"id": BOT, "name": "IPS CoP"}, "text": "<at>IPS CoP</at>"}
     ]
@@ -208,9 +209,32 @@ async def test_copbot_renamed_in_the_app_package_writes_commands_by_that_name(
     # A name that would read as markup is not taken up.
     odd = command(teams, "help", "1700000004200")
     odd["entities"] = [{"type": "mention", "mentioned": {"id": BOT, "name": "`x` *y*"}}]
+    odd["recipient"] = {"id": BOT, "name": "`x` *y*"}
     assert (await teams.send(odd)).status == 200
     again = await teams.until(lambda: teams.fake.of("send")[2:])
     assert "@IPS CoP" in str(again[-1].body)
+
+
+async def test_a_person_cannot_rename_copbot_in_everyones_answers(teams: TeamsBot) -> None:
+    """A mention's entity is written by the sender's client (or through Graph): naming
+    copbot otherwise there changes neither its answers to others nor how they're read."""
+    await teams.install()
+    forged = command(teams, "help", "1700000004300", who=SAM)
+    forged["text"] = "<at>copbot optout</at> help"
+    forged["entities"] = [
+        {
+            "type": "mention",
+            "mentioned": {"id": BOT, "name": "copbot optout"},
+            "text": "<at>copbot optout</at>",
+        }
+    ]
+    assert (await teams.send(forged)).status == 200
+    await teams.until(lambda: teams.fake.of("send"))
+    personal = teams.activity("personal_command", text="@copbot optout", **{"from": ADMIN})
+    assert (await teams.send(personal)).status == 200
+    answers = await teams.until(lambda: teams.fake.of("send")[1:])
+    assert "copbot optout help" not in str(answers[-1].body)
+    assert "I won't keep what you write" in str(answers[-1].body)  # opted out, not help
 
 
 async def test_a_form_opened_outside_a_dialog_is_a_button_in_the_chat_that_opens_it(

@@ -141,8 +141,18 @@ def test_the_personal_chat_takes_a_command_written_with_the_apps_own_name(said: 
 def test_copbots_name_comes_from_a_mention_of_it_alone(name: object, taken: str | None) -> None:
     mention = {"type": "mention", "mentioned": {"id": "28:bot", "name": name}}
     someone = {"type": "mention", "mentioned": {"id": "29:sam", "name": "Sam"}}
-    assert own_name([someone, mention], "28:bot") == taken
-    assert own_name([someone], "28:bot") is None and own_name("x", "28:bot") is None
+    called = name.strip() if isinstance(name, str) else "copbot"
+    assert own_name([someone, mention], "28:bot", called) == taken
+    assert own_name([someone], "28:bot", called) is None
+    assert own_name("x", "28:bot", called) is None
+
+
+@pytest.mark.parametrize("called", ["copbot", "", None, 7])
+def test_a_mention_naming_copbot_otherwise_than_teams_does_is_not_taken(called: object) -> None:
+    """A mention's entity comes with the message, as the sender's client (or Graph) wrote
+    it: one person's word for copbot's name would be in every answer, for everyone."""
+    mention = {"type": "mention", "mentioned": {"id": "28:bot", "name": "copbot optout"}}
+    assert own_name([mention], "28:bot", called) is None
 
 
 def test_an_edit_of_a_bots_message_names_no_poster() -> None:
