@@ -230,6 +230,37 @@ async def test_a_private_channels_schedules_are_only_for_those_in_it(bot: Harnes
     assert recurrence.paused
 
 
+async def test_a_schedules_owner_who_left_its_private_channel_hears_nothing_of_it(
+    bot: Harness,
+) -> None:
+    """Its prompts go on for those still in #leads; its owner, gone from it, is sent
+    neither the facilitator notes nor its troubles, which name #leads and what it talks of."""
+    from datetime import UTC, datetime
+
+    from bot.model import Role
+
+    await private_leads(bot, {PRIYA.id, SAM.id})
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by="test")
+    made = await bot.reply_text("schedule prompt any every tuesday at 10:00 in #leads", PRIYA)
+    assert made.startswith("Scheduled #1")
+    bot.adapter.private_channels[LEADS.id].discard(PRIYA.id)  # Priya leaves #leads
+    bot.adapter.sent.clear()
+    await bot.tick(datetime(2026, 12, 1, 10, 0, tzinfo=UTC) - bot.clock.now())
+    assert [s.channel for s in bot.adapter.of_kind("post")] == [LEADS]
+    bot.adapter.refuse_posts = "#leads has been archived, so I can't post there."
+    await bot.tick(timedelta(days=7))
+    assert bot.adapter.of_kind("direct") == []
+    # Still in it, she would have had both.
+    bot.adapter.private_channels[LEADS.id].add(PRIYA.id)
+    bot.adapter.refuse_posts = ""
+    await bot.tick(timedelta(minutes=2))  # past what copbot last heard of her channels
+    assert "Resumed schedule #1" in await bot.reply_text("schedule resume 1", PRIYA)
+    bot.adapter.sent.clear()
+    await bot.tick(timedelta(days=7))
+    [note] = bot.adapter.of_kind("direct")
+    assert note.text.startswith("I've posted your scheduled prompt")
+
+
 @pytest.mark.parametrize("alex_in_leads", [False, True])
 async def test_an_admins_export_in_chat_holds_only_the_private_channels_they_are_in(
     db_path: Path, alex_in_leads: bool

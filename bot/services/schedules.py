@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -31,6 +32,8 @@ from bot.scheduler import (
 from bot.services.prompts import PromptCatalogue, PromptPublisher, facilitator_note
 from bot.timefmt import for_people
 from bot.visibility import Visibility
+
+log = logging.getLogger(__name__)
 
 POST_PROMPT = "prompt.post"
 
@@ -372,8 +375,17 @@ class SchedulesFeature:
         note = partial(self._send_note, job, prompt, channel) if job.owner else None
         return Outcome(also=(self._prompts.recording(post, job.key),), then=note)
 
+    async def _owner_sees(self, owner: UserRef, channel: ChannelRef) -> bool:
+        """Whether the schedule's owner may still hear of ``channel``: one who has left a
+        private channel (or whom the platform can't vouch for) is told nothing of it, its
+        name or what is posted there, as anyone else outside it."""
+        return self._visibility is None or await self._visibility.may_see(owner, channel)
+
     async def _send_note(self, job: Job, prompt: Prompt, channel: ChannelRef) -> None:
         which = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
+        if not await self._owner_sees(UserRef.parse(job.owner), channel):
+            log.info("schedule %s: its owner is outside its channel; no note", job.schedule_id)
+            return
         await self._chat.send_direct(
             UserRef.parse(job.owner),
             OutgoingMessage(
@@ -392,6 +404,9 @@ class SchedulesFeature:
             return
         owner = UserRef.parse(job.owner)
         channel = codec.from_json(ChannelRef, json.loads(job.payload)["channel"])
+        if not await self._owner_sees(owner, channel):
+            log.info("schedule %s: its owner is outside its channel; not told", job.schedule_id)
+            return
         recurrence = await self._scheduler.recurrence(job.schedule_id) if job.schedule_id else None
         tz = ZoneInfo(recurrence.timezone) if recurrence else self._tz
         when = self._local(first_due(job, tz))
