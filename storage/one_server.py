@@ -11,12 +11,18 @@ import errno
 import fcntl
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from storage.database import StorageError, check_path
 
 log = logging.getLogger(__name__)
+
+_NOT_PLAIN = (
+    "{path} is not a plain file of copbot's own (a link to another file, say); remove it, "
+    "check who else can write to its folder, and start copbot again"
+)
 
 
 def lock_path(db_path: Path) -> Path:
@@ -30,10 +36,18 @@ def serving(db_path: Path) -> Iterator[None]:
     person starting copbot, when another process holds it."""
     path = lock_path(check_path(db_path))
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Never through a link: the lock is truncated and written below, and a link put in
+        # its place (where others may write) would have copbot overwrite what it points at.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StorageError(_NOT_PLAIN.format(path=path)) from None
         raise StorageError(f"cannot open {path}: {e.strerror}") from None
     try:
+        held = os.fstat(fd)
+        if not stat.S_ISREG(held.st_mode) or held.st_nlink != 1:
+            # A hard link to another file, or a device or pipe: not copbot's lock.
+            raise StorageError(_NOT_PLAIN.format(path=path))
         if _lock(fd, path):
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

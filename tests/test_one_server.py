@@ -35,3 +35,15 @@ def test_a_filesystem_without_locks_is_said_and_not_stopped_for(
     with caplog.at_level(logging.WARNING), serving(tmp_path / "copbot.db"):
         pass
     assert any("make sure one copbot serves it" in r.getMessage() for r in caplog.records)
+
+
+def test_a_symlink_put_where_the_lock_goes_is_refused_not_followed(tmp_path: Path) -> None:
+    """The lock is truncated and written as it is taken: followed, a link there (in a
+    folder others can write to) would have copbot overwrite whatever file it points at."""
+    db = tmp_path / "copbot.db"
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    lock_path(db).symlink_to(victim)
+    with pytest.raises(StorageError, match="not a plain file"), serving(db):
+        pass
+    assert victim.read_text() == "keep me\n"
