@@ -34,7 +34,9 @@ def lock_path(db_path: Path) -> Path:
 def serving(db_path: Path) -> Iterator[None]:
     """Hold the database's serve lock while the block runs; StorageError, worded for the
     person starting copbot, when another process holds it."""
-    path = lock_path(check_path(db_path))
+    # The file itself, however it is named: a symlink to it (current.db, say) is the same
+    # database, served by one copbot.
+    path = lock_path(check_path(db_path).resolve())
     try:
         # Never through a link: the lock is truncated and written below, and a link put in
         # its place (where others may write) would have copbot overwrite what it points at.

@@ -47,3 +47,14 @@ def test_a_symlink_put_where_the_lock_goes_is_refused_not_followed(tmp_path: Pat
     with pytest.raises(StorageError, match="not a plain file"), serving(db):
         pass
     assert victim.read_text() == "keep me\n"
+
+
+def test_a_database_named_through_a_symlink_shares_the_lock_of_the_file_itself(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "data" / "copbot.db"
+    db.parent.mkdir()
+    alias = tmp_path / "current.db"
+    alias.symlink_to(db)
+    with serving(db), pytest.raises(StorageError, match="already running"), serving(alias):
+        pass
