@@ -281,8 +281,10 @@ class Inbox:
         by side. Returns the tasks started."""
         async with self._taking:  # one taker at a time: none can take what another ran
             started: list[asyncio.Task[None]] = []
-            while True:
-                page = await self._repo.pending(BATCH, self._clock.now(), interactive=True)
+            while not self._stopping:  # once stopping, what waits stays for the restart
+                page = await self._repo.pending(
+                    BATCH, self._clock.now(), interactive=True, besides=self._claimed
+                )
                 items = [
                     item
                     for item in page
@@ -290,7 +292,8 @@ class Inbox:
                 ]
                 started += await self._start(items)
                 if len(page) < BATCH or not items:
-                    return started
+                    break
+            return started
 
     async def _start(self, items: list[InboxItem]) -> list[asyncio.Task[None]]:
         self._claimed.update(item.id for item in items)
@@ -321,7 +324,9 @@ class Inbox:
         """Handle one batch of captured messages (and of the interactions that must wait
         their turn behind them), oldest first; return how many were handled, and whether
         more may be waiting (the batch was full)."""
-        page = await self._repo.pending(CAPTURE_BATCH, self._clock.now())
+        if self._stopping:
+            return 0, False  # what waits stays in the file for the restart
+        page = await self._repo.pending(CAPTURE_BATCH, self._clock.now(), besides=self._claimed)
         items = [
             item
             for item in page

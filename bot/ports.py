@@ -8,7 +8,7 @@ The archive's seams are in bot/archive_ports.py.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -256,9 +256,15 @@ class InboxRepository(Protocol):
         ...
 
     async def pending(
-        self, limit: int, now: datetime, *, interactive: bool = False
+        self,
+        limit: int,
+        now: datetime,
+        *,
+        interactive: bool = False,
+        besides: Collection[int] = (),
     ) -> list[InboxItem]:
-        """Waiting events, oldest first; only people's interactions when ``interactive``."""
+        """Waiting events, oldest first; only people's interactions when ``interactive``;
+        none of ``besides``."""
         ...
 
     async def done(self, item_ids: Sequence[int]) -> list[int]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
@@ -86,17 +86,26 @@ class SqliteInboxRepository:
             raise
 
     async def pending(
-        self, limit: int, now: datetime, *, interactive: bool = False
+        self,
+        limit: int,
+        now: datetime,
+        *,
+        interactive: bool = False,
+        besides: Collection[int] = (),
     ) -> list[InboxItem]:
         """Events waiting to be handled (and not waiting to retry), oldest first; only
-        people's commands, clicks, forms and home tabs when ``interactive``. One that can't
-        be read back (say, from an older copbot) is set aside, not allowed to block the
-        rest."""
+        people's commands, clicks, forms and home tabs when ``interactive``; not those in
+        ``besides`` (taken already, and still to begin). One that can't be read back (say,
+        from an older copbot) is set aside, not allowed to block the rest."""
         only = f" and {INTERACTIVE}" if interactive else ""
+        # Taken and not yet begun, they wait in the file as pending (so that a stop keeps
+        # them): a page full of them must not hide the events behind them.
+        taken = " and id not in (select value from json_each(?))" if besides else ""
         query = (
             "select id, dedup_key, payload, attempts from inbox where state = 'pending'"
-            f"{only} and (retry_at is null or retry_at <= ?) order by id limit ?"
+            f"{only}{taken} and (retry_at is null or retry_at <= ?) order by id limit ?"
         )
+        params: list[object] = [json.dumps(sorted(besides))] if besides else []
         memory = self._memory
         before = memory.row_ids()
         # Rows another process erased or handled while a backlog waits ahead of them are
@@ -107,7 +116,7 @@ class SqliteInboxRepository:
             self._next_check = time.monotonic() + self._check_every_s
 
         def op(db: sqlite_utils.Database) -> tuple[list[InboxItem], list[int], set[int] | None]:
-            rows = db.execute(query, [to_text(now), limit]).fetchall()
+            rows = db.execute(query, [*params, to_text(now), limit]).fetchall()
             items, unreadable = [], []
             for ident, key, payload, attempts in rows:
                 if (kept := memory.get(ident, key)) is not None:

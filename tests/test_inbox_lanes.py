@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import sqlite_utils
 
 from bot.clock import to_text
 from bot.codec import encode_event
-from bot.inbox import INTERACTIVE, Inbox
+from bot.inbox import BATCH, CAPTURE_BATCH, INTERACTIVE, Inbox
 from bot.model import (
     ChannelRef,
     CommandReceived,
@@ -250,9 +251,14 @@ class Overtaken(SqliteInboxRepository):
         self._interactive = interactive
 
     async def pending(
-        self, limit: int, now: datetime, *, interactive: bool = False
+        self,
+        limit: int,
+        now: datetime,
+        *,
+        interactive: bool = False,
+        besides: Collection[int] = (),
     ) -> list[InboxItem]:
-        found = await super().pending(limit, now, interactive=interactive)
+        found = await super().pending(limit, now, interactive=interactive, besides=besides)
         if found and interactive == self._interactive:
             await self._other.drain()
         return found
@@ -352,4 +358,70 @@ async def test_as_copbot_stops_a_command_under_way_ends_and_none_begins(db_path:
     handled = Recorder()
     assert await Inbox(SqliteInboxRepository(db), handled, ManualClock(NOW)).drain() == 1
     assert handled.order == ["Second"]
+    db.close()
+
+
+async def test_clicks_queued_behind_a_slow_one_hold_up_no_other_conversation_nor_capture(
+    db_path: Path,
+) -> None:
+    """More clicks than a page holds wait behind a slow one in one channel (everyone
+    pressing Going while Slack is slow): taken, not yet begun, they still wait in the file,
+    and must not fill the pages the inbox reads, so another channel's command runs and
+    messages are captured meanwhile."""
+    db = Database.open(db_path)
+    release, started = asyncio.Event(), asyncio.Event()
+    ran: list[str] = []
+    other_ran, captured = asyncio.Event(), asyncio.Event()
+
+    async def handle(event: InboundEvent) -> None:
+        ran.append(event.event_id)
+        if event.event_id == "A0":
+            started.set()
+            await release.wait()
+        if event.event_id == "B":
+            other_ran.set()
+        if event.event_id == "M4":
+            captured.set()
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock(NOW))
+    for i in range(max(BATCH, CAPTURE_BATCH) + 1):
+        await inbox.accept(command(f"A{i}", CHANNELS[0]))
+    loops = asyncio.create_task(inbox.run_forever())
+    try:
+        async with asyncio.timeout(10):
+            await started.wait()
+            await inbox.accept(command("B", CHANNELS[1]))
+            for i in range(5):
+                await inbox.accept(posted(f"M{i}", CHANNELS[2]))
+            await other_ran.wait()
+            await captured.wait()
+        assert [e for e in ran if e.startswith("A")] == ["A0"]  # the rest still wait their turn
+    finally:
+        release.set()
+        loops.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loops
+        db.close()
+
+
+async def test_once_copbot_is_stopping_nothing_more_is_read_and_all_waits_for_the_restart(
+    db_path: Path,
+) -> None:
+    """A command that must wait its turn behind messages, as copbot stops: the capture loop
+    neither runs it nor reads the same page again and again until it is cancelled."""
+    db = Database.open(db_path)
+    handled = Recorder()
+    inbox = Inbox(SqliteInboxRepository(db), handled, ManualClock(NOW))
+    await inbox.accept(command("Archive", GENERAL, "archive on"))
+    for i in range(3):
+        await inbox.accept(posted(f"M{i}"))
+    await inbox.finish_running(within=0)
+    async with asyncio.timeout(5):
+        assert await inbox.drain() == 0
+    assert handled.order == []
+    db.close()
+
+    db = Database.open(db_path)
+    again = Recorder()
+    assert await Inbox(SqliteInboxRepository(db), again, ManualClock(NOW)).drain() == 4
     db.close()
