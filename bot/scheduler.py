@@ -91,6 +91,10 @@ class JobKind:
     # id and queueing time would line it up with a submission): deleted in the same
     # transaction that closes it, failed or interrupted as well as done.
     forget: Callable[[int], WriteOp] | None = None
+    # A job whose one effect must not happen twice (a post): cut off part way, it may
+    # have happened, so it is recorded as interrupted, not tried again. Others (an
+    # announcement that keeps a ledger of where it posted, housekeeping) are retried.
+    at_most_once: bool = False
 
 
 class JobError(WordedError):
@@ -246,18 +250,14 @@ class Scheduler:
         except OutcomeUnknown as e:
             # At most once: a job that may have had its effect is not tried again.
             await self._close(job, JobState.INTERRUPTED, str(e)[:300], told="")
-        except TimeoutError:
-            # Stopped by the guard (or a timeout of its own) part way: its post may have
-            # gone out, so it is not tried again either.
-            await self._close(job, JobState.INTERRUPTED, TIMED_OUT, told="")
-        except Exception as e:
-            error = f"{type(e).__name__}: {e}"[:300]
-            log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
-            if job.attempts >= self._settings.max_attempts:
-                await self._close(job, JobState.FAILED, error, told="")
+        except TimeoutError as e:
+            if kind.at_most_once:
+                # Stopped by the guard part way: its post may have gone out.
+                await self._close(job, JobState.INTERRUPTED, TIMED_OUT, told="")
             else:
-                delay = self._settings.backoff[job.attempts - 1]
-                await self._jobs.retry(job, now + delay, error)
+                await self._attempt_failed(job, now, e)
+        except Exception as e:
+            await self._attempt_failed(job, now, e)
         else:
             await self._close(job, JobState.DONE, also=outcome.also if outcome else ())
             if outcome is not None and outcome.then is not None:
@@ -266,6 +266,16 @@ class Scheduler:
                         await outcome.then()
                 except Exception:
                     log.warning("job %s (%s) done; what follows it failed", job.id, job.kind)
+
+    async def _attempt_failed(self, job: Job, now: datetime, e: Exception) -> None:
+        """Tried again with backoff, or, after the last attempt, failed for good."""
+        error = f"{type(e).__name__}: {e}"[:300]
+        log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
+        if job.attempts >= self._settings.max_attempts:
+            await self._close(job, JobState.FAILED, error, told="")
+        else:
+            delay = self._settings.backoff[job.attempts - 1]
+            await self._jobs.retry(job, now + delay, error)
 
     async def _close(
         self,

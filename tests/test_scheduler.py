@@ -239,7 +239,8 @@ async def test_a_job_that_hangs_past_its_guard_is_interrupted_not_run_again(
     assert s is not None
     # A guard of a tenth of a second (half the lease), so the hang ends quickly.
     s._settings = SchedulerSettings(timezone=LONDON, lease=timedelta(seconds=0.2))
-    await s.once("post", {}, world.clock.now(), "hangs", owner="slack:U1")
+    s.register(JobKind("post-once", world.recorder.run, world.recorder.trouble, at_most_once=True))
+    await s.once("post-once", {}, world.clock.now(), "hangs", owner="slack:U1")
     world.recorder.block = asyncio.Event()  # its post went out; the answer never comes
     await s.tick()
     job = await world.job("hangs")
@@ -252,6 +253,24 @@ async def test_a_job_that_hangs_past_its_guard_is_interrupted_not_run_again(
         await s.tick()
     assert len(world.recorder.runs) == 1
     assert world.recorder.troubles == [(job.id, JobState.INTERRUPTED)]
+
+
+async def test_a_job_that_may_run_again_is_tried_again_after_hanging(world: World) -> None:
+    """An announcement keeps a ledger of where it posted, so a hang is retried, not left
+    half done until copbot restarts."""
+    s = world.scheduler
+    assert s is not None
+    s._settings = SchedulerSettings(timezone=LONDON, lease=timedelta(seconds=0.2))
+    await s.once("post", {}, world.clock.now(), "hangs-once", owner="slack:U1")
+    world.recorder.block = asyncio.Event()
+    await s.tick()
+    job = await world.job("hangs-once")
+    assert job.state is JobState.PENDING and "TimeoutError" in job.last_error
+    world.recorder.block = None
+    world.clock.advance(timedelta(minutes=15))
+    await s.tick()
+    assert (await world.job("hangs-once")).state is JobState.DONE
+    assert len(world.recorder.runs) == 2 and world.recorder.troubles == []
 
 
 class Overtaken(SqliteJobRepository):

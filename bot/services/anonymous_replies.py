@@ -149,7 +149,11 @@ class AnonymousRepliesFeature:
         )
         # Late is better than lost: a reply queued before a restart is still posted. Posted,
         # dropped, failed or interrupted, its job is forgotten whole as it closes.
-        registry.job(JobKind(POST_JOB, self._post, run_late=True, forget=self._repo.forgetting))
+        registry.job(
+            JobKind(
+                POST_JOB, self._post, run_late=True, forget=self._repo.forgetting, at_most_once=True
+            )
+        )
         registry.verb(
             "anonymous off",
             "Switch off anonymous replies under prompts in this channel",

@@ -66,7 +66,7 @@ class SchedulesFeature:
         return self._scheduler.timezone
 
     def register(self, registry: Registry) -> None:
-        registry.job(JobKind(POST_PROMPT, self._run, self._trouble))
+        registry.job(JobKind(POST_PROMPT, self._run, self._trouble, at_most_once=True))
         registry.verb(
             "schedule prompt",
             "Post prompts on a regular day and time",
