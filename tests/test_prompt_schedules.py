@@ -354,9 +354,10 @@ async def test_the_owner_hears_when_a_post_fails_after_the_last_attempt(sched: H
     assert sched.adapter.of_kind("post") == []
     [told] = sched.adapter.of_kind("direct")
     assert told.text == (
-        "I couldn't post the scheduled prompt in #general due on Tue 1 Dec 2026, 10:00. The "
-        "chat platform kept failing, even after I tried again. The schedule carries on; if "
-        "this keeps happening, check that copbot is still in the channel. (schedule #1)"
+        "I couldn't post the scheduled prompt in #general due on Tue 1 Dec 2026, 10:00. "
+        "Something kept going wrong, even after I tried again; whoever runs copbot can see "
+        "what in its log. The schedule carries on; if this keeps happening, check that "
+        "copbot is still in the channel. (schedule #1)"
     )  # the platform's own error, which may quote anything, is for the logs
 
 

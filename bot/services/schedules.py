@@ -418,7 +418,11 @@ class SchedulesFeature:
         failed = f"I couldn't post the scheduled prompt in {channel.label} due on {when}."
         if not job.last_error:
             # Not in words (a platform's own error may quote anyone): only what happened.
-            failed += " The chat platform kept failing, even after I tried again."
+            # The platform or copbot itself: which, and why, is for whoever reads its log.
+            failed += (
+                " Something kept going wrong, even after I tried again; whoever runs copbot "
+                "can see what in its log."
+            )
         else:
             failed += f" {_sentence(job.last_error)}"
         if again and job.last_error:
