@@ -5,7 +5,7 @@ variable and says what a good value looks like."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -84,7 +84,19 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
-        _no_quotes(env)
+        # Only the settings copbot reads are checked for quotes: another program's
+        # variables in the same environment are none of its business.
+        read = _Reads(env)
+        try:
+            settings = cls._from_env(read, db)
+        except ConfigError:
+            _no_quotes(env, read.names)  # the likelier cause, said first
+            raise
+        _no_quotes(env, read.names)
+        return settings
+
+    @classmethod
+    def _from_env(cls, env: Mapping[str, str], db: str | None) -> Settings:
         slack = _slack(env)
         teams = _teams(env)
         playground_setting = env.get("COPBOT_PLAYGROUND", "").strip().lower()
@@ -131,11 +143,34 @@ _ON = ("on", "1", "true", "yes")
 _PREFIXES = ("COPBOT_", "SLACK_", "Microsoft")  # every setting's (docs/configuration.md)
 
 
-def _no_quotes(env: Mapping[str, str]) -> None:
+class _Reads(Mapping[str, str]):
+    """The environment, noting which names copbot asked it for."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.names: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.names.add(name)
+        return self._env[name]
+
+    def __contains__(self, name: object) -> bool:
+        if isinstance(name, str):
+            self.names.add(name)
+        return name in self._env
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def _no_quotes(env: Mapping[str, str], names: Collection[str]) -> None:
     """`docker run --env-file` keeps quotes as part of a value, where a shell and systemd's
     EnvironmentFile take them away: a setting in quotes would be a token, id or password
     nobody meant, failing much later (a Teams sign-in refused) and far from its cause."""
-    for name in sorted(env):
+    for name in sorted(n for n in names if n in env):
         text = env[name].strip()
         if name.startswith(_PREFIXES) and len(text) >= 2 and text[0] == text[-1] in "'\"":
             # Never echo the value: it may be a secret.

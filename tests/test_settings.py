@@ -96,3 +96,8 @@ def test_a_setting_in_quotes_is_named_and_its_value_never_shown(name: str, value
 def test_a_quote_inside_a_value_is_no_quoting() -> None:
     s = Settings.from_env({"COPBOT_REGIONS": "King's Lynn,North"})
     assert s.regions == ("King's Lynn", "North")
+
+
+def test_another_programs_variable_in_quotes_is_none_of_copbots_business() -> None:
+    s = Settings.from_env({"SLACK_WEBHOOK_URL": '"https://hooks.example/x"', "COPBOT_X": "'y'"})
+    assert s.slack is None
