@@ -16,6 +16,19 @@ from bot.timefmt import for_people
 RSVP = "event.rsvp"  # button value: "EVENT_ID:answer"
 
 
+def your_answer(attendance: Attendance, person: str) -> str:
+    """What ``person`` answered, as they would say it; "" if they haven't."""
+    if person in attendance.going:
+        return "You're going."
+    if person in attendance.waiting:
+        return f"You're on the waiting list (number {attendance.waiting.index(person) + 1})."
+    if person in attendance.maybe:
+        return "You said maybe."
+    if person in attendance.not_going:
+        return "You said you can't go."
+    return ""
+
+
 def when(event: Event, tz: ZoneInfo) -> str:
     """ "Thu 8 Apr 2027, 10:00 to 11:30", in the community's zone."""
     end = event.ends_at.astimezone(tz)

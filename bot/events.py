@@ -67,19 +67,6 @@ class Attendance:
             tuple(r.person for r in rsvps if r.answer is Answer.NOT_GOING),
         )
 
-    def answer_of(self, person: str) -> str:
-        """What ``person`` answered, as they would say it; "" if they haven't."""
-        if person in self.going:
-            return "You're going."
-        if person in self.waiting:
-            place = self.waiting.index(person) + 1
-            return f"You're on the waiting list (number {place})."
-        if person in self.maybe:
-            return "You said maybe."
-        if person in self.not_going:
-            return "You said you can't go."
-        return ""
-
 
 @dataclass(frozen=True)
 class AnswersTaken:

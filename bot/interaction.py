@@ -30,3 +30,10 @@ class Interaction:
 
     async def open_form(self, form: Form) -> None:
         await self.chat.open_form(self.origin, form)
+
+    async def send_privately(self, message: OutgoingMessage, sent: str) -> None:
+        """``message`` by direct message (a link only they may use), and, unless they
+        asked there already, ``sent`` where they asked, to say where it went."""
+        ref = await self.chat.send_direct(self.user, message)
+        if ref.channel.id != self.origin.channel.id:
+            await self.reply(sent)

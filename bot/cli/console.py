@@ -22,7 +22,8 @@ LOCAL_URL = "http://127.0.0.1:3978"  # where `copbot serve` listens unless told 
 @db_option
 def console_link(user: str, db: str | None) -> None:
     """Print a single-use link (10 minutes) that signs a facilitator or admin in to the web
-    console. For the first admin; everyone else types /cop console in chat."""
+    console. For the first admin; everyone else asks copbot in chat (/cop console, or
+    @copbot console in Teams)."""
     identity = identity_arg(user)
 
     async def call(core: Core) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from bot.cli.base import cli, db_option, with_core
+from bot.command_words import everywhere
 from bot.commands import UsageError
 from bot.core import Core
 from bot.feedback import DEFAULT_QUESTIONS, FeedbackRepository, Question, Results, summarise
@@ -84,8 +85,8 @@ def feedback_open(
             announced = f" The running copbot announces it in {where.label} within a minute."
         click.echo(
             f"round {round_.id} open: {name}, {len(questions)} question(s), results from {k} "
-            "answers. Staff answer it through `/cop feedback`, or by writing `feedback` to "
-            f"copbot in a direct message.{announced}"
+            f"answers. Staff answer it through {everywhere('feedback')}, or by writing "
+            f"`feedback` to copbot in a direct message.{announced}"
         )
 
     with_core(db, call)

@@ -171,16 +171,14 @@ class ConsoleFeature:
                 "on the server can run `copbot console-link --user IDENTITY`."
             )
         minutes = int(LINK_LIFETIME.total_seconds() // 60)
-        sent = await self._chat.send_direct(
-            ix.user,
+        await ix.send_privately(
             OutgoingMessage.of(
                 f"Here's your link to the copbot console: [sign in]({self.link(ix.user.identity)})",
                 f"It works once, for {minutes} minutes, and only for you: please don't share "
                 "it. You'll stay signed in for 8 hours, or until you sign out.",
             ),
+            "I've sent you a sign-in link for the console by direct message.",
         )
-        if sent.channel.id != ix.origin.channel.id:  # asked there: the link is the answer
-            await ix.reply("I've sent you a sign-in link for the console by direct message.")
 
     # -- signing in and out ---------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from bot.calendar_feed import ALL, feed_address
 from bot.chat import Chat
 from bot.clock import to_text
 from bot.commands import Args, CommandError, UsageError, parse_number
-from bot.event_messages import RSVP, counts, rsvp_buttons, when
+from bot.event_messages import RSVP, counts, rsvp_buttons, when, your_answer
 from bot.events import (
     Answer,
     Attendance,
@@ -354,7 +354,7 @@ class EventsFeature:
         for event in shown[:10]:
             attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
             where = f" · {escape(event.location)}" if event.location else ""
-            yours = attendance.answer_of(ix.user.identity)
+            yours = your_answer(attendance, ix.user.identity)
             blocks.append(
                 Text(
                     f"**{escape(event.title)}** (event {event.id}, "

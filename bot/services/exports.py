@@ -322,17 +322,15 @@ class ExportsFeature:
         )
         url = f"{self._public_url}/export/{await self._token(link)}"
         until = for_people(link.expires_at, self._tz)
-        sent = await self._chat.send_direct(
-            ix.user,
+        await ix.send_privately(
             OutgoingMessage.of(
                 f"Here's your export of the archive ({fmt}): [download it]({url})",
                 f"The link works once, until {until}. It holds people's words: please keep it "
                 "to yourself and store the file somewhere safe.",
                 *((view.note,) if view.note else ()),
             ),
+            "I've sent you a download link by direct message.",
         )
-        if sent.channel.id != ix.origin.channel.id:  # asked there: the link is the answer
-            await ix.reply("I've sent you a download link by direct message.")
 
     async def _token(self, link: ExportLink) -> str:
         expires = int(link.expires_at.timestamp())
