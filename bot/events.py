@@ -7,7 +7,7 @@ and the command line refuse the same things with the same words.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -314,6 +314,11 @@ class EventRepository(Protocol):
     async def unannounced(self) -> Sequence[Event]: ...
 
     async def set_feedback_round(self, event_id: int, round_id: int) -> None: ...
+
+    def feedback_linking(self, event_id: int) -> Callable[[int], WriteOp]:
+        """The write that names a round the event's feedback round, for the round's own
+        transaction: a round is never opened without it."""
+        ...
 
     async def feedback_round(self, event_id: int) -> int | None: ...
 

@@ -13,12 +13,13 @@ import hmac
 import random
 import secrets
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
 from bot.model import ChannelRef, Choice, FormField, LongText, Rating, ShortText
+from bot.ports import WriteOp
 
 DEFAULT_THRESHOLD = 5
 MIN_THRESHOLD = 3
@@ -235,8 +236,11 @@ class RoundClosed(Exception):
 
 
 class FeedbackRepository(Protocol):
-    async def open(self, round_: Round, key: bytes) -> Round:
-        """Store a new round with its key; the returned copy carries its id."""
+    async def open(
+        self, round_: Round, key: bytes, linked: Callable[[int], WriteOp] | None = None
+    ) -> Round:
+        """Store a new round with its key; the returned copy carries its id. ``linked``:
+        what the round's id is written into as well, in the same transaction."""
         ...
 
     async def get(self, round_id: int) -> Round | None: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -232,6 +232,17 @@ class SqliteEventRepository:
         await self._db.execute(
             "update events set feedback_round = ? where id = ?", [round_id, event_id]
         )
+
+    def feedback_linking(self, event_id: int) -> Callable[[int], WriteOp]:
+        def linking(round_id: int) -> WriteOp:
+            def write(db: sqlite_utils.Database) -> None:
+                db.execute(
+                    "update events set feedback_round = ? where id = ?", [round_id, event_id]
+                )
+
+            return write
+
+        return linking
 
     async def feedback_round(self, event_id: int) -> int | None:
         def op(db: sqlite_utils.Database) -> int | None:

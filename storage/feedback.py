@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ import sqlite_utils
 from bot.clock import from_text, to_text
 from bot.feedback import AlreadyAnswered, Question, QuestionKind, Round, RoundClosed, RoundState
 from bot.model import ChannelRef
+from bot.ports import WriteOp
 from storage.database import Database
 
 _ROUND = (
@@ -33,7 +34,9 @@ class SqliteFeedbackRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def open(self, round_: Round, key: bytes) -> Round:
+    async def open(
+        self, round_: Round, key: bytes, linked: Callable[[int], WriteOp] | None = None
+    ) -> Round:
         channel = round_.channel
 
         def op(db: sqlite_utils.Database) -> int:
@@ -55,6 +58,8 @@ class SqliteFeedbackRepository:
             )
             round_id = int(cur.lastrowid or 0)
             db.execute("insert into feedback_keys (round_id, key) values (?, ?)", [round_id, key])
+            if linked is not None:
+                linked(round_id)(db)
             return round_id
 
         round_id = await self._db.write(op)

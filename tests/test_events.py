@@ -9,6 +9,7 @@ import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import icalendar
 import pytest
@@ -707,6 +708,38 @@ async def test_after_the_end_people_going_get_the_feedback_button(bot: Harness) 
     await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
     listing = await bot.reply_text("events", PRIYA)
     assert f"feedback round {round_id}, open, 0 answer(s)" in listing
+
+
+async def test_an_end_that_fails_part_way_opens_one_round_and_thanks_people_once(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The round is opened and named the event's in one write; the job tried again after a
+    failure that follows it finds that round, queues its closing and thanks people once."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    await bot.press("event.rsvp", f"{event_id}:going", SAM)
+    once = bot.core.scheduler.once
+    failures = []
+
+    async def closing_fails_once(kind: str, *args: Any, **kwargs: Any) -> Any:
+        if kind == "feedback.close" and not failures:
+            failures.append(kind)
+            raise ConnectionError("the disk was away a moment")
+        return await once(kind, *args, **kwargs)
+
+    monkeypatch.setattr(bot.core.scheduler, "once", closing_fails_once)
+    bot.clock.set(datetime(2026, 12, 3, 11, 30, tzinfo=UTC))
+    await bot.tick()
+    for _ in range(4):
+        await bot.tick(timedelta(minutes=15))
+    assert failures == ["feedback.close"]
+    assert bot.rows("select count(*) from feedback_rounds") == [(1,)]
+    [round_id] = [r[0] for r in bot.rows("select id from feedback_rounds")]
+    assert await feature(bot).repository.feedback_round(event_id) == round_id
+    closing = await bot.core.scheduler._jobs.jobs(states=[JobState.PENDING])
+    assert [j.key for j in closing if j.kind == "feedback.close"] == [f"feedback-close:{round_id}"]
+    thanked = [s for s in bot.adapter.of_kind("direct") if "Thank you for coming" in s.text]
+    assert [s.user for s in thanked] == [SAM]
 
 
 async def test_the_feedback_message_names_the_last_day_it_takes_answers(bot: Harness) -> None:

@@ -328,30 +328,44 @@ class EventDelivery:
 
     async def end_job(self, job: Job) -> None:
         event = await self._current(job)
-        if event is None or await self._events.feedback_round(event.id) is not None:
+        if event is None:
             return
-        if event.ends_at > self._clock.now():
+        linked = await self._events.feedback_round(event.id)
+        if linked is None and event.ends_at > self._clock.now():
             return  # made longer since this job was queued: the new end has its own
         closes_on = (event.ends_at.astimezone(self._tz) + timedelta(FEEDBACK_OPEN_DAYS)).date()
-        round_ = await self._feedback.open(
-            Round(
-                0,
-                event.title[:150],
-                DEFAULT_QUESTIONS,
-                DEFAULT_THRESHOLD,
-                RoundState.OPEN,
-                self._clock.now(),
-                closes_on,
-                None,
-                event.organiser,
-            ),
-            new_key(),
-        )
-        await self._events.set_feedback_round(event.id, round_.id)
+        # Read before anything is written, so that nothing after the round's closing is
+        # queued can fail and have this job tried again: its people are told once.
+        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        if linked is None:
+            round_ = await self._feedback.open(
+                Round(
+                    0,
+                    event.title[:150],
+                    DEFAULT_QUESTIONS,
+                    DEFAULT_THRESHOLD,
+                    RoundState.OPEN,
+                    self._clock.now(),
+                    closes_on,
+                    None,
+                    event.organiser,
+                ),
+                new_key(),
+                linked=self._events.feedback_linking(event.id),  # one round an event, ever
+            )
+        else:
+            # Opened by an attempt that failed before its closing was queued, or by an end
+            # job before this one: which, the closing job's key says.
+            found = await self._feedback.get(linked)
+            if found is None:
+                return
+            round_ = found
         closing = datetime.combine(closes_on + timedelta(days=1), time(0), self._tz)
-        await self._scheduler.once(
+        queued = await self._scheduler.once(
             CLOSE_JOB, {"round": round_.id}, closing, f"feedback-close:{round_.id}"
         )
+        if queued is None:
+            return  # queued already, so its people were told then
         message = OutgoingMessage(
             (
                 Text(
@@ -367,7 +381,6 @@ class EventDelivery:
             ),
             fallback=f"Feedback on {event.title}",
         )
-        attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
         for person in attendance.going:
             await self.direct(person, message)
 
