@@ -130,7 +130,6 @@ class TeamsAdapter:
         send_timeout: float = SEND_TIMEOUT,
         auth_timeout: float = 5.0,
         metadata_url: str = "",
-        emulator_metadata_url: str = "",
         dialog_timeout: float = DIALOG_TIMEOUT,
         observe_retry: RetryObserver = unobserved_retry,
     ) -> None:
@@ -144,7 +143,6 @@ class TeamsAdapter:
             credentials,
             timeout=auth_timeout,
             metadata_url=metadata_url,
-            emulator_metadata_url=emulator_metadata_url,
         )
         self._cloud_adapter: CloudAdapter | None = None
         self._name = DEFAULT_NAME  # until a mention of copbot says what Teams calls it

@@ -7,9 +7,9 @@ signing keys with a blocking ``requests.get`` that has no timeout. So copbot:
 
 - checks the token's shape first, without the network (bearer, a JWT signed RS256, a key id,
   issued by the Bot Framework channel service, not expired): anything else is refused at
-  once. botbuilder would also take emulator and skill tokens, which any token minted for
-  copbot's app id passes (copbot's own, sent to every serviceUrl, included) and whose
-  ``serviceurl`` it never checks: Teams sends only the channel service's;
+  once. botbuilder would also take emulator and skill tokens, which any token Entra ID
+  issues for copbot's app id passes, and whose ``serviceurl`` it never checks: Teams sends
+  only the channel service's;
 - runs botbuilder's validation on a small pool of its own threads, with a deadline: the
   event loop never blocks, and while the keys cannot be had the answer is 503;
 - turns every other failure of validation into a refusal.
@@ -76,7 +76,6 @@ class _Configuration:
     # None everywhere: Microsoft's public cloud, as botbuilder sets it up itself; with a
     # metadata URL, the rest spelled out (``_spelled_out``).
     TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL: str | None = None
-    TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL: str | None = None
     TO_BOT_FROM_CHANNEL_TOKEN_ISSUER: str | None = None
     TO_CHANNEL_FROM_BOT_LOGIN_URL: str | None = None
     TO_CHANNEL_FROM_BOT_OAUTH_SCOPE: str | None = None
@@ -91,7 +90,6 @@ class Gate:
         *,
         timeout: float = 5.0,
         metadata_url: str = "",
-        emulator_metadata_url: str = "",
     ) -> None:
         self._app_id = credentials.app_id
         self._timeout = timeout
@@ -101,7 +99,6 @@ class Gate:
             credentials.app_type,
             credentials.tenant_id,
             metadata_url or None,
-            emulator_metadata_url or None,
         )
         self._authentication: ConfigurationBotFrameworkAuthentication | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -181,10 +178,7 @@ def _validate(
 def _spelled_out(configuration: _Configuration) -> _Configuration:
     """Tests point the key metadata at a fake on loopback; then botbuilder takes its
     "parameterized" path, which needs the public cloud's other values spelled out."""
-    if not (
-        configuration.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
-        or configuration.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
-    ):
+    if not configuration.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL:
         return configuration
     from botbuilder.schema import CallerIdConstants
     from botframework.connector.auth import AuthenticationConstants as Constants

@@ -152,7 +152,6 @@ async def serve(
         sealer=Signing(b"k" * 32, SystemClock()).signer("teams-form"),
         sleep=sleeps,
         metadata_url=fake.metadata_url,
-        emulator_metadata_url=fake.metadata_url,
         **kwargs,
     )
     app = create_app(settings, adapters=[adapter])

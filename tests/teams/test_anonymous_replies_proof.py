@@ -67,7 +67,6 @@ async def quick(db_path: Path, fake: FakeConnector) -> AsyncIterator[TeamsBot]:
         sealer=Signing(b"k" * 32, SystemClock()).signer("teams-form"),
         sleep=sleeps,
         metadata_url=fake.metadata_url,
-        emulator_metadata_url=fake.metadata_url,
     )
     app = create_app(settings, adapters=[adapter])
     store.target = SqliteConversationRepository(app[CORE].db, SystemClock())
