@@ -101,6 +101,11 @@ def conversation_of(event: InboundEvent) -> str:
     match event:
         case MessagePosted() | MessageEdited() | MessageDeleted():
             return event.message.channel.key
+        case FormSubmitted() if event.origin.user.is_anonymous:
+            # Nobody's, so in order with nothing: begun (its row, the ticket beside the
+            # answers, emptied) as soon as it is taken, never left in the file behind
+            # someone's slow command in the channel it was sent from.
+            return f"anonymous:{event.event_id}"
         case CommandReceived() | ButtonPressed() | FormSubmitted():
             return event.origin.channel.key
         case (

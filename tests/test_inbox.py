@@ -10,6 +10,7 @@ from bot.inbox import Inbox
 from bot.interaction import Interaction
 from bot.model import (
     ChannelRef,
+    CommandReceived,
     FormSubmitted,
     InboundEvent,
     MessagePosted,
@@ -358,3 +359,38 @@ async def test_unnoted_deliveries_are_named_by_a_key_outside_the_file(db_path: P
     keys = [r[0] for r in conn.execute("select dedup_key from inbox")]
     conn.close()
     assert len(keys) == 4 and not any("priya" in k for k in keys)
+
+
+async def test_an_anonymous_form_is_emptied_at_once_not_behind_a_slow_command(
+    db_path: Path,
+) -> None:
+    """An anonymous form's row holds its ticket (the person's hash, while the round's key is
+    in the file) beside the answers: it is emptied as soon as it is taken, never left
+    waiting behind someone's slow command in the channel it was sent from."""
+    db = Database.open(db_path)
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        if isinstance(event, CommandReceived):
+            await release.wait()  # an export or a search taking its time
+        handled.append(event.event_id)
+
+    inbox = Inbox(SqliteInboxRepository(db), handle, ManualClock())
+    await inbox.accept(CommandReceived("Cmd", Origin(SAM, GENERAL), "export", NOW))
+    origin = Origin(SAM, GENERAL).anonymised()
+    answer = (("comment", "ticket-and-words"),)
+    await inbox.accept(FormSubmitted("form:1", origin, "feedback", answer, NOW))
+    draining = asyncio.create_task(inbox.drain())
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if "form:1" in handled:
+            break
+    conn = sqlite3.connect(db_path)
+    waiting = conn.execute("select count(*) from inbox where payload is not null").fetchone()
+    conn.close()
+    release.set()
+    await draining
+    assert handled == ["form:1", "Cmd"]
+    assert waiting == (0,)  # the command's row was emptied as it began; the form's too
+    db.close()
