@@ -206,12 +206,20 @@ class SqliteInboxRepository:
         await self._db.write(op)
 
     async def erase(self, identity: str) -> int:
-        """Forget the events of one person that still hold their words."""
+        """Forget the events of one person that still hold their words.
+
+        Emptied and closed as a handled event is, not deleted: an event taken already and
+        waiting its turn behind another (in this process or one sharing the file) then
+        finds it handled and never runs, whereas a deleted row's id, given by SQLite to the
+        next event, would have that event's row marked done in its place: someone else's
+        event lost, and the erased person's run after all."""
 
         def op(db: sqlite_utils.Database) -> int:
             self._memory.forget_person(identity)
             return db.execute(
-                "delete from inbox where identity = ? and state != 'done'", [identity]
+                "update inbox set state = 'done', payload = null, identity = null,"
+                " error = '', retry_at = null where identity = ? and state != 'done'",
+                [identity],
             ).rowcount
 
         return await self._db.write(op)

@@ -22,7 +22,7 @@ from storage.database import Database
 from storage.inbox import SqliteInboxRepository
 from tests.support.fakes import ManualClock
 from tests.support.faults import Faults, disk_full, locked
-from tests.support.harness import GENERAL, SAM, Harness
+from tests.support.harness import ALEX, GENERAL, SAM, Harness
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -393,4 +393,34 @@ async def test_an_anonymous_form_is_emptied_at_once_not_behind_a_slow_command(
     await draining
     assert handled == ["form:1", "Cmd"]
     assert waiting == (0,)  # the command's row was emptied as it began; the form's too
+    db.close()
+
+
+async def test_a_command_erased_while_it_waits_its_turn_never_runs_as_another_event(
+    db_path: Path,
+) -> None:
+    """Someone erased (copbot erase, the console) while their command waits behind a slow
+    one: it is forgotten, and doesn't run when its turn comes, even once SQLite has given
+    its row's id to the next event; that event, someone else's, is handled, not lost."""
+    db = Database.open(db_path)
+    repo = SqliteInboxRepository(db)
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(event: InboundEvent) -> None:
+        if event.event_id == "Slow":
+            await release.wait()
+        handled.append(event.event_id)
+
+    inbox = Inbox(repo, handle, ManualClock())
+    await inbox.accept(CommandReceived("Slow", Origin(SAM, GENERAL), "export", NOW))
+    await inbox.accept(CommandReceived("Alex", Origin(ALEX, GENERAL), "search words", NOW))
+    draining = asyncio.create_task(inbox.drain())
+    await asyncio.sleep(0.1)  # both taken: Alex's waits its turn behind Sam's
+    assert await repo.erase(ALEX.identity) == 1
+    await inbox.accept(posted("Later", "from sam"))  # given the erased row's id
+    release.set()
+    await draining
+    await inbox.drain()
+    assert handled == ["Slow", "Later"]
     db.close()
