@@ -332,7 +332,9 @@ class TeamsAdapter:
         if sink is None:
             raise web.HTTPServiceUnavailable(text="copbot is stopping")
         if not await sink(event):
-            log.info("Teams delivered %s again; it was already accepted", event.event_id)
+            # Its kind, not its id: a press's or command's id names the conversation, which
+            # for one in someone's 1:1 chat (an anonymous form's button) names the person.
+            log.info("Teams delivered a %s again; it was already accepted", type(event).__name__)
             return False
         return True
 

@@ -198,10 +198,14 @@ async def test_teams_feedback_through_dialogs_leaves_no_trace_of_who_answered(
         assert words(aad) not in logged
 
 
-async def test_a_press_in_a_personal_chat_leaves_no_trace_of_the_chat(teams: TeamsBot) -> None:
+async def test_a_press_in_a_personal_chat_leaves_no_trace_of_the_chat(
+    teams: TeamsBot, caplog: pytest.LogCaptureFixture
+) -> None:
     """A round's button pressed in someone's 1:1 chat (as an event's feedback message is
     sent): the inbox, which remembers handled deliveries for days, must not name the chat,
-    which copbot's other tables would tie to the person."""
+    which copbot's other tables would tie to the person; nor must the log, which says when
+    Teams sent the press again."""
+    caplog.set_level(logging.DEBUG)
     round_id, _ = await open_round(teams)
     before = teams.inbox_count()
     priya = "aad-priya-0002"
@@ -231,5 +235,7 @@ async def test_a_press_in_a_personal_chat_leaves_no_trace_of_the_chat(teams: Tea
     await teams.core.db.checkpoint()
     stored = stored_bytes(teams.db_path)
     assert words(priya).encode() in stored  # kept, so the scan means something
+    logged = copbots_log(caplog)
     for trace in (chat, "chat-press-1", priya, "Priya"):
         assert trace.encode() not in stored, trace
+        assert trace not in logged, trace
