@@ -244,6 +244,33 @@ async def test_forged_and_unknown_tickets_are_refused(bot: Harness) -> None:
     assert not bot.rows("select * from feedback_answers")
 
 
+async def test_a_submission_refused_after_its_check_still_leaves_the_log(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The round closed, or its ticket turned out bad, between the check and the keeping:
+    the submission was in the inbox a moment ago, ticket beside answers, so the write-ahead
+    log is folded all the same, as it is when an answer is kept."""
+    from bot.interaction import Interaction
+    from bot.services.feedback import FeedbackFeature
+
+    answers = bot.core.feature(FeedbackFeature)._answers
+    folded: list[str] = []
+    forget = answers._repo.forget_traces
+
+    async def counted() -> None:
+        folded.append("folded")
+        await forget()
+
+    monkeypatch.setattr(answers._repo, "forget_traces", counted)
+    origin = Origin(UserRef.anonymous("test"), GENERAL).anonymised()
+    ix = Interaction(origin, Role.STAFF, bot.core.chat)
+    for context in ("not a ticket", Ticket(999, bytes(32), bytes(16)).encode()):
+        event = FormSubmitted("f-late", origin, ANSWER_FORM, (), bot.clock.now(), context)
+        await answers.answered(ix, event)
+    assert folded == ["folded", "folded"]
+    assert not bot.rows("select * from feedback_answers")
+
+
 @pytest.mark.parametrize(
     ("command", "words"),
     [

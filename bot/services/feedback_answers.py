@@ -93,6 +93,14 @@ class FeedbackAnswers:
         return {q.id: p for q in round_.questions if (p := q.problem(values.get(q.id, "")))}
 
     async def answered(self, ix: Interaction, event: FormSubmitted) -> None:
+        try:
+            await self._keep(event)
+        finally:
+            # The submission, ticket beside answers, was in the inbox until a moment ago:
+            # its frames leave the write-ahead log whether it was kept or refused.
+            await self._repo.forget_traces()
+
+    async def _keep(self, event: FormSubmitted) -> None:
         # The check passed a moment ago; what changed since (the round closed, a second
         # form of theirs got in first) is refused by the store in the same transaction.
         ticket = Ticket.decode(event.context)
