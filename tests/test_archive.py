@@ -275,8 +275,9 @@ async def test_search_in_chat_is_private_ranked_and_linked(bot: Harness) -> None
     lines = answer.text.splitlines()
     assert lines[0] == "**Top 2 from the archive**"
     assert lines[1].startswith(
-        "**#north** · Priya · Wed 25 Nov 2026 · [open](https://chat.example/C-north/"
+        "**#north** · Priya · Wed 25 Nov 2026 · [open Priya's message](https://chat.example/C-north/"
     )
+    assert "[open Sam's message](" in lines[3]  # each link named for its message
     assert "\\*\\*" in lines[2]  # what people wrote is escaped, never formatting
     assert "**bias**" in lines[2]  # the match is highlighted
     assert "Only you can see these results." in answer.text

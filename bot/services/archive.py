@@ -334,7 +334,12 @@ class ArchiveFeature:
             link = await self._chat.permalink(m.ref)
         except PlatformUnavailable:
             link = ""  # history imported from a platform copbot isn't connected to now
-        opened = f" · [open]({link})" if link.startswith(("https://", "http://")) else ""
+        # Named for its message: a screen reader lists links by name, and ten "open"s
+        # would say nothing of which is which.
+        named = "the anonymous reply" if m.anonymous else f"{who}'s message"
+        opened = (
+            f" · [open {escape(named)}]({link})" if link.startswith(("https://", "http://")) else ""
+        )
         snippet = escape(hit.snippet).replace(HIT_START, "**").replace(HIT_END, "**")
         return f"**{escape(where)}** · {escape(who)} · {when}{opened}\n{snippet}"
 
