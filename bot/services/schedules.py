@@ -20,8 +20,8 @@ from bot.ports import ChannelRepository, Clock, DeliveryError, PromptRepository
 from bot.records import Job, JobState, Prompt, PromptPost, Recurrence
 from bot.registry import Registry
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
+from bot.schedule_notices import trouble_words
 from bot.scheduler import (
-    STOPPED,
     JobError,
     JobKind,
     Outcome,
@@ -415,49 +415,10 @@ class SchedulesFeature:
             if recurrence is not None and recurrence.paused
             else ""
         )
-        failed = f"I couldn't post the scheduled prompt in {channel.label} due on {when}."
-        if not job.last_error:
-            # Not in words (a platform's own error may quote anyone): only what happened.
-            # The platform or copbot itself: which, and why, is for whoever reads its log.
-            failed += (
-                " Something kept going wrong, even after I tried again; whoever runs copbot "
-                "can see what in its log."
-            )
-        else:
-            failed += f" {_sentence(job.last_error)}"
-        if again and job.last_error:
-            failed += (
-                " So I've paused the schedule rather than have it fail each time it comes "
-                f"due. Once that's put right, {again} starts it again."
-            )
-        elif again:
-            failed += f" The schedule is paused; {again} starts it again."
-        else:
-            failed += (
-                " The schedule carries on; if this keeps happening, check that copbot is "
-                "still in the channel."
-            )
-        unsure = (
-            f"copbot restarted while posting the scheduled prompt in {channel.label} due on {when}."
-            if job.last_error == STOPPED
-            else f"The chat platform didn't answer when I posted the scheduled prompt in "
-            f"{channel.label} due on {when}."
-        )
-        says = {
-            JobState.MISSED: (
-                f"copbot wasn't running on {when}, so it didn't post the scheduled prompt in "
-                f"{channel.label} then; a late prompt can land in the middle of other things. "
-                "The schedule carries on as normal."
-            ),
-            JobState.FAILED: failed,
-            JobState.INTERRUPTED: (
-                f"{unsure} It may or may not have gone out, so I haven't tried again in case "
-                "it would appear twice: please have a look."
-            ),
-        }
-        if state in says:
+        says = trouble_words(state, channel.label, when, job.last_error, again)
+        if says is not None:
             suffix = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
-            await self._chat.send_direct(owner, OutgoingMessage.of(says[state] + suffix))
+            await self._chat.send_direct(owner, OutgoingMessage.of(says + suffix))
 
     def _local(self, moment: datetime | None) -> str:
         if moment is None:
@@ -488,14 +449,6 @@ def _no_such(number: int, prefix: str) -> CommandError:
     return CommandError(
         f"There's no active schedule #{number}. {_cmd(prefix, 'schedule list')} shows them."
     )
-
-
-def _sentence(text: str) -> str:
-    """A platform's or copbot's refusal as a whole sentence, to follow another."""
-    text = text.strip()
-    if not text.endswith((".", "!", "?")):
-        text += "."
-    return text[:1].upper() + text[1:]
 
 
 def _cmd(prefix: str, words: str) -> str:
