@@ -152,7 +152,16 @@ def build_core(
     threads = SqliteThreadReader(db)
     scopes = Scopes(visibility, threads)
     schedules = SchedulesFeature(
-        scheduler, catalogue, publisher, prompt_repo, channels, chat, clock, people, visibility
+        scheduler,
+        catalogue,
+        publisher,
+        prompt_repo,
+        channels,
+        chat,
+        clock,
+        people,
+        visibility,
+        roles,
     )
     events = EventsFeature(
         event_repo,

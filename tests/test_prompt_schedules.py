@@ -327,6 +327,21 @@ async def test_the_owner_of_a_schedule_gets_each_posts_facilitator_note_privatel
     assert len(sched.adapter.of_kind("post")) == len(sched.adapter.of_kind("direct")) == 2
 
 
+async def test_an_owner_who_is_no_longer_a_facilitator_gets_no_more_notes(
+    sched: Harness,
+) -> None:
+    await sched.reply_text("schedule prompt language every tuesday at 10:00", PRIYA)
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    await sched.tick()
+    assert len(sched.adapter.of_kind("direct")) == 1
+    await sched.core.roles.revoke(PRIYA.identity, Role.FACILITATOR, by="test")
+    await sched.tick(timedelta(days=7))
+    await sched.tick()
+    # The schedule posts on; its facilitator note goes to no one.
+    assert len(sched.adapter.of_kind("post")) == 2
+    assert len(sched.adapter.of_kind("direct")) == 1
+
+
 async def test_a_note_that_cannot_be_sent_never_posts_the_prompt_again(
     sched: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

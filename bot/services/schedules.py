@@ -19,6 +19,7 @@ from bot.people import People
 from bot.ports import ChannelRepository, Clock, DeliveryError, PromptRepository
 from bot.records import Job, JobState, Prompt, PromptPost, Recurrence
 from bot.registry import Registry
+from bot.router import RoleLookup
 from bot.schedule_grammar import ScheduleRequest, parse_schedule
 from bot.schedule_notices import trouble_words
 from bot.scheduler import (
@@ -50,8 +51,10 @@ class SchedulesFeature:
         clock: Clock,
         people: People | None = None,
         visibility: Visibility | None = None,
+        roles: RoleLookup | None = None,
     ) -> None:
         self._people = people
+        self._roles = roles
         self._visibility = visibility
         self._scheduler = scheduler
         self._catalogue = catalogue
@@ -385,6 +388,11 @@ class SchedulesFeature:
         which = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
         if not await self._owner_sees(UserRef.parse(job.owner), channel):
             log.info("schedule %s: its owner is outside its channel; no note", job.schedule_id)
+            return
+        # Notes are for facilitators (as `prompt preview` is): an owner whose role was
+        # taken away since is not sent them, though the schedule posts on.
+        if self._roles is not None and await self._roles.role_of(job.owner) < Role.FACILITATOR:
+            log.info("schedule %s: its owner is no longer a facilitator; no note", job.schedule_id)
             return
         await self._chat.send_direct(
             UserRef.parse(job.owner),
