@@ -247,6 +247,7 @@ def test_a_message_s_link_is_copied_from_its_menu_and_copbot_reads_it(site) -> N
     page = browser.new_page(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
     page.set_default_timeout(15_000)
     page.goto(f"{url}/?channel=london")
+    page.locator(".msg", has_text="Hello #london!").wait_for()  # the page's script has run
     say(page, "A message to point at")
     mine = page.locator(".msg", has_text="A message to point at")
     copy = mine.get_by_role("button", name="Copy link: 'A message to point at'")
@@ -410,3 +411,20 @@ def test_enter_pressed_twice_sends_a_message_and_a_command_once(site) -> None:
     page.locator(".msg", has_text="and then this").wait_for()
     assert page.locator(".msg", has_text="Said once, pressed twice").count() == 1
     assert page.locator(".msg.private", has_text="Here's what you can ask me to do").count() == 1
+
+
+def test_a_threads_reply_count_leaves_out_answers_only_one_person_sees(site) -> None:
+    url, browser, _ = site
+    page = open_page(browser, url, DESKTOP)
+    prompt, title = post_prompt(page, "discomfort")
+    page.select_option("#persona", "sam")
+    prompt.get_by_role("button", name=f"Reply in thread: '{title}'", exact=True).click()
+    thread = page.locator("#thread")
+    say(page, "/cop whoami", "#thread-message")
+    thread.locator(".msg.private").wait_for()
+    say(page, "It helps to name it.", "#thread-message")
+    thread.locator(".msg", has_text="It helps to name it.").wait_for()
+    page.get_by_role("button", name="Close thread").click()
+    # As in Slack, a count of what everyone can read: Sam's private answer is not a reply.
+    prompt.get_by_role("button", name=f"1 reply: '{title}'", exact=True).wait_for()
+    assert page.page_errors == []

@@ -182,7 +182,9 @@ function messageItem(m, replies, inThread = false) {
   const tool = (label, onclick, cls = "linkish") =>
     el("button", { type: "button", class: cls, "aria-label": named(label, m.subject), onclick }, label);
   if (!inThread && !m.private) {
-    const label = replies.length ? `${replies.length} repl${replies.length === 1 ? "y" : "ies"}` : "Reply in thread";
+    // As in Slack, a count of what everyone can read: answers to one person aren't replies.
+    const shared = replies.filter((r) => !r.private).length;
+    const label = shared ? `${shared} repl${shared === 1 ? "y" : "ies"}` : "Reply in thread";
     // Replying is what a prompt is for: on the bot's messages it is the boldest button,
     // first in the row of the message's own buttons.
     const reply = tool(label, () => openThread(m.id), m.bot ? "btn btn-primary btn-reply opens-thread" : "linkish opens-thread");
