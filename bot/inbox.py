@@ -11,7 +11,7 @@ import hmac
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from bot.lanes import Lanes
@@ -208,6 +208,10 @@ class Inbox:
         self._taking = asyncio.Lock()
         self._people = Lanes()
         self._stopping = False  # set as copbot stops: no interaction begins after it
+        # In-turn interactions running in the capture loop, which a stop waits for too.
+        self._turns = 0
+        self._turns_ended = asyncio.Event()
+        self._turns_ended.set()
         self._waiting: list[tuple[str, InboundEvent, str | None, asyncio.Future[bool]]] = []
         self._committing: asyncio.Task[None] | None = None
 
@@ -366,7 +370,8 @@ class Inbox:
                     # it again (that write first commits what the batch holds: the
                     # messages before it go in before it). The router never raises.
                     if await self._repo.done([item.id]):
-                        await self._interact(item)
+                        async with self._in_turn_running():
+                            await self._interact(item)
                     continue
                 try:
                     with batch.item(item.id):
@@ -382,6 +387,17 @@ class Inbox:
                 for item in handled:
                     if (error := failed.get(item.id)) is not None:
                         await self._failed(item, error)
+
+    @contextlib.asynccontextmanager
+    async def _in_turn_running(self) -> AsyncIterator[None]:
+        self._turns += 1
+        self._turns_ended.clear()
+        try:
+            yield
+        finally:
+            self._turns -= 1
+            if not self._turns:
+                self._turns_ended.set()
 
     async def _interact(self, item: InboxItem) -> None:
         try:
@@ -414,7 +430,12 @@ class Inbox:
         the restart), and give those running up to ``within`` seconds to end, so that a
         click or command under way isn't cut off half done."""
         self._stopping = True
+        end = asyncio.get_running_loop().time() + within
         await self._people.quiet(within)
+        # And one taking its turn among the messages (`archive on`), in the same time.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(end):
+                await self._turns_ended.wait()
 
     async def run_forever(self) -> None:
         try:

@@ -361,6 +361,52 @@ async def test_as_copbot_stops_a_command_under_way_ends_and_none_begins(db_path:
     db.close()
 
 
+async def test_as_copbot_stops_a_command_taking_its_turn_among_messages_is_let_end(
+    db_path: Path,
+) -> None:
+    """`archive on` runs in the capture loop, in order with its channel's messages: a stop
+    waits for it as for any other command under way."""
+    db = Database.open(db_path)
+    running, release, ended = asyncio.Event(), asyncio.Event(), []
+
+    async def slow(event: InboundEvent) -> None:
+        if isinstance(event, CommandReceived):
+            running.set()
+            await release.wait()
+        ended.append(event.event_id)
+
+    inbox = Inbox(
+        SqliteInboxRepository(db),
+        slow,
+        ManualClock(NOW),
+        in_turn=lambda e: isinstance(e, CommandReceived) and e.text == "archive on",
+    )
+    await inbox.accept(command("Archive", GENERAL, "archive on"))
+    await inbox.accept(posted("After"))
+    loops = asyncio.create_task(inbox.run_forever())
+    async with asyncio.timeout(10):
+        await running.wait()
+    stopping = asyncio.create_task(inbox.finish_running(within=10))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not stopping.done()  # still waiting for it
+    release.set()
+    async with asyncio.timeout(10):
+        await stopping
+    loops.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loops
+    db.close()
+    assert ended[0] == "Archive"
+
+    # The message after it is captured once, before the stop or after the restart.
+    db = Database.open(db_path)
+    handled = Recorder()
+    await Inbox(SqliteInboxRepository(db), handled, ManualClock(NOW)).drain()
+    assert ended[1:] + handled.order == ["After"]
+    db.close()
+
+
 async def test_clicks_queued_behind_a_slow_one_hold_up_no_other_conversation_nor_capture(
     db_path: Path,
 ) -> None:
