@@ -26,6 +26,7 @@ from bot.services.anonymous_replies import (
     REMOVE,
     REPLY,
     REPLY_FORM,
+    AnonymousRepliesFeature,
     encode_thread,
 )
 from bot.settings import ConfigError, Settings
@@ -313,4 +314,29 @@ async def test_a_reply_that_cannot_be_posted_leaves_nothing_behind(bot: Harness)
     # Failed for good: its words and its submission time go, as a posted reply's job does.
     assert bot.rows(f"select * from jobs where kind = '{POST_JOB}'") == []
     await bot.core.db.checkpoint()
+    assert WORDS.encode() not in stored_bytes(bot.core.db.path)
+
+
+async def test_a_press_refused_leaves_no_trace_of_who_pressed(bot: Harness) -> None:
+    prompt = await post_prompt(bot)
+    await bot.reply_text("anonymous off", ALEX)
+    [answer] = await bot.press(REPLY, "", SAM, message=prompt)
+    assert answer.text == OFF
+    # The press named Sam in the inbox until it was handled: gone from the file and its log.
+    assert SAM.identity.encode() not in stored_bytes(bot.core.db.path)
+
+
+async def test_a_reply_refused_after_its_check_leaves_no_words_behind(bot: Harness) -> None:
+    """Switched off between the form's check and its keeping: nothing is queued, and the
+    inbox's copy of the words leaves the write-ahead log as a queued reply's does."""
+    prompt = await post_prompt(bot)
+    form = await open_form(bot, prompt)
+    origin = Origin(UserRef("test", "ignored"), GENERAL).anonymised()
+    event = FormSubmitted(
+        bot.event_id(), origin, form.id, (("text", WORDS),), bot.clock.now(), form.context
+    )
+    assert await bot.core.inbox.accept(event)  # checked, and waiting in the inbox
+    await bot.core.feature(AnonymousRepliesFeature)._repo.switch(GENERAL, on=False)
+    await bot.core.inbox.drain()
+    assert bot.rows(f"select * from jobs where kind = '{POST_JOB}'") == []
     assert WORDS.encode() not in stored_bytes(bot.core.db.path)

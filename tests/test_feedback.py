@@ -18,6 +18,7 @@ from bot.model import Buttons, Form, FormSubmitted, Origin, Role, UserRef
 from bot.ports import FormInvalid
 from bot.services.feedback_answers import ALREADY, CLOSED, FORGED
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
+from tests.test_anonymity import stored_bytes
 
 PEOPLE = [UserRef("test", f"person{n}", f"Person {n}") for n in range(1, 7)]
 
@@ -355,3 +356,12 @@ async def test_the_command_line_lists_shows_and_exports_only_from_k(bot: Harness
     assert "mean" in table.output and "change words number 2" in table.output
     missing = await run(cli, ["feedback", "results", "77", "--db", db])
     assert missing.exit_code == 1 and "no feedback round 77" in missing.output
+
+
+async def test_a_press_refused_leaves_no_trace_of_who_pressed(bot: Harness) -> None:
+    round_id = await open_round(bot)
+    await bot.reply_text(f"feedback close {round_id}", PRIYA)
+    assert await form_for(bot, SAM, round_id) == CLOSED
+    assert "on its own" in await bot.reply_text("feedback please", SAM)
+    # Both named Sam in the inbox until they were handled: gone from the file and its log.
+    assert SAM.identity.encode() not in stored_bytes(bot.core.db.path)

@@ -170,6 +170,9 @@ class AnonymousRepliesFeature:
     # -- writers ------------------------------------------------------------------------
 
     async def open_reply(self, ix: Interaction, event: ButtonPressed) -> None:
+        # The press, with who pressed, was in the inbox until a moment ago: fold the
+        # write-ahead log so that its frames leave the disk too, whatever the answer.
+        await self._repo.forget_traces()
         root = _root(event.message)
         if root is None or await self._threads.thread_context(root) is None:
             await ix.reply(NOT_HERE)
@@ -177,9 +180,6 @@ class AnonymousRepliesFeature:
         if await self._repo.is_off(root.channel):
             await ix.reply(OFF)
             return
-        # The press, with who pressed, was in the inbox until a moment ago: fold the
-        # write-ahead log so that its frames leave the disk too.
-        await self._repo.forget_traces()
         await ix.open_form(reply_form(root, self._delay, self._signer))
 
     async def check_reply(self, event: FormSubmitted) -> dict[str, str]:
@@ -202,6 +202,14 @@ class AnonymousRepliesFeature:
         return text_problem(event.value(FIELD))
 
     async def replied(self, ix: Interaction, event: FormSubmitted) -> None:
+        try:
+            await self._queue(event)
+        finally:
+            # The submission, words and all, was in the inbox until a moment ago: its
+            # frames leave the write-ahead log whether it was queued or refused.
+            await self._repo.forget_traces()
+
+    async def _queue(self, event: FormSubmitted) -> None:
         # The check passed a moment ago; if something changed since, there is nobody to
         # tell (the sender is anonymous), and nothing is logged that could point at them.
         thread = self._signer.unsign(event.context)
@@ -223,7 +231,6 @@ class AnonymousRepliesFeature:
             # Random, not derived from the submission: nothing in the key lines it up.
             f"anonymous-reply:{secrets.token_hex(16)}",
         )
-        await self._repo.forget_traces()
 
     async def _post(self, job: Job) -> Outcome | None:
         doc = _payload(job)

@@ -360,15 +360,15 @@ class FeedbackFeature:
     # -- everyone -----------------------------------------------------------------------
 
     async def listing(self, ix: Interaction, args: Args) -> None:
+        # Asking, with who asked, was in the inbox until a moment ago (emptied before this
+        # ran): fold the write-ahead log so that its frames leave the disk too, as a press
+        # of an answer button does, whatever the answer.
+        await self._repo.forget_traces()
         if args:
             raise UsageError(
                 f"`{ix.prefix} feedback` on its own lists the open rounds; "
                 f"`{ix.prefix} help feedback` says more."
             )
-        # Asking, with who asked, was in the inbox until a moment ago (emptied before this
-        # ran): fold the write-ahead log so that its frames leave the disk too, as a press
-        # of an answer button does.
-        await self._repo.forget_traces()
         rounds = [
             r
             for r in await self._repo.rounds(open_only=True)

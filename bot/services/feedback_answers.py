@@ -50,6 +50,9 @@ class FeedbackAnswers:
         self._tz = timezone
 
     async def open_form(self, ix: Interaction, event: ButtonPressed) -> None:
+        # The press, with who pressed, was in the inbox until a moment ago: fold the
+        # write-ahead log so that its frames leave the disk too, whatever the answer.
+        await self._repo.forget_traces()
         value = event.value
         round_ = await self._repo.get(int(value)) if _is_id(value) else None
         key = await self._repo.key(round_.id) if round_ else None
@@ -63,9 +66,6 @@ class FeedbackAnswers:
             await ix.reply(CLOSED)
             return
         ticket = Ticket.issue(key, round_.id, ix.user.identity)
-        # The press, with who pressed, was in the inbox until a moment ago: fold the
-        # write-ahead log so that its frames leave the disk too.
-        await self._repo.forget_traces()
         if await self._repo.has_answered(round_.id, ticket.hash):
             await ix.reply(ALREADY)
             return
