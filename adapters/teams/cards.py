@@ -56,7 +56,6 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
 TEXT_LIMIT = 8000  # per text block; a whole activity may be about 28 KB
 SHORTENED = "…shortened: the rest didn't fit in one Teams message"
-ANONYMOUS_NOTE = "Your answers are anonymous: nobody, admins included, can see who sent them."
 VALUE_LIMIT = 3000  # the longest answer any form field takes
 EXPANDED_CHOICES = 5  # up to this many choices show as radio buttons, more as a drop-down
 DONE = "Thanks, done."
@@ -228,15 +227,10 @@ def form_card(
             "wrap": True,
         }
     ]
+    # An anonymous form's intro says so, in its own words (a reply, an answer), as it does
+    # on every platform.
     if form.intro:
         body.append(_text_block(form.intro))
-    if form.anonymous:
-        body.append(
-            _text_block(
-                "Your answers are anonymous: nobody, admins included, can see who sent them."
-            )
-            | {"isSubtle": True, "size": "Small"}
-        )
     for f in form.fields:
         inputs = _inputs(_refilled(f, values.get(f.id)))
         if isinstance(f, Rating) and values.get(f.id):
@@ -441,9 +435,6 @@ def opener_activity(form: Form, reference: str) -> Json:
     body = [
         {"type": "TextBlock", "text": form.title, "weight": "Bolder", "wrap": True},
         _text_block(form.intro) if form.intro else None,
-        _text_block(ANONYMOUS_NOTE) | {"isSubtle": True, "size": "Small"}
-        if form.anonymous
-        else None,
     ]
     button = {
         "type": "Action.Submit",
