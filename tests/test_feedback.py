@@ -205,9 +205,10 @@ async def test_a_round_closes_itself_after_its_closing_day(bot: Harness) -> None
         (answer_values(1, useful="7"), "useful", "from 1 to 5"),
         (answer_values(1, useful="٣"), "useful", "from 1 to 5"),
         (answer_values(1, impactful=""), "impactful", "Please answer"),
+        (answer_values(1, change=" \n "), "change", "Please answer"),
         (answer_values(1, change="x" * 3001), "change", "3,001 characters"),
     ],
-    ids=["rating-out-of-scale", "rating-not-ascii", "required-empty", "too-long"],
+    ids=["rating-out-of-scale", "rating-not-ascii", "required-empty", "required-blank", "too-long"],
 )
 async def test_bad_answers_keep_the_form_open_and_store_nothing(
     bot: Harness, values: dict[str, str], field: str, words: str

@@ -89,8 +89,8 @@ class FeedbackAnswers:
             return {first: FORGED}
         if await self._repo.has_answered(round_.id, ticket.hash):
             return {first: ALREADY}
-        values = dict(event.values)
-        return {q.id: p for q in round_.questions if (p := q.problem(values.get(q.id, "")))}
+        answers = _answers(round_, event)
+        return {q.id: p for q in round_.questions if (p := q.problem(answers[q.id]))}
 
     async def answered(self, ix: Interaction, event: FormSubmitted) -> None:
         try:
@@ -110,8 +110,7 @@ class FeedbackAnswers:
         key = await self._repo.key(ticket.round_id)
         if round_ is None or key is None or not ticket.valid(key):
             return
-        values = dict(event.values)
-        answers = {q.id: values.get(q.id, "").strip() for q in round_.questions}
+        answers = _answers(round_, event)
         if any(q.problem(answers[q.id]) for q in round_.questions):
             return
         try:
@@ -139,6 +138,12 @@ class FeedbackAnswers:
 
     def today(self) -> date:
         return self._clock.now().astimezone(self._tz).date()
+
+
+def _answers(round_: Round, event: FormSubmitted) -> dict[str, str]:
+    """The answers as kept: the check judges these, so what it passes is what is kept."""
+    values = dict(event.values)
+    return {q.id: values.get(q.id, "").strip() for q in round_.questions}
 
 
 def _is_id(text: str) -> bool:
