@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from bot.errors import WordedError
+from bot.logs import stack_only
 from bot.ports import Clock, DeliveryError, JobRepository, OutcomeUnknown, WriteOp
 from bot.records import Job, JobState, Recurrence
 
@@ -269,8 +270,20 @@ class Scheduler:
 
     async def _attempt_failed(self, job: Job, now: datetime, e: Exception) -> None:
         """Tried again with backoff, or, after the last attempt, failed for good."""
-        error = f"{type(e).__name__}: {e}"[:300]
-        log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
+        # Words copbot wrote are kept; any other error's message may quote what someone
+        # wrote (a reply's words, a name), so only its type and where it happened.
+        if isinstance(e, WordedError):
+            error = f"{type(e).__name__}: {e}"[:300]
+            log.warning("job %s (%s) attempt %s failed: %s", job.id, job.kind, job.attempts, error)
+        else:
+            error = type(e).__name__
+            log.warning(
+                "job %s (%s) attempt %s failed: %s",
+                job.id,
+                job.kind,
+                job.attempts,
+                stack_only(e),
+            )
         if job.attempts >= self._settings.max_attempts:
             await self._close(job, JobState.FAILED, error, told="")
         else:
