@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.chat import Chat
 from bot.model import Form, Origin, OutgoingMessage, Role, UserRef
@@ -13,6 +14,8 @@ class Interaction:
     origin: Origin
     role: Role
     chat: Chat
+    # When they acted, as the platform says: a command may wait its turn behind others.
+    at: datetime | None = None
 
     @property
     def user(self) -> UserRef:

@@ -8,6 +8,7 @@ once, and turns every failure into a friendly answer rather than a stack trace.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Protocol
 
 from bot.chat import Chat
@@ -117,16 +118,16 @@ class Router:
         for listener in self._registry.listeners(type(event)):
             await listener(event)
 
-    async def _interaction(self, origin: Origin) -> Interaction:
+    async def _interaction(self, origin: Origin, at: datetime | None = None) -> Interaction:
         role = (
             Role.STAFF
             if origin.user.is_anonymous
             else await self._roles.role_of(origin.user.identity)
         )
-        return Interaction(origin, role, self._chat)
+        return Interaction(origin, role, self._chat, at)
 
     async def _command(self, event: CommandReceived) -> None:
-        ix = await self._interaction(event.origin)
+        ix = await self._interaction(event.origin, event.at)
         prefix = ix.prefix
         parsed = self._registry.commands.parse(event.text, prefix)
         verb = parsed.verb
@@ -140,7 +141,7 @@ class Router:
             raise
 
     async def _button(self, event: ButtonPressed) -> None:
-        ix = await self._interaction(event.origin)
+        ix = await self._interaction(event.origin, event.at)
         action = self._registry.find_action(event.action_id)
         if action is None:
             raise Gone("That button no longer does anything. It may be from an older message.")
@@ -149,7 +150,7 @@ class Router:
         await action.handler(ix, event)
 
     async def _form(self, event: FormSubmitted) -> None:
-        ix = await self._interaction(event.origin)
+        ix = await self._interaction(event.origin, event.at)
         route = self._registry.find_form(event.form_id)
         if route is None:
             raise Gone("That form is out of date. Please open it again.")

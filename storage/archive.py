@@ -207,27 +207,38 @@ class SqliteArchiveRepository:
 
     async def opt_out(self, identity: str, at: datetime) -> None:
         await self._db.execute(
-            "insert or ignore into archive_optouts (identity, since) values (?, ?)",
+            "insert into archive_optouts (identity, since) values (?, ?)"
+            " on conflict (identity) do update set since = excluded.since, resumed_us = null"
+            " where resumed_us is not null",
             [identity, to_text(at)],
         )
 
-    async def opt_in(self, identity: str) -> bool:
+    async def opt_in(self, identity: str, at: datetime) -> bool:
+        # The row stays, dated: what they wrote before now is never kept (archive_insert).
         return await self._db.write(
             lambda db: bool(
-                db.execute("delete from archive_optouts where identity = ?", [identity]).rowcount
+                db.execute(
+                    "update archive_optouts set resumed_us = ?"
+                    " where identity = ? and resumed_us is null",
+                    [micros(at), identity],
+                ).rowcount
             )
         )
 
     async def opted_out_all(self) -> frozenset[str]:
         return await self._db.read(
-            lambda db: frozenset(r[0] for r in db.execute("select identity from archive_optouts"))
+            lambda db: frozenset(
+                r[0]
+                for r in db.execute("select identity from archive_optouts where resumed_us is null")
+            )
         )
 
     async def opted_out(self, identity: str) -> bool:
         return await self._db.read(
             lambda db: (
                 db.execute(
-                    "select 1 from archive_optouts where identity = ?", [identity]
+                    "select 1 from archive_optouts where identity = ? and resumed_us is null",
+                    [identity],
                 ).fetchone()
                 is not None
             )

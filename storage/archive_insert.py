@@ -34,8 +34,10 @@ _ENTRIES = (
     " (select id from archive_labels where value = r ->> 16), r ->> 17"
     " from batch cross join archive_channels c"
     " on c.platform = r ->> 0 and c.workspace_id = r ->> 1 and c.channel_id = r ->> 2"
-    # Refused: an author who opted out, and a message deleted before it was delivered.
-    " where not exists (select 1 from archive_optouts where identity = r ->> 7)"
+    # Refused: an author who opted out (or wrote it before opting in again), and a message
+    # deleted before it was delivered.
+    " where not exists (select 1 from archive_optouts o where o.identity = r ->> 7"
+    " and (o.resumed_us is null or r ->> 11 < o.resumed_us))"
     " and not exists (select 1 from archive_deleted d where d.platform = r ->> 0"
     " and d.workspace = r ->> 1 and d.channel_id = r ->> 2 and d.message_id = r ->> 6)"
     # In the batch's order: ids follow time, and the new rows are those above the old max.

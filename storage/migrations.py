@@ -767,3 +767,11 @@ def feedback_answers_dated_by_round(db: sqlite_utils.Database) -> None:
         )
         """,
     )
+
+
+@MIGRATIONS(name="0024_archive_optins_dated")
+def archive_optins_dated(db: sqlite_utils.Database) -> None:
+    # Opting back in no longer forgets the opt-out: it dates the return (microseconds, as
+    # messages' times are), so that nothing written before it is kept, not even through a
+    # later edit of it or a late delivery. Null while opted out.
+    _run(db, "alter table archive_optouts add column resumed_us integer")

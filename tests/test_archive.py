@@ -18,10 +18,12 @@ from bot.archive_ports import HistoryUnreadable
 from bot.model import (
     ChannelKind,
     ChannelRef,
+    CommandReceived,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
     MessageRef,
+    Origin,
     Role,
     UserRef,
 )
@@ -214,6 +216,40 @@ async def test_opting_out_erases_for_real_and_stops_capture(bot: Harness) -> Non
     assert "kept again" in await bot.reply_text("optin", SAM)
     await say(bot, "written after opting in", root)
     assert "written after opting in" in [r["text"] for r in archived(bot)]
+
+
+async def test_nothing_written_before_opting_in_again_comes_back(bot: Harness) -> None:
+    """Opting in keeps what someone writes from then on: not an erased message they edit
+    later, nor one written while opted out, edited or delivered late after they opt in."""
+    root = await prompt_thread(bot)
+    start = bot.clock.now()
+    erased = await say(bot, f"{SECRET_WORD} before opting out", root)
+    await bot.command("optout", SAM)
+    bot.clock.advance(timedelta(minutes=1))
+    meanwhile = MessageRef(NORTH, "m-meanwhile", root.id)
+    written = bot.clock.now()
+    await bot.deliver(MessageEdited("ed-0", meanwhile, "draft", written, SAM, SAM, written))
+    bot.clock.advance(timedelta(minutes=1))
+    late = MessageRef(NORTH, "m-late", root.id)  # written now; delivered after the opt-in
+    late_at = bot.clock.now()
+    bot.clock.advance(timedelta(minutes=1))
+    assert "kept again" in await bot.reply_text("optin", SAM)
+    bot.clock.advance(timedelta(minutes=1))
+    now = bot.clock.now()
+    await bot.deliver(MessageEdited("ed-1", erased, f"{SECRET_WORD} fixed", now, SAM, SAM, start))
+    await bot.deliver(MessageEdited("ed-2", meanwhile, "edited", now, SAM, SAM, written))
+    await bot.deliver(MessagePosted("ev-late", late, SAM, "written while opted out", late_at))
+    after = await say(bot, "written after opting in", root)
+    await bot.deliver(MessageEdited("ed-3", after, "and edited", now, SAM, SAM, now))
+    early = MessageRef(NORTH, "m-early", root.id)
+    await bot.deliver(MessageEdited("ed-4", early, "edit came first", now, SAM, SAM, now))
+    assert sorted(r["text"] for r in archived(bot)) == ["and edited", "edit came first"]
+    await bot.core.db.checkpoint()
+    assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
+    assert "I've erased the 2 messages" in await bot.reply_text("optout", SAM)
+    assert "already opted out" in await bot.reply_text("optout", SAM)
+    await say(bot, "written after opting out again", root)
+    assert archived(bot) == []
 
 
 async def test_an_admin_opts_a_channel_in_with_a_notice_and_out_again(bot: Harness) -> None:
@@ -603,3 +639,18 @@ async def test_an_import_that_fails_part_way_finishes_the_batch_it_was_writing(
     with pytest.raises(HistoryUnreadable):
         await HistoryImport(archive).run(_BreaksAfterOneBatch([message]))
     assert await archive.get(message.ref) is not None  # as the error says: what was read is in
+
+
+async def test_opting_in_counts_from_when_it_was_asked_not_when_its_turn_came(
+    bot: Harness,
+) -> None:
+    root = await prompt_thread(bot)
+    await bot.command("optout", SAM)
+    asked = bot.clock.now()
+    await bot.core.inbox.accept(CommandReceived("optin-1", Origin(SAM, NORTH), "optin", asked))
+    ref = MessageRef(NORTH, "m-after", root.id)
+    written = asked + timedelta(seconds=5)
+    await bot.core.inbox.accept(MessagePosted("ev-after", ref, SAM, "written after", written))
+    bot.clock.advance(timedelta(minutes=1))  # a busy inbox: the opt-in's turn comes later
+    await bot.core.inbox.drain()
+    assert [r["text"] for r in archived(bot)] == ["written after"]

@@ -89,7 +89,10 @@ class ArchiveFeature:
             PersonalData(
                 "opt-outs",
                 ("archive_optouts.identity",),
-                kept_because="it is how copbot remembers to keep nothing of theirs",
+                kept_because=(
+                    "it is how copbot remembers to keep nothing of theirs, or, once they opt "
+                    "in again, nothing they wrote before"
+                ),
             )
         )
         registry.listen(MessagePosted, self.on_posted)
@@ -222,7 +225,7 @@ class ArchiveFeature:
         )
 
     async def opt_in(self, ix: Interaction, args: Args) -> None:
-        if not await self._archive.opt_in(ix.user.identity):
+        if not await self._archive.opt_in(ix.user.identity, ix.at or self._clock.now()):
             await ix.reply("You're opted in already: what you write in prompt threads is kept.")
             return
         await ix.reply(
