@@ -22,6 +22,9 @@ K1 = 1.2
 B = 0.75
 HIT_START, HIT_END = "\x02", "\x03"  # matched words in a snippet, for the caller to style
 SNIPPET_WORDS = 24
+# However long its words, or what lies between them: a 40 KB message's snippet is a glimpse,
+# not the message (five of them would pass what Slack and Teams take in one answer).
+SNIPPET_CHARACTERS = 300
 
 _WORD = re.compile(r"[^\W_]+")
 # What separates _WORD's words in ASCII: everything but letters and digits.
@@ -135,4 +138,26 @@ def snippet(text: str, terms: Sequence[Term], size: int = SNIPPET_WORDS) -> str:
         out.append(f"{HIT_START}{text[a:b]}{HIT_END}" if i in hits else text[a:b])
         cursor = b
     out.append(text[cursor:] if hi == len(spans) else "…")
-    return "".join(out).strip()
+    return clip_snippet("".join(out).strip())
+
+
+def clip_snippet(snippet: str, limit: int = SNIPPET_CHARACTERS) -> str:
+    """A snippet cut to ``limit`` characters shown, from a little before its first match,
+    with its marks kept in pairs."""
+    marks = snippet.count(HIT_START) + snippet.count(HIT_END)
+    if len(snippet) - marks <= limit:
+        return snippet
+    first = max(0, snippet.find(HIT_START))
+    start = max(0, first - limit // 3)
+    out = ["…"] if start > 0 and not snippet.startswith("…", start) else []
+    shown, inside = 0, False
+    for char in snippet[start:]:
+        if char in (HIT_START, HIT_END):
+            inside = char == HIT_START
+        elif shown == limit:
+            out.append(f"{HIT_END}…" if inside else "…")
+            return "".join(out)
+        else:
+            shown += 1
+        out.append(char)
+    return "".join(out)

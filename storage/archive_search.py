@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.ranking import HIT_END, HIT_START, rank, snippet
+from bot.ranking import HIT_END, HIT_START, clip_snippet, rank, snippet
 from bot.records import ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.archive_rows import (
@@ -193,7 +193,7 @@ def search(conn: Any, terms: Sequence[Term], f: ArchiveFilter, limit: int) -> li
             f"{' and f.rowid >= ?' if floor else ''}{date_sql} order by f.rank limit ?",
             [match, *([floor] if floor else []), *params, limit],
         ).fetchall()
-        return [SearchHit(message_from_row(r[:-1]), r[-1]) for r in rows]
+        return [SearchHit(message_from_row(r[:-1]), clip_snippet(r[-1])) for r in rows]
     if window is None and any(len(t.words) > 1 for t in terms):
         # No match is commoner than its rarest term is among the newest messages.
         density = min(frequencies) / documents

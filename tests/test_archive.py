@@ -27,6 +27,7 @@ from bot.model import (
     Role,
     UserRef,
 )
+from bot.ranking import HIT_END, HIT_START, SNIPPET_CHARACTERS
 from bot.records import ArchivedMessage
 from bot.search_query import parse_terms
 from bot.settings import Settings
@@ -320,6 +321,22 @@ async def test_search_in_chat_is_private_ranked_and_linked(bot: Harness) -> None
     nothing = await bot.reply_text('search "unbalanced', SAM)
     assert nothing.startswith("Nothing in the archive matches")
     assert "Give me a word or two" in await bot.reply_text("search ***", SAM)
+
+
+@pytest.mark.parametrize("query", ["bias", "bia*"])  # ranked by SQLite, and here
+async def test_a_huge_message_shows_as_a_short_snippet(bot: Harness, query: str) -> None:
+    root = await prompt_thread(bot)
+    await say(bot, "bias " + "!" * 40_000 + " end", root)
+    await say(bot, "x" * 40_000 + " bias " + "y" * 20_000, root, PRIYA)
+    await say(bot, "a " * 20_000 + "bias" + " b" * 20_000, root, ALEX)
+    [answer] = await bot.command(f"search {query}", SAM)
+    assert answer.text.count("**bias") == 3  # every match is shown
+    assert len(answer.text) < 2_000
+    hits = await bot.core.archive.search(parse_terms(query), _all(), 5)
+    for hit in hits:
+        shown = hit.snippet.replace(HIT_START, "").replace(HIT_END, "")
+        assert len(shown) <= SNIPPET_CHARACTERS + 2  # and its "…" either side
+        assert hit.snippet.count(HIT_START) == hit.snippet.count(HIT_END) >= 1
 
 
 async def test_a_search_longer_than_copbot_reads_is_refused_in_chat(bot: Harness) -> None:

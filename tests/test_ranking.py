@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.ranking import HIT_END, HIT_START, fold, rank, snippet, words
+from bot.ranking import HIT_END, HIT_START, clip_snippet, fold, rank, snippet, words
 from bot.search_query import Term, parse_terms
 
 DOCUMENTS = 1_000
@@ -59,6 +59,15 @@ def test_the_snippet_marks_every_word_of_a_phrase_found() -> None:
     shown = snippet("We spoke about race at length", [Term(("about", "race"))])
     assert f"{HIT_START}about{HIT_END} {HIT_START}race{HIT_END}" in shown
     assert f"{HIT_START}spoke" not in shown
+
+
+def test_a_long_snippet_is_clipped_around_its_first_match_with_its_marks_paired() -> None:
+    long = "a" * 500 + f" {HIT_START}{'b' * 400}{HIT_END} c"
+    clipped = clip_snippet(long, 100)
+    assert clipped.startswith("…a") and clipped.endswith(f"{HIT_END}…")
+    assert clipped.count(HIT_START) == clipped.count(HIT_END) == 1
+    assert len(clipped) == 1 + 100 + 2 + 1
+    assert clip_snippet("short", 100) == "short"
 
 
 @given(st.text(alphabet=st.characters(max_codepoint=0x24F)))
