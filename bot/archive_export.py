@@ -20,6 +20,7 @@ from typing import Any, Literal, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.export_clock import DayClock
+from bot.markup import isolated
 from bot.records import ArchiveFilter, Prompt
 from bot.timefmt import UK, for_people
 
@@ -209,12 +210,14 @@ def _moment(text: str) -> datetime:
 
 def _where(row: Row) -> str:
     """The channel's name, marked when it was private, so whoever shares an export knows."""
-    where = f"#{row[_CHANNEL]}" if row[_CHANNEL] else str(row[_CHANNEL_ID])
+    where = isolated(f"#{row[_CHANNEL]}" if row[_CHANNEL] else str(row[_CHANNEL_ID]))
     return f"{where} ({PRIVATE_MARK})" if row[_PRIVATE] else where
 
 
 def _author(row: Row) -> str:
-    return "Anonymous" if row[_ANONYMOUS] else (row[_AUTHOR_NAME] or row[_AUTHOR_ID] or "Someone")
+    if row[_ANONYMOUS]:
+        return "Anonymous"
+    return isolated(row[_AUTHOR_NAME] or row[_AUTHOR_ID] or "Someone")
 
 
 def _shown_authors(escape: Callable[[str], str]) -> Callable[[Row], str]:
@@ -382,7 +385,8 @@ def write_markdown(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
         # One write a thread: a call per line costs as much as formatting it.
         out.write(
             "".join(
-                f"\n**{author(row)}**, {when(row[_CREATED])}  \n{e(row[_TEXT])}\n" for row in thread
+                f"\n**{author(row)}**, {when(row[_CREATED])}  \n{e(isolated(row[_TEXT]))}\n"
+                for row in thread
             )
         )
         n += len(thread)
@@ -442,7 +446,7 @@ def write_html(rows: Iterable[Row], out: TextIO, cover: Cover) -> int:
             "".join(
                 f"<div class=msg><div class=meta><strong>{author(row)}</strong>, "
                 f"{_time_html(row[_CREATED], when)}</div>"
-                f"<div class=text>{e(row[_TEXT])}</div></div>\n"
+                f"<div class=text dir=auto>{e(row[_TEXT])}</div></div>\n"
                 for row in thread
             )
         )

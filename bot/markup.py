@@ -25,3 +25,36 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def kept_text(text: str) -> str:
     """A message's text as the archive keeps it: without control characters."""
     return CONTROL.sub("", text)
+
+
+# Right-to-left letters (Hebrew, Arabic, Syriac, Thaana, N'Ko…) and the controls that
+# embed, override or isolate a direction: either can reorder the words around them.
+_BIDI = re.compile(
+    "[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u200f\u061c\u202a-\u202e\u2066-\u2069"
+    "\U00010800-\U00010fff\U0001e800-\U0001efff]"
+)
+FSI, PDI = "\u2068", "\u2069"
+
+
+def isolated(text: str) -> str:
+    """People's words set in copbot's own, kept from reordering them: a name in Arabic,
+    or a right-to-left override someone typed, would otherwise run on into what follows
+    (the date after a name, the rest of a line). Unchanged when it holds neither."""
+    if not _BIDI.search(text):
+        return text
+    if PDI in text:  # one without its opening would close ours early: left out
+        text = _paired_isolates(text)
+    return f"{FSI}{text}{PDI}"
+
+
+def _paired_isolates(text: str) -> str:
+    kept, depth = [], 0
+    for char in text:
+        if char in "\u2066\u2067\u2068":
+            depth += 1
+        elif char == PDI:
+            if not depth:
+                continue
+            depth -= 1
+        kept.append(char)
+    return "".join(kept)

@@ -339,6 +339,19 @@ async def test_a_huge_message_shows_as_a_short_snippet(bot: Harness, query: str)
         assert hit.snippet.count(HIT_START) == hit.snippet.count(HIT_END) >= 1
 
 
+async def test_search_results_keep_right_to_left_words_in_their_place(bot: Harness) -> None:
+    """An override in a name or a message runs on into nothing copbot says after it."""
+    root = await prompt_thread(bot)
+    spoofer = UserRef("test", "lee", "Lee\u202e")
+    await say(bot, "about bias \u202e reversed", root, spoofer)
+    [answer] = await bot.command("search bias", SAM)
+    header, snippet = answer.text.splitlines()[1:3]
+    assert (
+        "· \u2068Lee\u202e\u2069 ·" in header and "open \u2068Lee\u202e\u2069's message" in header
+    )
+    assert snippet.startswith("\u2068") and snippet.endswith("\u2069")
+
+
 async def test_a_search_longer_than_copbot_reads_is_refused_in_chat(bot: Harness) -> None:
     root = await prompt_thread(bot)
     await say(bot, "Bias shows up in job matching", root)

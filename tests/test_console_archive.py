@@ -104,6 +104,20 @@ async def test_a_thread_reads_as_a_conversation_prompt_first(console: Console) -
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
+async def test_names_and_words_are_isolated_from_the_page_s_own(console: Console) -> None:
+    """A name or message in a right-to-left script, or with an override in it, reorders
+    nothing the page says beside it."""
+    cookie = await console.sign_in(PRIYA)
+    listing = await _page(console, "/console/archive?topic=language", cookie)
+    [href] = re.findall(r'<h3><a href="([^"]+)"', listing)
+    page = await _page(console, html.unescape(href), cookie)
+    assert "<strong><bdi>Sam</bdi></strong>" in page
+    assert '<p class="text" dir="auto">Language shapes' in page
+    found = await _page(console, "/console/archive?q=language", cookie)
+    assert "<bdi>Jo</bdi> ·" in found and '<p dir="auto">' in found
+    assert "<bdi>#north</bdi>" in found
+
+
 async def test_search_highlights_the_matches(console: Console) -> None:
     page = await _page(console, "/console/archive?q=language", await console.sign_in(PRIYA))
     assert "<mark>Language</mark> shapes how clients" in page

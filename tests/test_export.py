@@ -529,3 +529,22 @@ def test_cli_markdown_export_names_its_filters_count_and_topics(seeded: Path) ->
     assert "on the command line" in result.output or "by the command line" in result.output
     # 10 March 2026 00:00 UTC is still 10 March in London (GMT)
     assert "Conversation in #north, Tue 10 Mar 2026, 00:00" in result.output
+
+
+@pytest.mark.parametrize("writer", [write_markdown, write_html])
+def test_right_to_left_words_stay_in_their_place(writer) -> None:  # type: ignore[no-untyped-def]
+    """An override someone typed, or a name in Arabic, reorders nothing around it: the time
+    after a name, the words after a message."""
+    out = io.StringIO()
+    rows = [
+        row("\u202eevil", name="Sam\u202e", msg="1.1"),
+        row("calm words", name="\u0633\u0627\u0631\u0627", msg="1.2"),
+    ]
+    writer(rows, out, COVER)
+    text = out.getvalue()
+    assert "\u2068Sam\u202e\u2069" in text and "\u2068\u0633\u0627\u0631\u0627\u2069" in text
+    if writer is write_markdown:
+        assert "\u2068\u202eevil\u2069" in text
+    else:
+        assert "<div class=text dir=auto>\u202eevil</div>" in text
+    assert "\u2068calm words" not in text  # words without either are left as they are

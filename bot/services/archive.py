@@ -13,7 +13,7 @@ from bot.archive_ports import ArchiveRepository, ThreadSource
 from bot.chat import Chat, PlatformUnavailable
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
-from bot.markup import escape, kept_text
+from bot.markup import escape, isolated, kept_text
 from bot.model import (
     Channel,
     ChannelVisibilityChanged,
@@ -339,12 +339,14 @@ class ArchiveFeature:
             link = ""  # history imported from a platform copbot isn't connected to now
         # Named for its message: a screen reader lists links by name, and ten "open"s
         # would say nothing of which is which.
-        named = "the anonymous reply" if m.anonymous else f"{who}'s message"
+        named = "the anonymous reply" if m.anonymous else f"{isolated(who)}'s message"
         opened = (
             f" · [open {escape(named)}]({link})" if link.startswith(("https://", "http://")) else ""
         )
-        snippet = escape(hit.snippet).replace(HIT_START, "**").replace(HIT_END, "**")
-        return f"**{escape(where)}** · {escape(who)} · {when}{opened}\n{snippet}"
+        snippet = isolated(escape(hit.snippet)).replace(HIT_START, "**").replace(HIT_END, "**")
+        return (
+            f"**{escape(isolated(where))}** · {escape(isolated(who))} · {when}{opened}\n{snippet}"
+        )
 
     # -- retention ------------------------------------------------------------------------
 
