@@ -52,16 +52,18 @@ class SqliteExportLinkRepository:
 
         return await self._db.write(op)
 
-    async def unused(self, link_id: str) -> bool:
-        """Whether a link is there and not yet used: what its page says (a read only)."""
-        return await self._db.read(
-            lambda db: (
-                db.execute(
-                    "select 1 from export_links where id = ? and used_at is null", [link_id]
-                ).fetchone()
-                is not None
-            )
-        )
+    async def unused(self, link_id: str) -> ExportLink | None:
+        """The link, when it is there and not yet used: what its page says (a read only)."""
+
+        def op(db: sqlite_utils.Database) -> ExportLink | None:
+            row = db.execute(
+                "select id, format, filters, created_by, created_at, expires_at"
+                " from export_links where id = ? and used_at is null",
+                [link_id],
+            ).fetchone()
+            return _link(row) if row else None
+
+        return await self._db.read(op)
 
     async def forget_creator(self, identity: str) -> int:
         return await self._db.execute("delete from export_links where created_by = ?", [identity])

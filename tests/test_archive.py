@@ -598,9 +598,17 @@ async def test_an_export_link_dies_with_its_admins_role(db_path: Path) -> None:
         await h.core.roles.revoke(PRIYA.identity, Role.ADMIN, by="cli")
         app = web.Application()
         app.router.add_routes(h.core.registry.routes)
+        path = url.removeprefix("http://copbot.test")
         async with TestClient(TestServer(app)) as client:
-            refused = await client.post(url.removeprefix("http://copbot.test"))
+            # Its page says so, rather than that the export is ready.
+            page = await client.get(path)
+            assert page.status == 403 and "no longer an admin" in await page.text()
+            refused = await client.post(path)
             assert refused.status == 403 and "no longer an admin" in await refused.text()
+            # Refused, the link is not used up: with the role back, it works.
+            await h.core.roles.grant(PRIYA.identity, Role.ADMIN, by="cli")
+            assert (await client.get(path)).status == 200
+            assert (await client.post(path)).status == 200
     finally:
         h.close()
 

@@ -257,9 +257,17 @@ class ExportsFeature:
 
     async def landing(self, request: web.Request) -> web.StreamResponse:
         link_id, _ = await self._valid(request.match_info["token"])
-        if not await self._links.unused(link_id):  # not "ready" when it can't be downloaded
+        link = await self._links.unused(link_id)
+        if link is None:  # not "ready" when it can't be downloaded
             raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
+        await self._asker_still_admin(link)
         return web.Response(text=LANDING, content_type="text/html")
+
+    async def _asker_still_admin(self, link: ExportLink) -> None:
+        if await self._roles.role_of(link.created_by) < Role.ADMIN:
+            raise _refusal(
+                web.HTTPForbidden, "Whoever asked for this export is no longer an admin."
+            )
 
     async def _valid(self, token: str) -> tuple[str, datetime]:
         """The link's id and expiry, when it is genuine and still current."""
@@ -339,13 +347,14 @@ class ExportsFeature:
     async def download(self, request: web.Request) -> web.StreamResponse:
         link_id, _ = await self._valid(request.match_info["token"])
         now = self._clock.now()
+        # The role first: a refusal leaves the link as it was, to work again should the
+        # role come back before it expires.
+        if (waiting := await self._links.unused(link_id)) is not None:
+            await self._asker_still_admin(waiting)
         link = await self._links.use(link_id, now)
         if link is None:
             raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
-        if await self._roles.role_of(link.created_by) < Role.ADMIN:
-            raise _refusal(
-                web.HTTPForbidden, "Whoever asked for this export is no longer an admin."
-            )
+        await self._asker_still_admin(link)  # and had it gone meanwhile
         chosen = await self._still_visible(link)
         if self._audit is not None:
             await self._audit.record(
