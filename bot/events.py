@@ -21,6 +21,10 @@ from bot.scheduler import local_to_utc  # the scheduler's rule for clock changes
 from bot.timefmt import for_people
 
 MAX_TITLE = 150
+# As long as the chat forms take (bot/services/event_forms.py): longer, planned in the console
+# or on the command line, Slack and Teams would cut it short in the form that changes it.
+MAX_LOCATION = 500
+MAX_DESCRIPTION = 2000
 MAX_DURATION = timedelta(days=1)
 DEFAULT_DURATION = timedelta(minutes=90)
 RECENT = timedelta(days=30)  # ended events stay in the feeds this long
@@ -161,6 +165,18 @@ def check_plan(
     starts_at = _start(plan.start, tz, now, problems)
     duration = _duration(plan.duration, problems)
     capacity = _capacity(plan.capacity, problems)
+    location = plan.location.strip()
+    if len(location) > MAX_LOCATION:
+        problems["location"] = (
+            f"Please keep the place or link to {MAX_LOCATION} characters "
+            f"(this one has {len(location):,})."
+        )
+    description = plan.description.strip()
+    if len(description) > MAX_DESCRIPTION:
+        problems["description"] = (
+            f"Please keep what it's about to {MAX_DESCRIPTION:,} characters "
+            f"(this has {len(description):,})."
+        )
     topic = plan.topic.strip().lower()
     if topic and topic not in topics:
         problems["topic"] = (
@@ -177,9 +193,9 @@ def check_plan(
         region.lower(),
         starts_at,
         duration,
-        plan.location.strip(),
+        location,
         capacity,
-        plan.description.strip(),
+        description,
         topic,
     )
 

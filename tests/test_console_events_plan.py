@@ -94,6 +94,23 @@ async def test_a_bad_plan_says_what_is_wrong_beside_each_field_and_keeps_what_wa
     assert not await console.core.feature(EventsFeature).repository.upcoming_and_recent(None)
 
 
+async def test_a_place_or_description_longer_than_chat_takes_is_refused(
+    console: Console,
+) -> None:
+    """Chat's form for changing an event holds 500 and 2,000 characters: a longer one,
+    planned here, would be cut short there the first time anyone changed the event."""
+    priya = await console.sign_in(PRIYA)
+    status, page = await _plan(
+        console, priya, title="T", region="North", start=_start(console),
+        location="L" * 501, description="D" * 2001,
+    )  # fmt: skip
+    assert status == 400
+    text = html.unescape(page)
+    assert "Please keep the place or link to 500 characters (this one has 501)." in text
+    assert "Please keep what it's about to 2,000 characters (this has 2,001)." in text
+    assert not await console.core.feature(EventsFeature).repository.upcoming_and_recent(None)
+
+
 async def test_cancelling_asks_first_then_cancels_and_is_audited(console: Console) -> None:
     priya = await console.sign_in(PRIYA)
     await _plan(console, priya, title="Workshop", region="North", start=_start(console))

@@ -165,6 +165,9 @@ async def test_the_archive_region_follows_the_link_and_falls_back_to_the_name(
         ("region", "Narnia", "I don't know the region 'Narnia'"),
         ("capacity", "0", "Give at least 1 place"),
         ("title", "x" * 151, "150 characters (this one has 151)"),
+        # As long as the chat forms take: longer, the form that changes it would cut it.
+        ("location", "x" * 501, "500 characters (this one has 501)"),
+        ("description", "x" * 2001, "2,000 characters (this has 2,001)"),
         ("topic", "astrology", "no prompt topic 'astrology'. Leave it empty, or pick one of: "),
     ],
 )

@@ -80,6 +80,7 @@ def test_edit_changes_what_is_given(db: Path) -> None:
         (("--region", "Atlantis"), "I don't know the region 'Atlantis'"),
         (("--capacity", "0"), "at least 1"),
         (("--title", "x" * 151), "150 characters"),
+        (("--description", "x" * 2001), "2,000 characters"),
     ],
 )
 def test_bad_input_is_one_line_a_non_zero_exit_and_nothing_kept(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.events import MAX_DESCRIPTION, MAX_LOCATION, MAX_TITLE
 from bot.model import Choice, DateTimeField, Form, LongText, ShortText
 from bot.records import Event
 from bot.services.regions import Regions
@@ -39,7 +40,9 @@ def event_form(
         NEW_FORM if event is None else EDIT_FORM,
         "Plan an event" if event is None else "Change an event",
         (
-            ShortText("title", "Title", max_length=150, initial=was(event.title if event else "")),
+            ShortText(
+                "title", "Title", max_length=MAX_TITLE, initial=was(event.title if event else "")
+            ),
             Choice(
                 "region",
                 "Region",
@@ -59,7 +62,7 @@ def event_form(
                 required=False,
                 placeholder="e.g. Leeds, Room 2, or a Teams meeting link",
                 initial=was(event.location if event else ""),
-                max_length=500,
+                max_length=MAX_LOCATION,
             ),
             ShortText(
                 "capacity",
@@ -73,7 +76,7 @@ def event_form(
                 "What it's about",
                 required=False,
                 initial=was(event.description if event else ""),
-                max_length=2000,
+                max_length=MAX_DESCRIPTION,
             ),
             Choice(
                 "topic",
