@@ -14,6 +14,7 @@ from bot.records import Event
 from bot.timefmt import for_people
 
 RSVP = "event.rsvp"  # button value: "EVENT_ID:answer"
+NAMED = 60  # characters of a title that name a link to it
 
 
 def your_answer(attendance: Attendance, person: str) -> str:
@@ -46,6 +47,17 @@ def _which(local: datetime) -> str:
 def calendar_link(event: Event, public_url: str) -> str:
     """The event's .ics, or "" when copbot has no public address to put in a link."""
     return event_address(public_url, event.id)
+
+
+def calendar_label(event: Event) -> str:
+    """The "Add to calendar" link's words, naming its event: a screen reader lists links by
+    name, and a channel of announcements would otherwise read "Add to calendar" again and
+    again. Brackets become parentheses: Teams would end the link at one."""
+    title = event.title.replace("[", "(").replace("]", ")")
+    if len(title) > NAMED:
+        cut = title[: NAMED - 1]
+        title = (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+    return f"Add '{escape(title)}' to your calendar"
 
 
 def rsvp_buttons(event: Event) -> Buttons:
@@ -96,7 +108,7 @@ def announcement(
     blocks.append(rsvp_buttons(event))
     small = "Let us know if you can come; you can change your answer at any time."
     if link := calendar_link(event, public_url):
-        small += f" [Add to calendar]({link})"
+        small += f" [{calendar_label(event)}]({link})"
     blocks.append(Context(small))
     return OutgoingMessage(tuple(blocks), fallback=f"{event.title}, {when(event, tz)}")
 

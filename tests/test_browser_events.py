@@ -67,7 +67,9 @@ def test_plan_an_event_see_it_announced_and_answer_going(site: Any) -> None:
     assert "10:00 to 12:00" in announcement.inner_text()
     assert "Going 0" in announcement.inner_text()
     # "Add to calendar" leads to the event's .ics, served by the same copbot: 10:00 London.
-    calendar = announcement.get_by_role("link", name="Add to calendar")
+    calendar = announcement.get_by_role(
+        "link", name="Add 'White privilege: a workshop' to your calendar", exact=True
+    )
     assert calendar.get_attribute("href") == f"{url}/calendar/event/1.ics"
     response = page.request.get(f"{url}/calendar/event/1.ics")
     assert response.ok and response.headers["content-type"] == "text/calendar; charset=utf-8"

@@ -263,7 +263,9 @@ async def test_an_announcement_links_to_its_calendar_file_and_the_link_resolves(
         event_id = await announced(bot)
         [text] = posts_in(bot, NORTH)
         address = f"{public}/calendar/event/{event_id}.ics"
-        assert f"[Add to calendar]({address})" in text
+        assert (
+            f"[Add 'Race equity: conversations with clients' to your calendar]({address})" in text
+        )
         async with client.get(address.removeprefix(public)) as response:
             assert response.status == 200
             [vevent] = icalendar.Calendar.from_ical(await response.read()).events

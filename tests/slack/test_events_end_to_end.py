@@ -107,7 +107,7 @@ async def test_an_event_added_from_the_command_line_is_announced_once_and_answer
     assert post.args["channel"] == C1
     assert ", 10:00 to 11:30" in text_of(post) and f" {day.day} " in text_of(post)
     # "Add to calendar" leads to the event's .ics, served by the same copbot: 10:00 London.
-    [address] = re.findall(r"<(http[^|>]+)\|Add to calendar>", text_of(post))
+    [address] = re.findall(r"<(http[^|>]+)\|Add '[^']+' to your calendar>", text_of(post))
     assert address == f"{copbot.url}/calendar/event/1.ics"
     async with copbot.session.get(address) as response:
         assert response.status == 200

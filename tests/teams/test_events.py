@@ -50,7 +50,7 @@ async def announced(teams: TeamsBot) -> tuple[Event, Call]:
     assert "10:00 to 11:00" in json.dumps(created.body)
     # Its "Add to calendar" link is served by the same copbot, at 10:00 London.
     address = f"http://copbot.test/calendar/event/{event.id}.ics"
-    assert f"[Add to calendar]({address})" in json.dumps(created.body)
+    assert f"[Add '{event.title}' to your calendar]({address})" in json.dumps(created.body)
     async with teams.client.get(address.removeprefix("http://copbot.test")) as response:
         assert response.status == 200
         [vevent] = icalendar.Calendar.from_ical(await response.read()).events
