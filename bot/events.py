@@ -73,6 +73,22 @@ class Attendance:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """An event's answers just before and just after one person's, with its places, all read
+    in the write that changed them: presses landing together each see their own change
+    alone, so nobody moved up is told twice, or not at all."""
+
+    capacity: int | None
+    before: tuple[Rsvp, ...]
+    after: tuple[Rsvp, ...]
+
+    @property
+    def attendance(self) -> tuple[Attendance, Attendance]:
+        """Who held a place and who waited, before and after."""
+        return Attendance.of(self.before, self.capacity), Attendance.of(self.after, self.capacity)
+
+
+@dataclass(frozen=True)
 class AnswersTaken:
     """An event's answers as they stood when an erasure took one person's away."""
 
@@ -307,7 +323,7 @@ class EventRepository(Protocol):
 
     async def upcoming(self, region: str | None, now: datetime) -> Sequence[Event]: ...
 
-    async def answer(self, event_id: int, person: str, answer: Answer) -> None: ...
+    async def answer(self, event_id: int, person: str, answer: Answer) -> Answered: ...
 
     async def rsvps(self, event_id: int) -> Sequence[Rsvp]: ...
 

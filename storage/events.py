@@ -9,7 +9,15 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import from_text, to_text
-from bot.events import RECENT, Announcement, Answer, AnswersTaken, LedgerState, Rsvp
+from bot.events import (
+    RECENT,
+    Announcement,
+    Answer,
+    Answered,
+    AnswersTaken,
+    LedgerState,
+    Rsvp,
+)
 from bot.model import ChannelRef
 from bot.ports import Clock, WriteOp
 from bot.records import Event, EventStatus
@@ -110,16 +118,16 @@ class SqliteEventRepository:
 
     # -- answers ------------------------------------------------------------------------
 
-    async def answer(self, event_id: int, person: str, answer: Answer) -> None:
+    async def answer(self, event_id: int, person: str, answer: Answer) -> Answered:
         at = to_text(self._clock.now())
 
-        def op(db: sqlite_utils.Database) -> None:
-            row = db.execute(
-                "select answer from event_rsvps where event_id = ? and person = ?",
-                [event_id, person],
-            ).fetchone()
-            if row is not None and row[0] == answer.value:
-                return  # the same answer again keeps its place in the queue
+        def op(db: sqlite_utils.Database) -> Answered:
+            # Read in the write: another press's answer can't land between these reads.
+            row = db.execute("select capacity from events where id = ?", [event_id]).fetchone()
+            capacity = row[0] if row else None
+            before = _rsvps(db, event_id)
+            if any(r.person == person and r.answer is answer for r in before):
+                return Answered(capacity, before, before)  # the same again keeps its place
             (seq,) = db.execute(
                 "select coalesce(max(seq), 0) + 1 from event_rsvps where event_id = ?",
                 [event_id],
@@ -130,18 +138,12 @@ class SqliteEventRepository:
                 " answer = excluded.answer, seq = excluded.seq, answered_at = excluded.answered_at",
                 [event_id, person, answer.value, seq, at],
             )
+            return Answered(capacity, before, _rsvps(db, event_id))
 
-        await self._db.write(op, durable=True)
+        return await self._db.write(op, durable=True)
 
     async def rsvps(self, event_id: int) -> Sequence[Rsvp]:
-        def op(db: sqlite_utils.Database) -> list[Rsvp]:
-            rows = db.execute(
-                "select person, answer, seq from event_rsvps where event_id = ? order by seq",
-                [event_id],
-            ).fetchall()
-            return [Rsvp(event_id, p, Answer(a), s) for p, a, s in rows]
-
-        return await self._db.read(op)
+        return await self._db.read(lambda db: list(_rsvps(db, event_id)))
 
     # -- the announcement ledger --------------------------------------------------------
 
@@ -283,6 +285,14 @@ class SqliteEventRepository:
             return n, taken
 
         return await self._db.write(op)
+
+
+def _rsvps(db: sqlite_utils.Database, event_id: int) -> tuple[Rsvp, ...]:
+    rows = db.execute(
+        "select person, answer, seq from event_rsvps where event_id = ? order by seq",
+        [event_id],
+    ).fetchall()
+    return tuple(Rsvp(event_id, p, Answer(a), s) for p, a, s in rows)
 
 
 def _where(channel: ChannelRef) -> list[str]:

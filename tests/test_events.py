@@ -20,11 +20,13 @@ from bot.clock import to_text
 from bot.events import Answer, LedgerState, Plan, PlanProblems
 from bot.feedback_messages import ANSWER
 from bot.model import (
+    ButtonPressed,
     Buttons,
     Channel,
     ChannelRef,
     Choice,
     MessageRef,
+    Origin,
     OutgoingMessage,
     Role,
     ThreadRef,
@@ -495,6 +497,49 @@ async def test_a_full_event_keeps_a_waiting_list_promoted_in_order(bot: Harness)
     freed = await bot.press("event.rsvp", f"{event_id}:not_going", first)
     [told] = [s for s in freed if s.kind == "direct"]
     assert told.user == second and "a place has come up" in told.text
+
+
+async def test_a_place_given_up_as_someone_else_answers_is_offered_once(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Presses in different conversations (the announcement in two channels, or the events
+    list in each person's own chat) run side by side: each must judge who moved up by its
+    own change alone, not by one another press made meanwhile."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="1")
+    first, second, bystander = PEOPLE[:3]
+    for person in (first, second):
+        await bot.press("event.rsvp", f"{event_id}:going", person)
+    repository = feature(bot).repository
+    answering = repository.answer
+    arrived: list[str] = []
+    both = asyncio.Event()
+
+    async def together(event: int, person: str, answer: Answer) -> Any:
+        arrived.append(person)
+        if len(arrived) == 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):  # run one after the other: still a test
+            await asyncio.wait_for(both.wait(), 5)
+        return await answering(event, person, answer)
+
+    monkeypatch.setattr(repository, "answer", together)
+    before = len(bot.adapter.sent)
+    for person, answer, channel in ((first, "not_going", NORTH), (bystander, "maybe", GENERAL)):
+        await bot.core.inbox.accept(
+            ButtonPressed(
+                bot.event_id(),
+                Origin(person, channel),
+                "event.rsvp",
+                f"{event_id}:{answer}",
+                bot.clock.now(),
+            )
+        )
+    await bot.core.inbox.drain()
+    assert len(arrived) == 2 and both.is_set()
+    told = [s for s in bot.adapter.sent[before:] if s.kind == "direct"]
+    assert [s.user.identity for s in told] == [second.identity]
+    assert "a place has come up" in told[0].text
 
 
 async def test_maybe_on_a_full_event_says_the_place_has_gone_to_the_next_person(

@@ -422,9 +422,7 @@ class EventsFeature:
             )
         answer = Answer(answer_text)
         me = ix.user.identity
-        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        await self._events.answer(event.id, me, answer)
-        after = Attendance.of(await self._events.rsvps(event.id), event.capacity)
+        before, after = (await self._events.answer(event.id, me, answer)).attendance
         await ix.reply(_answered(event, answer, after, me, self._tz, before))
         await self._delivery.promote(event, before, after, skip=me)
         await self._delivery.refresh(event, after)
