@@ -89,10 +89,16 @@ def feed(events: Iterable[Event], region: str, site: FeedSite) -> bytes:
 
 def single(event: Event, site: FeedSite) -> bytes:
     """One event, for "Add to calendar". No calendar name or refresh hint: with them, some
-    calendars offer to add a whole new calendar rather than the event."""
+    calendars offer to add a whole new calendar rather than the event. A METHOD, unlike the
+    feeds: opened again after a change it updates the copy added before (the same UID, a
+    higher SEQUENCE), and once cancelled (CANCEL) removes it."""
     import icalendar
 
-    calendar = icalendar.Calendar.new(prodid=PRODID, uid=f"calendar-event-{event.id}@{site.host}")
+    calendar = icalendar.Calendar.new(
+        prodid=PRODID,
+        uid=f"calendar-event-{event.id}@{site.host}",
+        method="CANCEL" if event.cancelled else "PUBLISH",
+    )
     return _finished(calendar, [event], site)
 
 
@@ -132,8 +138,9 @@ def _vevent(event: Event, site: FeedSite) -> icalendar.Event:
         summary=_text(event.title),
         start=_local(event.starts_at, zone),
         end=_local(event.ends_at, zone),
-        # No METHOD: DTSTAMP is when the event last changed (RFC 5545 3.8.7.2), which also
-        # keeps a feed's bytes, and so its ETag, the same until something changes.
+        # When the event last changed (RFC 5545 3.8.7.2, as feeds have no METHOD; for the
+        # one event's file, whose copy this is), which also keeps a calendar's bytes, and so
+        # its ETag, the same until something changes.
         stamp=event.updated_at.astimezone(UTC),
         created=event.created_at.astimezone(UTC),
         last_modified=event.updated_at.astimezone(UTC),

@@ -49,15 +49,29 @@ def calendar_link(event: Event, public_url: str) -> str:
     return event_address(public_url, event.id)
 
 
-def calendar_label(event: Event) -> str:
-    """The "Add to calendar" link's words, naming its event: a screen reader lists links by
-    name, and a channel of announcements would otherwise read "Add to calendar" again and
-    again. Brackets become parentheses: Teams would end the link at one."""
+def calendar_label(event: Event, doing: str = "Add", where: str = "to") -> str:
+    """The words of a link to the event's calendar file, naming its event: a screen reader
+    lists links by name, and a channel of announcements would otherwise read "Add to
+    calendar" again and again. Brackets become parentheses: Teams would end the link at one."""
     title = event.title.replace("[", "(").replace("]", ")")
     if len(title) > NAMED:
         cut = title[: NAMED - 1]
         title = (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
-    return f"Add '{escape(title)}' to your calendar"
+    return f"{doing} '{escape(title)}' {where} your calendar"
+
+
+def in_your_calendar(event: Event, public_url: str) -> str:
+    """For someone who added the event to their calendar: its file again, which updates
+    that copy or, once cancelled, removes it. "" without a public address."""
+    link = calendar_link(event, public_url)
+    if not link:
+        return ""
+    label = (
+        calendar_label(event, "Remove", "from")
+        if event.cancelled
+        else (calendar_label(event, "Update", "in"))
+    )
+    return f"If you added it to your calendar: [{label}]({link})."
 
 
 def rsvp_buttons(event: Event) -> Buttons:
@@ -92,14 +106,14 @@ def announcement(
     if event.location:
         pairs.append(("Where", escape(event.location)))
     if event.cancelled:
-        return OutgoingMessage(
-            (
-                Text(f"**Cancelled: {escape(event.title)}**"),
-                Text("This session won't go ahead. Sorry to anyone who was planning to come."),
-                Fields(tuple(pairs)),
-            ),
-            fallback=f"Cancelled: {event.title}",
-        )
+        cancelled: list[Text | Fields | Context] = [
+            Text(f"**Cancelled: {escape(event.title)}**"),
+            Text("This session won't go ahead. Sorry to anyone who was planning to come."),
+            Fields(tuple(pairs)),
+        ]
+        if removing := in_your_calendar(event, public_url):
+            cancelled.append(Context(removing))
+        return OutgoingMessage(tuple(cancelled), fallback=f"Cancelled: {event.title}")
     blocks: list[Text | Fields | Buttons | Context] = [Text(f"**{escape(event.title)}**")]
     if event.description:
         blocks.append(Text(escape(event.description)))
@@ -139,13 +153,14 @@ def _in(minutes: int) -> str:
     return f"in {round(minutes / 60)} hours"
 
 
-def changed(event: Event, tz: ZoneInfo) -> OutgoingMessage:
+def changed(event: Event, tz: ZoneInfo, public_url: str) -> OutgoingMessage:
+    calendar = in_your_calendar(event, public_url)
     if event.cancelled:
-        return OutgoingMessage.of(
+        text = (
             f"**{escape(event.title)}** ({for_people(event.starts_at, tz)}) has been cancelled. "
             "Sorry to anyone who was looking forward to it."
         )
-    where = f" {escape(event.location)}." if event.location else ""
-    return OutgoingMessage.of(
-        f"**{escape(event.title)}** has changed: it is now {when(event, tz)}.{where}"
-    )
+    else:
+        where = f" {escape(event.location)}." if event.location else ""
+        text = f"**{escape(event.title)}** has changed: it is now {when(event, tz)}.{where}"
+    return OutgoingMessage.of(f"{text}\n{calendar}" if calendar else text)

@@ -100,6 +100,18 @@ def test_sequence_and_status_follow_the_event() -> None:
     assert cancelled["STATUS"] == "CANCELLED" and cancelled["SEQUENCE"] == 3
 
 
+def test_the_events_own_file_updates_the_copy_added_from_it_and_once_cancelled_removes_it() -> None:
+    """Someone who added the event from its link has a copy of their own: its file, opened
+    again, publishes the change, or cancels the event (RFC 5546), under the same UID."""
+    live = parsed(single(event(sequence=2), SITE))
+    assert live["METHOD"] == "PUBLISH"
+    gone = parsed(single(event(status=EventStatus.CANCELLED, sequence=3), SITE))
+    assert gone["METHOD"] == "CANCEL"
+    assert gone.events[0]["UID"] == live.events[0]["UID"] == "event-7@copbot.example.org"
+    # A feed is subscribed to, never imported: no METHOD, its cancelled events only marked.
+    assert "METHOD" not in parsed(feed([event(status=EventStatus.CANCELLED)], "north", SITE))
+
+
 def test_an_event_carries_its_details_and_its_own_address() -> None:
     [vevent] = parsed(single(event(updated_at=CREATED + timedelta(days=2)), SITE)).events
     assert str(vevent["SUMMARY"]) == "Unconscious bias: a reflection session"

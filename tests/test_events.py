@@ -278,6 +278,32 @@ async def test_an_announcement_links_to_its_calendar_file_and_the_link_resolves(
         bot.close()
 
 
+async def test_a_change_or_cancelling_says_how_to_update_the_calendar_it_was_added_to(
+    db_path: Path,
+) -> None:
+    public = "https://copbot.example.org"
+    bot = Harness.open(db_path, Settings(db_path=db_path, public_url=public))
+    try:
+        await link(bot, NORTH, "North")
+        event_id = await announced(bot, title="Use of language")
+        address = f"{public}/calendar/event/{event_id}.ics"
+        await bot.press("event.rsvp", f"{event_id}:going", SAM)
+        await feature(bot).edit(event_id, {"start": "2026-12-03 11:00"}, PRIYA.identity, Role.STAFF)
+        await bot.tick()
+        [moved] = [s for s in bot.adapter.of_kind("direct") if "has changed" in s.text]
+        assert f"[Update 'Use of language' in your calendar]({address})" in moved.text
+        await feature(bot).cancel_event(event_id, PRIYA.identity, Role.STAFF)
+        await bot.tick()
+        [told] = [s for s in bot.adapter.of_kind("direct") if "has been cancelled" in s.text]
+        assert f"[Remove 'Use of language' from your calendar]({address})" in told.text
+        # The announcement, where it was added from, says so too.
+        cancelled = bot.adapter.of_kind("update")[-1].text
+        assert "Cancelled: Use of language" in cancelled
+        assert f"[Remove 'Use of language' from your calendar]({address})" in cancelled
+    finally:
+        bot.close()
+
+
 async def test_a_channel_linked_after_planning_hears_of_the_events_to_come(bot: Harness) -> None:
     """As planning tells a facilitator whose region has no channel yet: link one, and the
     events already planned are announced there, once, and nowhere twice."""

@@ -276,7 +276,7 @@ class EventDelivery:
         await self.refresh(event, attendance)
         # Maybe too: they may still come, and would come to the wrong time or place.
         for person in (*attendance.going, *attendance.waiting, *attendance.maybe):
-            await self.direct(person, changed(event, self._tz))
+            await self.direct(person, changed(event, self._tz, self._public_url))
 
     async def _current(self, job: Job) -> Event | None:
         """The job's event, if it is still on at the time the job was queued for (and, for
