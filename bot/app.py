@@ -22,6 +22,7 @@ from bot.archive_ports import HistorySource
 from bot.calendar_feed import FeedSite
 from bot.chat import Chat, SendObserver
 from bot.clock import SystemClock
+from bot.command_words import CommandWords
 from bot.console.about_pages import AboutPages
 from bot.console.archive_pages import ArchivePages
 from bot.console.audit import Audit
@@ -147,7 +148,7 @@ def build_core(
     regions = Regions(region_links, settings.regions)
     event_repo = SqliteEventRepository(db, clock)
     audit = Audit(SqliteAuditRepository(db), clock)
-    templates = Templates(settings.timezone)
+    templates = Templates(settings.timezone, CommandWords(settings.teams_name))
     sign_ins = SqliteSessionRepository(db)
     threads = SqliteThreadReader(db)
     scopes = Scopes(visibility, threads)
@@ -382,6 +383,7 @@ def build_adapters(
                 settings.public_url,
                 sealer=signing.signer("teams-form"),  # forms opened from a one-button card
                 observe_retry=observe_retry,
+                name=settings.teams_name,
             )
         )
     return adapters

@@ -1,13 +1,40 @@
 """A chat command written where copbot can't tell which platform the reader uses (a web
 page, a terminal): Slack's and the playground's ``/cop``, and Teams' ``@copbot``, since in a
-Teams channel ``/cop`` is an ordinary message. In chat, ``Chat.command_prefix`` says which."""
+Teams channel ``/cop`` is an ordinary message. In chat, ``Chat.command_prefix`` says which.
+
+Teams' ``@copbot`` is the app package's name, which an organisation may change
+(``copbot teams package --name``, or ``COPBOT_TEAMS_NAME``)."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 SLASH = "/cop"  # Slack and the playground
-TEAMS = "@copbot"
+DEFAULT_TEAMS_NAME = "copbot"
+TEAMS_NAME_LONGEST = 30  # Teams' own limit for an app's short name
+# A Teams app's short name as copbot will write it before a command: nothing that would
+# read as markup or break out of a code span.
+TEAMS_NAME = re.compile(r"[^\s<>`*_~@\\|\[\]][^<>`*_~@\\|\[\]\n\r\t]{0,29}")
 
 
-def everywhere(command: str) -> str:
-    # In backticks, as copbot writes commands: the console shows them as code (its said filter).
-    return f"`{SLASH} {command}` (in Teams, `{TEAMS} {command}`)"
+def teams_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as the Teams app's name, in words; None when nothing."""
+    if not 1 <= len(name) <= TEAMS_NAME_LONGEST:
+        return f"must be 1 to {TEAMS_NAME_LONGEST} characters long"
+    if not TEAMS_NAME.fullmatch(name):
+        return "can't start with a space or hold any of < > ` * _ ~ @ \\ | [ ] or a line break"
+    return None
+
+
+@dataclass(frozen=True)
+class CommandWords:
+    teams_name: str = DEFAULT_TEAMS_NAME
+
+    @property
+    def teams(self) -> str:
+        return f"@{self.teams_name}"
+
+    def everywhere(self, command: str) -> str:
+        # In backticks, as copbot writes commands: the console shows them as code.
+        return f"`{SLASH} {command}` (in Teams, `{self.teams} {command}`)"

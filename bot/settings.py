@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.command_words import DEFAULT_TEAMS_NAME, teams_name_problem
 from bot.errors import WordedError
 from bot.identities import IdentityError, checked_identity
 
@@ -81,6 +82,9 @@ class Settings:
     )
     metrics: bool = False  # GET /metrics for Prometheus, off the public routes unless asked
     log_format: str = "text"  # or "json": one JSON object a line, for log collectors
+    # The Teams app's name, as its package gave it (`copbot teams package --name`): what
+    # people mention before a command, and what copbot writes before one.
+    teams_name: str = DEFAULT_TEAMS_NAME
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], db: str | None = None) -> Settings:
@@ -135,7 +139,20 @@ class Settings:
             event_reminders=_reminders(env.get("COPBOT_EVENT_REMINDERS", "")),
             metrics=_switch(env, "COPBOT_METRICS"),
             log_format=_log_format(env.get("COPBOT_LOG_FORMAT", "")),
+            teams_name=_teams_name(env.get("COPBOT_TEAMS_NAME", "")),
         )
+
+
+def _teams_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        return DEFAULT_TEAMS_NAME
+    if (problem := teams_name_problem(name)) is not None:
+        # Not echoed: a mistaken value could be anything pasted.
+        raise ConfigError(
+            f"COPBOT_TEAMS_NAME, the Teams app's name as its package gave it, {problem}"
+        )
+    return name
 
 
 _OFF = ("off", "0", "false", "no")

@@ -4,7 +4,9 @@ message, and the command is `@copbot`."""
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,8 +16,12 @@ from click.testing import CliRunner
 from adapters.local.adapter import LocalAdapter
 from adapters.slack.adapter import SlackAdapter
 from adapters.teams.text import DEFAULT_NAME
+from bot.app import build_adapters
 from bot.cli import cli
-from bot.command_words import SLASH, TEAMS
+from bot.clock import SystemClock
+from bot.command_words import SLASH, CommandWords
+from bot.settings import ConfigError, Settings
+from storage.database import Database
 from tests.support.console import Console, console_app
 from tests.support.harness import ALEX
 
@@ -30,14 +36,16 @@ async def console(db_path: Path) -> AsyncIterator[Console]:
 
 def test_the_words_are_the_platforms_own() -> None:
     assert SlackAdapter.command_prefix == LocalAdapter.command_prefix == SLASH
-    assert f"@{DEFAULT_NAME}" == TEAMS  # Teams' until a mention says the app was renamed
+    assert (
+        f"@{DEFAULT_NAME}" == CommandWords().teams
+    )  # Teams' until a mention says the app was renamed
 
 
 def test_no_console_page_names_a_command_for_slack_alone() -> None:
     for page in sorted(TEMPLATES.glob("*.html")):
         for line in page.read_text().splitlines():
             if re.search(r"/cop\b", line):
-                assert "@copbot" in line, f"{page.name}: {line.strip()}"
+                assert "@{{ teams_name }}" in line, f"{page.name}: {line.strip()}"
 
 
 async def test_signing_in_says_how_on_teams_too(console: Console) -> None:
@@ -62,3 +70,60 @@ def test_erasing_on_the_command_line_says_how_to_opt_in_on_teams_too(db_path: Pa
         cli, ["erase", "--user", "teams:29f1c8e2-0000-4000-8000-000000000001", "--db", str(db_path)]
     )
     assert "`/cop optin` (in Teams, `@copbot optin`)" in erased.output, erased.output
+
+
+NAMED = {
+    "MicrosoftAppId": "00000000-0000-0000-0000-000000000001",
+    "MicrosoftAppPassword": "secret",
+    "COPBOT_TEAMS_TENANTS": "tenant",
+    "COPBOT_TEAMS_NAME": "IPS CoP",
+}
+
+
+async def test_the_teams_name_an_organisation_gave_is_read_and_written_from_the_start(
+    db_path: Path,
+) -> None:
+    """COPBOT_TEAMS_NAME, set as the app package's ``--name`` was: Teams reads and writes
+    commands by it from the start (before anyone has mentioned copbot), and so do the
+    console's pages."""
+    settings = Settings.from_env(NAMED, db=str(db_path))
+    assert settings.teams_name == "IPS CoP"
+    db = Database.open(db_path)
+    try:
+        [teams] = build_adapters(settings, None, SystemClock(), db)
+        assert teams.command_prefix == "@IPS CoP"
+    finally:
+        db.close()
+    async with console_app(db_path, teams_name=settings.teams_name) as console:
+        page = await (await console.get("/console")).text()
+        assert "@IPS CoP console" in page and "@copbot" not in page
+
+
+def test_the_command_line_writes_the_teams_name_and_packages_the_app_by_it(
+    db_path: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "migrate", "--db", str(db_path)]).exit_code == 0
+    erased = runner.invoke(
+        cli,
+        ["erase", "--user", "teams:29f1c8e2-0000-4000-8000-000000000001", "--db", str(db_path)],
+        env=NAMED,
+    )
+    assert "(in Teams, `@IPS CoP optin`)" in erased.output, erased.output
+    # The package is named by the same setting, so the two can't drift apart.
+    out = tmp_path / "app.zip"
+    package = runner.invoke(
+        cli,
+        ["teams", "package", "--app-id", NAMED["MicrosoftAppId"], "-o", str(out)],
+        env={**NAMED, "COPBOT_PUBLIC_URL": "https://copbot.example.org"},
+    )
+    assert package.exit_code == 0, package.output
+    with zipfile.ZipFile(out) as z:
+        assert json.loads(z.read("manifest.json"))["name"]["short"] == "IPS CoP"
+
+
+def test_a_teams_name_copbot_could_not_write_before_a_command_is_refused() -> None:
+    for bad in ("x" * 31, "`x`", "@copbot", "IPS [CoP]"):
+        with pytest.raises(ConfigError) as refused:
+            Settings.from_env({"COPBOT_TEAMS_NAME": bad})
+        assert "COPBOT_TEAMS_NAME" in str(refused.value) and bad not in str(refused.value)

@@ -132,6 +132,7 @@ class TeamsAdapter:
         metadata_url: str = "",
         dialog_timeout: float = DIALOG_TIMEOUT,
         observe_retry: RetryObserver = unobserved_retry,
+        name: str = DEFAULT_NAME,
     ) -> None:
         self._app_id = credentials.app_id
         self._tenants = credentials.tenants
@@ -145,7 +146,9 @@ class TeamsAdapter:
             metadata_url=metadata_url,
         )
         self._cloud_adapter: CloudAdapter | None = None
-        self._name = DEFAULT_NAME  # until a mention of copbot says what Teams calls it
+        # As the app package named it (COPBOT_TEAMS_NAME), until a mention of copbot says
+        # what Teams calls it now.
+        self._name = name
         self._conversations = Conversations(store)
         self._delivery = Delivery(
             self._cloud,

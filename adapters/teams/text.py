@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 
 from adapters.payload import OBJECT
+from bot.command_words import DEFAULT_TEAMS_NAME, TEAMS_NAME
 
 PLATFORM = "teams"
 
@@ -26,10 +27,7 @@ _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _LINES = re.compile(r"\n{2,}")
 # What may start a command before its verb: /cop (as in Slack), and copbot's name written
 # out, as its answers say ("@copbot help"), which in the 1:1 chat arrives as plain text.
-DEFAULT_NAME = "copbot"
-# A Teams app's short name (at most 30 characters), as copbot will write it in answers
-# before a command: nothing that would read as markup or break out of a code span.
-_APP_NAME = re.compile(r"[^\s<>`*_~@\\|\[\]][^<>`*_~@\\|\[\]\n\r\t]{0,29}")
+DEFAULT_NAME = DEFAULT_TEAMS_NAME
 _COMMAND_PREFIX = re.compile(r"^\s*(?:/cop|@?copbot:?|cop)(?=\s|$)", re.I)
 # Text with no entity, no mention and no tag but paragraphs and line breaks.
 _SIMPLE_TAGS = re.compile(r"</?(?:p|div)>|<br ?/?>")
@@ -168,7 +166,7 @@ def own_name(entities: object, me: str, called: object) -> str | None:
             if (
                 isinstance(name, str)
                 and name.strip() == called.strip()
-                and _APP_NAME.fullmatch(name.strip())
+                and TEAMS_NAME.fullmatch(name.strip())
             ):
                 return name.strip()
     return None

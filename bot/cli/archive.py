@@ -17,7 +17,7 @@ import click
 
 from bot.archive_export import FORMATS, Cover
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, with_core
-from bot.command_words import everywhere
+from bot.command_words import CommandWords
 from bot.commands import did_you_mean
 from bot.records import ARCHIVED_YEARS, ArchiveFilter, SearchHit
 from bot.search_query import SearchTooLong, parse_terms
@@ -277,25 +277,25 @@ def erase(user: str, db: str | None) -> None:
     from now on. The text leaves the file, its search index and its journal."""
     identity = identity_arg(user)
 
-    async def call(core: Core) -> tuple[Erased, tuple[tuple[str, str], ...]]:
+    async def call(core: Core) -> tuple[Erased, tuple[tuple[str, str], ...], CommandWords]:
         erased = await core.erasure.erase(identity)
         await core.audit.record("cli", "erased", f"{identity}: {erased.total} record(s)")
-        return erased, core.erasure.kept()
+        return erased, core.erasure.kept(), CommandWords(core.settings.teams_name)
 
     # Never on a new database: a wrong --db would make an empty one and find nothing to erase.
-    erased, kept = with_core(db, call)
+    erased, kept, words = with_core(db, call)
     if not erased.total:
         click.echo(
             f"Found nothing of {identity} to erase (check the identity, e.g. slack:U123). "
             "Nothing they write will be kept from now "
-            f"on (they can choose otherwise with {everywhere('optin')})."
+            f"on (they can choose otherwise with {words.everywhere('optin')})."
         )
         return
     click.echo(
         f"Erased {erased.of(ARCHIVED)} message(s) by {identity} from the archive"
         + erased.others(but=ARCHIVED)
         + ". Nothing they write will be kept from now on (they can choose otherwise with "
-        + everywhere("optin")
+        + words.everywhere("optin")
         + ")."
     )
     if kept:

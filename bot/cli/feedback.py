@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from bot.cli.base import cli, db_option, with_core
-from bot.command_words import everywhere
+from bot.command_words import CommandWords
 from bot.commands import UsageError
 from bot.core import Core
 from bot.feedback import DEFAULT_QUESTIONS, FeedbackRepository, Question, Results, summarise
@@ -83,9 +83,10 @@ def feedback_open(
         if where is not None:
             await feature.announce_soon(round_)
             announced = f" The running copbot announces it in {where.label} within a minute."
+        words = CommandWords(core.settings.teams_name)
         click.echo(
             f"round {round_.id} open: {name}, {len(questions)} question(s), results from {k} "
-            f"answers. Staff answer it through {everywhere('feedback')}, or by writing "
+            f"answers. Staff answer it through {words.everywhere('feedback')}, or by writing "
             f"`feedback` to copbot in a direct message.{announced}"
         )
 

@@ -20,6 +20,7 @@ import click
 
 from bot.cli.base import cli
 from bot.cli.icons import color_icon, outline_icon
+from bot.command_words import DEFAULT_TEAMS_NAME, teams_name_problem
 from bot.settings import web_address
 
 MANIFEST_VERSION = "1.30"
@@ -138,7 +139,14 @@ def teams() -> None:
 
 @teams.command("package")
 @click.option("--app-id", required=True, metavar="ID", help="The Azure Bot's Microsoft App ID.")
-@click.option("--name", default="copbot", show_default=True, help="The app's name in Teams.")
+@click.option(
+    "--name",
+    envvar="COPBOT_TEAMS_NAME",
+    default=DEFAULT_TEAMS_NAME,
+    show_default=True,
+    help="The app's name in Teams (default: COPBOT_TEAMS_NAME, or copbot); set "
+    "COPBOT_TEAMS_NAME to the same, so copbot writes it before commands.",
+)
 @click.option(
     "--url",
     envvar="COPBOT_PUBLIC_URL",
@@ -190,8 +198,8 @@ def teams_package(
             f"00000000-0000-0000-0000-000000000000, not '{app_id}'"
         )
     name = name.strip()
-    if not 1 <= len(name) <= 30:
-        raise click.ClickException("--name must be 1 to 30 characters long")
+    if (problem := teams_name_problem(name)) is not None:
+        raise click.ClickException(f"--name {problem}")
     url = (url or "").strip()
     if not url.startswith("https://") or web_address(url) is None:
         raise click.ClickException(

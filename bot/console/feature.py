@@ -16,7 +16,6 @@ from typing import Protocol
 from aiohttp import web
 
 from bot.chat import Chat
-from bot.command_words import everywhere
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
 from bot.console.ports import SessionRepository
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NEEDS_ROLE = "The console is for facilitators and admins."
-NEW_LINK = f"Type {everywhere('console')} in chat and copbot will send you a fresh link."
 BROKE = (
     "Something went wrong on copbot's side and that page couldn't be shown. Please try again "
     "in a minute; if it keeps happening, let your copbot admin know."
@@ -241,9 +239,7 @@ class ConsoleFeature:
 
     def _link_refused(self, problem: LinkProblem) -> web.StreamResponse:
         status = 404 if problem is LinkProblem.NOT_GENUINE else 410
-        return self.templates.render(
-            "link_refused.html", status=status, problem=problem.value, new_link=NEW_LINK
-        )
+        return self.templates.render("link_refused.html", status=status, problem=problem.value)
 
     async def not_found(self, request: web.Request) -> web.StreamResponse:
         return self.templates.render(

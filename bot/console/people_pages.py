@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.command_words import everywhere
 from bot.console.audit import Audit
 from bot.console.web import Templates, Visitor, form_value, read_form
 from bot.identities import IdentityError, checked_identity, needs_checking
@@ -145,11 +144,12 @@ class PeoplePages:
         await self._audit.record(
             visitor.identity, "erased", f"{identity}: {erased.total} record(s)"
         )
+        optin = self._templates.words.everywhere("optin")
         done = (
             f"Erased {erased.total} record(s) of {identity}. Nothing they write will be kept "
-            f"from now on (they can choose otherwise with {everywhere('optin')})."
+            f"from now on (they can choose otherwise with {optin})."
             if erased.total
             else f"Found nothing of {identity} to erase. Nothing they write will be kept "
-            f"from now on (they can choose otherwise with {everywhere('optin')})."
+            f"from now on (they can choose otherwise with {optin})."
         )
         return await self.page(request, visitor, done=done)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from bot.command_words import everywhere
+from bot.command_words import CommandWords
 from bot.console.records import ConsoleSession
 from bot.model import Role, UserRef
 from bot.timefmt import for_people
@@ -61,8 +61,9 @@ class Templates:
     """The console's pages. Jinja2 is imported and its environment built on the first page
     rendered, not at start: most of the time nobody has the console open."""
 
-    def __init__(self, timezone: ZoneInfo) -> None:
+    def __init__(self, timezone: ZoneInfo, words: CommandWords | None = None) -> None:
         self._timezone = timezone
+        self.words = words or CommandWords()
         self._loaded: jinja2.Environment | None = None
 
     @property
@@ -81,7 +82,8 @@ class Templates:
             env.filters["when"] = lambda moment: _when(moment, timezone)
             env.filters["day"] = lambda moment: _when(moment, timezone, time=False)
             env.filters["said"] = _said
-            env.globals["command"] = lambda words: _said(everywhere(words))
+            env.globals["command"] = lambda command: _said(self.words.everywhere(command))
+            env.globals["teams_name"] = self.words.teams_name
             self._loaded = env
         return self._loaded
 

@@ -96,10 +96,16 @@ async def console_app(
     public_url: str = "http://console.test",
     adapter: FakeAdapter | None = None,
     gate: Gate | None = None,
+    teams_name: str = "copbot",
 ) -> AsyncIterator[Console]:
     clock = ManualClock()
     adapter = adapter or FakeAdapter()
-    settings = Settings(db_path=db_path, admins=frozenset({ALEX.identity}), public_url=public_url)
+    settings = Settings(
+        db_path=db_path,
+        admins=frozenset({ALEX.identity}),
+        public_url=public_url,
+        teams_name=teams_name,
+    )
     app = create_app(settings, clock=clock, adapters=[adapter], gate=gate)
     # Cookies are sent by hand, each request as whoever the test says.
     async with TestClient(TestServer(app), cookie_jar=DummyCookieJar()) as client:
