@@ -62,7 +62,11 @@ class SqliteSessionRepository:
 
     async def forget(self, identity: str) -> int:
         def op(db: sqlite_utils.Database) -> int:
-            links = db.execute("delete from console_links_used where identity = ?", [identity])
+            # A used link's id stays, nameless: deleted, the link would work again until it
+            # expired.
+            links = db.execute(
+                "update console_links_used set identity = '' where identity = ?", [identity]
+            )
             sessions = db.execute("delete from console_sessions where identity = ?", [identity])
             return int(links.rowcount + sessions.rowcount)
 

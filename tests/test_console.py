@@ -520,3 +520,19 @@ def test_an_answer_shared_with_chat_never_brings_html_into_a_page(hostile: bool)
     shown = env.from_string("<p>{{ done|said }}</p>").render(done=given)
     assert "<img" not in shown and "<b>" not in shown
     assert "<code>schedule &lt;b&gt;resume&lt;/b&gt; 1</code>" in shown
+
+
+async def test_a_used_link_stays_used_after_its_owner_is_erased(console: Console) -> None:
+    """Erasure forgets who signed in, not that the link was used: a link seen in someone's
+    mail or history must not sign them in again."""
+    path = console.link_path(ALEX.identity)
+    cookie = (await console.http.post(path, allow_redirects=False)).cookies[COOKIE].value
+    await console.core.erasure.erase(ALEX.identity)
+    assert (await console.get("/console", cookie)).status == 401  # the session went
+    for again in (await console.get(path), await console.http.post(path, allow_redirects=False)):
+        assert again.status == 410 and "used already" in await again.text()
+        assert COOKIE not in again.cookies
+    rows = await console.core.db.read(
+        lambda db: db.execute("select identity from console_links_used").fetchall()
+    )
+    assert rows and ALEX.identity not in {r[0] for r in rows}
