@@ -49,6 +49,13 @@ class Links:
 
         return self.runner.run(go())
 
+    def response(self, method: str, segment: str) -> tuple[int, dict[str, str], str]:
+        async def go() -> tuple[int, dict[str, str], str]:
+            async with self.client.request(method, "/export/" + quote(segment, safe="")) as r:
+                return r.status, dict(r.headers), await r.text()
+
+        return self.runner.run(go())
+
 
 @pytest.fixture
 def links(db_path: Path) -> Iterator[Links]:
@@ -162,3 +169,24 @@ def test_the_link_s_page_says_when_it_can_no_longer_be_used(links: Links) -> Non
     for shown in (page, missing):
         assert "<main>" in shown and 'name="viewport"' in shown
         assert '<link rel="icon" href="/console/static/favicon.svg"' in shown
+
+
+def test_every_export_page_and_the_download_carry_the_security_headers(links: Links) -> None:
+    """The pages name a one-time link in their address: no other site may frame them (to
+    press Download for someone), and none is kept in a cache; no style runs inline."""
+    seen = [links.response("GET", links.token), links.response("POST", links.token)]
+    seen += [links.response(m, links.token) for m in ("GET", "POST")]  # used
+    seen.append(links.response("GET", "not-a-link"))
+    link_id, _, signature = links.token.split(".")
+    seen.append(links.response("GET", f"{link_id}.1.{signature}"))  # its expiry altered
+    assert [status for status, _, _ in seen] == [200, 200, 410, 410, 404, 404]
+    for status, headers, body in seen:
+        csp = headers.get("Content-Security-Policy", "")
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, status
+        assert "unsafe-inline" not in csp and "<style" not in body
+        assert headers.get("X-Content-Type-Options") == "nosniff"
+        assert headers.get("X-Frame-Options") == "DENY"
+        assert headers.get("Referrer-Policy") == "same-origin"
+        assert headers.get("Cache-Control") == "no-store"
+    page = seen[0][2]
+    assert '<link rel="stylesheet" href="/console/static/console.css">' in page

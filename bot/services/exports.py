@@ -44,6 +44,7 @@ from bot.archive_ports import ArchiveReader, ExportLinkRepository
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
+from bot.console.web import HEADERS
 from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
 from bot.ports import Clock
@@ -74,8 +75,8 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · copbot</title>
 <link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem}}
-button{{font:inherit;padding:.5rem 1.2rem}}</style></head><body><main>
+<link rel="stylesheet" href="/console/static/console.css">
+</head><body><main>
 <h1>{title}</h1>
 <p>{words}</p>{form}
 </main></body></html>
@@ -83,7 +84,7 @@ button{{font:inherit;padding:.5rem 1.2rem}}</style></head><body><main>
 LANDING = PAGE.format(
     title="Your export of the archive is ready",
     words="It holds people's words: keep the file somewhere safe. The download works once.",
-    form='\n<form method="post"><button type="submit">Download</button></form>',
+    form='\n<form method="post"><button type="submit" class="primary">Download</button></form>',
 )
 USED = "This link has been used already."
 
@@ -91,7 +92,7 @@ USED = "This link has been used already."
 def _refusal(refused: type[web.HTTPException], title: str, words: str = "") -> web.HTTPException:
     """A link that can't be used, said as a page: people open these links in a browser."""
     page = PAGE.format(title=html.escape(title), words=html.escape(words), form="")
-    return refused(text=page, content_type="text/html")
+    return refused(text=page, content_type="text/html", headers=HEADERS)
 
 
 CONTENT_TYPES = {
@@ -261,7 +262,7 @@ class ExportsFeature:
         if link is None:  # not "ready" when it can't be downloaded
             raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
         await self._asker_still_admin(link)
-        return web.Response(text=LANDING, content_type="text/html")
+        return web.Response(text=LANDING, content_type="text/html", headers=HEADERS)
 
     async def _asker_still_admin(self, link: ExportLink) -> None:
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
@@ -367,7 +368,7 @@ class ExportsFeature:
                 "Content-Disposition": (
                     f'attachment; filename="copbot-archive-{now:%Y-%m-%d}.{suffix}"'
                 ),
-                "Cache-Control": "no-store",
+                **HEADERS,
             }
         )
         await response.prepare(request)
