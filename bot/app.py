@@ -423,6 +423,7 @@ def create_app(
     )
     app[CORE] = core
     app[DATABASES] = tuple(opened)
+    app.on_response_prepare.append(_baseline_headers)
     app.router.add_get("/healthz", _healthz)
     if metrics:
         app.router.add_get("/metrics", metrics.page)
@@ -434,6 +435,22 @@ def create_app(
             app.on_shutdown.append(_ending_streams(adapter))
     app.cleanup_ctx.append(_running)
     return app
+
+
+# Every answer, not only the pages that set their own (the console's, the playground's):
+# JSON, calendars, health, and aiohttp's own refusals (no such address, a wrong method).
+BASELINE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+async def _baseline_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in BASELINE_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def _ending_streams(local: LocalAdapter) -> Callable[[web.Application], Awaitable[None]]:

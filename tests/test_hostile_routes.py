@@ -124,6 +124,14 @@ class Site:
 
         return self.runner.run(go())
 
+    def headers(self, method: str, path: str) -> tuple[int, dict[str, str]]:
+        async def go() -> tuple[int, dict[str, str]]:
+            async with self.client.request(method, path, allow_redirects=False) as r:
+                await r.read()
+                return r.status, dict(r.headers)
+
+        return self.runner.run(go())
+
     def rows(self) -> dict[str, str]:
         return digest(self.db_path) | {
             f"playground.{t}": d for t, d in digest(playground_path(self.db_path)).items()
@@ -201,6 +209,31 @@ def site(db_path: Path) -> Iterator[Site]:
 def test_every_route_has_hostile_coverage(site: Site) -> None:
     served = {pattern for _, pattern in site.routes}
     assert served == set(SAMPLES), "give every route a sample address in SAMPLES"
+
+
+def test_every_answer_on_every_route_carries_the_security_headers(site: Site) -> None:
+    """Not only the console's pages: JSON, calendars, health, a wrong method, no such
+    address. None may be framed by another site, sniffed as something else, or kept in a
+    cache it wasn't meant for."""
+    asked = [
+        ("GET" if m == "*" else m, SAMPLES[p].replace("{}", "x"))
+        for m, p in site.routes
+        if p not in STREAMS
+    ]
+    asked += [("GET", "/api/playground/events"), ("GET", "/no/such/address")]
+    asked += [("DELETE", "/healthz"), ("PUT", "/calendar/all.ics"), ("GET", "/calendar/all.ics")]
+    statuses = set()
+    for method, path in asked:
+        status, headers = site.headers(method, path)
+        statuses.add(status)
+        where = f"{method} {path}: {status}"
+        assert headers.get("X-Content-Type-Options") == "nosniff", where
+        assert headers.get("X-Frame-Options") == "DENY", where
+        assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), where
+        assert "unsafe-inline" not in headers["Content-Security-Policy"], where
+        assert headers.get("Referrer-Policy") == "same-origin", where
+        assert headers.get("Cache-Control"), where
+    assert {200, 404, 405} <= statuses
 
 
 # -- bodies -------------------------------------------------------------------------------
