@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import signal
@@ -11,7 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+import bot.cli.serve as serve_module
 from tests.support.server import free_port, run, serving
 
 pytestmark = pytest.mark.subprocess
@@ -125,3 +128,25 @@ def test_a_second_serve_on_the_same_database_is_refused_until_the_first_is_gone(
         first.process.wait(timeout=15)
     with serving(db_path) as second:
         assert second.get_json("/healthz")[0] == 200
+
+
+async def test_a_request_head_that_never_ends_is_closed_after_the_idle_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slowloris: connections each holding half a request would otherwise stay open an
+    hour, until copbot had no file descriptors left for Slack, Teams or its database."""
+    monkeypatch.setattr(serve_module, "IDLE_TIMEOUT", 0.5)
+    runner = serve_module.runner_for(web.Application())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        await writer.drain()
+        async with asyncio.timeout(30):
+            assert await reader.read() == b""  # closed by copbot, with nothing said
+        writer.close()
+    finally:
+        await runner.cleanup()

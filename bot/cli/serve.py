@@ -75,6 +75,16 @@ def _real_platforms(settings: Settings) -> str:
     return " and ".join(names)
 
 
+# How long a connection may sit without a whole request: a request's head trickled in a
+# byte at a time (slowloris) or a connection left open, idle. Longer than nginx keeps its
+# idle connections to copbot (60 s), so that nginx is the one to close them.
+IDLE_TIMEOUT = 75.0
+
+
+def runner_for(app: web.Application) -> web.AppRunner:
+    return web.AppRunner(app, shutdown_timeout=5, access_log=None, keepalive_timeout=IDLE_TIMEOUT)
+
+
 async def _serve(settings: Settings, sock: socket.socket) -> None:
     from bot.app import CORE, create_app
 
@@ -98,7 +108,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
             # Only this machine's playground (or an emulator): links point here.
             settings = replace(settings, public_url=f"http://{host}:{port}")
     app = create_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=5, access_log=None)
+    runner = runner_for(app)
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
