@@ -245,7 +245,26 @@ async def test_every_console_response_carries_the_security_headers(console: Cons
         assert "frame-ancestors 'none'" in csp and "script-src" not in csp, csp
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp
         assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["Referrer-Policy"] in ("same-origin", "no-referrer")
+
+
+async def test_a_sign_in_links_pages_name_it_to_nobody_not_even_copbot(console: Console) -> None:
+    """The page loads copbot's stylesheet and icon: with a Referer, each of those requests
+    would carry the unused link into any log that keeps Referer headers."""
+    await console.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    path = console.link_path(PRIYA.identity)
+    responses = [
+        await console.get(path),  # the page with its button
+        await console.get(console.link_path(SAM.identity)),  # staff: refused
+        await console.get("/console/sign-in/nonsense"),
+        await console.http.post(path, headers={"Origin": "https://evil.example"}),
+        await console.http.post(path, allow_redirects=False),  # signed in
+        await console.get(path),  # used
+    ]
+    assert [r.status for r in responses] == [200, 403, 404, 403, 303, 410]
+    for response in responses:
+        assert response.headers["Referrer-Policy"] == "no-referrer", response.status
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 
 async def test_a_fault_of_copbots_is_a_page_in_words_with_the_consoles_headers(

@@ -29,6 +29,7 @@ from bot.console.sign_in import (
 )
 from bot.console.web import (
     COOKIE,
+    NO_REFERRER,
     Page,
     Templates,
     Visitor,
@@ -138,8 +139,8 @@ class ConsoleFeature:
             web.get("/console/static/console.css", self.stylesheet),
             web.get("/console/static/favicon.svg", self.icon),
             web.get("/console/sign-in", self.how_to_sign_in),
-            web.get("/console/sign-in/{token}", self.sign_in_page),
-            web.post("/console/sign-in/{token}", self.sign_in),
+            web.get("/console/sign-in/{token}", _unreferred(self.sign_in_page)),
+            web.post("/console/sign-in/{token}", _unreferred(self.sign_in)),
             web.post("/console/sign-out", self.guarded(self.sign_out)),
             web.get("/console", self.guarded(self.home)),
         ]
@@ -333,3 +334,16 @@ class ConsoleFeature:
         platform, ident = split_identity(session.identity)
         user = UserRef(platform, ident, await self._name(session.identity))
         return Visitor(session, user, role, self._sessions.csrf_token(session))
+
+
+def _unreferred(handler: Handler) -> Handler:
+    async def unreferred(request: web.Request) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as e:
+            e.headers.update(NO_REFERRER)
+            raise
+        response.headers.update(NO_REFERRER)
+        return response
+
+    return unreferred

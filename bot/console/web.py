@@ -36,6 +36,12 @@ HEADERS = {
 }
 
 
+# For pages whose address holds a one-time token (a sign-in or an export link): not even
+# copbot's own stylesheet request names it, so no log of Referer headers (a proxy's, a
+# firewall's) ever holds a link that still works.
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+
+
 @dataclass(frozen=True)
 class Visitor:
     """Someone signed in, as checked for this request."""

@@ -44,7 +44,7 @@ from bot.archive_ports import ArchiveReader, ExportLinkRepository
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
-from bot.console.web import HEADERS
+from bot.console.web import HEADERS, NO_REFERRER
 from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
 from bot.ports import Clock
@@ -87,12 +87,13 @@ LANDING = PAGE.format(
     form='\n<form method="post"><button type="submit" class="primary">Download</button></form>',
 )
 USED = "This link has been used already."
+PAGE_HEADERS = HEADERS | NO_REFERRER
 
 
 def _refusal(refused: type[web.HTTPException], title: str, words: str = "") -> web.HTTPException:
     """A link that can't be used, said as a page: people open these links in a browser."""
     page = PAGE.format(title=html.escape(title), words=html.escape(words), form="")
-    return refused(text=page, content_type="text/html", headers=HEADERS)
+    return refused(text=page, content_type="text/html", headers=PAGE_HEADERS)
 
 
 CONTENT_TYPES = {
@@ -262,7 +263,7 @@ class ExportsFeature:
         if link is None:  # not "ready" when it can't be downloaded
             raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
         await self._asker_still_admin(link)
-        return web.Response(text=LANDING, content_type="text/html", headers=HEADERS)
+        return web.Response(text=LANDING, content_type="text/html", headers=PAGE_HEADERS)
 
     async def _asker_still_admin(self, link: ExportLink) -> None:
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
@@ -368,7 +369,7 @@ class ExportsFeature:
                 "Content-Disposition": (
                     f'attachment; filename="copbot-archive-{now:%Y-%m-%d}.{suffix}"'
                 ),
-                **HEADERS,
+                **PAGE_HEADERS,
             }
         )
         await response.prepare(request)
