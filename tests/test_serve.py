@@ -32,6 +32,7 @@ def test_serve_answers_healthz_and_stops_cleanly_on_sigterm(db_path: Path) -> No
     assert f"copbot is running at {served.url}/" in output
     assert "copbot is stopping" in output
     assert "Traceback" not in output
+    assert "act as anyone" not in output  # on this machine alone, as by default
 
 
 def test_with_json_logs_everything_serve_writes_is_a_json_line(db_path: Path) -> None:
@@ -79,6 +80,9 @@ def test_on_every_address_as_in_a_container_the_playground_answers_at_localhost(
                 assert e.code == status, host
         output = served.output()
     assert f"copbot is running at http://localhost:{port}/" in output
+    # Other machines may reach it there, and the playground lets anyone act as anyone.
+    assert "the playground lets whoever reaches it act as anyone" in output
+    assert "127.0.0.1:3978:3978" in output
 
 
 def test_a_taken_port_is_one_line(db_path: Path) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import signal
 import socket
@@ -89,6 +90,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     from bot.app import CORE, create_app
 
     host, port = sock.getsockname()[:2]
+    bound = host
     if host in ("0.0.0.0", "::"):  # every address (as in a container): this machine's name
         host = "localhost"
     elif ":" in host:
@@ -116,6 +118,15 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     platforms = app[CORE].chat.platforms
     playground = " (open it in your browser for the playground)" if "local" in platforms else ""
     _say(settings, f"copbot is running at {where}{playground}. Press Ctrl+C to stop.")
+    if "local" in platforms and not ipaddress.ip_address(bound).is_loopback:
+        # Its Host check stops other websites in a browser, not another machine's client.
+        log.warning(
+            "the playground lets whoever reaches it act as anyone, an admin among them, and "
+            "copbot is listening on %s, which other machines may reach: keep the port to "
+            "this machine (docker run -p 127.0.0.1:3978:3978, or --host 127.0.0.1), or set "
+            "COPBOT_PLAYGROUND=off",
+            bound,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
