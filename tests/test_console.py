@@ -245,7 +245,7 @@ async def test_every_console_response_carries_the_security_headers(console: Cons
         assert "frame-ancestors 'none'" in csp and "script-src" not in csp, csp
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp
         assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Referrer-Policy"] in ("same-origin", "no-referrer")
+        assert response.headers["Referrer-Policy"] in ("same-origin", "strict-origin")
 
 
 async def test_a_sign_in_links_pages_name_it_to_nobody_not_even_copbot(console: Console) -> None:
@@ -263,7 +263,7 @@ async def test_a_sign_in_links_pages_name_it_to_nobody_not_even_copbot(console: 
     ]
     assert [r.status for r in responses] == [200, 403, 404, 403, 303, 410]
     for response in responses:
-        assert response.headers["Referrer-Policy"] == "no-referrer", response.status
+        assert response.headers["Referrer-Policy"] == "strict-origin", response.status
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
 
 

@@ -186,7 +186,7 @@ def test_every_export_page_and_the_download_carry_the_security_headers(links: Li
         assert "unsafe-inline" not in csp and "<style" not in body
         assert headers.get("X-Content-Type-Options") == "nosniff"
         assert headers.get("X-Frame-Options") == "DENY"
-        assert headers.get("Referrer-Policy") == "no-referrer"  # the address holds the link
+        assert headers.get("Referrer-Policy") == "strict-origin"  # the address holds the link
         assert headers.get("Cache-Control") == "no-store"
     page = seen[0][2]
     assert '<link rel="stylesheet" href="/console/static/console.css">' in page

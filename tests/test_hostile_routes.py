@@ -231,7 +231,7 @@ def test_every_answer_on_every_route_carries_the_security_headers(site: Site) ->
         assert headers.get("X-Frame-Options") == "DENY", where
         assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), where
         assert "unsafe-inline" not in headers["Content-Security-Policy"], where
-        assert headers.get("Referrer-Policy") in ("same-origin", "no-referrer"), where
+        assert headers.get("Referrer-Policy") in ("same-origin", "strict-origin"), where
         assert headers.get("Cache-Control"), where
     assert {200, 404, 405} <= statuses
 

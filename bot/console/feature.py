@@ -29,7 +29,7 @@ from bot.console.sign_in import (
 )
 from bot.console.web import (
     COOKIE,
-    NO_REFERRER,
+    ORIGIN_ONLY,
     Page,
     Templates,
     Visitor,
@@ -341,9 +341,9 @@ def _unreferred(handler: Handler) -> Handler:
         try:
             response = await handler(request)
         except web.HTTPException as e:
-            e.headers.update(NO_REFERRER)
+            e.headers.update(ORIGIN_ONLY)
             raise
-        response.headers.update(NO_REFERRER)
+        response.headers.update(ORIGIN_ONLY)
         return response
 
     return unreferred

@@ -36,10 +36,12 @@ HEADERS = {
 }
 
 
-# For pages whose address holds a one-time token (a sign-in or an export link): not even
-# copbot's own stylesheet request names it, so no log of Referer headers (a proxy's, a
-# firewall's) ever holds a link that still works.
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+# For pages whose address holds a one-time token (a sign-in or an export link): a Referer
+# is the origin alone, so not even copbot's own stylesheet request names the link, and no
+# log of Referer headers (a proxy's, a firewall's) holds one that still works. Not
+# "no-referrer": browsers then send the page's form as from origin "null", which the
+# check against other sites' forms refuses.
+ORIGIN_ONLY = {"Referrer-Policy": "strict-origin"}
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from bot.archive_ports import ArchiveReader, ExportLinkRepository
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
-from bot.console.web import HEADERS, NO_REFERRER
+from bot.console.web import HEADERS, ORIGIN_ONLY
 from bot.interaction import Interaction
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
 from bot.ports import Clock
@@ -87,7 +87,7 @@ LANDING = PAGE.format(
     form='\n<form method="post"><button type="submit" class="primary">Download</button></form>',
 )
 USED = "This link has been used already."
-PAGE_HEADERS = HEADERS | NO_REFERRER
+PAGE_HEADERS = HEADERS | ORIGIN_ONLY
 
 
 def _refusal(refused: type[web.HTTPException], title: str, words: str = "") -> web.HTTPException:
