@@ -61,11 +61,15 @@ def _edit(
     edited: ArchivedMessage | None,
 ) -> bool:
     # An older edit delivered late (a platform's retry after an outage) changes nothing: it
-    # would bring back words their author has since taken out.
+    # would bring back words their author has since taken out. The same edit delivered
+    # again (under another event id) is not a second edit; a different one at the same
+    # moment is.
+    when = micros(at)
     cur = db.execute(
         "update archive_entries set text = ?, edited_at = ?, edit_count = edit_count + 1"
-        f" where {_BY_REF} and (edited_at is null or edited_at <= ?)",
-        [text, micros(at), *_ref_params(ref), micros(at)],
+        f" where {_BY_REF} and (edited_at is null or edited_at < ?"
+        " or (edited_at = ? and text != ?))",
+        [text, when, *_ref_params(ref), when, when, text],
     )
     if cur.rowcount or edited is None:
         return bool(cur.rowcount)

@@ -150,6 +150,32 @@ async def test_an_older_edit_delivered_late_does_not_bring_back_what_was_taken_o
     assert kept["edited_at"] == "2026-11-25T09:06:00.000000Z"
 
 
+async def test_the_same_edit_delivered_again_is_counted_once(bot: Harness) -> None:
+    """A platform may deliver one edit twice under different event ids (a retry after an
+    outage): it is one edit. Two different edits in the same moment are two."""
+    root = await prompt_thread(bot)
+    first = await say(bot, "first draft", root)
+    at = bot.clock.now() + timedelta(minutes=1)
+    await bot.deliver(MessageEdited("edit-a", first, "second draft", at))
+    await bot.deliver(MessageEdited("edit-a-again", first, "second draft", at))
+    kept = await bot.core.archive.get(first)
+    assert kept is not None and (kept.text, kept.edit_count) == ("second draft", 1)
+    await bot.deliver(MessageEdited("edit-b", first, "third draft", at))
+    kept = await bot.core.archive.get(first)
+    assert kept is not None and (kept.text, kept.edit_count) == ("third draft", 2)
+
+
+async def test_an_early_edit_delivered_again_is_counted_once(bot: Harness) -> None:
+    root = await prompt_thread(bot)
+    posted = bot.clock.now()
+    ref = MessageRef(NORTH, "m-early", root.id)
+    at = posted + timedelta(minutes=1)
+    for event_id in ("edit-early", "edit-early-again"):
+        await bot.deliver(MessageEdited(event_id, ref, "all fine now", at, SAM, SAM, posted))
+    kept = await bot.core.archive.get(ref)
+    assert kept is not None and (kept.text, kept.edit_count) == ("all fine now", 1)
+
+
 async def test_an_edit_delivered_before_its_message_is_kept_and_the_original_cannot_undo_it(
     bot: Harness,
 ) -> None:
