@@ -16,7 +16,7 @@ from bot.model import ChannelRef, MessageRef
 from bot.records import ArchivedMessage, ArchiveFilter, SearchHit
 from bot.search_query import Term
 from storage.archive_insert import RowBatch, insert_batch, insert_rows
-from storage.archive_rows import SELECT, id_key, message_from_row, micros
+from storage.archive_rows import SELECT, from_micros, id_key, message_from_row, micros
 from storage.archive_search import search
 from storage.database import Database
 from storage.held_writes import Together
@@ -229,12 +229,14 @@ class SqliteArchiveRepository:
             )
         )
 
-    async def opted_out_all(self) -> frozenset[str]:
+    async def opt_outs(self) -> dict[str, datetime | None]:
         return await self._db.read(
-            lambda db: frozenset(
-                r[0]
-                for r in db.execute("select identity from archive_optouts where resumed_us is null")
-            )
+            lambda db: {
+                identity: None if resumed is None else from_micros(resumed)
+                for identity, resumed in db.execute(
+                    "select identity, resumed_us from archive_optouts"
+                )
+            }
         )
 
     async def opted_out(self, identity: str) -> bool:

@@ -560,6 +560,34 @@ async def test_an_import_never_brings_back_a_message_deleted_here(bot: Harness) 
     assert SECRET_WORD.encode() not in file_bytes(bot.core.db.path)
 
 
+async def test_an_import_counts_what_it_leaves_out_before_an_opt_in_apart(bot: Harness) -> None:
+    from bot.services.history import HistoryImport
+
+    await bot.command("optout", SAM)
+    await bot.command("optout", PRIYA)
+    bot.clock.advance(timedelta(days=1))
+    assert "kept again" in await bot.reply_text("optin", SAM)
+    opted_in = bot.clock.now()
+
+    def message(mid: str, author: UserRef, at: datetime) -> ArchivedMessage:
+        return ArchivedMessage(
+            NORTH.platform, NORTH.workspace, NORTH.id, "north", mid, mid, author.identity,
+            author.display, False, f"words {mid}", at,
+        )  # fmt: skip
+
+    history = ListHistory(
+        [
+            message("before", SAM, opted_in - timedelta(hours=1)),
+            message("after", SAM, opted_in + timedelta(hours=1)),
+            message("priya", PRIYA, opted_in + timedelta(hours=1)),
+        ]
+    )
+    result = await HistoryImport(bot.core.archive).run(history)
+    assert (result.read, result.added, result.opted_out, result.before_opt_in) == (3, 1, 1, 1)
+    assert result.skipped == 2
+    assert [r["message_id"] for r in archived(bot)] == ["after"]
+
+
 async def test_search_in_chat_stays_in_the_askers_community(bot: Harness) -> None:
     root = await prompt_thread(bot)
     await say(bot, "interpreters help here", root)

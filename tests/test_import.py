@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 import zipfile
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +147,33 @@ def test_people_who_opted_out_are_not_imported(tmp_path: Path, db_path: Path) ->
     result = runner.invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
     assert "2 skipped (their authors opted out)" in result.output
     assert {r["author_id"] for r in archived(db_path)} == {"slack:U1"}
+
+
+def test_what_was_written_before_opting_back_in_is_counted_as_left_out(
+    tmp_path: Path, db_path: Path
+) -> None:
+    from storage.archive import SqliteArchiveRepository
+    from storage.database import Database
+
+    export = write_export(tmp_path / "export")
+    runner = CliRunner()
+    runner.invoke(cli, ["db", "migrate", "--db", str(db_path)])
+    runner.invoke(cli, ["erase", "--user", "slack:U2", "--db", str(db_path)])
+
+    async def opt_in() -> None:
+        db = Database.open(db_path)
+        try:  # between Sam's two messages, a day apart
+            await SqliteArchiveRepository(db).opt_in("slack:U2", datetime(2023, 11, 15, tzinfo=UTC))
+        finally:
+            db.close()
+
+    asyncio.run(opt_in())
+    result = runner.invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.output.strip() == (
+        "Read 4 message(s): 3 added to the archive, 0 already there,"
+        " 1 skipped (written before their authors opted back in)."
+    )
+    assert "Morning all" in [r["text"] for r in archived(db_path)]
 
 
 def test_imported_history_is_searchable(tmp_path: Path, db_path: Path) -> None:

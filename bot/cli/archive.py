@@ -336,8 +336,16 @@ def import_slack_export(path: Path, db: str | None) -> None:
             raise click.ClickException(str(e)) from None
 
     result = with_core(db, call, create=True)
+    left_out = [
+        f"{n} skipped ({why})"
+        for n, why in (
+            (result.opted_out, "their authors opted out"),
+            (result.before_opt_in, "written before their authors opted back in"),
+        )
+        if n
+    ]
     click.echo(
         f"Read {result.read} message(s): {result.added} added to the archive, "
-        f"{result.read - result.added - result.skipped} already there"
-        + (f", {result.skipped} skipped (their authors opted out)." if result.skipped else ".")
+        + ", ".join([f"{result.read - result.added - result.skipped} already there", *left_out])
+        + "."
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from bot.archive_ports import ArchiveRepository, HistorySource
 from bot.markup import CONTROL, kept_text
@@ -19,13 +20,21 @@ BATCH = 20_000
 class ImportResult:
     read: int
     added: int  # new to the archive: running an import twice adds nothing the second time
-    skipped: int  # by people who opted out
+    opted_out: int  # by people who have opted out
+    before_opt_in: int  # by people who opted back in, written before they did
+
+    @property
+    def skipped(self) -> int:
+        """Left out for their authors' sake (the rest of what was read and not added was
+        in the archive already)."""
+        return self.opted_out + self.before_opt_in
 
 
 @dataclass(frozen=True)
 class KeptBatch:
     read: int
-    skipped: int  # by people who opted out
+    opted_out: int
+    before_opt_in: int
     prepared: object  # the kept messages, as the archive's preparer made them ready
 
 
@@ -34,12 +43,25 @@ class Keeping:
     """What an import keeps of a batch it read, made ready for the archive. A plain object,
     so that a platform's reader can run it in its worker process, beside the parsing."""
 
-    opted_out: frozenset[str]
+    opt_outs: Mapping[str, datetime | None]  # identity: when they opted back in, if they did
     prepare: Callable[[list[ArchivedMessage]], object]
 
     def __call__(self, messages: list[ArchivedMessage]) -> KeptBatch:
-        kept = [_clean(m) for m in messages if m.author_id not in self.opted_out]
-        return KeptBatch(len(messages), len(messages) - len(kept), self.prepare(kept))
+        if not self.opt_outs:
+            return KeptBatch(len(messages), 0, 0, self.prepare([_clean(m) for m in messages]))
+        kept = []
+        opted_out = before_opt_in = 0
+        for m in messages:
+            if m.author_id in self.opt_outs:
+                resumed = self.opt_outs[m.author_id]
+                if resumed is None:
+                    opted_out += 1
+                    continue
+                if m.created_at < resumed:  # as the archive refuses it (archive_insert)
+                    before_opt_in += 1
+                    continue
+            kept.append(_clean(m))
+        return KeptBatch(len(messages), opted_out, before_opt_in, self.prepare(kept))
 
 
 class HistoryImport:
@@ -55,17 +77,18 @@ class HistoryImport:
         """Keep every message not kept yet, honouring opt-outs (the archive refuses an
         opted-out author's message too, should they opt out meanwhile). Reading and
         preparing the next batch overlaps with writing the last one."""
-        keeping = Keeping(await self._archive.opted_out_all(), self._archive.preparer)
-        read = added = skipped = 0
+        keeping = Keeping(await self._archive.opt_outs(), self._archive.preparer)
+        read = added = opted_out = before_opt_in = 0
         writing: asyncio.Future[int] | None = None
         try:
             for batch in source.batches(keeping, BATCH, progress, region_of):
                 read += batch.read
-                skipped += batch.skipped
+                opted_out += batch.opted_out
+                before_opt_in += batch.before_opt_in
                 if writing is not None:
                     added += await writing
                     writing = None
-                if batch.read > batch.skipped:
+                if batch.read > batch.opted_out + batch.before_opt_in:
                     writing = asyncio.ensure_future(self._archive.capture_prepared(batch.prepared))
                     await asyncio.sleep(0)  # lets the write begin before the next batch is read
         finally:
@@ -73,7 +96,7 @@ class HistoryImport:
             # written is finished, so that what the error says was imported, was.
             if writing is not None:
                 added += await writing
-        return ImportResult(read, added, skipped)
+        return ImportResult(read, added, opted_out, before_opt_in)
 
 
 def _clean(message: ArchivedMessage) -> ArchivedMessage:
