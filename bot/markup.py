@@ -17,14 +17,25 @@ def escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
-# Control characters but tab and newline: nobody means them, and in an export a NUL or an
-# escape can cut a CSV row short or drive a terminal.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# C0 and C1 control characters but tab and newline: nobody means them, and in an export a
+# NUL, an escape or a NEL can cut a CSV row short, break a line or drive a terminal.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# In a name, every one of them: a name is one line.
+_NAME_BREAK = re.compile(r"[\t\n\x0b\x0c\r\x85]+")
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def kept_text(text: str) -> str:
-    """A message's text as the archive keeps it: without control characters."""
+    """A message's text as copbot keeps and shows it: without control characters."""
     return CONTROL.sub("", text)
+
+
+def kept_name(name: str) -> str:
+    """A person's or a channel's name as copbot keeps and shows it, whichever platform
+    sent it: one line, without control characters."""
+    if name.isprintable() or not _NAME_CONTROL.search(name):  # nearly every name
+        return name
+    return _NAME_CONTROL.sub("", _NAME_BREAK.sub(" ", name)).strip()
 
 
 # Right-to-left letters (Hebrew, Arabic, Syriac, Thaana, N'Ko…) and the controls that

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.markup import kept_name
+
 # ---------------------------------------------------------------------------
 # Identities and references
 
@@ -49,11 +51,21 @@ def split_identity(identity: str) -> tuple[str, str]:
     return platform.lower(), ident
 
 
+def _keep_name(ref: UserRef | ChannelRef) -> None:
+    if (name := kept_name(ref.name)) is not ref.name:
+        object.__setattr__(ref, "name", name)
+
+
 @dataclass(frozen=True)
 class UserRef:
     platform: str
     id: str
     name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        # Here, so that no platform's name reaches the archive, an export or the console
+        # with a control character in it.
+        _keep_name(self)
 
     @property
     def identity(self) -> str:
@@ -89,6 +101,9 @@ class ChannelRef:
     workspace: str = ""  # Slack team id or Teams tenant id; "" for the playground
     name: str = field(default="", compare=False)
     kind: ChannelKind = ChannelKind.CHANNEL
+
+    def __post_init__(self) -> None:
+        _keep_name(self)
 
     @property
     def is_direct(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from bot.markup import kept_name, kept_text
 from storage.archive_sql import (
     archive_tags,
     id_in,
@@ -775,3 +776,47 @@ def archive_optins_dated(db: sqlite_utils.Database) -> None:
     # messages' times are), so that nothing written before it is kept, not even through a
     # later edit of it or a late delivery. Null while opted out.
     _run(db, "alter table archive_optouts add column resumed_us integer")
+
+
+# Any C0 or C1 control character but tab and newline, as GLOB matches it (by code point).
+_CONTROL_GLOB = "'*[' || char(1) || '-' || char(8) || char(11) || '-' || char(31)"
+_CONTROL_GLOB += " || char(127) || '-' || char(159) || ']*'"
+
+
+@MIGRATIONS(name="0025_archive_without_controls")
+def archive_without_controls(db: sqlite_utils.Database) -> None:
+    # Names and words kept before copbot took control characters out of every name, and C1
+    # ones (such as NEL) out of words, lose them too, so that no search, console page or
+    # export shows them. A name that becomes one already kept is merged into it.
+    for key, author_id, name in db.execute(
+        "select id, author_id, author_name from archive_authors"
+    ).fetchall():
+        if (clean := kept_name(name)) == name:
+            continue
+        same = db.execute(
+            "select id from archive_authors where author_id = ? and author_name = ?",
+            [author_id, clean],
+        ).fetchone()
+        if same is None:
+            db.execute("update archive_authors set author_name = ? where id = ?", [clean, key])
+        else:
+            db.execute("update archive_entries set author = ? where author = ?", [same[0], key])
+            db.execute("delete from archive_authors where id = ?", [key])
+    for key, value in db.execute("select id, value from archive_labels").fetchall():
+        if (clean := kept_name(value)) == value:
+            continue
+        same = db.execute("select id from archive_labels where value = ?", [clean]).fetchone()
+        if same is None:
+            db.execute("update archive_labels set value = ? where id = ?", [clean, key])
+            continue
+        for column in ("channel_name", "prompt", "topic", "region"):
+            db.execute(
+                f"update archive_entries set {column} = ? where {column} = ?", [same[0], key]
+            )
+        db.execute("update archive_channels set workspace = ? where workspace = ?", [same[0], key])
+        db.execute("delete from archive_labels where id = ?", [key])
+    # Words: found by SQLite's GLOB, without waking Python for each row.
+    for key, text in db.execute(
+        f"select id, text from archive_entries where text glob {_CONTROL_GLOB}"
+    ).fetchall():
+        db.execute("update archive_entries set text = ? where id = ?", [kept_text(text), key])

@@ -683,17 +683,53 @@ async def test_control_characters_are_not_kept(bot: Harness) -> None:
     assert kept is not None and kept.text == "a NUL and an escape[31m, kept\tas\nwords"
 
 
+CONTROLS = "".join(map(chr, [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]))
+
+
+def _has_controls(text: str) -> bool:
+    text = text.replace("\r\n", "\n")  # CSV's own line ends
+    return any(c in text for c in CONTROLS) or "\\u00" in text  # raw, or escaped in JSON
+
+
+async def test_no_name_or_word_keeps_a_control_character_in_search_or_any_export(
+    bot: Harness,
+) -> None:
+    import io
+
+    from bot.archive_export import ENCODINGS, FORMATS, write, write_encoded
+
+    channel = ChannelRef(NORTH.platform, NORTH.id, NORTH.workspace, "north\x1b[31m\x85")
+    root = await prompt_thread(bot, channel)
+    author = UserRef(SAM.platform, SAM.id, "Sam\x00 \x9bOkafor\n")
+    assert (channel.name, author.name) == ("north[31m", "Sam Okafor")
+    await say(bot, "line one\x85line\ttwo\nthree\x07", root, author, channel)
+    [kept] = archived(bot)
+    assert (kept["author_name"], kept["channel_name"]) == ("Sam Okafor", "north[31m")
+    assert kept["text"] == "line oneline\ttwo\nthree"
+    assert not _has_controls(await bot.reply_text("search three", SAM, channel=channel))
+    reader = SqliteArchiveReader(bot.core.db.path)
+    for fmt in FORMATS:
+        out = io.StringIO()
+        write(fmt, reader.rows(_all(), by_thread=True), out)
+        assert "Sam Okafor" in out.getvalue() and not _has_controls(out.getvalue()), fmt
+    for encoding in ENCODINGS:
+        out = io.StringIO()
+        write_encoded(encoding, reader.encoded(_all(), encoding), out)
+        assert "Sam Okafor" in out.getvalue() and not _has_controls(out.getvalue()), encoding
+
+
 async def test_imported_history_loses_control_characters_too(bot: Harness) -> None:
     from bot.records import ArchivedMessage
     from bot.services.history import HistoryImport
 
     message = ArchivedMessage(
-        "slack", "T1", "C1", "general", "1", "1", "slack:U1", "Sam", False,
-        "bell\x07 and NUL\x00 gone", datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        "slack", "T1", "C1", "gen\x1beral", "1", "1", "slack:U1", "Sam\x85\x07", False,
+        "bell\x07, NUL\x00 and NEL\x85 gone", datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
     )  # fmt: skip
     await HistoryImport(bot.core.archive).run(ListHistory([message]))
     kept = await bot.core.archive.get(message.ref)
-    assert kept is not None and kept.text == "bell and NUL gone"
+    assert kept is not None and kept.text == "bell, NUL and NEL gone"
+    assert (kept.author_name, kept.channel_name) == ("Sam", "general")
 
 
 @dataclass(frozen=True)

@@ -260,3 +260,44 @@ def test_only_a_slack_ts_is_kept_as_an_integer_and_every_id_reads_back(message_i
     key = id_key(message_id)
     assert isinstance(key, int) == bool(SLACK_TS.fullmatch(message_id))
     assert id_from_key(key) == message_id
+
+
+async def test_names_and_words_kept_with_control_characters_lose_them_on_upgrade(
+    db_path: Path,
+) -> None:
+    from storage.archive_insert import insert_rows
+
+    conn = connect(db_path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    old = sqlite_utils.Database(conn)
+    MIGRATIONS.apply(old, stop_before="0025_archive_without_controls")
+
+    def kept(mid: str, channel: str, author: str, text: str) -> ArchivedMessage:
+        return ArchivedMessage(
+            "slack", "T1", "C1", channel, mid, mid, "slack:U1", author, False, text,
+            datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        )  # fmt: skip
+
+    with conn:  # as an older copbot kept them, names as the platform sent them
+        insert_rows(
+            old,
+            [
+                kept("1", "north", "Sam", "plain words"),
+                kept("2", "north\x1b", "Sam\x85", "next\x85line"),
+                kept("3", "south\x9b", "Sam\x07 Okafor", "more words"),
+            ],
+        )
+    conn.close()
+    db = Database.open(db_path)
+    try:
+        rows = list(SqliteArchiveReader(db_path).rows(ArchiveFilter(), by_thread=False))
+        named = [(r[FIELDS.index("channel_name")], r[FIELDS.index("author_name")]) for r in rows]
+        assert named == [("north", "Sam"), ("north", "Sam"), ("south", "Sam Okafor")]
+        assert [r[FIELDS.index("text")] for r in rows] == ["plain words", "nextline", "more words"]
+        repo = SqliteArchiveRepository(db)
+        hits = await repo.search(parse_terms("nextline"), ArchiveFilter(), 5)
+        assert [h.message.message_id for h in hits] == ["2"]
+        north = ArchiveFilter(channel="north")
+        assert len(await repo.search(parse_terms("words"), north, 5)) == 1
+    finally:
+        db.close()

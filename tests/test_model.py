@@ -119,3 +119,14 @@ def test_plain_text_is_derived_from_blocks() -> None:
     message = OutgoingMessage.of("Hello", Fields((("Region", "North"),)), Context("note"))
     assert message.plain_text == "Hello\nRegion: North\nnote"
     assert OutgoingMessage.of("x").plain_text == "x"
+
+
+@pytest.mark.parametrize("platform", ["slack", "teams", "local"])
+def test_names_from_any_platform_are_one_line_without_control_characters(platform: str) -> None:
+    from bot.model import ChannelRef, UserRef
+
+    assert UserRef(platform, "U1", "Sam\x00 \x9bOkafor\r\n").name == "Sam Okafor"
+    assert UserRef(platform, "U1", "Sam\tOkafor").display == "Sam Okafor"
+    assert ChannelRef(platform, "C1", "T1", "ips\x1b-north\x85").label == "#ips-north"
+    ordinary = "Zoë 👩🏽‍⚕️ O’Neill"  # not printable to Python (a joiner), and kept as it is
+    assert UserRef(platform, "U1", ordinary).name == ordinary

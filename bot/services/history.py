@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.archive_ports import ArchiveRepository, HistorySource
-from bot.markup import CONTROL, kept_text
+from bot.markup import CONTROL, kept_name, kept_text
 from bot.records import ArchivedMessage
 
 # Messages a transaction: a larger one is indexed in one piece (migration 0021), yet it
@@ -100,6 +100,15 @@ class HistoryImport:
 
 
 def _clean(message: ArchivedMessage) -> ArchivedMessage:
-    if CONTROL.search(message.text):  # rare: a search costs less than a copy
-        return replace(message, text=kept_text(message.text))
+    """The message without control characters, in its words or its names (as the model
+    keeps live ones: bot.model.UserRef)."""
+    author, channel = message.author_name, message.channel_name
+    # Rare: searches cost less than a copy.
+    if CONTROL.search(message.text) or not (author.isprintable() and channel.isprintable()):
+        return replace(
+            message,
+            text=kept_text(message.text),
+            author_name=kept_name(author),
+            channel_name=kept_name(channel),
+        )
     return message
