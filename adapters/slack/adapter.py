@@ -327,7 +327,9 @@ class SlackAdapter:
             # Unacknowledged, so Slack delivers it again once copbot is running.
             raise RuntimeError("copbot is not accepting Slack events right now")
         if not await self._sink(event):
-            log.info("Slack delivered %s again; it was already accepted", event.event_id)
+            # Its kind, not its id (a trigger or view id), as on Teams: the platform's own
+            # records tie that id to whoever pressed an anonymous form's button.
+            log.info("Slack delivered a %s again; it was already accepted", type(event).__name__)
 
     # -- outbound -------------------------------------------------------------------
 

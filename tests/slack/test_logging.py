@@ -244,3 +244,17 @@ async def test_slacks_unsigned_certificate_check_is_answered_and_nothing_else_is
             refused = await client.post("/slack/events", data=body, headers=form)
             assert refused.status == 401
     assert fake.of("chat.postEphemeral") == [] and fake.of("chat.postMessage") == []
+
+
+async def test_a_press_slack_sends_again_is_logged_by_its_kind_not_its_id(
+    slack: SlackBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As on Teams: a press's id is its trigger id (a form's, its view id), which Slack's
+    own records tie to whoever pressed, an anonymous form's button included."""
+    caplog.set_level(logging.DEBUG)
+    press = fixture("block_actions") | {"trigger_id": "9876543210.738474920.dddd"}
+    for _ in range(2):
+        assert (await slack.interact(press)).status == 200
+    again = [m for m in messages(caplog) if "again" in m and "accepted" in m]
+    assert again == ["Slack delivered a ButtonPressed again; it was already accepted"]
+    assert not [m for m in messages(caplog) if "9876543210.738474920.dddd" in m]
