@@ -266,7 +266,8 @@ class FeedbackRepository(Protocol):
         ...
 
     async def set_threshold(self, round_id: int, threshold: int) -> bool:
-        """Change k while nobody has answered yet; False once someone has."""
+        """Change k while the round is open and nobody has answered yet; False once someone
+        has. Raises RoundClosed once it has closed: its results are settled."""
         ...
 
     async def answers(self, round_id: int) -> list[dict[str, str]]:

@@ -168,13 +168,24 @@ class SqliteFeedbackRepository:
         return closed
 
     async def set_threshold(self, round_id: int, threshold: int) -> bool:
-        return bool(
-            await self._db.execute(
+        def op(db: sqlite_utils.Database) -> str:
+            # One transaction: a round closed, or answered, a moment ago keeps its k.
+            state = db.execute(
+                "select state from feedback_rounds where id = ?", [round_id]
+            ).fetchone()
+            if state is None or state[0] != "open":
+                return "closed"
+            cur = db.execute(
                 "update feedback_rounds set threshold = ? where id = ? and not exists"
                 " (select 1 from feedback_answers where round_id = ?)",
                 [threshold, round_id, round_id],
             )
-        )
+            return "changed" if cur.rowcount else "answered"
+
+        outcome = await self._db.write(op)
+        if outcome == "closed":
+            raise RoundClosed(round_id)
+        return outcome == "changed"
 
     async def answers(self, round_id: int) -> list[dict[str, str]]:
         def op(db: sqlite_utils.Database) -> list[str]:

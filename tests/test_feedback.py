@@ -170,6 +170,22 @@ async def test_k_is_fixed_once_the_first_answer_is_in(bot: Harness) -> None:
     assert "has answers already" in refused and "needing 7" in refused
 
 
+async def test_k_of_a_closed_round_stays_as_it_closed_with_or_without_answers(
+    bot: Harness,
+) -> None:
+    empty = await open_round(bot)
+    await bot.reply_text(f"feedback close {empty}", PRIYA)
+    refused = await bot.reply_text(f"feedback min {empty} 7", PRIYA)
+    assert f"Round {empty} has closed" in refused and "with no answers" in refused
+    assert "once it closes" not in refused
+    answered = await open_round(bot, " min 3")
+    await answer(bot, SAM, answered, answer_values(1))
+    await bot.reply_text(f"feedback close {answered}", PRIYA)
+    refused = await bot.reply_text(f"feedback min {answered} 4", PRIYA)
+    assert f"Round {answered} has closed" in refused and "with 1 answer" in refused
+    assert bot.rows("select threshold from feedback_rounds order by id") == [(5,), (3,)]
+
+
 async def test_closing_destroys_the_key_and_who_answered(bot: Harness) -> None:
     round_id = await open_round(bot)
     late = await form_for(bot, PEOPLE[1], round_id)

@@ -26,6 +26,7 @@ from bot.feedback import (
     Invitations,
     Question,
     Round,
+    RoundClosed,
     RoundState,
     new_key,
     summarise,
@@ -153,7 +154,8 @@ class FeedbackFeature:
             self.threshold,
             usage="ID N",
             role=Role.FACILITATOR,
-            details="Only until the first answer is in: after that it stays as it was.",
+            details="Only while the round is open and nobody has answered: after that it stays "
+            "as it was.",
         )
         registry.action(ANSWER, self._answers.open_form, private=True)
         registry.form(
@@ -337,7 +339,12 @@ class FeedbackFeature:
             raise UsageError("Give the round's id and the number of answers it needs.")
         round_ = await self._round(ix, Args(args.words[:1]))
         k = _threshold(args.get(1))
-        if not await self._repo.set_threshold(round_.id, k):
+        try:
+            changed = await self._repo.set_threshold(round_.id, k)
+        except RoundClosed:
+            closed = await self._repo.get(round_.id) or round_
+            raise CommandError(_closed_already(closed, ix.prefix)) from None
+        if not changed:
             raise CommandError(
                 f"Round {round_.id} has answers already, so it keeps needing "
                 f"{round_.threshold}: changing it now could reveal who answered."
@@ -452,6 +459,14 @@ def _threshold(text: str) -> int:
 def _payload(job: Job) -> dict[str, Any]:
     doc = json.loads(job.payload)
     return doc if isinstance(doc, dict) else {}
+
+
+def _closed_already(round_: Round, prefix: str) -> str:
+    given = answers(round_.answers) if round_.answers else "no answers"
+    return (
+        f"Round {round_.id} has closed already, with {given}, so the number of answers it "
+        f"needs stays at {round_.threshold}. {_after_closing(round_, prefix)}"
+    )
 
 
 def _after_closing(round_: Round, prefix: str) -> str:
