@@ -86,6 +86,24 @@ async def test_a_prompt_offers_an_anonymous_form_that_names_the_thread_not_the_p
     assert not [r for r in bot.rows("select * from people") if SAM.id in str(r)]
 
 
+async def test_the_form_says_the_reply_is_archived_as_it_is_even_for_someone_opted_out(
+    bot: Harness,
+) -> None:
+    prompt = await post_prompt(bot)
+    form = await open_form(bot, prompt)
+    assert "kept in the discussion archive, without your name" in form.intro
+    assert "search" in form.intro and "exports" in form.intro
+    assert "even if you have opted out" in form.intro
+    # What it says is what happens: Sam opted out, and the channel keeps only prompt
+    # threads, yet the reply is archived (it names nobody) and found by search.
+    assert "won't keep what you write" in await bot.reply_text("optout", SAM)
+    assert not bot.rows("select archive from channels where archive = 1")
+    await submit(bot, form, WORDS)
+    await bot.tick(timedelta(minutes=3))
+    assert bot.rows("select text from archive_messages where anonymous = 1") == [(WORDS,)]
+    assert "open the anonymous reply" in await bot.reply_text("search unheard", SAM)
+
+
 async def test_a_reply_is_posted_once_after_its_random_delay_and_archived_with_no_author(
     bot: Harness,
 ) -> None:

@@ -63,6 +63,12 @@ CANNOT_HIDE = (
     "keeping anything); in a small group, what you write may show who you are; and if you "
     "write your name, you are named. Facilitators can remove an anonymous reply."
 )
+# Every reply under a prompt is archived; this one names nobody, so an opt-out can't reach it.
+ARCHIVED = (
+    "Like every reply under a prompt, it is kept in the discussion archive, without your "
+    "name: people can find it with search, and it is in admins' exports. That holds even if "
+    "you have opted out of the archive, since nothing says it is yours."
+)
 OFF = "Anonymous replies are switched off in this channel, so this button does nothing here."
 NOT_HERE = (
     "This form no longer points at a prompt's thread copbot knows. Please press "
@@ -327,7 +333,7 @@ def reply_form(root: MessageRef, delay: timedelta, signer: Signer) -> Form:
         "Reply anonymously",
         (LongText(FIELD, "Your reply", max_length=MAX_TEXT),),
         submit_label="Send anonymously",
-        intro=f"{ANONYMOUS} It appears in the thread as “{AUTHOR}”.\n{CANNOT_HIDE}",
+        intro=f"{ANONYMOUS} It appears in the thread as “{AUTHOR}”.\n{ARCHIVED}\n{CANNOT_HIDE}",
         context=signer.sign(encode_thread(root)),
         anonymous=True,
         thanks=thanks(delay),
