@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from bot.model import ChannelRef, Choice, FormField, LongText, Rating, ShortText
+from bot.model import ChannelRef, Choice, FormField, LongText, Rating, ShortText, too_long
 from bot.ports import WriteOp
 
 DEFAULT_THRESHOLD = 5
@@ -71,10 +71,7 @@ class Question:
             case QuestionKind.SHORT | QuestionKind.LONG:
                 limit = 150 if self.kind is QuestionKind.SHORT else MAX_ANSWER
                 if len(value) > limit:
-                    return (
-                        f"That's {len(value):,} characters; please keep it to {limit:,} "
-                        "(your words are still here to shorten)."
-                    )
+                    return too_long(value, limit)
         return ""
 
 

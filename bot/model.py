@@ -448,6 +448,15 @@ class DateTimeField:
 FormField = ShortText | LongText | Choice | Rating | DateTimeField
 
 
+def too_long(value: str, limit: int) -> str:
+    """What every platform says of an answer longer than its field takes: refused in words,
+    never cut short, so that no word is lost unseen."""
+    return (
+        f"That's {len(value):,} characters; please keep it to {limit:,} "
+        "(your words are still here to shorten)."
+    )
+
+
 def label_of(field: FormField) -> str:
     """A field's label as a form that reads typed times in one zone shows it."""
     if isinstance(field, DateTimeField) and field.zone:

@@ -35,6 +35,7 @@ from bot.model import (
     Role,
     ShortText,
     UserRef,
+    too_long,
 )
 from bot.records import ArchiveFilter
 from bot.search_query import parse_terms
@@ -226,7 +227,7 @@ async def test_forms_open_for_one_person_are_checked_and_come_back_submitted(
     )
     assert status == 422
     assert answer["errors"] == {
-        "name": "Please keep this under 10 characters.",
+        "name": too_long("far too long a name", 10),  # worded as on Teams
         "topic": "Please pick one of the options.",
         "useful": "Please fill this in.",
     }

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.model import Choice, Form, LongText, Rating, ShortText
+from bot.model import Choice, Form, LongText, Rating, ShortText, too_long
 
 MAX_TEXT = 4000  # characters in a message, posted or edited (as on Slack)
 
@@ -28,7 +28,7 @@ def check_form(form: Form, values: dict[str, str]) -> dict[str, str]:
                 errors[field.id] = "Please fill this in."
             continue
         if isinstance(field, ShortText | LongText) and len(value) > field.max_length:
-            errors[field.id] = f"Please keep this under {field.max_length} characters."
+            errors[field.id] = too_long(value, field.max_length)
         elif isinstance(field, Choice) and value not in {v for v, _ in field.options}:
             errors[field.id] = "Please pick one of the options."
         elif isinstance(field, Rating) and value not in {str(n) for n in range(1, field.scale + 1)}:

@@ -47,6 +47,7 @@ from bot.model import (
     Text,
     UserRef,
     label_of,
+    too_long,
 )
 
 Json = dict[str, Any]
@@ -57,6 +58,7 @@ VERSION = "1.5"
 TEXT_LIMIT = 8000  # per text block; a whole activity may be about 28 KB
 SHORTENED = "…shortened: the rest didn't fit in one Teams message"
 VALUE_LIMIT = 3000  # the longest answer any form field takes
+MAX_READ = 256 * 1024  # an answer as read back, before it is checked against its field
 EXPANDED_CHOICES = 5  # up to this many choices show as radio buttons, more as a drop-down
 DONE = "Thanks, done."
 TRY_AGAIN = "Please try again: copbot took too long to answer."
@@ -193,14 +195,6 @@ def _button(button: Any) -> Json:
 
 # ---------------------------------------------------------------------------
 # Forms
-
-
-def form_activity(form: Form, origin: Origin) -> Json:
-    return {
-        "type": "message",
-        "summary": form.title,
-        "attachments": [{"contentType": CARD_TYPE, "content": form_card(form, origin)}],
-    }
 
 
 def form_card(
@@ -361,15 +355,31 @@ def read_data(data: Mapping[str, Any]) -> ActionData | FormData | OpenerData | N
 
 def form_values(form: FormData, data: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     values = []
-    for field_id, longest in form.fields:
+    for field_id, _ in form.fields:
         if field_id in form.datetimes:
             day = _str(data.get(f"f.{field_id}.date"), 10)
             hour = _str(data.get(f"f.{field_id}.time"), 5)
             value = f"{day}T{hour}" if day and hour else ""
         else:
-            value = _str(data.get(f"f.{field_id}"), longest)
+            # Whole (the request's size bounds it): one longer than its field is refused
+            # in words by ``too_long_values``, never cut short unseen.
+            value = _str(data.get(f"f.{field_id}"), MAX_READ)
         values.append((field_id, value))
     return tuple(values)
+
+
+def too_long_values(data: Any) -> dict[str, str]:
+    """Each answer longer than its field takes (field id -> what to say): Teams need not
+    hold an input to its ``maxLength``, so this is said as on Slack and in the playground."""
+    form = read_data(data) if isinstance(data, OBJECT) else None
+    if not isinstance(form, FormData):
+        return {}
+    longest = dict(form.fields)
+    return {
+        field_id: too_long(value, longest[field_id])
+        for field_id, value in form_values(form, data)
+        if len(value) > longest[field_id]
+    }
 
 
 def after_submit(data: Any, problems: Mapping[str, str] | None) -> OutgoingMessage | None:

@@ -131,7 +131,7 @@ class Invokes:
         token = CARD_ACTION + secrets.token_urlsafe(16)
         event = from_activity(raw, self._known(raw, token), self._clock.now())
         if isinstance(event, FormSubmitted):
-            return _message(await self._form_answered(event))
+            return _message(await self._form_answered(event, raw))
         if not isinstance(event, ButtonPressed):
             return _message(GONE)
         earlier = self._pressed.get(event.event_id)
@@ -194,7 +194,7 @@ class Invokes:
         if not event.origin.user.is_anonymous:
             self._waiting[token] = waiting
         try:
-            if not await self._accept(event) or event.origin.user.is_anonymous:
+            if not await self._accept_form(event, raw) or event.origin.user.is_anonymous:
                 return cards.dialog_message(thanks)
             return await self._wait(waiting, cards.dialog_message(thanks))
         except FormInvalid as invalid:
@@ -211,7 +211,7 @@ class Invokes:
         person told what to fix in the same chat, where their card still holds what they
         wrote. Sent again by Teams, it was thanked already."""
         try:
-            if not await self._accept(event):
+            if not await self._accept_form(event, raw):
                 return
             said = cards.after_submit(raw.get("value"), None)
         except FormInvalid as invalid:
@@ -223,13 +223,21 @@ class Invokes:
         except Exception as e:  # kept already: a lost thank-you must not refuse the activity
             log.warning("could not answer a form in its chat (%s)", type(e).__name__)
 
-    async def _form_answered(self, event: FormSubmitted) -> str:
+    async def _form_answered(self, event: FormSubmitted, raw: dict[str, Any]) -> str:
         """A form card sent with ``Action.Execute`` (copbot's own use ``Action.Submit``)."""
         try:
-            await self._accept(event)
+            await self._accept_form(event, raw)
         except FormInvalid as invalid:
             return "Some answers need another look: " + " ".join(invalid.errors.values())
         return cards.DONE
+
+    async def _accept_form(self, event: FormSubmitted, raw: dict[str, Any]) -> bool:
+        """Into the inbox, unless an answer is longer than its field takes: then refused
+        (FormInvalid) with nothing kept, rather than cut short."""
+        problems = cards.too_long_values(submitted_data(raw))
+        if problems:
+            raise FormInvalid(problems)
+        return await self._accept(event)
 
     async def _send_here(self, raw: dict[str, Any], message: OutgoingMessage) -> None:
         """Into the conversation the activity came from, without keeping a reference (it may

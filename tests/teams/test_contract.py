@@ -465,6 +465,23 @@ async def test_a_form_with_a_problem_says_what_to_fix_in_the_chat_and_keeps_noth
     assert teams.rows("select text from prompt_suggestions") == [("What do we call people?",)]
 
 
+async def test_a_form_card_longer_than_its_field_takes_is_refused_not_cut(
+    teams: TeamsBot,
+) -> None:
+    await teams.install()
+    form = suggest_form(load_library(LIBRARY_DIR), "language")
+    channel = ChannelRef("teams", NORTH, TENANT, "North")
+    card = cards.form_card(form, Origin(UserRef("teams", SAM_AAD), channel))
+    words = "x" * 1001
+    submit = card["actions"][0]["data"] | {"f.topic": "language", "f.text": words}
+    assert (await teams.send(teams.activity("form_submit", value=submit))).status == 200
+    await teams.until(lambda: teams.fake.of("send"))
+    said = json.dumps(teams.fake.of("send")[-1].body)
+    assert "That's 1,001 characters; please keep it to 1,000" in said
+    assert "still in the card above" in said
+    assert teams.rows("select text from prompt_suggestions") == []
+
+
 async def test_a_form_card_teams_sends_again_is_kept_and_thanked_once(teams: TeamsBot) -> None:
     await teams.install()
     form = suggest_form(load_library(LIBRARY_DIR), "language")

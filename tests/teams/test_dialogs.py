@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.interaction import Interaction
-from bot.model import ButtonPressed, Form, FormSubmitted, ShortText
+from bot.model import ButtonPressed, Form, FormSubmitted, ShortText, too_long
 from bot.services.prompt_forms import ADD_FORM
 from bot.services.prompts import SUGGEST, SUGGEST_FORM
 from bot.settings import TeamsSettings
@@ -120,6 +120,24 @@ async def test_a_submit_with_a_problem_shows_the_dialog_again_and_keeps_nothing(
     assert teams.rows("select text from prompt_suggestions") == []
     assert teams.inbox_count() == inbox
     assert not teams.fake.of("send")
+
+
+async def test_words_longer_than_the_field_takes_are_refused_in_words_not_cut(
+    teams: TeamsBot,
+) -> None:
+    """Teams need not hold an input to its maxLength: a longer answer is refused as on
+    Slack and in the playground, with every word still in the dialog, and nothing kept."""
+    data = submit_data(await open_suggestion(teams))
+    inbox = teams.inbox_count()
+    words = "What do we mean by a safe space? " * 40  # 1,320 characters; the field takes 1,000
+    response = await teams.send(submit(teams, data, "f:long", topic="language", text=words))
+    body = dialog_card(await response.json())["body"]
+    [text] = [i for i, b in enumerate(body) if b.get("id") == "f.text"]
+    assert body[text]["value"] == words.strip()  # all of it, to shorten
+    assert body[text + 1]["text"] == too_long(words.strip(), 1000)
+    assert "That's 1,319 characters; please keep it to 1,000" in body[text + 1]["text"]
+    assert teams.rows("select text from prompt_suggestions") == []
+    assert teams.inbox_count() == inbox
 
 
 async def test_an_accepted_submit_closes_the_dialog_with_thanks(teams: TeamsBot) -> None:

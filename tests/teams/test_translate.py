@@ -41,6 +41,7 @@ from bot.model import (
     ShortText,
     ThreadRef,
     UserRef,
+    too_long,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -258,7 +259,11 @@ def test_a_form_card_round_trips_to_the_same_values() -> None:
     activity = fixture("form_submit") | {"value": data}
     event = from_activity(activity, KNOWN, NOW)
     assert isinstance(event, FormSubmitted)
-    assert dict(event.values) == {"title": "North", "notes": "x" * 3000, "when": "2026-12-01T10:00"}
+    assert dict(event.values) == {"title": "North", "notes": "x" * 5000, "when": "2026-12-01T10:00"}
+    # Never cut short: over its field's 3,000, it is refused in words before it is kept.
+    assert cards.too_long_values(data) == {"notes": too_long("x" * 5000, 3000)}
+    del data["f.notes"]
+    assert cards.too_long_values(data) == {}
 
 
 def test_anonymous_form_cards_carry_nothing_of_where_they_were_opened() -> None:
