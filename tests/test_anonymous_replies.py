@@ -179,7 +179,11 @@ async def test_a_restart_loses_no_queued_reply(db_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "problem"),
-    [("", EMPTY), ("   \n ", EMPTY), ("x" * 3001, "Keep your reply to 3,000 characters")],
+    [
+        ("", EMPTY),
+        ("   \n ", EMPTY),
+        ("x" * 3001, "That's 3,001 characters; please keep it to 3,000"),
+    ],
 )
 async def test_bad_replies_keep_the_form_open_and_store_nothing(
     bot: Harness, text: str, problem: str

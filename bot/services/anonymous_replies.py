@@ -35,6 +35,7 @@ from bot.model import (
     OutgoingMessage,
     Role,
     Text,
+    too_long,
 )
 from bot.ports import ChannelRepository, Clock, WriteOp
 from bot.records import ArchivedMessage, Job
@@ -372,7 +373,7 @@ def text_problem(text: str) -> str:
     if not text:
         return EMPTY
     if len(text) > MAX_TEXT:
-        return f"Keep your reply to {MAX_TEXT:,} characters; it's {len(text):,}."
+        return too_long(text, MAX_TEXT)
     return ""
 
 
