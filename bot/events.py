@@ -25,6 +25,17 @@ MAX_TITLE = 150
 # or on the command line, Slack and Teams would cut it short in the form that changes it.
 MAX_LOCATION = 500
 MAX_DESCRIPTION = 2000
+DURATION_DIGITS = 6  # minutes: more digits is no length an event can have
+CAPACITY_DIGITS = 7
+# The longest each typed field of a plan may be, for forms to stop typing where the check
+# would refuse (the console's maxlength).
+PLAN_LIMITS = {
+    "title": MAX_TITLE,
+    "duration": DURATION_DIGITS,
+    "location": MAX_LOCATION,
+    "capacity": CAPACITY_DIGITS,
+    "description": MAX_DESCRIPTION,
+}
 MAX_DURATION = timedelta(days=1)
 DEFAULT_DURATION = timedelta(minutes=90)
 RECENT = timedelta(days=30)  # ended events stay in the feeds this long
@@ -187,7 +198,8 @@ def check_plan(
             f"Please keep the place or link to {MAX_LOCATION} characters "
             f"(this one has {len(location):,})."
         )
-    description = plan.description.strip()
+    # A browser sends a textarea's line breaks as CRLF but counts each as one character.
+    description = plan.description.replace("\r\n", "\n").strip()
     if len(description) > MAX_DESCRIPTION:
         problems["description"] = (
             f"Please keep what it's about to {MAX_DESCRIPTION:,} characters "
@@ -280,7 +292,7 @@ def _duration(text: str, problems: dict[str, str]) -> timedelta | None:
     text = text.strip()
     if not text:
         return DEFAULT_DURATION
-    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+    if not (text.isascii() and text.isdigit()) or len(text) > DURATION_DIGITS:
         problems["duration"] = f"Please give the length in minutes, like 90, not '{text[:20]}'."
         return None
     minutes = int(text)
@@ -299,7 +311,7 @@ def _capacity(text: str, problems: dict[str, str]) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 7:
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > CAPACITY_DIGITS:
         problems["capacity"] = f"Please give the number of places, like 30, not '{text[:20]}'."
         return None
     if int(text) < 1:

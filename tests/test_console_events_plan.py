@@ -215,3 +215,41 @@ async def test_someone_elses_event_cannot_be_changed(console: Console) -> None:
     )  # fmt: skip
     assert refused.status == 404
     assert (await repo.event(event.id)).title == "Alex's session"
+
+
+def _limits(page: str) -> dict[str, int]:
+    """Each planning field's maxlength, as the page gives it to the browser."""
+    return {
+        name: int(limit)
+        for name, limit in re.findall(
+            r'<(?:input|textarea) id="plan-[a-z]+" name="([a-z]+)"[^>]*? maxlength="(\d+)"', page
+        )
+    }
+
+
+async def test_the_planning_forms_stop_typing_where_the_server_would_refuse(
+    console: Console,
+) -> None:
+    """A browser counts a textarea's line break as one character but sends it as two: the
+    server counts as the browser does, so a description the form let through is kept."""
+    priya = await console.sign_in(PRIYA)
+    limits = _limits(await (await console.get("/console/events", priya)).text())
+    assert set(limits) == {"title", "duration", "location", "capacity", "description"}
+    at_limit = {
+        "title": "t" * limits["title"],
+        "duration": "90".zfill(limits["duration"]),
+        "location": "l" * limits["location"],
+        "capacity": "20".zfill(limits["capacity"]),
+        "description": ("d" * 9 + "\r\n") * (limits["description"] // 10),
+    }
+    base = {"region": "North", "start": _start(console), "topic": ""}
+    status, page = await _plan(console, priya, **base, **at_limit)
+    assert status == 200 and "Planned: " in page
+    [event] = await console.core.feature(EventsFeature).repository.upcoming_and_recent(None)
+    assert len(event.description) == limits["description"] - 1  # its last line break trimmed
+    for name, value in at_limit.items():
+        longer = value.replace("\r\n", "\n") + ("9" if name in ("duration", "capacity") else "x")
+        status, page = await _plan(console, priya, **base, **(at_limit | {name: longer}))
+        assert status == 400 and f'id="plan-{name}-problem"' in page, name
+    edit = await (await console.get(f"/console/events/{event.id}/edit", priya)).text()
+    assert _limits(edit) == limits

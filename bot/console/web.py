@@ -16,6 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.command_words import CommandWords
 from bot.console.records import ConsoleSession
+from bot.events import PLAN_LIMITS
 from bot.model import Role, UserRef
 from bot.timefmt import for_people
 
@@ -92,6 +93,7 @@ class Templates:
             env.filters["said"] = _said
             env.globals["command"] = lambda command: _said(self.words.everywhere(command))
             env.globals["teams_name"] = self.words.teams_name
+            env.globals["plan_limits"] = PLAN_LIMITS
             self._loaded = env
         return self._loaded
 

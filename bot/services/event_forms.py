@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.events import MAX_DESCRIPTION, MAX_LOCATION, MAX_TITLE
+from bot.events import (
+    CAPACITY_DIGITS,
+    DURATION_DIGITS,
+    MAX_DESCRIPTION,
+    MAX_LOCATION,
+    MAX_TITLE,
+)
 from bot.model import Choice, DateTimeField, Form, LongText, ShortText
 from bot.records import Event
 from bot.services.regions import Regions
@@ -54,7 +60,7 @@ def event_form(
                 "duration",
                 "Length in minutes",
                 initial=str(int(event.duration.total_seconds() // 60)) if event else "90",
-                max_length=6,
+                max_length=DURATION_DIGITS,
             ),
             ShortText(
                 "location",
@@ -69,7 +75,7 @@ def event_form(
                 "Places (leave empty for no limit)",
                 required=False,
                 initial=str(event.capacity) if event and event.capacity else "",
-                max_length=7,
+                max_length=CAPACITY_DIGITS,
             ),
             LongText(
                 "description",
