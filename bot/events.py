@@ -100,6 +100,25 @@ class Answered:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """An event as it was and as saved, with its answers, all read in the write that
+    changed it: an answer pressed meanwhile is in both readings or in neither, so nobody
+    moved up by a new number of places is told twice, or not at all."""
+
+    was: Event
+    event: Event
+    rsvps: tuple[Rsvp, ...]
+
+    @property
+    def attendance(self) -> tuple[Attendance, Attendance]:
+        """Who held a place and who waited, with the places before and after."""
+        return (
+            Attendance.of(self.rsvps, self.was.capacity),
+            Attendance.of(self.rsvps, self.event.capacity),
+        )
+
+
+@dataclass(frozen=True)
 class AnswersTaken:
     """An event's answers as they stood when an erasure took one person's away."""
 
@@ -323,8 +342,9 @@ def _capacity(text: str, problems: dict[str, str]) -> int | None:
 class EventRepository(Protocol):
     async def add(self, event: Event) -> Event: ...
 
-    async def save(self, event: Event) -> Event:
-        """Store a change: ``sequence`` raised and ``updated_at`` moved."""
+    async def save(self, event: Event) -> Saved:
+        """Store a change: ``sequence`` raised and ``updated_at`` moved; the event before
+        and after, and its answers, read in the same write."""
         ...
 
     async def event(self, event_id: int) -> Event | None: ...

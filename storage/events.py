@@ -17,6 +17,7 @@ from bot.events import (
     AnswersTaken,
     LedgerState,
     Rsvp,
+    Saved,
 )
 from bot.model import ChannelRef
 from bot.ports import Clock, WriteOp
@@ -51,10 +52,12 @@ class SqliteEventRepository:
         assert found is not None
         return found
 
-    async def save(self, event: Event) -> Event:
+    async def save(self, event: Event) -> Saved:
         now = to_text(self._clock.now())
 
-        def op(db: sqlite_utils.Database) -> None:
+        def op(db: sqlite_utils.Database) -> Saved:
+            # Read in the write: an answer can't land between the readings and the change.
+            was = _event_in(db, event.id)
             db.execute(
                 "update events set title = ?, region = ?, starts_at = ?, duration_minutes = ?,"
                 " timezone = ?, location = ?, description = ?, capacity = ?, topic = ?,"
@@ -74,11 +77,9 @@ class SqliteEventRepository:
                     event.id,
                 ],
             )
+            return Saved(was, _event_in(db, event.id), _rsvps(db, event.id))
 
-        await self._db.write(op, durable=True)
-        found = await self.event(event.id)
-        assert found is not None
-        return found
+        return await self._db.write(op, durable=True)
 
     async def event(self, event_id: int) -> Event | None:
         def op(db: sqlite_utils.Database) -> Event | None:
@@ -293,6 +294,12 @@ def _rsvps(db: sqlite_utils.Database, event_id: int) -> tuple[Rsvp, ...]:
         [event_id],
     ).fetchall()
     return tuple(Rsvp(event_id, p, Answer(a), s) for p, a, s in rows)
+
+
+def _event_in(db: sqlite_utils.Database, event_id: int) -> Event:
+    row = db.execute(f"select {_COLUMNS} from events where id = ?", [event_id]).fetchone()
+    assert row is not None, "events are never deleted"
+    return _event(row)
 
 
 def _where(channel: ChannelRef) -> list[str]:

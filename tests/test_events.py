@@ -568,6 +568,34 @@ async def test_a_place_given_up_as_someone_else_answers_is_offered_once(
     assert "a place has come up" in told[0].text
 
 
+async def test_more_places_as_someone_gives_theirs_up_tell_each_person_moved_up_once(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A press landing while the number of places changes: the change judges who moved up
+    by its own readings, taken in its write, not by one from before the press."""
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="1")
+    first, second, third = PEOPLE[:3]
+    for person in (first, second, third):
+        await bot.press("event.rsvp", f"{event_id}:going", person)
+    repository = feature(bot).repository
+    saving = repository.save
+
+    async def after_a_press(event: Any) -> Any:
+        await bot.press("event.rsvp", f"{event_id}:not_going", first)  # second moves up
+        return await saving(event)
+
+    monkeypatch.setattr(repository, "save", after_a_press)
+    before = len(bot.adapter.sent)
+    await feature(bot).edit(event_id, {"capacity": "2"}, PRIYA.identity, Role.STAFF)
+    told = [
+        s.user.identity
+        for s in bot.adapter.sent[before:]
+        if s.kind == "direct" and "a place has come up" in s.text
+    ]
+    assert sorted(told) == sorted([second.identity, third.identity])
+
+
 async def test_maybe_on_a_full_event_says_the_place_has_gone_to_the_next_person(
     bot: Harness,
 ) -> None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import to_text
 from bot.commands import CommandError
-from bot.events import Attendance, Checked, EventRepository, Plan, check_plan
+from bot.events import Checked, EventRepository, Plan, check_plan
 from bot.localtime import days_before
 from bot.model import Role
 from bot.ports import Clock
@@ -107,18 +107,18 @@ class EventPlanning:
         )
         if proposed == event:
             return event  # saved as it was: nobody is told it "has changed"
-        before = Attendance.of(await self._events.rsvps(event.id), event.capacity)
-        updated = await self._events.save(proposed)
+        saved = await self._events.save(proposed)
+        updated = saved.event
         await self._queue_timed(updated)
         await self._queue_changed(updated)
-        after = Attendance.of(await self._events.rsvps(event.id), updated.capacity)
+        before, after = saved.attendance
         await self._delivery.promote(updated, before, after, skip="")
         await self._delivery.moved_down(updated, before, after)
         return updated
 
     async def cancel(self, event_id: int, actor: str, role: Role) -> Event:
         event = await self.may_cancel(event_id, actor, role)
-        cancelled = await self._events.save(_with_status(event, EventStatus.CANCELLED))
+        cancelled = (await self._events.save(_with_status(event, EventStatus.CANCELLED))).event
         await self._queue_changed(cancelled)
         return cancelled
 
