@@ -92,6 +92,10 @@ class Answered:
     capacity: int | None
     before: tuple[Rsvp, ...]
     after: tuple[Rsvp, ...]
+    event: Event | None = None  # as it stood at the answer; None: there's no such event
+    # False: nothing was written, the event being cancelled or over by the time of the
+    # write (a press racing a cancellation must not be told "You're going").
+    taken: bool = True
 
     @property
     def attendance(self) -> tuple[Attendance, Attendance]:

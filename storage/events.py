@@ -120,15 +120,22 @@ class SqliteEventRepository:
     # -- answers ------------------------------------------------------------------------
 
     async def answer(self, event_id: int, person: str, answer: Answer) -> Answered:
-        at = to_text(self._clock.now())
+        now = self._clock.now()
+        at = to_text(now)
 
         def op(db: sqlite_utils.Database) -> Answered:
-            # Read in the write: another press's answer can't land between these reads.
-            row = db.execute("select capacity from events where id = ?", [event_id]).fetchone()
-            capacity = row[0] if row else None
+            # Read in the write: another press's answer, or a cancellation, can't land
+            # between these reads and the answer.
+            row = db.execute(f"select {_COLUMNS} from events where id = ?", [event_id]).fetchone()
+            if row is None:
+                return Answered(None, (), (), None, taken=False)
+            event = _event(row)
+            capacity = event.capacity
             before = _rsvps(db, event_id)
+            if event.cancelled or event.ends_at <= now:
+                return Answered(capacity, before, before, event, taken=False)
             if any(r.person == person and r.answer is answer for r in before):
-                return Answered(capacity, before, before)  # the same again keeps its place
+                return Answered(capacity, before, before, event)  # the same again keeps its place
             (seq,) = db.execute(
                 "select coalesce(max(seq), 0) + 1 from event_rsvps where event_id = ?",
                 [event_id],
@@ -139,7 +146,7 @@ class SqliteEventRepository:
                 " answer = excluded.answer, seq = excluded.seq, answered_at = excluded.answered_at",
                 [event_id, person, answer.value, seq, at],
             )
-            return Answered(capacity, before, _rsvps(db, event_id))
+            return Answered(capacity, before, _rsvps(db, event_id), event)
 
         return await self._db.write(op, durable=True)
 

@@ -34,7 +34,9 @@ async def console(db_path: Path) -> AsyncIterator[Console]:
         for person, answer in (("a", Answer.GOING), ("b", Answer.GOING), ("c", Answer.MAYBE)):
             await repo.answer(coming.id, f"test:{person}", answer)
         past = await add("Use of language", "south", -timedelta(days=3), None)
+        c.clock.set(now - timedelta(days=4))  # answered before it took place
         await repo.answer(past.id, "test:a", Answer.GOING)
+        c.clock.set(now)
         await repo.set_feedback_round(past.id, 7)
         yield c
 

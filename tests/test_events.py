@@ -596,6 +596,34 @@ async def test_more_places_as_someone_gives_theirs_up_tell_each_person_moved_up_
     assert sorted(told) == sorted([second.identity, third.identity])
 
 
+@pytest.mark.parametrize("meanwhile", ["cancelled", "over"])
+async def test_a_press_racing_a_cancellation_or_the_end_is_refused_and_kept_nowhere(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot)
+    repository = feature(bot).repository
+    answering = repository.answer
+
+    async def after_the_change(event: int, person: str, answer: Answer) -> Any:
+        if meanwhile == "cancelled":
+            await feature(bot).cancel_event(event_id, PRIYA.identity, Role.STAFF)
+        else:
+            bot.clock.set(datetime(2026, 12, 3, 11, 30, tzinfo=UTC))  # its end
+        return await answering(event, person, answer)
+
+    monkeypatch.setattr(repository, "answer", after_the_change)
+    sent = await bot.press("event.rsvp", f"{event_id}:going", SAM, first_announcement(bot).ref)
+    [answer] = [s.text for s in sent if s.user == SAM]
+    assert "You're going" not in answer
+    assert (
+        "has been cancelled, so it isn't taking answers"
+        if meanwhile == "cancelled"
+        else "has already taken place, so it isn't taking answers"
+    ) in answer
+    assert await repository.rsvps(event_id) == []
+
+
 async def test_maybe_on_a_full_event_says_the_place_has_gone_to_the_next_person(
     bot: Harness,
 ) -> None:

@@ -407,7 +407,11 @@ class EventsFeature:
         number = _event_number(event_text)
         if number is None or answer_text not in {a.value for a in Answer}:
             raise CommandError("That button didn't come from an event I know.")
-        event = await self._events.event(number)
+        answer = Answer(answer_text)
+        me = ix.user.identity
+        # Refused in the write itself, so a press racing a cancellation is refused too.
+        answered = await self._events.answer(number, me, answer)
+        event = answered.event
         if event is None:
             raise CommandError("I can't find that event any more.")
         if event.cancelled:
@@ -415,14 +419,12 @@ class EventsFeature:
                 f"**{escape(event.title)}** has been cancelled, so it isn't taking answers. "
                 "Sorry about that."
             )
-        if event.ends_at <= self._clock.now():
+        if not answered.taken:
             raise CommandError(
                 f"**{escape(event.title)}** has already taken place, "
                 "so it isn't taking answers now."
             )
-        answer = Answer(answer_text)
-        me = ix.user.identity
-        before, after = (await self._events.answer(event.id, me, answer)).attendance
+        before, after = answered.attendance
         await ix.reply(_answered(event, answer, after, me, self._tz, before))
         await self._delivery.promote(event, before, after, skip=me)
         await self._delivery.refresh(event, after)
