@@ -153,14 +153,79 @@ def _in(minutes: int) -> str:
     return f"in {round(minutes / 60)} hours"
 
 
-def changed(event: Event, tz: ZoneInfo, public_url: str) -> OutgoingMessage:
+# What people going, waiting or maybe are messaged about: what it's called, when and where
+# it is, and what it's about. A new number of places alone is told only to those it gives a
+# place or moves to the waiting list; a new region or prompt topic, to nobody.
+TOLD = frozenset({"title", "when", "where", "description"})
+
+
+def differences(was: Event, now: Event) -> frozenset[str]:
+    """What changed between two versions of an event that people might care about."""
+    found = {
+        "title": was.title != now.title,
+        "when": (was.starts_at, was.duration) != (now.starts_at, now.duration),
+        "where": was.location != now.location,
+        "places": was.capacity != now.capacity,
+        "description": was.description != now.description,
+    }
+    return frozenset(name for name, differs in found.items() if differs)
+
+
+def who_is_told(was: Event, now: Event) -> str:
+    """For whoever changed the event: who hears of the change."""
+    if differences(was, now) & TOLD:
+        return "People going, waiting or maybe are told what has changed."
+    if was.capacity != now.capacity:
+        return (
+            "Only people the new number of places gives a place to, or moves to the waiting "
+            "list, are messaged."
+        )
+    return "Nobody is messaged: nothing people going, waiting or maybe need to know has changed."
+
+
+def changed(
+    event: Event, tz: ZoneInfo, public_url: str, was: Event | None = None
+) -> OutgoingMessage:
+    """The message to people going, waiting or maybe: what has changed since ``was`` (None:
+    a change queued before copbot said what changed, told as the time and place now)."""
     calendar = in_your_calendar(event, public_url)
     if event.cancelled:
         text = (
             f"**{escape(event.title)}** ({for_people(event.starts_at, tz)}) has been cancelled. "
             "Sorry to anyone who was looking forward to it."
         )
-    else:
+    elif was is None:
         where = f" {escape(event.location)}." if event.location else ""
         text = f"**{escape(event.title)}** has changed: it is now {when(event, tz)}.{where}"
+    else:
+        lines = _what_changed(was, event, tz)
+        text = f"**{escape(event.title)}** has changed:\n" + "\n".join(
+            f"• {line}" for line in lines
+        )
     return OutgoingMessage.of(f"{text}\n{calendar}" if calendar else text)
+
+
+def _what_changed(was: Event, now: Event, tz: ZoneInfo) -> list[str]:
+    found = differences(was, now)
+    lines = []
+    if "title" in found:
+        lines.append(f"It's now called **{escape(now.title)}** (it was {escape(was.title)}).")
+    if "when" in found:
+        lines.append(f"When: {when(now, tz)} (it was {when(was, tz)}).")
+    if "where" in found:
+        lines.append(f"Where: {_or(now.location, 'no place is given now')}{_was(was.location)}")
+    if "places" in found:
+        places = "no limit now" if now.capacity is None else f"{now.capacity:,}"
+        before = "no limit" if was.capacity is None else f"{was.capacity:,}"
+        lines.append(f"Places: {places} (it was {before}).")
+    if "description" in found:
+        lines.append(f"What it's about: {_or(now.description, 'no description now.')}")
+    return lines
+
+
+def _or(words: str, instead: str) -> str:
+    return escape(words) if words else instead
+
+
+def _was(words: str) -> str:
+    return f" (it was {escape(words)})." if words else " (no place was given before)."

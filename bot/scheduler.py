@@ -163,6 +163,10 @@ class Scheduler:
         self._wake.set()
         return job
 
+    async def find(self, key: str) -> Job | None:
+        """The job queued under ``key``, whatever its state; None if there's none."""
+        return await self._jobs.find_by_key(key)
+
     async def repeat(
         self,
         kind: str,

@@ -304,6 +304,54 @@ async def test_a_change_or_cancelling_says_how_to_update_the_calendar_it_was_add
         bot.close()
 
 
+def notices(bot: Harness) -> dict[str, str]:
+    """Who was told an event has changed, and what they were told."""
+    return {
+        s.user.identity: s.text for s in bot.adapter.of_kind("direct") if "has changed" in s.text
+    }
+
+
+async def test_a_change_notice_says_what_changed_and_only_what_people_care_about_is_told(
+    bot: Harness,
+) -> None:
+    await link(bot, NORTH, "North")
+    event_id = await announced(bot, capacity="5", description="Bring a story")
+    going, maybe = PEOPLE[:2]
+    await bot.press("event.rsvp", f"{event_id}:going", going)
+    await bot.press("event.rsvp", f"{event_id}:maybe", maybe)
+    edit = feature(bot).edit
+    # More places, another region or another prompt topic: nothing people need a message
+    # for (the announcement shows the new numbers).
+    for change in ({"capacity": "8"}, {"region": "National"}, {"topic": "language"}):
+        await edit(event_id, change, PRIYA.identity, Role.STAFF)
+        await bot.tick()
+        assert notices(bot) == {}, change
+    assert "Going 1 of 8 places" in bot.adapter.of_kind("update")[-1].text
+    await edit(
+        event_id, {"description": "Bring a story *and* a question"}, PRIYA.identity, Role.STAFF
+    )
+    await bot.tick()
+    told = notices(bot)
+    assert set(told) == {going.identity, maybe.identity}
+    text = told[going.identity]
+    assert "What it's about: Bring a story \\*and\\* a question" in text
+    assert "When:" not in text and "Where:" not in text and "Places:" not in text
+    bot.adapter.sent.clear()
+    # Two changes before the job runs (the second of places alone): one notice saying both.
+    await edit(event_id, {"start": "2026-12-03 13:00", "location": ""}, PRIYA.identity, Role.STAFF)
+    await edit(event_id, {"capacity": "6"}, PRIYA.identity, Role.STAFF)
+    await bot.tick()
+    told = notices(bot)
+    assert set(told) == {going.identity, maybe.identity}
+    lines = told[going.identity].split("\n")
+    assert lines[1:] == [
+        "• When: Thu 3 Dec 2026, 13:00 to 14:30 (it was Thu 3 Dec 2026, 10:00 to 11:30).",
+        "• Where: no place is given now (it was Leeds, Room 2).",
+        "• Places: 6 (it was 8).",
+    ]
+    assert len([s for s in bot.adapter.of_kind("direct") if s.user == going]) == 1
+
+
 async def test_a_channel_linked_after_planning_hears_of_the_events_to_come(bot: Harness) -> None:
     """As planning tells a facilitator whose region has no channel yet: link one, and the
     events already planned are announced there, once, and nowhere twice."""
@@ -750,7 +798,12 @@ async def test_a_change_whose_new_announcement_fails_tells_people_once(bot: Harn
     event_id = await announced(bot)
     await bot.press("event.rsvp", f"{event_id}:going", SAM, first_announcement(bot).ref)
     bot.adapter.fail_next = 1  # London's announcement: the platform is away a moment
-    await feature(bot).edit(event_id, {"region": "London"}, PRIYA.identity, Role.FACILITATOR)
+    await feature(bot).edit(
+        event_id,
+        {"region": "London", "location": "London, Room 1"},
+        PRIYA.identity,
+        Role.FACILITATOR,
+    )
     await bot.tick()
     for _ in range(4):
         await bot.tick(timedelta(minutes=15))
@@ -952,7 +1005,7 @@ async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> Non
     [opened] = await bot.command(f"event edit {event_id}", PRIYA)
     assert opened.form is not None and opened.form.context == str(event_id)
     # Those who said Maybe, or wait for a place, are told too.
-    assert opened.form.intro.endswith("people going, waiting or maybe told.")
+    assert "People going, waiting or maybe are told of a new title, time" in opened.form.intro
     initial = {f.id: getattr(f, "initial", "") for f in opened.form.fields}
     assert initial["title"] == "Race equity: conversations with clients"
     assert initial["start"] == "2026-12-03T10:00" and initial["capacity"] == "12"
@@ -960,7 +1013,7 @@ async def test_the_edit_form_is_filled_in_and_saves_changes(bot: Harness) -> Non
     with pytest.raises(FormInvalid):
         await bot.submit("event-edit", values | {"duration": "0"}, PRIYA, context=str(event_id))
     saved = await bot.submit("event-edit", values, PRIYA, context=str(event_id))
-    assert "telling the people going, waiting or maybe." in saved[-1].text
+    assert "People going, waiting or maybe are told what has changed." in saved[-1].text
     event = await feature(bot).repository.event(event_id)
     assert event is not None and event.sequence == 1
     assert event.starts_at == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ from bot.cli.base import cli, db_option, with_core
 from bot.clock import to_text
 from bot.commands import CommandError
 from bot.core import Core
-from bot.event_messages import when
+from bot.event_messages import when, who_is_told
 from bot.events import Attendance, LedgerState, Plan, PlanProblems
 from bot.model import Role
 from bot.services.events import EventsFeature
@@ -84,7 +84,8 @@ def events_add(
 @click.option("--topic", default=None)
 @db_option
 def events_edit(event_id: int, db: str | None, **changes: str | None) -> None:
-    """Change an event; announcements are updated and people going, waiting or maybe are told."""
+    """Change an event; announcements are updated and people going, waiting or maybe are told
+    what changed."""
     given = {k: v for k, v in changes.items() if v is not None}
     if not given:
         raise click.UsageError('say what to change, e.g. --start "2027-04-08 10:00"')
@@ -99,7 +100,8 @@ def events_edit(event_id: int, db: str | None, **changes: str | None) -> None:
         if before is not None and event.sequence == before.sequence:
             click.echo(f"event {event.id} unchanged: it is already {described}; nobody was told")
             return
-        click.echo(f"event {event.id} changed: {described}")
+        told = f" {who_is_told(before, event)}" if before is not None else ""
+        click.echo(f"event {event.id} changed: {described}.{told}")
 
     with_core(db, call)
 

@@ -19,6 +19,7 @@ from bot.commands import CommandError
 from bot.console.audit import Audit
 from bot.console.charts import bar_chart
 from bot.console.web import Templates, Visitor, form_value, read_form
+from bot.event_messages import who_is_told
 from bot.events import Attendance, Plan, PlanProblems
 from bot.feedback import FeedbackRepository, QuestionKind, summarise
 from bot.people import People
@@ -271,7 +272,7 @@ class EventsPages:
             visitor,
             done=(
                 f"Changed: {changed.title}, {for_people(changed.starts_at, self._tz)}. Its "
-                "announcements are updated, and people going, waiting or maybe are told."
+                f"announcements are updated. {who_is_told(event, changed)}"
             ),
         )
 

@@ -13,8 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.chat import Chat
-from bot.clock import to_text
-from bot.event_messages import announcement, changed, reminder, when
+from bot.clock import from_text, to_text
+from bot.event_messages import TOLD, announcement, changed, differences, reminder, when
 from bot.events import Announcement, Attendance, EventRepository, LedgerState
 from bot.feedback import (
     DEFAULT_QUESTIONS,
@@ -274,9 +274,13 @@ class EventDelivery:
         attendance = Attendance.of(await self._events.rsvps(event.id), event.capacity)
         # Nothing below raises: once someone is told, the job must not be tried again.
         await self.refresh(event, attendance)
+        was = as_told(event, payload["was"]) if "was" in payload else None
+        if was is not None and not event.cancelled and not differences(was, event) & TOLD:
+            return  # places alone: planning told those it moved; the rest need no message
+        message = changed(event, self._tz, self._public_url, was)
         # Maybe too: they may still come, and would come to the wrong time or place.
         for person in (*attendance.going, *attendance.waiting, *attendance.maybe):
-            await self.direct(person, changed(event, self._tz, self._public_url))
+            await self.direct(person, message)
 
     async def _current(self, job: Job) -> Event | None:
         """The job's event, if it is still on at the time the job was queued for (and, for
@@ -383,6 +387,31 @@ class EventDelivery:
         )
         for person in attendance.going:
             await self.direct(person, message)
+
+
+def told_of(event: Event) -> dict[str, Any]:
+    """An event as people were told of it, for a change's job to say what has changed."""
+    return {
+        "title": event.title,
+        "starts": to_text(event.starts_at),
+        "minutes": int(event.duration.total_seconds() // 60),
+        "location": event.location,
+        "description": event.description,
+        "capacity": event.capacity,
+    }
+
+
+def as_told(event: Event, told: dict[str, Any]) -> Event:
+    """``event`` as ``told_of`` kept it."""
+    return replace(
+        event,
+        title=told["title"],
+        starts_at=from_text(told["starts"]),
+        duration=timedelta(minutes=told["minutes"]),
+        location=told["location"],
+        description=told["description"],
+        capacity=told["capacity"],
+    )
 
 
 def mark_of(event: Event) -> str:

@@ -96,6 +96,8 @@ def event_form(
         intro="copbot will announce it in every channel linked to the region, take "
         "answers, send reminders, and ask for anonymous feedback afterwards."
         if event is None
-        else "The announcements will be updated, and the people going, waiting or maybe told.",
+        else "The announcements will be updated. People going, waiting or maybe are told of "
+        "a new title, time, place or description; a new number of places is told to those "
+        "it gives a place or moves to the waiting list.",
         context="" if event is None else str(event.id),
     )

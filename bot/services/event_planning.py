@@ -4,6 +4,7 @@ as persistent jobs, which bot/services/event_delivery.py carries out."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -15,9 +16,9 @@ from bot.events import Checked, EventRepository, Plan, check_plan
 from bot.localtime import days_before
 from bot.model import Role
 from bot.ports import Clock
-from bot.records import Event, EventStatus
+from bot.records import Event, EventStatus, JobState
 from bot.scheduler import Scheduler
-from bot.services.event_delivery import ANNOUNCE, EventDelivery
+from bot.services.event_delivery import ANNOUNCE, EventDelivery, told_of
 from bot.services.prompts import PromptCatalogue
 from bot.services.regions import Regions
 
@@ -110,7 +111,7 @@ class EventPlanning:
         saved = await self._events.save(proposed)
         updated = saved.event
         await self._queue_timed(updated)
-        await self._queue_changed(updated)
+        await self._queue_changed(updated, saved.was)
         before, after = saved.attendance
         await self._delivery.promote(updated, before, after, skip="")
         await self._delivery.moved_down(updated, before, after)
@@ -195,12 +196,20 @@ class EventPlanning:
             END, base | {"ends": ends}, event.ends_at, f"event-end:{event.id}@{starts}-{ends}"
         )
 
-    async def _queue_changed(self, event: Event) -> None:
+    async def _queue_changed(self, event: Event, was: Event | None = None) -> None:
+        """Queue word of a change; ``was``, the event before it, for the notice to say what
+        changed (a cancellation needs none)."""
+        payload: dict[str, object] = {"event": event.id, "sequence": event.sequence}
+        if was is not None:
+            told = told_of(was)
+            # The change before, not yet told, will find the event changed again and stand
+            # down: this one's notice says what changed since people last heard.
+            earlier = await self._scheduler.find(f"event-changed:{event.id}#{event.sequence - 1}")
+            if earlier is not None and earlier.state in (JobState.PENDING, JobState.RUNNING):
+                told = json.loads(earlier.payload).get("was", told)
+            payload["was"] = told
         await self._scheduler.once(
-            CHANGED,
-            {"event": event.id, "sequence": event.sequence},
-            self._clock.now(),
-            f"event-changed:{event.id}#{event.sequence}",
+            CHANGED, payload, self._clock.now(), f"event-changed:{event.id}#{event.sequence}"
         )
 
 

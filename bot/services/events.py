@@ -19,7 +19,7 @@ from bot.calendar_feed import ALL, feed_address
 from bot.chat import Chat
 from bot.clock import to_text
 from bot.commands import Args, CommandError, UsageError, parse_number
-from bot.event_messages import RSVP, counts, rsvp_buttons, when, your_answer
+from bot.event_messages import RSVP, counts, rsvp_buttons, when, who_is_told, your_answer
 from bot.events import (
     Answer,
     Attendance,
@@ -126,7 +126,7 @@ class EventsFeature:
         registry.verb(
             "event edit",
             "Change an event you organised (admins: any event); people going, waiting or "
-            "maybe are told",
+            "maybe are told what changed",
             self.edit_verb,
             usage="ID",
             role=Role.FACILITATOR,
@@ -281,7 +281,7 @@ class EventsFeature:
             return
         await ix.reply(
             f"Saved: **{escape(updated.title)}**, {when(updated, self._tz)}. I'm updating its "
-            "announcements and telling the people going, waiting or maybe."
+            f"announcements. {who_is_told(event, updated)}"
         )
 
     @staticmethod
