@@ -103,15 +103,25 @@ def markdown(text: str) -> str:
     return _MARKUP.sub(_shown, text)
 
 
-# An escaped character, or a `code` span: read left to right in one pass, so that an
-# escaped backtick (people's words) never opens or closes a span.
-_MARKUP = re.compile(r"\\([\\*_`\[\]()])|`([^`\n]+)`")
+# An escaped character, a `code` span, or a link whose words may hold escaped characters:
+# read left to right in one pass, so that an escaped backtick (people's words) never opens
+# or closes a span.
+_MARKUP = re.compile(
+    r"\\([\\*_`\[\]()])|`([^`\n]+)`"
+    r"|\[((?:\\[\\*_`\[\]()]|[^\]\\\n])+)\]\((https?://[^\s)]+)\)"
+)
+# Teams ends a link's words at any "]" and honours no escape: in a link's words, a bracket
+# of people's (a name, a title) is shown as a parenthesis, which keeps the link whole.
+_IN_LINK = {"[": "(", "]": ")"}
 
 
 def _shown(match: re.Match[str]) -> str:
     if match.group(1) is not None:
         return _literal(match.group(1))
-    return ESCAPED.sub(lambda m: _literal(m.group(1)), match.group(2))
+    if match.group(2) is not None:
+        return ESCAPED.sub(lambda m: _literal(m.group(1)), match.group(2))
+    words = ESCAPED.sub(lambda m: _IN_LINK.get(m.group(1)) or _literal(m.group(1)), match.group(3))
+    return f"[{words}]({match.group(4)})"
 
 
 def _literal(char: str) -> str:
