@@ -5,6 +5,8 @@ Append new migrations at the end; never edit one that has shipped.
 
 from __future__ import annotations
 
+import re
+
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
@@ -778,11 +780,6 @@ def archive_optins_dated(db: sqlite_utils.Database) -> None:
     _run(db, "alter table archive_optouts add column resumed_us integer")
 
 
-# Any C0 or C1 control character but tab and newline, as GLOB matches it (by code point).
-_CONTROL_GLOB = "'*[' || char(1) || '-' || char(8) || char(11) || '-' || char(31)"
-_CONTROL_GLOB += " || char(127) || '-' || char(159) || ']*'"
-
-
 @MIGRATIONS(name="0025_archive_without_controls")
 def archive_without_controls(db: sqlite_utils.Database) -> None:
     # Names and words kept before copbot took control characters out of every name, and C1
@@ -815,8 +812,19 @@ def archive_without_controls(db: sqlite_utils.Database) -> None:
             )
         db.execute("update archive_channels set workspace = ? where workspace = ?", [same[0], key])
         db.execute("delete from archive_labels where id = ?", [key])
-    # Words: found by SQLite's GLOB, without waking Python for each row.
+    # Words: found in their UTF-8 bytes, a NUL included (text, as GLOB and Python's SQLite
+    # functions read it, ends at one). A GLOB character class tried at every position took
+    # 7 s a million messages; this, about 3.
+    db.conn.create_function("copbot_has_control", 1, _has_control, deterministic=True)
     for key, text in db.execute(
-        f"select id, text from archive_entries where text glob {_CONTROL_GLOB}"
+        "select id, text from archive_entries where copbot_has_control(cast(text as blob))"
     ).fetchall():
         db.execute("update archive_entries set text = ? where id = ?", [kept_text(text), key])
+
+
+# kept_text's CONTROL, in UTF-8: C0 bytes but tab and newline, DEL, and C1 (U+0080 to U+009F).
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def _has_control(text: object) -> bool:
+    return isinstance(text, bytes) and _CONTROL_BYTES.search(text) is not None

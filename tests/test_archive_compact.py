@@ -301,3 +301,33 @@ async def test_names_and_words_kept_with_control_characters_lose_them_on_upgrade
         assert len(await repo.search(parse_terms("words"), north, 5)) == 1
     finally:
         db.close()
+
+
+async def test_words_kept_with_a_nul_before_any_check_lose_it_and_what_follows_stays(
+    db_path: Path,
+) -> None:
+    # A NUL came through as it was before copbot took control characters out of words; a
+    # check that reads text as C does stops at it, and would leave both in.
+    from storage.archive_insert import insert_rows
+
+    conn = connect(db_path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    old = sqlite_utils.Database(conn)
+    MIGRATIONS.apply(old, stop_before="0025_archive_without_controls")
+    with conn:
+        insert_rows(
+            old,
+            [
+                ArchivedMessage(
+                    "slack", "T1", "C1", "north", "1", "1", "slack:U1", "Sam", False,
+                    "before\x00 and\x1b after", datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+                )
+            ],
+        )  # fmt: skip
+    conn.close()
+    db = Database.open(db_path)
+    try:
+        rows = list(SqliteArchiveReader(db_path).rows(ArchiveFilter(), by_thread=False))
+        assert [r[FIELDS.index("text")] for r in rows] == ["before and after"]
+    finally:
+        db.close()
