@@ -20,10 +20,11 @@ from bot.app import build_adapters
 from bot.cli import cli
 from bot.clock import SystemClock
 from bot.command_words import SLASH, CommandWords
+from bot.model import MessagePosted, MessageRef
 from bot.settings import ConfigError, Settings
 from storage.database import Database
 from tests.support.console import Console, console_app
-from tests.support.harness import ALEX
+from tests.support.harness import ALEX, NORTH, SAM, Harness
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "bot" / "console" / "templates"
 
@@ -127,3 +128,27 @@ def test_a_teams_name_copbot_could_not_write_before_a_command_is_refused() -> No
         with pytest.raises(ConfigError) as refused:
             Settings.from_env({"COPBOT_TEAMS_NAME": bad})
         assert "COPBOT_TEAMS_NAME" in str(refused.value) and bad not in str(refused.value)
+
+
+async def test_a_teams_name_of_several_words_typed_as_plain_text_gets_the_hint(
+    db_path: Path,
+) -> None:
+    """ "@IPS CoP search bias" typed without choosing the app from Teams' list comes as an
+    ordinary message: it is told how to make it a command, as "@copbot search bias" is."""
+    bot = Harness.open(db_path)
+    bot.adapter.command_prefix = "@IPS CoP"
+    try:
+        for n, typed in enumerate(("@IPS CoP search bias", "@ips cop: search bias")):
+            said = MessagePosted(
+                f"typed-{n}", MessageRef(NORTH, f"m{n}"), SAM, typed, bot.clock.now()
+            )
+            await bot.deliver(said)
+        hints = [s.text for s in bot.adapter.sent if "Did you mean" in s.text]
+        assert len(hints) == 2 and all("`@IPS CoP search bias`" in h for h in hints), hints
+        chatter = MessagePosted(
+            "chat", MessageRef(NORTH, "m9"), SAM, "@IPS CoPs are great", bot.clock.now()
+        )
+        await bot.deliver(chatter)
+        assert len([s for s in bot.adapter.sent if "Did you mean" in s.text]) == 2
+    finally:
+        bot.close()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 
 from bot.chat import Chat
 from bot.commands import Args, CommandBook, UsageError, clip
@@ -72,10 +73,12 @@ class HelpFeature:
         first = words[0].lower()
         if prefix.startswith("@"):
             # Teams: "@copbot help" typed without choosing copbot from Teams' list is plain
-            # text, not a mention, so it comes as a message, not a command.
-            if first.rstrip(":,") != prefix.lower():
+            # text, not a mention, so it comes as a message, not a command. The app's name
+            # may be words of its own ("@IPS CoP").
+            typed = re.match(rf"\s*{re.escape(prefix)}[:,]?(?=\s|$)", text, re.IGNORECASE)
+            if typed is None:
                 return None
-            rest = clip(words[1].strip() if len(words) > 1 else "")
+            rest = clip(text[typed.end() :].strip())
             said = rest.split()[0].lower() if rest else ""
             if said and said not in {v.name.split()[0] for v in self._commands}:
                 return None
