@@ -38,3 +38,15 @@ class CommandWords:
     def everywhere(self, command: str) -> str:
         # In backticks, as copbot writes commands: the console shows them as code.
         return f"`{SLASH} {command}` (in Teams, `{self.teams} {command}`)"
+
+
+def app_name(prefix: str) -> str:
+    """copbot's name where commands start with ``prefix``: in Teams, the app's, as people
+    find it in the team's apps and in the list of mentions (``@IPS CoP``)."""
+    return prefix[1:] if prefix.startswith("@") else DEFAULT_TEAMS_NAME
+
+
+def how_to_add(prefix: str) -> str:
+    """How to bring copbot into a channel, for an answer where commands start with
+    ``prefix``."""
+    return f"in Slack: `/invite @copbot`; in Teams: add {app_name(prefix)} to the team"

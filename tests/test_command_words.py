@@ -20,11 +20,11 @@ from bot.app import build_adapters
 from bot.cli import cli
 from bot.clock import SystemClock
 from bot.command_words import SLASH, CommandWords
-from bot.model import MessagePosted, MessageRef
+from bot.model import Channel, MessagePosted, MessageRef
 from bot.settings import ConfigError, Settings
 from storage.database import Database
 from tests.support.console import Console, console_app
-from tests.support.harness import ALEX, NORTH, SAM, Harness
+from tests.support.harness import ALEX, NORTH, PRIYA, SAM, Harness
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "bot" / "console" / "templates"
 
@@ -145,10 +145,30 @@ async def test_a_teams_name_of_several_words_typed_as_plain_text_gets_the_hint(
             await bot.deliver(said)
         hints = [s.text for s in bot.adapter.sent if "Did you mean" in s.text]
         assert len(hints) == 2 and all("`@IPS CoP search bias`" in h for h in hints), hints
+        assert "Choose IPS CoP from the list Teams shows" in hints[0]  # not "copbot"
         chatter = MessagePosted(
             "chat", MessageRef(NORTH, "m9"), SAM, "@IPS CoPs are great", bot.clock.now()
         )
         await bot.deliver(chatter)
         assert len([s for s in bot.adapter.sent if "Did you mean" in s.text]) == 2
+    finally:
+        bot.close()
+
+
+async def test_answers_on_teams_say_to_add_the_app_by_the_name_teams_shows(
+    db_path: Path,
+) -> None:
+    bot = Harness.open(db_path)
+    bot.adapter.command_prefix = "@IPS CoP"
+    try:
+        await bot.reply_text("role grant facilitator test:priya", ALEX)
+        await bot.core.channels.save(Channel(NORTH, "north", bot_member=False))
+        answers = [
+            await bot.reply_text("region link North", PRIYA, channel=NORTH),
+            await bot.reply_text("schedule prompt any every tue at 10:00", PRIYA, channel=NORTH),
+            await bot.reply_text("schedule prompt any every tue at 10:00 in #south", PRIYA),
+        ]
+        for answer in answers:
+            assert "in Teams: add IPS CoP to the team" in answer, answer
     finally:
         bot.close()

@@ -5,6 +5,7 @@ import logging
 import re
 
 from bot.chat import Chat
+from bot.command_words import app_name
 from bot.commands import Args, CommandBook, UsageError, clip
 from bot.interaction import Interaction
 from bot.model import Context, MessagePosted, Origin, OutgoingMessage, Role, Text
@@ -53,8 +54,8 @@ class HelpFeature:
             return
         origin = Origin(event.author, event.message.channel, event.thread)
         how = (
-            f"Choose copbot from the list Teams shows as you type `{prefix}`, so that it "
-            "becomes a mention; otherwise I take it as an ordinary message."
+            f"Choose {app_name(prefix)} from the list Teams shows as you type `{prefix}`, so "
+            "that it becomes a mention; otherwise I take it as an ordinary message."
             if prefix.startswith("@")
             else f"Commands start with `{prefix}`; then only you see my answer."
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
+from bot.command_words import how_to_add
 from bot.commands import Args, CommandError, UsageError
 from bot.events import RegionLink, RegionLinkRepository, find_region, region_label
 from bot.interaction import Interaction
@@ -121,8 +122,7 @@ class RegionsFeature:
             # nothing.)
             raise CommandError(
                 "I'm not in this channel, so I couldn't announce events here. Add me to it "
-                "first (in Slack: `/invite @copbot`; in Teams: add copbot to the team), "
-                "then try again."
+                f"first ({how_to_add(ix.prefix)}), then try again."
             )
         return ix.origin.channel
 
