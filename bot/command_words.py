@@ -7,15 +7,13 @@ Teams' ``@copbot`` is the app package's name, which an organisation may change
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from bot.markup import TEAMS_NAME
 
 SLASH = "/cop"  # Slack and the playground
 DEFAULT_TEAMS_NAME = "copbot"
 TEAMS_NAME_LONGEST = 30  # Teams' own limit for an app's short name
-# A Teams app's short name as copbot will write it before a command: nothing that would
-# read as markup or break out of a code span.
-TEAMS_NAME = re.compile(r"[^\s<>`*_~@\\|\[\]][^<>`*_~@\\|\[\]\n\r\t]{0,29}")
 
 
 def teams_name_problem(name: str) -> str | None:

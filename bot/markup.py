@@ -25,6 +25,11 @@ _NAME_BREAK = re.compile(r"[\t\n\x0b\x0c\r\x85]+")
 _NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+# A Teams app's short name (at most 30 characters) as copbot will write it before a command:
+# nothing that would read as markup or break out of a code span.
+TEAMS_NAME = re.compile(r"[^\s<>`*_~@\\|\[\]][^<>`*_~@\\|\[\]\n\r\t]{0,29}")
+
+
 def kept_text(text: str) -> str:
     """A message's text as copbot keeps and shows it: without control characters."""
     return CONTROL.sub("", text)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from html.parser import HTMLParser
 
 from adapters.payload import OBJECT
-from bot.command_words import DEFAULT_TEAMS_NAME, TEAMS_NAME
+from bot.markup import TEAMS_NAME
 
 PLATFORM = "teams"
 
@@ -27,7 +27,7 @@ _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _LINES = re.compile(r"\n{2,}")
 # What may start a command before its verb: /cop (as in Slack), and copbot's name written
 # out, as its answers say ("@copbot help"), which in the 1:1 chat arrives as plain text.
-DEFAULT_NAME = DEFAULT_TEAMS_NAME
+DEFAULT_NAME = "copbot"  # as bot.command_words writes it
 _COMMAND_PREFIX = re.compile(r"^\s*(?:/cop|@?copbot:?|cop)(?=\s|$)", re.I)
 # Text with no entity, no mention and no tag but paragraphs and line breaks.
 _SIMPLE_TAGS = re.compile(r"</?(?:p|div)>|<br ?/?>")
