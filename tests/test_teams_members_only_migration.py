@@ -35,7 +35,10 @@ def test_teams_channels_and_their_messages_become_members_only(db_path: Path) ->
             {"platform": platform, "workspace": "T1", "id": channel, "name": "general",
              "kind": kind, "updated_at": AT.isoformat(), "private": 0}
         )  # fmt: skip
+    # Today's insert reads when an opt-out ended (a column 0024 adds): there for it alone.
+    old.execute("alter table archive_optouts add column resumed_us integer")
     insert_rows(old, [message("teams", "19:general", "m1"), message("slack", "C1", "m2")])
+    old.execute("alter table archive_optouts drop column resumed_us")
     old.conn.commit()
     old.close()
 
