@@ -20,6 +20,8 @@ def escape(text: str) -> str:
 # C0 and C1 control characters but tab and newline: nobody means them, and in an export a
 # NUL, an escape or a NEL can cut a CSV row short, break a line or drive a terminal.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Those that end a line, as some systems write it: a newline, so words stay apart.
+_TEXT_BREAK = re.compile(r"\r\n?|[\x0b\x0c\x85]")
 # In a name, every one of them: a name is one line.
 _NAME_BREAK = re.compile(r"[\t\n\x0b\x0c\r\x85]+")
 _NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -31,8 +33,11 @@ TEAMS_NAME = re.compile(r"[^\s<>`*_~@\\|\[\]][^<>`*_~@\\|\[\]\n\r\t]{0,29}")
 
 
 def kept_text(text: str) -> str:
-    """A message's text as copbot keeps and shows it: without control characters."""
-    return CONTROL.sub("", text)
+    """A message's text as copbot keeps and shows it: without control characters, a line
+    ended in any of the ways systems end one ended by a newline."""
+    if not CONTROL.search(text):  # nearly every message
+        return text
+    return CONTROL.sub("", _TEXT_BREAK.sub("\n", text))
 
 
 def kept_name(name: str) -> str:

@@ -705,7 +705,7 @@ async def test_no_name_or_word_keeps_a_control_character_in_search_or_any_export
     await say(bot, "line one\x85line\ttwo\nthree\x07", root, author, channel)
     [kept] = archived(bot)
     assert (kept["author_name"], kept["channel_name"]) == ("Sam Okafor", "north[31m")
-    assert kept["text"] == "line oneline\ttwo\nthree"
+    assert kept["text"] == "line one\nline\ttwo\nthree"  # a NEL ends its line still
     assert not _has_controls(await bot.reply_text("search three", SAM, channel=channel))
     reader = SqliteArchiveReader(bot.core.db.path)
     for fmt in FORMATS:
@@ -728,7 +728,7 @@ async def test_imported_history_loses_control_characters_too(bot: Harness) -> No
     )  # fmt: skip
     await HistoryImport(bot.core.archive).run(ListHistory([message]))
     kept = await bot.core.archive.get(message.ref)
-    assert kept is not None and kept.text == "bell, NUL and NEL gone"
+    assert kept is not None and kept.text == "bell, NUL and NEL\n gone"
     assert (kept.author_name, kept.channel_name) == ("Sam", "general")
 
 

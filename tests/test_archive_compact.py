@@ -293,9 +293,14 @@ async def test_names_and_words_kept_with_control_characters_lose_them_on_upgrade
         rows = list(SqliteArchiveReader(db_path).rows(ArchiveFilter(), by_thread=False))
         named = [(r[FIELDS.index("channel_name")], r[FIELDS.index("author_name")]) for r in rows]
         assert named == [("north", "Sam"), ("north", "Sam"), ("south", "Sam Okafor")]
-        assert [r[FIELDS.index("text")] for r in rows] == ["plain words", "nextline", "more words"]
+        # A line ended by a NEL is ended by a newline: its words stay apart.
+        assert [r[FIELDS.index("text")] for r in rows] == [
+            "plain words",
+            "next\nline",
+            "more words",
+        ]
         repo = SqliteArchiveRepository(db)
-        hits = await repo.search(parse_terms("nextline"), ArchiveFilter(), 5)
+        hits = await repo.search(parse_terms('"next line"'), ArchiveFilter(), 5)
         assert [h.message.message_id for h in hits] == ["2"]
         north = ArchiveFilter(channel="north")
         assert len(await repo.search(parse_terms("words"), north, 5)) == 1

@@ -146,6 +146,8 @@ def test_text_survives_the_round_trip(title: str, description: str, location: st
         # Line breaks become one kind and control characters go (RFC 5545 allows no C0
         # others, and copbot keeps no C1 ones anywhere).
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+        for line_end in "\x0b\x0c\x85":
+            text = text.replace(line_end, "\n")
         return "".join(c for c in text if c in "\t\n" or not (ord(c) < 32 or 127 <= ord(c) < 160))
 
     assert str(vevent.get("SUMMARY", "")) == kept(title)
