@@ -75,3 +75,30 @@ def test_a_links_words_from_people_keep_the_link_whole(
         # Teams ends a link's words at any bracket: people's show as parentheses there.
         name = name.replace("[", "(").replace("]", ")")
     assert found == [(f"open {name}'s message", ADDRESS)]
+
+
+@pytest.mark.parametrize("platform", ["playground", "slack", "teams"])
+def test_a_prompts_reading_keeps_its_link_whole_whatever_its_title_or_address(
+    platform: str,
+) -> None:
+    from bot.records import Prompt, Resource
+    from bot.services.prompts import PromptPublisher
+
+    title = "Race *equality* [a guide] | NHS"
+    address = "https://en.example.org/wiki/Equality_Act_(2010)"
+    prompt = Prompt(
+        "p1",
+        "language",
+        "A prompt",
+        "Some words.",
+        (),
+        "A note.",
+        resources=(Resource(title, address),),
+    )
+    shown = PromptPublisher(None, None, None).message(  # type: ignore[arg-type]
+        prompt, None, with_buttons=False
+    )
+    found = _found(platform, shown, text_only=False)
+    if platform == "teams":
+        title = title.replace("[", "(").replace("]", ")")
+    assert found == [(title, address.replace("(", "%28").replace(")", "%29"))]

@@ -119,7 +119,12 @@ class PromptPublisher:
         if prompt.follow_ups:
             blocks.append(Text("\n".join(f"• {escape(q)}" for q in prompt.follow_ups)))
         if prompt.resources:
-            links = " · ".join(f"[{r.title}]({r.url})" for r in prompt.resources)
+            # A library's words too: a bracket or a star in a title, or a bracket in an
+            # address, must not end the link early or read as markup.
+            links = " · ".join(
+                f"[{escape(r.title)}]({r.url.replace('(', '%28').replace(')', '%29')})"
+                for r in prompt.resources
+            )
             blocks.append(Context(f"To read: {links}"))
         topic_title = topic.title if topic else prompt.topic
         prefix = self._chat.command_prefix(channel.platform) if channel else "/cop"
