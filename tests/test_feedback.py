@@ -161,6 +161,21 @@ async def test_a_round_closed_below_k_says_its_results_stay_hidden(bot: Harness)
     assert "impactful words" not in hidden
 
 
+async def test_a_round_not_found_points_past_the_open_rounds_to_every_round(
+    bot: Harness,
+) -> None:
+    # `feedback` lists only open rounds: a facilitator looking for a closed one is told
+    # where every round is, rather than sent to a list that can't hold it.
+    round_id = await open_round(bot)
+    await bot.command(f"feedback close {round_id}", PRIYA)
+    assert "There are no feedback rounds open right now." in await bot.reply_text("feedback", PRIYA)
+    missing = await bot.reply_text(f"feedback results {round_id + 1}", PRIYA)
+    assert missing == (
+        f"There's no round {round_id + 1}. `/cop feedback` lists the rounds open now, and "
+        "the console's Feedback page lists every round (`/cop console` sends you a link)."
+    )
+
+
 async def test_k_is_fixed_once_the_first_answer_is_in(bot: Harness) -> None:
     round_id = await open_round(bot)
     assert "if at least 7 people" in await bot.reply_text(f"feedback min {round_id} 7", PRIYA)
@@ -303,7 +318,7 @@ async def test_a_submission_refused_after_its_check_still_leaves_the_log(
         ('feedback open "T" when 2026-12-01', "I don't know `when`"),
         (f'feedback open "{"t" * 151}"', "150 characters"),
         ("feedback results 99", "no round 99"),
-        ("feedback results x", "isn't a round's id"),
+        ("feedback results x", "isn't a round's number"),
     ],
 )
 async def test_bad_commands_are_explained_and_change_nothing(

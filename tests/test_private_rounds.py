@@ -61,7 +61,7 @@ async def test_a_facilitator_outside_the_private_channel_cannot_reach_its_round(
 ) -> None:
     round_id = await leads_round(bot)
     await bot.core.roles.grant(SAM.identity, Role.FACILITATOR, by=ALEX.identity)
-    missing = f"There's no round {round_id};"
+    missing = f"There's no round {round_id}."
     for user in (SAM, ALEX):  # a facilitator and an admin, neither in #leads
         for verb in ("results", "close", "min"):
             extra = " 7" if verb == "min" else ""

@@ -336,7 +336,7 @@ class FeedbackFeature:
 
     async def threshold(self, ix: Interaction, args: Args) -> None:
         if len(args) != 2:
-            raise UsageError("Give the round's id and the number of answers it needs.")
+            raise UsageError("Give the round's number and the number of answers it needs.")
         round_ = await self._round(ix, Args(args.words[:1]))
         k = _threshold(args.get(1))
         try:
@@ -356,12 +356,17 @@ class FeedbackFeature:
 
     async def _round(self, ix: Interaction, args: Args) -> Round:
         if len(args) != 1:
-            raise UsageError("Give the round's id.")
+            raise UsageError("Give the round's number.")
         listing = f"{ix.prefix} feedback"
-        round_ = await self._repo.get(parse_number(args.get(0), "a round's id", listing))
+        round_ = await self._repo.get(parse_number(args.get(0), "a round's number", listing))
         # A round announced in a channel they can't see doesn't exist for them, in these words.
         if round_ is None or not await self._visible(ix.user, round_):
-            raise CommandError(f"There's no round {clip(args.get(0))}; `{listing}` lists them.")
+            # `feedback` lists only the rounds open now: a closed one is found in the console.
+            raise CommandError(
+                f"There's no round {clip(args.get(0))}. `{listing}` lists the "
+                "rounds open now, and the console's Feedback page lists every round "
+                f"(`{ix.prefix} console` sends you a link)."
+            )
         return round_
 
     # -- everyone -----------------------------------------------------------------------
