@@ -859,6 +859,20 @@ async def test_only_the_organiser_or_an_admin_may_cancel(bot: Harness) -> None:
     assert "telling the people who were going, waiting or maybe." in done
 
 
+@pytest.mark.parametrize("verb", ["edit", "cancel"])
+async def test_an_event_not_named_or_not_there_is_pointed_to_the_events_command(
+    bot: Harness, verb: str
+) -> None:
+    # Typed on its own in a Slack channel, `events` is an ordinary message: say the command.
+    await facilitator(bot)
+    assert (await bot.reply_text(f"event {verb}", PRIYA)).startswith(
+        "Which event? Give its number, as `/cop events` shows it."
+    )
+    assert await bot.reply_text(f"event {verb} 99", PRIYA) == (
+        "There's no event 99; `/cop events` shows what's coming."
+    )
+
+
 # -- the start and the end ------------------------------------------------------------
 
 

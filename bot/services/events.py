@@ -233,9 +233,7 @@ class EventsFeature:
         return event_form(library, self._regions, self._tz, self._clock.now(), event)
 
     async def edit_verb(self, ix: Interaction, args: Args) -> None:
-        if len(args) != 1:
-            raise UsageError("Which event? Give its number, as `events` shows it.")
-        event_id = parse_number(args.get(0), "an event's number", f"{ix.prefix} events")
+        event_id = await self._event_number(ix, args)
         event = await self._planning.may_edit(event_id, ix.user.identity, ix.role)
         await ix.open_form(await self.form(event))
 
@@ -324,10 +322,19 @@ class EventsFeature:
             "I'm announcing it in the region's channels now."
         )
 
-    async def cancel(self, ix: Interaction, args: Args) -> None:
+    async def _event_number(self, ix: Interaction, args: Args) -> int:
+        """The event a command names; refused in chat's words, naming the command that
+        lists events (the planner's own words serve the command line too)."""
+        listing = f"`{ix.prefix} events`"
         if len(args) != 1:
-            raise UsageError("Which event? Give its number, as `events` shows it.")
+            raise UsageError(f"Which event? Give its number, as {listing} shows it.")
         event_id = parse_number(args.get(0), "an event's number", f"{ix.prefix} events")
+        if await self._events.event(event_id) is None:
+            raise CommandError(f"There's no event {event_id}; {listing} shows what's coming.")
+        return event_id
+
+    async def cancel(self, ix: Interaction, args: Args) -> None:
+        event_id = await self._event_number(ix, args)
         event = await self.cancel_event(event_id, ix.user.identity, ix.role)
         await ix.reply(
             f"**{escape(event.title)}** is cancelled. "
