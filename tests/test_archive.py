@@ -295,6 +295,17 @@ async def test_an_admin_opts_a_channel_in_with_a_notice_and_out_again(bot: Harne
     assert len(archived(bot)) == 1
 
 
+async def test_opting_in_a_channel_copbot_is_not_in_says_how_to_add_it(bot: Harness) -> None:
+    assert await bot.reply_text("archive on", ALEX, channel=NORTH) == (
+        "I'm not in this channel, so I can't keep its messages. Add me to it first "
+        "(in Slack: `/invite @copbot`; in Teams: add copbot to the team), then try again."
+    )
+    assert await bot.reply_text("archive off", ALEX, channel=NORTH) == (
+        "I'm not in this channel, so I'm not keeping any of its messages now."
+    )
+    assert "only the replies in threads" in await bot.reply_text("archive", SAM, channel=NORTH)
+
+
 async def test_prompts_tell_people_replies_are_kept(bot: Harness) -> None:
     await bot.join(NORTH)
     [post] = [s for s in await bot.command("prompt", ALEX, channel=NORTH) if s.kind == "post"]

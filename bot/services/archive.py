@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from bot.archive_ports import ArchiveRepository, ThreadSource
 from bot.chat import Chat, PlatformUnavailable
+from bot.command_words import how_to_add
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
 from bot.markup import escape, isolated, kept_text
@@ -254,7 +255,11 @@ class ArchiveFeature:
         await ix.reply(f"{here} {yours} Admins can export the archive.")
 
     async def channel_on(self, ix: Interaction, args: Args) -> None:
-        channel = await self._channel_here(ix)
+        channel = await self._channel_here(
+            ix,
+            "I'm not in this channel, so I can't keep its messages. Add me to it first "
+            f"({how_to_add(ix.prefix)}), then try again.",
+        )
         if channel.archive:
             await ix.reply("This channel is kept in the archive already.")
             return
@@ -274,7 +279,9 @@ class ArchiveFeature:
         )
 
     async def channel_off(self, ix: Interaction, args: Args) -> None:
-        channel = await self._channel_here(ix)
+        channel = await self._channel_here(
+            ix, "I'm not in this channel, so I'm not keeping any of its messages now."
+        )
         if not channel.archive:
             await ix.reply("This channel isn't being kept in the archive (beyond prompt threads).")
             return
@@ -289,12 +296,12 @@ class ArchiveFeature:
         )
         await ix.reply(f"Done: {channel.ref.label} is no longer kept in the archive.")
 
-    async def _channel_here(self, ix: Interaction) -> Channel:
+    async def _channel_here(self, ix: Interaction, not_in: str) -> Channel:
         if ix.origin.channel.is_direct:
             raise CommandError("Run this in the channel you mean; direct messages are never kept.")
         channel = await self._channels.get(ix.origin.channel)
         if channel is None or not channel.bot_member:
-            raise CommandError("I'm not a member of this channel yet; add me to it first.")
+            raise CommandError(not_in)
         return channel
 
     # -- search ---------------------------------------------------------------------------
