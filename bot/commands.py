@@ -154,10 +154,12 @@ class CommandBook:
         subverbs = sorted(n.split()[1] for n in self._verbs if n.split()[0] == head[0])
         if subverbs:
             said = (
-                f"`{head[0]} {_clip(words[1])}` isn't" if len(words) > 1 else f"`{head[0]}` needs"
+                f"`{head[0]} {_clip(words[1])}` isn't something I know."
+                if len(words) > 1
+                else f"`{prefix} {head[0]}` needs one more word."
             )
             raise CommandError(
-                f"{said} something I know. Try one of: "
+                f"{said} Try one of: "
                 + ", ".join(f"`{prefix} {head[0]} {s}`" for s in subverbs)
                 + "."
             )

@@ -62,8 +62,9 @@ def test_group_word_without_a_known_subverb_lists_the_choices(book: CommandBook)
         book.parse("role promote x")
     assert "`role promote` isn't something I know" in str(e.value)
     assert "`/cop role grant`" in str(e.value) and "`/cop role revoke`" in str(e.value)
-    with pytest.raises(CommandError, match="`schedule` needs"):
+    with pytest.raises(CommandError) as e:
         book.parse("schedule")
+    assert str(e.value).startswith("`/cop schedule` needs one more word. Try one of: ")
 
 
 def test_verbs_are_registered_once_and_are_one_or_two_words(book: CommandBook) -> None:
