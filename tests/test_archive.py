@@ -16,6 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.archive_ports import HistoryUnreadable
 from bot.model import (
+    BotAddedToChannel,
+    BotRemovedFromChannel,
     ChannelKind,
     ChannelRef,
     CommandReceived,
@@ -304,6 +306,27 @@ async def test_opting_in_a_channel_copbot_is_not_in_says_how_to_add_it(bot: Harn
         "I'm not in this channel, so I'm not keeping any of its messages now."
     )
     assert "only the replies in threads" in await bot.reply_text("archive", SAM, channel=NORTH)
+
+
+async def test_archive_off_in_a_channel_copbot_was_removed_from_holds_when_it_is_back(
+    bot: Harness,
+) -> None:
+    """Slack's slash commands work in a channel copbot has left: switching keeping off
+    there must hold, or copbot would keep every message again once it is added back."""
+    await bot.join(NORTH)
+    await bot.reply_text("archive on", ALEX, channel=NORTH)
+    await bot.deliver(BotRemovedFromChannel("left-north", NORTH, bot.clock.now()))
+    # Added back while it is kept, copbot says so: people who joined meanwhile never heard.
+    bot.adapter.sent.clear()
+    await bot.deliver(BotAddedToChannel("back-north", NORTH, bot.clock.now()))
+    [greeting] = bot.adapter.of_kind("post")
+    assert "I keep every message in this channel in the community's archive" in greeting.text
+    await bot.deliver(BotRemovedFromChannel("left-north-2", NORTH, bot.clock.now()))
+    said = await bot.reply_text("archive off", ALEX, channel=NORTH)
+    assert said.startswith("Done: #north is no longer kept in the archive")
+    await bot.deliver(BotAddedToChannel("back-north-2", NORTH, bot.clock.now()))
+    await say(bot, "a word in the channel itself", None, channel=NORTH)
+    assert archived(bot) == []
 
 
 async def test_prompts_tell_people_replies_are_kept(bot: Harness) -> None:

@@ -279,6 +279,16 @@ class ArchiveFeature:
         )
 
     async def channel_off(self, ix: Interaction, args: Args) -> None:
+        known = await self._channels.get(ix.origin.channel)
+        if known is not None and known.archive and not known.bot_member:
+            # Kept while copbot was there, then it was removed: switched off now, or it
+            # would start keeping every message again the day it is added back.
+            await self._channels.save(_with_archive(known, False))
+            await ix.reply(
+                f"Done: {known.ref.label} is no longer kept in the archive, and won't be if "
+                "I'm added to it again. (I'm not in it now, so I haven't posted there.)"
+            )
+            return
         channel = await self._channel_here(
             ix, "I'm not in this channel, so I'm not keeping any of its messages now."
         )

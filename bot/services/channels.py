@@ -67,14 +67,25 @@ class ChannelsFeature:
         private = known.private if known else None
         await self._channels.save(Channel(ref, region, True, archive, private))
         if event.greet and not ref.is_direct and (known is None or not known.bot_member):
-            await self._chat.post(ref, hello(ref, self._chat.command_prefix(ref.platform)))
+            prefix = self._chat.command_prefix(ref.platform)
+            await self._chat.post(ref, hello(ref, prefix, archived=archive))
 
 
-def hello(channel: ChannelRef, prefix: str) -> OutgoingMessage:
+def hello(channel: ChannelRef, prefix: str, *, archived: bool = False) -> OutgoingMessage:
+    # Back in a channel kept in the archive: those who joined meanwhile were never told.
+    kept = (
+        (
+            "I keep every message in this channel in the community's archive, as an admin "
+            f"asked before I left. If you'd rather yours weren't kept, type `{prefix} optout`.",
+        )
+        if archived
+        else ()
+    )
     return OutgoingMessage.of(
         f"Hello {channel.label}! I'm copbot. I post reflection prompts for this community of "
         "practice, and the conversation happens in each prompt's thread. None of us are "
         "experts here; we each bring our own perspective.",
+        *kept,
         f"Type `{prefix} help` to see what I can do.",
     )
 
