@@ -30,21 +30,23 @@ class SqliteSessionRepository:
             )
         )
 
-    async def open(self, id_hash: str, identity: str, at: datetime, until: datetime) -> None:
+    async def open(
+        self, id_hash: str, identity: str, at: datetime, until: datetime, workspace: str
+    ) -> None:
         await self._db.execute(
-            "insert into console_sessions (id_hash, identity, created_at, expires_at)"
-            " values (?, ?, ?, ?)",
-            [id_hash, identity, to_text(at), to_text(until)],
+            "insert into console_sessions (id_hash, identity, created_at, expires_at,"
+            " workspace) values (?, ?, ?, ?, ?)",
+            [id_hash, identity, to_text(at), to_text(until), workspace],
         )
 
-    async def find(self, id_hash: str, now: datetime) -> tuple[str, datetime] | None:
-        def op(db: sqlite_utils.Database) -> tuple[str, datetime] | None:
+    async def find(self, id_hash: str, now: datetime) -> tuple[str, datetime, str] | None:
+        def op(db: sqlite_utils.Database) -> tuple[str, datetime, str] | None:
             row = db.execute(
-                "select identity, expires_at from console_sessions"
+                "select identity, expires_at, workspace from console_sessions"
                 " where id_hash = ? and ended_at is null and expires_at > ?",
                 [id_hash, to_text(now)],
             ).fetchone()
-            return (row[0], from_text(row[1])) if row else None
+            return (row[0], from_text(row[1]), row[2]) if row else None
 
         return await self._db.read(op)
 

@@ -828,3 +828,10 @@ _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
 
 def _has_control(text: object) -> bool:
     return isinstance(text, bytes) and _CONTROL_BYTES.search(text) is not None
+
+
+@MIGRATIONS(name="0026_console_sessions_workspace")
+def console_sessions_workspace(db: sqlite_utils.Database) -> None:
+    # The workspace (or tenant) a session's link was asked for in: its archive is the one
+    # the console reads. Sessions opened before read the busiest, as they did.
+    _run(db, "alter table console_sessions add column workspace text not null default ''")

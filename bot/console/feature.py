@@ -157,9 +157,9 @@ class ConsoleFeature:
 
     # -- links ----------------------------------------------------------------------------
 
-    def link(self, identity: str, base_url: str = "") -> str:
+    def link(self, identity: str, base_url: str = "", workspace: str = "") -> str:
         base = (base_url or self._public_url).rstrip("/")
-        return f"{base}/console/sign-in/{self._links.issue(identity)}"
+        return f"{base}/console/sign-in/{self._links.issue(identity, workspace)}"
 
     async def console(self, ix: Interaction, args: Args) -> None:
         if args:
@@ -170,9 +170,11 @@ class ConsoleFeature:
                 "on the server can run `copbot console-link --user IDENTITY`."
             )
         minutes = int(LINK_LIFETIME.total_seconds() // 60)
+        # The console then reads the archive of the workspace (or tenant) asked from.
+        link = self.link(ix.user.identity, workspace=ix.origin.channel.workspace)
         await ix.send_privately(
             OutgoingMessage.of(
-                f"Here's your link to the copbot console: [sign in]({self.link(ix.user.identity)})",
+                f"Here's your link to the copbot console: [sign in]({link})",
                 f"It works once, for {minutes} minutes, and only for you: please don't share "
                 "it. You'll stay signed in for 8 hours, or until you sign out.",
             ),
@@ -213,13 +215,13 @@ class ConsoleFeature:
             link = await self._links.redeem(request.match_info["token"])
         except LinkRefused as refused:
             return self._link_refused(refused.problem)
-        return await self.start(link.identity, "signed in")
+        return await self.start(link.identity, "signed in", link.workspace)
 
-    async def start(self, identity: str, how: str) -> web.StreamResponse:
+    async def start(self, identity: str, how: str, workspace: str = "") -> web.StreamResponse:
         """Sign a facilitator or admin in: a new session, its cookie, and on to the console."""
         if await self._roles.role_of(identity) < Role.FACILITATOR:
             return self.forbidden(f"{NEEDS_ROLE} Your role is staff, so there's nothing here.")
-        _, cookie = await self._sessions.open(identity)
+        _, cookie = await self._sessions.open(identity, workspace)
         await self.audit.record(identity, how)
         response = web.Response(status=303, headers={"Location": "/console"})
         set_cookie(

@@ -13,6 +13,7 @@ class SignInLink:
     id: str
     identity: str
     expires_at: datetime
+    workspace: str = ""  # where it was asked for; "" from the server or the playground
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class ConsoleSession:
     id: str  # the secret in the cookie; the database keeps only its hash
     identity: str
     expires_at: datetime
+    workspace: str = ""  # the visitor's workspace or tenant, whose archive they read
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,15 @@ class Scopes:
 
     async def of(self, visitor: Visitor) -> ArchiveFilter:
         platform = visitor.user.platform
-        # One community per copbot: one workspace (or tenant) a platform. None kept yet:
-        # the platform's own, empty, so other platforms' messages never show.
-        workspaces = await self._threads.workspaces(platform)
+        # The workspace (or tenant) they asked for the console in. Signed in from the
+        # server or the playground: the platform's busiest, or, none kept yet, its own,
+        # empty, so other platforms' messages never show.
+        workspace = visitor.session.workspace
+        if not workspace:
+            workspaces = await self._threads.workspaces(platform)
+            workspace = workspaces[0] if workspaces else ""
         return ArchiveFilter(
-            workspace=(platform, workspaces[0] if workspaces else ""),
+            workspace=(platform, workspace),
             viewer_channels=await self._visibility.channels_of(visitor.user),
         )
 

@@ -1,6 +1,6 @@
 """Signing in to the console through chat: single-use links, then a session cookie.
 
-A link is ``id.expiry.identity`` signed for the purpose "console-link": nothing is written
+A link is ``id.expiry.identity workspace`` signed for the purpose "console-link": nothing is written
 when one is made, so a link asked for and never opened leaves no trace. Using one writes
 its id, so it works once. A session's id travels signed in a cookie; the database keeps
 only its SHA-256, so a copy of the database signs nobody in.
@@ -41,19 +41,24 @@ class SignInLinks:
         self._repo = repository
         self._clock = clock
 
-    def issue(self, identity: str) -> str:
-        """A token for a link that signs ``identity`` in, once, within 10 minutes."""
+    def issue(self, identity: str, workspace: str = "") -> str:
+        """A token for a link that signs ``identity`` in, once, within 10 minutes, to read
+        the archive of ``workspace`` (where they asked for it)."""
         expires = int((self._clock.now() + LINK_LIFETIME).timestamp())
-        return self._signer.sign(f"{secrets.token_urlsafe(16)}.{expires}.{identity}")
+        # No identity or workspace id holds a space: the workspace follows one, if any.
+        where = f" {workspace}" if workspace else ""
+        return self._signer.sign(f"{secrets.token_urlsafe(16)}.{expires}.{identity}{where}")
 
     def read(self, token: str) -> SignInLink:
         value = self._signer.unsign(token)
         if value is None or value.count(".") < 2:
             raise LinkRefused(LinkProblem.NOT_GENUINE)
-        link_id, expires, identity = value.split(".", 2)
+        link_id, expires, rest = value.split(".", 2)
         if not (expires.isascii() and expires.isdigit()) or len(expires) > 10:
             raise LinkRefused(LinkProblem.NOT_GENUINE)
-        link = SignInLink(link_id, identity, datetime.fromtimestamp(int(expires), UTC))
+        identity, _, workspace = rest.partition(" ")
+        at = datetime.fromtimestamp(int(expires), UTC)
+        link = SignInLink(link_id, identity, at, workspace)
         if link.expires_at <= self._clock.now():
             raise LinkRefused(LinkProblem.EXPIRED)
         return link
@@ -85,11 +90,13 @@ class Sessions:
         self._repo = repository
         self._clock = clock
 
-    async def open(self, identity: str) -> tuple[ConsoleSession, str]:
+    async def open(self, identity: str, workspace: str = "") -> tuple[ConsoleSession, str]:
         """A new session and the cookie value that carries it."""
         now = self._clock.now()
-        session = ConsoleSession(secrets.token_urlsafe(32), identity, now + SESSION_LIFETIME)
-        await self._repo.open(_hash(session.id), identity, now, session.expires_at)
+        session = ConsoleSession(
+            secrets.token_urlsafe(32), identity, now + SESSION_LIFETIME, workspace
+        )
+        await self._repo.open(_hash(session.id), identity, now, session.expires_at, workspace)
         return session, self._signer.sign(session.id)
 
     async def current(self, cookie: str | None) -> ConsoleSession | None:
@@ -101,8 +108,8 @@ class Sessions:
         found = await self._repo.find(_hash(session_id), self._clock.now())
         if found is None:
             return None
-        identity, expires_at = found
-        return ConsoleSession(session_id, identity, expires_at)
+        identity, expires_at, workspace = found
+        return ConsoleSession(session_id, identity, expires_at, workspace)
 
     async def end(self, session: ConsoleSession) -> None:
         await self._repo.end(_hash(session.id), self._clock.now())
