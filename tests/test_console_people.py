@@ -149,3 +149,16 @@ async def test_a_mistyped_identity_is_refused_in_words(
     status, page = await _change(console, alex, "grant", typed, "admin")
     assert status == 400 and says in html.unescape(page)
     assert await console.core.roles.role_of(typed) is Role.STAFF
+
+
+@pytest.mark.parametrize("typed", ["slack:u012abcdef", " Slack:U012ABCDEF ", "SLACK:u012AbCdEf"])
+async def test_a_revoke_typed_in_another_case_takes_the_role_away_as_in_chat(
+    console: Console, typed: str
+) -> None:
+    # A grant keeps the identity as Slack writes it; a revoke typed otherwise must not
+    # answer "wasn't a facilitator" and leave the role in place.
+    alex = await console.sign_in(ALEX)
+    await console.core.roles.grant("slack:U012ABCDEF", Role.FACILITATOR, by=ALEX.identity)
+    status, page = await _change(console, alex, "revoke", typed, "facilitator")
+    assert status == 200 and "is no longer a facilitator" in page, page
+    assert await console.core.roles.role_of("slack:U012ABCDEF") is Role.STAFF
