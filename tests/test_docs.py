@@ -10,6 +10,7 @@ import click
 import pytest
 
 from bot.cli import cli
+from bot.settings import ConfigError, Settings
 from tests.support.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +95,23 @@ def test_every_section_an_error_points_at_is_there() -> None:
     for source, section, page in named:
         headings = re.findall(r"^#+ (.+)$", (ROOT / page).read_text(), re.M)
         assert section in headings, f"{source.name} points at '{section}' in {page}: not there"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("COPBOT_SCHEDULE_GRACE_MINUTES", "99999999"),
+        ("COPBOT_RETENTION_DAYS", "99999999"),
+        ("COPBOT_ANONYMOUS_DELAY", "99999"),
+        ("COPBOT_EVENT_REMINDERS", "9999d"),
+    ],
+)
+def test_every_numeric_settings_range_is_in_the_configuration_table(name: str, value: str) -> None:
+    # The range an admin is told when a value is refused is the one the table gives.
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({name: value})
+    bounds = re.search(r"from (.+?) to ([\d,]*\d(?: days)?)", str(refused.value))
+    assert bounds, str(refused.value)
+    low, high = bounds.group(1).removesuffix(" (no delay)"), bounds.group(2)
+    row = next(line for line in CONFIGURATION.splitlines() if line.startswith(f"| `{name}`"))
+    assert f"{low} to {high}" in row, f"{name}'s range, {low} to {high}, is not in its row"
