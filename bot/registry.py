@@ -56,8 +56,13 @@ class PersonalData:
     on_opt_out: bool | None = None
     # Why it is kept after erasure, when ``erase`` is None.
     kept_because: str = ""
+    # What the privacy page tells people it is, as a sentence to them: a notice that
+    # leaves out something kept is wrong, so every declaration says it.
+    notice: str = ""
 
     def __post_init__(self) -> None:
+        if not self.notice:
+            raise ValueError(f"{self.what}: say what the privacy page tells people (notice)")
         if self.erase is None and not self.kept_because:
             raise ValueError(f"{self.what}: say how it is erased, or why it is kept")
         if self.erase is not None and self.on_opt_out is None:

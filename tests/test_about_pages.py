@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import create_app
+from bot.app import CORE, create_app
 from bot.settings import Settings
 
 
@@ -42,3 +42,25 @@ async def test_the_terms_page_asks_for_nothing_that_identifies_a_client(db_path:
     status, page, _ = await _text(db_path, "/terms")
     assert status == 200
     assert "Never write anything that could identify a client" in page
+
+
+async def test_the_privacy_page_names_everything_copbot_keeps_of_people(db_path: Path) -> None:
+    # Schedules, rounds opened, region links, export links, console sign-ins and the Teams
+    # chat are kept too: the page lists each feature's declaration, none left out.
+    app = create_app(Settings(db_path=db_path))
+    async with TestClient(TestServer(app)) as client:
+        page = html.unescape(re.sub(r"<[^>]+>", "", await (await client.get("/privacy")).text()))
+        declared = app[CORE].registry.personal_data
+    for kept in (
+        "The prompt schedules you set up.",
+        "The feedback rounds you open",
+        "The channels you linked to a region.",
+        "the export links you asked for.",
+        "your sign-ins to the web console.",
+        "the way to your 1:1 chat with copbot",
+        "Prompts you add to the library, and the prompts you post.",
+    ):
+        assert kept in page
+    assert len(declared) > 10
+    for data in declared:
+        assert data.notice in page, data.what

@@ -58,15 +58,20 @@ async def test_every_column_that_names_people_is_declared_by_a_feature(bot: Harn
 
 def test_personal_data_says_how_it_is_erased_or_why_it_is_kept() -> None:
     with pytest.raises(ValueError, match="say how it is erased"):
-        PersonalData("notes", ("notes.author",))
+        PersonalData("notes", ("notes.author",), notice="Your notes.")
 
     async def forget(identity: str) -> int:
         return 0
 
     # And whether opting out erases it: no default to forget.
     with pytest.raises(ValueError, match="say whether opting out erases it"):
-        PersonalData("notes", ("notes.author",), erase=forget)
-    assert PersonalData("notes", ("notes.author",), erase=forget, on_opt_out=True).on_opt_out
+        PersonalData("notes", ("notes.author",), erase=forget, notice="Your notes.")
+    assert PersonalData(
+        "notes", ("notes.author",), erase=forget, on_opt_out=True, notice="Your notes."
+    ).on_opt_out
+    # And what the privacy page tells people it is: no notice that leaves it out.
+    with pytest.raises(ValueError, match="say what the privacy page tells people"):
+        PersonalData("notes", ("notes.author",), erase=forget, on_opt_out=True)
 
 
 async def _leave_traces_everywhere(h: Harness) -> None:

@@ -22,7 +22,10 @@ class AboutPages:
 
     async def privacy(self, request: web.Request) -> web.StreamResponse:
         return self._templates.render(
-            "privacy.html", retention_days=self._retention_days, kept=self._erasure.kept()
+            "privacy.html",
+            retention_days=self._retention_days,
+            kept=self._erasure.kept(),
+            notices=self._erasure.notices(),
         )
 
     async def terms(self, request: web.Request) -> web.StreamResponse:

@@ -112,6 +112,7 @@ class ConsoleFeature:
                 erase=self._repo.forget,
                 on_opt_out=False,
                 expire=self._repo.purge_before,
+                notice="If you are a facilitator or an admin, your sign-ins to the web console.",
             )
         )
         registry.keeps(
@@ -121,6 +122,11 @@ class ConsoleFeature:
                 kept_because=(
                     "admins answer for access with it: who signed in, exported, changed "
                     "roles or erased"
+                ),
+                notice=(
+                    "If you are a facilitator or an admin, a record of what you did with that "
+                    "role: signing in to the console and out, exports, role changes and erasures, "
+                    "and events and schedules changed in the console."
                 ),
             )
         )

@@ -84,6 +84,7 @@ class ArchiveFeature:
                 erase=self._archive.erase_author,
                 expire=self._archive.purge_before,
                 on_opt_out=True,
+                notice="Your messages in the archive, as above.",
             )
         )
         registry.keeps(
@@ -94,6 +95,7 @@ class ArchiveFeature:
                     "it is how copbot remembers to keep nothing of theirs, or, once they opt "
                     "in again, nothing they wrote before"
                 ),
+                notice="Whether you opted out of the archive, and since when.",
             )
         )
         registry.listen(MessagePosted, self.on_posted)

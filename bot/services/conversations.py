@@ -25,5 +25,9 @@ class ConversationsFeature:
                 # How copbot answers them privately (its answer to `optout` too): only
                 # `copbot erase` forgets it.
                 on_opt_out=False,
+                notice=(
+                    "On Teams, the way to your 1:1 chat with copbot, so that it can answer you "
+                    "privately."
+                ),
             )
         )

@@ -60,6 +60,10 @@ class Erasure:
             if data.erase is None
         )
 
+    def notices(self) -> tuple[str, ...]:
+        """Everything kept of people, as the privacy page tells them."""
+        return tuple(data.notice for data in self._registry.personal_data)
+
     async def expire(self, before: datetime) -> int:
         """Forget everything kept from before ``before`` that is kept for a limited time."""
         total = 0

@@ -161,6 +161,10 @@ class EventsFeature:
                 ("event_rsvps.person", "events.organiser"),
                 erase=self._forget_person,
                 on_opt_out=False,
+                notice=(
+                    "Your answers to event invitations (going, maybe, can't go), so that places "
+                    "and reminders work, and the events you plan."
+                ),
             )
         )
 

@@ -235,6 +235,7 @@ class ExportsFeature:
                 erase=self._links.forget_creator,
                 on_opt_out=False,
                 expire=self._links.purge_before,
+                notice="If you are an admin, the export links you asked for.",
             )
         )
         registry.verb(

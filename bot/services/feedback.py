@@ -111,6 +111,7 @@ class FeedbackFeature:
                 ("feedback_rounds.opened_by",),
                 erase=self._repo.forget_opener,
                 on_opt_out=False,
+                notice="The feedback rounds you open (never who answered them).",
             )
         )
         registry.verb(

@@ -18,5 +18,6 @@ class PeopleFeature:
                 erase=self._people.erase,
                 # Opting out stops the archive; roles and schedules still name the person.
                 on_opt_out=False,
+                notice="Your name as the platform gives it, and when copbot last saw you.",
             )
         )

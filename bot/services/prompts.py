@@ -181,6 +181,7 @@ class PromptsFeature:
                 erase=self._repo.erase_suggestions,
                 # Given to facilitators by name, on purpose: `copbot erase` removes them.
                 on_opt_out=False,
+                notice="Reflection prompts you suggest.",
             )
         )
         registry.keeps(
@@ -189,6 +190,7 @@ class PromptsFeature:
                 ("custom_prompts.added_by", "prompt_posts.posted_by"),
                 erase=self._repo.forget_person,
                 on_opt_out=False,
+                notice="Prompts you add to the library, and the prompts you post.",
             )
         )
         registry.verb(

@@ -94,6 +94,7 @@ class RegionsFeature:
                 ("region_links.linked_by",),
                 erase=self._links.forget_linker,
                 on_opt_out=False,
+                notice="The channels you linked to a region.",
             )
         )
 

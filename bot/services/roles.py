@@ -26,6 +26,7 @@ class RolesFeature:
                 "roles",
                 ("roles.identity", "roles.granted_by"),
                 kept_because="a role is access, which an admin takes away by revoking it",
+                notice="Your role (staff, facilitator or admin), and who gave it to you.",
             )
         )
         registry.verb("whoami", "Show your name, identity and role", self.whoami)

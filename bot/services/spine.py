@@ -18,6 +18,10 @@ class SpineData:
                 ("inbox.identity", "inbox.payload"),
                 erase=self._inbox.erase,
                 on_opt_out=True,  # it may hold their words, not yet archived
+                notice=(
+                    "What you send copbot, from when it arrives until copbot has dealt with it "
+                    "(usually a moment)."
+                ),
             )
         )
         registry.keeps(
@@ -26,5 +30,6 @@ class SpineData:
                 ("jobs.owner", "recurrences.owner"),
                 erase=self._jobs.forget_owner,
                 on_opt_out=False,
+                notice="The prompt schedules you set up.",
             )
         )
