@@ -33,6 +33,8 @@ async def test_the_privacy_page_says_what_is_kept_for_how_long_and_what_erasure_
     assert status == 200 and nosniff == "nosniff"
     assert said in page
     assert "A private channel's messages are found only by its members" in page
+    # An erasure reaches the live file, not copies taken before it (docs/operations.md).
+    assert "Backups your organisation took before then still hold them" in page
     # Straight from the features' declarations: a new kept thing shows here by itself.
     assert "Roles: a role is access, which an admin takes away by revoking it." in page
     assert "Audit trail: admins answer for access with it" in page
