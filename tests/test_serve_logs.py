@@ -121,6 +121,8 @@ def test_no_serve_log_holds_a_secret_or_an_anonymous_answer(tmp_path: Path) -> N
         assert 400 <= status < 500
     own = served.output()
     assert "copbot is running" in own  # the probe reads what copbot wrote
+    # The playground beside a real platform is warned of: whoever opens it acts on Teams' too.
+    assert "the playground is on beside Teams (COPBOT_PLAYGROUND=on)" in own
     logs = kept_logs()
     assert served.log in logs
     for log in logs:

@@ -118,6 +118,15 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     platforms = app[CORE].chat.platforms
     playground = " (open it in your browser for the playground)" if "local" in platforms else ""
     _say(settings, f"copbot is running at {where}{playground}. Press Ctrl+C to stop.")
+    if "local" in platforms and (elsewhere := _real_platforms(settings)):
+        # Only role changes and erasure are kept to the playground's own people.
+        log.warning(
+            "the playground is on beside %s (COPBOT_PLAYGROUND=on): whoever opens it can act "
+            "as any of its people, an admin among them, on %s's events, schedules and "
+            "feedback rounds too; set COPBOT_PLAYGROUND=off once you've tried it",
+            elsewhere,
+            elsewhere,
+        )
     if "local" in platforms and not ipaddress.ip_address(bound).is_loopback:
         # Its Host check stops other websites in a browser, not another machine's client.
         log.warning(
