@@ -445,8 +445,9 @@ def _regions(text: str) -> tuple[str, ...]:
     for name in names:
         if len(name) > 40 or not all(c.isalnum() or c in " -'" for c in name):
             raise ConfigError(
-                f"COPBOT_REGIONS has '{name[:40]}'; use names of letters, digits, spaces or "
-                "hyphens separated by commas, like North,Midlands,London,South,National"
+                f"COPBOT_REGIONS has '{name[:40]}'; use names of at most 40 letters, digits, "
+                "spaces, hyphens or apostrophes, separated by commas, like "
+                "North,Midlands,London,South,National"
             )
         if name.lower() in seen:
             raise ConfigError(f"COPBOT_REGIONS names '{name}' twice")

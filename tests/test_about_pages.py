@@ -24,7 +24,10 @@ async def _text(db_path: Path, path: str, **settings: object) -> tuple[int, str,
 
 @pytest.mark.parametrize(
     ("retention", "said"),
-    [(None, "kept until they are deleted or erased"), (30, "erased 30 days after")],
+    [
+        (None, "kept until they are deleted or erased"),
+        (30, "erased 30 days after they were written (backups your organisation took before"),
+    ],
 )
 async def test_the_privacy_page_says_what_is_kept_for_how_long_and_what_erasure_leaves(
     db_path: Path, retention: int | None, said: str
@@ -33,6 +36,7 @@ async def test_the_privacy_page_says_what_is_kept_for_how_long_and_what_erasure_
     assert status == 200 and nosniff == "nosniff"
     assert said in page
     assert "A private channel's messages are found only by its members" in page
+    assert "in Teams a standard channel's only by its team's members" in page  # as Teams shows
     # An erasure reaches the live file, not copies taken before it (docs/operations.md).
     assert "Backups your organisation took before then still hold them" in page
     # Straight from the features' declarations: a new kept thing shows here by itself.

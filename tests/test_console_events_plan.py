@@ -73,6 +73,11 @@ async def test_an_event_for_a_region_no_channel_hears_says_so(console: Console) 
     )
     assert status == 200 and "Planned: Race equity in IPS: South" in page
     assert "No channel is linked to South yet, so nobody has heard of it" in html.unescape(page)
+    # The command, written for every platform, as the console's other pages write them.
+    assert (
+        "<code>/cop region link South</code> (in Teams, <code>@copbot region link South</code>)"
+        in page
+    )
     assert "within a minute" not in page
 
 

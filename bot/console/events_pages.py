@@ -143,8 +143,9 @@ class EventsPages:
                 request,
                 visitor,
                 done=f"{planned} No channel is linked to {label} yet, so nobody has heard of "
-                f"it: a facilitator's 'region link {label}' command, in the channel that "
-                "should, announces it there.",
+                f"it: a facilitator's "
+                f"{self._templates.words.everywhere(f'region link {label}')}, in the channel "
+                "that should, announces it there.",
             )
         return await self.page(
             request,
