@@ -319,3 +319,67 @@ def test_a_damaged_zip_names_the_file(tmp_path: Path, db_path: Path) -> None:
         result.output
     )
     assert "Traceback" not in result.output
+
+
+def _message(**fields: Any) -> list[dict[str, Any]]:
+    return [
+        {"type": "message", "user": "U2", "text": "Morning all", "ts": "1700086400.1", **fields}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("channels.json", {"C1": "general"}, "channels.json in the export isn't a list"),
+        ("channels.json", ["general"], "channels.json in the export can't be read: in its channel 1, it is not an object"),
+        ("channels.json", [{"name": "general"}], "in its channel 1, id is missing"),
+        ("channels.json", [{"id": "C2", "name": 5}], "in its channel 1, name is not text"),
+        ("users.json", None, "users.json in the export isn't a list"),
+        ("users.json", [{"name": "sam"}], "users.json in the export can't be read: in its person 1, id is missing"),
+        ("users.json", [{"id": "U2", "profile": "Sam"}], "in its person 1, profile is not an object"),
+        ("general/2023-11-15.json", {"ts": "1"}, "general/2023-11-15.json in the export isn't a list"),
+        ("general/2023-11-15.json", _message(ts="soon"), "in its message 1, ts is not a Slack timestamp"),
+        ("general/2023-11-15.json", _message(ts="1e20"), "in its message 1, ts is not a Slack timestamp"),
+        ("general/2023-11-15.json", _message(ts=1700086400.1), "in its message 1, ts is not a Slack timestamp"),
+        ("general/2023-11-15.json", _message(thread_ts=5), "in its message 1, thread_ts is not a Slack timestamp"),
+        ("general/2023-11-15.json", _message(text=["hi"]), "in its message 1, text is not text"),
+        ("general/2023-11-15.json", _message(user=["U2"]), "in its message 1, user is not a Slack id"),
+        ("general/2023-11-15.json", _message(subtype=["x"]), "in its message 1, subtype is not a keyword"),
+        ("general/2023-11-15.json", _message(team=9), "in its message 1, team is not a Slack id"),
+        ("general/2023-11-15.json", _message(edited="yes"), "in its message 1, edited is not an object"),
+        ("general/2023-11-15.json", _message(edited={"ts": "x"}), "edited.ts is not a Slack timestamp"),
+        ("general/2023-11-15.json", [*_message(), 7], "in its message 2, it is not an object"),
+    ],
+)  # fmt: skip
+def test_a_file_or_record_not_shaped_as_slack_writes_it_is_one_line_naming_it(
+    tmp_path: Path, db_path: Path, file: str, content: Any, message: str
+) -> None:
+    export = write_export(tmp_path / "export")
+    (export / file).write_text(json.dumps(content))
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert archived(db_path) == []  # nothing half-read kept
+
+
+def test_json_nested_too_deeply_is_one_line(tmp_path: Path, db_path: Path) -> None:
+    export = write_export(tmp_path / "export")
+    (export / "general" / "2023-11-15.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "general/2023-11-15.json in the export isn't valid JSON (nested too deeply)" in (
+        result.output
+    )
+
+
+def test_a_lone_surrogate_is_kept_as_a_replacement_character(tmp_path: Path, db_path: Path) -> None:
+    export = write_export(tmp_path / "export")
+    day = '[{"type": "message", "user": "U2", "text": "caf\\ud800e", "ts": "1700086400.1"}]'
+    (export / "general" / "2023-11-15.json").write_text(day)
+    users = '[{"id": "U2", "name": "s\\udc00m"}]'
+    (export / "users.json").write_text(users)
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    general = [(r["author_name"], r["text"]) for r in archived(db_path) if r["channel_id"] == "C2"]
+    assert general == [("s\ufffdm", "caf\ufffde")]

@@ -25,10 +25,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from adapters.payload import OBJECT
+from adapters.slack.schema import Malformed, Payload, ident, obj, required, text, ts, word
 from adapters.slack.text import plain_text
+from adapters.slack.translate import NAME_LIMIT
 from bot.archive_ports import HistoryUnreadable
 from bot.records import ArchivedMessage
 
@@ -112,15 +116,15 @@ class _Reader:
 
     def __init__(self, files: _Files, region_of: Region) -> None:
         try:
-            channels = {c["name"]: c["id"] for c in files.load("channels.json")}
-            people = files.load("users.json")
+            channels = dict(_each(files, "channels.json", "channel", _channel))
+            people = list(_each(files, "users.json", "person", _person))
         except KeyError as e:
             raise ExportError(f"{files.where} has no {e.args[0]}: is it a Slack export?") from None
         self._files = files
         self._channels = channels
         self._by_id = {cid: name for name, cid in channels.items()}
-        self._names = {u["id"]: _name(u) for u in people}
-        self._workspace = next((u.get("team_id", "") for u in people if u.get("team_id")), "")
+        self._names = {uid: name for uid, name, _ in people}
+        self._workspace = next((team for _, _, team in people if team), "")
         self._region = {name: region_of(name) for name in channels}
 
     def batches(
@@ -151,36 +155,38 @@ class _Reader:
                 f"{day} went from {self._files.where} while it was being read: was the export"
                 f" moved or changed? {_RUN_AGAIN}"
             ) from None
-        messages = (self._message(raw, channel_id, channel_name) for raw in raws)
-        return [m for m in messages if m is not None]
+        read = partial(self._message, channel_id=channel_id, channel_name=channel_name)
+        return [m for m in _each(self._files, day, "message", read, raws) if m is not None]
 
-    def _message(
-        self, raw: dict[str, Any], channel_id: str, channel_name: str
-    ) -> ArchivedMessage | None:
-        if raw.get("type") != "message" or raw.get("subtype") in _SKIPPED or raw.get("bot_id"):
+    def _message(self, raw: Payload, channel_id: str, channel_name: str) -> ArchivedMessage | None:
+        if word(raw, "type") != "message" or word(raw, "subtype") in _SKIPPED or raw.get("bot_id"):
             return None
-        user, ts = raw.get("user"), raw.get("ts")
-        if not user or not ts:
+        user, sent = ident(raw, "user"), ts(raw, "ts")
+        if not user or not sent:
             return None
-        text = raw.get("text") or ""
-        if "<" in text or "&" in text:
-            text = plain_text(text, self._names, self._by_id)
-        if not text.strip():
+        words = text(raw, "text")
+        if "<" in words or "&" in words:
+            words = plain_text(words, self._names, self._by_id)
+        if not words.strip():
             return None  # e.g. a file shared with no comment
-        edited = raw.get("edited") or {}
+        edited = obj(raw, "edited")
+        try:
+            edited_at = ts(edited, "ts")
+        except Malformed:
+            raise Malformed("edited.ts is not a Slack timestamp") from None
         return ArchivedMessage(
             PLATFORM,
-            raw.get("team") or self._workspace,
+            ident(raw, "team") or self._workspace,
             channel_id,
             channel_name,
-            raw.get("thread_ts") or ts,
-            ts,
+            ts(raw, "thread_ts") or sent,
+            sent,
             f"{PLATFORM}:{user}",
-            self._names.get(user) or raw.get("user_name") or user,
+            self._names.get(user) or text(raw, "user_name", NAME_LIMIT) or user,
             False,
-            text,
-            _moment(ts),
-            _moment(edited["ts"]) if edited.get("ts") else None,
+            words,
+            _moment(sent),
+            _moment(edited_at) if edited_at else None,
             1 if edited else 0,
             "",
             "",
@@ -226,16 +232,45 @@ def _no_region(channel_name: str) -> str:
     return ""
 
 
-def _name(user: dict[str, Any]) -> str:
-    profile = user.get("profile") or {}
-    return str(
-        profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-        or user.get("name") or user["id"]
+_Item = TypeVar("_Item")
+
+
+def _each(
+    files: _Files, name: str, what: str, read: Callable[[Payload], _Item], records: Any = None
+) -> Iterator[_Item]:
+    """``read`` of each record of the export's file ``name`` (loaded unless given): a file
+    or a record that isn't what Slack writes is one sentence naming the file and the
+    record's place, never a half-read message in the archive."""
+    records = files.load(name) if records is None else records
+    if not isinstance(records, list):
+        raise ExportError(f"{name} in the export isn't a list, as a Slack export's files are")
+    for n, record in enumerate(records, 1):
+        try:
+            if not isinstance(record, OBJECT):
+                raise Malformed("it is not an object")
+            yield read(record)
+        except Malformed as e:
+            where = f"{name} in the export can't be read: in its {what} {n}"
+            raise ExportError(f"{where}, {e}") from None
+
+
+def _channel(record: Payload) -> tuple[str, str]:
+    return required(text(record, "name", NAME_LIMIT), "name"), required(ident(record, "id"), "id")
+
+
+def _person(record: Payload) -> tuple[str, str, str]:
+    """A person's id, name and workspace."""
+    uid = required(ident(record, "id"), "id")
+    profile = obj(record, "profile")
+    name = (
+        text(profile, "display_name", NAME_LIMIT) or text(profile, "real_name", NAME_LIMIT)
+        or text(record, "real_name", NAME_LIMIT) or text(record, "name", NAME_LIMIT) or uid
     )  # fmt: skip
+    return uid, name, ident(record, "team_id")
 
 
-def _moment(ts: str) -> datetime:
-    return datetime.fromtimestamp(float(ts), UTC)
+def _moment(sent: str) -> datetime:
+    return datetime.fromtimestamp(float(sent), UTC)  # a Slack timestamp: up to year 2286
 
 
 def _open(path: Path) -> _Files:
@@ -316,3 +351,5 @@ def _parse(name: str, data: bytes) -> Any:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ExportError(f"{name} in the export isn't valid JSON ({e})") from None
+    except RecursionError:
+        raise ExportError(f"{name} in the export isn't valid JSON (nested too deeply)") from None
