@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 import zipfile
 from concurrent.futures import Future
@@ -383,3 +384,82 @@ def test_a_lone_surrogate_is_kept_as_a_replacement_character(tmp_path: Path, db_
     assert result.exit_code == 0, result.output
     general = [(r["author_name"], r["text"]) for r in archived(db_path) if r["channel_id"] == "C2"]
     assert general == [("s\ufffdm", "caf\ufffde")]
+
+
+def test_a_file_larger_than_slack_writes_is_refused_before_it_is_read(
+    tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history, "FILE_LIMIT", 10_000)
+    folder = write_export(tmp_path / "export")
+    bomb = b"[" + b" " * 50_000 + b"]"  # compresses to almost nothing, as a zip bomb does
+    (folder / "general" / "2023-11-16.json").write_bytes(bomb)
+    path = zipped(folder)
+    read = zipfile.ZipFile.read
+
+    def read_no_bomb(self: zipfile.ZipFile, name: str, pwd: bytes | None = None) -> bytes:
+        assert name != "general/2023-11-16.json", "the bomb was unpacked"
+        return read(self, name, pwd)
+
+    monkeypatch.setattr(zipfile.ZipFile, "read", read_no_bomb)
+    for export in (folder, path):
+        args = ["import", "slack-export", str(export), "--db", str(db_path)]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1
+        assert result.output == (
+            "Error: general/2023-11-16.json in the export is 0 MB, more than copbot reads from"
+            " one file (0 MB): is it really from a Slack export?\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda d: (d / "general" / "2023-11-16.json").symlink_to(d.parent / "other.json"),
+            "general/2023-11-16.json in the export is a symbolic link",
+        ),
+        (
+            lambda d: ((d / "users.json").unlink(), (d / "users.json").symlink_to("/etc/passwd")),
+            "users.json in the export is a symbolic link",
+        ),
+        (
+            lambda d: (d / "elsewhere").symlink_to(d.parent / "other"),
+            "elsewhere in the export is a symbolic link",
+        ),
+    ],
+)
+def test_links_in_an_export_folder_are_not_followed(
+    tmp_path: Path, db_path: Path, make, message: str
+) -> None:
+    # What a hostile zip unpacked into a folder can hold: links to files of the server.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "2023-11-16.json").write_text(json.dumps(GENERAL_DAY))
+    (tmp_path / "other.json").write_text(json.dumps(GENERAL_DAY))
+    export = write_export(tmp_path / "export")
+    make(export)
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {message}: copbot reads the export's own files, not what a link points to\n"
+    )
+    assert archived(db_path) == []
+
+
+def test_a_pipe_in_an_export_folder_is_one_line_not_a_wait(tmp_path: Path, db_path: Path) -> None:
+    export = write_export(tmp_path / "export")
+    pipe = export / "general" / "2023-11-16.json"
+    os.mkfifo(pipe)
+    results: list[Any] = []
+    args = ["import", "slack-export", str(export), "--db", str(db_path)]
+    importing = threading.Thread(target=lambda: results.append(CliRunner().invoke(cli, args)))
+    importing.start()
+    importing.join(60)
+    if importing.is_alive():
+        with open(pipe, "wb"):  # lets the waiting import go
+            pass
+        importing.join()
+        pytest.fail("the import waited for someone to write to a pipe")
+    assert results[0].exit_code == 1
+    assert results[0].output == (
+        "Error: general/2023-11-16.json in the export isn't a file, so copbot can't read it\n"
+    )

@@ -14,9 +14,11 @@ turns instead of sharing the machine's cores.
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
+import stat
 import zipfile
 import zlib
 from collections import deque
@@ -47,6 +49,13 @@ WORKER_THRESHOLD = 400  # smaller exports are read in-process: a worker costs ~0
 Region = Callable[[str], str]
 _Done = TypeVar("_Done")
 _Read = tuple[int, Any]  # a batch from the worker: the day files it took, and work's result
+# Far above any file Slack writes (a busy channel's day, a large workspace's users.json),
+# far below what would exhaust memory once parsed.
+FILE_LIMIT = 100_000_000
+_LINK = (
+    "{} in the export is a symbolic link: copbot reads the export's own files, not what a link"
+    " points to"
+)
 # Batches are written as they are read, and an import adds nothing twice.
 _RUN_AGAIN = "What was read is imported: run the import again to add the rest."
 
@@ -299,24 +308,46 @@ class _Folder(_Files):
         self._root = str(root)
 
     def load(self, name: str) -> Any:
+        # Not through a link (an export unpacked from a hostile zip may hold one to any file
+        # copbot can read), nor from a pipe or a device, which could be read for ever.
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW
         try:
-            with open(os.path.join(self._root, name), "rb") as f:
-                data = f.read()
+            fd = os.open(os.path.join(self._root, name), flags)
         except FileNotFoundError:
             raise KeyError(name) from None
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise ExportError(_LINK.format(name)) from None
             raise ExportError(f"{name} in the export can't be read ({e.strerror})") from None
+        with os.fdopen(fd, "rb") as f:
+            found = os.fstat(fd)
+            if not stat.S_ISREG(found.st_mode):
+                raise ExportError(f"{name} in the export isn't a file, so copbot can't read it")
+            _within_limit(name, found.st_size)
+            try:
+                data = f.read(FILE_LIMIT + 1)
+            except OSError as e:
+                raise ExportError(f"{name} in the export can't be read ({e.strerror})") from None
+        _within_limit(name, len(data))  # grown since
         return _parse(name, data)
 
     def days(self) -> list[str]:
         found = []
-        for channel in os.scandir(self._root):
-            if channel.is_dir():
-                found += [
-                    f"{channel.name}/{day.name}"
-                    for day in os.scandir(channel.path)
-                    if day.name.endswith(".json")
-                ]
+        try:
+            with os.scandir(self._root) as channels:
+                for channel in channels:
+                    if channel.is_symlink() and channel.is_dir():
+                        raise ExportError(_LINK.format(channel.name))
+                    if channel.is_dir(follow_symlinks=False):
+                        with os.scandir(channel.path) as days:
+                            found += [
+                                f"{channel.name}/{day.name}"
+                                for day in days
+                                if day.name.endswith(".json")
+                            ]
+        except OSError as e:
+            where = e.filename or self.where
+            raise ExportError(f"{where} can't be read ({e.strerror})") from None
         return _in_time_order(found)
 
 
@@ -329,6 +360,7 @@ class _Zip(_Files):
     def load(self, name: str) -> Any:
         if name not in self._names:
             raise KeyError(name)
+        _within_limit(name, self._zip.getinfo(name).file_size)  # zipfile reads no further
         try:
             data = self._zip.read(name)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
@@ -338,6 +370,15 @@ class _Zip(_Files):
 
     def days(self) -> list[str]:
         return _in_time_order(n for n in self._names if n.count("/") == 1 and n.endswith(".json"))
+
+
+def _within_limit(name: str, size: int) -> None:
+    """A file far larger than Slack writes (a zip bomb's, say) is refused before it is read."""
+    if size > FILE_LIMIT:
+        raise ExportError(
+            f"{name} in the export is {size / 1e6:,.0f} MB, more than copbot reads from one file"
+            f" ({FILE_LIMIT / 1e6:,.0f} MB): is it really from a Slack export?"
+        )
 
 
 def _in_time_order(names: Iterable[str]) -> list[str]:
