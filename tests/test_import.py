@@ -463,3 +463,20 @@ def test_a_pipe_in_an_export_folder_is_one_line_not_a_wait(tmp_path: Path, db_pa
     assert results[0].output == (
         "Error: general/2023-11-16.json in the export isn't a file, so copbot can't read it\n"
     )
+
+
+def test_a_file_named_with_control_characters_is_named_without_them(
+    tmp_path: Path, db_path: Path
+) -> None:
+    export = write_export(tmp_path / "export")
+    hostile = "\x1b]0;owned\x07\n\rgeneral"  # would retitle the terminal and split the line
+    (export / "channels.json").write_text(json.dumps([*CHANNELS, {"id": "C3", "name": hostile}]))
+    (export / hostile).mkdir()
+    (export / hostile / "2023-11-16.json").write_text("[{not json")
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: \\x1b]0;owned\\x07\\n\\rgeneral/2023-11-16.json in the export isn't valid JSON"
+    )
+    assert result.output.count("\n") == 1 and result.output.isascii()
+    assert all(c.isprintable() for c in result.output.rstrip("\n"))

@@ -63,6 +63,15 @@ _RUN_AGAIN = "What was read is imported: run the import again to add the rest."
 class ExportError(HistoryUnreadable):
     """The file isn't a Slack export copbot can read; the message says why."""
 
+    def __init__(self, message: str) -> None:
+        # It names the export's files, whose names may hold anything but "/": a control
+        # character shown as itself could rewrite the admin's terminal or split the line.
+        if not message.isprintable():
+            message = "".join(
+                c if c.isprintable() else c.encode("unicode_escape").decode() for c in message
+            )
+        super().__init__(message)
+
 
 @dataclass(frozen=True)
 class SlackExport:
