@@ -361,7 +361,7 @@ def test_a_file_or_record_not_shaped_as_slack_writes_it_is_one_line_naming_it(
     assert result.exit_code == 1
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
-    assert archived(db_path) == []  # nothing half-read kept
+    assert not db_path.exists() or archived(db_path) == []  # nothing half-read kept
 
 
 def test_json_nested_too_deeply_is_one_line(tmp_path: Path, db_path: Path) -> None:
@@ -442,7 +442,7 @@ def test_links_in_an_export_folder_are_not_followed(
     assert result.output == (
         f"Error: {message}: copbot reads the export's own files, not what a link points to\n"
     )
-    assert archived(db_path) == []
+    assert not db_path.exists() or archived(db_path) == []
 
 
 def test_a_pipe_in_an_export_folder_is_one_line_not_a_wait(tmp_path: Path, db_path: Path) -> None:
@@ -480,3 +480,18 @@ def test_a_file_named_with_control_characters_is_named_without_them(
     )
     assert result.output.count("\n") == 1 and result.output.isascii()
     assert all(c.isprintable() for c in result.output.rstrip("\n"))
+
+
+@pytest.mark.parametrize("channels", [None, {"C1": "general"}])
+def test_what_isnt_an_export_creates_no_database(
+    tmp_path: Path, channels: dict[str, str] | None
+) -> None:
+    export = write_export(tmp_path / "export")
+    if channels is None:
+        (export / "channels.json").unlink()
+    else:
+        (export / "channels.json").write_text(json.dumps(channels))
+    db = tmp_path / "typo.db"
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db)])
+    assert result.exit_code == 1 and "channels.json" in result.output
+    assert not db.exists()

@@ -78,8 +78,11 @@ class SlackExport:
     path: Path
 
     def day_files(self) -> int:
-        """How many channel-day files the export holds (for a progress bar)."""
-        return len(_open(self.path).days())
+        """How many channel-day files the export holds (for a progress bar); raises
+        ExportError, as reading it would, on what isn't a Slack export."""
+        files = _open(self.path)
+        _Reader(files, _no_region)
+        return len(files.days())
 
     def batches(
         self,

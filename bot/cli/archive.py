@@ -319,6 +319,10 @@ def import_slack_export(path: Path, db: str | None) -> None:
     from bot.services.history import HistoryImport
 
     source = slack_history(path)
+    try:
+        days = source.day_files()  # before the database: what isn't an export creates none
+    except HistoryUnreadable as e:
+        raise click.ClickException(str(e)) from None
 
     async def call(core: Core) -> Any:
         importer = HistoryImport(core.archive)
@@ -327,9 +331,7 @@ def import_slack_export(path: Path, db: str | None) -> None:
 
         try:
             if sys.stderr.isatty():
-                with click.progressbar(
-                    length=source.day_files(), label="Importing", file=sys.stderr
-                ) as bar:
+                with click.progressbar(length=days, label="Importing", file=sys.stderr) as bar:
                     return await importer.run(source, bar.update, region_of)
             return await importer.run(source, region_of=region_of)
         except HistoryUnreadable as e:
