@@ -495,3 +495,26 @@ def test_what_isnt_an_export_creates_no_database(
     result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db)])
     assert result.exit_code == 1 and "channels.json" in result.output
     assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        ({"thread_ts": "U2"}, "in its message 2, thread_ts is not a Slack timestamp"),
+        ({"user": "1700086000.1"}, "in its message 2, user is not a Slack id"),
+        ({"team": "1700086000.1"}, "in its message 2, team is not a Slack id"),
+    ],
+)
+def test_a_value_that_passed_as_one_field_is_still_checked_as_another(
+    tmp_path: Path, db_path: Path, second: dict[str, Any], message: str
+) -> None:
+    # The first message's user id and thread timestamp pass their checks; the second
+    # gives each where the other belongs.
+    first = _message(thread_ts="1700086000.1")
+    export = write_export(tmp_path / "export")
+    day = [*first, *_message(ts="1700086401.1", **second)]
+    (export / "general" / "2023-11-15.json").write_text(json.dumps(day))
+    result = CliRunner().invoke(cli, ["import", "slack-export", str(export), "--db", str(db_path)])
+    assert result.exit_code == 1, result.output
+    assert message in result.output
+    assert not db_path.exists() or archived(db_path) == []

@@ -150,15 +150,17 @@ class _Reader:
         self._names = {uid: name for uid, name, _ in people}
         self._workspace = next((team for _, _, team in people if team), "")
         self._region = {name: region_of(name) for name in channels}
-        self._passed: set[str] = set()
+        # One set a field: a user id that passed is no proof that it is a thread's timestamp.
+        self._passed: dict[str, set[str]] = {"user": set(), "team": set(), "thread_ts": set()}
 
     def _checked(self, raw: Payload, key: str, read: Callable[[Payload, str], str]) -> str:
         """``read(raw, key)``, remembering what it passed (a million messages' checks, 10 s
         of an import each time, come to about 2 s this way)."""
         value = read(raw, key)
-        if len(self._passed) >= _REMEMBERED:
-            self._passed.clear()
-        self._passed.add(value)
+        passed = self._passed[key]
+        if len(passed) >= _REMEMBERED:
+            passed.clear()
+        passed.add(value)
         return value
 
     def batches(
@@ -203,16 +205,16 @@ class _Reader:
         passed = self._passed
         user, team, thread = raw.get("user"), raw.get("team"), raw.get("thread_ts")
         # Checked once each: a day's messages name the same people, workspace and threads.
-        if not (type(user) is str and user in passed):
+        if not (type(user) is str and user in passed["user"]):
             user = self._checked(raw, "user", ident)
-        if not (team is None or (type(team) is str and team in passed)):
+        if not (team is None or (type(team) is str and team in passed["team"])):
             team = self._checked(raw, "team", ident)
         sent = ts(raw, "ts")
         if not user or not sent:
             return None
         if thread is None or thread == sent:
             thread = sent
-        elif not (type(thread) is str and thread in passed):
+        elif not (type(thread) is str and thread in passed["thread_ts"]):
             thread = self._checked(raw, "thread_ts", ts)
         words = text(raw, "text")
         if "<" in words or "&" in words:
