@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import ChannelRef, CommandReceived, Origin, Role
+from bot.model import ChannelRef, CommandReceived, Origin, Role, UserRef
 from bot.records import ArchivedMessage
 from tests.support.console import Console, console_app
 from tests.support.harness import ALEX, PRIYA
@@ -75,3 +75,17 @@ async def test_an_admins_console_export_holds_their_own_workspace_only(console: 
     body = await response.text()
     assert response.status == 200, body
     assert "bravo rota" in body and "alpha" not in body
+
+
+async def test_an_identity_holding_a_space_never_signs_in_as_another(console: Console) -> None:
+    # A role kept before typed identities were checked, for "test:priya T-A": its link
+    # must not read back as Priya's, signed in to workspace T-A.
+    spaced = UserRef("test", f"{PRIYA.id} T-A")
+    await console.core.roles.grant(spaced.identity, Role.ADMIN, by=ALEX.identity)
+    before = len(console.adapter.sent)
+    await console.core.inbox.accept(
+        CommandReceived("ask-spaced", Origin(spaced, OURS), "console", console.clock.now())
+    )
+    await console.core.inbox.drain()
+    sent = console.adapter.sent[before:]
+    assert sent and not any(LINK.search(s.text) for s in sent), sent

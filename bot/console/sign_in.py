@@ -45,7 +45,10 @@ class SignInLinks:
         """A token for a link that signs ``identity`` in, once, within 10 minutes, to read
         the archive of ``workspace`` (where they asked for it)."""
         expires = int((self._clock.now() + LINK_LIFETIME).timestamp())
-        # No identity or workspace id holds a space: the workspace follows one, if any.
+        # The workspace follows a space, so neither may hold one: "teams:a T-B" would
+        # otherwise read back as teams:a, signed in to T-B. No platform's ids do.
+        if " " in identity or " " in workspace:
+            raise ValueError("a console link's identity and workspace hold no space")
         where = f" {workspace}" if workspace else ""
         return self._signer.sign(f"{secrets.token_urlsafe(16)}.{expires}.{identity}{where}")
 
