@@ -322,6 +322,9 @@ async def test_archive_off_in_a_channel_copbot_was_removed_from_holds_when_it_is
     [greeting] = bot.adapter.of_kind("post")
     assert "I keep every message in this channel in the community's archive" in greeting.text
     await bot.deliver(BotRemovedFromChannel("left-north-2", NORTH, bot.clock.now()))
+    status = await bot.reply_text("archive", SAM, channel=NORTH)
+    assert "I keep every message" not in status
+    assert status.startswith("I'm not in this channel now, so I'm keeping none of its messages")
     said = await bot.reply_text("archive off", ALEX, channel=NORTH)
     assert said.startswith("Done: #north is no longer kept in the archive")
     await bot.deliver(BotAddedToChannel("back-north-2", NORTH, bot.clock.now()))

@@ -242,6 +242,13 @@ class ArchiveFeature:
         channel = await self._channels.get(ix.origin.channel)
         if ix.origin.channel.is_direct:
             here = "I never keep direct messages."
+        elif channel and channel.archive and not channel.bot_member:
+            # Slack's slash commands reach copbot in a channel it has been removed from.
+            here = (
+                "I'm not in this channel now, so I'm keeping none of its messages; if I'm "
+                "added back, I'll keep every message again, unless an admin types "
+                f"`{ix.prefix} archive off` here first."
+            )
         elif channel and channel.archive:
             here = "I keep every message in this channel in the community archive."
         else:
