@@ -303,6 +303,11 @@ class FakeSlack:
         assert self._socket is not None, "nobody is connected over Socket Mode"
         await self._socket.send_json(envelope)
 
+    async def send_text(self, text: str) -> None:
+        """Any text as one WebSocket message, for envelopes no JSON object can write."""
+        assert self._socket is not None, "nobody is connected over Socket Mode"
+        await self._socket.send_str(text)
+
 
 async def _arguments(request: web.Request) -> dict[str, Any]:
     args: dict[str, Any] = dict(request.query)
