@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeVar, cast
 
+from bot import command_words
 from bot.errors import WordedError
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
 from bot.ports import (
@@ -155,3 +156,12 @@ class Chat:
         """How people on this platform start a command: ``/cop`` or ``@copbot``."""
         adapter = self._adapters.get(platform)
         return adapter.command_prefix if adapter else "/cop"
+
+    def app_name(self, platform: str) -> str:
+        """copbot's name on this platform, as people find it to invite or add."""
+        adapter = self._adapters.get(platform)
+        return adapter.app_name if adapter else command_words.DEFAULT_NAME
+
+    def how_to_add(self, platform: str) -> str:
+        """How to bring copbot into a channel, in words for people on this platform."""
+        return command_words.how_to_add(self.command_prefix(platform), self.app_name(platform))

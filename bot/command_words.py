@@ -3,7 +3,8 @@ page, a terminal): Slack's and the playground's ``/cop``, and Teams' ``@copbot``
 Teams channel ``/cop`` is an ordinary message. In chat, ``Chat.command_prefix`` says which.
 
 Teams' ``@copbot`` is the app package's name, which an organisation may change
-(``copbot teams package --name``, or ``COPBOT_TEAMS_NAME``)."""
+(``copbot teams package --name``, or ``COPBOT_TEAMS_NAME``); Slack's bot user may be named
+otherwise too (``Chat.app_name`` says what each platform calls copbot)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from bot.markup import TEAMS_NAME
 
 SLASH = "/cop"  # Slack and the playground
-DEFAULT_TEAMS_NAME = "copbot"
+DEFAULT_NAME = "copbot"
+DEFAULT_TEAMS_NAME = DEFAULT_NAME
 TEAMS_NAME_LONGEST = 30  # Teams' own limit for an app's short name
 
 
@@ -38,13 +40,10 @@ class CommandWords:
         return f"`{SLASH} {command}` (in Teams, `{self.teams} {command}`)"
 
 
-def app_name(prefix: str) -> str:
-    """copbot's name where commands start with ``prefix``: in Teams, the app's, as people
-    find it in the team's apps and in the list of mentions (``@IPS CoP``)."""
-    return prefix[1:] if prefix.startswith("@") else DEFAULT_TEAMS_NAME
-
-
-def how_to_add(prefix: str) -> str:
-    """How to bring copbot into a channel, for an answer where commands start with
-    ``prefix``."""
-    return f"in Slack: `/invite @copbot`; in Teams: add {app_name(prefix)} to the team"
+def how_to_add(prefix: str, name: str) -> str:
+    """How to bring copbot into a channel, for an answer on a platform where commands start
+    with ``prefix`` and copbot is called ``name`` (``Chat.app_name``): that platform's way
+    by that name; the other's by the name it has unless renamed."""
+    teams = prefix.startswith("@")
+    slack_name, teams_name = (DEFAULT_NAME, name) if teams else (name, DEFAULT_TEAMS_NAME)
+    return f"in Slack: `/invite @{slack_name}`; in Teams: add {teams_name} to the team"

@@ -25,6 +25,10 @@ class Interaction:
     def prefix(self) -> str:
         return self.chat.command_prefix(self.origin.channel.platform)
 
+    @property
+    def how_to_add(self) -> str:
+        return self.chat.how_to_add(self.origin.channel.platform)
+
     async def reply(self, message: OutgoingMessage | str) -> None:
         """Answer privately (ephemeral where the platform has it)."""
         if isinstance(message, str):

@@ -110,6 +110,12 @@ class ChatAdapter(Protocol):
         """How people start a command here: "/cop" or "@copbot"."""
         ...
 
+    @property
+    def app_name(self) -> str:
+        """copbot's name here, as people find it to invite or add: an admin may have given
+        the Slack bot user or the Teams app another than "copbot"."""
+        ...
+
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         """HTTP routes to mount on the shared server (may be empty)."""
         ...

@@ -136,7 +136,7 @@ async def test_a_teams_name_of_several_words_typed_as_plain_text_gets_the_hint(
     """ "@IPS CoP search bias" typed without choosing the app from Teams' list comes as an
     ordinary message: it is told how to make it a command, as "@copbot search bias" is."""
     bot = Harness.open(db_path)
-    bot.adapter.command_prefix = "@IPS CoP"
+    bot.adapter.command_prefix, bot.adapter.app_name = "@IPS CoP", "IPS CoP"
     try:
         for n, typed in enumerate(("@IPS CoP search bias", "@ips cop: search bias")):
             said = MessagePosted(
@@ -159,7 +159,7 @@ async def test_answers_on_teams_say_to_add_the_app_by_the_name_teams_shows(
     db_path: Path,
 ) -> None:
     bot = Harness.open(db_path)
-    bot.adapter.command_prefix = "@IPS CoP"
+    bot.adapter.command_prefix, bot.adapter.app_name = "@IPS CoP", "IPS CoP"
     try:
         await bot.reply_text("role grant facilitator test:priya", ALEX)
         await bot.core.channels.save(Channel(NORTH, "north", bot_member=False))

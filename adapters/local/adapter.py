@@ -95,6 +95,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class LocalAdapter:
     platform = PLATFORM
     command_prefix = COMMAND
+    app_name = "copbot"  # the playground's own, never renamed
     capabilities = frozenset(
         {
             Capability.PRIVATE_REPLIES,

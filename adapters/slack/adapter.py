@@ -156,6 +156,11 @@ class SlackAdapter:
         self._direct: dict[str, str] = {}  # user id -> the id of copbot's DM with them
 
     @property
+    def app_name(self) -> str:
+        """The bot user's name, as auth.test gave it: a Slack admin may have named it."""
+        return self._me.name
+
+    @property
     def socket_mode(self) -> bool:
         return bool(self._app_token)
 

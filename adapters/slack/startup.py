@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 SOCKET_TRIES = 3  # asking Slack for a Socket Mode address at start, before giving up
 SOCKET_WAIT_S = 2.0
+# A bot user's name as Slack allows it; copbot writes it in answers (`/invite @name`), so
+# anything else (markup, a space) is taken as not said.
+_NAME = re.compile(r"[\w.-]{1,80}")
 # What Slack answers when a token itself is wrong: anything else may pass.
 TOKEN_REFUSED = frozenset(
     {
@@ -50,11 +54,12 @@ async def who_am_i(client: AsyncWebClient) -> Me:
         ) from None
     except (aiohttp.ClientError, TimeoutError):
         raise _unreachable(client, "", ", and SLACK_API_URL if it is set") from None
+    name = answer.get("user")
     return Me(
         str(answer.get("user_id") or ""),
         str(answer.get("bot_id") or ""),
         str(answer.get("team_id") or ""),
-        str(answer.get("user") or "copbot"),
+        name if isinstance(name, str) and _NAME.fullmatch(name) else Me.name,
     )
 
 

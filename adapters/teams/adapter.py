@@ -181,6 +181,10 @@ class TeamsAdapter:
         the organisation's app package gave it (``copbot teams package --name``)."""
         return f"@{self._name}"
 
+    @property
+    def app_name(self) -> str:
+        return self._name
+
     # -- lifecycle ------------------------------------------------------------------
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 
 from bot.archive_ports import ArchiveRepository, ThreadSource
 from bot.chat import Chat, PlatformUnavailable
-from bot.command_words import how_to_add
 from bot.commands import Args, CommandError, UsageError
 from bot.interaction import Interaction
 from bot.markup import escape, isolated, kept_text
@@ -267,7 +266,7 @@ class ArchiveFeature:
         channel = await self._channel_here(
             ix,
             "I'm not in this channel, so I can't keep its messages. Add me to it first "
-            f"({how_to_add(ix.prefix)}), then try again.",
+            f"({ix.how_to_add}), then try again.",
         )
         if channel.archive:
             await ix.reply("This channel is kept in the archive already.")

@@ -5,7 +5,6 @@ import logging
 import re
 
 from bot.chat import Chat
-from bot.command_words import app_name
 from bot.commands import Args, CommandBook, UsageError, clip
 from bot.interaction import Interaction
 from bot.model import Context, MessagePosted, Origin, OutgoingMessage, Role, Text
@@ -48,14 +47,15 @@ class HelpFeature:
     async def hint(self, event: MessagePosted) -> None:
         if event.from_bot or event.author.is_anonymous:
             return
-        prefix = self._chat.command_prefix(event.message.channel.platform)
+        platform = event.message.channel.platform
+        prefix = self._chat.command_prefix(platform)
         meant = self._meant(event.text, prefix)
         if meant is None:
             return
         origin = Origin(event.author, event.message.channel, event.thread)
         how = (
-            f"Choose {app_name(prefix)} from the list Teams shows as you type `{prefix}`, so "
-            "that it becomes a mention; otherwise I take it as an ordinary message."
+            f"Choose {self._chat.app_name(platform)} from the list Teams shows as you type "
+            f"`{prefix}`, so that it becomes a mention; otherwise I take it as an ordinary message."
             if prefix.startswith("@")
             else f"Commands start with `{prefix}`; then only you see my answer."
         )

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
-from bot.command_words import how_to_add
 from bot.commands import Args, CommandError, UsageError
 from bot.events import RegionLink, RegionLinkRepository, find_region, region_label
 from bot.interaction import Interaction
@@ -123,7 +122,7 @@ class RegionsFeature:
             # nothing.)
             raise CommandError(
                 "I'm not in this channel, so I couldn't announce events here. Add me to it "
-                f"first ({how_to_add(ix.prefix)}), then try again."
+                f"first ({ix.how_to_add}), then try again."
             )
         return ix.origin.channel
 

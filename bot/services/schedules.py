@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from bot import codec
 from bot.chat import Chat
-from bot.command_words import how_to_add
 from bot.commands import Args, CommandError, UsageError, clip, did_you_mean, parse_number
 from bot.interaction import Interaction
 from bot.markup import escape
@@ -325,7 +324,7 @@ class SchedulesFeature:
                 # one it is in, its arrival missed: see RegionsFeature._channel.)
                 raise UsageError(
                     "I'm not in this channel, so I couldn't post prompts here. Add me to it "
-                    f"first ({how_to_add(self._chat.command_prefix(platform))}), then try "
+                    f"first ({self._chat.how_to_add(platform)}), then try "
                     "again, or name a channel I'm in, like `in #north`."
                 )
             return here
@@ -344,7 +343,7 @@ class SchedulesFeature:
             raise UsageError(
                 f"I can't post in #{wanted}: it isn't a channel you and I are both in. Check "
                 "its name; if it's right, add me to it first "
-                f"({how_to_add(self._chat.command_prefix(platform))}), then try again."
+                f"({self._chat.how_to_add(platform)}), then try again."
             )
         return _one_of(usable, wanted, here)
 

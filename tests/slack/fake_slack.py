@@ -184,7 +184,7 @@ class FakeSlack:
                 return ok | {
                     "url": "https://example.slack.com/",
                     "team": "Example",
-                    "user": "copbot",
+                    "user": self.users.get(BOT_USER, "copbot"),
                     "team_id": TEAM,
                     "user_id": BOT_USER,
                     "bot_id": BOT_ID,

@@ -345,3 +345,30 @@ async def test_a_schedule_in_a_channel_archived_since_is_paused_and_its_owner_to
         "channel. So I've paused the schedule" in texts(told.args)
     )
     assert "`/cop schedule resume 1`" in texts(told.args)
+
+
+@pytest.mark.parametrize(
+    ("name", "said"), [("ips-cop", "ips-cop"), ("ips `cop`", "copbot"), ("a" * 81, "copbot")]
+)
+async def test_answers_say_to_invite_copbot_by_the_name_slack_knows_it_by(
+    db_path: Path, fake: FakeSlack, name: str, said: str
+) -> None:
+    """A Slack admin may name the app's bot user otherwise: `/invite @copbot` would find
+    nobody. copbot learns its name from auth.test as it starts (a name Slack wouldn't allow,
+    which would break the answer's markup, is not taken)."""
+    fake.users["UBOT"] = name
+    app = create_app(settings(db_path, fake))
+    async with TestClient(TestServer(app)) as client:
+        slack = SlackBot(client, fake, db_path, Sleeps())
+        await slack.until(lambda: fake.of("auth.test"))
+        for n, command in enumerate(
+            ("archive on", "schedule prompt any every tue at 10:00 in #nowhere")
+        ):
+            assert (await slack.command(command, user=ADMIN)).status == 200
+            answers = await fake.until(lambda n=n: fake.of("chat.postEphemeral")[n:])
+            answer = texts(answers[0].args)
+            assert f"in Slack: `/invite @{said}`;" in answer, answer
+        fake.fail("chat.postMessage", "not_in_channel")
+        await slack.command("prompt language", user=ADMIN)
+        [*_, refused] = await fake.until(lambda: fake.of("chat.postEphemeral")[2:])
+        assert f"invite me with /invite @{said}, then try again" in texts(refused.args)

@@ -54,6 +54,7 @@ class FakeAdapter:
 
     platform: str = "test"
     command_prefix: str = "/cop"
+    app_name: str = "copbot"
     capabilities: frozenset[Capability] = frozenset(
         {
             Capability.PRIVATE_REPLIES,
