@@ -157,6 +157,7 @@ class TeamsAdapter:
             sleep,
             send_timeout,
             observe_retry=observe_retry,
+            app_name=lambda: self._name,
         )
         self._membership = ChannelMembership(Directory(self._delivery), self._conversations, clock)
         self._clock = clock

@@ -66,7 +66,9 @@ class Delivery:
         send_timeout: float,
         pacer: Pacer | None = None,
         observe_retry: RetryObserver = unobserved_retry,
+        app_name: Callable[[], str] = lambda: "copbot",
     ) -> None:
+        self._app_name = app_name  # as the organisation's Teams shows the app, now
         self._cloud = cloud  # botbuilder's adapter, built at its first use
         self._observe_retry = observe_retry
         self._app_id = app_id
@@ -82,8 +84,8 @@ class Delivery:
         known = self._conversations.channel(channel.id)
         if known is None:
             raise DeliveryError(
-                f"I can't post in {where(channel)} yet: add copbot to that channel's team "
-                "in Teams (Apps, then Add to a team), then try again."
+                f"I can't post in {where(channel)} yet: add {self._app_name()} to that "
+                "channel's team in Teams (Apps, then Add to a team), then try again."
             )
         place = known.place
         from botbuilder.schema import ChannelAccount, ConversationParameters

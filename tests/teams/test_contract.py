@@ -20,7 +20,7 @@ from bot.services.prompts import SUGGEST, SUGGEST_FORM
 from bot.signing import Signing
 from prompts import LIBRARY_DIR, load_library
 from tests.teams.conftest import ADMIN, ADMIN_AAD, TeamsBot, fixture, open_dialog
-from tests.teams.fake_connector import BOT, NORTH, TEAM, TENANT
+from tests.teams.fake_connector import BOT, NORTH, TEAM, TENANT, FakeConnector
 
 SAM_AAD = "aad-sam-0001"
 SAM = fixture("card_button")["from"]
@@ -336,11 +336,19 @@ async def test_a_timeout_after_sending_is_an_unknown_outcome(db_path: Path, fake
             await bot.adapter.post(ChannelRef("teams", NORTH, TENANT), OutgoingMessage.of("x"))
 
 
-async def test_posting_where_copbot_is_not_installed_says_what_to_do(teams: TeamsBot) -> None:
-    with pytest.raises(Exception, match="add copbot to that channel's team"):
-        await teams.adapter.post(
-            ChannelRef("teams", "19:elsewhere@thread.tacv2", TENANT), OutgoingMessage.of("x")
-        )
+async def test_posting_where_copbot_is_not_installed_says_what_to_do(
+    db_path: Path, fake: FakeConnector
+) -> None:
+    from bot.settings import TeamsSettings
+    from tests.teams.conftest import serve
+
+    teams = TeamsSettings(tenants=frozenset({TENANT}))
+    async for bot in serve(db_path, fake, teams, name="IPS CoP"):
+        # By the name people find the app by in their Teams.
+        with pytest.raises(Exception, match="add IPS CoP to that channel's team"):
+            await bot.adapter.post(
+                ChannelRef("teams", "19:elsewhere@thread.tacv2", TENANT), OutgoingMessage.of("x")
+            )
 
 
 async def test_activities_from_other_tenants_are_refused_and_not_kept(
