@@ -23,7 +23,8 @@ LOCAL_URL = "http://127.0.0.1:3978"  # where `copbot serve` listens unless told 
 def console_link(user: str, db: str | None) -> None:
     """Print a single-use link (10 minutes) that signs a facilitator or admin in to the web
     console. For the first admin; everyone else asks copbot in chat (/cop console, or
-    @copbot console in Teams)."""
+    @copbot console in Teams). Its archive pages read the workspace or Teams tenant with
+    the most messages; a link asked for in chat reads the asker's own."""
     identity = identity_arg(user)
 
     async def call(core: Core) -> str:
