@@ -136,8 +136,12 @@ def reminder(event: Event, tz: ZoneInfo, now: datetime) -> OutgoingMessage:
     else:
         soon = _in(round(left.total_seconds() / 60))
     where = f" {escape(event.location)}." if event.location else ""
+    # A place given up in time goes to the next person waiting: say how.
+    so = "someone waiting can have your place" if event.capacity else "the organiser knows"
     return OutgoingMessage.of(
-        f"A reminder: **{escape(event.title)}** starts {soon}, {when(event, tz)}.{where}"
+        f"A reminder: **{escape(event.title)}** starts {soon}, {when(event, tz)}.{where}",
+        f"If you can't come after all, press **{Answer.NOT_GOING.label}** on its announcement, "
+        f"so {so}.",
     )
 
 

@@ -84,6 +84,8 @@ async def test_a_reminder_days_ahead_keeps_the_local_time_across_a_clock_change(
     assert reminders_sent(bot) == 1
     [direct] = [s for s in bot.adapter.of_kind("direct") if "A reminder" in s.text]
     assert "starts in 7 days" in direct.text and ", 10:00 to 11:30" in direct.text
+    # How to give the place up, in time for someone else to have it.
+    assert "If you can't come after all, press **Can't go** on its announcement" in direct.text
     await bot.tick(timedelta(hours=2))  # never twice
     assert reminders_sent(bot) == 1
     # An edit a day later moves it: 10:00 local a week before the new day, and only then.
@@ -201,3 +203,13 @@ async def test_a_reminder_says_how_soon_as_people_would(
     assert event is not None
     said = reminder(event, LONDON, event.starts_at - before).text
     assert says + "," in said
+
+
+def test_a_reminder_says_a_place_given_up_goes_to_someone_waiting_where_places_are_few() -> None:
+    from bot.event_messages import reminder
+    from tests.test_calendar_feed import event
+
+    limited, open_to_all = event(capacity=12), event(capacity=None)
+    soon = limited.starts_at - timedelta(days=1)
+    assert "so someone waiting can have your place" in reminder(limited, LONDON, soon).text
+    assert "so the organiser knows" in reminder(open_to_all, LONDON, soon).text
