@@ -122,10 +122,7 @@ class SqliteFeedbackRepository:
         doc = json.dumps(dict(answers), ensure_ascii=False, sort_keys=True)
 
         def op(db: sqlite_utils.Database) -> str:
-            state = db.execute(
-                "select state from feedback_rounds where id = ?", [round_id]
-            ).fetchone()
-            if state is None or state[0] != "open":
+            if not _open(db, round_id):
                 return "closed"
             cur = db.execute(
                 "insert or ignore into feedback_answered (round_id, hash) values (?, ?)",
@@ -170,10 +167,7 @@ class SqliteFeedbackRepository:
     async def set_threshold(self, round_id: int, threshold: int) -> bool:
         def op(db: sqlite_utils.Database) -> str:
             # One transaction: a round closed, or answered, a moment ago keeps its k.
-            state = db.execute(
-                "select state from feedback_rounds where id = ?", [round_id]
-            ).fetchone()
-            if state is None or state[0] != "open":
+            if not _open(db, round_id):
                 return "closed"
             cur = db.execute(
                 "update feedback_rounds set threshold = ? where id = ? and not exists"
@@ -274,3 +268,9 @@ def _round(row: tuple[Any, ...]) -> Round:
         str(by),
         int(n),
     )
+
+
+def _open(db: sqlite_utils.Database, round_id: int) -> bool:
+    """Whether the round is there and still open, read in the caller's transaction."""
+    row = db.execute("select state from feedback_rounds where id = ?", [round_id]).fetchone()
+    return row is not None and row[0] == "open"
