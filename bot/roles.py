@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.errors import WordedError
+from bot.identities import IdentityError, checked_identity, needs_checking
 from bot.model import Role, UserRef
 from bot.people import People
 from bot.ports import RoleRepository
@@ -114,6 +115,30 @@ class Roles:
         if await self._repo.revoke(identity, role):
             return RoleChange(True, f"{who} is no longer {_a(role)}.")
         return RoleChange(False, f"{who} wasn't {_a(role)}; nothing changed.")
+
+    async def revoke_typed(
+        self, typed: str, role: Role, by: str, served: Sequence[str] = ()
+    ) -> tuple[RoleChange, str]:
+        """Take a role from an identity someone typed: the grant as its platform writes the
+        identity, else, for one kept before typed identities were checked, as it was typed.
+        Returns the change and the identity it was made to. Raises IdentityError, for a
+        typo, when what was typed holds no grant and no one could have it (checked as a
+        grant's identity is, given the platforms ``served``)."""
+        try:
+            ways = [checked_identity(typed)]
+            problem: IdentityError | None = None
+        except IdentityError as e:
+            ways, problem = [], e
+        if typed not in ways:
+            ways.append(typed)
+        for way in ways:
+            change = await self.revoke(way, role, by)
+            if change.changed:
+                return change, way
+        platform, colon, _ = typed.partition(":")
+        if problem is not None and (not colon or needs_checking(platform, served)):
+            raise problem
+        return change, ways[0]
 
     async def list(self) -> list[RoleGrant]:
         always = datetime.min.replace(tzinfo=UTC)

@@ -12,6 +12,7 @@ import click
 from bot.cli.base import cli, db_option, existing, identity_arg, load_settings, role_arg, run
 from bot.clock import SystemClock
 from bot.console.audit import Audit
+from bot.identities import IdentityError
 from bot.people import People
 from bot.roles import RoleChange, RoleChangeRefused, Roles
 from storage.console import SqliteAuditRepository
@@ -155,17 +156,15 @@ def roles_grant(role: str, identity: str, db: str | None) -> None:
 @db_option
 def roles_revoke(role: str, identity: str, db: str | None) -> None:
     """Take ROLE away from IDENTITY."""
-    r, who = role_arg(role), identity_arg(identity)
+    r = role_arg(role)
 
     async def call(roles: Roles) -> tuple[RoleChange, str]:
         try:
-            change = await roles.revoke(who, r, by="cli")
-            if change.changed or identity == who:
-                return change, who
-            # A grant kept as it was typed, before typed identities were checked.
-            return await roles.revoke(identity, r, by="cli"), identity
+            return await roles.revoke_typed(identity, r, by="cli")
         except RoleChangeRefused as e:
             raise click.ClickException(str(e)) from None
+        except IdentityError as e:
+            raise click.BadParameter(str(e), param_hint="'IDENTITY'") from None
 
     change, revoked = _roles_call(db, call)
     if change.changed:

@@ -111,15 +111,13 @@ class PeoplePages:
             if granting:
                 change = await self._roles.grant(identity, role, by=visitor.identity)
             else:
-                # As in chat: the grant as its platform writes the identity, else (one kept
-                # before typed identities were checked) as it was typed.
-                for way in _written_ways(identity):
-                    change = await self._roles.revoke(way, role, by=visitor.identity)
-                    if change.changed:
-                        identity = way
-                        break
+                change, identity = await self._roles.revoke_typed(
+                    identity, role, by=visitor.identity, served=self._platforms
+                )
         except RoleChangeRefused as refused:
             return await self.page(request, visitor, status=400, problem=str(refused))
+        except IdentityError as e:
+            return await self.page(request, visitor, status=400, problem=f"{e}.")
         if change.changed:
             action = "role granted" if granting else "role revoked"
             await self._audit.record(visitor.identity, action, f"{role.label}: {identity}")
@@ -159,12 +157,3 @@ class PeoplePages:
             f"from now on (they can choose otherwise with {optin})."
         )
         return await self.page(request, visitor, done=done)
-
-
-def _written_ways(identity: str) -> list[str]:
-    """A typed identity as its platform writes it, then as typed (when they differ)."""
-    try:
-        written = checked_identity(identity)
-    except IdentityError:
-        return [identity]
-    return [written] if written == identity else [written, identity]

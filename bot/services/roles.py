@@ -73,22 +73,15 @@ class RolesFeature:
 
     async def revoke(self, ix: Interaction, args: Args) -> None:
         role, person = _role_and_person(args)
-        # A typed identity means the grant made of it (as its platform writes it), or, for
-        # one kept before typed identities were checked, the grant as it was typed.
-        identities = [person.identity]
-        if not args.get(1).startswith("<@"):
-            try:
-                written = checked_identity(args.get(1))
-            except IdentityError:
-                written = person.identity
-            if written != person.identity:
-                identities.insert(0, written)
         try:
-            for identity in identities:
+            if args.get(1).startswith("<@"):
+                identity = person.identity
                 change = await self._roles.revoke(identity, role, by=ix.user.identity)
-                if change.changed:
-                    break
-        except RoleChangeRefused as e:
+            else:
+                change, identity = await self._roles.revoke_typed(
+                    person.identity, role, by=ix.user.identity, served=ix.chat.platforms
+                )
+        except (RoleChangeRefused, IdentityError) as e:
             raise UsageError(str(e)) from None
         if change.changed and self._audit is not None:
             await self._audit.record(
