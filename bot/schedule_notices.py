@@ -7,10 +7,19 @@ from bot.records import JobState
 from bot.scheduler import STOPPED
 
 
-def trouble_words(state: JobState, where: str, when: str, error: str, again: str) -> str | None:
+def trouble_words(
+    state: JobState, where: str, when: str, error: str, again: str, *, theirs: str = ""
+) -> str | None:
     """The owner's message for a job ending in ``state``, or None when there is nothing to
     tell. ``error``: the job's error worded for people, or "" when it was not; ``again``:
-    the command that resumes a paused schedule, or "" while it runs."""
+    the command that resumes a paused schedule, or "" while it runs; ``theirs``: the
+    command that lists facilitators, when the owner is no longer one and so can't resume
+    it themselves."""
+    if again and theirs:
+        # Told to run a command they would be refused: whom to ask instead.
+        again = f"a facilitator can start it again with {again} ({theirs} shows who they are)"
+    elif again:
+        again = f"{again} starts it again"
     failed = f"I couldn't post the scheduled prompt in {where} due on {when}."
     if not error:
         # Not in words (a platform's own error may quote anyone): only what happened.
@@ -24,10 +33,10 @@ def trouble_words(state: JobState, where: str, when: str, error: str, again: str
     if again and error:
         failed += (
             " So I've paused the schedule rather than have it fail each time it comes "
-            f"due. Once that's put right, {again} starts it again."
+            f"due. Once that's put right, {again}."
         )
     elif again:
-        failed += f" The schedule is paused; {again} starts it again."
+        failed += f" The schedule is paused; {again}."
     else:
         failed += (
             " The schedule carries on; if this keeps happening, check that copbot is "

@@ -342,6 +342,24 @@ async def test_an_owner_who_is_no_longer_a_facilitator_gets_no_more_notes(
     assert len(sched.adapter.of_kind("direct")) == 1
 
 
+async def test_an_owner_who_is_no_longer_a_facilitator_is_told_whom_to_ask_to_resume(
+    sched: Harness,
+) -> None:
+    await sched.reply_text("schedule prompt language every tuesday at 10:00", PRIYA)
+    await sched.core.roles.revoke(PRIYA.identity, Role.FACILITATOR, by="test")
+    sched.adapter.refuse_posts = "#general has been archived, so I can't post there."
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    await sched.tick()
+    [told] = sched.adapter.of_kind("direct")
+    # Not a command she would be refused, but who can run it.
+    assert told.text.endswith(
+        "So I've paused the schedule rather than have it fail each time it comes due. "
+        "Once that's put right, a facilitator can start it again with "
+        "`/cop schedule resume 1` (`/cop role list` shows who they are). (schedule #1)"
+    )
+    assert "is for facilitators" in await sched.reply_text("schedule resume 1", PRIYA)
+
+
 async def test_a_note_that_cannot_be_sent_never_posts_the_prompt_again(
     sched: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -418,12 +418,20 @@ class SchedulesFeature:
         recurrence = await self._scheduler.recurrence(job.schedule_id) if job.schedule_id else None
         tz = ZoneInfo(recurrence.timezone) if recurrence else self._tz
         when = self._local(first_due(job, tz))
+        prefix = self._chat.command_prefix(owner.platform)
         again = (
-            _cmd(self._chat.command_prefix(owner.platform), f"schedule resume {recurrence.id}")
+            _cmd(prefix, f"schedule resume {recurrence.id}")
             if recurrence is not None and recurrence.paused
             else ""
         )
-        says = trouble_words(state, channel.label, when, job.last_error, again)
+        # An owner whose role was taken away since would be refused the command.
+        lost_role = (
+            bool(again)
+            and self._roles is not None
+            and await self._roles.role_of(job.owner) < Role.FACILITATOR
+        )
+        theirs = _cmd(prefix, "role list") if lost_role else ""
+        says = trouble_words(state, channel.label, when, job.last_error, again, theirs=theirs)
         if says is not None:
             suffix = f" (schedule #{job.schedule_id})" if job.schedule_id else ""
             await self._chat.send_direct(owner, OutgoingMessage.of(says + suffix))
