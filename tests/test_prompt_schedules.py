@@ -450,6 +450,28 @@ async def test_a_schedule_for_a_channel_copbot_left_fails_clearly(sched: Harness
     assert len(sched.adapter.of_kind("post")) == 1
 
 
+async def test_resuming_a_schedule_in_a_channel_copbot_is_still_out_of_is_refused(
+    sched: Harness,
+) -> None:
+    from bot.model import Channel
+
+    await sched.join(NORTH)
+    await sched.reply_text("schedule prompt any every tuesday at 10:00 in #north", PRIYA)
+    await sched.core.channels.save(Channel(NORTH, "north", bot_member=False))
+    sched.adapter.sent.clear()
+    await sched.tick(datetime(2026, 12, 1, 10, 0, tzinfo=UTC) - sched.clock.now())
+    assert len(sched.adapter.of_kind("direct")) == 1  # paused, and Priya told
+    refused = await sched.reply_text("schedule resume 1", PRIYA)
+    assert refused == (
+        "I'm still not in #north, so schedule #1 would only fail again. Add me to it first "
+        "(in Slack: `/invite @copbot`; in Teams: add copbot to the team), then resume it."
+    )
+    assert "paused since" in await sched.reply_text("schedule list", PRIYA)
+    # Nothing changed: the weeks after bring neither a post nor another message.
+    await sched.tick(timedelta(days=7))
+    assert sched.adapter.of_kind("post") == [] and len(sched.adapter.of_kind("direct")) == 1
+
+
 def test_the_command_line_schedules_lists_and_cancels(db_path: Path) -> None:
     async def seed() -> None:
         h = Harness.open(db_path)

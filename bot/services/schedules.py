@@ -275,6 +275,15 @@ class SchedulesFeature:
 
     async def resume(self, ident: str, viewer: UserRef | None = None, *, prefix: str) -> str:
         recurrence = await self._schedule(ident, viewer, prefix)
+        channel = codec.from_json(ChannelRef, json.loads(recurrence.payload)["channel"])
+        known = await self._channels.get(channel)
+        if recurrence.paused and known is not None and not known.bot_member:
+            # Resumed there, it would fail again when next due and pause once more.
+            raise CommandError(
+                f"I'm still not in {channel.label}, so schedule #{recurrence.id} would only "
+                f"fail again. Add me to it first ({self._chat.how_to_add(channel.platform)}), "
+                "then resume it."
+            )
         if not await self._scheduler.resume(recurrence.id):
             raise CommandError(
                 f"Schedule #{recurrence.id} isn't paused, so there's nothing to resume. "
