@@ -27,6 +27,14 @@ _NAMED_TIMES = {"noon": (12, 0), "midday": (12, 0), "midnight": (0, 0)}
 # "every other tuesday", "every second tuesday", "every 2 weeks on tuesday": fortnightly.
 _OTHER = ("other", "second", "alternate")
 _TWO = ("2", "two")
+# Monthly ("every month on the 30th", "every first monday", "monthly"): not a weekly rule.
+_MONTHLY = re.compile(
+    r"^(?:months?|monthly|first|third|fourth|fifth|last|[0-9]{1,2}(?:st|nd|rd|th))$", re.ASCII
+)
+_NOT_WEEKLY = (
+    "I can post every week or every other week, on the days you name (like every tuesday, "
+    "or every other tuesday), but not {what}."
+)
 MAX_CHANNEL = 100  # characters; Slack's channel names stop at 80
 MAX_DAY_WORDS = 13  # seven days and six "and"s: any more is no week
 EXAMPLE = "every tuesday at 10:00"
@@ -86,6 +94,9 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         if len(channel) > MAX_CHANNEL:
             raise UsageError("After `in`, name one channel, like `in #north`.")
         words, lowered = _without(words, split), _without(lowered, split)
+    when_words = lowered[1 : lowered.index("at")] if "at" in lowered else lowered[1:]
+    if any(_MONTHLY.match(w) for w in when_words):
+        raise UsageError(_NOT_WEEKLY.format(what="once a month or on a date"))
     if lowered[1:2] == ["fortnightly"]:
         lowered[1:2] = ["every", "other", "week"]
         words[1:2] = lowered[1:4]
@@ -103,7 +114,7 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         rest, where = rest[:split], rest[split + 1 :]
         if len(where) != 1 or len(where[0]) > MAX_CHANNEL:
             raise UsageError("After `in`, name one channel, like `in #north`.")
-        channel = where[0]
+        channel = where[0].rstrip(".!")  # the end of a sentence, not of the name
     hour, minute = _time(" ".join(rest))
     return ScheduleRequest(topic, days, hour, minute, channel, weeks)
 
@@ -130,6 +141,8 @@ def _weeks(words: Sequence[str]) -> tuple[int, list[str]]:
         weeks, words = 2, words[1:]
     elif words[:2] and words[0] in _TWO and words[1] in ("weeks", "week"):
         weeks, words = 2, words[2:]
+    elif words[1:2] in (["weeks"], ["week"]):
+        raise UsageError(_NOT_WEEKLY.format(what=f"every {clip(words[0])} weeks"))
     if words[:1] == ["week"]:
         words = words[1:]  # "every week on tuesday", "every other week tuesday"
     return weeks, [w for w in words if w != "on"]
