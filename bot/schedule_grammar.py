@@ -35,6 +35,7 @@ _NOT_WEEKLY = (
     "I can post every week or every other week, on the days you name (like every tuesday, "
     "or every other tuesday), but not {what}."
 )
+_AFTER_CHANNEL = ("every", "fortnightly", "at")
 MAX_CHANNEL = 100  # characters; Slack's channel names stop at 80
 MAX_DAY_WORDS = 13  # seven days and six "and"s: any more is no week
 EXAMPLE = "every tuesday at 10:00"
@@ -90,10 +91,14 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
     if "in" in lowered[1:] and "at" in lowered and lowered.index("in", 1) < lowered.index("at"):
         # The channel named first: "any in #north every tuesday at 10:00".
         split = lowered.index("in", 1)
-        channel = words[split + 1]
-        if len(channel) > MAX_CHANNEL:
-            raise UsageError("After `in`, name one channel, like `in #north`.")
-        words, lowered = _without(words, split), _without(lowered, split)
+        # A Teams channel's name may hold spaces ("in #IPS North every ..."): up to what
+        # comes next.
+        end = next(
+            (i for i in range(split + 2, len(lowered)) if lowered[i] in _AFTER_CHANNEL),
+            split + 2,
+        )
+        channel = _channel_name(words[split + 1 : end])
+        words, lowered = _without(words, split, end), _without(lowered, split, end)
     when_words = lowered[1 : lowered.index("at")] if "at" in lowered else lowered[1:]
     if any(_MONTHLY.match(w) for w in when_words):
         raise UsageError(_NOT_WEEKLY.format(what="once a month or on a date"))
@@ -112,16 +117,23 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
     if "in" in (w.lower() for w in rest):
         split = [w.lower() for w in rest].index("in")
         rest, where = rest[:split], rest[split + 1 :]
-        if len(where) != 1 or len(where[0]) > MAX_CHANNEL:
-            raise UsageError("After `in`, name one channel, like `in #north`.")
-        channel = where[0].rstrip(".!")  # the end of a sentence, not of the name
+        channel = _channel_name(where)
     hour, minute = _time(" ".join(rest))
     return ScheduleRequest(topic, days, hour, minute, channel, weeks)
 
 
-def _without(words: Sequence[str], split: int) -> list[str]:
-    """``words`` without ``in #channel`` at ``split``."""
-    return [*words[:split], *words[split + 2 :]]
+def _without(words: Sequence[str], split: int, end: int) -> list[str]:
+    """``words`` without ``in #channel`` from ``split`` to ``end``."""
+    return [*words[:split], *words[end:]]
+
+
+def _channel_name(words: Sequence[str]) -> str:
+    """The channel named after ``in``: one word, or several (a Teams channel's name may
+    hold spaces, "IPS North"), without the full stop that ends a sentence."""
+    name = " ".join(words).rstrip(".!").strip()
+    if not name or len(name) > MAX_CHANNEL:
+        raise UsageError("After `in`, name one channel, like `in #north`.")
+    return name
 
 
 def _weeks(words: Sequence[str]) -> tuple[int, list[str]]:

@@ -94,6 +94,18 @@ LONDON = ZoneInfo("Europe/London")
             "#north",
         ),
         (
+            "any every tuesday at 10:00 in #IPS North Leads",
+            "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "#IPS North Leads",
+        ),
+        (
+            "any in IPS North every tuesday at 10:00",
+            "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "IPS North",
+        ),
+        (
             "language in #north every week on tuesday at 10:00.",
             "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
             "every Tuesday at 10:00",
