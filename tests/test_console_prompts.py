@@ -89,6 +89,27 @@ async def test_scheduling_and_stopping_prompts_from_the_console(console: Console
     assert actions[:2] == ["schedule cancelled", "prompts scheduled"]
 
 
+@pytest.mark.parametrize(
+    ("days", "when"),
+    [
+        ("every tuesday", "every Tuesday at 09:30"),
+        ("Every other Friday", "every other week on Friday at 09:30"),
+        ("fortnightly on friday", "every other week on Friday at 09:30"),
+    ],
+)
+async def test_days_written_out_with_every_are_read_as_written(
+    console: Console, days: str, when: str
+) -> None:
+    await console.core.inbox.accept(BotAddedToChannel("join-north", NORTH, console.clock.now()))
+    await console.core.inbox.drain()
+    priya = await console.sign_in(PRIYA)
+    status, page = await _post(
+        console, priya, "/console/prompts/schedule",
+        topic="any", days=days, time="09:30", channel="#north",
+    )  # fmt: skip
+    assert status == 200 and f"Scheduled #1: a prompt from any topic, {when}, in #north" in page
+
+
 async def _schedule(c: Console) -> None:
     """Priya's schedule in #north, set up without the inbox (the app drains it too)."""
     await c.core.channels.save(Channel(NORTH, "north", bot_member=True))

@@ -63,7 +63,12 @@ class PromptsPages:
         form = await read_form(request)
         topic, days = form_value(form, "topic") or "any", form_value(form, "days")
         at, channel = form_value(form, "time"), form_value(form, "channel")
-        words = [topic, "every", *days.split(), "at", at]
+        # The box is labelled "Every", but people may write it out anyway ("every tuesday",
+        # "fortnightly on friday"): the sentence is read as they wrote it.
+        written = days.split()
+        if not written or written[0].lower() not in ("every", "fortnightly"):
+            written = ["every", *written]
+        words = [topic, *written, "at", at]
         if channel:
             words += ["in", channel if channel.startswith("#") else f"#{channel}"]
         try:
