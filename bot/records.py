@@ -92,6 +92,8 @@ class Prompt:
     content_note: str = ""
     resources: tuple[Resource, ...] = ()
     added_by: str = ""  # identity, for prompts facilitators added; "" for the library's
+    # Added rather than shipped: still so once an erasure has blanked who added it.
+    added: bool = False
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,7 @@ def _prompt(row: tuple[Any, ...]) -> Prompt:
         content_note,
         tuple(Resource(t, u) for t, u in json.loads(resources)),
         added_by,
+        added=True,
     )
 
 

@@ -242,3 +242,29 @@ async def test_staff_suggest_a_prompt_from_the_button_and_facilitators_read_it(
 async def _pending(bot: Harness) -> int:
     repo = bot.core.inbox._repo  # type: ignore[attr-defined]
     return len(await repo.pending(100, bot.clock.now() + timedelta(days=1)))
+
+
+async def test_a_prompt_whose_author_was_erased_is_still_an_added_one_an_admin_can_remove(
+    bot: Harness,
+) -> None:
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by=ALEX.identity)
+    values = {
+        "topic": "language",
+        "title": "Words at the front desk",
+        "text": "What words greet people when they first arrive at your service?",
+        "follow_ups": "Who chose them?",
+        "facilitator_note": "Invite examples rather than judgements.",
+    }
+    await bot.submit("prompt-add", values, user=PRIYA)
+    await bot.core.erasure.erase(PRIYA.identity)
+    added = "language-words-at-the-front-desk"
+    # Not passed off as the library's own, nor as added by a blank.
+    await bot.core.roles.grant(SAM.identity, Role.FACILITATOR, by=ALEX.identity)
+    assert await bot.reply_text(f"prompt remove {added}", SAM) == (
+        f"`{added}` was added by someone else; you can remove the prompts you added, and "
+        "admins can remove any."
+    )
+    assert await bot.reply_text(f"prompt remove {added}", ALEX) == (
+        f"Removed **Words at the front desk** (`{added}`) from the library."
+    )
+    assert (await bot.core.prompts.current()).prompt(added) is None

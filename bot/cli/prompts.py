@@ -46,7 +46,8 @@ def prompts_list(topic: str | None, fmt: str, db: str | None) -> None:
         return
     width = max((len(p.id) for p in chosen), default=2)
     for p in chosen:
-        added = f"  (added by {p.added_by})" if p.added_by else ""
+        by = f" by {p.added_by}" if p.added_by else ""  # blank once they were erased
+        added = f"  (added{by})" if p.added else ""
         click.echo(f"{p.id:<{width}}  {p.title}{added}")
 
 

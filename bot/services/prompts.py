@@ -402,16 +402,18 @@ class PromptsFeature:
         wanted = args.get(0).lower()
         prompt = library.prompt(wanted)
         if prompt is None:
-            hint = did_you_mean(wanted, (p.id for p in library.prompts if p.added_by))
+            hint = did_you_mean(wanted, (p.id for p in library.prompts if p.added))
             raise UsageError(f"There's no prompt `{clip(wanted)}`.{hint}")
-        if not prompt.added_by:
+        if not prompt.added:
             raise CommandError(
                 f"`{prompt.id}` is one of the library's own prompts, so it stays; only "
                 "prompts added with `prompt add` can be removed."
             )
         if prompt.added_by != ix.user.identity and ix.role < Role.ADMIN:
+            # Who added it is blank once they were erased.
+            by = await self._name(prompt.added_by) if prompt.added_by else "someone else"
             raise CommandError(
-                f"`{prompt.id}` was added by {await self._name(prompt.added_by)}; you can "
+                f"`{prompt.id}` was added by {by}; you can "
                 "remove the prompts you added, and admins can remove any."
             )
         await self._repo.remove(prompt.id)
