@@ -137,6 +137,23 @@ async def test_a_bad_schedule_says_what_is_wrong_and_changes_nothing(
     assert not await console.core.scheduler.recurrences(POST_PROMPT)
 
 
+async def test_a_refused_schedule_comes_back_as_it_was_typed(console: Console) -> None:
+    await console.core.inbox.accept(BotAddedToChannel("join-north", NORTH, console.clock.now()))
+    await console.core.inbox.drain()
+    priya = await console.sign_in(PRIYA)
+    fields = {"topic": "language", "days": 'tue "and" thu', "time": "10:15", "channel": "nowhere"}
+    response = await console.post(
+        "/console/prompts/schedule", priya, {"csrf": await console.csrf(priya), **fields}
+    )
+    assert response.status == 400
+    page = await response.text()
+    form = page.split('action="/console/prompts/schedule"', 1)[1].split("</form>", 1)[0]
+    assert 'value="tue &#34;and&#34; thu"' in form  # escaped, as everything people type
+    assert 'value="10:15"' in form and 'value="nowhere"' in form
+    assert '<option value="language" selected>' in form
+    assert form.count(" selected") == 1
+
+
 async def test_pausing_and_resuming_a_schedule_from_the_console(console: Console) -> None:
     await _schedule(console)
     alex = await console.sign_in(ALEX)  # any admin or facilitator, not only its owner

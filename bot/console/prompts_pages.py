@@ -77,7 +77,9 @@ class PromptsPages:
                 words, visitor.user.platform, None, visitor.identity, viewer=visitor.user, prefix=""
             )
         except WordedError as problem:
-            return await self.page(request, visitor, status=400, problem=str(problem))
+            # The form comes back as it was typed, to be put right rather than typed again.
+            typed = {"topic": topic, "days": days, "time": at, "channel": channel}
+            return await self.page(request, visitor, status=400, problem=str(problem), typed=typed)
         await self._audit.record(visitor.identity, "prompts scheduled", done.split(" (")[0])
         return await self.page(request, visitor, done=done)
 
@@ -115,6 +117,7 @@ class PromptsPages:
         status: int = 200,
         done: str = "",
         problem: str = "",
+        typed: dict[str, str] | None = None,
     ) -> web.StreamResponse:
         library = await self._catalogue.current()
         suggestions = await self._prompts.suggestions(SUGGESTIONS_SHOWN)
@@ -141,4 +144,5 @@ class PromptsPages:
             schedules=await self._schedules.schedules(visitor.user),
             most=[(library.prompt(p), n) for p, n in most],
             least=MIN_PEOPLE,
+            typed=typed or {},
         )
