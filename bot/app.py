@@ -141,7 +141,7 @@ def build_core(
     publisher = PromptPublisher(chat, prompt_repo, clock, notice=THREAD_NOTICE)
     archive = SqliteArchiveRepository(db)
     inbox_repo = SqliteInboxRepository(db)
-    erasure = Erasure(registry, archive, clock)
+    erasure = Erasure(registry, archive, clock, db.checkpoint)
     visibility = Visibility(chat, channels, archive, clock)  # who may see which channels
     signing = Signing(settings.secret_key.encode() or stored_secret(db.path), clock)
     region_links = SqliteRegionLinkRepository(db, clock)

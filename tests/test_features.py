@@ -203,3 +203,15 @@ async def test_create_app_wires_every_declared_route_job_and_start_step(db_path:
     assert core.registry.startup  # the retention reconciler, at least
     for database in app[DATABASES]:
         database.close()
+
+
+@pytest.mark.parametrize("opting_out", [False, True], ids=["erase", "optout"])
+async def test_erasing_a_person_leaves_none_of_their_words_in_the_file(
+    traced: Harness, opting_out: bool
+) -> None:
+    # The inbox is erased after the archive, whose own erasure folds the write-ahead log:
+    # its pending words must not linger in the file's old pages or in the log either.
+    h, db_path = traced, traced.core.db.path
+    await h.core.erasure.erase(PRIYA.identity, opting_out=opting_out)
+    stored = db_path.read_bytes() + Path(f"{db_path}-wal").read_bytes()
+    assert b"pending words" not in stored

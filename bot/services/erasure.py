@@ -7,6 +7,7 @@ retention purge without anyone editing this module.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,10 +33,19 @@ class Erased:
 
 
 class Erasure:
-    def __init__(self, registry: Registry, archive: ArchiveRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        archive: ArchiveRepository,
+        clock: Clock,
+        scrub: Callable[[], Awaitable[None]],
+    ) -> None:
         self._registry = registry  # read at call time: every feature has declared by then
         self._archive = archive
         self._clock = clock
+        # Folds the write-ahead log into the file: what was erased leaves the file's old
+        # pages and the log only then, whichever feature's data was erased last.
+        self._scrub = scrub
 
     async def erase(self, identity: str, *, opting_out: bool = False) -> Erased:
         """Keep nothing more of ``identity`` (an opt-out), and erase what was kept.
@@ -50,6 +60,7 @@ class Erasure:
             if data.erase is None or (opting_out and not data.on_opt_out):
                 continue
             counts.append((data.what, await data.erase(identity)))
+        await self._scrub()
         return Erased(tuple(counts))
 
     def kept(self) -> tuple[tuple[str, str], ...]:
@@ -70,4 +81,6 @@ class Erasure:
         for data in self._registry.personal_data:
             if data.expire is not None:
                 total += await data.expire(before)
+        if total:
+            await self._scrub()
         return total
