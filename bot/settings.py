@@ -5,6 +5,7 @@ variable and says what a good value looks like."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -393,6 +394,11 @@ def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
         raise ConfigError(f"MicrosoftAppType {app_type} needs MicrosoftAppId (the bot's id)")
     if app_type != "MultiTenant" and not tenant_id:
         raise ConfigError(f"MicrosoftAppType {app_type} needs MicrosoftAppTenantId (a tenant id)")
+    if app_id:
+        # Microsoft names a tenant by its id, written in lower case in every activity:
+        # anything else (a domain, say) would have every activity refused, long after start.
+        tenant_id = _tenant_id("MicrosoftAppTenantId", tenant_id) if tenant_id else ""
+        tenants = frozenset(_tenant_id("COPBOT_TEAMS_TENANTS", t) for t in tenants)
     if app_type == "SingleTenant" and not tenants:
         tenants = frozenset({tenant_id})
     if app_id and not tenants:
@@ -408,6 +414,21 @@ def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
             "id, Microsoft's token names the service URL; leave it empty"
         )
     return TeamsSettings(app_id, password, app_type, tenant_id, tenants, service_urls)
+
+
+_TENANT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _tenant_id(name: str, text: str) -> str:
+    """A Microsoft Entra tenant id, in the lower case Teams writes it in."""
+    value = text.strip().lower()
+    if not _TENANT_ID.fullmatch(value):
+        raise ConfigError(
+            f"{name} has '{text.strip()[:60]}', which is not a tenant id; write the Directory "
+            "(tenant) ID shown in Microsoft Entra, like 72f988bf-86f1-41af-91ab-2d7cd011db47, "
+            "not a domain name"
+        )
+    return value
 
 
 def _service_urls(text: str) -> frozenset[str]:

@@ -76,7 +76,7 @@ def test_erasing_on_the_command_line_says_how_to_opt_in_on_teams_too(db_path: Pa
 NAMED = {
     "MicrosoftAppId": "00000000-0000-0000-0000-000000000001",
     "MicrosoftAppPassword": "secret",
-    "COPBOT_TEAMS_TENANTS": "tenant",
+    "COPBOT_TEAMS_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     "COPBOT_TEAMS_NAME": "IPS CoP",
 }
 

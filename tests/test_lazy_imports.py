@@ -126,7 +126,7 @@ def test_authenticated_teams_starts_without_botbuilder_too(tmp_path: Path) -> No
     env = {
         "MicrosoftAppId": "app-1",
         "MicrosoftAppPassword": "secret",
-        "COPBOT_TEAMS_TENANTS": "t1",
+        "COPBOT_TEAMS_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47",
     }
     assert loaded(tmp_path, env).isdisjoint(BOTBUILDER)
 

@@ -141,7 +141,7 @@ def test_a_service_url_the_setting_allows_is_called_back_and_only_that_one() -> 
                 "COPBOT_TEAMS_SERVICE_URLS": "http://emulator.lan:56150",
                 "MicrosoftAppId": "00000000-0000-0000-0000-00000000b0b0",
                 "MicrosoftAppPassword": "secret",
-                "COPBOT_TEAMS_TENANTS": "t",
+                "COPBOT_TEAMS_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47",
             },
             "for Teams without MicrosoftAppId only",
         ),

@@ -60,7 +60,7 @@ def test_teams_with_credentials_runs_beside_slack_as_before() -> None:
     env = SLACK | {
         "MicrosoftAppId": "00000000-0000-0000-0000-00000000b0b0",
         "MicrosoftAppPassword": "secret",
-        "COPBOT_TEAMS_TENANTS": "t",
+        "COPBOT_TEAMS_TENANTS": "72f988bf-86f1-41af-91ab-2d7cd011db47",
         "COPBOT_PUBLIC_URL": "https://copbot.example.nhs.uk",
     }
     settings = Settings.from_env(env)
