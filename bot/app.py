@@ -98,7 +98,7 @@ log = logging.getLogger(__name__)
 
 CORE = web.AppKey("core", Core)
 STOP_TIMEOUT = 10.0  # seconds an adapter has to stop
-STOP_GRACE = 3.0  # seconds a click or command under way has to end as copbot stops
+STOP_GRACE = 3.0  # seconds a click, command or job under way has to end as copbot stops
 # No route takes a larger body: aiohttp refuses one with 413 as it streams past this, before
 # the rest arrives (Teams refuses past its own, smaller limit).
 MAX_BODY = 1024 * 1024
@@ -490,7 +490,9 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         # Before the adapters stop: what runs now still needs them to answer.
-        await core.inbox.finish_running(STOP_GRACE)
+        await asyncio.gather(
+            core.inbox.finish_running(STOP_GRACE), core.scheduler.finish_running(STOP_GRACE)
+        )
         for adapter in reversed(started):
             try:
                 # A platform that doesn't answer must not keep copbot from stopping.

@@ -139,6 +139,9 @@ class Scheduler:
         self._settings = settings
         self._kinds: dict[str, JobKind] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
+        self._idle = asyncio.Event()  # no tick under way
+        self._idle.set()
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -217,8 +220,26 @@ class Scheduler:
 
     # -- running ---------------------------------------------------------------
 
+    async def finish_running(self, within: float) -> None:
+        """As copbot stops: claim no more jobs (those due stay pending for the restart), and
+        give the one running up to ``within`` seconds to end, so that a post under way is
+        neither cut off nor left in doubt, its owner told ten minutes later it may have gone."""
+        self._stopping = True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._idle.wait()
+
     async def tick(self) -> int:
         """Run everything that is due now; return how many jobs were closed."""
+        if self._stopping:
+            return 0
+        self._idle.clear()
+        try:
+            return await self._tick()
+        finally:
+            self._idle.set()
+
+    async def _tick(self) -> int:
         now = self._clock.now()
         closed = 0
         for job in await self._jobs.interrupted(now):
@@ -227,7 +248,9 @@ class Scheduler:
         # One job claimed at a time: a process killed mid-way leaves at most one job in
         # doubt (recorded as interrupted, not run again); the rest stay pending and run
         # after the restart, so a schedule due in many channels posts in each once.
-        while due := await self._jobs.claim_due(now, now + self._settings.lease, limit=1):
+        while not self._stopping and (
+            due := await self._jobs.claim_due(now, now + self._settings.lease, limit=1)
+        ):
             for job in due:
                 await self._run(job, now)
                 closed += 1

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -205,6 +206,49 @@ async def test_jobs_due_while_stopped_run_once_after_restart(world: World) -> No
     await s.tick()
     assert await world.effects() == ["while-down"]
     assert len(world.recorder.runs) == 1
+
+
+async def test_as_copbot_stops_the_job_under_way_ends_and_none_begins(world: World) -> None:
+    """SIGTERM mid-post: the job running is given time to end (its post is neither cut
+    off nor left in doubt for its owner); the next one due waits for the restart."""
+    s = world.scheduler
+    assert s is not None
+    await s.once("post", {}, START, key="under-way")
+    await s.once("post", {}, START, key="next")
+    world.recorder.block = asyncio.Event()
+    loop = asyncio.create_task(s.run_forever())
+    while not world.recorder.runs:
+        await asyncio.sleep(0.01)
+    stopping = asyncio.create_task(s.finish_running(within=10))
+    await asyncio.sleep(0.05)
+    world.recorder.block.set()
+    async with asyncio.timeout(10):
+        await stopping
+    await asyncio.sleep(0.05)
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+    assert await world.effects() == ["under-way"] and len(world.recorder.runs) == 1
+    states = {j.key: j.state for j in await _all_jobs(world)}
+    assert states == {"under-way": JobState.DONE, "next": JobState.PENDING}
+    assert world.recorder.troubles == []
+
+
+async def test_as_copbot_stops_a_job_that_overruns_its_time_is_left_to_the_restart(
+    world: World,
+) -> None:
+    s = world.scheduler
+    assert s is not None
+    await s.once("post", {}, START, key="slow")
+    world.recorder.block = asyncio.Event()  # never set: the post hangs
+    loop = asyncio.create_task(s.run_forever())
+    while not world.recorder.runs:
+        await asyncio.sleep(0.01)
+    async with asyncio.timeout(5):
+        await s.finish_running(within=0.1)  # gives up waiting, as the stop goes on
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
 
 
 async def test_a_restart_mid_run_neither_reruns_nor_silently_drops_the_job(world: World) -> None:
