@@ -175,11 +175,16 @@ class SqliteJobRepository:
         """Schedules outlive the person who made them; whom to tell of trouble goes."""
 
         def op(db: sqlite_utils.Database) -> int:
-            jobs = db.execute("update jobs set owner = '' where owner = ?", [identity]).rowcount
+            # Counted as the erasure reports them: a schedule once, not once for each time
+            # it came due; a job of no schedule (an event's announcement) on its own.
+            single = db.execute(
+                "update jobs set owner = '' where owner = ? and schedule_id is null", [identity]
+            ).rowcount
+            db.execute("update jobs set owner = '' where owner = ?", [identity])
             recurrences = db.execute(
                 "update recurrences set owner = '' where owner = ?", [identity]
             ).rowcount
-            return int(jobs + recurrences)
+            return int(single + recurrences)
 
         return await self._db.write(op)
 

@@ -757,3 +757,16 @@ def test_the_command_line_pauses_and_resumes(db_path: Path) -> None:
     assert "next on Wed " in runner.invoke(cli, ["schedule", "list", *db]).output
     bad = runner.invoke(cli, ["schedule", "resume", "7", *db])
     assert bad.exit_code == 1 and "no active schedule #7" in bad.output
+
+
+async def test_erasing_a_schedules_owner_counts_the_schedule_once_however_often_it_posted(
+    sched: Harness,
+) -> None:
+    # The erasure's report (and the audit trail's count) names schedules, not each post.
+    await sched.reply_text("schedule prompt any every day at 10:00", PRIYA)
+    sched.clock.set(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    for _ in range(3):
+        await sched.tick(timedelta(days=1))
+    assert len(sched.adapter.of_kind("post")) >= 2
+    erased = await sched.core.erasure.erase(PRIYA.identity)
+    assert erased.of("schedule(s) they set up (kept, without their name)") == 1
