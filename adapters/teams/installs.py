@@ -36,7 +36,7 @@ class TeamInstalls:
         self._installing = asyncio.Lock()
 
     async def changed(self, context: TurnContext, change: TeamChange, raw: dict[str, Any]) -> None:
-        if change.kind != "installed":
+        if change.kind not in ("installed", "restored"):
             await self._take_in(context, change, raw)
             self._installed.discard(change.team if change.kind == "removed" else "")
             return
@@ -53,7 +53,7 @@ class TeamInstalls:
         group = str(((raw.get("channelData") or {}).get("team") or {}).get("aadGroupId") or "")
         place = Place(service_url, change.tenant, bot, change.team, group)
         channels: dict[str, str] = {}
-        if change.kind == "installed":
+        if change.kind in ("installed", "restored"):
             for channel_id, name in (await self._team_channels(context, change.team)).items():
                 await self._conversations.remember_channel(channel_id, name, place)
                 channels[channel_id] = name

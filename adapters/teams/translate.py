@@ -424,7 +424,9 @@ def invoke_of(handle: str) -> str:
 class TeamChange:
     """What happened to a team copbot is (or was) in."""
 
-    kind: str  # installed, removed, channel_created, channel_renamed, channel_deleted
+    # installed, restored (a deleted team back: taken in again, without a hello), removed,
+    # channel_created, channel_renamed, channel_deleted
+    kind: str
     team: str
     tenant: str
     channel: str = ""
@@ -453,6 +455,12 @@ def team_change(activity: Payload) -> TeamChange | None:
         return TeamChange("installed", team, tenant)
     if _has(activity.get("membersRemoved"), me):
         return TeamChange("removed", team, tenant)
+    # A deleted team comes with no membersRemoved for copbot: held on to, its channels'
+    # member lists (which Teams no longer gives) would leave everyone's search unsure.
+    if event_type in ("teamDeleted", "teamHardDeleted"):
+        return TeamChange("removed", team, tenant)
+    if event_type == "teamRestored":
+        return TeamChange("restored", team, tenant)
     if event_type == "channelCreated" and channel_id:
         return TeamChange("channel_created", team, tenant, channel_id, channel_name)
     if event_type == "channelRenamed" and channel_id:
@@ -481,10 +489,14 @@ def team_events(
 
     base = f"team:{activity_id}"
     match change.kind:
-        case "installed":
-            # A team of channels arrives at once: only General says hello.
+        case "installed" | "restored":
+            # A team of channels arrives at once: only General says hello, and only when
+            # copbot is added (a restored team heard it before).
+            greet = change.kind == "installed"
             return [
-                BotAddedToChannel(f"{base}:{cid}", ref(cid, name), now, greet=cid == change.team)
+                BotAddedToChannel(
+                    f"{base}:{cid}", ref(cid, name), now, greet=greet and cid == change.team
+                )
                 for cid, name in channels.items()
             ]
         case "removed":
