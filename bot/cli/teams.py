@@ -54,6 +54,9 @@ RESOURCE_SPECIFIC = (
     {"name": "ChannelMessage.Read.Group", "type": "Application"},
 )
 PERMISSIONS = ("identity", "messageTeamMembers")  # who people are; 1:1 private answers
+# Teams offers an app in a team's standard channels only, unless it names the others: copbot
+# keeps a private or shared channel's words for its members, as its search and exports say.
+CHANNEL_TYPES = ("privateChannels", "sharedChannels")
 
 
 def manifest(
@@ -115,6 +118,7 @@ def manifest(
             }
         ],
         "permissions": list(PERMISSIONS),
+        "supportedChannelTypes": list(CHANNEL_TYPES),
         "validDomains": [host] if host else [],
         "webApplicationInfo": {"id": app_id, "resource": f"api://{host}/botid-{app_id}"},
         "authorization": {"permissions": {"resourceSpecific": list(RESOURCE_SPECIFIC)}},

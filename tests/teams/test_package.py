@@ -48,6 +48,9 @@ def test_the_manifest_is_valid_against_microsofts_schema(tmp_path: Path) -> None
     assert manifest["validDomains"] == ["copbot.example.org"]
     rsc = manifest["authorization"]["permissions"]["resourceSpecific"]
     assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in rsc
+    # Without it Teams offers an app in standard channels only, and copbot's private and
+    # shared channels (search, exports, prompts there) would never be reached.
+    assert manifest["supportedChannelTypes"] == ["privateChannels", "sharedChannels"]
 
 
 def test_the_schema_catches_a_broken_manifest(tmp_path: Path) -> None:
