@@ -94,7 +94,7 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         # A Teams channel's name may hold spaces ("in #IPS North every ..."): up to what
         # comes next.
         end = next(
-            (i for i in range(split + 2, len(lowered)) if lowered[i] in _AFTER_CHANNEL),
+            (i for i in range(split + 1, len(lowered)) if lowered[i] in _AFTER_CHANNEL),
             split + 2,
         )
         channel = _channel_name(words[split + 1 : end])

@@ -111,6 +111,25 @@ LONDON = ZoneInfo("Europe/London")
             "every Tuesday at 10:00",
             "#north",
         ),
+        # Teams channel names have spaces, and may hold "in" or "every" too.
+        (
+            "any every tuesday at 10:00 in #IPS North East",
+            "BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "#IPS North East",
+        ),
+        (
+            "any every tuesday at 10:00 in Working in partnership",
+            "BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "Working in partnership",
+        ),
+        (
+            "any in IPS North East fortnightly on friday at 2pm",
+            "INTERVAL=2;BYDAY=FR;BYHOUR=14",
+            "every other week on Friday at 14:00",
+            "IPS North East",
+        ),
     ],
 )
 def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) -> None:
@@ -141,6 +160,7 @@ def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) 
         ("any every tuesday at 13pm", "`13pm` isn't a time of day"),
         ("any every tuesday at noonish", "I couldn't read `noonish` as a time"),
         ("any every tuesday at 10:00 in", "After `in`, name one channel"),
+        ("any in every tuesday at 10:00", "After `in`, name one channel"),
         ("any every tuesday at 10:00 GMT", "`10:00 GMT` as a time: leave out the time zone"),
         ("any every tuesday at 2pm UK time in #north", "leave out the time zone"),
         ("any every tuesday at noon BST", "`noon BST` as a time: leave out the time zone"),
