@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.archive_ports import HistoryUnreadable
+from bot.markup import ESCAPED
 from bot.model import (
     BotAddedToChannel,
     BotRemovedFromChannel,
@@ -438,6 +439,15 @@ async def test_a_prefix_search_in_chat_finds_every_word_it_starts(bot: Harness) 
     assert answer.startswith("**Top 2 from the archive**")
     assert "**Recruitment**" in answer and "**recruit**" in answer
     assert (await bot.reply_text("search zzq*", SAM)).startswith("Nothing in the archive matches")
+
+
+@pytest.mark.parametrize("typed", ["zzq*", '"no such phrase"', "it's_odd (or not)", "a\\b"])
+async def test_a_search_that_finds_nothing_quotes_what_was_typed_as_it_was_typed(
+    bot: Harness, typed: str
+) -> None:
+    # Read as every adapter reads the markup: each escape shows its character alone.
+    answer = ESCAPED.sub(r"\1", await bot.reply_text(f"search {typed}", SAM))
+    assert answer.startswith(f"Nothing in the archive matches '{typed}'. "), answer
 
 
 async def test_export_links_work_once_and_expire(db_path: Path) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from bot.archive_ports import ArchiveRepository, ThreadSource
 from bot.chat import Chat, PlatformUnavailable
-from bot.commands import Args, CommandError, UsageError
+from bot.commands import Args, CommandError, UsageError, clip
 from bot.interaction import Interaction
 from bot.markup import escape, isolated, kept_text
 from bot.model import (
@@ -338,8 +338,10 @@ class ArchiveFeature:
         hits = await self._archive.search(terms, scope, SEARCH_RESULTS)
         if not hits:
             await ix.reply(
-                f"Nothing in the archive matches {escape(args.raw)!r}. Try fewer words, or "
-                "the start of a word with * (like `recruit*`)."
+                # As typed, escaped once for the markup: a repr doubled the backslashes
+                # escaping adds, so `recruit*` came back as `recruit\*`.
+                f"Nothing in the archive matches '{escape(clip(args.raw, 80))}'. Try fewer "
+                "words, or the start of a word with * (like `recruit*`)."
                 + (f"\n{view.note}" if view.note else "")
             )
             return
