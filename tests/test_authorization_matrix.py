@@ -26,6 +26,7 @@ from tests.support.authz import (
     privileged_forms,
     privileged_verbs,
 )
+from tests.support.harness import ALEX, Harness
 from tests.test_playground import Playground
 
 
@@ -103,3 +104,18 @@ async def test_privileged_buttons_and_forged_forms_are_refused_to_staff(
         status, body = await pg.post(f"/forms/{form}", {"as": "sam", "values": {"title": "x"}})
         assert status == 400 and "Please open it again" in body["error"]
     assert changed(before, digest(db_path, BOOKKEEPING)) == []
+
+
+async def test_a_form_a_privileged_verb_opens_is_registered_as_privileged(bot: Harness) -> None:
+    # The matrix finds forms by their registered role: a facilitator's form registered for
+    # everyone by mistake would be missed by it, and taken from anyone who sent it.
+    opened = {}
+    for verb in privileged_verbs(bot.core.registry):
+        for sent in await bot.command(verb.name, ALEX):
+            if sent.form is not None:
+                opened[sent.form.id] = verb
+    assert {"prompt-add", "event-new", "feedback-open"} <= opened.keys()
+    for form, verb in opened.items():
+        route = bot.core.registry.find_form(form)
+        assert route is not None, f"`{verb.name}` opens {form}, which is not registered"
+        assert route.role >= verb.role, f"{form} is registered for {route.role.label}"

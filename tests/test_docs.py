@@ -10,6 +10,7 @@ import click
 import pytest
 
 from bot.cli import cli
+from bot.model import Role
 from bot.settings import ConfigError, Settings
 from tests.support.harness import Harness
 
@@ -48,9 +49,32 @@ def test_every_setting_is_in_the_configuration_table() -> None:
         assert f"`{name}`" in table, f"{name} is missing from docs/configuration.md"
 
 
-async def test_every_chat_verb_is_in_the_readme(bot: Harness) -> None:
-    for verb in bot.core.registry.commands:
-        assert f"`/cop {verb.name}" in README, f"/cop {verb.name} is not in README.md"
+# A row of the README's table of chat commands: the command, then who may use it.
+COMMAND_ROW = re.compile(r"^\| `/cop ([^`]+)` \| (everyone|facilitators|admins) \|", re.M)
+WHO = {"everyone": Role.STAFF, "facilitators": Role.FACILITATOR, "admins": Role.ADMIN}
+
+
+async def test_every_chat_verb_has_a_row_in_the_readme_saying_who_may_use_it(
+    bot: Harness,
+) -> None:
+    rows = COMMAND_ROW.findall(README)
+    assert len(rows) >= 30, "the table of chat commands is not where this test reads it"
+    book = bot.core.registry.commands
+    documented = set()
+    for command, who in rows:
+        # Exactly the verb's words: `/cop events` is not a row for a verb `event`.
+        found = book.verb_of(command.replace("\\|", "|"))
+        assert found is not None, f"the README lists `/cop {command}`, which copbot hasn't got"
+        verb, _ = found
+        documented.add(verb.name)
+        # The authorization matrix tries what the registry says is privileged: a verb
+        # registered for everyone by mistake would slip past it, but not past its row.
+        assert verb.role is WHO[who], (
+            f"the README says `/cop {verb.name}` is for {who}; it is registered for "
+            f"{verb.role.label}"
+        )
+    missing = sorted(verb.name for verb in book if verb.name not in documented)
+    assert not missing, f"give each a row in the README's table of commands: {missing}"
 
 
 def test_quick_start_has_exactly_the_two_commands_ci_runs() -> None:
