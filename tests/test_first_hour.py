@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from bot.model import Role, UserRef
+from bot.interaction import Interaction
+from bot.model import Origin, Role, UserRef
 from prompts import load_library
-from tests.support.harness import ALEX, PRIYA, SAM, Harness
+from tests.support.harness import ALEX, NORTH, PRIYA, SAM, Harness
 
 LIBRARY = load_library()
 
@@ -173,3 +174,23 @@ async def test_a_typed_identity_is_revoked_however_it_was_granted(bot: Harness) 
     assert bot.rows("select count(*) from roles") == [(0,)]
     audit = bot.rows("select action, detail from audit order by id")
     assert audit[-1] == ("role revoked", "facilitator: slack:u0old, in chat")
+
+
+async def test_every_example_in_help_works_as_written(bot: Harness) -> None:
+    # What `help VERB` shows in backticks, starting with a verb, is there to be copied:
+    # each must be taken as it is, not refused (a refusal raises its words here).
+    await bot.join(NORTH)
+    book = bot.core.registry.commands
+    firsts = {verb.name.split()[0] for verb in book}
+    tried = []
+    for verb in book:
+        for example in re.findall(r"`([^`]+)`", f"{verb.summary} {verb.details}"):
+            words = example.split()
+            if words[0] not in firsts or any(w.isupper() for w in words):
+                continue  # an argument's own (`recruit*`), or a synopsis (`schedule resume ID`)
+            parsed = book.parse(example)
+            assert parsed.verb.handler is not None
+            ix = Interaction(Origin(ALEX, NORTH), Role.ADMIN, bot.core.chat, bot.clock.now())
+            await parsed.verb.handler(ix, parsed.args)
+            tried.append(example)
+    assert len(tried) >= 3, tried

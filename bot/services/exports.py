@@ -246,7 +246,7 @@ class ExportsFeature:
             role=Role.ADMIN,
             details=(
                 "The link works once, for 15 minutes. Markdown and HTML read well and "
-                "publish easily; JSON Lines and CSV suit analysis."
+                "publish easily; JSON Lines and CSV suit analysis. Without a format, Markdown."
             ),
         )
 

@@ -131,8 +131,9 @@ class FeedbackFeature:
                 "was most impactful, what you would change, and anything else. With nothing "
                 "after it, opens a form where you can write your own questions (ratings, "
                 f"choices, short or long answers). Results show once the round closes, with at "
-                f"least {DEFAULT_THRESHOLD} answers; `min N` asks for more (never fewer than "
-                f"{MIN_THRESHOLD})."
+                f"least {DEFAULT_THRESHOLD} answers; `min N` sets another number, from "
+                f"{MIN_THRESHOLD} to {MAX_THRESHOLD:,}. `closes YYYY-MM-DD` closes it at the "
+                'end of that day. For example: `feedback open "Workshop 3" min 4`.'
             ),
         )
         registry.verb(

@@ -36,7 +36,11 @@ class RolesFeature:
             self.grant,
             usage="ROLE @person",
             role=Role.ADMIN,
-            details="Admins can do everything facilitators can, plus roles, exports and erasure.",
+            details=(
+                "Admins can do everything facilitators can, and also give and take away roles, "
+                "export the archive, keep a whole channel (`archive on`), switch anonymous "
+                "replies off in a channel, and erase what copbot keeps of someone."
+            ),
         )
         registry.verb(
             "role revoke",
