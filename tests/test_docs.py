@@ -105,6 +105,14 @@ async def test_the_readme_marks_what_is_coming_until_it_lands(bot: Harness) -> N
         assert re.search(r"Teams\*\*\s+is coming", intro), "Teams is not built yet: say so"
 
 
+def test_the_architecture_names_every_platform_adapter() -> None:
+    layout = (ROOT / "docs" / "architecture.md").read_text().split("adapters/", 1)[1]
+    layout = layout.split("storage/", 1)[0]
+    for folder in sorted((ROOT / "adapters").iterdir()):
+        if (folder / "__init__.py").exists():
+            assert f"{folder.name}/" in layout, f"docs/architecture.md leaves out {folder.name}/"
+
+
 def test_every_section_an_error_points_at_is_there() -> None:
     # "see Backups in docs/operations.md": people follow these when something has gone wrong.
     named = [
