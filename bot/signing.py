@@ -31,7 +31,12 @@ def _encode(raw: bytes) -> str:
 
 
 def _decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # Base64's last character has spare bits: without this, several spellings of one
+    # token would all be accepted, and a token must have exactly one.
+    if _encode(raw) != text:
+        raise ValueError("not canonical base64")
+    return raw
 
 
 class Signer:

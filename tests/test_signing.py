@@ -36,6 +36,27 @@ def test_anything_not_signed_by_copbot_is_refused(token: str) -> None:
     assert Signing(SECRET, CLOCK).signer("anonymous-reply").unsign(token) is None
 
 
+def test_a_token_has_exactly_one_spelling() -> None:
+    """Base64's last character can have spare bits; another spelling of the same bytes
+    is another token, and refused."""
+    signer = Signing(SECRET, CLOCK).signer("p")
+    token = signer.sign("16 bytes of text")  # 22 characters: 4 spare bits; a MAC's 43: 2
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for part in (0, -1):  # the value's encoding and the signature's
+        parts = token.split(".")
+        spare = len(parts[part]) * 6 % 8  # bits past the last whole byte
+        last = alphabet.index(parts[part][-1])
+        twin = alphabet[last ^ 1]  # the lowest bit is always spare here
+        assert spare and last >> spare == alphabet.index(twin) >> spare
+        parts[part] = parts[part][:-1] + twin
+        same_bytes = ".".join(parts)
+        assert base64.urlsafe_b64decode(parts[part] + "==") == base64.urlsafe_b64decode(
+            token.split(".")[part] + "=="
+        )
+        assert signer.unsign(same_bytes) is None
+    assert signer.unsign(token) == "16 bytes of text"
+
+
 def test_an_altered_value_or_signature_is_refused() -> None:
     signer = Signing(SECRET, CLOCK).signer("p")
     token = signer.sign("C0123:1700000000.000100")
