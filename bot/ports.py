@@ -347,8 +347,9 @@ class JobRepository(Protocol):
         """Pause an active, running schedule; False when there is none such."""
         ...
 
-    async def resume_recurrence(self, recurrence_id: int) -> bool:
-        """Resume an active, paused schedule; False when there is none such."""
+    async def resume_recurrence(self, recurrence_id: int, then: Job | None) -> bool:
+        """Resume an active, paused schedule; False when there is none such. Its queued
+        occurrence already due (the pause's) is skipped and ``then`` queued instead."""
         ...
 
     async def forget_owner(self, identity: str) -> int:

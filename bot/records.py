@@ -29,6 +29,9 @@ class JobState(enum.StrEnum):
     SKIPPED = "skipped"  # due while its schedule was paused: recorded, not run, nobody told
 
 
+PAUSED = "its schedule is paused"  # a skipped job's error
+
+
 @dataclass(frozen=True)
 class Job:
     id: int

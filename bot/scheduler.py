@@ -19,9 +19,10 @@ transaction that closes the current one.
 
 A recurrence can be paused. Its occurrences still come round as jobs, but each is closed
 as skipped when it comes due (nobody is told: the pause was asked for), and the next is
-queued as usual. So resuming needs no catching up: the job already queued is the next
-time due, and nothing missed during the pause is posted late. The pause is a column of
-the recurrence, so it holds across restarts.
+queued as usual. Resuming skips, too, an occurrence that came due during the pause
+unseen (copbot stopped meanwhile) and queues the next time due instead, so nothing
+missed during the pause is posted late or reported missed. The pause is a column of the
+recurrence, so it holds across restarts.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from dateutil.rrule import rrulestr
 from bot.errors import WordedError
 from bot.logs import stack_only
 from bot.ports import Clock, DeliveryError, JobRepository, OutcomeUnknown, WriteOp
-from bot.records import Job, JobState, Recurrence
+from bot.records import PAUSED, Job, JobState, Recurrence
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,20 @@ class Scheduler:
         return await self._jobs.pause_recurrence(recurrence_id)
 
     async def resume(self, recurrence_id: int) -> bool:
-        """Carry on from the next occurrence due; False unless it was paused."""
-        resumed = await self._jobs.resume_recurrence(recurrence_id)
+        """Carry on from the next occurrence due after now; False unless it was paused.
+
+        An occurrence that came due during the pause is skipped, even one no tick saw
+        (copbot stopped meanwhile, the schedule resumed from the command line): run when
+        copbot looked again, it would be posted late or reported missed.
+        """
+        recurrence = await self._jobs.recurrence(recurrence_id)
+        if recurrence is None:
+            return False
+        tz = ZoneInfo(recurrence.timezone)
+        now_local = self._clock.now().astimezone(tz).replace(tzinfo=None)
+        nxt = next_occurrence(recurrence.rule, recurrence.starts, now_local)
+        then = None if nxt is None else _occurrence(recurrence, nxt, tz)
+        resumed = await self._jobs.resume_recurrence(recurrence_id, then)
         self._wake.set()
         return resumed
 
@@ -264,7 +277,7 @@ class Scheduler:
         if job.schedule_id is not None:
             recurrence = await self._jobs.recurrence(job.schedule_id)
             if recurrence is not None and recurrence.paused:
-                await self._close(job, JobState.SKIPPED, "its schedule is paused")
+                await self._close(job, JobState.SKIPPED, PAUSED)
                 return
         late = now - job.due_at
         if late > self._settings.grace and not kind.run_late:
@@ -356,17 +369,7 @@ class Scheduler:
             # through every occurrence missed meanwhile (the owner hears once, if at all).
             after = max(after, self._clock.now().astimezone(tz).replace(tzinfo=None))
         nxt = next_occurrence(recurrence.rule, recurrence.starts, after)
-        if nxt is None:
-            return None
-        return Job(
-            0,
-            recurrence.kind,
-            recurrence.payload,
-            local_to_utc(nxt, tz),
-            occurrence_key(recurrence.id, nxt),
-            owner=recurrence.owner,
-            schedule_id=recurrence.id,
-        )
+        return None if nxt is None else _occurrence(recurrence, nxt, tz)
 
     async def run_forever(self) -> None:
         while True:
@@ -387,6 +390,19 @@ class Scheduler:
         if due is None:
             return poll
         return max(0.0, min(poll, (due - self._clock.now()).total_seconds()))
+
+
+def _occurrence(recurrence: Recurrence, local: datetime, tz: ZoneInfo) -> Job:
+    """The job for ``recurrence``'s occurrence at naive local time ``local``."""
+    return Job(
+        0,
+        recurrence.kind,
+        recurrence.payload,
+        local_to_utc(local, tz),
+        occurrence_key(recurrence.id, local),
+        owner=recurrence.owner,
+        schedule_id=recurrence.id,
+    )
 
 
 def _dump(payload: dict[str, Any]) -> str:

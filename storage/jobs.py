@@ -10,7 +10,7 @@ import sqlite_utils
 
 from bot.clock import from_text, to_text
 from bot.ports import Clock, WriteOp
-from bot.records import Job, JobState, Recurrence
+from bot.records import PAUSED, Job, JobState, Recurrence
 from storage.database import Database
 
 _JOB = "id, kind, payload, due_at, key, state, attempts, owner, schedule_id, last_error"
@@ -211,16 +211,46 @@ class SqliteJobRepository:
         """Pause an active schedule that isn't paused; False when there's none such."""
         return await self._set_paused(recurrence_id, to_text(self._clock.now()))
 
-    async def resume_recurrence(self, recurrence_id: int) -> bool:
-        """Resume a paused active schedule; False when there's none such."""
-        return await self._set_paused(recurrence_id, None)
+    async def resume_recurrence(self, recurrence_id: int, then: Job | None) -> bool:
+        """Resume a paused active schedule; False when there's none such. An occurrence
+        still queued though its time has passed (nothing ran while it was paused: copbot
+        was stopped) is skipped as the pause would have, and ``then`` queued instead."""
+        now = to_text(self._clock.now())
 
-    async def _set_paused(self, recurrence_id: int, paused_at: str | None) -> bool:
-        # Only a change counts: pausing a paused schedule (or resuming a running one) is
-        # refused, so the person hears it was already so.
-        currently = "paused_at is null" if paused_at else "paused_at is not null"
+        def op(db: sqlite_utils.Database) -> bool:
+            resumed = db.execute(
+                "update recurrences set paused_at = null"
+                " where id = ? and active = 1 and paused_at is not null",
+                [recurrence_id],
+            ).rowcount
+            if not resumed:
+                return False
+            db.execute(
+                "update jobs set state = ?, last_error = ?, finished_at = ?"
+                " where schedule_id = ? and state = 'pending' and due_at <= ?",
+                [JobState.SKIPPED.value, PAUSED, now, recurrence_id, now],
+            )
+            queued = db.execute(
+                "select 1 from jobs where schedule_id = ? and state in ('pending', 'running')",
+                [recurrence_id],
+            ).fetchone()
+            if queued is None:
+                next_at = None
+                if then is not None and _insert_job(db, then, now) is not None:
+                    next_at = to_text(then.due_at)
+                db.execute(
+                    "update recurrences set next_at = ? where id = ?", [next_at, recurrence_id]
+                )
+            return True
+
+        return await self._db.write(op)
+
+    async def _set_paused(self, recurrence_id: int, paused_at: str) -> bool:
+        # Only a change counts: pausing a paused schedule is refused, so the person hears
+        # it was already so.
         changed = await self._db.execute(
-            f"update recurrences set paused_at = ? where id = ? and active = 1 and {currently}",
+            "update recurrences set paused_at = ?"
+            " where id = ? and active = 1 and paused_at is null",
             [paused_at, recurrence_id],
         )
         return changed > 0

@@ -193,6 +193,21 @@ async def test_pausing_and_resuming_a_schedule_from_the_console(console: Console
     ]
 
 
+async def test_resuming_from_the_console_skips_the_prompt_due_while_copbot_was_stopped(
+    console: Console,
+) -> None:
+    await _schedule(console)
+    alex = await console.sign_in(ALEX)
+    await _post(console, alex, "/console/prompts/pause", schedule="1")
+    # Its time passed with no tick (copbot stopped), and it is resumed just after.
+    console.clock.set(datetime(2026, 12, 1, 10, 5, tzinfo=UTC))
+    alex = await console.sign_in(ALEX)  # days later: a new session
+    status, page = await _post(console, alex, "/console/prompts/resume", schedule="1")
+    assert status == 200 and "The next prompt will be on Tue 8 Dec 2026, 10:00" in page
+    await console.core.scheduler.tick()
+    assert console.adapter.of_kind("post") == [] and console.adapter.of_kind("direct") == []
+
+
 @pytest.mark.parametrize("path", ["/console/prompts/pause", "/console/prompts/resume"])
 @pytest.mark.parametrize("given", ["", "one", "#7"])
 async def test_pausing_or_resuming_no_such_schedule_says_so(

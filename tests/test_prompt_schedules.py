@@ -218,6 +218,36 @@ async def test_the_same_schedule_twice_is_refused_with_a_pointer_to_the_first(
 
 
 @pytest.mark.parametrize(
+    ("back", "next_on"),
+    [
+        (datetime(2026, 11, 25, 10, 5, tzinfo=UTC), "Thu 26 Nov 2026, 10:00"),  # in the grace
+        (datetime(2026, 11, 27, 12, 0, tzinfo=UTC), "Sat 28 Nov 2026, 10:00"),  # long after
+    ],
+)
+async def test_resumed_while_copbot_was_stopped_the_prompt_skipped_is_not_posted_late(
+    sched: Harness, db_path: Path, back: datetime, next_on: str
+) -> None:
+    # Paused, then copbot stopped before the post came due, and resumed (as the command
+    # line and the console do, with copbot stopped): nothing late, nobody told it missed.
+    await sched.reply_text("schedule prompt any every day at 10:00", PRIYA)
+    await sched.reply_text("schedule pause 1", PRIYA)
+    sched.close()
+    again = Harness.open(db_path)
+    again.clock.set(back)
+    schedules = again.core.feature(SchedulesFeature)
+    resumed = await schedules.resume("1", prefix="copbot")
+    assert f"The next prompt will be on {next_on};" in resumed
+    [line] = await schedules.listing()
+    assert f"next on {next_on}" in line
+    await again.tick()
+    assert again.adapter.of_kind("post") == [] and again.adapter.of_kind("direct") == []
+    assert await _states(again) == [JobState.SKIPPED, JobState.PENDING]
+    await again.tick(back.replace(hour=10, minute=0) + timedelta(days=1) - back)
+    assert len(again.adapter.of_kind("post")) == 1
+    again.close()
+
+
+@pytest.mark.parametrize(
     ("command", "message"),
     [
         ("schedule prompt racism every tuesday at 10:00", "There's no topic `racism`"),

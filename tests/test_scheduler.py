@@ -503,6 +503,38 @@ async def test_a_paused_recurrence_skips_its_occurrences_until_resumed(world: Wo
     assert len(world.recorder.runs) == 1
 
 
+@pytest.mark.parametrize(
+    ("back", "next_due"),
+    [
+        (datetime(2026, 3, 2, 9, 5, tzinfo=UTC), datetime(2026, 3, 3, 9, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 4, 12, 0, tzinfo=UTC), datetime(2026, 3, 5, 9, 0, tzinfo=UTC)),
+    ],
+)
+async def test_resuming_skips_an_occurrence_that_fell_due_unseen_while_paused(
+    world: World, back: datetime, next_due: datetime
+) -> None:
+    # Paused, then copbot stopped (or not yet looked) when it came due: resumed from the
+    # command line before it starts again, that occurrence is not posted late (within
+    # the grace period) nor reported missed (beyond it).
+    s = world.scheduler
+    assert s is not None
+    rec = await s.repeat("post", {}, "FREQ=DAILY;BYHOUR=9;BYMINUTE=0", "slack:U1", "daily")
+    assert await s.pause(rec.id)
+    world.stop()
+    world.clock.set(back)  # five minutes after Monday's 09:00, or two days
+    s = world.start()
+    assert await s.resume(rec.id)
+    resumed = await s.recurrence(rec.id)
+    assert resumed is not None and resumed.next_at == next_due
+    await s.tick()
+    assert world.recorder.runs == [] and world.recorder.troubles == []
+    [pending] = await _pending(world)
+    assert pending.due_at == next_due
+    world.clock.set(next_due)
+    await s.tick()
+    assert len(world.recorder.runs) == 1
+
+
 async def test_only_an_active_recurrence_can_be_paused(world: World) -> None:
     s = world.scheduler
     assert s is not None
