@@ -50,6 +50,7 @@ from adapters.slack.translate import (
 )
 from adapters.slack.wiring import make_bolt, make_client
 from bot.model import (
+    BotAddedToChannel,
     ChannelKind,
     ChannelRef,
     Context,
@@ -263,6 +264,9 @@ class SlackAdapter:
                 return
             names = await self._names(lookups_for_event(body))
             event = from_event(body, self._me, names, self._clock.now())
+            if isinstance(event, BotAddedToChannel) and event.channel.name:
+                # Renamed (or joined): the messages that follow carry the name it has now.
+                self._directory.remember_channel(event.channel.id, event.channel.name)
         await self._accept(event)
 
     async def _on_command(self, body: dict[str, Any], ack: AsyncAck) -> None:

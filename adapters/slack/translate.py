@@ -16,7 +16,7 @@ Slack workspace is ``foreign`` (copbot serves one community).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from adapters.payload import OBJECT
@@ -66,6 +66,9 @@ from bot.model import (
 
 # A channel made private or public: Slack says so in the channel, as a message.
 CONVERTED = {"channel_convert_to_private": True, "channel_convert_to_public": False}
+# A channel renamed: Slack says so in the channel, as a message (group_name in an older
+# private channel); copbot remembers the new name, as when it is added.
+RENAMED = frozenset({"channel_name", "group_name"})
 # Message subtypes that are someone saying something; the rest (joins, topic changes, pins…)
 # are Slack's own notices and copbot ignores them.
 SPOKEN = frozenset({None, "thread_broadcast", "bot_message", "file_share", "me_message"})
@@ -181,6 +184,12 @@ def _message(
     if subtype in CONVERTED:
         channel = _channel(event, team, names)
         return ChannelVisibilityChanged(event_id, channel, CONVERTED[subtype], _at(event, now))
+    if subtype in RENAMED:
+        name = text(event, "name", NAME_LIMIT)
+        if not name:
+            return None
+        channel = replace(_channel(event, team, names), name=name)
+        return BotAddedToChannel(event_id, channel, _at(event, now), greet=False)
     if subtype not in SPOKEN or me.wrote(event):
         return None
     at = required(ts(event, "ts"), "ts")

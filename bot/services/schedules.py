@@ -206,7 +206,8 @@ class SchedulesFeature:
                     else ""
                 )
                 raise CommandError(
-                    f"That schedule is set up already: #{existing.id}, {existing.description}."
+                    f"That schedule is set up already: #{existing.id}, "
+                    f"{await self._describe(existing)}."
                     f"{paused} {_cmd(prefix, 'schedule list')} shows them all, and "
                     f"{_cmd(prefix, 'schedule cancel')} stops one."
                 )
@@ -247,7 +248,7 @@ class SchedulesFeature:
         return [
             ScheduleLine(
                 r.id,
-                r.description,
+                await self._describe(r),
                 self._local(r.next_at),
                 names.get(r.owner) or r.owner,
                 self._local(r.paused_at) if r.paused_at else "",
@@ -259,7 +260,7 @@ class SchedulesFeature:
         recurrence = await self._schedule(ident, viewer, prefix)
         if not await self._scheduler.cancel(recurrence.id):
             raise _no_such(recurrence.id, prefix)
-        return f"Cancelled schedule #{recurrence.id}: {recurrence.description}."
+        return f"Cancelled schedule #{recurrence.id}: {await self._describe(recurrence)}."
 
     async def pause(self, ident: str, viewer: UserRef | None = None, *, prefix: str) -> str:
         recurrence = await self._schedule(ident, viewer, prefix)
@@ -268,19 +269,21 @@ class SchedulesFeature:
                 f"Schedule #{recurrence.id} is paused already. "
                 f"{_cmd(prefix, f'schedule resume {recurrence.id}')} starts it again."
             )
+        described = await self._describe(recurrence)
         return (
-            f"Paused schedule #{recurrence.id}: {recurrence.description}. Nothing will be "
+            f"Paused schedule #{recurrence.id}: {described}. Nothing will be "
             f"posted until it's resumed with {_cmd(prefix, f'schedule resume {recurrence.id}')}."
         )
 
     async def resume(self, ident: str, viewer: UserRef | None = None, *, prefix: str) -> str:
         recurrence = await self._schedule(ident, viewer, prefix)
-        channel = codec.from_json(ChannelRef, json.loads(recurrence.payload)["channel"])
+        channel = _channel_of(recurrence.payload)
         known = await self._channels.get(channel)
         if recurrence.paused and known is not None and not known.bot_member:
             # Resumed there, it would fail again when next due and pause once more.
+            where = (await self._now_called(channel)).label
             raise CommandError(
-                f"I'm still not in {channel.label}, so schedule #{recurrence.id} would only "
+                f"I'm still not in {where}, so schedule #{recurrence.id} would only "
                 f"fail again. Add me to it first ({self._chat.how_to_add(channel.platform)}), "
                 "then resume it."
             )
@@ -290,8 +293,9 @@ class SchedulesFeature:
                 f"{_cmd(prefix, f'schedule pause {recurrence.id}')} pauses it."
             )
         again = await self._scheduler.recurrence(recurrence.id)
+        described = await self._describe(recurrence)
         return (
-            f"Resumed schedule #{recurrence.id}: {recurrence.description}. The next prompt "
+            f"Resumed schedule #{recurrence.id}: {described}. The next prompt "
             f"will be on {self._local(again.next_at if again else None)}; the ones skipped "
             "while it was paused won't be posted."
         )
@@ -309,12 +313,26 @@ class SchedulesFeature:
             raise _no_such(number, prefix)
         return recurrence
 
+    async def _now_called(self, channel: ChannelRef) -> ChannelRef:
+        """``channel`` by the name it has now: a schedule keeps the one it had when it was
+        set up, and Slack and Teams channels get renamed. From copbot's own record of its
+        channels (read once per process), never by asking the platform."""
+        known = await self._channels.get(channel)
+        return known.ref if known is not None and known.ref.name else channel
+
+    async def _describe(self, recurrence: Recurrence) -> str:
+        """The schedule's description, naming its channel as it is called now."""
+        channel = _channel_of(recurrence.payload)
+        then, now = f" in {channel.label}", f" in {(await self._now_called(channel)).label}"
+        if then == now or not recurrence.description.endswith(then):
+            return recurrence.description
+        return recurrence.description.removesuffix(then) + now
+
     async def _visible(self, viewer: UserRef | None, payload: str) -> bool:
         """A schedule in a private channel is, to someone outside it, as if it weren't."""
         if viewer is None or self._visibility is None:
             return True
-        channel = codec.from_json(ChannelRef, json.loads(payload)["channel"])
-        return await self._visibility.may_see(viewer, channel)
+        return await self._visibility.may_see(viewer, _channel_of(payload))
 
     async def _channel(
         self,
@@ -371,7 +389,7 @@ class SchedulesFeature:
 
     async def _post(self, job: Job) -> Outcome:
         payload = json.loads(job.payload)
-        channel = codec.from_json(ChannelRef, payload["channel"])
+        channel = await self._now_called(_channel_of(job.payload))
         known = await self._channels.get(channel)
         # Only a channel copbot is known to have left: one it never heard of may be one it
         # is in, its arrival missed (as the schedule was taken); the platform says if not.
@@ -420,7 +438,7 @@ class SchedulesFeature:
         if not job.owner:
             return
         owner = UserRef.parse(job.owner)
-        channel = codec.from_json(ChannelRef, json.loads(job.payload)["channel"])
+        channel = await self._now_called(_channel_of(job.payload))
         if not await self._owner_sees(owner, channel):
             log.info("schedule %s: its owner is outside its channel; not told", job.schedule_id)
             return
@@ -468,6 +486,11 @@ class ScheduleLine:
         )
         by = f" (set up by {self.owner})" if self.owner else ""
         return f"#{self.id}: {self.description}; {state}{by}"
+
+
+def _channel_of(payload: str) -> ChannelRef:
+    """A schedule's (or its job's) channel, named as it was when the schedule was set up."""
+    return codec.from_json(ChannelRef, json.loads(payload)["channel"])
 
 
 def _no_such(number: int, prefix: str) -> CommandError:

@@ -347,6 +347,23 @@ async def test_a_schedule_in_a_channel_archived_since_is_paused_and_its_owner_to
     assert "`/cop schedule resume 1`" in texts(told.args)
 
 
+async def test_a_channel_renamed_in_slack_is_named_so_in_its_schedules(slack: SlackBot) -> None:
+    await slack.command("schedule prompt any every tuesday at 10:00", user=ADMIN)
+    await slack.fake.until(lambda: slack.fake.of("chat.postEphemeral"))
+    slack.fake.channels["C1NORTH"] = "ips-north-east"
+    assert (await slack.event(fixture("message_channel_name"))).status == 200
+    await slack.until(lambda: [e for e in slack.seen if isinstance(e, BotAddedToChannel)])
+    # What is said there next is filed under the new name too.
+    assert (await slack.event(fixture("message_top_level"))).status == 200
+    [said] = await slack.until(lambda: [e for e in slack.seen if isinstance(e, MessagePosted)])
+    assert said.message.channel.name == "ips-north-east"
+    await slack.command("schedule list", user=ADMIN, channel_name="ips-north-east")
+    [listed] = await slack.fake.until(lambda: slack.fake.of("chat.postEphemeral")[1:])
+    assert "every Tuesday at 10:00, in #ips-north-east;" in texts(listed.args)
+    assert "#north" not in texts(listed.args)
+    assert not slack.fake.of("chat.postMessage")  # renamed is no reason to say hello again
+
+
 @pytest.mark.parametrize(
     ("name", "said"), [("ips-cop", "ips-cop"), ("ips `cop`", "copbot"), ("a" * 81, "copbot")]
 )

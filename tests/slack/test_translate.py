@@ -132,6 +132,19 @@ def test_a_channel_made_private_or_public_says_so() -> None:
     assert isinstance(made_public, ChannelVisibilityChanged) and not made_public.private
 
 
+@pytest.mark.parametrize("subtype", ["channel_name", "group_name"])
+def test_a_renamed_channel_is_remembered_by_its_new_name_without_a_hello(subtype: str) -> None:
+    # Slack says so in the channel, as a message: copbot's record of the channel (and the
+    # schedules described by it) take the new name; the notice itself is not kept.
+    body = load("message_channel_name")
+    body["event"]["subtype"] = subtype
+    renamed = from_event(body, ME, NAMES, NOW)
+    assert renamed == BotAddedToChannel("Ev13RENAMED", NORTH, at("1700000970.000100"), greet=False)
+    assert isinstance(renamed, BotAddedToChannel) and renamed.channel.name == "ips-north-east"
+    body["event"]["name"] = ""  # no new name to go by: nothing to remember
+    assert from_event(body, ME, NAMES, NOW) is None
+
+
 def test_a_link_preview_arriving_is_not_an_edit() -> None:
     assert event("message_changed_unfurl") is None
 
