@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -216,3 +217,28 @@ def test_validate_reports_every_problem_of_a_file_to_add_not_the_first(tmp_path:
     assert any("'language-front-desk': follow_ups: give 1 to 3" in line for line in lines)
     assert any("'language-short': facilitator_note: give it at least" in line for line in lines)
     assert "Traceback" not in result.output
+
+
+def test_the_json_listing_says_which_prompts_were_added_even_once_their_author_is_erased(
+    tmp_path: Path,
+) -> None:
+    db = ["--db", str(tmp_path / "copbot.db")]
+    good = tmp_path / "good.toml"
+    good.write_text(ADDED)
+    assert CliRunner().invoke(cli, ["db", "migrate", *db]).exit_code == 0
+    added = CliRunner().invoke(cli, ["prompts", "add", str(good), "--by", "slack:U2", *db])
+    assert added.exit_code == 0, added.output
+
+    def listed() -> dict[str, dict[str, object]]:
+        out = CliRunner().invoke(cli, ["prompts", "list", "--format", "json", *db]).output
+        return {p["id"]: p for p in json.loads(out)}
+
+    before = listed()
+    assert before["language-front-desk"]["added"] is True
+    assert before["language-front-desk"]["added_by"] == "slack:U2"
+    shipped = [p for p in before.values() if p["id"] != "language-front-desk"]
+    assert shipped and all(p["added"] is False and p["added_by"] == "" for p in shipped)
+    erased = CliRunner().invoke(cli, ["erase", "--user", "slack:U2", *db])
+    assert erased.exit_code == 0, erased.output
+    after = listed()["language-front-desk"]
+    assert after["added"] is True and after["added_by"] == ""  # added still, by nobody named

@@ -61,6 +61,9 @@ def _prompt_json(p: Prompt) -> dict[str, Any]:
         "facilitator_note": p.facilitator_note,
         "content_note": p.content_note,
         "resources": [{"title": r.title, "url": r.url} for r in p.resources],
+        # Added rather than the library's own: still true once its author was erased,
+        # when added_by is blank as for a library prompt.
+        "added": p.added,
         "added_by": p.added_by,
     }
 
