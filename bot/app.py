@@ -126,7 +126,10 @@ def build_core(
         if isinstance(adapter, LocalAdapter)
         for persona in adapter.personas
     ]
-    people = People(SqlitePeopleRepository(db, clock))
+    people = People(
+        SqlitePeopleRepository(db, clock),
+        named={user.identity: user.display for user, _ in personas},
+    )
     roles = Roles(SqliteRoleRepository(db, clock), settings.admins, personas, people)
     for adapter in adapters:
         if isinstance(adapter, LocalAdapter):

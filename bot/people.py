@@ -9,7 +9,7 @@ identity copbot has never seen is noticed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Protocol
 
 from bot.markup import escape
@@ -41,8 +41,13 @@ class PeopleRepository(Protocol):
 
 
 class People:
-    def __init__(self, repository: PeopleRepository) -> None:
+    def __init__(
+        self, repository: PeopleRepository, named: Mapping[str, str] | None = None
+    ) -> None:
         self._repo = repository
+        # Names known before copbot meets their owners (the playground's personas), so
+        # that a persona who hasn't acted yet is named, as the console names them.
+        self._named = {i: n for i, n in (named or {}).items() if n}
         # What was last written for each identity: most events then cost no write.
         self._noted: dict[str, str] = {}
 
@@ -62,7 +67,9 @@ class People:
 
     async def names(self, identities: Iterable[str]) -> dict[str, str]:
         """identity -> name, for those with a known name."""
-        return {i: n for i, n in (await self._repo.names(identities)).items() if n}
+        wanted = list(identities)
+        noted = await self._repo.names(wanted)
+        return {i: n for i in wanted if (n := noted.get(i) or self._named.get(i, ""))}
 
     async def name(self, identity: str) -> str:
         """The person's name, or their identity when copbot doesn't know it."""

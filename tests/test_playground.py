@@ -619,3 +619,20 @@ async def test_message_times_are_shown_in_copbots_time_zone(db_path: Path) -> No
     assert re.fullmatch(
         r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d", hello["when"]
     )
+
+
+async def test_role_list_names_personas_who_have_not_said_anything_yet(pg: Playground) -> None:
+    # The console names them already; so does chat, rather than a bare local:priya.
+    assert (await pg.say("/cop role list", "sam"))["command"] is True
+    state = await pg.until(lambda: _private_answer(pg, "sam"))
+    listed = texts(state)[-1]
+    assert "Priya Shah: facilitator" in listed and "Alex Morgan: admin" in listed
+    assert "local:" not in listed  # staff see names, not identities
+    assert (await pg.say("/cop role list", "alex"))["command"] is True
+    said = await pg.until(lambda: _said(pg, "alex", "general", "Facilitators and admins"))
+    assert "Priya Shah (local:priya): facilitator" in said  # admins grant by identity
+    # Typed as the README's first five minutes has it, before Priya has said anything:
+    # a persona is no stranger whose identity may be mistyped.
+    await pg.say("/cop role grant admin local:priya", "alex")
+    granted = await pg.until(lambda: _said(pg, "alex", "general", "now an admin"))
+    assert granted == "Priya Shah (local:priya) is now an admin."
