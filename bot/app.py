@@ -318,6 +318,7 @@ def build_core(
         in_turn=registry.in_turn,
         unnoted=registry.unnoted,
         veil=veil_of(settings.secret_key),
+        conversation=registry.conversation,
     )
     return Core(
         settings=settings,

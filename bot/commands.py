@@ -134,6 +134,30 @@ class CommandBook:
                 return verb, size
         return None
 
+    def is_command(self, text: str) -> bool:
+        """Whether ``text`` is meant for copbot: it starts with a verb's first word, or is
+        empty (``@copbot`` alone asks for help). Said after a mention, anything else is a
+        person talking to the room ("@copbot thanks, that helped")."""
+        head = text.split(maxsplit=1)
+        return not head or any(n.split()[0] == head[0].lower() for n in self._verbs)
+
+    def conversation_note(self, text: str, prefix: str) -> str:
+        """The private answer to a mention that is no command: kind, since most are people
+        naming copbot as they talk; with a hint for one that was a command mistyped."""
+        head = text.split(maxsplit=1)
+        close = self._close(head[0], prefix) if head else ""
+        meant = (
+            f"If it was one, did you mean `{close}`? `{prefix} help` shows what I can do."
+            if close
+            else f"If you meant to ask me something, `{prefix} help` shows what I can do."
+        )
+        return f"I've read that as part of the conversation, not as a command. {meant}"
+
+    def _close(self, word: str, prefix: str) -> str:
+        first_words = sorted({n.split()[0] for n in self._verbs})
+        close = difflib.get_close_matches(word.lower(), first_words, n=1, cutoff=0.6)
+        return f"{prefix} {close[0]}" if close else ""
+
     def parse(self, text: str, prefix: str = "/cop") -> Parsed:
         # Verbs are plain words, so they are found before any quoting is read.
         head_words = text.split(maxsplit=2)
@@ -166,9 +190,8 @@ class CommandBook:
         raise CommandError(self._unknown(words[0], prefix))
 
     def _unknown(self, word: str, prefix: str) -> str:
-        first_words = sorted({n.split()[0] for n in self._verbs})
-        close = difflib.get_close_matches(word.lower(), first_words, n=1, cutoff=0.6)
-        hint = f" Did you mean `{prefix} {close[0]}`?" if close else ""
+        close = self._close(word, prefix)
+        hint = f" Did you mean `{close}`?" if close else ""
         return (
             f"I don't know the command `{_clip(word)}`.{hint} "
             f"Type `{prefix} help` to see what I can do."

@@ -191,6 +191,9 @@ class Inbox:
         in_turn: Callable[[InboundEvent], bool] = lambda e: False,
         unnoted: Callable[[InboundEvent], bool] = lambda e: False,
         veil: bytes | None = None,
+        conversation: Callable[
+            [InboundEvent], tuple[MessagePosted | None, InboundEvent]
+        ] = lambda e: (None, e),
     ) -> None:
         self._repo = repository
         self._handler = handler
@@ -199,6 +202,7 @@ class Inbox:
         self._check = check
         self._in_turn = in_turn
         self._unnoted = unnoted
+        self._conversation = conversation
         # Keys the inbox's names for unnoted events (see _key): derived from
         # COPBOT_SECRET_KEY, or this process's alone; never in the database file, so the
         # file can't be used to undo them.
@@ -224,6 +228,15 @@ class Inbox:
         event = self._redact(event)
         if self._check is not None:
             await self._check(event)  # FormInvalid reaches the adapter; nothing is kept
+        said, event = self._conversation(event)
+        if said is not None:
+            # A mention of copbot that is no command ("@copbot thanks, that helped"): its
+            # message is a reply like any other, captured in turn with its conversation's
+            # messages (and retried as they are), and the mention is answered on its own.
+            await self._accept(said)
+        return await self._accept(event)
+
+    async def _accept(self, event: InboundEvent) -> bool:
         key = self._key(event)
         kept: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((key, event, identity_of(event), kept))

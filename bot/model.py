@@ -221,6 +221,11 @@ class CommandReceived:
     origin: Origin
     text: str
     at: datetime
+    # The message it was written in, when that is a message others read (``@copbot …`` in
+    # a channel or a thread; not a slash command, nor the direct conversation): if what
+    # follows the mention is no command ("@copbot thanks, that helped"), it is part of the
+    # conversation, and kept as any message is.
+    said: MessagePosted | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ from aiohttp import web
 
 from bot.commands import CommandBook, Handler, Verb
 from bot.interaction import Interaction
-from bot.model import ButtonPressed, CommandReceived, FormSubmitted, InboundEvent, Role
+from bot.model import (
+    ButtonPressed,
+    CommandReceived,
+    FormSubmitted,
+    InboundEvent,
+    MessagePosted,
+    Role,
+)
 from bot.ports import FormInvalid
 from bot.scheduler import JobKind
 
@@ -209,6 +216,17 @@ class Registry:
             found = self.commands.verb_of(event.text)
             return found is not None and found[0].in_turn
         return False
+
+    def conversation(self, event: InboundEvent) -> tuple[MessagePosted | None, InboundEvent]:
+        """A mention of copbot written in a conversation others read, split: the message it
+        was written in when what follows the mention is no command (a reply like any other,
+        to keep as one), and the event to handle. A command keeps no copy of its message:
+        it is not part of the conversation, and is never kept."""
+        if not isinstance(event, CommandReceived) or event.said is None:
+            return None, event
+        if self.commands.is_command(event.text):
+            return None, replace(event, said=None)
+        return event.said, event
 
     def redact(self, event: InboundEvent) -> InboundEvent:
         """A second guard behind the adapters: a submission of a form registered as

@@ -129,7 +129,13 @@ class Router:
     async def _command(self, event: CommandReceived) -> None:
         ix = await self._interaction(event.origin, event.at)
         prefix = ix.prefix
-        parsed = self._registry.commands.parse(event.text, prefix)
+        commands = self._registry.commands
+        if event.said is not None and not commands.is_command(event.text):
+            # Someone naming copbot as they talk: the inbox keeps the message as any
+            # other (Registry.conversation); here it is only answered, kindly.
+            await ix.reply(commands.conversation_note(event.text, prefix))
+            return
+        parsed = commands.parse(event.text, prefix)
         verb = parsed.verb
         if not _allowed(ix, verb.role):
             raise NotAllowed(f"`{prefix} {verb.name}`", verb.role)

@@ -527,18 +527,24 @@ async def test_a_role_granted_to_a_persona_can_be_revoked_and_the_picker_shows_i
 
 async def test_commands_are_answered_however_they_are_typed(pg: Playground) -> None:
     for typed in ("/COP WHOAMI", "@copbot whoami", "@CopBot   whoami"):
-        before = len((await pg.state("sam"))["messages"])
+        before = await _answers(pg, "sam", "general")
         assert (await pg.say(typed))["command"] is True
-        state = await pg.until(lambda b=before: _more_than(pg, "sam", "general", b))
-        assert "You are Sam Okafor (local:sam)" in texts(state)[-1]
+        answers = await pg.until(lambda b=before: _more_answers(pg, "sam", "general", b))
+        assert "You are Sam Okafor (local:sam)" in answers[-1]
     # In copbot's direct conversation there is nobody else to talk to: all is a command.
     assert (await pg.say("whoami", "sam", "@sam"))["command"] is True
     assert await pg.until(lambda: _said(pg, "sam", "@sam", "You are Sam Okafor"))
 
 
-async def _more_than(pg: Playground, who: str, channel: str, n: int) -> dict[str, Any] | None:
+async def _answers(pg: Playground, who: str, channel: str) -> list[str]:
+    """The private answers to ``who`` in ``channel``."""
     state = await pg.state(who, channel)
-    return state if len(state["messages"]) > n else None
+    return [t for m, t in zip(state["messages"], texts(state), strict=True) if m["private"]]
+
+
+async def _more_answers(pg: Playground, who: str, channel: str, before: list[str]) -> list[str]:
+    answers = await _answers(pg, who, channel)
+    return answers if len(answers) > len(before) else []
 
 
 async def test_a_mistyped_command_gets_a_private_hint(pg: Playground) -> None:
@@ -636,3 +642,27 @@ async def test_role_list_names_personas_who_have_not_said_anything_yet(pg: Playg
     await pg.say("/cop role grant admin local:priya", "alex")
     granted = await pg.until(lambda: _said(pg, "alex", "general", "now an admin"))
     assert granted == "Priya Shah (local:priya) is now an admin."
+
+
+async def test_a_reply_that_mentions_copbot_is_kept_and_a_command_is_not(
+    pg: Playground,
+) -> None:
+    """As on Slack and Teams: "@copbot thanks…" in a prompt's thread is a reply like any
+    other, there for everyone and kept, and answered kindly; "@copbot search…" is a command,
+    answered and not kept."""
+    await pg.say("/cop prompt language", "priya", channel="north")
+    state = await pg.until(lambda: _public_bot_messages(pg, "north", 2))
+    root = state["messages"][-1]["id"]
+    thanks = "@copbot thanks, I found the language prompt useful"
+    await pg.say(thanks, "sam", channel="north", thread_root=root)
+    await pg.say("@copbot search bias", "sam", channel="north", thread_root=root)
+    await pg.say("An ordinary reply", "sam", channel="north", thread_root=root)
+    answer = await pg.until(lambda: _said(pg, "sam", "north", "part of the conversation"))
+    assert "I don't know the command" not in answer
+    await pg.until(lambda: _said(pg, "sam", "north", "bias"))
+    await pg.until(lambda: _archived_hits(pg, "ordinary", 1))
+    kept = await pg.core.archive.search(parse_terms("copbot"), ArchiveFilter(), 10)
+    assert [hit.message.text for hit in kept] == [thanks]
+    # Everyone in the channel sees the reply in the thread, as on Slack and Teams.
+    seen = texts(await pg.state("priya", "north"))
+    assert any(thanks in t for t in seen)

@@ -43,6 +43,7 @@ from adapters.local.world import (
     PRIVATE_CHANNELS,
     Persona,
     command_in,
+    names_copbot,
 )
 from bot.codec import dumps
 from bot.model import (
@@ -335,7 +336,10 @@ class LocalAdapter:
                 raise BadRequest("That thread isn't there any more.")
         thread = ThreadRef(channel, root) if root else None
         command = command_in(self._personas.values(), text, channel)
-        if command is not None:
+        # "@copbot …" in a channel is a message there, as on Slack and Teams: shown to
+        # everyone, and kept as a reply if it is no command; "/cop …" is a slash command.
+        spoken = command is not None and not channel.is_direct and names_copbot(text)
+        if command is not None and not spoken:
             origin = Origin(persona.user, channel, thread)
             await self._emit(
                 CommandReceived(f"cmd:{secrets.token_hex(8)}", origin, command, self._now())
@@ -348,7 +352,14 @@ class LocalAdapter:
         )
         await self._changes.notify()
         ref = MessageRef(channel, stored.id, root)
-        await self._emit(MessagePosted(f"msg:{stored.id}", ref, persona.user, text, self._now()))
+        posted = MessagePosted(f"msg:{stored.id}", ref, persona.user, text, self._now())
+        if command is not None:
+            origin = Origin(persona.user, channel, thread)
+            await self._emit(
+                CommandReceived(f"cmd:{stored.id}", origin, command, posted.at, posted)
+            )
+            return web.json_response({"ok": True, "command": True, "id": stored.id})
+        await self._emit(posted)
         return web.json_response({"ok": True, "id": stored.id})
 
     async def _own_message(
@@ -379,9 +390,10 @@ class LocalAdapter:
         await self._changes.notify()
         ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
         event_id = f"edit:{message.id}:{secrets.token_hex(4)}"
-        edited = MessageEdited(
-            event_id, ref, text, at, persona.user, persona.user, message.created_at
-        )
+        # An edit never keeps a message naming copbot, which may be a command (one that is
+        # a reply was kept as posted), as on Slack and Teams.
+        poster = None if names_copbot(message.body) or names_copbot(text) else persona.user
+        edited = MessageEdited(event_id, ref, text, at, persona.user, poster, message.created_at)
         await self._emit(edited)
         return web.json_response({"ok": True})
 

@@ -50,6 +50,13 @@ def command_in(personas: Iterable[Persona], text: str, channel: ChannelRef) -> s
     return None
 
 
+def names_copbot(text: str) -> bool:
+    """Whether a message starts by mentioning copbot (``@copbot …``): in a channel, a
+    message everyone there reads, as a mention is on Slack and Teams, not a slash command."""
+    first = text.split(maxsplit=1)[0] if text.split() else ""
+    return first.lower() == f"@{BOT.id}"
+
+
 def mentions(personas: Iterable[Persona], text: str) -> str:
     """``@sam`` or ``@Sam Okafor`` (any case) -> ``<@local:sam>``, as Slack's adapter
     writes ``<@U123>``; an unknown ``@word`` is left for the core to refuse."""

@@ -200,6 +200,10 @@ def _message(
         # copbot, with or without /cop (``help``, ``search privilege``).
         words = command_text(_without_prefix(text(event, "text")))
         return CommandReceived(event_id, Origin(author, ref.channel), words, _at(event, now))
+    if not from_bot and me.user_id in mentioned_users(text(event, "text")):
+        # Delivered again as an app_mention, which carries it: a command is never kept,
+        # and a reply that only names copbot is kept from there (see _mention).
+        return None
     words = plain_text(text(event, "text"), names.users, names.channels)
     return MessagePosted(event_id, ref, author, words, _at(event, now), from_bot)
 
@@ -229,10 +233,11 @@ def _edited(
     editor = ident(edited, "user") or ident(message, "user")
     when = _at(edited, now) if ts(edited, "ts") else _at(event, now)
     author = ident(message, "user") or ident(previous, "user")
-    # A bot's message is never kept, so an edit of one names no poster to keep it under.
+    # A bot's message is never kept, so an edit of one names no poster to keep it under;
+    # nor is one naming copbot, which may be a command (kept, if it is a reply, as posted).
     by_bot = any(
         ident(m, "bot_id") or word(m, "subtype") == "bot_message" for m in (message, previous)
-    )
+    ) or any(me.user_id in mentioned_users(text(m, "text")) for m in (message, previous))
     return MessageEdited(
         event_id,
         ref,
@@ -265,7 +270,15 @@ def _mention(
     user = _user(required(ident(event, "user"), "user"), names)
     origin = Origin(user, channel, ThreadRef(channel, root) if root else None)
     words = command_text(after_mention(text(event, "text"), me.user_id))
-    return CommandReceived(event_id, origin, words, _at(event, now))
+    author, from_bot = _author(event, names)
+    said = None
+    if not from_bot and not channel.is_direct:
+        # The message everyone in the channel reads, which _message leaves to this: if it
+        # is no command ("@copbot thanks, …"), the core keeps it as the reply it is.
+        ref = _ref(channel, required(ts(event, "ts"), "ts"), root)
+        spoken = plain_text(text(event, "text"), names.users, names.channels)
+        said = MessagePosted(f"said:{event_id}", ref, author, spoken, _at(event, now))
+    return CommandReceived(event_id, origin, words, _at(event, now), said)
 
 
 def _joined(

@@ -12,6 +12,7 @@ workspace. Channels are named by their ``19:…`` id; a channel thread's convers
 
 Event ids (the inbox deduplicates on them; Teams message ids are timestamps, so each is
 prefixed with its conversation): ``msg:<channel>:<id>`` for messages and commands,
+``said:<channel>:<id>`` for the message a mention of copbot in a channel was written in,
 ``edit:<channel>:<id>:<timestamp>:<text digest>`` for edits (an edit reuses the message's
 activity id, so a second edit differs only by when and what), ``del:<channel>:<id>`` for
 deletions, ``act:<channel>:<id>`` for card actions (``act:<id>`` for an anonymous form's).
@@ -264,17 +265,27 @@ def _message(activity: Payload, known: Known, now: datetime) -> InboundEvent | N
         # A command: the whole text in the 1:1 chat, what follows @copbot elsewhere.
         aads = [me if m == me else _aad_of(m, activity, known) for m in mentioned]
         origin = Origin(author, ref.channel, ref.thread, _handle(activity))
+        # In a channel, the message everyone there reads: if it is no command ("@copbot
+        # thanks, …"), the core keeps it as the reply it is.
+        said = None if ref.channel.is_direct else _posted(activity, ref, author, html, now, "said")
         return CommandReceived(
             f"msg:{ref.channel.id}:{ident}",
             origin,
             command_text(html, aads, me, known.name),
             at(activity, now),
+            said,
         )
+    return _posted(activity, ref, author, html, now)
+
+
+def _posted(
+    activity: Payload, ref: MessageRef, author: UserRef, html: str, now: datetime, kind: str = "msg"
+) -> MessagePosted:
     # Only people have an Entra id: a post without one is a bot's or a workflow's, which
     # Teams doesn't always mark with a role.
     from_bot = _get(activity, "from", "role") == "bot" or not author.id
     return MessagePosted(
-        f"msg:{ref.channel.id}:{ident}",
+        f"{kind}:{ref.channel.id}:{ref.id}",
         ref,
         author,
         plain_text(html),

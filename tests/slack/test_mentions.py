@@ -1,0 +1,78 @@
+"""A reply in a prompt's thread that mentions copbot, on Slack, which delivers it twice: as
+a ``message`` and as an ``app_mention``. A reply like any other is kept once and answered
+kindly; a real command is answered and never kept."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from storage import sqlite
+from tests.slack.conftest import ADMIN, SlackBot, fixture
+from tests.slack.fake_slack import BOT_USER
+from tests.slack.test_contract import texts
+
+THANKS = "thanks, I found the language prompt useful"
+
+
+async def prompt(slack: SlackBot) -> str:
+    """An admin posts a prompt in #north; returns its ts, the thread's root."""
+    assert (await slack.command("prompt language", user=ADMIN)).status == 200
+    [post] = await slack.fake.until(lambda: slack.fake.of("chat.postMessage"))
+    return str(post.answer["ts"])
+
+
+def delivered(root: str, ts: str, words: str, n: int) -> list[dict[str, Any]]:
+    """Sam's reply in the thread, as Slack delivers it: a message, then an app_mention."""
+    message = copy.deepcopy(fixture("message_thread_reply"))
+    message["event"] |= {"ts": ts, "event_ts": ts, "thread_ts": root, "text": words}
+    message["event_id"] = f"Ev{n}MESSAGE"
+    mention = copy.deepcopy(fixture("app_mention"))
+    mention["event"] |= {"ts": ts, "event_ts": ts, "thread_ts": root, "text": words}
+    mention["event"]["user"] = "U1SAM"
+    mention["event_id"] = f"Ev{n}MENTION"
+    return [message, mention]
+
+
+def archive(slack: SlackBot) -> list[str]:
+    conn = sqlite.connect(slack.db_path)
+    try:
+        return [r[0] for r in conn.execute("select text from archive_messages order by text")]
+    finally:
+        conn.close()
+
+
+def answers(slack: SlackBot) -> str:
+    return "\n".join(texts(c.args) for c in slack.fake.of("chat.postEphemeral"))
+
+
+async def test_a_reply_that_mentions_copbot_is_kept_once_with_the_thread(slack: SlackBot) -> None:
+    root = await prompt(slack)
+    for envelope in delivered(root, "1700000200.000100", f"<@{BOT_USER}> {THANKS}", 1):
+        assert (await slack.event(envelope)).status == 200
+    await slack.fake.until(lambda: "part of the conversation" in answers(slack))
+    assert "I don't know the command" not in answers(slack)
+    assert await slack.until(lambda: archive(slack)) == [f"@copbot {THANKS}"]
+
+
+async def test_a_command_in_a_thread_is_answered_and_not_kept(slack: SlackBot) -> None:
+    root = await prompt(slack)
+    for envelope in delivered(root, "1700000200.000200", f"<@{BOT_USER}> search bias", 2):
+        assert (await slack.event(envelope)).status == 200
+    plain = copy.deepcopy(fixture("message_thread_reply"))
+    plain["event"] |= {"ts": "1700000200.000300", "thread_ts": root, "text": "An ordinary reply"}
+    plain["event_id"] = "Ev3PLAIN"
+    assert (await slack.event(plain)).status == 200
+    await slack.fake.until(lambda: "bias" in answers(slack))
+    await slack.until(lambda: _settled(slack))
+    assert archive(slack) == ["An ordinary reply"]
+    assert "part of the conversation" not in answers(slack)
+
+
+def _settled(slack: SlackBot) -> bool:
+    conn = sqlite.connect(slack.db_path)
+    try:
+        pending = conn.execute("select count(*) from inbox where state = 'pending'").fetchall()
+        return int(pending[0][0]) == 0
+    finally:
+        conn.close()

@@ -1,0 +1,65 @@
+"""A reply in a prompt's thread that mentions copbot, on Teams (where a channel message
+reaches copbot at all only when it mentions it, unless the team granted more): a reply
+like any other, kept with the thread, and answered kindly; a real command is answered and
+never kept."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.teams.conftest import TeamsBot
+from tests.teams.fake_connector import NORTH
+from tests.teams.test_contract import SAM, command, prompt, reply
+
+THANKS = "thanks, I found the language prompt useful"
+
+
+def mention_in_thread(bot: TeamsBot, root: str, ident: str, words: str) -> dict[str, Any]:
+    """Sam's reply in the thread of ``root``, starting with a mention of copbot."""
+    doc = command(bot, words, ident, SAM)
+    doc["conversation"]["id"] = f"{NORTH};messageid={root}"
+    doc["replyToId"] = root
+    return doc
+
+
+def said_to_sam(bot: TeamsBot) -> str:
+    """Everything copbot sent that is not in a channel: Sam's 1:1 chat, opened or not."""
+    sent = [c for c in bot.fake.calls if c.method in ("create", "send")]
+    return "\n".join(
+        json.dumps(c.body)
+        for c in sent
+        if not c.body.get("isGroup") and "19:" not in c.conversation
+    )
+
+
+async def settled(bot: TeamsBot) -> None:
+    await bot.until(
+        lambda: bot.rows("select count(*) from inbox where state = 'pending'") == [(0,)]
+    )
+
+
+async def test_a_reply_that_mentions_copbot_is_kept_with_the_thread(teams: TeamsBot) -> None:
+    root = await prompt(teams)
+    said = mention_in_thread(teams, root, "1700000005001", THANKS)
+    assert (await teams.send(said)).status == 200
+    assert (await teams.send(said)).status == 200  # delivered twice: kept once
+    kept = "select text, thread_id, author_id from archive_messages"
+    rows = await teams.until(lambda: teams.rows(kept))
+    assert rows == [(f"@copbot {THANKS}", root, "teams:aad-sam-0001")]
+    # Answered privately, kindly: not as a command copbot doesn't know.
+    await teams.until(lambda: "part of the conversation" in said_to_sam(teams))
+    assert "I don't know the command" not in said_to_sam(teams)
+
+
+async def test_a_command_in_a_thread_is_answered_and_not_kept(teams: TeamsBot) -> None:
+    root = await prompt(teams)
+    asked = mention_in_thread(teams, root, "1700000005002", "search bias")
+    assert (await teams.send(asked)).status == 200
+    plain = reply(teams, root, "1700000005003", "<p>An ordinary reply</p>")
+    assert (await teams.send(plain)).status == 200
+    await teams.until(lambda: teams.rows("select 1 from archive_messages"))
+    await settled(teams)
+    assert teams.rows("select text from archive_messages") == [("An ordinary reply",)]
+    await teams.until(lambda: "bias" in said_to_sam(teams))  # the search's answer
+    assert "part of the conversation" not in said_to_sam(teams)
