@@ -39,6 +39,19 @@ class SqliteConversationRepository:
 
         return await self._db.read(op)
 
+    async def person_in_chat(self, conversation: str) -> Conversation | None:
+        """The person whose 1:1 chat with copbot ``conversation`` is."""
+
+        def op(db: sqlite_utils.Database) -> Conversation | None:
+            row = db.execute(
+                f"select {_COLUMNS} from teams_conversations where kind = 'person'"
+                " and json_extract(reference, '$.conversation') = ? limit 1",
+                [conversation],
+            ).fetchone()
+            return Conversation(*row) if row else None
+
+        return await self._db.read(op)
+
     async def channels(self) -> list[Conversation]:
         def op(db: sqlite_utils.Database) -> list[Conversation]:
             rows = db.execute(

@@ -24,6 +24,8 @@ class ConversationStore(Protocol):
 
     async def get(self, kind: str, key: str) -> Conversation | None: ...
 
+    async def person_in_chat(self, conversation: str) -> Conversation | None: ...
+
     async def channels(self) -> list[Conversation]: ...
 
     async def forget_channel(self, key: str) -> None: ...
@@ -83,8 +85,18 @@ class Conversations:
     def of_team(self, team: str) -> list[KnownChannel]:
         return [c for c in self._channels.values() if c.place.team == team]
 
-    def any_place(self) -> Place | None:
-        return next((c.place for c in self._channels.values()), None)
+    def any_place(self, tenant: str = "") -> Place | None:
+        """A channel's place, in ``tenant`` when given: never another tenant's, whose
+        service URL and bot may not reach this one."""
+        return next(
+            (c.place for c in self._channels.values() if not tenant or c.place.tenant == tenant),
+            None,
+        )
+
+    async def chat(self, conversation: str) -> Place | None:
+        """The place of the person whose 1:1 chat with copbot ``conversation`` is."""
+        row = await self._store.person_in_chat(conversation)
+        return Place.loads(row.reference) if row is not None else None
 
     async def remember_channel(self, channel_id: str, name: str, place: Place) -> None:
         known = self._channels.get(channel_id)

@@ -209,11 +209,15 @@ class Delivery:
         return self._channel_place(ref.channel), f"{ref.channel.id};messageid={root}"
 
     async def direct_place(self, channel: ChannelRef, user: UserRef | None) -> Place:
-        if user is not None:
-            person = await self._conversations.person(user.identity)
-            if person is not None:
-                return person
-        place = self._conversations.any_place()
+        """The way to a 1:1 chat: its person's own (the service URL and tenant Teams gave
+        with their messages), found by who they are or else by the chat; failing both, a
+        channel's of the chat's own tenant, never another's."""
+        person = await self._conversations.person(user.identity) if user is not None else None
+        if person is None and channel.id:
+            person = await self._conversations.chat(channel.id)
+        if person is not None:
+            return person
+        place = self._conversations.any_place(channel.workspace)
         if place is None:
             raise DeliveryError("I can't reach that chat: copbot isn't installed in Teams yet.")
         return place

@@ -31,6 +31,9 @@ class Store:
     async def get(self, kind: str, key: str) -> Conversation | None:
         return None
 
+    async def person_in_chat(self, conversation: str) -> Conversation | None:
+        return None
+
     async def channels(self) -> list[Conversation]:
         return []
 
