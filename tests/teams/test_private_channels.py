@@ -67,12 +67,12 @@ async def answer_in_chat(bot: TeamsBot, ident: str, text: str, who: dict[str, st
     return json.dumps(sent[0].body)
 
 
-async def leads_kept(bot: TeamsBot, members: list[dict[str, str]]) -> None:
-    """Leads is a private channel with these members (and three others, so that its list
-    takes several pages); North is standard. Both kept whole in the archive, each with one
-    message holding WORD."""
+async def leads_kept(bot: TeamsBot, members: list[dict[str, str]], kind: str = "private") -> None:
+    """Leads is a private (or shared) channel with these members (and three others, so
+    that its list takes several pages); North is standard. Both kept whole in the archive,
+    each with one message holding WORD."""
     bot.fake.channels[LEADS] = "Leads"
-    bot.fake.kinds[LEADS] = "private"
+    bot.fake.kinds[LEADS] = kind
     bot.fake.channel_members[LEADS] = [account(1), account(2), account(3), *members]
     await bot.install()
     for n, channel in enumerate((LEADS, NORTH)):
@@ -141,6 +141,19 @@ async def test_a_member_finds_a_private_channels_messages_and_someone_outside_do
     pages = [c for c in teams.fake.of("pagedmembers") if c.conversation == LEADS]
     assert [c.query.get("continuationToken") for c in pages] == [None, "at:2"]
     assert all(c.query["pageSize"] == "500" for c in pages)
+
+
+async def test_a_shared_channel_shows_its_words_to_its_direct_members_only(
+    teams: TeamsBot,
+) -> None:
+    """Teams lists a shared channel's direct members only: someone who reaches it through a
+    team it is shared with is, to copbot, like Sam here, in a team but not in the channel's
+    list. They find none of its words: missed, never shown to someone outside it."""
+    await leads_kept(teams, [PRIYA], kind="shared")
+    outside = await answer_in_chat(teams, "1700000092100", f"search {WORD}", SAM)
+    assert "budget" not in outside and "job fair" in outside
+    inside = await answer_in_chat(teams, "1700000092101", f"search {WORD}", PRIYA)
+    assert "budget" in inside
 
 
 @pytest.mark.parametrize("admin_in_leads", [False, True])
