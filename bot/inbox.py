@@ -20,6 +20,7 @@ from bot.model import (
     BotAddedToChannel,
     BotRemovedFromChannel,
     ButtonPressed,
+    ChannelRenamed,
     ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
@@ -87,6 +88,7 @@ def platform_of(event: InboundEvent) -> str:
             return event.origin.channel.platform
         case (
             BotAddedToChannel()
+            | ChannelRenamed()
             | BotRemovedFromChannel()
             | MemberJoined()
             | ChannelVisibilityChanged()
@@ -110,6 +112,7 @@ def conversation_of(event: InboundEvent) -> str:
             return event.origin.channel.key
         case (
             BotAddedToChannel()
+            | ChannelRenamed()
             | BotRemovedFromChannel()
             | MemberJoined()
             | ChannelVisibilityChanged()

@@ -263,6 +263,16 @@ class BotAddedToChannel:
 
 
 @dataclass(frozen=True)
+class ChannelRenamed:
+    """A channel copbot knows given a new name: only its name changes. (Not an arrival: a
+    notice delivered late, after copbot has left, must not put it back in the channel.)"""
+
+    event_id: str
+    channel: ChannelRef  # with its new name
+    at: datetime
+
+
+@dataclass(frozen=True)
 class BotRemovedFromChannel:
     event_id: str
     channel: ChannelRef
@@ -304,6 +314,7 @@ InboundEvent = (
     | ButtonPressed
     | FormSubmitted
     | BotAddedToChannel
+    | ChannelRenamed
     | BotRemovedFromChannel
     | MemberJoined
     | ChannelVisibilityChanged
@@ -318,6 +329,7 @@ INBOUND_EVENT_TYPES: tuple[type, ...] = (
     ButtonPressed,
     FormSubmitted,
     BotAddedToChannel,
+    ChannelRenamed,
     BotRemovedFromChannel,
     MemberJoined,
     ChannelVisibilityChanged,

@@ -20,6 +20,7 @@ from bot.model import (
     BotAddedToChannel,
     BotRemovedFromChannel,
     ButtonPressed,
+    ChannelRenamed,
     ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
@@ -62,6 +63,7 @@ class Router:
                 await self._notify(event)
             case (
                 BotAddedToChannel()
+                | ChannelRenamed()
                 | BotRemovedFromChannel()
                 | MemberJoined()
                 | ChannelVisibilityChanged()

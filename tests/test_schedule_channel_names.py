@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from bot.model import BotAddedToChannel, BotRemovedFromChannel, ChannelRef, Role
+from bot.model import BotRemovedFromChannel, ChannelRef, ChannelRenamed, Role
 from bot.services.schedules import SchedulesFeature
 from tests.support.harness import ALEX, GENERAL, NORTH, PRIYA, Harness
 
@@ -56,7 +56,7 @@ RENAMED = ChannelRef("test", "C-north", "T1", "ips-north-east")  # #north, renam
 
 async def _renamed(bot: Harness) -> None:
     """#north renamed on the platform (as Slack and Teams say so): no hello, a new name."""
-    await bot.deliver(BotAddedToChannel("renamed", RENAMED, bot.clock.now(), greet=False))
+    await bot.deliver(ChannelRenamed("renamed", RENAMED, bot.clock.now()))
 
 
 async def test_a_schedule_is_described_by_its_channels_name_now(bot: Harness) -> None:
@@ -101,3 +101,17 @@ async def test_the_owner_told_of_trouble_hears_the_channels_name_now(bot: Harnes
     assert "I'm no longer in #ips-north-east" in told.text and "#north" not in told.text
     refused = await bot.reply_text("schedule resume 1", PRIYA)
     assert "I'm still not in #ips-north-east" in refused and "#north" not in refused
+
+
+async def test_a_renaming_told_late_leaves_copbot_out_of_a_channel_it_has_left(
+    bot: Harness,
+) -> None:
+    """A notice delivered again after an outage can arrive after copbot was removed: the
+    channel takes the new name and copbot stays out of it, so nothing is posted there."""
+    await bot.join(NORTH)
+    await bot.deliver(BotRemovedFromChannel("left", NORTH, bot.clock.now()))
+    posted = len(bot.adapter.of_kind("post"))
+    await _renamed(bot)
+    [kept] = [c for c in await bot.core.channels.list() if c.ref.id == NORTH.id]
+    assert kept.ref.name == "ips-north-east" and not kept.bot_member
+    assert len(bot.adapter.of_kind("post")) == posted  # and no hello

@@ -53,6 +53,7 @@ from bot.model import (
     BotAddedToChannel,
     ChannelKind,
     ChannelRef,
+    ChannelRenamed,
     Context,
     Form,
     InboundEvent,
@@ -264,7 +265,7 @@ class SlackAdapter:
                 return
             names = await self._names(lookups_for_event(body))
             event = from_event(body, self._me, names, self._clock.now())
-            if isinstance(event, BotAddedToChannel) and event.channel.name:
+            if isinstance(event, BotAddedToChannel | ChannelRenamed) and event.channel.name:
                 # Renamed (or joined): the messages that follow carry the name it has now.
                 self._directory.remember_channel(event.channel.id, event.channel.name)
         await self._accept(event)

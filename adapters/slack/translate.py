@@ -49,6 +49,7 @@ from bot.model import (
     ButtonPressed,
     ChannelKind,
     ChannelRef,
+    ChannelRenamed,
     ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
@@ -189,7 +190,7 @@ def _message(
         if not name:
             return None
         channel = replace(_channel(event, team, names), name=name)
-        return BotAddedToChannel(event_id, channel, _at(event, now), greet=False)
+        return ChannelRenamed(event_id, channel, _at(event, now))
     if subtype not in SPOKEN or me.wrote(event):
         return None
     at = required(ts(event, "ts"), "ts")

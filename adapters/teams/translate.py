@@ -37,6 +37,7 @@ from bot.model import (
     ButtonPressed,
     ChannelKind,
     ChannelRef,
+    ChannelRenamed,
     CommandReceived,
     FormSubmitted,
     InboundEvent,
@@ -515,9 +516,12 @@ def team_events(
                 BotRemovedFromChannel(f"{base}:{cid}", ref(cid, name), now)
                 for cid, name in channels.items()
             ]
-        case "channel_created" | "channel_renamed":
+        case "channel_created":
             name = channel_name(change.channel, change.name, change.team)
             return [BotAddedToChannel(base, ref(change.channel, name), now, greet=False)]
+        case "channel_renamed":
+            name = channel_name(change.channel, change.name, change.team)
+            return [ChannelRenamed(base, ref(change.channel, name), now)]
         case "channel_deleted":
             name = channels.get(change.channel, change.name)
             return [BotRemovedFromChannel(base, ref(change.channel, name), now)]

@@ -5,7 +5,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.chat import Chat
-from bot.model import BotAddedToChannel, BotRemovedFromChannel, Channel, ChannelRef, OutgoingMessage
+from bot.model import (
+    BotAddedToChannel,
+    BotRemovedFromChannel,
+    Channel,
+    ChannelRef,
+    ChannelRenamed,
+    OutgoingMessage,
+)
 from bot.ports import ChannelRepository
 from bot.registry import Registry
 
@@ -39,6 +46,7 @@ class ChannelsFeature:
     def register(self, registry: Registry) -> None:
         registry.listen(BotAddedToChannel, self.on_added)
         registry.listen(BotRemovedFromChannel, self.on_removed)
+        registry.listen(ChannelRenamed, self.on_renamed)
 
     async def on_removed(self, event: BotRemovedFromChannel) -> None:
         ref = event.channel
@@ -48,6 +56,19 @@ class ChannelsFeature:
         # Remembered even if its arrival was missed: a schedule taken there then pauses.
         left = Channel(ref, region_from_name(ref.name, self._regions), bot_member=False)
         await self._channels.save(replace(known, bot_member=False) if known else left)
+
+    async def on_renamed(self, event: ChannelRenamed) -> None:
+        ref = event.channel
+        if ref.is_direct or not ref.name:
+            return
+        known = await self._channels.get(ref)
+        if known is not None:
+            # The name alone: whether copbot is there is for arrivals and removals to say.
+            await self._channels.save(replace(known, ref=ref))
+        else:
+            # Only a channel's members hear of its renaming: copbot is there, its arrival
+            # missed.
+            await self._channels.save(Channel(ref, region_from_name(ref.name, self._regions)))
 
     async def on_added(self, event: BotAddedToChannel) -> None:
         ref = event.channel

@@ -22,6 +22,7 @@ from bot.clock import SystemClock
 from bot.core import Core
 from bot.model import (
     BotAddedToChannel,
+    ChannelRenamed,
     HomeOpened,
     MemberJoined,
     MessageDeleted,
@@ -40,6 +41,7 @@ WATCHED = (
     MessageEdited,
     MessageDeleted,
     BotAddedToChannel,
+    ChannelRenamed,
     MemberJoined,
     HomeOpened,
 )

@@ -19,6 +19,7 @@ from bot.model import (
     BotAddedToChannel,
     ButtonPressed,
     ChannelRef,
+    ChannelRenamed,
     FormSubmitted,
     HomeOpened,
     MemberJoined,
@@ -352,7 +353,7 @@ async def test_a_channel_renamed_in_slack_is_named_so_in_its_schedules(slack: Sl
     await slack.fake.until(lambda: slack.fake.of("chat.postEphemeral"))
     slack.fake.channels["C1NORTH"] = "ips-north-east"
     assert (await slack.event(fixture("message_channel_name"))).status == 200
-    await slack.until(lambda: [e for e in slack.seen if isinstance(e, BotAddedToChannel)])
+    await slack.until(lambda: [e for e in slack.seen if isinstance(e, ChannelRenamed)])
     # What is said there next is filed under the new name too.
     assert (await slack.event(fixture("message_top_level"))).status == 200
     [said] = await slack.until(lambda: [e for e in slack.seen if isinstance(e, MessagePosted)])

@@ -30,6 +30,7 @@ from bot.model import (
     ButtonPressed,
     ChannelKind,
     ChannelRef,
+    ChannelRenamed,
     ChannelVisibilityChanged,
     CommandReceived,
     FormSubmitted,
@@ -139,8 +140,8 @@ def test_a_renamed_channel_is_remembered_by_its_new_name_without_a_hello(subtype
     body = load("message_channel_name")
     body["event"]["subtype"] = subtype
     renamed = from_event(body, ME, NAMES, NOW)
-    assert renamed == BotAddedToChannel("Ev13RENAMED", NORTH, at("1700000970.000100"), greet=False)
-    assert isinstance(renamed, BotAddedToChannel) and renamed.channel.name == "ips-north-east"
+    assert renamed == ChannelRenamed("Ev13RENAMED", NORTH, at("1700000970.000100"))
+    assert isinstance(renamed, ChannelRenamed) and renamed.channel.name == "ips-north-east"
     body["event"]["name"] = ""  # no new name to go by: nothing to remember
     assert from_event(body, ME, NAMES, NOW) is None
 

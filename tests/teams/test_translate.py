@@ -29,6 +29,7 @@ from bot.model import (
     ButtonPressed,
     ChannelKind,
     ChannelRef,
+    ChannelRenamed,
     CommandReceived,
     DateTimeField,
     Form,
@@ -302,7 +303,7 @@ def test_installation_in_a_team_adds_every_channel_and_greets_only_in_general() 
     ("name", "kind", "event_type"),
     [
         ("channel_created", "channel_created", BotAddedToChannel),
-        ("channel_renamed", "channel_renamed", BotAddedToChannel),
+        ("channel_renamed", "channel_renamed", ChannelRenamed),
         ("channel_deleted", "channel_deleted", BotRemovedFromChannel),
         ("removed_from_team", "removed", BotRemovedFromChannel),
     ],
