@@ -265,6 +265,7 @@ class Cover:
     prompt_of: PromptLookup = _no_prompt
     topic_name: Callable[[str], str] = _slug
     title: str = "Community archive"
+    left_out: str = ""  # what isn't in it that the person who asked may read, and why
 
     def when(self, text: str) -> str:
         return for_people(_moment(text), self.timezone)
@@ -279,6 +280,8 @@ class Cover:
         if self.community:
             facts.append(("Community", self.community))
         facts.append(("Filters", self.filters))
+        if self.left_out:
+            facts.append(("Left out", self.left_out))
         if self.count is not None:
             facts.append(("Messages", f"{self.count:,}"))
         if self.exported_at is not None:

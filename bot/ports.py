@@ -180,16 +180,27 @@ class InteractionListener(Protocol):
     async def settled(self, origin: Origin) -> None: ...
 
 
+@dataclass(frozen=True)
+class Memberships:
+    """The channels a person belongs to, as far as the platform could say: ``unchecked``
+    are those whose members it couldn't give (an error, a team copbot was taken out of).
+    The core shows an unchecked channel to nobody, and every other as the platform said."""
+
+    channels: frozenset[str]
+    unchecked: frozenset[str] = frozenset()
+
+
 class ChannelVisibility(Protocol):
     """Optional: adapters with Capability.CHANNEL_VISIBILITY say who can see which channels,
     so the archive shows a private channel's messages only to its members.
 
-    Both answer None when the platform can't say; the core then treats the channel as
-    private and the person as a member of no private channel (it fails closed).
+    Both answer None when the platform can't say at all; the core then treats the channel
+    as private and the person as a member of no private channel (it fails closed).
     """
 
-    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
-        """Ids of the channels this person belongs to, public and private."""
+    async def channels_visible_to(self, user: UserRef) -> Memberships | None:
+        """Ids of the channels this person belongs to, public and private, and of those
+        the platform couldn't check (one unreadable channel hides only itself)."""
         ...
 
     async def channel_is_private(self, channel: ChannelRef) -> bool | None: ...

@@ -2,7 +2,8 @@
 channels a person belongs to.
 
 The platform says (``ChannelVisibility``); when it can't, copbot fails closed: a channel of
-unknown kind counts as private, and a person as a member of no private channel.
+unknown kind counts as private, and a person as a member of no private channel. When it
+can say for some channels and not others, only those it couldn't check are left out.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ UNSURE_NOTE = (
     "I couldn't check which private channels you're in just now, so nothing from private "
     "channels is included."
 )
+# Said whether or not anything was left out: saying so only when a hidden channel matched
+# would tell someone outside it that it holds those words.
+PARTLY_NOTE = (
+    "I couldn't check who is in some channels just now, so their messages are left out. "
+    "Try again in a few minutes."
+)
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,18 @@ class _Seen:
 @dataclass(frozen=True)
 class View:
     """The channels a person belongs to, and whether the platform said so (when it
-    couldn't, none: their private channels are left out, and they are told why)."""
+    couldn't, none: their private channels are left out, and they are told why), and for
+    every channel (when not, those it couldn't check are left out, and they are told)."""
 
     channels: frozenset[str]
     sure: bool = True
+    whole: bool = True
 
     @property
     def note(self) -> str:
-        return "" if self.sure else UNSURE_NOTE
+        if not self.sure:
+            return UNSURE_NOTE
+        return "" if self.whole else PARTLY_NOTE
 
 
 class Visibility:
@@ -89,14 +100,18 @@ class Visibility:
         if platform is None:
             return View(NOBODY)  # a platform with no private channels copbot can tell
         try:
-            channels = await platform.channels_visible_to(user)
+            answer = await platform.channels_visible_to(user)
         except Exception as e:  # an outage must not open private channels up
             log.warning("could not ask which channels someone is in (%s)", type(e).__name__)
             return View(NOBODY, sure=False)
-        if channels is None:
+        if answer is None:
             return View(NOBODY, sure=False)  # not kept: ask again next time
-        self._keep(self._seen, user.identity, _Seen(frozenset(channels), now))
-        return View(frozenset(channels))
+        # An unchecked channel opens to nobody, even should the platform name it both ways.
+        channels = frozenset(answer.channels - answer.unchecked)
+        if answer.unchecked:
+            return View(channels, whole=False)  # not kept: ask again next time
+        self._keep(self._seen, user.identity, _Seen(channels, now))
+        return View(channels)
 
     async def is_private(self, ref: ChannelRef, known: Channel | None) -> bool:
         """Whether messages from this channel are private: what copbot knows of it, else

@@ -22,7 +22,7 @@ from bot.model import ChannelRef, MessagePosted, MessageRef, UserRef
 from bot.ports import Capability
 from bot.records import ArchiveFilter
 from bot.settings import Settings
-from bot.visibility import UNSURE_NOTE, Visibility
+from bot.visibility import PARTLY_NOTE, UNSURE_NOTE, Visibility
 from storage.archive_reader import SqliteArchiveReader
 from tests.support.fakes import FakeAdapter, ManualClock
 from tests.support.harness import ALEX, GENERAL, PRIYA, SAM, Harness
@@ -354,3 +354,77 @@ async def test_a_channel_made_private_stays_with_its_members_from_then_on(bot: H
     bot.adapter.private_channels.pop(LEADS.id)
     await bot.deliver(ChannelVisibilityChanged("made-public", LEADS, False, bot.clock.now()))
     assert await found(bot, SAM) == ["#leads", "#leads"]
+
+
+QUIET = ChannelRef("test", "C-quiet", "T1", "quiet")
+
+
+async def test_a_channel_the_platform_cannot_check_hides_only_itself(bot: Harness) -> None:
+    """One channel's members unknown (a team copbot was taken out of, an error): its
+    messages show to nobody, its members included, and every other channel's as usual."""
+    await private_leads(bot, {PRIYA.id})
+    bot.adapter.private_channels[QUIET.id] = {PRIYA.id}
+    await bot.join(QUIET)
+    assert "Done" in await bot.reply_text("archive on", ALEX, channel=QUIET)
+    await say(bot, f"{WORD} in private", PRIYA, LEADS)
+    await say(bot, f"{WORD} in public", PRIYA, GENERAL)
+    await say(bot, f"{WORD} in the quiet room", PRIYA, QUIET)
+    bot.adapter.unchecked = {QUIET.id}
+    assert await found(bot, PRIYA) == ["#general", "#leads"]
+    # The attack: the platform can't say who is in #quiet, so nobody gains it.
+    assert await found(bot, SAM) == ["#general"]
+    answer = await bot.reply_text(f"search {WORD}", PRIYA)
+    assert answer.count(PARTLY_NOTE) == 1 and UNSURE_NOTE not in answer
+    # Said whether or not anything was left out, so it gives nothing away.
+    nothing = await bot.reply_text("search budget", SAM)
+    assert nothing.startswith("Nothing in the archive") and nothing.count(PARTLY_NOTE) == 1
+    # What copbot does about #quiet follows too: to Priya it is, for now, as if unseen.
+    seen = Visibility(Chat([bot.adapter]), bot.core.channels, bot.core.archive, bot.clock)
+    assert not await seen.may_see(PRIYA, QUIET)
+    assert await seen.may_see(PRIYA, LEADS)
+    # Not remembered: once the platform answers, #quiet is back for its members.
+    bot.adapter.unchecked = set()
+    assert await found(bot, PRIYA) == ["#general", "#leads", "#quiet"]
+    assert PARTLY_NOTE not in await bot.reply_text(f"search {WORD}", PRIYA)
+
+
+async def test_an_export_leaves_out_only_the_channels_the_platform_cannot_check(
+    db_path: Path,
+) -> None:
+    settings = Settings(
+        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+    )
+    bot = Harness.open(db_path, settings)
+    try:
+        await private_leads(bot, {PRIYA.id, ALEX.id})
+        bot.adapter.private_channels[QUIET.id] = {ALEX.id}
+        await bot.join(QUIET)
+        assert "Done" in await bot.reply_text("archive on", ALEX, channel=QUIET)
+        await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
+        await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
+        await say(bot, f"{WORD} rota troubles", ALEX, QUIET)
+        bot.adapter.unchecked = {QUIET.id}
+
+        async def download(path: str) -> str:
+            app = web.Application()
+            app.router.add_routes(bot.core.registry.routes)
+            async with TestClient(TestServer(app)) as client:
+                return await (await client.post(path)).text()
+
+        def link() -> str:
+            dm = bot.adapter.of_kind("direct")[-1]
+            return dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
+
+        await bot.reply_text("export markdown", ALEX)
+        assert PARTLY_NOTE in bot.adapter.of_kind("direct")[-1].text
+        made = await download(link())
+        assert "budget worries" in made and "job fair" in made and "rota troubles" not in made
+        assert "**Left out:** messages from members-only channels copbot couldn't check" in made
+
+        # Asked while #quiet couldn't be checked, downloaded once it could: it is in.
+        await bot.reply_text("export markdown", ALEX)
+        bot.adapter.unchecked = set()
+        made = await download(link())
+        assert "rota troubles" in made and "Left out" not in made
+    finally:
+        bot.close()

@@ -69,6 +69,7 @@ from bot.ports import (
     Clock,
     EventSink,
     FormInvalid,
+    Memberships,
     PlaygroundMessage,
     PlaygroundRepository,
 )
@@ -222,10 +223,10 @@ class LocalAdapter:
     def message_at(self, link: str) -> MessageRef | None:
         return links.message_at(link, self._channels, urlsplit(self._base_url).netloc)
 
-    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+    async def channels_visible_to(self, user: UserRef) -> Memberships | None:
         if user.platform != PLATFORM or user.id not in self._personas:
             return None
-        return frozenset(c for c in self._channels if self._may_see(user.id, c))
+        return Memberships(frozenset(c for c in self._channels if self._may_see(user.id, c)))
 
     async def channel_is_private(self, channel: ChannelRef) -> bool | None:
         if channel.platform != PLATFORM or channel.id not in self._channels:

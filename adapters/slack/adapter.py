@@ -69,6 +69,7 @@ from bot.ports import (
     DeliveryError,
     EventSink,
     FormInvalid,
+    Memberships,
     OutcomeUnknown,
     RetryObserver,
     unobserved_retry,
@@ -433,8 +434,10 @@ class SlackAdapter:
                 break
         return None
 
-    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
-        return await membership.channels_of(self._client, user.id) if user.id else None
+    async def channels_visible_to(self, user: UserRef) -> Memberships | None:
+        # One question for all of a person's channels: Slack answers it whole or not at all.
+        channels = await membership.channels_of(self._client, user.id) if user.id else None
+        return None if channels is None else Memberships(channels)
 
     async def channel_is_private(self, channel: ChannelRef) -> bool | None:
         return await membership.is_private(self._client, channel.id) if channel.id else None

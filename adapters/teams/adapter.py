@@ -69,6 +69,7 @@ from bot.ports import (
     Clock,
     DeliveryError,
     EventSink,
+    Memberships,
     RetryObserver,
     unobserved_retry,
 )
@@ -466,7 +467,7 @@ class TeamsAdapter:
     async def permalink(self, ref: MessageRef) -> str:
         return await self._delivery.permalink(ref)
 
-    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+    async def channels_visible_to(self, user: UserRef) -> Memberships | None:
         return await self._membership.channels_visible_to(user)
 
     async def channel_is_private(self, channel: ChannelRef) -> bool | None:

@@ -5,9 +5,11 @@ to their team's members (a private team's are not even visible to the rest of th
 organisation), a private or shared channel to its own members. So every channel counts as
 private to the core, and copbot asks Teams for the member list that opens it (the team's
 roster for a standard channel, the channel's own for the others), keeping each for a
-minute so one search doesn't ask again for each person. When Teams can't say (an error, a
-timeout, too many members), the answer is None and the core fails closed: that person sees
-no Teams channel's messages, and is told why.
+minute so one search doesn't ask again for each person. When Teams can't give a channel's
+list (an error, a timeout, too many members, a team copbot was taken out of while it was
+down), that channel is named unchecked and the core fails closed for it alone: nobody sees
+its messages, and the person is told some were left out. Every other channel is answered
+as Teams said.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Protocol
 
 from adapters.teams.conversations import Conversations, Place
 from bot.model import ChannelRef, UserRef
-from bot.ports import Clock
+from bot.ports import Clock, Memberships
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +65,27 @@ class ChannelMembership:
         # Open to a team at most, never to everyone: see the module's note.
         return None if await self._kind(channel.id) is None else True
 
-    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+    async def channels_visible_to(self, user: UserRef) -> Memberships | None:
         if not user.id:
             return None
         visible: set[str] = set()
+        unchecked: set[str] = set()
+        # Each list asked once an answer: a team's roster Teams won't give isn't asked
+        # again for each of its standard channels.
+        read: dict[str, frozenset[str] | None] = {}
         for channel in self._conversations.channels():
             # A standard channel opens to its team: the members of General, whose id is the
             # team's. Any other, to its own members.
             standard = await self._kind(channel.id) == STANDARD
             opens = channel.place.team if standard and channel.place.team else channel.id
-            members = await self._members_of(channel.place, opens)
+            if opens not in read:
+                read[opens] = await self._members_of(channel.place, opens)
+            members = read[opens]
             if members is None:
-                return None  # one channel unknown: the core shows none of the platform's
-            if user.id in members:
+                unchecked.add(channel.id)  # hidden from everyone; the others still answer
+            elif user.id in members:
                 visible.add(channel.id)
-        return frozenset(visible)
+        return Memberships(frozenset(visible), frozenset(unchecked))
 
     async def _kind(self, channel_id: str) -> str | None:
         """The channel's membershipType: remembered, else from its team's channel list

@@ -143,8 +143,11 @@ def cover_for(
     at: datetime,
     tz: ZoneInfo,
     pseudonymised: bool = False,
+    left_out: bool = False,
 ) -> Cover:
-    """What a Markdown or HTML export says about itself, with the library's names."""
+    """What a Markdown or HTML export says about itself, with the library's names;
+    ``left_out`` when copbot couldn't check who is in some members-only channels, whose
+    messages are then not in it."""
 
     def topic_name(slug: str) -> str:
         topic = library.topic(slug)
@@ -158,7 +161,15 @@ def cover_for(
         timezone=tz,
         prompt_of=library.prompt,
         topic_name=topic_name,
+        left_out=LEFT_OUT if left_out else "",
     )
+
+
+# On an export's cover, when it isn't all the person who asked may read.
+LEFT_OUT = (
+    "messages from members-only channels copbot couldn't check the members of as this was "
+    "made (export again later to include them)"
+)
 
 
 PLATFORM_NAMES = {"slack": "Slack", "teams": "Microsoft Teams", "local": "the playground"}
@@ -358,7 +369,7 @@ class ExportsFeature:
         if link is None:
             raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
         await self._asker_still_admin(link)  # and had it gone meanwhile
-        chosen = await self._still_visible(link)
+        chosen, left_out = await self._still_visible(link)
         if self._audit is not None:
             await self._audit.record(
                 link.created_by, "archive exported", f"{link.format}, from a link sent in chat"
@@ -386,6 +397,7 @@ class ExportsFeature:
             exported_by=asker.name,
             at=now,
             tz=self._tz,
+            left_out=left_out,
         )
         await stream_download(
             response,
@@ -394,14 +406,15 @@ class ExportsFeature:
         await response.write_eof()
         return response
 
-    async def _still_visible(self, link: ExportLink) -> ArchiveFilter:
-        """The link's filter, narrowed to the private channels its asker is in now: one
-        they left since asking is left out, as their search would leave it out."""
-        asked = link.filter.viewer_channels
-        if asked is None:
-            return link.filter
+    async def _still_visible(self, link: ExportLink) -> tuple[ArchiveFilter, bool]:
+        """The link's filter, with the private channels its asker is in now, as their
+        search now would show them: one they left since asking is left out, and one the
+        platform couldn't check when they asked is in once it can. And whether it couldn't
+        say for some now (those are left out, and the cover says so)."""
+        if link.filter.viewer_channels is None:
+            return link.filter, False
         now = await self._visibility.view_of(UserRef.parse(link.created_by))
-        return replace(link.filter, viewer_channels=asked & now.channels)
+        return replace(link.filter, viewer_channels=now.channels), not (now.sure and now.whole)
 
 
 # What the export links' key is derived for, from COPBOT_SECRET_KEY: a key of their own, as

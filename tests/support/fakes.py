@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from bot.model import ChannelRef, Form, MessageRef, Origin, OutgoingMessage, ThreadRef, UserRef
-from bot.ports import Capability, DeliveryError, EventSink
+from bot.ports import Capability, DeliveryError, EventSink, Memberships
 
 
 class ManualClock:
@@ -68,6 +68,8 @@ class FakeAdapter:
     private_channels: dict[str, set[str]] = field(default_factory=dict)
     memberships: dict[str, set[str]] = field(default_factory=dict)  # user id -> channel ids
     unsure: bool = False  # the platform can't say who sees what (an outage, say)
+    # Channels whose members the platform can't give (the others it answers for as usual).
+    unchecked: set[str] = field(default_factory=set)
     visibility_asked: list[str] = field(default_factory=list)  # user ids, in order
     sent: list[Sent] = field(default_factory=list)
     fail_next: int = 0  # make the next N posts raise, like a platform outage
@@ -136,12 +138,17 @@ class FakeAdapter:
     async def permalink(self, ref: MessageRef) -> str:
         return f"https://chat.example/{ref.channel.id}/{ref.id}"
 
-    async def channels_visible_to(self, user: UserRef) -> frozenset[str] | None:
+    async def channels_visible_to(self, user: UserRef) -> Memberships | None:
         self.visibility_asked.append(user.id)
         if self.unsure:
             return None
         mine = {c for c, members in self.private_channels.items() if user.id in members}
-        return frozenset(mine | self.memberships.get(user.id, set()))
+        # An unchecked channel is named among the person's too, as a careless platform
+        # might: the core must still leave it out.
+        return Memberships(
+            frozenset(mine | self.memberships.get(user.id, set()) | self.unchecked),
+            frozenset(self.unchecked),
+        )
 
     async def channel_is_private(self, channel: ChannelRef) -> bool | None:
         return None if self.unsure else channel.id in self.private_channels

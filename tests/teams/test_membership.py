@@ -1,6 +1,7 @@
 """Who sees which Teams channels, over time: a team's channels open to its roster only,
-member lists kept for a minute, failures not kept, a team's channel list asked at most once
-a minute, and a channel of unknown kind open to its members only."""
+member lists kept for a minute, failures not kept and hiding only the channels they open, a
+team's channel list asked at most once a minute, and a channel of unknown kind open to its
+members only."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from datetime import timedelta
 from adapters.teams.conversations import Conversations, Place
 from adapters.teams.membership import ChannelMembership
 from bot.model import ChannelRef, UserRef
+from bot.ports import Memberships
 from bot.records import Conversation
 from tests.support.fakes import ManualClock
 
 TEAM = "19:general@thread.tacv2"
 LEADS = "19:leads@thread.tacv2"
 NEW = "19:new@thread.tacv2"
+# A team copbot was taken out of while it was down: Teams no longer says who is in it.
+GONE_TEAM = "19:gone-general@thread.tacv2"
+GONE = "19:gone-private@thread.tacv2"
 PRIYA = UserRef("teams", "aad-priya")
 SAM = UserRef("teams", "aad-sam")
 OUTSIDER = UserRef("teams", "aad-other-team")
@@ -48,6 +53,7 @@ class Teams:
     kinds: dict[str, str] = field(default_factory=dict)
     in_channels: dict[str, set[str]] = field(default_factory=dict)
     down: bool = False
+    refused: set[str] = field(default_factory=set)  # conversations Teams won't list
     asked: list[str] = field(default_factory=list)
 
     async def channel_kinds(self, place: Place) -> dict[str, str]:
@@ -58,7 +64,7 @@ class Teams:
 
     async def members(self, place: Place, channel_id: str) -> frozenset[str]:
         self.asked.append(f"members of {channel_id}")
-        if self.down:
+        if self.down or channel_id in self.refused:
             raise ConnectionError("down")
         return frozenset(self.in_channels.get(channel_id, set()))
 
@@ -76,15 +82,22 @@ async def setup(*channels: str) -> tuple[ChannelMembership, Teams, ManualClock, 
     return ChannelMembership(teams, conversations, clock), teams, clock, conversations
 
 
+async def seen(membership: ChannelMembership, user: UserRef) -> frozenset[str]:
+    """The channels ``user`` sees, Teams having said for every one."""
+    answer = await membership.channels_visible_to(user)
+    assert answer is not None and answer.unchecked == frozenset()
+    return answer.channels
+
+
 async def test_a_member_list_is_kept_for_a_minute() -> None:
     membership, teams, clock, _ = await setup(LEADS)
-    assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}
-    assert await membership.channels_visible_to(SAM) == {TEAM}
+    assert await seen(membership, PRIYA) == {TEAM, LEADS}
+    assert await seen(membership, SAM) == {TEAM}
     assert teams.asked == [f"members of {TEAM}", f"channels of {TEAM}", f"members of {LEADS}"]
     teams.in_channels[LEADS].add(SAM.id)  # Sam joins Leads
-    assert await membership.channels_visible_to(SAM) == {TEAM}  # still the list of before
+    assert await seen(membership, SAM) == {TEAM}  # still the list of before
     clock.advance(timedelta(seconds=61))
-    assert await membership.channels_visible_to(SAM) == {TEAM, LEADS}
+    assert await seen(membership, SAM) == {TEAM, LEADS}
     assert teams.asked[-1] == f"members of {LEADS}"
 
 
@@ -92,9 +105,11 @@ async def test_a_failure_is_not_kept() -> None:
     membership, teams, _, _ = await setup(LEADS)
     assert await membership.channel_is_private(ChannelRef("teams", LEADS)) is True
     teams.down = True
-    assert await membership.channels_visible_to(PRIYA) is None
+    assert await membership.channels_visible_to(PRIYA) == Memberships(
+        frozenset(), frozenset({TEAM, LEADS})
+    )
     teams.down = False
-    assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}  # asked again
+    assert await seen(membership, PRIYA) == {TEAM, LEADS}  # asked again
 
 
 async def test_a_teams_channel_list_is_asked_at_most_once_a_minute() -> None:
@@ -115,15 +130,35 @@ async def test_a_teams_channel_list_is_asked_at_most_once_a_minute() -> None:
 async def test_a_channel_of_unknown_kind_is_open_to_its_members_only() -> None:
     membership, teams, _, _ = await setup(LEADS, NEW)
     teams.in_channels[NEW] = {SAM.id}
-    assert await membership.channels_visible_to(SAM) == {TEAM, NEW}
-    assert await membership.channels_visible_to(PRIYA) == {TEAM, LEADS}
+    assert await seen(membership, SAM) == {TEAM, NEW}
+    assert await seen(membership, PRIYA) == {TEAM, LEADS}
     # General never needs asking: its id is the team's, and it is open to the team only.
     assert await membership.channel_is_private(ChannelRef("teams", TEAM)) is True
 
 
 async def test_someone_outside_the_team_sees_none_of_its_channels() -> None:
     membership, teams, clock, _ = await setup(LEADS)
-    assert await membership.channels_visible_to(OUTSIDER) == frozenset()
+    assert await seen(membership, OUTSIDER) == frozenset()
     teams.in_channels[TEAM].add(OUTSIDER.id)  # they join the team: its standard channels open
     clock.advance(timedelta(seconds=61))
-    assert await membership.channels_visible_to(OUTSIDER) == {TEAM}
+    assert await seen(membership, OUTSIDER) == {TEAM}
+
+
+async def test_a_list_teams_wont_give_hides_only_the_channels_it_opens() -> None:
+    membership, teams, _, conversations = await setup(LEADS)
+    gone = Place("https://teams.test/", "tenant", "28:bot", GONE_TEAM)
+    for channel in (GONE_TEAM, GONE):
+        await conversations.remember_channel(channel, "", gone)
+    teams.kinds |= {GONE_TEAM: "standard", GONE: "private"}
+    teams.refused = {GONE_TEAM, GONE}
+    assert await membership.channels_visible_to(PRIYA) == Memberships(
+        frozenset({TEAM, LEADS}), frozenset({GONE_TEAM, GONE})
+    )
+    # Each list asked once: not again for every channel it opens.
+    assert teams.asked.count(f"members of {GONE_TEAM}") == 1
+    # Not kept: asked again, and once Teams answers, the channel is answered for.
+    teams.refused = {GONE_TEAM}
+    teams.in_channels[GONE] = {PRIYA.id}
+    assert await membership.channels_visible_to(PRIYA) == Memberships(
+        frozenset({TEAM, LEADS, GONE}), frozenset({GONE_TEAM})
+    )
