@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.console.scope import PARTLY, UNSURE
 from bot.model import Role
 from bot.records import ArchivedMessage
 from tests.support.console import Console, console_app
@@ -257,3 +258,47 @@ async def test_another_platforms_archive_is_not_shown(console: Console) -> None:
         assert "elsewhere" not in page
     thread = "/console/archive/thread?platform=slack&workspace=T9&channel=C1&id=s1"
     await _page(console, thread, priya, status=404)
+
+
+async def test_a_channel_the_platform_cannot_check_is_left_out_and_the_pages_say_so(
+    console: Console,
+) -> None:
+    """One private channel whose members the platform can't give hides only itself, from
+    its members too, on every page that reads the archive, which says some were left out."""
+    console.adapter.private_channels["C-quiet"] = {"priya", "alex"}
+    await _keep(console, "C-quiet", "quiet", "t4", "t4", "Lee", "A quiet worry about rotas", private=True)  # fmt: skip
+    console.adapter.unchecked = {"C-quiet"}
+    priya, alex = await console.sign_in(PRIYA), await console.sign_in(ALEX)
+    quiet = "/console/archive/thread?platform=test&workspace=T1&channel=C-quiet&id=t4"
+    for path in ("/console/archive", "/console/archive?q=worry"):
+        page = html.unescape(await _page(console, path, priya))
+        assert "private worry" in page or "private <mark>worry</mark>" in page  # checked
+        assert "quiet" not in page.replace(PARTLY, "")
+        assert page.count(PARTLY) == 1
+    refused = html.unescape(await _page(console, quiet, priya, status=404))
+    assert "rotas" not in refused and PARTLY in refused
+    for path in ("/console/participation", "/console/prompts", "/console/archive/export"):
+        assert PARTLY in html.unescape(await _page(console, path, alex))
+    response = await console.post(
+        "/console/archive/export", alex,
+        {"csrf": await console.csrf(alex), "format": "markdown"},
+    )  # fmt: skip
+    body = await response.text()
+    assert "rotas" not in body and "Language shapes" in body
+    assert "Left out" in body and "couldn't check the members of" in body
+
+    console.adapter.unchecked = set()  # the platform answers again: nothing kept of before
+    page = html.unescape(await _page(console, "/console/archive", priya))
+    assert "quiet worry" in page and PARTLY not in page
+    assert "rotas" in await _page(console, quiet, priya)
+    form = {"csrf": await console.csrf(alex), "format": "markdown"}
+    body = await (await console.post("/console/archive/export", alex, form)).text()
+    assert "rotas" in body and "Left out" not in body
+
+
+async def test_when_the_platform_cannot_say_at_all_the_pages_say_so(console: Console) -> None:
+    console.adapter.unsure = True
+    priya = await console.sign_in(PRIYA)
+    page = html.unescape(await _page(console, "/console/archive?q=worry", priya))
+    assert "private worry" not in page and page.count(UNSURE) == 1
+    assert UNSURE in html.unescape(await _page(console, "/console/participation", priya))

@@ -99,9 +99,10 @@ class ArchivePages:
         }
 
     async def archive(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        viewer = await self._scopes.of(visitor)
+        seen = await self._scopes.of(visitor)
+        viewer = seen.filter
         chosen = await self._chosen(dict(request.query))
-        context = await self._form_context(viewer)
+        context = await self._form_context(viewer) | {"left_out": seen.left_out}
         query = chosen.values["q"]
         problems = list(chosen.problems)
         try:
@@ -141,14 +142,17 @@ class ArchivePages:
         key = ThreadKey(
             q.get("platform", ""), q.get("workspace", ""), q.get("channel", ""), q.get("id", "")
         )
-        messages = await self._threads.thread(key, await self._scopes.of(visitor))
+        seen = await self._scopes.of(visitor)
+        messages = await self._threads.thread(key, seen.filter)
         if not messages:
-            # The same answer for a thread that isn't there and one that isn't yours to see.
+            # The same answer for a thread that isn't there and one that isn't yours to see
+            # (and the same note, there or not, when some channels couldn't be checked).
             return self._templates.render(
                 "refused.html",
                 status=404,
                 visitor=visitor,
                 message="There's no thread here that you can read. It may have been erased.",
+                left_out=seen.left_out,
             )
         library = await self._catalogue.current()
         prompt = library.prompt(messages[0].prompt_id) if messages[0].prompt_id else None
@@ -162,7 +166,8 @@ class ArchivePages:
         )
 
     async def export_page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        context = await self._form_context(await self._scopes.of(visitor))
+        seen = await self._scopes.of(visitor)
+        context = await self._form_context(seen.filter) | {"left_out": seen.left_out}
         chosen = await self._chosen({})
         return self._templates.render(
             "export.html", visitor=visitor, chosen=chosen, problems=[], formats=FORMAT_CHOICES,
@@ -177,9 +182,10 @@ class ArchivePages:
         problems = list(chosen.problems)
         if fmt not in FORMATS:
             problems.append(f"Pick one of the formats: {', '.join(FORMATS)}.")
-        viewer = await self._scopes.of(visitor)
+        seen = await self._scopes.of(visitor)
+        viewer = seen.filter
         if problems or chosen.filter is None:
-            context = await self._form_context(viewer)
+            context = await self._form_context(viewer) | {"left_out": seen.left_out}
             return self._templates.render(
                 "export.html", status=400, visitor=visitor, chosen=chosen,
                 problems=problems, formats=FORMAT_CHOICES,
@@ -200,6 +206,7 @@ class ArchivePages:
             at=now,
             tz=self._tz,
             pseudonymised=pseudonymise,
+            left_out=bool(seen.left_out),
         )
         content_type, suffix = CONTENT_TYPES[fmt]
         response = web.StreamResponse(

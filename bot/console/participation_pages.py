@@ -51,7 +51,7 @@ class ParticipationPages:
 
     async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         # Private channels count only for their members, as everywhere in the console.
-        scope = await self._scopes.of(visitor)
+        seen = await self._scopes.of(visitor)
         library = await self._catalogue.current()
         topics = {t.slug: t.title for t in library.topics}
         names: dict[str, Callable[[str], str]] = {
@@ -59,7 +59,7 @@ class ParticipationPages:
             "region": lambda g: g.capitalize() if g else "No region",
             "month": lambda g: f"{MONTHS[int(g[5:7]) - 1]} {g[:4]}",
         }
-        counted = count(await self._threads.participation(scope), MIN_PEOPLE)
+        counted = count(await self._threads.participation(seen.filter), MIN_PEOPLE)
         breakdowns = [
             Breakdown(
                 heading,
@@ -74,5 +74,9 @@ class ParticipationPages:
             )
         ]
         return self._templates.render(
-            "participation.html", visitor=visitor, breakdowns=breakdowns, least=MIN_PEOPLE
+            "participation.html",
+            visitor=visitor,
+            breakdowns=breakdowns,
+            least=MIN_PEOPLE,
+            left_out=seen.left_out,
         )

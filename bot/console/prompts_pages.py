@@ -123,9 +123,8 @@ class PromptsPages:
         suggestions = await self._prompts.suggestions(SUGGESTIONS_SHOWN)
         # Suggestions were given to facilitators by name, on purpose (the form says so).
         names = await self._people.names({s.by for s in suggestions})
-        counted = count(
-            await self._threads.participation(await self._scopes.of(visitor)), MIN_PEOPLE
-        )
+        seen = await self._scopes.of(visitor)
+        counted = count(await self._threads.participation(seen.filter), MIN_PEOPLE)
         most = sorted(
             ((p, n) for p, n in counted["prompt"].shown if p), key=lambda pn: (-pn[1], pn[0])
         )[:MOST_REPLIES_SHOWN]
@@ -144,5 +143,6 @@ class PromptsPages:
             schedules=await self._schedules.schedules(visitor.user),
             most=[(library.prompt(p), n) for p, n in most],
             least=MIN_PEOPLE,
+            left_out=seen.left_out,
             typed=typed or {},
         )
