@@ -30,6 +30,10 @@ STANDARD = "standard"
 # A member list is this old at most; with the core's own minute per person, someone added to
 # a private channel finds its messages within two minutes.
 TTL = timedelta(seconds=60)
+# A list Teams wouldn't give is not asked again for this long: a team copbot was removed
+# from while it was down fails every time, and each search, and each check of a channel,
+# would otherwise ask again, one list after another.
+RETRY_AFTER = timedelta(seconds=15)
 
 
 class Asks(Protocol):
@@ -57,6 +61,7 @@ class ChannelMembership:
         self._kinds: dict[str, str] = {}  # channel id -> membershipType, as Teams said it
         self._listed: dict[str, datetime] = {}  # team -> when its channels were last asked
         self._members: dict[str, _Members] = {}  # channel id -> its members, lately
+        self._refused: dict[str, datetime] = {}  # channel id -> when Teams last didn't say
         # One question to Teams at a time, so those asking together share its answer.
         self._listing = asyncio.Lock()
         self._reading = asyncio.Lock()
@@ -125,10 +130,14 @@ class ChannelMembership:
         kept = self._members.get(conversation)
         if kept is not None and now - kept.at < self._ttl:
             return kept.ids
+        if (refused := self._refused.get(conversation)) and now - refused < RETRY_AFTER:
+            return None
         try:
             ids = await self._teams.members(place, conversation)
-        except Exception as e:  # not kept: asked again next time
+        except Exception as e:  # asked again shortly, not at once
             log.warning("Teams did not say who is in a channel (%s)", type(e).__name__)
+            self._refused[conversation] = now
             return None
+        self._refused.pop(conversation, None)
         self._members[conversation] = _Members(ids, now)
         return ids
