@@ -516,17 +516,24 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
 async def _healthz(request: web.Request) -> web.StreamResponse:
     core = request.app[CORE]
     ok = await core.db.ping()
+    # A read answers while the disk is full or the file read-only, and then every event
+    # Slack and Teams send is refused: unhealthy until a write is kept again.
+    trouble = next((t for d in request.app[DATABASES] if (t := d.write_trouble)), None)
     degraded = core.chat.degraded()
+    database = "ok" if ok else "not answering"
+    if ok and trouble:
+        database = f"can't write: {trouble}"
+    well = ok and not trouble
     body: dict[str, object] = {
-        "status": ("degraded" if degraded else "ok") if ok else "unavailable",
-        "database": "ok" if ok else "not answering",
+        "status": ("degraded" if degraded else "ok") if well else "unavailable",
+        "database": database,
         "platforms": core.chat.platforms,
         "version": _version(),
     }
     if degraded:
         # Still 200: copbot keeps taking events and retries its sends; restarting won't help.
         body["degraded"] = degraded
-    return web.json_response(body, status=200 if ok else 503)
+    return web.json_response(body, status=200 if well else 503)
 
 
 def _version() -> str:

@@ -25,6 +25,7 @@ from storage.held_writes import Together, WriteBatch
 from storage.migrations import MIGRATIONS, RETIRED_MIGRATIONS
 from storage.owned import Gate, open_gate, run_owned
 from storage.wal_sync import WalSync
+from storage.write_health import WriteHealth
 
 T = TypeVar("T")
 
@@ -121,6 +122,7 @@ class Database:
         self._closed = False
         self._pending_checkpoints: set[asyncio.Task[None]] = set()
         self._scrub_due = False
+        self._health = WriteHealth()
         # The write batch open in the current task, if any (see batch()): a context
         # variable, so that each inbox lane's task has its own.
         self._batch: ContextVar[WriteBatch | None] = ContextVar(f"batch-{id(self)}", default=None)
@@ -162,8 +164,16 @@ class Database:
 
     def _write_sync(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         db = self._db()
-        with transaction(db):
-            return run_owned(db, fn, self._gate, write=True)
+        changes = db.conn.total_changes
+        try:
+            with transaction(db):
+                result = run_owned(db, fn, self._gate, write=True)
+        except BaseException as error:
+            self._health.refused(error)
+            raise
+        if db.conn.total_changes != changes:
+            self._health.kept()
+        return result
 
     def _write_bulk(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         # Folding the WAL into the file after every commit would copy the same index pages
@@ -195,7 +205,11 @@ class Database:
 
     def _write_unlocked(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         # On the writer thread, outside a transaction (a checkpoint can't run inside one).
-        return run_owned(self._db(), fn, self._gate, write=True)
+        try:
+            return run_owned(self._db(), fn, self._gate, write=True)
+        except BaseException as error:
+            self._health.refused(error)
+            raise
 
     @contextlib.asynccontextmanager
     async def batch(self) -> AsyncIterator[WriteBatch]:
@@ -268,6 +282,7 @@ class Database:
 
         def synced(flushed: Future[None]) -> None:
             if (error := flushed.exception()) is not None:
+                self._health.refused(error)
                 kept.set_exception(error)
             else:
                 kept.set_result(result)
@@ -320,6 +335,12 @@ class Database:
         while not await self._try_checkpoint():
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+    @property
+    def write_trouble(self) -> str | None:
+        """Why the last write failed, in a few words (for /healthz); None once a write that
+        changed something is kept again."""
+        return self._health.trouble
 
     async def ping(self) -> bool:
         try:

@@ -1,10 +1,12 @@
 """A full disk or a database locked by another process while an inbound event is written:
 the request is refused (a 5xx, never a 200), so Slack or Teams sends it again; the retry,
-once storage is well, is accepted and archived once."""
+once storage is well, is accepted and archived once. Meanwhile /healthz says the database
+can't be written (so Docker's health check notices), and is well again once a write is."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -24,16 +26,23 @@ from tests.slack import conftest as slack_conftest
 from tests.slack.conftest import ADMIN, SlackBot, Sleeps
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_outages import reply as slack_reply
-from tests.support.faults import Faults, disk_full, locked
+from tests.support.faults import Faults, disk_full, locked, read_only
 from tests.teams.conftest import ADMIN_AAD, LateStore, TeamsBot
 from tests.teams.conftest import Sleeps as TeamsSleeps
 from tests.teams.fake_connector import NORTH, TENANT, Call, FakeConnector
 from tests.teams.test_contract import command
 from tests.teams.test_contract import reply as teams_reply
 from tests.test_cli_locked import HOLD
+from tests.test_playground import Playground
 
 ACCEPT = "SqliteInboxRepository.accept"
 FAULTS: dict[str, Callable[[], Exception]] = {"disk full": disk_full, "locked": locked}
+# What /healthz says of each: a reason in words, never SQLite's message or a path.
+REASONS: dict[str, tuple[Callable[[], Exception], str]] = {
+    "disk full": (disk_full, "can't write: the disk holding it is full"),
+    "read-only": (read_only, "can't write: its file is read-only for copbot"),
+    "locked": (locked, "can't write: another process held its write lock too long"),
+}
 
 
 def archived(db_path: Path) -> list[str]:
@@ -95,6 +104,65 @@ async def teams(db_path: Path, faults: Faults) -> AsyncIterator[TeamsBot]:
             yield TeamsBot(client, fake, db_path, TeamsSleeps())
     finally:
         await fake.close()
+
+
+@pytest.fixture
+async def playground(db_path: Path, faults: Faults) -> AsyncIterator[Playground]:
+    async with TestClient(TestServer(create_app(Settings(db_path=db_path), gate=faults))) as c:
+        pg = Playground(c)
+        await pg.settled()
+        yield pg
+
+
+async def health(client: TestClient) -> tuple[int, dict[str, object]]:  # type: ignore[type-arg]
+    r = await client.get("/healthz")
+    return r.status, await r.json()
+
+
+@pytest.mark.parametrize("fault", sorted(REASONS))
+async def test_slack_health_is_unavailable_while_writes_fail_and_well_after(
+    slack: SlackBot, faults: Faults, fault: str, db_path: Path
+) -> None:
+    await slack.command("prompt language", user=ADMIN)
+    [post] = await slack.fake.until(lambda: slack.fake.of("chat.postMessage"))
+    envelope = slack_reply(3, post.answer["ts"])
+    error, reason = REASONS[fault]
+    faults.fail(ACCEPT, error)
+    assert (await slack.event(envelope)).status >= 500
+    status, body = await health(slack.client)
+    assert status == 503  # Docker's health check and any monitor see it
+    assert body["status"] == "unavailable" and body["database"] == reason
+    assert str(db_path) not in json.dumps(body) and "sqlite" not in json.dumps(body).lower()
+    assert (await slack.event(envelope, retry=1)).status == 200  # the next write is kept
+    status, body = await health(slack.client)
+    assert (status, body["status"], body["database"]) == (200, "ok", "ok")
+
+
+async def test_teams_health_is_unavailable_while_writes_fail_and_well_after(
+    teams: TeamsBot, faults: Faults
+) -> None:
+    await teams.install()
+    faults.fail(ACCEPT, disk_full)
+    activity = command(teams, "prompt language", "1700000000901")
+    assert (await teams.send(activity)).status == 503
+    status, body = await health(teams.client)
+    assert status == 503 and body["database"] == REASONS["disk full"][1]
+    assert (await teams.send(activity)).status == 200
+    status, body = await health(teams.client)
+    assert (status, body["status"]) == (200, "ok")
+
+
+async def test_playground_health_is_unavailable_while_writes_fail_and_well_after(
+    playground: Playground, faults: Faults
+) -> None:
+    faults.fail(ACCEPT, read_only)
+    said = {"as": "sam", "channel": "general", "text": "/cop help"}
+    assert (await playground.client.post("/api/playground/messages", json=said)).status >= 500
+    status, body = await health(playground.client)
+    assert status == 503 and body["database"] == REASONS["read-only"][1]
+    await playground.say("/cop help")
+    status, body = await health(playground.client)
+    assert (status, body["status"]) == (200, "ok")
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))

@@ -45,3 +45,7 @@ class Faults:
                         self._armed[where] = (error, times - 1)
                     self.raised.append(where)
                     raise error()
+
+
+def read_only() -> sqlite3.OperationalError:
+    return sqlite3.OperationalError("attempt to write a readonly database")

@@ -1,0 +1,86 @@
+"""Database notes whether its writes are kept, for /healthz: any write refused for a reason
+of storage's (not only the inbox's) makes it unhealthy, until a write that changes
+something is kept again."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from storage import sqlite
+from storage.database import Database
+from storage.write_health import refusal
+from tests.support.faults import Faults, disk_full
+
+
+@pytest.fixture
+def faults() -> Faults:
+    return Faults()
+
+
+@pytest.fixture
+def database(db_path: Path, faults: Faults) -> Iterator[Database]:
+    db = Database.open(db_path, gate=faults)
+    yield db
+    db.close()
+
+
+def grant(identity: str) -> Callable[[sqlite_utils.Database], None]:
+    def granting(db: sqlite_utils.Database) -> None:
+        db.execute(
+            "insert into roles (identity, role, granted_by, granted_at) values (?, ?, ?, ?)",
+            (identity, "admin", "cli", "2026-01-01T00:00:00+00:00"),
+        )
+
+    return granting
+
+
+def scheduling(db: sqlite_utils.Database) -> None:
+    """Stands for any write besides the inbox's (a scheduler's, a command's)."""
+
+
+async def test_any_refused_write_counts_and_a_kept_one_clears_it(
+    database: Database, faults: Faults
+) -> None:
+    assert database.write_trouble is None
+    faults.fail("scheduling", disk_full)
+    with pytest.raises(sqlite.OperationalError):
+        await database.write(scheduling)
+    assert database.write_trouble == "the disk holding it is full"
+    # A write that changes nothing commits even on a full disk: it proves nothing.
+    await database.write(lambda db: db.execute("select 1").fetchone())
+    assert database.write_trouble == "the disk holding it is full"
+    await database.write(grant("slack:U1"))
+    assert database.write_trouble is None
+
+
+async def test_a_constraint_or_a_mistake_in_sql_says_nothing_of_the_file(
+    database: Database,
+) -> None:
+    await database.write(grant("slack:U1"))
+    with pytest.raises(sqlite.IntegrityError):
+        await database.write(grant("slack:U1"))
+    with pytest.raises(sqlite.Error):
+        await database.write(lambda db: db.execute("select ?", (1, 2)).fetchone())
+    assert database.write_trouble is None
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "the disk holding it is full"),
+        (OSError(errno.EIO, "Input/output error"), "the disk or the file gave an error"),
+        (sqlite.OperationalError("disk I/O error"), "the disk or the file gave an error"),
+        (
+            sqlite.DatabaseError("database disk image is malformed"),
+            "the disk or the file gave an error",
+        ),
+        (sqlite.OperationalError("something new"), "it refused the last write"),
+    ],
+)
+def test_each_refusal_is_worded_without_sqlites_message(error: Exception, reason: str) -> None:
+    assert refusal(error) == reason
