@@ -518,7 +518,9 @@ async def _healthz(request: web.Request) -> web.StreamResponse:
     ok = await core.db.ping()
     # A read answers while the disk is full or the file read-only, and then every event
     # Slack and Teams send is refused: unhealthy until a write is kept again.
-    trouble = next((t for d in request.app[DATABASES] if (t := d.write_trouble)), None)
+    trouble = None
+    for file in request.app[DATABASES]:
+        trouble = trouble or await file.write_trouble()
     degraded = core.chat.degraded()
     database = "ok" if ok else "not answering"
     if ok and trouble:

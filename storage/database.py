@@ -123,6 +123,7 @@ class Database:
         self._pending_checkpoints: set[asyncio.Task[None]] = set()
         self._scrub_due = False
         self._health = WriteHealth()
+        self._probing = asyncio.Lock()  # one write_trouble() probe at a time
         # The write batch open in the current task, if any (see batch()): a context
         # variable, so that each inbox lane's task has its own.
         self._batch: ContextVar[WriteBatch | None] = ContextVar(f"batch-{id(self)}", default=None)
@@ -336,11 +337,30 @@ class Database:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
-    @property
-    def write_trouble(self) -> str | None:
-        """Why the last write failed, in a few words (for /healthz); None once a write that
-        changed something is kept again."""
+    async def write_trouble(self) -> str | None:
+        """Why writes fail, in a few words (for /healthz); None while they are kept.
+
+        While the last write failed, a write of its own that changes nothing (one at a
+        time; a caller meanwhile hears the last outcome) asks the file again, so that a
+        quiet copbot is seen to be well as soon as the disk has room or the lock is free,
+        not only at the next event."""
+        if self._health.trouble is None or self._probing.locked():
+            return self._health.trouble
+        async with self._probing:
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(Exception):  # a refusal is noted by _probe_sync
+                await loop.run_in_executor(self._writer_pool, self._probe_sync)
         return self._health.trouble
+
+    def _probe_sync(self) -> None:
+        db = self._db()
+        try:
+            with transaction(db):
+                run_owned(db, _rewrite_header, self._gate, write=True)
+        except BaseException as error:
+            self._health.refused(error)
+            raise
+        self._health.kept()
 
     async def ping(self) -> bool:
         try:
@@ -361,6 +381,13 @@ class Database:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+
+
+def _rewrite_header(db: sqlite_utils.Database) -> None:
+    """A write that changes nothing, yet puts a page in the WAL as any write does (a full
+    disk or a read-only file refuses it): the file's first page, written as it is."""
+    (version,) = db.execute("pragma user_version").fetchone()
+    db.execute(f"pragma user_version = {int(version)}")
 
 
 def migrate(path: str | Path) -> list[str]:

@@ -1,6 +1,7 @@
 """Whether the database is taking writes, for /healthz: a read (``SELECT 1``) still answers
 while the disk is full or the file is read-only, and then every event Slack or Teams sends
-is refused. Noted by Database as each write ends: refused, or kept."""
+is refused. Noted by Database as each write ends: refused, or kept (see
+Database.write_trouble, which asks the file again while writes fail)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ from storage.database import Database
 from storage.write_health import refusal
 from tests.support.faults import Faults, disk_full
 
+PROBE = "_rewrite_header"
+
 
 @pytest.fixture
 def faults() -> Faults:
@@ -46,16 +48,34 @@ def scheduling(db: sqlite_utils.Database) -> None:
 async def test_any_refused_write_counts_and_a_kept_one_clears_it(
     database: Database, faults: Faults
 ) -> None:
-    assert database.write_trouble is None
+    assert await database.write_trouble() is None
+    faults.fail("scheduling", disk_full)  # not only the inbox's writes
+    faults.fail(PROBE, disk_full, times=2)  # the disk stays full
+    with pytest.raises(sqlite.OperationalError):
+        await database.write(scheduling)
+    assert await database.write_trouble() == "the disk holding it is full"
+    # A write that changes nothing commits even on a full disk: it proves nothing.
+    await database.write(lambda db: db.execute("select 1").fetchone())
+    assert await database.write_trouble() == "the disk holding it is full"
+    await database.write(grant("slack:U1"))
+    assert faults.raised.count(PROBE) == 2
+    assert await database.write_trouble() is None
+    assert faults.raised.count(PROBE) == 2  # nothing to ask while writes are kept
+
+
+async def test_a_quiet_copbot_is_well_again_as_soon_as_the_file_is(
+    database: Database, faults: Faults, db_path: Path
+) -> None:
     faults.fail("scheduling", disk_full)
     with pytest.raises(sqlite.OperationalError):
         await database.write(scheduling)
-    assert database.write_trouble == "the disk holding it is full"
-    # A write that changes nothing commits even on a full disk: it proves nothing.
-    await database.write(lambda db: db.execute("select 1").fetchone())
-    assert database.write_trouble == "the disk holding it is full"
-    await database.write(grant("slack:U1"))
-    assert database.write_trouble is None
+    # Space is freed; nothing else is written: asking writes to the file, and changes nothing.
+    assert await database.write_trouble() is None
+    assert faults.raised == ["scheduling"]
+    assert await database.read(lambda db: db.execute("pragma user_version").fetchone()[0]) == 0
+    assert (
+        await database.read(lambda db: db.execute("select count(*) from roles").fetchone()[0]) == 0
+    )
 
 
 async def test_a_constraint_or_a_mistake_in_sql_says_nothing_of_the_file(
@@ -66,7 +86,7 @@ async def test_a_constraint_or_a_mistake_in_sql_says_nothing_of_the_file(
         await database.write(grant("slack:U1"))
     with pytest.raises(sqlite.Error):
         await database.write(lambda db: db.execute("select ?", (1, 2)).fetchone())
-    assert database.write_trouble is None
+    assert await database.write_trouble() is None
 
 
 @pytest.mark.parametrize(
