@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from storage import sqlite as sqlite3
@@ -18,6 +22,13 @@ COUNTED = (  # (what one is called, its table)
     ("event", "events"),
 )
 SEARCH_INDEX = "archive_fts"
+# A backup is written as ".NAME.partial" beside its target (and SQLite's "-journal" beside
+# that). One killed outright (kill -9, a power cut) leaves it there, hidden, holding every
+# message: the next backup into the folder removes it, once it is older than any backup
+# still running could have left it (another may be writing its own right now).
+PARTIAL = re.compile(r"\..+\.partial")
+STALE_PARTIAL = timedelta(hours=6)
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,8 @@ class CheckReport:
     counts: tuple[tuple[str, int], ...]
     # Applied by a newer copbot, unknown to this one (see storage.database.refuse_newer).
     newer_migrations: tuple[str, ...] = ()
+    # A backup's: unfinished copies of killed backups it removed from the folder.
+    removed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -49,6 +62,7 @@ def backup(source: Path, target: Path) -> CheckReport:
         raise StorageError(f"{target} already exists; choose a new file name for the backup")
     if not target.parent.is_dir():
         raise StorageError(f"cannot write {target}: folder {target.parent} does not exist")
+    removed = _remove_stale_partials(target.parent)
     partial = target.with_name(f".{target.name}.partial")
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
@@ -79,7 +93,41 @@ def backup(source: Path, target: Path) -> CheckReport:
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-    return CheckReport(target, report.problems, report.pending_migrations, report.counts)
+    return CheckReport(
+        target, report.problems, report.pending_migrations, report.counts, removed=removed
+    )
+
+
+def _remove_stale_partials(folder: Path) -> tuple[str, ...]:
+    """Remove the unfinished copies killed backups left in ``folder`` (see PARTIAL): only
+    files named as backup() names them, that are SQLite's (or empty), and old. Returns
+    their names."""
+    removed: list[str] = []
+    oldest = time.time() - STALE_PARTIAL.total_seconds()
+    for path in sorted(folder.glob(".*.partial")):
+        if not PARTIAL.fullmatch(path.name) or not _stale_copy(path, oldest):
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue  # not ours to remove after all (another user's): left as it is
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}-journal").unlink()
+        removed.append(path.name)
+    return tuple(removed)
+
+
+def _stale_copy(path: Path, oldest: float) -> bool:
+    try:
+        status = path.lstat()  # a link is never followed, nor removed
+        if not stat.S_ISREG(status.st_mode) or status.st_mtime > oldest:
+            return False
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError:
+        return False
+    # Empty: killed before the copy's first page was written.
+    return header in (b"", SQLITE_HEADER)
 
 
 def check(path: Path) -> CheckReport:

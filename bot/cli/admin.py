@@ -63,6 +63,12 @@ def db_backup(path: Path, db: str | None) -> None:
     click.echo(
         f"Backed up {settings.db_path} to {report.path} ({_counted(report)}); it passed its check."
     )
+    if report.removed:
+        # Whole copies of the data, hidden: whoever runs backups should know they were there.
+        click.echo(
+            f"Also removed what earlier backups stopped part-way left in {report.path.parent}: "
+            + ", ".join(report.removed)
+        )
 
 
 @db.command("check")
