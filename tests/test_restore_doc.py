@@ -1,0 +1,111 @@
+"""docs/operations.md's restore steps, run as written (paths moved to a temporary folder,
+copbot-admin as what it runs): each command works, the queries name exactly the people
+an admin must act on, and the restored file is checked where it will be used."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from storage import sqlite
+from storage.archive import SqliteArchiveRepository
+from storage.database import Database
+from tests.support.server import copbot_command
+
+ROOT = Path(__file__).resolve().parent.parent
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text()
+BACKUP = "copbot-2026-12-01.db"
+
+pytestmark = [
+    pytest.mark.subprocess,
+    pytest.mark.skipif(
+        shutil.which("sqlite3") is None, reason="the restore steps use SQLite's sqlite3 tool"
+    ),
+]
+
+
+def restore_steps() -> list[str]:
+    """Each step's commands, in order, as the doc gives them."""
+    section = OPERATIONS.split("### Restoring", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return [re.sub(r"^   ", "", block, flags=re.M) for block in blocks]
+
+
+def as_here(block: str, home: Path) -> str:
+    db = home / "copbot.db"
+    admin = " ".join(shlex.quote(part) for part in copbot_command())
+    lines = [line for line in block.splitlines() if "systemctl" not in line]
+    text = "\n".join(lines).replace("/var/lib/copbot", str(home))
+    text = text.replace("sudo copbot-admin", f"{admin} --db {shlex.quote(str(db))}")
+    return text.replace("sudo -u copbot ", "").replace("sudo ", "")
+
+
+def run(script: str, home: Path) -> str:
+    done = subprocess.run(
+        ["sh", "-ec", script], cwd=home, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, (script, done.stdout, done.stderr)
+    return done.stdout
+
+
+async def opt(db_path: Path, out: tuple[str, ...] = (), back_in: tuple[str, ...] = ()) -> None:
+    db = Database.open(db_path)
+    try:
+        archive = SqliteArchiveRepository(db)
+        for identity in out:
+            await archive.opt_out(identity, datetime.now(UTC))
+        for identity in back_in:
+            await archive.opt_in(identity, datetime.now(UTC))
+    finally:
+        db.close()
+
+
+def erasures_in(db: Path) -> list[str]:
+    conn = sqlite.connect(db)
+    try:
+        return [r[0] for r in conn.execute("select detail from audit where action = 'erased'")]
+    finally:
+        conn.close()
+
+
+def test_the_restore_steps_work_as_written(tmp_path: Path) -> None:
+    home = tmp_path / "copbot"
+    (home / "backups").mkdir(parents=True)
+    db = home / "copbot.db"
+    copbot = " ".join(shlex.quote(part) for part in copbot_command())
+    run(f"{copbot} --db {db} db migrate", home)
+    # Before the backup: one person opted out and back in, one opted out and stays out.
+    asyncio.run(opt(db, out=("slack:UBACK", "slack:USTAYS"), back_in=("slack:UBACK",)))
+    run(f"{copbot} --db {db} db backup {home / 'backups' / BACKUP}", home)
+    # Since: an erasure; UBACK opts out again; ULATE opts out, then in; USTAYS back in.
+    run(f"{copbot} --db {db} erase --user slack:U012ABCDEF", home)
+    asyncio.run(
+        opt(db, out=("slack:UBACK", "slack:ULATE"), back_in=("slack:ULATE", "slack:USTAYS"))
+    )
+
+    steps = restore_steps()
+    assert len(steps) == 5
+    checked, listed, placed = (run(as_here(s, home), home) for s in steps[:3])
+    assert erasures_in(db) == []  # the backup is in place: the erasure since is undone
+    erased = run(as_here(steps[3], home), home)
+    assert erasures_in(db) == ["slack:U012ABCDEF: 0 record(s)"]
+    run(as_here(steps[4], home), home)  # systemctl start only: nothing here
+
+    assert "is healthy" in checked
+    rows = listed.splitlines()
+    erasures = [r for r in rows if r.endswith("record(s)")]
+    assert len(erasures) == 1 and "slack:U012ABCDEF: " in erasures[0]
+    # Opted out now and not in the backup: the person erased, and UBACK, opted out again.
+    opted_out = sorted(r.split("|")[1] for r in rows if "|" in r and r not in erasures)
+    assert opted_out == ["slack:U012ABCDEF", "slack:UBACK"]
+    # Opted back in since: the restore opts them out again.
+    assert [r for r in rows if "|" not in r] == ["slack:USTAYS"]
+    assert "is healthy" in placed  # checked in place, before copbot starts
+    assert "slack:U012ABCDEF" in erased
