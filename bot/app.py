@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -530,16 +529,8 @@ async def _healthz(request: web.Request) -> web.StreamResponse:
         "status": ("degraded" if degraded else "ok") if well else "unavailable",
         "database": database,
         "platforms": core.chat.platforms,
-        "version": _version(),
-    }
+    }  # no version: the proxy passes /healthz to anyone (`copbot --version` on the server)
     if degraded:
         # Still 200: copbot keeps taking events and retries its sends; restarting won't help.
         body["degraded"] = degraded
     return web.json_response(body, status=200 if well else 503)
-
-
-def _version() -> str:
-    try:
-        return version("copbot")
-    except PackageNotFoundError:
-        return "unknown"
