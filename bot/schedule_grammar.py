@@ -129,8 +129,9 @@ def _without(words: Sequence[str], split: int, end: int) -> list[str]:
 
 def _channel_name(words: Sequence[str]) -> str:
     """The channel named after ``in``: one word, or several (a Teams channel's name may
-    hold spaces, "IPS North"), without the full stop that ends a sentence."""
-    name = " ".join(words).rstrip(".!").strip()
+    hold spaces, "IPS North"), without the full stop or comma of the sentence around it
+    (neither Slack nor Teams allows a comma in a channel's name)."""
+    name = " ".join(words).rstrip(".!,").strip()
     if not name or len(name) > MAX_CHANNEL:
         raise UsageError("After `in`, name one channel, like `in #north`.")
     return name
@@ -184,7 +185,7 @@ def _days(words: Sequence[str]) -> tuple[str, ...]:
 
 
 def _time(text: str) -> tuple[int, int]:
-    text = text.strip().rstrip(".!")  # the end of a sentence, not of the time
+    text = text.strip().rstrip(".!,")  # the sentence's punctuation, not the time's
     if text.lower() in _NAMED_TIMES:
         return _NAMED_TIMES[text.lower()]
     m = _TIME.match(text.lower())

@@ -124,6 +124,25 @@ LONDON = ZoneInfo("Europe/London")
             "every Tuesday at 10:00",
             "Working in partnership",
         ),
+        # Commas are the sentence's, never part of a channel's name or a time.
+        (
+            "any in #north, every tuesday at 10:00",
+            "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "#north",
+        ),
+        (
+            "any every tuesday at 10am, in #IPS North,",
+            "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "#IPS North",
+        ),
+        (
+            "any every tuesday in #north, at 10:00",
+            "FREQ=WEEKLY;BYDAY=TU;BYHOUR=10",
+            "every Tuesday at 10:00",
+            "#north",
+        ),
         (
             "any in IPS North East fortnightly on friday at 2pm",
             "INTERVAL=2;BYDAY=FR;BYHOUR=14",
