@@ -24,8 +24,9 @@ _TIME = re.compile(r"^([0-9]{1,2})(?:[:.]([0-9]{2}))?\s*(am|pm)?$", re.ASCII)
 # A time zone written after the time ("10:00 GMT", "10am UK time"): schedules keep copbot's.
 _ZONE = re.compile(r"\s*\b(?:gmt|bst|utc|uk|london|uk time|london time|local time)\s*$", re.I)
 _NAMED_TIMES = {"noon": (12, 0), "midday": (12, 0), "midnight": (0, 0)}
-# "every other tuesday", "every second tuesday", "every 2 weeks on tuesday": fortnightly.
-_OTHER = ("other", "second", "alternate")
+# "every other tuesday", "every second (or 2nd) tuesday", "every 2 weeks on tuesday":
+# fortnightly.
+_OTHER = ("other", "second", "2nd", "alternate")
 _TWO = ("2", "two")
 # Monthly ("every month on the 30th", "every first monday", "monthly"): not a weekly rule.
 _MONTHLY = re.compile(
@@ -100,7 +101,7 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         channel = _channel_name(words[split + 1 : end])
         words, lowered = _without(words, split, end), _without(lowered, split, end)
     when_words = lowered[1 : lowered.index("at")] if "at" in lowered else lowered[1:]
-    if any(_MONTHLY.match(w) for w in when_words):
+    if any(_MONTHLY.match(w) and w not in _OTHER for w in when_words):
         raise UsageError(_NOT_WEEKLY.format(what="once a month or on a date"))
     if lowered[1:2] == ["fortnightly"]:
         lowered[1:2] = ["every", "other", "week"]

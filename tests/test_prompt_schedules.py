@@ -124,6 +124,19 @@ LONDON = ZoneInfo("Europe/London")
             "every Tuesday at 10:00",
             "Working in partnership",
         ),
+        # "2nd" as "second": a week apart, not a day of the month.
+        (
+            "any every 2nd week on tuesday at 10:00",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU;BYHOUR=10",
+            "every other week on Tuesday at 10:00",
+            None,
+        ),
+        (
+            "any every 2nd thursday at 10:00",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=TH;BYHOUR=10",
+            "every other week on Thursday at 10:00",
+            None,
+        ),
         # Commas are the sentence's, never part of a channel's name or a time.
         (
             "any in #north, every tuesday at 10:00",
@@ -173,6 +186,8 @@ def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) 
         ("any monthly on monday at 10:00", "but not once a month or on a date."),
         ("any every first monday at 9am in #north", "but not once a month or on a date."),
         ("any every last friday at 10:00", "but not once a month or on a date."),
+        ("any every 2nd tuesday of the month at 10:00", "but not once a month or on a date."),
+        ("any every 2nd and 4th friday at 10:00", "but not once a month or on a date."),
         ("any every at 10:00", "Say which days"),
         ("any every tuesday at 25:00", "`25:00` isn't a time of day"),
         ("any every tuesday at 10:75", "`10:75` isn't a time of day"),
