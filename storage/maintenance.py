@@ -100,7 +100,7 @@ def backup(source: Path, target: Path) -> CheckReport:
 
 def _remove_stale_partials(folder: Path) -> tuple[str, ...]:
     """Remove the unfinished copies killed backups left in ``folder`` (see PARTIAL): only
-    files named as backup() names them, that are SQLite's (or empty), and old. Returns
+    files named as backup() names them, that are SQLite's, and old. Returns
     their names."""
     removed: list[str] = []
     oldest = time.time() - STALE_PARTIAL.total_seconds()
@@ -126,8 +126,9 @@ def _stale_copy(path: Path, oldest: float) -> bool:
             header = f.read(len(SQLITE_HEADER))
     except OSError:
         return False
-    # Empty: killed before the copy's first page was written.
-    return header in (b"", SQLITE_HEADER)
+    # Only a copy holds anything: an empty file (a backup killed before its first page,
+    # or another program's) is left alone.
+    return header == SQLITE_HEADER
 
 
 def check(path: Path) -> CheckReport:

@@ -57,6 +57,9 @@ def test_the_next_backup_removes_a_killed_ones_copy_and_only_that(
     notes = folder / ".notes.partial"  # not an SQLite file: not copbot's
     notes.write_text("someone else's")
     aged(notes, 30 * HOURS)
+    marker = folder / ".lock.partial"  # empty, holding nothing: left to whoever made it
+    marker.touch()
+    aged(marker, 30 * HOURS)
 
     output = invoke("db", "backup", str(folder / "copbot-2026-12-02.db"), "--db", str(db_path))
 
@@ -64,6 +67,7 @@ def test_the_next_backup_removes_a_killed_ones_copy_and_only_that(
     assert sorted(p.name for p in folder.iterdir()) == [
         ".copbot-manual.db.partial",
         ".copbot-manual.db.partial-journal",
+        ".lock.partial",
         ".notes.partial",
         "copbot-2026-11-30.db",
         "copbot-2026-12-02.db",
