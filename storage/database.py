@@ -30,6 +30,7 @@ from storage.write_health import WriteHealth
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
+PROBE_BUSY_MS = 100  # /healthz's probe write: see Database._probe_sync
 WAL_PAGES = 1000  # SQLite's own autocheckpoint
 BULK_WAL_PAGES = 50_000  # about 200 MB of WAL during an import (see write_bulk)
 
@@ -354,12 +355,17 @@ class Database:
 
     def _probe_sync(self) -> None:
         db = self._db()
+        # Anyone can ask /healthz: its probe waits a moment for another process's write
+        # lock, never the seconds a real write does, so asking can't hold up the writes.
+        db.conn.execute(f"PRAGMA busy_timeout = {PROBE_BUSY_MS}")
         try:
             with transaction(db):
                 run_owned(db, _rewrite_header, self._gate, write=True)
         except BaseException as error:
             self._health.refused(error)
             raise
+        finally:
+            db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._health.kept()
 
     async def ping(self) -> bool:

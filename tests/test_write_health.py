@@ -4,6 +4,7 @@ something is kept again."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,9 +13,9 @@ import pytest
 import sqlite_utils
 
 from storage import sqlite
-from storage.database import Database
+from storage.database import BUSY_TIMEOUT_MS, Database
 from storage.write_health import refusal
-from tests.support.faults import Faults, disk_full
+from tests.support.faults import Faults, disk_full, locked
 
 PROBE = "_rewrite_header"
 
@@ -104,3 +105,24 @@ async def test_a_constraint_or_a_mistake_in_sql_says_nothing_of_the_file(
 )
 def test_each_refusal_is_worded_without_sqlites_message(error: Exception, reason: str) -> None:
     assert refusal(error) == reason
+
+
+async def test_asking_while_another_process_holds_the_lock_never_waits_as_a_write_does(
+    database: Database, faults: Faults, db_path: Path
+) -> None:
+    """/healthz is anyone's to ask: its probe gives up on a held lock at once, where a real
+    write waits 5 s, so a stream of questions can't keep copbot's writer waiting."""
+    faults.fail("scheduling", locked)
+    with pytest.raises(sqlite.OperationalError):
+        await database.write(scheduling)
+    other = sqlite.connect(db_path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process's write lock, held
+        async with asyncio.timeout(BUSY_TIMEOUT_MS / 1000 / 2):  # half a write's wait
+            assert await database.write_trouble() == "another process held its write lock too long"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await database.write_trouble() is None  # the lock let go: well again
+    timeout = await database.write(lambda db: db.execute("pragma busy_timeout").fetchone()[0])
+    assert timeout == BUSY_TIMEOUT_MS  # writes wait as long as ever
