@@ -399,6 +399,10 @@ def _teams(env: Mapping[str, str]) -> TeamsSettings | None:
         # anything else (a domain, say) would have every activity refused, long after start.
         tenant_id = _tenant_id("MicrosoftAppTenantId", tenant_id) if tenant_id else ""
         tenants = frozenset(_tenant_id("COPBOT_TEAMS_TENANTS", t) for t in tenants)
+    else:
+        # Unchecked without an app id (an emulator's tenant may be any word), but compared
+        # with activities' tenants as Microsoft writes them: in lower case.
+        tenants = frozenset(t.lower() for t in tenants)
     if app_type == "SingleTenant" and not tenants:
         tenants = frozenset({tenant_id})
     if app_id and not tenants:

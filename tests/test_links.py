@@ -66,6 +66,11 @@ def test_slack_links(link: str, expected: MessageRef | None) -> None:
             None,
         ),
         (f"https://teams.example.com/l/message/19%3Ax/1?tenantId={TENANT}", None),
+        (  # a tenant id in capitals is the same tenant, written as activities write it
+            "https://teams.microsoft.com/l/message/19%3Anorth%40thread.tacv2/1700000000200"
+            f"?tenantId={TENANT.upper()}",
+            MessageRef(ChannelRef("teams", "19:north@thread.tacv2", TENANT), "1700000000200"),
+        ),
     ],
 )
 def test_teams_links(link: str, expected: MessageRef | None) -> None:

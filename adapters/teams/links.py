@@ -27,7 +27,7 @@ def message_at(link: str, tenants: Collection[str]) -> MessageRef | None:
     if not channel.startswith("19:"):
         return None  # a chat, not a channel: anonymous replies live in channels only
     query = parse_qs(parts.query)
-    tenant = query.get("tenantId", [""])[0]
+    tenant = query.get("tenantId", [""])[0].lower()  # as activities write it
     if not tenant or (tenants and tenant not in tenants):
         return None
     parent = query.get("parentMessageId", [""])[0]

@@ -91,3 +91,10 @@ def test_a_tenant_id_in_capitals_is_the_same_tenant() -> None:
     )
     assert settings.teams is not None and settings.teams.tenants == frozenset({T1})
     assert settings.teams.tenant_id == T1
+
+
+def test_without_an_app_id_tenants_are_compared_in_lower_case_as_activities_write_them() -> None:
+    local = {"COPBOT_TEAMS": "on", "COPBOT_TEAMS_TENANTS": f"{T1.upper()}, Emulator-Tenant"}
+    settings = Settings.from_env(local)
+    assert settings.teams is not None and not settings.teams.authenticated
+    assert settings.teams.tenants == frozenset({T1, "emulator-tenant"})
