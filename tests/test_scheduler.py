@@ -240,6 +240,7 @@ async def test_as_copbot_stops_a_job_that_overruns_its_time_is_left_to_the_resta
     s = world.scheduler
     assert s is not None
     await s.once("post", {}, START, key="slow")
+    await s.once("post", {}, START, key="next")
     world.recorder.block = asyncio.Event()  # never set: the post hangs
     loop = asyncio.create_task(s.run_forever())
     while not world.recorder.runs:
@@ -249,6 +250,10 @@ async def test_as_copbot_stops_a_job_that_overruns_its_time_is_left_to_the_resta
     loop.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await loop
+    # Left as it was, for the restart to settle (in doubt: its owner is told then).
+    states = {j.key: j.state for j in await _all_jobs(world)}
+    assert states == {"slow": JobState.RUNNING, "next": JobState.PENDING}
+    assert len(world.recorder.runs) == 1 and world.recorder.troubles == []
 
 
 async def test_a_restart_mid_run_neither_reruns_nor_silently_drops_the_job(world: World) -> None:
