@@ -663,3 +663,17 @@ async def test_a_reply_that_mentions_copbot_is_kept_and_a_command_is_not(
     # Everyone in the channel sees the reply in the thread, as on Slack and Teams.
     seen = texts(await pg.state("priya", "north"))
     assert any(thanks in t for t in seen)
+
+
+async def test_a_mention_in_mid_sentence_is_conversation_kept_without_a_note(
+    pg: Playground,
+) -> None:
+    """As on Slack and Teams: only a message that starts with @copbot asks it something;
+    one naming copbot in passing ("Hey @copbot help") is a reply, kept and left alone."""
+    await pg.say("/cop prompt language", "priya", channel="north")
+    state = await pg.until(lambda: _public_bot_messages(pg, "north", 2))
+    root = state["messages"][-1]["id"]
+    passing = "Hey @copbot help"
+    assert "command" not in await pg.say(passing, "sam", channel="north", thread_root=root)
+    await pg.until(lambda: _archived_hits(pg, "hey", 1))
+    assert not [m for m in (await pg.state("sam", "north"))["messages"] if m["private"]]

@@ -41,7 +41,9 @@ def command_in(personas: Iterable[Persona], text: str, channel: ChannelRef) -> s
     mentions written as the core reads them), or None for a plain message.
 
     Forgiving, as people type: ``/COP HELP``, ``@copbot help``, and anything said in
-    copbot's direct conversation, where there is nobody else to talk to."""
+    copbot's direct conversation, where there is nobody else to talk to. Only a message
+    that starts with ``@copbot`` speaks to copbot, as on Slack and Teams: "Hey @copbot
+    help" names it in passing, as part of the conversation."""
     first, *rest = text.split(maxsplit=1) or [""]
     if first.lower() in (COMMAND, f"@{BOT.id}"):
         return mentions(personas, "".join(rest))

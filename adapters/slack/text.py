@@ -69,10 +69,12 @@ def command_text(text: str) -> str:
     return _rewrite(text, token).strip()
 
 
-def after_mention(text: str, user_id: str) -> str:
-    """The text after the first mention of ``user_id`` (``<@UBOT> help`` -> ``help``)."""
-    m = re.search(rf"<@{re.escape(user_id)}(?:\|[^>]*)?>", text)
-    return text[m.end() :] if m else text
+def after_mention(text: str, user_id: str) -> str | None:
+    """The text after a mention of ``user_id`` that starts the message (``<@UBOT> help`` ->
+    ``help``), or None when the message doesn't start with one: "Hey <@UBOT> help" names
+    copbot in passing, as part of the conversation, and asks it nothing."""
+    m = re.match(rf"\s*<@{re.escape(user_id)}(?:\|[^>]*)?>", text)
+    return text[m.end() :] if m else None
 
 
 def _rewrite(text: str, token: Callable[[str], str]) -> str:

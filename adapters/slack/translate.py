@@ -201,9 +201,10 @@ def _message(
         # copbot, with or without /cop (``help``, ``search privilege``).
         words = command_text(_without_prefix(text(event, "text")))
         return CommandReceived(event_id, Origin(author, ref.channel), words, _at(event, now))
-    if not from_bot and me.user_id in mentioned_users(text(event, "text")):
+    if not from_bot and after_mention(text(event, "text"), me.user_id) is not None:
         # Delivered again as an app_mention, which carries it: a command is never kept,
-        # and a reply that only names copbot is kept from there (see _mention).
+        # and a reply that only names copbot is kept from there (see _mention). One that
+        # names copbot in passing ("Hey @copbot …") is kept from here, as any message.
         return None
     words = plain_text(text(event, "text"), names.users, names.channels)
     return MessagePosted(event_id, ref, author, words, _at(event, now), from_bot)
@@ -235,10 +236,11 @@ def _edited(
     when = _at(edited, now) if ts(edited, "ts") else _at(event, now)
     author = ident(message, "user") or ident(previous, "user")
     # A bot's message is never kept, so an edit of one names no poster to keep it under;
-    # nor is one naming copbot, which may be a command (kept, if it is a reply, as posted).
+    # nor is one starting with a mention of copbot, which may be a command (kept, if it is
+    # a reply, as posted).
     by_bot = any(
         ident(m, "bot_id") or word(m, "subtype") == "bot_message" for m in (message, previous)
-    ) or any(me.user_id in mentioned_users(text(m, "text")) for m in (message, previous))
+    ) or any(after_mention(text(m, "text"), me.user_id) is not None for m in (message, previous))
     return MessageEdited(
         event_id,
         ref,
@@ -268,9 +270,12 @@ def _mention(
         return None
     channel = _channel(event, team, names)
     root = ts(event, "thread_ts")
+    asked = after_mention(text(event, "text"), me.user_id)
+    if asked is None:
+        return None  # copbot named in passing: the message event keeps it as any other
     user = _user(required(ident(event, "user"), "user"), names)
     origin = Origin(user, channel, ThreadRef(channel, root) if root else None)
-    words = command_text(after_mention(text(event, "text"), me.user_id))
+    words = command_text(asked)
     author, from_bot = _author(event, names)
     said = None
     if not from_bot and not channel.is_direct:

@@ -146,6 +146,27 @@ def command_text(
     return _COMMAND_PREFIX.sub("", text, count=1).strip()
 
 
+class _Leading(MentionWriter):
+    """Marks copbot's mentions, so that one starting the message can be told."""
+
+    MARK = "\x00"  # nothing Teams sends as text
+
+    def __init__(self, mentioned: Sequence[str | None], me: str) -> None:
+        self._mentioned = mentioned
+        self._me = me
+
+    def __call__(self, n: int, name: str) -> str:
+        who = self._mentioned[n] if n < len(self._mentioned) else None
+        return self.MARK if who == self._me else f"@{name}"
+
+
+def addressed(html: str, mentions: Sequence[str | None], me: str) -> bool:
+    """Whether the message starts with a mention of copbot (``@copbot help``, ``@copbot
+    thanks``): only then does it speak to copbot. One naming copbot later ("Hey @copbot
+    help") is part of the conversation, as on Slack and the playground."""
+    return bool(me) and _read(html, _Leading(mentions, me)).startswith(_Leading.MARK)
+
+
 def own_name(entities: object, me: str, called: object) -> str | None:
     """copbot's name as Teams shows it in this organisation (the app package's, which an
     admin may have changed), from a mention of copbot; None without one it can use.

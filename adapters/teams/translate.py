@@ -30,7 +30,14 @@ from typing import Any
 
 from adapters.payload import OBJECT
 from adapters.teams import cards
-from adapters.teams.text import DEFAULT_NAME, PLATFORM, command_text, mention_ids, plain_text
+from adapters.teams.text import (
+    DEFAULT_NAME,
+    PLATFORM,
+    addressed,
+    command_text,
+    mention_ids,
+    plain_text,
+)
 from bot.model import (
     BotAddedToChannel,
     BotRemovedFromChannel,
@@ -260,7 +267,9 @@ def _message(activity: Payload, known: Known, now: datetime) -> InboundEvent | N
     html = words(activity)
     me = known.me or str(_get(activity, "recipient", "id") or "")
     mentioned = mention_ids(activity.get("entities"))
-    if ref.channel.is_direct or me in mentioned:
+    # Elsewhere than the 1:1 chat, only a message that starts with @copbot speaks to it: one
+    # naming copbot in passing ("Hey @copbot help") is a message like any other.
+    if ref.channel.is_direct or addressed(html, mentioned, me):
         if not author.id:
             return None  # Teams names every person: without an Entra id, no one to answer
         # A command: the whole text in the 1:1 chat, what follows @copbot elsewhere.
@@ -321,8 +330,8 @@ def _edited(activity: Payload, known: Known, now: datetime) -> InboundEvent | No
 def _kept_kind(activity: Payload, known: Known) -> bool:
     """Whether the message is of a kind the archive keeps: a person's, not a command."""
     me = known.me or str(_get(activity, "recipient", "id") or "")
-    mentioned = me in mention_ids(activity.get("entities"))
-    return _get(activity, "from", "role") != "bot" and not mentioned
+    asks = addressed(words(activity), mention_ids(activity.get("entities")), me)
+    return _get(activity, "from", "role") != "bot" and not asks
 
 
 def _posted_at(ident: str) -> datetime | None:

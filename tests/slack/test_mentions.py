@@ -76,3 +76,18 @@ def _settled(slack: SlackBot) -> bool:
         return int(pending[0][0]) == 0
     finally:
         conn.close()
+
+
+async def test_a_mention_in_mid_sentence_is_conversation_kept_without_a_note(
+    slack: SlackBot,
+) -> None:
+    """Only a message that starts with @copbot asks it something: one that names copbot in
+    passing ("Hey @copbot help", "as @copbot asked") is a reply, kept and left alone."""
+    root = await prompt(slack)
+    words = f"Hey <@{BOT_USER}> help"
+    for envelope in delivered(root, "1700000200.000400", words, 4):
+        assert (await slack.event(envelope)).status == 200
+    assert await slack.until(lambda: archive(slack)) == ["Hey @copbot help"]
+    await slack.until(lambda: _settled(slack))
+    # Neither help's answer nor a note: people name copbot in passing.
+    assert [c.method for c in slack.fake.calls if "U1SAM" in str(c.args)] == ["users.info"]

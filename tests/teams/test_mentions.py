@@ -33,6 +33,11 @@ def said_to_sam(bot: TeamsBot) -> str:
     )
 
 
+def only_sam(bot: TeamsBot) -> list[str]:
+    """What copbot sent to Sam's 1:1 chat (not the facilitator's)."""
+    return [line for line in said_to_sam(bot).splitlines() if "1sam-teams-id" in line]
+
+
 async def settled(bot: TeamsBot) -> None:
     await bot.until(
         lambda: bot.rows("select count(*) from inbox where state = 'pending'") == [(0,)]
@@ -63,3 +68,20 @@ async def test_a_command_in_a_thread_is_answered_and_not_kept(teams: TeamsBot) -
     assert teams.rows("select text from archive_messages") == [("An ordinary reply",)]
     await teams.until(lambda: "bias" in said_to_sam(teams))  # the search's answer
     assert "part of the conversation" not in said_to_sam(teams)
+
+
+async def test_a_mention_in_mid_sentence_is_conversation_kept_without_a_note(
+    teams: TeamsBot,
+) -> None:
+    """Only a message that starts with @copbot asks it something: one that names copbot in
+    passing ("Hey @copbot help", "as @copbot asked") is a reply, kept and left alone."""
+    root = await prompt(teams)
+    passing = mention_in_thread(teams, root, "1700000005004", "")
+    passing["text"] = "<p>Hey <at>copbot</at> help</p>"
+    before = only_sam(teams)
+    assert (await teams.send(passing)).status == 200
+    kept = "select text, author_id from archive_messages"
+    rows = await teams.until(lambda: teams.rows(kept))
+    assert rows == [("Hey @copbot help", "teams:aad-sam-0001")]
+    await settled(teams)
+    assert only_sam(teams) == before  # neither help's answer nor a note
