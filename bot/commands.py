@@ -153,6 +153,11 @@ class CommandBook:
         )
         return f"I've read that as part of the conversation, not as a command. {meant}"
 
+    def looks_mistyped(self, text: str) -> bool:
+        """Whether ``text``, no command, starts with a word close to a verb's (``serach``)."""
+        head = text.split(maxsplit=1)
+        return bool(head) and bool(self._close(head[0], ""))
+
     def _close(self, word: str, prefix: str) -> str:
         first_words = sorted({n.split()[0] for n in self._verbs})
         close = difflib.get_close_matches(word.lower(), first_words, n=1, cutoff=0.6)

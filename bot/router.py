@@ -34,6 +34,7 @@ from bot.model import (
     OutgoingMessage,
     Role,
 )
+from bot.ports import Capability
 from bot.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,12 @@ class Router:
         commands = self._registry.commands
         if event.said is not None and not commands.is_command(event.text):
             # Someone naming copbot as they talk: the inbox keeps the message as any
-            # other (Registry.conversation); here it is only answered, kindly.
-            await ix.reply(commands.conversation_note(event.text, prefix))
+            # other (Registry.conversation); here it is only answered, kindly. Where no
+            # message can be shown to one person alone (Teams), the note would come as a
+            # new message in their chat with copbot, a notification for having said thanks:
+            # sent there only when they may have mistyped a command, to say which.
+            if _private_replies(ix) or commands.looks_mistyped(event.text):
+                await ix.reply(commands.conversation_note(event.text, prefix))
             return
         parsed = commands.parse(event.text, prefix)
         verb = parsed.verb
@@ -180,6 +185,15 @@ class NotAllowed(WordedError):
             f"{what} is for {who}. If you need it, ask one of them, or ask an admin for "
             f"the role: `{prefix} role list` shows who they are."
         )
+
+
+def _private_replies(ix: Interaction) -> bool:
+    """Whether an answer here can be shown to the person alone, where they are."""
+    platform = ix.origin.channel.platform
+    return (
+        platform in ix.chat.platforms
+        and Capability.PRIVATE_REPLIES in ix.chat.adapter(platform).capabilities
+    )
 
 
 def _allowed(ix: Interaction, needed: Role) -> bool:

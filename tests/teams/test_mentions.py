@@ -52,8 +52,9 @@ async def test_a_reply_that_mentions_copbot_is_kept_with_the_thread(teams: Teams
     kept = "select text, thread_id, author_id from archive_messages"
     rows = await teams.until(lambda: teams.rows(kept))
     assert rows == [(f"@copbot {THANKS}", root, "teams:aad-sam-0001")]
-    # Answered privately, kindly: not as a command copbot doesn't know.
-    await teams.until(lambda: "part of the conversation" in said_to_sam(teams))
+    # Not answered as a command copbot doesn't know (nor with a note in Sam's chat: see
+    # test_thanks_to_copbot_sends_no_message_to_the_persons_chat).
+    await settled(teams)
     assert "I don't know the command" not in said_to_sam(teams)
 
 
@@ -85,3 +86,23 @@ async def test_a_mention_in_mid_sentence_is_conversation_kept_without_a_note(
     assert rows == [("Hey @copbot help", "teams:aad-sam-0001")]
     await settled(teams)
     assert only_sam(teams) == before  # neither help's answer nor a note
+
+
+async def test_thanks_to_copbot_sends_no_message_to_the_persons_chat(teams: TeamsBot) -> None:
+    """Teams has no message only one person sees: a note would be a new message in Sam's
+    1:1 chat, with its notification, for having said thanks. Only a command that may have
+    been mistyped is worth one, and it reads as an answer to what Sam asked."""
+    root = await prompt(teams)
+    before = only_sam(teams)
+    thanks = mention_in_thread(teams, root, "1700000005005", THANKS)
+    assert (await teams.send(thanks)).status == 200
+    await teams.until(lambda: teams.rows("select 1 from archive_messages"))
+    await settled(teams)
+    assert only_sam(teams) == before
+    mistyped = mention_in_thread(teams, root, "1700000005006", "serach bias")
+    assert (await teams.send(mistyped)).status == 200
+    note = await teams.until(lambda: "part of the conversation" in said_to_sam(teams))
+    assert note
+    [sent] = [line for line in only_sam(teams) if "part of the conversation" in line]
+    assert "did you mean @copbot search?" in sent
+    assert "You asked in North" in sent
