@@ -201,6 +201,10 @@ class MessageEdited:
     # before its message (a retry after an outage) is then kept as the message it changed.
     posted_by: UserRef | None = None
     posted_at: datetime | None = None
+    # What follows the mention of copbot the edited message starts with, as a command's
+    # text is written (see CommandReceived); None when it starts with none. Edited into a
+    # command, a message leaves the archive: copbot runs no edit, and keeps no command.
+    asked: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from bot.model import (
     CommandReceived,
     FormSubmitted,
     InboundEvent,
+    MessageDeleted,
+    MessageEdited,
     MessagePosted,
     Role,
 )
@@ -221,7 +223,14 @@ class Registry:
         """A mention of copbot written in a conversation others read, split: the message it
         was written in when what follows the mention is no command (a reply like any other,
         to keep as one), and the event to handle. A command keeps no copy of its message:
-        it is not part of the conversation, and is never kept."""
+        it is not part of the conversation, and is never kept; nor does a message edited
+        into one, which the archive drops as deleted."""
+        if isinstance(event, MessageEdited) and event.asked is not None:
+            if self.commands.is_command(event.asked):
+                # Edited into a command: for the archive, the message is gone (and stays
+                # gone should it be edited back), as a command is never kept.
+                return None, MessageDeleted(event.event_id, event.message, event.at)
+            return None, event
         if not isinstance(event, CommandReceived) or event.said is None:
             return None, event
         if self.commands.is_command(event.text):

@@ -677,3 +677,52 @@ async def test_a_mention_in_mid_sentence_is_conversation_kept_without_a_note(
     assert "command" not in await pg.say(passing, "sam", channel="north", thread_root=root)
     await pg.until(lambda: _archived_hits(pg, "hey", 1))
     assert not [m for m in (await pg.state("sam", "north"))["messages"] if m["private"]]
+
+
+async def test_what_names_copbot_is_kept_only_as_a_reply_is_and_never_as_a_command(
+    pg: Playground,
+) -> None:
+    """A message naming copbot is kept only where and while it is conversation: edited into
+    a command it leaves the archive (copbot doesn't run an edit, and keeps no command);
+    a command edited into conversation is kept as any reply; deleted, it goes; nothing is
+    kept of someone opted out, nor outside prompt threads in a channel that keeps none."""
+    await pg.say("/cop prompt language", "priya", channel="north")
+    state = await pg.until(lambda: _public_bot_messages(pg, "north", 2))
+    root = state["messages"][-1]["id"]
+
+    async def say(text: str, who: str = "sam", **kw: Any) -> str:
+        return str((await pg.say(text, who, channel="north", **kw))["id"])
+
+    async def edit(ident: str, text: str) -> None:
+        assert (await pg.post(f"/messages/{ident}/edit", {"as": "sam", "text": text}))[0] == 200
+
+    async def kept() -> list[str]:
+        hits = await pg.core.archive.search(parse_terms("copbot"), ArchiveFilter(), 10)
+        return sorted(hit.message.text for hit in hits)
+
+    thanks = await say("@copbot thanks, quinceword", thread_root=root)
+    passing = await say("As @copbot asked, plumword", thread_root=root)
+    command = await say("@copbot search bias", thread_root=root)
+    gone = await say("@copbot cheers, damsonword", thread_root=root)
+    await say("@copbot thanks, not in a thread")
+    await say("Ordinary marker", thread_root=root)
+    await pg.until(lambda: _archived_hits(pg, "marker", 1))
+    assert await kept() == [
+        "@copbot cheers, damsonword",
+        "@copbot thanks, quinceword",
+        "As @copbot asked, plumword",
+    ]
+    await edit(thanks, "@copbot search quinceword")
+    await edit(passing, "@copbot search plumword")
+    await edit(command, "@copbot that search helped, thanks")
+    await pg.post(f"/messages/{gone}/delete", {"as": "sam"})
+    await say("Second marker", thread_root=root)
+    await pg.until(lambda: _archived_hits(pg, "marker", 2))
+    assert await kept() == ["@copbot that search helped, thanks"]
+
+    await pg.say("/cop optout", "sam", channel="north")
+    await pg.until(lambda: _said(pg, "sam", "north", "won't keep"))
+    await say("@copbot thanks again, opted out", thread_root=root)
+    await say("Third marker", "priya", thread_root=root)
+    await pg.until(lambda: _archived_hits(pg, "marker", 1))  # Sam's two went with the opt-out
+    assert await kept() == []

@@ -389,12 +389,16 @@ class LocalAdapter:
         at = self._now()
         await self._store.edit(message.id, text, at)
         await self._changes.notify()
-        ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
+        channel = self._ref_of(message.channel)
+        ref = MessageRef(channel, message.id, message.thread_root)
         event_id = f"edit:{message.id}:{secrets.token_hex(4)}"
-        # An edit never keeps a message naming copbot, which may be a command (one that is
-        # a reply was kept as posted), as on Slack and Teams.
-        poster = None if names_copbot(message.body) or names_copbot(text) else persona.user
-        edited = MessageEdited(event_id, ref, text, at, persona.user, poster, message.created_at)
+        # As on Slack and Teams, the words as edited decide: starting with "@copbot", the
+        # message may have become a command, which the core takes out of the archive.
+        spoken = names_copbot(text) and not channel.is_direct
+        asked = command_in(self._personas.values(), text, channel) if spoken else None
+        edited = MessageEdited(
+            event_id, ref, text, at, persona.user, persona.user, message.created_at, asked
+        )
         await self._emit(edited)
         return web.json_response({"ok": True})
 

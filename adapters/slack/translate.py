@@ -235,12 +235,13 @@ def _edited(
     editor = ident(edited, "user") or ident(message, "user")
     when = _at(edited, now) if ts(edited, "ts") else _at(event, now)
     author = ident(message, "user") or ident(previous, "user")
-    # A bot's message is never kept, so an edit of one names no poster to keep it under;
-    # nor is one starting with a mention of copbot, which may be a command (kept, if it is
-    # a reply, as posted).
+    # A bot's message is never kept, so an edit of one names no poster to keep it under.
     by_bot = any(
         ident(m, "bot_id") or word(m, "subtype") == "bot_message" for m in (message, previous)
-    ) or any(after_mention(text(m, "text"), me.user_id) is not None for m in (message, previous))
+    )
+    # As edited, the message may start with a mention of copbot, and so be a command: the
+    # core then takes it out of the archive.
+    asked = after_mention(words, me.user_id)
     return MessageEdited(
         event_id,
         ref,
@@ -249,6 +250,7 @@ def _edited(
         _user(editor, names) if editor else None,
         _user(author, names) if author and not by_bot else None,
         _at({"ts": at}, now),
+        command_text(asked) if asked is not None and not ref.channel.is_direct else None,
     )
 
 

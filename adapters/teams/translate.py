@@ -314,24 +314,32 @@ def _edited(activity: Payload, known: Known, now: datetime) -> InboundEvent | No
     stamp = str(activity.get("timestamp") or "")
     editor = person(activity.get("from"), known)
     ref = message_ref(activity, known)
+    # As edited, the message may start with a mention of copbot, and so be a command: the
+    # core then takes it out of the archive.
+    asked = None if ref.channel.is_direct else _asked(activity, known)
     return MessageEdited(
         f"edit:{ref.channel.id}:{ident}:{stamp}:{digest}",
         ref,
         text,
         at(activity, now),
         editor if editor.id else None,
-        # In Teams, people change only their own messages; a bot's are never kept, nor
-        # is a command (a message mentioning copbot).
-        editor if editor.id and _kept_kind(activity, known) else None,
+        # In Teams, people change only their own messages; a bot's are never kept.
+        editor if editor.id and _get(activity, "from", "role") != "bot" else None,
         _posted_at(ident),
+        asked,
     )
 
 
-def _kept_kind(activity: Payload, known: Known) -> bool:
-    """Whether the message is of a kind the archive keeps: a person's, not a command."""
+def _asked(activity: Payload, known: Known) -> str | None:
+    """What follows the mention of copbot the message starts with, as a command's text;
+    None when it starts with none."""
     me = known.me or str(_get(activity, "recipient", "id") or "")
-    asks = addressed(words(activity), mention_ids(activity.get("entities")), me)
-    return _get(activity, "from", "role") != "bot" and not asks
+    html = words(activity)
+    mentioned = mention_ids(activity.get("entities"))
+    if not addressed(html, mentioned, me):
+        return None
+    aads = [me if m == me else _aad_of(m, activity, known) for m in mentioned]
+    return command_text(html, aads, me, known.name)
 
 
 def _posted_at(ident: str) -> datetime | None:

@@ -91,3 +91,42 @@ async def test_a_mention_in_mid_sentence_is_conversation_kept_without_a_note(
     await slack.until(lambda: _settled(slack))
     # Neither help's answer nor a note: people name copbot in passing.
     assert [c.method for c in slack.fake.calls if "U1SAM" in str(c.args)] == ["users.info"]
+
+
+def edited(root: str, ts: str, before: str, after: str, n: int) -> dict[str, Any]:
+    """Sam's edit of the reply ``ts`` in the thread of ``root``."""
+    envelope = copy.deepcopy(fixture("message_changed"))
+    event = envelope["event"]
+    event["message"] |= {"ts": ts, "thread_ts": root, "text": after}
+    event["message"]["edited"]["ts"] = f"{float(ts) + 50:.6f}"
+    event["previous_message"] |= {"ts": ts, "thread_ts": root, "text": before}
+    event |= {"ts": f"{float(ts) + 50:.6f}", "event_ts": f"{float(ts) + 50:.6f}"}
+    envelope["event_id"] = f"Ev{n}CHANGED"
+    return envelope
+
+
+async def test_a_reply_edited_into_a_command_leaves_the_archive(slack: SlackBot) -> None:
+    """copbot runs no edit, and keeps no command: a reply edited to ask copbot something
+    (whether it named copbot before or not) is taken out of the archive; a command edited
+    into conversation is kept as any reply."""
+    root = await prompt(slack)
+    thanks = f"<@{BOT_USER}> {THANKS}"
+    for envelope in delivered(root, "1700000200.000500", thanks, 5):
+        assert (await slack.event(envelope)).status == 200
+    plain = copy.deepcopy(fixture("message_thread_reply"))
+    plain["event"] |= {"ts": "1700000200.000600", "thread_ts": root, "text": "Plain words"}
+    plain["event_id"] = "Ev6PLAIN"
+    assert (await slack.event(plain)).status == 200
+    asked = f"<@{BOT_USER}> search bias"
+    for envelope in delivered(root, "1700000200.000700", asked, 7):
+        assert (await slack.event(envelope)).status == 200
+    assert await slack.until(lambda: len(archive(slack)) == 2)
+    later = f"<@{BOT_USER}> search Sam's notes"
+    for envelope in (
+        edited(root, "1700000200.000500", thanks, later, 8),
+        edited(root, "1700000200.000600", "Plain words", later, 9),
+        edited(root, "1700000200.000700", asked, f"<@{BOT_USER}> that search helped", 10),
+    ):
+        assert (await slack.event(envelope)).status == 200
+    await slack.until(lambda: _settled(slack))
+    assert await slack.until(lambda: archive(slack) == ["@copbot that search helped"])

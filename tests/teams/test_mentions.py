@@ -106,3 +106,33 @@ async def test_thanks_to_copbot_sends_no_message_to_the_persons_chat(teams: Team
     [sent] = [line for line in only_sam(teams) if "part of the conversation" in line]
     assert "did you mean @copbot search?" in sent
     assert "You asked in North" in sent
+
+
+def edit(bot: TeamsBot, root: str, ident: str, html: str, stamp: str) -> dict[str, Any]:
+    """Sam's edit of the message ``ident`` in the thread of ``root``."""
+    doc = mention_in_thread(bot, root, ident, "")
+    doc |= {"type": "messageUpdate", "text": html, "timestamp": stamp}
+    doc["channelData"] = doc["channelData"] | {"eventType": "editMessage"}
+    return doc
+
+
+async def test_a_reply_edited_into_a_command_leaves_the_archive(teams: TeamsBot) -> None:
+    """copbot runs no edit, and keeps no command: a reply edited to ask copbot something is
+    taken out of the archive; a command edited into conversation is kept as any reply."""
+    root = await prompt(teams)
+    assert (await teams.send(mention_in_thread(teams, root, "1700000005007", THANKS))).status == 200
+    asked = mention_in_thread(teams, root, "1700000005008", "search bias")
+    assert (await teams.send(asked)).status == 200
+    await teams.until(lambda: teams.rows("select 1 from archive_messages"))
+    await settled(teams)
+    later = "<at>copbot</at> search Sam's notes"
+    stamp = "2026-11-30T11:00:00.000Z"
+    assert (await teams.send(edit(teams, root, "1700000005007", later, stamp))).status == 200
+    helped = "<at>copbot</at> that search helped"
+    assert (await teams.send(edit(teams, root, "1700000005008", helped, stamp))).status == 200
+    rows = await teams.until(
+        lambda: teams.rows("select text from archive_messages where text like '%helped%'")
+    )
+    await settled(teams)
+    assert rows == [("@copbot that search helped",)]
+    assert teams.rows("select text from archive_messages") == rows

@@ -163,17 +163,20 @@ def test_an_edit_of_a_bots_message_names_no_poster() -> None:
     activity["from"] = activity["from"] | {"role": "bot"}
     edited = from_activity(activity, KNOWN, NOW)
     assert isinstance(edited, MessageEdited) and edited.posted_by is None
-    # Nor of a command (a message starting with a mention of copbot), which is never
-    # archived either.
+
+
+def test_an_edit_says_what_it_asks_copbot_when_it_starts_with_a_mention_of_it() -> None:
+    # Edited into a command, a message leaves the archive (the core decides: see
+    # Registry.conversation); named in passing, copbot is asked nothing.
     command = fixture("channel_command")
     update = fixture("message_update") | {"entities": command["entities"]}
     update["text"] = command["text"]
     edited = from_activity(update, KNOWN, NOW)
-    assert isinstance(edited, MessageEdited) and edited.posted_by is None
-    # One naming copbot in passing is a message like any other.
+    assert isinstance(edited, MessageEdited) and edited.asked == "prompt language"
     update["text"] = "<p>Thanks <at>copbot</at>, that helped</p>"
     edited = from_activity(update, KNOWN, NOW)
-    assert isinstance(edited, MessageEdited) and edited.posted_by is not None
+    assert isinstance(edited, MessageEdited) and edited.asked is None
+    assert edited.posted_by is not None
 
 
 def test_an_edit_and_a_second_edit_of_the_same_message_are_different_events() -> None:
