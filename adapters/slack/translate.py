@@ -198,8 +198,11 @@ def _message(
     author, from_bot = _author(event, names)
     if ref.channel.is_direct and not from_bot:
         # copbot's direct conversation has nobody else in it: what people say there is for
-        # copbot, with or without /cop (``help``, ``search privilege``).
-        words = command_text(_without_prefix(text(event, "text")))
+        # copbot, with or without /cop or @copbot (``help``, ``search privilege``), as on
+        # Teams and the playground.
+        said = text(event, "text")
+        asked = after_mention(said, me.user_id)
+        words = command_text(_without_prefix(said if asked is None else asked))
         return CommandReceived(event_id, Origin(author, ref.channel), words, _at(event, now))
     if not from_bot and after_mention(text(event, "text"), me.user_id) is not None:
         # Delivered again as an app_mention, which carries it: a command is never kept,

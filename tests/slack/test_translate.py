@@ -188,7 +188,12 @@ def test_a_direct_message_to_copbot_is_a_command_with_or_without_cop() -> None:
     assert isinstance(said, CommandReceived) and said.text == "hello copbot"
     assert said.origin.channel == ChannelRef("slack", "D0SAMBOT", "T1", kind=ChannelKind.DIRECT)
     assert said.origin.user == UserRef("slack", "U1SAM")
-    for typed in ("/cop search privilege", "COP search privilege", "search privilege"):
+    for typed in (
+        "/cop search privilege",
+        "COP search privilege",
+        "search privilege",
+        f"<@{ME.user_id}> search privilege",  # as copbot's answers write it, @copbot first
+    ):
         envelope = load("message_im")
         envelope["event"]["text"] = typed
         command = from_event(envelope, ME, NAMES, NOW)
