@@ -19,6 +19,7 @@ VOLUME ["/data"]
 EXPOSE 3978
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python3", "-c", "import urllib.request, sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:3978/healthz', timeout=4).status != 200)"]
-# SIGTERM: copbot stops taking requests and exits within 10 s (docker stop waits 10 s).
+# SIGTERM: copbot stops taking requests and exits within 9 s (docker stop waits 10 s;
+# a shorter wait, docker stop -t, would kill it part-way: see docs/operations.md).
 STOPSIGNAL SIGTERM
 CMD [".venv/bin/copbot", "serve", "--host", "0.0.0.0", "--port", "3978"]

@@ -65,6 +65,7 @@ from bot.services.schedules import SchedulesFeature
 from bot.services.spine import SpineData
 from bot.settings import Settings
 from bot.signing import Signing
+from bot.stopping import CLOSING, GRACE, STOP_LIMIT, Stopping
 from bot.visibility import Visibility
 from prompts import LIBRARY_DIR, Library, load_library
 from storage.anonymous_replies import SqliteAnonymousReplyRepository
@@ -96,8 +97,7 @@ log = logging.getLogger(__name__)
 
 
 CORE = web.AppKey("core", Core)
-STOP_TIMEOUT = 10.0  # seconds an adapter has to stop
-STOP_GRACE = 3.0  # seconds a click, command or job under way has to end as copbot stops
+STOPPING = web.AppKey("stopping", Stopping)
 # No route takes a larger body: aiohttp refuses one with 413 as it streams past this, before
 # the rest arrives (Teams refuses past its own, smaller limit).
 MAX_BODY = 1024 * 1024
@@ -398,8 +398,10 @@ def create_app(
     clock: Clock | None = None,
     adapters: Sequence[ChatAdapter] | None = None,
     gate: Gate | None = None,
+    stopping: Stopping | None = None,
 ) -> web.Application:
-    """``gate`` runs before each unit of storage work: fault tests make storage fail there."""
+    """``gate`` runs before each unit of storage work: fault tests make storage fail there.
+    ``stopping`` shares out the time a stop may take (tests give it a shorter limit)."""
     clock = clock or SystemClock()
     library = load_prompt_library(settings)
     db = Database.open(settings.db_path, gate=gate) if gate else Database.open(settings.db_path)
@@ -432,6 +434,8 @@ def create_app(
         app.router.add_get("/metrics", metrics.page)
         app.cleanup_ctx.append(_counting_logs(metrics))
     app.router.add_routes(core.registry.routes)
+    app[STOPPING] = stopping or Stopping()
+    app.on_shutdown.append(_begin_stop(app[STOPPING]))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
         if isinstance(adapter, LocalAdapter):
@@ -492,17 +496,13 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         log.info("copbot is running with %s", ", ".join(core.chat.platforms) or "no platforms")
         yield
     finally:
-        # Before the adapters stop: what runs now still needs them to answer.
-        await asyncio.gather(
-            core.inbox.finish_running(STOP_GRACE), core.scheduler.finish_running(STOP_GRACE)
-        )
-        for adapter in reversed(started):
-            try:
-                # A platform that doesn't answer must not keep copbot from stopping.
-                async with asyncio.timeout(STOP_TIMEOUT):
-                    await adapter.stop()
-            except Exception:
-                log.exception("stopping the %s adapter failed", adapter.platform)
+        # Before the adapters stop: what runs now still needs them to answer. Both steps
+        # draw on the stop's one limit (bot/stopping.py), whatever the requests took.
+        stopping = app[STOPPING]
+        grace = stopping.left(GRACE, keep=CLOSING)
+        await asyncio.gather(core.inbox.finish_running(grace), core.scheduler.finish_running(grace))
+        within = stopping.left(STOP_LIMIT)
+        await asyncio.gather(*(_stop_adapter(adapter, within) for adapter in reversed(started)))
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -510,6 +510,32 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
                 await task
         for database in app[DATABASES]:
             database.close()
+
+
+async def _stop_adapter(adapter: ChatAdapter, within: float) -> None:
+    """A platform that doesn't answer must not keep copbot from stopping in time: the
+    others close alongside it, and the stop goes on without it."""
+    try:
+        async with asyncio.timeout(within):
+            await adapter.stop()
+    except TimeoutError:
+        log.warning(
+            "the %s adapter hadn't closed its connections after %.1f s; stopping without it",
+            adapter.platform,
+            within,
+        )
+    except Exception:
+        log.exception("stopping the %s adapter failed", adapter.platform)
+
+
+def _begin_stop(stopping: Stopping) -> Callable[[web.Application], Awaitable[None]]:
+    """The first thing a stop does, as the server stops listening: the limit counts from
+    here, requests in flight included."""
+
+    async def begin(app: web.Application) -> None:
+        stopping.begin()
+
+    return begin
 
 
 async def _healthz(request: web.Request) -> web.StreamResponse:

@@ -15,6 +15,7 @@ from aiohttp import web
 from bot.cli.base import cli, db_option, load_settings, run
 from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.stopping import REQUESTS
 from storage.database import StorageError
 from storage.one_server import serving
 
@@ -83,7 +84,9 @@ IDLE_TIMEOUT = 75.0
 
 
 def runner_for(app: web.Application) -> web.AppRunner:
-    return web.AppRunner(app, shutdown_timeout=5, access_log=None, keepalive_timeout=IDLE_TIMEOUT)
+    return web.AppRunner(
+        app, shutdown_timeout=REQUESTS, access_log=None, keepalive_timeout=IDLE_TIMEOUT
+    )
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
