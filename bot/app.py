@@ -82,13 +82,14 @@ from storage.feedback import SqliteFeedbackRepository
 from storage.inbox import SqliteInboxRepository
 from storage.jobs import SqliteJobRepository
 from storage.migrations import PLAYGROUND_MIGRATIONS
-from storage.owned import Gate
+from storage.owned import Gate, open_gate
 from storage.people import SqlitePeopleRepository
 from storage.playground import SqlitePlaygroundRepository
 from storage.prompts import SqlitePromptRepository
 from storage.regions import SqliteRegionLinkRepository
 from storage.roles import SqliteRoleRepository
 from storage.secret_key import stored_secret
+from storage.write_health import refusal
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -362,7 +363,13 @@ def build_adapters(
     if playground is not None:
         store = SqlitePlaygroundRepository(playground)
         adapters.append(
-            LocalAdapter(store, clock, base_url=settings.public_url, timezone=settings.timezone)
+            LocalAdapter(
+                store,
+                clock,
+                base_url=settings.public_url,
+                timezone=settings.timezone,
+                why_refused=refusal,
+            )
         )
     if settings.slack is not None:
         # Imported here: slack-bolt is loaded only by processes that talk to Slack.
@@ -414,8 +421,10 @@ def create_app(
     if adapters is None:
         playground = None
         if settings.playground:
-            playground = Database.open(
-                playground_path(settings.db_path), migrations=PLAYGROUND_MIGRATIONS
+            playground = Database.open(  # the same gate: the same disk's faults
+                playground_path(settings.db_path),
+                migrations=PLAYGROUND_MIGRATIONS,
+                gate=gate or open_gate,
             )
             opened.append(playground)
         adapters = build_adapters(

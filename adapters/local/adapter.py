@@ -46,6 +46,7 @@ from adapters.local.world import (
     names_copbot,
 )
 from bot.codec import dumps
+from bot.logs import stack_only
 from bot.model import (
     BotAddedToChannel,
     ButtonPressed,
@@ -54,6 +55,7 @@ from bot.model import (
     CommandReceived,
     Form,
     FormSubmitted,
+    InboundEvent,
     MessageDeleted,
     MessageEdited,
     MessagePosted,
@@ -89,6 +91,11 @@ PAGE_HEADERS = {
 }
 
 HISTORY = 300
+# As the console says it: what happened to what they did, and what to do next.
+BROKE = (
+    "Something went wrong on copbot's side, so that wasn't done. Please try again in a "
+    "minute; if it keeps happening, let your copbot admin know."
+)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -117,8 +124,12 @@ class LocalAdapter:
         base_url: str = "",
         private_channels: Mapping[str, frozenset[str]] = PRIVATE_CHANNELS,
         timezone: ZoneInfo = UK,
+        why_refused: Callable[[BaseException], str | None] = lambda error: None,
     ) -> None:
+        """``why_refused`` says, in a few words, why storage refused a write (None for any
+        other fault): storage's own reading, handed in, as this adapter knows no storage."""
         self._tz = timezone
+        self._why_refused = why_refused
         self._store = store
         self._clock = clock
         self._base_url = base_url.rstrip("/")  # where the page is, for links in messages
@@ -142,7 +153,9 @@ class LocalAdapter:
     # -- the ChatAdapter protocol -----------------------------------------------
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
-        g = self.guarded
+        def g(handler: Handler) -> Handler:
+            return self.guarded(self._failsafe(handler))
+
         return [
             web.get("/", g(self._page)),
             web.get("/static/{name}", g(self._static)),
@@ -174,6 +187,34 @@ class LocalAdapter:
             return await handler(request)
 
         return guarded
+
+    def _failsafe(self, handler: Handler) -> Handler:
+        """``handler``, with a fault of copbot's (a database that can't be written, say)
+        answered in words the page shows, as every other refusal is, instead of aiohttp's
+        bare text; logged by type and place, never its message (it may quote someone)."""
+
+        async def failsafe(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except Exception as error:
+                if request.writer.output_size > 0:  # a page's event stream under way: it ends
+                    raise
+                log.error("a playground request failed: %s", stack_only(error))
+                reason = self._why_refused(error)
+                words = BROKE
+                if reason is not None:
+                    words = (
+                        f"copbot couldn't save that, because its database can't be written "
+                        f"just now ({reason}), so nothing was changed. Please try again in a "
+                        "minute; if it keeps happening, let your copbot admin know."
+                    )
+                return web.json_response(
+                    {"error": words}, status=500 if reason is None else 503, headers=PAGE_HEADERS
+                )
+
+        return failsafe
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
@@ -354,14 +395,27 @@ class LocalAdapter:
         await self._changes.notify()
         ref = MessageRef(channel, stored.id, root)
         posted = MessagePosted(f"msg:{stored.id}", ref, persona.user, text, self._now())
+        said: InboundEvent = posted
         if command is not None:
             origin = Origin(persona.user, channel, thread)
-            await self._emit(
-                CommandReceived(f"cmd:{stored.id}", origin, command, posted.at, posted)
-            )
+            said = CommandReceived(f"cmd:{stored.id}", origin, command, posted.at, posted)
+        try:
+            await self._emit(said)
+        except Exception:
+            # Slack would send it to copbot again; the playground can't, so the message
+            # goes, and stays in the box to send again: never shown, yet not kept.
+            await self._unsay(stored.id)
+            raise
+        if command is not None:
             return web.json_response({"ok": True, "command": True, "id": stored.id})
-        await self._emit(posted)
         return web.json_response({"ok": True, "id": stored.id})
+
+    async def _unsay(self, message_id: str) -> None:
+        try:
+            await self._store.delete(message_id)
+        except Exception as error:  # the playground's file refuses too: it stays, unkept
+            log.error("a playground message copbot didn't take stayed: %s", stack_only(error))
+        await self._changes.notify()
 
     async def _own_message(
         self, request: web.Request, body: dict[str, Any]
@@ -387,8 +441,6 @@ class LocalAdapter:
         if not text:
             raise BadRequest("An edited message can't be empty; delete it instead.")
         at = self._now()
-        await self._store.edit(message.id, text, at)
-        await self._changes.notify()
         channel = self._ref_of(message.channel)
         ref = MessageRef(channel, message.id, message.thread_root)
         event_id = f"edit:{message.id}:{secrets.token_hex(4)}"
@@ -399,15 +451,19 @@ class LocalAdapter:
         edited = MessageEdited(
             event_id, ref, text, at, persona.user, persona.user, message.created_at, asked
         )
+        # Handed to copbot first: one it can't take changes nothing on the page either.
         await self._emit(edited)
+        await self._store.edit(message.id, text, at)
+        await self._changes.notify()
         return web.json_response({"ok": True})
 
     async def _delete_message(self, request: web.Request) -> web.StreamResponse:
         _, message = await self._own_message(request, await json_body(request))
+        ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
+        # Handed to copbot first, as an edit is: a deletion it didn't take is not shown done.
+        await self._emit(MessageDeleted(f"delete:{message.id}", ref, self._now()))
         await self._store.delete(message.id)
         await self._changes.notify()
-        ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
-        await self._emit(MessageDeleted(f"delete:{message.id}", ref, self._now()))
         return web.json_response({"ok": True})
 
     async def _dismiss(self, request: web.Request) -> web.StreamResponse:
@@ -480,11 +536,15 @@ class LocalAdapter:
             return web.json_response({"ok": False, "errors": invalid.errors}, status=422)
         self._forms.close(token)
         if opened.form.thanks and new:  # a second send of it, meanwhile, thanks nobody again
-            # Where they are: the channel they acted in, not a thread they may not have open.
-            await self.respond(
-                Origin(opened.origin.user, opened.origin.channel),
-                OutgoingMessage.of(opened.form.thanks),
-            )
+            try:
+                # Where they are: the channel they acted in, not a thread they may not have
+                # open.
+                await self.respond(
+                    Origin(opened.origin.user, opened.origin.channel),
+                    OutgoingMessage.of(opened.form.thanks),
+                )
+            except Exception as error:  # their answers are taken: the page thanks them
+                log.error("a form's thanks couldn't be shown: %s", stack_only(error))
         await self._changes.notify()
         return web.json_response({"ok": True, "thanks": opened.form.thanks})
 
