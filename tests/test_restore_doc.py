@@ -9,6 +9,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,11 +36,38 @@ pytestmark = [
 ]
 
 
-def restore_steps() -> list[str]:
-    """Each step's commands, in order, as the doc gives them."""
-    section = OPERATIONS.split("### Restoring", 1)[1].split("\n### ", 1)[0]
+def restore_steps(heading: str = "### Restoring") -> list[str]:
+    """Each step's commands, in order, as the doc gives them under ``heading``."""
+    section = re.split(r"\n#+ ", OPERATIONS.split(f"\n{heading}\n", 1)[1], maxsplit=1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-    return [re.sub(r"^   ", "", block, flags=re.M) for block in blocks]
+    return [textwrap.dedent(block) for block in blocks]  # a list item's, or the section's
+
+
+CONTAINER = "#### Restoring in a container"
+# A throwaway container from the image, on the volume, as the steps run each command.
+DOCKER_RUN = r"docker run --rm (-i )?(--env-file copbot\.env )?-v copbot-data:/data copbot "
+
+
+def in_container(block: str, home: Path) -> str:
+    """A container step as the image would run it: in its working folder (``home`` here,
+    with its own .venv/bin/copbot and python), with the volume's /data at ``home``."""
+    lines = [
+        line for line in block.splitlines() if not line.startswith(("docker stop", "docker start"))
+    ]
+    text = re.sub(DOCKER_RUN, f"env COPBOT_DB={home / 'copbot.db'} ", "\n".join(lines))
+    assert "docker" not in text, text  # every other command is one the image has
+    return text.replace("/data", str(home))
+
+
+def the_image_in(home: Path) -> None:
+    """What the Dockerfile puts in /opt/copbot: copbot, and a Python with sqlite3."""
+    venv = home / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    copbot = venv / "copbot"
+    command = " ".join(shlex.quote(part) for part in copbot_command())
+    copbot.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+    copbot.chmod(0o755)
+    (venv / "python").symlink_to(sys.executable)
 
 
 def as_here(block: str, home: Path) -> str:
@@ -89,10 +118,15 @@ def older_copbot(db: Path, backup: Path) -> None:
     shutil.copy(db, backup)
 
 
+@pytest.mark.parametrize("where", ["systemd", "container"])
 @pytest.mark.parametrize("backup_from", ["this copbot", "before 0024"])
-def test_the_restore_steps_work_as_written(tmp_path: Path, backup_from: str) -> None:
+def test_the_restore_steps_work_as_written(tmp_path: Path, backup_from: str, where: str) -> None:
     home = tmp_path / "copbot"
     (home / "backups").mkdir(parents=True)
+    here = as_here
+    if where == "container":
+        the_image_in(home)
+        here = in_container
     db = home / "copbot.db"
     copbot = " ".join(shlex.quote(part) for part in copbot_command())
     if backup_from == "before 0024":
@@ -110,13 +144,13 @@ def test_the_restore_steps_work_as_written(tmp_path: Path, backup_from: str) -> 
         opt(db, out=("slack:UBACK", "slack:ULATE"), back_in=("slack:ULATE", "slack:USTAYS"))
     )
 
-    steps = restore_steps()
+    steps = restore_steps(CONTAINER if where == "container" else "### Restoring")
     assert len(steps) == 5
-    checked, listed, placed = (run(as_here(s, home), home) for s in steps[:3])
+    checked, listed, placed = (run(here(s, home), home) for s in steps[:3])
     assert erasures_in(db) == []  # the backup is in place: the erasure since is undone
-    erased = run(as_here(steps[3], home), home)
+    erased = run(here(steps[3], home), home)
     assert erasures_in(db) == ["slack:U012ABCDEF: 0 record(s)"]
-    run(as_here(steps[4], home), home)  # systemctl start only: nothing here
+    run(here(steps[4], home), home)  # starting copbot only: nothing here
 
     assert "is healthy" in checked
     compared = "-compare.db"  # the copy of the backup the queries read, migrated first
@@ -134,3 +168,15 @@ def test_the_restore_steps_work_as_written(tmp_path: Path, backup_from: str) -> 
     assert "slack:U012ABCDEF" in erased
     # The backup itself is as it was: an older copbot (going back) can still use it.
     assert (home / "backups" / BACKUP).read_bytes() == backup
+
+
+def test_the_container_steps_ask_the_same_questions_of_the_same_files() -> None:
+    def sql(block: str) -> str:
+        return re.findall(r"<<'SQL'\n(.*?)SQL\n", block, re.S)[0]
+
+    systemd, container = restore_steps()[1], restore_steps(CONTAINER)[1]
+    assert sql(container) == sql(systemd).replace("/var/lib/copbot", "/data")
+    for step in restore_steps(CONTAINER):
+        for line in step.splitlines():
+            if line.startswith("docker run"):
+                assert re.match(DOCKER_RUN, line), line  # the volume and image of the docs
