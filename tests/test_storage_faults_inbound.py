@@ -36,8 +36,6 @@ from tests.test_cli_locked import HOLD
 from tests.test_playground import Playground
 
 ACCEPT = "SqliteInboxRepository.accept"
-PROBE = "_rewrite_header"  # /healthz's own write, asking the file again while writes fail
-STILL = 100  # storage keeps failing until the test clears it
 FAULTS: dict[str, Callable[[], Exception]] = {"disk full": disk_full, "locked": locked}
 # What /healthz says of each: a reason in words, never SQLite's message or a path.
 REASONS: dict[str, tuple[Callable[[], Exception], str]] = {
@@ -129,8 +127,7 @@ async def test_slack_health_is_unavailable_while_writes_fail_and_well_after(
     [post] = await slack.fake.until(lambda: slack.fake.of("chat.postMessage"))
     envelope = slack_reply(3, post.answer["ts"])
     error, reason = REASONS[fault]
-    faults.fail(ACCEPT, error)
-    faults.fail(PROBE, error, times=STILL)
+    faults.fail_writes(error)  # every write, as a full disk or a read-only file refuses
     assert (await slack.event(envelope)).status >= 500
     for _ in range(2):  # and so it stays, while the file refuses writes
         status, body = await health(slack.client)
@@ -147,8 +144,7 @@ async def test_teams_health_is_unavailable_while_writes_fail_and_well_after(
     teams: TeamsBot, faults: Faults
 ) -> None:
     await teams.install()
-    faults.fail(ACCEPT, disk_full)
-    faults.fail(PROBE, disk_full, times=STILL)
+    faults.fail_writes(disk_full)
     activity = command(teams, "prompt language", "1700000000901")
     assert (await teams.send(activity)).status == 503
     status, body = await health(teams.client)
@@ -162,8 +158,7 @@ async def test_teams_health_is_unavailable_while_writes_fail_and_well_after(
 async def test_playground_health_is_unavailable_while_writes_fail_and_well_after(
     playground: Playground, faults: Faults
 ) -> None:
-    faults.fail(ACCEPT, read_only)
-    faults.fail(PROBE, read_only, times=STILL)
+    faults.fail_writes(read_only)
     said = {"as": "sam", "channel": "general", "text": "/cop help"}
     assert (await playground.client.post("/api/playground/messages", json=said)).status >= 500
     status, body = await health(playground.client)

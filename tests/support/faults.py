@@ -23,6 +23,7 @@ class Faults:
 
     def __init__(self) -> None:
         self._armed: dict[str, tuple[Callable[[], Exception], int]] = {}
+        self._every_write: Callable[[], Exception] | None = None
         self._lock = threading.Lock()  # the gate runs on storage's worker threads
         self.raised: list[str] = []
 
@@ -30,13 +31,23 @@ class Faults:
         with self._lock:
             self._armed[where] = (error, times)
 
+    def fail_writes(self, error: Callable[[], Exception]) -> None:
+        """Every write fails, whoever makes it, until ``clear()``: a disk that is full, or
+        a file made read-only, refuses them all."""
+        with self._lock:
+            self._every_write = error
+
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+            self._every_write = None
 
     def __call__(self, op: Callable[..., object], *, write: bool) -> None:
         name = getattr(op, "__qualname__", "")
         with self._lock:
+            if write and self._every_write is not None:
+                self.raised.append(name)
+                raise self._every_write()
             for where, (error, times) in list(self._armed.items()):
                 if name.startswith(where):
                     if times <= 1:
