@@ -255,7 +255,9 @@ class TeamsAdapter:
         except Unavailable:
             log.warning("Teams' signing keys could not be fetched in time; answering 503")
             return _refusal(503, "try again later")
-        tenant = tenant_of(raw)
+        # The allowed tenants are held in lower case (bot/settings.py): an emulator's, which
+        # may be any word, is compared as written there, in whatever case it sends it.
+        tenant = tenant_of(raw).lower()
         if self._tenants and tenant not in self._tenants:
             self.refused_tenants += 1
             log.warning(

@@ -362,6 +362,23 @@ async def test_activities_from_other_tenants_are_refused_and_not_kept(
     assert teams.adapter.refused_tenants == 1
 
 
+async def test_a_tenant_written_in_capitals_is_allowed_as_configured(
+    db_path: Path, fake: FakeConnector
+) -> None:
+    from bot.settings import Settings
+    from tests.teams.conftest import serve
+
+    # Without an app id (an emulator) the tenant may be any word, written in any case.
+    settings = Settings.from_env({"COPBOT_TEAMS": "on", "COPBOT_TEAMS_TENANTS": "Emulator-Tenant"})
+    assert settings.teams is not None
+    async for bot in serve(db_path, fake, settings.teams):
+        activity = bot.activity("channel_top_level")
+        activity["channelData"]["tenant"]["id"] = "Emulator-Tenant"
+        response = await bot.send(activity)
+        assert response.status != 403
+        assert bot.adapter.refused_tenants == 0
+
+
 async def test_healthz_lists_teams(teams: TeamsBot) -> None:
     response = await teams.client.get("/healthz")
     assert "teams" in (await response.json())["platforms"]
