@@ -23,6 +23,10 @@ PLATFORM = "teams"
 # Block elements end a line; everything else is inline.
 _BLOCKS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote"})
 _SKIPPED = frozenset({"script", "style", "head", "title"})
+# A quoted reply starts with Teams' own copy of the message quoted, in a blockquote of this
+# type: someone else's words (since deleted, perhaps, or their author's opted out), not the
+# person's, and never what they ask copbot.
+_QUOTED = "http://schema.skype.com/Reply"
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _LINES = re.compile(r"\n{2,}")
 # What may start a command before its verb: /cop (as in Slack), and copbot's name written
@@ -46,11 +50,16 @@ class _Reader(HTMLParser):
         self._at: list[str] | None = None
         self._mentions = 0
         self._skipping = 0
+        self._quotes = 0  # blockquotes open within a quoted reply's copy
         self._href: str | None = None
         self._link_start = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
+        if self._quotes:
+            self._quotes += tag == "blockquote"  # nested in the quote: skipped with it
+        elif tag == "blockquote" and dict(attrs).get("itemtype") == _QUOTED:
+            self._quotes = 1
+        elif tag in _SKIPPED:
             self._skipping += 1
         elif tag == "at":
             self._at = []
@@ -63,7 +72,9 @@ class _Reader(HTMLParser):
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
+        if self._quotes:
+            self._quotes -= tag == "blockquote"
+        elif tag in _SKIPPED:
             self._skipping = max(0, self._skipping - 1)
         elif tag == "at" and self._at is not None:
             name = "".join(self._at).strip()
@@ -79,7 +90,7 @@ class _Reader(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if self._skipping:
+        if self._skipping or self._quotes:
             return
         if self._at is not None:
             self._at.append(data)

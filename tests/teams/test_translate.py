@@ -83,6 +83,39 @@ def test_a_person_copbot_cannot_name_stays_a_name_the_core_refuses() -> None:
     assert event.text == "role grant facilitator @Priya Shah"
 
 
+# How Teams writes a quoted reply: its own copy of the message quoted, above the words.
+QUOTE = (
+    '<blockquote itemscope="" itemtype="http://schema.skype.com/Reply" itemid="1700000000050">'
+    '<strong itemprop="mri" itemid="8:orgid:aad-priya-0002">Priya Shah</strong>'
+    '<span itemprop="time" itemid="1700000000050"></span>'
+    '<p itemprop="preview">What I said about my client</p></blockquote>'
+)
+
+
+def test_a_quoted_reply_starting_with_copbot_is_a_command_without_the_quote() -> None:
+    activity = fixture("channel_command")
+    activity["text"] = QUOTE + activity["text"]
+    event = from_activity(activity, KNOWN, NOW)
+    assert isinstance(event, CommandReceived)
+    assert event.text == "prompt language"
+    update = fixture("message_update") | {"entities": activity["entities"]}
+    update["text"] = activity["text"]
+    edited = from_activity(update, KNOWN, NOW)
+    assert isinstance(edited, MessageEdited) and edited.asked == "prompt language"
+
+
+def test_a_quoted_reply_keeps_only_its_own_words() -> None:
+    # The quote is Teams' copy of someone else's message, which may since have been deleted
+    # or its author opted out: never kept again under this reply.
+    activity = fixture("channel_reply")
+    activity["text"] = "Same here"
+    activity["attachments"] = [{"contentType": "text/html", "content": QUOTE + "<p>Same here</p>"}]
+    activity["entities"] = []
+    event = from_activity(activity, KNOWN, NOW)
+    assert isinstance(event, MessagePosted)
+    assert event.text == "Same here"
+
+
 def test_a_reply_in_a_thread_is_plain_text_tied_to_its_root() -> None:
     event = from_activity(fixture("channel_reply"), KNOWN, NOW)
     assert isinstance(event, MessagePosted)
