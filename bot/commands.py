@@ -87,6 +87,9 @@ class Parsed:
 
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 _NAMED_MENTION = re.compile(r"<@([a-z]+:[^|>\s]+)\|[^>]*>")
+# How close a word said to copbot must be to a verb's to be taken for a mistyped command
+# ("serach" 0.83, "hlep" 0.75), not someone talking ("hello" 0.67, "helpful" 0.73).
+MISTYPED = 0.75
 
 
 def tokenize(text: str) -> list[str]:
@@ -154,13 +157,15 @@ class CommandBook:
         return f"I've read that as part of the conversation, not as a command. {meant}"
 
     def looks_mistyped(self, text: str) -> bool:
-        """Whether ``text``, no command, starts with a word close to a verb's (``serach``)."""
+        """Whether ``text``, no command, starts with a word very close to a verb's
+        (``serach``, ``hlep``): closer than a suggestion needs, since it decides whether
+        someone talking ("@copbot hello everyone") is sent a message at all."""
         head = text.split(maxsplit=1)
-        return bool(head) and bool(self._close(head[0], ""))
+        return bool(head) and bool(self._close(head[0], "", cutoff=MISTYPED))
 
-    def _close(self, word: str, prefix: str) -> str:
+    def _close(self, word: str, prefix: str, cutoff: float = 0.6) -> str:
         first_words = sorted({n.split()[0] for n in self._verbs})
-        close = difflib.get_close_matches(word.lower(), first_words, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(word.lower(), first_words, n=1, cutoff=cutoff)
         return f"{prefix} {close[0]}" if close else ""
 
     def parse(self, text: str, prefix: str = "/cop") -> Parsed:

@@ -118,3 +118,21 @@ def test_tokenize_keeps_mentions_whole() -> None:
         "admin",
         "<@teams:29f-1>",
     ]
+
+
+@pytest.mark.parametrize(
+    ("said", "mistyped"),
+    [
+        ("hlep me", True),
+        ("promt language", True),
+        ("Scheduel list", True),
+        ("hello everyone", False),  # someone talking: no message is sent them for it
+        ("helpful session, thanks", False),
+        ("thanks for this", False),
+        ("", False),
+    ],
+)
+def test_only_a_word_very_close_to_a_verb_is_taken_for_a_mistyped_command(
+    book: CommandBook, said: str, mistyped: bool
+) -> None:
+    assert book.looks_mistyped(said) is mistyped
