@@ -232,29 +232,33 @@ class Inbox:
         if self._check is not None:
             await self._check(event)  # FormInvalid reaches the adapter; nothing is kept
         said, event = self._conversation(event)
-        if said is not None:
-            # A mention of copbot that is no command ("@copbot thanks, that helped"): its
-            # message is a reply like any other, captured in turn with its conversation's
-            # messages (and retried as they are), and the mention is answered on its own.
-            await self._accept(said)
-        return await self._accept(event)
+        # A mention of copbot that is no command ("@copbot thanks, that helped"): its
+        # message is a reply like any other, captured in turn with its conversation's
+        # messages (and retried as they are), and the mention is answered on its own. Both
+        # are queued at once, so they share a commit: kept together or refused together,
+        # never the reply kept with the mention refused (and the reply kept again when the
+        # mention is sent again).
+        events = [e for e in (said, event) if e is not None]
+        kept = [self._enqueue(e) for e in events]
+        new = await asyncio.gather(*kept)
+        for e, fresh in zip(events, new, strict=True):
+            if fresh:
+                # The loop that takes people's interactions reads only those: a message
+                # would cost it a read for nothing. A channel's news (copbot added, someone
+                # joining) is handled at once, as before, without waiting for messages.
+                if isinstance(e, MessagePosted | MessageEdited | MessageDeleted):
+                    self._wake.message()
+                else:
+                    self._wake.set()  # rare, and not to wait for messages to gather
+        return new[-1]
 
-    async def _accept(self, event: InboundEvent) -> bool:
+    def _enqueue(self, event: InboundEvent) -> asyncio.Future[bool]:
         key = self._key(event)
         kept: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((key, event, identity_of(event), kept))
         if self._committing is None or self._committing.done():
             self._committing = asyncio.create_task(self._commit())
-        new = await kept
-        if new:
-            # The loop that takes people's interactions reads only those: a message
-            # would cost it a read for nothing. A channel's news (copbot added, someone
-            # joining) is handled at once, as before, without waiting for messages.
-            if isinstance(event, MessagePosted | MessageEdited | MessageDeleted):
-                self._wake.message()
-            else:
-                self._wake.set()  # rare, and not to wait for messages to gather
-        return new
+        return kept
 
     def _key(self, event: InboundEvent) -> str:
         """The name a platform's retry of ``event`` is recognised by. A platform's own id

@@ -16,9 +16,11 @@ from bot.app import create_app
 from bot.commands import Args
 from bot.interaction import Interaction
 from bot.model import Form, ShortText
+from bot.records import ArchiveFilter
+from bot.search_query import parse_terms
 from bot.settings import Settings
 from tests.support.faults import Faults, disk_full, locked, read_only
-from tests.test_playground import Playground, texts
+from tests.test_playground import Playground, _public_bot_messages, texts
 
 ACCEPT = "SqliteInboxRepository.accept"  # copbot taking in what the page sent
 SORRY = "so nothing was changed. Please try again in a minute"
@@ -145,3 +147,32 @@ async def _events(pg: Playground, n: int) -> bool:
 async def _form_for(pg: Playground) -> dict[str, Any] | None:
     state = await pg.state()
     return state if state["forms"] else None
+
+
+async def test_a_reply_naming_copbot_and_its_mention_are_taken_in_one_commit(
+    pg: Playground, faults: Faults
+) -> None:
+    """ "@copbot thanks, …" is a reply to keep and a mention to answer: kept together or
+    refused together, never the reply kept while the mention is refused (the page then
+    says nothing was done, and the reply would be kept again when sent again)."""
+    await pg.say("/cop prompt language", "priya", channel="north")
+    state = await pg.until(lambda: _public_bot_messages(pg, "north", 2))
+    root = state["messages"][-1]["id"]  # a prompt's thread, whose replies are kept
+    faults.fail(ACCEPT, disk_full, after=1)  # a second commit, if there were one, fails
+    said = "@copbot thanks, that helped"
+    body = {"as": "sam", "channel": "north", "text": said, "thread_root": root}
+    status, answer = await posted_after(pg, body)
+    assert (status, answer.get("ok")) == (200, True), answer
+    assert faults.raised == []  # one commit took both
+    faults.clear()
+    await pg.until(lambda: _kept(pg, said))
+    assert await _kept(pg, said) == 1
+
+
+async def _kept(pg: Playground, text: str) -> int:
+    db = pg.core.archive
+    return sum(
+        1
+        for hit in await db.search(parse_terms("helped"), ArchiveFilter(), 10)
+        if hit.message.text == text
+    )

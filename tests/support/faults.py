@@ -23,13 +23,18 @@ class Faults:
 
     def __init__(self) -> None:
         self._armed: dict[str, tuple[Callable[[], Exception], int]] = {}
+        self._spared: dict[str, int] = {}  # how many more to let through before failing
         self._every_write: Callable[[], Exception] | None = None
         self._lock = threading.Lock()  # the gate runs on storage's worker threads
         self.raised: list[str] = []
 
-    def fail(self, where: str, error: Callable[[], Exception], times: int = 1) -> None:
+    def fail(
+        self, where: str, error: Callable[[], Exception], times: int = 1, after: int = 0
+    ) -> None:
+        """Fail the next ``times`` units of work named so, once ``after`` have run."""
         with self._lock:
             self._armed[where] = (error, times)
+            self._spared[where] = after
 
     def fail_writes(self, error: Callable[[], Exception]) -> None:
         """Every write fails, whoever makes it, until ``clear()``: a disk that is full, or
@@ -40,6 +45,7 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._armed.clear()
+            self._spared.clear()
             self._every_write = None
 
     def __call__(self, op: Callable[..., object], *, write: bool) -> None:
@@ -50,6 +56,9 @@ class Faults:
                 raise self._every_write()
             for where, (error, times) in list(self._armed.items()):
                 if name.startswith(where):
+                    if self._spared.get(where, 0) > 0:
+                        self._spared[where] -= 1
+                        continue
                     if times <= 1:
                         del self._armed[where]
                     else:
