@@ -101,8 +101,12 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         channel = _channel_name(words[split + 1 : end])
         words, lowered = _without(words, split, end), _without(lowered, split, end)
     when_words = lowered[1 : lowered.index("at")] if "at" in lowered else lowered[1:]
-    if any(_MONTHLY.match(w) and w not in _OTHER for w in when_words):
-        raise UsageError(_NOT_WEEKLY.format(what="once a month or on a date"))
+    for i, w in enumerate(when_words):
+        if _MONTHLY.match(w) and w not in _OTHER:
+            # "every 3rd week" asks for every 3 weeks, not a monthly date: said back as asked.
+            per_week = when_words[i + 1 : i + 2] in (["week"], ["weeks"])
+            what = f"every {clip(w)} week" if per_week else "once a month or on a date"
+            raise UsageError(_NOT_WEEKLY.format(what=what))
     if lowered[1:2] == ["fortnightly"]:
         lowered[1:2] = ["every", "other", "week"]
         words[1:2] = lowered[1:4]

@@ -188,6 +188,8 @@ def test_schedule_grammar(text: str, rule: str, when: str, channel: str | None) 
         ("any every last friday at 10:00", "but not once a month or on a date."),
         ("any every 2nd tuesday of the month at 10:00", "but not once a month or on a date."),
         ("any every 2nd and 4th friday at 10:00", "but not once a month or on a date."),
+        ("any every 3rd week on tuesday at 10:00", "every other tuesday), but not every 3rd week."),
+        ("any every 4th weeks on friday at 10:00", "but not every 4th week."),
         ("any every at 10:00", "Say which days"),
         ("any every tuesday at 25:00", "`25:00` isn't a time of day"),
         ("any every tuesday at 10:75", "`10:75` isn't a time of day"),
