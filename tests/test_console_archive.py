@@ -285,7 +285,7 @@ async def test_a_channel_the_platform_cannot_check_is_left_out_and_the_pages_say
     )  # fmt: skip
     body = await response.text()
     assert "rotas" not in body and "Language shapes" in body
-    assert "Left out" in body and "couldn't check the members of" in body
+    assert "Left out" in body and "whose members copbot couldn't check" in body
 
     console.adapter.unchecked = set()  # the platform answers again: nothing kept of before
     page = html.unescape(await _page(console, "/console/archive", priya))

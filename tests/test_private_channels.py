@@ -419,7 +419,7 @@ async def test_an_export_leaves_out_only_the_channels_the_platform_cannot_check(
         assert PARTLY_NOTE in bot.adapter.of_kind("direct")[-1].text
         made = await download(link())
         assert "budget worries" in made and "job fair" in made and "rota troubles" not in made
-        assert "**Left out:** messages from members-only channels copbot couldn't check" in made
+        assert "**Left out:** messages from channels whose members copbot couldn't check" in made
 
         # Asked while #quiet couldn't be checked, downloaded once it could: it is in.
         await bot.reply_text("export markdown", ALEX)

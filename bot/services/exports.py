@@ -146,7 +146,7 @@ def cover_for(
     left_out: bool = False,
 ) -> Cover:
     """What a Markdown or HTML export says about itself, with the library's names;
-    ``left_out`` when copbot couldn't check who is in some members-only channels, whose
+    ``left_out`` when copbot couldn't check who is in some channels, whose
     messages are then not in it."""
 
     def topic_name(slug: str) -> str:
@@ -165,10 +165,11 @@ def cover_for(
     )
 
 
-# On an export's cover, when it isn't all the person who asked may read.
+# On an export's cover, when it isn't all the person who asked may read. Any channel, not
+# only members-only ones: a Teams team's list of members can be out of reach too.
 LEFT_OUT = (
-    "messages from members-only channels copbot couldn't check the members of as this was "
-    "made (export again later to include them)"
+    "messages from channels whose members copbot couldn't check when this was made "
+    "(export again later to include them)"
 )
 
 
