@@ -150,11 +150,12 @@ class CommandBook:
         head = text.split(maxsplit=1)
         close = self._close(head[0], prefix) if head else ""
         meant = (
-            f"If it was one, did you mean `{close}`? `{prefix} help` shows what I can do."
+            f"Did you mean `{close}`? `{prefix} help` shows what I can do."
             if close
             else f"If you meant to ask me something, `{prefix} help` shows what I can do."
         )
-        return f"I've read that as part of the conversation, not as a command. {meant}"
+        # "Your message", not "that": on Teams the note arrives in another chat.
+        return f"I took your message as part of the conversation, not as a command. {meant}"
 
     def looks_mistyped(self, text: str) -> bool:
         """Whether ``text``, no command, starts with a word very close to a verb's

@@ -52,6 +52,7 @@ async def test_a_reply_that_mentions_copbot_is_kept_once_with_the_thread(slack: 
         assert (await slack.event(envelope)).status == 200
     await slack.fake.until(lambda: "part of the conversation" in answers(slack))
     assert "I don't know the command" not in answers(slack)
+    assert "I took your message as part of the conversation" in answers(slack)
     assert await slack.until(lambda: archive(slack)) == [f"@copbot {THANKS}"]
 
 

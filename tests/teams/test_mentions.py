@@ -104,7 +104,8 @@ async def test_thanks_to_copbot_sends_no_message_to_the_persons_chat(teams: Team
     note = await teams.until(lambda: "part of the conversation" in said_to_sam(teams))
     assert note
     [sent] = [line for line in only_sam(teams) if "part of the conversation" in line]
-    assert "did you mean @copbot search?" in sent
+    assert "I took your message as part of the conversation" in sent
+    assert "Did you mean @copbot search?" in sent
     assert "You asked in North" in sent
 
 
