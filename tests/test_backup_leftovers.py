@@ -72,7 +72,11 @@ def test_the_next_backup_removes_a_killed_ones_copy_and_only_that(
         "copbot-2026-11-30.db",
         "copbot-2026-12-02.db",
     ]
-    assert "stopped part-way" in output and ".copbot-2026-12-01.db.partial" in output
+    assert (
+        "removed the unfinished copies" in output
+        and "stopped part-way" in output
+        and ".copbot-2026-12-01.db.partial" in output
+    )
     assert ".copbot-manual" not in output
 
 

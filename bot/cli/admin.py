@@ -66,8 +66,8 @@ def db_backup(path: Path, db: str | None) -> None:
     if report.removed:
         # Whole copies of the data, hidden: whoever runs backups should know they were there.
         click.echo(
-            f"Also removed what earlier backups stopped part-way left in {report.path.parent}: "
-            + ", ".join(report.removed)
+            f"Also removed the unfinished copies that earlier backups, stopped part-way, left "
+            f"in {report.path.parent}: " + ", ".join(report.removed)
         )
 
 
