@@ -301,6 +301,7 @@ def build_core(
             ),
             names={user.identity: user.display for user, _ in personas},
             addressed=next((a.guarded for a in adapters if isinstance(a, LocalAdapter)), None),
+            why_refused=refusal,
         ),
         CalendarFeedsFeature(event_repo, FeedSite(settings.public_url, settings.regions)),
     )

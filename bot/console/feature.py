@@ -57,6 +57,12 @@ BROKE = (
     "in a minute; if it keeps happening, let your copbot admin know."
 )
 
+UNWRITABLE = (
+    "copbot couldn't save that, because its database can't be written just now ({reason}), "
+    "so nothing was changed. Please try again in a minute; if it keeps happening, let your "
+    "copbot admin know."
+)
+
 
 class ConsolePages(Protocol):
     """A group of console pages; each wraps its handlers with ``console.guarded``."""
@@ -81,7 +87,10 @@ class ConsoleFeature:
         pages: Sequence[ConsolePages] = (),
         names: Mapping[str, str] | None = None,
         addressed: Callable[[Handler], Handler] | None = None,
+        why_refused: Callable[[BaseException], str | None] = lambda error: None,
     ) -> None:
+        """``why_refused`` says, in a few words, why storage refused a write (None for any
+        other fault): storage's own reading, handed in by bot/app.py."""
         self._links = links
         self._sessions = sessions
         self._repo = repository
@@ -100,6 +109,7 @@ class ConsoleFeature:
         # route then answers only requests addressed to copbot itself, so that a page on
         # another site (DNS rebinding) can't sign in as a persona and read the archive.
         self._addressed = addressed
+        self._why_refused = why_refused
         static = resources.files("bot.console").joinpath("static")
         self._stylesheet = static.joinpath("console.css").read_text()
         self._icon = static.joinpath("favicon.svg").read_text()
@@ -277,6 +287,15 @@ class ConsoleFeature:
                 if request.writer.output_size > 0:  # a download under way: it stops there
                     raise
                 log.error("a console page failed: %s", stack_only(error))
+                reason = self._why_refused(error)
+                if reason is not None and request.method == "POST":
+                    # Said as the playground says it: why, and that the form can be sent again.
+                    return self.templates.render(
+                        "refused.html",
+                        status=503,
+                        heading="Sorry, copbot couldn't save that",
+                        message=UNWRITABLE.format(reason=reason),
+                    )
                 return self.templates.render(
                     "refused.html", status=500, heading="Sorry, something went wrong", message=BROKE
                 )
