@@ -176,3 +176,29 @@ async def _kept(pg: Playground, text: str) -> int:
         for hit in await db.search(parse_terms("helped"), ArchiveFilter(), 10)
         if hit.message.text == text
     )
+
+
+@pytest.mark.parametrize("change", ["edit", "delete"])
+async def test_an_edit_or_deletion_taken_but_not_shown_says_so(
+    pg: Playground, faults: Faults, change: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """copbot takes an edit or a deletion before the playground's own file changes: when
+    only the file refuses, the page is told copbot has it, not that nothing changed."""
+    mine = await pg.say("A first thought")
+    await pg.until(lambda: _events(pg, 1))
+    faults.fail(f"SqlitePlaygroundRepository.{change}", disk_full)
+    body = {"as": "sam", "text": "A second thought"}
+    status, answer = await pg.post(f"/messages/{mine['id']}/{change}", body)
+    assert status == 503, answer
+    words = answer["error"]
+    assert words.startswith(f"copbot has taken your {'edit' if change == 'edit' else 'deletion'}")
+    assert "the disk holding it is full" in words and "Sending it again is harmless" in words
+    assert "nothing was changed" not in words
+    for leak in ("database or disk", "Traceback", "sqlite", "A second thought"):
+        assert leak not in words and leak not in caplog.text
+    await pg.until(lambda: _events(pg, 2))  # copbot did take it
+    # Sent again once the file takes writes: shown, and copbot still has it once.
+    status, answer = await pg.post(f"/messages/{mine['id']}/{change}", body)
+    assert (status, answer) == (200, {"ok": True})
+    shown = texts(await pg.state())
+    assert ("A second thought" in shown) == (change == "edit") and "A first thought" not in shown

@@ -453,7 +453,10 @@ class LocalAdapter:
         )
         # Handed to copbot first: one it can't take changes nothing on the page either.
         await self._emit(edited)
-        await self._store.edit(message.id, text, at)
+        try:
+            await self._store.edit(message.id, text, at)
+        except Exception as error:
+            return self._taken_not_shown(error, "edit", "show it")
         await self._changes.notify()
         return web.json_response({"ok": True})
 
@@ -462,9 +465,28 @@ class LocalAdapter:
         ref = MessageRef(self._ref_of(message.channel), message.id, message.thread_root)
         # Handed to copbot first, as an edit is: a deletion it didn't take is not shown done.
         await self._emit(MessageDeleted(f"delete:{message.id}", ref, self._now()))
-        await self._store.delete(message.id)
+        try:
+            await self._store.delete(message.id)
+        except Exception as error:
+            return self._taken_not_shown(error, "deletion", "take the message away")
         await self._changes.notify()
         return web.json_response({"ok": True})
+
+    def _taken_not_shown(self, error: Exception, what: str, show: str) -> web.StreamResponse:
+        """copbot took ``what`` in, and then the playground's own file refused it: "nothing
+        was changed" would be untrue. Sending it again is harmless: copbot takes the same
+        words again as they are, and a deletion it has had already is passed over."""
+        log.error("a playground %s copbot took wasn't shown: %s", what, stack_only(error))
+        reason = self._why_refused(error)
+        because = f", because its own file can't be written just now ({reason})" if reason else ""
+        words = (
+            f"copbot has taken your {what}, but the playground couldn't {show}{because}. "
+            "Sending it again is harmless: please try again in a minute; if it keeps "
+            "happening, let your copbot admin know."
+        )
+        return web.json_response(
+            {"error": words}, status=500 if reason is None else 503, headers=PAGE_HEADERS
+        )
 
     async def _dismiss(self, request: web.Request) -> web.StreamResponse:
         """A private answer goes away for the one person who could see it (Slack's
