@@ -211,6 +211,7 @@ def build_core(
             timezone=settings.timezone,
             audit=audit,
             secret_key=settings.secret_key,
+            why_refused=refusal,
         ),
         HomeFeature(prompt_repo, catalogue, roles, chat, settings.timezone, visibility),
         FeedbackFeature(

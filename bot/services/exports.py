@@ -21,7 +21,7 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
@@ -46,6 +46,7 @@ from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
 from bot.console.web import HEADERS, ORIGIN_ONLY
 from bot.interaction import Interaction
+from bot.logs import stack_only
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
 from bot.ports import Clock
 from bot.records import ArchiveFilter, ExportLink
@@ -87,6 +88,11 @@ LANDING = PAGE.format(
     form='\n<form method="post"><button type="submit" class="primary">Download</button></form>',
 )
 USED = "This link has been used already."
+NOT_NOW = (
+    "copbot couldn't give you the file just now{because}. Please try the link again in a "
+    "minute; if it says it has been used, ask copbot for a new one. If it keeps happening, "
+    "let your copbot admin know."
+)
 PAGE_HEADERS = HEADERS | ORIGIN_ONLY
 
 
@@ -219,8 +225,12 @@ class ExportsFeature:
         timezone: ZoneInfo = UK,
         audit: Audit | None = None,
         secret_key: str = "",
+        why_refused: Callable[[BaseException], str | None] = lambda error: None,
     ) -> None:
-        """``secret_key``: COPBOT_SECRET_KEY, or "" for the key kept in the database."""
+        """``secret_key``: COPBOT_SECRET_KEY, or "" for the key kept in the database.
+        ``why_refused`` says in a few words why storage refused a write (None for any other
+        fault): storage's own reading, handed in by bot/app.py."""
+        self._why_refused = why_refused
         self._visibility = visibility
         self._tz = timezone
         self._audit = audit
@@ -266,8 +276,8 @@ class ExportsFeature:
         # Opening the link shows a page; only its button downloads. Link checkers in mail
         # and chat open links before people do, and would use a one-time link up.
         return [
-            web.get("/export/{token}", self.landing),
-            web.post("/export/{token}", self.download),
+            web.get("/export/{token}", self._worded(self.landing)),
+            web.post("/export/{token}", self._worded(self.download)),
         ]
 
     async def landing(self, request: web.Request) -> web.StreamResponse:
@@ -358,6 +368,30 @@ class ExportsFeature:
     async def _token(self, link: ExportLink) -> str:
         expires = int(link.expires_at.timestamp())
         return f"{link.id}.{expires}.{_sign(await self._key(), link.id, expires)}"
+
+    def _worded(
+        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """``handler``, whose faults before the file begins are a page in words (a browser
+        shows it), as the console's are: why, when storage refused a write, and what to do."""
+
+        async def worded(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except Exception as error:
+                if request.writer.output_size > 0:  # the file under way: it stops there
+                    raise
+                log.error("an export link failed: %s", stack_only(error))
+                reason = self._why_refused(error)
+                because = f", because its database can't be written ({reason})" if reason else ""
+                refused = web.HTTPServiceUnavailable if reason else web.HTTPInternalServerError
+                raise _refusal(
+                    refused, "Sorry, copbot couldn't do that", NOT_NOW.format(because=because)
+                ) from None
+
+        return worded
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         link_id, _ = await self._valid(request.match_info["token"])
