@@ -46,6 +46,7 @@ from adapters.local.world import (
     names_copbot,
 )
 from bot.codec import dumps
+from bot.errors import WhyRefused, never_refused, unwritable
 from bot.logs import stack_only
 from bot.model import (
     BotAddedToChannel,
@@ -124,10 +125,10 @@ class LocalAdapter:
         base_url: str = "",
         private_channels: Mapping[str, frozenset[str]] = PRIVATE_CHANNELS,
         timezone: ZoneInfo = UK,
-        why_refused: Callable[[BaseException], str | None] = lambda error: None,
+        why_refused: WhyRefused = never_refused,
     ) -> None:
-        """``why_refused`` says, in a few words, why storage refused a write (None for any
-        other fault): storage's own reading, handed in, as this adapter knows no storage."""
+        # why_refused: storage's reading of a fault (see WhyRefused), as this adapter knows
+        # no storage.
         self._tz = timezone
         self._why_refused = why_refused
         self._store = store
@@ -203,13 +204,7 @@ class LocalAdapter:
                     raise
                 log.error("a playground request failed: %s", stack_only(error))
                 reason = self._why_refused(error)
-                words = BROKE
-                if reason is not None:
-                    words = (
-                        f"copbot couldn't save that, because its database can't be written "
-                        f"just now ({reason}), so nothing was changed. Please try again in a "
-                        "minute; if it keeps happening, let your copbot admin know."
-                    )
+                words = BROKE if reason is None else unwritable(reason)
                 return web.json_response(
                     {"error": words}, status=500 if reason is None else 503, headers=PAGE_HEADERS
                 )

@@ -40,6 +40,7 @@ from bot.console.web import (
     secured,
     set_cookie,
 )
+from bot.errors import WhyRefused, never_refused, unwritable
 from bot.interaction import Interaction
 from bot.logs import stack_only
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
@@ -55,12 +56,6 @@ NEEDS_ROLE = "The console is for facilitators and admins."
 BROKE = (
     "Something went wrong on copbot's side and that page couldn't be shown. Please try again "
     "in a minute; if it keeps happening, let your copbot admin know."
-)
-
-UNWRITABLE = (
-    "copbot couldn't save that, because its database can't be written just now ({reason}), "
-    "so nothing was changed. Please try again in a minute; if it keeps happening, let your "
-    "copbot admin know."
 )
 
 
@@ -87,10 +82,8 @@ class ConsoleFeature:
         pages: Sequence[ConsolePages] = (),
         names: Mapping[str, str] | None = None,
         addressed: Callable[[Handler], Handler] | None = None,
-        why_refused: Callable[[BaseException], str | None] = lambda error: None,
+        why_refused: WhyRefused = never_refused,
     ) -> None:
-        """``why_refused`` says, in a few words, why storage refused a write (None for any
-        other fault): storage's own reading, handed in by bot/app.py."""
         self._links = links
         self._sessions = sessions
         self._repo = repository
@@ -294,7 +287,7 @@ class ConsoleFeature:
                         "refused.html",
                         status=503,
                         heading="Sorry, copbot couldn't save that",
-                        message=UNWRITABLE.format(reason=reason),
+                        message=unwritable(reason),
                     )
                 return self.templates.render(
                     "refused.html", status=500, heading="Sorry, something went wrong", message=BROKE

@@ -45,6 +45,7 @@ from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
 from bot.console.web import HEADERS, ORIGIN_ONLY
+from bot.errors import WhyRefused, never_refused
 from bot.interaction import Interaction
 from bot.logs import stack_only
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
@@ -225,11 +226,9 @@ class ExportsFeature:
         timezone: ZoneInfo = UK,
         audit: Audit | None = None,
         secret_key: str = "",
-        why_refused: Callable[[BaseException], str | None] = lambda error: None,
+        why_refused: WhyRefused = never_refused,
     ) -> None:
-        """``secret_key``: COPBOT_SECRET_KEY, or "" for the key kept in the database.
-        ``why_refused`` says in a few words why storage refused a write (None for any other
-        fault): storage's own reading, handed in by bot/app.py."""
+        """``secret_key``: COPBOT_SECRET_KEY, or "" for the key kept in the database."""
         self._why_refused = why_refused
         self._visibility = visibility
         self._tz = timezone
