@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.faults import Faults
 from tests.support.harness import Harness
 from tests.support.server import LOGS
 
@@ -13,6 +14,12 @@ from tests.support.server import LOGS
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "copbot.db"
+
+
+@pytest.fixture
+def faults() -> Faults:
+    """Storage that fails on cue: pass it as a Database's gate."""
+    return Faults()
 
 
 @pytest.fixture

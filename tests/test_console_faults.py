@@ -5,21 +5,16 @@ SQLite's words, a path or a traceback, and nothing changed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.model import Role
 from tests.support.console import console_app
-from tests.support.faults import Faults, disk_full, locked, read_only
+from tests.support.faults import REFUSALS, Faults, disk_full
 from tests.support.harness import ALEX
 
-REASONS: dict[str, tuple[Callable[[], Exception], str]] = {
-    "disk full": (disk_full, "the disk holding it is full"),
-    "read-only": (read_only, "its file is read-only for copbot"),
-    "locked": (locked, "another process held its write lock too long"),
-}
+REASONS = REFUSALS
 # Every console form that saves something, as an admin sends it.
 FORMS: list[tuple[str, dict[str, str]]] = [
     ("/console/events/new", {"title": "Job fair", "region": "North", "start": "2030-01-01T10:00"}),

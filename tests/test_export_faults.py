@@ -14,14 +14,10 @@ from bot.app import build_core
 from bot.settings import Settings
 from storage.database import Database
 from tests.support.fakes import FakeAdapter, ManualClock
-from tests.support.faults import Faults, disk_full, locked, read_only
+from tests.support.faults import REFUSALS, Faults
 from tests.support.harness import ALEX, Harness
 
-REASONS = {
-    "disk full": (disk_full, "the disk holding it is full"),
-    "read-only": (read_only, "its file is read-only for copbot"),
-    "locked": (locked, "another process held its write lock too long"),
-}
+REASONS = REFUSALS
 
 
 @pytest.mark.parametrize("fault", sorted(REASONS))

@@ -5,7 +5,7 @@ And nothing changed: a message copbot couldn't take in isn't left on the page un
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +19,12 @@ from bot.model import Form, ShortText
 from bot.records import ArchiveFilter
 from bot.search_query import parse_terms
 from bot.settings import Settings
-from tests.support.faults import Faults, disk_full, locked, read_only
+from tests.support.faults import REFUSALS, Faults, disk_full, read_only
 from tests.test_playground import Playground, _public_bot_messages, texts
 
 ACCEPT = "SqliteInboxRepository.accept"  # copbot taking in what the page sent
 SORRY = "so nothing was changed. Please try again in a minute"
-REASONS: dict[str, tuple[Callable[[], Exception], str]] = {
-    "disk full": (disk_full, "the disk holding it is full"),
-    "read-only": (read_only, "its file is read-only for copbot"),
-    "locked": (locked, "another process held its write lock too long"),
-}
-
-
-@pytest.fixture
-def faults() -> Faults:
-    return Faults()
+REASONS = REFUSALS
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.slack import conftest as slack_conftest
 from tests.slack.conftest import ADMIN, SlackBot, Sleeps
 from tests.slack.fake_slack import FakeSlack
 from tests.slack.test_outages import reply as slack_reply
-from tests.support.faults import Faults, disk_full, locked, read_only
+from tests.support.faults import REFUSALS, Faults, disk_full, locked, read_only
 from tests.teams.conftest import ADMIN_AAD, LateStore, TeamsBot
 from tests.teams.conftest import Sleeps as TeamsSleeps
 from tests.teams.fake_connector import NORTH, TENANT, Call, FakeConnector
@@ -38,11 +38,7 @@ from tests.test_playground import Playground
 ACCEPT = "SqliteInboxRepository.accept"
 FAULTS: dict[str, Callable[[], Exception]] = {"disk full": disk_full, "locked": locked}
 # What /healthz says of each: a reason in words, never SQLite's message or a path.
-REASONS: dict[str, tuple[Callable[[], Exception], str]] = {
-    "disk full": (disk_full, "can't write: the disk holding it is full"),
-    "read-only": (read_only, "can't write: its file is read-only for copbot"),
-    "locked": (locked, "can't write: another process held its write lock too long"),
-}
+REASONS = {fault: (error, f"can't write: {words}") for fault, (error, words) in REFUSALS.items()}
 
 
 def archived(db_path: Path) -> list[str]:
@@ -57,11 +53,6 @@ async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-def faults() -> Faults:
-    return Faults()
 
 
 @pytest.fixture

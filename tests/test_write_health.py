@@ -21,11 +21,6 @@ PROBE = "_rewrite_header"
 
 
 @pytest.fixture
-def faults() -> Faults:
-    return Faults()
-
-
-@pytest.fixture
 def database(db_path: Path, faults: Faults) -> Iterator[Database]:
     db = Database.open(db_path, gate=faults)
     yield db

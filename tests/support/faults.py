@@ -69,3 +69,12 @@ class Faults:
 
 def read_only() -> sqlite3.OperationalError:
     return sqlite3.OperationalError("attempt to write a readonly database")
+
+
+# Each way a disk or a file refuses writes, and the few words copbot says of it (storage's
+# reading, storage/write_health.py): never SQLite's message or a path.
+REFUSALS: dict[str, tuple[Callable[[], Exception], str]] = {
+    "disk full": (disk_full, "the disk holding it is full"),
+    "read-only": (read_only, "its file is read-only for copbot"),
+    "locked": (locked, "another process held its write lock too long"),
+}
