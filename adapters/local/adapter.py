@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from adapters.local import links
+from adapters.local.answers import PAGE_HEADERS, Handler, failsafe, taken_not_shown
 from adapters.local.changes import Changes
 from adapters.local.guard import Served
 from adapters.local.open_forms import OpenForms
@@ -46,7 +47,7 @@ from adapters.local.world import (
     names_copbot,
 )
 from bot.codec import dumps
-from bot.errors import WhyRefused, never_refused, unwritable
+from bot.errors import WhyRefused, never_refused
 from bot.logs import stack_only
 from bot.model import (
     BotAddedToChannel,
@@ -79,27 +80,8 @@ from bot.ports import (
 from bot.timefmt import UK
 
 log = logging.getLogger(__name__)
-# Anyone who opens the playground acts as anyone: no other site may frame it (to click for
-# them), and its page runs only its own script, which talks only to this server.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
 
 HISTORY = 300
-# As the console says it: what happened to what they did, and what to do next.
-BROKE = (
-    "Something went wrong on copbot's side, so that wasn't done. Please try again in a "
-    "minute; if it keeps happening, let your copbot admin know."
-)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class LocalAdapter:
@@ -155,7 +137,7 @@ class LocalAdapter:
 
     def routes(self) -> Sequence[web.AbstractRouteDef]:
         def g(handler: Handler) -> Handler:
-            return self.guarded(self._failsafe(handler))
+            return self.guarded(failsafe(handler, self._why_refused))
 
         return [
             web.get("/", g(self._page)),
@@ -188,28 +170,6 @@ class LocalAdapter:
             return await handler(request)
 
         return guarded
-
-    def _failsafe(self, handler: Handler) -> Handler:
-        """``handler``, with a fault of copbot's (a database that can't be written, say)
-        answered in words the page shows, as every other refusal is, instead of aiohttp's
-        bare text; logged by type and place, never its message (it may quote someone)."""
-
-        async def failsafe(request: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(request)
-            except web.HTTPException:
-                raise
-            except Exception as error:
-                if request.writer.output_size > 0:  # a page's event stream under way: it ends
-                    raise
-                log.error("a playground request failed: %s", stack_only(error))
-                reason = self._why_refused(error)
-                words = BROKE if reason is None else unwritable(reason)
-                return web.json_response(
-                    {"error": words}, status=500 if reason is None else 503, headers=PAGE_HEADERS
-                )
-
-        return failsafe
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
@@ -451,7 +411,7 @@ class LocalAdapter:
         try:
             await self._store.edit(message.id, text, at)
         except Exception as error:
-            return self._taken_not_shown(error, "edit", "show it")
+            return taken_not_shown(error, "edit", "show it", self._why_refused)
         await self._changes.notify()
         return web.json_response({"ok": True})
 
@@ -463,25 +423,9 @@ class LocalAdapter:
         try:
             await self._store.delete(message.id)
         except Exception as error:
-            return self._taken_not_shown(error, "deletion", "take the message away")
+            return taken_not_shown(error, "deletion", "take the message away", self._why_refused)
         await self._changes.notify()
         return web.json_response({"ok": True})
-
-    def _taken_not_shown(self, error: Exception, what: str, show: str) -> web.StreamResponse:
-        """copbot took ``what`` in, and then the playground's own file refused it: "nothing
-        was changed" would be untrue. Sending it again is harmless: copbot takes the same
-        words again as they are, and a deletion it has had already is passed over."""
-        log.error("a playground %s copbot took wasn't shown: %s", what, stack_only(error))
-        reason = self._why_refused(error)
-        because = f", because its own file can't be written just now ({reason})" if reason else ""
-        words = (
-            f"copbot has taken your {what}, but the playground couldn't {show}{because}. "
-            "Sending it again is harmless: please try again in a minute; if it keeps "
-            "happening, let your copbot admin know."
-        )
-        return web.json_response(
-            {"error": words}, status=500 if reason is None else 503, headers=PAGE_HEADERS
-        )
 
     async def _dismiss(self, request: web.Request) -> web.StreamResponse:
         """A private answer goes away for the one person who could see it (Slack's
