@@ -16,12 +16,11 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import html
 import io
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
@@ -44,15 +43,21 @@ from bot.archive_ports import ArchiveReader, ExportLinkRepository
 from bot.chat import Chat
 from bot.commands import Args, CommandError, UsageError
 from bot.console.audit import Audit
-from bot.console.web import HEADERS, ORIGIN_ONLY
 from bot.errors import WhyRefused, never_refused
 from bot.interaction import Interaction
-from bot.logs import stack_only
 from bot.model import OutgoingMessage, Role, UserRef, split_identity
 from bot.ports import Clock
 from bot.records import ArchiveFilter, ExportLink
 from bot.registry import PersonalData, Registry
 from bot.router import RoleLookup
+from bot.services.export_pages import (
+    ASK_AGAIN,
+    LANDING,
+    PAGE_HEADERS,
+    USED,
+    refusal_page,
+    worded,
+)
 from bot.services.prompts import PromptCatalogue
 from bot.timefmt import UK, for_people
 from bot.visibility import Visibility
@@ -67,42 +72,6 @@ TOKEN = re.compile(
     r"(?P<id>[A-Za-z0-9_-]{1,64})\.(?P<expires>[0-9]{1,10})\.(?P<signature>[A-Za-z0-9_-]{43})",
     re.ASCII,
 )
-# The page can't tell which platform the link was asked for on: it names each way to ask.
-ASK_AGAIN = (
-    "Ask copbot for a new one: /cop export in Slack, or export in your chat with copbot in "
-    "Teams or the playground."
-)
-PAGE = """<!doctype html>
-<html lang="en-GB"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · copbot</title>
-<link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/console/static/console.css">
-</head><body><main>
-<h1>{title}</h1>
-<p>{words}</p>{form}
-</main></body></html>
-"""
-LANDING = PAGE.format(
-    title="Your export of the archive is ready",
-    words="It holds people's words: keep the file somewhere safe. The download works once.",
-    form='\n<form method="post"><button type="submit" class="primary">Download</button></form>',
-)
-USED = "This link has been used already."
-NOT_NOW = (
-    "copbot couldn't give you the file just now{because}. Please try the link again in a "
-    "minute; if it says it has been used, ask copbot for a new one. If it keeps happening, "
-    "let your copbot admin know."
-)
-PAGE_HEADERS = HEADERS | ORIGIN_ONLY
-
-
-def _refusal(refused: type[web.HTTPException], title: str, words: str = "") -> web.HTTPException:
-    """A link that can't be used, said as a page: people open these links in a browser."""
-    page = PAGE.format(title=html.escape(title), words=html.escape(words), form="")
-    return refused(text=page, content_type="text/html", headers=PAGE_HEADERS)
-
-
 CONTENT_TYPES = {
     "jsonl": ("application/x-ndjson", "jsonl"),
     "json": ("application/json", "json"),
@@ -275,21 +244,21 @@ class ExportsFeature:
         # Opening the link shows a page; only its button downloads. Link checkers in mail
         # and chat open links before people do, and would use a one-time link up.
         return [
-            web.get("/export/{token}", self._worded(self.landing)),
-            web.post("/export/{token}", self._worded(self.download)),
+            web.get("/export/{token}", worded(self.landing, self._why_refused)),
+            web.post("/export/{token}", worded(self.download, self._why_refused)),
         ]
 
     async def landing(self, request: web.Request) -> web.StreamResponse:
         link_id, _ = await self._valid(request.match_info["token"])
         link = await self._links.unused(link_id)
         if link is None:  # not "ready" when it can't be downloaded
-            raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
+            raise refusal_page(web.HTTPGone, USED, ASK_AGAIN)
         await self._asker_still_admin(link)
         return web.Response(text=LANDING, content_type="text/html", headers=PAGE_HEADERS)
 
     async def _asker_still_admin(self, link: ExportLink) -> None:
         if await self._roles.role_of(link.created_by) < Role.ADMIN:
-            raise _refusal(
+            raise refusal_page(
                 web.HTTPForbidden, "Whoever asked for this export is no longer an admin."
             )
 
@@ -303,11 +272,11 @@ class ExportsFeature:
             shape["signature"], _sign(await self._key(), shape["id"], int(shape["expires"]))
         ):
             log.info("an export address that is not a genuine link was refused")
-            raise _refusal(web.HTTPNotFound, "There's no export at this address.")
+            raise refusal_page(web.HTTPNotFound, "There's no export at this address.")
         link_id = shape["id"]
         expires = datetime.fromtimestamp(int(shape["expires"]), UTC)
         if expires < self._clock.now():
-            raise _refusal(web.HTTPGone, "This link has expired.", ASK_AGAIN)
+            raise refusal_page(web.HTTPGone, "This link has expired.", ASK_AGAIN)
         return link_id, expires
 
     async def _key(self) -> bytes:
@@ -368,30 +337,6 @@ class ExportsFeature:
         expires = int(link.expires_at.timestamp())
         return f"{link.id}.{expires}.{_sign(await self._key(), link.id, expires)}"
 
-    def _worded(
-        self, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        """``handler``, whose faults before the file begins are a page in words (a browser
-        shows it), as the console's are: why, when storage refused a write, and what to do."""
-
-        async def worded(request: web.Request) -> web.StreamResponse:
-            try:
-                return await handler(request)
-            except web.HTTPException:
-                raise
-            except Exception as error:
-                if request.writer.output_size > 0:  # the file under way: it stops there
-                    raise
-                log.error("an export link failed: %s", stack_only(error))
-                reason = self._why_refused(error)
-                because = f", because its database can't be written ({reason})" if reason else ""
-                refused = web.HTTPServiceUnavailable if reason else web.HTTPInternalServerError
-                raise _refusal(
-                    refused, "Sorry, copbot couldn't do that", NOT_NOW.format(because=because)
-                ) from None
-
-        return worded
-
     async def download(self, request: web.Request) -> web.StreamResponse:
         link_id, _ = await self._valid(request.match_info["token"])
         now = self._clock.now()
@@ -401,7 +346,7 @@ class ExportsFeature:
             await self._asker_still_admin(waiting)
         link = await self._links.use(link_id, now)
         if link is None:
-            raise _refusal(web.HTTPGone, USED, ASK_AGAIN)
+            raise refusal_page(web.HTTPGone, USED, ASK_AGAIN)
         await self._asker_still_admin(link)  # and had it gone meanwhile
         chosen, left_out = await self._still_visible(link)
         if self._audit is not None:
