@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import orjson
 import sqlite_utils
 
 from bot.records import ArchivedMessage
@@ -129,4 +130,9 @@ def insert_rows(db: sqlite_utils.Database, messages: list[ArchivedMessage]) -> i
 
 
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, check_circular=False)
+    # orjson writes a batch in a tenth of json's time: a third of an import's reading was
+    # spent here. It refuses a lone surrogate and an integer past 64 bits; json writes them.
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, check_circular=False)

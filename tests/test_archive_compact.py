@@ -3,6 +3,7 @@ rows, threads, edits, private flags, opt-outs and deletions, found and exported 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -336,3 +337,24 @@ async def test_words_kept_with_a_nul_before_any_check_lose_it_and_what_follows_s
         assert [r[FIELDS.index("text")] for r in rows] == ["before and after"]
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "edits"),
+    [
+        ("plain words, café and 🌍", 0),
+        ("a lone \ud800 surrogate", 0),  # orjson refuses it; json writes it
+        ("many edits", 2**70),  # past 64 bits: the same
+    ],
+    ids=["plain", "lone surrogate", "huge integer"],
+)
+def test_a_batch_reads_back_as_the_messages_whatever_writes_its_json(text: str, edits: int) -> None:
+    from storage.archive_insert import RowBatch
+
+    message = ArchivedMessage(
+        "slack", "T1", "C1", "north", "1700000000.000100", "1700000000.000100",
+        "slack:U1", "Sam", False, text, datetime(2026, 1, 5, 9, 0, tzinfo=UTC), None, edits,
+    )  # fmt: skip
+    (row,) = json.loads(RowBatch.of([message]).rows)
+    assert row[10] == text
+    assert row[13] == edits

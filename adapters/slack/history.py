@@ -36,6 +36,7 @@ from adapters.slack.schema import Malformed, Payload, ident, obj, required, text
 from adapters.slack.text import plain_text
 from adapters.slack.translate import NAME_LIMIT
 from bot.archive_ports import HistoryUnreadable
+from bot.codec import parse_json
 from bot.records import ArchivedMessage
 
 PLATFORM = "slack"
@@ -436,7 +437,7 @@ def _in_time_order(names: Iterable[str]) -> list[str]:
 
 def _parse(name: str, data: bytes) -> Any:
     try:
-        return json.loads(data)
+        return parse_json(data)  # orjson, about three times json's speed on a day file
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ExportError(f"{name} in the export isn't valid JSON ({e})") from None
     except RecursionError:
