@@ -358,3 +358,36 @@ def test_a_batch_reads_back_as_the_messages_whatever_writes_its_json(text: str, 
     (row,) = json.loads(RowBatch.of([message]).rows)
     assert row[10] == text
     assert row[13] == edits
+
+
+def test_a_batch_leaves_out_opted_out_authors_and_deleted_messages_only(db_path: Path) -> None:
+    from storage.archive_insert import insert_rows
+    from storage.database import migrate
+
+    migrate(db_path)
+    db = sqlite_utils.Database(connect(db_path))
+    db.execute("insert into archive_optouts values ('slack:U9', '2026-01-01', null)")
+    db.execute("insert into archive_deleted values ('slack', 'T1', 'C1', '1700000000.000002')")
+    db.execute("insert into archive_deleted values ('slack', 'T1', 'C2', '1700000000.000001')")
+
+    def said(mid: str, author: str, channel: str = "C1") -> ArchivedMessage:
+        return ArchivedMessage(
+            "slack", "T1", channel, "north", mid, mid, author, "Sam", False, f"words {mid}",
+            datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        )  # fmt: skip
+
+    with db.conn:
+        added = insert_rows(
+            db,
+            [
+                said("1700000000.000001", "slack:U1"),  # its id was deleted in another channel
+                said("1700000000.000002", "slack:U1"),  # deleted before it came
+                said("1700000000.000003", "slack:U9"),  # opted out
+                said("1700000000.000004", "slack:U2"),
+            ],
+        )
+        # A batch with neither asks for neither, and keeps all it brings.
+        added += insert_rows(db, [said("1700000000.000005", "slack:U1", channel="C3")])
+    kept = [r[0] for r in db.execute("select message_id from archive_messages order by id")]
+    assert (added, kept) == (3, ["1700000000.000001", "1700000000.000004", "1700000000.000005"])
+    db.conn.close()
