@@ -72,3 +72,13 @@ def test_the_nightly_backup_line_works_as_written(tmp_path: Path, where: str) ->
     assert (backups / f"copbot-{time.strftime('%F')}.db").exists()
     assert not any(path.exists() for path in old)
     assert all(path.exists() for path in recent)  # newer, or not a backup
+
+
+def test_backup_help_points_to_restore_steps_that_exist() -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    shown = CliRunner().invoke(cli, ["db", "backup", "--help"]).output
+    assert 'follow "Restoring" in docs/operations.md' in shown
+    assert "\n### Restoring\n" in (ROOT / "docs" / "operations.md").read_text()

@@ -54,7 +54,9 @@ def db_migrate(db: str | None) -> None:
 def db_backup(path: Path, db: str | None) -> None:
     """Copy the database to PATH, consistently, even while copbot runs; the copy is checked.
 
-    Restore by stopping copbot and putting the copy in place of the database file."""
+    To restore one, follow "Restoring" in docs/operations.md: a backup brings back the
+    messages of anyone erased or opted out since it was taken, so those erasures are made
+    again before copbot starts."""
     settings = existing(load_settings(db))
     try:
         report = backup_database(settings.db_path, path)
