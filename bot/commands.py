@@ -139,20 +139,10 @@ class CommandBook:
 
     def is_command(self, text: str) -> bool:
         """Whether ``text`` is meant for copbot: it starts with a verb's first word, or is
-        empty (``@copbot`` alone asks for help), and isn't a verb that takes nothing
-        followed by a sentence. Said after a mention, anything else is a person talking to
-        the room ("@copbot thanks, that helped")."""
+        empty (``@copbot`` alone asks for help). Said after a mention, anything else is a
+        person talking to the room ("@copbot thanks, that helped")."""
         head = text.split(maxsplit=1)
-        if not head:
-            return True
-        found = self.verb_of(text)
-        if found is not None:
-            verb, size = found
-            # A verb that takes nothing, with a sentence after it, is someone talking about
-            # it ("@copbot feedback from my team was…"), not asking for it; one word after
-            # it is manners ("@copbot optout please").
-            return bool(verb.usage) or len(text.split(maxsplit=size + 1)) <= size + 1
-        return any(n.split()[0] == head[0].lower() for n in self._verbs)
+        return not head or any(n.split()[0] == head[0].lower() for n in self._verbs)
 
     def conversation_note(self, text: str, prefix: str) -> str:
         """The private answer to a mention that is no command: kind, since most are people

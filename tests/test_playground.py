@@ -665,21 +665,6 @@ async def test_a_reply_that_mentions_copbot_is_kept_and_a_command_is_not(
     assert any(thanks in t for t in seen)
 
 
-async def test_talking_about_a_verb_that_takes_nothing_is_kept_as_a_reply(
-    pg: Playground,
-) -> None:
-    """As on Slack and Teams: "@copbot feedback from…" is someone talking about feedback
-    (the verb takes nothing after it), kept with the thread and told so."""
-    await pg.say("/cop prompt language", "priya", channel="north")
-    state = await pg.until(lambda: _public_bot_messages(pg, "north", 2))
-    root = state["messages"][-1]["id"]
-    words = "@copbot feedback from my team was that the prompt helped"
-    await pg.say(words, "sam", channel="north", thread_root=root)
-    answer = await pg.until(lambda: _said(pg, "sam", "north", "part of the conversation"))
-    assert "Did you mean  /cop feedback ?" in answer
-    await pg.until(lambda: _archived_hits(pg, "helped", 1))
-
-
 async def test_a_mention_in_mid_sentence_is_conversation_kept_without_a_note(
     pg: Playground,
 ) -> None:

@@ -131,18 +131,3 @@ async def test_a_reply_edited_into_a_command_leaves_the_archive(slack: SlackBot)
         assert (await slack.event(envelope)).status == 200
     await slack.until(lambda: _settled(slack))
     assert await slack.until(lambda: archive(slack) == ["@copbot that search helped"])
-
-
-async def test_talking_about_a_verb_that_takes_nothing_is_kept_as_a_reply(
-    slack: SlackBot,
-) -> None:
-    """ "@copbot feedback from…" starts with a verb, but `feedback` takes nothing after it:
-    someone talking about feedback, kept with the thread and told so, not a form opened."""
-    root = await prompt(slack)
-    words = "feedback from my team was that the prompt helped"
-    for envelope in delivered(root, "1700000200.000700", f"<@{BOT_USER}> {words}", 7):
-        assert (await slack.event(envelope)).status == 200
-    assert await slack.until(lambda: archive(slack)) == [f"@copbot {words}"]
-    await slack.fake.until(lambda: "part of the conversation" in answers(slack))
-    assert "Did you mean `/cop feedback`?" in answers(slack)
-    assert not slack.fake.of("views.open")  # no feedback form

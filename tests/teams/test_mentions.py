@@ -137,18 +137,3 @@ async def test_a_reply_edited_into_a_command_leaves_the_archive(teams: TeamsBot)
     await settled(teams)
     assert rows == [("@copbot that search helped",)]
     assert teams.rows("select text from archive_messages") == rows
-
-
-async def test_talking_about_a_verb_that_takes_nothing_is_kept_as_a_reply(
-    teams: TeamsBot,
-) -> None:
-    """As on Slack: "@copbot feedback from…" is someone talking about feedback, kept with
-    the thread; the word is a verb's, so Sam is told how to ask for the form."""
-    root = await prompt(teams)
-    words = "feedback from my team was that the prompt helped"
-    said = mention_in_thread(teams, root, "1700000005009", words)
-    assert (await teams.send(said)).status == 200
-    kept = "select text from archive_messages"
-    assert await teams.until(lambda: teams.rows(kept)) == [(f"@copbot {words}",)]
-    await teams.until(lambda: "part of the conversation" in said_to_sam(teams))
-    assert "Did you mean" in said_to_sam(teams) and "feedback" in said_to_sam(teams)
