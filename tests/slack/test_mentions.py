@@ -131,3 +131,20 @@ async def test_a_reply_edited_into_a_command_leaves_the_archive(slack: SlackBot)
         assert (await slack.event(envelope)).status == 200
     await slack.until(lambda: _settled(slack))
     assert await slack.until(lambda: archive(slack) == ["@copbot that search helped"])
+
+
+async def test_words_after_a_verb_asking_for_anonymity_are_never_kept(slack: SlackBot) -> None:
+    """ "@copbot feedback the session felt rushed" may be someone giving feedback they mean to
+    be anonymous: it is the feedback command, and its words are not kept under their name."""
+    root = await prompt(slack)
+    words = "feedback the session felt rushed"
+    for envelope in delivered(root, "1700000200.000800", f"<@{BOT_USER}> {words}", 8):
+        assert (await slack.event(envelope)).status == 200
+    plain = copy.deepcopy(fixture("message_thread_reply"))
+    plain["event"] |= {"ts": "1700000200.000900", "thread_ts": root, "text": "An ordinary reply"}
+    plain["event_id"] = "Ev9PLAIN"
+    assert (await slack.event(plain)).status == 200
+    await slack.until(lambda: archive(slack))
+    await slack.until(lambda: _settled(slack))
+    assert archive(slack) == ["An ordinary reply"]
+    assert "part of the conversation" not in answers(slack)
