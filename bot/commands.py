@@ -92,6 +92,11 @@ _NAMED_MENTION = re.compile(r"<@([a-z]+:[^|>\s]+)\|[^>]*>")
 MISTYPED = 0.75
 
 
+def _verb_word(word: str) -> str:
+    # Written as people write: "@copbot optout, please" and "@copbot help!" name the verb.
+    return word.lower().rstrip(",.!?;:")
+
+
 def tokenize(text: str) -> list[str]:
     # A mention's display name may hold spaces or quotes; the identity is what matters.
     text = _NAMED_MENTION.sub(r"<@\1>", text.translate(_SMART_QUOTES))
@@ -131,7 +136,7 @@ class CommandBook:
 
     def verb_of(self, text: str) -> tuple[Verb, int] | None:
         """The verb ``text`` starts with, and how many words it takes; None if none."""
-        head = [w.lower() for w in text.split(maxsplit=2)[:2]]
+        head = [_verb_word(w) for w in text.split(maxsplit=2)[:2]]
         for size in (2, 1):
             if len(head) >= size and (verb := self._verbs.get(" ".join(head[:size]))):
                 return verb, size
@@ -142,7 +147,7 @@ class CommandBook:
         empty (``@copbot`` alone asks for help). Said after a mention, anything else is a
         person talking to the room ("@copbot thanks, that helped")."""
         head = text.split(maxsplit=1)
-        return not head or any(n.split()[0] == head[0].lower() for n in self._verbs)
+        return not head or any(n.split()[0] == _verb_word(head[0]) for n in self._verbs)
 
     def conversation_note(self, text: str, prefix: str) -> str:
         """The private answer to a mention that is no command: kind, since most are people
@@ -184,7 +189,15 @@ class CommandBook:
             rest = text.split(maxsplit=size)[size] if len(text.split()) > size else ""
             if verb.raw:
                 return Parsed(verb, Args(tuple(rest.split()), rest.strip()))
-            return Parsed(verb, Args(tuple(tokenize(rest)), rest.strip()))
+            try:
+                words = tokenize(rest)
+            except CommandError:
+                if verb.usage:
+                    raise
+                # A verb that takes nothing reads no quotes: "optout, don't keep this"
+                # leaves none open.
+                words = rest.split()
+            return Parsed(verb, Args(tuple(words), rest.strip()))
         words = tokenize(text.strip())
         subverbs = sorted(n.split()[1] for n in self._verbs if n.split()[0] == head[0])
         if subverbs:

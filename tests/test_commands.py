@@ -19,8 +19,15 @@ from bot.model import Role
 @pytest.fixture
 def book() -> CommandBook:
     b = CommandBook()
-    for name in ["help", "prompt", "prompt add", "role grant", "role revoke", "schedule list"]:
-        b.add(Verb(name, f"does {name}"))
+    for name, usage in [
+        ("help", "[command]"),
+        ("prompt", "[topic|prompt-id]"),
+        ("prompt add", ""),
+        ("role grant", "ROLE @person"),
+        ("role revoke", "ROLE @person"),
+        ("schedule list", ""),
+    ]:
+        b.add(Verb(name, f"does {name}", usage))
     return b
 
 
@@ -136,3 +143,32 @@ def test_only_a_word_very_close_to_a_verb_is_taken_for_a_mistyped_command(
     book: CommandBook, said: str, mistyped: bool
 ) -> None:
     assert book.looks_mistyped(said) is mistyped
+
+
+@pytest.mark.parametrize(
+    ("said", "verb"),
+    [
+        ("optout, please", "optout"),  # a comma after the verb leaves it the verb
+        ("Optout.", "optout"),
+        ("help!", "help"),
+        ("optout, please don't keep what I write", "optout"),  # an apostrophe is no quote
+        ("role grant: facilitator <@slack:U1>", "role grant"),
+    ],
+)
+def test_a_verb_is_found_with_punctuation_after_it(said: str, verb: str) -> None:
+    book = CommandBook()
+    for name, usage in [
+        ("optout", ""),
+        ("help", "[command]"),
+        ("role grant", "ROLE @person"),
+    ]:
+        book.add(Verb(name, f"does {name}", usage))
+    assert book.is_command(said)
+    assert book.parse(said).verb.name == verb
+
+
+def test_a_quote_left_open_after_a_verb_that_takes_words_is_still_refused() -> None:
+    book = CommandBook()
+    book.add(Verb("prompt", "does prompt", "[topic]"))
+    with pytest.raises(CommandError, match="quote in your command that isn't closed"):
+        book.parse("prompt don't")

@@ -148,3 +148,17 @@ async def test_words_after_a_verb_asking_for_anonymity_are_never_kept(slack: Sla
     await slack.until(lambda: _settled(slack))
     assert archive(slack) == ["An ordinary reply"]
     assert "part of the conversation" not in answers(slack)
+
+
+async def test_a_verb_written_with_a_comma_after_it_is_the_command(slack: SlackBot) -> None:
+    """ "@copbot optout, please don't keep what I write" opts Sam out, as `/cop optout`
+    would, and its words are not kept: the comma doesn't hide the verb, nor the apostrophe
+    open a quote."""
+    root = await prompt(slack)
+    words = "optout, please don't keep what I write"
+    for envelope in delivered(root, "1700000200.000950", f"<@{BOT_USER}> {words}", 10):
+        assert (await slack.event(envelope)).status == 200
+    await slack.fake.until(lambda: "I won't keep what you write from now on" in answers(slack))
+    await slack.until(lambda: _settled(slack))
+    assert archive(slack) == []
+    assert "part of the conversation" not in answers(slack)
