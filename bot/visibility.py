@@ -39,6 +39,14 @@ PARTLY_NOTE = (
     "I couldn't check who is in some channels just now, so their messages are left out. "
     "Try again in a few minutes."
 )
+UNSURE_LISTED = (
+    "I couldn't check which private channels you're in just now, so nothing in private "
+    "channels is listed."
+)
+PARTLY_LISTED = (
+    "I couldn't check who is in some channels just now, so anything in them is left out of "
+    "this list. Try again in a few minutes."
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,13 @@ class View:
         if not self.sure:
             return UNSURE_NOTE
         return "" if self.whole else PARTLY_NOTE
+
+    @property
+    def list_note(self) -> str:
+        """``note``, for a list of what is in channels (schedules, feedback rounds)."""
+        if not self.sure:
+            return UNSURE_LISTED
+        return "" if self.whole else PARTLY_LISTED
 
 
 class Visibility:

@@ -302,3 +302,25 @@ async def test_when_the_platform_cannot_say_at_all_the_pages_say_so(console: Con
     page = html.unescape(await _page(console, "/console/archive?q=worry", priya))
     assert "private worry" not in page and page.count(UNSURE) == 1
     assert UNSURE in html.unescape(await _page(console, "/console/participation", priya))
+
+
+async def test_lists_of_schedules_and_rounds_say_when_some_channels_could_not_be_checked(
+    console: Console,
+) -> None:
+    """A schedule or a feedback round in a channel whose members the platform can't give
+    is left out of the lists for now: each list says so, whether or not one was."""
+    from bot.console.scope import PARTLY_LISTED, UNSURE_LISTED
+
+    console.adapter.private_channels["C-quiet"] = {"priya", "alex"}
+    alex = await console.sign_in(ALEX)
+    for path in ("/console/prompts", "/console/feedback"):
+        assert PARTLY_LISTED not in html.unescape(await _page(console, path, alex))
+    console.adapter.unchecked = {"C-quiet"}
+    console.clock.advance(timedelta(minutes=2))  # past what copbot last heard of her channels
+    for path in ("/console/prompts", "/console/feedback"):
+        assert html.unescape(await _page(console, path, alex)).count(PARTLY_LISTED) == 1
+    console.adapter.unchecked = set()
+    console.adapter.unsure = True
+    console.clock.advance(timedelta(minutes=2))
+    for path in ("/console/prompts", "/console/feedback"):
+        assert html.unescape(await _page(console, path, alex)).count(UNSURE_LISTED) == 1

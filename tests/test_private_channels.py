@@ -428,3 +428,33 @@ async def test_an_export_leaves_out_only_the_channels_the_platform_cannot_check(
         assert "rota troubles" in made and "Left out" not in made
     finally:
         bot.close()
+
+
+async def test_a_list_of_schedules_says_when_some_channels_could_not_be_checked(
+    bot: Harness,
+) -> None:
+    """A schedule in a channel whose members the platform can't give is hidden from its
+    members too, for now: the list says some were left out (whether or not one was, so it
+    gives nothing away), and shows it again once the platform answers."""
+    from bot.model import Role
+    from bot.visibility import PARTLY_LISTED, UNSURE_LISTED
+
+    bot.adapter.private_channels[QUIET.id] = {PRIYA.id}
+    await bot.join(QUIET)
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by="test")
+    await bot.core.roles.grant(SAM.identity, Role.FACILITATOR, by="test")
+    made = await bot.reply_text("schedule prompt any every tuesday at 10:00 in #quiet", PRIYA)
+    assert made.startswith("Scheduled #1")
+    bot.adapter.unchecked = {QUIET.id}
+    bot.clock.advance(timedelta(minutes=2))  # past what copbot last heard of her channels
+    hidden = await bot.reply_text("schedule list", PRIYA)
+    assert "#quiet" not in hidden and hidden.count(PARTLY_LISTED) == 1
+    assert (await bot.reply_text("schedule list", SAM)).count(PARTLY_LISTED) == 1
+    bot.adapter.unchecked = set()
+    bot.adapter.unsure = True
+    assert (await bot.reply_text("schedule list", PRIYA)).count(UNSURE_LISTED) == 1
+    nothing = await bot.reply_text("schedule list", SAM)
+    assert "No prompts are scheduled" in nothing and nothing.count(UNSURE_LISTED) == 1
+    bot.adapter.unsure = False
+    shown = await bot.reply_text("schedule list", PRIYA)
+    assert "#quiet" in shown and PARTLY_LISTED not in shown and UNSURE_LISTED not in shown

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.console.charts import bar_chart
+from bot.console.scope import listed_out
 from bot.console.web import Templates, Visitor
 from bot.feedback import FeedbackRepository, QuestionKind, Round, summarise
 from bot.visibility import Visibility
@@ -43,7 +44,11 @@ class FeedbackPages:
             key=lambda r: r.id,
             reverse=True,
         )
-        return self._templates.render("feedback.html", visitor=visitor, rounds=rounds)
+        # Said whether or not a round was hidden, as in search: it tells nothing.
+        left_out = listed_out(await self._visibility.view_of(visitor.user))
+        return self._templates.render(
+            "feedback.html", visitor=visitor, rounds=rounds, left_out=left_out
+        )
 
     async def results(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         given = request.match_info["id"]

@@ -141,6 +141,7 @@ class PromptsPages:
             names=names,
             # A schedule in a private channel is, to someone outside it, as if it weren't.
             schedules=await self._schedules.schedules(visitor.user),
+            schedules_left_out=seen.listed_out,
             most=[(library.prompt(p), n) for p, n in most],
             least=MIN_PEOPLE,
             left_out=seen.left_out,

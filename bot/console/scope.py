@@ -23,15 +23,32 @@ PARTLY = (
     "out. Reload the page in a few minutes."
 )
 
+# The same, above a list of what is in channels (schedules, feedback rounds).
+UNSURE_LISTED = (
+    "copbot couldn't check which private channels you're in just now, so nothing in "
+    "private channels is listed. Reload the page in a few minutes."
+)
+PARTLY_LISTED = (
+    "copbot couldn't check who is in some channels just now, so anything in them is left "
+    "out of this list. Reload the page in a few minutes."
+)
+
+
+def listed_out(view: View) -> str:
+    """Why a list of what is in channels may be missing some, when it may be."""
+    return UNSURE_LISTED if not view.sure else "" if view.whole else PARTLY_LISTED
+
 
 @dataclass(frozen=True)
 class Scope:
     filter: ArchiveFilter
     left_out: str = ""  # why some channels' messages aren't shown, when some aren't
+    listed_out: str = ""  # the same, for a list of schedules or rounds
 
     @staticmethod
     def of_view(f: ArchiveFilter, view: View) -> Scope:
-        return Scope(f, UNSURE if not view.sure else "" if view.whole else PARTLY)
+        left_out = UNSURE if not view.sure else "" if view.whole else PARTLY
+        return Scope(f, left_out, listed_out(view))
 
 
 class Scopes:

@@ -131,10 +131,11 @@ class SchedulesFeature:
 
     async def list_verb(self, ix: Interaction, args: Args) -> None:
         lines = await self.listing(viewer=ix.user)
+        left_out = await self.left_out(ix.user)
         if not lines:
             await ix.reply(
                 f"No prompts are scheduled. `{ix.prefix} schedule prompt` sets one up; "
-                f"`{ix.prefix} help schedule` shows how."
+                f"`{ix.prefix} help schedule` shows how." + (f"\n{left_out}" if left_out else "")
             )
             return
         await ix.reply(
@@ -147,6 +148,7 @@ class SchedulesFeature:
                         f"with `{ix.prefix} schedule resume ID`), or stop it for good with "
                         f"`{ix.prefix} schedule cancel ID`."
                     ),
+                    *((Context(left_out),) if left_out else ()),
                 )
             )
         )
@@ -232,6 +234,13 @@ class SchedulesFeature:
             f"Scheduled #{recurrence.id}: {description} ({self._tz.key} time). "
             f"The first will be on {first}."
         )
+
+    async def left_out(self, viewer: UserRef) -> str:
+        """What a list of schedules can't show ``viewer`` just now, in words ("" when
+        nothing): said whether or not a schedule was hidden, so it tells nothing."""
+        if self._visibility is None:
+            return ""
+        return (await self._visibility.view_of(viewer)).list_note
 
     async def listing(self, viewer: UserRef | None = None) -> list[str]:
         return [s.line for s in await self.schedules(viewer)]
