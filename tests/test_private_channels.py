@@ -458,3 +458,27 @@ async def test_a_list_of_schedules_says_when_some_channels_could_not_be_checked(
     bot.adapter.unsure = False
     shown = await bot.reply_text("schedule list", PRIYA)
     assert "#quiet" in shown and PARTLY_LISTED not in shown and UNSURE_LISTED not in shown
+
+
+async def test_the_open_feedback_rounds_say_when_some_channels_could_not_be_checked(
+    bot: Harness,
+) -> None:
+    """As the schedules: a round opened in #quiet is left out while its members can't be
+    checked, and the list says some may be, whether or not one was."""
+    from bot.model import Role
+    from bot.visibility import PARTLY_LISTED
+
+    bot.adapter.private_channels[QUIET.id] = {PRIYA.id}
+    await bot.join(QUIET)
+    await bot.core.roles.grant(PRIYA.identity, Role.FACILITATOR, by="test")
+    opened = await bot.reply_text('feedback open "Quiet room check-in"', PRIYA, channel=QUIET)
+    assert "Quiet room check-in" in opened
+    assert "Quiet room check-in" in await bot.reply_text("feedback", PRIYA)
+    bot.adapter.unchecked = {QUIET.id}
+    bot.clock.advance(timedelta(minutes=2))  # past what copbot last heard of her channels
+    hidden = await bot.reply_text("feedback", PRIYA)
+    assert "Quiet room" not in hidden and hidden.count(PARTLY_LISTED) == 1
+    assert (await bot.reply_text("feedback", SAM)).count(PARTLY_LISTED) == 1
+    bot.adapter.unchecked = set()
+    bot.clock.advance(timedelta(minutes=2))
+    assert PARTLY_LISTED not in await bot.reply_text("feedback", PRIYA)

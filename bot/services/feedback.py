@@ -388,8 +388,11 @@ class FeedbackFeature:
             for r in await self._repo.rounds(open_only=True)
             if self._taking(r) and await self._answers.may_answer(ix.user, r)
         ]
+        # Said whether or not a round was hidden, as in search: it tells nothing.
+        left_out = (await self._visibility.view_of(ix.user)).list_note
         if not rounds:
-            await ix.reply("There are no feedback rounds open right now.")
+            none = "There are no feedback rounds open right now."
+            await ix.reply(f"{none}\n{left_out}" if left_out else none)
             return
         blocks: list[Text | Context | Buttons] = [Text("**Feedback rounds open now**")]
         for r in rounds:
@@ -398,6 +401,8 @@ class FeedbackFeature:
                 Buttons((Button(ANSWER, "Answer anonymously", str(r.id), opens_form=True),))
             )
         blocks.append(Context(ANONYMOUS))
+        if left_out:
+            blocks.append(Context(left_out))
         await ix.reply(OutgoingMessage(tuple(blocks)))
 
     # -- jobs and helpers ---------------------------------------------------------------
