@@ -91,15 +91,7 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
     channel = None
     if "in" in lowered[1:] and "at" in lowered and lowered.index("in", 1) < lowered.index("at"):
         # The channel named first: "any in #north every tuesday at 10:00".
-        split = lowered.index("in", 1)
-        # A Teams channel's name may hold spaces ("in #IPS North every ..."): up to what
-        # comes next.
-        end = next(
-            (i for i in range(split + 1, len(lowered)) if lowered[i] in _AFTER_CHANNEL),
-            split + 2,
-        )
-        channel = _channel_name(words[split + 1 : end])
-        words, lowered = _without(words, split, end), _without(lowered, split, end)
+        return _named_first(words, lowered.index("in", 1))
     when_words = lowered[1 : lowered.index("at")] if "at" in lowered else lowered[1:]
     for i, w in enumerate(when_words):
         if _MONTHLY.match(w) and w not in _OTHER:
@@ -125,6 +117,26 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         channel = _channel_name(where)
     hour, minute = _time(" ".join(rest))
     return ScheduleRequest(topic, days, hour, minute, channel, weeks)
+
+
+def _named_first(words: list[str], split: int) -> ScheduleRequest:
+    """A schedule whose channel comes first, after ``in`` at ``split``. A Teams channel's
+    name may hold spaces, and words of the sentence ("in #Meet at lunch every monday at
+    10:00"): it ends where the rest reads as a schedule, else where the next of those
+    words begins, to say what is wrong with the rest."""
+    lowered = [w.lower().rstrip(",") for w in words]
+    ends = [i for i in range(split + 1, len(words)) if lowered[i] in _AFTER_CHANNEL]
+    first: UsageError | None = None
+    for end in ends or [split + 2]:
+        try:
+            found = parse_schedule(_without(words, split, end))
+        except UsageError as problem:
+            first = first or problem
+            continue
+        # A second channel, after the time, is the one meant (as it always was).
+        return replace(found, channel=found.channel or _channel_name(words[split + 1 : end]))
+    assert first is not None
+    raise first
 
 
 def _without(words: Sequence[str], split: int, end: int) -> list[str]:

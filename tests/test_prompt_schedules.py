@@ -124,6 +124,25 @@ LONDON = ZoneInfo("Europe/London")
             "every Tuesday at 10:00",
             "Working in partnership",
         ),
+        # ... named first, too: the name ends where the rest reads as a schedule.
+        (
+            "any in #Meet at lunch every monday at 10:00",
+            "BYDAY=MO;BYHOUR=10",
+            "every Monday at 10:00",
+            "#Meet at lunch",
+        ),
+        (
+            "any in Every Voice Counts fortnightly on friday at 14:30",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=FR;BYHOUR=14",
+            "every other week on Friday at 14:30",
+            "Every Voice Counts",
+        ),
+        (
+            "any in Working in partnership every wed at 9:00",
+            "BYDAY=WE;BYHOUR=9",
+            "every Wednesday at 09:00",
+            "Working in partnership",
+        ),
         # "2nd" as "second": a week apart, not a day of the month.
         (
             "any every 2nd week on tuesday at 10:00",
