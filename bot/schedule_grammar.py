@@ -87,11 +87,17 @@ def parse_schedule(words: Sequence[str]) -> ScheduleRequest:
         raise UsageError(
             "Start with the topic (or `any`), then when: like `any every tuesday at 10:00`."
         )
-    topic = lowered[0]
-    channel = None
     if "in" in lowered[1:] and "at" in lowered and lowered.index("in", 1) < lowered.index("at"):
         # The channel named first: "any in #north every tuesday at 10:00".
         return _named_first(words, lowered.index("in", 1))
+    return _channel_last(words)
+
+
+def _channel_last(words: list[str]) -> ScheduleRequest:
+    """``TOPIC every DAYS at TIME [in CHANNEL]``: a channel, if any, named last."""
+    lowered = [w.lower().rstrip(",") for w in words]
+    topic = lowered[0]
+    channel = None
     when_words = lowered[1 : lowered.index("at")] if "at" in lowered else lowered[1:]
     for i, w in enumerate(when_words):
         if _MONTHLY.match(w) and w not in _OTHER:
@@ -125,11 +131,21 @@ def _named_first(words: list[str], split: int) -> ScheduleRequest:
     10:00"): it ends where the rest reads as a schedule, else where the next of those
     words begins, to say what is wrong with the rest."""
     lowered = [w.lower().rstrip(",") for w in words]
-    ends = [i for i in range(split + 1, len(words)) if lowered[i] in _AFTER_CHANNEL]
+    ends = []
+    for i in range(split + 1, len(words)):
+        if len(" ".join(words[split + 1 : i])) > MAX_CHANNEL:
+            break  # no channel's name is longer: so, at most a few dozen readings
+        if lowered[i] in _AFTER_CHANNEL:
+            ends.append(i)
+    if not ends:  # a name too long, or no word after it: said as such
+        after = range(split + 1, len(words))
+        ends = [next((i for i in after if lowered[i] in _AFTER_CHANNEL), split + 2)]
     first: UsageError | None = None
-    for end in ends or [split + 2]:
+    for end in ends:
         try:
-            found = parse_schedule(_without(words, split, end))
+            # Read as if named last: once, never again as named first, so that each
+            # possible end costs one reading of the rest.
+            found = _channel_last(_without(words, split, end))
         except UsageError as problem:
             first = first or problem
             continue

@@ -875,3 +875,34 @@ async def test_erasing_a_schedules_owner_counts_the_schedule_once_however_often_
     assert len(sched.adapter.of_kind("post")) >= 2
     erased = await sched.core.erasure.erase(PRIYA.identity)
     assert erased.of("schedule(s) they set up (kept, without their name)") == 1
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "any " + "in x every " * 270 + "at 10:00",  # each "in" a channel named first, again
+        "any in " + "every " * 490 + "at 10:00",
+        "any in " + "at lunch " * 330 + "every monday at 10:00",
+    ],
+    ids=["nested", "every every", "at at"],
+)
+def test_a_channel_named_first_is_found_in_a_few_readings_however_the_words_are_laid(
+    said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each place the channel's name might end costs one reading of the rest, and no name
+    is longer than a channel's can be: a command of the longest length copbot takes
+    (3,000 characters) is answered at once, not after minutes of readings within readings."""
+    import bot.schedule_grammar as grammar
+
+    assert len(said) <= 3000
+    readings = []
+    reading = grammar._channel_last
+
+    def counted(words: list[str]) -> grammar.ScheduleRequest:
+        readings.append(len(words))
+        return reading(words)
+
+    monkeypatch.setattr(grammar, "_channel_last", counted)
+    with pytest.raises(UsageError):
+        parse_schedule(said.split())
+    assert 1 <= len(readings) <= 60
