@@ -136,8 +136,12 @@ class CommandBook:
 
     def verb_of(self, text: str) -> tuple[Verb, int] | None:
         """The verb ``text`` starts with, and how many words it takes; None if none."""
-        head = [_verb_word(w) for w in text.split(maxsplit=2)[:2]]
-        for size in (2, 1):
+        said = text.split(maxsplit=2)[:2]
+        head = [_verb_word(w) for w in said]
+        # Punctuation after the first word ends the verb: "archive, on balance ..." is
+        # someone talking, never `archive on`.
+        sizes = (1,) if said and head[0] != said[0].lower() else (2, 1)
+        for size in sizes:
             if len(head) >= size and (verb := self._verbs.get(" ".join(head[:size]))):
                 return verb, size
         return None

@@ -167,6 +167,29 @@ def test_a_verb_is_found_with_punctuation_after_it(said: str, verb: str) -> None
     assert book.parse(said).verb.name == verb
 
 
+@pytest.mark.parametrize(
+    ("said", "verb"),
+    [
+        ("archive, on balance I'd keep this", "archive"),
+        ("feedback, open to all of you", "feedback"),
+        ("archive on.", "archive on"),
+        ("feedback open: Tuesday drop-in", "feedback open"),
+    ],
+)
+def test_punctuation_after_the_first_word_ends_the_verb(said: str, verb: str) -> None:
+    """A comma after "archive" is a sentence going on, never `archive on`: a facilitator
+    talking would otherwise switch a channel's archive on, or open a round."""
+    book = CommandBook()
+    for name, usage in [
+        ("archive", ""),
+        ("archive on", ""),
+        ("feedback", ""),
+        ("feedback open", '["TITLE"]'),
+    ]:
+        book.add(Verb(name, f"does {name}", usage))
+    assert book.parse(said).verb.name == verb
+
+
 def test_a_quote_left_open_after_a_verb_that_takes_words_is_still_refused() -> None:
     book = CommandBook()
     book.add(Verb("prompt", "does prompt", "[topic]"))
