@@ -186,7 +186,7 @@ class CommandBook:
             if help_verb is None:
                 raise CommandError("Nothing to do: type a verb after the command.")
             return Parsed(help_verb, Args(()))
-        head = [w.lower() for w in head_words[:2]]
+        head = [_verb_word(w) for w in head_words[:2]]
         found = self.verb_of(text)
         if found is not None:
             verb, size = found

@@ -195,3 +195,12 @@ def test_a_quote_left_open_after_a_verb_that_takes_words_is_still_refused() -> N
     book.add(Verb("prompt", "does prompt", "[topic]"))
     with pytest.raises(CommandError, match="quote in your command that isn't closed"):
         book.parse("prompt don't")
+
+
+def test_an_unknown_second_word_after_a_verb_with_a_comma_names_the_first_as_typed() -> None:
+    book = CommandBook()
+    book.add(Verb("role grant", "does it", "ROLE @person"))
+    with pytest.raises(CommandError) as e:
+        book.parse("role, anything")
+    assert "`role anything` isn't something I know" in str(e.value)
+    assert "`/cop role grant`" in str(e.value)
