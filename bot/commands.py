@@ -202,7 +202,11 @@ class CommandBook:
                 # leaves none open.
                 words = rest.split()
             return Parsed(verb, Args(tuple(words), rest.strip()))
-        words = tokenize(text.strip())
+        try:
+            words = tokenize(text.strip())
+        except CommandError:
+            # No verb to read quotes for: only the first words are named back.
+            words = text.split()
         subverbs = sorted(n.split()[1] for n in self._verbs if n.split()[0] == head[0])
         if subverbs:
             said = (

@@ -204,3 +204,14 @@ def test_an_unknown_second_word_after_a_verb_with_a_comma_names_the_first_as_typ
         book.parse("role, anything")
     assert "`role anything` isn't something I know" in str(e.value)
     assert "`/cop role grant`" in str(e.value)
+
+
+def test_an_apostrophe_after_an_unknown_second_word_opens_no_quote() -> None:
+    book = CommandBook()
+    book.add(Verb("schedule list", "does it"))
+    with pytest.raises(CommandError) as e:
+        book.parse("schedule, what's on this week?")
+    assert "`schedule what's` isn't something I know" in str(e.value)
+    with pytest.raises(CommandError) as e:
+        book.parse("sechdule what's on")
+    assert "quote" not in str(e.value) and "`sechdule`" in str(e.value)
