@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,30 @@ async def found(bot: Harness, user: UserRef, words: str = WORD) -> list[str]:
     if answer.startswith("Nothing in the archive"):
         return []
     return sorted(line.split("**")[1] for line in answer.splitlines() if line.startswith("**#"))
+
+
+SITE = "http://copbot.test"
+
+
+@pytest.fixture
+async def exporter(db_path: Path) -> AsyncIterator[Harness]:
+    """A harness whose admin, Alex, is sent export links to download."""
+    settings = Settings(db_path=db_path, admins=frozenset({ALEX.identity}), public_url=SITE)
+    bot = Harness.open(db_path, settings)
+    yield bot
+    bot.close()
+
+
+def export_path(text: str) -> str:
+    """The download path of the link in a message sending an export."""
+    return text.split("](", 1)[1].split(")", 1)[0].removeprefix(SITE)
+
+
+async def download(bot: Harness, path: str) -> str:
+    app = web.Application()
+    app.router.add_routes(bot.core.registry.routes)
+    async with TestClient(TestServer(app)) as client:
+        return await (await client.post(path)).text()
 
 
 async def test_someone_outside_a_private_channel_finds_nothing_from_it_a_member_does(
@@ -263,72 +288,49 @@ async def test_a_schedules_owner_who_left_its_private_channel_hears_nothing_of_i
 
 @pytest.mark.parametrize("alex_in_leads", [False, True])
 async def test_an_admins_export_in_chat_holds_only_the_private_channels_they_are_in(
-    db_path: Path, alex_in_leads: bool
+    exporter: Harness, alex_in_leads: bool
 ) -> None:
-    settings = Settings(
-        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
-    )
-    bot = Harness.open(db_path, settings)
-    try:
-        await private_leads(bot, {PRIYA.id, ALEX.id} if alex_in_leads else {PRIYA.id})
-        await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
-        await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
-        await bot.reply_text("export jsonl", ALEX)
-        [dm] = bot.adapter.of_kind("direct")
-        assert UNSURE_NOTE not in dm.text
-        path = dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
-        app = web.Application()
-        app.router.add_routes(bot.core.registry.routes)
-        async with TestClient(TestServer(app)) as client:
-            lines = (await (await client.post(path)).text()).splitlines()
-        kept = {json.loads(line)["channel_name"] for line in lines}
-        assert kept == ({"leads", "general"} if alex_in_leads else {"general"})
-    finally:
-        bot.close()
+    bot = exporter
+    await private_leads(bot, {PRIYA.id, ALEX.id} if alex_in_leads else {PRIYA.id})
+    await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
+    await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
+    await bot.reply_text("export jsonl", ALEX)
+    [dm] = bot.adapter.of_kind("direct")
+    assert UNSURE_NOTE not in dm.text
+    lines = (await download(bot, export_path(dm.text))).splitlines()
+    kept = {json.loads(line)["channel_name"] for line in lines}
+    assert kept == ({"leads", "general"} if alex_in_leads else {"general"})
 
 
-async def test_a_private_channel_left_after_asking_is_not_in_the_download(db_path: Path) -> None:
-    settings = Settings(
-        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
-    )
-    bot = Harness.open(db_path, settings)
-    try:
-        await private_leads(bot, {PRIYA.id, ALEX.id})
-        await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
-        await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
-        await bot.reply_text("export jsonl", ALEX)
-        [dm] = bot.adapter.of_kind("direct")
-        path = dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
-        bot.adapter.private_channels[LEADS.id] = {PRIYA.id}  # Alex leaves #leads
-        bot.clock.advance(timedelta(minutes=2))  # past what copbot remembers of his channels
-        app = web.Application()
-        app.router.add_routes(bot.core.registry.routes)
-        async with TestClient(TestServer(app)) as client:
-            lines = (await (await client.post(path)).text()).splitlines()
-        assert {json.loads(line)["channel_name"] for line in lines} == {"general"}
-    finally:
-        bot.close()
+async def test_a_private_channel_left_after_asking_is_not_in_the_download(
+    exporter: Harness,
+) -> None:
+    bot = exporter
+    await private_leads(bot, {PRIYA.id, ALEX.id})
+    await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
+    await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
+    await bot.reply_text("export jsonl", ALEX)
+    [dm] = bot.adapter.of_kind("direct")
+    path = export_path(dm.text)
+    bot.adapter.private_channels[LEADS.id] = {PRIYA.id}  # Alex leaves #leads
+    bot.clock.advance(timedelta(minutes=2))  # past what copbot remembers of his channels
+    lines = (await download(bot, path)).splitlines()
+    assert {json.loads(line)["channel_name"] for line in lines} == {"general"}
 
 
 async def test_an_export_asked_for_while_the_platform_cannot_say_tells_the_admin(
-    db_path: Path,
+    exporter: Harness,
 ) -> None:
-    settings = Settings(
-        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
+    bot = exporter
+    await private_leads(bot, {ALEX.id})
+    bot.adapter.unsure = True
+    await bot.reply_text("export jsonl", ALEX)
+    [dm] = bot.adapter.of_kind("direct")
+    assert UNSURE_NOTE in dm.text
+    [link] = await bot.core.db.read(
+        lambda conn: conn.execute("select filters from export_links").fetchall()
     )
-    bot = Harness.open(db_path, settings)
-    try:
-        await private_leads(bot, {ALEX.id})
-        bot.adapter.unsure = True
-        await bot.reply_text("export jsonl", ALEX)
-        [dm] = bot.adapter.of_kind("direct")
-        assert UNSURE_NOTE in dm.text
-        [link] = await bot.core.db.read(
-            lambda conn: conn.execute("select filters from export_links").fetchall()
-        )
-        assert '"viewer_channels": []' in link[0] or '"viewer_channels":[]' in link[0]
-    finally:
-        bot.close()
+    assert '"viewer_channels": []' in link[0] or '"viewer_channels":[]' in link[0]
 
 
 async def test_a_channel_made_private_stays_with_its_members_from_then_on(bot: Harness) -> None:
@@ -389,45 +391,32 @@ async def test_a_channel_the_platform_cannot_check_hides_only_itself(bot: Harnes
 
 
 async def test_an_export_leaves_out_only_the_channels_the_platform_cannot_check(
-    db_path: Path,
+    exporter: Harness,
 ) -> None:
-    settings = Settings(
-        db_path=db_path, admins=frozenset({ALEX.identity}), public_url="http://copbot.test"
-    )
-    bot = Harness.open(db_path, settings)
-    try:
-        await private_leads(bot, {PRIYA.id, ALEX.id})
-        bot.adapter.private_channels[QUIET.id] = {ALEX.id}
-        await bot.join(QUIET)
-        assert "Done" in await bot.reply_text("archive on", ALEX, channel=QUIET)
-        await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
-        await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
-        await say(bot, f"{WORD} rota troubles", ALEX, QUIET)
-        bot.adapter.unchecked = {QUIET.id}
+    bot = exporter
+    await private_leads(bot, {PRIYA.id, ALEX.id})
+    bot.adapter.private_channels[QUIET.id] = {ALEX.id}
+    await bot.join(QUIET)
+    assert "Done" in await bot.reply_text("archive on", ALEX, channel=QUIET)
+    await say(bot, f"{WORD} budget worries", PRIYA, LEADS)
+    await say(bot, f"{WORD} job fair", PRIYA, GENERAL)
+    await say(bot, f"{WORD} rota troubles", ALEX, QUIET)
+    bot.adapter.unchecked = {QUIET.id}
 
-        async def download(path: str) -> str:
-            app = web.Application()
-            app.router.add_routes(bot.core.registry.routes)
-            async with TestClient(TestServer(app)) as client:
-                return await (await client.post(path)).text()
+    def link() -> str:
+        return export_path(bot.adapter.of_kind("direct")[-1].text)
 
-        def link() -> str:
-            dm = bot.adapter.of_kind("direct")[-1]
-            return dm.text.split("](", 1)[1].split(")", 1)[0].removeprefix("http://copbot.test")
+    await bot.reply_text("export markdown", ALEX)
+    assert PARTLY_NOTE in bot.adapter.of_kind("direct")[-1].text
+    made = await download(bot, link())
+    assert "budget worries" in made and "job fair" in made and "rota troubles" not in made
+    assert "**Left out:** messages from channels whose members copbot couldn't check" in made
 
-        await bot.reply_text("export markdown", ALEX)
-        assert PARTLY_NOTE in bot.adapter.of_kind("direct")[-1].text
-        made = await download(link())
-        assert "budget worries" in made and "job fair" in made and "rota troubles" not in made
-        assert "**Left out:** messages from channels whose members copbot couldn't check" in made
-
-        # Asked while #quiet couldn't be checked, downloaded once it could: it is in.
-        await bot.reply_text("export markdown", ALEX)
-        bot.adapter.unchecked = set()
-        made = await download(link())
-        assert "rota troubles" in made and "Left out" not in made
-    finally:
-        bot.close()
+    # Asked while #quiet couldn't be checked, downloaded once it could: it is in.
+    await bot.reply_text("export markdown", ALEX)
+    bot.adapter.unchecked = set()
+    made = await download(bot, link())
+    assert "rota troubles" in made and "Left out" not in made
 
 
 async def test_a_list_of_schedules_says_when_some_channels_could_not_be_checked(
