@@ -16,19 +16,24 @@ from bot.commands import (
 from bot.model import Role
 
 
+def book_of(*verbs: tuple[str, str]) -> CommandBook:
+    """A book of these verbs, each (name, usage)."""
+    book = CommandBook()
+    for name, usage in verbs:
+        book.add(Verb(name, f"does {name}", usage))
+    return book
+
+
 @pytest.fixture
 def book() -> CommandBook:
-    b = CommandBook()
-    for name, usage in [
+    return book_of(
         ("help", "[command]"),
         ("prompt", "[topic|prompt-id]"),
         ("prompt add", ""),
         ("role grant", "ROLE @person"),
         ("role revoke", "ROLE @person"),
         ("schedule list", ""),
-    ]:
-        b.add(Verb(name, f"does {name}", usage))
-    return b
+    )
 
 
 def test_one_and_two_word_verbs_are_found_longest_first(book: CommandBook) -> None:
@@ -156,13 +161,11 @@ def test_only_a_word_very_close_to_a_verb_is_taken_for_a_mistyped_command(
     ],
 )
 def test_a_verb_is_found_with_punctuation_after_it(said: str, verb: str) -> None:
-    book = CommandBook()
-    for name, usage in [
+    book = book_of(
         ("optout", ""),
         ("help", "[command]"),
         ("role grant", "ROLE @person"),
-    ]:
-        book.add(Verb(name, f"does {name}", usage))
+    )
     assert book.is_command(said)
     assert book.parse(said).verb.name == verb
 
@@ -179,14 +182,12 @@ def test_a_verb_is_found_with_punctuation_after_it(said: str, verb: str) -> None
 def test_punctuation_after_the_first_word_ends_the_verb(said: str, verb: str) -> None:
     """A comma after "archive" is a sentence going on, never `archive on`: a facilitator
     talking would otherwise switch a channel's archive on, or open a round."""
-    book = CommandBook()
-    for name, usage in [
+    book = book_of(
         ("archive", ""),
         ("archive on", ""),
         ("feedback", ""),
         ("feedback open", '["TITLE"]'),
-    ]:
-        book.add(Verb(name, f"does {name}", usage))
+    )
     assert book.parse(said).verb.name == verb
 
 
